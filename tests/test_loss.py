@@ -1,0 +1,399 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sklearn_dsc import SpectralClusteringLoss, spectral_clustering_loss
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+
+
+def reference_loss(embeddings, labels):
+    """The definition 1/4 ||P_F - P_Y||_F^2 with dense n x n projections."""
+    _, index = torch.unique(labels, return_inverse=True)
+    one_hot = torch.nn.functional.one_hot(index).to(embeddings.dtype)
+    j = one_hot / one_hot.sum(0).sqrt()
+    projection = embeddings @ torch.linalg.pinv(embeddings)
+    return 0.25 * ((projection - j @ j.T) ** 2).sum()
+
+
+def loss_and_grad(fn, embeddings, labels):
+    embeddings = embeddings.detach().clone().requires_grad_(True)
+    loss = fn(embeddings, labels)
+    loss.backward()
+    return loss.detach(), embeddings.grad
+
+
+def random_case(seed, n, d, k, dtype=torch.float64):
+    generator = torch.Generator().manual_seed(seed)
+    embeddings = torch.randn(n, d, generator=generator, dtype=dtype)
+    labels = torch.randint(0, k, (n,), generator=generator)
+    return embeddings, labels
+
+
+@pytest.mark.parametrize(
+    ("seed", "n", "d", "k"),
+    [(0, 20, 3, 2), (1, 50, 5, 7), (2, 64, 16, 30), (3, 200, 10, 3), (4, 30, 29, 12)],
+)
+def test_matches_autograd_of_reference_float64(seed, n, d, k):
+    embeddings, labels = random_case(seed, n, d, k)
+    loss, grad = loss_and_grad(spectral_clustering_loss, embeddings, labels)
+    ref_loss, ref_grad = loss_and_grad(reference_loss, embeddings, labels)
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-8, atol=0)
+    torch.testing.assert_close(
+        grad, ref_grad, rtol=1e-8, atol=1e-8 * ref_grad.abs().max()
+    )
+
+
+def test_gradcheck():
+    embeddings, labels = random_case(5, 40, 6, 5)
+    embeddings.requires_grad_(True)
+    assert torch.autograd.gradcheck(
+        lambda f: spectral_clustering_loss(f, labels), (embeddings,)
+    )
+
+
+def test_gradient_matches_paper_closed_form():
+    """-(I - P_F) P_Y (F^+)^T, written with dense matrices."""
+    embeddings, labels = random_case(6, 25, 4, 6)
+    _, grad = loss_and_grad(spectral_clustering_loss, embeddings, labels)
+    one_hot = torch.nn.functional.one_hot(labels).to(torch.float64)
+    one_hot = one_hot[:, one_hot.sum(0) > 0]
+    p_y = (one_hot / one_hot.sum(0)) @ one_hot.T
+    pinv = torch.linalg.pinv(embeddings)
+    p_f = embeddings @ pinv
+    expected = -(torch.eye(25, dtype=torch.float64) - p_f) @ p_y @ pinv.T
+    torch.testing.assert_close(grad, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_module_matches_function():
+    embeddings, labels = random_case(7, 30, 4, 3)
+    criterion = SpectralClusteringLoss()
+    assert criterion(embeddings, labels) == spectral_clustering_loss(embeddings, labels)
+    assert "rtol=None" in repr(criterion)
+
+
+def test_gradient_flows_to_embeddings_only():
+    model = torch.nn.Linear(5, 3, dtype=torch.float64)
+    inputs, labels = random_case(8, 40, 5, 4)
+    loss = SpectralClusteringLoss()(model(inputs), labels)
+    loss.backward()
+    assert model.weight.grad is not None
+    assert torch.isfinite(model.weight.grad).all()
+    assert not labels.requires_grad
+
+
+# ---------------------------------------------------------------- properties
+
+
+def well_conditioned(size, generator):
+    """An invertible matrix: orthogonal times a diagonal in [e^-1, e]."""
+    q, _ = torch.linalg.qr(
+        torch.randn(size, size, generator=generator, dtype=torch.float64)
+    )
+    return q * torch.exp(
+        torch.rand(size, generator=generator, dtype=torch.float64) * 2 - 1
+    )
+
+
+shapes = st.tuples(
+    st.integers(min_value=2, max_value=40),  # n
+    st.integers(min_value=1, max_value=8),  # d
+    st.integers(min_value=1, max_value=10),  # k
+    st.integers(min_value=0, max_value=2**31 - 1),  # seed
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shapes)
+def test_invariant_to_invertible_right_multiplication(shape):
+    n, d, k, seed = shape
+    embeddings, labels = random_case(seed, n, min(d, n), k)
+    generator = torch.Generator().manual_seed(seed + 1)
+    mixing = well_conditioned(embeddings.shape[1], generator)
+    transformed = embeddings @ mixing
+    torch.testing.assert_close(
+        spectral_clustering_loss(transformed, labels),
+        spectral_clustering_loss(embeddings, labels),
+        rtol=1e-7,
+        atol=1e-9,
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(shapes)
+def test_invariant_to_permutation_and_label_renaming(shape):
+    n, d, k, seed = shape
+    embeddings, labels = random_case(seed, n, d, k)
+    generator = torch.Generator().manual_seed(seed + 2)
+    permutation = torch.randperm(n, generator=generator)
+    renamed = torch.randperm(k, generator=generator)[labels] * 7 - 100
+    base_loss, base_grad = loss_and_grad(spectral_clustering_loss, embeddings, labels)
+    loss, grad = loss_and_grad(
+        spectral_clustering_loss, embeddings[permutation], renamed[permutation]
+    )
+    torch.testing.assert_close(loss, base_loss, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(grad, base_grad[permutation], rtol=1e-7, atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shapes)
+def test_bounds(shape):
+    n, d, k, seed = shape
+    embeddings, labels = random_case(seed, n, d, k)
+    loss = spectral_clustering_loss(embeddings, labels).item()
+    rank = torch.linalg.matrix_rank(embeddings).item()
+    n_classes = len(torch.unique(labels))
+    assert -1e-9 <= loss <= (rank + n_classes) / 4 + 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(shapes)
+def test_zero_when_columns_span_class_indicators(shape):
+    n, _, k, seed = shape
+    _, labels = random_case(seed, n, 1, k)
+    _, index = torch.unique(labels, return_inverse=True)
+    indicators = torch.nn.functional.one_hot(index).to(torch.float64)
+    generator = torch.Generator().manual_seed(seed + 3)
+    mixing = well_conditioned(indicators.shape[1], generator)
+    embeddings, grad = loss_and_grad(
+        spectral_clustering_loss, indicators @ mixing, labels
+    )
+    assert abs(embeddings.item()) < 1e-9
+    assert grad.abs().max() < 1e-8
+
+
+# ---------------------------------------------------------------- edge cases
+
+
+def test_labels_with_gaps_negatives_and_floats_are_remapped():
+    embeddings, labels = random_case(9, 30, 4, 3)
+    expected = spectral_clustering_loss(embeddings, labels)
+    for renamed in (labels * 7, labels - 5, (labels * 1000).double(), labels.int()):
+        torch.testing.assert_close(
+            spectral_clustering_loss(embeddings, renamed), expected
+        )
+    # numpy and list labels are accepted too
+    torch.testing.assert_close(
+        spectral_clustering_loss(embeddings, labels.numpy()), expected
+    )
+
+
+def test_single_class_batch():
+    # all rows equal: F spans the constant vector, which is P_Y's only direction
+    embeddings = torch.ones(5, 1, dtype=torch.float64)
+    labels = torch.zeros(5, dtype=torch.int64)
+    assert spectral_clustering_loss(embeddings, labels).item() == pytest.approx(0)
+    embeddings, _ = random_case(10, 6, 2, 1)
+    loss = spectral_clustering_loss(embeddings, labels.new_zeros(6))
+    ones = torch.ones(6, 1, dtype=torch.float64)
+    expected = reference_loss(embeddings, labels.new_zeros(6))
+    torch.testing.assert_close(loss, expected)
+    p_f_ones = embeddings @ torch.linalg.lstsq(embeddings, ones).solution
+    torch.testing.assert_close(loss, (2 + 1 - 2 * (p_f_ones**2).sum() / 6) / 4)
+
+
+def test_singleton_classes():
+    embeddings, _ = random_case(11, 8, 3, 1)
+    labels = torch.arange(8)  # every sample its own class: P_Y = I
+    loss = spectral_clustering_loss(embeddings, labels)
+    torch.testing.assert_close(
+        loss, torch.tensor((3 + 8 - 2 * 3) / 4, dtype=torch.float64)
+    )
+    torch.testing.assert_close(loss, reference_loss(embeddings, labels))
+
+
+@pytest.mark.parametrize(
+    "case", ["wide", "zero_column", "duplicate_columns", "duplicate_rows", "rank_one"]
+)
+def test_rank_deficient_matches_reference(case):
+    embeddings, labels = random_case(12, 12, 4, 3)
+    if case == "wide":
+        embeddings, labels = random_case(12, 6, 20, 3)
+    elif case == "zero_column":
+        embeddings[:, 1] = 0
+    elif case == "duplicate_columns":
+        embeddings[:, 2] = embeddings[:, 0]
+    elif case == "duplicate_rows":
+        embeddings[6:] = embeddings[:6]
+    elif case == "rank_one":
+        embeddings = embeddings[:, :1] @ torch.ones(1, 4, dtype=torch.float64)
+    loss, grad = loss_and_grad(spectral_clustering_loss, embeddings, labels)
+    ref_loss, ref_grad = loss_and_grad(reference_loss, embeddings, labels)
+    assert torch.isfinite(grad).all()
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-7, atol=1e-9)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_all_zero_embeddings(dtype):
+    embeddings = torch.zeros(6, 3, dtype=dtype, requires_grad=True)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    loss = spectral_clustering_loss(embeddings, labels)
+    loss.backward()
+    assert loss.item() == pytest.approx(3 / 4)
+    assert (embeddings.grad == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("scale", [1e-30, 1e-12, 1e12, 1e30])
+def test_extreme_scales(dtype, scale):
+    embeddings, labels = random_case(13, 40, 5, 6, dtype=dtype)
+    base_loss, base_grad = loss_and_grad(spectral_clustering_loss, embeddings, labels)
+    loss, grad = loss_and_grad(spectral_clustering_loss, embeddings * scale, labels)
+    torch.testing.assert_close(loss, base_loss)
+    # dL/d(cF) = dL/dF / c
+    torch.testing.assert_close(grad * scale, base_grad)
+
+
+def test_float32_agrees_with_float64():
+    embeddings, labels = random_case(14, 500, 32, 60)
+    loss64, grad64 = loss_and_grad(spectral_clustering_loss, embeddings, labels)
+    loss32, grad32 = loss_and_grad(spectral_clustering_loss, embeddings.float(), labels)
+    assert loss32.dtype == grad32.dtype == torch.float32
+    torch.testing.assert_close(loss32.double(), loss64, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        grad32.double(), grad64, rtol=1e-3, atol=1e-4 * grad64.abs().max()
+    )
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_is_computed_in_float32(dtype):
+    embeddings, labels = random_case(15, 50, 4, 5, dtype=torch.float32)
+    embeddings = embeddings.to(dtype)
+    loss, grad = loss_and_grad(spectral_clustering_loss, embeddings, labels)
+    expected, expected_grad = loss_and_grad(
+        spectral_clustering_loss, embeddings.float(), labels
+    )
+    assert loss.dtype == grad.dtype == dtype
+    torch.testing.assert_close(loss.float(), expected, rtol=1e-2, atol=1e-2)
+    torch.testing.assert_close(grad.float(), expected_grad, rtol=2e-2, atol=1e-2)
+
+
+def test_rtol_sets_the_numerical_rank():
+    embeddings, labels = random_case(16, 30, 3, 4)
+    embeddings[:, 2] *= 1e-4  # singular values ratio about 1e-4
+    full = spectral_clustering_loss(embeddings, labels)
+    truncated = spectral_clustering_loss(
+        embeddings, labels, rtol=1e-6
+    )  # eigenvalues 1e-8
+    torch.testing.assert_close(
+        truncated, spectral_clustering_loss(embeddings[:, :2], labels)
+    )
+    assert full != truncated
+
+
+def test_large_batch_never_forms_n_by_k():
+    """n = 40000 samples in 20000 classes: an n x k float32 matrix would be 3.2 GB."""
+    n, d, k = 40000, 8, 20000
+    generator = torch.Generator().manual_seed(17)
+    embeddings = torch.randn(n, d, generator=generator, requires_grad=True)
+    labels = torch.arange(n) % k
+    with torch.profiler.profile(
+        activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True
+    ) as profile:
+        spectral_clustering_loss(embeddings, labels).backward()
+    largest = max(event.cpu_memory_usage for event in profile.events())
+    assert largest > 0
+    # the largest tensors are n x d (1.28 MB), n int64 and k x d
+    assert largest <= 4 * n * d * 4
+    assert torch.isfinite(embeddings.grad).all()
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("embeddings", "labels", "message"),
+    [
+        (torch.randn(5), torch.arange(5), "2-D"),
+        (torch.randn(2, 3, 4), torch.arange(2), "2-D"),
+        (torch.randn(5, 2), torch.arange(4), "same length"),
+        (torch.randn(5, 2), torch.arange(5).reshape(5, 1), "1-D"),
+        (torch.randn(0, 2), torch.arange(0), "empty"),
+        (torch.randn(5, 0), torch.arange(5), "0 columns"),
+        (torch.tensor([[1.0, math.nan], [0.0, 1.0]]), torch.arange(2), "NaN"),
+        (torch.tensor([[1.0, math.inf], [0.0, 1.0]]), torch.arange(2), "infinity"),
+        (torch.randn(3, 2), torch.tensor([0.0, 0.5, 1.0]), "fractional"),
+        (torch.randn(3, 2), torch.tensor([0.0, math.nan, 1.0]), "fractional"),
+        (torch.randn(3, 2), torch.tensor([0.0, math.inf, 1.0]), "fractional"),
+        (torch.arange(6).reshape(3, 2), torch.arange(3), "floating point"),
+    ],
+)
+def test_bad_input_raises_clear_error(embeddings, labels, message):
+    with pytest.raises(ValueError, match=message):
+        spectral_clustering_loss(embeddings, labels)
+
+
+def test_non_tensor_embeddings_raise_type_error():
+    with pytest.raises(TypeError, match=r"torch\.Tensor"):
+        spectral_clustering_loss(np.ones((3, 2)), [0, 1, 1])
+
+
+@pytest.mark.parametrize("rtol", [-1e-3, 1.0, 2.0])
+def test_bad_rtol(rtol):
+    with pytest.raises(ValueError, match="rtol"):
+        spectral_clustering_loss(
+            torch.randn(4, 2), torch.tensor([0, 0, 1, 1]), rtol=rtol
+        )
+
+
+# ---------------------------------------------------------------- CUDA
+
+
+@CUDA
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cuda_matches_cpu(dtype):
+    embeddings, labels = random_case(18, 1000, 32, 100, dtype=dtype)
+    loss, grad = loss_and_grad(spectral_clustering_loss, embeddings, labels)
+    loss_gpu, grad_gpu = loss_and_grad(
+        spectral_clustering_loss, embeddings.cuda(), labels.cuda()
+    )
+    assert loss_gpu.device.type == grad_gpu.device.type == "cuda"
+    tolerance = 1e-4 if dtype == torch.float32 else 1e-10
+    torch.testing.assert_close(loss_gpu.cpu(), loss, rtol=tolerance, atol=tolerance)
+    torch.testing.assert_close(
+        grad_gpu.cpu(), grad, rtol=100 * tolerance, atol=tolerance * grad.abs().max()
+    )
+
+
+@CUDA
+@pytest.mark.cuda
+def test_cuda_rank_deficient_and_bad_input():
+    embeddings = torch.randn(10, 40, device="cuda", requires_grad=True)
+    labels = torch.arange(10, device="cuda") % 3
+    spectral_clustering_loss(embeddings, labels).backward()
+    assert torch.isfinite(embeddings.grad).all()
+    with pytest.raises(ValueError, match="NaN"):
+        spectral_clustering_loss(
+            torch.full((3, 2), math.nan, device="cuda"), torch.arange(3, device="cuda")
+        )
+
+
+def test_sparse_label_values_use_the_same_classes():
+    embeddings, labels = random_case(19, 30, 4, 3)
+    expected = spectral_clustering_loss(embeddings, labels)
+    spread = labels * 10**15 - 2**62  # far apart: encoded by sorting, not by value
+    torch.testing.assert_close(spectral_clustering_loss(embeddings, spread), expected)
+
+
+@pytest.mark.parametrize("condition", [1.0, 1e3, 1e9, 1e20])
+def test_cholesky_and_eigendecomposition_paths_agree(condition):
+    from sklearn_dsc._loss import _pseudo_inverse_psd
+
+    generator = torch.Generator().manual_seed(20)
+    q, _ = torch.linalg.qr(torch.randn(6, 6, generator=generator, dtype=torch.float64))
+    eigenvalues = torch.logspace(0, -math.log10(condition), 6, dtype=torch.float64)
+    gram = (q * eigenvalues) @ q.T
+    rtol = 1e-12
+    pinv, rank = _pseudo_inverse_psd(gram, rtol)
+    kept = eigenvalues > rtol * eigenvalues.max()
+    expected = (q[:, kept] / eigenvalues[kept]) @ q[:, kept].T
+    assert rank.item() == kept.sum().item()
+    torch.testing.assert_close(
+        pinv, expected, rtol=1e-6, atol=1e-6 * expected.abs().max()
+    )
