@@ -1,0 +1,175 @@
+"""Clustering and retrieval metrics of an embedding, for classes seen or unseen.
+
+These are the metrics of the zero-shot protocol of Law et al. (2017): embed
+samples of classes never seen in training, then measure how well k-means
+recovers the classes (NMI, AMI) and how often a sample's nearest neighbours
+share its class (Recall@K).
+"""
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.metrics import (
+    adjusted_mutual_info_score,
+    normalized_mutual_info_score,
+    pairwise_distances_chunked,
+)
+from sklearn.utils import check_array, check_consistent_length
+
+__all__ = ["kmeans_ami", "kmeans_nmi", "recall_at_k"]
+
+
+def _check_embeddings_and_labels(embeddings, labels):
+    embeddings = check_array(embeddings, dtype=[np.float64, np.float32])
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be 1-D, got an array of shape {labels.shape}.")
+    check_consistent_length(embeddings, labels)
+    return embeddings, labels
+
+
+def _kmeans_clusters(embeddings, labels, random_state, n_init):
+    embeddings, labels = _check_embeddings_and_labels(embeddings, labels)
+    n_clusters = len(np.unique(labels))
+    kmeans = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state)
+    return labels, kmeans.fit_predict(embeddings)
+
+
+def kmeans_nmi(embeddings, labels, *, random_state=None, n_init=10):
+    """Normalized mutual information between k-means clusters and ``labels``.
+
+    k-means runs with as many clusters as there are distinct labels; this is
+    the clustering metric of Law et al. (2017).
+
+    Parameters
+    ----------
+    embeddings : array-like of shape (n_samples, n_features)
+        The points to cluster.
+    labels : array-like of shape (n_samples,)
+        Ground-truth classes, of any hashable type.
+    random_state : int, RandomState instance or None, default=None
+        Seeds k-means.
+    n_init : int, default=10
+        Number of k-means restarts; the one with the lowest inertia is kept.
+
+    Returns
+    -------
+    nmi : float
+        In [0, 1]; 1 when the clusters are exactly the classes.
+
+    See Also
+    --------
+    kmeans_ami : The same with adjusted mutual information.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_dsc.metrics import kmeans_nmi
+    >>> embeddings = np.array([[0.0], [0.1], [5.0], [5.1]])
+    >>> kmeans_nmi(embeddings, ["a", "a", "b", "b"], random_state=0)
+    1.0
+    """
+    labels, clusters = _kmeans_clusters(embeddings, labels, random_state, n_init)
+    return float(normalized_mutual_info_score(labels, clusters))
+
+
+def kmeans_ami(embeddings, labels, *, random_state=None, n_init=10):
+    """Adjusted mutual information between k-means clusters and ``labels``.
+
+    Like :func:`kmeans_nmi` but corrected for chance: about 0 for random
+    clusters whatever the number of classes.
+
+    Parameters
+    ----------
+    embeddings : array-like of shape (n_samples, n_features)
+        The points to cluster.
+    labels : array-like of shape (n_samples,)
+        Ground-truth classes, of any hashable type.
+    random_state : int, RandomState instance or None, default=None
+        Seeds k-means.
+    n_init : int, default=10
+        Number of k-means restarts.
+
+    Returns
+    -------
+    ami : float
+        At most 1; 1 when the clusters are exactly the classes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_dsc.metrics import kmeans_ami
+    >>> embeddings = np.array([[0.0], [0.1], [5.0], [5.1]])
+    >>> kmeans_ami(embeddings, [0, 0, 1, 1], random_state=0)
+    1.0
+    """
+    labels, clusters = _kmeans_clusters(embeddings, labels, random_state, n_init)
+    return float(adjusted_mutual_info_score(labels, clusters))
+
+
+def recall_at_k(embeddings, labels, k=(1, 2, 4, 8), *, metric="euclidean"):
+    """Recall@K of nearest-neighbour retrieval, each sample querying the others.
+
+    A query scores a hit at K when one of its K nearest neighbours (itself
+    excluded) has its class. Distances are computed in blocks of rows, so
+    memory grows as ``block x n_samples``, never ``n_samples^2``.
+
+    Parameters
+    ----------
+    embeddings : array-like of shape (n_samples, n_features)
+        The points to search.
+    labels : array-like of shape (n_samples,)
+        Classes, of any hashable type.
+    k : int or sequence of int, default=(1, 2, 4, 8)
+        The values of K.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        Distance between points.
+
+    Returns
+    -------
+    recall : float or dict
+        The recall at ``k`` when ``k`` is an int, else a dict ``{K: recall}``.
+
+    Notes
+    -----
+    Ties are resolved exactly and without randomness: a query's rank is one
+    plus the number of samples of other classes strictly closer than its
+    nearest sample of the same class, so a sample of another class at the
+    same distance does not push it out.
+
+    A query whose class has no other member can never score a hit; such
+    queries are left out of the mean. If no query has another member of its
+    class, a ``ValueError`` is raised.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_dsc.metrics import recall_at_k
+    >>> embeddings = np.array([[0.0], [1.0], [3.0], [4.5]])
+    >>> recall_at_k(embeddings, [0, 1, 0, 1], k=(1, 2))
+    {1: 0.0, 2: 0.5}
+    """
+    embeddings, labels = _check_embeddings_and_labels(embeddings, labels)
+    single = np.isscalar(k)
+    ks = [k] if single else list(k)
+    if not ks or any(int(value) != value or value < 1 for value in ks):
+        raise ValueError(f"k must be positive integers, got {k!r}.")
+    if metric not in ("euclidean", "cosine"):
+        raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}.")
+    _, codes = np.unique(labels, return_inverse=True)
+
+    def reduce(distances, start):
+        rows = np.arange(start, start + distances.shape[0])
+        same = codes[rows, None] == codes[None, :]
+        same[np.arange(len(rows)), rows] = False  # a query is not its own neighbour
+        nearest_same = np.where(same, distances, np.inf).min(axis=1)
+        other = codes[rows, None] != codes[None, :]
+        closer_others = (other & (distances < nearest_same[:, None])).sum(axis=1)
+        return closer_others, np.isfinite(nearest_same)
+
+    chunks = pairwise_distances_chunked(embeddings, reduce_func=reduce, metric=metric)
+    closer_others, has_positive = map(np.concatenate, zip(*chunks, strict=True))
+    if not has_positive.any():
+        raise ValueError("no class has two or more samples: Recall@K is undefined.")
+    closer_others = closer_others[has_positive]
+    recalls = {int(value): float(np.mean(closer_others < value)) for value in ks}
+    return recalls[int(ks[0])] if single else recalls

@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sklearn_dsc.metrics import kmeans_ami, kmeans_nmi, recall_at_k
+
+
+def test_recall_at_k_by_hand():
+    # 1-D points; labels a a b b a
+    points = np.array([[0.0], [1.0], [1.5], [2.0], [10.0]])
+    labels = ["a", "a", "b", "b", "a"]
+    # query 0: nearest same-class is 1 (distance 1), no other class closer: rank 1
+    # query 1: same-class 0 at 1, other-class 2 at 0.5 closer: rank 2
+    # query 2: same-class 3 at 0.5, nearest: rank 1
+    # query 3: same-class 2 at 0.5: rank 1
+    # query 4: same-class 1 at 9, others 2 and 3 closer: rank 3
+    assert recall_at_k(points, labels, k=(1, 2, 3)) == {1: 0.6, 2: 0.8, 3: 1.0}
+    assert recall_at_k(points, labels, k=2) == 0.8
+
+
+def test_ties_are_resolved_in_favour_of_the_query():
+    points = np.array([[0.0], [1.0], [-1.0]])
+    # query 0: same-class 1 and other-class 2 both at distance 1
+    assert recall_at_k(points, [0, 0, 1], k=1) == 1.0
+
+
+def test_single_member_classes_are_left_out():
+    points = np.array([[0.0], [0.1], [5.0]])
+    assert recall_at_k(points, [0, 0, 1], k=1) == 1.0
+    with pytest.raises(ValueError, match="no class has two"):
+        recall_at_k(points, [0, 1, 2], k=1)
+
+
+def test_cosine_metric():
+    points = np.array([[1.0, 0.0], [10.0, 0.5], [0.0, 1.0], [0.2, 5.0]])
+    assert recall_at_k(points, [0, 0, 1, 1], k=1, metric="cosine") == 1.0
+    assert recall_at_k(points, [0, 1, 0, 1], k=1, metric="cosine") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"k": 0}, "positive integers"),
+        ({"k": (1, 2.5)}, "positive integers"),
+        ({"metric": "manhattan"}, "metric"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        recall_at_k(np.zeros((3, 2)), [0, 0, 1], **kwargs)
+
+
+def test_memory_is_blocked(monkeypatch):
+    """With a tiny working memory the answer is the same."""
+    import sklearn
+
+    rng = np.random.RandomState(0)
+    points, labels = rng.normal(size=(300, 4)), rng.randint(0, 5, 300)
+    expected = recall_at_k(points, labels)
+    with sklearn.config_context(working_memory=0.01):
+        assert recall_at_k(points, labels) == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(min_value=0, max_value=10**6))
+def test_recall_properties(seed):
+    rng = np.random.RandomState(seed)
+    points, labels = rng.normal(size=(40, 3)), rng.randint(0, 4, 40)
+    recalls = recall_at_k(points, labels, k=(1, 2, 4, 8))
+    values = list(recalls.values())
+    assert all(0 <= v <= 1 for v in values)
+    assert values == sorted(values)  # non-decreasing in K
+    permutation = rng.permutation(40)
+    assert recall_at_k(points[permutation], labels[permutation]) == recalls
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(min_value=0, max_value=10**6))
+def test_kmeans_scores_bounds_and_perfect_clusters(seed):
+    rng = np.random.RandomState(seed)
+    labels = rng.randint(0, 3, 30)
+    separated = labels[:, None] * 100.0 + rng.normal(size=(30, 2))
+    if len(np.unique(labels)) > 1:
+        assert kmeans_nmi(separated, labels, random_state=0) == pytest.approx(1.0)
+        assert kmeans_ami(separated, labels, random_state=0) == pytest.approx(1.0)
+    noise = rng.normal(size=(30, 2))
+    assert 0 <= kmeans_nmi(noise, labels, random_state=0) <= 1
+    assert kmeans_ami(noise, labels, random_state=0) <= 1
