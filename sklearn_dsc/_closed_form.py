@@ -1,0 +1,88 @@
+"""The exact minimiser of the spectral clustering loss over linear maps.
+
+Law, Urtasun and Zemel (CVPR 2016, "Closed-form training of Mahalanobis
+distance for supervised clustering") show that the loss has a closed-form
+minimiser when the embedding is a linear map of the inputs. With an
+intercept, ``F = X W + 1 b^T`` ranges over the subspaces ``U`` of the column
+space of ``X~ = [X, 1]``. For an orthonormal basis ``Q`` of ``U``::
+
+    loss = 1/4 (dim U + k - 2 tr(Q^T P_Y Q))
+
+so each direction ``u`` of ``U`` adds ``1/4 (1 - 2 u^T P_Y u)`` and the best
+``U`` is spanned by the eigenvectors of ``P_X~ P_Y P_X~`` whose eigenvalues
+exceed 1/2. Those share their non-zero eigenvalues with the k x k matrix
+``M = J^T P_X~ J``; an eigenvector ``v`` of ``M`` gives the direction
+``P_X~ J v``, the least-squares fit of the target ``J v``. The ridge penalty
+``alpha`` replaces ``(X^T X)^+`` by ``(X^T X + alpha I)^-1`` (on centred
+``X``; the intercept is not penalised).
+
+The map is ``W = (Xc^T Xc + alpha I)^-1 Xc^T J V`` on centred ``Xc``, so the
+training embedding has variance ``mu_i`` along direction ``i``: directions
+that fit the classes better count more in Euclidean distances.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import linalg
+
+
+def closed_form_linear_map(X, class_codes, n_classes, alpha, n_components=None):
+    """Weight, bias and eigenvalues of the closed-form linear embedding.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+    class_codes : ndarray of shape (n_samples,)
+        Classes as integers in ``[0, n_classes)``.
+    n_classes : int
+    alpha : float
+        Ridge penalty on ``Xc^T Xc``.
+    n_components : int or None
+        ``None`` keeps the eigen-directions with eigenvalue above 1/2 (the
+        exact minimiser, at least one direction); an int keeps that many of
+        the top ones (the best subspace of that dimension, at most
+        ``n_classes``).
+
+    Returns
+    -------
+    weight : ndarray of shape (n_components, n_features)
+    bias : ndarray of shape (n_components,)
+    eigenvalues : ndarray of shape (n_classes,)
+        All eigenvalues of ``M``, in decreasing order.
+    """
+    X = X.astype(np.float64)
+    n_samples = X.shape[0]
+    counts = np.bincount(class_codes, minlength=n_classes).astype(np.float64)
+    inv_sqrt_counts = 1.0 / np.sqrt(counts)
+    # X^T J without forming J: per-class sums of the rows, scaled.
+    indicator = sp.csr_matrix(
+        (inv_sqrt_counts[class_codes], (class_codes, np.arange(n_samples))),
+        shape=(n_classes, n_samples),
+    )
+    mean = np.asarray(X.mean(axis=0)).ravel()
+    class_sums = indicator @ X
+    if sp.issparse(class_sums):
+        class_sums = class_sums.toarray()
+    xt_j = class_sums.T - np.outer(mean, np.sqrt(counts))  # Xc^T J
+    gram = X.T @ X
+    gram = np.asarray(gram.toarray() if sp.issparse(gram) else gram)
+    gram -= n_samples * np.outer(mean, mean)  # Xc^T Xc
+
+    eigenvalues, eigenvectors = linalg.eigh(gram)
+    shifted = eigenvalues + alpha
+    keep = shifted > max(shifted.max(), 0) * gram.shape[0] * np.finfo(np.float64).eps
+    inverse = np.where(keep, 1.0 / np.where(keep, shifted, 1.0), 0.0)
+    ridge_map = (eigenvectors * inverse) @ (eigenvectors.T @ xt_j)  # D x k
+    # M = J^T P_X~ J: the centred part plus the constant direction.
+    sqrt_share = np.sqrt(counts / n_samples)
+    m = xt_j.T @ ridge_map + np.outer(sqrt_share, sqrt_share)
+    mu, v = linalg.eigh((m + m.T) / 2)
+    mu, v = mu[::-1], v[:, ::-1]
+    if n_components is None:
+        n_components = max(1, int(np.sum(mu > 0.5)))
+    n_components = min(n_components, n_classes)
+    v = v[:, :n_components]
+    weight = (ridge_map @ v).T
+    # the constant part of P_X~ J v is (1^T J v) / n
+    bias = (np.sqrt(counts) @ v) / n_samples - weight @ mean
+    return weight, bias, np.clip(mu, 0.0, 1.0)

@@ -1,0 +1,832 @@
+"""DeepSpectralClusteringEmbedder: the scikit-learn estimator."""
+
+import collections
+import copy
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import pairwise_distances_argmin
+from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._closed_form import closed_form_linear_map
+from ._compat import Interval, StrOptions, _fit_context
+from ._loss import spectral_clustering_loss
+from ._networks import ACTIVATIONS, build_mlp, build_residual
+from ._sampling import ClassBalancedSampler
+from ._training import (
+    Diverged,
+    Patience,
+    TensorData,
+    embed,
+    optimizer_state_on_cpu,
+    resolve_device,
+    restore,
+    restore_finite_state,
+    run_epoch,
+    snapshot,
+)
+from .metrics import kmeans_nmi
+
+
+class DeepSpectralClusteringEmbedder(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    """Embedding learned with the spectral clustering loss (Deep Spectral Clustering).
+
+    Learns a map ``f`` (a multi-layer perceptron, or a linear map) such that
+    spectral clustering of ``f(X)`` recovers the classes ``y``: it minimises
+    ``1/4 ||P_F - P_Y||_F^2`` over mini-batches, where ``P_F`` projects onto the
+    column space of the batch's embedding and ``P_Y`` onto the span of its class
+    indicators (Law, Urtasun and Zemel, 2017). The gradient has a closed form
+    that costs time linear in the batch size.
+
+    The embedding then serves to cluster new samples, also of classes never
+    seen in training: ``transform`` gives the embedding, ``score`` the NMI of
+    k-means on it, and ``predict`` the nearest training class.
+
+    By default the network is a linear start plus a residual MLP, and whole
+    classes are held out to choose the start (PCA of the inputs or the
+    closed-form linear solution) and the number of epochs by how well
+    k-means clusters those unseen classes; the final model is then refit on
+    every class. The fitted model is therefore never worse on the held-out
+    classes than its start, and it may train for 0 epochs when training only
+    helps the classes it sees (see the user guide).
+
+    Parameters
+    ----------
+    n_components : int, default=None
+        Dimension of the embedding. ``None`` depends on the start: the number
+        of training classes (the dimension of the span of the class
+        indicators that the loss fits) for ``init="random"`` and
+        ``"closed_form"``; ``max(n_classes, min(n_features, batch_size // 2))``
+        for ``init="pca"`` (all of the input's geometry, but narrower than a
+        batch, where the loss would be constant). With
+        ``solver="closed_form"``, ``None`` keeps exactly the directions that
+        lower the loss.
+
+    hidden_layer_sizes : tuple of int, default=(256,)
+        Widths of the hidden layers; ``()`` makes the embedding a linear map
+        of the inputs (a linear metric).
+
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Activation of the hidden layers.
+
+    solver : {"adam", "closed_form"}, default="adam"
+        ``"adam"`` trains by mini-batch gradient descent with Adam.
+        ``"closed_form"`` (linear embeddings only, ``hidden_layer_sizes=()``)
+        computes the exact minimiser of the loss over linear maps of the
+        whole training set, without iterating; ``alpha`` is then its ridge
+        penalty.
+
+    init : {"auto", "pca", "closed_form", "random"}, default="auto"
+        Starting point of the network. ``"pca"`` and ``"closed_form"`` make it
+        ``linear(x) + mlp(x)``: a linear path that starts at the PCA
+        projection of the inputs (unit spread) or at the closed-form linear
+        solution, plus a residual MLP whose output starts at zero on those
+        directions. ``"random"`` is a plain MLP with torch's default
+        initialisation. ``"auto"`` builds both linear starts and keeps the
+        one with the better validation score (``"pca"`` without
+        ``early_stopping``).
+
+    batch_size : int, default=256
+        Samples per mini-batch, at least 2.
+
+    samples_per_class : int, default=None
+        Samples of each class in a mini-batch. Each batch holds
+        ``batch_size // samples_per_class`` classes (at least 2). ``None``
+        puts every class in every batch when they fit, with
+        ``max(2, batch_size // n_classes)`` samples each.
+
+    learning_rate_init : float, default=1e-3
+        Adam's learning rate.
+
+    alpha : float, default=1e-4
+        L2 regularisation: decoupled weight decay (AdamW) for ``"adam"``, the
+        ridge penalty on the centred ``X^T X`` for ``"closed_form"``.
+
+    max_iter : int, default=100
+        Maximum number of epochs. An epoch is ``n_samples / batch_size``
+        mini-batches (at least one).
+
+    tol : float, default=1e-4
+        Minimum improvement of the training loss (or, with
+        ``early_stopping``, of the validation score) that resets the
+        patience counter.
+
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of ``tol`` after which training stops.
+
+    early_stopping : bool, default=True
+        Hold out validation data, score it with the k-means NMI before
+        training and after every epoch, stop when it no longer improves by
+        ``tol`` for ``n_iter_no_change`` epochs and keep the best weights (the
+        starting weights included). See ``validation_split``.
+
+    validation_fraction : float, default=0.3
+        Share of the training samples (``"samples"``) or classes
+        (``"classes"``, at least 2) held out when ``early_stopping``.
+
+    validation_split : {"auto", "classes", "samples"}, default="auto"
+        ``"samples"`` holds out a stratified share of the samples, and the
+        fitted model is the best epoch's. ``"classes"`` holds out whole
+        classes, so the score measures clustering of classes never seen in
+        training (the zero-shot protocol in miniature); the start and the
+        number of epochs it selects are then used to refit on every class.
+        ``"auto"`` is ``"classes"`` with 4 classes or more, else ``"samples"``.
+
+    warm_start : bool, default=False
+        Continue training the fitted network on the next ``fit`` instead of
+        starting afresh.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds everything random: initial weights, batches, the validation
+        split and k-means. An int gives the same embedding, bit for bit, on
+        the CPU.
+
+    device : {"auto", "cpu", "cuda"}, str or torch.device, default="auto"
+        Where training and inference run; ``"auto"`` takes a GPU when one is
+        available. The fitted ``module_`` is always moved back to the CPU.
+
+    verbose : int, default=0
+        ``1`` prints one line per epoch (loss, validation score, seconds);
+        ``2`` also prints progress within epochs.
+
+    callback : callable, default=None
+        Called as ``callback(estimator)`` after every epoch, with
+        ``loss_curve_`` and ``n_iter_`` up to date; training stops if it
+        returns ``True``.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained network, on the CPU.
+
+    classes_ : ndarray of shape (n_classes,)
+        The training classes.
+
+    class_centroids_ : ndarray of shape (n_classes, n_components)
+        Mean embedding of each training class, used by ``predict``.
+
+    loss_curve_ : list of float
+        Mean training loss of each epoch of the final model.
+
+    validation_scores_ : list of float or None
+        Validation NMI of the starting weights, then of each epoch, when
+        ``early_stopping``, else ``None``. With class-held-out validation they
+        are those of the selection run that precedes the refit.
+
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``, or ``None``.
+
+    n_iter_ : int
+        Number of epochs the final model was trained for.
+
+    t_ : int
+        Number of training samples seen by the optimizer.
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``, when they are all strings.
+
+    See Also
+    --------
+    sklearn.discriminant_analysis.LinearDiscriminantAnalysis : Linear
+        embedding that separates the classes; close to ``solver="closed_form"``.
+    sklearn.neighbors.NeighborhoodComponentsAnalysis : Linear metric learned
+        for nearest-neighbour classification.
+
+    References
+    ----------
+    .. [1] Marc T. Law, Raquel Urtasun and Richard S. Zemel. "Deep Spectral
+       Clustering Learning". ICML 2017.
+    .. [2] Marc T. Law, Yaoliang Yu, Raquel Urtasun, Richard S. Zemel and Eric
+       P. Xing. "Closed-form training of Mahalanobis distance for supervised
+       clustering". CVPR 2016.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import MinMaxScaler
+    >>> from sklearn_dsc import DeepSpectralClusteringEmbedder
+    >>> X, y = load_digits(return_X_y=True)
+    >>> seen, unseen = y < 5, y >= 5
+    >>> model = make_pipeline(
+    ...     MinMaxScaler(), DeepSpectralClusteringEmbedder(random_state=0)
+    ... )
+    >>> model = model.fit(X[seen], y[seen])
+    >>> model.transform(X[unseen]).shape
+    (896, 64)
+    >>> nmi = model.score(X[unseen], y[unseen])  # k-means NMI on unseen classes
+    >>> print(f"{nmi:.2f}")
+    0.78
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "solver": [StrOptions({"adam", "closed_form"})],
+        "init": [StrOptions({"auto", "random", "pca", "closed_form"})],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "samples_per_class": [Interval(Integral, 1, None, closed="left"), None],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "validation_split": [StrOptions({"auto", "samples", "classes"})],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+        "verbose": ["verbose"],
+        "callback": [callable, None],
+    }
+
+    def __init__(
+        self,
+        n_components=None,
+        *,
+        hidden_layer_sizes=(256,),
+        activation="relu",
+        solver="adam",
+        init="auto",
+        batch_size=256,
+        samples_per_class=None,
+        learning_rate_init=1e-3,
+        alpha=1e-4,
+        max_iter=100,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=True,
+        validation_fraction=0.3,
+        validation_split="auto",
+        warm_start=False,
+        random_state=None,
+        device="auto",
+        verbose=0,
+        callback=None,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.init = init
+        self.batch_size = batch_size
+        self.samples_per_class = samples_per_class
+        self.learning_rate_init = learning_rate_init
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.validation_split = validation_split
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+        self.callback = callback
+
+    # ------------------------------------------------------------------ fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Learn the embedding from labelled data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training inputs; sparse CSR/CSC matrices are never densified.
+        y : array-like of shape (n_samples,)
+            Class labels, of any hashable type; at least 2 classes.
+
+        Returns
+        -------
+        self : DeepSpectralClusteringEmbedder
+            The fitted estimator.
+        """
+        X, y = self._validate_training_data(X, y, reset=not self._continues())
+        classes, codes = np.unique(y, return_inverse=True)
+        if self._continues():
+            self._check_same_classes(classes)
+        else:
+            self.classes_ = classes
+        device = resolve_device(self.device)
+        random_state = check_random_state(self.random_state)
+        if self.solver == "closed_form":
+            self._fit_closed_form(X, codes)
+        else:
+            self._fit_adam(X, codes, device, random_state)
+        self._set_centroids(X, codes, device)
+        return self
+
+    @available_if(lambda self: self.solver != "closed_form")
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """Train for one epoch on a chunk of data, keeping the optimizer's state.
+
+        For data that does not fit in memory: call it once per chunk, as many
+        times as needed. Only with ``solver="adam"``. ``class_centroids_`` is
+        updated for the classes present in the chunk.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A chunk of training inputs.
+        y : array-like of shape (n_samples,)
+            Its labels; at least 2 classes in every chunk.
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the whole data set. Needed on the first call when
+            ``n_components=None``, unless the first chunk holds every class;
+            ignored afterwards.
+
+        Returns
+        -------
+        self : DeepSpectralClusteringEmbedder
+            The updated estimator.
+        """
+        first_call = not hasattr(self, "module_")
+        X, y = self._validate_training_data(X, y, reset=first_call)
+        if first_call:
+            all_classes = np.unique(y if classes is None else classes)
+            self.classes_ = all_classes
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"y holds classes {unknown.tolist()} that are not in classes_; pass "
+                "every class with `classes=` on the first call to partial_fit."
+            )
+        codes = np.searchsorted(self.classes_, y)
+        device = resolve_device(self.device)
+        random_state = check_random_state(self.random_state)
+        if first_call:
+            self._initialise_module(X, codes, random_state)
+        self.module_.to(device)
+        optimizer = self._make_optimizer()
+        if getattr(self, "_optimizer_state", None) is not None:
+            optimizer.load_state_dict(self._optimizer_state)
+        data = TensorData(X, device)
+        sampler = self._sampler(codes, random_state)
+        try:
+            loss, n_seen = run_epoch(
+                self.module_,
+                optimizer,
+                data,
+                codes,
+                sampler.batches(self._n_batches(len(data))),
+            )
+        except Diverged:
+            raise ValueError(
+                "training diverged on this chunk (non-finite loss); lower "
+                "learning_rate_init"
+            ) from None
+        self.loss_curve_.append(loss)
+        self.n_iter_ += 1
+        self.t_ += n_seen
+        self._optimizer_state = optimizer_state_on_cpu(optimizer)
+        self._set_centroids(X, codes, device, update=True)
+        return self
+
+    def _continues(self):
+        return self.warm_start and hasattr(self, "module_")
+
+    def _validate_training_data(self, X, y, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=2,
+            reset=reset,
+        )
+        check_classification_targets(y)
+        n_classes = len(np.unique(y))
+        if n_classes < 2:
+            raise ValueError(
+                f"The spectral clustering loss needs at least 2 classes in y; got "
+                f"{n_classes} class."
+            )
+        if self.solver == "closed_form" and len(self.hidden_layer_sizes) > 0:
+            raise ValueError(
+                "solver='closed_form' learns a linear map: set hidden_layer_sizes=()."
+            )
+        return X, y
+
+    def _check_same_classes(self, classes):
+        if not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                "warm_start=True needs the same classes as the previous fit; got "
+                f"{classes.tolist()} instead of {self.classes_.tolist()}."
+            )
+
+    def _hidden_sizes(self):
+        sizes = tuple(self.hidden_layer_sizes)
+        if not all(isinstance(s, Integral) and s >= 1 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must hold positive integers, got {sizes!r}."
+            )
+        return sizes
+
+    def _initialise_module(
+        self, X, codes, random_state, validation_score=None, init=None
+    ):
+        """Build ``module_``, reset the training history, return the start used.
+
+        ``init`` overrides ``self.init``. With ``"auto"`` the PCA and the
+        closed-form starts are both built and ``validation_score`` (when early
+        stopping provides one) keeps the better; without it the PCA start is
+        used.
+        """
+        init = init or self.init
+        seed = int(random_state.randint(np.iinfo(np.int32).max))
+        self.loss_curve_ = []
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        self._optimizer_state = None
+        if init == "random":
+            n_components = self.n_components or len(self.classes_)
+            self.module_ = build_mlp(
+                X.shape[1], self._hidden_sizes(), n_components, self.activation, seed
+            )
+            return init
+        candidates = ["pca", "closed_form"] if init == "auto" else [init]
+        if validation_score is None:
+            candidates = candidates[:1]
+        best_score = -np.inf
+        for candidate in candidates:
+            weight, bias = self._linear_start(candidate, X, codes, seed)
+            self.module_ = build_residual(
+                weight, bias, self._hidden_sizes(), self.activation, seed
+            )
+            score = validation_score() if len(candidates) > 1 else 0.0
+            if score > best_score:
+                best_score, best = score, (candidate, self.module_)
+        init, self.module_ = best
+        return init
+
+    def _linear_start(self, init, X, codes, seed):
+        """Weight and bias of the linear path that ``init`` names."""
+        if init == "closed_form":
+            _, codes = np.unique(codes, return_inverse=True)
+            n_classes = codes.max() + 1
+            n_components = self.n_components or n_classes
+            weight, bias, _ = closed_form_linear_map(
+                X, codes, n_classes, self.alpha, min(n_components, n_classes)
+            )
+        else:
+            n_components = self.n_components or max(
+                len(np.unique(codes)), min(X.shape[1], self.batch_size // 2)
+            )
+            pca = PCA(
+                min(n_components, *X.shape),
+                svd_solver="covariance_eigh" if sp.issparse(X) else "auto",
+                random_state=seed,
+            ).fit(X)
+            weight = pca.components_
+            bias = -weight @ pca.mean_
+        # Unit root-mean-square distance to the mean on the training data: the
+        # loss and k-means ignore the scale, but the residual MLP's first steps
+        # are measured against it.
+        spread = np.sqrt(np.sum(np.var(np.asarray(X @ weight.T), axis=0)))
+        if spread > 0:
+            weight, bias = weight / spread, bias / spread
+        # Directions beyond what the start provides begin at zero.
+        padding = n_components - weight.shape[0]
+        weight = np.vstack([weight, np.zeros((padding, weight.shape[1]))])
+        return weight, np.concatenate([bias, np.zeros(padding)])
+
+    def _make_optimizer(self):
+        return torch.optim.AdamW(
+            self.module_.parameters(),
+            lr=self.learning_rate_init,
+            weight_decay=self.alpha,
+        )
+
+    def _sampler(self, codes, random_state):
+        n_classes = len(np.unique(codes))
+        samples_per_class = self.samples_per_class or max(
+            2, self.batch_size // n_classes
+        )
+        classes_per_batch = max(2, self.batch_size // samples_per_class)
+        return ClassBalancedSampler(
+            codes, samples_per_class, classes_per_batch, random_state
+        )
+
+    def _n_batches(self, n_samples):
+        return max(1, round(n_samples / self.batch_size))
+
+    def _fit_closed_form(self, X, codes):
+        weight, bias, _ = closed_form_linear_map(
+            X, codes, len(self.classes_), self.alpha, self.n_components
+        )
+        self.module_ = build_mlp(X.shape[1], (), weight.shape[0], self.activation, 0)
+        with torch.no_grad():
+            self.module_[0].weight.copy_(torch.from_numpy(weight))
+            self.module_[0].bias.copy_(torch.from_numpy(bias))
+        self.loss_curve_ = [self._full_loss(X, codes)]
+        self.n_iter_ = 1
+        self.t_ = X.shape[0]
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+
+    def _full_loss(self, X, codes):
+        embeddings = embed(self.module_, X, torch.device("cpu"))
+        return float(
+            spectral_clustering_loss(
+                torch.from_numpy(embeddings).double(), torch.from_numpy(codes)
+            )
+        )
+
+    def _fit_adam(self, X, codes, device, random_state):
+        kmeans_seed = int(random_state.randint(np.iinfo(np.int32).max))
+        split = self._resolved_split() if self.early_stopping else None
+        if split is None:
+            if not self._continues():
+                self._initialise_module(X, codes, random_state)
+            self._train(X, codes, device, random_state, self.max_iter)
+            return
+        X_train, codes_train, X_val, codes_val = self._validation_split(
+            X, codes, random_state, split
+        )
+
+        def validation_score():
+            return kmeans_nmi(
+                embed(self.module_.to(device), X_val, device),
+                codes_val,
+                random_state=kmeans_seed,
+                n_init=3,
+            )
+
+        if not self._continues():
+            chosen_init = self._initialise_module(
+                X_train, codes_train, random_state, validation_score
+            )
+        self._train(
+            X_train, codes_train, device, random_state, self.max_iter, validation_score
+        )
+        if split == "classes" and not self._continues():
+            # The held-out classes chose the start and the number of epochs;
+            # refit on every class with those choices.
+            validation_scores = self.validation_scores_
+            n_epochs = int(np.argmax(validation_scores))
+            self._initialise_module(X, codes, random_state, init=chosen_init)
+            if n_epochs > 0:
+                self._train(
+                    X, codes, device, random_state, n_epochs, warn_max_iter=False
+                )
+            self.validation_scores_ = validation_scores
+            self.best_validation_score_ = max(validation_scores)
+
+    def _resolved_split(self):
+        if self.validation_split != "auto":
+            return self.validation_split
+        return "classes" if len(self.classes_) >= 4 else "samples"
+
+    def _train(
+        self,
+        X,
+        codes,
+        device,
+        random_state,
+        max_epochs,
+        validation_score=None,
+        warn_max_iter=True,
+    ):
+        """Run up to ``max_epochs`` epochs of Adam on ``module_``.
+
+        With ``validation_score``, the weights of the best-scoring epoch (the
+        starting weights included) are restored at the end.
+        """
+        self.module_.to(device)
+        self.validation_scores_ = [] if validation_score is not None else None
+        self.best_validation_score_ = None
+        data = TensorData(X, device)
+        sampler = self._sampler(codes, random_state)
+        n_batches = self._n_batches(len(data))
+        optimizer = self._make_optimizer()
+        patience = Patience(self.tol, self.n_iter_no_change, snapshot(self.module_))
+        # Epoch-end weights, newest last, to fall back on if training diverges.
+        recent_states = collections.deque([patience.best_state], maxlen=3)
+        if validation_score is not None:
+            # The starting weights are a candidate too: the fitted model is
+            # never worse on the validation data than where training began.
+            self.validation_scores_.append(validation_score())
+            patience.update(-self.validation_scores_[-1], patience.best_state)
+        converged = False
+        try:
+            for _ in range(max_epochs):
+                start = time.perf_counter()
+                loss, n_seen = run_epoch(
+                    self.module_,
+                    optimizer,
+                    data,
+                    codes,
+                    sampler.batches(n_batches),
+                    self._batch_progress(n_batches),
+                )
+                self.loss_curve_.append(loss)
+                self.n_iter_ += 1
+                self.t_ += n_seen
+                recent_states.append(snapshot(self.module_))
+                criterion = loss
+                if validation_score is not None:
+                    self.validation_scores_.append(validation_score())
+                    criterion = -self.validation_scores_[-1]
+                out_of_patience = patience.update(criterion, recent_states[-1])
+                self._print_epoch(loss, time.perf_counter() - start)
+                stop = self.callback is not None and self.callback(self)
+                if stop or out_of_patience:
+                    converged = True
+                    break
+        except Diverged:
+            restore_finite_state(self.module_, recent_states, data)
+            warnings.warn(
+                f"Training diverged at epoch {self.n_iter_ + 1} (non-finite loss); "
+                "the last weights that gave finite embeddings are kept. Lower "
+                "learning_rate_init.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+            converged = True
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by the user.", stacklevel=4)
+            converged = True
+        if validation_score is not None:
+            restore(self.module_, patience.best_state)
+            self.best_validation_score_ = max(self.validation_scores_)
+        if not converged and warn_max_iter:
+            warnings.warn(
+                f"DeepSpectralClusteringEmbedder: maximum iterations ({self.max_iter}) "
+                "reached and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        self._optimizer_state = optimizer_state_on_cpu(optimizer)
+        self.module_.to("cpu")
+
+    def _validation_split(self, X, codes, random_state, split):
+        n_classes = len(self.classes_)
+        if split == "classes":
+            n_held_out = max(2, round(self.validation_fraction * n_classes))
+            if n_classes - n_held_out < 2:
+                raise ValueError(
+                    "validation_split='classes' holds out at least 2 whole classes "
+                    f"and trains on at least 2; y has only {n_classes} classes."
+                )
+            held_out = random_state.choice(n_classes, n_held_out, replace=False)
+            val = np.isin(codes, held_out)
+            return X[~val], codes[~val], X[val], codes[val]
+        # at least one validation sample of every class, when there are enough
+        n_val = max(n_classes, int(np.ceil(self.validation_fraction * len(codes))))
+        splitter = StratifiedShuffleSplit(
+            n_splits=1, test_size=n_val, random_state=random_state
+        )
+        try:
+            train, val = next(splitter.split(np.zeros(len(codes)), codes))
+        except ValueError as error:
+            raise ValueError(
+                "early_stopping=True could not hold out a stratified validation set "
+                f"(validation_fraction={self.validation_fraction}): {error}"
+            ) from None
+        return X[train], codes[train], X[val], codes[val]
+
+    def _print_epoch(self, loss, seconds):
+        if not self.verbose:
+            return
+        line = f"[{type(self).__name__}] epoch {self.n_iter_:4d}  loss {loss:.6f}"
+        if self.validation_scores_:
+            line += f"  validation NMI {self.validation_scores_[-1]:.4f}"
+        print(f"{line}  {seconds:.2f}s", flush=True)
+
+    def _batch_progress(self, n_batches):
+        if self.verbose < 2:
+            return None
+        every = max(1, n_batches // 10)
+
+        def report(batch, loss):
+            if batch % every == 0 or batch == n_batches:
+                print(
+                    f"[{type(self).__name__}]   batch {batch}/{n_batches}  "
+                    f"loss {loss:.6f}",
+                    flush=True,
+                )
+
+        return report
+
+    def _set_centroids(self, X, codes, device, update=False):
+        embeddings = embed(self.module_.to(device), X, device)
+        self.module_.to("cpu")
+        n_classes = len(self.classes_)
+        counts = np.bincount(codes, minlength=n_classes)
+        membership = sp.csr_matrix(
+            (np.ones(len(codes)), (codes, np.arange(len(codes)))),
+            shape=(n_classes, len(codes)),
+        )
+        sums = membership @ embeddings.astype(np.float64)
+        present = counts > 0
+        if not update or not hasattr(self, "class_centroids_"):
+            self.class_centroids_ = np.full_like(sums, np.nan)
+        self.class_centroids_[present] = sums[present] / counts[present, None]
+
+    # ------------------------------------------------------------ inference
+
+    def transform(self, X):
+        """Embed samples, in batches.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples, of classes seen in training or not.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            The embedding, in the floating point dtype of ``X``.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+            reset=False,
+        )
+        if hasattr(X, "tocsr"):
+            X = X.tocsr()
+        device = resolve_device(self.device)
+        # A copy on another device leaves module_ untouched for other threads.
+        module = self.module_ if device.type == "cpu" else copy.deepcopy(self.module_)
+        return embed(module.to(device), X, device).astype(X.dtype, copy=False)
+
+    def predict(self, X):
+        """The training class whose centroid is nearest in the embedding.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to assign.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        embeddings = self.transform(X)
+        known = ~np.isnan(self.class_centroids_[:, 0])
+        nearest = pairwise_distances_argmin(embeddings, self.class_centroids_[known])
+        return self.classes_[known][nearest]
+
+    def score(self, X, y):
+        """NMI between k-means on the embedding and ``y`` (k = distinct labels).
+
+        The clustering metric of Law et al. (2017); it is defined for classes
+        never seen in training, and it is what ``GridSearchCV`` maximises by
+        default.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to embed and cluster.
+        y : array-like of shape (n_samples,)
+            Their true classes.
+
+        Returns
+        -------
+        score : float
+            Normalized mutual information, in [0, 1].
+        """
+        return kmeans_nmi(self.transform(X), y, random_state=self.random_state)
+
+    @property
+    def _n_features_out(self):
+        return self.class_centroids_.shape[1]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

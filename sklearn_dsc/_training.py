@@ -1,0 +1,207 @@
+"""Moving data to torch, the epoch loop, and batched inference."""
+
+import copy
+import math
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from ._loss import NonFiniteEmbeddingsError, spectral_clustering_loss
+
+# Rows embedded at once by ``embed``: bounds inference memory whatever n_samples.
+INFERENCE_BATCH_SIZE = 4096
+
+
+class Diverged(Exception):
+    """The loss or the network output became NaN or infinite."""
+
+
+def resolve_device(device):
+    """A ``torch.device`` from ``"auto"``, a device string or a ``torch.device``."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"device={device!r} is not a valid torch device: use 'auto', 'cpu', "
+            "'cuda', 'cuda:N' or a torch.device."
+        ) from error
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available on this "
+                "machine; use device='cpu' or device='auto'."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was requested but only "
+                f"{torch.cuda.device_count()} CUDA device(s) exist."
+            )
+    return resolved
+
+
+class TensorData:
+    """Training inputs held as torch tensors, on ``device`` when dense.
+
+    Dense inputs move to the device once, as float32. Sparse inputs stay a
+    SciPy CSR matrix; each batch becomes a sparse COO tensor, so the whole
+    matrix is never densified.
+    """
+
+    def __init__(self, X, device):
+        self.device = device
+        self.sparse = sp.issparse(X)
+        if self.sparse:
+            self.X = sp.csr_matrix(X, dtype=np.float32)
+        else:
+            X = np.ascontiguousarray(X, dtype=np.float32)
+            # torch.tensor copies, so read-only arrays (memmaps) are safe.
+            self.X = torch.tensor(X, device=device)
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def rows(self, indices):
+        if self.sparse:
+            return sparse_rows(self.X, indices, self.device)
+        return self.X[torch.as_tensor(indices, device=self.device)]
+
+
+def sparse_rows(X, indices, device):
+    """Rows of a CSR matrix as a float32 sparse COO tensor on ``device``."""
+    batch = X[indices].tocoo()
+    coordinates = torch.tensor(np.vstack([batch.row, batch.col]), dtype=torch.int64)
+    values = torch.tensor(batch.data, dtype=torch.float32)
+    return torch.sparse_coo_tensor(coordinates, values, batch.shape).to(device)
+
+
+def run_epoch(module, optimizer, data, class_codes, batches, on_batch=None):
+    """One pass of gradient steps; returns the mean batch loss and the samples seen.
+
+    Raises
+    ------
+    Diverged
+        When a batch's embeddings or loss are not finite.
+    """
+    module.train()
+    codes = torch.as_tensor(class_codes, device=data.device)
+    total, n_batches, n_seen = 0.0, 0, 0
+    for batch_indices in batches:
+        optimizer.zero_grad(set_to_none=True)
+        embeddings = module(data.rows(batch_indices))
+        try:
+            loss = spectral_clustering_loss(embeddings, codes[batch_indices])
+        except NonFiniteEmbeddingsError as error:
+            raise Diverged("the network output is not finite") from error
+        loss.backward()
+        value = loss.item()
+        if not math.isfinite(value):
+            raise Diverged("the loss is not finite")
+        optimizer.step()
+        total += value
+        n_batches += 1
+        n_seen += len(batch_indices)
+        if on_batch is not None:
+            on_batch(n_batches, value)
+    return total / n_batches, n_seen
+
+
+def embed(module, X, device, batch_size=INFERENCE_BATCH_SIZE):
+    """``module(X)`` as a float32 ndarray, computed in batches without gradients.
+
+    Memory beyond the output grows with ``batch_size``, not with n_samples.
+    """
+    module.eval()
+    n_samples = X.shape[0]
+    outputs = None
+    with torch.no_grad():
+        for start in range(0, n_samples, batch_size):
+            stop = min(start + batch_size, n_samples)
+            if sp.issparse(X):
+                batch = sparse_rows(X, np.arange(start, stop), device)
+            else:
+                batch = torch.tensor(
+                    np.asarray(X[start:stop], dtype=np.float32), device=device
+                )
+            result = module(batch).cpu().numpy()
+            if outputs is None:
+                outputs = np.empty((n_samples, result.shape[1]), dtype=np.float32)
+            outputs[start:stop] = result
+    return outputs
+
+
+def snapshot(module):
+    """A detached copy of the module's weights, on the CPU."""
+    return {
+        name: value.detach().to("cpu", copy=True)
+        for name, value in module.state_dict().items()
+    }
+
+
+def restore(module, state):
+    module.load_state_dict(state)
+
+
+def restore_finite_state(module, states, data):
+    """Load the newest of ``states`` whose embedding of ``data`` is finite.
+
+    After a divergence the newest weights may be finite yet so large that the
+    network's output overflows; each candidate is checked on the data.
+
+    Raises
+    ------
+    ValueError
+        When none of them gives finite embeddings (the inputs overflow the
+        network even at its first weights).
+    """
+    for state in reversed(states):
+        restore(module, state)
+        module.eval()
+        with torch.no_grad():
+            finite = all(
+                bool(torch.isfinite(module(data.rows(indices))).all())
+                for indices in np.array_split(
+                    np.arange(len(data)), max(1, len(data) // INFERENCE_BATCH_SIZE)
+                )
+            )
+        if finite:
+            return
+    raise ValueError(
+        "Training diverged and no earlier weights give finite embeddings: the "
+        "inputs are too large for float32 training; scale them (for example with "
+        "StandardScaler)."
+    )
+
+
+class Patience:
+    """The best value of a criterion (lower is better) and epochs without progress.
+
+    ``update`` returns ``True`` once ``n_iter_no_change`` consecutive epochs
+    have not improved on the best value by more than ``tol``.
+    """
+
+    def __init__(self, tol, n_iter_no_change, initial_state):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.best_value = math.inf
+        self.best_state = initial_state
+        self.stale = 0
+
+    def update(self, value, state):
+        self.stale = 0 if value < self.best_value - self.tol else self.stale + 1
+        if value < self.best_value:
+            self.best_value = value
+            self.best_state = state
+        return self.stale >= self.n_iter_no_change
+
+
+def optimizer_state_on_cpu(optimizer):
+    """The optimizer's state dict with every tensor copied to the CPU."""
+    state = copy.deepcopy(optimizer.state_dict())
+    for values in state["state"].values():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                values[key] = value.to("cpu")
+    return state

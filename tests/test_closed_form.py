@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from sklearn_dsc import spectral_clustering_loss
+from sklearn_dsc._closed_form import closed_form_linear_map
+
+
+def problem(seed, n=120, n_features=6, n_classes=5):
+    rng = np.random.RandomState(seed)
+    y = rng.randint(0, n_classes, n)
+    X = rng.normal(size=(n, n_features)) + rng.normal(size=(n_classes, n_features))[y]
+    return X, y
+
+
+def loss(X, y, weight, bias):
+    embeddings = torch.from_numpy(X @ weight.T + bias)
+    return spectral_clustering_loss(embeddings, torch.from_numpy(y)).item()
+
+
+def dense_eigenvalues(X, y):
+    """Eigenvalues of J^T P_[X, 1] J with dense matrices."""
+    one_hot = np.eye(y.max() + 1)[y]
+    j = one_hot / np.sqrt(one_hot.sum(axis=0))
+    augmented = np.column_stack([X, np.ones(len(X))])
+    projection = augmented @ np.linalg.pinv(augmented)
+    return np.sort(np.linalg.eigvalsh(j.T @ projection @ j))[::-1]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_eigenvalues_match_the_dense_definition(seed):
+    X, y = problem(seed)
+    _, _, eigenvalues = closed_form_linear_map(X, y, 5, alpha=0.0)
+    np.testing.assert_allclose(eigenvalues, dense_eigenvalues(X, y), atol=1e-8)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_minimises_the_loss_over_linear_maps(seed):
+    X, y = problem(seed)
+    weight, bias, eigenvalues = closed_form_linear_map(X, y, 5, alpha=0.0)
+    assert weight.shape[0] == np.sum(eigenvalues > 0.5)
+    best = loss(X, y, weight, bias)
+    # the value the derivation predicts
+    kept = eigenvalues[eigenvalues > 0.5]
+    assert best == pytest.approx((len(kept) + 5 - 2 * kept.sum()) / 4, abs=1e-8)
+    rng = np.random.RandomState(seed)
+    for n_components in range(1, 7):
+        for _ in range(20):
+            other = rng.normal(size=(n_components, X.shape[1]))
+            assert loss(X, y, other, rng.normal(size=n_components)) >= best - 1e-9
+    # every prefix of the eigen-directions is the best of its dimension
+    for n_components in range(1, 6):
+        w, b, _ = closed_form_linear_map(X, y, 5, alpha=0.0, n_components=n_components)
+        assert w.shape[0] == n_components
+        assert loss(X, y, w, b) >= best - 1e-9
+
+
+def test_ridge_penalty_and_sparse_input():
+    X, y = problem(3)
+    weight, bias, _ = closed_form_linear_map(X, y, 5, alpha=0.0, n_components=4)
+    sparse_weight, sparse_bias, _ = closed_form_linear_map(
+        sp.csr_matrix(X), y, 5, alpha=0.0, n_components=4
+    )
+    np.testing.assert_allclose(np.abs(sparse_weight), np.abs(weight), atol=1e-8)
+    np.testing.assert_allclose(np.abs(sparse_bias), np.abs(bias), atol=1e-8)
+    ridge, _, _ = closed_form_linear_map(X, y, 5, alpha=1e6, n_components=4)
+    assert np.linalg.norm(ridge) < 1e-3 * np.linalg.norm(weight)
+
+
+def test_duplicated_and_constant_features_are_handled():
+    X, y = problem(4)
+    X = np.column_stack([X, X[:, 0], np.full(len(X), 3.0)])
+    weight, bias, _ = closed_form_linear_map(X, y, 5, alpha=0.0)
+    assert np.isfinite(weight).all()
+    reference, reference_bias, _ = closed_form_linear_map(X[:, :6], y, 5, alpha=0.0)
+    assert loss(X, y, weight, bias) == pytest.approx(
+        loss(X[:, :6], y, reference, reference_bias), abs=1e-8
+    )

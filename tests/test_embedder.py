@@ -1,0 +1,554 @@
+import io
+import pickle
+import re
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_digits, make_blobs
+from sklearn.decomposition import PCA
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import normalized_mutual_info_score
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_dsc import DeepSpectralClusteringEmbedder, spectral_clustering_loss
+from sklearn_dsc.metrics import kmeans_nmi
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+
+
+def rings(n_per_ring, seed):
+    """Three concentric noisy rings in 2-D: separable only non-linearly."""
+    rng = np.random.RandomState(seed)
+    angles = rng.uniform(0, 2 * np.pi, 3 * n_per_ring)
+    y = np.repeat([0, 1, 2], n_per_ring)
+    radius = 1.0 + y + rng.normal(scale=0.1, size=y.shape)
+    X = np.column_stack([radius * np.cos(angles), radius * np.sin(angles)])
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return make_blobs(n_samples=200, centers=4, n_features=6, random_state=0)
+
+
+def fast(**params):
+    """A small network trained from a random start, without a validation split."""
+    params = {
+        "hidden_layer_sizes": (32,),
+        "max_iter": 20,
+        "random_state": 0,
+        "device": "cpu",
+        "init": "random",
+        "early_stopping": False,
+        **params,
+    }
+    return DeepSpectralClusteringEmbedder(**params)
+
+
+def fit_quietly(estimator, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(X, y)
+
+
+def test_mlp_separates_rings_that_a_linear_map_cannot():
+    X, y = rings(200, seed=0)
+    X_test, y_test = rings(100, seed=1)
+    mlp = fit_quietly(
+        fast(
+            hidden_layer_sizes=(64, 64),
+            max_iter=60,
+            init="random",
+            early_stopping=False,
+        ),
+        X,
+        y,
+    )
+    linear = DeepSpectralClusteringEmbedder(hidden_layer_sizes=(), solver="closed_form")
+    linear.fit(X, y)
+    assert mlp.score(X_test, y_test) >= 0.95
+    assert linear.score(X_test, y_test) < 0.3
+    assert np.mean(mlp.predict(X_test) == y_test) > 0.95
+
+
+def test_fitted_attributes(blobs):
+    X, y = blobs
+    estimator = fit_quietly(fast(max_iter=3), X, y)
+    assert first_weight(estimator).device.type == "cpu"
+    assert list(estimator.classes_) == [0, 1, 2, 3]
+    assert estimator.class_centroids_.shape == (4, 4)  # n_components = n_classes
+    assert len(estimator.loss_curve_) == estimator.n_iter_ == 3
+    assert estimator.validation_scores_ is None
+    assert estimator.best_validation_score_ is None
+    assert estimator.n_features_in_ == 6
+    assert estimator.t_ > 0
+    assert estimator.transform(X).shape == (200, 4)
+    assert fast(n_components=7, max_iter=1).fit(X, y).transform(X).shape == (200, 7)
+
+
+def test_training_lowers_the_loss(blobs):
+    X, y = blobs
+    estimator = fit_quietly(fast(max_iter=30), X, y)
+    assert estimator.loss_curve_[-1] < 0.5 * estimator.loss_curve_[0]
+
+
+def test_closed_form_loss_is_no_worse_than_adam():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+
+    def full_loss(estimator):
+        embeddings = torch.from_numpy(estimator.transform(X)).double()
+        return spectral_clustering_loss(embeddings, torch.from_numpy(y)).item()
+
+    closed = DeepSpectralClusteringEmbedder(hidden_layer_sizes=(), solver="closed_form")
+    closed.fit(X, y)
+    adam = fit_quietly(
+        DeepSpectralClusteringEmbedder(
+            hidden_layer_sizes=(),
+            n_components=closed.class_centroids_.shape[1],
+            max_iter=100,
+            batch_size=512,
+            random_state=0,
+            device="cpu",
+        ),
+        X,
+        y,
+    )
+    assert full_loss(closed) <= full_loss(adam) + 1e-6
+    assert closed.loss_curve_ == [pytest.approx(full_loss(closed))]
+
+
+def test_predict_returns_training_labels_of_any_type(blobs):
+    X, y = blobs
+    names = np.array(["ant", "bee", "cat", "dog"])[y]
+    estimator = fit_quietly(fast(max_iter=20), X, names)
+    predicted = estimator.predict(X)
+    assert predicted.dtype == names.dtype
+    assert set(predicted) <= set(names)
+    assert np.mean(predicted == names) > 0.9
+    assert estimator.score(X, names) > 0.9
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transform_keeps_float_dtype(blobs, dtype):
+    X, y = blobs
+    estimator = fit_quietly(fast(max_iter=2), X.astype(dtype), y)
+    assert estimator.transform(X.astype(dtype)).dtype == dtype
+
+
+def test_transform_in_batches_matches_one_shot(blobs, monkeypatch):
+    from sklearn_dsc import _training
+
+    X, y = blobs
+    estimator = fit_quietly(fast(max_iter=2), X, y)
+    expected = estimator.transform(X)
+    monkeypatch.setattr(_training, "INFERENCE_BATCH_SIZE", 7)
+    monkeypatch.setattr(_training.embed, "__defaults__", (7,))
+    np.testing.assert_allclose(estimator.transform(X), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_same_random_state_same_embedding(blobs):
+    X, y = blobs
+    first = fit_quietly(fast(max_iter=5, early_stopping=True), X, y).transform(X)
+    second = fit_quietly(fast(max_iter=5, early_stopping=True), X, y).transform(X)
+    third = fit_quietly(fast(max_iter=5, random_state=1), X, y).transform(X)
+    np.testing.assert_array_equal(first, second)
+    assert not np.allclose(first, third)
+
+
+def test_does_not_touch_global_random_state(blobs):
+    X, y = blobs
+    torch.manual_seed(123)
+    expected_torch = torch.get_rng_state()
+    expected_numpy = np.random.get_state()[1].copy()  # noqa: NPY002
+    fit_quietly(fast(max_iter=2, early_stopping=True), X, y)
+    assert torch.equal(torch.get_rng_state(), expected_torch)
+    np.testing.assert_array_equal(np.random.get_state()[1], expected_numpy)  # noqa: NPY002
+
+
+def test_pipeline_with_kmeans_and_grid_search(blobs):
+    X, y = blobs
+    pipeline = make_pipeline(
+        StandardScaler(),
+        fast(max_iter=10),
+        KMeans(n_clusters=4, n_init=3, random_state=0),
+    )
+    clusters = pipeline.fit(X, y).predict(X)
+    assert normalized_mutual_info_score(y, clusters) > 0.9
+
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), fast(max_iter=5)),
+        {
+            "deepspectralclusteringembedder__hidden_layer_sizes": [(), (16,)],
+            "deepspectralclusteringembedder__alpha": [1e-4, 1e-2],
+        },
+        cv=2,
+    )
+    fit_quietly(search, X, y)
+    assert search.cv_results_["mean_test_score"].shape == (4,)
+    assert 0 <= search.best_score_ <= 1
+
+
+def test_clone_pickle_and_joblib_round_trips(blobs):
+    X, y = blobs
+    estimator = fit_quietly(fast(max_iter=3), X, y)
+    cloned = clone(estimator)
+    assert not hasattr(cloned, "module_")
+    assert cloned.get_params() == estimator.get_params()
+    expected = estimator.transform(X)
+    restored = pickle.loads(pickle.dumps(estimator))
+    np.testing.assert_array_equal(restored.transform(X), expected)
+    buffer = io.BytesIO()
+    joblib.dump(estimator, buffer)
+    buffer.seek(0)
+    np.testing.assert_array_equal(joblib.load(buffer).transform(X), expected)
+
+
+def test_warm_start_continues_training(blobs):
+    X, y = blobs
+    estimator = fit_quietly(fast(max_iter=3, warm_start=True, tol=0), X, y)
+    weights = first_weight(estimator)
+    fit_quietly(estimator, X, y)
+    assert estimator.n_iter_ == 6
+    assert len(estimator.loss_curve_) == 6
+    assert not torch.equal(weights, first_weight(estimator))
+    with pytest.raises(ValueError, match="same classes"):
+        estimator.fit(X, (y + 1) % 5)
+    cold = fit_quietly(fast(max_iter=3, tol=0), X, y)
+    fit_quietly(cold, X, y)
+    assert cold.n_iter_ == 3
+
+
+def first_weight(estimator):
+    return next(estimator.module_.parameters()).detach().clone()
+
+
+def informative_and_noise(n_classes=12, n_per_class=50, seed=0):
+    """Classes that differ in 4 dimensions, hidden among 20 noisy ones.
+
+    What separates the training classes (ignore the noise) also separates
+    classes never seen in training.
+    """
+    rng = np.random.RandomState(seed)
+    centers = rng.normal(scale=3.0, size=(n_classes, 4))
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    informative = centers[y] + rng.normal(size=(len(y), 4))
+    noise = rng.normal(scale=4.0, size=(len(y), 20))
+    return np.hstack([informative, noise]), y
+
+
+def test_early_stopping_restores_the_best_weights():
+    X, y = informative_and_noise()
+    weights = []
+
+    def record(estimator):
+        weights.append(first_weight(estimator))
+
+    estimator = fast(
+        max_iter=8,
+        early_stopping=True,
+        n_iter_no_change=8,
+        callback=record,
+        validation_split="samples",
+        validation_fraction=0.3,
+    )
+    fit_quietly(estimator, X, y)
+    scores = estimator.validation_scores_
+    # one score for the untrained model, then one per epoch
+    assert len(scores) == estimator.n_iter_ + 1 == 9
+    assert len(set(scores)) > 1
+    assert estimator.best_validation_score_ == max(scores)
+    best = int(np.argmax(scores))
+    assert best > 0  # training helped on these data
+    assert torch.equal(first_weight(estimator), weights[best - 1])
+
+
+def test_class_validation_refits_on_every_class_for_the_best_epoch_count():
+    X, y = informative_and_noise()
+    estimator = fast(
+        max_iter=8,
+        early_stopping=True,
+        n_iter_no_change=8,
+        validation_split="classes",
+        validation_fraction=0.3,
+    )
+    fit_quietly(estimator, X, y)
+    scores = estimator.validation_scores_
+    assert len(scores) == 9  # the selection run: the start, then 8 epochs
+    best = int(np.argmax(scores))
+    assert best > 0
+    assert estimator.best_validation_score_ == max(scores)
+    # the final model trained on all 12 classes for the selected number of epochs
+    assert estimator.n_iter_ == len(estimator.loss_curve_) == best
+    assert estimator.class_centroids_.shape == (12, 12)
+
+
+def test_early_stopping_keeps_the_start_when_training_never_helps():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:600] / 16, y[:600]
+
+    def sabotage(estimator):
+        # make every trained epoch useless: constant embedding
+        with torch.no_grad():
+            for parameter in estimator.module_.parameters():
+                parameter.zero_()
+
+    estimator = fit_quietly(
+        fast(
+            max_iter=3,
+            init="pca",
+            hidden_layer_sizes=(),
+            early_stopping=True,
+            validation_split="classes",
+            validation_fraction=0.3,
+            callback=sabotage,
+        ),
+        X,
+        y,
+    )
+    assert np.argmax(estimator.validation_scores_) == 0
+    assert any(
+        parameter.abs().sum() > 0 for parameter in estimator.module_.parameters()
+    )
+
+
+def test_early_stopping_stops_when_the_score_stalls():
+    X, y = make_blobs(n_samples=300, centers=3, random_state=1)
+    estimator = fast(max_iter=200, early_stopping=True, n_iter_no_change=3, tol=0.01)
+    estimator.fit(X, y)
+    scores = estimator.validation_scores_
+    assert estimator.n_iter_ + 1 == len(scores) < 201
+    # stopped after 3 epochs that did not beat the best by more than tol
+    best_before = max(scores[:-3])
+    assert all(score <= best_before + 0.01 for score in scores[-3:])
+    assert estimator.best_validation_score_ == max(scores)
+
+
+def test_stops_when_the_loss_stalls():
+    X, y = make_blobs(n_samples=300, centers=3, random_state=1)
+    estimator = fast(max_iter=500, tol=1e-2, n_iter_no_change=2).fit(X, y)
+    assert estimator.n_iter_ < 500
+
+
+def test_maximum_iterations_warns(blobs):
+    X, y = blobs
+    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+        fast(max_iter=1).fit(X, y)
+
+
+def test_callback_can_stop_training(blobs):
+    X, y = blobs
+    estimator = fast(max_iter=50, callback=lambda est: est.n_iter_ >= 2).fit(X, y)
+    assert estimator.n_iter_ == 2
+
+
+def test_keyboard_interrupt_keeps_a_usable_model(blobs):
+    X, y = blobs
+
+    def interrupt(estimator):
+        if estimator.n_iter_ == 2:
+            raise KeyboardInterrupt
+
+    with pytest.warns(UserWarning, match="interrupted"):
+        estimator = fast(max_iter=50, callback=interrupt).fit(X, y)
+    assert estimator.n_iter_ == 2
+    assert np.isfinite(estimator.transform(X)).all()
+
+
+def test_divergence_restores_finite_weights_and_warns(blobs):
+    X, y = blobs
+    X = X * 1e6
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        estimator = fast(learning_rate_init=1e30, max_iter=50).fit(X, y)
+    for parameter in estimator.module_.parameters():
+        assert torch.isfinite(parameter).all()
+    assert np.isfinite(estimator.transform(X)).all()
+
+
+def test_verbose_prints_one_line_per_epoch(blobs, capsys):
+    X, y = blobs
+    fit_quietly(fast(max_iter=3, verbose=1, early_stopping=True), X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3
+    assert re.match(
+        r"\[DeepSpectralClusteringEmbedder\] epoch +1 +loss [\d.]+ +validation NMI "
+        r"[\d.]+ +[\d.]+s",
+        lines[0],
+    )
+    fit_quietly(fast(max_iter=1, verbose=2), X, y)
+    assert "batch 1/1" in capsys.readouterr().out
+
+
+def test_sparse_input_matches_dense(blobs):
+    X, y = blobs
+    X = np.where(np.abs(X) > 3, X, 0.0)  # mostly zeros
+    dense = fit_quietly(fast(max_iter=3), X, y)
+    for sparse_format in (sp.csr_matrix, sp.csc_matrix, sp.csr_array):
+        sparse = fit_quietly(fast(max_iter=3), sparse_format(X), y)
+        np.testing.assert_allclose(
+            sparse.transform(sparse_format(X)), dense.transform(X), rtol=1e-4, atol=1e-5
+        )
+
+
+def test_pandas_input_keeps_feature_names(blobs):
+    X, y = blobs
+    frame = pd.DataFrame(X, columns=[f"feature_{i}" for i in range(6)])
+    estimator = fit_quietly(fast(max_iter=2), frame, pd.Series(y))
+    assert list(estimator.feature_names_in_) == list(frame.columns)
+    names = estimator.get_feature_names_out()
+    assert list(names) == [f"deepspectralclusteringembedder{i}" for i in range(4)]
+    estimator.set_output(transform="pandas")
+    output = estimator.transform(frame)
+    assert isinstance(output, pd.DataFrame)
+    assert list(output.columns) == list(names)
+    with pytest.warns(UserWarning, match="feature names"):
+        estimator.transform(X)
+
+
+def test_partial_fit_trains_on_chunks(blobs):
+    X, y = blobs
+    estimator = fast()
+    estimator.partial_fit(X[:100], y[:100], classes=[0, 1, 2, 3])
+    first = estimator.transform(X)
+    for _ in range(5):
+        estimator.partial_fit(X[100:], y[100:])
+        estimator.partial_fit(X[:100], y[:100])
+    assert estimator.n_iter_ == 11
+    assert not np.allclose(first, estimator.transform(X))
+    assert np.isfinite(estimator.class_centroids_).all()
+    with pytest.raises(ValueError, match="not in classes_"):
+        estimator.partial_fit(X[:10], np.repeat([0, 9], 5))
+    assert not hasattr(
+        DeepSpectralClusteringEmbedder(solver="closed_form"), "partial_fit"
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "X", "y", "message"),
+    [
+        ({}, np.ones((5, 2)), np.zeros(5), "at least 2 classes"),
+        ({}, np.array([[0.0, np.nan], [1.0, 1.0]]), [0, 1], "NaN"),
+        ({}, np.array([[0.0, np.inf], [1.0, 1.0]]), [0, 1], "infinity"),
+        ({}, np.ones(4), [0, 1, 0, 1], "2D array"),
+        ({}, np.ones((4, 2)), [0, 1, 0], "inconsistent numbers of samples"),
+        ({"batch_size": 1}, np.ones((4, 2)), [0, 1, 0, 1], "batch_size"),
+        ({"device": "tpu9"}, np.ones((4, 2)), [0, 1, 0, 1], "not a valid torch device"),
+        (
+            {"solver": "closed_form"},
+            np.ones((4, 2)),
+            [0, 1, 0, 1],
+            "hidden_layer_sizes=()",
+        ),
+        (
+            {"hidden_layer_sizes": (8, 0)},
+            np.ones((4, 2)),
+            [0, 1, 0, 1],
+            "positive integers",
+        ),
+        ({}, np.ones((4, 2)), [0.5, 1.5, 0.25, 1.0], "Unknown label type"),
+    ],
+)
+def test_bad_input_raises_clear_errors(params, X, y, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        fast(**params).fit(X, y)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_missing_cuda_device_is_a_clear_error(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        fast(device="cuda").fit(X, y)
+
+
+def test_wrong_number_of_features_at_transform(blobs):
+    X, y = blobs
+    estimator = fit_quietly(fast(max_iter=1), X, y)
+    with pytest.raises(ValueError, match="features"):
+        estimator.transform(X[:, :3])
+
+
+@CUDA
+@pytest.mark.cuda
+def test_fit_on_cuda_keeps_module_on_cpu(blobs):
+    X, y = blobs
+    gpu = fit_quietly(fast(max_iter=5, device="cuda"), X, y)
+    cpu = fit_quietly(fast(max_iter=5, device="cpu"), X, y)
+    assert first_weight(gpu).device.type == "cpu"
+    restored = pickle.loads(pickle.dumps(gpu))
+    np.testing.assert_allclose(
+        restored.transform(X), gpu.transform(X), rtol=1e-5, atol=1e-5
+    )
+    assert gpu.score(X, y) == pytest.approx(cpu.score(X, y), abs=0.05)
+
+
+def centred(embeddings):
+    return embeddings - embeddings.mean(axis=0)
+
+
+@pytest.mark.parametrize("init", ["pca", "closed_form"])
+def test_linear_starts_are_what_they_say(init):
+    X, y = informative_and_noise()
+    start = DeepSpectralClusteringEmbedder(
+        hidden_layer_sizes=(8,),
+        init=init,
+        early_stopping=False,
+        max_iter=1,
+        learning_rate_init=1e-30,
+        random_state=0,
+        device="cpu",
+    )
+    embeddings = centred(fit_quietly(start, X, y).transform(X))
+    if init == "pca":
+        expected = PCA(24).fit_transform(X)
+    else:
+        reference = DeepSpectralClusteringEmbedder(
+            hidden_layer_sizes=(), solver="closed_form", n_components=12
+        )
+        expected = centred(reference.fit(X, y).transform(X))
+    # the same directions up to sign, on the scale of unit spread
+    scale = np.sqrt(np.sum(expected.var(axis=0)))
+    np.testing.assert_allclose(
+        np.abs(embeddings), np.abs(expected) / scale, rtol=1e-3, atol=1e-4
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "expected_width"),
+    [("digits", 64), ("noise", 12)],
+)
+def test_auto_init_picks_the_start_that_transfers_to_held_out_classes(
+    data, expected_width
+):
+    if data == "digits":
+        X, y = load_digits(return_X_y=True)
+        X, y = X[y < 5] / 16, y[y < 5]  # raw pixels transfer better than LDA here
+    else:
+        X, y = informative_and_noise()  # the closed form discards the noise
+    estimator = DeepSpectralClusteringEmbedder(
+        hidden_layer_sizes=(8,), max_iter=3, random_state=0, device="cpu"
+    )
+    fit_quietly(estimator, X, y)
+    assert estimator.module_.linear.weight.shape[0] == expected_width
+
+
+def test_defaults_cluster_unseen_digits_better_than_lda():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    seen, unseen = y < 5, y >= 5
+    estimator = fit_quietly(
+        DeepSpectralClusteringEmbedder(random_state=0), X[seen], y[seen]
+    )
+    lda = LinearDiscriminantAnalysis().fit(X[seen], y[seen])
+    ours = estimator.score(X[unseen], y[unseen])
+    assert ours > kmeans_nmi(lda.transform(X[unseen]), y[unseen], random_state=0) + 0.2
+    assert ours > 0.7
