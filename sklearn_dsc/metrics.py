@@ -15,7 +15,13 @@ from sklearn.metrics import (
 )
 from sklearn.utils import check_array, check_consistent_length
 
-__all__ = ["kmeans_ami", "kmeans_nmi", "recall_at_k"]
+__all__ = [
+    "kmeans_ami",
+    "kmeans_nmi",
+    "make_kmeans_nmi_scorer",
+    "make_recall_at_k_scorer",
+    "recall_at_k",
+]
 
 
 def _check_embeddings_and_labels(embeddings, labels):
@@ -173,3 +179,83 @@ def recall_at_k(embeddings, labels, k=(1, 2, 4, 8), *, metric="euclidean"):
     closer_others = closer_others[has_positive]
     recalls = {int(value): float(np.mean(closer_others < value)) for value in ks}
     return recalls[int(ks[0])] if single else recalls
+
+
+class _EmbeddingScorer:
+    """Scores ``estimator.transform(X)`` against ``y`` with ``metric``."""
+
+    def __init__(self, score_func, **kwargs):
+        self.score_func = score_func
+        self.kwargs = kwargs
+
+    def __call__(self, estimator, X, y):
+        return self.score_func(estimator.transform(X), y, **self.kwargs)
+
+    def __repr__(self):
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.kwargs.items())
+        return f"<scorer {self.score_func.__name__}({arguments})>"
+
+
+def make_kmeans_nmi_scorer(*, random_state=0, n_init=10):
+    """A scorer of the k-means NMI of an embedding, for ``scoring=``.
+
+    Usable with ``GridSearchCV``, ``cross_validate`` and friends for any
+    estimator with ``transform``: a ``DeepSpectralClusteringEmbedder``, or a
+    ``Pipeline`` ending in a transformer.
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None, default=0
+        Seeds k-means; fixed by default so that candidates are compared on
+        the same k-means initialisations.
+    n_init : int, default=10
+        Number of k-means restarts.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y)`` returns ``kmeans_nmi(estimator.transform(X), y)``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn.model_selection import cross_val_score
+    >>> from sklearn_dsc.metrics import make_kmeans_nmi_scorer
+    >>> X, y = load_iris(return_X_y=True)
+    >>> scores = cross_val_score(PCA(2), X, y, cv=3, scoring=make_kmeans_nmi_scorer())
+    >>> scores.shape
+    (3,)
+    """
+    return _EmbeddingScorer(kmeans_nmi, random_state=random_state, n_init=n_init)
+
+
+def make_recall_at_k_scorer(k=1, *, metric="euclidean"):
+    """A scorer of the Recall@K of an embedding, for ``scoring=``.
+
+    Parameters
+    ----------
+    k : int, default=1
+        The K of Recall@K.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        Distance between points.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y)`` returns
+        ``recall_at_k(estimator.transform(X), y, k=k, metric=metric)``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn_dsc.metrics import make_recall_at_k_scorer
+    >>> X, y = load_iris(return_X_y=True)
+    >>> scorer = make_recall_at_k_scorer(4)
+    >>> round(scorer(PCA(2).fit(X), X, y), 2)
+    0.99
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}.")
+    return _EmbeddingScorer(recall_at_k, k=int(k), metric=metric)

@@ -87,3 +87,43 @@ def test_kmeans_scores_bounds_and_perfect_clusters(seed):
     noise = rng.normal(size=(30, 2))
     assert 0 <= kmeans_nmi(noise, labels, random_state=0) <= 1
     assert kmeans_ami(noise, labels, random_state=0) <= 1
+
+
+def test_scorers_in_grid_search_and_cross_validate():
+    import pickle
+
+    from sklearn.datasets import load_iris
+    from sklearn.decomposition import PCA
+    from sklearn.model_selection import GridSearchCV, cross_validate
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_dsc import DeepSpectralClusteringEmbedder
+    from sklearn_dsc.metrics import make_kmeans_nmi_scorer, make_recall_at_k_scorer
+
+    X, y = load_iris(return_X_y=True)
+    scoring = {"nmi": make_kmeans_nmi_scorer(), "recall@1": make_recall_at_k_scorer(1)}
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), PCA()),
+        {"pca__n_components": [1, 2, 3]},
+        scoring=scoring,
+        refit="recall@1",
+        cv=3,
+    ).fit(X, y)
+    assert set(search.cv_results_) >= {"mean_test_nmi", "mean_test_recall@1"}
+    pca = make_pipeline(StandardScaler(), PCA(2)).fit(X)
+    assert scoring["nmi"](pca, X, y) == kmeans_nmi(pca.transform(X), y, random_state=0)
+    assert scoring["recall@1"](pca, X, y) == recall_at_k(pca.transform(X), y, k=1)
+    results = cross_validate(
+        DeepSpectralClusteringEmbedder(hidden_layer_sizes=(), solver="closed_form"),
+        X,
+        y,
+        cv=3,
+        scoring=scoring,
+    )
+    assert np.all((results["test_nmi"] >= 0) & (results["test_nmi"] <= 1))
+    assert pickle.loads(pickle.dumps(scoring["nmi"]))(pca, X, y) == scoring["nmi"](
+        pca, X, y
+    )
+    with pytest.raises(ValueError, match="positive integer"):
+        make_recall_at_k_scorer(0)
