@@ -328,9 +328,21 @@ def main(argv=None):
         default=OUTPUT,
         help="folder for zero_shot.md, zero_shot.png, zero_shot.json",
     )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="write the outputs from the zero_shot.json files of earlier runs "
+        "(for example one per dataset) instead of running",
+    )
     args = parser.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    results = run(args)
+    if args.merge:
+        results = {}
+        for path in args.merge:
+            results.update(json.loads(path.read_text()))
+    else:
+        results = run(args)
     table = markdown(results, args)
     print("\n" + table)
     args.output.mkdir(parents=True, exist_ok=True)

@@ -26,12 +26,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._closed_form import closed_form_linear_map
 from ._compat import Interval, StrOptions, _fit_context
 from ._loss import spectral_clustering_loss
-from ._networks import ACTIVATIONS, build_mlp, build_residual
+from ._networks import ACTIVATIONS, AnchoredEmbedding, build_anchored, build_mlp
 from ._sampling import ClassBalancedSampler
 from ._training import (
     Diverged,
     Patience,
     TensorData,
+    calibrate_head,
     embed,
     optimizer_state_on_cpu,
     resolve_device,
@@ -41,6 +42,11 @@ from ._training import (
     snapshot,
 )
 from .metrics import kmeans_nmi
+
+# The PCA anchor keeps at most this many directions of the inputs.
+MAX_ANCHOR_WIDTH = 256
+# Weights of the anchor beside the unit-spread head, chosen on validation data.
+ANCHOR_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
 
 
 class DeepSpectralClusteringEmbedder(
@@ -59,23 +65,23 @@ class DeepSpectralClusteringEmbedder(
     seen in training: ``transform`` gives the embedding, ``score`` the NMI of
     k-means on it, and ``predict`` the nearest training class.
 
-    By default the network is a linear start plus a residual MLP, and whole
-    classes are held out to choose the start (PCA of the inputs or the
-    closed-form linear solution) and the number of epochs by how well
-    k-means clusters those unseen classes; the final model is then refit on
-    every class. The fitted model is therefore never worse on the held-out
-    classes than its start, and it may train for 0 epochs when training only
-    helps the classes it sees (see the user guide).
+    By default the embedding is a fixed linear *anchor* (PCA of the inputs or
+    the closed-form linear solution) beside a *head* (an MLP) trained with the
+    loss: training the loss on a few classes makes the head discriminative but
+    collapses structure that other classes need, and the anchor keeps it.
+    Whole training classes are held out to choose the anchor, and whether and
+    with what weight the trained head helps classes it never saw; the model
+    is then refit on every class with those choices. It is therefore never
+    worse on the held-out classes than its anchor alone (see the user guide).
 
     Parameters
     ----------
     n_components : int, default=None
-        Dimension of the embedding. ``None`` depends on the start: the number
-        of training classes (the dimension of the span of the class
-        indicators that the loss fits) for ``init="random"`` and
-        ``"closed_form"``; ``max(n_classes, min(n_features, batch_size // 2))``
-        for ``init="pca"`` (all of the input's geometry, but narrower than a
-        batch, where the loss would be constant). With
+        Dimension of the embedding that the loss trains (the head, with an
+        anchor). ``None`` uses the number of training classes, the dimension
+        of the span of the class indicators that the loss fits. The anchor
+        adds its own dimensions: up to 256 principal directions for
+        ``init="pca"``, one per training class for ``"closed_form"``. With
         ``solver="closed_form"``, ``None`` keeps exactly the directions that
         lower the loss.
 
@@ -94,14 +100,17 @@ class DeepSpectralClusteringEmbedder(
         penalty.
 
     init : {"auto", "pca", "closed_form", "random"}, default="auto"
-        Starting point of the network. ``"pca"`` and ``"closed_form"`` make it
-        ``linear(x) + mlp(x)``: a linear path that starts at the PCA
-        projection of the inputs (unit spread) or at the closed-form linear
-        solution, plus a residual MLP whose output starts at zero on those
-        directions. ``"random"`` is a plain MLP with torch's default
-        initialisation. ``"auto"`` builds both linear starts and keeps the
-        one with the better validation score (``"pca"`` without
-        ``early_stopping``).
+        The anchor. ``"pca"`` and ``"closed_form"`` make the embedding
+        ``[w * anchor(x), s * head(x)]``: the PCA projection of the inputs or
+        the closed-form linear solution (all class directions, a ridge
+        regression onto the class indicators), at unit spread on the
+        training data and never trained, beside a head trained with the loss
+        and scaled by ``s`` to unit spread. The weight ``w`` is chosen on
+        validation data among 0, 0.5, 1 and 2 (1 without validation).
+        ``"auto"`` builds both anchors and keeps the one that clusters the
+        validation data better (``"pca"`` without ``early_stopping``).
+        ``"random"`` is a plain MLP from torch's default initialisation, the
+        paper's setting, which fits the training classes fastest.
 
     batch_size : int, default=256
         Samples per mini-batch, at least 2.
@@ -132,22 +141,26 @@ class DeepSpectralClusteringEmbedder(
         Epochs without an improvement of ``tol`` after which training stops.
 
     early_stopping : bool, default=True
-        Hold out validation data, score it with the k-means NMI before
-        training and after every epoch, stop when it no longer improves by
-        ``tol`` for ``n_iter_no_change`` epochs and keep the best weights (the
-        starting weights included). See ``validation_split``.
+        Hold out validation data and use its k-means NMI to choose; see
+        ``validation_split``. Without it, training stops when the training
+        loss no longer improves by ``tol`` for ``n_iter_no_change`` epochs.
 
     validation_fraction : float, default=0.3
         Share of the training samples (``"samples"``) or classes
         (``"classes"``, at least 2) held out when ``early_stopping``.
 
     validation_split : {"auto", "classes", "samples"}, default="auto"
-        ``"samples"`` holds out a stratified share of the samples, and the
-        fitted model is the best epoch's. ``"classes"`` holds out whole
+        ``"samples"`` holds out a stratified share of the samples, scores them
+        before training and after every epoch, stops when the score no longer
+        improves by ``tol`` for ``n_iter_no_change`` epochs and keeps the best
+        weights (the starting weights included). ``"classes"`` holds out whole
         classes, so the score measures clustering of classes never seen in
-        training (the zero-shot protocol in miniature); the start and the
-        number of epochs it selects are then used to refit on every class.
-        ``"auto"`` is ``"classes"`` with 4 classes or more, else ``"samples"``.
+        training (the zero-shot protocol in miniature): it chooses the anchor,
+        then trains on the other classes (stopping on the training loss) and
+        compares the anchor alone with the anchor and trained head; the model
+        is then refit on every class with those choices and that number of
+        epochs. ``"auto"`` is ``"classes"`` with 4 classes or more, else
+        ``"samples"``.
 
     warm_start : bool, default=False
         Continue training the fitted network on the next ``fit`` instead of
@@ -186,9 +199,9 @@ class DeepSpectralClusteringEmbedder(
         Mean training loss of each epoch of the final model.
 
     validation_scores_ : list of float or None
-        Validation NMI of the starting weights, then of each epoch, when
-        ``early_stopping``, else ``None``. With class-held-out validation they
-        are those of the selection run that precedes the refit.
+        Validation NMI when ``early_stopping``, else ``None``: with held-out
+        samples, of the starting weights then of each epoch; with held-out
+        classes, of the anchor alone then of the anchor with the trained head.
 
     best_validation_score_ : float or None
         Best of ``validation_scores_``, or ``None``.
@@ -233,7 +246,7 @@ class DeepSpectralClusteringEmbedder(
     ... )
     >>> model = model.fit(X[seen], y[seen])
     >>> model.transform(X[unseen]).shape
-    (896, 64)
+    (896, 69)
     >>> nmi = model.score(X[unseen], y[unseen])  # k-means NMI on unseen classes
     >>> print(f"{nmi:.2f}")
     0.78
@@ -380,7 +393,9 @@ class DeepSpectralClusteringEmbedder(
         device = resolve_device(self.device)
         random_state = check_random_state(self.random_state)
         if first_call:
-            self._initialise_module(X, codes, random_state)
+            self._initialise_module(
+                X, codes, random_state, n_classes=len(self.classes_)
+            )
         self.module_.to(device)
         optimizer = self._make_optimizer()
         if getattr(self, "_optimizer_state", None) is not None:
@@ -389,7 +404,7 @@ class DeepSpectralClusteringEmbedder(
         sampler = self._sampler(codes, random_state)
         try:
             loss, n_seen = run_epoch(
-                self.module_,
+                self._trained_part(),
                 optimizer,
                 data,
                 codes,
@@ -403,6 +418,8 @@ class DeepSpectralClusteringEmbedder(
         self.loss_curve_.append(loss)
         self.n_iter_ += 1
         self.t_ += n_seen
+        if isinstance(self.module_, AnchoredEmbedding):
+            calibrate_head(self.module_, data)
         self._optimizer_state = optimizer_state_on_cpu(optimizer)
         self._set_centroids(X, codes, device, update=True)
         return self
@@ -449,7 +466,7 @@ class DeepSpectralClusteringEmbedder(
         return sizes
 
     def _initialise_module(
-        self, X, codes, random_state, validation_score=None, init=None
+        self, X, codes, random_state, validation_score=None, init=None, n_classes=None
     ):
         """Build ``module_``, reset the training history, return the start used.
 
@@ -467,7 +484,7 @@ class DeepSpectralClusteringEmbedder(
         self.best_validation_score_ = None
         self._optimizer_state = None
         if init == "random":
-            n_components = self.n_components or len(self.classes_)
+            n_components = self.n_components or n_classes or len(np.unique(codes))
             self.module_ = build_mlp(
                 X.shape[1], self._hidden_sizes(), n_components, self.activation, seed
             )
@@ -475,11 +492,12 @@ class DeepSpectralClusteringEmbedder(
         candidates = ["pca", "closed_form"] if init == "auto" else [init]
         if validation_score is None:
             candidates = candidates[:1]
+        n_head = self.n_components or n_classes or len(np.unique(codes))
         best_score = -np.inf
         for candidate in candidates:
-            weight, bias = self._linear_start(candidate, X, codes, seed)
-            self.module_ = build_residual(
-                weight, bias, self._hidden_sizes(), self.activation, seed
+            weight, bias = self._anchor(candidate, X, codes, seed)
+            self.module_ = build_anchored(
+                weight, bias, self._hidden_sizes(), n_head, self.activation, seed
             )
             score = validation_score() if len(candidates) > 1 else 0.0
             if score > best_score:
@@ -487,40 +505,37 @@ class DeepSpectralClusteringEmbedder(
         init, self.module_ = best
         return init
 
-    def _linear_start(self, init, X, codes, seed):
-        """Weight and bias of the linear path that ``init`` names."""
+    def _anchor(self, init, X, codes, seed):
+        """Weight and bias of the anchor that ``init`` names, at unit spread."""
         if init == "closed_form":
+            # every class direction: a ridge regression onto the class
+            # indicators, which transfers better than the loss's minimiser
             _, codes = np.unique(codes, return_inverse=True)
             n_classes = codes.max() + 1
-            n_components = self.n_components or n_classes
             weight, bias, _ = closed_form_linear_map(
-                X, codes, n_classes, self.alpha, min(n_components, n_classes)
+                X, codes, n_classes, self.alpha, n_classes
             )
         else:
-            n_components = self.n_components or max(
-                len(np.unique(codes)), min(X.shape[1], self.batch_size // 2)
-            )
             pca = PCA(
-                min(n_components, *X.shape),
+                min(MAX_ANCHOR_WIDTH, *X.shape),
                 svd_solver="covariance_eigh" if sp.issparse(X) else "auto",
                 random_state=seed,
             ).fit(X)
             weight = pca.components_
             bias = -weight @ pca.mean_
-        # Unit root-mean-square distance to the mean on the training data: the
-        # loss and k-means ignore the scale, but the residual MLP's first steps
-        # are measured against it.
+        # unit root-mean-square distance to the mean on the training data
         spread = np.sqrt(np.sum(np.var(np.asarray(X @ weight.T), axis=0)))
         if spread > 0:
             weight, bias = weight / spread, bias / spread
-        # Directions beyond what the start provides begin at zero.
-        padding = n_components - weight.shape[0]
-        weight = np.vstack([weight, np.zeros((padding, weight.shape[1]))])
-        return weight, np.concatenate([bias, np.zeros(padding)])
+        return weight, bias
+
+    def _trained_part(self):
+        """The part of ``module_`` that the loss trains: the head of an anchored one."""
+        return getattr(self.module_, "head", self.module_)
 
     def _make_optimizer(self):
         return torch.optim.AdamW(
-            self.module_.parameters(),
+            self._trained_part().parameters(),
             lr=self.learning_rate_init,
             weight_decay=self.alpha,
         )
@@ -573,32 +588,74 @@ class DeepSpectralClusteringEmbedder(
         )
 
         def validation_score():
-            return kmeans_nmi(
-                embed(self.module_.to(device), X_val, device),
-                codes_val,
-                random_state=kmeans_seed,
-                n_init=3,
+            return self._validation_score(X_val, codes_val, device, kmeans_seed)
+
+        if split == "samples" or self._continues():
+            if not self._continues():
+                self._initialise_module(
+                    X_train, codes_train, random_state, validation_score
+                )
+            self._train(
+                X_train,
+                codes_train,
+                device,
+                random_state,
+                self.max_iter,
+                validation_score,
+            )
+            return
+        # Whole classes held out: they choose the start, then whether the
+        # trained head (and with what weight) helps classes it never saw. Each
+        # choice is one comparison, not one per epoch, so that the noise of
+        # k-means on a few classes is not selected for. The model is then
+        # refit on every class with those choices.
+        chosen_init = self._initialise_module(
+            X_train, codes_train, random_state, validation_score
+        )
+        start_score = validation_score()
+        self._train(X_train, codes_train, device, random_state, self.max_iter)
+        trained_score = validation_score()
+        n_epochs = self.n_iter_ if trained_score > start_score else 0
+        anchor_weight = getattr(self.module_, "anchor_weight", None)
+        self._initialise_module(X, codes, random_state, init=chosen_init)
+        if n_epochs > 0:
+            self._train(X, codes, device, random_state, n_epochs, warn_max_iter=False)
+            if anchor_weight is not None:
+                self.module_.anchor_weight.copy_(anchor_weight)
+        self.validation_scores_ = [start_score, trained_score]
+        self.best_validation_score_ = max(start_score, trained_score)
+        if self.verbose:
+            print(
+                f"[{type(self).__name__}] held-out classes: start NMI "
+                f"{start_score:.4f}, trained NMI {trained_score:.4f}; refit on every "
+                f"class for {n_epochs} epochs",
+                flush=True,
             )
 
-        if not self._continues():
-            chosen_init = self._initialise_module(
-                X_train, codes_train, random_state, validation_score
-            )
-        self._train(
-            X_train, codes_train, device, random_state, self.max_iter, validation_score
-        )
-        if split == "classes" and not self._continues():
-            # The held-out classes chose the start and the number of epochs;
-            # refit on every class with those choices.
-            validation_scores = self.validation_scores_
-            n_epochs = int(np.argmax(validation_scores))
-            self._initialise_module(X, codes, random_state, init=chosen_init)
-            if n_epochs > 0:
-                self._train(
-                    X, codes, device, random_state, n_epochs, warn_max_iter=False
-                )
-            self.validation_scores_ = validation_scores
-            self.best_validation_score_ = max(validation_scores)
+    def _validation_score(self, X_val, codes_val, device, kmeans_seed):
+        """k-means NMI of the validation data in the current embedding.
+
+        For an anchored network with a trained head, every weight of
+        ``ANCHOR_WEIGHTS`` is tried; the best is kept in ``anchor_weight``.
+        """
+        module = self.module_.to(device)
+
+        def nmi(points):
+            return kmeans_nmi(points, codes_val, random_state=kmeans_seed, n_init=3)
+
+        if not isinstance(module, AnchoredEmbedding) or module.head_scale == 0:
+            return nmi(embed(module, X_val, device))
+        module.anchor_weight.fill_(1.0)
+        embeddings = embed(module, X_val, device)
+        n_anchor = module.anchor.out_features
+        anchor = embeddings[:, :n_anchor]
+        scores = {
+            weight: nmi(np.hstack([weight * anchor, embeddings[:, n_anchor:]]))
+            for weight in ANCHOR_WEIGHTS
+        }
+        best = max(scores, key=scores.get)
+        module.anchor_weight.fill_(best)
+        return scores[best]
 
     def _resolved_split(self):
         if self.validation_split != "auto":
@@ -640,7 +697,7 @@ class DeepSpectralClusteringEmbedder(
             for _ in range(max_epochs):
                 start = time.perf_counter()
                 loss, n_seen = run_epoch(
-                    self.module_,
+                    self._trained_part(),
                     optimizer,
                     data,
                     codes,
@@ -650,11 +707,13 @@ class DeepSpectralClusteringEmbedder(
                 self.loss_curve_.append(loss)
                 self.n_iter_ += 1
                 self.t_ += n_seen
-                recent_states.append(snapshot(self.module_))
+                if isinstance(self.module_, AnchoredEmbedding):
+                    calibrate_head(self.module_, data)
                 criterion = loss
                 if validation_score is not None:
                     self.validation_scores_.append(validation_score())
                     criterion = -self.validation_scores_[-1]
+                recent_states.append(snapshot(self.module_))
                 out_of_patience = patience.update(criterion, recent_states[-1])
                 self._print_epoch(loss, time.perf_counter() - start)
                 stop = self.callback is not None and self.callback(self)
@@ -777,9 +836,14 @@ class DeepSpectralClusteringEmbedder(
         if hasattr(X, "tocsr"):
             X = X.tocsr()
         device = resolve_device(self.device)
-        # A copy on another device leaves module_ untouched for other threads.
-        module = self.module_ if device.type == "cpu" else copy.deepcopy(self.module_)
-        return embed(module.to(device), X, device).astype(X.dtype, copy=False)
+        module, dtype = self.module_, torch.float32
+        if X.dtype == np.float64:
+            # float64 inputs are embedded in float64: the result then does not
+            # depend on how rows are batched, to float32 rounding.
+            module, dtype = copy.deepcopy(module).double(), torch.float64
+        elif device.type != "cpu":
+            module = copy.deepcopy(module)  # module_ stays put for other threads
+        return embed(module.to(device), X, device, dtype=dtype)
 
     def predict(self, X):
         """The training class whose centroid is nearest in the embedding.

@@ -47,44 +47,41 @@ def build_mlp(n_features, hidden_layer_sizes, n_components, activation, seed):
     return torch.nn.Sequential(*layers)
 
 
-class ResidualEmbedding(torch.nn.Module):
-    """``linear(x) + mlp(x)``: a linear path and an optional residual MLP.
+class AnchoredEmbedding(torch.nn.Module):
+    """``[anchor_weight * anchor(x), head_scale * head(x)]``.
 
-    For the directions its linear path provides, the MLP's output starts at
-    zero, so the untrained network is exactly that linear start (for example
-    a PCA projection or the closed-form linear solution) and training adds
-    non-linear corrections.
+    A fixed linear *anchor* (the PCA projection of the inputs or the
+    closed-form linear solution, at unit spread on the training data) beside a
+    *head* (an MLP or a linear map) trained with the spectral clustering loss
+    on its own output. Training the loss on the training classes makes the
+    head discriminative but loses structure that other classes need; the
+    anchor keeps it. The two weights are buffers, set after training: with
+    ``head_scale = 0`` the embedding is the anchor alone.
     """
 
-    def __init__(self, linear, mlp=None):
+    def __init__(self, anchor, head):
         super().__init__()
-        self.linear = linear
-        self.mlp = mlp
+        self.anchor = anchor.requires_grad_(False)
+        self.head = head
+        self.register_buffer("anchor_weight", torch.tensor(1.0))
+        self.register_buffer("head_scale", torch.tensor(0.0))
 
     def forward(self, inputs):
-        outputs = self.linear(inputs)
-        return outputs if self.mlp is None else outputs + self.mlp(inputs)
+        return torch.cat(
+            [
+                self.anchor_weight * self.anchor(inputs),
+                self.head_scale * self.head(inputs),
+            ],
+            dim=1,
+        )
 
 
-def build_residual(weight, bias, hidden_layer_sizes, activation, seed):
-    """A ``ResidualEmbedding`` whose linear path starts at ``(weight, bias)``.
-
-    Rows of ``weight`` that are all zero mark directions the linear start does
-    not provide: there the MLP keeps its random initial output. A direction
-    that is exactly zero on every sample would never move, since the loss's
-    gradient is blind to directions outside the embedding's column space.
-    """
-    n_components, n_features = weight.shape
-    weight = torch.as_tensor(weight, dtype=torch.float32)
-    linear = torch.nn.utils.skip_init(SparseInputLinear, n_features, n_components)
+def build_anchored(weight, bias, hidden_layer_sizes, n_components, activation, seed):
+    """An ``AnchoredEmbedding`` with anchor ``(weight, bias)`` and a fresh head."""
+    n_anchor, n_features = weight.shape
+    anchor = torch.nn.utils.skip_init(SparseInputLinear, n_features, n_anchor)
     with torch.no_grad():
-        linear.weight.copy_(weight)
-        linear.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
-    mlp = None
-    if hidden_layer_sizes:
-        mlp = build_mlp(n_features, hidden_layer_sizes, n_components, activation, seed)
-        provided = weight.abs().sum(dim=1) > 0
-        with torch.no_grad():
-            mlp[-1].weight[provided] = 0.0
-            mlp[-1].bias[provided] = 0.0
-    return ResidualEmbedding(linear, mlp)
+        anchor.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+        anchor.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+    head = build_mlp(n_features, hidden_layer_sizes, n_components, activation, seed)
+    return AnchoredEmbedding(anchor, head)

@@ -69,11 +69,11 @@ class TensorData:
         return self.X[torch.as_tensor(indices, device=self.device)]
 
 
-def sparse_rows(X, indices, device):
-    """Rows of a CSR matrix as a float32 sparse COO tensor on ``device``."""
+def sparse_rows(X, indices, device, dtype=torch.float32):
+    """Rows of a CSR matrix as a sparse COO tensor of ``dtype`` on ``device``."""
     batch = X[indices].tocoo()
     coordinates = torch.tensor(np.vstack([batch.row, batch.col]), dtype=torch.int64)
-    values = torch.tensor(batch.data, dtype=torch.float32)
+    values = torch.tensor(batch.data, dtype=dtype)
     return torch.sparse_coo_tensor(coordinates, values, batch.shape).to(device)
 
 
@@ -108,28 +108,46 @@ def run_epoch(module, optimizer, data, class_codes, batches, on_batch=None):
     return total / n_batches, n_seen
 
 
-def embed(module, X, device, batch_size=INFERENCE_BATCH_SIZE):
-    """``module(X)`` as a float32 ndarray, computed in batches without gradients.
+def embed(module, X, device, batch_size=INFERENCE_BATCH_SIZE, dtype=torch.float32):
+    """``module(X)`` as an ndarray, computed in batches without gradients.
 
-    Memory beyond the output grows with ``batch_size``, not with n_samples.
+    ``module``'s parameters and the inputs must be of ``dtype``. Memory beyond
+    the output grows with ``batch_size``, not with n_samples.
     """
     module.eval()
+    numpy_dtype = torch.empty((), dtype=dtype).numpy().dtype
     n_samples = X.shape[0]
     outputs = None
     with torch.no_grad():
         for start in range(0, n_samples, batch_size):
             stop = min(start + batch_size, n_samples)
             if sp.issparse(X):
-                batch = sparse_rows(X, np.arange(start, stop), device)
+                batch = sparse_rows(X, np.arange(start, stop), device, dtype)
             else:
                 batch = torch.tensor(
-                    np.asarray(X[start:stop], dtype=np.float32), device=device
+                    np.asarray(X[start:stop], dtype=numpy_dtype), device=device
                 )
             result = module(batch).cpu().numpy()
             if outputs is None:
-                outputs = np.empty((n_samples, result.shape[1]), dtype=np.float32)
+                outputs = np.empty((n_samples, result.shape[1]), dtype=numpy_dtype)
             outputs[start:stop] = result
     return outputs
+
+
+def calibrate_head(module, data, n_rows=INFERENCE_BATCH_SIZE):
+    """Set an anchored module's ``head_scale`` to give its head unit spread.
+
+    The spread (root-mean-square distance to the mean) is measured on up to
+    ``n_rows`` training rows spread evenly over ``data``.
+    """
+    indices = np.unique(
+        np.linspace(0, len(data) - 1, min(n_rows, len(data)), dtype=int)
+    )
+    module.head.eval()
+    with torch.no_grad():
+        outputs = module.head(data.rows(indices)).double()
+        spread = (outputs - outputs.mean(dim=0)).square().sum(dim=1).mean().sqrt()
+    module.head_scale.fill_(1.0 / spread.item() if spread > 0 else 0.0)
 
 
 def snapshot(module):

@@ -153,7 +153,7 @@ def test_transform_in_batches_matches_one_shot(blobs, monkeypatch):
     estimator = fit_quietly(fast(max_iter=2), X, y)
     expected = estimator.transform(X)
     monkeypatch.setattr(_training, "INFERENCE_BATCH_SIZE", 7)
-    monkeypatch.setattr(_training.embed, "__defaults__", (7,))
+    monkeypatch.setattr(_training.embed, "__defaults__", (7, torch.float32))
     np.testing.assert_allclose(estimator.transform(X), expected, rtol=1e-6, atol=1e-6)
 
 
@@ -273,52 +273,55 @@ def test_early_stopping_restores_the_best_weights():
     assert torch.equal(first_weight(estimator), weights[best - 1])
 
 
-def test_class_validation_refits_on_every_class_for_the_best_epoch_count():
+def test_class_validation_refits_on_every_class():
     X, y = informative_and_noise()
     estimator = fast(
-        max_iter=8,
+        max_iter=30,
         early_stopping=True,
-        n_iter_no_change=8,
         validation_split="classes",
         validation_fraction=0.3,
     )
     fit_quietly(estimator, X, y)
-    scores = estimator.validation_scores_
-    assert len(scores) == 9  # the selection run: the start, then 8 epochs
-    best = int(np.argmax(scores))
-    assert best > 0
-    assert estimator.best_validation_score_ == max(scores)
-    # the final model trained on all 12 classes for the selected number of epochs
-    assert estimator.n_iter_ == len(estimator.loss_curve_) == best
+    start_score, trained_score = estimator.validation_scores_
+    assert trained_score > start_score  # training helps these held-out classes
+    assert estimator.best_validation_score_ == trained_score
+    # refit on all 12 classes for as many epochs as the selection run took
+    assert 0 < estimator.n_iter_ == len(estimator.loss_curve_) <= 30
     assert estimator.class_centroids_.shape == (12, 12)
 
 
-def test_early_stopping_keeps_the_start_when_training_never_helps():
+def test_start_is_kept_when_training_never_helps_unseen_classes(monkeypatch):
+    from sklearn_dsc import _embedder
+
     X, y = load_digits(return_X_y=True)
     X, y = X[:600] / 16, y[:600]
+    generator = torch.Generator().manual_seed(0)
 
-    def sabotage(estimator):
-        # make every trained epoch useless: constant embedding
+    def useless_epoch(module, optimizer, data, codes, batches, on_batch=None):
+        # every "trained" head embeds noise
         with torch.no_grad():
-            for parameter in estimator.module_.parameters():
-                parameter.zero_()
+            for parameter in module.parameters():
+                parameter.copy_(torch.randn(parameter.shape, generator=generator))
+        return 1.0, len(data)
 
-    estimator = fit_quietly(
-        fast(
-            max_iter=3,
-            init="pca",
-            hidden_layer_sizes=(),
-            early_stopping=True,
-            validation_split="classes",
-            validation_fraction=0.3,
-            callback=sabotage,
-        ),
-        X,
-        y,
+    monkeypatch.setattr(_embedder, "run_epoch", useless_epoch)
+    monkeypatch.setattr(_embedder, "ANCHOR_WEIGHTS", (0.0,))  # the head alone
+    estimator = DeepSpectralClusteringEmbedder(
+        init="pca", max_iter=3, random_state=0, device="cpu"
     )
-    assert np.argmax(estimator.validation_scores_) == 0
-    assert any(
-        parameter.abs().sum() > 0 for parameter in estimator.module_.parameters()
+    fit_quietly(estimator, X, y)
+    start_score, trained_score = estimator.validation_scores_
+    assert trained_score < start_score
+    # refit for 0 epochs: the anchor alone
+    assert estimator.n_iter_ == 0
+    assert estimator.module_.head_scale.item() == 0
+    pca = PCA(64).fit(X)
+    np.testing.assert_allclose(
+        np.abs(centred(estimator.transform(X))[:, :10]),
+        np.abs(pca.transform(X)[:, :10])
+        / np.sqrt(pca.explained_variance_.sum() * (599 / 600)),
+        rtol=1e-3,
+        atol=1e-4,
     )
 
 
@@ -377,7 +380,11 @@ def test_divergence_restores_finite_weights_and_warns(blobs):
 
 def test_verbose_prints_one_line_per_epoch(blobs, capsys):
     X, y = blobs
-    fit_quietly(fast(max_iter=3, verbose=1, early_stopping=True), X, y)
+    fit_quietly(
+        fast(max_iter=3, verbose=1, early_stopping=True, validation_split="samples"),
+        X,
+        y,
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3
     assert re.match(
@@ -387,6 +394,16 @@ def test_verbose_prints_one_line_per_epoch(blobs, capsys):
     )
     fit_quietly(fast(max_iter=1, verbose=2), X, y)
     assert "batch 1/1" in capsys.readouterr().out
+    fit_quietly(
+        fast(max_iter=2, verbose=1, early_stopping=True, validation_split="classes"),
+        X,
+        y,
+    )
+    assert re.search(
+        r"held-out classes: start NMI [\d.]+, trained NMI [\d.]+; "
+        r"refit on every class for \d+ epochs",
+        capsys.readouterr().out,
+    )
 
 
 def test_sparse_input_matches_dense(blobs):
@@ -507,7 +524,9 @@ def test_linear_starts_are_what_they_say(init):
         random_state=0,
         device="cpu",
     )
-    embeddings = centred(fit_quietly(start, X, y).transform(X))
+    start = fit_quietly(start, X, y)
+    n_anchor = start.module_.anchor.out_features
+    embeddings = centred(start.transform(X))[:, :n_anchor]
     if init == "pca":
         expected = PCA(24).fit_transform(X)
     else:
@@ -538,7 +557,7 @@ def test_auto_init_picks_the_start_that_transfers_to_held_out_classes(
         hidden_layer_sizes=(8,), max_iter=3, random_state=0, device="cpu"
     )
     fit_quietly(estimator, X, y)
-    assert estimator.module_.linear.weight.shape[0] == expected_width
+    assert estimator.module_.anchor.out_features == expected_width
 
 
 def test_defaults_cluster_unseen_digits_better_than_lda():
