@@ -613,13 +613,22 @@ class DeepSpectralClusteringEmbedder(
             X_train, codes_train, random_state, validation_score
         )
         start_score = validation_score()
-        self._train(X_train, codes_train, device, random_state, self.max_iter)
+        converged = self._train(
+            X_train,
+            codes_train,
+            device,
+            random_state,
+            self.max_iter,
+            warn_max_iter=False,
+        )
         trained_score = validation_score()
         n_epochs = self.n_iter_ if trained_score > start_score else 0
         anchor_weight = getattr(self.module_, "anchor_weight", None)
         self._initialise_module(X, codes, random_state, init=chosen_init)
         if n_epochs > 0:
             self._train(X, codes, device, random_state, n_epochs, warn_max_iter=False)
+            if not converged:
+                self._warn_max_iter()
             if anchor_weight is not None:
                 self.module_.anchor_weight.copy_(anchor_weight)
         self.validation_scores_ = [start_score, trained_score]
@@ -675,7 +684,8 @@ class DeepSpectralClusteringEmbedder(
         """Run up to ``max_epochs`` epochs of Adam on ``module_``.
 
         With ``validation_score``, the weights of the best-scoring epoch (the
-        starting weights included) are restored at the end.
+        starting weights included) are restored at the end. Returns whether
+        training stopped before ``max_epochs``.
         """
         self.module_.to(device)
         self.validation_scores_ = [] if validation_score is not None else None
@@ -737,14 +747,18 @@ class DeepSpectralClusteringEmbedder(
             restore(self.module_, patience.best_state)
             self.best_validation_score_ = max(self.validation_scores_)
         if not converged and warn_max_iter:
-            warnings.warn(
-                f"DeepSpectralClusteringEmbedder: maximum iterations ({self.max_iter}) "
-                "reached and the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
+            self._warn_max_iter()
         self._optimizer_state = optimizer_state_on_cpu(optimizer)
         self.module_.to("cpu")
+        return converged
+
+    def _warn_max_iter(self):
+        warnings.warn(
+            f"DeepSpectralClusteringEmbedder: maximum iterations ({self.max_iter}) "
+            "reached and the optimization hasn't converged yet.",
+            ConvergenceWarning,
+            stacklevel=5,
+        )
 
     def _validation_split(self, X, codes, random_state, split):
         n_classes = len(self.classes_)
