@@ -248,6 +248,13 @@ def summarise(runs):
 
 def markdown(results, args):
     columns = ["dims", "NMI", "AMI", *(f"R@{k}" for k in KS), "fit s"]
+    merged = (
+        f" Merged from {len(args.merge)} runs on the same machine: "
+        + ", ".join(path.name for path in args.merge)
+        + "."
+        if args.merge
+        else ""
+    )
     lines = [
         "# Zero-shot clustering benchmark",
         "",
@@ -256,7 +263,7 @@ def markdown(results, args):
         f"device {args.device}, torch {torch.__version__}).",
         "k-means NMI and AMI (k = number of unseen classes) and Recall@K on classes",
         "never seen in training; mean ± standard deviation over seeds. The best",
-        "NMI of each dataset is in bold.",
+        "NMI of each dataset is in bold." + merged,
     ]
     for dataset, methods in results.items():
         best = max(np.mean([r["NMI"] for r in runs]) for runs in methods.values())
@@ -334,13 +341,16 @@ def main(argv=None):
         nargs="+",
         metavar="JSON",
         help="write the outputs from the zero_shot.json files of earlier runs "
-        "(for example one per dataset) instead of running",
+        "instead of running; later files replace earlier ones method by method. "
+        "Pass the runs' own --seeds, --epochs and --device for the header",
     )
     args = parser.parse_args(argv)
     if args.merge:
+        # later files replace earlier ones method by method
         results = {}
         for path in args.merge:
-            results.update(json.loads(path.read_text()))
+            for dataset, methods in json.loads(path.read_text()).items():
+                results.setdefault(dataset, {}).update(methods)
     else:
         results = run(args)
     table = markdown(results, args)

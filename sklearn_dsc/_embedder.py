@@ -46,7 +46,13 @@ from .metrics import kmeans_nmi
 # The PCA anchor keeps at most this many directions of the inputs.
 MAX_ANCHOR_WIDTH = 256
 # Weights of the anchor beside the unit-spread head, chosen on validation data.
-ANCHOR_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
+ANCHOR_WEIGHTS = (1.0, 2.0)
+# Random class splits over which the choice of anchor is averaged.
+ANCHOR_SPLITS = 5
+# With held-out classes, the closed-form anchor and the trained head are kept
+# only when they beat the simpler choice (PCA; the anchor alone) by this much
+# NMI: k-means on two or three held-out classes is noisy.
+SELECTION_MARGIN = 0.02
 
 
 class DeepSpectralClusteringEmbedder(
@@ -609,9 +615,10 @@ class DeepSpectralClusteringEmbedder(
         # choice is one comparison, not one per epoch, so that the noise of
         # k-means on a few classes is not selected for. The model is then
         # refit on every class with those choices.
-        chosen_init = self._initialise_module(
-            X_train, codes_train, random_state, validation_score
-        )
+        chosen_init = self.init
+        if chosen_init == "auto":
+            chosen_init = self._choose_anchor(X, codes, random_state, kmeans_seed)
+        self._initialise_module(X_train, codes_train, random_state, init=chosen_init)
         start_score = validation_score()
         converged = self._train(
             X_train,
@@ -622,7 +629,8 @@ class DeepSpectralClusteringEmbedder(
             warn_max_iter=False,
         )
         trained_score = validation_score()
-        n_epochs = self.n_iter_ if trained_score > start_score else 0
+        helps = trained_score > start_score + SELECTION_MARGIN
+        n_epochs = self.n_iter_ if helps else 0
         anchor_weight = getattr(self.module_, "anchor_weight", None)
         self._initialise_module(X, codes, random_state, init=chosen_init)
         if n_epochs > 0:
@@ -640,6 +648,33 @@ class DeepSpectralClusteringEmbedder(
                 f"class for {n_epochs} epochs",
                 flush=True,
             )
+
+    def _choose_anchor(self, X, codes, random_state, kmeans_seed):
+        """``"pca"`` or ``"closed_form"``: which clusters held-out classes better.
+
+        A k-means NMI on two or three held-out classes is noisy, so the
+        comparison is averaged over ``ANCHOR_SPLITS`` random class splits, each
+        anchor fitted on the classes kept, and the closed form must beat the
+        input geometry by ``SELECTION_MARGIN``.
+        """
+        seed = int(random_state.randint(np.iinfo(np.int32).max))
+        totals = {"pca": 0.0, "closed_form": 0.0}
+        for _ in range(ANCHOR_SPLITS):
+            X_fit, codes_fit, X_held, codes_held = self._validation_split(
+                X, codes, random_state, "classes"
+            )
+            for init in totals:
+                weight, bias = self._anchor(init, X_fit, codes_fit, seed)
+                totals[init] += kmeans_nmi(
+                    np.asarray(X_held @ weight.T) + bias,
+                    codes_held,
+                    random_state=kmeans_seed,
+                    n_init=3,
+                )
+        margin = SELECTION_MARGIN * ANCHOR_SPLITS
+        return (
+            "closed_form" if totals["closed_form"] > totals["pca"] + margin else "pca"
+        )
 
     def _validation_score(self, X_val, codes_val, device, kmeans_seed):
         """k-means NMI of the validation data in the current embedding.
