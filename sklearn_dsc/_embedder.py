@@ -193,13 +193,18 @@ class DeepSpectralClusteringEmbedder(
     Attributes
     ----------
     module_ : torch.nn.Module
-        The trained network, on the CPU.
+        The trained network, on the CPU: an anchor and a head
+        (``module_.anchor``, ``module_.head``, ``module_.anchor_weight``,
+        ``module_.head_scale``) for ``init`` other than ``"random"``, else a
+        ``torch.nn.Sequential`` MLP.
 
     classes_ : ndarray of shape (n_classes,)
         The training classes.
 
-    class_centroids_ : ndarray of shape (n_classes, n_components)
-        Mean embedding of each training class, used by ``predict``.
+    class_centroids_ : ndarray of shape (n_classes, n_features_out)
+        Mean embedding of each training class, used by ``predict``. Its width
+        is that of ``transform``'s output: the anchor's dimensions plus
+        ``n_components`` with an anchor.
 
     loss_curve_ : list of float
         Mean training loss of each epoch of the final model.
