@@ -479,12 +479,11 @@ class DeepSpectralClusteringEmbedder(
     def _initialise_module(
         self, X, codes, random_state, validation_score=None, init=None, n_classes=None
     ):
-        """Build ``module_``, reset the training history, return the start used.
+        """Build ``module_`` and reset the training history.
 
         ``init`` overrides ``self.init``. With ``"auto"`` the PCA and the
-        closed-form starts are both built and ``validation_score`` (when early
-        stopping provides one) keeps the better; without it the PCA start is
-        used.
+        closed-form anchors are both built and ``validation_score`` (held-out
+        samples) keeps the better; without it the PCA anchor is used.
         """
         init = init or self.init
         seed = int(random_state.randint(np.iinfo(np.int32).max))
@@ -499,7 +498,7 @@ class DeepSpectralClusteringEmbedder(
             self.module_ = build_mlp(
                 X.shape[1], self._hidden_sizes(), n_components, self.activation, seed
             )
-            return init
+            return
         candidates = ["pca", "closed_form"] if init == "auto" else [init]
         if validation_score is None:
             candidates = candidates[:1]
@@ -512,9 +511,8 @@ class DeepSpectralClusteringEmbedder(
             )
             score = validation_score() if len(candidates) > 1 else 0.0
             if score > best_score:
-                best_score, best = score, (candidate, self.module_)
-        init, self.module_ = best
-        return init
+                best_score, best_module = score, self.module_
+        self.module_ = best_module
 
     def _anchor(self, init, X, codes, seed):
         """Weight and bias of the anchor that ``init`` names, at unit spread."""
