@@ -1,5 +1,5 @@
 # Two entry points for a new machine (Python 3.11, pip and git):
-#   make demo   - create .venv, install the package, run the zero-shot digits demo
+#   make demo   - create .venv, install the package, run `sklearn-dsc demo`
 #   make test   - create .venv, install the test extras, run ruff and the test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -20,7 +20,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/python -m sklearn_dsc.demo
+	$(BIN)/sklearn-dsc demo
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check .

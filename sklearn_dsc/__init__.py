@@ -4,16 +4,48 @@
 spectral clustering recover classes, also classes never seen in training,
 with the spectral clustering loss of Law, Urtasun and Zemel (ICML 2017).
 The loss itself is usable in any torch training loop.
+
+The public names are imported on first use, so that the command line starts
+without loading torch and scikit-learn when it does not need them.
 """
 
-from ._embedder import DeepSpectralClusteringEmbedder
-from ._loss import SpectralClusteringLoss, spectral_clustering_loss
+import importlib
+from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from ._version import __version__
+
+_EXPORTS = {
+    "DeepSpectralClusteringEmbedder": "._embedder",
+    "ModelFileError": "._persistence",
+    "SpectralClusteringLoss": "._loss",
+    "load": "._persistence",
+    "save": "._persistence",
+    "spectral_clustering_loss": "._loss",
+}
 
 __all__ = [
     "DeepSpectralClusteringEmbedder",
+    "ModelFileError",
     "SpectralClusteringLoss",
     "__version__",
+    "load",
+    "save",
     "spectral_clustering_loss",
 ]
+
+if TYPE_CHECKING:
+    from ._embedder import DeepSpectralClusteringEmbedder
+    from ._loss import SpectralClusteringLoss, spectral_clustering_loss
+    from ._persistence import ModelFileError, load, save
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *_EXPORTS})

@@ -25,5 +25,6 @@ def test_readme_shows_code():
 
 
 @pytest.mark.parametrize("block", BLOCKS)
-def test_code_block_runs(block):
+def test_code_block_runs(block, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # blocks may write files
     exec(compile(block, "<markdown>", "exec"), {})

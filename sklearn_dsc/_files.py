@@ -1,0 +1,328 @@
+"""Reading feature tables and writing results, for the command line and model files.
+
+Every writer goes through ``atomic_write``: the file appears complete or not at
+all, so an interrupted run never leaves a half-written output.
+"""
+
+import contextlib
+import csv
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+# CSV cells read as missing values.
+MISSING = {"", "na", "nan", "n/a", "null", "none"}
+
+
+class DataError(ValueError):
+    """A data file cannot be used as asked; the message names the problem."""
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temporary file beside ``path``; rename it to ``path`` on success.
+
+    The rename is atomic on POSIX and Windows: readers see the old file or
+    the whole new one. On an error or an interrupt the temporary file is
+    removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise DataError(f"cannot write {path}: directory {directory} does not exist")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=directory, prefix=f".{path.name}.", suffix=".part"
+    )
+    try:
+        with os.fdopen(
+            descriptor, mode, **({} if "b" in mode else {"newline": ""})
+        ) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+class Table:
+    """Columns read from a data file: ``features`` (2-D float64), names, target."""
+
+    def __init__(self, features, feature_names, target=None):
+        self.features = features
+        self.feature_names = feature_names
+        self.target = target
+
+
+def read_table(path, target=None, require_target=False, feature_names=None):
+    """Read a CSV, Parquet or ``.npz`` file into a ``Table``.
+
+    CSV and Parquet files have named columns: ``target`` names the label
+    column, every other column is a feature. With ``feature_names`` (a model's)
+    the feature columns must be exactly those, and are returned in that
+    order. An ``.npz`` file holds arrays ``X`` (and ``y`` for the labels); its
+    features have no names.
+
+    Raises
+    ------
+    DataError
+        The file is missing or unreadable, the target column is missing, a
+        feature column is not numeric, or a cell is missing, NaN or infinite.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        names, columns = _read_csv(path)
+    elif suffix in {".parquet", ".pq"}:
+        names, columns = _read_parquet(path)
+    elif suffix == ".npz":
+        return _read_npz(path, target, require_target)
+    else:
+        raise DataError(
+            f"{path}: unknown file type {suffix!r}; use .csv, .parquet or .npz"
+        )
+    if target is not None and target not in names:
+        raise DataError(
+            f"{path}: no column {target!r}; the columns are {listing(names)}"
+        )
+    if require_target and target is None:
+        raise DataError("name the label column with --target")
+    found = [name for name in names if name != target]
+    if feature_names is None:
+        feature_names = found
+    else:
+        _check_same_columns(path, feature_names, found)
+    if not feature_names:
+        raise DataError(f"{path}: no feature columns besides {target!r}")
+    features = _numeric_features(path, feature_names, columns)
+    labels = None
+    if target is not None:
+        labels = _labels(path, target, columns[target])
+    return Table(features, feature_names, labels)
+
+
+def _check_same_columns(path, expected, found):
+    missing = [name for name in expected if name not in set(found)]
+    extra = [name for name in found if name not in set(expected)]
+    problems = []
+    if missing:
+        problems.append(f"missing {listing(missing)}")
+    if extra:
+        problems.append(
+            f"not in the model {listing(extra)} (name a label column with --target)"
+        )
+    if problems:
+        raise DataError(
+            f"{path}: the feature columns differ from the model's: "
+            + "; ".join(problems)
+        )
+
+
+def listing(names, limit=10):
+    shown = ", ".join(repr(name) for name in names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _read_csv(path):
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise DataError(f"{path}: the file is empty") from None
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise DataError(f"{path}: not a readable CSV file ({error})") from None
+        header = [name.strip() for name in header]
+        duplicated = sorted({name for name in header if header.count(name) > 1})
+        if duplicated:
+            raise DataError(f"{path}: duplicated column names {listing(duplicated)}")
+        rows = []
+        try:
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise DataError(
+                        f"{path}: line {reader.line_num} has {len(row)} fields, the "
+                        f"header has {len(header)}"
+                    )
+                rows.append(row)
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise DataError(f"{path}: not a readable CSV file ({error})") from None
+    if not rows:
+        raise DataError(f"{path}: the file has a header but no rows")
+    cells = np.array(rows, dtype=object).reshape(len(rows), len(header))
+    return header, {name: cells[:, j] for j, name in enumerate(header)}
+
+
+def _read_parquet(path):
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError(
+            f"{path}: reading Parquet needs pyarrow (pip install pyarrow)"
+        ) from None
+    try:
+        table = pq.read_table(path)
+    except Exception as error:  # pyarrow raises its own error types
+        raise DataError(f"{path}: not a readable Parquet file ({error})") from None
+    columns = {}
+    for name in table.column_names:
+        column = table.column(name)
+        values = column.to_numpy(zero_copy_only=False)
+        if column.null_count:
+            values = np.asarray(values, dtype=object)
+            values[np.asarray(column.is_null())] = None
+        columns[name] = values
+    return list(table.column_names), columns
+
+
+def _read_npz(path, target, require_target):
+    if target not in {None, "y"}:
+        raise DataError(
+            f"{path}: an .npz file holds arrays X and y; --target must be y, not "
+            f"{target!r}"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            if "X" not in arrays:
+                raise DataError(
+                    f"{path}: no array 'X'; it holds {listing(list(arrays))}"
+                )
+            X = arrays["X"]
+            y = arrays.get("y")
+    except DataError:
+        raise
+    except Exception as error:
+        raise DataError(f"{path}: not a readable .npz file ({error})") from None
+    if require_target and y is None:
+        raise DataError(f"{path}: no array 'y' holding the labels")
+    if X.ndim != 2:
+        raise DataError(f"{path}: X must be 2-D, it has shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{path}: X must be numeric, its dtype is {X.dtype}")
+    features = X.astype(np.float64)
+    _check_finite(path, features, [f"column {j}" for j in range(X.shape[1])])
+    if y is not None and y.shape != (X.shape[0],):
+        raise DataError(
+            f"{path}: y must have one label per row of X ({X.shape[0]}), it has "
+            f"shape {y.shape}"
+        )
+    return Table(features, None, y if target is not None or require_target else None)
+
+
+def _numeric_features(path, names, columns):
+    converted, bad = [], []
+    for name in names:
+        values = _as_float(columns[name])
+        if values is None:
+            bad.append(name)
+        converted.append(values)
+    if bad:
+        example = next(
+            value
+            for value in columns[bad[0]]
+            if value is not None and _as_float(np.array([value], dtype=object)) is None
+        )
+        raise DataError(
+            f"{path}: non-numeric feature columns {listing(bad)} (e.g. {example!r} "
+            f"in {bad[0]!r}); drop them or name the label column with --target"
+        )
+    features = np.column_stack(converted)
+    _check_finite(path, features, [repr(name) for name in names])
+    return features
+
+
+def _as_float(values):
+    """A float64 column, NaN for missing cells, or ``None`` if not numeric."""
+    if values.dtype.kind in "biuf":
+        return values.astype(np.float64)
+    cleaned = np.array(
+        [
+            "nan"
+            if value is None
+            or (isinstance(value, str) and value.strip().lower() in MISSING)
+            else value
+            for value in values
+        ],
+        dtype=object,
+    )
+    try:
+        return cleaned.astype(np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_finite(path, features, column_names):
+    for problem, mask in (("missing or NaN", np.isnan), ("infinite", np.isinf)):
+        bad = mask(features)
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            raise DataError(
+                f"{path}: {int(bad.sum())} {problem} feature cells (first: row "
+                f"{row + 1}, column {column_names[column]})"
+            )
+
+
+def _labels(path, name, values):
+    missing = np.array(
+        [
+            value is None
+            or (isinstance(value, float) and np.isnan(value))
+            or (isinstance(value, str) and value.strip().lower() in MISSING)
+            for value in values
+        ]
+    )
+    if missing.any():
+        raise DataError(
+            f"{path}: {int(missing.sum())} missing labels in {name!r} (first: row "
+            f"{int(np.argmax(missing)) + 1})"
+        )
+    if values.dtype.kind in "biu":
+        return values.astype(np.int64)
+    if values.dtype.kind == "f":
+        integral = np.all(values == np.round(values))
+        return values.astype(np.int64) if integral else values.astype(np.float64)
+    strings = np.array([str(value).strip() for value in values])
+    try:
+        integers = strings.astype(np.int64)
+    except ValueError:
+        return strings.astype(object)
+    return integers
+
+
+def check_output(path, suffixes=None):
+    """Fail early, before any work, if ``path`` cannot be written as asked."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise DataError(f"cannot write {path}: directory {directory} does not exist")
+    if path.is_dir():
+        raise DataError(f"cannot write {path}: it is a directory")
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise DataError(
+            f"{path}: unknown output type {path.suffix.lower()!r}; use "
+            + " or ".join(suffixes)
+        )
+
+
+def write_matrix(path, matrix, column_names):
+    """Write a 2-D array to ``.csv`` (with a header) or ``.npy``, atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        with atomic_write(path) as f:
+            np.save(f, matrix, allow_pickle=False)
+    elif suffix == ".csv":
+        with atomic_write(path, "w") as f:
+            writer = csv.writer(f)
+            writer.writerow(column_names)
+            writer.writerows(matrix.tolist())
+    else:
+        raise DataError(f"{path}: unknown output type {suffix!r}; use .csv or .npy")

@@ -1,0 +1,453 @@
+"""Model files that load without unpickling: ``save`` and ``load``.
+
+A model file is a zip archive of ``metadata.json`` (format version, package
+version, parameters, fitted scalars and the network's architecture) and one
+``.npy`` array per fitted array and per weight tensor. Loading reads JSON and
+plain numeric arrays (``allow_pickle=False``) and rebuilds the network from the
+architecture the package knows: nothing in the file is ever executed.
+
+Every array's dtype, shape and SHA-256 digest are recorded in the metadata and
+checked on loading, and the zip format checks a CRC-32 of every member, so a
+truncated or corrupted file is refused. The digests are not a signature: a
+file edited with care can pass them, but it can only hold numbers, which are
+validated like every other input.
+"""
+
+import hashlib
+import io
+import json
+import warnings
+import zipfile
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._embedder import DeepSpectralClusteringEmbedder
+from ._files import atomic_write
+from ._networks import ACTIVATIONS, AnchoredEmbedding, build_anchored, build_mlp
+from ._version import __version__
+
+FORMAT = "sklearn-dsc-model"
+FORMAT_VERSION = 1
+METADATA = "metadata.json"
+# Bounds that a file's declared contents must respect before anything is read.
+MAX_METADATA_BYTES = 1 << 24
+MAX_ARRAY_BYTES = 1 << 34
+ARRAY_DTYPES = {"float32", "float64", "int64", "bool"}
+
+
+class ModelFileError(ValueError):
+    """The file is not a model file that this version of sklearn_dsc can load."""
+
+
+def save(estimator, path):
+    """Write a fitted ``DeepSpectralClusteringEmbedder`` to ``path``.
+
+    The file holds JSON and numeric arrays only, so ``load`` never unpickles.
+    It records the package version, the parameters, the feature names, the
+    network and the optimizer's state (``warm_start`` and ``partial_fit``
+    continue from it). A ``callback`` or a ``RandomState`` instance as
+    ``random_state`` cannot be written: they are saved as ``None``, with a
+    warning. The file is written atomically.
+
+    Parameters
+    ----------
+    estimator : DeepSpectralClusteringEmbedder
+        A fitted estimator.
+    path : str or path-like
+        Where to write; an existing file is replaced.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_dsc import DeepSpectralClusteringEmbedder, load, save
+    >>> X = np.random.default_rng(0).normal(size=(60, 4))
+    >>> y = np.repeat([0, 1, 2], 20)
+    >>> model = DeepSpectralClusteringEmbedder(
+    ...     hidden_layer_sizes=(), solver="closed_form"
+    ... ).fit(X, y)
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.dsc")
+    >>> save(model, path)
+    >>> np.allclose(load(path).transform(X), model.transform(X))
+    True
+    """
+    if not isinstance(estimator, DeepSpectralClusteringEmbedder):
+        raise TypeError(
+            f"save writes a DeepSpectralClusteringEmbedder, not a "
+            f"{type(estimator).__name__}; use pickle or joblib for other objects."
+        )
+    if not hasattr(estimator, "module_"):
+        raise ValueError("save needs a fitted estimator; call fit first.")
+    arrays = {
+        "classes_": _plain_array(estimator.classes_, "classes_"),
+        "class_centroids_": estimator.class_centroids_,
+    }
+    attributes = {
+        "n_features_in_": int(estimator.n_features_in_),
+        "n_iter_": int(estimator.n_iter_),
+        "t_": int(estimator.t_),
+        "loss_curve_": [float(v) for v in estimator.loss_curve_],
+        "validation_scores_": _floats_or_none(estimator.validation_scores_),
+        "best_validation_score_": _float_or_none(estimator.best_validation_score_),
+        "classes_are_objects": estimator.classes_.dtype == object,
+    }
+    if hasattr(estimator, "feature_names_in_"):
+        attributes["feature_names_in_"] = [str(n) for n in estimator.feature_names_in_]
+    for name, tensor in estimator.module_.state_dict().items():
+        arrays[f"module/{name}"] = tensor.detach().cpu().numpy()
+    optimizer = getattr(estimator, "_optimizer_state", None)
+    optimizer_meta = None
+    if optimizer is not None:
+        optimizer_meta = {"param_groups": optimizer["param_groups"], "state": {}}
+        for index, values in optimizer["state"].items():
+            optimizer_meta["state"][str(index)] = sorted(values)
+            for key, value in values.items():
+                arrays[f"optimizer/{index}/{key}"] = torch.as_tensor(value).numpy()
+    members = {}
+    array_meta = {}
+    for name, array in arrays.items():
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, array, allow_pickle=False)
+        data = buffer.getvalue()
+        members[f"{name}.npy"] = data
+        array_meta[name] = {
+            "dtype": array.dtype.str,
+            "shape": list(array.shape),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "sklearn_dsc_version": __version__,
+        "estimator": type(estimator).__name__,
+        "params": _params(estimator),
+        "attributes": attributes,
+        "architecture": _architecture(estimator.module_),
+        "optimizer": optimizer_meta,
+        "arrays": array_meta,
+    }
+    with atomic_write(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(METADATA, json.dumps(metadata, indent=1, allow_nan=False))
+        for name, data in members.items():
+            z.writestr(name, data)
+
+
+def load(path):
+    """Read a model file written by ``save``.
+
+    Nothing in the file is executed: it is read as JSON and numeric arrays,
+    and the network is rebuilt from its recorded architecture.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by ``save``.
+
+    Returns
+    -------
+    estimator : DeepSpectralClusteringEmbedder
+        The fitted estimator, on the CPU.
+
+    Raises
+    ------
+    ModelFileError
+        (a ``ValueError``) When the file is not a sklearn_dsc model file, was
+        written in a newer format, or is truncated, corrupted or inconsistent.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such model file: {path}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _load(path, archive)
+    except ModelFileError as error:
+        if str(path) in str(error):
+            raise
+        raise ModelFileError(f"{path}: {error}") from None
+    except zipfile.BadZipFile as error:
+        raise ModelFileError(
+            f"{path} is not a sklearn_dsc model file, or it is truncated or "
+            f"corrupted ({error})"
+        ) from None
+    except KeyError as error:
+        raise ModelFileError(
+            f"{path} is a damaged model file: missing entry {error}"
+        ) from None
+    except (
+        AttributeError,
+        EOFError,
+        OSError,
+        RuntimeError,
+        TypeError,
+        ValueError,
+    ) as error:
+        raise ModelFileError(f"{path} is a damaged model file: {error}") from None
+
+
+def _load(path, archive):
+    members = {info.filename: info for info in archive.infolist()}
+    if METADATA not in members:
+        raise ModelFileError(f"{path} is not a sklearn_dsc model file (no {METADATA})")
+    if members[METADATA].file_size > MAX_METADATA_BYTES:
+        raise ModelFileError(f"{path}: {METADATA} is implausibly large")
+    try:
+        metadata = json.loads(archive.read(METADATA).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelFileError(
+            f"{path}: {METADATA} is not valid JSON ({error})"
+        ) from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a sklearn_dsc model file")
+    version = metadata.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{path}: invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} was written by sklearn_dsc "
+            f"{metadata.get('sklearn_dsc_version', '?')} in model format {version}; "
+            f"sklearn_dsc {__version__} reads format {FORMAT_VERSION} and older: "
+            "upgrade sklearn_dsc."
+        )
+    if metadata.get("estimator") != DeepSpectralClusteringEmbedder.__name__:
+        raise ModelFileError(f"{path}: unknown estimator {metadata.get('estimator')!r}")
+    declared = metadata["arrays"]
+    expected_members = {METADATA} | {f"{name}.npy" for name in declared}
+    unexpected = sorted(set(members) - expected_members)
+    if unexpected:
+        raise ModelFileError(f"{path}: unexpected members {unexpected[:5]}")
+    arrays = {
+        name: _read_array(archive, members, name, spec)
+        for name, spec in declared.items()
+    }
+
+    estimator = DeepSpectralClusteringEmbedder()
+    estimator.set_params(**_restore_params(metadata["params"]))
+    attributes = metadata["attributes"]
+    classes = arrays.pop("classes_")
+    if attributes["classes_are_objects"]:
+        classes = classes.astype(object)
+    estimator.classes_ = classes
+    estimator.class_centroids_ = arrays.pop("class_centroids_")
+    estimator.n_features_in_ = _integer(attributes["n_features_in_"], "n_features_in_")
+    estimator.n_iter_ = _integer(attributes["n_iter_"], "n_iter_")
+    estimator.t_ = _integer(attributes["t_"], "t_")
+    estimator.loss_curve_ = [float(v) for v in attributes["loss_curve_"]]
+    scores = attributes["validation_scores_"]
+    estimator.validation_scores_ = (
+        None if scores is None else [float(v) for v in scores]
+    )
+    best = attributes["best_validation_score_"]
+    estimator.best_validation_score_ = None if best is None else float(best)
+    if "feature_names_in_" in attributes:
+        names = attributes["feature_names_in_"]
+        if not all(isinstance(n, str) for n in names):
+            raise ModelFileError(f"{path}: feature names must be strings")
+        estimator.feature_names_in_ = np.asarray(names, dtype=object)
+        if len(names) != estimator.n_features_in_:
+            raise ModelFileError(
+                f"{path}: {len(names)} feature names, expected "
+                f"{estimator.n_features_in_}"
+            )
+    estimator.module_ = _rebuild_module(
+        metadata["architecture"], estimator, _prefixed(arrays, "module/")
+    )
+    estimator._optimizer_state = _rebuild_optimizer(
+        metadata["optimizer"], _prefixed(arrays, "optimizer/")
+    )
+    _check_consistent(path, estimator)
+    return estimator
+
+
+def _read_array(archive, members, name, spec):
+    member = f"{name}.npy"
+    if member not in members:
+        raise ModelFileError(f"missing array {name!r}")
+    dtype = np.dtype(spec["dtype"])
+    shape = tuple(_integer(n, f"shape of {name}") for n in spec["shape"])
+    if dtype.name not in ARRAY_DTYPES and dtype.kind != "U":
+        raise ModelFileError(f"array {name!r} has unsupported dtype {dtype}")
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if size > MAX_ARRAY_BYTES or members[member].file_size > size + 4096:
+        raise ModelFileError(f"array {name!r} is larger than its declared shape")
+    data = archive.read(member)
+    if hashlib.sha256(data).hexdigest() != spec["sha256"]:
+        raise ModelFileError(f"array {name!r} does not match its checksum")
+    array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    if array.dtype != dtype or array.shape != shape:
+        raise ModelFileError(
+            f"array {name!r} is {array.dtype} {array.shape}, declared {dtype} {shape}"
+        )
+    if (
+        array.dtype.kind == "f"
+        and not np.isfinite(array).all()
+        and name != ("class_centroids_")
+    ):
+        raise ModelFileError(f"array {name!r} holds NaN or infinite values")
+    return array
+
+
+def _prefixed(arrays, prefix):
+    return {
+        name[len(prefix) :]: value
+        for name, value in arrays.items()
+        if name.startswith(prefix)
+    }
+
+
+def _rebuild_module(architecture, estimator, state):
+    """Build the network the architecture describes and load ``state`` into it."""
+    kind = architecture["kind"]
+    activation = architecture["activation"]
+    sizes = [_integer(n, "layer size") for n in architecture["layer_sizes"]]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ModelFileError(f"invalid layer sizes {sizes}")
+    if sizes[0] != estimator.n_features_in_:
+        raise ModelFileError(
+            f"the network takes {sizes[0]} features, n_features_in_ is "
+            f"{estimator.n_features_in_}"
+        )
+    if kind == "mlp":
+        module = build_mlp(sizes[0], sizes[1:-1], sizes[-1], activation, 0)
+    elif kind == "anchored":
+        width = _integer(architecture["anchor_width"], "anchor_width")
+        module = build_anchored(
+            np.zeros((width, sizes[0])),
+            np.zeros(width),
+            sizes[1:-1],
+            sizes[-1],
+            activation,
+            0,
+        )
+    else:
+        raise ModelFileError(f"unknown network kind {kind!r}")
+    expected = set(module.state_dict())
+    if set(state) != expected:
+        missing, unexpected = (
+            sorted(expected - set(state)),
+            sorted(set(state) - expected),
+        )
+        raise ModelFileError(
+            f"the weights do not match the network: missing {missing}, unexpected "
+            f"{unexpected}"
+        )
+    module.load_state_dict({name: torch.from_numpy(v) for name, v in state.items()})
+    return module
+
+
+def _rebuild_optimizer(meta, arrays):
+    if meta is None:
+        if arrays:
+            raise ModelFileError("optimizer arrays without optimizer metadata")
+        return None
+    state = {}
+    for index, keys in meta["state"].items():
+        state[int(index)] = {
+            key: torch.from_numpy(arrays.pop(f"{index}/{key}")) for key in keys
+        }
+    if arrays:
+        raise ModelFileError(f"unexpected optimizer arrays {sorted(arrays)[:5]}")
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _check_consistent(path, estimator):
+    n_classes = len(estimator.classes_)
+    if estimator.classes_.ndim != 1 or n_classes < 2:
+        raise ModelFileError(f"{path}: classes_ must hold at least 2 classes")
+    width = estimator.module_(torch.zeros(1, estimator.n_features_in_)).shape[1]
+    if estimator.class_centroids_.shape != (n_classes, width):
+        raise ModelFileError(
+            f"{path}: class_centroids_ has shape {estimator.class_centroids_.shape}, "
+            f"expected {(n_classes, width)}"
+        )
+
+
+def _architecture(module):
+    if isinstance(module, AnchoredEmbedding):
+        anchor_width = module.anchor.out_features
+        architecture = _architecture(module.head)
+        architecture.update(kind="anchored", anchor_width=anchor_width)
+        return architecture
+    linears = [layer for layer in module if isinstance(layer, torch.nn.Linear)]
+    activations = [
+        type(layer) for layer in module if not isinstance(layer, torch.nn.Linear)
+    ]
+    names = {cls: name for name, cls in ACTIVATIONS.items()}
+    return {
+        "kind": "mlp",
+        "layer_sizes": [linears[0].in_features] + [lin.out_features for lin in linears],
+        "activation": names[activations[0]] if activations else "identity",
+    }
+
+
+def _params(estimator):
+    params = {}
+    for name, value in estimator.get_params(deep=False).items():
+        if name == "callback" and value is not None:
+            warnings.warn(
+                "the callback is not saved; the loaded model has callback=None",
+                UserWarning,
+                stacklevel=3,
+            )
+            value = None
+        elif name == "random_state" and not (
+            value is None or isinstance(value, Integral)
+        ):
+            warnings.warn(
+                "random_state is a RandomState instance, which is not saved; the "
+                "loaded model has random_state=None",
+                UserWarning,
+                stacklevel=3,
+            )
+            value = None
+        elif name == "device":
+            value = str(value)
+        elif name == "hidden_layer_sizes":
+            value = [int(size) for size in value]
+        elif isinstance(value, bool | str) or value is None:
+            pass
+        elif isinstance(value, Integral):
+            value = int(value)
+        elif isinstance(value, Real):
+            value = float(value)
+        params[name] = value
+    return params
+
+
+def _restore_params(params):
+    known = set(DeepSpectralClusteringEmbedder().get_params())
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ModelFileError(f"unknown parameters {unknown}")
+    params = dict(params)
+    params["hidden_layer_sizes"] = tuple(params.get("hidden_layer_sizes", (256,)))
+    # The same validation as fit: a file cannot smuggle in an invalid value.
+    DeepSpectralClusteringEmbedder(**params)._validate_params()
+    return params
+
+
+def _plain_array(array, name):
+    if array.dtype != object:
+        return array
+    if not all(isinstance(value, str) for value in array):
+        raise TypeError(
+            f"{name} holds objects that are not strings; such a model can only be "
+            "saved with pickle or joblib."
+        )
+    return array.astype(str)
+
+
+def _integer(value, what):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ModelFileError(f"{what} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _float_or_none(value):
+    return None if value is None else float(value)
+
+
+def _floats_or_none(values):
+    return None if values is None else [float(v) for v in values]

@@ -1,0 +1,391 @@
+"""The ``sklearn-dsc`` command line: demo, fit, transform, cluster, evaluate, info.
+
+Data files are CSV or Parquet with a header (the label column named by
+``--target``, every other column a feature), or ``.npz`` with arrays ``X`` and
+``y``. Models are the files of ``sklearn_dsc.save``. Errors print one line
+and exit with status 1 (``--debug`` shows the traceback); outputs are written
+atomically.
+"""
+
+import argparse
+import json
+import sys
+import time
+import warnings
+
+from ._files import DataError, check_output, read_table, write_matrix
+from ._version import __version__
+
+# torch and scikit-learn are imported by the commands that need them, so that
+# --help and errors in the data answer at once.
+
+PROGRAM = "sklearn-dsc"
+MATRIX_SUFFIXES = (".csv", ".npy")
+
+
+def _sizes(text):
+    """``"256,128"`` -> ``(256, 128)``; ``""`` or ``"none"`` -> ``()``."""
+    if text.strip().lower() in {"", "none"}:
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 256,128, got {text!r}"
+        ) from None
+
+
+def _optional_int(text):
+    return None if text.lower() == "none" else int(text)
+
+
+# Estimator options of ``fit``: (flag, parameter, type, help).
+ESTIMATOR_OPTIONS = [
+    ("--n-components", "n_components", _optional_int, "width of the trained head"),
+    (
+        "--hidden-layer-sizes",
+        "hidden_layer_sizes",
+        _sizes,
+        "hidden widths, e.g. 256,128; '' for a linear map",
+    ),
+    ("--activation", "activation", str, "relu, tanh, logistic or identity"),
+    ("--solver", "solver", str, "adam or closed_form"),
+    ("--init", "init", str, "auto, pca, closed_form or random"),
+    ("--batch-size", "batch_size", int, "samples per mini-batch"),
+    ("--samples-per-class", "samples_per_class", _optional_int, "per batch"),
+    ("--learning-rate-init", "learning_rate_init", float, "Adam's learning rate"),
+    ("--alpha", "alpha", float, "weight decay, or ridge penalty of closed_form"),
+    ("--max-iter", "max_iter", int, "maximum number of epochs"),
+    ("--tol", "tol", float, "improvement that resets the patience"),
+    ("--n-iter-no-change", "n_iter_no_change", int, "patience, in epochs"),
+    ("--validation-fraction", "validation_fraction", float, "share held out"),
+    ("--validation-split", "validation_split", str, "auto, classes or samples"),
+    ("--random-state", "random_state", _optional_int, "seed (an integer)"),
+    ("--device", "device", str, "auto, cpu, cuda or cuda:N"),
+]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description="Deep Spectral Clustering Learning from the shell: learn an "
+        "embedding from labelled data, then embed and cluster new data, also of "
+        "classes never seen in training.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub = commands.add_parser(
+        "demo",
+        parents=[debug],
+        help="zero-shot clustering of the bundled digits",
+        description="Train on the digits 0-4 of scikit-learn's bundled digits, "
+        "embed the digits 5-9 that training never saw, cluster them with k-means, "
+        "compare with raw pixels, PCA, LDA and NCA, and draw the unseen digits in "
+        "the learned embedding next to raw pixels.",
+    )
+    sub.add_argument(
+        "--random-state", type=int, default=0, help="seed of every method (0)"
+    )
+    sub.add_argument(
+        "--figure",
+        default="sklearn_dsc_demo.png",
+        metavar="PNG",
+        help="where to write the scatter plot ('' to skip; sklearn_dsc_demo.png)",
+    )
+    sub.add_argument(
+        "--no-progress", action="store_true", help="do not draw the progress bar"
+    )
+    sub.set_defaults(run=_demo)
+
+    sub = commands.add_parser(
+        "fit",
+        parents=[debug],
+        help="train a model on labelled data",
+        description="Train a DeepSpectralClusteringEmbedder on DATA and save it. "
+        "Features are used as they are: scale them first if their units differ.",
+    )
+    sub.add_argument("data", metavar="DATA", help="CSV, Parquet or .npz file")
+    sub.add_argument("--target", metavar="COLUMN", help="the label column")
+    sub.add_argument("-o", "--output", required=True, metavar="MODEL")
+    options = sub.add_argument_group("estimator options (defaults: the estimator's)")
+    for flag, name, kind, text in ESTIMATOR_OPTIONS:
+        options.add_argument(flag, dest=name, type=kind, help=text)
+    options.add_argument(
+        "--no-early-stopping",
+        dest="early_stopping",
+        action="store_false",
+        default=None,
+        help="train without holding out validation data",
+    )
+    sub.add_argument(
+        "-v", "--verbose", action="count", default=0, help="one line per epoch"
+    )
+    sub.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sub.set_defaults(run=_fit)
+
+    sub = commands.add_parser(
+        "transform",
+        parents=[debug],
+        help="embed data with a model",
+        description="Embed the rows of DATA; write them to OUT (.csv or .npy).",
+    )
+    _model_and_data(sub)
+    sub.add_argument("-o", "--output", required=True, metavar="OUT")
+    sub.set_defaults(run=_transform)
+
+    sub = commands.add_parser(
+        "cluster",
+        parents=[debug],
+        help="embed data and cluster it with k-means",
+        description="Embed the rows of DATA, cluster them with k-means and write "
+        "one cluster number per row to OUT (.csv or .npy).",
+    )
+    _model_and_data(sub)
+    sub.add_argument("--n-clusters", type=int, required=True, metavar="K")
+    sub.add_argument("-o", "--output", required=True, metavar="OUT")
+    sub.add_argument("--random-state", type=int, default=0, help="k-means seed (0)")
+    sub.set_defaults(run=_cluster)
+
+    sub = commands.add_parser(
+        "evaluate",
+        parents=[debug],
+        help="clustering quality of a model on labelled data",
+        description="Embed DATA, cluster it with k-means (K = number of labels "
+        "unless --n-clusters) and print NMI, AMI and Recall@K against its labels.",
+    )
+    _model_and_data(sub, target_required=True)
+    sub.add_argument("--n-clusters", type=int, metavar="K")
+    sub.add_argument(
+        "--k", type=int, nargs="+", default=[1, 2, 4, 8], help="Recall@K (1 2 4 8)"
+    )
+    sub.add_argument("--random-state", type=int, default=0, help="k-means seed (0)")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    sub.set_defaults(run=_evaluate)
+
+    sub = commands.add_parser(
+        "info",
+        parents=[debug],
+        help="describe a model file",
+        description="Print what a model file holds.",
+    )
+    sub.add_argument("model", metavar="MODEL")
+    sub.set_defaults(run=_info)
+    return parser
+
+
+def _model_and_data(sub, target_required=False):
+    sub.add_argument("model", metavar="MODEL", help="a model file from fit")
+    sub.add_argument("data", metavar="DATA", help="CSV, Parquet or .npz file")
+    sub.add_argument(
+        "--target",
+        metavar="COLUMN",
+        required=target_required,
+        help="the label column"
+        + ("" if target_required else " of DATA, if it has one (left out)"),
+    )
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            # the command line matches columns by name itself
+            warnings.filterwarnings(
+                "ignore", message="X does not have valid feature names"
+            )
+            status = args.run(args)
+        for warning in caught:
+            _say(f"warning: {_one_line(warning.message)}")
+        return status
+    except KeyboardInterrupt:
+        _say("interrupted; no output was written")
+        return 130
+    except (ValueError, TypeError, OSError, MemoryError) as error:
+        if args.debug:
+            raise
+        _say(f"error: {_one_line(error) or type(error).__name__}")
+        return 1
+
+
+def _say(text):
+    print(f"{PROGRAM}: {text}", file=sys.stderr, flush=True)
+
+
+def _one_line(message):
+    return " ".join(str(message).split())
+
+
+def _demo(args):
+    from . import demo
+
+    demo.run(args.random_state, args.figure, not args.no_progress)
+    return 0
+
+
+def _fit(args):
+    check_output(args.output)
+    table = read_table(args.data, args.target, require_target=True)
+    import numpy as np
+
+    from ._embedder import DeepSpectralClusteringEmbedder
+    from ._persistence import save
+    from ._progress import EpochProgress
+
+    params = {
+        name: getattr(args, name)
+        for _, name, _, _ in ESTIMATOR_OPTIONS
+        if getattr(args, name) is not None
+    }
+    if args.early_stopping is not None:
+        params["early_stopping"] = args.early_stopping
+    progress = None if args.quiet or args.verbose else EpochProgress()
+    model = DeepSpectralClusteringEmbedder(
+        **params, verbose=args.verbose, callback=progress
+    )
+    start = time.perf_counter()
+    try:
+        model.fit(table.features, table.target)
+    finally:
+        if progress is not None:
+            progress.close()
+    model.set_params(callback=None)
+    if table.feature_names is not None:
+        model.feature_names_in_ = np.asarray(table.feature_names, dtype=object)
+    save(model, args.output)
+    print(
+        f"Fitted on {table.features.shape[0]} rows of {len(model.classes_)} classes "
+        f"in {time.perf_counter() - start:.1f}s ({model.n_iter_} epochs); embedding "
+        f"of {model.class_centroids_.shape[1]} dimensions."
+    )
+    if model.validation_scores_:
+        print(
+            "Validation k-means NMI: "
+            + ", ".join(f"{score:.3f}" for score in model.validation_scores_)
+        )
+    print(f"Saved to {args.output}")
+    return 0
+
+
+def _embed(args):
+    """The model, DATA's table (its columns in the model's order) and embedding."""
+    from ._persistence import load
+
+    model = load(args.model)
+    names = getattr(model, "feature_names_in_", None)
+    table = read_table(
+        args.data, args.target, feature_names=None if names is None else list(names)
+    )
+    if table.features.shape[1] != model.n_features_in_:
+        raise DataError(
+            f"{args.data}: {table.features.shape[1]} feature columns, the model "
+            f"takes {model.n_features_in_}"
+        )
+    return model, table, model.transform(table.features)
+
+
+def _transform(args):
+    check_output(args.output, MATRIX_SUFFIXES)
+    model, _, embedding = _embed(args)
+    write_matrix(args.output, embedding, model.get_feature_names_out())
+    print(
+        f"Wrote a {embedding.shape[0]} x {embedding.shape[1]} embedding to "
+        f"{args.output}"
+    )
+    return 0
+
+
+def _kmeans(embedding, n_clusters, random_state):
+    from sklearn.cluster import KMeans
+
+    if not 1 <= n_clusters <= embedding.shape[0]:
+        raise DataError(
+            f"--n-clusters must be between 1 and the {embedding.shape[0]} rows of "
+            f"DATA, got {n_clusters}"
+        )
+    kmeans = KMeans(n_clusters=n_clusters, n_init=10, random_state=random_state)
+    return kmeans.fit_predict(embedding)
+
+
+def _cluster(args):
+    check_output(args.output, MATRIX_SUFFIXES)
+    _, _, embedding = _embed(args)
+    clusters = _kmeans(embedding, args.n_clusters, args.random_state)
+    write_matrix(args.output, clusters[:, None], ["cluster"])
+    print(
+        f"Wrote {len(clusters)} cluster numbers (K={args.n_clusters}) to {args.output}"
+    )
+    return 0
+
+
+def _evaluate(args):
+    import numpy as np
+    from sklearn.metrics import adjusted_mutual_info_score, normalized_mutual_info_score
+
+    from .metrics import recall_at_k
+
+    _, table, embedding = _embed(args)
+    labels = table.target
+    n_clusters = args.n_clusters or len(np.unique(labels))
+    clusters = _kmeans(embedding, n_clusters, args.random_state)
+    if min(args.k) < 1:
+        raise DataError(f"--k must be positive, got {args.k}")
+    results = {
+        "n_samples": len(labels),
+        "n_classes": len(np.unique(labels)),
+        "n_clusters": int(n_clusters),
+        "nmi": float(normalized_mutual_info_score(labels, clusters)),
+        "ami": float(adjusted_mutual_info_score(labels, clusters)),
+        "recall_at_k": {
+            str(k): value for k, value in recall_at_k(embedding, labels, args.k).items()
+        },
+    }
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return 0
+    print(
+        f"{results['n_samples']} samples, {results['n_classes']} classes, k-means "
+        f"with K={n_clusters}"
+    )
+    print(f"NMI       {results['nmi']:.4f}")
+    print(f"AMI       {results['ami']:.4f}")
+    for k, value in results["recall_at_k"].items():
+        print(f"Recall@{k:<3}{value:.4f}")
+    return 0
+
+
+def _info(args):
+    from ._embedder import DeepSpectralClusteringEmbedder
+    from ._persistence import load
+
+    model = load(args.model)
+    names = getattr(model, "feature_names_in_", None)
+    shown = (
+        "unnamed"
+        if names is None
+        else ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    )
+    print(f"DeepSpectralClusteringEmbedder, {model.n_features_in_} features ({shown})")
+    print(f"classes ({len(model.classes_)}): {model.classes_.tolist()[:20]}")
+    print(
+        f"embedding: {model.class_centroids_.shape[1]} dimensions; "
+        f"{model.n_iter_} epochs"
+    )
+    changed = {
+        name: value
+        for name, value in model.get_params().items()
+        if value != DeepSpectralClusteringEmbedder().get_params()[name]
+    }
+    print(f"parameters other than the defaults: {changed or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

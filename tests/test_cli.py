@@ -1,0 +1,366 @@
+"""The ``sklearn-dsc`` command line, driven through subprocesses."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from sklearn_dsc import load
+from sklearn_dsc.cli import build_parser
+
+N_FEATURES = 64
+NAMES = [f"px{i}" for i in range(N_FEATURES)]
+FAST = ["--max-iter", "2", "--hidden-layer-sizes", "16", "--random-state", "0"]
+
+
+def sklearn_dsc(*args, cwd=None):
+    """Run ``python -m sklearn_dsc ARGS``; returns the completed process."""
+    return subprocess.run(
+        [sys.executable, "-m", "sklearn_dsc", *map(str, args)],
+        cwd=cwd,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def ok(*args, **kwargs):
+    result = sklearn_dsc(*args, **kwargs)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def fails(*args, message):
+    """The command exits with status 1 and one line naming the problem."""
+    result = sklearn_dsc(*args)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("sklearn-dsc: error: "), result.stderr
+    assert message in lines[-1], lines[-1]
+    assert "Traceback" not in result.stderr
+    return lines[-1]
+
+
+def write_csv(path, rows, header):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Digits 0-4 (training) and 5-9 (unseen) as CSV, .npz and Parquet files."""
+    folder = tmp_path_factory.mktemp("data")
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    seen, unseen = np.flatnonzero(y < 5)[:400], np.flatnonzero(y >= 5)[:300]
+    for name, rows in (("seen", seen), ("unseen", unseen)):
+        write_csv(
+            folder / f"{name}.csv",
+            [[*X[i], f"d{y[i]}"] for i in rows],
+            [*NAMES, "digit"],
+        )
+    np.savez(folder / "seen.npz", X=X[seen], y=y[seen])
+    np.savez(folder / "unseen.npz", X=X[unseen], y=y[unseen])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    path = data / "model.dsc"
+    result = ok("fit", data / "seen.csv", "--target", "digit", "-o", path, *FAST)
+    assert "Saved to" in result.stdout
+    assert "epoch" in result.stderr  # the progress bar
+    return path
+
+
+def test_help_of_every_subcommand():
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert set(commands) == {"demo", "fit", "transform", "cluster", "evaluate", "info"}
+    result = ok("--help")
+    for command in commands:
+        assert command in result.stdout
+    for command in commands:
+        assert "usage: sklearn-dsc " + command in ok(command, "--help").stdout
+
+
+def test_demo(tmp_path):
+    result = ok("demo", "--figure", "demo.png", cwd=tmp_path)
+    assert "| ours, defaults |" in result.stdout
+    for peer in ("raw pixels", "PCA", "LDA"):
+        assert f"| {peer}" in result.stdout
+    assert (tmp_path / "demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "epoch" in result.stderr
+
+
+def test_fit_records_the_feature_names_and_options(data, model):
+    fitted = load(model)
+    assert list(fitted.feature_names_in_) == NAMES
+    assert fitted.classes_.tolist() == [f"d{d}" for d in range(5)]
+    assert fitted.hidden_layer_sizes == (16,)
+    assert fitted.max_iter == 2
+
+
+def test_fit_npz_linear_closed_form(data, tmp_path):
+    path = tmp_path / "linear.dsc"
+    ok(
+        "fit",
+        data / "seen.npz",
+        "-o",
+        path,
+        "--hidden-layer-sizes",
+        "",
+        "--solver",
+        "closed_form",
+        "--no-early-stopping",
+    )
+    fitted = load(path)
+    assert fitted.solver == "closed_form"
+    assert fitted.hidden_layer_sizes == ()
+    assert not hasattr(fitted, "feature_names_in_")
+
+
+def test_fit_parquet(data, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X, y = load_digits(return_X_y=True)
+    columns = {name: X[:200, j] for j, name in enumerate(NAMES)}
+    pq.write_table(pa.table({**columns, "digit": y[:200]}), tmp_path / "d.parquet")
+    ok("fit", tmp_path / "d.parquet", "--target", "digit", "-o", tmp_path / "m", *FAST)
+    assert load(tmp_path / "m").classes_.tolist() == list(range(10))
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+@pytest.mark.parametrize("suffix", [".csv", ".npy"])
+def test_transform(data, model, tmp_path, suffix):
+    out = tmp_path / f"embedding{suffix}"
+    ok("transform", model, data / "unseen.csv", "--target", "digit", "-o", out)
+    fitted = load(model)
+    X = np.load(data / "unseen.npz")["X"]
+    if suffix == ".npy":
+        embedding = np.load(out)
+    else:
+        with open(out) as f:
+            header = next(csv.reader(f))
+        assert header == list(fitted.get_feature_names_out())
+        embedding = np.loadtxt(out, delimiter=",", skiprows=1)
+    np.testing.assert_allclose(embedding, fitted.transform(X), rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_transform_reorders_columns_by_name(data, model, tmp_path):
+    X = np.load(data / "unseen.npz")["X"]
+    write_csv(tmp_path / "shuffled.csv", X[:, ::-1].tolist(), NAMES[::-1])
+    ok("transform", model, tmp_path / "shuffled.csv", "-o", tmp_path / "z.npy")
+    np.testing.assert_allclose(
+        np.load(tmp_path / "z.npy"), load(model).transform(X), rtol=1e-12
+    )
+
+
+def test_cluster(data, model, tmp_path):
+    out = tmp_path / "clusters.csv"
+    ok("cluster", model, data / "unseen.npz", "--n-clusters", 5, "-o", out)
+    clusters = np.loadtxt(out, delimiter=",", skiprows=1, dtype=int)
+    assert clusters.shape == (300,)
+    assert set(clusters) == set(range(5))
+
+
+def test_evaluate(data, model):
+    result = ok("evaluate", model, data / "unseen.csv", "--target", "digit", "--json")
+    scores = json.loads(result.stdout)
+    assert scores["n_samples"] == 300
+    assert scores["n_classes"] == 5
+    assert 0.3 < scores["nmi"] <= 1
+    assert set(scores["recall_at_k"]) == {"1", "2", "4", "8"}
+    table = ok("evaluate", model, data / "unseen.csv", "--target", "digit").stdout
+    assert f"NMI       {scores['nmi']:.4f}" in table
+
+
+def test_info(model):
+    result = ok("info", model)
+    assert "64 features (px0, px1" in result.stdout
+    assert "'max_iter': 2" in result.stdout
+
+
+# ------------------------------------------------------------------ errors
+
+
+def test_missing_data_file(model, tmp_path):
+    fails(
+        "fit",
+        tmp_path / "nothing.csv",
+        "--target",
+        "y",
+        "-o",
+        tmp_path / "m",
+        message="no such file",
+    )
+    fails(
+        "transform",
+        model,
+        tmp_path / "nothing.csv",
+        "-o",
+        tmp_path / "z.npy",
+        message="no such file",
+    )
+
+
+def test_missing_model_file(data, tmp_path):
+    fails(
+        "evaluate",
+        tmp_path / "nothing.dsc",
+        data / "unseen.csv",
+        "--target",
+        "digit",
+        message="no such model file",
+    )
+
+
+def test_missing_target_column(data, tmp_path):
+    message = fails(
+        "fit",
+        data / "seen.csv",
+        "--target",
+        "label",
+        "-o",
+        tmp_path / "m",
+        message="no column 'label'",
+    )
+    assert "'px0'" in message
+    fails("fit", data / "seen.csv", "-o", tmp_path / "m", message="--target")
+
+
+def test_non_numeric_feature_columns_are_named(tmp_path):
+    write_csv(
+        tmp_path / "d.csv",
+        [[1, "a", 0], [2, "b", 1], [3, "c", 1]],
+        ["x", "colour", "y"],
+    )
+    fails(
+        "fit",
+        tmp_path / "d.csv",
+        "--target",
+        "y",
+        "-o",
+        tmp_path / "m",
+        message="non-numeric feature columns 'colour'",
+    )
+
+
+def test_nan_cells_are_counted(tmp_path):
+    rows = [[1, 2, 0], [np.nan, 1, 0], [3, "", 1], [4, 5, 1]]
+    write_csv(tmp_path / "d.csv", rows, ["a", "b", "y"])
+    message = fails(
+        "fit",
+        tmp_path / "d.csv",
+        "--target",
+        "y",
+        "-o",
+        tmp_path / "m",
+        message="2 missing or NaN feature cells",
+    )
+    assert "first: row 2, column 'a'" in message
+
+
+def test_feature_columns_differ_from_the_model(data, model, tmp_path):
+    X = np.load(data / "unseen.npz")["X"]
+    names = ["other", *NAMES[1:]]
+    write_csv(tmp_path / "d.csv", X.tolist(), names)
+    message = fails(
+        "transform",
+        model,
+        tmp_path / "d.csv",
+        "-o",
+        tmp_path / "z.npy",
+        message="differ from the model's",
+    )
+    assert "missing 'px0'" in message
+    assert "'other'" in message
+    fails(
+        "transform",
+        model,
+        data / "unseen.csv",
+        "-o",
+        tmp_path / "z.npy",
+        message="not in the model 'digit'",
+    )
+    np.savez(tmp_path / "narrow.npz", X=X[:, :10])
+    fails(
+        "transform",
+        model,
+        tmp_path / "narrow.npz",
+        "-o",
+        tmp_path / "z.npy",
+        message="10 feature columns, the model takes 64",
+    )
+    assert not (tmp_path / "z.npy").exists()
+
+
+def test_foreign_and_truncated_model_files(data, model, tmp_path):
+    (tmp_path / "foreign.dsc").write_text("hello")
+    fails("info", tmp_path / "foreign.dsc", message="not a sklearn_dsc model file")
+    (tmp_path / "cut.dsc").write_bytes(model.read_bytes()[:-200])
+    fails(
+        "transform",
+        tmp_path / "cut.dsc",
+        data / "unseen.npz",
+        "-o",
+        tmp_path / "z.npy",
+        message="truncated or corrupted",
+    )
+
+
+def test_invalid_option_and_output(data, model, tmp_path):
+    fails(
+        "fit",
+        data / "seen.csv",
+        "--target",
+        "digit",
+        "-o",
+        tmp_path / "m",
+        "--activation",
+        "swish",
+        message="'activation' parameter",
+    )
+    fails(
+        "transform",
+        model,
+        data / "unseen.npz",
+        "-o",
+        tmp_path / "z.txt",
+        message="unknown output type '.txt'",
+    )
+    fails(
+        "cluster",
+        model,
+        data / "unseen.npz",
+        "--n-clusters",
+        1000,
+        "-o",
+        tmp_path / "c.npy",
+        message="--n-clusters must be between 1 and the 300",
+    )
+    fails(
+        "transform",
+        model,
+        data / "unseen.npz",
+        "-o",
+        tmp_path / "no" / "z.npy",
+        message="does not exist",
+    )
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = sklearn_dsc("info", tmp_path / "nothing.dsc", "--debug")
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "FileNotFoundError" in result.stderr

@@ -1,0 +1,326 @@
+"""Model files: ``save``/``load`` round trips, and hostile files refused cleanly."""
+
+import hashlib
+import io
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_dsc import DeepSpectralClusteringEmbedder, ModelFileError, load, save
+from sklearn_dsc._files import atomic_write
+from sklearn_dsc._persistence import FORMAT_VERSION
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0)[:600], y[:600]
+
+
+CONFIGS = {
+    "anchored-class-split": {"max_iter": 3},
+    "random-init-samples-split": {
+        "init": "random",
+        "validation_split": "samples",
+        "max_iter": 3,
+        "hidden_layer_sizes": (32, 16),
+        "activation": "tanh",
+    },
+    "linear-no-early-stopping": {
+        "hidden_layer_sizes": (),
+        "early_stopping": False,
+        "max_iter": 3,
+    },
+    "closed-form": {"hidden_layer_sizes": (), "solver": "closed_form"},
+}
+
+
+def assert_same_model(a, b, X):
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert a.get_params() == b.get_params()
+    for name in ("n_features_in_", "n_iter_", "t_", "loss_curve_"):
+        assert getattr(a, name) == getattr(b, name)
+    assert a.validation_scores_ == b.validation_scores_
+    np.testing.assert_array_equal(a.classes_, b.classes_)
+    assert a.classes_.dtype == b.classes_.dtype
+    np.testing.assert_array_equal(a.class_centroids_, b.class_centroids_)
+
+
+@pytest.mark.parametrize("params", CONFIGS.values(), ids=CONFIGS.keys())
+def test_round_trip(params, digits, tmp_path):
+    X, y = digits
+    model = DeepSpectralClusteringEmbedder(random_state=0, **params).fit(X, y)
+    save(model, tmp_path / "model.dsc")
+    assert_same_model(model, load(tmp_path / "model.dsc"), X)
+
+
+def test_round_trip_string_classes_and_feature_names(digits, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y = digits
+    frame = pd.DataFrame(X, columns=[f"pixel {i}" for i in range(X.shape[1])])
+    labels = np.array([f"digit {d}" for d in y], dtype=object)
+    model = DeepSpectralClusteringEmbedder(
+        hidden_layer_sizes=(), solver="closed_form"
+    ).fit(frame, labels)
+    save(model, tmp_path / "model.dsc")
+    loaded = load(tmp_path / "model.dsc")
+    assert_same_model(model, loaded, frame)
+    np.testing.assert_array_equal(loaded.feature_names_in_, frame.columns)
+    assert loaded.feature_names_in_.dtype == object
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.transform(frame.rename(columns={"pixel 0": "other"}))
+
+
+def test_partial_fit_continues_from_the_saved_optimizer_state(digits, tmp_path):
+    X, y = digits
+    model = DeepSpectralClusteringEmbedder(
+        hidden_layer_sizes=(16,), init="random", random_state=0
+    )
+    model.partial_fit(X, y)
+    save(model, tmp_path / "model.dsc")
+    loaded = load(tmp_path / "model.dsc")
+    model.partial_fit(X, y)
+    loaded.partial_fit(X, y)
+    np.testing.assert_array_equal(model.transform(X), loaded.transform(X))
+
+
+def test_pickle_still_works(digits):
+    X, y = digits
+    model = DeepSpectralClusteringEmbedder(max_iter=2, random_state=0).fit(X, y)
+    assert_same_model(model, pickle.loads(pickle.dumps(model)), X)
+
+
+def test_save_refuses_what_it_cannot_write(digits, tmp_path):
+    X, y = digits
+    with pytest.raises(ValueError, match="fitted"):
+        save(DeepSpectralClusteringEmbedder(), tmp_path / "model.dsc")
+    with pytest.raises(TypeError, match="pickle or joblib"):
+        save(make_pipeline(StandardScaler()), tmp_path / "model.dsc")
+    model = DeepSpectralClusteringEmbedder(
+        hidden_layer_sizes=(),
+        solver="closed_form",
+        callback=print,
+        random_state=np.random.RandomState(0),
+    ).fit(X, y)
+    with pytest.warns(UserWarning, match="callback") as record:
+        save(model, tmp_path / "model.dsc")
+    assert any("random_state" in str(w.message) for w in record)
+    loaded = load(tmp_path / "model.dsc")
+    assert loaded.callback is None
+    assert loaded.random_state is None
+    assert not (tmp_path / "model.dsc").with_suffix(".part").exists()
+
+
+# ------------------------------------------------------------ hostile files
+
+
+@pytest.fixture(scope="module")
+def model_bytes(digits, tmp_path_factory):
+    X, y = digits
+    model = DeepSpectralClusteringEmbedder(max_iter=2, random_state=0).fit(X, y)
+    path = tmp_path_factory.mktemp("model") / "model.dsc"
+    save(model, path)
+    return path.read_bytes()
+
+
+def rewrite(data, edit):
+    """The model file ``data`` with ``edit(members)`` applied to its members."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    edit(members)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def edit_metadata(change):
+    def edit(members):
+        metadata = json.loads(members["metadata.json"])
+        change(metadata)
+        members["metadata.json"] = json.dumps(metadata).encode()
+
+    return edit
+
+
+def npy(array):
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
+
+
+def replace_array(name, content, declared_dtype=None):
+    """Swap an array's bytes, updating its checksum as a careful forger would."""
+
+    def edit(members):
+        members[f"{name}.npy"] = content
+        metadata = json.loads(members["metadata.json"])
+        metadata["arrays"][name]["sha256"] = hashlib.sha256(content).hexdigest()
+        if declared_dtype is not None:
+            metadata["arrays"][name]["dtype"] = declared_dtype
+        members["metadata.json"] = json.dumps(metadata).encode()
+
+    return edit
+
+
+class _Exploit:
+    """Unpickling this creates the file ``path``."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [
+        (lambda data: data[: len(data) // 2], "truncated or corrupted"),
+        (lambda data: data[:100], "truncated or corrupted"),
+        (lambda data: b"", "truncated or corrupted"),
+        (lambda data: b"not a model file at all" * 10, "not a sklearn_dsc model"),
+        (lambda data: npy(np.arange(3)), "not a sklearn_dsc model"),
+        (
+            lambda data: rewrite(data, lambda m: m.pop("metadata.json")),
+            "not a sklearn_dsc model",
+        ),
+        (
+            lambda data: rewrite(
+                data, edit_metadata(lambda m: m.update(format="something else"))
+            ),
+            "not a sklearn_dsc model",
+        ),
+        (
+            lambda data: rewrite(
+                data,
+                edit_metadata(lambda m: m.update(format_version=FORMAT_VERSION + 1)),
+            ),
+            "upgrade sklearn_dsc",
+        ),
+        (
+            lambda data: rewrite(
+                data, edit_metadata(lambda m: m.update(estimator="os.system"))
+            ),
+            "unknown estimator",
+        ),
+        (
+            lambda data: rewrite(
+                data, edit_metadata(lambda m: m["params"].update(activation="rm -rf"))
+            ),
+            "activation",
+        ),
+        (
+            lambda data: rewrite(
+                data, edit_metadata(lambda m: m["params"].update(evil=1))
+            ),
+            "unknown parameters",
+        ),
+        (
+            lambda data: rewrite(data, lambda m: m.update({"payload.pkl": b"x"})),
+            "unexpected members",
+        ),
+        (
+            lambda data: rewrite(data, lambda m: m.pop("classes_.npy")),
+            "classes_",
+        ),
+        (
+            lambda data: rewrite(
+                data, lambda m: m.update({"classes_.npy": npy(np.arange(5) + 1)})
+            ),
+            "checksum",
+        ),
+        (
+            lambda data: rewrite(
+                data, replace_array("classes_", npy(np.arange(7, dtype=np.int64)))
+            ),
+            "declared",
+        ),
+        (
+            lambda data: rewrite(
+                data,
+                replace_array(
+                    "module/head.0.weight", npy(np.zeros((3, 3), dtype=np.float32))
+                ),
+            ),
+            "declared",
+        ),
+        (
+            lambda data: rewrite(
+                data,
+                replace_array(
+                    "class_centroids_",
+                    npy(np.zeros((5, 5))),
+                    declared_dtype="<f8",
+                ),
+            ),
+            "declared",
+        ),
+        (
+            lambda data: rewrite(data, edit_metadata(lambda m: m.pop("arrays"))),
+            "arrays",
+        ),
+        (
+            lambda data: rewrite(data, lambda m: m.update({"metadata.json": b"{"})),
+            "not valid JSON",
+        ),
+    ],
+)
+def test_damaged_and_foreign_files_are_refused(corrupt, message, model_bytes, tmp_path):
+    path = tmp_path / "model.dsc"
+    path.write_bytes(corrupt(model_bytes))
+    with pytest.raises(ModelFileError, match=message):
+        load(path)
+
+
+def test_flipped_byte_is_refused(model_bytes, tmp_path):
+    data = bytearray(model_bytes)
+    with zipfile.ZipFile(io.BytesIO(model_bytes)) as archive:
+        info = archive.getinfo("module/head.0.weight.npy")
+    # a byte inside the member's compressed data
+    data[info.header_offset + 30 + len(info.filename) + 200] ^= 0xFF
+    path = tmp_path / "model.dsc"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError):
+        load(path)
+
+
+def test_loading_never_unpickles(model_bytes, tmp_path):
+    marker = tmp_path / "executed"
+    exploit = npy(np.array([_Exploit(marker)], dtype=object))
+    for declared in ("|O", "<i8"):
+        path = tmp_path / "model.dsc"
+        path.write_bytes(
+            rewrite(model_bytes, replace_array("classes_", exploit, declared))
+        )
+        with pytest.raises(ModelFileError):
+            load(path)
+    assert not marker.exists()
+
+
+def test_missing_file():
+    with pytest.raises(FileNotFoundError, match="no such model file"):
+        load("/nonexistent/model.dsc")
+
+
+def test_atomic_write_leaves_nothing_on_interrupt(tmp_path):
+    path = tmp_path / "out.bin"
+    path.write_bytes(b"old")
+
+    def interrupted_write():
+        with atomic_write(path) as f:
+            f.write(b"half of the new")
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted_write()
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
