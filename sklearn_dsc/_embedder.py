@@ -1,6 +1,7 @@
 """DeepSpectralClusteringEmbedder: the scikit-learn estimator."""
 
 import collections
+import contextlib
 import copy
 import time
 import warnings
@@ -41,8 +42,16 @@ from ._training import (
     run_epoch,
     snapshot,
 )
-from .metrics import kmeans_nmi
+from .metrics import _kmeans_nmi_in_place, kmeans_nmi
 
+# Training runs in float32 on inputs rescaled inside the network to unit
+# spread, so only their range matters: the largest magnitude must keep the
+# rescaling factors (about its inverse) and the inputs themselves far from
+# float32's overflow and subnormal ranges.
+FLOAT32_RANGE = (
+    float(np.finfo(np.float32).tiny) * 2**24,
+    float(np.finfo(np.float32).max) / 2**24,
+)
 # The PCA anchor keeps at most this many directions of the inputs.
 MAX_ANCHOR_WIDTH = 256
 # Weights of the anchor beside the unit-spread head, chosen on validation data.
@@ -53,6 +62,16 @@ ANCHOR_SPLITS = 5
 # only when they beat the simpler choice (PCA; the anchor alone) by this much
 # NMI: k-means on two or three held-out classes is noisy.
 SELECTION_MARGIN = 0.02
+
+
+def input_spread(X):
+    """Root-mean-square distance of the rows of ``X`` to their mean, in float64."""
+    if sp.issparse(X):
+        X = X.astype(np.float64)
+        mean = np.asarray(X.mean(axis=0)).ravel()
+        mean_square = np.asarray(X.multiply(X).mean(axis=0)).ravel()
+        return float(np.sqrt(max(np.sum(mean_square - mean**2), 0.0)))
+    return float(np.sqrt(np.sum(np.var(X, axis=0, dtype=np.float64))))
 
 
 class DeepSpectralClusteringEmbedder(
@@ -226,7 +245,7 @@ class DeepSpectralClusteringEmbedder(
     n_features_in_ : int
         Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during ``fit``, when they are all strings.
 
     See Also
@@ -349,19 +368,20 @@ class DeepSpectralClusteringEmbedder(
         self : DeepSpectralClusteringEmbedder
             The fitted estimator.
         """
-        X, y = self._validate_training_data(X, y, reset=not self._continues())
-        classes, codes = np.unique(y, return_inverse=True)
-        if self._continues():
-            self._check_same_classes(classes)
-        else:
-            self.classes_ = classes
-        device = resolve_device(self.device)
-        random_state = check_random_state(self.random_state)
-        if self.solver == "closed_form":
-            self._fit_closed_form(X, codes)
-        else:
-            self._fit_adam(X, codes, device, random_state)
-        self._set_centroids(X, codes, device)
+        with self._unchanged_on_error():
+            X, y = self._validate_training_data(X, y, reset=not self._continues())
+            classes, codes = np.unique(y, return_inverse=True)
+            if self._continues():
+                self._check_same_classes(classes)
+            else:
+                self.classes_ = classes
+            device = resolve_device(self.device)
+            random_state = check_random_state(self.random_state)
+            if self.solver == "closed_form":
+                self._fit_closed_form(X, codes)
+            else:
+                self._fit_adam(X, codes, device, random_state)
+            self._set_centroids(X, codes, device)
         return self
 
     @available_if(lambda self: self.solver != "closed_form")
@@ -389,51 +409,74 @@ class DeepSpectralClusteringEmbedder(
         self : DeepSpectralClusteringEmbedder
             The updated estimator.
         """
-        first_call = not hasattr(self, "module_")
-        X, y = self._validate_training_data(X, y, reset=first_call)
-        if first_call:
-            all_classes = np.unique(y if classes is None else classes)
-            self.classes_ = all_classes
-        unknown = np.setdiff1d(np.unique(y), self.classes_)
-        if unknown.size:
-            raise ValueError(
-                f"y holds classes {unknown.tolist()} that are not in classes_; pass "
-                "every class with `classes=` on the first call to partial_fit."
-            )
-        codes = np.searchsorted(self.classes_, y)
-        device = resolve_device(self.device)
-        random_state = check_random_state(self.random_state)
-        if first_call:
-            self._initialise_module(
-                X, codes, random_state, n_classes=len(self.classes_)
-            )
-        self.module_.to(device)
-        optimizer = self._make_optimizer()
-        if getattr(self, "_optimizer_state", None) is not None:
-            optimizer.load_state_dict(self._optimizer_state)
-        data = TensorData(X, device)
-        sampler = self._sampler(codes, random_state)
-        try:
-            loss, n_seen = run_epoch(
-                self._trained_part(),
-                optimizer,
-                data,
-                codes,
-                sampler.batches(self._n_batches(len(data))),
-            )
-        except Diverged:
-            raise ValueError(
-                "training diverged on this chunk (non-finite loss); lower "
-                "learning_rate_init"
-            ) from None
-        self.loss_curve_.append(loss)
-        self.n_iter_ += 1
-        self.t_ += n_seen
-        if isinstance(self.module_, AnchoredEmbedding):
-            calibrate_head(self.module_, data)
-        self._optimizer_state = optimizer_state_on_cpu(optimizer)
-        self._set_centroids(X, codes, device, update=True)
+        with self._unchanged_on_error():
+            first_call = not hasattr(self, "module_")
+            X, y = self._validate_training_data(X, y, reset=first_call)
+            if first_call:
+                all_classes = np.unique(y if classes is None else classes)
+                self.classes_ = all_classes
+            unknown = np.setdiff1d(np.unique(y), self.classes_)
+            if unknown.size:
+                raise ValueError(
+                    f"y holds classes {unknown.tolist()} that are not in classes_; "
+                    "pass every class with `classes=` on the first call to "
+                    "partial_fit."
+                )
+            codes = np.searchsorted(self.classes_, y)
+            device = resolve_device(self.device)
+            random_state = check_random_state(self.random_state)
+            if first_call:
+                self._initialise_module(
+                    X, codes, random_state, n_classes=len(self.classes_)
+                )
+            self.module_.to(device)
+            optimizer = self._make_optimizer()
+            if getattr(self, "_optimizer_state", None) is not None:
+                optimizer.load_state_dict(self._optimizer_state)
+                for group in optimizer.param_groups:  # set_params takes effect
+                    group["lr"] = self.learning_rate_init
+                    group["weight_decay"] = self.alpha
+            data = TensorData(X, device)
+            sampler = self._sampler(codes, random_state)
+            try:
+                loss, n_seen = run_epoch(
+                    self._trained_part(),
+                    optimizer,
+                    data,
+                    codes,
+                    sampler.batches(self._n_batches(len(data))),
+                )
+            except Diverged:
+                raise ValueError(
+                    "training diverged on this chunk (non-finite loss); lower "
+                    "learning_rate_init"
+                ) from None
+            self.loss_curve_.append(loss)
+            self.n_iter_ += 1
+            self.t_ += n_seen
+            if isinstance(self.module_, AnchoredEmbedding):
+                calibrate_head(self.module_, data)
+            self._optimizer_state = optimizer_state_on_cpu(optimizer)
+            self._set_centroids(X, codes, device, update=True)
         return self
+
+    @contextlib.contextmanager
+    def _unchanged_on_error(self):
+        """On any exception (an interrupt, a raising callback, running out of
+        memory, bad input), put the estimator back as it was before the call:
+        never half-fitted, never with weights from a failed step."""
+        previous = dict(self.__dict__)
+        module = previous.get("module_")
+        weights = snapshot(module) if module is not None else None
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(previous)
+            if module is not None:
+                restore(module, weights)
+                module.to("cpu")
+            raise
 
     def _continues(self):
         return self.warm_start and hasattr(self, "module_")
@@ -449,6 +492,15 @@ class DeepSpectralClusteringEmbedder(
             reset=reset,
         )
         check_classification_targets(y)
+        values = X.data if sp.issparse(X) else X
+        largest = float(np.max(np.abs(values))) if values.size else 0.0
+        low, high = FLOAT32_RANGE
+        if largest > high or 0 < largest < low:
+            raise ValueError(
+                f"X holds values up to {largest:.3g} in magnitude, outside the range "
+                f"[{low:.3g}, {high:.3g}] that float32 training handles: scale them, "
+                "for example with StandardScaler."
+            )
         n_classes = len(np.unique(y))
         if n_classes < 2:
             raise ValueError(
@@ -493,11 +545,17 @@ class DeepSpectralClusteringEmbedder(
         self.validation_scores_ = None
         self.best_validation_score_ = None
         self._optimizer_state = None
+        # The trained network sees inputs of unit variance per feature on
+        # average, the scale torch's default initialisation is made for,
+        # whatever the units of X (standardised inputs are left as they are).
+        spread = input_spread(X)
+        input_scale = np.sqrt(X.shape[1]) / spread if spread > 0 else 1.0
         if init == "random":
             n_components = self.n_components or n_classes or len(np.unique(codes))
             self.module_ = build_mlp(
                 X.shape[1], self._hidden_sizes(), n_components, self.activation, seed
             )
+            self.module_[0].input_scale.fill_(input_scale)
             return
         candidates = ["pca", "closed_form"] if init == "auto" else [init]
         if validation_score is None:
@@ -509,6 +567,7 @@ class DeepSpectralClusteringEmbedder(
             self.module_ = build_anchored(
                 weight, bias, self._hidden_sizes(), n_head, self.activation, seed
             )
+            self.module_.head[0].input_scale.fill_(input_scale)
             score = validation_score() if len(candidates) > 1 else 0.0
             if score > best_score:
                 best_score, best_module = score, self.module_
@@ -516,6 +575,7 @@ class DeepSpectralClusteringEmbedder(
 
     def _anchor(self, init, X, codes, seed):
         """Weight and bias of the anchor that ``init`` names, at unit spread."""
+        X = X.astype(np.float64)  # float32 squares overflow from about 1e19
         if init == "closed_form":
             # every class direction: a ridge regression onto the class
             # indicators, which transfers better than the loss's minimiser
@@ -934,7 +994,8 @@ class DeepSpectralClusteringEmbedder(
         score : float
             Normalized mutual information, in [0, 1].
         """
-        return kmeans_nmi(self.transform(X), y, random_state=self.random_state)
+        # the embedding is ours alone: k-means may centre it in place
+        return _kmeans_nmi_in_place(self.transform(X), y, self.random_state)
 
     @property
     def _n_features_out(self):

@@ -16,10 +16,19 @@ class SparseInputLinear(torch.nn.Linear):
     """A linear layer that also accepts a sparse COO input batch.
 
     A sparse batch is multiplied by ``torch.sparse.mm`` so it is never
-    densified; gradients flow to the weight as usual.
+    densified; gradients flow to the weight as usual. The inputs are first
+    multiplied by the buffer ``input_scale`` (1 unless set), which the
+    estimator sets so that the network sees inputs of unit variance per
+    feature on average, whatever their units: training is then the same for
+    ``X`` and ``1e20 * X``.
     """
 
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__(in_features, out_features, bias, device, dtype)
+        self.register_buffer("input_scale", torch.ones((), device=device, dtype=dtype))
+
     def forward(self, inputs):
+        inputs = inputs * self.input_scale
         if inputs.is_sparse:
             outputs = torch.sparse.mm(inputs, self.weight.T)
             return outputs if self.bias is None else outputs + self.bias
@@ -83,5 +92,6 @@ def build_anchored(weight, bias, hidden_layer_sizes, n_components, activation, s
     with torch.no_grad():
         anchor.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
         anchor.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+        anchor.input_scale.fill_(1.0)  # skip_init leaves buffers unset
     head = build_mlp(n_features, hidden_layer_sizes, n_components, activation, seed)
     return AnchoredEmbedding(anchor, head)

@@ -74,7 +74,18 @@ def sparse_rows(X, indices, device, dtype=torch.float32):
     batch = X[indices].tocoo()
     coordinates = torch.tensor(np.vstack([batch.row, batch.col]), dtype=torch.int64)
     values = torch.tensor(batch.data, dtype=dtype)
-    return torch.sparse_coo_tensor(coordinates, values, batch.shape).to(device)
+    # scipy's indices are valid by construction: skip torch's invariant checks
+    return torch.sparse_coo_tensor(
+        coordinates, values, batch.shape, check_invariants=False
+    ).to(device)
+
+
+def is_out_of_memory(error):
+    """Whether ``error`` is torch or Python running out of memory."""
+    if isinstance(error, MemoryError | torch.cuda.OutOfMemoryError):
+        return True
+    message = str(error)
+    return "out of memory" in message or "can't allocate memory" in message
 
 
 def run_epoch(module, optimizer, data, class_codes, batches, on_batch=None):
@@ -90,12 +101,20 @@ def run_epoch(module, optimizer, data, class_codes, batches, on_batch=None):
     total, n_batches, n_seen = 0.0, 0, 0
     for batch_indices in batches:
         optimizer.zero_grad(set_to_none=True)
-        embeddings = module(data.rows(batch_indices))
         try:
+            embeddings = module(data.rows(batch_indices))
             loss = spectral_clustering_loss(embeddings, codes[batch_indices])
+            loss.backward()
         except NonFiniteEmbeddingsError as error:
             raise Diverged("the network output is not finite") from error
-        loss.backward()
+        except (RuntimeError, MemoryError) as error:
+            if not is_out_of_memory(error):
+                raise
+            raise MemoryError(
+                f"Out of memory training on a mini-batch of {len(batch_indices)} "
+                f"samples on {data.device}: lower batch_size (or "
+                "hidden_layer_sizes)."
+            ) from error
         value = loss.item()
         if not math.isfinite(value):
             raise Diverged("the loss is not finite")

@@ -33,11 +33,25 @@ def _check_embeddings_and_labels(embeddings, labels):
     return embeddings, labels
 
 
-def _kmeans_clusters(embeddings, labels, random_state, n_init):
+def _kmeans_clusters(embeddings, labels, random_state, n_init, copy_x=True):
     embeddings, labels = _check_embeddings_and_labels(embeddings, labels)
     n_clusters = len(np.unique(labels))
-    kmeans = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state)
+    kmeans = KMeans(
+        n_clusters=n_clusters, n_init=n_init, random_state=random_state, copy_x=copy_x
+    )
     return labels, kmeans.fit_predict(embeddings)
+
+
+def _kmeans_nmi_in_place(embeddings, labels, random_state, n_init=10):
+    """``kmeans_nmi`` without k-means' centred copy of ``embeddings``.
+
+    k-means centres the array in place and puts it back (up to rounding), so
+    it is only for arrays that no one else holds, such as a fresh embedding.
+    """
+    labels, clusters = _kmeans_clusters(
+        embeddings, labels, random_state, n_init, copy_x=False
+    )
+    return float(normalized_mutual_info_score(labels, clusters))
 
 
 def kmeans_nmi(embeddings, labels, *, random_state=None, n_init=10):

@@ -58,3 +58,12 @@ def test_zero_shot_writes_table_chart_and_json(tmp_path):
     assert "| raw features | 64 | **0.7" in table  # raw pixels win on digits
     assert (tmp_path / "zero_shot.png").stat().st_size > 10_000
     assert (tmp_path / "zero_shot.json").exists()
+
+
+def test_bench_memory_prints_a_row_per_call_and_size(capsys):
+    import bench_memory
+
+    bench_memory.main(["--rows", "5000"])
+    out = capsys.readouterr().out
+    assert "| transform | 5000 |" in out
+    assert "| score | 5000 |" in out

@@ -1,0 +1,188 @@
+"""Faults during training, numerical extremes and concurrent inference."""
+
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+
+import sklearn_dsc._training as training
+from sklearn_dsc import DeepSpectralClusteringEmbedder
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return make_blobs(n_samples=240, centers=4, n_features=6, random_state=0)
+
+
+def model(**params):
+    params = {"hidden_layer_sizes": (16,), "max_iter": 5, "random_state": 0, **params}
+    return DeepSpectralClusteringEmbedder(**params)
+
+
+def fit_quietly(estimator, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(X, y)
+
+
+def all_finite(estimator):
+    return all(torch.isfinite(t).all() for t in estimator.module_.state_dict().values())
+
+
+class Boom(Exception):
+    pass
+
+
+def raise_at_epoch(epoch, error=Boom):
+    def callback(estimator):
+        if estimator.n_iter_ == epoch:
+            raise error("from the callback")
+
+    return callback
+
+
+def test_raising_callback_leaves_an_unfitted_estimator_unfitted(blobs):
+    X, y = blobs
+    estimator = model(callback=raise_at_epoch(2), init="random", early_stopping=False)
+    with pytest.raises(Boom):
+        estimator.fit(X, y)
+    assert not hasattr(estimator, "module_")
+    with pytest.raises(NotFittedError):
+        estimator.transform(X)
+    estimator.set_params(callback=None)
+    assert np.isfinite(fit_quietly(estimator, X, y).transform(X)).all()
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_failed_refit_keeps_the_previous_model(blobs, warm_start):
+    X, y = blobs
+    estimator = fit_quietly(
+        model(init="random", early_stopping=False, warm_start=warm_start), X, y
+    )
+    before = estimator.transform(X)
+    attributes = {k: v for k, v in vars(estimator).items() if k.endswith("_")}
+    first_new_epoch = estimator.n_iter_ + 1 if warm_start else 1
+    estimator.set_params(callback=raise_at_epoch(first_new_epoch))
+    with pytest.raises(Boom):
+        estimator.fit(X, y)
+    np.testing.assert_array_equal(estimator.transform(X), before)
+    assert estimator.n_iter_ == attributes["n_iter_"]
+    assert estimator.loss_curve_ == attributes["loss_curve_"]
+
+
+def test_interrupt_outside_the_epochs_restores_the_estimator(blobs, monkeypatch):
+    X, y = blobs
+    estimator = fit_quietly(model(), X, y)
+    before = estimator.transform(X)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    # an interrupt while the anchor is chosen, before any epoch
+    monkeypatch.setattr(DeepSpectralClusteringEmbedder, "_anchor", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        estimator.fit(X, y)
+    np.testing.assert_array_equal(estimator.transform(X), before)
+
+
+def test_interrupt_mid_epoch_keeps_finite_weights(blobs, monkeypatch):
+    X, y = blobs
+    calls = {"n": 0}
+    loss = training.spectral_clustering_loss
+
+    def interrupted_loss(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:  # inside the second epoch
+            raise KeyboardInterrupt
+        return loss(*args, **kwargs)
+
+    monkeypatch.setattr(training, "spectral_clustering_loss", interrupted_loss)
+    estimator = model(init="random", early_stopping=False, batch_size=64)
+    with pytest.warns(UserWarning, match="interrupted"):
+        estimator.fit(X, y)
+    assert estimator.n_iter_ == 1
+    assert all_finite(estimator)
+    assert np.isfinite(estimator.transform(X)).all()
+
+
+def test_diverging_partial_fit_keeps_the_previous_weights(blobs):
+    X, y = blobs
+    estimator = model(init="random").partial_fit(X, y)
+    before = estimator.transform(X)
+    estimator.set_params(learning_rate_init=1e30)
+    with pytest.raises(ValueError, match="diverged"):  # noqa: PT012
+        for _ in range(20):
+            estimator.partial_fit(X * 1e6, y)
+    assert all_finite(estimator)
+    assert np.isfinite(estimator.transform(X)).all()
+    assert estimator.transform(X).shape == before.shape
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 80 GiB"),
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried 9e12"),
+        MemoryError(),
+    ],
+    ids=["cuda", "cpu-torch", "python"],
+)
+def test_out_of_memory_suggests_a_smaller_batch(blobs, monkeypatch, error):
+    X, y = blobs
+
+    def no_memory(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(training, "spectral_clustering_loss", no_memory)
+    estimator = model(batch_size=128)
+    with pytest.raises(MemoryError, match=r"mini-batch of \d+ samples.*batch_size"):
+        estimator.fit(X, y)
+    assert not hasattr(estimator, "module_")
+
+
+def test_other_runtime_errors_are_not_disguised(blobs, monkeypatch):
+    X, y = blobs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something else")
+
+    monkeypatch.setattr(training, "spectral_clustering_loss", broken)
+    with pytest.raises(RuntimeError, match="something else"):
+        model().fit(X, y)
+
+
+@pytest.mark.parametrize("scale", [1e-25, 1e-8, 1e8, 1e25])
+@pytest.mark.parametrize("init", ["auto", "random"])
+def test_training_does_not_depend_on_the_units_of_x(blobs, scale, init):
+    X, y = blobs
+    reference = fit_quietly(model(init=init), X, y).transform(X)
+    scaled = fit_quietly(model(init=init), X * scale, y).transform(X * scale)
+    np.testing.assert_allclose(scaled, reference, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("scale", [1e-36, 1e33])
+def test_inputs_outside_float32_range_are_refused(blobs, scale):
+    X, y = blobs
+    with pytest.raises(ValueError, match=r"outside the range .* float32 training"):
+        model().fit(X * scale, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_concurrent_transform_and_predict_match_serial(blobs, dtype):
+    X, y = blobs
+    estimator = fit_quietly(model(), X, y)
+    chunks = np.array_split(X.astype(dtype), 16)
+    serial = [(estimator.transform(c), estimator.predict(c)) for c in chunks]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        threaded = list(
+            pool.map(lambda c: (estimator.transform(c), estimator.predict(c)), chunks)
+        )
+    for (embedding, labels), (t_embedding, t_labels) in zip(
+        serial, threaded, strict=True
+    ):
+        np.testing.assert_array_equal(t_embedding, embedding)
+        np.testing.assert_array_equal(t_labels, labels)
