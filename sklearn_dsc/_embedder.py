@@ -42,7 +42,7 @@ from ._training import (
     run_epoch,
     snapshot,
 )
-from .metrics import _kmeans_nmi_in_place, kmeans_nmi
+from .metrics import _kmeans_nmi, kmeans_nmi
 
 # Training runs in float32 on inputs rescaled inside the network to unit
 # spread, so only their range matters: the largest magnitude must keep the
@@ -575,7 +575,8 @@ class DeepSpectralClusteringEmbedder(
 
     def _anchor(self, init, X, codes, seed):
         """Weight and bias of the anchor that ``init`` names, at unit spread."""
-        X = X.astype(np.float64)  # float32 squares overflow from about 1e19
+        # float32 squares overflow from about 1e19; float64 X is not copied
+        X = X.astype(np.float64, copy=False)
         if init == "closed_form":
             # every class direction: a ridge regression onto the class
             # indicators, which transfers better than the loss's minimiser
@@ -995,7 +996,7 @@ class DeepSpectralClusteringEmbedder(
             Normalized mutual information, in [0, 1].
         """
         # the embedding is ours alone: k-means may centre it in place
-        return _kmeans_nmi_in_place(self.transform(X), y, self.random_state)
+        return _kmeans_nmi(self.transform(X), y, self.random_state, copy_x=False)
 
     @property
     def _n_features_out(self):

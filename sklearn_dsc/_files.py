@@ -29,11 +29,9 @@ def atomic_write(path, mode="wb"):
     removed and ``path`` is left as it was.
     """
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise DataError(f"cannot write {path}: directory {directory} does not exist")
+    check_output(path)
     descriptor, temporary = tempfile.mkstemp(
-        dir=directory, prefix=f".{path.name}.", suffix=".part"
+        dir=path.parent, prefix=f".{path.name}.", suffix=".part"
     )
     try:
         with os.fdopen(
@@ -108,8 +106,9 @@ def read_table(path, target=None, require_target=False, feature_names=None):
 
 
 def _check_same_columns(path, expected, found):
-    missing = [name for name in expected if name not in set(found)]
-    extra = [name for name in found if name not in set(expected)]
+    expected_set, found_set = set(expected), set(found)
+    missing = [name for name in expected if name not in found_set]
+    extra = [name for name in found if name not in expected_set]
     problems = []
     if missing:
         problems.append(f"missing {listing(missing)}")
@@ -300,9 +299,8 @@ def _labels(path, name, values):
 def check_output(path, suffixes=None):
     """Fail early, before any work, if ``path`` cannot be written as asked."""
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise DataError(f"cannot write {path}: directory {directory} does not exist")
+    if not path.parent.is_dir():
+        raise DataError(f"cannot write {path}: directory {path.parent} does not exist")
     if path.is_dir():
         raise DataError(f"cannot write {path}: it is a directory")
     if suffixes is not None and path.suffix.lower() not in suffixes:

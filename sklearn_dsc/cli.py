@@ -378,10 +378,11 @@ def _info(args):
         f"embedding: {model.class_centroids_.shape[1]} dimensions; "
         f"{model.n_iter_} epochs"
     )
+    defaults = DeepSpectralClusteringEmbedder().get_params()
     changed = {
         name: value
         for name, value in model.get_params().items()
-        if value != DeepSpectralClusteringEmbedder().get_params()[name]
+        if value != defaults[name]
     }
     print(f"parameters other than the defaults: {changed or 'none'}")
     return 0
