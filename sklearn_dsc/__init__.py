@@ -18,8 +18,10 @@ _EXPORTS = {
     "DeepSpectralClusteringEmbedder": "._embedder",
     "ModelFileError": "._persistence",
     "SpectralClusteringLoss": "._loss",
+    "distributed_spectral_clustering_loss": "._large_batch",
     "load": "._persistence",
     "save": "._persistence",
+    "spectral_clustering_backward": "._large_batch",
     "spectral_clustering_loss": "._loss",
 }
 
@@ -28,13 +30,19 @@ __all__ = [
     "ModelFileError",
     "SpectralClusteringLoss",
     "__version__",
+    "distributed_spectral_clustering_loss",
     "load",
     "save",
+    "spectral_clustering_backward",
     "spectral_clustering_loss",
 ]
 
 if TYPE_CHECKING:
     from ._embedder import DeepSpectralClusteringEmbedder
+    from ._large_batch import (
+        distributed_spectral_clustering_loss,
+        spectral_clustering_backward,
+    )
     from ._loss import SpectralClusteringLoss, spectral_clustering_loss
     from ._persistence import ModelFileError, load, save
 

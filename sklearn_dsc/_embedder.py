@@ -3,6 +3,8 @@
 import collections
 import contextlib
 import copy
+import itertools
+import math
 import time
 import warnings
 from numbers import Integral, Real
@@ -10,6 +12,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 import torch
+from scipy.stats import binom
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -56,8 +59,12 @@ FLOAT32_RANGE = (
 MAX_ANCHOR_WIDTH = 256
 # Weights of the anchor beside the unit-spread head, chosen on validation data.
 ANCHOR_WEIGHTS = (1.0, 2.0)
-# Random class splits over which the choice of anchor is averaged.
-ANCHOR_SPLITS = 5
+# Distinct class splits on which the two anchors are compared (all of them
+# when there are no more).
+ANCHOR_SPLITS = 10
+# The closed-form anchor must win on significantly more of them than chance
+# (one-sided sign test at this level).
+ANCHOR_SIGN_TEST_LEVEL = 0.05
 # With held-out classes, the closed-form anchor and the trained head are kept
 # only when they beat the simpler choice (PCA; the anchor alone) by this much
 # NMI: k-means on two or three held-out classes is noisy.
@@ -72,6 +79,20 @@ def input_spread(X):
         mean_square = np.asarray(X.multiply(X).mean(axis=0)).ravel()
         return float(np.sqrt(max(np.sum(mean_square - mean**2), 0.0)))
     return float(np.sqrt(np.sum(np.var(X, axis=0, dtype=np.float64))))
+
+
+def _distinct_subsets(n_items, size, n_subsets, random_state):
+    """Up to ``n_subsets`` distinct subsets of ``range(n_items)`` of ``size``.
+
+    All of them, in lexicographic order, when there are at most
+    ``n_subsets``; otherwise ``n_subsets`` drawn at random without repeats.
+    """
+    if math.comb(n_items, size) <= n_subsets:
+        return [np.array(c) for c in itertools.combinations(range(n_items), size)]
+    subsets = set()
+    while len(subsets) < n_subsets:
+        subsets.add(tuple(np.sort(random_state.choice(n_items, size, replace=False))))
+    return [np.array(subset) for subset in sorted(subsets)]
 
 
 class DeepSpectralClusteringEmbedder(
@@ -139,6 +160,15 @@ class DeepSpectralClusteringEmbedder(
 
     batch_size : int, default=256
         Samples per mini-batch, at least 2.
+
+    chunk_size : int, default=None
+        Samples embedded at once in training. A mini-batch larger than this
+        is processed in chunks with the exact loss and gradient of the whole
+        batch (:func:`spectral_clustering_backward`: a pass without gradients
+        accumulates the batch's statistics, then each chunk is back-propagated),
+        so that peak memory follows ``chunk_size`` rather than ``batch_size``,
+        for about twice the forward computation. ``None`` embeds each batch at
+        once.
 
     samples_per_class : int, default=None
         Samples of each class in a mini-batch. Each batch holds
@@ -289,6 +319,7 @@ class DeepSpectralClusteringEmbedder(
         "solver": [StrOptions({"adam", "closed_form"})],
         "init": [StrOptions({"auto", "random", "pca", "closed_form"})],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
         "samples_per_class": [Interval(Integral, 1, None, closed="left"), None],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -314,6 +345,7 @@ class DeepSpectralClusteringEmbedder(
         solver="adam",
         init="auto",
         batch_size=256,
+        chunk_size=None,
         samples_per_class=None,
         learning_rate_init=1e-3,
         alpha=1e-4,
@@ -335,6 +367,7 @@ class DeepSpectralClusteringEmbedder(
         self.solver = solver
         self.init = init
         self.batch_size = batch_size
+        self.chunk_size = chunk_size
         self.samples_per_class = samples_per_class
         self.learning_rate_init = learning_rate_init
         self.alpha = alpha
@@ -445,6 +478,7 @@ class DeepSpectralClusteringEmbedder(
                     data,
                     codes,
                     sampler.batches(self._n_batches(len(data))),
+                    chunk_size=self.chunk_size,
                 )
             except Diverged:
                 raise ValueError(
@@ -716,29 +750,40 @@ class DeepSpectralClusteringEmbedder(
     def _choose_anchor(self, X, codes, random_state, kmeans_seed):
         """``"pca"`` or ``"closed_form"``: which clusters held-out classes better.
 
-        A k-means NMI on two or three held-out classes is noisy, so the
-        comparison is averaged over ``ANCHOR_SPLITS`` random class splits, each
-        anchor fitted on the classes kept, and the closed form must beat the
-        input geometry by ``SELECTION_MARGIN``.
+        A k-means NMI on two or three held-out classes is noisy, so the two
+        anchors are compared on up to ``ANCHOR_SPLITS`` distinct sets of
+        held-out classes (every set, when there are no more), each anchor
+        fitted on the classes kept. The closed form is chosen only when it
+        beats the input geometry by ``SELECTION_MARGIN`` on average *and* on
+        significantly more sets than chance (one-sided sign test): a low-
+        dimensional map fitted on a few classes can separate two held-out
+        classes by luck and still fail on many new ones.
         """
         seed = int(random_state.randint(np.iinfo(np.int32).max))
-        totals = {"pca": 0.0, "closed_form": 0.0}
-        for _ in range(ANCHOR_SPLITS):
-            X_fit, codes_fit, X_held, codes_held = self._validation_split(
-                X, codes, random_state, "classes"
-            )
-            for init in totals:
-                weight, bias = self._anchor(init, X_fit, codes_fit, seed)
-                totals[init] += kmeans_nmi(
-                    np.asarray(X_held @ weight.T) + bias,
-                    codes_held,
+        n_classes = len(self.classes_)
+        held_out_sets = _distinct_subsets(
+            n_classes, self._n_held_out_classes(), ANCHOR_SPLITS, random_state
+        )
+        differences = []
+        for held_out in held_out_sets:
+            held = np.isin(codes, held_out)
+            scores = {}
+            for init in ("pca", "closed_form"):
+                weight, bias = self._anchor(init, X[~held], codes[~held], seed)
+                scores[init] = kmeans_nmi(
+                    np.asarray(X[held] @ weight.T) + bias,
+                    codes[held],
                     random_state=kmeans_seed,
                     n_init=3,
                 )
-        margin = SELECTION_MARGIN * ANCHOR_SPLITS
-        return (
-            "closed_form" if totals["closed_form"] > totals["pca"] + margin else "pca"
+            differences.append(scores["closed_form"] - scores["pca"])
+        differences = np.asarray(differences)
+        wins = int(np.sum(differences > 0))
+        significant = (
+            binom.sf(wins - 1, len(differences), 0.5) <= ANCHOR_SIGN_TEST_LEVEL
         )
+        better = differences.mean() > SELECTION_MARGIN
+        return "closed_form" if significant and better else "pca"
 
     def _validation_score(self, X_val, codes_val, device, kmeans_seed):
         """k-means NMI of the validation data in the current embedding.
@@ -812,6 +857,7 @@ class DeepSpectralClusteringEmbedder(
                     codes,
                     sampler.batches(n_batches),
                     self._batch_progress(n_batches),
+                    chunk_size=self.chunk_size,
                 )
                 self.loss_curve_.append(loss)
                 self.n_iter_ += 1
@@ -862,7 +908,7 @@ class DeepSpectralClusteringEmbedder(
     def _validation_split(self, X, codes, random_state, split):
         n_classes = len(self.classes_)
         if split == "classes":
-            n_held_out = max(2, round(self.validation_fraction * n_classes))
+            n_held_out = self._n_held_out_classes()
             if n_classes - n_held_out < 2:
                 raise ValueError(
                     "validation_split='classes' holds out at least 2 whole classes "
@@ -884,6 +930,9 @@ class DeepSpectralClusteringEmbedder(
                 f"(validation_fraction={self.validation_fraction}): {error}"
             ) from None
         return X[train], codes[train], X[val], codes[val]
+
+    def _n_held_out_classes(self):
+        return max(2, round(self.validation_fraction * len(self.classes_)))
 
     def _print_epoch(self, loss, seconds):
         if not self.verbose:

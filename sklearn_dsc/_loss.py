@@ -38,12 +38,15 @@ def _default_rtol(n_features, dtype):
 
 def _check_shapes(embeddings, labels):
     """Validate types and shapes; return ``labels`` as a tensor on the right device."""
+    _check_embeddings(embeddings)
+    return _check_labels(labels, embeddings.shape[0], embeddings.device)
+
+
+def _check_embeddings(embeddings):
     if not isinstance(embeddings, torch.Tensor):
         raise TypeError(
             f"embeddings must be a torch.Tensor, got {type(embeddings).__name__}."
         )
-    if not isinstance(labels, torch.Tensor):
-        labels = torch.as_tensor(labels)
     if embeddings.ndim != 2:
         raise ValueError(
             "embeddings must be a 2-D tensor (n_samples, n_components), got a "
@@ -53,23 +56,28 @@ def _check_shapes(embeddings, labels):
         raise ValueError(
             f"embeddings must be a floating point tensor, got dtype {embeddings.dtype}."
         )
+    if embeddings.shape[0] == 0:
+        raise ValueError("embeddings is empty: the loss needs at least one sample.")
+    if embeddings.shape[1] == 0:
+        raise ValueError("embeddings has 0 columns: the loss needs at least one.")
+
+
+def _check_labels(labels, n_samples, device):
+    """``labels`` as an int64 tensor on ``device``, checked against ``n_samples``."""
+    if not isinstance(labels, torch.Tensor):
+        labels = torch.as_tensor(labels)
     if labels.ndim != 1:
         raise ValueError(
             f"labels must be a 1-D tensor, got a tensor of shape {tuple(labels.shape)}."
         )
-    n_samples = embeddings.shape[0]
     if labels.shape[0] != n_samples:
         raise ValueError(
             f"embeddings has {n_samples} rows but labels has {labels.shape[0]} "
             "entries; they must have the same length."
         )
-    if n_samples == 0:
-        raise ValueError("embeddings is empty: the loss needs at least one sample.")
-    if embeddings.shape[1] == 0:
-        raise ValueError("embeddings has 0 columns: the loss needs at least one.")
     if labels.is_complex():
         raise ValueError("labels must be integers, got a complex tensor.")
-    labels = labels.to(embeddings.device)
+    labels = labels.to(device)
     if labels.is_floating_point() and not bool(
         torch.all(torch.isfinite(labels) & (labels == labels.round()))
     ):
@@ -115,12 +123,19 @@ def _summarise(embeddings, labels):
         _, class_index = torch.unique(labels, return_inverse=True)
         counts = torch.bincount(class_index).to(embeddings.dtype)
 
-    safe_exponent = int(math.log2(torch.finfo(embeddings.dtype).max)) // 4
+    return class_index, counts, power_of_two_scale(amax, embeddings.dtype)
+
+
+def power_of_two_scale(amax, dtype):
+    """1 for entries of moderate size, else a power of two near ``amax``.
+
+    Dividing by it is exact, and ``F^T F`` of ``F`` divided by it neither
+    overflows nor underflows in ``dtype``.
+    """
+    safe_exponent = int(math.log2(torch.finfo(dtype).max)) // 4
     if amax == 0 or 2.0**-safe_exponent <= amax <= 2.0**safe_exponent:
-        scale = 1.0
-    else:
-        scale = math.ldexp(1.0, math.frexp(amax)[1] - 1)
-    return class_index, counts, scale
+        return 1.0
+    return math.ldexp(1.0, math.frexp(amax)[1] - 1)
 
 
 def _pseudo_inverse_psd(gram, rtol):
@@ -160,17 +175,40 @@ def _spectral_terms(scaled, class_index, counts, rtol):
 
     Returns ``(loss, B, inv_sqrt_counts)``.
     """
-    inv_sqrt_counts = torch.where(counts > 0, counts.rsqrt(), 0.0)
     gram = scaled.T @ scaled
     class_sums = scaled.new_zeros((counts.shape[0], scaled.shape[1]))
     class_sums.index_add_(0, class_index, scaled)
+    return solve_statistics(gram, class_sums, counts, rtol)
+
+
+def solve_statistics(gram, class_sums, counts, rtol):
+    """Loss, ``B = A S^+`` and ``n_c^(-1/2)`` from a batch's sums.
+
+    ``gram`` is ``F^T F``, ``class_sums`` the per-class sums of the rows of
+    ``F`` and ``counts`` the class sizes (a class may be empty), however they
+    were accumulated. Returns ``(loss, B, inv_sqrt_counts)`` in
+    ``class_sums``' dtype.
+    """
+    inv_sqrt_counts = torch.where(counts > 0, counts.rsqrt(), 0.0)
     a = class_sums * inv_sqrt_counts[:, None]
     gram_pinv, rank = _pseudo_inverse_psd(gram, rtol)
-    b = a @ gram_pinv.to(scaled.dtype)
+    b = a @ gram_pinv.to(a.dtype)
     trace = (a * b).sum()
     n_classes = (counts > 0).sum()
-    loss = (rank + n_classes).to(scaled.dtype) / 4.0 - trace / 2.0
+    loss = (rank + n_classes).to(a.dtype) / 4.0 - trace / 2.0
     return loss, b, inv_sqrt_counts
+
+
+def gradient_rows(scaled, class_index, b, inv_sqrt_counts, factor):
+    """``factor`` times the rows ``-(J B - F B^T B)`` of the gradient.
+
+    ``scaled`` may be any subset of the batch's rows (in the batch's scale)
+    with their ``class_index``: each row of the gradient needs only its own
+    row of ``F`` and the batch's ``B``. ``factor`` may be a 0-d tensor.
+    """
+    jb = (b * (inv_sqrt_counts * factor)[:, None]).index_select(0, class_index)
+    btb = (b.T @ b) * factor
+    return jb.addmm_(scaled, btb, beta=-1)
 
 
 class _SpectralClusteringLossFunction(torch.autograd.Function):
@@ -191,11 +229,11 @@ class _SpectralClusteringLossFunction(torch.autograd.Function):
         # For F_s = F / s: dL/dF = -(J B - F_s B^T B) / s, where
         # (J B)_i = B[y_i] / sqrt(n_{y_i}). grad_output and 1/s are folded
         # into the small matrices.
-        factor = grad_output / ctx.scale
-        jb = (b * (inv_sqrt_counts * factor)[:, None]).index_select(0, class_index)
-        btb = (b.T @ b) * factor
         scaled = embeddings if ctx.scale == 1.0 else embeddings / ctx.scale
-        return jb.addmm_(scaled, btb, beta=-1), None, None, None, None
+        rows = gradient_rows(
+            scaled, class_index, b, inv_sqrt_counts, grad_output / ctx.scale
+        )
+        return rows, None, None, None, None
 
 
 def spectral_clustering_loss(embeddings, labels, *, rtol=None):

@@ -7,6 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from ._large_batch import chunked_backward
 from ._loss import NonFiniteEmbeddingsError, spectral_clustering_loss
 
 # Rows embedded at once by ``embed``: bounds inference memory whatever n_samples.
@@ -42,23 +43,43 @@ def resolve_device(device):
     return resolved
 
 
-class TensorData:
-    """Training inputs held as torch tensors, on ``device`` when dense.
+# Dense training data is copied to the GPU when it takes at most this share of
+# the GPU's free memory; otherwise batches are staged through pinned memory.
+DEVICE_MEMORY_SHARE = 0.5
 
-    Dense inputs move to the device once, as float32. Sparse inputs stay a
-    SciPy CSR matrix; each batch becomes a sparse COO tensor, so the whole
-    matrix is never densified.
+
+def fits_on_device(n_bytes, device):
+    """Whether ``n_bytes`` of training data should live on ``device``."""
+    if device.type != "cuda":
+        return True
+    free, _ = torch.cuda.mem_get_info(device)
+    return n_bytes <= DEVICE_MEMORY_SHARE * free
+
+
+class TensorData:
+    """Training inputs, served as torch tensors on ``device`` batch by batch.
+
+    Dense inputs move to the device once, as float32, when they fit (on a
+    GPU: within ``DEVICE_MEMORY_SHARE`` of its free memory). Otherwise they
+    stay where they are (a memory map stays on disk): each batch is gathered
+    on the host into a page-locked buffer and copied to the GPU
+    asynchronously. Sparse inputs stay a SciPy CSR matrix; each batch becomes
+    a sparse COO tensor, so the whole matrix is never densified.
     """
 
     def __init__(self, X, device):
         self.device = device
         self.sparse = sp.issparse(X)
+        self.staging = None
         if self.sparse:
             self.X = sp.csr_matrix(X, dtype=np.float32)
-        else:
+        elif fits_on_device(X.shape[0] * X.shape[1] * 4, device):
             X = np.ascontiguousarray(X, dtype=np.float32)
             # torch.tensor copies, so read-only arrays (memmaps) are safe.
             self.X = torch.tensor(X, device=device)
+        else:
+            self.X = X
+            self.staging = StagedRows(X.shape[1], device)
 
     def __len__(self):
         return self.X.shape[0]
@@ -66,7 +87,41 @@ class TensorData:
     def rows(self, indices):
         if self.sparse:
             return sparse_rows(self.X, indices, self.device)
+        if self.staging is not None:
+            return self.staging.copy(self.X, indices)
         return self.X[torch.as_tensor(indices, device=self.device)]
+
+
+class StagedRows:
+    """Rows of a host array copied to ``device`` through one reusable buffer.
+
+    On a GPU the buffer is page-locked and the copy asynchronous; before the
+    buffer is refilled, the previous copy is waited for.
+    """
+
+    def __init__(self, n_features, device):
+        self.n_features = n_features
+        self.device = device
+        self.pinned = device.type == "cuda"
+        self.buffer = None
+        self.copied = None  # CUDA event recorded after the last copy
+
+    def copy(self, X, indices):
+        n_rows = len(indices)
+        if self.buffer is None or len(self.buffer) < n_rows:
+            self.buffer = torch.empty(
+                (n_rows, self.n_features), dtype=torch.float32, pin_memory=self.pinned
+            )
+        elif self.copied is not None:
+            self.copied.synchronize()
+        batch = self.buffer[:n_rows]
+        batch.numpy()[...] = X[np.asarray(indices)]  # gather and cast on the host
+        if not self.pinned:
+            return batch.to(self.device, copy=True)
+        result = batch.to(self.device, non_blocking=True)
+        self.copied = torch.cuda.Event()
+        self.copied.record()
+        return result
 
 
 def sparse_rows(X, indices, device, dtype=torch.float32):
@@ -88,8 +143,13 @@ def is_out_of_memory(error):
     return "out of memory" in message or "can't allocate memory" in message
 
 
-def run_epoch(module, optimizer, data, class_codes, batches, on_batch=None):
+def run_epoch(
+    module, optimizer, data, class_codes, batches, on_batch=None, chunk_size=None
+):
     """One pass of gradient steps; returns the mean batch loss and the samples seen.
+
+    A batch larger than ``chunk_size`` is embedded in chunks, with the exact
+    gradient of the whole batch (see ``chunked_backward``).
 
     Raises
     ------
@@ -101,19 +161,27 @@ def run_epoch(module, optimizer, data, class_codes, batches, on_batch=None):
     total, n_batches, n_seen = 0.0, 0, 0
     for batch_indices in batches:
         optimizer.zero_grad(set_to_none=True)
+        n_batch = len(batch_indices)
         try:
-            embeddings = module(data.rows(batch_indices))
-            loss = spectral_clustering_loss(embeddings, codes[batch_indices])
-            loss.backward()
+            if chunk_size is not None and n_batch > chunk_size:
+                loss = _chunked_step(
+                    module, data, batch_indices, codes[batch_indices], chunk_size
+                )
+            else:
+                embeddings = module(data.rows(batch_indices))
+                loss = spectral_clustering_loss(embeddings, codes[batch_indices])
+                loss.backward()
         except NonFiniteEmbeddingsError as error:
             raise Diverged("the network output is not finite") from error
         except (RuntimeError, MemoryError) as error:
             if not is_out_of_memory(error):
                 raise
+            lower = (
+                "chunk_size" if chunk_size is not None else "batch_size (or chunk_size)"
+            )
             raise MemoryError(
-                f"Out of memory training on a mini-batch of {len(batch_indices)} "
-                f"samples on {data.device}: lower batch_size (or "
-                "hidden_layer_sizes)."
+                f"Out of memory training on a mini-batch of {n_batch} samples on "
+                f"{data.device}: lower {lower} or hidden_layer_sizes."
             ) from error
         value = loss.item()
         if not math.isfinite(value):
@@ -121,10 +189,22 @@ def run_epoch(module, optimizer, data, class_codes, batches, on_batch=None):
         optimizer.step()
         total += value
         n_batches += 1
-        n_seen += len(batch_indices)
+        n_seen += n_batch
         if on_batch is not None:
             on_batch(n_batches, value)
     return total / n_batches, n_seen
+
+
+def _chunked_step(module, data, indices, labels, chunk_size):
+    """Back-propagate the loss of batch ``indices``, embedding ``chunk_size`` rows
+    at once; returns the loss."""
+    bounds = [
+        (start, min(start + chunk_size, len(indices)))
+        for start in range(0, len(indices), chunk_size)
+    ]
+    return chunked_backward(
+        lambda start, stop: module(data.rows(indices[start:stop])), labels, bounds
+    )
 
 
 def embed(module, X, device, batch_size=INFERENCE_BATCH_SIZE, dtype=torch.float32):

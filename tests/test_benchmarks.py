@@ -67,3 +67,31 @@ def test_bench_memory_prints_a_row_per_call_and_size(capsys):
     out = capsys.readouterr().out
     assert "| transform | 5000 |" in out
     assert "| score | 5000 |" in out
+
+
+def test_bench_large_batch_checks_chunks_against_whole_batches(capsys):
+    import bench_large_batch
+
+    bench_large_batch.main(["--batch-sizes", "512", "--chunk-size", "128"])
+    out = capsys.readouterr().out
+    assert "| batch | whole: memory | chunked: memory |" in out
+    assert "\n| 512 |" in out
+
+
+def test_bench_distributed_compares_one_and_two_processes(capsys):
+    import bench_distributed
+
+    bench_distributed.main(["--batch-sizes", "256", "--repeat", "1"])
+    out = capsys.readouterr().out
+    assert "| global batch | 1 process: s/step | 2 processes: s/step |" in out
+    assert "\n| 256 |" in out
+
+
+def test_bench_throughput_prints_samples_per_second(capsys):
+    pytest.importorskip("pytorch_metric_learning")
+    import bench_throughput
+
+    bench_throughput.main(["--data", "random", "--samples", "2048", "--epochs", "1"])
+    out = capsys.readouterr().out
+    assert "| device | ours | triplet (PML) | estimator | ours/triplet |" in out
+    assert "\n| cpu |" in out

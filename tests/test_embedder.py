@@ -297,7 +297,7 @@ def test_start_is_kept_when_training_never_helps_unseen_classes(monkeypatch):
     X, y = X[:600] / 16, y[:600]
     generator = torch.Generator().manual_seed(0)
 
-    def useless_epoch(module, optimizer, data, codes, batches, on_batch=None):
+    def useless_epoch(module, optimizer, data, codes, batches, *args, **kwargs):
         # every "trained" head embeds noise
         with torch.no_grad():
             for parameter in module.parameters():

@@ -1,0 +1,393 @@
+"""Exact loss and gradient of batches too large for one forward pass or one process.
+
+The spectral clustering loss of a batch depends on it only through two sums
+over its samples, ``S = F^T F`` (d x d) and the per-class sums of the rows of
+``F`` (k x d), and each row of the gradient needs only its own row of ``F``
+and the k x d matrix ``B = A S^+``. So the exact loss and gradient of a batch
+can be computed
+
+- in chunks: a pass without gradients accumulates the sums, then each chunk
+  is embedded again with gradients and back-propagated with its rows of the
+  closed-form gradient; peak memory follows the chunk, not the batch;
+- across processes: every rank all-reduces its sums (``d^2 + k d + k``
+  numbers) and back-propagates the rows of its own samples.
+
+Both combine. This module is pure torch, like ``_loss``.
+"""
+
+import contextlib
+import math
+
+import torch
+import torch.distributed as dist
+
+from ._loss import (
+    NonFiniteEmbeddingsError,
+    _check_labels,
+    _check_shapes,
+    _default_rtol,
+    gradient_rows,
+    power_of_two_scale,
+    solve_statistics,
+)
+
+__all__ = ["distributed_spectral_clustering_loss", "spectral_clustering_backward"]
+
+
+class _Statistics:
+    """``F^T F``, per-class sums and class sizes of a batch seen piece by piece.
+
+    The sums are kept in float64 at a common power-of-two scale (that of the
+    largest entry seen so far), so that neither large nor small embeddings
+    overflow or underflow and rescaling is exact.
+    """
+
+    def __init__(self, n_rows, n_features, device):
+        self.gram = torch.zeros(
+            (n_features, n_features), dtype=torch.float64, device=device
+        )
+        self.class_sums = torch.zeros(
+            (n_rows, n_features), dtype=torch.float64, device=device
+        )
+        self.counts = torch.zeros(n_rows, dtype=torch.float64, device=device)
+        self.scale = None  # set by the first piece
+
+    def add(self, embeddings, class_index):
+        """Add a piece of the batch: embeddings and the class row of each."""
+        amax = embeddings.detach().abs().max().item() if len(embeddings) else 0.0
+        if not math.isfinite(amax):
+            raise NonFiniteEmbeddingsError("embeddings contains NaN or infinity.")
+        scale = power_of_two_scale(amax, embeddings.dtype)
+        self._rescale(scale if self.scale is None else max(scale, self.scale))
+        # The piece's sums are formed at its own scale in its own dtype, then
+        # brought to the common scale in float64: exact, and no underflow.
+        scaled = embeddings if scale == 1.0 else embeddings / scale
+        ratio = scale / self.scale
+        self.gram += (scaled.T @ scaled).double() * ratio**2
+        sums = scaled.new_zeros((len(self.counts), scaled.shape[1]))
+        sums.index_add_(0, class_index, scaled)
+        self.class_sums += sums.double() * ratio
+        self.counts += torch.bincount(class_index, minlength=len(self.counts))
+
+    def _rescale(self, scale):
+        if self.scale is None:
+            self.scale = scale
+        elif scale != self.scale:
+            ratio = self.scale / scale
+            self.gram *= ratio**2
+            self.class_sums *= ratio
+            self.scale = scale
+
+    def all_reduce(self, group):
+        """Sum the statistics of every rank of ``group``."""
+        exponent = torch.tensor(
+            [math.log2(self.scale)], dtype=torch.float64, device=self.gram.device
+        )
+        dist.all_reduce(exponent, op=dist.ReduceOp.MAX, group=group)
+        self._rescale(2.0 ** exponent.item())
+        flat = torch.cat([self.gram.flatten(), self.class_sums.flatten(), self.counts])
+        dist.all_reduce(flat, group=group)
+        n_gram, n_sums = self.gram.numel(), self.class_sums.numel()
+        self.gram = flat[:n_gram].view_as(self.gram)
+        self.class_sums = flat[n_gram : n_gram + n_sums].view_as(self.class_sums)
+        self.counts = flat[n_gram + n_sums :]
+
+    def solve(self, rtol, dtype):
+        """``(loss, B, inv_sqrt_counts)``; the loss and ``B`` in ``dtype``."""
+        loss, b, inv_sqrt_counts = solve_statistics(
+            self.gram, self.class_sums, self.counts, rtol
+        )
+        return loss.to(dtype), b.to(dtype), inv_sqrt_counts.to(dtype)
+
+
+def _world(group):
+    if not (dist.is_available() and dist.is_initialized()):
+        raise RuntimeError(
+            "distributed=True needs an initialised torch.distributed process group: "
+            "call torch.distributed.init_process_group first (torchrun sets up its "
+            "environment)."
+        )
+    return dist.get_world_size(group)
+
+
+def _class_index(labels, group):
+    """The class row of each label, the same on every rank, and the row count.
+
+    Labels in a short range (the usual case) index rows by value; otherwise
+    the distinct labels of every rank are gathered and sorted.
+    """
+    n_samples = torch.tensor(len(labels), device=labels.device)
+    low, high = torch.aminmax(labels)
+    summary = torch.stack([-low, high, n_samples])
+    if group is not False:
+        dist.all_reduce(summary, op=dist.ReduceOp.MAX, group=group)
+    neg_low, high, n_max = summary.tolist()
+    n_ranks = 1 if group is False else dist.get_world_size(group)
+    if high + neg_low < 2 * n_max * n_ranks:
+        return labels + neg_low, high + neg_low + 1
+    distinct = torch.unique(labels)
+    if group is not False:
+        sizes = [torch.zeros_like(n_samples) for _ in range(n_ranks)]
+        dist.all_gather(sizes, torch.tensor(len(distinct), device=labels.device))
+        longest = max(int(size) for size in sizes)
+        padded = distinct.new_full((longest,), distinct[0])
+        padded[: len(distinct)] = distinct
+        gathered = [torch.empty_like(padded) for _ in range(n_ranks)]
+        dist.all_gather(gathered, padded, group=group)
+        distinct = torch.unique(torch.cat(gathered))
+    return torch.searchsorted(distinct, labels), len(distinct)
+
+
+def _resolve_rtol(rtol, n_features, dtype):
+    if rtol is None:
+        return _default_rtol(n_features, dtype)
+    if not (0 <= rtol < 1):
+        raise ValueError(f"rtol must be in [0, 1), got {rtol!r}.")
+    return float(rtol)
+
+
+class _DistributedLossFunction(torch.autograd.Function):
+    """The loss of the batch spread over the ranks; backward gives this rank's rows."""
+
+    @staticmethod
+    def forward(ctx, embeddings, class_index, n_rows, rtol, group, gradient_scale):
+        statistics = _Statistics(n_rows, embeddings.shape[1], embeddings.device)
+        statistics.add(embeddings, class_index)
+        statistics.all_reduce(group)
+        loss, b, inv_sqrt_counts = statistics.solve(rtol, embeddings.dtype)
+        ctx.save_for_backward(embeddings, class_index, b, inv_sqrt_counts)
+        ctx.scale = statistics.scale
+        ctx.gradient_scale = gradient_scale
+        return loss
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        embeddings, class_index, b, inv_sqrt_counts = ctx.saved_tensors
+        scaled = embeddings if ctx.scale == 1.0 else embeddings / ctx.scale
+        factor = grad_output * (ctx.gradient_scale / ctx.scale)
+        rows = gradient_rows(scaled, class_index, b, inv_sqrt_counts, factor)
+        return rows, None, None, None, None, None
+
+
+def distributed_spectral_clustering_loss(embeddings, labels, *, rtol=None, group=None):
+    """Spectral clustering loss of a batch spread over the processes of a group.
+
+    Every rank passes the embeddings and labels of its own samples; the loss
+    returned on every rank is that of the whole (global) batch, computed by
+    all-reducing ``F^T F``, the per-class sums and the class sizes:
+    ``d^2 + k d + k`` numbers per step, whatever the number of samples. Each
+    rank's backward pass gives the exact rows of the global gradient for its
+    own samples, multiplied by the world size, so that averaging parameter
+    gradients over the ranks, as
+    :class:`~torch.nn.parallel.DistributedDataParallel` does, yields exactly
+    the gradient of the global loss.
+
+    Must be called by every rank of ``group``, in the same order as the
+    group's other collectives. Labels name the same classes on every rank.
+
+    Parameters
+    ----------
+    embeddings : torch.Tensor of shape (n_local_samples, n_components)
+        This rank's embeddings, on the device of the group's backend (CPU for
+        gloo, CUDA for nccl).
+    labels : torch.Tensor of shape (n_local_samples,)
+        Integer class labels of this rank's samples.
+    rtol : float, default=None
+        Relative tolerance of the pseudo-inverse; see
+        :func:`spectral_clustering_loss`.
+    group : torch.distributed.ProcessGroup, default=None
+        The process group; ``None`` is the default (world) group.
+
+    Returns
+    -------
+    loss : torch.Tensor
+        0-d tensor, the same on every rank: the loss of the concatenated
+        batch.
+
+    See Also
+    --------
+    spectral_clustering_loss : The loss of a batch held by one process.
+    spectral_clustering_backward : Exact gradients of batches too large for
+        one forward pass (also across processes).
+
+    Examples
+    --------
+    Run with ``torchrun --nproc-per-node 2 script.py``::
+
+        import torch
+        import torch.distributed as dist
+        from torch.nn.parallel import DistributedDataParallel
+        from sklearn_dsc import distributed_spectral_clustering_loss
+
+        dist.init_process_group("gloo")  # "nccl" on GPUs
+        model = DistributedDataParallel(torch.nn.Linear(16, 4))
+        optimizer = torch.optim.Adam(model.parameters())
+        inputs, labels = ...  # this rank's share of the batch
+        loss = distributed_spectral_clustering_loss(model(inputs), labels)
+        loss.backward()  # DDP averages: the exact gradient of the whole batch
+        optimizer.step()
+    """
+    n_ranks = _world(group)
+    labels = _check_shapes(embeddings, labels)
+    rtol = _resolve_rtol(rtol, embeddings.shape[1], embeddings.dtype)
+    class_index, n_rows = _class_index(labels, group)
+    return _DistributedLossFunction.apply(
+        embeddings, class_index, n_rows, rtol, group, float(n_ranks)
+    )
+
+
+def spectral_clustering_backward(
+    model, inputs, labels, *, chunk_size, rtol=None, distributed=False, group=None
+):
+    """Exact loss of a large batch and its gradient, computed in chunks.
+
+    Back-propagates the spectral clustering loss of ``model(inputs)`` into
+    ``model``'s parameters (gradients accumulate, as with ``loss.backward()``)
+    while embedding at most ``chunk_size`` samples at once. A first pass
+    without gradients accumulates ``F^T F`` and the per-class sums of the
+    embeddings; then each chunk is embedded again with gradients and
+    back-propagated with its rows of the closed-form gradient. The result
+    equals ``spectral_clustering_loss(model(inputs), labels).backward()`` up
+    to rounding, for twice the forward computation, and peak memory follows
+    the chunk instead of the batch.
+
+    The two passes must give the same embeddings: each chunk's second
+    forward pass replays the random numbers of its first (dropout masks
+    match), but layers whose output depends on the other samples of the chunk
+    (batch normalisation in training mode) see chunks, not the batch.
+
+    Parameters
+    ----------
+    model : callable
+        Maps a chunk of ``inputs`` to its embeddings, a tensor of shape
+        (n_chunk_samples, n_components); usually a :class:`torch.nn.Module`.
+        A :class:`~torch.nn.parallel.DistributedDataParallel` model
+        synchronises its gradients once, after the last chunk.
+    inputs : torch.Tensor or sequence
+        The batch: anything with ``len`` and slicing along the first axis
+        (the chunk ``inputs[start:stop]`` is passed to ``model``).
+    labels : torch.Tensor of shape (n_samples,)
+        Integer class labels.
+    chunk_size : int
+        Samples embedded at once, at least 1.
+    rtol : float, default=None
+        Relative tolerance of the pseudo-inverse; see
+        :func:`spectral_clustering_loss`.
+    distributed : bool, default=False
+        The batch is spread over the ranks of ``group``, each passing its own
+        samples; see :func:`distributed_spectral_clustering_loss`, whose
+        gradient convention (parameter gradients averaged over the ranks are
+        exact) applies.
+    group : torch.distributed.ProcessGroup, default=None
+        The process group when ``distributed``; ``None`` is the world.
+
+    Returns
+    -------
+    loss : torch.Tensor
+        0-d tensor without gradient: the loss of the whole batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_dsc import spectral_clustering_backward
+    >>> model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(),
+    ...                             torch.nn.Linear(16, 4))
+    >>> inputs, labels = torch.randn(10_000, 8), torch.randint(0, 50, (10_000,))
+    >>> loss = spectral_clustering_backward(model, inputs, labels, chunk_size=1024)
+    >>> model[0].weight.grad.shape
+    torch.Size([16, 8])
+    """
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
+        raise TypeError(f"chunk_size must be an int, got {chunk_size!r}.")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}.")
+    n_samples = len(inputs)
+    labels = torch.as_tensor(labels)
+    if labels.ndim != 1 or len(labels) != n_samples:
+        raise ValueError(
+            f"labels must be a 1-D tensor with one entry per input; got shape "
+            f"{tuple(labels.shape)} for {n_samples} inputs."
+        )
+    bounds = [
+        (start, min(start + chunk_size, n_samples))
+        for start in range(0, n_samples, chunk_size)
+    ]
+    return chunked_backward(
+        lambda start, stop: model(inputs[start:stop]),
+        labels,
+        bounds,
+        rtol=rtol,
+        group=group if distributed else False,
+        no_sync=getattr(model, "no_sync", None),
+    )
+
+
+def chunked_backward(embed, labels, bounds, rtol=None, group=False, no_sync=None):
+    """The two passes of :func:`spectral_clustering_backward`.
+
+    ``embed(start, stop)`` embeds samples ``start:stop`` of the batch;
+    ``bounds`` lists the chunks as ``(start, stop)`` pairs. ``group`` is
+    ``False`` for a batch held by this process, else the process group
+    (``None`` for the world). ``no_sync`` is a DistributedDataParallel
+    model's context manager that defers gradient synchronisation.
+    """
+    n_ranks = 1 if group is False else _world(group)
+    if not bounds:
+        raise ValueError("the batch is empty: the loss needs at least one sample.")
+    labels = _check_labels(labels, len(labels), labels.device)
+    class_index, n_rows = _class_index(labels, group)
+
+    # Pass 1: the batch's statistics, keeping each chunk's random state.
+    random_states, statistics = [], None
+    with torch.no_grad():
+        for start, stop in bounds:
+            random_states.append(_random_state())
+            embeddings = embed(start, stop)
+            _check_shapes(embeddings, class_index[start:stop])
+            if statistics is None:
+                device, dtype = embeddings.device, embeddings.dtype
+                statistics = _Statistics(n_rows, embeddings.shape[1], device)
+                class_index = class_index.to(device)
+            statistics.add(embeddings, class_index[start:stop])
+    del embeddings
+    if group is not False:
+        statistics.all_reduce(group)
+    rtol = _resolve_rtol(rtol, statistics.gram.shape[0], dtype)
+    loss, b, inv_sqrt_counts = statistics.solve(rtol, dtype)
+
+    # Pass 2: each chunk again with the same random numbers (dropout), and
+    # with gradients, back-propagating its rows of the gradient.
+    factor = n_ranks / statistics.scale
+    end_state = _random_state()
+    try:
+        chunks = zip(bounds, random_states, strict=True)
+        for i, ((start, stop), state) in enumerate(chunks):
+            _set_random_state(state)
+            last = i == len(bounds) - 1
+            context = no_sync() if no_sync is not None and not last else None
+            with context or contextlib.nullcontext():
+                embeddings = embed(start, stop)
+                scaled = embeddings.detach()
+                if statistics.scale != 1.0:
+                    scaled = scaled / statistics.scale
+                rows = gradient_rows(
+                    scaled, class_index[start:stop], b, inv_sqrt_counts, factor
+                )
+                embeddings.backward(rows)
+    finally:
+        _set_random_state(end_state)
+    return loss.detach()
+
+
+def _random_state():
+    """The CPU generator's state and, once CUDA is in use, every GPU's."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    return torch.get_rng_state(), cuda
+
+
+def _set_random_state(state):
+    cpu, cuda = state
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)

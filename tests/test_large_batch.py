@@ -1,0 +1,310 @@
+"""Exact gradients of large batches: in chunks, and across processes."""
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch.nn.parallel import DistributedDataParallel
+
+from sklearn_dsc import (
+    distributed_spectral_clustering_loss,
+    spectral_clustering_backward,
+    spectral_clustering_loss,
+)
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+
+
+def mlp(seed, dropout=0.0, dtype=torch.float64, n_features=8, n_outputs=5):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Linear(n_features, 32),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(dropout),
+        torch.nn.Linear(32, n_outputs),
+    ).to(dtype)
+
+
+def batch(seed, n=600, n_features=8, n_classes=37, dtype=torch.float64):
+    generator = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(n, n_features, generator=generator, dtype=dtype)
+    labels = torch.randint(0, n_classes, (n,), generator=generator)
+    return inputs, labels
+
+
+def gradients(model):
+    return [parameter.grad.clone() for parameter in model.parameters()]
+
+
+def one_shot(model, inputs, labels):
+    """Loss and parameter gradients of the whole batch at once."""
+    model.zero_grad()
+    loss = spectral_clustering_loss(model(inputs), labels)
+    loss.backward()
+    return loss.detach(), gradients(model)
+
+
+def assert_same_gradients(actual, expected, rtol=1e-8):
+    for a, e in zip(actual, expected, strict=True):
+        torch.testing.assert_close(a, e, rtol=rtol, atol=rtol * e.abs().max())
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64, 599, 600, 5000])
+def test_chunked_gradient_equals_one_shot_float64(chunk_size):
+    model = mlp(0)
+    inputs, labels = batch(1)
+    expected_loss, expected = one_shot(model, inputs, labels)
+    model.zero_grad()
+    loss = spectral_clustering_backward(model, inputs, labels, chunk_size=chunk_size)
+    torch.testing.assert_close(loss, expected_loss, rtol=1e-10, atol=0)
+    assert not loss.requires_grad
+    assert_same_gradients(gradients(model), expected)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        torch.tensor([10**12, -5, 10**12, 3] * 50),  # far apart: sorted, not indexed
+        torch.tensor([7.0, 7.0, 2.0, 2.0] * 50),  # whole floats
+        torch.zeros(200, dtype=torch.int64),  # one class
+    ],
+)
+def test_chunked_handles_any_labels(labels):
+    model = mlp(2)
+    inputs, _ = batch(3, n=200)
+    expected_loss, expected = one_shot(model, inputs, labels)
+    model.zero_grad()
+    loss = spectral_clustering_backward(model, inputs, labels, chunk_size=33)
+    torch.testing.assert_close(loss, expected_loss, rtol=1e-10, atol=1e-12)
+    assert_same_gradients(gradients(model), expected)
+
+
+@pytest.mark.parametrize("scale", [2.0**-300, 2.0**300, 1e-200, 1e250])
+def test_chunked_extreme_scales(scale):
+    inputs, labels = batch(4, n=120)
+    linear = torch.nn.Linear(8, 4, dtype=torch.float64)
+
+    def model(x):
+        return linear(x) * scale
+
+    expected_loss, expected = one_shot(linear, inputs, labels)
+    linear.zero_grad()
+    loss = spectral_clustering_backward(model, inputs, labels, chunk_size=50)
+    torch.testing.assert_close(loss, expected_loss, rtol=1e-9, atol=0)
+    # d loss / d W scales as 1/scale times the chain rule's scale: unchanged
+    assert_same_gradients(gradients(linear), expected)
+
+
+def test_chunks_of_different_scales_share_one():
+    """A chunk of much larger entries rescales what was accumulated before it."""
+    inputs, labels = batch(5, n=90)
+    weights = torch.ones(90, 1, dtype=torch.float64)
+    weights[60:] = 2.0**400
+    linear = torch.nn.Linear(8, 4, dtype=torch.float64)
+
+    def model(x):
+        return linear(x[:, :8]) * x[:, 8:]
+
+    augmented = torch.cat([inputs, weights], dim=1)
+    embeddings = model(augmented).detach().requires_grad_(True)
+    reference = spectral_clustering_loss(embeddings / 2.0**400, labels)
+    loss = spectral_clustering_backward(model, augmented, labels, chunk_size=30)
+    torch.testing.assert_close(loss, reference.detach(), rtol=1e-9, atol=0)
+
+
+def test_dropout_masks_are_replayed():
+    """The second pass draws the first pass's masks, so the gradient is the
+    exact gradient at the embeddings the loss was computed on."""
+    model = mlp(6, dropout=0.5)
+    inputs, labels = batch(7, n=300)
+    chunks = [(start, min(start + 64, 300)) for start in range(0, 300, 64)]
+
+    torch.manual_seed(123)
+    embeddings = torch.cat([model(inputs[a:b]) for a, b in chunks])
+    expected_loss = spectral_clustering_loss(embeddings, labels)
+    expected_loss.backward()
+    expected = gradients(model)
+    state_after = torch.get_rng_state()
+
+    model.zero_grad()
+    torch.manual_seed(123)
+    loss = spectral_clustering_backward(model, inputs, labels, chunk_size=64)
+    torch.testing.assert_close(loss, expected_loss.detach(), rtol=1e-10, atol=0)
+    assert_same_gradients(gradients(model), expected)
+    # the generator ends where one pass over the batch leaves it
+    assert torch.equal(torch.get_rng_state(), state_after)
+
+
+def test_gradients_accumulate_like_backward():
+    model = mlp(8)
+    inputs, labels = batch(9)
+    _, once = one_shot(model, inputs, labels)
+    spectral_clustering_backward(model, inputs, labels, chunk_size=100)
+    assert_same_gradients(gradients(model), [2 * g for g in once])
+
+
+def test_float32_chunked_is_close_to_one_shot():
+    model = mlp(10, dtype=torch.float32)
+    inputs, labels = batch(11, dtype=torch.float32)
+    expected_loss, expected = one_shot(model, inputs, labels)
+    model.zero_grad()
+    loss = spectral_clustering_backward(model, inputs, labels, chunk_size=128)
+    assert loss.dtype == torch.float32
+    torch.testing.assert_close(loss, expected_loss, rtol=1e-4, atol=1e-4)
+    assert_same_gradients(gradients(model), expected, rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"chunk_size": 0}, ValueError, "chunk_size must be at least 1"),
+        ({"chunk_size": 2.5}, TypeError, "chunk_size must be an int"),
+        ({"chunk_size": True}, TypeError, "chunk_size must be an int"),
+        ({"chunk_size": 8, "rtol": 2.0}, ValueError, "rtol must be in"),
+        ({"chunk_size": 8, "distributed": True}, RuntimeError, "process group"),
+    ],
+)
+def test_bad_arguments(kwargs, error, message):
+    inputs, labels = batch(12, n=20)
+    with pytest.raises(error, match=message):
+        spectral_clustering_backward(mlp(0), inputs, labels, **kwargs)
+
+
+def test_bad_labels_and_outputs():
+    inputs, labels = batch(13, n=20)
+    with pytest.raises(ValueError, match="one entry per input"):
+        spectral_clustering_backward(mlp(0), inputs, labels[:5], chunk_size=8)
+    with pytest.raises(ValueError, match="fractional part"):
+        spectral_clustering_backward(mlp(0), inputs, labels + 0.5, chunk_size=8)
+    with pytest.raises(ValueError, match="the batch is empty"):
+        spectral_clustering_backward(mlp(0), inputs[:0], labels[:0], chunk_size=8)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        spectral_clustering_backward(
+            lambda x: mlp(0)(x) * float("nan"), inputs, labels, chunk_size=8
+        )
+    with pytest.raises(ValueError, match="2-D tensor"):
+        spectral_clustering_backward(
+            lambda x: mlp(0)(x).sum(1), inputs, labels, chunk_size=8
+        )
+
+
+def test_distributed_loss_needs_a_process_group():
+    embeddings, labels = batch(14, n=20)
+    with pytest.raises(RuntimeError, match="init_process_group"):
+        distributed_spectral_clustering_loss(embeddings, labels)
+
+
+# ------------------------------------------------------------- distributed
+
+# Uneven shards, and classes that only some ranks hold.
+SHARDS = [(0, 230), (230, 600)]
+
+
+def _distributed_worker(rank, world_size, rendezvous, labels_kind, results):
+    dist.init_process_group(
+        "gloo", init_method=rendezvous, rank=rank, world_size=world_size
+    )
+    try:
+        torch.set_num_threads(1)
+        inputs, labels = batch(20)
+        if labels_kind == "far apart":
+            labels = labels * 10**12 - 3
+        start, stop = SHARDS[rank]
+        local_inputs, local_labels = inputs[start:stop], labels[start:stop]
+        model = mlp(21)
+        expected_loss, expected = one_shot(model, inputs, labels)
+
+        ddp = DistributedDataParallel(model)
+        model.zero_grad()
+        loss = distributed_spectral_clustering_loss(ddp(local_inputs), local_labels)
+        loss.backward()
+        torch.testing.assert_close(loss.detach(), expected_loss, rtol=1e-10, atol=0)
+        assert_same_gradients(gradients(model), expected)
+
+        model.zero_grad()
+        loss = spectral_clustering_backward(
+            ddp, local_inputs, local_labels, chunk_size=50, distributed=True
+        )
+        torch.testing.assert_close(loss, expected_loss, rtol=1e-10, atol=0)
+        assert_same_gradients(gradients(model), expected)
+
+        # Without DDP, the rows of each rank are those of the global gradient
+        # times the world size; summed over ranks they give the exact gradient.
+        embeddings = inputs[:, :5].clone().requires_grad_(True)
+        spectral_clustering_loss(embeddings, labels).backward()
+        local = embeddings.detach()[start:stop].clone().requires_grad_(True)
+        distributed_spectral_clustering_loss(local, local_labels).backward()
+        torch.testing.assert_close(
+            local.grad / world_size, embeddings.grad[start:stop], rtol=1e-9, atol=1e-12
+        )
+        results[rank] = "ok"
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("labels_kind", ["short range", "far apart"])
+def test_two_processes_on_gloo_give_the_single_process_gradient(tmp_path, labels_kind):
+    """2 processes, each with its share of a batch, wrapped in
+    DistributedDataParallel: after backward every rank holds the exact
+    gradient of the concatenated batch, with and without chunks."""
+    results = mp.Manager().dict()
+    mp.spawn(
+        _distributed_worker,
+        args=(2, f"file://{tmp_path / 'rendezvous'}", labels_kind, results),
+        nprocs=2,
+        join=True,
+    )
+    assert dict(results) == {0: "ok", 1: "ok"}
+
+
+@CUDA
+def test_cuda_chunked_matches_one_shot():
+    model = mlp(30, dtype=torch.float32).cuda()
+    inputs, labels = batch(31, dtype=torch.float32)
+    inputs, labels = inputs.cuda(), labels.cuda()
+    expected_loss, expected = one_shot(model, inputs, labels)
+    model.zero_grad()
+    loss = spectral_clustering_backward(model, inputs, labels, chunk_size=100)
+    torch.testing.assert_close(loss, expected_loss, rtol=1e-4, atol=1e-4)
+    assert_same_gradients(gradients(model), expected, rtol=1e-3)
+
+
+def test_labels_of_numpy_type_are_accepted():
+    model = mlp(40)
+    inputs, labels = batch(41, n=50)
+    expected_loss, _ = one_shot(model, inputs, labels)
+    loss = spectral_clustering_backward(
+        model, inputs, np.asarray(labels), chunk_size=16
+    )
+    torch.testing.assert_close(loss, expected_loss, rtol=1e-10, atol=0)
+
+
+# ---------------------------------------------------------------- estimator
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_estimator_chunk_size_trains_like_whole_batches():
+    from sklearn.datasets import load_digits
+
+    from sklearn_dsc import DeepSpectralClusteringEmbedder
+
+    X, y = load_digits(return_X_y=True)
+    params = dict(
+        init="random",
+        hidden_layer_sizes=(32,),
+        batch_size=200,
+        max_iter=3,
+        early_stopping=False,
+        random_state=0,
+        device="cpu",
+    )
+    whole = DeepSpectralClusteringEmbedder(**params).fit(X / 16, y)
+    chunked = DeepSpectralClusteringEmbedder(chunk_size=64, **params).fit(X / 16, y)
+    np.testing.assert_allclose(chunked.loss_curve_, whole.loss_curve_, rtol=1e-4)
+    np.testing.assert_allclose(
+        chunked.transform(X / 16), whole.transform(X / 16), rtol=1e-3, atol=1e-3
+    )
+    # a chunk as large as the batch is the whole batch, bit for bit
+    same = DeepSpectralClusteringEmbedder(chunk_size=200, **params).fit(X / 16, y)
+    np.testing.assert_array_equal(same.transform(X / 16), whole.transform(X / 16))
