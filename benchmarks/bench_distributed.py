@@ -111,7 +111,7 @@ def main(argv=None):
     )
     print(
         f"| global batch | 1 process: s/step | {args.processes} processes: s/step "
-        f"| time {args.processes}/1 | all-reduced numbers per step |"
+        f"| time {args.processes}/1 | numbers the loss all-reduces per step |"
     )
     print("|---|---|---|---|---|")
     with mp.Manager() as manager:
