@@ -23,6 +23,7 @@ import torch.distributed as dist
 
 from ._loss import (
     NonFiniteEmbeddingsError,
+    _check_embeddings,
     _check_labels,
     _check_shapes,
     _default_rtol,
@@ -118,17 +119,21 @@ def _class_index(labels, group):
     """
     n_samples = torch.tensor(len(labels), device=labels.device)
     low, high = torch.aminmax(labels)
-    summary = torch.stack([-low, high, n_samples])
+    # -(low + 1) cannot overflow int64, unlike -low
+    summary = torch.stack([-(low + 1), high, n_samples])
     if group is not False:
         dist.all_reduce(summary, op=dist.ReduceOp.MAX, group=group)
     neg_low, high, n_max = summary.tolist()
+    neg_low += 1
     n_ranks = 1 if group is False else dist.get_world_size(group)
     if high + neg_low < 2 * n_max * n_ranks:
         return labels + neg_low, high + neg_low + 1
     distinct = torch.unique(labels)
     if group is not False:
         sizes = [torch.zeros_like(n_samples) for _ in range(n_ranks)]
-        dist.all_gather(sizes, torch.tensor(len(distinct), device=labels.device))
+        dist.all_gather(
+            sizes, torch.tensor(len(distinct), device=labels.device), group=group
+        )
         longest = max(int(size) for size in sizes)
         padded = distinct.new_full((longest,), distinct[0])
         padded[: len(distinct)] = distinct
@@ -336,7 +341,6 @@ def chunked_backward(embed, labels, bounds, rtol=None, group=False, no_sync=None
     if not bounds:
         raise ValueError("the batch is empty: the loss needs at least one sample.")
     labels = _check_labels(labels, len(labels), labels.device)
-    class_index, n_rows = _class_index(labels, group)
 
     # Pass 1: the batch's statistics, keeping each chunk's random state.
     random_states, statistics = [], None
@@ -344,11 +348,17 @@ def chunked_backward(embed, labels, bounds, rtol=None, group=False, no_sync=None
         for start, stop in bounds:
             random_states.append(_random_state())
             embeddings = embed(start, stop)
-            _check_shapes(embeddings, class_index[start:stop])
+            _check_embeddings(embeddings)
+            if len(embeddings) != stop - start:
+                raise ValueError(
+                    f"the model returned {len(embeddings)} rows for a chunk of "
+                    f"{stop - start} inputs; it must embed each input."
+                )
             if statistics is None:
+                # on the embeddings' device: collectives of nccl need CUDA
                 device, dtype = embeddings.device, embeddings.dtype
+                class_index, n_rows = _class_index(labels.to(device), group)
                 statistics = _Statistics(n_rows, embeddings.shape[1], device)
-                class_index = class_index.to(device)
             statistics.add(embeddings, class_index[start:stop])
     del embeddings
     if group is not False:

@@ -68,6 +68,7 @@ def test_chunked_gradient_equals_one_shot_float64(chunk_size):
         torch.tensor([10**12, -5, 10**12, 3] * 50),  # far apart: sorted, not indexed
         torch.tensor([7.0, 7.0, 2.0, 2.0] * 50),  # whole floats
         torch.zeros(200, dtype=torch.int64),  # one class
+        torch.tensor([-(2**63), 2**63 - 1] * 100),  # the ends of int64
     ],
 )
 def test_chunked_handles_any_labels(labels):
@@ -186,6 +187,10 @@ def test_bad_labels_and_outputs():
     with pytest.raises(ValueError, match="2-D tensor"):
         spectral_clustering_backward(
             lambda x: mlp(0)(x).sum(1), inputs, labels, chunk_size=8
+        )
+    with pytest.raises(ValueError, match="returned 1 rows for a chunk of 8"):
+        spectral_clustering_backward(
+            lambda x: mlp(0)(x)[:1], inputs, labels, chunk_size=8
         )
 
 
