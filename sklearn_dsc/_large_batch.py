@@ -26,9 +26,10 @@ from ._loss import (
     _check_embeddings,
     _check_labels,
     _check_shapes,
-    _default_rtol,
+    _resolve_rtol,
     gradient_rows,
     power_of_two_scale,
+    saved_gradient_rows,
     solve_statistics,
 )
 
@@ -143,14 +144,6 @@ def _class_index(labels, group):
     return torch.searchsorted(distinct, labels), len(distinct)
 
 
-def _resolve_rtol(rtol, n_features, dtype):
-    if rtol is None:
-        return _default_rtol(n_features, dtype)
-    if not (0 <= rtol < 1):
-        raise ValueError(f"rtol must be in [0, 1), got {rtol!r}.")
-    return float(rtol)
-
-
 class _DistributedLossFunction(torch.autograd.Function):
     """The loss of the batch spread over the ranks; backward gives this rank's rows."""
 
@@ -168,10 +161,7 @@ class _DistributedLossFunction(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output):
-        embeddings, class_index, b, inv_sqrt_counts = ctx.saved_tensors
-        scaled = embeddings if ctx.scale == 1.0 else embeddings / ctx.scale
-        factor = grad_output * (ctx.gradient_scale / ctx.scale)
-        rows = gradient_rows(scaled, class_index, b, inv_sqrt_counts, factor)
+        rows = saved_gradient_rows(ctx, grad_output * ctx.gradient_scale)
         return rows, None, None, None, None, None
 
 
@@ -314,32 +304,33 @@ def spectral_clustering_backward(
             f"labels must be a 1-D tensor with one entry per input; got shape "
             f"{tuple(labels.shape)} for {n_samples} inputs."
         )
-    bounds = [
-        (start, min(start + chunk_size, n_samples))
-        for start in range(0, n_samples, chunk_size)
-    ]
     return chunked_backward(
         lambda start, stop: model(inputs[start:stop]),
         labels,
-        bounds,
+        chunk_size,
         rtol=rtol,
         group=group if distributed else False,
         no_sync=getattr(model, "no_sync", None),
     )
 
 
-def chunked_backward(embed, labels, bounds, rtol=None, group=False, no_sync=None):
+def chunked_backward(embed, labels, chunk_size, rtol=None, group=False, no_sync=None):
     """The two passes of :func:`spectral_clustering_backward`.
 
-    ``embed(start, stop)`` embeds samples ``start:stop`` of the batch;
-    ``bounds`` lists the chunks as ``(start, stop)`` pairs. ``group`` is
+    ``embed(start, stop)`` embeds samples ``start:stop`` of the batch of
+    ``len(labels)`` samples, at most ``chunk_size`` at once. ``group`` is
     ``False`` for a batch held by this process, else the process group
     (``None`` for the world). ``no_sync`` is a DistributedDataParallel
     model's context manager that defers gradient synchronisation.
     """
     n_ranks = 1 if group is False else _world(group)
-    if not bounds:
+    n_samples = len(labels)
+    if n_samples == 0:
         raise ValueError("the batch is empty: the loss needs at least one sample.")
+    bounds = [
+        (start, min(start + chunk_size, n_samples))
+        for start in range(0, n_samples, chunk_size)
+    ]
     labels = _check_labels(labels, len(labels), labels.device)
 
     # Pass 1: the batch's statistics, keeping each chunk's random state.

@@ -32,8 +32,13 @@ class NonFiniteEmbeddingsError(ValueError):
     """The embeddings hold NaN or infinity."""
 
 
-def _default_rtol(n_features, dtype):
-    return n_features * torch.finfo(dtype).eps
+def _resolve_rtol(rtol, n_features, dtype):
+    """``rtol``, checked, or the default ``n_features * eps`` of ``dtype``."""
+    if rtol is None:
+        return n_features * torch.finfo(dtype).eps
+    if not (0 <= rtol < 1):
+        raise ValueError(f"rtol must be in [0, 1), got {rtol!r}.")
+    return float(rtol)
 
 
 def _check_shapes(embeddings, labels):
@@ -225,15 +230,20 @@ class _SpectralClusteringLossFunction(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output):
-        embeddings, class_index, b, inv_sqrt_counts = ctx.saved_tensors
-        # For F_s = F / s: dL/dF = -(J B - F_s B^T B) / s, where
-        # (J B)_i = B[y_i] / sqrt(n_{y_i}). grad_output and 1/s are folded
-        # into the small matrices.
-        scaled = embeddings if ctx.scale == 1.0 else embeddings / ctx.scale
-        rows = gradient_rows(
-            scaled, class_index, b, inv_sqrt_counts, grad_output / ctx.scale
-        )
-        return rows, None, None, None, None
+        return saved_gradient_rows(ctx, grad_output), None, None, None, None
+
+
+def saved_gradient_rows(ctx, factor):
+    """``factor`` times ``dL/dF``, from what an autograd ``forward`` saved.
+
+    ``ctx`` holds ``(F, class_index, B, inv_sqrt_counts)`` and the scale
+    ``s`` of ``F``. For ``F_s = F / s``, ``dL/dF = -(J B - F_s B^T B) / s``,
+    where ``(J B)_i = B[y_i] / sqrt(n_{y_i})``; ``factor`` and ``1/s`` are
+    folded into the small matrices.
+    """
+    embeddings, class_index, b, inv_sqrt_counts = ctx.saved_tensors
+    scaled = embeddings if ctx.scale == 1.0 else embeddings / ctx.scale
+    return gradient_rows(scaled, class_index, b, inv_sqrt_counts, factor / ctx.scale)
 
 
 def spectral_clustering_loss(embeddings, labels, *, rtol=None):
@@ -319,13 +329,10 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None):
         return spectral_clustering_loss(embeddings.float(), labels, rtol=rtol).to(
             embeddings.dtype
         )
-    if rtol is None:
-        rtol = _default_rtol(embeddings.shape[1], embeddings.dtype)
-    elif not (0 <= rtol < 1):
-        raise ValueError(f"rtol must be in [0, 1), got {rtol!r}.")
+    rtol = _resolve_rtol(rtol, embeddings.shape[1], embeddings.dtype)
     class_index, counts, scale = _summarise(embeddings, labels)
     return _SpectralClusteringLossFunction.apply(
-        embeddings, class_index, counts, scale, float(rtol)
+        embeddings, class_index, counts, scale, rtol
     )
 
 

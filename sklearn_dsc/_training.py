@@ -198,12 +198,8 @@ def run_epoch(
 def _chunked_step(module, data, indices, labels, chunk_size):
     """Back-propagate the loss of batch ``indices``, embedding ``chunk_size`` rows
     at once; returns the loss."""
-    bounds = [
-        (start, min(start + chunk_size, len(indices)))
-        for start in range(0, len(indices), chunk_size)
-    ]
     return chunked_backward(
-        lambda start, stop: module(data.rows(indices[start:stop])), labels, bounds
+        lambda start, stop: module(data.rows(indices[start:stop])), labels, chunk_size
     )
 
 
