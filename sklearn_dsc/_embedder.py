@@ -138,6 +138,11 @@ class DeepSpectralClusteringEmbedder(
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
         Activation of the hidden layers.
 
+    dropout : float, default=0.0
+        Probability of zeroing each hidden unit in training (dropout after
+        every hidden activation of the trained network); ``0`` adds no
+        dropout layer. Inference uses every unit.
+
     solver : {"adam", "closed_form"}, default="adam"
         ``"adam"`` trains by mini-batch gradient descent with Adam.
         ``"closed_form"`` (linear embeddings only, ``hidden_layer_sizes=()``)
@@ -316,6 +321,7 @@ class DeepSpectralClusteringEmbedder(
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
         "solver": [StrOptions({"adam", "closed_form"})],
         "init": [StrOptions({"auto", "random", "pca", "closed_form"})],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
@@ -342,6 +348,7 @@ class DeepSpectralClusteringEmbedder(
         *,
         hidden_layer_sizes=(256,),
         activation="relu",
+        dropout=0.0,
         solver="adam",
         init="auto",
         batch_size=256,
@@ -364,6 +371,7 @@ class DeepSpectralClusteringEmbedder(
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.dropout = dropout
         self.solver = solver
         self.init = init
         self.batch_size = batch_size
@@ -479,6 +487,7 @@ class DeepSpectralClusteringEmbedder(
                     codes,
                     sampler.batches(self._n_batches(len(data))),
                     chunk_size=self.chunk_size,
+                    seed=self._dropout_seed(random_state),
                 )
             except Diverged:
                 raise ValueError(
@@ -587,7 +596,12 @@ class DeepSpectralClusteringEmbedder(
         if init == "random":
             n_components = self.n_components or n_classes or len(np.unique(codes))
             self.module_ = build_mlp(
-                X.shape[1], self._hidden_sizes(), n_components, self.activation, seed
+                X.shape[1],
+                self._hidden_sizes(),
+                n_components,
+                self.activation,
+                seed,
+                self.dropout,
             )
             self.module_[0].input_scale.fill_(input_scale)
             return
@@ -599,7 +613,13 @@ class DeepSpectralClusteringEmbedder(
         for candidate in candidates:
             weight, bias = self._anchor(candidate, X, codes, seed)
             self.module_ = build_anchored(
-                weight, bias, self._hidden_sizes(), n_head, self.activation, seed
+                weight,
+                bias,
+                self._hidden_sizes(),
+                n_head,
+                self.activation,
+                seed,
+                self.dropout,
             )
             self.module_.head[0].input_scale.fill_(input_scale)
             score = validation_score() if len(candidates) > 1 else 0.0
@@ -653,6 +673,13 @@ class DeepSpectralClusteringEmbedder(
         return ClassBalancedSampler(
             codes, samples_per_class, classes_per_batch, random_state
         )
+
+    def _dropout_seed(self, random_state):
+        """A seed for an epoch's dropout masks, drawn from ``random_state``;
+        ``None`` without dropout, which leaves ``random_state`` untouched."""
+        if self.dropout == 0:
+            return None
+        return int(random_state.randint(np.iinfo(np.int32).max))
 
     def _n_batches(self, n_samples):
         return max(1, round(n_samples / self.batch_size))
@@ -858,6 +885,7 @@ class DeepSpectralClusteringEmbedder(
                     sampler.batches(n_batches),
                     self._batch_progress(n_batches),
                     chunk_size=self.chunk_size,
+                    seed=self._dropout_seed(random_state),
                 )
                 self.loss_curve_.append(loss)
                 self.n_iter_ += 1

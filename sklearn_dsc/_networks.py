@@ -35,12 +35,16 @@ class SparseInputLinear(torch.nn.Linear):
         return super().forward(inputs)
 
 
-def build_mlp(n_features, hidden_layer_sizes, n_components, activation, seed):
+def build_mlp(
+    n_features, hidden_layer_sizes, n_components, activation, seed, dropout=0.0
+):
     """A multi-layer perceptron ``n_features -> hidden... -> n_components``.
 
-    With no hidden layer it is a single linear map (a linear metric). The
-    weights use torch's default initialisation drawn from a generator seeded
-    with ``seed``, without touching torch's global random state.
+    With no hidden layer it is a single linear map (a linear metric). Every
+    hidden activation is followed by ``torch.nn.Dropout(dropout)`` when
+    ``dropout > 0``. The weights use torch's default initialisation drawn from
+    a generator seeded with ``seed``, without touching torch's global random
+    state.
     """
     sizes = [n_features, *hidden_layer_sizes, n_components]
     layers = []
@@ -53,6 +57,8 @@ def build_mlp(n_features, hidden_layer_sizes, n_components, activation, seed):
             layers.append(linear(fan_in, fan_out))
             if index < len(sizes) - 2:
                 layers.append(ACTIVATIONS[activation]())
+                if dropout > 0:
+                    layers.append(torch.nn.Dropout(dropout))
     return torch.nn.Sequential(*layers)
 
 
@@ -85,7 +91,9 @@ class AnchoredEmbedding(torch.nn.Module):
         )
 
 
-def build_anchored(weight, bias, hidden_layer_sizes, n_components, activation, seed):
+def build_anchored(
+    weight, bias, hidden_layer_sizes, n_components, activation, seed, dropout=0.0
+):
     """An ``AnchoredEmbedding`` with anchor ``(weight, bias)`` and a fresh head."""
     n_anchor, n_features = weight.shape
     anchor = torch.nn.utils.skip_init(SparseInputLinear, n_features, n_anchor)
@@ -93,5 +101,7 @@ def build_anchored(weight, bias, hidden_layer_sizes, n_components, activation, s
         anchor.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
         anchor.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
         anchor.input_scale.fill_(1.0)  # skip_init leaves buffers unset
-    head = build_mlp(n_features, hidden_layer_sizes, n_components, activation, seed)
+    head = build_mlp(
+        n_features, hidden_layer_sizes, n_components, activation, seed, dropout
+    )
     return AnchoredEmbedding(anchor, head)

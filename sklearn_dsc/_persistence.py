@@ -301,6 +301,9 @@ def _rebuild_module(architecture, estimator, state):
     """Build the network the architecture describes and load ``state`` into it."""
     kind = architecture["kind"]
     activation = architecture["activation"]
+    dropout = architecture.get("dropout", 0.0)
+    if not (isinstance(dropout, float) and 0 <= dropout < 1):
+        raise ModelFileError(f"invalid dropout {dropout!r}")
     sizes = [_integer(n, "layer size") for n in architecture["layer_sizes"]]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ModelFileError(f"invalid layer sizes {sizes}")
@@ -310,7 +313,7 @@ def _rebuild_module(architecture, estimator, state):
             f"{estimator.n_features_in_}"
         )
     if kind == "mlp":
-        module = build_mlp(sizes[0], sizes[1:-1], sizes[-1], activation, 0)
+        module = build_mlp(sizes[0], sizes[1:-1], sizes[-1], activation, 0, dropout)
     elif kind == "anchored":
         width = _integer(architecture["anchor_width"], "anchor_width")
         module = build_anchored(
@@ -320,6 +323,7 @@ def _rebuild_module(architecture, estimator, state):
             sizes[-1],
             activation,
             0,
+            dropout,
         )
     else:
         raise ModelFileError(f"unknown network kind {kind!r}")
@@ -371,14 +375,18 @@ def _architecture(module):
         architecture.update(kind="anchored", anchor_width=anchor_width)
         return architecture
     linears = [layer for layer in module if isinstance(layer, torch.nn.Linear)]
+    dropouts = [layer.p for layer in module if isinstance(layer, torch.nn.Dropout)]
     activations = [
-        type(layer) for layer in module if not isinstance(layer, torch.nn.Linear)
+        type(layer)
+        for layer in module
+        if not isinstance(layer, (torch.nn.Linear, torch.nn.Dropout))
     ]
     names = {cls: name for name, cls in ACTIVATIONS.items()}
     return {
         "kind": "mlp",
         "layer_sizes": [linears[0].in_features] + [lin.out_features for lin in linears],
         "activation": names[activations[0]] if activations else "identity",
+        "dropout": float(dropouts[0]) if dropouts else 0.0,
     }
 
 

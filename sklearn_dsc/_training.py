@@ -144,18 +144,34 @@ def is_out_of_memory(error):
 
 
 def run_epoch(
-    module, optimizer, data, class_codes, batches, on_batch=None, chunk_size=None
+    module,
+    optimizer,
+    data,
+    class_codes,
+    batches,
+    on_batch=None,
+    chunk_size=None,
+    seed=None,
 ):
     """One pass of gradient steps; returns the mean batch loss and the samples seen.
 
     A batch larger than ``chunk_size`` is embedded in chunks, with the exact
-    gradient of the whole batch (see ``chunked_backward``).
+    gradient of the whole batch (see ``chunked_backward``). With ``seed``,
+    torch's random numbers (dropout masks) come from generators seeded with
+    it, and torch's global random state is left as it was.
 
     Raises
     ------
     Diverged
         When a batch's embeddings or loss are not finite.
     """
+    if seed is not None:
+        devices = [data.device] if data.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            return run_epoch(
+                module, optimizer, data, class_codes, batches, on_batch, chunk_size
+            )
     module.train()
     codes = torch.as_tensor(class_codes, device=data.device)
     total, n_batches, n_seen = 0.0, 0, 0

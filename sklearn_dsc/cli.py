@@ -49,6 +49,7 @@ ESTIMATOR_OPTIONS = [
         "hidden widths, e.g. 256,128; '' for a linear map",
     ),
     ("--activation", "activation", str, "relu, tanh, logistic or identity"),
+    ("--dropout", "dropout", float, "dropout after each hidden layer, in [0, 1)"),
     ("--solver", "solver", str, "adam or closed_form"),
     ("--init", "init", str, "auto, pca, closed_form or random"),
     ("--batch-size", "batch_size", int, "samples per mini-batch"),

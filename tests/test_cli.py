@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_digits
 
 from sklearn_dsc import load
@@ -108,6 +109,14 @@ def test_fit_records_the_feature_names_and_options(data, model):
     assert fitted.classes_.tolist() == [f"d{d}" for d in range(5)]
     assert fitted.hidden_layer_sizes == (16,)
     assert fitted.max_iter == 2
+
+
+def test_fit_with_dropout(data, tmp_path):
+    path = tmp_path / "dropout.dsc"
+    ok("fit", data / "seen.npz", "-o", path, *FAST, "--dropout", "0.2")
+    fitted = load(path)
+    assert fitted.dropout == 0.2
+    assert any(isinstance(m, torch.nn.Dropout) for m in fitted.module_.modules())
 
 
 def test_fit_npz_linear_closed_form(data, tmp_path):

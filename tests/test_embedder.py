@@ -166,12 +166,27 @@ def test_same_random_state_same_embedding(blobs):
     assert not np.allclose(first, third)
 
 
-def test_does_not_touch_global_random_state(blobs):
+def test_dropout_is_seeded_by_random_state_and_off_at_inference(blobs):
+    X, y = blobs
+    params = {"max_iter": 3, "dropout": 0.5, "init": "random"}
+    first = fit_quietly(fast(**params), X, y)
+    second = fit_quietly(fast(**params), X, y)
+    np.testing.assert_array_equal(first.transform(X), second.transform(X))
+    np.testing.assert_array_equal(first.transform(X), first.transform(X))
+    assert any(isinstance(m, torch.nn.Dropout) for m in first.module_.modules())
+    # the masks change training: same seed without dropout, another model
+    plain = fit_quietly(fast(**{**params, "dropout": 0.0}), X, y)
+    assert not np.allclose(first.transform(X), plain.transform(X))
+    assert not any(isinstance(m, torch.nn.Dropout) for m in plain.module_.modules())
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_does_not_touch_global_random_state(blobs, dropout):
     X, y = blobs
     torch.manual_seed(123)
     expected_torch = torch.get_rng_state()
     expected_numpy = np.random.get_state()[1].copy()  # noqa: NPY002
-    fit_quietly(fast(max_iter=2, early_stopping=True), X, y)
+    fit_quietly(fast(max_iter=2, early_stopping=True, dropout=dropout), X, y)
     assert torch.equal(torch.get_rng_state(), expected_torch)
     np.testing.assert_array_equal(np.random.get_state()[1], expected_numpy)  # noqa: NPY002
 

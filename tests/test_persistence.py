@@ -38,6 +38,7 @@ CONFIGS = {
         "max_iter": 3,
     },
     "closed-form": {"hidden_layer_sizes": (), "solver": "closed_form"},
+    "dropout": {"max_iter": 3, "dropout": 0.25, "hidden_layer_sizes": (16, 8)},
 }
 
 
