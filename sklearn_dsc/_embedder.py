@@ -118,7 +118,10 @@ class DeepSpectralClusteringEmbedder(
     Whole training classes are held out to choose the anchor, and whether and
     with what weight the trained head helps classes it never saw; the model
     is then refit on every class with those choices. It is therefore never
-    worse on the held-out classes than its anchor alone (see the user guide).
+    worse on the held-out classes than its anchor alone. When the input
+    geometry (PCA) transfers to held-out classes better than the training
+    classes' own directions (the closed form), no head is trained: a head
+    trained on those classes did not transfer either (see the user guide).
 
     Parameters
     ----------
@@ -157,9 +160,10 @@ class DeepSpectralClusteringEmbedder(
         regression onto the class indicators), at unit spread on the
         training data and never trained, beside a head trained with the loss
         and scaled by ``s`` to unit spread. The weight ``w`` is chosen on
-        validation data among 0, 0.5, 1 and 2 (1 without validation).
+        validation data between 1 and 2 (1 without validation).
         ``"auto"`` builds both anchors and keeps the one that clusters the
-        validation data better (``"pca"`` without ``early_stopping``).
+        validation data better (``"pca"`` without ``early_stopping``); with
+        held-out classes, a head is then trained only beside the closed form.
         ``"random"`` is a plain MLP from torch's default initialisation, the
         paper's setting, which fits the training classes fastest.
 
@@ -219,8 +223,9 @@ class DeepSpectralClusteringEmbedder(
         then trains on the other classes (stopping on the training loss) and
         compares the anchor alone with the anchor and trained head; the model
         is then refit on every class with those choices and that number of
-        epochs. ``"auto"`` is ``"classes"`` with 4 classes or more, else
-        ``"samples"``.
+        epochs. With ``init="auto"`` the head is trained only if the
+        closed-form anchor was chosen. ``"auto"`` is ``"classes"`` with 4
+        classes or more, else ``"samples"``.
 
     warm_start : bool, default=False
         Continue training the fitted network on the next ``fit`` instead of
@@ -266,7 +271,8 @@ class DeepSpectralClusteringEmbedder(
     validation_scores_ : list of float or None
         Validation NMI when ``early_stopping``, else ``None``: with held-out
         samples, of the starting weights then of each epoch; with held-out
-        classes, of the anchor alone then of the anchor with the trained head.
+        classes, of the anchor alone then, when a head was trained, of the
+        anchor with the trained head.
 
     best_validation_score_ : float or None
         Best of ``validation_scores_``, or ``None``.
@@ -740,22 +746,28 @@ class DeepSpectralClusteringEmbedder(
         # choice is one comparison, not one per epoch, so that the noise of
         # k-means on a few classes is not selected for. The model is then
         # refit on every class with those choices.
-        chosen_init = self.init
+        chosen_init, train_head = self.init, True
         if chosen_init == "auto":
             chosen_init = self._choose_anchor(X, codes, random_state, kmeans_seed)
+            # The training classes' own directions clustering held-out classes
+            # worse than the input geometry is evidence that a head trained
+            # on those classes does not transfer either: keep the anchor alone.
+            train_head = chosen_init == "closed_form"
         self._initialise_module(X_train, codes_train, random_state, init=chosen_init)
-        start_score = validation_score()
-        converged = self._train(
-            X_train,
-            codes_train,
-            device,
-            random_state,
-            self.max_iter,
-            warn_max_iter=False,
-        )
-        trained_score = validation_score()
-        helps = trained_score > start_score + SELECTION_MARGIN
-        n_epochs = self.n_iter_ if helps else 0
+        validation_scores = [validation_score()]  # the anchor alone
+        n_epochs = 0
+        if train_head:
+            converged = self._train(
+                X_train,
+                codes_train,
+                device,
+                random_state,
+                self.max_iter,
+                warn_max_iter=False,
+            )
+            validation_scores.append(validation_score())  # with the head
+            if validation_scores[1] > validation_scores[0] + SELECTION_MARGIN:
+                n_epochs = self.n_iter_
         anchor_weight = getattr(self.module_, "anchor_weight", None)
         self._initialise_module(X, codes, random_state, init=chosen_init)
         if n_epochs > 0:
@@ -764,13 +776,17 @@ class DeepSpectralClusteringEmbedder(
                 self._warn_max_iter()
             if anchor_weight is not None:
                 self.module_.anchor_weight.copy_(anchor_weight)
-        self.validation_scores_ = [start_score, trained_score]
-        self.best_validation_score_ = max(start_score, trained_score)
+        self.validation_scores_ = validation_scores
+        self.best_validation_score_ = max(validation_scores)
         if self.verbose:
+            scores = f"start NMI {validation_scores[0]:.4f}, " + (
+                f"trained NMI {validation_scores[1]:.4f}"
+                if train_head
+                else "no head trained"
+            )
             print(
-                f"[{type(self).__name__}] held-out classes: start NMI "
-                f"{start_score:.4f}, trained NMI {trained_score:.4f}; refit on every "
-                f"class for {n_epochs} epochs",
+                f"[{type(self).__name__}] init={chosen_init!r}; held-out classes: "
+                f"{scores}; refit on every class for {n_epochs} epochs",
                 flush=True,
             )
 

@@ -415,7 +415,7 @@ def test_verbose_prints_one_line_per_epoch(blobs, capsys):
         y,
     )
     assert re.search(
-        r"held-out classes: start NMI [\d.]+, trained NMI [\d.]+; "
+        r"init='random'; held-out classes: start NMI [\d.]+, trained NMI [\d.]+; "
         r"refit on every class for \d+ epochs",
         capsys.readouterr().out,
     )
@@ -573,6 +573,13 @@ def test_auto_init_picks_the_start_that_transfers_to_held_out_classes(
     )
     fit_quietly(estimator, X, y)
     assert estimator.module_.anchor.out_features == expected_width
+    if data == "digits":
+        # the training classes' directions do not transfer: no head is trained
+        assert len(estimator.validation_scores_) == 1
+        assert estimator.n_iter_ == 0
+        assert estimator.module_.head_scale.item() == 0
+    else:
+        assert len(estimator.validation_scores_) == 2  # the head was tried
 
 
 def test_defaults_cluster_unseen_digits_better_than_lda():
