@@ -755,7 +755,7 @@ class DeepSpectralClusteringEmbedder(
             train_head = chosen_init == "closed_form"
         self._initialise_module(X_train, codes_train, random_state, init=chosen_init)
         validation_scores = [validation_score()]  # the anchor alone
-        n_epochs = 0
+        n_epochs, converged = 0, True
         if train_head:
             converged = self._train(
                 X_train,

@@ -1,5 +1,6 @@
 """The torch networks the estimator trains."""
 
+import contextlib
 import itertools
 
 import torch
@@ -35,6 +36,23 @@ class SparseInputLinear(torch.nn.Linear):
         return super().forward(inputs)
 
 
+@contextlib.contextmanager
+def private_seed(seed, device=None):
+    """Inside the block, torch draws from generators seeded with ``seed``.
+
+    The CPU generator is seeded, and that of ``device`` when it is a CUDA
+    device; both are put back as they were afterwards. Unlike
+    ``torch.manual_seed``, no other device's generator is touched.
+    """
+    cuda = [device] if device is not None and device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.default_generator.manual_seed(seed)
+        for index in cuda:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
+        yield
+
+
 def build_mlp(
     n_features, hidden_layer_sizes, n_components, activation, seed, dropout=0.0
 ):
@@ -50,8 +68,7 @@ def build_mlp(
     layers = []
     # Layers draw their initial weights when built: build them under a
     # private seed so that torch's global random state is left as it was.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with private_seed(seed):
         for index, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
             linear = SparseInputLinear if index == 0 else torch.nn.Linear
             layers.append(linear(fan_in, fan_out))

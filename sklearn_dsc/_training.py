@@ -9,6 +9,7 @@ import torch
 
 from ._large_batch import chunked_backward
 from ._loss import NonFiniteEmbeddingsError, spectral_clustering_loss
+from ._networks import private_seed
 
 # Rows embedded at once by ``embed``: bounds inference memory whatever n_samples.
 INFERENCE_BATCH_SIZE = 4096
@@ -166,9 +167,7 @@ def run_epoch(
         When a batch's embeddings or loss are not finite.
     """
     if seed is not None:
-        devices = [data.device] if data.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
+        with private_seed(seed, data.device):
             return run_epoch(
                 module, optimizer, data, class_codes, batches, on_batch, chunk_size
             )
