@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from datasets import DATASETS
 from sklearn.exceptions import ConvergenceWarning
-from zero_shot import fit_ours_closed_form, fit_pca, fit_raw
+from zero_shot import fit_ours_closed_form, fit_pca, fit_raw, merged_results
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder
 from sklearn_dsc.metrics import kmeans_nmi
@@ -50,13 +50,6 @@ VARIANTS = {
     "dropout": ({"dropout": 0.3}, "dropout 0.3 after the hidden layer"),
     "10 epochs at most": ({"max_iter": 10}, "max_iter = 10"),
 }
-# Variants that score the defaults' embedding differently instead of refitting.
-TEST_TIME = {
-    "spectral step at test time": (
-        "k-means on the row-normalised left singular vectors of the centred "
-        "embedding (the authors' test-time step)"
-    ),
-}
 REFERENCES = {
     "raw features": fit_raw,
     "PCA": fit_pca,
@@ -71,6 +64,17 @@ def spectral_step(embeddings, n_clusters):
     left = left[:, :n_clusters]
     norms = np.linalg.norm(left, axis=1, keepdims=True)
     return left / np.maximum(norms, np.finfo(left.dtype).tiny)
+
+
+# Variants that score the defaults' embedding differently instead of refitting:
+# name: (map of the embedding and the number of clusters, what it does)
+TEST_TIME = {
+    "spectral step at test time": (
+        spectral_step,
+        "k-means on the row-normalised left singular vectors of the centred "
+        "embedding (the authors' test-time step)",
+    ),
+}
 
 
 def run(args):
@@ -102,10 +106,10 @@ def run(args):
                     kmeans_nmi(embeddings, y_test, random_state=seed)
                 )
                 if name == "defaults":
-                    for step in TEST_TIME:
+                    for step, (rescore, _) in TEST_TIME.items():
                         rows.setdefault(step, []).append(
                             kmeans_nmi(
-                                spectral_step(embeddings, n_clusters),
+                                rescore(embeddings, n_clusters),
                                 y_test,
                                 random_state=seed,
                             )
@@ -136,7 +140,7 @@ def markdown(results, args):
     changes = {
         **{name: "reference" for name in REFERENCES},
         **{name: change for name, (_, change) in VARIANTS.items()},
-        **TEST_TIME,
+        **{name: change for name, (_, change) in TEST_TIME.items()},
     }
     for name, change in changes.items():
         if not all(name in results[d] for d in datasets):
@@ -174,13 +178,7 @@ def main(argv=None):
         "instead of running; later files replace earlier ones row by row",
     )
     args = parser.parse_args(argv)
-    if args.merge:
-        results = {}
-        for path in args.merge:
-            for dataset, rows in json.loads(path.read_text()).items():
-                results.setdefault(dataset, {}).update(rows)
-    else:
-        results = run(args)
+    results = merged_results(args.merge) if args.merge else run(args)
     table = markdown(results, args)
     print("\n" + table)
     args.output.mkdir(parents=True, exist_ok=True)

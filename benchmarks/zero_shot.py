@@ -308,6 +308,16 @@ def chart(results, path):
     figure.savefig(path, dpi=120)
 
 
+def merged_results(paths):
+    """The results of the JSON files ``paths``, dataset by dataset; later files
+    replace earlier ones row by row (method or variant)."""
+    results = {}
+    for path in paths:
+        for dataset, rows in json.loads(path.read_text()).items():
+            results.setdefault(dataset, {}).update(rows)
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -345,14 +355,7 @@ def main(argv=None):
         "Pass the runs' own --seeds, --epochs and --device for the header",
     )
     args = parser.parse_args(argv)
-    if args.merge:
-        # later files replace earlier ones method by method
-        results = {}
-        for path in args.merge:
-            for dataset, methods in json.loads(path.read_text()).items():
-                results.setdefault(dataset, {}).update(methods)
-    else:
-        results = run(args)
+    results = merged_results(args.merge) if args.merge else run(args)
     table = markdown(results, args)
     print("\n" + table)
     args.output.mkdir(parents=True, exist_ok=True)
