@@ -18,7 +18,6 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.model_selection import StratifiedShuffleSplit
@@ -27,6 +26,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._anchors import closed_form_anchor, pca_anchor, whitened_anchors
 from ._closed_form import closed_form_linear_map
 from ._compat import Interval, StrOptions, _fit_context
 from ._loss import spectral_clustering_loss
@@ -57,6 +57,10 @@ FLOAT32_RANGE = (
 )
 # The PCA anchor keeps at most this many directions of the inputs.
 MAX_ANCHOR_WIDTH = 256
+# Shrinkages of the whitened anchor among which held-out classes choose, and
+# the one used without them.
+SHRINKAGES = (1.0, 0.3, 0.1, 0.03, 0.01)
+DEFAULT_SHRINKAGE = 0.1
 # Weights of the anchor beside the unit-spread head, chosen on validation data.
 ANCHOR_WEIGHTS = (1.0, 2.0)
 # Distinct class splits on which the two anchors are compared (all of them
@@ -111,17 +115,19 @@ class DeepSpectralClusteringEmbedder(
     seen in training: ``transform`` gives the embedding, ``score`` the NMI of
     k-means on it, and ``predict`` the nearest training class.
 
-    By default the embedding is a fixed linear *anchor* (PCA of the inputs or
+    By default the embedding is a fixed linear *anchor* (PCA of the inputs,
+    the inputs whitened by the training classes' within-class covariance, or
     the closed-form linear solution) beside a *head* (an MLP) trained with the
     loss: training the loss on a few classes makes the head discriminative but
     collapses structure that other classes need, and the anchor keeps it.
     Whole training classes are held out to choose the anchor, and whether and
     with what weight the trained head helps classes it never saw; the model
     is then refit on every class with those choices. It is therefore never
-    worse on the held-out classes than its anchor alone. When the input
-    geometry (PCA) transfers to held-out classes better than the training
-    classes' own directions (the closed form), no head is trained: a head
-    trained on those classes did not transfer either (see the user guide).
+    worse on the held-out classes than its anchor alone. When a map that
+    keeps every input direction (PCA or whitened) transfers to held-out
+    classes better than the training classes' own directions (the closed
+    form), no head is trained: a head trained on those classes did not
+    transfer either (see the user guide).
 
     Parameters
     ----------
@@ -153,19 +159,32 @@ class DeepSpectralClusteringEmbedder(
         whole training set, without iterating; ``alpha`` is then its ridge
         penalty.
 
-    init : {"auto", "pca", "closed_form", "random"}, default="auto"
-        The anchor. ``"pca"`` and ``"closed_form"`` make the embedding
-        ``[w * anchor(x), s * head(x)]``: the PCA projection of the inputs or
-        the closed-form linear solution (all class directions, a ridge
-        regression onto the class indicators), at unit spread on the
-        training data and never trained, beside a head trained with the loss
-        and scaled by ``s`` to unit spread. The weight ``w`` is chosen on
-        validation data between 1 and 2 (1 without validation).
-        ``"auto"`` builds both anchors and keeps the one that clusters the
-        validation data better (``"pca"`` without ``early_stopping``); with
-        held-out classes, a head is then trained only beside the closed form.
-        ``"random"`` is a plain MLP from torch's default initialisation, the
-        paper's setting, which fits the training classes fastest.
+    init : {"auto", "pca", "whitened", "closed_form", "random"}, default="auto"
+        The anchor. ``"pca"``, ``"whitened"`` and ``"closed_form"`` make the
+        embedding ``[w * anchor(x), s * head(x)]``, where the anchor is a
+        linear map, at unit spread on the training data and never trained,
+        and the head is trained with the loss and scaled by ``s`` to unit
+        spread. The weight ``w`` is chosen on validation data between 1 and
+        2 (1 without validation). The anchors: ``"pca"`` the PCA projection
+        of the inputs (at most 256 directions); ``"whitened"`` that
+        projection whitened by the training classes' within-class
+        covariance, shrunk by ``shrinkage``, which divides out the variation
+        the classes share and keeps every direction; ``"closed_form"`` the
+        closed-form linear solution (all class directions, a ridge
+        regression onto the class indicators). ``"auto"`` builds them all
+        and keeps the one that clusters the validation data best (``"pca"``
+        without ``early_stopping``); with held-out classes, a head is then
+        trained only beside the closed form. ``"random"`` is a plain MLP
+        from torch's default initialisation, the paper's setting, which fits
+        the training classes fastest.
+
+    shrinkage : float or "auto", default="auto"
+        Of the ``"whitened"`` anchor: the within-class covariance ``S_w``
+        becomes ``S_w + shrinkage * v I``, ``v`` being the largest variance
+        of the inputs. Large values give the PCA geometry back, small ones
+        the full-rank metric of linear discriminant analysis. ``"auto"``
+        chooses among 1, 0.3, 0.1, 0.03 and 0.01 on held-out classes (0.1
+        when classes are not held out).
 
     batch_size : int, default=256
         Samples per mini-batch, at least 2.
@@ -260,6 +279,14 @@ class DeepSpectralClusteringEmbedder(
     classes_ : ndarray of shape (n_classes,)
         The training classes.
 
+    init_ : str or None
+        The anchor used, ``"pca"``, ``"whitened"`` or ``"closed_form"`` (what
+        ``init="auto"`` chose), ``"random"`` for a plain MLP, ``None`` with
+        ``solver="closed_form"``.
+
+    shrinkage_ : float or None
+        The shrinkage of the whitened anchor, ``None`` with another.
+
     class_centroids_ : ndarray of shape (n_classes, n_features_out)
         Mean embedding of each training class, used by ``predict``. Its width
         is that of ``transform``'s output: the anchor's dimensions plus
@@ -320,7 +347,7 @@ class DeepSpectralClusteringEmbedder(
     (896, 69)
     >>> nmi = model.score(X[unseen], y[unseen])  # k-means NMI on unseen classes
     >>> print(f"{nmi:.2f}")
-    0.78
+    0.76
     """
 
     _parameter_constraints: dict = {
@@ -329,7 +356,8 @@ class DeepSpectralClusteringEmbedder(
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "solver": [StrOptions({"adam", "closed_form"})],
-        "init": [StrOptions({"auto", "random", "pca", "closed_form"})],
+        "init": [StrOptions({"auto", "random", "pca", "whitened", "closed_form"})],
+        "shrinkage": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
         "samples_per_class": [Interval(Integral, 1, None, closed="left"), None],
@@ -357,6 +385,7 @@ class DeepSpectralClusteringEmbedder(
         dropout=0.0,
         solver="adam",
         init="auto",
+        shrinkage="auto",
         batch_size=256,
         chunk_size=None,
         samples_per_class=None,
@@ -380,6 +409,7 @@ class DeepSpectralClusteringEmbedder(
         self.dropout = dropout
         self.solver = solver
         self.init = init
+        self.shrinkage = shrinkage
         self.batch_size = batch_size
         self.chunk_size = chunk_size
         self.samples_per_class = samples_per_class
@@ -578,15 +608,24 @@ class DeepSpectralClusteringEmbedder(
         return sizes
 
     def _initialise_module(
-        self, X, codes, random_state, validation_score=None, init=None, n_classes=None
+        self,
+        X,
+        codes,
+        random_state,
+        validation_score=None,
+        init=None,
+        shrinkage=None,
+        n_classes=None,
     ):
         """Build ``module_`` and reset the training history.
 
-        ``init`` overrides ``self.init``. With ``"auto"`` the PCA and the
-        closed-form anchors are both built and ``validation_score`` (held-out
-        samples) keeps the better; without it the PCA anchor is used.
+        ``init`` and ``shrinkage`` override ``self.init`` and
+        ``self.shrinkage``. With ``"auto"`` the PCA, whitened and closed-form
+        anchors are all built and ``validation_score`` (held-out samples)
+        keeps the best; without it the PCA anchor is used.
         """
         init = init or self.init
+        shrinkage = shrinkage or self._fixed_shrinkage()
         seed = int(random_state.randint(np.iinfo(np.int32).max))
         self.loss_curve_ = []
         self.n_iter_ = 0
@@ -599,6 +638,8 @@ class DeepSpectralClusteringEmbedder(
         # whatever the units of X (standardised inputs are left as they are).
         spread = input_spread(X)
         input_scale = np.sqrt(X.shape[1]) / spread if spread > 0 else 1.0
+        self.init_ = init
+        self.shrinkage_ = None
         if init == "random":
             n_components = self.n_components or n_classes or len(np.unique(codes))
             self.module_ = build_mlp(
@@ -611,13 +652,13 @@ class DeepSpectralClusteringEmbedder(
             )
             self.module_[0].input_scale.fill_(input_scale)
             return
-        candidates = ["pca", "closed_form"] if init == "auto" else [init]
+        candidates = ["pca", "whitened", "closed_form"] if init == "auto" else [init]
         if validation_score is None:
             candidates = candidates[:1]
         n_head = self.n_components or n_classes or len(np.unique(codes))
         best_score = -np.inf
         for candidate in candidates:
-            weight, bias = self._anchor(candidate, X, codes, seed)
+            weight, bias = self._anchor(candidate, X, codes, seed, shrinkage)
             self.module_ = build_anchored(
                 weight,
                 bias,
@@ -630,34 +671,24 @@ class DeepSpectralClusteringEmbedder(
             self.module_.head[0].input_scale.fill_(input_scale)
             score = validation_score() if len(candidates) > 1 else 0.0
             if score > best_score:
-                best_score, best_module = score, self.module_
-        self.module_ = best_module
+                best_score, best = score, (self.module_, candidate)
+        self.module_, self.init_ = best
+        if self.init_ == "whitened":
+            self.shrinkage_ = shrinkage
 
-    def _anchor(self, init, X, codes, seed):
+    def _fixed_shrinkage(self):
+        """The shrinkage used when held-out classes do not choose it."""
+        return DEFAULT_SHRINKAGE if self.shrinkage == "auto" else self.shrinkage
+
+    def _anchor(self, init, X, codes, seed, shrinkage):
         """Weight and bias of the anchor that ``init`` names, at unit spread."""
-        # float32 squares overflow from about 1e19; float64 X is not copied
-        X = X.astype(np.float64, copy=False)
         if init == "closed_form":
             # every class direction: a ridge regression onto the class
             # indicators, which transfers better than the loss's minimiser
-            _, codes = np.unique(codes, return_inverse=True)
-            n_classes = codes.max() + 1
-            weight, bias, _ = closed_form_linear_map(
-                X, codes, n_classes, self.alpha, n_classes
-            )
-        else:
-            pca = PCA(
-                min(MAX_ANCHOR_WIDTH, *X.shape),
-                svd_solver="covariance_eigh" if sp.issparse(X) else "auto",
-                random_state=seed,
-            ).fit(X)
-            weight = pca.components_
-            bias = -weight @ pca.mean_
-        # unit root-mean-square distance to the mean on the training data
-        spread = np.sqrt(np.sum(np.var(np.asarray(X @ weight.T), axis=0)))
-        if spread > 0:
-            weight, bias = weight / spread, bias / spread
-        return weight, bias
+            return closed_form_anchor(X, codes, self.alpha)
+        if init == "whitened":
+            return whitened_anchors(X, codes, [shrinkage], MAX_ANCHOR_WIDTH, seed)[0]
+        return pca_anchor(X, MAX_ANCHOR_WIDTH, seed)
 
     def _trained_part(self):
         """The part of ``module_`` that the loss trains: the head of an anchored one."""
@@ -699,6 +730,7 @@ class DeepSpectralClusteringEmbedder(
             self.module_[0].weight.copy_(torch.from_numpy(weight))
             self.module_[0].bias.copy_(torch.from_numpy(bias))
         self.loss_curve_ = [self._full_loss(X, codes)]
+        self.init_ = self.shrinkage_ = None
         self.n_iter_ = 1
         self.t_ = X.shape[0]
         self.validation_scores_ = None
@@ -746,14 +778,21 @@ class DeepSpectralClusteringEmbedder(
         # choice is one comparison, not one per epoch, so that the noise of
         # k-means on a few classes is not selected for. The model is then
         # refit on every class with those choices.
-        chosen_init, train_head = self.init, True
-        if chosen_init == "auto":
-            chosen_init = self._choose_anchor(X, codes, random_state, kmeans_seed)
+        chosen_init, shrinkage, train_head = self.init, None, True
+        if self.init == "auto" or (
+            self.init == "whitened" and self.shrinkage == "auto"
+        ):
+            chosen_init, shrinkage = self._choose_anchor(
+                X, codes, random_state, kmeans_seed
+            )
+        if self.init == "auto":
             # The training classes' own directions clustering held-out classes
             # worse than the input geometry is evidence that a head trained
             # on those classes does not transfer either: keep the anchor alone.
             train_head = chosen_init == "closed_form"
-        self._initialise_module(X_train, codes_train, random_state, init=chosen_init)
+        self._initialise_module(
+            X_train, codes_train, random_state, init=chosen_init, shrinkage=shrinkage
+        )
         validation_scores = [validation_score()]  # the anchor alone
         n_epochs, converged = 0, True
         if train_head:
@@ -769,7 +808,9 @@ class DeepSpectralClusteringEmbedder(
             if validation_scores[1] > validation_scores[0] + SELECTION_MARGIN:
                 n_epochs = self.n_iter_
         anchor_weight = getattr(self.module_, "anchor_weight", None)
-        self._initialise_module(X, codes, random_state, init=chosen_init)
+        self._initialise_module(
+            X, codes, random_state, init=chosen_init, shrinkage=shrinkage
+        )
         if n_epochs > 0:
             self._train(X, codes, device, random_state, n_epochs, warn_max_iter=False)
             if not converged:
@@ -784,49 +825,77 @@ class DeepSpectralClusteringEmbedder(
                 if train_head
                 else "no head trained"
             )
+            anchor = f"init={chosen_init!r}" + (
+                f", shrinkage={self.shrinkage_:g}" if chosen_init == "whitened" else ""
+            )
             print(
-                f"[{type(self).__name__}] init={chosen_init!r}; held-out classes: "
+                f"[{type(self).__name__}] {anchor}; held-out classes: "
                 f"{scores}; refit on every class for {n_epochs} epochs",
                 flush=True,
             )
 
     def _choose_anchor(self, X, codes, random_state, kmeans_seed):
-        """``"pca"`` or ``"closed_form"``: which clusters held-out classes better.
+        """The anchor, and its shrinkage, that cluster held-out classes best.
 
-        A k-means NMI on two or three held-out classes is noisy, so the two
+        A k-means NMI on two or three held-out classes is noisy, so the
         anchors are compared on up to ``ANCHOR_SPLITS`` distinct sets of
         held-out classes (every set, when there are no more), each anchor
-        fitted on the classes kept. The closed form is chosen only when it
-        beats the input geometry by ``SELECTION_MARGIN`` on average *and* on
-        significantly more sets than chance (one-sided sign test): a low-
-        dimensional map fitted on a few classes can separate two held-out
-        classes by luck and still fail on many new ones.
+        fitted on the classes kept. Among the maps that keep every direction
+        of the inputs (PCA, and the whitened anchor for each shrinkage of
+        ``SHRINKAGES`` or the fixed one), the best on average is chosen, PCA
+        on a tie. With ``init="auto"``, the closed form replaces it only when
+        it is better by ``SELECTION_MARGIN`` on average *and* on
+        significantly more sets than chance (one-sided sign test): a
+        low-dimensional map fitted on a few classes can separate two
+        held-out classes by luck and still fail on many new ones.
+
+        Returns ``(init, shrinkage)``, ``shrinkage`` being ``None`` unless
+        ``init`` is ``"whitened"``.
         """
         seed = int(random_state.randint(np.iinfo(np.int32).max))
+        shrinkages = SHRINKAGES if self.shrinkage == "auto" else (self.shrinkage,)
+        geometry = [("whitened", shrinkage) for shrinkage in shrinkages]
+        if self.init == "auto":
+            geometry.insert(0, ("pca", None))
+        candidates = geometry + ([("closed_form", None)] if self.init == "auto" else [])
         n_classes = len(self.classes_)
         held_out_sets = _distinct_subsets(
             n_classes, self._n_held_out_classes(), ANCHOR_SPLITS, random_state
         )
-        differences = []
+        scores = {candidate: [] for candidate in candidates}
         for held_out in held_out_sets:
             held = np.isin(codes, held_out)
-            scores = {}
-            for init in ("pca", "closed_form"):
-                weight, bias = self._anchor(init, X[~held], codes[~held], seed)
-                scores[init] = kmeans_nmi(
-                    np.asarray(X[held] @ weight.T) + bias,
-                    codes[held],
-                    random_state=kmeans_seed,
-                    n_init=3,
+            X_kept, codes_kept = X[~held], codes[~held]
+            maps = whitened_anchors(
+                X_kept,
+                codes_kept,
+                [shrinkage for _, shrinkage in geometry],
+                MAX_ANCHOR_WIDTH,
+                seed,
+            )
+            if self.init == "auto":
+                maps.append(closed_form_anchor(X_kept, codes_kept, self.alpha))
+            for candidate, (weight, bias) in zip(candidates, maps, strict=True):
+                scores[candidate].append(
+                    kmeans_nmi(
+                        np.asarray(X[held] @ weight.T) + bias,
+                        codes[held],
+                        random_state=kmeans_seed,
+                        n_init=3,
+                    )
                 )
-            differences.append(scores["closed_form"] - scores["pca"])
-        differences = np.asarray(differences)
+        means = {candidate: np.mean(values) for candidate, values in scores.items()}
+        best = max(geometry, key=means.get)  # the first of equals: PCA
+        if self.init != "auto":
+            return best
+        differences = np.subtract(scores[("closed_form", None)], scores[best])
         wins = int(np.sum(differences > 0))
         significant = (
             binom.sf(wins - 1, len(differences), 0.5) <= ANCHOR_SIGN_TEST_LEVEL
         )
-        better = differences.mean() > SELECTION_MARGIN
-        return "closed_form" if significant and better else "pca"
+        if significant and differences.mean() > SELECTION_MARGIN:
+            return "closed_form", None
+        return best
 
     def _validation_score(self, X_val, codes_val, device, kmeans_seed):
         """k-means NMI of the validation data in the current embedding.

@@ -92,6 +92,8 @@ def save(estimator, path):
         "loss_curve_": [float(v) for v in estimator.loss_curve_],
         "validation_scores_": _floats_or_none(estimator.validation_scores_),
         "best_validation_score_": _float_or_none(estimator.best_validation_score_),
+        "init_": estimator.init_,
+        "shrinkage_": _float_or_none(estimator.shrinkage_),
         "classes_are_objects": estimator.classes_.dtype == object,
     }
     if hasattr(estimator, "feature_names_in_"):
@@ -241,6 +243,11 @@ def _load(path, archive):
     )
     best = attributes["best_validation_score_"]
     estimator.best_validation_score_ = None if best is None else float(best)
+    estimator.init_ = attributes.get("init_")
+    if estimator.init_ not in (None, "random", "pca", "whitened", "closed_form"):
+        raise ModelFileError(f"{path}: unknown init_ {estimator.init_!r}")
+    shrinkage = attributes.get("shrinkage_")
+    estimator.shrinkage_ = None if shrinkage is None else float(shrinkage)
     if "feature_names_in_" in attributes:
         names = attributes["feature_names_in_"]
         if not all(isinstance(n, str) for n in names):

@@ -39,6 +39,10 @@ def _optional_int(text):
     return None if text.lower() == "none" else int(text)
 
 
+def _auto_or_float(text):
+    return "auto" if text.lower() == "auto" else float(text)
+
+
 # Estimator options of ``fit``: (flag, parameter, type, help).
 ESTIMATOR_OPTIONS = [
     ("--n-components", "n_components", _optional_int, "width of the trained head"),
@@ -51,7 +55,8 @@ ESTIMATOR_OPTIONS = [
     ("--activation", "activation", str, "relu, tanh, logistic or identity"),
     ("--dropout", "dropout", float, "dropout after each hidden layer, in [0, 1)"),
     ("--solver", "solver", str, "adam or closed_form"),
-    ("--init", "init", str, "auto, pca, closed_form or random"),
+    ("--init", "init", str, "auto, pca, whitened, closed_form or random"),
+    ("--shrinkage", "shrinkage", _auto_or_float, "of whitened: auto or a number"),
     ("--batch-size", "batch_size", int, "samples per mini-batch"),
     ("--samples-per-class", "samples_per_class", _optional_int, "per batch"),
     ("--learning-rate-init", "learning_rate_init", float, "Adam's learning rate"),
@@ -266,6 +271,11 @@ def _fit(args):
         f"in {time.perf_counter() - start:.1f}s ({model.n_iter_} epochs); embedding "
         f"of {model.class_centroids_.shape[1]} dimensions."
     )
+    if model.init_ is not None:
+        print(
+            f"Anchor: {model.init_}"
+            + (f" (shrinkage {model.shrinkage_:g})" if model.shrinkage_ else "")
+        )
     if model.validation_scores_:
         print(
             "Validation k-means NMI: "

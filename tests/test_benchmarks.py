@@ -129,7 +129,7 @@ def test_ablation_writes_a_row_per_variant(tmp_path):
         "spectral step at test time",
     ):
         assert name in rows
-    assert "wide head" not in rows  # not run
+    assert "PCA + wide head" not in rows  # not run
     results = json.loads((tmp_path / "ablation.json").read_text())["digits"]
     # on digits the pixel geometry transfers and the class directions do not
     assert results["defaults"][0] > results["closed-form anchor always"][0] + 0.3

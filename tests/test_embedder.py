@@ -556,30 +556,99 @@ def test_linear_starts_are_what_they_say(init):
     )
 
 
+def within_class_covariance(embeddings, y):
+    residuals = embeddings.copy()
+    for label in np.unique(y):
+        residuals[y == label] -= embeddings[y == label].mean(axis=0)
+    return residuals.T @ residuals / len(y)
+
+
+def untrained_anchor(X, y, **params):
+    """The anchor's columns of ``transform`` before any training."""
+    start = DeepSpectralClusteringEmbedder(
+        hidden_layer_sizes=(8,),
+        early_stopping=False,
+        max_iter=1,
+        learning_rate_init=1e-30,
+        random_state=0,
+        device="cpu",
+        **params,
+    )
+    start = fit_quietly(start, X, y)
+    return start, centred(start.transform(X))[:, : start.module_.anchor.out_features]
+
+
+def test_whitened_start_divides_out_the_within_class_variation():
+    X, y = informative_and_noise()
+    start, anchor = untrained_anchor(X, y, init="whitened", shrinkage=1e-9)
+    assert (start.init_, start.shrinkage_) == ("whitened", 1e-9)
+    # little shrinkage: every direction varies as much within the classes
+    within = within_class_covariance(anchor.astype(np.float64), y)
+    np.testing.assert_allclose(within / within[0, 0], np.eye(24), atol=1e-3)
+    assert np.linalg.matrix_rank(anchor) == 24  # no direction is dropped
+    # much shrinkage: the PCA geometry (the same distances, in other axes)
+    _, anchor = untrained_anchor(X, y, init="whitened", shrinkage=1e9)
+    _, pca_anchor = untrained_anchor(X, y, init="pca")
+    np.testing.assert_allclose(
+        anchor @ anchor.T, pca_anchor @ pca_anchor.T, rtol=1e-3, atol=1e-5
+    )
+
+
+def test_held_out_classes_choose_the_shrinkage():
+    from sklearn_dsc._embedder import DEFAULT_SHRINKAGE, SHRINKAGES
+
+    X, y = informative_and_noise()
+    held_out = {"early_stopping": True, "max_iter": 2}
+    estimator = fit_quietly(fast(init="whitened", **held_out), X, y)
+    assert estimator.init_ == "whitened"
+    assert estimator.shrinkage_ in SHRINKAGES
+    # a given shrinkage is used as it is
+    estimator = fit_quietly(fast(init="whitened", shrinkage=0.5, **held_out), X, y)
+    assert estimator.shrinkage_ == 0.5
+    # without held-out classes "auto" takes the default
+    estimator = fast(init="whitened", validation_split="samples", **held_out)
+    assert fit_quietly(estimator, X, y).shrinkage_ == DEFAULT_SHRINKAGE
+    # no other anchor has a shrinkage
+    assert fit_quietly(fast(init="pca", **held_out), X, y).shrinkage_ is None
+
+
 @pytest.mark.parametrize(
-    ("data", "expected_width"),
-    [("digits", 64), ("noise", 12)],
+    ("data", "shrinkage", "expected_init", "expected_width"),
+    [
+        # raw pixels transfer better than LDA, and a little whitening better still
+        ("digits", "auto", "whitened", 64),
+        # whitening equalises noise and signal within the classes
+        ("noise", "auto", "whitened", 24),
+        # where whitening gives the input geometry back, the closed form
+        # (which discards the noise) wins
+        ("noise", 1e9, "closed_form", 12),
+    ],
 )
 def test_auto_init_picks_the_start_that_transfers_to_held_out_classes(
-    data, expected_width
+    data, shrinkage, expected_init, expected_width
 ):
     if data == "digits":
         X, y = load_digits(return_X_y=True)
-        X, y = X[y < 5] / 16, y[y < 5]  # raw pixels transfer better than LDA here
+        X, y = X[y < 5] / 16, y[y < 5]
     else:
-        X, y = informative_and_noise()  # the closed form discards the noise
+        X, y = informative_and_noise()
     estimator = DeepSpectralClusteringEmbedder(
-        hidden_layer_sizes=(8,), max_iter=3, random_state=0, device="cpu"
+        hidden_layer_sizes=(8,),
+        shrinkage=shrinkage,
+        max_iter=3,
+        random_state=0,
+        device="cpu",
     )
     fit_quietly(estimator, X, y)
+    assert estimator.init_ == expected_init
     assert estimator.module_.anchor.out_features == expected_width
-    if data == "digits":
-        # the training classes' directions do not transfer: no head is trained
+    if expected_init == "closed_form":
+        assert len(estimator.validation_scores_) == 2  # the head was tried
+    else:
+        # the training classes' own directions transfer worse: no head
         assert len(estimator.validation_scores_) == 1
         assert estimator.n_iter_ == 0
         assert estimator.module_.head_scale.item() == 0
-    else:
-        assert len(estimator.validation_scores_) == 2  # the head was tried
 
 
 def test_defaults_cluster_unseen_digits_better_than_lda():

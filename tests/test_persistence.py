@@ -39,6 +39,7 @@ CONFIGS = {
     },
     "closed-form": {"hidden_layer_sizes": (), "solver": "closed_form"},
     "dropout": {"max_iter": 3, "dropout": 0.25, "hidden_layer_sizes": (16, 8)},
+    "whitened": {"max_iter": 3, "init": "whitened", "hidden_layer_sizes": (16,)},
 }
 
 
@@ -46,9 +47,10 @@ def assert_same_model(a, b, X):
     np.testing.assert_array_equal(a.transform(X), b.transform(X))
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
     assert a.get_params() == b.get_params()
-    for name in ("n_features_in_", "n_iter_", "t_", "loss_curve_"):
+    for name in ("n_features_in_", "n_iter_", "t_", "loss_curve_", "init_"):
         assert getattr(a, name) == getattr(b, name)
     assert a.validation_scores_ == b.validation_scores_
+    assert a.shrinkage_ == b.shrinkage_
     np.testing.assert_array_equal(a.classes_, b.classes_)
     assert a.classes_.dtype == b.classes_.dtype
     np.testing.assert_array_equal(a.class_centroids_, b.class_centroids_)

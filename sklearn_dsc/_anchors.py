@@ -1,0 +1,91 @@
+"""Fixed linear maps ("anchors") that the embedding starts from.
+
+Each returns a weight and bias ``(W, b)``, the map ``x -> W x + b``, rescaled
+so that the training data's embedding has unit root-mean-square distance to
+its mean.
+
+- The PCA anchor keeps the geometry of the inputs (at most ``max_width``
+  principal directions).
+- The whitened anchor divides out, within that PCA subspace, the directions
+  along which the training classes vary internally: it is the Mahalanobis
+  metric of the shrunk within-class covariance ``S_w + shrinkage * s_1 I``,
+  where ``s_1`` is the largest variance of the inputs. A large shrinkage
+  gives the PCA geometry back; a small one is the full-rank metric of linear
+  discriminant analysis. Variation that the training classes share (pose,
+  stroke, lighting, topic-independent wording) tends to be shared by new
+  classes too, so dividing it out can help to cluster classes never seen in
+  training, while every direction of the inputs is kept.
+- The closed-form anchor is the ridge regression onto the class indicators
+  (:func:`closed_form_linear_map` with every class direction).
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import linalg
+from sklearn.decomposition import PCA
+
+from ._closed_form import closed_form_linear_map
+
+
+def _unit_spread(X, weight, bias):
+    """``(weight, bias)`` scaled so that ``X @ weight.T`` has unit spread."""
+    spread = np.sqrt(np.sum(np.var(np.asarray(X @ weight.T), axis=0)))
+    if spread > 0:
+        weight, bias = weight / spread, bias / spread
+    return weight, bias
+
+
+def _pca(X, max_width, seed):
+    return PCA(
+        min(max_width, *X.shape),
+        svd_solver="covariance_eigh" if sp.issparse(X) else "auto",
+        random_state=seed,
+    ).fit(X)
+
+
+def pca_anchor(X, max_width, seed):
+    """The PCA projection of ``X`` onto at most ``max_width`` directions."""
+    X = X.astype(np.float64, copy=False)  # float32 squares overflow from ~1e19
+    pca = _pca(X, max_width, seed)
+    weight = pca.components_
+    return _unit_spread(X, weight, -weight @ pca.mean_)
+
+
+def whitened_anchors(X, codes, shrinkages, max_width, seed):
+    """The whitened anchor for each value of ``shrinkages``.
+
+    The PCA and the within-class covariance are computed once and shared. A
+    shrinkage is relative to the largest variance of the inputs; ``None``
+    gives the PCA anchor, as do all of them where the inputs do not vary.
+    """
+    X = X.astype(np.float64, copy=False)
+    pca = _pca(X, max_width, seed)
+    components = pca.components_
+    projected = np.asarray(X @ components.T) - components @ pca.mean_
+    _, codes = np.unique(codes, return_inverse=True)
+    counts = np.bincount(codes).astype(np.float64)
+    class_means = np.zeros((len(counts), projected.shape[1]))
+    np.add.at(class_means, codes, projected)
+    class_means /= counts[:, None]
+    residuals = projected - class_means[codes]
+    within = residuals.T @ residuals / len(projected)
+    largest = float(pca.explained_variance_[0]) if pca.n_components_ else 0.0
+    anchors = []
+    for shrinkage in shrinkages:
+        weight = components
+        if shrinkage is not None and largest > 0:
+            values, vectors = linalg.eigh(
+                within + shrinkage * largest * np.eye(len(within))
+            )
+            weight = (vectors / np.sqrt(values)).T @ components
+        anchors.append(_unit_spread(X, weight, -weight @ pca.mean_))
+    return anchors
+
+
+def closed_form_anchor(X, codes, alpha):
+    """Every class direction of the closed-form linear map (ridge ``alpha``)."""
+    X = X.astype(np.float64, copy=False)
+    _, codes = np.unique(codes, return_inverse=True)
+    n_classes = codes.max() + 1
+    weight, bias, _ = closed_form_linear_map(X, codes, n_classes, alpha, n_classes)
+    return _unit_spread(X, weight, bias)
