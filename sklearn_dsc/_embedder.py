@@ -70,8 +70,9 @@ ANCHOR_SPLITS = 10
 # (one-sided sign test at this level).
 ANCHOR_SIGN_TEST_LEVEL = 0.05
 # With held-out classes, the closed-form anchor and the trained head are kept
-# only when they beat the simpler choice (PCA; the anchor alone) by this much
-# NMI: k-means on two or three held-out classes is noisy.
+# only when they beat the simpler choice (the best anchor that keeps every
+# direction; the anchor alone) by this much NMI: k-means on two or three
+# held-out classes is noisy.
 SELECTION_MARGIN = 0.02
 
 

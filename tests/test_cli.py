@@ -16,7 +16,7 @@ from sklearn_dsc.cli import build_parser
 
 N_FEATURES = 64
 NAMES = [f"px{i}" for i in range(N_FEATURES)]
-# init="pca" trains a head (with "auto" the digits keep the PCA anchor alone)
+# init="pca" trains a head (with "auto" the digits keep an anchor alone)
 FAST = [
     "--max-iter",
     "2",
@@ -128,6 +128,19 @@ def test_fit_with_dropout(data, tmp_path):
     fitted = load(path)
     assert fitted.dropout == 0.2
     assert any(isinstance(m, torch.nn.Dropout) for m in fitted.module_.modules())
+
+
+@pytest.mark.parametrize(("shrinkage", "expected"), [("0.3", 0.3), ("auto", "auto")])
+def test_fit_whitened_anchor(data, tmp_path, shrinkage, expected):
+    path = tmp_path / "whitened.dsc"
+    result = ok(
+        "fit", data / "seen.npz", "-o", path, *FAST,
+        "--init", "whitened", "--shrinkage", shrinkage,
+    )  # fmt: skip
+    fitted = load(path)
+    assert (fitted.init, fitted.shrinkage) == ("whitened", expected)
+    assert fitted.init_ == "whitened"
+    assert f"Anchor: whitened (shrinkage {fitted.shrinkage_:g})" in result.stdout
 
 
 def test_fit_npz_linear_closed_form(data, tmp_path):
