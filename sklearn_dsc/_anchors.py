@@ -5,7 +5,7 @@ so that the training data's embedding has unit root-mean-square distance to
 its mean.
 
 - The PCA anchor keeps the geometry of the inputs (at most ``max_width``
-  principal directions).
+  principal directions): ``whitened_anchors`` with shrinkage ``None``.
 - The whitened anchor divides out, within that PCA subspace, the directions
   along which the training classes vary internally: it is the Mahalanobis
   metric of the shrunk within-class covariance ``S_w + shrinkage * s_1 I``,
@@ -35,41 +35,31 @@ def _unit_spread(X, weight, bias):
     return weight, bias
 
 
-def _pca(X, max_width, seed):
-    return PCA(
+def whitened_anchors(X, codes, shrinkages, max_width, seed):
+    """The whitened anchor for each value of ``shrinkages``.
+
+    One PCA of ``X`` (at most ``max_width`` directions) and one within-class
+    covariance serve them all. A shrinkage is relative to the largest
+    variance of the inputs; ``None`` gives the PCA anchor, as do all of them
+    where the inputs do not vary.
+    """
+    X = X.astype(np.float64, copy=False)  # float32 squares overflow from ~1e19
+    pca = PCA(
         min(max_width, *X.shape),
         svd_solver="covariance_eigh" if sp.issparse(X) else "auto",
         random_state=seed,
     ).fit(X)
-
-
-def pca_anchor(X, max_width, seed):
-    """The PCA projection of ``X`` onto at most ``max_width`` directions."""
-    X = X.astype(np.float64, copy=False)  # float32 squares overflow from ~1e19
-    pca = _pca(X, max_width, seed)
-    weight = pca.components_
-    return _unit_spread(X, weight, -weight @ pca.mean_)
-
-
-def whitened_anchors(X, codes, shrinkages, max_width, seed):
-    """The whitened anchor for each value of ``shrinkages``.
-
-    The PCA and the within-class covariance are computed once and shared. A
-    shrinkage is relative to the largest variance of the inputs; ``None``
-    gives the PCA anchor, as do all of them where the inputs do not vary.
-    """
-    X = X.astype(np.float64, copy=False)
-    pca = _pca(X, max_width, seed)
     components = pca.components_
-    projected = np.asarray(X @ components.T) - components @ pca.mean_
-    _, codes = np.unique(codes, return_inverse=True)
-    counts = np.bincount(codes).astype(np.float64)
-    class_means = np.zeros((len(counts), projected.shape[1]))
-    np.add.at(class_means, codes, projected)
-    class_means /= counts[:, None]
-    residuals = projected - class_means[codes]
-    within = residuals.T @ residuals / len(projected)
     largest = float(pca.explained_variance_[0]) if pca.n_components_ else 0.0
+    if largest > 0 and any(shrinkage is not None for shrinkage in shrinkages):
+        projected = np.asarray(X @ components.T) - components @ pca.mean_
+        _, codes = np.unique(codes, return_inverse=True)
+        counts = np.bincount(codes).astype(np.float64)
+        class_means = np.zeros((len(counts), projected.shape[1]))
+        np.add.at(class_means, codes, projected)
+        class_means /= counts[:, None]
+        residuals = projected - class_means[codes]
+        within = residuals.T @ residuals / len(projected)
     anchors = []
     for shrinkage in shrinkages:
         weight = components

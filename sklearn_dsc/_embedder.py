@@ -26,7 +26,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._anchors import closed_form_anchor, pca_anchor, whitened_anchors
+from ._anchors import closed_form_anchor, whitened_anchors
 from ._closed_form import closed_form_linear_map
 from ._compat import Interval, StrOptions, _fit_context
 from ._loss import spectral_clustering_loss
@@ -639,8 +639,7 @@ class DeepSpectralClusteringEmbedder(
         # whatever the units of X (standardised inputs are left as they are).
         spread = input_spread(X)
         input_scale = np.sqrt(X.shape[1]) / spread if spread > 0 else 1.0
-        self.init_ = init
-        self.shrinkage_ = None
+        self.init_, self.shrinkage_ = init, None
         if init == "random":
             n_components = self.n_components or n_classes or len(np.unique(codes))
             self.module_ = build_mlp(
@@ -656,10 +655,14 @@ class DeepSpectralClusteringEmbedder(
         candidates = ["pca", "whitened", "closed_form"] if init == "auto" else [init]
         if validation_score is None:
             candidates = candidates[:1]
+        candidates = [
+            (candidate, shrinkage if candidate == "whitened" else None)
+            for candidate in candidates
+        ]
         n_head = self.n_components or n_classes or len(np.unique(codes))
         best_score = -np.inf
-        for candidate in candidates:
-            weight, bias = self._anchor(candidate, X, codes, seed, shrinkage)
+        anchors = self._anchors(candidates, X, codes, seed)
+        for candidate, (weight, bias) in zip(candidates, anchors, strict=True):
             self.module_ = build_anchored(
                 weight,
                 bias,
@@ -672,24 +675,30 @@ class DeepSpectralClusteringEmbedder(
             self.module_.head[0].input_scale.fill_(input_scale)
             score = validation_score() if len(candidates) > 1 else 0.0
             if score > best_score:
-                best_score, best = score, (self.module_, candidate)
-        self.module_, self.init_ = best
-        if self.init_ == "whitened":
-            self.shrinkage_ = shrinkage
+                best_score, best = score, (self.module_, *candidate)
+        self.module_, self.init_, self.shrinkage_ = best
 
     def _fixed_shrinkage(self):
         """The shrinkage used when held-out classes do not choose it."""
         return DEFAULT_SHRINKAGE if self.shrinkage == "auto" else self.shrinkage
 
-    def _anchor(self, init, X, codes, seed, shrinkage):
-        """Weight and bias of the anchor that ``init`` names, at unit spread."""
-        if init == "closed_form":
-            # every class direction: a ridge regression onto the class
-            # indicators, which transfers better than the loss's minimiser
-            return closed_form_anchor(X, codes, self.alpha)
-        if init == "whitened":
-            return whitened_anchors(X, codes, [shrinkage], MAX_ANCHOR_WIDTH, seed)[0]
-        return pca_anchor(X, MAX_ANCHOR_WIDTH, seed)
+    def _anchors(self, candidates, X, codes, seed):
+        """Weight and bias, at unit spread, of each ``(init, shrinkage)`` of
+        ``candidates``; the PCA and whitened ones share one PCA."""
+        geometry = [s for init, s in candidates if init != "closed_form"]
+        maps = iter(
+            whitened_anchors(X, codes, geometry, MAX_ANCHOR_WIDTH, seed)
+            if geometry
+            else []
+        )
+        # every class direction of the closed form: a ridge regression onto
+        # the class indicators, which transfers better than the loss's minimiser
+        return [
+            closed_form_anchor(X, codes, self.alpha)
+            if init == "closed_form"
+            else next(maps)
+            for init, _ in candidates
+        ]
 
     def _trained_part(self):
         """The part of ``module_`` that the loss trains: the head of an anchored one."""
@@ -866,16 +875,7 @@ class DeepSpectralClusteringEmbedder(
         scores = {candidate: [] for candidate in candidates}
         for held_out in held_out_sets:
             held = np.isin(codes, held_out)
-            X_kept, codes_kept = X[~held], codes[~held]
-            maps = whitened_anchors(
-                X_kept,
-                codes_kept,
-                [shrinkage for _, shrinkage in geometry],
-                MAX_ANCHOR_WIDTH,
-                seed,
-            )
-            if self.init == "auto":
-                maps.append(closed_form_anchor(X_kept, codes_kept, self.alpha))
+            maps = self._anchors(candidates, X[~held], codes[~held], seed)
             for candidate, (weight, bias) in zip(candidates, maps, strict=True):
                 scores[candidate].append(
                     kmeans_nmi(

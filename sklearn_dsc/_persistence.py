@@ -244,7 +244,11 @@ def _load(path, archive):
     best = attributes["best_validation_score_"]
     estimator.best_validation_score_ = None if best is None else float(best)
     estimator.init_ = attributes.get("init_")
-    if estimator.init_ not in (None, "random", "pca", "whitened", "closed_form"):
+    # what fit records: a value of init other than "auto", or None
+    (init_options,) = DeepSpectralClusteringEmbedder._parameter_constraints["init"]
+    if estimator.init_ is not None and (
+        estimator.init_ not in init_options.options or estimator.init_ == "auto"
+    ):
         raise ModelFileError(f"{path}: unknown init_ {estimator.init_!r}")
     shrinkage = attributes.get("shrinkage_")
     estimator.shrinkage_ = None if shrinkage is None else float(shrinkage)

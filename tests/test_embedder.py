@@ -527,21 +527,25 @@ def centred(embeddings):
     return embeddings - embeddings.mean(axis=0)
 
 
-@pytest.mark.parametrize("init", ["pca", "closed_form"])
-def test_linear_starts_are_what_they_say(init):
-    X, y = informative_and_noise()
+def untrained_anchor(X, y, **params):
+    """The anchor's columns of ``transform`` before any training."""
     start = DeepSpectralClusteringEmbedder(
         hidden_layer_sizes=(8,),
-        init=init,
         early_stopping=False,
         max_iter=1,
         learning_rate_init=1e-30,
         random_state=0,
         device="cpu",
+        **params,
     )
     start = fit_quietly(start, X, y)
-    n_anchor = start.module_.anchor.out_features
-    embeddings = centred(start.transform(X))[:, :n_anchor]
+    return start, centred(start.transform(X))[:, : start.module_.anchor.out_features]
+
+
+@pytest.mark.parametrize("init", ["pca", "closed_form"])
+def test_linear_starts_are_what_they_say(init):
+    X, y = informative_and_noise()
+    _, embeddings = untrained_anchor(X, y, init=init)
     if init == "pca":
         expected = PCA(24).fit_transform(X)
     else:
@@ -561,21 +565,6 @@ def within_class_covariance(embeddings, y):
     for label in np.unique(y):
         residuals[y == label] -= embeddings[y == label].mean(axis=0)
     return residuals.T @ residuals / len(y)
-
-
-def untrained_anchor(X, y, **params):
-    """The anchor's columns of ``transform`` before any training."""
-    start = DeepSpectralClusteringEmbedder(
-        hidden_layer_sizes=(8,),
-        early_stopping=False,
-        max_iter=1,
-        learning_rate_init=1e-30,
-        random_state=0,
-        device="cpu",
-        **params,
-    )
-    start = fit_quietly(start, X, y)
-    return start, centred(start.transform(X))[:, : start.module_.anchor.out_features]
 
 
 def test_whitened_start_divides_out_the_within_class_variation():

@@ -83,7 +83,7 @@ def test_interrupt_outside_the_epochs_restores_the_estimator(blobs, monkeypatch)
         raise KeyboardInterrupt
 
     # an interrupt while the anchor is chosen, before any epoch
-    monkeypatch.setattr(DeepSpectralClusteringEmbedder, "_anchor", interrupted)
+    monkeypatch.setattr(DeepSpectralClusteringEmbedder, "_anchors", interrupted)
     with pytest.raises(KeyboardInterrupt):
         estimator.fit(X, y)
     np.testing.assert_array_equal(estimator.transform(X), before)
