@@ -107,22 +107,21 @@ def _summarise(embeddings, labels):
     nor underflows whatever the input's scale. Dividing by a power of two is
     exact.
     """
-    low, high = torch.aminmax(embeddings.detach())
-    label_low, label_high = torch.aminmax(labels)
-    summary = torch.stack([low, high]).to(torch.float64)
-    summary = torch.cat([summary, torch.stack([label_low, label_high]).double()])
-    low, high, label_low_value, label_high_value = summary.tolist()
+    value_range = torch.stack(torch.aminmax(embeddings.detach()))
+    label_range = torch.stack(torch.aminmax(labels))
+    summary = torch.cat([value_range.double(), label_range.double()]).tolist()
+    low, high, label_low_value, label_high_value = summary
     amax = max(-low, high)
     if not math.isfinite(amax):
         raise NonFiniteEmbeddingsError("embeddings contains NaN or infinity.")
 
     n_samples = labels.shape[0]
-    label_range = label_high_value - label_low_value
-    if max(-label_low_value, label_high_value) < 2**53 and label_range < 2 * n_samples:
+    span = label_high_value - label_low_value
+    if max(-label_low_value, label_high_value) < 2**53 and span < 2 * n_samples:
         # Labels in a short range: index by value, no sort needed.
-        class_index = labels - label_low
-        counts = embeddings.new_zeros(int(label_range) + 1).scatter_add_(
-            0, class_index, embeddings.new_ones(n_samples)
+        class_index = labels - label_range[0]
+        counts = embeddings.new_zeros(int(span) + 1).index_add_(
+            0, class_index, embeddings.new_ones(1).expand(n_samples)
         )
     else:
         _, class_index = torch.unique(labels, return_inverse=True)
@@ -148,25 +147,27 @@ def _pseudo_inverse_psd(gram, rtol):
 
     Eigenvalues ``<= rtol * max(eigenvalue)`` count as zero. The work runs in
     float64 whatever the input dtype (it is only d x d) and the result is
-    cast back to ``gram.dtype``.
+    cast back to ``gram.dtype``. The rank is a Python int after a Cholesky
+    factorisation, a 0-d tensor after an eigendecomposition.
 
-    When every eigenvalue exceeds ``tau = rtol * ||S||_F`` (at least
-    ``rtol * max(eigenvalue)``), ``S`` has full numerical rank and its
-    inverse comes from a Cholesky factorisation; the Cholesky factorisation
-    of ``S - tau I`` succeeds exactly in that case. Otherwise an
-    eigendecomposition drops the small eigenvalues. The two give the same
-    result where both apply; the first is several times faster on a GPU.
+    The inverse comes first from a Cholesky factorisation. It is kept when
+    the factorisation succeeds and ``||S^-1||_F * rtol * ||S||_F < 1``: then
+    every eigenvalue exceeds ``rtol * ||S||_F >= rtol * max(eigenvalue)``,
+    nothing is to be dropped, and the inverse is the pseudo-inverse.
+    Otherwise an eigendecomposition drops the small eigenvalues. The two give
+    the same result where both apply; the first is several times faster on a
+    GPU, and deciding between them costs a single host synchronisation.
     """
     gram = gram.to(torch.float64)
     n_features = gram.shape[0]
-    tau = rtol * torch.linalg.matrix_norm(gram)
-    identity = torch.eye(n_features, dtype=gram.dtype, device=gram.device)
     factor, info = torch.linalg.cholesky_ex(gram)
-    _, info_shifted = torch.linalg.cholesky_ex(gram - tau * identity)
-    if bool((tau > 0) & (info == 0) & (info_shifted == 0)):
-        inverse_factor = torch.linalg.solve_triangular(factor, identity, upper=False)
-        pinv = inverse_factor.T @ inverse_factor
-        return pinv, torch.tensor(n_features, device=gram.device)
+    identity = torch.eye(n_features, dtype=gram.dtype, device=gram.device)
+    # No error check here: a failed factorisation only fails the test below.
+    inverse_factor = torch.linalg.solve_triangular(factor, identity, upper=False)
+    inverse = inverse_factor.T @ inverse_factor
+    spread = torch.linalg.matrix_norm(inverse) * torch.linalg.matrix_norm(gram)
+    if bool((info == 0) & (spread * rtol < 1)):
+        return inverse, n_features
     eigenvalues, eigenvectors = torch.linalg.eigh(gram)
     threshold = rtol * eigenvalues[-1].clamp(min=0)
     keep = eigenvalues > threshold
@@ -194,13 +195,14 @@ def solve_statistics(gram, class_sums, counts, rtol):
     were accumulated. Returns ``(loss, B, inv_sqrt_counts)`` in
     ``class_sums``' dtype.
     """
-    inv_sqrt_counts = torch.where(counts > 0, counts.rsqrt(), 0.0)
+    # An empty class has a zero sum, so its (arbitrary) factor never matters.
+    inv_sqrt_counts = counts.clamp(min=1).rsqrt()
     a = class_sums * inv_sqrt_counts[:, None]
     gram_pinv, rank = _pseudo_inverse_psd(gram, rtol)
     b = a @ gram_pinv.to(a.dtype)
-    trace = (a * b).sum()
-    n_classes = (counts > 0).sum()
-    loss = (rank + n_classes).to(a.dtype) / 4.0 - trace / 2.0
+    trace = torch.vdot(a.flatten(), b.flatten())
+    size = (torch.count_nonzero(counts) + rank).to(a.dtype)
+    loss = torch.sub(size / 4, trace, alpha=0.5)
     return loss, b, inv_sqrt_counts
 
 
@@ -242,7 +244,9 @@ def saved_gradient_rows(ctx, factor):
     folded into the small matrices.
     """
     embeddings, class_index, b, inv_sqrt_counts = ctx.saved_tensors
-    scaled = embeddings if ctx.scale == 1.0 else embeddings / ctx.scale
+    if ctx.scale == 1.0:
+        return gradient_rows(embeddings, class_index, b, inv_sqrt_counts, factor)
+    scaled = embeddings / ctx.scale
     return gradient_rows(scaled, class_index, b, inv_sqrt_counts, factor / ctx.scale)
 
 
