@@ -1,6 +1,13 @@
-"""The ``sklearn-dsc`` command line, driven through subprocesses."""
+"""The ``sklearn-dsc`` command line.
 
+Every subcommand and error case runs ``main`` in this process (importing
+torch in a fresh interpreter for each would dominate the run time); the
+installed entry points themselves are run through subprocesses.
+"""
+
+import contextlib
 import csv
+import io
 import json
 import os
 import subprocess
@@ -12,7 +19,7 @@ import torch
 from sklearn.datasets import load_digits
 
 from sklearn_dsc import load
-from sklearn_dsc.cli import build_parser
+from sklearn_dsc.cli import build_parser, main
 
 N_FEATURES = 64
 NAMES = [f"px{i}" for i in range(N_FEATURES)]
@@ -29,11 +36,24 @@ FAST = [
 ]
 
 
-def sklearn_dsc(*args, cwd=None):
-    """Run ``python -m sklearn_dsc ARGS``; returns the completed process."""
+def sklearn_dsc(*args):
+    """``sklearn-dsc ARGS`` in this process; returns the completed "process"."""
+    argv = [str(arg) for arg in args]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            returncode = main(argv)
+        except SystemExit as exit:  # argparse: --help, usage errors
+            returncode = exit.code
+    return subprocess.CompletedProcess(
+        argv, returncode, stdout.getvalue(), stderr.getvalue()
+    )
+
+
+def run_installed(*command):
+    """Run an installed entry point in a fresh interpreter."""
     return subprocess.run(
-        [sys.executable, "-m", "sklearn_dsc", *map(str, args)],
-        cwd=cwd,
+        [*command],
         env={**os.environ, "MPLBACKEND": "Agg"},
         capture_output=True,
         text=True,
@@ -104,13 +124,30 @@ def test_help_of_every_subcommand():
         assert "usage: sklearn-dsc " + command in ok(command, "--help").stdout
 
 
+def test_installed_entry_points(tmp_path):
+    script = os.path.join(os.path.dirname(sys.executable), "sklearn-dsc")
+    for command in ([script], [sys.executable, "-m", "sklearn_dsc"]):
+        result = run_installed(*command, "--help")
+        assert result.returncode == 0, result.stderr
+        assert "usage: sklearn-dsc" in result.stdout
+    # errors: one line on stderr and exit status 1 ...
+    result = run_installed(script, "info", tmp_path / "nothing.dsc")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("sklearn-dsc: error: ")
+    assert "Traceback" not in result.stderr
+    # ... unless --debug asks for the traceback
+    result = run_installed(script, "info", tmp_path / "nothing.dsc", "--debug")
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "FileNotFoundError" in result.stderr
+
+
 def test_demo(tmp_path):
-    result = ok("demo", "--figure", "demo.png", cwd=tmp_path)
+    result = ok("demo", "--figure", tmp_path / "demo.png")
     assert "| ours, defaults |" in result.stdout
     for peer in ("raw pixels", "PCA", "LDA"):
         assert f"| {peer}" in result.stdout
     assert (tmp_path / "demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # the digits keep the PCA anchor alone: no epochs, so no progress bar
     assert "Traceback" not in result.stderr
 
 
@@ -390,10 +427,3 @@ def test_invalid_option_and_output(data, model, tmp_path):
         tmp_path / "no" / "z.npy",
         message="does not exist",
     )
-
-
-def test_debug_shows_the_traceback(tmp_path):
-    result = sklearn_dsc("info", tmp_path / "nothing.dsc", "--debug")
-    assert result.returncode == 1
-    assert "Traceback" in result.stderr
-    assert "FileNotFoundError" in result.stderr
