@@ -137,9 +137,10 @@ class DeepSpectralClusteringEmbedder(
         anchor). ``None`` uses the number of training classes, the dimension
         of the span of the class indicators that the loss fits. The anchor
         adds its own dimensions: up to 256 principal directions for
-        ``init="pca"``, one per training class for ``"closed_form"``. With
-        ``solver="closed_form"``, ``None`` keeps exactly the directions that
-        lower the loss.
+        ``init="pca"`` and ``"whitened"``, one per training class for
+        ``"closed_form"``; when no trained head is kept the embedding is the
+        anchor alone. With ``solver="closed_form"``, ``None`` keeps exactly
+        the directions that lower the loss.
 
     hidden_layer_sizes : tuple of int, default=(256,)
         Widths of the hidden layers; ``()`` makes the embedding a linear map
@@ -290,8 +291,8 @@ class DeepSpectralClusteringEmbedder(
 
     class_centroids_ : ndarray of shape (n_classes, n_features_out)
         Mean embedding of each training class, used by ``predict``. Its width
-        is that of ``transform``'s output: the anchor's dimensions plus
-        ``n_components`` with an anchor.
+        is that of ``transform``'s output: with an anchor, the anchor's
+        dimensions, plus ``n_components`` when a trained head is kept.
 
     loss_curve_ : list of float
         Mean training loss of each epoch of the final model.
@@ -345,7 +346,7 @@ class DeepSpectralClusteringEmbedder(
     ... )
     >>> model = model.fit(X[seen], y[seen])
     >>> model.transform(X[unseen]).shape
-    (896, 69)
+    (896, 64)
     >>> nmi = model.score(X[unseen], y[unseen])  # k-means NMI on unseen classes
     >>> print(f"{nmi:.2f}")
     0.76
@@ -469,7 +470,11 @@ class DeepSpectralClusteringEmbedder(
 
         For data that does not fit in memory: call it once per chunk, as many
         times as needed. Only with ``solver="adam"``. ``class_centroids_`` is
-        updated for the classes present in the chunk.
+        updated for the classes present in the chunk. After a ``fit`` that
+        kept no head, the first call trains the head and adds its
+        ``n_components`` columns to the embedding; the centroids of classes
+        absent from that chunk are then unknown (NaN) until a chunk holds
+        them, and ``predict`` leaves those classes out.
 
         Parameters
         ----------
@@ -1082,7 +1087,10 @@ class DeepSpectralClusteringEmbedder(
         )
         sums = membership @ embeddings.astype(np.float64)
         present = counts > 0
-        if not update or not hasattr(self, "class_centroids_"):
+        previous = getattr(self, "class_centroids_", None) if update else None
+        if previous is None or previous.shape != sums.shape:
+            # a first call, or the head's columns just joined the embedding:
+            # centroids of classes absent from X are unknown in it
             self.class_centroids_ = np.full_like(sums, np.nan)
         self.class_centroids_[present] = sums[present] / counts[present, None]
 
@@ -1098,8 +1106,9 @@ class DeepSpectralClusteringEmbedder(
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_components)
-            The embedding, in the floating point dtype of ``X``.
+        X_new : ndarray of shape (n_samples, n_features_out)
+            The embedding, in the floating point dtype of ``X``, as wide as
+            ``class_centroids_``.
         """
         check_is_fitted(self)
         X = validate_data(

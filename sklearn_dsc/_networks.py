@@ -88,7 +88,8 @@ class AnchoredEmbedding(torch.nn.Module):
     on its own output. Training the loss on the training classes makes the
     head discriminative but loses structure that other classes need; the
     anchor keeps it. The two weights are buffers, set after training: with
-    ``head_scale = 0`` the embedding is the anchor alone.
+    ``head_scale = 0`` (a head not trained, or not kept) the embedding is the
+    anchor alone, without the head's columns.
     """
 
     def __init__(self, anchor, head):
@@ -99,13 +100,10 @@ class AnchoredEmbedding(torch.nn.Module):
         self.register_buffer("head_scale", torch.tensor(0.0))
 
     def forward(self, inputs):
-        return torch.cat(
-            [
-                self.anchor_weight * self.anchor(inputs),
-                self.head_scale * self.head(inputs),
-            ],
-            dim=1,
-        )
+        anchor = self.anchor_weight * self.anchor(inputs)
+        if not self.head_scale:
+            return anchor
+        return torch.cat([anchor, self.head_scale * self.head(inputs)], dim=1)
 
 
 def build_anchored(

@@ -30,7 +30,9 @@ from ._networks import ACTIVATIONS, AnchoredEmbedding, build_anchored, build_mlp
 from ._version import __version__
 
 FORMAT = "sklearn-dsc-model"
-FORMAT_VERSION = 1
+# 2: an anchored model whose head is not kept embeds with the anchor's columns
+# alone; format 1 gave the head's columns too, as zeros.
+FORMAT_VERSION = 2
 METADATA = "metadata.json"
 # Bounds that a file's declared contents must respect before anything is read.
 MAX_METADATA_BYTES = 1 << 24
@@ -268,8 +270,18 @@ def _load(path, archive):
     estimator._optimizer_state = _rebuild_optimizer(
         metadata["optimizer"], _prefixed(arrays, "optimizer/")
     )
+    if version < 2:
+        _drop_zero_head_columns(estimator)
     _check_consistent(path, estimator)
     return estimator
+
+
+def _drop_zero_head_columns(estimator):
+    """Format 1: the centroids' columns of a head that is not kept go."""
+    module = estimator.module_
+    if isinstance(module, AnchoredEmbedding) and not module.head_scale:
+        width = module.anchor.out_features
+        estimator.class_centroids_ = estimator.class_centroids_[:, :width]
 
 
 def _read_array(archive, members, name, spec):

@@ -327,9 +327,10 @@ def test_start_is_kept_when_training_never_helps_unseen_classes(monkeypatch):
     fit_quietly(estimator, X, y)
     start_score, trained_score = estimator.validation_scores_
     assert trained_score < start_score
-    # refit for 0 epochs: the anchor alone
+    # refit for 0 epochs: the anchor alone, without the head's columns
     assert estimator.n_iter_ == 0
     assert estimator.module_.head_scale.item() == 0
+    assert estimator.transform(X).shape == (600, estimator.module_.anchor.out_features)
     pca = PCA(64).fit(X)
     np.testing.assert_allclose(
         np.abs(centred(estimator.transform(X))[:, :10]),
@@ -638,6 +639,40 @@ def test_auto_init_picks_the_start_that_transfers_to_held_out_classes(
         assert len(estimator.validation_scores_) == 1
         assert estimator.n_iter_ == 0
         assert estimator.module_.head_scale.item() == 0
+    # the embedding is the anchor, plus the head's columns only when kept
+    head_kept = estimator.module_.head_scale.item() > 0
+    width = expected_width + (estimator.module_.head[-1].out_features * head_kept)
+    assert estimator.transform(X).shape == (len(X), width)
+    assert estimator.class_centroids_.shape[1] == width
+    assert len(estimator.get_feature_names_out()) == width
+
+
+def test_partial_fit_after_a_fit_without_head_adds_the_head():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[y < 5] / 16, y[y < 5]
+    estimator = fit_quietly(
+        DeepSpectralClusteringEmbedder(
+            hidden_layer_sizes=(8,), max_iter=3, random_state=0, device="cpu"
+        ),
+        X,
+        y,
+    )
+    assert estimator.module_.head_scale.item() == 0
+    anchor_width = estimator.module_.anchor.out_features
+    assert estimator.transform(X).shape[1] == anchor_width
+    chunk = y < 3
+    estimator.partial_fit(X[chunk], y[chunk])
+    assert estimator.module_.head_scale.item() > 0
+    embedding = estimator.transform(X)
+    assert embedding.shape[1] == anchor_width + 5  # one per training class
+    assert np.abs(embedding[:, anchor_width:]).max() > 0
+    # centroids in the new embedding: known for the chunk's classes only
+    known = ~np.isnan(estimator.class_centroids_).any(axis=1)
+    np.testing.assert_array_equal(known, [True, True, True, False, False])
+    assert set(estimator.predict(X)) <= {0, 1, 2}
+    estimator.partial_fit(X, y)  # every class again
+    assert not np.isnan(estimator.class_centroids_).any()
+    assert estimator.transform(X).shape[1] == anchor_width + 5
 
 
 def test_defaults_cluster_unseen_digits_better_than_lda():

@@ -184,6 +184,31 @@ class _Exploit:
         return (open, (self.path, "w"))
 
 
+def test_format_1_files_lose_the_zero_columns_of_an_unused_head(
+    digits, model_bytes, tmp_path
+):
+    X, _ = digits
+    path = tmp_path / "model.dsc"
+    path.write_bytes(model_bytes)
+    current = load(path)
+    assert not current.module_.head_scale  # the digits keep an anchor alone
+    n_classes, width = current.class_centroids_.shape
+    assert width == current.module_.anchor.out_features
+    # format 1 stored (and transform gave) the head's columns as zeros
+    padded = np.hstack([current.class_centroids_, np.zeros((n_classes, n_classes))])
+
+    def as_format_1(metadata):
+        metadata["format_version"] = 1
+        metadata["arrays"]["class_centroids_"]["shape"] = list(padded.shape)
+
+    def edit(members):
+        edit_metadata(as_format_1)(members)
+        replace_array("class_centroids_", npy(padded))(members)
+
+    path.write_bytes(rewrite(model_bytes, edit))
+    assert_same_model(load(path), current, X)
+
+
 @pytest.mark.parametrize(
     ("corrupt", "message"),
     [
