@@ -30,6 +30,10 @@ from ._closed_form import closed_form_linear_map
 def _unit_spread(X, weight, bias):
     """``(weight, bias)`` scaled so that ``X @ weight.T`` has unit spread."""
     spread = np.sqrt(np.sum(np.var(np.asarray(X @ weight.T), axis=0)))
+    return _divided(weight, bias, spread)
+
+
+def _divided(weight, bias, spread):
     if spread > 0:
         weight, bias = weight / spread, bias / spread
     return weight, bias
@@ -51,8 +55,13 @@ def whitened_anchors(X, codes, shrinkages, max_width, seed):
     ).fit(X)
     components = pca.components_
     largest = float(pca.explained_variance_[0]) if pca.n_components_ else 0.0
+    # Every anchor is ``T @ components`` for a square ``T``, and embeds X as
+    # ``projected @ T.T``: its spread comes from the covariance of the
+    # projection, with no pass over X per anchor.
+    projected = np.asarray(X @ components.T) - components @ pca.mean_
+    projected -= projected.mean(axis=0)
+    covariance = projected.T @ projected / len(projected)
     if largest > 0 and any(shrinkage is not None for shrinkage in shrinkages):
-        projected = np.asarray(X @ components.T) - components @ pca.mean_
         _, codes = np.unique(codes, return_inverse=True)
         counts = np.bincount(codes).astype(np.float64)
         class_means = np.zeros((len(counts), projected.shape[1]))
@@ -62,13 +71,15 @@ def whitened_anchors(X, codes, shrinkages, max_width, seed):
         within = residuals.T @ residuals / len(projected)
     anchors = []
     for shrinkage in shrinkages:
-        weight = components
+        transform = np.eye(len(components))
         if shrinkage is not None and largest > 0:
             values, vectors = linalg.eigh(
                 within + shrinkage * largest * np.eye(len(within))
             )
-            weight = (vectors / np.sqrt(values)).T @ components
-        anchors.append(_unit_spread(X, weight, -weight @ pca.mean_))
+            transform = (vectors / np.sqrt(values)).T
+        weight = transform @ components
+        spread = np.sqrt(max(np.sum((transform @ covariance) * transform), 0.0))
+        anchors.append(_divided(weight, -weight @ pca.mean_, spread))
     return anchors
 
 

@@ -584,6 +584,24 @@ def test_whitened_start_divides_out_the_within_class_variation():
     )
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_anchors_have_unit_spread_on_the_training_data(sparse):
+    from sklearn_dsc._anchors import whitened_anchors
+
+    X, y = informative_and_noise()
+    X = 1e3 * X + 5.0  # the spread is about the mean, in any units
+    shrinkages = [None, 1.0, 0.1, 1e-3]
+    anchors = whitened_anchors(sp.csr_matrix(X) if sparse else X, y, shrinkages, 16, 0)
+    for shrinkage, (weight, bias) in zip(shrinkages, anchors, strict=True):
+        embedding = X @ weight.T + bias
+        np.testing.assert_allclose(embedding.mean(axis=0), 0, atol=1e-9)
+        spread = np.sqrt(np.sum(np.var(embedding, axis=0)))
+        assert spread == pytest.approx(1.0, rel=1e-9), shrinkage
+    # at unit spread, whitening leaves less of it within the classes
+    within = [np.trace(within_class_covariance(X @ w.T, y)) for w, _ in anchors]
+    assert within[-1] < 0.75 * within[0]
+
+
 def test_held_out_classes_choose_the_shrinkage():
     from sklearn_dsc._embedder import DEFAULT_SHRINKAGE, SHRINKAGES
 
