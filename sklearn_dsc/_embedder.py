@@ -881,12 +881,12 @@ class DeepSpectralClusteringEmbedder(
         for held_out in held_out_sets:
             held = np.isin(codes, held_out)
             maps = self._anchors(candidates, X[~held], codes[~held], seed)
-            X_held = X[held]
+            X_held, codes_held = X[held], codes[held]
             for candidate, (weight, bias) in zip(candidates, maps, strict=True):
                 scores[candidate].append(
                     kmeans_nmi(
                         np.asarray(X_held @ weight.T) + bias,
-                        codes[held],
+                        codes_held,
                         random_state=kmeans_seed,
                         n_init=3,
                     )
