@@ -1,0 +1,162 @@
+"""Outputs of every fit path, pinned to stored values.
+
+One ``RandomState`` feeds many draws (weights, splits, batches, k-means
+seeds), so a change that reorders them can pass every other test while
+changing results. These pins catch it: each case fits a small problem and
+compares the embedding of a fixed input, ``init_``, ``shrinkage_``,
+``n_iter_``, ``t_``, ``loss_curve_`` and ``validation_scores_`` with
+``pinned_outputs.npz``.
+
+A deliberate change of results regenerates the file with
+``python tests/test_pinned.py --regenerate`` and says why in its commit.
+"""
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_dsc import DeepSpectralClusteringEmbedder
+
+PINS = Path(__file__).with_name("pinned_outputs.npz")
+
+
+def digits():
+    """Six digit classes, 50 rows each, pixels in [0, 1]; and 40 other rows."""
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    rows = np.concatenate([np.flatnonzero(y == digit)[:50] for digit in range(6)])
+    probe = np.concatenate([np.flatnonzero(y == digit)[-5:] for digit in range(8)])
+    return X[rows], y[rows], X[probe]
+
+
+def model(**params):
+    return DeepSpectralClusteringEmbedder(
+        **{
+            "hidden_layer_sizes": (16,),
+            "max_iter": 4,
+            "n_iter_no_change": 2,
+            "batch_size": 64,
+            "random_state": 0,
+            "device": "cpu",
+            **params,
+        }
+    )
+
+
+def fit(X, y, **params):
+    return model(**params).fit(X, y)
+
+
+def partial_fit_after_fit(X, y):
+    estimator = fit(X, y, init="pca", early_stopping=False)
+    halves = np.array_split(np.random.RandomState(1).permutation(len(X)), 2)
+    for half in halves:
+        estimator.partial_fit(X[half], y[half])
+    return estimator
+
+
+def partial_fit_from_scratch(X, y):
+    estimator = model(init="pca")
+    for half in np.array_split(np.arange(len(X)), 2):
+        estimator.partial_fit(X[half], y[half], classes=np.unique(y))
+    return estimator
+
+
+def warm_start(X, y):
+    estimator = fit(X, y, init="random", early_stopping=False, warm_start=True)
+    estimator.set_params(max_iter=2)
+    return estimator.fit(X, y)
+
+
+CASES = {
+    "auto_classes": lambda X, y: fit(X, y),
+    "auto_samples": lambda X, y: fit(X, y, validation_split="samples"),
+    "auto_no_validation": lambda X, y: fit(X, y, early_stopping=False),
+    "pca_classes": lambda X, y: fit(X, y, init="pca"),
+    "pca_samples": lambda X, y: fit(X, y, init="pca", validation_split="samples"),
+    "whitened_auto_shrinkage": lambda X, y: fit(X, y, init="whitened"),
+    "whitened_fixed_shrinkage": lambda X, y: fit(X, y, init="whitened", shrinkage=0.3),
+    "closed_form_anchor": lambda X, y: fit(X, y, init="closed_form"),
+    "random": lambda X, y: fit(X, y, init="random"),
+    "random_no_validation": lambda X, y: fit(X, y, init="random", early_stopping=False),
+    "random_samples": lambda X, y: fit(X, y, init="random", validation_split="samples"),
+    "dropout": lambda X, y: fit(X, y, init="random", dropout=0.3, early_stopping=False),
+    "chunked": lambda X, y: fit(
+        X, y, init="random", chunk_size=16, early_stopping=False
+    ),
+    "small_batches": lambda X, y: fit(
+        X, y, init="pca", samples_per_class=4, early_stopping=False
+    ),
+    "solver_closed_form": lambda X, y: fit(
+        X, y, hidden_layer_sizes=(), solver="closed_form"
+    ),
+    "partial_fit_after_fit": partial_fit_after_fit,
+    "partial_fit_from_scratch": partial_fit_from_scratch,
+    "warm_start": warm_start,
+}
+
+
+def outputs(case):
+    """The pinned quantities of one case, as a dict of arrays."""
+    X, y, probe = digits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator = CASES[case](X, y)
+    scores = estimator.validation_scores_
+    return {
+        "embedding": estimator.transform(probe),
+        "predict": estimator.predict(probe),
+        "init": np.array(str(estimator.init_)),
+        "shrinkage": np.array(
+            np.nan if estimator.shrinkage_ is None else estimator.shrinkage_
+        ),
+        "n_iter": np.array(estimator.n_iter_),
+        "t": np.array(estimator.t_),
+        "loss_curve": np.array(estimator.loss_curve_, dtype=float),
+        "validation_scores": np.array([] if scores is None else scores, dtype=float),
+    }
+
+
+@pytest.fixture(scope="module")
+def pins():
+    with np.load(PINS) as stored:
+        return dict(stored)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fit_path_is_pinned(case, pins):
+    expected = {
+        key[len(case) + 1 :]: value
+        for key, value in pins.items()
+        if key.startswith(f"{case}/")
+    }
+    found = outputs(case)
+    assert set(found) == set(expected)
+    for key in ("init", "n_iter", "t", "predict"):
+        np.testing.assert_array_equal(found[key], expected[key], err_msg=key)
+    # the same draws give the same numbers up to float rounding of the platform
+    for key in ("embedding", "shrinkage", "loss_curve", "validation_scores"):
+        np.testing.assert_allclose(
+            found[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key
+        )
+
+
+def test_every_case_is_stored(pins):
+    assert {key.split("/")[0] for key in pins} == set(CASES)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--regenerate"]:
+        sys.exit(f"usage: python {sys.argv[0]} --regenerate")
+    arrays = {
+        f"{case}/{key}": value
+        for case in sorted(CASES)
+        for key, value in outputs(case).items()
+    }
+    np.savez(PINS, **arrays)
+    print(f"wrote {len(CASES)} cases to {PINS}")
