@@ -26,6 +26,9 @@ from sklearn.decomposition import PCA
 
 from ._closed_form import closed_form_linear_map
 
+# The PCA and whitened anchors keep at most this many directions of the inputs.
+MAX_ANCHOR_WIDTH = 256
+
 
 def _unit_spread(X, weight, bias):
     """``(weight, bias)`` scaled so that ``X @ weight.T`` has unit spread."""
@@ -90,3 +93,20 @@ def closed_form_anchor(X, codes, alpha):
     n_classes = codes.max() + 1
     weight, bias, _ = closed_form_linear_map(X, codes, n_classes, alpha, n_classes)
     return _unit_spread(X, weight, bias)
+
+
+def anchor_maps(candidates, X, codes, alpha, seed, max_width=MAX_ANCHOR_WIDTH):
+    """Weight and bias, at unit spread, of each ``(init, shrinkage)`` of
+    ``candidates``: ``"pca"``, ``"whitened"`` (with its shrinkage) or
+    ``"closed_form"`` (ridge ``alpha``). The PCA and whitened ones share one
+    PCA (``seed``), of at most ``max_width`` directions."""
+    geometry = [s for init, s in candidates if init != "closed_form"]
+    maps = iter(
+        whitened_anchors(X, codes, geometry, max_width, seed) if geometry else []
+    )
+    # every class direction of the closed form: a ridge regression onto
+    # the class indicators, which transfers better than the loss's minimiser
+    return [
+        closed_form_anchor(X, codes, alpha) if init == "closed_form" else next(maps)
+        for init, _ in candidates
+    ]

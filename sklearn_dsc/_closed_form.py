@@ -26,13 +26,13 @@ import scipy.sparse as sp
 from scipy import linalg
 
 
-def closed_form_linear_map(X, class_codes, n_classes, alpha, n_components=None):
+def closed_form_linear_map(X, codes, n_classes, alpha, n_components=None):
     """Weight, bias and eigenvalues of the closed-form linear embedding.
 
     Parameters
     ----------
     X : ndarray or sparse matrix of shape (n_samples, n_features)
-    class_codes : ndarray of shape (n_samples,)
+    codes : ndarray of shape (n_samples,)
         Classes as integers in ``[0, n_classes)``.
     n_classes : int
     alpha : float
@@ -52,11 +52,11 @@ def closed_form_linear_map(X, class_codes, n_classes, alpha, n_components=None):
     """
     X = X.astype(np.float64)
     n_samples = X.shape[0]
-    counts = np.bincount(class_codes, minlength=n_classes).astype(np.float64)
+    counts = np.bincount(codes, minlength=n_classes).astype(np.float64)
     inv_sqrt_counts = 1.0 / np.sqrt(counts)
     # X^T J without forming J: per-class sums of the rows, scaled.
     indicator = sp.csr_matrix(
-        (inv_sqrt_counts[class_codes], (class_codes, np.arange(n_samples))),
+        (inv_sqrt_counts[codes], (codes, np.arange(n_samples))),
         shape=(n_classes, n_samples),
     )
     mean = np.asarray(X.mean(axis=0)).ravel()

@@ -1,51 +1,42 @@
-"""DeepSpectralClusteringEmbedder: the scikit-learn estimator."""
+"""DeepSpectralClusteringEmbedder: the scikit-learn estimator.
 
-import collections
+The class holds the scikit-learn surface: parameters and their constraints,
+input validation, ``fit``/``partial_fit`` (through one ``_fit``), inference
+and tags. Fitting itself is in ``_fitting`` (which calls ``_selection`` and
+``_training``); the estimator stores what it returns.
+"""
+
 import contextlib
 import copy
-import itertools
-import math
-import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.stats import binom
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances_argmin
-from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._anchors import closed_form_anchor, whitened_anchors
-from ._closed_form import closed_form_linear_map
 from ._compat import Interval, StrOptions, _fit_context
-from ._loss import spectral_clustering_loss
-from ._networks import ACTIVATIONS, AnchoredEmbedding, build_anchored, build_mlp
-from ._sampling import ClassBalancedSampler
-from ._training import (
-    Diverged,
-    Patience,
-    TensorData,
-    calibrate_head,
-    embed,
-    optimizer_state_on_cpu,
-    resolve_device,
-    restore,
-    restore_finite_state,
-    run_epoch,
-    snapshot,
+from ._data import embed, resolve_device
+from ._fitting import (
+    FitResult,
+    Settings,
+    class_centroids,
+    fit_adam,
+    fit_chunk,
+    fit_closed_form,
 )
-from .metrics import _kmeans_nmi, kmeans_nmi
+from ._networks import ACTIVATIONS
+from ._training import History, TrainingSettings, restore, snapshot
+from .metrics import kmeans_nmi_in_place
 
 # Training runs in float32 on inputs rescaled inside the network to unit
 # spread, so only their range matters: the largest magnitude must keep the
@@ -55,49 +46,6 @@ FLOAT32_RANGE = (
     float(np.finfo(np.float32).tiny) * 2**24,
     float(np.finfo(np.float32).max) / 2**24,
 )
-# The PCA anchor keeps at most this many directions of the inputs.
-MAX_ANCHOR_WIDTH = 256
-# Shrinkages of the whitened anchor among which held-out classes choose, and
-# the one used without them.
-SHRINKAGES = (1.0, 0.3, 0.1, 0.03, 0.01)
-DEFAULT_SHRINKAGE = 0.1
-# Weights of the anchor beside the unit-spread head, chosen on validation data.
-ANCHOR_WEIGHTS = (1.0, 2.0)
-# Distinct class splits on which the two anchors are compared (all of them
-# when there are no more).
-ANCHOR_SPLITS = 10
-# The closed-form anchor must win on significantly more of them than chance
-# (one-sided sign test at this level).
-ANCHOR_SIGN_TEST_LEVEL = 0.05
-# With held-out classes, the closed-form anchor and the trained head are kept
-# only when they beat the simpler choice (the best anchor that keeps every
-# direction; the anchor alone) by this much NMI: k-means on two or three
-# held-out classes is noisy.
-SELECTION_MARGIN = 0.02
-
-
-def input_spread(X):
-    """Root-mean-square distance of the rows of ``X`` to their mean, in float64."""
-    if sp.issparse(X):
-        X = X.astype(np.float64)
-        mean = np.asarray(X.mean(axis=0)).ravel()
-        mean_square = np.asarray(X.multiply(X).mean(axis=0)).ravel()
-        return float(np.sqrt(max(np.sum(mean_square - mean**2), 0.0)))
-    return float(np.sqrt(np.sum(np.var(X, axis=0, dtype=np.float64))))
-
-
-def _distinct_subsets(n_items, size, n_subsets, random_state):
-    """Up to ``n_subsets`` distinct subsets of ``range(n_items)`` of ``size``.
-
-    All of them, in lexicographic order, when there are at most
-    ``n_subsets``; otherwise ``n_subsets`` drawn at random without repeats.
-    """
-    if math.comb(n_items, size) <= n_subsets:
-        return [np.array(c) for c in itertools.combinations(range(n_items), size)]
-    subsets = set()
-    while len(subsets) < n_subsets:
-        subsets.add(tuple(np.sort(random_state.choice(n_items, size, replace=False))))
-    return [np.array(subset) for subset in sorted(subsets)]
 
 
 class DeepSpectralClusteringEmbedder(
@@ -447,21 +395,7 @@ class DeepSpectralClusteringEmbedder(
         self : DeepSpectralClusteringEmbedder
             The fitted estimator.
         """
-        with self._unchanged_on_error():
-            X, y = self._validate_training_data(X, y, reset=not self._continues())
-            classes, codes = np.unique(y, return_inverse=True)
-            if self._continues():
-                self._check_same_classes(classes)
-            else:
-                self.classes_ = classes
-            device = resolve_device(self.device)
-            random_state = check_random_state(self.random_state)
-            if self.solver == "closed_form":
-                self._fit_closed_form(X, codes)
-            else:
-                self._fit_adam(X, codes, device, random_state)
-            self._set_centroids(X, codes, device)
-        return self
+        return self._fit(X, y, incremental=False)
 
     @available_if(lambda self: self.solver != "closed_form")
     @_fit_context(prefer_skip_nested_validation=True)
@@ -492,57 +426,44 @@ class DeepSpectralClusteringEmbedder(
         self : DeepSpectralClusteringEmbedder
             The updated estimator.
         """
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def _fit(self, X, y, incremental, classes=None):
+        """``fit`` (``incremental=False``) and ``partial_fit``: validate, fit
+        with ``_fitting``, store the result."""
         with self._unchanged_on_error():
-            first_call = not hasattr(self, "module_")
-            X, y = self._validate_training_data(X, y, reset=first_call)
-            if first_call:
-                all_classes = np.unique(y if classes is None else classes)
-                self.classes_ = all_classes
-            unknown = np.setdiff1d(np.unique(y), self.classes_)
-            if unknown.size:
-                raise ValueError(
-                    f"y holds classes {unknown.tolist()} that are not in classes_; "
-                    "pass every class with `classes=` on the first call to "
-                    "partial_fit."
-                )
-            codes = np.searchsorted(self.classes_, y)
+            continues = hasattr(self, "module_") and (incremental or self.warm_start)
+            X, y = self._validate_training_data(X, y, reset=not continues)
+            codes = self._encode_classes(y, classes, continues, incremental)
+            n_classes = len(self.classes_)
             device = resolve_device(self.device)
             random_state = check_random_state(self.random_state)
-            if first_call:
-                self._initialise_module(
-                    X, codes, random_state, n_classes=len(self.classes_)
-                )
-            self.module_.to(device)
-            optimizer = self._make_optimizer()
-            if getattr(self, "_optimizer_state", None) is not None:
-                optimizer.load_state_dict(self._optimizer_state)
-                for group in optimizer.param_groups:  # set_params takes effect
-                    group["lr"] = self.learning_rate_init
-                    group["weight_decay"] = self.alpha
-            data = TensorData(X, device)
-            sampler = self._sampler(codes, random_state)
-            try:
-                loss, n_seen = run_epoch(
-                    self._trained_part(),
-                    optimizer,
-                    data,
+            previous = self._fitted_result() if continues else None
+            settings = self._settings()
+            if self.solver == "closed_form":
+                result = fit_closed_form(X, codes, n_classes, settings)
+            else:
+                fit = fit_chunk if incremental else fit_adam
+                result = fit(
+                    X,
                     codes,
-                    sampler.batches(self._n_batches(len(data))),
-                    chunk_size=self.chunk_size,
-                    seed=self._dropout_seed(random_state),
+                    n_classes,
+                    settings,
+                    device,
+                    random_state,
+                    self._on_epoch,
+                    previous,
                 )
-            except Diverged:
-                raise ValueError(
-                    "training diverged on this chunk (non-finite loss); lower "
-                    "learning_rate_init"
-                ) from None
-            self.loss_curve_.append(loss)
-            self.n_iter_ += 1
-            self.t_ += n_seen
-            if isinstance(self.module_, AnchoredEmbedding):
-                calibrate_head(self.module_, data)
-            self._optimizer_state = optimizer_state_on_cpu(optimizer)
-            self._set_centroids(X, codes, device, update=True)
+            self._store(result.module, result.history)
+            self.init_, self.shrinkage_ = result.init, result.shrinkage
+            embeddings = embed(self.module_.to(device), X, device)
+            self.module_.to("cpu")
+            self.class_centroids_ = class_centroids(
+                embeddings,
+                codes,
+                n_classes,
+                getattr(self, "class_centroids_", None) if incremental else None,
+            )
         return self
 
     @contextlib.contextmanager
@@ -562,9 +483,6 @@ class DeepSpectralClusteringEmbedder(
                 restore(module, weights)
                 module.to("cpu")
             raise
-
-    def _continues(self):
-        return self.warm_start and hasattr(self, "module_")
 
     def _validate_training_data(self, X, y, reset):
         X, y = validate_data(
@@ -598,502 +516,87 @@ class DeepSpectralClusteringEmbedder(
             )
         return X, y
 
-    def _check_same_classes(self, classes):
-        if not np.array_equal(classes, self.classes_):
+    def _encode_classes(self, y, classes, continues, incremental):
+        """Set ``classes_`` (unless continuing) and return ``y``'s codes, the
+        index of each label in ``classes_``."""
+        if not continues:
+            self.classes_ = np.unique(y if classes is None else classes)
+        elif not incremental:
+            found = np.unique(y)
+            if not np.array_equal(found, self.classes_):
+                raise ValueError(
+                    "warm_start=True needs the same classes as the previous fit; "
+                    f"got {found.tolist()} instead of {self.classes_.tolist()}."
+                )
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if unknown.size:
             raise ValueError(
-                "warm_start=True needs the same classes as the previous fit; got "
-                f"{classes.tolist()} instead of {self.classes_.tolist()}."
+                f"y holds classes {unknown.tolist()} that are not in classes_; "
+                "pass every class with `classes=` on the first call to "
+                "partial_fit."
             )
+        return np.searchsorted(self.classes_, y)
 
-    def _hidden_sizes(self):
+    def _settings(self):
         sizes = tuple(self.hidden_layer_sizes)
         if not all(isinstance(s, Integral) and s >= 1 for s in sizes):
             raise ValueError(
                 f"hidden_layer_sizes must hold positive integers, got {sizes!r}."
             )
-        return sizes
-
-    def _initialise_module(
-        self,
-        X,
-        codes,
-        random_state,
-        validation_score=None,
-        init=None,
-        shrinkage=None,
-        n_classes=None,
-    ):
-        """Build ``module_`` and reset the training history.
-
-        ``init`` and ``shrinkage`` override ``self.init`` and
-        ``self.shrinkage``. With ``"auto"`` the PCA, whitened and closed-form
-        anchors are all built and ``validation_score`` (held-out samples)
-        keeps the best; without it the PCA anchor is used.
-        """
-        init = init or self.init
-        shrinkage = shrinkage or self._fixed_shrinkage()
-        seed = int(random_state.randint(np.iinfo(np.int32).max))
-        self.loss_curve_ = []
-        self.n_iter_ = 0
-        self.t_ = 0
-        self.validation_scores_ = None
-        self.best_validation_score_ = None
-        self._optimizer_state = None
-        # The trained network sees inputs of unit variance per feature on
-        # average, the scale torch's default initialisation is made for,
-        # whatever the units of X (standardised inputs are left as they are).
-        spread = input_spread(X)
-        input_scale = np.sqrt(X.shape[1]) / spread if spread > 0 else 1.0
-        self.init_, self.shrinkage_ = init, None
-        if init == "random":
-            n_components = self.n_components or n_classes or len(np.unique(codes))
-            self.module_ = build_mlp(
-                X.shape[1],
-                self._hidden_sizes(),
-                n_components,
-                self.activation,
-                seed,
-                self.dropout,
-            )
-            self.module_[0].input_scale.fill_(input_scale)
-            return
-        candidates = ["pca", "whitened", "closed_form"] if init == "auto" else [init]
-        if validation_score is None:
-            candidates = candidates[:1]
-        candidates = [
-            (candidate, shrinkage if candidate == "whitened" else None)
-            for candidate in candidates
-        ]
-        n_head = self.n_components or n_classes or len(np.unique(codes))
-        best_score = -np.inf
-        anchors = self._anchors(candidates, X, codes, seed)
-        for candidate, (weight, bias) in zip(candidates, anchors, strict=True):
-            self.module_ = build_anchored(
-                weight,
-                bias,
-                self._hidden_sizes(),
-                n_head,
-                self.activation,
-                seed,
-                self.dropout,
-            )
-            self.module_.head[0].input_scale.fill_(input_scale)
-            score = validation_score() if len(candidates) > 1 else 0.0
-            if score > best_score:
-                best_score, best = score, (self.module_, *candidate)
-        self.module_, self.init_, self.shrinkage_ = best
-
-    def _fixed_shrinkage(self):
-        """The shrinkage used when held-out classes do not choose it."""
-        return DEFAULT_SHRINKAGE if self.shrinkage == "auto" else self.shrinkage
-
-    def _anchors(self, candidates, X, codes, seed):
-        """Weight and bias, at unit spread, of each ``(init, shrinkage)`` of
-        ``candidates``; the PCA and whitened ones share one PCA."""
-        geometry = [s for init, s in candidates if init != "closed_form"]
-        maps = iter(
-            whitened_anchors(X, codes, geometry, MAX_ANCHOR_WIDTH, seed)
-            if geometry
-            else []
-        )
-        # every class direction of the closed form: a ridge regression onto
-        # the class indicators, which transfers better than the loss's minimiser
-        return [
-            closed_form_anchor(X, codes, self.alpha)
-            if init == "closed_form"
-            else next(maps)
-            for init, _ in candidates
-        ]
-
-    def _trained_part(self):
-        """The part of ``module_`` that the loss trains: the head of an anchored one."""
-        return getattr(self.module_, "head", self.module_)
-
-    def _make_optimizer(self):
-        return torch.optim.AdamW(
-            self._trained_part().parameters(),
-            lr=self.learning_rate_init,
+        training = TrainingSettings(
+            batch_size=self.batch_size,
+            samples_per_class=self.samples_per_class,
+            chunk_size=self.chunk_size,
+            learning_rate=self.learning_rate_init,
             weight_decay=self.alpha,
+            dropout=self.dropout,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            verbose=self.verbose,
+            name=type(self).__name__,
+        )
+        return Settings(
+            n_components=self.n_components,
+            hidden_layer_sizes=sizes,
+            activation=self.activation,
+            dropout=self.dropout,
+            init=self.init,
+            shrinkage=self.shrinkage,
+            alpha=self.alpha,
+            early_stopping=self.early_stopping,
+            validation_split=self.validation_split,
+            validation_fraction=self.validation_fraction,
+            training=training,
         )
 
-    def _sampler(self, codes, random_state):
-        n_classes = len(np.unique(codes))
-        samples_per_class = self.samples_per_class or max(
-            2, self.batch_size // n_classes
+    def _fitted_result(self):
+        """The fitted state as a ``FitResult`` that fitting continues from."""
+        history = History(
+            loss_curve=list(self.loss_curve_),
+            n_iter=self.n_iter_,
+            t=self.t_,
+            validation_scores=self.validation_scores_,
+            best_validation_score=self.best_validation_score_,
+            optimizer_state=getattr(self, "_optimizer_state", None),
         )
-        classes_per_batch = max(2, self.batch_size // samples_per_class)
-        return ClassBalancedSampler(
-            codes, samples_per_class, classes_per_batch, random_state
-        )
+        return FitResult(self.module_, self.init_, self.shrinkage_, history)
 
-    def _dropout_seed(self, random_state):
-        """A seed for an epoch's dropout masks, drawn from ``random_state``;
-        ``None`` without dropout, which leaves ``random_state`` untouched."""
-        if self.dropout == 0:
-            return None
-        return int(random_state.randint(np.iinfo(np.int32).max))
+    def _store(self, module, history):
+        """Write the network and its training history as fitted attributes."""
+        self.module_ = module
+        self.loss_curve_ = history.loss_curve
+        self.n_iter_ = history.n_iter
+        self.t_ = history.t
+        self.validation_scores_ = history.validation_scores
+        self.best_validation_score_ = history.best_validation_score
+        self._optimizer_state = history.optimizer_state
 
-    def _n_batches(self, n_samples):
-        return max(1, round(n_samples / self.batch_size))
-
-    def _fit_closed_form(self, X, codes):
-        weight, bias, _ = closed_form_linear_map(
-            X, codes, len(self.classes_), self.alpha, self.n_components
-        )
-        self.module_ = build_mlp(X.shape[1], (), weight.shape[0], self.activation, 0)
-        with torch.no_grad():
-            self.module_[0].weight.copy_(torch.from_numpy(weight))
-            self.module_[0].bias.copy_(torch.from_numpy(bias))
-        self.loss_curve_ = [self._full_loss(X, codes)]
-        self.init_ = self.shrinkage_ = None
-        self.n_iter_ = 1
-        self.t_ = X.shape[0]
-        self.validation_scores_ = None
-        self.best_validation_score_ = None
-
-    def _full_loss(self, X, codes):
-        embeddings = embed(self.module_, X, torch.device("cpu"))
-        return float(
-            spectral_clustering_loss(
-                torch.from_numpy(embeddings).double(), torch.from_numpy(codes)
-            )
-        )
-
-    def _fit_adam(self, X, codes, device, random_state):
-        kmeans_seed = int(random_state.randint(np.iinfo(np.int32).max))
-        split = self._resolved_split() if self.early_stopping else None
-        if split is None:
-            if not self._continues():
-                self._initialise_module(X, codes, random_state)
-            self._train(X, codes, device, random_state, self.max_iter)
-            return
-        X_train, codes_train, X_val, codes_val = self._validation_split(
-            X, codes, random_state, split
-        )
-
-        def validation_score():
-            return self._validation_score(X_val, codes_val, device, kmeans_seed)
-
-        if split == "samples" or self._continues():
-            if not self._continues():
-                self._initialise_module(
-                    X_train, codes_train, random_state, validation_score
-                )
-            self._train(
-                X_train,
-                codes_train,
-                device,
-                random_state,
-                self.max_iter,
-                validation_score,
-            )
-            return
-        # Whole classes held out: they choose the start, then whether the
-        # trained head (and with what weight) helps classes it never saw. Each
-        # choice is one comparison, not one per epoch, so that the noise of
-        # k-means on a few classes is not selected for. The model is then
-        # refit on every class with those choices.
-        chosen_init, shrinkage, train_head = self.init, None, True
-        if self.init == "auto" or (
-            self.init == "whitened" and self.shrinkage == "auto"
-        ):
-            chosen_init, shrinkage = self._choose_anchor(
-                X, codes, random_state, kmeans_seed
-            )
-        if self.init == "auto":
-            # The training classes' own directions clustering held-out classes
-            # worse than the input geometry is evidence that a head trained
-            # on those classes does not transfer either: keep the anchor alone.
-            train_head = chosen_init == "closed_form"
-        self._initialise_module(
-            X_train, codes_train, random_state, init=chosen_init, shrinkage=shrinkage
-        )
-        validation_scores = [validation_score()]  # the anchor alone
-        n_epochs, converged = 0, True
-        if train_head:
-            converged = self._train(
-                X_train,
-                codes_train,
-                device,
-                random_state,
-                self.max_iter,
-                warn_max_iter=False,
-            )
-            validation_scores.append(validation_score())  # with the head
-            if validation_scores[1] > validation_scores[0] + SELECTION_MARGIN:
-                n_epochs = self.n_iter_
-        anchor_weight = getattr(self.module_, "anchor_weight", None)
-        self._initialise_module(
-            X, codes, random_state, init=chosen_init, shrinkage=shrinkage
-        )
-        if n_epochs > 0:
-            self._train(X, codes, device, random_state, n_epochs, warn_max_iter=False)
-            if not converged:
-                self._warn_max_iter()
-            if anchor_weight is not None:
-                self.module_.anchor_weight.copy_(anchor_weight)
-        self.validation_scores_ = validation_scores
-        self.best_validation_score_ = max(validation_scores)
-        if self.verbose:
-            scores = f"start NMI {validation_scores[0]:.4f}, " + (
-                f"trained NMI {validation_scores[1]:.4f}"
-                if train_head
-                else "no head trained"
-            )
-            anchor = f"init={chosen_init!r}" + (
-                f", shrinkage={self.shrinkage_:g}" if chosen_init == "whitened" else ""
-            )
-            print(
-                f"[{type(self).__name__}] {anchor}; held-out classes: "
-                f"{scores}; refit on every class for {n_epochs} epochs",
-                flush=True,
-            )
-
-    def _choose_anchor(self, X, codes, random_state, kmeans_seed):
-        """The anchor, and its shrinkage, that cluster held-out classes best.
-
-        A k-means NMI on two or three held-out classes is noisy, so the
-        anchors are compared on up to ``ANCHOR_SPLITS`` distinct sets of
-        held-out classes (every set, when there are no more), each anchor
-        fitted on the classes kept. Among the maps that keep every direction
-        of the inputs (PCA, and the whitened anchor for each shrinkage of
-        ``SHRINKAGES`` or the fixed one), the best on average is chosen, PCA
-        on a tie. With ``init="auto"``, the closed form replaces it only when
-        it is better by ``SELECTION_MARGIN`` on average *and* on
-        significantly more sets than chance (one-sided sign test): a
-        low-dimensional map fitted on a few classes can separate two
-        held-out classes by luck and still fail on many new ones.
-
-        Returns ``(init, shrinkage)``, ``shrinkage`` being ``None`` unless
-        ``init`` is ``"whitened"``.
-        """
-        seed = int(random_state.randint(np.iinfo(np.int32).max))
-        shrinkages = SHRINKAGES if self.shrinkage == "auto" else (self.shrinkage,)
-        geometry = [("whitened", shrinkage) for shrinkage in shrinkages]
-        if self.init == "auto":
-            geometry.insert(0, ("pca", None))
-        candidates = geometry + ([("closed_form", None)] if self.init == "auto" else [])
-        n_classes = len(self.classes_)
-        held_out_sets = _distinct_subsets(
-            n_classes, self._n_held_out_classes(), ANCHOR_SPLITS, random_state
-        )
-        scores = {candidate: [] for candidate in candidates}
-        for held_out in held_out_sets:
-            held = np.isin(codes, held_out)
-            maps = self._anchors(candidates, X[~held], codes[~held], seed)
-            X_held, codes_held = X[held], codes[held]
-            for candidate, (weight, bias) in zip(candidates, maps, strict=True):
-                scores[candidate].append(
-                    kmeans_nmi(
-                        np.asarray(X_held @ weight.T) + bias,
-                        codes_held,
-                        random_state=kmeans_seed,
-                        n_init=3,
-                    )
-                )
-        means = {candidate: np.mean(values) for candidate, values in scores.items()}
-        best = max(geometry, key=means.get)  # the first of equals: PCA
-        if self.init != "auto":
-            return best
-        differences = np.subtract(scores[("closed_form", None)], scores[best])
-        wins = int(np.sum(differences > 0))
-        significant = (
-            binom.sf(wins - 1, len(differences), 0.5) <= ANCHOR_SIGN_TEST_LEVEL
-        )
-        if significant and differences.mean() > SELECTION_MARGIN:
-            return "closed_form", None
-        return best
-
-    def _validation_score(self, X_val, codes_val, device, kmeans_seed):
-        """k-means NMI of the validation data in the current embedding.
-
-        For an anchored network with a trained head, every weight of
-        ``ANCHOR_WEIGHTS`` is tried; the best is kept in ``anchor_weight``.
-        """
-        module = self.module_.to(device)
-
-        def nmi(points):
-            return kmeans_nmi(points, codes_val, random_state=kmeans_seed, n_init=3)
-
-        if not isinstance(module, AnchoredEmbedding) or module.head_scale == 0:
-            return nmi(embed(module, X_val, device))
-        module.anchor_weight.fill_(1.0)
-        embeddings = embed(module, X_val, device)
-        n_anchor = module.anchor.out_features
-        anchor = embeddings[:, :n_anchor]
-        scores = {
-            weight: nmi(np.hstack([weight * anchor, embeddings[:, n_anchor:]]))
-            for weight in ANCHOR_WEIGHTS
-        }
-        best = max(scores, key=scores.get)
-        module.anchor_weight.fill_(best)
-        return scores[best]
-
-    def _resolved_split(self):
-        if self.validation_split != "auto":
-            return self.validation_split
-        return "classes" if len(self.classes_) >= 4 else "samples"
-
-    def _train(
-        self,
-        X,
-        codes,
-        device,
-        random_state,
-        max_epochs,
-        validation_score=None,
-        warn_max_iter=True,
-    ):
-        """Run up to ``max_epochs`` epochs of Adam on ``module_``.
-
-        With ``validation_score``, the weights of the best-scoring epoch (the
-        starting weights included) are restored at the end. Returns whether
-        training stopped before ``max_epochs``.
-        """
-        self.module_.to(device)
-        self.validation_scores_ = [] if validation_score is not None else None
-        self.best_validation_score_ = None
-        data = TensorData(X, device)
-        sampler = self._sampler(codes, random_state)
-        n_batches = self._n_batches(len(data))
-        optimizer = self._make_optimizer()
-        patience = Patience(self.tol, self.n_iter_no_change, snapshot(self.module_))
-        # Epoch-end weights, newest last, to fall back on if training diverges.
-        recent_states = collections.deque([patience.best_state], maxlen=3)
-        if validation_score is not None:
-            # The starting weights are a candidate too: the fitted model is
-            # never worse on the validation data than where training began.
-            self.validation_scores_.append(validation_score())
-            patience.update(-self.validation_scores_[-1], patience.best_state)
-        converged = False
-        try:
-            for _ in range(max_epochs):
-                start = time.perf_counter()
-                loss, n_seen = run_epoch(
-                    self._trained_part(),
-                    optimizer,
-                    data,
-                    codes,
-                    sampler.batches(n_batches),
-                    self._batch_progress(n_batches),
-                    chunk_size=self.chunk_size,
-                    seed=self._dropout_seed(random_state),
-                )
-                self.loss_curve_.append(loss)
-                self.n_iter_ += 1
-                self.t_ += n_seen
-                if isinstance(self.module_, AnchoredEmbedding):
-                    calibrate_head(self.module_, data)
-                criterion = loss
-                if validation_score is not None:
-                    self.validation_scores_.append(validation_score())
-                    criterion = -self.validation_scores_[-1]
-                recent_states.append(snapshot(self.module_))
-                out_of_patience = patience.update(criterion, recent_states[-1])
-                self._print_epoch(loss, time.perf_counter() - start)
-                stop = self.callback is not None and self.callback(self)
-                if stop or out_of_patience:
-                    converged = True
-                    break
-        except Diverged:
-            restore_finite_state(self.module_, recent_states, data)
-            warnings.warn(
-                f"Training diverged at epoch {self.n_iter_ + 1} (non-finite loss); "
-                "the last weights that gave finite embeddings are kept. Lower "
-                "learning_rate_init.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
-            converged = True
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by the user.", stacklevel=4)
-            converged = True
-        if validation_score is not None:
-            restore(self.module_, patience.best_state)
-            self.best_validation_score_ = max(self.validation_scores_)
-        if not converged and warn_max_iter:
-            self._warn_max_iter()
-        self._optimizer_state = optimizer_state_on_cpu(optimizer)
-        self.module_.to("cpu")
-        return converged
-
-    def _warn_max_iter(self):
-        warnings.warn(
-            f"DeepSpectralClusteringEmbedder: maximum iterations ({self.max_iter}) "
-            "reached and the optimization hasn't converged yet.",
-            ConvergenceWarning,
-            stacklevel=5,
-        )
-
-    def _validation_split(self, X, codes, random_state, split):
-        n_classes = len(self.classes_)
-        if split == "classes":
-            n_held_out = self._n_held_out_classes()
-            if n_classes - n_held_out < 2:
-                raise ValueError(
-                    "validation_split='classes' holds out at least 2 whole classes "
-                    f"and trains on at least 2; y has only {n_classes} classes."
-                )
-            held_out = random_state.choice(n_classes, n_held_out, replace=False)
-            val = np.isin(codes, held_out)
-            return X[~val], codes[~val], X[val], codes[val]
-        # at least one validation sample of every class, when there are enough
-        n_val = max(n_classes, int(np.ceil(self.validation_fraction * len(codes))))
-        splitter = StratifiedShuffleSplit(
-            n_splits=1, test_size=n_val, random_state=random_state
-        )
-        try:
-            train, val = next(splitter.split(np.zeros(len(codes)), codes))
-        except ValueError as error:
-            raise ValueError(
-                "early_stopping=True could not hold out a stratified validation set "
-                f"(validation_fraction={self.validation_fraction}): {error}"
-            ) from None
-        return X[train], codes[train], X[val], codes[val]
-
-    def _n_held_out_classes(self):
-        return max(2, round(self.validation_fraction * len(self.classes_)))
-
-    def _print_epoch(self, loss, seconds):
-        if not self.verbose:
-            return
-        line = f"[{type(self).__name__}] epoch {self.n_iter_:4d}  loss {loss:.6f}"
-        if self.validation_scores_:
-            line += f"  validation NMI {self.validation_scores_[-1]:.4f}"
-        print(f"{line}  {seconds:.2f}s", flush=True)
-
-    def _batch_progress(self, n_batches):
-        if self.verbose < 2:
-            return None
-        every = max(1, n_batches // 10)
-
-        def report(batch, loss):
-            if batch % every == 0 or batch == n_batches:
-                print(
-                    f"[{type(self).__name__}]   batch {batch}/{n_batches}  "
-                    f"loss {loss:.6f}",
-                    flush=True,
-                )
-
-        return report
-
-    def _set_centroids(self, X, codes, device, update=False):
-        embeddings = embed(self.module_.to(device), X, device)
-        self.module_.to("cpu")
-        n_classes = len(self.classes_)
-        counts = np.bincount(codes, minlength=n_classes)
-        membership = sp.csr_matrix(
-            (np.ones(len(codes)), (codes, np.arange(len(codes)))),
-            shape=(n_classes, len(codes)),
-        )
-        sums = membership @ embeddings.astype(np.float64)
-        present = counts > 0
-        previous = getattr(self, "class_centroids_", None) if update else None
-        if previous is None or previous.shape != sums.shape:
-            # a first call, or the head's columns just joined the embedding:
-            # centroids of classes absent from X are unknown in it
-            self.class_centroids_ = np.full_like(sums, np.nan)
-        self.class_centroids_[present] = sums[present] / counts[present, None]
+    def _on_epoch(self, module, history):
+        """After every epoch: show the network and history being trained to the
+        ``callback``; its ``True`` stops training."""
+        self._store(module, history)
+        return self.callback is not None and bool(self.callback(self))
 
     # ------------------------------------------------------------ inference
 
@@ -1169,7 +672,7 @@ class DeepSpectralClusteringEmbedder(
             Normalized mutual information, in [0, 1].
         """
         # the embedding is ours alone: k-means may centre it in place
-        return _kmeans_nmi(self.transform(X), y, self.random_state, copy_x=False)
+        return kmeans_nmi_in_place(self.transform(X), y, self.random_state)
 
     @property
     def _n_features_out(self):

@@ -23,12 +23,12 @@ import torch.distributed as dist
 
 from ._loss import (
     NonFiniteEmbeddingsError,
-    _check_embeddings,
-    _check_labels,
-    _check_shapes,
-    _resolve_rtol,
+    check_embeddings,
+    check_labels,
+    check_shapes,
     gradient_rows,
     power_of_two_scale,
+    resolve_rtol,
     saved_gradient_rows,
     solve_statistics,
 )
@@ -54,7 +54,7 @@ class _Statistics:
         self.counts = torch.zeros(n_rows, dtype=torch.float64, device=device)
         self.scale = None  # set by the first piece
 
-    def add(self, embeddings, class_index):
+    def add(self, embeddings, codes):
         """Add a piece of the batch: embeddings and the class row of each."""
         amax = embeddings.detach().abs().max().item() if len(embeddings) else 0.0
         if not math.isfinite(amax):
@@ -67,9 +67,9 @@ class _Statistics:
         ratio = scale / self.scale
         self.gram += (scaled.T @ scaled).double() * ratio**2
         sums = scaled.new_zeros((len(self.counts), scaled.shape[1]))
-        sums.index_add_(0, class_index, scaled)
+        sums.index_add_(0, codes, scaled)
         self.class_sums += sums.double() * ratio
-        self.counts += torch.bincount(class_index, minlength=len(self.counts))
+        self.counts += torch.bincount(codes, minlength=len(self.counts))
 
     def _rescale(self, scale):
         if self.scale is None:
@@ -112,7 +112,7 @@ def _world(group):
     return dist.get_world_size(group)
 
 
-def _class_index(labels, group):
+def _encode_labels(labels, group):
     """The class row of each label, the same on every rank, and the row count.
 
     Labels in a short range (the usual case) index rows by value; otherwise
@@ -148,12 +148,12 @@ class _DistributedLossFunction(torch.autograd.Function):
     """The loss of the batch spread over the ranks; backward gives this rank's rows."""
 
     @staticmethod
-    def forward(ctx, embeddings, class_index, n_rows, rtol, group, gradient_scale):
+    def forward(ctx, embeddings, codes, n_rows, rtol, group, gradient_scale):
         statistics = _Statistics(n_rows, embeddings.shape[1], embeddings.device)
-        statistics.add(embeddings, class_index)
+        statistics.add(embeddings, codes)
         statistics.all_reduce(group)
         loss, b, inv_sqrt_counts = statistics.solve(rtol, embeddings.dtype)
-        ctx.save_for_backward(embeddings, class_index, b, inv_sqrt_counts)
+        ctx.save_for_backward(embeddings, codes, b, inv_sqrt_counts)
         ctx.scale = statistics.scale
         ctx.gradient_scale = gradient_scale
         return loss
@@ -224,11 +224,11 @@ def distributed_spectral_clustering_loss(embeddings, labels, *, rtol=None, group
         optimizer.step()
     """
     n_ranks = _world(group)
-    labels = _check_shapes(embeddings, labels)
-    rtol = _resolve_rtol(rtol, embeddings.shape[1], embeddings.dtype)
-    class_index, n_rows = _class_index(labels, group)
+    labels = check_shapes(embeddings, labels)
+    rtol = resolve_rtol(rtol, embeddings.shape[1], embeddings.dtype)
+    codes, n_rows = _encode_labels(labels, group)
     return _DistributedLossFunction.apply(
-        embeddings, class_index, n_rows, rtol, group, float(n_ranks)
+        embeddings, codes, n_rows, rtol, group, float(n_ranks)
     )
 
 
@@ -331,7 +331,7 @@ def chunked_backward(embed, labels, chunk_size, rtol=None, group=False, no_sync=
         (start, min(start + chunk_size, n_samples))
         for start in range(0, n_samples, chunk_size)
     ]
-    labels = _check_labels(labels, len(labels), labels.device)
+    labels = check_labels(labels, len(labels), labels.device)
 
     # Pass 1: the batch's statistics, keeping each chunk's random state.
     random_states, statistics = [], None
@@ -339,7 +339,7 @@ def chunked_backward(embed, labels, chunk_size, rtol=None, group=False, no_sync=
         for start, stop in bounds:
             random_states.append(_random_state())
             embeddings = embed(start, stop)
-            _check_embeddings(embeddings)
+            check_embeddings(embeddings)
             if len(embeddings) != stop - start:
                 raise ValueError(
                     f"the model returned {len(embeddings)} rows for a chunk of "
@@ -348,13 +348,13 @@ def chunked_backward(embed, labels, chunk_size, rtol=None, group=False, no_sync=
             if statistics is None:
                 # on the embeddings' device: collectives of nccl need CUDA
                 device, dtype = embeddings.device, embeddings.dtype
-                class_index, n_rows = _class_index(labels.to(device), group)
+                codes, n_rows = _encode_labels(labels.to(device), group)
                 statistics = _Statistics(n_rows, embeddings.shape[1], device)
-            statistics.add(embeddings, class_index[start:stop])
+            statistics.add(embeddings, codes[start:stop])
     del embeddings
     if group is not False:
         statistics.all_reduce(group)
-    rtol = _resolve_rtol(rtol, statistics.gram.shape[0], dtype)
+    rtol = resolve_rtol(rtol, statistics.gram.shape[0], dtype)
     loss, b, inv_sqrt_counts = statistics.solve(rtol, dtype)
 
     # Pass 2: each chunk again with the same random numbers (dropout), and
@@ -373,7 +373,7 @@ def chunked_backward(embed, labels, chunk_size, rtol=None, group=False, no_sync=
                 if statistics.scale != 1.0:
                     scaled = scaled / statistics.scale
                 rows = gradient_rows(
-                    scaled, class_index[start:stop], b, inv_sqrt_counts, factor
+                    scaled, codes[start:stop], b, inv_sqrt_counts, factor
                 )
                 embeddings.backward(rows)
     finally:

@@ -32,7 +32,7 @@ class NonFiniteEmbeddingsError(ValueError):
     """The embeddings hold NaN or infinity."""
 
 
-def _resolve_rtol(rtol, n_features, dtype):
+def resolve_rtol(rtol, n_features, dtype):
     """``rtol``, checked, or the default ``n_features * eps`` of ``dtype``."""
     if rtol is None:
         return n_features * torch.finfo(dtype).eps
@@ -41,13 +41,13 @@ def _resolve_rtol(rtol, n_features, dtype):
     return float(rtol)
 
 
-def _check_shapes(embeddings, labels):
+def check_shapes(embeddings, labels):
     """Validate types and shapes; return ``labels`` as a tensor on the right device."""
-    _check_embeddings(embeddings)
-    return _check_labels(labels, embeddings.shape[0], embeddings.device)
+    check_embeddings(embeddings)
+    return check_labels(labels, embeddings.shape[0], embeddings.device)
 
 
-def _check_embeddings(embeddings):
+def check_embeddings(embeddings):
     if not isinstance(embeddings, torch.Tensor):
         raise TypeError(
             f"embeddings must be a torch.Tensor, got {type(embeddings).__name__}."
@@ -67,7 +67,7 @@ def _check_embeddings(embeddings):
         raise ValueError("embeddings has 0 columns: the loss needs at least one.")
 
 
-def _check_labels(labels, n_samples, device):
+def check_labels(labels, n_samples, device):
     """``labels`` as an int64 tensor on ``device``, checked against ``n_samples``."""
     if not isinstance(labels, torch.Tensor):
         labels = torch.as_tensor(labels)
@@ -96,7 +96,7 @@ def _check_labels(labels, n_samples, device):
 def _summarise(embeddings, labels):
     """Validate the values and encode the labels, with a single host sync.
 
-    Returns ``(class_index, counts, scale)``: ``class_index[i]`` is the row
+    Returns ``(codes, counts, scale)``: ``codes[i]`` is the row
     of sample ``i``'s class, ``counts`` the number of samples of each row
     (a row may be empty), and ``scale`` a power of two by which to divide
     ``F``.
@@ -119,15 +119,15 @@ def _summarise(embeddings, labels):
     span = label_high_value - label_low_value
     if max(-label_low_value, label_high_value) < 2**53 and span < 2 * n_samples:
         # Labels in a short range: index by value, no sort needed.
-        class_index = labels - label_range[0]
+        codes = labels - label_range[0]
         counts = embeddings.new_zeros(int(span) + 1).index_add_(
-            0, class_index, embeddings.new_ones(1).expand(n_samples)
+            0, codes, embeddings.new_ones(1).expand(n_samples)
         )
     else:
-        _, class_index = torch.unique(labels, return_inverse=True)
-        counts = torch.bincount(class_index).to(embeddings.dtype)
+        _, codes = torch.unique(labels, return_inverse=True)
+        counts = torch.bincount(codes).to(embeddings.dtype)
 
-    return class_index, counts, power_of_two_scale(amax, embeddings.dtype)
+    return codes, counts, power_of_two_scale(amax, embeddings.dtype)
 
 
 def power_of_two_scale(amax, dtype):
@@ -176,14 +176,14 @@ def _pseudo_inverse_psd(gram, rtol):
     return pinv, keep.sum()
 
 
-def _spectral_terms(scaled, class_index, counts, rtol):
+def _spectral_terms(scaled, codes, counts, rtol):
     """Loss and the k x d matrix ``B = A S^+`` of the scaled embeddings.
 
     Returns ``(loss, B, inv_sqrt_counts)``.
     """
     gram = scaled.T @ scaled
     class_sums = scaled.new_zeros((counts.shape[0], scaled.shape[1]))
-    class_sums.index_add_(0, class_index, scaled)
+    class_sums.index_add_(0, codes, scaled)
     return solve_statistics(gram, class_sums, counts, rtol)
 
 
@@ -206,14 +206,14 @@ def solve_statistics(gram, class_sums, counts, rtol):
     return loss, b, inv_sqrt_counts
 
 
-def gradient_rows(scaled, class_index, b, inv_sqrt_counts, factor):
+def gradient_rows(scaled, codes, b, inv_sqrt_counts, factor):
     """``factor`` times the rows ``-(J B - F B^T B)`` of the gradient.
 
     ``scaled`` may be any subset of the batch's rows (in the batch's scale)
-    with their ``class_index``: each row of the gradient needs only its own
+    with their ``codes``: each row of the gradient needs only its own
     row of ``F`` and the batch's ``B``. ``factor`` may be a 0-d tensor.
     """
-    jb = (b * (inv_sqrt_counts * factor)[:, None]).index_select(0, class_index)
+    jb = (b * (inv_sqrt_counts * factor)[:, None]).index_select(0, codes)
     btb = (b.T @ b) * factor
     return jb.addmm_(scaled, btb, beta=-1)
 
@@ -222,10 +222,10 @@ class _SpectralClusteringLossFunction(torch.autograd.Function):
     """Forward value and closed-form backward of the loss."""
 
     @staticmethod
-    def forward(ctx, embeddings, class_index, counts, scale, rtol):
+    def forward(ctx, embeddings, codes, counts, scale, rtol):
         scaled = embeddings if scale == 1.0 else embeddings / scale
-        loss, b, inv_sqrt_counts = _spectral_terms(scaled, class_index, counts, rtol)
-        ctx.save_for_backward(embeddings, class_index, b, inv_sqrt_counts)
+        loss, b, inv_sqrt_counts = _spectral_terms(scaled, codes, counts, rtol)
+        ctx.save_for_backward(embeddings, codes, b, inv_sqrt_counts)
         ctx.scale = scale
         return loss
 
@@ -238,16 +238,16 @@ class _SpectralClusteringLossFunction(torch.autograd.Function):
 def saved_gradient_rows(ctx, factor):
     """``factor`` times ``dL/dF``, from what an autograd ``forward`` saved.
 
-    ``ctx`` holds ``(F, class_index, B, inv_sqrt_counts)`` and the scale
+    ``ctx`` holds ``(F, codes, B, inv_sqrt_counts)`` and the scale
     ``s`` of ``F``. For ``F_s = F / s``, ``dL/dF = -(J B - F_s B^T B) / s``,
     where ``(J B)_i = B[y_i] / sqrt(n_{y_i})``; ``factor`` and ``1/s`` are
     folded into the small matrices.
     """
-    embeddings, class_index, b, inv_sqrt_counts = ctx.saved_tensors
+    embeddings, codes, b, inv_sqrt_counts = ctx.saved_tensors
     if ctx.scale == 1.0:
-        return gradient_rows(embeddings, class_index, b, inv_sqrt_counts, factor)
+        return gradient_rows(embeddings, codes, b, inv_sqrt_counts, factor)
     scaled = embeddings / ctx.scale
-    return gradient_rows(scaled, class_index, b, inv_sqrt_counts, factor / ctx.scale)
+    return gradient_rows(scaled, codes, b, inv_sqrt_counts, factor / ctx.scale)
 
 
 def spectral_clustering_loss(embeddings, labels, *, rtol=None):
@@ -326,18 +326,16 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None):
     >>> embeddings.grad.shape
     torch.Size([4, 2])
     """
-    labels = _check_shapes(embeddings, labels)
+    labels = check_shapes(embeddings, labels)
     if embeddings.dtype in (torch.float16, torch.bfloat16):
         # Half precision cannot hold the Gram matrix accurately: compute in
         # float32 and let autograd cast the gradient back.
         return spectral_clustering_loss(embeddings.float(), labels, rtol=rtol).to(
             embeddings.dtype
         )
-    rtol = _resolve_rtol(rtol, embeddings.shape[1], embeddings.dtype)
-    class_index, counts, scale = _summarise(embeddings, labels)
-    return _SpectralClusteringLossFunction.apply(
-        embeddings, class_index, counts, scale, rtol
-    )
+    rtol = resolve_rtol(rtol, embeddings.shape[1], embeddings.dtype)
+    codes, counts, scale = _summarise(embeddings, labels)
+    return _SpectralClusteringLossFunction.apply(embeddings, codes, counts, scale, rtol)
 
 
 class SpectralClusteringLoss(torch.nn.Module):

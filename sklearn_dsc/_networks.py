@@ -1,8 +1,17 @@
-"""The torch networks the estimator trains."""
+"""The torch networks the estimator trains.
+
+Each network describes itself (``architecture()``, a JSON-able dict) and
+``build_network`` rebuilds it from that description, which is what model
+files store.
+"""
 
 import contextlib
 import itertools
+import math
+from numbers import Integral
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 
 ACTIVATIONS = {
@@ -53,22 +62,21 @@ def private_seed(seed, device=None):
         yield
 
 
-def build_mlp(
-    n_features, hidden_layer_sizes, n_components, activation, seed, dropout=0.0
-):
+class MLP(torch.nn.Sequential):
     """A multi-layer perceptron ``n_features -> hidden... -> n_components``.
 
     With no hidden layer it is a single linear map (a linear metric). Every
     hidden activation is followed by ``torch.nn.Dropout(dropout)`` when
-    ``dropout > 0``. The weights use torch's default initialisation drawn from
-    a generator seeded with ``seed``, without touching torch's global random
-    state.
+    ``dropout > 0``. The first layer is a ``SparseInputLinear``. The weights
+    use torch's default initialisation, from torch's global generator (see
+    ``build_mlp`` for a private seed).
     """
-    sizes = [n_features, *hidden_layer_sizes, n_components]
-    layers = []
-    # Layers draw their initial weights when built: build them under a
-    # private seed so that torch's global random state is left as it was.
-    with private_seed(seed):
+
+    def __init__(
+        self, n_features, hidden_layer_sizes, n_components, activation, dropout=0.0
+    ):
+        sizes = [n_features, *hidden_layer_sizes, n_components]
+        layers = []
         for index, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
             linear = SparseInputLinear if index == 0 else torch.nn.Linear
             layers.append(linear(fan_in, fan_out))
@@ -76,7 +84,30 @@ def build_mlp(
                 layers.append(ACTIVATIONS[activation]())
                 if dropout > 0:
                     layers.append(torch.nn.Dropout(dropout))
-    return torch.nn.Sequential(*layers)
+        super().__init__(*layers)
+        self.layer_sizes = sizes
+        self.activation = activation
+        self.dropout = float(dropout)
+
+    def architecture(self):
+        """What ``build_network`` needs to rebuild this network."""
+        return {
+            "kind": "mlp",
+            "layer_sizes": list(self.layer_sizes),
+            "activation": self.activation if len(self.layer_sizes) > 2 else "identity",
+            "dropout": self.dropout,
+        }
+
+
+def build_mlp(
+    n_features, hidden_layer_sizes, n_components, activation, seed, dropout=0.0
+):
+    """An ``MLP`` whose initial weights are drawn from a generator seeded with
+    ``seed``, without touching torch's global random state."""
+    # Layers draw their initial weights when built: build them under a
+    # private seed so that torch's global random state is left as it was.
+    with private_seed(seed):
+        return MLP(n_features, hidden_layer_sizes, n_components, activation, dropout)
 
 
 class AnchoredEmbedding(torch.nn.Module):
@@ -99,6 +130,14 @@ class AnchoredEmbedding(torch.nn.Module):
         self.register_buffer("anchor_weight", torch.tensor(1.0))
         self.register_buffer("head_scale", torch.tensor(0.0))
 
+    def architecture(self):
+        """What ``build_network`` needs to rebuild this network."""
+        return {
+            **self.head.architecture(),
+            "kind": "anchored",
+            "anchor_width": self.anchor.out_features,
+        }
+
     def forward(self, inputs):
         anchor = self.anchor_weight * self.anchor(inputs)
         if not self.head_scale:
@@ -120,3 +159,72 @@ def build_anchored(
         n_features, hidden_layer_sizes, n_components, activation, seed, dropout
     )
     return AnchoredEmbedding(anchor, head)
+
+
+def describe(module):
+    """``module.architecture()``, for the networks this package builds."""
+    if not hasattr(module, "architecture"):
+        raise TypeError(
+            f"a network of type {type(module).__name__} cannot be described in a "
+            "model file; save the estimator with pickle or joblib instead."
+        )
+    return module.architecture()
+
+
+def build_network(architecture):
+    """The network that ``architecture`` (from ``describe``) describes, with
+    placeholder weights to be loaded.
+
+    Raises ``ValueError`` for a description that no network of this package
+    has (unknown kind or activation, sizes that are not positive integers,
+    dropout outside ``[0, 1)``).
+    """
+    kind = architecture["kind"]
+    activation = architecture["activation"]
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}")
+    dropout = architecture.get("dropout", 0.0)
+    if not (isinstance(dropout, float) and 0 <= dropout < 1):
+        raise ValueError(f"invalid dropout {dropout!r}")
+    sizes = architecture["layer_sizes"]
+    if (
+        not isinstance(sizes, list)
+        or len(sizes) < 2
+        or not all(isinstance(n, Integral) and not isinstance(n, bool) for n in sizes)
+        or min(sizes) < 1
+    ):
+        raise ValueError(f"invalid layer sizes {sizes!r}")
+    if kind == "mlp":
+        return build_mlp(sizes[0], sizes[1:-1], sizes[-1], activation, 0, dropout)
+    if kind == "anchored":
+        width = architecture["anchor_width"]
+        if not isinstance(width, Integral) or isinstance(width, bool) or width < 1:
+            raise ValueError(f"invalid anchor_width {width!r}")
+        return build_anchored(
+            np.zeros((width, sizes[0])),
+            np.zeros(width),
+            sizes[1:-1],
+            sizes[-1],
+            activation,
+            0,
+            dropout,
+        )
+    raise ValueError(f"unknown network kind {kind!r}")
+
+
+def input_spread(X):
+    """Root-mean-square distance of the rows of ``X`` to their mean, in float64."""
+    if sp.issparse(X):
+        X = X.astype(np.float64)
+        mean = np.asarray(X.mean(axis=0)).ravel()
+        mean_square = np.asarray(X.multiply(X).mean(axis=0)).ravel()
+        return float(np.sqrt(max(np.sum(mean_square - mean**2), 0.0)))
+    return float(np.sqrt(np.sum(np.var(X, axis=0, dtype=np.float64))))
+
+
+def input_scale(X):
+    """The factor that gives the rows of ``X`` unit variance per feature on
+    average, the scale torch's default initialisation is made for (1 for
+    constant ``X``)."""
+    spread = input_spread(X)
+    return math.sqrt(X.shape[1]) / spread if spread > 0 else 1.0

@@ -26,7 +26,7 @@ import torch
 
 from ._embedder import DeepSpectralClusteringEmbedder
 from ._files import atomic_write
-from ._networks import ACTIVATIONS, AnchoredEmbedding, build_anchored, build_mlp
+from ._networks import AnchoredEmbedding, build_network, describe
 from ._version import __version__
 
 FORMAT = "sklearn-dsc-model"
@@ -88,16 +88,10 @@ def save(estimator, path):
         "class_centroids_": estimator.class_centroids_,
     }
     attributes = {
-        "n_features_in_": int(estimator.n_features_in_),
-        "n_iter_": int(estimator.n_iter_),
-        "t_": int(estimator.t_),
-        "loss_curve_": [float(v) for v in estimator.loss_curve_],
-        "validation_scores_": _floats_or_none(estimator.validation_scores_),
-        "best_validation_score_": _float_or_none(estimator.best_validation_score_),
-        "init_": estimator.init_,
-        "shrinkage_": _float_or_none(estimator.shrinkage_),
-        "classes_are_objects": estimator.classes_.dtype == object,
+        name: encode(getattr(estimator, name))
+        for name, (encode, _) in FITTED_VALUES.items()
     }
+    attributes["classes_are_objects"] = estimator.classes_.dtype == object
     if hasattr(estimator, "feature_names_in_"):
         attributes["feature_names_in_"] = [str(n) for n in estimator.feature_names_in_]
     for name, tensor in estimator.module_.state_dict().items():
@@ -129,7 +123,7 @@ def save(estimator, path):
         "estimator": type(estimator).__name__,
         "params": _params(estimator),
         "attributes": attributes,
-        "architecture": _architecture(estimator.module_),
+        "architecture": describe(estimator.module_),
         "optimizer": optimizer_meta,
         "arrays": array_meta,
     }
@@ -193,6 +187,47 @@ def load(path):
 
 def _load(path, archive):
     members = {info.filename: info for info in archive.infolist()}
+    metadata, version = _read_metadata(path, archive, members)
+    declared = metadata["arrays"]
+    expected_members = {METADATA} | {f"{name}.npy" for name in declared}
+    unexpected = sorted(set(members) - expected_members)
+    if unexpected:
+        raise ModelFileError(f"{path}: unexpected members {unexpected[:5]}")
+    arrays = {
+        name: _read_array(archive, members, name, spec)
+        for name, spec in declared.items()
+    }
+    estimator = DeepSpectralClusteringEmbedder()
+    estimator.set_params(**_restore_params(metadata["params"]))
+    attributes = metadata["attributes"]
+    classes = arrays.pop("classes_")
+    if attributes["classes_are_objects"]:
+        classes = classes.astype(object)
+    estimator.classes_ = classes
+    estimator.class_centroids_ = arrays.pop("class_centroids_")
+    for name, (_, decode) in FITTED_VALUES.items():
+        setattr(estimator, name, decode(attributes.get(name), name))
+    if "feature_names_in_" in attributes:
+        estimator.feature_names_in_ = _feature_names(
+            attributes["feature_names_in_"], estimator.n_features_in_
+        )
+    estimator.module_ = _rebuild_module(
+        metadata["architecture"],
+        _prefixed(arrays, "module/"),
+        estimator.n_features_in_,
+    )
+    estimator._optimizer_state = _rebuild_optimizer(
+        metadata["optimizer"], _prefixed(arrays, "optimizer/")
+    )
+    if version < 2:
+        _drop_zero_head_columns(estimator)
+    _check_consistent(path, estimator)
+    return estimator
+
+
+def _read_metadata(path, archive, members):
+    """The metadata of a model file of a format this version reads, and the
+    format's version."""
     if METADATA not in members:
         raise ModelFileError(f"{path} is not a sklearn_dsc model file (no {METADATA})")
     if members[METADATA].file_size > MAX_METADATA_BYTES:
@@ -217,63 +252,15 @@ def _load(path, archive):
         )
     if metadata.get("estimator") != DeepSpectralClusteringEmbedder.__name__:
         raise ModelFileError(f"{path}: unknown estimator {metadata.get('estimator')!r}")
-    declared = metadata["arrays"]
-    expected_members = {METADATA} | {f"{name}.npy" for name in declared}
-    unexpected = sorted(set(members) - expected_members)
-    if unexpected:
-        raise ModelFileError(f"{path}: unexpected members {unexpected[:5]}")
-    arrays = {
-        name: _read_array(archive, members, name, spec)
-        for name, spec in declared.items()
-    }
+    return metadata, version
 
-    estimator = DeepSpectralClusteringEmbedder()
-    estimator.set_params(**_restore_params(metadata["params"]))
-    attributes = metadata["attributes"]
-    classes = arrays.pop("classes_")
-    if attributes["classes_are_objects"]:
-        classes = classes.astype(object)
-    estimator.classes_ = classes
-    estimator.class_centroids_ = arrays.pop("class_centroids_")
-    estimator.n_features_in_ = _integer(attributes["n_features_in_"], "n_features_in_")
-    estimator.n_iter_ = _integer(attributes["n_iter_"], "n_iter_")
-    estimator.t_ = _integer(attributes["t_"], "t_")
-    estimator.loss_curve_ = [float(v) for v in attributes["loss_curve_"]]
-    scores = attributes["validation_scores_"]
-    estimator.validation_scores_ = (
-        None if scores is None else [float(v) for v in scores]
-    )
-    best = attributes["best_validation_score_"]
-    estimator.best_validation_score_ = None if best is None else float(best)
-    estimator.init_ = attributes.get("init_")
-    # what fit records: a value of init other than "auto", or None
-    (init_options,) = DeepSpectralClusteringEmbedder._parameter_constraints["init"]
-    if estimator.init_ is not None and (
-        estimator.init_ not in init_options.options or estimator.init_ == "auto"
-    ):
-        raise ModelFileError(f"{path}: unknown init_ {estimator.init_!r}")
-    shrinkage = attributes.get("shrinkage_")
-    estimator.shrinkage_ = None if shrinkage is None else float(shrinkage)
-    if "feature_names_in_" in attributes:
-        names = attributes["feature_names_in_"]
-        if not all(isinstance(n, str) for n in names):
-            raise ModelFileError(f"{path}: feature names must be strings")
-        estimator.feature_names_in_ = np.asarray(names, dtype=object)
-        if len(names) != estimator.n_features_in_:
-            raise ModelFileError(
-                f"{path}: {len(names)} feature names, expected "
-                f"{estimator.n_features_in_}"
-            )
-    estimator.module_ = _rebuild_module(
-        metadata["architecture"], estimator, _prefixed(arrays, "module/")
-    )
-    estimator._optimizer_state = _rebuild_optimizer(
-        metadata["optimizer"], _prefixed(arrays, "optimizer/")
-    )
-    if version < 2:
-        _drop_zero_head_columns(estimator)
-    _check_consistent(path, estimator)
-    return estimator
+
+def _feature_names(names, n_features_in):
+    if not all(isinstance(n, str) for n in names):
+        raise ModelFileError("feature names must be strings")
+    if len(names) != n_features_in:
+        raise ModelFileError(f"{len(names)} feature names, expected {n_features_in}")
+    return np.asarray(names, dtype=object)
 
 
 def _drop_zero_head_columns(estimator):
@@ -320,36 +307,17 @@ def _prefixed(arrays, prefix):
     }
 
 
-def _rebuild_module(architecture, estimator, state):
+def _rebuild_module(architecture, state, n_features_in):
     """Build the network the architecture describes and load ``state`` into it."""
-    kind = architecture["kind"]
-    activation = architecture["activation"]
-    dropout = architecture.get("dropout", 0.0)
-    if not (isinstance(dropout, float) and 0 <= dropout < 1):
-        raise ModelFileError(f"invalid dropout {dropout!r}")
-    sizes = [_integer(n, "layer size") for n in architecture["layer_sizes"]]
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ModelFileError(f"invalid layer sizes {sizes}")
-    if sizes[0] != estimator.n_features_in_:
+    try:
+        module = build_network(architecture)
+    except ValueError as error:
+        raise ModelFileError(str(error)) from None
+    n_inputs = describe(module)["layer_sizes"][0]
+    if n_inputs != n_features_in:
         raise ModelFileError(
-            f"the network takes {sizes[0]} features, n_features_in_ is "
-            f"{estimator.n_features_in_}"
+            f"the network takes {n_inputs} features, n_features_in_ is {n_features_in}"
         )
-    if kind == "mlp":
-        module = build_mlp(sizes[0], sizes[1:-1], sizes[-1], activation, 0, dropout)
-    elif kind == "anchored":
-        width = _integer(architecture["anchor_width"], "anchor_width")
-        module = build_anchored(
-            np.zeros((width, sizes[0])),
-            np.zeros(width),
-            sizes[1:-1],
-            sizes[-1],
-            activation,
-            0,
-            dropout,
-        )
-    else:
-        raise ModelFileError(f"unknown network kind {kind!r}")
     expected = set(module.state_dict())
     if set(state) != expected:
         missing, unexpected = (
@@ -389,28 +357,6 @@ def _check_consistent(path, estimator):
             f"{path}: class_centroids_ has shape {estimator.class_centroids_.shape}, "
             f"expected {(n_classes, width)}"
         )
-
-
-def _architecture(module):
-    if isinstance(module, AnchoredEmbedding):
-        anchor_width = module.anchor.out_features
-        architecture = _architecture(module.head)
-        architecture.update(kind="anchored", anchor_width=anchor_width)
-        return architecture
-    linears = [layer for layer in module if isinstance(layer, torch.nn.Linear)]
-    dropouts = [layer.p for layer in module if isinstance(layer, torch.nn.Dropout)]
-    activations = [
-        type(layer)
-        for layer in module
-        if not isinstance(layer, (torch.nn.Linear, torch.nn.Dropout))
-    ]
-    names = {cls: name for name, cls in ACTIVATIONS.items()}
-    return {
-        "kind": "mlp",
-        "layer_sizes": [linears[0].in_features] + [lin.out_features for lin in linears],
-        "activation": names[activations[0]] if activations else "identity",
-        "dropout": float(dropouts[0]) if dropouts else 0.0,
-    }
 
 
 def _params(estimator):
@@ -476,9 +422,39 @@ def _integer(value, what):
     return value
 
 
-def _float_or_none(value):
+def _float_or_none(value, name=None):
     return None if value is None else float(value)
 
 
-def _floats_or_none(values):
-    return None if values is None else [float(v) for v in values]
+def _floats(values, name=None):
+    return [float(v) for v in values]
+
+
+def _floats_or_none(values, name=None):
+    return None if values is None else _floats(values)
+
+
+def _init(value, name=None):
+    """``init_`` as fit records it: a value of ``init`` other than "auto", or None."""
+    (options,) = DeepSpectralClusteringEmbedder._parameter_constraints["init"]
+    if value is not None and (value not in options.options or value == "auto"):
+        raise ModelFileError(f"unknown init_ {value!r}")
+    return value
+
+
+def _same(value, name=None):
+    return value
+
+
+# The fitted values stored in the metadata, each with how it is written and
+# read back (arrays, the network and the optimizer's state are stored apart).
+FITTED_VALUES = {
+    "n_features_in_": (int, _integer),
+    "n_iter_": (int, _integer),
+    "t_": (int, _integer),
+    "loss_curve_": (_floats, _floats),
+    "validation_scores_": (_floats_or_none, _floats_or_none),
+    "best_validation_score_": (_float_or_none, _float_or_none),
+    "init_": (_same, _init),
+    "shrinkage_": (_float_or_none, _float_or_none),
+}

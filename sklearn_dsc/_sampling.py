@@ -15,7 +15,7 @@ class ClassBalancedSampler:
 
     Parameters
     ----------
-    class_codes : ndarray of shape (n_samples,)
+    codes : ndarray of shape (n_samples,)
         Class of each sample, as integers in ``[0, n_classes)``.
     samples_per_class : int
         Samples drawn from each class in a batch.
@@ -25,12 +25,12 @@ class ClassBalancedSampler:
         The only source of randomness.
     """
 
-    def __init__(self, class_codes, samples_per_class, classes_per_batch, random_state):
+    def __init__(self, codes, samples_per_class, classes_per_batch, random_state):
         self.samples_per_class = samples_per_class
         self.classes_per_batch = classes_per_batch
         self.random_state = random_state
-        order = np.argsort(class_codes, kind="stable")
-        boundaries = np.flatnonzero(np.diff(class_codes[order])) + 1
+        order = np.argsort(codes, kind="stable")
+        boundaries = np.flatnonzero(np.diff(codes[order])) + 1
         self._members = np.split(order, boundaries)
         self._cycles = [random_state.permutation(m) for m in self._members]
         self._positions = np.zeros(len(self._members), dtype=np.intp)

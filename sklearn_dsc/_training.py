@@ -1,139 +1,276 @@
-"""Moving data to torch, the epoch loop, and batched inference."""
+"""The training loop: epochs of Adam on the spectral clustering loss.
 
+``train`` runs epochs with patience, divergence and interrupt handling and
+verbose lines; ``train_epoch`` is the one epoch body that ``fit`` and
+``partial_fit`` share. Both record what they did in a ``History``, and call
+``on_epoch(module, history)`` after every epoch: the estimator's hook, which
+shows the network and its history to the ``callback``.
+"""
+
+import collections
 import copy
+import dataclasses
 import math
+import os
+import sys
+import time
+import warnings
 
 import numpy as np
-import scipy.sparse as sp
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
+from ._data import INFERENCE_BATCH_SIZE, TensorData
 from ._large_batch import chunked_backward
 from ._loss import NonFiniteEmbeddingsError, spectral_clustering_loss
-from ._networks import private_seed
-
-# Rows embedded at once by ``embed``: bounds inference memory whatever n_samples.
-INFERENCE_BATCH_SIZE = 4096
+from ._networks import AnchoredEmbedding, private_seed
+from ._sampling import ClassBalancedSampler
 
 
 class Diverged(Exception):
     """The loss or the network output became NaN or infinite."""
 
 
-def resolve_device(device):
-    """A ``torch.device`` from ``"auto"``, a device string or a ``torch.device``."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+@dataclasses.dataclass(frozen=True)
+class TrainingSettings:
+    """The estimator's parameters that the training loop reads."""
+
+    batch_size: int
+    samples_per_class: int | None
+    chunk_size: int | None
+    learning_rate: float
+    weight_decay: float
+    dropout: float
+    max_iter: int
+    tol: float
+    n_iter_no_change: int
+    verbose: int
+    name: str  # the prefix of verbose lines
+
+
+@dataclasses.dataclass
+class History:
+    """What training did: the estimator's fitted attributes of the same names
+    (``loss_curve_``, ``n_iter_``, ...) and the optimizer's state."""
+
+    loss_curve: list = dataclasses.field(default_factory=list)
+    n_iter: int = 0
+    t: int = 0
+    validation_scores: list | None = None
+    best_validation_score: float | None = None
+    optimizer_state: dict | None = None
+
+
+def trained_part(module):
+    """The part of ``module`` that the loss trains: the head of an anchored one."""
+    return getattr(module, "head", module)
+
+
+def make_optimizer(module, settings, state=None):
+    """AdamW over the trained part; ``state`` continues an earlier run, with the
+    current learning rate and weight decay."""
+    optimizer = torch.optim.AdamW(
+        trained_part(module).parameters(),
+        lr=settings.learning_rate,
+        weight_decay=settings.weight_decay,
+    )
+    if state is not None:
+        optimizer.load_state_dict(state)
+        for group in optimizer.param_groups:  # set_params takes effect
+            group["lr"] = settings.learning_rate
+            group["weight_decay"] = settings.weight_decay
+    return optimizer
+
+
+def make_sampler(codes, settings, random_state):
+    """Class-balanced batches: every class in every batch when they fit."""
+    n_classes = len(np.unique(codes))
+    samples_per_class = settings.samples_per_class or max(
+        2, settings.batch_size // n_classes
+    )
+    classes_per_batch = max(2, settings.batch_size // samples_per_class)
+    return ClassBalancedSampler(
+        codes, samples_per_class, classes_per_batch, random_state
+    )
+
+
+def train_epoch(
+    module, optimizer, data, codes, sampler, settings, random_state, history
+):
+    """One epoch on ``data``: the epoch body of ``fit`` and ``partial_fit``.
+
+    Records the mean loss and the samples seen in ``history``; an anchored
+    module's head is then rescaled to unit spread. Raises ``Diverged``.
+    """
+    n_batches = max(1, round(len(data) / settings.batch_size))
+    batches = sampler.batches(n_batches)
+    # dropout masks come from a seed drawn from random_state, before the batches
+    seed = (
+        int(random_state.randint(np.iinfo(np.int32).max))
+        if settings.dropout > 0
+        else None
+    )
+    loss, n_seen = run_epoch(
+        trained_part(module),
+        optimizer,
+        data,
+        codes,
+        batches,
+        _batch_progress(settings, n_batches),
+        chunk_size=settings.chunk_size,
+        seed=seed,
+    )
+    history.loss_curve.append(loss)
+    history.n_iter += 1
+    history.t += n_seen
+    if isinstance(module, AnchoredEmbedding):
+        calibrate_head(module, data)
+    return loss
+
+
+def train(
+    module,
+    X,
+    codes,
+    device,
+    random_state,
+    settings,
+    history,
+    max_epochs,
+    score=None,
+    on_epoch=None,
+    warn_max_iter=True,
+):
+    """Up to ``max_epochs`` epochs of AdamW on ``module``, recorded in ``history``.
+
+    Training stops when the criterion (the training loss, or ``-score(module)``
+    with ``score``) has not improved by ``settings.tol`` for
+    ``settings.n_iter_no_change`` epochs, or when ``on_epoch(module, history)``
+    returns ``True``. With ``score``, the starting weights are scored too and
+    the best-scoring weights are restored at the end. A divergence keeps the
+    last weights that give finite embeddings and an interrupt the current
+    ones, each with a warning. The module ends on the CPU. Returns whether
+    training stopped before ``max_epochs``.
+    """
+    module.to(device)
+    history.validation_scores = [] if score is not None else None
+    history.best_validation_score = None
+    data = TensorData(X, device)
+    sampler = make_sampler(codes, settings, random_state)
+    optimizer = make_optimizer(module, settings)
+    patience = Patience(settings.tol, settings.n_iter_no_change, snapshot(module))
+    # Epoch-end weights, newest last, to fall back on if training diverges.
+    recent_states = collections.deque([patience.best_state], maxlen=3)
+    if score is not None:
+        # The starting weights are a candidate too: the fitted model is
+        # never worse on the validation data than where training began.
+        history.validation_scores.append(score(module))
+        patience.update(-history.validation_scores[-1], patience.best_state)
+    converged = False
     try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as error:
+        for _ in range(max_epochs):
+            start = time.perf_counter()
+            loss = train_epoch(
+                module, optimizer, data, codes, sampler, settings, random_state, history
+            )
+            criterion = loss
+            if score is not None:
+                history.validation_scores.append(score(module))
+                criterion = -history.validation_scores[-1]
+            recent_states.append(snapshot(module))
+            out_of_patience = patience.update(criterion, recent_states[-1])
+            print_epoch(settings, history, time.perf_counter() - start)
+            stop = on_epoch is not None and on_epoch(module, history)
+            if stop or out_of_patience:
+                converged = True
+                break
+    except Diverged:
+        restore_finite_state(module, recent_states, data)
+        warn(
+            f"Training diverged at epoch {history.n_iter + 1} (non-finite loss); "
+            "the last weights that gave finite embeddings are kept. Lower "
+            "learning_rate_init.",
+            ConvergenceWarning,
+        )
+        converged = True
+    except KeyboardInterrupt:
+        warn("Training interrupted by the user.", UserWarning)
+        converged = True
+    if score is not None:
+        restore(module, patience.best_state)
+        history.best_validation_score = max(history.validation_scores)
+    if not converged and warn_max_iter:
+        warn_max_iter_reached(settings)
+    history.optimizer_state = optimizer_state_on_cpu(optimizer)
+    module.to("cpu")
+    return converged
+
+
+def train_chunk(module, X, codes, device, random_state, settings, history, on_epoch):
+    """One epoch of ``partial_fit`` on a chunk, continuing the optimizer's state."""
+    module.to(device)
+    optimizer = make_optimizer(module, settings, history.optimizer_state)
+    data = TensorData(X, device)
+    sampler = make_sampler(codes, settings, random_state)
+    start = time.perf_counter()
+    try:
+        train_epoch(
+            module, optimizer, data, codes, sampler, settings, random_state, history
+        )
+    except Diverged:
         raise ValueError(
-            f"device={device!r} is not a valid torch device: use 'auto', 'cpu', "
-            "'cuda', 'cuda:N' or a torch.device."
-        ) from error
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={device!r} was requested but CUDA is not available on this "
-                "machine; use device='cpu' or device='auto'."
+            "training diverged on this chunk (non-finite loss); lower "
+            "learning_rate_init"
+        ) from None
+    history.optimizer_state = optimizer_state_on_cpu(optimizer)
+    module.to("cpu")
+    print_epoch(settings, history, time.perf_counter() - start)
+    if on_epoch is not None:
+        on_epoch(module, history)
+
+
+def warn_max_iter_reached(settings):
+    warn(
+        f"DeepSpectralClusteringEmbedder: maximum iterations ({settings.max_iter}) "
+        "reached and the optimization hasn't converged yet.",
+        ConvergenceWarning,
+    )
+
+
+def warn(message, category):
+    """``warnings.warn``, attributed to the first caller outside this package."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+def print_epoch(settings, history, seconds):
+    """``verbose``'s line for the epoch just recorded in ``history``."""
+    if not settings.verbose:
+        return
+    loss = history.loss_curve[-1]
+    line = f"[{settings.name}] epoch {history.n_iter:4d}  loss {loss:.6f}"
+    if history.validation_scores:
+        line += f"  validation NMI {history.validation_scores[-1]:.4f}"
+    print(f"{line}  {seconds:.2f}s", flush=True)
+
+
+def _batch_progress(settings, n_batches):
+    """``verbose=2``'s lines within an epoch, about ten of them."""
+    if settings.verbose < 2:
+        return None
+    every = max(1, n_batches // 10)
+
+    def report(batch, loss):
+        if batch % every == 0 or batch == n_batches:
+            print(
+                f"[{settings.name}]   batch {batch}/{n_batches}  loss {loss:.6f}",
+                flush=True,
             )
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r} was requested but only "
-                f"{torch.cuda.device_count()} CUDA device(s) exist."
-            )
-    return resolved
 
-
-# Dense training data is copied to the GPU when it takes at most this share of
-# the GPU's free memory; otherwise batches are staged through pinned memory.
-DEVICE_MEMORY_SHARE = 0.5
-
-
-def fits_on_device(n_bytes, device):
-    """Whether ``n_bytes`` of training data should live on ``device``."""
-    if device.type != "cuda":
-        return True
-    free, _ = torch.cuda.mem_get_info(device)
-    return n_bytes <= DEVICE_MEMORY_SHARE * free
-
-
-class TensorData:
-    """Training inputs, served as torch tensors on ``device`` batch by batch.
-
-    Dense inputs move to the device once, as float32, when they fit (on a
-    GPU: within ``DEVICE_MEMORY_SHARE`` of its free memory). Otherwise they
-    stay where they are (a memory map stays on disk): each batch is gathered
-    on the host into a page-locked buffer and copied to the GPU
-    asynchronously. Sparse inputs stay a SciPy CSR matrix; each batch becomes
-    a sparse COO tensor, so the whole matrix is never densified.
-    """
-
-    def __init__(self, X, device):
-        self.device = device
-        self.sparse = sp.issparse(X)
-        self.staging = None
-        if self.sparse:
-            self.X = sp.csr_matrix(X, dtype=np.float32)
-        elif fits_on_device(X.shape[0] * X.shape[1] * 4, device):
-            X = np.ascontiguousarray(X, dtype=np.float32)
-            # torch.tensor copies, so read-only arrays (memmaps) are safe.
-            self.X = torch.tensor(X, device=device)
-        else:
-            self.X = X
-            self.staging = StagedRows(X.shape[1], device)
-
-    def __len__(self):
-        return self.X.shape[0]
-
-    def rows(self, indices):
-        if self.sparse:
-            return sparse_rows(self.X, indices, self.device)
-        if self.staging is not None:
-            return self.staging.copy(self.X, indices)
-        return self.X[torch.as_tensor(indices, device=self.device)]
-
-
-class StagedRows:
-    """Rows of a host array copied to ``device`` through one reusable buffer.
-
-    On a GPU the buffer is page-locked and the copy asynchronous; before the
-    buffer is refilled, the previous copy is waited for.
-    """
-
-    def __init__(self, n_features, device):
-        self.n_features = n_features
-        self.device = device
-        self.pinned = device.type == "cuda"
-        self.buffer = None
-        self.copied = None  # CUDA event recorded after the last copy
-
-    def copy(self, X, indices):
-        n_rows = len(indices)
-        if self.buffer is None or len(self.buffer) < n_rows:
-            self.buffer = torch.empty(
-                (n_rows, self.n_features), dtype=torch.float32, pin_memory=self.pinned
-            )
-        elif self.copied is not None:
-            self.copied.synchronize()
-        batch = self.buffer[:n_rows]
-        batch.numpy()[...] = X[np.asarray(indices)]  # gather and cast on the host
-        if not self.pinned:
-            return batch.to(self.device, copy=True)
-        result = batch.to(self.device, non_blocking=True)
-        self.copied = torch.cuda.Event()
-        self.copied.record()
-        return result
-
-
-def sparse_rows(X, indices, device, dtype=torch.float32):
-    """Rows of a CSR matrix as a sparse COO tensor of ``dtype`` on ``device``."""
-    batch = X[indices].tocoo()
-    coordinates = torch.tensor(np.vstack([batch.row, batch.col]), dtype=torch.int64)
-    values = torch.tensor(batch.data, dtype=dtype)
-    # scipy's indices are valid by construction: skip torch's invariant checks
-    return torch.sparse_coo_tensor(
-        coordinates, values, batch.shape, check_invariants=False
-    ).to(device)
+    return report
 
 
 def is_out_of_memory(error):
@@ -148,7 +285,7 @@ def run_epoch(
     module,
     optimizer,
     data,
-    class_codes,
+    codes,
     batches,
     on_batch=None,
     chunk_size=None,
@@ -169,10 +306,10 @@ def run_epoch(
     if seed is not None:
         with private_seed(seed, data.device):
             return run_epoch(
-                module, optimizer, data, class_codes, batches, on_batch, chunk_size
+                module, optimizer, data, codes, batches, on_batch, chunk_size
             )
     module.train()
-    codes = torch.as_tensor(class_codes, device=data.device)
+    codes = torch.as_tensor(codes, device=data.device)
     total, n_batches, n_seen = 0.0, 0, 0
     for batch_indices in batches:
         optimizer.zero_grad(set_to_none=True)
@@ -210,38 +347,12 @@ def run_epoch(
     return total / n_batches, n_seen
 
 
-def _chunked_step(module, data, indices, labels, chunk_size):
+def _chunked_step(module, data, indices, codes, chunk_size):
     """Back-propagate the loss of batch ``indices``, embedding ``chunk_size`` rows
     at once; returns the loss."""
     return chunked_backward(
-        lambda start, stop: module(data.rows(indices[start:stop])), labels, chunk_size
+        lambda start, stop: module(data.rows(indices[start:stop])), codes, chunk_size
     )
-
-
-def embed(module, X, device, batch_size=INFERENCE_BATCH_SIZE, dtype=torch.float32):
-    """``module(X)`` as an ndarray, computed in batches without gradients.
-
-    ``module``'s parameters and the inputs must be of ``dtype``. Memory beyond
-    the output grows with ``batch_size``, not with n_samples.
-    """
-    module.eval()
-    numpy_dtype = torch.empty((), dtype=dtype).numpy().dtype
-    n_samples = X.shape[0]
-    outputs = None
-    with torch.no_grad():
-        for start in range(0, n_samples, batch_size):
-            stop = min(start + batch_size, n_samples)
-            if sp.issparse(X):
-                batch = sparse_rows(X, np.arange(start, stop), device, dtype)
-            else:
-                batch = torch.tensor(
-                    np.asarray(X[start:stop], dtype=numpy_dtype), device=device
-                )
-            result = module(batch).cpu().numpy()
-            if outputs is None:
-                outputs = np.empty((n_samples, result.shape[1]), dtype=numpy_dtype)
-            outputs[start:stop] = result
-    return outputs
 
 
 def calibrate_head(module, data, n_rows=INFERENCE_BATCH_SIZE):

@@ -124,11 +124,3 @@ def run(random_state=0, figure_path="sklearn_dsc_demo.png", show_progress=True):
         else:
             print(f"\nFigure of the unseen digits: {figure_path}")
     return rows
-
-
-if __name__ == "__main__":
-    import sys
-
-    from .cli import main
-
-    sys.exit(main(["demo", *sys.argv[1:]]))

@@ -42,15 +42,15 @@ def _kmeans_clusters(embeddings, labels, random_state, n_init, copy_x=True):
     return labels, kmeans.fit_predict(embeddings)
 
 
-def _kmeans_nmi(embeddings, labels, random_state, n_init=10, copy_x=True):
-    """``kmeans_nmi``; ``copy_x=False`` spares k-means' centred copy.
+def kmeans_nmi_in_place(embeddings, labels, random_state, n_init=10):
+    """``kmeans_nmi`` without k-means' centred copy of ``embeddings``.
 
-    Without the copy k-means centres the array in place and puts it back (up
-    to rounding): only for arrays that no one else holds, such as a fresh
-    embedding.
+    k-means centres the array in place and puts it back (up to rounding):
+    only for writeable arrays that no one else holds, such as a fresh
+    embedding. Used by the estimator's ``score``; not exported.
     """
     labels, clusters = _kmeans_clusters(
-        embeddings, labels, random_state, n_init, copy_x
+        embeddings, labels, random_state, n_init, copy_x=False
     )
     return float(normalized_mutual_info_score(labels, clusters))
 
@@ -89,7 +89,8 @@ def kmeans_nmi(embeddings, labels, *, random_state=None, n_init=10):
     >>> kmeans_nmi(embeddings, ["a", "a", "b", "b"], random_state=0)
     1.0
     """
-    return _kmeans_nmi(embeddings, labels, random_state, n_init)
+    labels, clusters = _kmeans_clusters(embeddings, labels, random_state, n_init)
+    return float(normalized_mutual_info_score(labels, clusters))
 
 
 def kmeans_ami(embeddings, labels, *, random_state=None, n_init=10):

@@ -147,13 +147,13 @@ def test_transform_keeps_float_dtype(blobs, dtype):
 
 
 def test_transform_in_batches_matches_one_shot(blobs, monkeypatch):
-    from sklearn_dsc import _training
+    from sklearn_dsc import _data
 
     X, y = blobs
     estimator = fit_quietly(fast(max_iter=2), X, y)
     expected = estimator.transform(X)
-    monkeypatch.setattr(_training, "INFERENCE_BATCH_SIZE", 7)
-    monkeypatch.setattr(_training.embed, "__defaults__", (7, torch.float32))
+    monkeypatch.setattr(_data, "INFERENCE_BATCH_SIZE", 7)
+    monkeypatch.setattr(_data.embed, "__defaults__", (7, torch.float32))
     np.testing.assert_allclose(estimator.transform(X), expected, rtol=1e-6, atol=1e-6)
 
 
@@ -306,7 +306,7 @@ def test_class_validation_refits_on_every_class():
 
 
 def test_start_is_kept_when_training_never_helps_unseen_classes(monkeypatch):
-    from sklearn_dsc import _embedder
+    from sklearn_dsc import _selection, _training
 
     X, y = load_digits(return_X_y=True)
     X, y = X[:600] / 16, y[:600]
@@ -319,8 +319,8 @@ def test_start_is_kept_when_training_never_helps_unseen_classes(monkeypatch):
                 parameter.copy_(torch.randn(parameter.shape, generator=generator))
         return 1.0, len(data)
 
-    monkeypatch.setattr(_embedder, "run_epoch", useless_epoch)
-    monkeypatch.setattr(_embedder, "ANCHOR_WEIGHTS", (0.0,))  # the head alone
+    monkeypatch.setattr(_training, "run_epoch", useless_epoch)
+    monkeypatch.setattr(_selection, "ANCHOR_WEIGHTS", (0.0,))  # the head alone
     estimator = DeepSpectralClusteringEmbedder(
         init="pca", max_iter=3, random_state=0, device="cpu"
     )
@@ -603,7 +603,7 @@ def test_anchors_have_unit_spread_on_the_training_data(sparse):
 
 
 def test_held_out_classes_choose_the_shrinkage():
-    from sklearn_dsc._embedder import DEFAULT_SHRINKAGE, SHRINKAGES
+    from sklearn_dsc._selection import DEFAULT_SHRINKAGE, SHRINKAGES
 
     X, y = informative_and_noise()
     held_out = {"early_stopping": True, "max_iter": 2}

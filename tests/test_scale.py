@@ -9,7 +9,7 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV
 
-from sklearn_dsc import DeepSpectralClusteringEmbedder, _training
+from sklearn_dsc import DeepSpectralClusteringEmbedder, _data
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 
@@ -32,14 +32,14 @@ def test_data_that_does_not_fit_the_device_is_staged(monkeypatch):
     held on the device."""
     resident, X = fit_digits()
     staged_batches = []
-    original = _training.StagedRows.copy
+    original = _data.StagedRows.copy
 
     def copy(self, X, indices):
         staged_batches.append(len(indices))
         return original(self, X, indices)
 
-    monkeypatch.setattr(_training, "fits_on_device", lambda n_bytes, device: False)
-    monkeypatch.setattr(_training.StagedRows, "copy", copy)
+    monkeypatch.setattr(_data, "fits_on_device", lambda n_bytes, device: False)
+    monkeypatch.setattr(_data.StagedRows, "copy", copy)
     staged, _ = fit_digits()
     assert staged_batches  # the staged path ran
     np.testing.assert_array_equal(staged.transform(X), resident.transform(X))
@@ -47,7 +47,7 @@ def test_data_that_does_not_fit_the_device_is_staged(monkeypatch):
 
 def test_staged_rows_reuse_one_buffer_and_cast():
     X = np.arange(40, dtype=np.float64).reshape(10, 4)
-    staging = _training.StagedRows(4, torch.device("cpu"))
+    staging = _data.StagedRows(4, torch.device("cpu"))
     first = staging.copy(X, [3, 1])
     buffer = staging.buffer
     second = staging.copy(X, np.array([0]))
@@ -62,7 +62,7 @@ def test_staged_rows_reuse_one_buffer_and_cast():
 @CUDA
 def test_cuda_staged_matches_resident(monkeypatch):
     resident, X = fit_digits("cuda")
-    monkeypatch.setattr(_training, "fits_on_device", lambda n_bytes, device: False)
+    monkeypatch.setattr(_data, "fits_on_device", lambda n_bytes, device: False)
     staged, _ = fit_digits("cuda")
     np.testing.assert_allclose(
         staged.transform(X), resident.transform(X), rtol=1e-5, atol=1e-6
@@ -71,7 +71,7 @@ def test_cuda_staged_matches_resident(monkeypatch):
 
 @CUDA
 def test_cuda_data_is_kept_on_the_device_when_it_fits():
-    data = _training.TensorData(np.ones((100, 4)), torch.device("cuda"))
+    data = _data.TensorData(np.ones((100, 4)), torch.device("cuda"))
     assert data.staging is None
     assert data.X.is_cuda
 

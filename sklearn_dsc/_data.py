@@ -1,0 +1,156 @@
+"""Torch data: devices, training rows served batch by batch, batched inference.
+
+Everything that moves inputs between NumPy/SciPy and torch lives here, so
+that the training loop (``_training``) and the estimator see rows as tensors
+on a device and nothing else.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+# Rows embedded at once by ``embed``: bounds inference memory whatever n_samples.
+INFERENCE_BATCH_SIZE = 4096
+
+
+def resolve_device(device):
+    """A ``torch.device`` from ``"auto"``, a device string or a ``torch.device``."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"device={device!r} is not a valid torch device: use 'auto', 'cpu', "
+            "'cuda', 'cuda:N' or a torch.device."
+        ) from error
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available on this "
+                "machine; use device='cpu' or device='auto'."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was requested but only "
+                f"{torch.cuda.device_count()} CUDA device(s) exist."
+            )
+    return resolved
+
+
+# Dense training data is copied to the GPU when it takes at most this share of
+# the GPU's free memory; otherwise batches are staged through pinned memory.
+DEVICE_MEMORY_SHARE = 0.5
+
+
+def fits_on_device(n_bytes, device):
+    """Whether ``n_bytes`` of training data should live on ``device``."""
+    if device.type != "cuda":
+        return True
+    free, _ = torch.cuda.mem_get_info(device)
+    return n_bytes <= DEVICE_MEMORY_SHARE * free
+
+
+class TensorData:
+    """Training inputs, served as torch tensors on ``device`` batch by batch.
+
+    Dense inputs move to the device once, as float32, when they fit (on a
+    GPU: within ``DEVICE_MEMORY_SHARE`` of its free memory). Otherwise they
+    stay where they are (a memory map stays on disk): each batch is gathered
+    on the host into a page-locked buffer and copied to the GPU
+    asynchronously. Sparse inputs stay a SciPy CSR matrix; each batch becomes
+    a sparse COO tensor, so the whole matrix is never densified.
+    """
+
+    def __init__(self, X, device):
+        self.device = device
+        self.sparse = sp.issparse(X)
+        self.staging = None
+        if self.sparse:
+            self.X = sp.csr_matrix(X, dtype=np.float32)
+        elif fits_on_device(X.shape[0] * X.shape[1] * 4, device):
+            X = np.ascontiguousarray(X, dtype=np.float32)
+            # torch.tensor copies, so read-only arrays (memmaps) are safe.
+            self.X = torch.tensor(X, device=device)
+        else:
+            self.X = X
+            self.staging = StagedRows(X.shape[1], device)
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def rows(self, indices):
+        if self.sparse:
+            return sparse_rows(self.X, indices, self.device)
+        if self.staging is not None:
+            return self.staging.copy(self.X, indices)
+        return self.X[torch.as_tensor(indices, device=self.device)]
+
+
+class StagedRows:
+    """Rows of a host array copied to ``device`` through one reusable buffer.
+
+    On a GPU the buffer is page-locked and the copy asynchronous; before the
+    buffer is refilled, the previous copy is waited for.
+    """
+
+    def __init__(self, n_features, device):
+        self.n_features = n_features
+        self.device = device
+        self.pinned = device.type == "cuda"
+        self.buffer = None
+        self.copied = None  # CUDA event recorded after the last copy
+
+    def copy(self, X, indices):
+        n_rows = len(indices)
+        if self.buffer is None or len(self.buffer) < n_rows:
+            self.buffer = torch.empty(
+                (n_rows, self.n_features), dtype=torch.float32, pin_memory=self.pinned
+            )
+        elif self.copied is not None:
+            self.copied.synchronize()
+        batch = self.buffer[:n_rows]
+        batch.numpy()[...] = X[np.asarray(indices)]  # gather and cast on the host
+        if not self.pinned:
+            return batch.to(self.device, copy=True)
+        result = batch.to(self.device, non_blocking=True)
+        self.copied = torch.cuda.Event()
+        self.copied.record()
+        return result
+
+
+def sparse_rows(X, indices, device, dtype=torch.float32):
+    """Rows of a CSR matrix as a sparse COO tensor of ``dtype`` on ``device``."""
+    batch = X[indices].tocoo()
+    coordinates = torch.tensor(np.vstack([batch.row, batch.col]), dtype=torch.int64)
+    values = torch.tensor(batch.data, dtype=dtype)
+    # scipy's indices are valid by construction: skip torch's invariant checks
+    return torch.sparse_coo_tensor(
+        coordinates, values, batch.shape, check_invariants=False
+    ).to(device)
+
+
+def embed(module, X, device, batch_size=INFERENCE_BATCH_SIZE, dtype=torch.float32):
+    """``module(X)`` as an ndarray, computed in batches without gradients.
+
+    ``module``'s parameters and the inputs must be of ``dtype``. Memory beyond
+    the output grows with ``batch_size``, not with n_samples.
+    """
+    module.eval()
+    numpy_dtype = torch.empty((), dtype=dtype).numpy().dtype
+    n_samples = X.shape[0]
+    outputs = None
+    with torch.no_grad():
+        for start in range(0, n_samples, batch_size):
+            stop = min(start + batch_size, n_samples)
+            if sp.issparse(X):
+                batch = sparse_rows(X, np.arange(start, stop), device, dtype)
+            else:
+                batch = torch.tensor(
+                    np.asarray(X[start:stop], dtype=numpy_dtype), device=device
+                )
+            result = module(batch).cpu().numpy()
+            if outputs is None:
+                outputs = np.empty((n_samples, result.shape[1]), dtype=numpy_dtype)
+            outputs[start:stop] = result
+    return outputs

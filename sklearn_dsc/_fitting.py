@@ -1,0 +1,327 @@
+"""Fitting: from validated data and the estimator's settings to a ``FitResult``.
+
+The estimator validates its inputs, encodes the classes, calls one of
+``fit_closed_form``, ``fit_adam`` or ``fit_chunk`` and stores the result; it
+is the one place that writes fitted attributes. These functions build the
+starting network (``start``), ask ``_selection`` what held-out data says and
+run ``_training``'s loop.
+"""
+
+import dataclasses
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from ._anchors import anchor_maps
+from ._closed_form import closed_form_linear_map
+from ._data import embed
+from ._loss import spectral_clustering_loss
+from ._networks import build_anchored, build_mlp, input_scale
+from ._selection import (
+    DEFAULT_SHRINKAGE,
+    HeldOut,
+    best_start,
+    choose_anchor,
+    head_helps,
+    n_held_out_classes,
+    resolved_split,
+    start_candidates,
+    validation_split,
+)
+from ._training import (
+    History,
+    TrainingSettings,
+    train,
+    train_chunk,
+    warn_max_iter_reached,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The estimator's parameters that fitting reads."""
+
+    n_components: int | None
+    hidden_layer_sizes: tuple
+    activation: str
+    dropout: float
+    init: str
+    shrinkage: float | str
+    alpha: float
+    early_stopping: bool
+    validation_split: str
+    validation_fraction: float
+    training: TrainingSettings
+
+    @property
+    def fixed_shrinkage(self):
+        """The shrinkage used when held-out classes do not choose it."""
+        return DEFAULT_SHRINKAGE if self.shrinkage == "auto" else self.shrinkage
+
+
+@dataclasses.dataclass
+class FitResult:
+    """A fitted network, the anchor it starts from, and its training history."""
+
+    module: torch.nn.Module
+    init: str | None
+    shrinkage: float | None
+    history: History
+
+
+def start(
+    X, codes, settings, random_state, init, shrinkage, score=None, n_classes=None
+):
+    """A starting network for ``init`` and a fresh history: ``FitResult``.
+
+    ``"random"`` is a plain MLP; an anchor (``"pca"``, ``"whitened"``,
+    ``"closed_form"``) is built on ``X`` beside a fresh head. With
+    ``init="auto"`` and ``score``, the anchor that scores best is kept; without
+    ``score``, PCA. The head is ``settings.n_components`` wide, or as wide as
+    ``n_classes`` (the classes of ``codes`` when ``None``).
+    """
+    seed = int(random_state.randint(np.iinfo(np.int32).max))
+    scale = input_scale(X)
+    n_head = settings.n_components or n_classes or len(np.unique(codes))
+    hidden = settings.hidden_layer_sizes
+    if init == "random":
+        module = build_mlp(
+            X.shape[1], hidden, n_head, settings.activation, seed, settings.dropout
+        )
+        module[0].input_scale.fill_(scale)
+        return FitResult(module, "random", None, History())
+    candidates = start_candidates(init, shrinkage, scored=score is not None)
+    modules = []
+    for weight, bias in anchor_maps(candidates, X, codes, settings.alpha, seed):
+        module = build_anchored(
+            weight, bias, hidden, n_head, settings.activation, seed, settings.dropout
+        )
+        module.head[0].input_scale.fill_(scale)
+        modules.append(module)
+    best = best_start(modules, score)
+    return FitResult(modules[best], *candidates[best], History())
+
+
+def fit_closed_form(X, codes, n_classes, settings):
+    """The exact minimiser of the loss over linear maps (ridge ``alpha``)."""
+    weight, bias, _ = closed_form_linear_map(
+        X, codes, n_classes, settings.alpha, settings.n_components
+    )
+    module = build_mlp(X.shape[1], (), weight.shape[0], settings.activation, 0)
+    with torch.no_grad():
+        module[0].weight.copy_(torch.from_numpy(weight))
+        module[0].bias.copy_(torch.from_numpy(bias))
+    embeddings = embed(module, X, torch.device("cpu"))
+    loss = spectral_clustering_loss(
+        torch.from_numpy(embeddings).double(), torch.from_numpy(codes)
+    )
+    history = History(loss_curve=[float(loss)], n_iter=1, t=X.shape[0])
+    return FitResult(module, None, None, history)
+
+
+def fit_chunk(X, codes, n_classes, settings, device, random_state, on_epoch, previous):
+    """``partial_fit``: one epoch on a chunk, from ``previous`` or a fresh start."""
+    if previous is None:
+        previous = start(
+            X,
+            codes,
+            settings,
+            random_state,
+            settings.init,
+            settings.fixed_shrinkage,
+            n_classes=n_classes,
+        )
+    train_chunk(
+        previous.module,
+        X,
+        codes,
+        device,
+        random_state,
+        settings.training,
+        previous.history,
+        on_epoch,
+    )
+    return previous
+
+
+def fit_adam(X, codes, n_classes, settings, device, random_state, on_epoch, previous):
+    """``fit`` with Adam: continue ``previous`` (``warm_start``) or start afresh.
+
+    Without ``early_stopping``, train until the loss stops improving. With
+    held-out samples (or when continuing), score them after every epoch and
+    keep the best weights. With held-out classes, see
+    ``_fit_on_held_out_classes``.
+    """
+    kmeans_seed = int(random_state.randint(np.iinfo(np.int32).max))
+    training = settings.training
+    split = (
+        resolved_split(settings.validation_split, n_classes)
+        if settings.early_stopping
+        else None
+    )
+    if split is None:
+        result = previous or start(
+            X, codes, settings, random_state, settings.init, settings.fixed_shrinkage
+        )
+        train(
+            result.module,
+            X,
+            codes,
+            device,
+            random_state,
+            training,
+            result.history,
+            training.max_iter,
+            on_epoch=on_epoch,
+        )
+        return result
+    X_train, codes_train, X_val, codes_val = validation_split(
+        X, codes, n_classes, split, settings.validation_fraction, random_state
+    )
+    held_out = HeldOut(X_val, codes_val, device, kmeans_seed)
+    if split == "classes" and previous is None:
+        return _fit_on_held_out_classes(
+            X,
+            codes,
+            n_classes,
+            (X_train, codes_train),
+            held_out,
+            settings,
+            device,
+            random_state,
+            on_epoch,
+        )
+    result = previous or start(
+        X_train,
+        codes_train,
+        settings,
+        random_state,
+        settings.init,
+        settings.fixed_shrinkage,
+        score=held_out.score,
+    )
+    train(
+        result.module,
+        X_train,
+        codes_train,
+        device,
+        random_state,
+        training,
+        result.history,
+        training.max_iter,
+        score=held_out.score,
+        on_epoch=on_epoch,
+    )
+    return result
+
+
+def _fit_on_held_out_classes(
+    X, codes, n_classes, train_part, held_out, settings, device, random_state, on_epoch
+):
+    """Whole classes held out choose the start, then whether the trained head
+    (and with what weight) helps classes it never saw.
+
+    Each choice is one comparison, not one per epoch, so that the noise of
+    k-means on a few classes is not selected for. With ``init="auto"`` a head
+    is trained only beside the closed-form anchor: the training classes' own
+    directions clustering held-out classes worse than the input geometry is
+    evidence that a head trained on those classes does not transfer either.
+    The model is then refit on every class with those choices and, when the
+    head is kept, the number of epochs it was trained for.
+    """
+    X_train, codes_train = train_part
+    training = settings.training
+    init, shrinkage = settings.init, settings.fixed_shrinkage
+    if settings.init == "auto" or (
+        settings.init == "whitened" and settings.shrinkage == "auto"
+    ):
+        init, shrinkage = choose_anchor(
+            X,
+            codes,
+            n_classes,
+            settings.init,
+            settings.shrinkage,
+            settings.alpha,
+            n_held_out_classes(settings.validation_fraction, n_classes),
+            random_state,
+            held_out.kmeans_seed,
+        )
+    train_head = settings.init != "auto" or init == "closed_form"
+    trial = start(X_train, codes_train, settings, random_state, init, shrinkage)
+    scores = [held_out.score(trial.module)]  # the anchor alone
+    n_epochs, converged = 0, True
+    if train_head:
+        converged = train(
+            trial.module,
+            X_train,
+            codes_train,
+            device,
+            random_state,
+            training,
+            trial.history,
+            training.max_iter,
+            on_epoch=on_epoch,
+            warn_max_iter=False,
+        )
+        scores.append(held_out.score(trial.module))  # with the head
+        if head_helps(*scores):
+            n_epochs = trial.history.n_iter
+    result = start(X, codes, settings, random_state, init, shrinkage)
+    if n_epochs > 0:
+        train(
+            result.module,
+            X,
+            codes,
+            device,
+            random_state,
+            training,
+            result.history,
+            n_epochs,
+            on_epoch=on_epoch,
+            warn_max_iter=False,
+        )
+        if not converged:
+            warn_max_iter_reached(training)
+        if hasattr(trial.module, "anchor_weight"):
+            result.module.anchor_weight.copy_(trial.module.anchor_weight)
+    result.history.validation_scores = scores
+    result.history.best_validation_score = max(scores)
+    if training.verbose:
+        _print_choice(training.name, result, scores, train_head, n_epochs)
+    return result
+
+
+def _print_choice(name, result, scores, train_head, n_epochs):
+    """The verbose summary of what held-out classes chose."""
+    outcome = f"start NMI {scores[0]:.4f}, " + (
+        f"trained NMI {scores[1]:.4f}" if train_head else "no head trained"
+    )
+    anchor = f"init={result.init!r}" + (
+        f", shrinkage={result.shrinkage:g}" if result.init == "whitened" else ""
+    )
+    print(
+        f"[{name}] {anchor}; held-out classes: {outcome}; refit on every class "
+        f"for {n_epochs} epochs",
+        flush=True,
+    )
+
+
+def class_centroids(embeddings, codes, n_classes, previous=None):
+    """Mean embedding of each class; rows of classes absent from ``codes`` are
+    those of ``previous`` when it has the same shape, else NaN."""
+    counts = np.bincount(codes, minlength=n_classes)
+    membership = sp.csr_matrix(
+        (np.ones(len(codes)), (codes, np.arange(len(codes)))),
+        shape=(n_classes, len(codes)),
+    )
+    sums = membership @ embeddings.astype(np.float64)
+    present = counts > 0
+    if previous is None or previous.shape != sums.shape:
+        # a first call, or the head's columns just joined the embedding:
+        # centroids of classes absent from X are unknown in it
+        centroids = np.full_like(sums, np.nan)
+    else:
+        centroids = previous.copy()
+    centroids[present] = sums[present] / counts[present, None]
+    return centroids

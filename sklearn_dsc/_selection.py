@@ -1,0 +1,226 @@
+"""Model selection on held-out data: splits, anchors, anchor weights, heads.
+
+Every choice the estimator makes from data it does not train on is here, as
+functions that take what they need and return what they chose:
+
+- ``validation_split`` holds out a stratified share of the samples or whole
+  classes; ``resolved_split`` says which of the two ``"auto"`` means.
+- ``choose_anchor`` compares the anchors on several sets of held-out classes
+  (mean NMI, then a margin and a sign test for the closed form).
+- ``HeldOut.score`` scores a network on the held-out data and chooses the
+  anchor's weight beside a trained head.
+- ``best_start`` picks among candidate starting networks; ``head_helps``
+  says whether a trained head is kept.
+"""
+
+import itertools
+import math
+
+import numpy as np
+from scipy.stats import binom
+from sklearn.model_selection import StratifiedShuffleSplit
+
+from ._anchors import anchor_maps
+from ._data import embed
+from ._networks import AnchoredEmbedding
+from .metrics import kmeans_nmi
+
+# Shrinkages of the whitened anchor among which held-out classes choose, and
+# the one used without them.
+SHRINKAGES = (1.0, 0.3, 0.1, 0.03, 0.01)
+DEFAULT_SHRINKAGE = 0.1
+# Weights of the anchor beside the unit-spread head, chosen on validation data.
+ANCHOR_WEIGHTS = (1.0, 2.0)
+# Distinct class splits on which the anchors are compared (all of them when
+# there are no more).
+ANCHOR_SPLITS = 10
+# The closed-form anchor must win on significantly more of them than chance
+# (one-sided sign test at this level).
+ANCHOR_SIGN_TEST_LEVEL = 0.05
+# With held-out classes, the closed-form anchor and the trained head are kept
+# only when they beat the simpler choice (the best anchor that keeps every
+# direction; the anchor alone) by this much NMI: k-means on two or three
+# held-out classes is noisy.
+SELECTION_MARGIN = 0.02
+
+
+def resolved_split(validation_split, n_classes):
+    """``"classes"`` or ``"samples"``: ``"auto"`` holds out classes from 4 on."""
+    if validation_split != "auto":
+        return validation_split
+    return "classes" if n_classes >= 4 else "samples"
+
+
+def n_held_out_classes(validation_fraction, n_classes):
+    """Whole classes held out: ``validation_fraction`` of them, at least 2."""
+    return max(2, round(validation_fraction * n_classes))
+
+
+def validation_split(X, codes, n_classes, split, validation_fraction, random_state):
+    """``X_train, codes_train, X_val, codes_val``, holding out ``split``.
+
+    ``"classes"`` holds out whole classes, ``"samples"`` a stratified share
+    of the samples with at least one of every class when there are enough.
+    """
+    if split == "classes":
+        n_held_out = n_held_out_classes(validation_fraction, n_classes)
+        if n_classes - n_held_out < 2:
+            raise ValueError(
+                "validation_split='classes' holds out at least 2 whole classes "
+                f"and trains on at least 2; y has only {n_classes} classes."
+            )
+        held_out = random_state.choice(n_classes, n_held_out, replace=False)
+        val = np.isin(codes, held_out)
+        return X[~val], codes[~val], X[val], codes[val]
+    n_val = max(n_classes, int(np.ceil(validation_fraction * len(codes))))
+    splitter = StratifiedShuffleSplit(
+        n_splits=1, test_size=n_val, random_state=random_state
+    )
+    try:
+        train, val = next(splitter.split(np.zeros(len(codes)), codes))
+    except ValueError as error:
+        raise ValueError(
+            "early_stopping=True could not hold out a stratified validation set "
+            f"(validation_fraction={validation_fraction}): {error}"
+        ) from None
+    return X[train], codes[train], X[val], codes[val]
+
+
+def distinct_subsets(n_items, size, n_subsets, random_state):
+    """Up to ``n_subsets`` distinct subsets of ``range(n_items)`` of ``size``.
+
+    All of them, in lexicographic order, when there are at most
+    ``n_subsets``; otherwise ``n_subsets`` drawn at random without repeats.
+    """
+    if math.comb(n_items, size) <= n_subsets:
+        return [np.array(c) for c in itertools.combinations(range(n_items), size)]
+    subsets = set()
+    while len(subsets) < n_subsets:
+        subsets.add(tuple(np.sort(random_state.choice(n_items, size, replace=False))))
+    return [np.array(subset) for subset in sorted(subsets)]
+
+
+def start_candidates(init, shrinkage, scored):
+    """The ``(init, shrinkage)`` pairs a start is chosen from.
+
+    ``"auto"`` offers PCA, whitened and closed form when a score can choose
+    (``scored``), else PCA alone; ``shrinkage`` belongs to the whitened one.
+    """
+    candidates = ["pca", "whitened", "closed_form"] if init == "auto" else [init]
+    if not scored:
+        candidates = candidates[:1]
+    return [
+        (candidate, shrinkage if candidate == "whitened" else None)
+        for candidate in candidates
+    ]
+
+
+def best_start(modules, score):
+    """Index of the best-scoring of ``modules`` (the first of equals); ``score``
+    is not called when there is only one."""
+    if len(modules) == 1:
+        return 0
+    scores = [score(module) for module in modules]
+    return int(np.argmax(scores))
+
+
+def choose_anchor(
+    X, codes, n_classes, init, shrinkage, alpha, n_held_out, random_state, kmeans_seed
+):
+    """The anchor, and its shrinkage, that cluster held-out classes best.
+
+    A k-means NMI on two or three held-out classes is noisy, so the anchors
+    are compared on up to ``ANCHOR_SPLITS`` distinct sets of ``n_held_out``
+    held-out classes (every set, when there are no more), each anchor fitted
+    on the classes kept. Among the maps that keep every direction of the
+    inputs (PCA with ``init="auto"``, and the whitened anchor for each
+    shrinkage of ``SHRINKAGES``, or ``shrinkage`` when it is a number), the
+    best on average is chosen, PCA on a tie. With ``init="auto"``, the closed
+    form replaces it only when it is better by ``SELECTION_MARGIN`` on
+    average *and* on significantly more sets than chance (one-sided sign
+    test): a low-dimensional map fitted on a few classes can separate two
+    held-out classes by luck and still fail on many new ones.
+
+    Returns ``(init, shrinkage)``, ``shrinkage`` being ``None`` unless
+    ``init`` is ``"whitened"``.
+    """
+    seed = int(random_state.randint(np.iinfo(np.int32).max))
+    shrinkages = SHRINKAGES if shrinkage == "auto" else (shrinkage,)
+    geometry = [("whitened", value) for value in shrinkages]
+    if init == "auto":
+        geometry.insert(0, ("pca", None))
+    candidates = geometry + ([("closed_form", None)] if init == "auto" else [])
+    held_out_sets = distinct_subsets(n_classes, n_held_out, ANCHOR_SPLITS, random_state)
+    scores = {candidate: [] for candidate in candidates}
+    for held_out in held_out_sets:
+        held = np.isin(codes, held_out)
+        maps = anchor_maps(candidates, X[~held], codes[~held], alpha, seed)
+        X_held, codes_held = X[held], codes[held]
+        for candidate, (weight, bias) in zip(candidates, maps, strict=True):
+            scores[candidate].append(
+                kmeans_nmi(
+                    np.asarray(X_held @ weight.T) + bias,
+                    codes_held,
+                    random_state=kmeans_seed,
+                    n_init=3,
+                )
+            )
+    means = {candidate: np.mean(values) for candidate, values in scores.items()}
+    best = max(geometry, key=means.get)  # the first of equals: PCA
+    if init != "auto":
+        return best
+    differences = np.subtract(scores[("closed_form", None)], scores[best])
+    wins = int(np.sum(differences > 0))
+    significant = binom.sf(wins - 1, len(differences), 0.5) <= ANCHOR_SIGN_TEST_LEVEL
+    if significant and differences.mean() > SELECTION_MARGIN:
+        return "closed_form", None
+    return best
+
+
+def head_helps(anchor_score, trained_score):
+    """Whether a trained head beats its anchor alone on held-out classes by
+    ``SELECTION_MARGIN``."""
+    return trained_score > anchor_score + SELECTION_MARGIN
+
+
+class HeldOut:
+    """Held-out rows and a k-means seed: scores networks on data they never saw.
+
+    Parameters
+    ----------
+    X, codes : held-out inputs and their encoded classes.
+    device : torch.device where the networks embed them.
+    kmeans_seed : int, the seed of every k-means, so that scores compare.
+    """
+
+    def __init__(self, X, codes, device, kmeans_seed):
+        self.X = X
+        self.codes = codes
+        self.device = device
+        self.kmeans_seed = kmeans_seed
+
+    def _nmi(self, points):
+        return kmeans_nmi(points, self.codes, random_state=self.kmeans_seed, n_init=3)
+
+    def score(self, module):
+        """k-means NMI of the held-out rows in ``module``'s embedding.
+
+        For an anchored network with a trained head, every weight of
+        ``ANCHOR_WEIGHTS`` is tried and the best is set as the module's
+        ``anchor_weight``: the score is that of the module as it is left.
+        The module is left on ``device``.
+        """
+        module = module.to(self.device)
+        if not isinstance(module, AnchoredEmbedding) or module.head_scale == 0:
+            return self._nmi(embed(module, self.X, self.device))
+        module.anchor_weight.fill_(1.0)
+        embeddings = embed(module, self.X, self.device)
+        n_anchor = module.anchor.out_features
+        anchor = embeddings[:, :n_anchor]
+        scores = {
+            weight: self._nmi(np.hstack([weight * anchor, embeddings[:, n_anchor:]]))
+            for weight in ANCHOR_WEIGHTS
+        }
+        best = max(scores, key=scores.get)
+        module.anchor_weight.fill_(best)
+        return scores[best]
