@@ -28,6 +28,7 @@ from ._compat import Interval, StrOptions, _fit_context
 from ._data import embed, resolve_device
 from ._fitting import (
     FitResult,
+    Run,
     Settings,
     class_centroids,
     fit_adam,
@@ -439,21 +440,13 @@ class DeepSpectralClusteringEmbedder(
             device = resolve_device(self.device)
             random_state = check_random_state(self.random_state)
             previous = self._fitted_result() if continues else None
-            settings = self._settings()
+            run = Run(self._settings(), device, random_state, self._on_epoch)
             if self.solver == "closed_form":
-                result = fit_closed_form(X, codes, n_classes, settings)
+                result = fit_closed_form(X, codes, n_classes, run.settings)
+            elif incremental:
+                result = fit_chunk(X, codes, n_classes, run, previous)
             else:
-                fit = fit_chunk if incremental else fit_adam
-                result = fit(
-                    X,
-                    codes,
-                    n_classes,
-                    settings,
-                    device,
-                    random_state,
-                    self._on_epoch,
-                    previous,
-                )
+                result = fit_adam(X, codes, n_classes, run, previous)
             self._store(result.module, result.history)
             self.init_, self.shrinkage_ = result.init, result.shrinkage
             embeddings = embed(self.module_.to(device), X, device)

@@ -8,6 +8,7 @@ run ``_training``'s loop.
 """
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -70,6 +71,46 @@ class FitResult:
     history: History
 
 
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """What every step of one call to ``fit`` or ``partial_fit`` shares."""
+
+    settings: Settings
+    device: torch.device
+    random_state: np.random.RandomState
+    on_epoch: Callable | None = None
+
+    def start(self, X, codes, init=None, shrinkage=None, score=None, n_classes=None):
+        """A starting network and a fresh history (see ``start``); ``init`` and
+        ``shrinkage`` default to the settings'."""
+        return start(
+            X,
+            codes,
+            self.settings,
+            self.random_state,
+            init or self.settings.init,
+            shrinkage or self.settings.fixed_shrinkage,
+            score,
+            n_classes,
+        )
+
+    def train(self, result, X, codes, max_epochs, score=None, warn_max_iter=True):
+        """Train ``result``'s network on ``X`` (see ``_training.train``)."""
+        return train(
+            result.module,
+            X,
+            codes,
+            self.device,
+            self.random_state,
+            self.settings.training,
+            result.history,
+            max_epochs,
+            score=score,
+            on_epoch=self.on_epoch,
+            warn_max_iter=warn_max_iter,
+        )
+
+
 def start(
     X, codes, settings, random_state, init, shrinkage, score=None, n_classes=None
 ):
@@ -120,32 +161,23 @@ def fit_closed_form(X, codes, n_classes, settings):
     return FitResult(module, None, None, history)
 
 
-def fit_chunk(X, codes, n_classes, settings, device, random_state, on_epoch, previous):
+def fit_chunk(X, codes, n_classes, run, previous):
     """``partial_fit``: one epoch on a chunk, from ``previous`` or a fresh start."""
-    if previous is None:
-        previous = start(
-            X,
-            codes,
-            settings,
-            random_state,
-            settings.init,
-            settings.fixed_shrinkage,
-            n_classes=n_classes,
-        )
+    result = previous or run.start(X, codes, n_classes=n_classes)
     train_chunk(
-        previous.module,
+        result.module,
         X,
         codes,
-        device,
-        random_state,
-        settings.training,
-        previous.history,
-        on_epoch,
+        run.device,
+        run.random_state,
+        run.settings.training,
+        result.history,
+        run.on_epoch,
     )
-    return previous
+    return result
 
 
-def fit_adam(X, codes, n_classes, settings, device, random_state, on_epoch, previous):
+def fit_adam(X, codes, n_classes, run, previous):
     """``fit`` with Adam: continue ``previous`` (``warm_start``) or start afresh.
 
     Without ``early_stopping``, train until the loss stops improving. With
@@ -153,72 +185,28 @@ def fit_adam(X, codes, n_classes, settings, device, random_state, on_epoch, prev
     keep the best weights. With held-out classes, see
     ``_fit_on_held_out_classes``.
     """
-    kmeans_seed = int(random_state.randint(np.iinfo(np.int32).max))
-    training = settings.training
-    split = (
-        resolved_split(settings.validation_split, n_classes)
-        if settings.early_stopping
-        else None
-    )
-    if split is None:
-        result = previous or start(
-            X, codes, settings, random_state, settings.init, settings.fixed_shrinkage
-        )
-        train(
-            result.module,
-            X,
-            codes,
-            device,
-            random_state,
-            training,
-            result.history,
-            training.max_iter,
-            on_epoch=on_epoch,
-        )
+    settings = run.settings
+    kmeans_seed = int(run.random_state.randint(np.iinfo(np.int32).max))
+    max_iter = settings.training.max_iter
+    if not settings.early_stopping:
+        result = previous or run.start(X, codes)
+        run.train(result, X, codes, max_iter)
         return result
+    split = resolved_split(settings.validation_split, n_classes)
     X_train, codes_train, X_val, codes_val = validation_split(
-        X, codes, n_classes, split, settings.validation_fraction, random_state
+        X, codes, n_classes, split, settings.validation_fraction, run.random_state
     )
-    held_out = HeldOut(X_val, codes_val, device, kmeans_seed)
+    held_out = HeldOut(X_val, codes_val, run.device, kmeans_seed)
     if split == "classes" and previous is None:
         return _fit_on_held_out_classes(
-            X,
-            codes,
-            n_classes,
-            (X_train, codes_train),
-            held_out,
-            settings,
-            device,
-            random_state,
-            on_epoch,
+            X, codes, n_classes, (X_train, codes_train), held_out, run
         )
-    result = previous or start(
-        X_train,
-        codes_train,
-        settings,
-        random_state,
-        settings.init,
-        settings.fixed_shrinkage,
-        score=held_out.score,
-    )
-    train(
-        result.module,
-        X_train,
-        codes_train,
-        device,
-        random_state,
-        training,
-        result.history,
-        training.max_iter,
-        score=held_out.score,
-        on_epoch=on_epoch,
-    )
+    result = previous or run.start(X_train, codes_train, score=held_out.score)
+    run.train(result, X_train, codes_train, max_iter, score=held_out.score)
     return result
 
 
-def _fit_on_held_out_classes(
-    X, codes, n_classes, train_part, held_out, settings, device, random_state, on_epoch
-):
+def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     """Whole classes held out choose the start, then whether the trained head
     (and with what weight) helps classes it never saw.
 
@@ -230,8 +218,7 @@ def _fit_on_held_out_classes(
     The model is then refit on every class with those choices and, when the
     head is kept, the number of epochs it was trained for.
     """
-    X_train, codes_train = train_part
-    training = settings.training
+    settings = run.settings
     init, shrinkage = settings.init, settings.fixed_shrinkage
     if settings.init == "auto" or (
         settings.init == "whitened" and settings.shrinkage == "auto"
@@ -244,51 +231,31 @@ def _fit_on_held_out_classes(
             settings.shrinkage,
             settings.alpha,
             n_held_out_classes(settings.validation_fraction, n_classes),
-            random_state,
+            run.random_state,
             held_out.kmeans_seed,
         )
     train_head = settings.init != "auto" or init == "closed_form"
-    trial = start(X_train, codes_train, settings, random_state, init, shrinkage)
+    trial = run.start(*train_part, init, shrinkage)
     scores = [held_out.score(trial.module)]  # the anchor alone
     n_epochs, converged = 0, True
     if train_head:
-        converged = train(
-            trial.module,
-            X_train,
-            codes_train,
-            device,
-            random_state,
-            training,
-            trial.history,
-            training.max_iter,
-            on_epoch=on_epoch,
-            warn_max_iter=False,
+        converged = run.train(
+            trial, *train_part, settings.training.max_iter, warn_max_iter=False
         )
         scores.append(held_out.score(trial.module))  # with the head
         if head_helps(*scores):
             n_epochs = trial.history.n_iter
-    result = start(X, codes, settings, random_state, init, shrinkage)
+    result = run.start(X, codes, init, shrinkage)
     if n_epochs > 0:
-        train(
-            result.module,
-            X,
-            codes,
-            device,
-            random_state,
-            training,
-            result.history,
-            n_epochs,
-            on_epoch=on_epoch,
-            warn_max_iter=False,
-        )
+        run.train(result, X, codes, n_epochs, warn_max_iter=False)
         if not converged:
-            warn_max_iter_reached(training)
+            warn_max_iter_reached(settings.training)
         if hasattr(trial.module, "anchor_weight"):
             result.module.anchor_weight.copy_(trial.module.anchor_weight)
     result.history.validation_scores = scores
     result.history.best_validation_score = max(scores)
-    if training.verbose:
-        _print_choice(training.name, result, scores, train_head, n_epochs)
+    if settings.training.verbose:
+        _print_choice(settings.training.name, result, scores, train_head, n_epochs)
     return result
 
 

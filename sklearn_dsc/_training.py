@@ -164,8 +164,7 @@ def train(
     if score is not None:
         # The starting weights are a candidate too: the fitted model is
         # never worse on the validation data than where training began.
-        history.validation_scores.append(score(module))
-        patience.update(-history.validation_scores[-1], patience.best_state)
+        patience.update(_criterion(None, module, score, history), patience.best_state)
     converged = False
     try:
         for _ in range(max_epochs):
@@ -173,10 +172,7 @@ def train(
             loss = train_epoch(
                 module, optimizer, data, codes, sampler, settings, random_state, history
             )
-            criterion = loss
-            if score is not None:
-                history.validation_scores.append(score(module))
-                criterion = -history.validation_scores[-1]
+            criterion = _criterion(loss, module, score, history)
             recent_states.append(snapshot(module))
             out_of_patience = patience.update(criterion, recent_states[-1])
             print_epoch(settings, history, time.perf_counter() - start)
@@ -204,6 +200,15 @@ def train(
     history.optimizer_state = optimizer_state_on_cpu(optimizer)
     module.to("cpu")
     return converged
+
+
+def _criterion(loss, module, score, history):
+    """What patience watches, lower being better: ``loss``, or with ``score``
+    minus the module's validation score, which is recorded in ``history``."""
+    if score is None:
+        return loss
+    history.validation_scores.append(score(module))
+    return -history.validation_scores[-1]
 
 
 def train_chunk(module, X, codes, device, random_state, settings, history, on_epoch):

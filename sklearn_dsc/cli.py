@@ -84,7 +84,19 @@ def build_parser():
         "--debug", action="store_true", help="show the traceback of an error"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_command in (
+        _add_demo,
+        _add_fit,
+        _add_transform,
+        _add_cluster,
+        _add_evaluate,
+        _add_info,
+    ):
+        add_command(commands, debug)
+    return parser
 
+
+def _add_demo(commands, debug):
     sub = commands.add_parser(
         "demo",
         parents=[debug],
@@ -108,6 +120,8 @@ def build_parser():
     )
     sub.set_defaults(run=_demo)
 
+
+def _add_fit(commands, debug):
     sub = commands.add_parser(
         "fit",
         parents=[debug],
@@ -134,6 +148,8 @@ def build_parser():
     sub.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(run=_fit)
 
+
+def _add_transform(commands, debug):
     sub = commands.add_parser(
         "transform",
         parents=[debug],
@@ -144,6 +160,8 @@ def build_parser():
     sub.add_argument("-o", "--output", required=True, metavar="OUT")
     sub.set_defaults(run=_transform)
 
+
+def _add_cluster(commands, debug):
     sub = commands.add_parser(
         "cluster",
         parents=[debug],
@@ -157,6 +175,8 @@ def build_parser():
     sub.add_argument("--random-state", type=int, default=0, help="k-means seed (0)")
     sub.set_defaults(run=_cluster)
 
+
+def _add_evaluate(commands, debug):
     sub = commands.add_parser(
         "evaluate",
         parents=[debug],
@@ -173,6 +193,8 @@ def build_parser():
     sub.add_argument("--json", action="store_true", help="print JSON")
     sub.set_defaults(run=_evaluate)
 
+
+def _add_info(commands, debug):
     sub = commands.add_parser(
         "info",
         parents=[debug],
@@ -181,7 +203,6 @@ def build_parser():
     )
     sub.add_argument("model", metavar="MODEL")
     sub.set_defaults(run=_info)
-    return parser
 
 
 def _model_and_data(sub, target_required=False):
