@@ -23,6 +23,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_dsc import DeepSpectralClusteringEmbedder, spectral_clustering_loss
 from sklearn_dsc.metrics import kmeans_nmi
 
+from helpers import informative_and_noise, within_class_covariance
+
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 
 
@@ -246,20 +248,6 @@ def test_warm_start_continues_training(blobs):
 
 def first_weight(estimator):
     return next(estimator.module_.parameters()).detach().clone()
-
-
-def informative_and_noise(n_classes=12, n_per_class=50, seed=0):
-    """Classes that differ in 4 dimensions, hidden among 20 noisy ones.
-
-    What separates the training classes (ignore the noise) also separates
-    classes never seen in training.
-    """
-    rng = np.random.RandomState(seed)
-    centers = rng.normal(scale=3.0, size=(n_classes, 4))
-    y = np.repeat(np.arange(n_classes), n_per_class)
-    informative = centers[y] + rng.normal(size=(len(y), 4))
-    noise = rng.normal(scale=4.0, size=(len(y), 20))
-    return np.hstack([informative, noise]), y
 
 
 def test_early_stopping_restores_the_best_weights():
@@ -561,13 +549,6 @@ def test_linear_starts_are_what_they_say(init):
     )
 
 
-def within_class_covariance(embeddings, y):
-    residuals = embeddings.copy()
-    for label in np.unique(y):
-        residuals[y == label] -= embeddings[y == label].mean(axis=0)
-    return residuals.T @ residuals / len(y)
-
-
 def test_whitened_start_divides_out_the_within_class_variation():
     X, y = informative_and_noise()
     start, anchor = untrained_anchor(X, y, init="whitened", shrinkage=1e-9)
@@ -582,24 +563,6 @@ def test_whitened_start_divides_out_the_within_class_variation():
     np.testing.assert_allclose(
         anchor @ anchor.T, pca_anchor @ pca_anchor.T, rtol=1e-3, atol=1e-5
     )
-
-
-@pytest.mark.parametrize("sparse", [False, True])
-def test_anchors_have_unit_spread_on_the_training_data(sparse):
-    from sklearn_dsc._anchors import whitened_anchors
-
-    X, y = informative_and_noise()
-    X = 1e3 * X + 5.0  # the spread is about the mean, in any units
-    shrinkages = [None, 1.0, 0.1, 1e-3]
-    anchors = whitened_anchors(sp.csr_matrix(X) if sparse else X, y, shrinkages, 16, 0)
-    for shrinkage, (weight, bias) in zip(shrinkages, anchors, strict=True):
-        embedding = X @ weight.T + bias
-        np.testing.assert_allclose(embedding.mean(axis=0), 0, atol=1e-9)
-        spread = np.sqrt(np.sum(np.var(embedding, axis=0)))
-        assert spread == pytest.approx(1.0, rel=1e-9), shrinkage
-    # at unit spread, whitening leaves less of it within the classes
-    within = [np.trace(within_class_covariance(X @ w.T, y)) for w, _ in anchors]
-    assert within[-1] < 0.75 * within[0]
 
 
 def test_held_out_classes_choose_the_shrinkage():

@@ -1,0 +1,24 @@
+"""Data shared by several test modules."""
+
+import numpy as np
+
+
+def informative_and_noise(n_classes=12, n_per_class=50, seed=0):
+    """Classes that differ in 4 dimensions, hidden among 20 noisy ones.
+
+    What separates the training classes (ignore the noise) also separates
+    classes never seen in training.
+    """
+    rng = np.random.RandomState(seed)
+    centers = rng.normal(scale=3.0, size=(n_classes, 4))
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    informative = centers[y] + rng.normal(size=(len(y), 4))
+    noise = rng.normal(scale=4.0, size=(len(y), 20))
+    return np.hstack([informative, noise]), y
+
+
+def within_class_covariance(embeddings, y):
+    residuals = embeddings.copy()
+    for label in np.unique(y):
+        residuals[y == label] -= embeddings[y == label].mean(axis=0)
+    return residuals.T @ residuals / len(y)

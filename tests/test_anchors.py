@@ -1,0 +1,90 @@
+"""The fixed linear maps the embedding starts from."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.decomposition import PCA
+
+from sklearn_dsc._anchors import (
+    MAX_ANCHOR_WIDTH,
+    anchor_maps,
+    closed_form_anchor,
+    whitened_anchors,
+)
+from sklearn_dsc._closed_form import closed_form_linear_map
+
+from helpers import informative_and_noise, within_class_covariance
+
+
+def embedded(X, weight, bias):
+    return np.asarray(X @ weight.T) + bias
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_anchors_have_unit_spread_on_the_training_data(sparse):
+    X, y = informative_and_noise()
+    X = 1e3 * X + 5.0  # the spread is about the mean, in any units
+    shrinkages = [None, 1.0, 0.1, 1e-3]
+    anchors = whitened_anchors(sp.csr_matrix(X) if sparse else X, y, shrinkages, 16, 0)
+    for shrinkage, (weight, bias) in zip(shrinkages, anchors, strict=True):
+        embedding = X @ weight.T + bias
+        np.testing.assert_allclose(embedding.mean(axis=0), 0, atol=1e-9)
+        spread = np.sqrt(np.sum(np.var(embedding, axis=0)))
+        assert spread == pytest.approx(1.0, rel=1e-9), shrinkage
+    # at unit spread, whitening leaves less of it within the classes
+    within = [np.trace(within_class_covariance(X @ w.T, y)) for w, _ in anchors]
+    assert within[-1] < 0.75 * within[0]
+
+
+def test_pca_anchor_is_the_pca_projection_at_unit_spread():
+    X, y = informative_and_noise()
+    ((weight, bias),) = whitened_anchors(X, y, [None], 5, 0)
+    expected = PCA(5).fit_transform(X)
+    expected /= np.sqrt(np.sum(expected.var(axis=0)))
+    np.testing.assert_allclose(
+        np.abs(embedded(X, weight, bias)), np.abs(expected), atol=1e-8
+    )
+
+
+def test_large_shrinkage_gives_the_pca_geometry_back():
+    X, y = informative_and_noise()
+    (pca, _), (shrunk, _) = whitened_anchors(X, y, [None, 1e9], 24, 0)
+    np.testing.assert_allclose(pca.T @ pca, shrunk.T @ shrunk, rtol=1e-6, atol=1e-12)
+
+
+def test_width_is_capped():
+    X = np.random.RandomState(0).normal(size=(40, 30))
+    y = np.repeat([0, 1], 20)
+    ((weight, _),) = whitened_anchors(X, y, [0.1], 8, 0)
+    assert weight.shape == (8, 30)
+    assert MAX_ANCHOR_WIDTH == 256
+
+
+def test_closed_form_anchor_spans_the_closed_form_directions():
+    X, y = informative_and_noise()
+    weight, bias = closed_form_anchor(X, y, 1e-4)
+    reference, _, _ = closed_form_linear_map(X, y, 12, 1e-4, 12)
+    assert weight.shape == reference.shape
+    # the same row space, at unit spread
+    projection = np.linalg.lstsq(reference.T, weight.T, rcond=None)[0]
+    np.testing.assert_allclose(reference.T @ projection, weight.T, atol=1e-8)
+    assert np.sqrt(np.sum(embedded(X, weight, bias).var(axis=0))) == pytest.approx(1)
+
+
+def test_anchor_maps_follow_the_candidates_and_share_one_pca():
+    X, y = informative_and_noise()
+    candidates = [("whitened", 0.1), ("closed_form", None), ("pca", None)]
+    maps = anchor_maps(candidates, X, y, 1e-4, seed=0)
+    whitened, pca = whitened_anchors(X, y, [0.1, None], MAX_ANCHOR_WIDTH, 0)
+    np.testing.assert_array_equal(maps[0][0], whitened[0])
+    np.testing.assert_array_equal(maps[2][0], pca[0])
+    np.testing.assert_array_equal(maps[1][0], closed_form_anchor(X, y, 1e-4)[0])
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # PCA of constants
+def test_anchors_of_constant_inputs_are_finite():
+    X = np.ones((20, 3))
+    y = np.repeat([0, 1], 10)
+    for weight, bias in whitened_anchors(X, y, [None, 0.1], 8, 0):
+        assert np.isfinite(weight).all()
+        assert np.isfinite(bias).all()

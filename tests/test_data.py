@@ -1,0 +1,137 @@
+"""Torch data: devices, rows served to training, staging, batched inference."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.datasets import load_digits
+
+from sklearn_dsc import DeepSpectralClusteringEmbedder, _data
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+
+
+def test_resolve_device():
+    assert _data.resolve_device("cpu") == torch.device("cpu")
+    assert _data.resolve_device(torch.device("cpu")) == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert _data.resolve_device("auto").type == expected
+    with pytest.raises(ValueError, match="not a valid torch device"):
+        _data.resolve_device("gpu-please")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            _data.resolve_device("cuda")
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_tensor_data_serves_the_rows_asked_for(sparse):
+    X = np.arange(60, dtype=np.float64).reshape(12, 5)
+    data = _data.TensorData(sp.csr_matrix(X) if sparse else X, torch.device("cpu"))
+    assert len(data) == 12
+    rows = data.rows(np.array([7, 2, 7]))
+    assert rows.is_sparse == sparse
+    assert rows.dtype == torch.float32
+    np.testing.assert_array_equal(rows.to_dense().numpy(), X[[7, 2, 7]])
+
+
+def test_tensor_data_copies_read_only_inputs():
+    X = np.ones((4, 3))
+    X.setflags(write=False)
+    data = _data.TensorData(X, torch.device("cpu"))
+    data.X += 1  # the tensor is its own copy
+    np.testing.assert_array_equal(X, 1)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_embed_in_batches_matches_one_pass(sparse, dtype):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(23, 4))
+    module = torch.nn.Linear(4, 3).to(dtype)
+    with torch.no_grad():
+        expected = module(torch.tensor(X, dtype=dtype)).numpy()
+    inputs = sp.csr_matrix(X) if sparse else X
+    if sparse:  # a plain Linear cannot take a sparse batch
+        module = sparse_linear(module)
+    found = _data.embed(module, inputs, torch.device("cpu"), batch_size=5, dtype=dtype)
+    assert found.dtype == expected.dtype
+    np.testing.assert_allclose(found, expected, rtol=1e-6, atol=1e-6)
+
+
+def sparse_linear(linear):
+    from sklearn_dsc._networks import SparseInputLinear
+
+    sparse = SparseInputLinear(linear.in_features, linear.out_features)
+    sparse = sparse.to(linear.weight.dtype)
+    sparse.load_state_dict(linear.state_dict(), strict=False)
+    return sparse
+
+
+def test_embed_leaves_training_mode_off():
+    module = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Dropout(0.5))
+    X = np.ones((6, 3))
+    first = _data.embed(module, X, torch.device("cpu"))
+    np.testing.assert_array_equal(first, _data.embed(module, X, torch.device("cpu")))
+    assert not module.training
+
+
+def fit_digits(device="cpu", **params):
+    X, y = load_digits(return_X_y=True)
+    estimator = DeepSpectralClusteringEmbedder(
+        hidden_layer_sizes=(16,),
+        max_iter=2,
+        early_stopping=False,
+        random_state=0,
+        device=device,
+        **params,
+    )
+    return estimator.fit(X / 16, y), X / 16
+
+
+def test_data_that_does_not_fit_the_device_is_staged(monkeypatch):
+    """Batches gathered on the host and copied give the same model as data
+    held on the device."""
+    resident, X = fit_digits()
+    staged_batches = []
+    original = _data.StagedRows.copy
+
+    def copy(self, X, indices):
+        staged_batches.append(len(indices))
+        return original(self, X, indices)
+
+    monkeypatch.setattr(_data, "fits_on_device", lambda n_bytes, device: False)
+    monkeypatch.setattr(_data.StagedRows, "copy", copy)
+    staged, _ = fit_digits()
+    assert staged_batches  # the staged path ran
+    np.testing.assert_array_equal(staged.transform(X), resident.transform(X))
+
+
+def test_staged_rows_reuse_one_buffer_and_cast():
+    X = np.arange(40, dtype=np.float64).reshape(10, 4)
+    staging = _data.StagedRows(4, torch.device("cpu"))
+    first = staging.copy(X, [3, 1])
+    buffer = staging.buffer
+    second = staging.copy(X, np.array([0]))
+    assert staging.buffer is buffer
+    assert first.dtype == torch.float32
+    np.testing.assert_array_equal(first.numpy(), X[[3, 1]])
+    np.testing.assert_array_equal(second.numpy(), X[[0]])
+    staging.copy(X, np.arange(10))  # a larger batch grows the buffer
+    assert len(staging.buffer) == 10
+
+
+@CUDA
+def test_cuda_staged_matches_resident(monkeypatch):
+    resident, X = fit_digits("cuda")
+    monkeypatch.setattr(_data, "fits_on_device", lambda n_bytes, device: False)
+    staged, _ = fit_digits("cuda")
+    np.testing.assert_allclose(
+        staged.transform(X), resident.transform(X), rtol=1e-5, atol=1e-6
+    )
+
+
+@CUDA
+def test_cuda_data_is_kept_on_the_device_when_it_fits():
+    data = _data.TensorData(np.ones((100, 4)), torch.device("cuda"))
+    assert data.staging is None
+    assert data.X.is_cuda

@@ -1,0 +1,78 @@
+"""Reading feature tables and writing outputs atomically."""
+
+import numpy as np
+import pytest
+
+from sklearn_dsc._files import (
+    DataError,
+    atomic_write,
+    check_output,
+    read_table,
+    write_matrix,
+)
+
+
+def test_atomic_write_replaces_the_file_whole(tmp_path):
+    path = tmp_path / "out.bin"
+    path.write_bytes(b"old")
+    with atomic_write(path) as f:
+        f.write(b"new")
+        assert path.read_bytes() == b"old"  # not yet replaced
+    assert path.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_atomic_write_keeps_the_old_file_on_an_error(tmp_path):
+    path = tmp_path / "out.bin"
+    path.write_bytes(b"old")
+
+    def interrupted():
+        with atomic_write(path) as f:
+            f.write(b"half")
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_check_output_names_the_problem(tmp_path):
+    check_output(tmp_path / "fine.csv", (".csv",))
+    with pytest.raises(DataError, match="does not exist"):
+        check_output(tmp_path / "missing" / "out.csv")
+    with pytest.raises(DataError, match="is a directory"):
+        check_output(tmp_path)
+    with pytest.raises(DataError, match=r"unknown output type '\.txt'"):
+        check_output(tmp_path / "out.txt", (".csv", ".npy"))
+
+
+def test_csv_table_with_a_target(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a,label,b\n1,x,2\n3,y,NA\n")
+    with pytest.raises(DataError, match="missing"):
+        read_table(path, target="label")
+    path.write_text("a,label,b\n1,x,2\n3,y,4.5\n")
+    table = read_table(path, target="label")
+    assert table.feature_names == ["a", "b"]
+    np.testing.assert_array_equal(table.features, [[1, 2], [3, 4.5]])
+    assert table.target.tolist() == ["x", "y"]
+
+
+def test_npz_table(tmp_path):
+    path = tmp_path / "data.npz"
+    np.savez(path, X=np.eye(3), y=np.array([0, 1, 1]))
+    table = read_table(path, target="y")
+    np.testing.assert_array_equal(table.features, np.eye(3))
+    assert table.target.tolist() == [0, 1, 1]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".npy"])
+def test_write_matrix_round_trips(tmp_path, suffix):
+    matrix = np.array([[0.5, -1.0], [2.0, 3.25]])
+    path = tmp_path / f"out{suffix}"
+    write_matrix(path, matrix, ["u", "v"])
+    if suffix == ".npy":
+        np.testing.assert_array_equal(np.load(path), matrix)
+    else:
+        assert path.read_text().splitlines() == ["u,v", "0.5,-1.0", "2.0,3.25"]

@@ -1,0 +1,164 @@
+"""Fitting: starting networks, the fit strategies and class centroids."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_dsc._fitting import (
+    Run,
+    Settings,
+    class_centroids,
+    fit_adam,
+    fit_chunk,
+    fit_closed_form,
+    start,
+)
+from sklearn_dsc._networks import MLP, AnchoredEmbedding
+from sklearn_dsc._selection import DEFAULT_SHRINKAGE
+from sklearn_dsc._training import TrainingSettings
+
+from helpers import informative_and_noise
+
+
+def settings(**changes):
+    training = TrainingSettings(
+        batch_size=64,
+        samples_per_class=None,
+        chunk_size=None,
+        learning_rate=1e-3,
+        weight_decay=1e-4,
+        dropout=0.0,
+        max_iter=3,
+        tol=1e-4,
+        n_iter_no_change=10,
+        verbose=0,
+        name="Test",
+    )
+    values = {
+        "n_components": None,
+        "hidden_layer_sizes": (8,),
+        "activation": "relu",
+        "dropout": 0.0,
+        "init": "auto",
+        "shrinkage": "auto",
+        "alpha": 1e-4,
+        "early_stopping": True,
+        "validation_split": "auto",
+        "validation_fraction": 0.3,
+        "training": training,
+        **changes,
+    }
+    return Settings(**values)
+
+
+@pytest.fixture
+def problem():
+    return informative_and_noise(n_classes=6, n_per_class=30)
+
+
+def run(**changes):
+    return Run(settings(**changes), torch.device("cpu"), np.random.RandomState(0))
+
+
+def test_the_fixed_shrinkage():
+    assert settings().fixed_shrinkage == DEFAULT_SHRINKAGE
+    assert settings(shrinkage=0.5).fixed_shrinkage == 0.5
+
+
+def test_random_start_is_a_plain_mlp(problem):
+    X, codes = problem
+    result = start(X, codes, settings(), np.random.RandomState(0), "random", None)
+    assert isinstance(result.module, MLP)
+    assert result.init == "random"
+    assert result.shrinkage is None
+    assert result.history.n_iter == 0
+    assert result.module.layer_sizes == [24, 8, 6]  # as wide as the classes
+    assert result.module[0].input_scale.item() != 1.0
+
+
+def test_anchored_start_without_a_score_is_pca(problem):
+    X, codes = problem
+    result = start(X, codes, settings(), np.random.RandomState(0), "auto", 0.1)
+    assert isinstance(result.module, AnchoredEmbedding)
+    assert (result.init, result.shrinkage) == ("pca", None)
+    assert result.module.head_scale.item() == 0  # untrained: the anchor alone
+
+
+def test_scored_start_keeps_the_best_anchor(problem):
+    X, codes = problem
+    scored = []
+
+    def score(module):
+        scored.append(module.anchor.out_features)
+        return -module.anchor.out_features  # the narrowest anchor wins
+
+    result = start(
+        X, codes, settings(), np.random.RandomState(0), "auto", 0.3, score=score
+    )
+    assert len(scored) == 3
+    assert result.init == "closed_form"  # one direction per class: 6 < 24
+    assert result.module.anchor.out_features == min(scored)
+
+
+def test_start_width_follows_n_components_or_n_classes(problem):
+    X, codes = problem
+    rng = np.random.RandomState(0)
+    wide = start(X, codes, settings(n_components=11), rng, "random", None)
+    assert wide.module.layer_sizes[-1] == 11
+    every = start(X, codes[:60] % 2, settings(), rng, "random", None, n_classes=6)
+    assert every.module.layer_sizes[-1] == 6
+
+
+def test_closed_form_history_is_one_pass(problem):
+    X, codes = problem
+    result = fit_closed_form(X, codes, 6, settings(hidden_layer_sizes=()))
+    assert result.history.n_iter == 1
+    assert result.history.t == len(X)
+    assert 0 <= result.history.loss_curve[0] < 1
+    assert result.init is None
+
+
+def test_fit_without_validation_trains_the_start(problem):
+    X, codes = problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = fit_adam(X, codes, 6, run(early_stopping=False), None)
+    assert result.history.n_iter == 3
+    assert result.history.validation_scores is None
+
+
+def test_held_out_classes_record_the_anchor_then_the_head(problem):
+    X, codes = problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = fit_adam(X, codes, 6, run(init="pca"), None)
+    anchor_score, trained_score = result.history.validation_scores
+    assert result.history.best_validation_score == max(anchor_score, trained_score)
+    kept = trained_score > anchor_score + 0.02
+    assert (result.history.n_iter > 0) == kept
+    assert (result.module.head_scale.item() > 0) == kept
+
+
+def test_continuing_keeps_the_history(problem):
+    X, codes = problem
+    first = fit_chunk(X, codes, 6, run(init="pca"), None)
+    assert first.history.n_iter == 1
+    second = fit_chunk(X, codes, 6, run(init="pca"), first)
+    assert second is first
+    assert second.history.n_iter == 2
+    assert len(second.history.loss_curve) == 2
+
+
+def test_class_centroids_keep_what_a_chunk_does_not_hold():
+    embeddings = np.array([[0.0, 0.0], [2.0, 2.0], [4.0, 6.0]])
+    centroids = class_centroids(embeddings, np.array([0, 0, 2]), 3)
+    np.testing.assert_array_equal(centroids[0], [1.0, 1.0])
+    assert np.isnan(centroids[1]).all()
+    np.testing.assert_array_equal(centroids[2], [4.0, 6.0])
+    update = class_centroids(np.array([[9.0, 9.0]]), np.array([1]), 3, centroids)
+    np.testing.assert_array_equal(update[1], [9.0, 9.0])
+    np.testing.assert_array_equal(update[[0, 2]], centroids[[0, 2]])
+    assert np.isnan(centroids[1]).all()  # the previous array is not changed

@@ -1,0 +1,125 @@
+"""The networks: building, describing, rebuilding, input scale."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from sklearn_dsc._networks import (
+    MLP,
+    AnchoredEmbedding,
+    build_anchored,
+    build_mlp,
+    build_network,
+    describe,
+    input_scale,
+    input_spread,
+)
+
+
+def test_mlp_layers_follow_the_sizes():
+    module = build_mlp(5, (8, 4), 3, "tanh", seed=0, dropout=0.2)
+    kinds = [type(layer).__name__ for layer in module]
+    assert kinds == [
+        "SparseInputLinear",
+        "Tanh",
+        "Dropout",
+        "Linear",
+        "Tanh",
+        "Dropout",
+        "Linear",
+    ]
+    assert module(torch.zeros(2, 5)).shape == (2, 3)
+
+
+def test_build_mlp_is_seeded_and_leaves_the_global_generator_alone():
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    first = build_mlp(6, (7,), 2, "relu", seed=4)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    second = build_mlp(6, (7,), 2, "relu", seed=4)
+    other = build_mlp(6, (7,), 2, "relu", seed=5)
+    for a, b in zip(first.parameters(), second.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(first[0].weight, other[0].weight)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        build_mlp(4, (), 2, "relu", seed=0),
+        build_mlp(4, (6, 5), 3, "logistic", seed=0, dropout=0.1),
+        build_anchored(np.ones((3, 4)), np.zeros(3), (6,), 2, "tanh", seed=0),
+    ],
+    ids=["linear", "mlp", "anchored"],
+)
+def test_networks_are_rebuilt_from_their_description(module):
+    if isinstance(module, AnchoredEmbedding):
+        module.head_scale.fill_(0.5)
+    architecture = describe(module)
+    rebuilt = build_network(architecture)
+    assert describe(rebuilt) == architecture
+    rebuilt.load_state_dict(module.state_dict())
+    X = torch.randn(5, 4)
+    module.eval()
+    rebuilt.eval()
+    torch.testing.assert_close(rebuilt(X), module(X))
+
+
+def test_a_linear_map_is_described_without_an_activation():
+    assert describe(build_mlp(4, (), 2, "tanh", seed=0))["activation"] == "identity"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"kind": "transformer"}, "unknown network kind"),
+        ({"activation": "os.system"}, "unknown activation"),
+        ({"layer_sizes": [4]}, "invalid layer sizes"),
+        ({"layer_sizes": [4, 0, 2]}, "invalid layer sizes"),
+        ({"layer_sizes": [4, 2.5, 2]}, "invalid layer sizes"),
+        ({"layer_sizes": [4, True, 2]}, "invalid layer sizes"),
+        ({"dropout": 1.0}, "invalid dropout"),
+        ({"kind": "anchored", "anchor_width": -1}, "invalid anchor_width"),
+    ],
+)
+def test_invalid_descriptions_are_refused(change, message):
+    architecture = {**describe(build_mlp(4, (3,), 2, "relu", seed=0)), **change}
+    with pytest.raises(ValueError, match=message):
+        build_network(architecture)
+
+
+def test_foreign_modules_cannot_be_described():
+    with pytest.raises(TypeError, match="pickle"):
+        describe(torch.nn.Linear(2, 2))
+
+
+def test_anchored_embedding_leaves_an_unused_head_out():
+    module = build_anchored(np.eye(3), np.zeros(3), (4,), 2, "relu", seed=0)
+    X = torch.randn(6, 3)
+    torch.testing.assert_close(module(X), X)  # head_scale 0: the anchor alone
+    module.head_scale.fill_(2.0)
+    module.anchor_weight.fill_(3.0)
+    out = module(X)
+    assert out.shape == (6, 5)
+    torch.testing.assert_close(out[:, :3], 3 * X)
+    torch.testing.assert_close(out[:, 3:], 2 * module.head(X))
+    assert not module.anchor.weight.requires_grad
+
+
+def test_input_scale_gives_unit_variance_per_feature():
+    rng = np.random.RandomState(0)
+    X = rng.normal(scale=50.0, size=(500, 8)) + 3.0
+    scaled = X * input_scale(X)
+    assert np.mean(scaled.var(axis=0)) == pytest.approx(1.0)
+    assert input_spread(sp.csr_matrix(X)) == pytest.approx(input_spread(X))
+    assert input_scale(np.ones((4, 3))) == 1.0
+
+
+def test_sparse_batches_give_the_dense_result():
+    module = build_mlp(5, (4,), 2, "relu", seed=0)
+    module[0].input_scale.fill_(0.5)
+    X = torch.tensor(np.random.RandomState(0).normal(size=(6, 5)), dtype=torch.float32)
+    X[X < 0] = 0
+    torch.testing.assert_close(module(X.to_sparse()), module(X))
+    assert isinstance(module, MLP)

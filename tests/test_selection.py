@@ -1,0 +1,150 @@
+"""Model selection on held-out data."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_dsc import _selection
+from sklearn_dsc._networks import build_anchored, build_mlp
+from sklearn_dsc._selection import (
+    HeldOut,
+    best_start,
+    choose_anchor,
+    distinct_subsets,
+    head_helps,
+    n_held_out_classes,
+    resolved_split,
+    start_candidates,
+    validation_split,
+)
+
+from helpers import informative_and_noise
+
+
+def test_auto_holds_out_classes_from_four_on():
+    assert resolved_split("auto", 3) == "samples"
+    assert resolved_split("auto", 4) == "classes"
+    assert resolved_split("samples", 40) == "samples"
+    assert n_held_out_classes(0.3, 4) == 2
+    assert n_held_out_classes(0.3, 40) == 12
+
+
+def test_distinct_subsets_are_all_of_them_when_few():
+    subsets = distinct_subsets(5, 2, 10, np.random.RandomState(0))
+    assert len(subsets) == math.comb(5, 2)
+    assert [tuple(s) for s in subsets] == sorted({tuple(s) for s in subsets})
+
+
+def test_distinct_subsets_are_drawn_without_repeats_when_many():
+    subsets = distinct_subsets(20, 3, 10, np.random.RandomState(0))
+    assert len({tuple(s) for s in subsets}) == 10
+    assert all(len(set(s)) == 3 for s in subsets)
+    again = distinct_subsets(20, 3, 10, np.random.RandomState(0))
+    assert [tuple(s) for s in again] == [tuple(s) for s in subsets]
+
+
+def test_class_split_holds_out_whole_classes():
+    X, codes = informative_and_noise(n_classes=10, n_per_class=5)
+    X_train, codes_train, X_val, codes_val = validation_split(
+        X, codes, 10, "classes", 0.3, np.random.RandomState(0)
+    )
+    assert len(np.unique(codes_val)) == 3
+    assert not set(codes_train) & set(codes_val)
+    assert len(X_train) + len(X_val) == len(X)
+    with pytest.raises(ValueError, match="only 3 classes"):
+        validation_split(
+            X[:15], codes[:15], 3, "classes", 0.3, np.random.RandomState(0)
+        )
+
+
+def test_sample_split_is_stratified():
+    X, codes = informative_and_noise(n_classes=4, n_per_class=20)
+    _, codes_train, _, codes_val = validation_split(
+        X, codes, 4, "samples", 0.25, np.random.RandomState(0)
+    )
+    assert np.bincount(codes_val).tolist() == [5, 5, 5, 5]
+    assert np.bincount(codes_train).tolist() == [15, 15, 15, 15]
+    with pytest.raises(ValueError, match="stratified validation set"):
+        validation_split(
+            X[:5], np.arange(5), 5, "samples", 0.25, np.random.RandomState(0)
+        )
+
+
+def test_start_candidates():
+    assert start_candidates("auto", 0.1, scored=True) == [
+        ("pca", None),
+        ("whitened", 0.1),
+        ("closed_form", None),
+    ]
+    assert start_candidates("auto", 0.1, scored=False) == [("pca", None)]
+    assert start_candidates("whitened", 0.3, scored=False) == [("whitened", 0.3)]
+
+
+def test_best_start_takes_the_first_of_equals_and_skips_scoring_one():
+    assert best_start(["a", "b", "c"], {"a": 1.0, "b": 2.0, "c": 2.0}.get) == 1
+
+    def never(module):
+        raise AssertionError("a single candidate is not scored")
+
+    assert best_start(["only"], never) == 0
+
+
+def test_head_helps_only_by_the_margin():
+    assert not head_helps(0.5, 0.5 + _selection.SELECTION_MARGIN)
+    assert head_helps(0.5, 0.5 + 2 * _selection.SELECTION_MARGIN)
+
+
+def test_closed_form_is_chosen_where_one_class_direction_transfers():
+    """Classes spread along one direction, hidden by large noise in five."""
+    rng = np.random.RandomState(0)
+    codes = np.repeat(np.arange(12), 40)
+    X = np.column_stack(
+        [3.0 * codes + rng.normal(size=480), rng.normal(scale=30, size=(480, 5))]
+    )
+    chosen = choose_anchor(X, codes, 12, "auto", "auto", 1e-4, 4, rng, 0)
+    assert chosen == ("closed_form", None)
+
+
+def test_whitening_is_chosen_where_noise_is_shared_by_the_classes():
+    X, codes = informative_and_noise(n_classes=12)
+    chosen = choose_anchor(
+        X, codes, 12, "auto", "auto", 1e-4, 4, np.random.RandomState(0), 0
+    )
+    assert chosen == ("whitened", min(_selection.SHRINKAGES))
+
+
+def test_pca_is_kept_where_nothing_beats_the_input_geometry():
+    rng = np.random.RandomState(0)
+    centres = rng.normal(scale=10.0, size=(8, 3))
+    codes = np.repeat(np.arange(8), 30)
+    X = centres[codes] + rng.normal(size=(240, 3))  # isotropic, well separated
+    # a huge shrinkage makes the whitened anchor PCA again: PCA wins the tie
+    assert choose_anchor(X, codes, 8, "auto", 1e9, 1e-4, 2, rng, 0) == ("pca", None)
+
+
+def test_whitened_init_chooses_among_the_shrinkages():
+    X, codes = informative_and_noise()
+    init, shrinkage = choose_anchor(
+        X, codes, 12, "whitened", "auto", 1e-4, 4, np.random.RandomState(0), 0
+    )
+    assert init == "whitened"
+    assert shrinkage in _selection.SHRINKAGES
+    fixed = choose_anchor(
+        X, codes, 12, "whitened", 0.5, 1e-4, 4, np.random.RandomState(0), 0
+    )
+    assert fixed == ("whitened", 0.5)
+
+
+def test_held_out_score_chooses_the_anchor_weight():
+    X, codes = informative_and_noise(n_classes=4)
+    held_out = HeldOut(X, codes, torch.device("cpu"), kmeans_seed=0)
+    mlp = build_mlp(24, (), 4, "relu", seed=0)
+    assert 0 <= held_out.score(mlp) <= 1
+    module = build_anchored(np.eye(24)[:4], np.zeros(4), (8,), 4, "relu", seed=0)
+    module.head_scale.fill_(1.0)
+    score = held_out.score(module)
+    assert module.anchor_weight.item() in _selection.ANCHOR_WEIGHTS
+    # the score is that of the module as it is left
+    assert held_out.score(module) == pytest.approx(score)
