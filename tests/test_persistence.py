@@ -13,7 +13,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, ModelFileError, load, save
-from sklearn_dsc._files import atomic_write
 from sklearn_dsc._persistence import FORMAT_VERSION
 
 
@@ -337,18 +336,3 @@ def test_loading_never_unpickles(model_bytes, tmp_path):
 def test_missing_file():
     with pytest.raises(FileNotFoundError, match="no such model file"):
         load("/nonexistent/model.dsc")
-
-
-def test_atomic_write_leaves_nothing_on_interrupt(tmp_path):
-    path = tmp_path / "out.bin"
-    path.write_bytes(b"old")
-
-    def interrupted_write():
-        with atomic_write(path) as f:
-            f.write(b"half of the new")
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        interrupted_write()
-    assert path.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
