@@ -18,6 +18,7 @@ _EXPORTS = {
     "DeepSpectralClusteringEmbedder": "._embedder",
     "ModelFileError": "._persistence",
     "SpectralClusteringLoss": "._loss",
+    "TrainingInterrupted": "._training",
     "distributed_spectral_clustering_loss": "._large_batch",
     "load": "._persistence",
     "save": "._persistence",
@@ -29,6 +30,7 @@ __all__ = [
     "DeepSpectralClusteringEmbedder",
     "ModelFileError",
     "SpectralClusteringLoss",
+    "TrainingInterrupted",
     "__version__",
     "distributed_spectral_clustering_loss",
     "load",
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     )
     from ._loss import SpectralClusteringLoss, spectral_clustering_loss
     from ._persistence import ModelFileError, load, save
+    from ._training import TrainingInterrupted
 
 
 def __getattr__(name):

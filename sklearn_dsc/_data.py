@@ -9,12 +9,19 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from ._warnings import warn
+
 # Rows embedded at once by ``embed``: bounds inference memory whatever n_samples.
 INFERENCE_BATCH_SIZE = 4096
 
 
-def resolve_device(device):
-    """A ``torch.device`` from ``"auto"``, a device string or a ``torch.device``."""
+def resolve_device(device, for_inference=False):
+    """A ``torch.device`` from ``"auto"``, a device string or a ``torch.device``.
+
+    A device that this machine lacks is an error naming it; with
+    ``for_inference`` (a model trained elsewhere, say on a GPU, used here)
+    it is replaced by the CPU, with a warning.
+    """
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -24,18 +31,33 @@ def resolve_device(device):
             f"device={device!r} is not a valid torch device: use 'auto', 'cpu', "
             "'cuda', 'cuda:N' or a torch.device."
         ) from error
-    if resolved.type == "cuda":
+    problem = _unavailable(resolved)
+    if problem is None:
+        return resolved
+    if for_inference:
+        warn(f"device={device!r}: {problem}; embedding on the CPU instead.")
+        return torch.device("cpu")
+    raise ValueError(
+        f"device={device!r} was requested but {problem}; use device='cpu' or "
+        "device='auto'."
+    )
+
+
+def _unavailable(device):
+    """Why ``device`` cannot be used on this machine, or ``None``."""
+    if device.type == "cpu":
+        return None
+    if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={device!r} was requested but CUDA is not available on this "
-                "machine; use device='cpu' or device='auto'."
-            )
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r} was requested but only "
-                f"{torch.cuda.device_count()} CUDA device(s) exist."
-            )
-    return resolved
+            return "CUDA is not available on this machine"
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            return f"only {torch.cuda.device_count()} CUDA device(s) exist"
+        return None
+    try:
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError):
+        return f"torch cannot use {device.type!r} devices on this machine"
+    return None
 
 
 # Dense training data is copied to the GPU when it takes at most this share of

@@ -395,6 +395,15 @@ class DeepSpectralClusteringEmbedder(
         -------
         self : DeepSpectralClusteringEmbedder
             The fitted estimator.
+
+        Notes
+        -----
+        An interrupt (``KeyboardInterrupt``, Ctrl-C) during training stops it:
+        once an epoch has run, the weights reached are kept and a
+        :class:`~sklearn_dsc.TrainingInterrupted` warning is issued; before
+        that, or outside the epochs, the interrupt propagates and the
+        estimator is left as it was before ``fit``. Any other error leaves it
+        as it was, too.
         """
         return self._fit(X, y, incremental=False)
 
@@ -607,6 +616,11 @@ class DeepSpectralClusteringEmbedder(
             The embedding, in the floating point dtype of ``X``, as wide as
             ``class_centroids_``.
         """
+        return self._embed(X)
+
+    def _embed(self, X):
+        """``transform``'s embedding, always an ndarray (``set_output`` wraps
+        ``transform`` alone) that no one else holds."""
         check_is_fitted(self)
         X = validate_data(
             self,
@@ -617,7 +631,7 @@ class DeepSpectralClusteringEmbedder(
         )
         if hasattr(X, "tocsr"):
             X = X.tocsr()
-        device = resolve_device(self.device)
+        device = resolve_device(self.device, for_inference=True)
         module, dtype = self.module_, torch.float32
         if X.dtype == np.float64:
             # float64 inputs are embedded in float64: the result then does not
@@ -640,7 +654,7 @@ class DeepSpectralClusteringEmbedder(
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        embeddings = self.transform(X)
+        embeddings = self._embed(X)
         known = ~np.isnan(self.class_centroids_[:, 0])
         nearest = pairwise_distances_argmin(embeddings, self.class_centroids_[known])
         return self.classes_[known][nearest]
@@ -650,7 +664,8 @@ class DeepSpectralClusteringEmbedder(
 
         The clustering metric of Law et al. (2017); it is defined for classes
         never seen in training, and it is what ``GridSearchCV`` maximises by
-        default.
+        default. k-means is seeded with ``random_state`` (0 when it is
+        ``None``), so the same data always gets the same score.
 
         Parameters
         ----------
@@ -665,7 +680,8 @@ class DeepSpectralClusteringEmbedder(
             Normalized mutual information, in [0, 1].
         """
         # the embedding is ours alone: k-means may centre it in place
-        return kmeans_nmi_in_place(self.transform(X), y, self.random_state)
+        seed = 0 if self.random_state is None else self.random_state
+        return kmeans_nmi_in_place(self._embed(X), y, seed)
 
     @property
     def _n_features_out(self):

@@ -243,7 +243,8 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
             trial, *train_part, settings.training.max_iter, warn_max_iter=False
         )
         scores.append(held_out.score(trial.module))  # with the head
-        if head_helps(*scores):
+        # after an interrupt, the refit trains nothing: the anchor alone
+        if head_helps(*scores) and not trial.history.interrupted:
             n_epochs = trial.history.n_iter
     result = run.start(X, codes, init, shrinkage)
     if n_epochs > 0:

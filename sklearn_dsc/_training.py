@@ -11,10 +11,7 @@ import collections
 import copy
 import dataclasses
 import math
-import os
-import sys
 import time
-import warnings
 
 import numpy as np
 import torch
@@ -25,10 +22,17 @@ from ._large_batch import chunked_backward
 from ._loss import NonFiniteEmbeddingsError, spectral_clustering_loss
 from ._networks import AnchoredEmbedding, private_seed
 from ._sampling import ClassBalancedSampler
+from ._warnings import warn
 
 
 class Diverged(Exception):
     """The loss or the network output became NaN or infinite."""
+
+
+class TrainingInterrupted(UserWarning):
+    """Training was interrupted (Ctrl-C) after at least one epoch; the weights
+    reached are kept. Turn it into an error to abort instead, as the command
+    line does: ``warnings.simplefilter("error", TrainingInterrupted)``."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +63,7 @@ class History:
     validation_scores: list | None = None
     best_validation_score: float | None = None
     optimizer_state: dict | None = None
+    interrupted: bool = False
 
 
 def trained_part(module):
@@ -148,11 +153,14 @@ def train(
     ``settings.n_iter_no_change`` epochs, or when ``on_epoch(module, history)``
     returns ``True``. With ``score``, the starting weights are scored too and
     the best-scoring weights are restored at the end. A divergence keeps the
-    last weights that give finite embeddings and an interrupt the current
-    ones, each with a warning. The module ends on the CPU. Returns whether
+    last weights that give finite embeddings, with a warning. An interrupt
+    (``KeyboardInterrupt``) after at least one epoch keeps the current ones
+    with a ``TrainingInterrupted`` warning and marks the history; before any
+    epoch it propagates. The module ends on the CPU. Returns whether
     training stopped before ``max_epochs``.
     """
     module.to(device)
+    n_iter_at_start = history.n_iter
     history.validation_scores = [] if score is not None else None
     history.best_validation_score = None
     data = TensorData(X, device)
@@ -190,8 +198,14 @@ def train(
         )
         converged = True
     except KeyboardInterrupt:
-        warn("Training interrupted by the user.", UserWarning)
-        converged = True
+        if history.n_iter == n_iter_at_start:
+            raise  # nothing trained: fit puts the estimator back as it was
+        history.interrupted = converged = True
+        warn(
+            "Training interrupted by the user; the weights reached after "
+            f"{history.n_iter} epochs are kept.",
+            TrainingInterrupted,
+        )
     if score is not None:
         restore(module, patience.best_state)
         history.best_validation_score = max(history.validation_scores)
@@ -240,15 +254,6 @@ def warn_max_iter_reached(settings):
         "reached and the optimization hasn't converged yet.",
         ConvergenceWarning,
     )
-
-
-def warn(message, category):
-    """``warnings.warn``, attributed to the first caller outside this package."""
-    package = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 2
-    while frame is not None and frame.f_code.co_filename.startswith(package):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, category, stacklevel=level)
 
 
 def print_epoch(settings, history, seconds):

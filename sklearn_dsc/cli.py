@@ -215,6 +215,11 @@ def _model_and_data(sub, target_required=False):
         help="the label column"
         + ("" if target_required else " of DATA, if it has one (left out)"),
     )
+    sub.add_argument(
+        "--device",
+        help="where to embed: cpu, cuda or cuda:N (the model's own device by "
+        "default, or the CPU where it is missing)",
+    )
 
 
 def main(argv=None):
@@ -265,6 +270,7 @@ def _fit(args):
     from ._embedder import DeepSpectralClusteringEmbedder
     from ._persistence import save
     from ._progress import EpochProgress
+    from ._training import TrainingInterrupted
 
     params = {
         name: getattr(args, name)
@@ -279,7 +285,12 @@ def _fit(args):
     )
     start = time.perf_counter()
     try:
-        model.fit(table.features, table.target)
+        # on the command line an interrupt aborts: nothing is written
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", TrainingInterrupted)
+            model.fit(table.features, table.target)
+    except TrainingInterrupted:
+        raise KeyboardInterrupt from None
     finally:
         if progress is not None:
             progress.close()
@@ -311,6 +322,8 @@ def _embed(args):
     from ._persistence import load
 
     model = load(args.model)
+    if args.device is not None:
+        model.set_params(device=args.device)
     names = getattr(model, "feature_names_in_", None)
     table = read_table(
         args.data, args.target, feature_names=None if names is None else list(names)

@@ -427,3 +427,51 @@ def test_invalid_option_and_output(data, model, tmp_path):
         tmp_path / "no" / "z.npy",
         message="does not exist",
     )
+
+
+def test_an_interrupted_fit_writes_nothing(data, model, tmp_path, monkeypatch):
+    from sklearn_dsc import _training
+
+    target = tmp_path / "kept.dsc"
+    target.write_bytes(model.read_bytes())
+    loss = _training.spectral_clustering_loss
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:  # in the second epoch
+            raise KeyboardInterrupt
+        return loss(*args, **kwargs)
+
+    monkeypatch.setattr(_training, "spectral_clustering_loss", interrupted)
+    args = ["--init", "random", "--no-early-stopping", "--max-iter", "50", "-q"]
+    result = sklearn_dsc(
+        "fit", data / "seen.csv", "--target", "digit", "-o", target, *args
+    )
+    assert result.returncode == 130
+    assert "interrupted; no output was written" in result.stderr
+    assert "Saved" not in result.stdout
+    assert target.read_bytes() == model.read_bytes()
+
+
+def test_a_model_trained_on_a_missing_gpu_embeds_on_the_cpu(data, model, tmp_path):
+    from sklearn_dsc import save
+
+    estimator = load(model)
+    estimator.set_params(device="cuda:7")  # a device this machine lacks
+    path = tmp_path / "gpu.dsc"
+    save(estimator, path)
+    unseen = [data / "unseen.csv", "--target", "digit", "-o"]
+    ok("transform", model, *unseen, tmp_path / "cpu.npy")
+    result = ok("transform", path, *unseen, tmp_path / "gpu.npy")
+    if torch.cuda.device_count() <= 7:
+        assert "embedding on the CPU instead" in result.stderr
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "gpu.npy"), np.load(tmp_path / "cpu.npy")
+    )
+    # --device chooses where to embed, without a warning
+    result = ok(
+        "evaluate", path, data / "unseen.csv", "--target", "digit", "--device", "cpu"
+    )
+    assert "warning" not in result.stderr
+    assert "NMI" in result.stdout

@@ -21,6 +21,16 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             _data.resolve_device("cuda")
+        with pytest.warns(UserWarning, match="embedding on the CPU instead"):
+            assert _data.resolve_device("cuda", for_inference=True).type == "cpu"
+
+
+@pytest.mark.skipif(
+    torch.backends.mps.is_available(), reason="this machine has an MPS device"
+)
+def test_a_device_type_torch_lacks_is_named():
+    with pytest.raises(ValueError, match="torch cannot use 'mps' devices"):
+        _data.resolve_device("mps")
 
 
 @pytest.mark.parametrize("sparse", [False, True])

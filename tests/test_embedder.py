@@ -667,3 +667,37 @@ def test_defaults_cluster_unseen_digits_better_than_lda():
     ours = estimator.score(X[unseen], y[unseen])
     assert ours > kmeans_nmi(lda.transform(X[unseen]), y[unseen], random_state=0) + 0.2
     assert ours > 0.7
+
+
+def test_score_and_predict_under_pandas_output(blobs):
+    from sklearn import config_context
+    from sklearn.model_selection import cross_val_score
+
+    X, y = blobs
+    plain = fit_quietly(fast(max_iter=2), X, y)
+    framed = fit_quietly(fast(max_iter=2).set_output(transform="pandas"), X, y)
+    assert isinstance(framed.transform(X), pd.DataFrame)
+    assert framed.score(X, y) == plain.score(X, y)
+    np.testing.assert_array_equal(framed.predict(X), plain.predict(X))
+    with config_context(transform_output="pandas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scores = cross_val_score(fast(max_iter=2), X, y, cv=2, error_score="raise")
+    assert np.isfinite(scores).all()
+
+
+def test_score_without_random_state_is_repeatable():
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(200, 6)), rng.randint(0, 6, 200)  # no structure
+    estimator = fit_quietly(fast(max_iter=2, random_state=None), X, y)
+    assert len({estimator.score(X, y) for _ in range(6)}) == 1
+
+
+def test_a_missing_device_embeds_on_the_cpu(blobs):
+    X, y = blobs
+    estimator = fit_quietly(fast(max_iter=2), X, y)
+    expected = estimator.transform(X)
+    estimator.set_params(device="cuda:99")
+    with pytest.warns(UserWarning, match="embedding on the CPU instead"):
+        np.testing.assert_array_equal(estimator.transform(X), expected)
+    with pytest.raises(ValueError, match="cuda:99"):  # training still refuses it
+        estimator.fit(X, y)

@@ -210,11 +210,3 @@ def test_verbose_prints_one_line_per_epoch(problem, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert sum(line.startswith("[Test] epoch") for line in lines) == 2
     assert any("batch 3/3" in line for line in lines)
-
-
-def test_warnings_point_outside_the_package(problem):
-    X, codes = problem
-    module = build_mlp(24, (8,), 4, "relu", seed=0)
-    with pytest.warns(ConvergenceWarning) as record:
-        train(module, X, codes, CPU, np.random.RandomState(0), settings(), History(), 1)
-    assert record[0].filename == __file__
