@@ -175,6 +175,9 @@ def build_network(architecture):
     """The network that ``architecture`` (from ``describe``) describes, with
     placeholder weights to be loaded.
 
+    Built under ``torch.device("meta")`` it allocates nothing, which gives
+    the shapes of its weights before any memory is committed to them.
+
     Raises ``ValueError`` for a description that no network of this package
     has (unknown kind or activation, sizes that are not positive integers,
     dropout outside ``[0, 1)``).
@@ -194,22 +197,17 @@ def build_network(architecture):
         or min(sizes) < 1
     ):
         raise ValueError(f"invalid layer sizes {sizes!r}")
-    if kind == "mlp":
-        return build_mlp(sizes[0], sizes[1:-1], sizes[-1], activation, 0, dropout)
-    if kind == "anchored":
-        width = architecture["anchor_width"]
-        if not isinstance(width, Integral) or isinstance(width, bool) or width < 1:
-            raise ValueError(f"invalid anchor_width {width!r}")
-        return build_anchored(
-            np.zeros((width, sizes[0])),
-            np.zeros(width),
-            sizes[1:-1],
-            sizes[-1],
-            activation,
-            0,
-            dropout,
-        )
-    raise ValueError(f"unknown network kind {kind!r}")
+    if kind not in ("mlp", "anchored"):
+        raise ValueError(f"unknown network kind {kind!r}")
+    width = architecture.get("anchor_width") if kind == "anchored" else 1
+    if not isinstance(width, Integral) or isinstance(width, bool) or width < 1:
+        raise ValueError(f"invalid anchor_width {width!r}")
+    # weights are placeholders: draw them without touching torch's global state
+    with private_seed(0):
+        head = MLP(sizes[0], sizes[1:-1], sizes[-1], activation, dropout)
+        if kind == "mlp":
+            return head
+        return AnchoredEmbedding(SparseInputLinear(sizes[0], width), head)
 
 
 def input_spread(X):

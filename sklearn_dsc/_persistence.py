@@ -193,6 +193,8 @@ def _load(path, archive):
     unexpected = sorted(set(members) - expected_members)
     if unexpected:
         raise ModelFileError(f"{path}: unexpected members {unexpected[:5]}")
+    # the network's declared sizes must match its arrays before either is read
+    _check_network(metadata, declared)
     arrays = {
         name: _read_array(archive, members, name, spec)
         for name, spec in declared.items()
@@ -212,9 +214,7 @@ def _load(path, archive):
             attributes["feature_names_in_"], estimator.n_features_in_
         )
     estimator.module_ = _rebuild_module(
-        metadata["architecture"],
-        _prefixed(arrays, "module/"),
-        estimator.n_features_in_,
+        metadata["architecture"], _prefixed(arrays, "module/")
     )
     estimator._optimizer_state = _rebuild_optimizer(
         metadata["optimizer"], _prefixed(arrays, "optimizer/")
@@ -307,27 +307,44 @@ def _prefixed(arrays, prefix):
     }
 
 
-def _rebuild_module(architecture, state, n_features_in):
-    """Build the network the architecture describes and load ``state`` into it."""
+def _check_network(metadata, declared):
+    """The architecture describes a network of this package that takes
+    ``n_features_in_`` inputs and whose weights have the declared shapes.
+
+    The network is built on the meta device, so a file that declares huge
+    layers is refused without allocating them.
+    """
     try:
-        module = build_network(architecture)
+        with torch.device("meta"):
+            module = build_network(metadata["architecture"])
     except ValueError as error:
         raise ModelFileError(str(error)) from None
     n_inputs = describe(module)["layer_sizes"][0]
+    n_features_in = metadata["attributes"].get("n_features_in_")
     if n_inputs != n_features_in:
         raise ModelFileError(
             f"the network takes {n_inputs} features, n_features_in_ is {n_features_in}"
         )
-    expected = set(module.state_dict())
-    if set(state) != expected:
-        missing, unexpected = (
-            sorted(expected - set(state)),
-            sorted(set(state) - expected),
+    expected = {name: list(value.shape) for name, value in module.state_dict().items()}
+    found = {
+        name: spec.get("shape") for name, spec in _prefixed(declared, "module/").items()
+    }
+    if found != expected:
+        missing = sorted(set(expected) - set(found))
+        unexpected = sorted(set(found) - set(expected))
+        wrong = sorted(
+            name for name in set(found) & set(expected) if found[name] != expected[name]
         )
         raise ModelFileError(
             f"the weights do not match the network: missing {missing}, unexpected "
-            f"{unexpected}"
+            f"{unexpected}, of another shape {wrong}"
         )
+
+
+def _rebuild_module(architecture, state):
+    """Build the network the architecture describes and load ``state`` into it
+    (``_check_network`` has checked that they match)."""
+    module = build_network(architecture)
     module.load_state_dict({name: torch.from_numpy(v) for name, v in state.items()})
     return module
 

@@ -295,6 +295,32 @@ def test_format_1_files_lose_the_zero_columns_of_an_unused_head(
             lambda data: rewrite(data, edit_metadata(lambda m: m.pop("arrays"))),
             "arrays",
         ),
+        # huge declared layers are refused before anything is allocated
+        (
+            lambda data: rewrite(
+                data,
+                edit_metadata(
+                    lambda m: m["architecture"].update(
+                        layer_sizes=[64, 10**9, 10**9, 5]
+                    )
+                ),
+            ),
+            "do not match the network",
+        ),
+        (
+            lambda data: rewrite(
+                data,
+                edit_metadata(lambda m: m["architecture"].update(anchor_width=10**12)),
+            ),
+            "do not match the network",
+        ),
+        (
+            lambda data: rewrite(
+                data,
+                edit_metadata(lambda m: m["architecture"].update(activation="eval")),
+            ),
+            "unknown activation 'eval'",
+        ),
         (
             lambda data: rewrite(data, lambda m: m.update({"metadata.json": b"{"})),
             "not valid JSON",
