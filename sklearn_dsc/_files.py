@@ -7,6 +7,7 @@ all, so an interrupted run never leaves a half-written output.
 import contextlib
 import csv
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def atomic_write(path, mode="wb"):
 
     The rename is atomic on POSIX and Windows: readers see the old file or
     the whole new one. On an error or an interrupt the temporary file is
-    removed and ``path`` is left as it was.
+    removed and ``path`` is left as it was. The file gets the permissions of
+    the file it replaces, or those the umask gives a new file.
     """
     path = Path(path)
     check_output(path)
@@ -34,6 +36,7 @@ def atomic_write(path, mode="wb"):
         dir=path.parent, prefix=f".{path.name}.", suffix=".part"
     )
     try:
+        os.chmod(temporary, _mode_for(path))
         with os.fdopen(
             descriptor, mode, **({} if "b" in mode else {"newline": ""})
         ) as f:
@@ -45,6 +48,17 @@ def atomic_write(path, mode="wb"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def _mode_for(path):
+    """The permission bits ``path`` has, or those of a new file (``0o666``
+    less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)  # reading the umask means setting it
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 class Table:
@@ -308,6 +322,13 @@ def check_output(path, suffixes=None):
             f"{path}: unknown output type {path.suffix.lower()!r}; use "
             + " or ".join(suffixes)
         )
+    # the outputs are written beside the path and renamed: try it
+    try:
+        with tempfile.TemporaryFile(dir=path.parent, prefix=f".{path.name}."):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise DataError(f"cannot write {path}: {reason}") from None
 
 
 def write_matrix(path, matrix, column_names):

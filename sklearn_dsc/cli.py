@@ -258,6 +258,8 @@ def _one_line(message):
 def _demo(args):
     from . import demo
 
+    if args.figure:
+        check_output(args.figure)
     demo.run(args.random_state, args.figure, not args.no_progress)
     return 0
 
@@ -399,10 +401,12 @@ def _evaluate(args):
         f"{results['n_samples']} samples, {results['n_classes']} classes, k-means "
         f"with K={n_clusters}"
     )
-    print(f"NMI       {results['nmi']:.4f}")
-    print(f"AMI       {results['ami']:.4f}")
-    for k, value in results["recall_at_k"].items():
-        print(f"Recall@{k:<3}{value:.4f}")
+    rows = [("NMI", results["nmi"]), ("AMI", results["ami"])] + [
+        (f"Recall@{k}", value) for k, value in results["recall_at_k"].items()
+    ]
+    width = max(len(name) for name, _ in rows) + 2
+    for name, value in rows:
+        print(f"{name:<{width}}{value:.4f}")
     return 0
 
 

@@ -475,3 +475,49 @@ def test_a_model_trained_on_a_missing_gpu_embeds_on_the_cpu(data, model, tmp_pat
     )
     assert "warning" not in result.stderr
     assert "NMI" in result.stdout
+
+
+def test_recall_at_large_k_is_readable(data, model):
+    table = ok(
+        "evaluate",
+        model,
+        data / "unseen.csv",
+        "--target",
+        "digit",
+        "--k",
+        "1",
+        "10",
+        "100",
+    ).stdout
+    lines = dict(line.rsplit(maxsplit=1) for line in table.splitlines()[1:])
+    assert set(lines) == {"NMI", "AMI", "Recall@1", "Recall@10", "Recall@100"}
+    assert all(0 <= float(value) <= 1 for value in lines.values())
+
+
+def test_an_unwritable_output_is_found_before_any_work(data, tmp_path, monkeypatch):
+    import tempfile
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    for command in (
+        ["fit", data / "seen.csv", "--target", "digit", "-o", tmp_path / "m.dsc"],
+        ["demo", "--figure", tmp_path / "demo.png"],
+    ):
+        message = fails(*command, message="Permission denied")
+        assert "cannot write" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_honour_the_umask_and_keep_an_existing_mode(data, model, tmp_path):
+    previous = os.umask(0o022)
+    try:
+        out = tmp_path / "embedding.npy"
+        ok("transform", model, data / "unseen.csv", "--target", "digit", "-o", out)
+        assert out.stat().st_mode & 0o777 == 0o644
+        out.chmod(0o640)
+        ok("transform", model, data / "unseen.csv", "--target", "digit", "-o", out)
+        assert out.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(previous)
