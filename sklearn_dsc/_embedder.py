@@ -37,6 +37,7 @@ from ._fitting import (
 )
 from ._networks import ACTIVATIONS
 from ._training import History, TrainingSettings, restore, snapshot
+from ._warnings import warn
 from .metrics import kmeans_nmi_in_place
 
 # Training runs in float32 on inputs rescaled inside the network to unit
@@ -47,6 +48,29 @@ FLOAT32_RANGE = (
     float(np.finfo(np.float32).tiny) * 2**24,
     float(np.finfo(np.float32).max) / 2**24,
 )
+
+
+def _is_constant(X):
+    """Whether every row of ``X`` is the same (each column's min is its max)."""
+    low, high = X.min(axis=0), X.max(axis=0)
+    if sp.issparse(X):
+        low, high = low.toarray(), high.toarray()
+    return bool(np.all(low == high))
+
+
+def _warn_if_unlabelled_mark(classes):
+    """Warn when ``-1`` looks like scikit-learn's mark of unlabelled rows
+    (semi-supervised learning): beside at least two other, non-negative
+    labels. It is trained as a class like any other."""
+    if classes.dtype.kind not in "iu" or classes[0] != -1:
+        return
+    if len(classes) >= 3 and classes[1] >= 0:
+        warn(
+            "y holds the label -1, scikit-learn's mark of unlabelled rows; here "
+            "it is trained as a class of its own. Leave those rows out of fit "
+            "if they are unlabelled.",
+            UserWarning,
+        )
 
 
 class DeepSpectralClusteringEmbedder(
@@ -506,12 +530,18 @@ class DeepSpectralClusteringEmbedder(
                 f"[{low:.3g}, {high:.3g}] that float32 training handles: scale them, "
                 "for example with StandardScaler."
             )
-        n_classes = len(np.unique(y))
-        if n_classes < 2:
+        classes = np.unique(y)
+        if len(classes) < 2:
             raise ValueError(
                 f"The spectral clustering loss needs at least 2 classes in y; got "
-                f"{n_classes} class."
+                f"{len(classes)} class."
             )
+        if _is_constant(X):
+            raise ValueError(
+                "X is constant: every row is the same, so no embedding of it can "
+                "separate the classes."
+            )
+        _warn_if_unlabelled_mark(classes)
         if self.solver == "closed_form" and len(self.hidden_layer_sizes) > 0:
             raise ValueError(
                 "solver='closed_form' learns a linear map: set hidden_layer_sizes=()."

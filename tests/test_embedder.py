@@ -463,16 +463,16 @@ def test_partial_fit_trains_on_chunks(blobs):
         ({}, np.ones(4), [0, 1, 0, 1], "2D array"),
         ({}, np.ones((4, 2)), [0, 1, 0], "inconsistent numbers of samples"),
         ({"batch_size": 1}, np.ones((4, 2)), [0, 1, 0, 1], "batch_size"),
-        ({"device": "tpu9"}, np.ones((4, 2)), [0, 1, 0, 1], "not a valid torch device"),
+        ({"device": "tpu9"}, np.eye(4, 2), [0, 1, 0, 1], "not a valid torch device"),
         (
             {"solver": "closed_form"},
-            np.ones((4, 2)),
+            np.eye(4, 2),
             [0, 1, 0, 1],
             "hidden_layer_sizes=()",
         ),
         (
             {"hidden_layer_sizes": (8, 0)},
-            np.ones((4, 2)),
+            np.eye(4, 2),
             [0, 1, 0, 1],
             "positive integers",
         ),
@@ -701,3 +701,24 @@ def test_a_missing_device_embeds_on_the_cpu(blobs):
         np.testing.assert_array_equal(estimator.transform(X), expected)
     with pytest.raises(ValueError, match="cuda:99"):  # training still refuses it
         estimator.fit(X, y)
+
+
+@pytest.mark.parametrize("value", [0.0, 3.5])
+def test_constant_inputs_are_refused(value):
+    X = np.full((20, 4), value)
+    y = np.repeat([0, 1], 10)
+    with pytest.raises(ValueError, match="X is constant"):
+        DeepSpectralClusteringEmbedder().fit(X, y)
+    with pytest.raises(ValueError, match="X is constant"):
+        DeepSpectralClusteringEmbedder().fit(sp.csr_matrix(X), y)
+
+
+def test_minus_one_beside_other_classes_is_flagged_as_a_class(blobs):
+    X, y = blobs
+    y = np.where(y == 0, -1, y)  # -1, 1, 2, 3
+    with pytest.warns(UserWarning, match="mark of unlabelled rows"):
+        estimator = fit_quietly(fast(max_iter=1), X, y)
+    assert -1 in estimator.classes_
+    with warnings.catch_warnings():  # -1 and 1 are a binary problem
+        warnings.simplefilter("error", UserWarning)
+        fit_quietly(fast(max_iter=1), X, np.where(y > 1, 1, -1))

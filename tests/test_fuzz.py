@@ -29,6 +29,7 @@ EXPECTED_MESSAGES = (
     "stratified validation",
     "scale them",
     "Unknown label type",
+    "X is constant",
 )
 
 FAST = {"hidden_layer_sizes": (8,), "max_iter": 2, "batch_size": 32}
