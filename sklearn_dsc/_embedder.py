@@ -241,7 +241,9 @@ class DeepSpectralClusteringEmbedder(
     callback : callable, default=None
         Called as ``callback(estimator)`` after every epoch, with
         ``loss_curve_`` and ``n_iter_`` up to date; training stops if it
-        returns ``True``.
+        returns ``True``. A callback with a ``stage`` method is also told,
+        as ``callback.stage(text)``, what fitting does between epochs
+        (which held-out split the anchor choice is on, which run trains).
 
     Attributes
     ----------
@@ -473,7 +475,9 @@ class DeepSpectralClusteringEmbedder(
             device = resolve_device(self.device)
             random_state = check_random_state(self.random_state)
             previous = self._fitted_result() if continues else None
-            run = Run(self._settings(), device, random_state, self._on_epoch)
+            run = Run(
+                self._settings(), device, random_state, self._on_epoch, self._on_stage
+            )
             if self.solver == "closed_form":
                 result = fit_closed_form(X, codes, n_classes, run.settings)
             elif incremental:
@@ -623,6 +627,15 @@ class DeepSpectralClusteringEmbedder(
         self.validation_scores_ = history.validation_scores
         self.best_validation_score_ = history.best_validation_score
         self._optimizer_state = history.optimizer_state
+
+    def _on_stage(self, text):
+        """Between epochs: what fitting does, for ``verbose`` and for a
+        ``callback`` with a ``stage`` method."""
+        if self.verbose:
+            print(f"[{type(self).__name__}] {text}", flush=True)
+        stage = getattr(self.callback, "stage", None)
+        if callable(stage):
+            stage(text)
 
     def _on_epoch(self, module, history):
         """After every epoch: show the network and history being trained to the

@@ -79,6 +79,12 @@ class Run:
     device: torch.device
     random_state: np.random.RandomState
     on_epoch: Callable | None = None
+    on_stage: Callable | None = None  # told what fitting does between epochs
+
+    def report(self, text):
+        """Say what fitting is doing (choosing the anchor, which run trains)."""
+        if self.on_stage is not None:
+            self.on_stage(text)
 
     def start(self, X, codes, init=None, shrinkage=None, score=None, n_classes=None):
         """A starting network and a fresh history (see ``start``); ``init`` and
@@ -219,26 +225,20 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     head is kept, the number of epochs it was trained for.
     """
     settings = run.settings
-    init, shrinkage = settings.init, settings.fixed_shrinkage
-    if settings.init == "auto" or (
-        settings.init == "whitened" and settings.shrinkage == "auto"
-    ):
-        init, shrinkage = choose_anchor(
-            X,
-            codes,
-            n_classes,
-            settings.init,
-            settings.shrinkage,
-            settings.alpha,
-            n_held_out_classes(settings.validation_fraction, n_classes),
-            run.random_state,
-            held_out.kmeans_seed,
-        )
+    init, shrinkage = _choose_anchor(X, codes, n_classes, held_out, run)
     train_head = settings.init != "auto" or init == "closed_form"
     trial = run.start(*train_part, init, shrinkage)
     scores = [held_out.score(trial.module)]  # the anchor alone
     n_epochs, converged = 0, True
     if train_head:
+        n_held_out = len(np.unique(held_out.codes))
+        trained = (
+            "the network" if init == "random" else f"a head beside the {init} anchor"
+        )
+        run.report(
+            f"training {trained} on {n_classes - n_held_out} classes, to be scored "
+            f"on {n_held_out} held-out ones"
+        )
         converged = run.train(
             trial, *train_part, settings.training.max_iter, warn_max_iter=False
         )
@@ -248,6 +248,7 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
             n_epochs = trial.history.n_iter
     result = run.start(X, codes, init, shrinkage)
     if n_epochs > 0:
+        run.report(f"refit on every class for {n_epochs} epochs")
         run.train(result, X, codes, n_epochs, warn_max_iter=False)
         if not converged:
             warn_max_iter_reached(settings.training)
@@ -260,6 +261,33 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     return result
 
 
+def _choose_anchor(X, codes, n_classes, held_out, run):
+    """``(init, shrinkage)``: the settings', or what held-out classes choose
+    when they are ``"auto"``."""
+    settings = run.settings
+    if not (
+        settings.init == "auto"
+        or (settings.init == "whitened" and settings.shrinkage == "auto")
+    ):
+        return settings.init, settings.fixed_shrinkage
+
+    def on_split(index, n_splits):
+        run.report(f"choosing the anchor: held-out class split {index} of {n_splits}")
+
+    return choose_anchor(
+        X,
+        codes,
+        n_classes,
+        settings.init,
+        settings.shrinkage,
+        settings.alpha,
+        n_held_out_classes(settings.validation_fraction, n_classes),
+        run.random_state,
+        held_out.kmeans_seed,
+        on_split,
+    )
+
+
 def _print_choice(name, result, scores, train_head, n_epochs):
     """The verbose summary of what held-out classes chose."""
     outcome = f"start NMI {scores[0]:.4f}, " + (
@@ -268,11 +296,13 @@ def _print_choice(name, result, scores, train_head, n_epochs):
     anchor = f"init={result.init!r}" + (
         f", shrinkage={result.shrinkage:g}" if result.init == "whitened" else ""
     )
-    print(
-        f"[{name}] {anchor}; held-out classes: {outcome}; refit on every class "
-        f"for {n_epochs} epochs",
-        flush=True,
+    start = "the random start" if result.init == "random" else "the anchor alone"
+    kept = (
+        f"the trained network kept, refit on every class for {n_epochs} epochs"
+        if n_epochs
+        else f"{start} kept, no network trained"
     )
+    print(f"[{name}] {anchor}; held-out classes: {outcome}; {kept}", flush=True)
 
 
 def class_centroids(embeddings, codes, n_classes, previous=None):

@@ -10,7 +10,8 @@ class EpochProgress:
     The bar is redrawn in place after every epoch (epoch, ``max_iter``, mean
     loss, elapsed seconds). When the estimator starts a new training run
     (for example the refit on every class after validation), a new line
-    begins. Call ``close`` when training ends.
+    begins. Between epochs, ``stage`` shows what the estimator does instead
+    (choosing the anchor: split 3 of 10). Call ``close`` when training ends.
 
     Parameters
     ----------
@@ -28,24 +29,43 @@ class EpochProgress:
         self.width = width
         self._last_epoch = 0
         self._drawn = False
+        self._staged = False
+        self._width_drawn = 0
         self._start = time.perf_counter()
+
+    def _draw(self, text):
+        """Redraw the line in place, blanking what a longer line left."""
+        self.stream.write("\r" + text.ljust(self._width_drawn))
+        self.stream.flush()
+        self._width_drawn = len(text)
+        self._drawn = True
+
+    def stage(self, text):
+        """Show what the estimator is doing between epochs; a bar drawn
+        before it keeps its line."""
+        if self._drawn and not self._staged:
+            self.stream.write("\n")
+            self._width_drawn = 0
+        seconds = time.perf_counter() - self._start
+        self._draw(f"{self.label}: {text}  {seconds:.1f}s")
+        self._staged = True
 
     def __call__(self, estimator):
         epoch = estimator.n_iter_
-        if epoch <= self._last_epoch and self._drawn:
+        if epoch <= self._last_epoch and self._drawn and not self._staged:
             self.stream.write("\n")
+            self._width_drawn = 0
         self._last_epoch = epoch
+        self._staged = False
         total = max(estimator.max_iter, epoch)
         filled = round(self.width * epoch / total)
         bar = "#" * filled + "-" * (self.width - filled)
         loss = estimator.loss_curve_[-1] if estimator.loss_curve_ else float("nan")
         seconds = time.perf_counter() - self._start
-        self.stream.write(
-            f"\r{self.label} [{bar}] epoch {epoch}/{total}  loss {loss:.4f}  "
+        self._draw(
+            f"{self.label} [{bar}] epoch {epoch}/{total}  loss {loss:.4f}  "
             f"{seconds:.1f}s"
         )
-        self.stream.flush()
-        self._drawn = True
         return False
 
     def close(self):
@@ -54,3 +74,4 @@ class EpochProgress:
             self.stream.write("\n")
             self.stream.flush()
             self._drawn = False
+            self._width_drawn = 0

@@ -125,7 +125,16 @@ def best_start(modules, score):
 
 
 def choose_anchor(
-    X, codes, n_classes, init, shrinkage, alpha, n_held_out, random_state, kmeans_seed
+    X,
+    codes,
+    n_classes,
+    init,
+    shrinkage,
+    alpha,
+    n_held_out,
+    random_state,
+    kmeans_seed,
+    on_split=None,
 ):
     """The anchor, and its shrinkage, that cluster held-out classes best.
 
@@ -142,7 +151,8 @@ def choose_anchor(
     held-out classes by luck and still fail on many new ones.
 
     Returns ``(init, shrinkage)``, ``shrinkage`` being ``None`` unless
-    ``init`` is ``"whitened"``.
+    ``init`` is ``"whitened"``. ``on_split(i, n)``, if given, is called as
+    the ``i``-th of the ``n`` splits begins.
     """
     seed = int(random_state.randint(np.iinfo(np.int32).max))
     shrinkages = SHRINKAGES if shrinkage == "auto" else (shrinkage,)
@@ -152,7 +162,9 @@ def choose_anchor(
     candidates = geometry + ([("closed_form", None)] if init == "auto" else [])
     held_out_sets = distinct_subsets(n_classes, n_held_out, ANCHOR_SPLITS, random_state)
     scores = {candidate: [] for candidate in candidates}
-    for held_out in held_out_sets:
+    for index, held_out in enumerate(held_out_sets, start=1):
+        if on_split is not None:
+            on_split(index, len(held_out_sets))
         held = np.isin(codes, held_out)
         maps = anchor_maps(candidates, X[~held], codes[~held], alpha, seed)
         X_held, codes_held = X[held], codes[held]

@@ -65,6 +65,13 @@ class History:
     optimizer_state: dict | None = None
     interrupted: bool = False
 
+    def begin(self, scored):
+        """Start a training run: validation scores anew (a list when
+        ``scored``, else ``None``); returns the epochs trained so far."""
+        self.validation_scores = [] if scored else None
+        self.best_validation_score = None
+        return self.n_iter
+
 
 def trained_part(module):
     """The part of ``module`` that the loss trains: the head of an anchored one."""
@@ -159,13 +166,10 @@ def train(
     epoch it propagates. The module ends on the CPU. Returns whether
     training stopped before ``max_epochs``.
     """
-    module.to(device)
-    n_iter_at_start = history.n_iter
-    history.validation_scores = [] if score is not None else None
-    history.best_validation_score = None
-    data = TensorData(X, device)
-    sampler = make_sampler(codes, settings, random_state)
-    optimizer = make_optimizer(module, settings)
+    data, sampler, optimizer = _prepare(
+        module, X, codes, device, random_state, settings
+    )
+    n_iter_at_start = history.begin(scored=score is not None)
     patience = Patience(settings.tol, settings.n_iter_no_change, snapshot(module))
     # Epoch-end weights, newest last, to fall back on if training diverges.
     recent_states = collections.deque([patience.best_state], maxlen=3)
@@ -185,18 +189,17 @@ def train(
             out_of_patience = patience.update(criterion, recent_states[-1])
             print_epoch(settings, history, time.perf_counter() - start)
             stop = on_epoch is not None and on_epoch(module, history)
-            if stop or out_of_patience:
-                converged = True
+            if converged := bool(stop or out_of_patience):
                 break
     except Diverged:
         restore_finite_state(module, recent_states, data)
+        converged = True
         warn(
             f"Training diverged at epoch {history.n_iter + 1} (non-finite loss); "
             "the last weights that gave finite embeddings are kept. Lower "
             "learning_rate_init.",
             ConvergenceWarning,
         )
-        converged = True
     except KeyboardInterrupt:
         if history.n_iter == n_iter_at_start:
             raise  # nothing trained: fit puts the estimator back as it was
@@ -208,7 +211,6 @@ def train(
         )
     if score is not None:
         restore(module, patience.best_state)
-        history.best_validation_score = max(history.validation_scores)
     if not converged and warn_max_iter:
         warn_max_iter_reached(settings)
     history.optimizer_state = optimizer_state_on_cpu(optimizer)
@@ -218,19 +220,28 @@ def train(
 
 def _criterion(loss, module, score, history):
     """What patience watches, lower being better: ``loss``, or with ``score``
-    minus the module's validation score, which is recorded in ``history``."""
+    minus the module's validation score, recorded in ``history`` with the best
+    so far."""
     if score is None:
         return loss
     history.validation_scores.append(score(module))
+    history.best_validation_score = max(history.validation_scores)
     return -history.validation_scores[-1]
+
+
+def _prepare(module, X, codes, device, random_state, settings, state=None):
+    """Move ``module`` to ``device``; its data, sampler and optimizer there."""
+    module.to(device)
+    data = TensorData(X, device)
+    sampler = make_sampler(codes, settings, random_state)
+    return data, sampler, make_optimizer(module, settings, state)
 
 
 def train_chunk(module, X, codes, device, random_state, settings, history, on_epoch):
     """One epoch of ``partial_fit`` on a chunk, continuing the optimizer's state."""
-    module.to(device)
-    optimizer = make_optimizer(module, settings, history.optimizer_state)
-    data = TensorData(X, device)
-    sampler = make_sampler(codes, settings, random_state)
+    data, sampler, optimizer = _prepare(
+        module, X, codes, device, random_state, settings, history.optimizer_state
+    )
     start = time.perf_counter()
     try:
         train_epoch(

@@ -306,10 +306,10 @@ def _fit(args):
         f"of {model.class_centroids_.shape[1]} dimensions."
     )
     if model.init_ is not None:
-        print(
-            f"Anchor: {model.init_}"
-            + (f" (shrinkage {model.shrinkage_:g})" if model.shrinkage_ else "")
-        )
+        print(f"Anchor: {_anchor(model)}")
+    untrained = _why_untrained(model)
+    if untrained:
+        print(f"No network was trained: {untrained}.")
     if model.validation_scores_:
         print(
             "Validation k-means NMI: "
@@ -317,6 +317,34 @@ def _fit(args):
         )
     print(f"Saved to {args.output}")
     return 0
+
+
+def _anchor(model):
+    """The anchor a model starts from, with its shrinkage."""
+    shrinkage = f" (shrinkage {model.shrinkage_:g})" if model.shrinkage_ else ""
+    return f"{model.init_}{shrinkage}"
+
+
+def _why_untrained(model):
+    """Why a fitted model trained no network, or ``None`` if it trained one."""
+    if model.n_iter_ > 0 or model.init_ is None:
+        return None  # a network was trained, or the closed form has none
+    scores = model.validation_scores_ or []
+    if len(scores) == 2:
+        trained = "network" if model.init_ == "random" else "head beside the anchor"
+        start = "its random start" if model.init_ == "random" else "the anchor alone"
+        return (
+            f"the {trained} trained on the training classes did not beat {start} "
+            f"on held-out classes (k-means NMI {scores[1]:.3f} against "
+            f"{scores[0]:.3f}), so the embedding is {start}"
+        )
+    if len(scores) == 1:
+        return (
+            f"held-out classes chose the {model.init_} anchor, and with --init auto a "
+            "head is trained only beside the closed_form anchor, so the embedding is "
+            "the anchor (--init pca, whitened or closed_form trains a head)"
+        )
+    return None
 
 
 def _embed(args):
@@ -427,6 +455,8 @@ def _info(args):
         f"embedding: {model.class_centroids_.shape[1]} dimensions; "
         f"{model.n_iter_} epochs"
     )
+    if model.init_ is not None:
+        print(f"anchor: {_anchor(model)}")
     defaults = DeepSpectralClusteringEmbedder().get_params()
     changed = {
         name: value

@@ -259,6 +259,27 @@ def test_info(model):
     result = ok("info", model)
     assert "64 features (px0, px1" in result.stdout
     assert "'max_iter': 2" in result.stdout
+    assert "anchor: pca" in result.stdout
+
+
+def test_fit_says_what_it_does_and_why_no_network_was_trained(data, tmp_path):
+    args = [data / "seen.csv", "--target", "digit", "--random-state", "0"]
+    verbose = ok("fit", *args, "-o", tmp_path / "a.dsc", "-v")
+    lines = verbose.stdout.splitlines()
+    splits = [line for line in lines if "choosing the anchor: held-out class" in line]
+    assert len(splits) == 10  # 5 classes, 2 held out: every split
+    assert splits[-1].endswith("split 10 of 10")
+    assert "No network was trained: held-out classes chose the whitened" in (
+        verbose.stdout
+    )
+    # the progress bar shows the same stages
+    quiet = ok("fit", *args, "-o", tmp_path / "b.dsc")
+    assert "choosing the anchor: held-out class split 10 of 10" in quiet.stderr
+    # a head that was trained but not kept is explained too
+    pca = ok("fit", *args, "-o", tmp_path / "c.dsc", "--init", "pca", "-v", *FAST[:4])
+    assert "training a head beside the pca anchor on 3 classes" in pca.stdout
+    assert "refit on every class" not in pca.stdout
+    assert "did not beat the anchor alone on held-out classes" in pca.stdout
 
 
 # ------------------------------------------------------------------ errors

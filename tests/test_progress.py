@@ -35,3 +35,26 @@ def test_close_without_drawing_writes_nothing():
     stream = io.StringIO()
     EpochProgress(stream=stream).close()
     assert stream.getvalue() == ""
+
+
+def test_stages_show_between_runs_and_keep_the_bars():
+    stream = io.StringIO()
+    progress = EpochProgress("fit", stream=stream, width=4)
+    progress.stage("choosing the anchor: held-out class split 1 of 10")
+    progress.stage("choosing the anchor: held-out class split 2 of 10")
+    progress(state(1))
+    progress(state(2))
+    progress.stage("refit on every class for 2 epochs")
+    progress(state(1))
+    progress.close()
+    first, second, end = stream.getvalue().split("\n")
+    _, stage_1, stage_2, bar_1, bar_2 = first.split("\r")
+    assert "split 1 of 10" in stage_1
+    assert "split 2 of 10" in stage_2
+    assert bar_2.startswith("fit [##--] epoch 2/4")
+    # a shorter line blanks what the longer one before it left
+    assert len(bar_1) == len(stage_2) > len(bar_1.rstrip())
+    _, refit, bar = second.split("\r")
+    assert refit.startswith("fit: refit on every class for 2 epochs")
+    assert bar.startswith("fit [#---] epoch 1/4")
+    assert end == ""
