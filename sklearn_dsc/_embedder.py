@@ -494,7 +494,31 @@ class DeepSpectralClusteringEmbedder(
                 n_classes,
                 getattr(self, "class_centroids_", None) if incremental else None,
             )
+            if not incremental:
+                self._warn_if_other_width()
         return self
+
+    def _warn_if_other_width(self):
+        """``n_components`` is the trained part's width: say so when the
+        embedding is not that wide."""
+        width = self.class_centroids_.shape[1]
+        if self.n_components is None or width == self.n_components:
+            return
+        if self.init_ is None:
+            why = "the closed-form map has at most one direction per class"
+        elif not self.module_.head_scale:
+            why = (
+                f"no trained head was kept, so the embedding is the {self.init_} anchor"
+            )
+        else:
+            why = f"the {self.init_} anchor's dimensions come before the head's"
+        warn(
+            f"n_components={self.n_components} sets the width of the trained head, "
+            f"but the embedding has {width} dimensions: {why}. For exactly "
+            f"{self.n_components} dimensions, use init='random', or put "
+            f"PCA({self.n_components}) after this estimator in a pipeline.",
+            UserWarning,
+        )
 
     @contextlib.contextmanager
     def _unchanged_on_error(self):

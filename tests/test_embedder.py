@@ -725,3 +725,18 @@ def test_minus_one_beside_other_classes_is_flagged_as_a_class(blobs):
     with warnings.catch_warnings():  # -1 and 1 are a binary problem
         warnings.simplefilter("error", UserWarning)
         fit_quietly(fast(max_iter=1), X, np.where(y > 1, 1, -1))
+
+
+def test_an_embedding_wider_than_n_components_is_explained(blobs):
+    X, y = blobs
+    with pytest.warns(UserWarning, match="n_components=2 .* no trained head was kept"):
+        estimator = fit_quietly(DeepSpectralClusteringEmbedder(n_components=2), X, y)
+    assert estimator.transform(X).shape[1] > 2
+    with pytest.warns(UserWarning, match="at most one direction per class"):
+        DeepSpectralClusteringEmbedder(
+            n_components=9, hidden_layer_sizes=(), solver="closed_form"
+        ).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        estimator = fit_quietly(fast(n_components=2), X, y)  # a plain network
+    assert estimator.transform(X).shape[1] == 2
