@@ -64,20 +64,29 @@ def _mode_for(path):
 class Table:
     """Columns read from a data file: ``features`` (2-D float64), names, target."""
 
-    def __init__(self, features, feature_names, target=None):
+    def __init__(self, features, feature_names, target=None, ids=None):
         self.features = features
         self.feature_names = feature_names
         self.target = target
+        self.ids = ids
 
 
-def read_table(path, target=None, require_target=False, feature_names=None):
+def read_table(
+    path,
+    target=None,
+    require_target=False,
+    feature_names=None,
+    id_column=None,
+    sep=None,
+):
     """Read a CSV, Parquet or ``.npz`` file into a ``Table``.
 
     CSV and Parquet files have named columns: ``target`` names the label
-    column, every other column is a feature. With ``feature_names`` (a model's)
-    the feature columns must be exactly those, and are returned in that
-    order. An ``.npz`` file holds arrays ``X`` (and ``y`` for the labels); its
-    features have no names.
+    column, ``id_column`` a column of row identifiers, every other column is a
+    feature. With ``feature_names`` (a model's) the feature columns must be
+    exactly those, and are returned in that order. A CSV file's delimiter is
+    ``sep``, or detected among ``,;`` tab and ``|``. An ``.npz`` file holds
+    arrays ``X`` (and ``y`` for the labels); its features have no names.
 
     Raises
     ------
@@ -86,26 +95,31 @@ def read_table(path, target=None, require_target=False, feature_names=None):
         feature column is not numeric, or a cell is missing, NaN or infinite.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a data file")
     if not path.is_file():
         raise DataError(f"no such file: {path}")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        names, columns = _read_csv(path)
+        names, columns = _read_csv(path, sep)
     elif suffix in {".parquet", ".pq"}:
         names, columns = _read_parquet(path)
     elif suffix == ".npz":
+        if id_column is not None:
+            raise DataError(f"{path}: an .npz file has no named columns for --id")
         return _read_npz(path, target, require_target)
     else:
         raise DataError(
             f"{path}: unknown file type {suffix!r}; use .csv, .parquet or .npz"
         )
-    if target is not None and target not in names:
-        raise DataError(
-            f"{path}: no column {target!r}; the columns are {listing(names)}"
-        )
+    for column in (target, id_column):
+        if column is not None and column not in names:
+            raise DataError(
+                f"{path}: no column {column!r}; the columns are {listing(names)}"
+            )
     if require_target and target is None:
         raise DataError("name the label column with --target")
-    found = [name for name in names if name != target]
+    found = [name for name in names if name not in (target, id_column)]
     if feature_names is None:
         feature_names = found
     else:
@@ -116,7 +130,8 @@ def read_table(path, target=None, require_target=False, feature_names=None):
     labels = None
     if target is not None:
         labels = _labels(path, target, columns[target])
-    return Table(features, feature_names, labels)
+    ids = None if id_column is None else columns[id_column]
+    return Table(features, feature_names, labels, ids)
 
 
 def _check_same_columns(path, expected, found):
@@ -142,9 +157,24 @@ def listing(names, limit=10):
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
-def _read_csv(path):
+def _delimiter(f, sep):
+    """``sep``, or the delimiter that the start of the open file ``f`` uses."""
+    if sep is not None:
+        return sep
+    sample = f.read(1 << 16)
+    f.seek(0)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:  # one column, or no consistent delimiter: the default
+        return ","
+
+
+def _read_csv(path, sep=None):
     with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
+        try:
+            reader = csv.reader(f, delimiter=_delimiter(f, sep))
+        except UnicodeDecodeError as error:
+            raise DataError(f"{path}: not a readable CSV file ({error})") from None
         try:
             header = next(reader)
         except StopIteration:
@@ -331,17 +361,26 @@ def check_output(path, suffixes=None):
         raise DataError(f"cannot write {path}: {reason}") from None
 
 
-def write_matrix(path, matrix, column_names):
-    """Write a 2-D array to ``.csv`` (with a header) or ``.npy``, atomically."""
+def write_matrix(path, matrix, column_names, index=None):
+    """Write a 2-D array to ``.csv`` (with a header) or ``.npy``, atomically.
+
+    ``index``, a ``(name, values)`` pair, is written as the first column of a
+    CSV file (an ``.npy`` file holds the matrix alone, in row order).
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
         with atomic_write(path) as f:
             np.save(f, matrix, allow_pickle=False)
     elif suffix == ".csv":
+        rows = matrix.tolist()
+        if index is not None:
+            name, values = index
+            column_names = [name, *column_names]
+            rows = [[value, *row] for value, row in zip(values, rows, strict=True)]
         with atomic_write(path, "w") as f:
             writer = csv.writer(f)
             writer.writerow(column_names)
-            writer.writerows(matrix.tolist())
+            writer.writerows(rows)
     else:
         raise DataError(f"{path}: unknown output type {suffix!r}; use .csv or .npy")

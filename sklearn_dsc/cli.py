@@ -132,6 +132,7 @@ def _add_fit(commands, debug):
     sub.add_argument("data", metavar="DATA", help="CSV, Parquet or .npz file")
     sub.add_argument("--target", metavar="COLUMN", help="the label column")
     sub.add_argument("-o", "--output", required=True, metavar="MODEL")
+    _add_sep(sub)
     options = sub.add_argument_group("estimator options (defaults: the estimator's)")
     for flag, name, kind, text in ESTIMATOR_OPTIONS:
         options.add_argument(flag, dest=name, type=kind, help=text)
@@ -167,7 +168,8 @@ def _add_cluster(commands, debug):
         parents=[debug],
         help="embed data and cluster it with k-means",
         description="Embed the rows of DATA, cluster them with k-means and write "
-        "one cluster number per row to OUT (.csv or .npy).",
+        "one cluster number per row to OUT: a .csv file with the row's --id (or "
+        "its row number in DATA) and its cluster, or an .npy vector in row order.",
     )
     _model_and_data(sub)
     sub.add_argument("--n-clusters", type=int, required=True, metavar="K")
@@ -220,6 +222,21 @@ def _model_and_data(sub, target_required=False):
         help="where to embed: cpu, cuda or cuda:N (the model's own device by "
         "default, or the CPU where it is missing)",
     )
+    sub.add_argument(
+        "--id",
+        metavar="COLUMN",
+        help="a column of row identifiers, left out of the features and written "
+        "first in a CSV output",
+    )
+    _add_sep(sub)
+
+
+def _add_sep(sub):
+    sub.add_argument(
+        "--sep",
+        metavar="CHAR",
+        help="the delimiter of a CSV file (detected among , ; tab and | by default)",
+    )
 
 
 def main(argv=None):
@@ -266,7 +283,7 @@ def _demo(args):
 
 def _fit(args):
     check_output(args.output)
-    table = read_table(args.data, args.target, require_target=True)
+    table = read_table(args.data, args.target, require_target=True, sep=args.sep)
     import numpy as np
 
     from ._embedder import DeepSpectralClusteringEmbedder
@@ -356,7 +373,11 @@ def _embed(args):
         model.set_params(device=args.device)
     names = getattr(model, "feature_names_in_", None)
     table = read_table(
-        args.data, args.target, feature_names=None if names is None else list(names)
+        args.data,
+        args.target,
+        feature_names=None if names is None else list(names),
+        id_column=args.id,
+        sep=args.sep,
     )
     if table.features.shape[1] != model.n_features_in_:
         raise DataError(
@@ -366,10 +387,17 @@ def _embed(args):
     return model, table, model.transform(table.features)
 
 
-def _transform(args):
+def _check_matrix_output(args):
     check_output(args.output, MATRIX_SUFFIXES)
-    model, _, embedding = _embed(args)
-    write_matrix(args.output, embedding, model.get_feature_names_out())
+    if args.id is not None and not str(args.output).lower().endswith(".csv"):
+        raise DataError("--id needs a .csv output (an .npy file holds numbers only)")
+
+
+def _transform(args):
+    _check_matrix_output(args)
+    model, table, embedding = _embed(args)
+    index = None if args.id is None else (args.id, table.ids)
+    write_matrix(args.output, embedding, model.get_feature_names_out(), index)
     print(
         f"Wrote a {embedding.shape[0]} x {embedding.shape[1]} embedding to "
         f"{args.output}"
@@ -390,10 +418,12 @@ def _kmeans(embedding, n_clusters, random_state):
 
 
 def _cluster(args):
-    check_output(args.output, MATRIX_SUFFIXES)
-    _, _, embedding = _embed(args)
+    _check_matrix_output(args)
+    _, table, embedding = _embed(args)
     clusters = _kmeans(embedding, args.n_clusters, args.random_state)
-    write_matrix(args.output, clusters[:, None], ["cluster"])
+    # the identifiers, or the row numbers of DATA, to join the clusters back on
+    index = ("row", range(len(clusters))) if args.id is None else (args.id, table.ids)
+    write_matrix(args.output, clusters[:, None], ["cluster"], index)
     print(
         f"Wrote {len(clusters)} cluster numbers (K={args.n_clusters}) to {args.output}"
     )

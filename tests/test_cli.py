@@ -239,9 +239,99 @@ def test_transform_reorders_columns_by_name(data, model, tmp_path):
 def test_cluster(data, model, tmp_path):
     out = tmp_path / "clusters.csv"
     ok("cluster", model, data / "unseen.npz", "--n-clusters", 5, "-o", out)
-    clusters = np.loadtxt(out, delimiter=",", skiprows=1, dtype=int)
-    assert clusters.shape == (300,)
-    assert set(clusters) == set(range(5))
+    table = np.loadtxt(out, delimiter=",", skiprows=1, dtype=int)
+    assert out.read_text().splitlines()[0] == "row,cluster"
+    np.testing.assert_array_equal(table[:, 0], np.arange(300))  # to join on
+    assert set(table[:, 1]) == set(range(5))
+
+
+def test_cluster_and_transform_carry_an_id_column(data, model, tmp_path):
+    source = (data / "unseen.csv").read_text().splitlines()
+    with_ids = tmp_path / "with_ids.csv"
+    with_ids.write_text(
+        "\n".join(
+            [f"name,{source[0]}"] + [f"r{i},{row}" for i, row in enumerate(source[1:])]
+        )
+        + "\n"
+    )
+    out = tmp_path / "clusters.csv"
+    ok(
+        "cluster",
+        model,
+        with_ids,
+        "--target",
+        "digit",
+        "--id",
+        "name",
+        "--n-clusters",
+        5,
+        "-o",
+        out,
+    )
+    lines = out.read_text().splitlines()
+    assert lines[0] == "name,cluster"
+    assert lines[1].startswith("r0,")
+    embedded = tmp_path / "embedding.csv"
+    ok(
+        "transform",
+        model,
+        with_ids,
+        "--target",
+        "digit",
+        "--id",
+        "name",
+        "-o",
+        embedded,
+    )
+    assert embedded.read_text().splitlines()[2].startswith("r1,")
+    fails(
+        "cluster",
+        model,
+        with_ids,
+        "--target",
+        "digit",
+        "--id",
+        "name",
+        "--n-clusters",
+        5,
+        "-o",
+        tmp_path / "c.npy",
+        message="--id needs a .csv",
+    )
+
+
+def test_semicolon_files_are_read(data, model, tmp_path):
+    text = (data / "unseen.csv").read_text().replace(",", ";")
+    semicolons = tmp_path / "semicolons.csv"
+    semicolons.write_text(text)
+    detected = ok("evaluate", model, semicolons, "--target", "digit", "--json")
+    forced = ok(
+        "evaluate", model, semicolons, "--target", "digit", "--json", "--sep", ";"
+    )
+    plain = ok("evaluate", model, data / "unseen.csv", "--target", "digit", "--json")
+    assert json.loads(detected.stdout) == json.loads(plain.stdout)
+    assert json.loads(forced.stdout) == json.loads(plain.stdout)
+    fails(
+        "evaluate",
+        model,
+        semicolons,
+        "--target",
+        "digit",
+        "--sep",
+        ",",
+        message="no column 'digit'",
+    )
+
+
+def test_a_directory_given_as_data_is_named(model, tmp_path):
+    fails(
+        "transform",
+        model,
+        tmp_path,
+        "-o",
+        tmp_path / "out.csv",
+        message="is a directory, not a data file",
+    )
 
 
 def test_evaluate(data, model):

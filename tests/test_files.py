@@ -76,3 +76,22 @@ def test_write_matrix_round_trips(tmp_path, suffix):
         np.testing.assert_array_equal(np.load(path), matrix)
     else:
         assert path.read_text().splitlines() == ["u,v", "0.5,-1.0", "2.0,3.25"]
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_csv_delimiter_is_detected(tmp_path, sep):
+    path = tmp_path / "data.csv"
+    path.write_text(sep.join(["a", "label", "b"]) + "\n" + sep.join(["1.5", "x", "2"]))
+    table = read_table(path, target="label")
+    np.testing.assert_array_equal(table.features, [[1.5, 2.0]])
+    assert table.feature_names == ["a", "b"]
+
+
+def test_id_column_is_kept_apart_from_the_features(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("key,a,b\nk1,1,2\nk2,3,4\n")
+    table = read_table(path, id_column="key")
+    assert table.feature_names == ["a", "b"]
+    assert table.ids.tolist() == ["k1", "k2"]
+    with pytest.raises(DataError, match="is a directory"):
+        read_table(tmp_path)
