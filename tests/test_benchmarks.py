@@ -57,6 +57,12 @@ def test_zero_shot_writes_table_chart_and_json(tmp_path):
     )
     table = (tmp_path / "zero_shot.md").read_text()
     assert "| raw features | 64 | **0.7" in table  # raw pixels win on digits
+    assert "| SC NMI | Ward NMI |" in table
+    results = json.loads((tmp_path / "zero_shot.json").read_text())
+    for runs in results["digits"].values():
+        assert all(
+            0 <= run["SC NMI"] <= 1 and 0 <= run["Ward NMI"] <= 1 for run in runs
+        )
     assert (tmp_path / "zero_shot.png").stat().st_size > 10_000
     assert (tmp_path / "zero_shot.json").exists()
 
