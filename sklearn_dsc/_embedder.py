@@ -35,7 +35,7 @@ from ._fitting import (
     fit_chunk,
     fit_closed_form,
 )
-from ._networks import ACTIVATIONS
+from ._networks import ACTIVATIONS, build_network, describe
 from ._training import History, TrainingSettings, restore, snapshot
 from ._warnings import warn
 from .metrics import kmeans_nmi_in_place
@@ -48,6 +48,21 @@ FLOAT32_RANGE = (
     float(np.finfo(np.float32).tiny) * 2**24,
     float(np.finfo(np.float32).max) / 2**24,
 )
+
+
+def _map_tensors(optimizer_state, function, kind=torch.Tensor):
+    """A copy of an optimizer's state dict with ``function`` applied to each
+    per-parameter value of type ``kind``."""
+    return {
+        "state": {
+            index: {
+                key: function(value) if isinstance(value, kind) else value
+                for key, value in values.items()
+            }
+            for index, values in optimizer_state["state"].items()
+        },
+        "param_groups": optimizer_state["param_groups"],
+    }
 
 
 def _is_constant(X):
@@ -749,6 +764,44 @@ class DeepSpectralClusteringEmbedder(
         # the embedding is ours alone: k-means may centre it in place
         seed = 0 if self.random_state is None else self.random_state
         return kmeans_nmi_in_place(self._embed(X), y, seed)
+
+    def __getstate__(self):
+        """The state without torch objects: the network as its description
+        and weights (NumPy arrays), the optimizer's tensors as arrays. Pickles
+        are then portable across devices, and ``skops.io`` can write them."""
+        state = dict(super().__getstate__())  # object's may be __dict__ itself
+        module = state.get("module_")
+        if module is not None and hasattr(module, "architecture"):
+            state["module_"] = {
+                "architecture": describe(module),
+                "weights": {
+                    name: value.detach().cpu().numpy()
+                    for name, value in module.state_dict().items()
+                },
+            }
+        if state.get("_optimizer_state") is not None:
+            state["_optimizer_state"] = _map_tensors(
+                state["_optimizer_state"], lambda value: value.cpu().numpy()
+            )
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        module = state.get("module_")
+        if isinstance(module, dict):
+            rebuilt = build_network(module["architecture"])
+            rebuilt.load_state_dict(
+                {
+                    name: torch.from_numpy(np.array(value))
+                    for name, value in module["weights"].items()
+                }
+            )
+            state["module_"] = rebuilt
+        if state.get("_optimizer_state") is not None:
+            state["_optimizer_state"] = _map_tensors(
+                state["_optimizer_state"], torch.as_tensor, kind=np.ndarray
+            )
+        super().__setstate__(state)
 
     @property
     def _n_features_out(self):

@@ -362,3 +362,34 @@ def test_loading_never_unpickles(model_bytes, tmp_path):
 def test_missing_file():
     with pytest.raises(FileNotFoundError, match="no such model file"):
         load("/nonexistent/model.dsc")
+
+
+def test_pickles_hold_no_torch_objects(digits):
+    X, y = digits
+    model = DeepSpectralClusteringEmbedder(
+        init="pca", max_iter=2, early_stopping=False, random_state=0
+    ).fit(X, y)
+    data = pickle.dumps(model)
+    assert b"torch" not in data  # portable: no tensor, no device
+    restored = pickle.loads(data)
+    assert_same_model(restored, model, X)
+    # the optimizer's state survives: partial_fit continues identically
+    np.testing.assert_array_equal(
+        restored.partial_fit(X, y).transform(X), model.partial_fit(X, y).transform(X)
+    )
+
+
+def test_a_pipeline_round_trips_through_skops(digits, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    from sklearn.preprocessing import MinMaxScaler
+
+    X, y = digits
+    pipeline = make_pipeline(
+        MinMaxScaler(), DeepSpectralClusteringEmbedder(max_iter=2, random_state=0)
+    ).fit(X, y)
+    path = tmp_path / "pipeline.skops"
+    sio.dump(pipeline, path)
+    untrusted = sio.get_untrusted_types(file=path)
+    assert untrusted == ["sklearn_dsc._embedder.DeepSpectralClusteringEmbedder"]
+    loaded = sio.load(path, trusted=untrusted)
+    np.testing.assert_array_equal(loaded.transform(X), pipeline.transform(X))
