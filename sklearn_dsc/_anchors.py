@@ -22,9 +22,9 @@ its mean.
 import numpy as np
 import scipy.sparse as sp
 from scipy import linalg
-from sklearn.decomposition import PCA
 
 from ._closed_form import closed_form_linear_map
+from ._pca import MAX_COVARIANCE_FEATURES, principal_directions
 
 # The PCA and whitened anchors keep at most this many directions of the inputs.
 MAX_ANCHOR_WIDTH = 256
@@ -37,13 +37,16 @@ def _unit_spread(X, weight, bias):
 
 
 def _divided(weight, bias, spread):
+    """``(weight, bias) / spread``, in place (both are fresh arrays)."""
     if spread > 0:
-        weight, bias = weight / spread, bias / spread
+        weight /= spread
+        bias /= spread
     return weight, bias
 
 
-def whitened_anchors(X, codes, shrinkages, max_width, seed):
-    """The whitened anchor for each value of ``shrinkages``.
+def whitened_anchors(X, codes, shrinkages, max_width, seed, directions=None):
+    """The whitened anchor for each value of ``shrinkages``, one at a time
+    (a generator: each map is ``max_width x n_features``).
 
     One PCA of ``X`` (at most ``max_width`` directions) and one within-class
     covariance serve them all. A shrinkage is relative to the largest
@@ -51,17 +54,12 @@ def whitened_anchors(X, codes, shrinkages, max_width, seed):
     where the inputs do not vary.
     """
     X = X.astype(np.float64, copy=False)  # float32 squares overflow from ~1e19
-    pca = PCA(
-        min(max_width, *X.shape),
-        svd_solver="covariance_eigh" if sp.issparse(X) else "auto",
-        random_state=seed,
-    ).fit(X)
-    components = pca.components_
-    largest = float(pca.explained_variance_[0]) if pca.n_components_ else 0.0
+    components, mean, variances = directions or principal_directions(X, max_width, seed)
+    largest = float(variances[0]) if len(variances) else 0.0
     # Every anchor is ``T @ components`` for a square ``T``, and embeds X as
     # ``projected @ T.T``: its spread comes from the covariance of the
     # projection, with no pass over X per anchor.
-    projected = np.asarray(X @ components.T) - components @ pca.mean_
+    projected = np.asarray(X @ components.T) - components @ mean
     projected -= projected.mean(axis=0)
     covariance = projected.T @ projected / len(projected)
     if largest > 0 and any(shrinkage is not None for shrinkage in shrinkages):
@@ -72,7 +70,6 @@ def whitened_anchors(X, codes, shrinkages, max_width, seed):
         class_means /= counts[:, None]
         residuals = projected - class_means[codes]
         within = residuals.T @ residuals / len(projected)
-    anchors = []
     for shrinkage in shrinkages:
         transform = np.eye(len(components))
         if shrinkage is not None and largest > 0:
@@ -82,31 +79,39 @@ def whitened_anchors(X, codes, shrinkages, max_width, seed):
             transform = (vectors / np.sqrt(values)).T
         weight = transform @ components
         spread = np.sqrt(max(np.sum((transform @ covariance) * transform), 0.0))
-        anchors.append(_divided(weight, -weight @ pca.mean_, spread))
-    return anchors
+        yield _divided(weight, -weight @ mean, spread)
 
 
-def closed_form_anchor(X, codes, alpha):
-    """Every class direction of the closed-form linear map (ridge ``alpha``)."""
+def closed_form_anchor(X, codes, alpha, directions=None):
+    """Every class direction of the closed-form linear map (ridge ``alpha``),
+    within ``directions`` (orthonormal rows) when given."""
     X = X.astype(np.float64, copy=False)
     _, codes = np.unique(codes, return_inverse=True)
     n_classes = codes.max() + 1
-    weight, bias, _ = closed_form_linear_map(X, codes, n_classes, alpha, n_classes)
+    weight, bias, _ = closed_form_linear_map(
+        X, codes, n_classes, alpha, n_classes, directions
+    )
     return _unit_spread(X, weight, bias)
 
 
 def anchor_maps(candidates, X, codes, alpha, seed, max_width=MAX_ANCHOR_WIDTH):
     """Weight and bias, at unit spread, of each ``(init, shrinkage)`` of
-    ``candidates``: ``"pca"``, ``"whitened"`` (with its shrinkage) or
-    ``"closed_form"`` (ridge ``alpha``). The PCA and whitened ones share one
-    PCA (``seed``), of at most ``max_width`` directions."""
+    ``candidates``, one at a time (a generator): ``"pca"``, ``"whitened"``
+    (with its shrinkage) or ``"closed_form"`` (ridge ``alpha``). The PCA and
+    whitened ones share one PCA (``seed``), of at most ``max_width``
+    directions; for sparse inputs too wide for a covariance matrix, the
+    closed form is solved within those directions too."""
+    X = X.astype(np.float64, copy=False)
+    directions = None
+    if sp.issparse(X) and X.shape[1] > MAX_COVARIANCE_FEATURES:
+        directions = principal_directions(X, max_width, seed)
     geometry = [s for init, s in candidates if init != "closed_form"]
-    maps = iter(
-        whitened_anchors(X, codes, geometry, max_width, seed) if geometry else []
-    )
+    maps = whitened_anchors(X, codes, geometry, max_width, seed, directions)
     # every class direction of the closed form: a ridge regression onto
     # the class indicators, which transfers better than the loss's minimiser
-    return [
-        closed_form_anchor(X, codes, alpha) if init == "closed_form" else next(maps)
-        for init, _ in candidates
-    ]
+    components = None if directions is None else directions[0]
+    for init, _ in candidates:
+        if init == "closed_form":
+            yield closed_form_anchor(X, codes, alpha, components)
+        else:
+            yield next(maps)

@@ -19,14 +19,28 @@ exceed 1/2. Those share their non-zero eigenvalues with the k x k matrix
 The map is ``W = (Xc^T Xc + alpha I)^-1 Xc^T J V`` on centred ``Xc``, so the
 training embedding has variance ``mu_i`` along direction ``i``: directions
 that fit the classes better count more in Euclidean distances.
+
+``Xc^T Xc`` is ``n_features x n_features``. Sparse inputs wider than
+``MAX_COVARIANCE_FEATURES`` are first projected on their top
+``WIDE_INPUT_DIRECTIONS`` principal directions (a randomized SVD), and the
+map is solved there: memory then grows with ``n_features`` times that
+number, not with ``n_features`` squared.
 """
 
 import numpy as np
 import scipy.sparse as sp
 from scipy import linalg
 
+from ._pca import MAX_COVARIANCE_FEATURES, principal_directions
 
-def closed_form_linear_map(X, codes, n_classes, alpha, n_components=None):
+# Principal directions within which the closed form of wide sparse inputs is
+# solved.
+WIDE_INPUT_DIRECTIONS = 256
+
+
+def closed_form_linear_map(
+    X, codes, n_classes, alpha, n_components=None, directions=None
+):
     """Weight, bias and eigenvalues of the closed-form linear embedding.
 
     Parameters
@@ -42,6 +56,11 @@ def closed_form_linear_map(X, codes, n_classes, alpha, n_components=None):
         exact minimiser, at least one direction); an int keeps that many of
         the top ones (the best subspace of that dimension, at most
         ``n_classes``).
+    directions : ndarray of shape (n_directions, n_features), default=None
+        Orthonormal rows within which to solve (the map is the closed form of
+        ``X @ directions.T``). ``None`` solves in the whole input space, or,
+        for sparse inputs wider than ``MAX_COVARIANCE_FEATURES``, within
+        their top ``WIDE_INPUT_DIRECTIONS`` principal directions.
 
     Returns
     -------
@@ -50,6 +69,13 @@ def closed_form_linear_map(X, codes, n_classes, alpha, n_components=None):
     eigenvalues : ndarray of shape (n_classes,)
         All eigenvalues of ``M``, in decreasing order.
     """
+    if directions is None and sp.issparse(X) and X.shape[1] > MAX_COVARIANCE_FEATURES:
+        directions, _, _ = principal_directions(X, WIDE_INPUT_DIRECTIONS, seed=0)
+    if directions is not None:
+        weight, bias, eigenvalues = closed_form_linear_map(
+            np.asarray(X @ directions.T), codes, n_classes, alpha, n_components
+        )
+        return weight @ directions, bias, eigenvalues
     X = X.astype(np.float64)
     n_samples = X.shape[0]
     counts = np.bincount(codes, minlength=n_classes).astype(np.float64)

@@ -25,7 +25,9 @@ def test_anchors_have_unit_spread_on_the_training_data(sparse):
     X, y = informative_and_noise()
     X = 1e3 * X + 5.0  # the spread is about the mean, in any units
     shrinkages = [None, 1.0, 0.1, 1e-3]
-    anchors = whitened_anchors(sp.csr_matrix(X) if sparse else X, y, shrinkages, 16, 0)
+    anchors = list(
+        whitened_anchors(sp.csr_matrix(X) if sparse else X, y, shrinkages, 16, 0)
+    )
     for shrinkage, (weight, bias) in zip(shrinkages, anchors, strict=True):
         embedding = X @ weight.T + bias
         np.testing.assert_allclose(embedding.mean(axis=0), 0, atol=1e-9)
@@ -74,7 +76,7 @@ def test_closed_form_anchor_spans_the_closed_form_directions():
 def test_anchor_maps_follow_the_candidates_and_share_one_pca():
     X, y = informative_and_noise()
     candidates = [("whitened", 0.1), ("closed_form", None), ("pca", None)]
-    maps = anchor_maps(candidates, X, y, 1e-4, seed=0)
+    maps = list(anchor_maps(candidates, X, y, 1e-4, seed=0))
     whitened, pca = whitened_anchors(X, y, [0.1, None], MAX_ANCHOR_WIDTH, 0)
     np.testing.assert_array_equal(maps[0][0], whitened[0])
     np.testing.assert_array_equal(maps[2][0], pca[0])

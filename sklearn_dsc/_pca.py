@@ -1,0 +1,69 @@
+"""Principal directions of dense or sparse inputs, in memory that follows the
+number of directions kept rather than the square of the number of features.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import linalg
+from sklearn.decomposition import PCA
+from sklearn.utils import check_random_state
+from sklearn.utils.extmath import svd_flip
+
+# Sparse inputs with at most this many features use scikit-learn's PCA on
+# their n_features x n_features covariance; wider ones a randomized SVD.
+MAX_COVARIANCE_FEATURES = 4096
+
+
+def principal_directions(X, n_components, seed):
+    """``(components, mean, variances)`` of the top principal directions of ``X``.
+
+    ``components`` has ``min(n_components, *X.shape)`` rows. Dense inputs and
+    sparse ones of at most ``MAX_COVARIANCE_FEATURES`` features use
+    scikit-learn's ``PCA``. Wider sparse inputs use a randomized SVD (Halko,
+    Martinsson and Tropp, 2011) of the implicitly centred matrix, never
+    densified: memory ``O((n_samples + n_features) * n_components)`` and
+    time ``O(nnz * n_components)`` per pass.
+    """
+    n_components = min(n_components, *X.shape)
+    if not sp.issparse(X) or X.shape[1] <= MAX_COVARIANCE_FEATURES:
+        pca = PCA(
+            n_components,
+            svd_solver="covariance_eigh" if sp.issparse(X) else "auto",
+            random_state=seed,
+        ).fit(X)
+        return pca.components_, pca.mean_, pca.explained_variance_
+    return randomized_pca(X, n_components, seed)
+
+
+def randomized_pca(X, n_components, seed, n_oversamples=10, n_iter=4):
+    """The top principal directions of sparse ``X`` by a randomized SVD of
+    ``X - mean`` that only multiplies ``X`` and its transpose.
+
+    Returns ``(components, mean, variances)`` like ``principal_directions``;
+    the signs follow scikit-learn's ``svd_flip`` (on the components).
+    """
+    X = sp.csr_matrix(X, dtype=np.float64)
+    n_samples, n_features = X.shape
+    mean = np.asarray(X.mean(axis=0)).ravel()
+
+    def centred(V):  # (X - mean) @ V
+        return X @ V - mean @ V
+
+    def centred_t(U):  # (X - mean).T @ U
+        return X.T @ U - np.outer(mean, U.sum(axis=0))
+
+    width = min(n_components + n_oversamples, n_samples, n_features)
+    random_state = check_random_state(seed)
+    Q = centred(random_state.normal(size=(n_features, width)))
+    for _ in range(n_iter):  # power iterations, re-orthonormalised
+        Q, _ = linalg.qr(Q, mode="economic")
+        Q = centred(centred_t(Q))
+    Q, _ = linalg.qr(Q, mode="economic")
+    B = centred_t(Q).T  # Q^T (X - mean): width x n_features
+    # the SVD of the short, wide B from the eigenvectors of the small B B^T
+    squares, U = linalg.eigh(B @ B.T)
+    order = np.argsort(squares)[::-1][:n_components]
+    squares, U = np.clip(squares[order], 0, None), U[:, order]
+    Vt = (U.T @ B) / np.sqrt(np.where(squares > 0, squares, 1.0))[:, None]
+    _, Vt = svd_flip(U, Vt, u_based_decision=False)
+    return Vt, mean, squares / max(n_samples - 1, 1)

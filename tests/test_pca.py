@@ -1,0 +1,65 @@
+"""Principal directions of dense and sparse inputs."""
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_dsc import DeepSpectralClusteringEmbedder, _pca
+from sklearn_dsc._pca import principal_directions, randomized_pca
+
+
+def low_rank_sparse(n=600, d=3000, rank=5, seed=0):
+    """Sparse rows spanned by ``rank`` sparse directions of decaying weight,
+    plus sparse noise."""
+    rng = np.random.RandomState(seed)
+    basis = sp.random(rank, d, density=0.05, random_state=rng)
+    weights = rng.normal(size=(n, rank)) * (10.0 / np.arange(1, rank + 1))
+    noise = sp.random(n, d, density=0.002, random_state=rng)
+    return sp.csr_matrix(sp.csr_matrix(weights) @ basis + 0.1 * noise)
+
+
+def test_randomized_pca_finds_the_principal_directions():
+    X = low_rank_sparse()
+    components, mean, variances = randomized_pca(X, 5, seed=0)
+    reference = PCA(5, svd_solver="full").fit(X.toarray())
+    np.testing.assert_allclose(mean, reference.mean_, atol=1e-12)
+    np.testing.assert_allclose(variances, reference.explained_variance_, rtol=1e-3)
+    cosines = np.abs(np.sum(components * reference.components_, axis=1))
+    np.testing.assert_allclose(cosines, 1.0, atol=1e-4)
+    np.testing.assert_allclose(components @ components.T, np.eye(5), atol=1e-8)
+
+
+def test_wide_sparse_inputs_take_the_randomized_path(monkeypatch):
+    X = low_rank_sparse(d=300)
+    narrow = principal_directions(X, 4, seed=0)
+    monkeypatch.setattr(_pca, "MAX_COVARIANCE_FEATURES", 100)
+    wide = principal_directions(X, 4, seed=0)
+    np.testing.assert_allclose(wide[2], narrow[2], rtol=1e-3)
+    # dense inputs always use scikit-learn's PCA
+    dense = principal_directions(X.toarray(), 4, seed=0)
+    np.testing.assert_allclose(dense[2], narrow[2], rtol=1e-8)
+
+
+def test_a_fit_on_wide_sparse_rows_never_forms_a_feature_square():
+    """6,000 features: an n_features x n_features float64 matrix is 288 MB."""
+    rng = np.random.RandomState(0)
+    n, d = 120, 6_000
+    y = rng.randint(0, 6, n)
+    X = sp.random(n, d, density=0.002, format="csr", random_state=rng)
+    X = X + sp.csr_matrix((np.ones(n), (np.arange(n), y * 10)), shape=(n, d))
+    assert d > _pca.MAX_COVARIANCE_FEATURES
+    estimator = DeepSpectralClusteringEmbedder(random_state=0, max_iter=2)
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator.fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 100e6  # about seven maps of 120 x n_features at a time
+    assert np.isfinite(estimator.transform(X)).all()
