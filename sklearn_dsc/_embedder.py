@@ -65,6 +65,11 @@ def _map_tensors(optimizer_state, function, kind=torch.Tensor):
     }
 
 
+def _is(value, name):
+    """``value == name`` for a parameter that may also be a module or a callable."""
+    return isinstance(value, str) and value == name
+
+
 def _is_constant(X):
     """Whether every row of ``X`` is the same (each column's min is its max)."""
     low, high = X.min(axis=0), X.max(axis=0)
@@ -130,9 +135,28 @@ class DeepSpectralClusteringEmbedder(
         anchor alone. With ``solver="closed_form"``, ``None`` keeps exactly
         the directions that lower the loss.
 
+    network : {"mlp", "conv"}, torch.nn.Module or callable, default="mlp"
+        The network the loss trains (the head, beside an anchor). ``"mlp"``
+        is a multi-layer perceptron of ``hidden_layer_sizes``; ``"conv"`` a
+        small convolutional network for images given as flat rows (three 3x3
+        convolutions of 32, 64 and 64 channels, each followed by the
+        activation and 2x2 max-pooling, then a linear layer), which needs
+        ``input_shape``. A ``torch.nn.Module`` (for example a pretrained
+        backbone to fine-tune) is copied and trained; it must map a batch of
+        rows ``(n, n_features)`` to ``(n, width)``. A callable is called as
+        ``network(n_features, n_components)`` under a seed drawn from
+        ``random_state`` and must return such a module. Model files
+        (:func:`~sklearn_dsc.save`) hold the built-in networks; an estimator
+        with a network of your own is saved with pickle or joblib.
+
+    input_shape : tuple of int, default=None
+        The shape of one sample, ``(height, width)`` or ``(channels, height,
+        width)``, for ``network="conv"``: each row of ``X`` is reshaped to it
+        (row-major, as ``numpy.reshape``). Ignored by other networks.
+
     hidden_layer_sizes : tuple of int, default=(256,)
-        Widths of the hidden layers; ``()`` makes the embedding a linear map
-        of the inputs (a linear metric).
+        Widths of the hidden layers of ``network="mlp"``; ``()`` makes the
+        embedding a linear map of the inputs (a linear metric).
 
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
         Activation of the hidden layers.
@@ -344,6 +368,8 @@ class DeepSpectralClusteringEmbedder(
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "network": [StrOptions({"mlp", "conv"}), torch.nn.Module, callable],
+        "input_shape": ["array-like", None],
         "hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -372,6 +398,8 @@ class DeepSpectralClusteringEmbedder(
         self,
         n_components=None,
         *,
+        network="mlp",
+        input_shape=None,
         hidden_layer_sizes=(256,),
         activation="relu",
         dropout=0.0,
@@ -396,6 +424,8 @@ class DeepSpectralClusteringEmbedder(
         callback=None,
     ):
         self.n_components = n_components
+        self.network = network
+        self.input_shape = input_shape
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
@@ -585,9 +615,12 @@ class DeepSpectralClusteringEmbedder(
                 "separate the classes."
             )
         _warn_if_unlabelled_mark(classes)
-        if self.solver == "closed_form" and len(self.hidden_layer_sizes) > 0:
+        if self.solver == "closed_form" and (
+            len(self.hidden_layer_sizes) > 0 or not _is(self.network, "mlp")
+        ):
             raise ValueError(
-                "solver='closed_form' learns a linear map: set hidden_layer_sizes=()."
+                "solver='closed_form' learns a linear map: set hidden_layer_sizes=() "
+                "and keep network='mlp'."
             )
         return X, y
 
@@ -633,6 +666,8 @@ class DeepSpectralClusteringEmbedder(
         )
         return Settings(
             n_components=self.n_components,
+            network=self.network,
+            input_shape=None if self.input_shape is None else tuple(self.input_shape),
             hidden_layer_sizes=sizes,
             activation=self.activation,
             dropout=self.dropout,

@@ -18,7 +18,13 @@ from ._anchors import anchor_maps
 from ._closed_form import closed_form_linear_map
 from ._data import embed
 from ._loss import spectral_clustering_loss
-from ._networks import build_anchored, build_mlp, input_scale
+from ._networks import (
+    build_anchored,
+    build_mlp,
+    build_trained,
+    input_scale,
+    scale_inputs,
+)
 from ._selection import (
     DEFAULT_SHRINKAGE,
     HeldOut,
@@ -37,6 +43,7 @@ from ._training import (
     train_chunk,
     warn_max_iter_reached,
 )
+from ._warnings import warn
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +51,8 @@ class Settings:
     """The estimator's parameters that fitting reads."""
 
     n_components: int | None
+    network: object  # "mlp", "conv", a torch.nn.Module or a callable
+    input_shape: tuple | None
     hidden_layer_sizes: tuple
     activation: str
     dropout: float
@@ -131,21 +140,28 @@ def start(
     seed = int(random_state.randint(np.iinfo(np.int32).max))
     scale = input_scale(X)
     n_head = settings.n_components or n_classes or len(np.unique(codes))
-    hidden = settings.hidden_layer_sizes
+
+    def trained_part():
+        module = build_trained(
+            settings.network,
+            X.shape[1],
+            n_head,
+            seed,
+            settings.hidden_layer_sizes,
+            settings.activation,
+            settings.dropout,
+            settings.input_shape,
+        )
+        scale_inputs(module, scale)
+        return module
+
     if init == "random":
-        module = build_mlp(
-            X.shape[1], hidden, n_head, settings.activation, seed, settings.dropout
-        )
-        module[0].input_scale.fill_(scale)
-        return FitResult(module, "random", None, History())
+        return FitResult(trained_part(), "random", None, History())
     candidates = start_candidates(init, shrinkage, scored=score is not None)
-    modules = []
-    for weight, bias in anchor_maps(candidates, X, codes, settings.alpha, seed):
-        module = build_anchored(
-            weight, bias, hidden, n_head, settings.activation, seed, settings.dropout
-        )
-        module.head[0].input_scale.fill_(scale)
-        modules.append(module)
+    modules = [
+        build_anchored(weight, bias, trained_part())
+        for weight, bias in anchor_maps(candidates, X, codes, settings.alpha, seed)
+    ]
     best = best_start(modules, score)
     return FitResult(modules[best], *candidates[best], History())
 
@@ -243,8 +259,12 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
             trial, *train_part, settings.training.max_iter, warn_max_iter=False
         )
         scores.append(held_out.score(trial.module))  # with the head
+        # init="random" asks for a trained network: it is never left at its
+        # random start, with a warning when held-out classes preferred that
+        if init == "random" and not head_helps(*scores):
+            _warn_untrained_random(scores)
         # after an interrupt, the refit trains nothing: the anchor alone
-        if head_helps(*scores) and not trial.history.interrupted:
+        if (head_helps(*scores) or init == "random") and not trial.history.interrupted:
             n_epochs = trial.history.n_iter
     result = run.start(X, codes, init, shrinkage)
     if n_epochs > 0:
@@ -259,6 +279,18 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     if settings.training.verbose:
         _print_choice(settings.training.name, result, scores, train_head, n_epochs)
     return result
+
+
+def _warn_untrained_random(scores):
+    warn(
+        "init='random': on held-out classes the trained network clustered no "
+        f"better than its random start (k-means NMI {scores[1]:.3f} against "
+        f"{scores[0]:.3f}); it is trained on every class all the same. A "
+        "network trained with this loss on few classes often transfers worse "
+        "than the input geometry: the default init='auto' keeps that geometry "
+        "(an anchor) where held-out classes say so.",
+        UserWarning,
+    )
 
 
 def _choose_anchor(X, codes, n_classes, held_out, run):

@@ -6,6 +6,7 @@ files store.
 """
 
 import contextlib
+import copy
 import itertools
 import math
 from numbers import Integral
@@ -89,6 +90,10 @@ class MLP(torch.nn.Sequential):
         self.activation = activation
         self.dropout = float(dropout)
 
+    @property
+    def n_features(self):
+        return self.layer_sizes[0]
+
     def architecture(self):
         """What ``build_network`` needs to rebuild this network."""
         return {
@@ -108,6 +113,83 @@ def build_mlp(
     # private seed so that torch's global random state is left as it was.
     with private_seed(seed):
         return MLP(n_features, hidden_layer_sizes, n_components, activation, dropout)
+
+
+class ConvNet(torch.nn.Module):
+    """A small convolutional network for images given as flat rows.
+
+    Each row is reshaped to ``input_shape`` (``(height, width)`` or
+    ``(channels, height, width)``) and passes through one block per entry of
+    ``channels`` (a 3x3 convolution, the activation and a 2x2 max-pooling
+    while the image is at least 2 pixels high and wide), then a linear layer
+    to ``n_components`` (after dropout when ``dropout > 0``). Inputs are
+    first multiplied by the buffer ``input_scale``, as in ``MLP``; sparse
+    rows are made dense.
+    """
+
+    CHANNELS = (32, 64, 64)
+
+    def __init__(
+        self,
+        n_features,
+        input_shape,
+        n_components,
+        activation="relu",
+        dropout=0.0,
+        channels=CHANNELS,
+    ):
+        super().__init__()
+        shape = tuple(int(n) for n in input_shape)
+        if len(shape) == 2:
+            shape = (1, *shape)
+        if len(shape) != 3 or min(shape) < 1 or math.prod(shape) != n_features:
+            raise ValueError(
+                f"input_shape={tuple(input_shape)!r} does not fit rows of "
+                f"{n_features} features: give (height, width) or (channels, "
+                "height, width) whose product is the number of features."
+            )
+        self.input_shape = shape
+        self.channels = [int(c) for c in channels]
+        self.activation = activation
+        self.dropout = float(dropout)
+        self.n_components = n_components
+        layers, (depth, height, width) = [], shape
+        for n_channels in self.channels:
+            layers += [
+                torch.nn.Conv2d(depth, n_channels, 3, padding=1),
+                ACTIVATIONS[activation](),
+            ]
+            if min(height, width) >= 2:
+                layers.append(torch.nn.MaxPool2d(2))
+                height, width = height // 2, width // 2
+            depth = n_channels
+        self.features = torch.nn.Sequential(*layers)
+        self.drop = torch.nn.Dropout(dropout) if dropout > 0 else torch.nn.Identity()
+        self.output = torch.nn.Linear(depth * height * width, n_components)
+        self.register_buffer("input_scale", torch.ones(()))
+
+    @property
+    def n_features(self):
+        return math.prod(self.input_shape)
+
+    def forward(self, inputs):
+        if inputs.is_sparse:
+            inputs = inputs.to_dense()
+        images = (inputs * self.input_scale).reshape(-1, *self.input_shape)
+        features = self.features(images).flatten(start_dim=1)
+        return self.output(self.drop(features))
+
+    def architecture(self):
+        """What ``build_network`` needs to rebuild this network."""
+        return {
+            "kind": "conv",
+            "n_features": self.n_features,
+            "input_shape": list(self.input_shape),
+            "channels": list(self.channels),
+            "n_components": self.n_components,
+            "activation": self.activation,
+            "dropout": self.dropout,
+        }
 
 
 class AnchoredEmbedding(torch.nn.Module):
@@ -130,11 +212,18 @@ class AnchoredEmbedding(torch.nn.Module):
         self.register_buffer("anchor_weight", torch.tensor(1.0))
         self.register_buffer("head_scale", torch.tensor(0.0))
 
+    @property
+    def n_features(self):
+        return self.anchor.in_features
+
     def architecture(self):
-        """What ``build_network`` needs to rebuild this network."""
+        """What ``build_network`` needs to rebuild this network: the head's
+        description, its kind under ``"head"``."""
+        head = self.head.architecture()
         return {
-            **self.head.architecture(),
+            **head,
             "kind": "anchored",
+            "head": head["kind"],
             "anchor_width": self.anchor.out_features,
         }
 
@@ -145,20 +234,63 @@ class AnchoredEmbedding(torch.nn.Module):
         return torch.cat([anchor, self.head_scale * self.head(inputs)], dim=1)
 
 
-def build_anchored(
-    weight, bias, hidden_layer_sizes, n_components, activation, seed, dropout=0.0
-):
-    """An ``AnchoredEmbedding`` with anchor ``(weight, bias)`` and a fresh head."""
+def build_anchored(weight, bias, head):
+    """An ``AnchoredEmbedding`` with anchor ``(weight, bias)`` beside ``head``."""
     n_anchor, n_features = weight.shape
     anchor = torch.nn.utils.skip_init(SparseInputLinear, n_features, n_anchor)
     with torch.no_grad():
         anchor.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
         anchor.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
         anchor.input_scale.fill_(1.0)  # skip_init leaves buffers unset
-    head = build_mlp(
-        n_features, hidden_layer_sizes, n_components, activation, seed, dropout
-    )
     return AnchoredEmbedding(anchor, head)
+
+
+def build_trained(
+    network,
+    n_features,
+    n_components,
+    seed,
+    hidden_layer_sizes=(),
+    activation="relu",
+    dropout=0.0,
+    input_shape=None,
+):
+    """The network the loss trains, weights drawn from a generator seeded with
+    ``seed``: ``"mlp"``, ``"conv"``, a copy of a ``torch.nn.Module``, or what
+    a callable ``network(n_features, n_components)`` builds."""
+    if isinstance(network, str) and network == "mlp":
+        return build_mlp(
+            n_features, hidden_layer_sizes, n_components, activation, seed, dropout
+        )
+    with private_seed(seed):
+        if isinstance(network, str) and network == "conv":
+            if input_shape is None:
+                raise ValueError(
+                    "network='conv' needs input_shape, the shape of one sample "
+                    "such as (28, 28) or (3, 32, 32)."
+                )
+            return ConvNet(n_features, input_shape, n_components, activation, dropout)
+        module = (
+            copy.deepcopy(network)  # fit never changes a parameter
+            if isinstance(network, torch.nn.Module)
+            else network(n_features, n_components)
+        )
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(
+            f"network(n_features, n_components) must return a torch.nn.Module, "
+            f"not {type(module).__name__}."
+        )
+    return module
+
+
+def scale_inputs(module, scale):
+    """Set the factor by which a network of this package multiplies its
+    inputs (of the head, for an anchored one); other modules keep theirs."""
+    target = module.head if isinstance(module, AnchoredEmbedding) else module
+    if isinstance(target, MLP):
+        target[0].input_scale.fill_(scale)
+    elif isinstance(target, ConvNet):
+        target.input_scale.fill_(scale)
 
 
 def describe(module):
@@ -189,25 +321,47 @@ def build_network(architecture):
     dropout = architecture.get("dropout", 0.0)
     if not (isinstance(dropout, float) and 0 <= dropout < 1):
         raise ValueError(f"invalid dropout {dropout!r}")
-    sizes = architecture["layer_sizes"]
-    if (
-        not isinstance(sizes, list)
-        or len(sizes) < 2
-        or not all(isinstance(n, Integral) and not isinstance(n, bool) for n in sizes)
-        or min(sizes) < 1
-    ):
+    sizes = architecture.get("layer_sizes", [1, 1])  # MLPs only
+    if not (_positive_integers(sizes) and len(sizes) >= 2):
         raise ValueError(f"invalid layer sizes {sizes!r}")
-    if kind not in ("mlp", "anchored"):
+    if kind not in ("mlp", "conv", "anchored"):
         raise ValueError(f"unknown network kind {kind!r}")
+    head_kind = architecture.get("head", "mlp") if kind == "anchored" else kind
     width = architecture.get("anchor_width") if kind == "anchored" else 1
-    if not isinstance(width, Integral) or isinstance(width, bool) or width < 1:
+    if not _positive_integers([width]):
         raise ValueError(f"invalid anchor_width {width!r}")
     # weights are placeholders: draw them without touching torch's global state
     with private_seed(0):
-        head = MLP(sizes[0], sizes[1:-1], sizes[-1], activation, dropout)
-        if kind == "mlp":
+        if head_kind == "mlp":
+            head = MLP(sizes[0], sizes[1:-1], sizes[-1], activation, dropout)
+        elif head_kind == "conv":
+            head = _conv_from(architecture, activation, dropout)
+        else:
+            raise ValueError(f"unknown head kind {head_kind!r}")
+        if kind != "anchored":
             return head
-        return AnchoredEmbedding(SparseInputLinear(sizes[0], width), head)
+        return AnchoredEmbedding(SparseInputLinear(head.n_features, width), head)
+
+
+def _positive_integers(values):
+    return isinstance(values, list) and all(
+        isinstance(n, Integral) and not isinstance(n, bool) and n >= 1 for n in values
+    )
+
+
+def _conv_from(architecture, activation, dropout):
+    shape, channels = architecture["input_shape"], architecture["channels"]
+    n_features, n_components = architecture["n_features"], architecture["n_components"]
+    if not (
+        _positive_integers(shape)
+        and _positive_integers(channels)
+        and _positive_integers([n_features, n_components])
+    ):
+        raise ValueError(
+            f"invalid convolutional network: input_shape {shape!r}, channels "
+            f"{channels!r}, n_features {n_features!r}, n_components {n_components!r}"
+        )
+    return ConvNet(n_features, shape, n_components, activation, dropout, channels)
 
 
 def input_spread(X):

@@ -32,7 +32,8 @@ from ._version import __version__
 FORMAT = "sklearn-dsc-model"
 # 2: an anchored model whose head is not kept embeds with the anchor's columns
 # alone; format 1 gave the head's columns too, as zeros.
-FORMAT_VERSION = 2
+# 3: the parameters network and input_shape; convolutional networks.
+FORMAT_VERSION = 3
 METADATA = "metadata.json"
 # Bounds that a file's declared contents must respect before anything is read.
 MAX_METADATA_BYTES = 1 << 24
@@ -83,6 +84,12 @@ def save(estimator, path):
         )
     if not hasattr(estimator, "module_"):
         raise ValueError("save needs a fitted estimator; call fit first.")
+    if not isinstance(estimator.network, str):
+        raise TypeError(
+            "a model with a network of your own (network of type "
+            f"{type(estimator.network).__name__}) cannot be written as a model file, which rebuilds only the built-in "
+            "networks; save it with pickle or joblib instead."
+        )
     arrays = {
         "classes_": _plain_array(estimator.classes_, "classes_"),
         "class_centroids_": estimator.class_centroids_,
@@ -319,7 +326,7 @@ def _check_network(metadata, declared):
             module = build_network(metadata["architecture"])
     except ValueError as error:
         raise ModelFileError(str(error)) from None
-    n_inputs = describe(module)["layer_sizes"][0]
+    n_inputs = module.n_features
     n_features_in = metadata["attributes"].get("n_features_in_")
     if n_inputs != n_features_in:
         raise ModelFileError(
@@ -398,7 +405,7 @@ def _params(estimator):
             value = None
         elif name == "device":
             value = str(value)
-        elif name == "hidden_layer_sizes":
+        elif name in ("hidden_layer_sizes", "input_shape") and value is not None:
             value = [int(size) for size in value]
         elif isinstance(value, bool | str) or value is None:
             pass
@@ -417,6 +424,8 @@ def _restore_params(params):
         raise ModelFileError(f"unknown parameters {unknown}")
     params = dict(params)
     params["hidden_layer_sizes"] = tuple(params.get("hidden_layer_sizes", (256,)))
+    if params.get("input_shape") is not None:
+        params["input_shape"] = tuple(params["input_shape"])
     # The same validation as fit: a file cannot smuggle in an invalid value.
     DeepSpectralClusteringEmbedder(**params)._validate_params()
     return params

@@ -46,6 +46,8 @@ def _auto_or_float(text):
 # Estimator options of ``fit``: (flag, parameter, type, help).
 ESTIMATOR_OPTIONS = [
     ("--n-components", "n_components", _optional_int, "width of the trained head"),
+    ("--network", "network", str, "mlp, or conv for images (with --input-shape)"),
+    ("--input-shape", "input_shape", _sizes, "shape of one image, e.g. 28,28"),
     (
         "--hidden-layer-sizes",
         "hidden_layer_sizes",

@@ -740,3 +740,98 @@ def test_an_embedding_wider_than_n_components_is_explained(blobs):
         warnings.simplefilter("error", UserWarning)
         estimator = fit_quietly(fast(n_components=2), X, y)  # a plain network
     assert estimator.transform(X).shape[1] == 2
+
+
+@pytest.fixture(scope="module")
+def digit_images():
+    X, y = load_digits(return_X_y=True)
+    rows = np.concatenate([np.flatnonzero(y == d)[:40] for d in range(6)])
+    return X[rows] / 16, y[rows]
+
+
+def conv(**params):
+    return fast(**{"network": "conv", "input_shape": (8, 8), "max_iter": 3, **params})
+
+
+def test_a_conv_network_trains_on_images_given_as_rows(digit_images, tmp_path):
+    from sklearn_dsc import load, save
+
+    X, y = digit_images
+    estimator = fit_quietly(conv(), X, y)
+    assert type(estimator.module_).__name__ == "ConvNet"
+    assert estimator.n_iter_ == 3
+    assert estimator.transform(X).shape == (len(X), 6)
+    assert estimator.loss_curve_[-1] < estimator.loss_curve_[0]
+    save(estimator, tmp_path / "conv.dsc")
+    loaded = load(tmp_path / "conv.dsc")
+    np.testing.assert_array_equal(loaded.transform(X), estimator.transform(X))
+    assert loaded.input_shape == (8, 8)
+    restored = pickle.loads(pickle.dumps(estimator))
+    np.testing.assert_array_equal(restored.transform(X), estimator.transform(X))
+    # beside an anchor, chunked, then continued by partial_fit
+    anchored = fit_quietly(conv(init="pca", chunk_size=32, early_stopping=True), X, y)
+    assert type(anchored.module_.head).__name__ == "ConvNet"
+    anchored.partial_fit(X, y)
+    assert np.isfinite(anchored.transform(X)).all()
+
+
+def test_grid_search_over_the_network(digit_images):
+    X, y = digit_images
+    search = GridSearchCV(
+        conv(max_iter=2), {"network": ["mlp", "conv"]}, cv=2, error_score="raise"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_networks_of_your_own(digit_images, tmp_path):
+    from sklearn_dsc import save
+
+    X, y = digit_images
+    mine = torch.nn.Sequential(
+        torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 6)
+    )
+    before = [p.detach().clone() for p in mine.parameters()]
+    estimator = fit_quietly(fast(network=mine, max_iter=2), X, y)
+    assert all(
+        torch.equal(a, b) for a, b in zip(before, mine.parameters(), strict=True)
+    )
+    assert estimator.transform(X).shape == (len(X), 6)
+    with pytest.raises(TypeError, match=r"network of your own .*pickle"):
+        save(estimator, tmp_path / "mine.dsc")
+    assert pickle.loads(pickle.dumps(estimator)).transform(X).shape == (len(X), 6)
+
+    def builder(n_features, n_components):
+        return torch.nn.Linear(n_features, n_components)
+
+    first = fit_quietly(fast(network=builder, max_iter=2), X, y)
+    second = fit_quietly(fast(network=builder, max_iter=2), X, y)
+    np.testing.assert_array_equal(first.transform(X), second.transform(X))
+
+
+def test_conv_needs_a_shape_that_fits(digit_images):
+    X, y = digit_images
+    with pytest.raises(ValueError, match="needs input_shape"):
+        fast(network="conv").fit(X, y)
+    with pytest.raises(ValueError, match="does not fit rows of 64 features"):
+        fast(network="conv", input_shape=(3, 8, 8)).fit(X, y)
+    with pytest.raises(ValueError, match="keep network='mlp'"):
+        DeepSpectralClusteringEmbedder(
+            network="conv", hidden_layer_sizes=(), solver="closed_form"
+        ).fit(X, y)
+
+
+def test_init_random_always_trains(digit_images):
+    X, y = digit_images
+    estimator = DeepSpectralClusteringEmbedder(
+        init="random", hidden_layer_sizes=(16,), max_iter=3, random_state=0
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        estimator.fit(X, y)
+    assert estimator.n_iter_ > 0
+    start_score, trained_score = estimator.validation_scores_
+    warned = any("init='random'" in str(w.message) for w in record)
+    assert warned == (trained_score <= start_score + 0.02)

@@ -39,6 +39,8 @@ def settings(**changes):
     )
     values = {
         "n_components": None,
+        "network": "mlp",
+        "input_shape": None,
         "hidden_layer_sizes": (8,),
         "activation": "relu",
         "dropout": 0.0,

@@ -8,12 +8,15 @@ import torch
 from sklearn_dsc._networks import (
     MLP,
     AnchoredEmbedding,
+    ConvNet,
     build_anchored,
     build_mlp,
     build_network,
+    build_trained,
     describe,
     input_scale,
     input_spread,
+    scale_inputs,
 )
 
 
@@ -49,7 +52,7 @@ def test_build_mlp_is_seeded_and_leaves_the_global_generator_alone():
     [
         build_mlp(4, (), 2, "relu", seed=0),
         build_mlp(4, (6, 5), 3, "logistic", seed=0, dropout=0.1),
-        build_anchored(np.ones((3, 4)), np.zeros(3), (6,), 2, "tanh", seed=0),
+        build_anchored(np.ones((3, 4)), np.zeros(3), build_mlp(4, (6,), 2, "tanh", 0)),
     ],
     ids=["linear", "mlp", "anchored"],
 )
@@ -95,7 +98,7 @@ def test_foreign_modules_cannot_be_described():
 
 
 def test_anchored_embedding_leaves_an_unused_head_out():
-    module = build_anchored(np.eye(3), np.zeros(3), (4,), 2, "relu", seed=0)
+    module = build_anchored(np.eye(3), np.zeros(3), build_mlp(3, (4,), 2, "relu", 0))
     X = torch.randn(6, 3)
     torch.testing.assert_close(module(X), X)  # head_scale 0: the anchor alone
     module.head_scale.fill_(2.0)
@@ -123,3 +126,70 @@ def test_sparse_batches_give_the_dense_result():
     X[X < 0] = 0
     torch.testing.assert_close(module(X.to_sparse()), module(X))
     assert isinstance(module, MLP)
+
+
+def test_conv_net_reshapes_rows_into_images():
+    module = ConvNet(3 * 8 * 6, (3, 8, 6), 5, dropout=0.1)
+    assert module(torch.randn(4, 144)).shape == (4, 5)
+    grey = ConvNet(64, (8, 8), 3)
+    assert grey.input_shape == (1, 8, 8)
+    # sparse rows give the dense result
+    X = torch.relu(torch.randn(3, 64))
+    grey.eval()
+    torch.testing.assert_close(grey(X.to_sparse()), grey(X))
+    # tiny images stop pooling once they are one pixel wide
+    assert ConvNet(4, (2, 2), 2)(torch.randn(2, 4)).shape == (2, 2)
+
+
+def test_conv_net_refuses_a_shape_that_does_not_fit():
+    with pytest.raises(
+        ValueError, match=r"input_shape=\(7, 7\) does not fit rows of 64"
+    ):
+        ConvNet(64, (7, 7), 3)
+
+
+@pytest.mark.parametrize("kind", ["conv", "anchored-conv"])
+def test_conv_networks_are_rebuilt_from_their_description(kind):
+    head = build_trained("conv", 64, 4, seed=0, input_shape=(8, 8))
+    module = (
+        head if kind == "conv" else build_anchored(np.eye(64)[:5], np.zeros(5), head)
+    )
+    if kind != "conv":
+        module.head_scale.fill_(1.0)
+    architecture = describe(module)
+    rebuilt = build_network(architecture)
+    assert describe(rebuilt) == architecture
+    rebuilt.load_state_dict(module.state_dict())
+    X = torch.randn(3, 64)
+    module.eval()
+    rebuilt.eval()
+    torch.testing.assert_close(rebuilt(X), module(X))
+    with torch.device("meta"):  # the shapes, without allocating
+        assert build_network(architecture).n_features == 64
+
+
+def test_build_trained_takes_modules_and_callables():
+    mine = torch.nn.Linear(6, 2)
+    copy = build_trained(mine, 6, 3, seed=0)
+    assert copy is not mine  # fit never trains the parameter itself
+    torch.testing.assert_close(copy.weight, mine.weight)
+    built = build_trained(lambda n, k: torch.nn.Linear(n, k), 6, 3, seed=1)
+    again = build_trained(lambda n, k: torch.nn.Linear(n, k), 6, 3, seed=1)
+    assert built.out_features == 3
+    torch.testing.assert_close(built.weight, again.weight)  # seeded
+    with pytest.raises(TypeError, match=r"must return a torch\.nn\.Module"):
+        build_trained(lambda n, k: "not a module", 6, 3, seed=0)
+    with pytest.raises(ValueError, match="needs input_shape"):
+        build_trained("conv", 64, 3, seed=0)
+
+
+def test_scale_inputs_reaches_the_first_layer():
+    mlp = build_mlp(4, (3,), 2, "relu", seed=0)
+    conv = ConvNet(4, (2, 2), 2)
+    for module, buffer in ((mlp, mlp[0].input_scale), (conv, conv.input_scale)):
+        scale_inputs(module, 0.25)
+        assert buffer.item() == 0.25
+    anchored = build_anchored(np.eye(4), np.zeros(4), build_mlp(4, (), 2, "relu", 0))
+    scale_inputs(anchored, 3.0)
+    assert anchored.head[0].input_scale.item() == 3.0
+    assert anchored.anchor.input_scale.item() == 1.0

@@ -142,7 +142,9 @@ def test_held_out_score_chooses_the_anchor_weight():
     held_out = HeldOut(X, codes, torch.device("cpu"), kmeans_seed=0)
     mlp = build_mlp(24, (), 4, "relu", seed=0)
     assert 0 <= held_out.score(mlp) <= 1
-    module = build_anchored(np.eye(24)[:4], np.zeros(4), (8,), 4, "relu", seed=0)
+    module = build_anchored(
+        np.eye(24)[:4], np.zeros(4), build_mlp(24, (8,), 4, "relu", 0)
+    )
     module.head_scale.fill_(1.0)
     score = held_out.score(module)
     assert module.anchor_weight.item() in _selection.ANCHOR_WEIGHTS

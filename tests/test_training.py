@@ -160,7 +160,9 @@ def test_divergence_keeps_finite_weights_with_a_warning(problem, monkeypatch):
 
 def test_train_chunk_continues_the_optimizer(problem):
     X, codes = problem
-    module = build_anchored(np.eye(24)[:6], np.zeros(6), (8,), 4, "relu", seed=0)
+    module = build_anchored(
+        np.eye(24)[:6], np.zeros(6), build_mlp(24, (8,), 4, "relu", 0)
+    )
     history = History()
     for _ in range(2):
         train_chunk(
