@@ -551,6 +551,8 @@ class DeepSpectralClusteringEmbedder(
             return
         if self.init_ is None:
             why = "the closed-form map has at most one direction per class"
+        elif self.init_ == "random":
+            why = "the network given as network= returns that many"
         elif not self.module_.head_scale:
             why = (
                 f"no trained head was kept, so the embedding is the {self.init_} anchor"

@@ -740,6 +740,8 @@ def test_an_embedding_wider_than_n_components_is_explained(blobs):
         warnings.simplefilter("error", UserWarning)
         estimator = fit_quietly(fast(n_components=2), X, y)  # a plain network
     assert estimator.transform(X).shape[1] == 2
+    with pytest.warns(UserWarning, match="network given as network= returns"):
+        fit_quietly(fast(n_components=2, network=torch.nn.Linear(6, 3)), X, y)
 
 
 @pytest.fixture(scope="module")
