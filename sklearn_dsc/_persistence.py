@@ -87,8 +87,9 @@ def save(estimator, path):
     if not isinstance(estimator.network, str):
         raise TypeError(
             "a model with a network of your own (network of type "
-            f"{type(estimator.network).__name__}) cannot be written as a model file, which rebuilds only the built-in "
-            "networks; save it with pickle or joblib instead."
+            f"{type(estimator.network).__name__}) cannot be written as a model "
+            "file, which rebuilds only the built-in networks; save it with pickle "
+            "or joblib instead."
         )
     arrays = {
         "classes_": _plain_array(estimator.classes_, "classes_"),
