@@ -22,3 +22,17 @@ def within_class_covariance(embeddings, y):
     for label in np.unique(y):
         residuals[y == label] -= embeddings[y == label].mean(axis=0)
     return residuals.T @ residuals / len(y)
+
+
+def interrupted_at_call(function, n_call):
+    """``function``, raising ``KeyboardInterrupt`` (Ctrl-C) at its
+    ``n_call``-th call instead."""
+    calls = {"n": 0}
+
+    def wrapper(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n_call:
+            raise KeyboardInterrupt
+        return function(*args, **kwargs)
+
+    return wrapper

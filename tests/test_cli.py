@@ -21,6 +21,8 @@ from sklearn.datasets import load_digits
 from sklearn_dsc import load
 from sklearn_dsc.cli import build_parser, main
 
+from helpers import interrupted_at_call
+
 N_FEATURES = 64
 NAMES = [f"px{i}" for i in range(N_FEATURES)]
 # init="pca" trains a head (with "auto" the digits keep an anchor alone)
@@ -254,44 +256,18 @@ def test_cluster_and_transform_carry_an_id_column(data, model, tmp_path):
         )
         + "\n"
     )
+    named = [model, with_ids, "--target", "digit", "--id", "name"]
     out = tmp_path / "clusters.csv"
-    ok(
-        "cluster",
-        model,
-        with_ids,
-        "--target",
-        "digit",
-        "--id",
-        "name",
-        "--n-clusters",
-        5,
-        "-o",
-        out,
-    )
+    ok("cluster", *named, "--n-clusters", 5, "-o", out)
     lines = out.read_text().splitlines()
     assert lines[0] == "name,cluster"
     assert lines[1].startswith("r0,")
     embedded = tmp_path / "embedding.csv"
-    ok(
-        "transform",
-        model,
-        with_ids,
-        "--target",
-        "digit",
-        "--id",
-        "name",
-        "-o",
-        embedded,
-    )
+    ok("transform", *named, "-o", embedded)
     assert embedded.read_text().splitlines()[2].startswith("r1,")
     fails(
         "cluster",
-        model,
-        with_ids,
-        "--target",
-        "digit",
-        "--id",
-        "name",
+        *named,
         "--n-clusters",
         5,
         "-o",
@@ -545,15 +521,8 @@ def test_an_interrupted_fit_writes_nothing(data, model, tmp_path, monkeypatch):
 
     target = tmp_path / "kept.dsc"
     target.write_bytes(model.read_bytes())
-    loss = _training.spectral_clustering_loss
-    calls = {"n": 0}
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:  # in the second epoch
-            raise KeyboardInterrupt
-        return loss(*args, **kwargs)
-
+    # the fourth batch is in the second epoch
+    interrupted = interrupted_at_call(_training.spectral_clustering_loss, 4)
     monkeypatch.setattr(_training, "spectral_clustering_loss", interrupted)
     args = ["--init", "random", "--no-early-stopping", "--max-iter", "50", "-q"]
     result = sklearn_dsc(

@@ -59,14 +59,21 @@ def test_build_mlp_is_seeded_and_leaves_the_global_generator_alone():
 def test_networks_are_rebuilt_from_their_description(module):
     if isinstance(module, AnchoredEmbedding):
         module.head_scale.fill_(0.5)
+    assert_rebuilt(module, n_features=4)
+
+
+def assert_rebuilt(module, n_features):
+    """``build_network(describe(module))`` with its weights is ``module``."""
     architecture = describe(module)
     rebuilt = build_network(architecture)
     assert describe(rebuilt) == architecture
     rebuilt.load_state_dict(module.state_dict())
-    X = torch.randn(5, 4)
+    X = torch.randn(5, n_features)
     module.eval()
     rebuilt.eval()
     torch.testing.assert_close(rebuilt(X), module(X))
+    with torch.device("meta"):  # the shapes, without allocating
+        assert build_network(architecture).n_features == n_features
 
 
 def test_a_linear_map_is_described_without_an_activation():
@@ -156,16 +163,7 @@ def test_conv_networks_are_rebuilt_from_their_description(kind):
     )
     if kind != "conv":
         module.head_scale.fill_(1.0)
-    architecture = describe(module)
-    rebuilt = build_network(architecture)
-    assert describe(rebuilt) == architecture
-    rebuilt.load_state_dict(module.state_dict())
-    X = torch.randn(3, 64)
-    module.eval()
-    rebuilt.eval()
-    torch.testing.assert_close(rebuilt(X), module(X))
-    with torch.device("meta"):  # the shapes, without allocating
-        assert build_network(architecture).n_features == 64
+    assert_rebuilt(module, n_features=64)
 
 
 def test_build_trained_takes_modules_and_callables():

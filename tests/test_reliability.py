@@ -13,6 +13,8 @@ import sklearn_dsc._anchors as _anchors
 import sklearn_dsc._training as training
 from sklearn_dsc import DeepSpectralClusteringEmbedder
 
+from helpers import interrupted_at_call
+
 
 @pytest.fixture(scope="module")
 def blobs():
@@ -92,16 +94,9 @@ def test_interrupt_outside_the_epochs_restores_the_estimator(blobs, monkeypatch)
 
 def test_interrupt_mid_epoch_keeps_finite_weights(blobs, monkeypatch):
     X, y = blobs
-    calls = {"n": 0}
-    loss = training.spectral_clustering_loss
-
-    def interrupted_loss(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:  # inside the second epoch
-            raise KeyboardInterrupt
-        return loss(*args, **kwargs)
-
-    monkeypatch.setattr(training, "spectral_clustering_loss", interrupted_loss)
+    # the fifth batch is inside the second epoch
+    interrupted = interrupted_at_call(training.spectral_clustering_loss, 5)
+    monkeypatch.setattr(training, "spectral_clustering_loss", interrupted)
     estimator = model(init="random", early_stopping=False, batch_size=64)
     with pytest.warns(UserWarning, match="interrupted"):
         estimator.fit(X, y)
