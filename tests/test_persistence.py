@@ -208,6 +208,26 @@ def test_format_1_files_lose_the_zero_columns_of_an_unused_head(
     assert_same_model(load(path), current, X)
 
 
+def test_format_2_files_load(digits, model_bytes, tmp_path):
+    """Format 2 had no network or input_shape parameters and described an
+    anchored network without its head's kind (always an MLP)."""
+    X, _ = digits
+    path = tmp_path / "model.dsc"
+    path.write_bytes(model_bytes)
+    current = load(path)
+
+    def as_format_2(metadata):
+        metadata["format_version"] = 2
+        del metadata["params"]["network"], metadata["params"]["input_shape"]
+        del metadata["architecture"]["head"]
+
+    path.write_bytes(rewrite(model_bytes, edit_metadata(as_format_2)))
+    loaded = load(path)
+    assert loaded.network == "mlp"
+    assert loaded.input_shape is None
+    assert_same_model(loaded, current, X)
+
+
 @pytest.mark.parametrize(
     ("corrupt", "message"),
     [
