@@ -112,18 +112,7 @@ def save(estimator, path):
             optimizer_meta["state"][str(index)] = sorted(values)
             for key, value in values.items():
                 arrays[f"optimizer/{index}/{key}"] = torch.as_tensor(value).numpy()
-    members = {}
-    array_meta = {}
-    for name, array in arrays.items():
-        buffer = io.BytesIO()
-        np.lib.format.write_array(buffer, array, allow_pickle=False)
-        data = buffer.getvalue()
-        members[f"{name}.npy"] = data
-        array_meta[name] = {
-            "dtype": array.dtype.str,
-            "shape": list(array.shape),
-            "sha256": hashlib.sha256(data).hexdigest(),
-        }
+    members, array_meta = _npy_members(arrays)
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -139,6 +128,22 @@ def save(estimator, path):
         z.writestr(METADATA, json.dumps(metadata, indent=1, allow_nan=False))
         for name, data in members.items():
             z.writestr(name, data)
+
+
+def _npy_members(arrays):
+    """The ``.npy`` bytes of each array, and each one's dtype, shape and digest."""
+    members, array_meta = {}, {}
+    for name, array in arrays.items():
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, array, allow_pickle=False)
+        data = buffer.getvalue()
+        members[f"{name}.npy"] = data
+        array_meta[name] = {
+            "dtype": array.dtype.str,
+            "shape": list(array.shape),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+    return members, array_meta
 
 
 def load(path):
