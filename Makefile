@@ -32,6 +32,7 @@ test: $(VENV)/.installed
 docs: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[docs]"
 	MPLBACKEND=Agg $(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+	$(BIN)/python docs/check_html.py
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_loss.py

@@ -31,6 +31,8 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "generated/*.examples"]
 myst_heading_anchors = 3
+# $...$ and $$...$$ are rendered as formulas (MathJax), as in scikit-learn's guide
+myst_enable_extensions = ["dollarmath", "amsmath"]
 
 autosummary_generate = True
 autodoc_default_options = {

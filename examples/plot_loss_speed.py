@@ -14,6 +14,7 @@ import time
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.ticker import NullFormatter
 
 from sklearn_dsc import spectral_clustering_loss
 
@@ -56,6 +57,9 @@ for n, a, b in zip(sizes, ours, direct, strict=True):
 figure, axis = plt.subplots(figsize=(5.5, 4))
 axis.loglog(sizes, ours, marker="o", label="closed-form gradient (ours)")
 axis.loglog(sizes, direct, marker="s", label="autograd through pinv")
+# one plain label per batch size, no minor-tick labels
+axis.set_xticks(sizes, [str(n) for n in sizes])
+axis.xaxis.set_minor_formatter(NullFormatter())
 axis.set_xlabel("batch size n (d = 32, n / 16 classes)")
 axis.set_ylabel("forward + backward, seconds")
 axis.legend()

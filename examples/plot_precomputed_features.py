@@ -53,7 +53,9 @@ for name, points in (("features", features[unseen]), ("embedding", embedding)):
     print(f"k-means NMI of the digits 6-9, {name}: {nmi:.3f}")
 
 clusters = KMeans(4, n_init=10, random_state=0).fit_predict(embedding)
-counts = confusion_matrix(labels[unseen], clusters + 6)[6:, 6:]
+# rows: the digits 6-9; columns: the clusters 0-3
+counts = confusion_matrix(labels[unseen] - 6, clusters, labels=range(4))
+assert counts.sum() == len(unseen)  # every unseen sample is in the matrix
 figure, axis = plt.subplots(figsize=(4.5, 4))
 axis.imshow(counts, cmap="Blues")
 for (i, j), count in np.ndenumerate(counts):
