@@ -150,3 +150,15 @@ def test_spectral_step_rows_are_unit_vectors():
     rows = ablation.spectral_step(embeddings, 3)
     assert rows.shape == (50, 3)
     np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0)
+
+
+def test_bench_sparse_compares_principal_directions_with_arpack(capsys):
+    import bench_sparse
+
+    bench_sparse.main(["--shapes", "300x5000", "--no-fit"])
+    out = capsys.readouterr().out
+    assert (
+        "| rows x features | ours, 256 directions | scikit-learn arpack | ratio |"
+        in out
+    )
+    assert "\n| 300x5000 |" in out
