@@ -17,9 +17,9 @@ import argparse
 import json
 import resource
 import statistics
-import subprocess
-import sys
 import time
+
+from children import child_result
 
 N_FEATURES = 784
 HIDDEN = 256
@@ -88,22 +88,7 @@ def child(mode, batch_size, chunk_size, device, repeat):
 
 
 def measure(mode, batch_size, chunk_size, device, repeat):
-    result = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--child",
-            mode,
-            str(batch_size),
-            str(chunk_size),
-            device,
-            str(repeat),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return child_result(__file__, mode, batch_size, chunk_size, device, repeat)
 
 
 def main(argv=None):

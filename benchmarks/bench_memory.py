@@ -13,10 +13,9 @@ should stay flat as n grows, since ``transform`` embeds 4096 rows at a time.
 import argparse
 import json
 import resource
-import subprocess
-import sys
 
 import numpy as np
+from children import child_result
 
 N_FEATURES = 64
 N_CLASSES = 10
@@ -67,13 +66,7 @@ def main(argv=None):
     print("|---|---|---|---|---|---|")
     for call in ("transform", "score"):
         for n_rows in args.rows:
-            result = subprocess.run(
-                [sys.executable, __file__, "--child", call, str(n_rows)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            figures = json.loads(result.stdout.strip().splitlines()[-1])
+            figures = child_result(__file__, call, n_rows)
             mib = {key: value / 2**20 for key, value in figures.items()}
             print(
                 f"| {call} | {n_rows} | {mib['input']:.0f} MiB | "

@@ -18,12 +18,11 @@ its peak memory is its own:
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import time
 
 import numpy as np
 import scipy.sparse as sp
+from children import child_result
 
 N_CLASSES = 40
 
@@ -72,14 +71,7 @@ def child(what, n_rows, n_features, n_components):
 
 
 def measure(what, n_rows, n_features, n_components=256):
-    command = [sys.executable, __file__, "--child", what]
-    result = subprocess.run(
-        [*command, str(n_rows), str(n_features), str(n_components)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return child_result(__file__, what, n_rows, n_features, n_components)
 
 
 def main(argv=None):
