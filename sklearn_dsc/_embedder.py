@@ -98,7 +98,8 @@ class DeepSpectralClusteringEmbedder(
 ):
     """Embedding learned with the spectral clustering loss (Deep Spectral Clustering).
 
-    Learns a map ``f`` (a multi-layer perceptron, or a linear map) such that
+    Learns a map ``f`` (a multi-layer perceptron, a small convolutional
+    network for images, a network of your own, or a linear map) such that
     spectral clustering of ``f(X)`` recovers the classes ``y``: it minimises
     ``1/4 ||P_F - P_Y||_F^2`` over mini-batches, where ``P_F`` projects onto the
     column space of the batch's embedding and ``P_Y`` onto the span of its class
