@@ -68,5 +68,7 @@ sphinx_gallery_conf = {
 }
 
 html_theme = "pydata_sphinx_theme"
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_title = f"sklearn_dsc {version}"
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
