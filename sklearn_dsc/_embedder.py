@@ -673,7 +673,6 @@ class DeepSpectralClusteringEmbedder(
             input_shape=None if self.input_shape is None else tuple(self.input_shape),
             hidden_layer_sizes=sizes,
             activation=self.activation,
-            dropout=self.dropout,
             init=self.init,
             shrinkage=self.shrinkage,
             alpha=self.alpha,

@@ -55,7 +55,6 @@ class Settings:
     input_shape: tuple | None
     hidden_layer_sizes: tuple
     activation: str
-    dropout: float
     init: str
     shrinkage: float | str
     alpha: float
@@ -131,8 +130,9 @@ def start(
 ):
     """A starting network for ``init`` and a fresh history: ``FitResult``.
 
-    ``"random"`` is a plain MLP; an anchor (``"pca"``, ``"whitened"``,
-    ``"closed_form"``) is built on ``X`` beside a fresh head. With
+    ``"random"`` is the trained network alone (``settings.network``); an
+    anchor (``"pca"``, ``"whitened"``, ``"closed_form"``) is built on ``X``
+    beside a fresh one, the head. With
     ``init="auto"`` and ``score``, the anchor that scores best is kept; without
     ``score``, PCA. The head is ``settings.n_components`` wide, or as wide as
     ``n_classes`` (the classes of ``codes`` when ``None``).
@@ -149,7 +149,7 @@ def start(
             seed,
             settings.hidden_layer_sizes,
             settings.activation,
-            settings.dropout,
+            settings.training.dropout,
             settings.input_shape,
         )
         scale_inputs(module, scale)

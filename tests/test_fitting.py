@@ -43,7 +43,6 @@ def settings(**changes):
         "input_shape": None,
         "hidden_layer_sizes": (8,),
         "activation": "relu",
-        "dropout": 0.0,
         "init": "auto",
         "shrinkage": "auto",
         "alpha": 1e-4,
