@@ -14,6 +14,9 @@ from sklearn.datasets import load_digits
 from sklearn.preprocessing import StandardScaler
 
 DATA = Path(__file__).resolve().parent / ".data" / "root"
+GLYPHS = DATA.parent / "glyphs.npz"
+GCIDE = DATA.parent / "gcide.npz"
+N_FONTS = 200  # fonts drawn (seed 0) from those of the glyph file
 FASHION = DATA / "usr/share/datasets/fashion-mnist"
 LETTERS = DATA / "usr/lib/R/site-library/mlbench/data/LetterRecognition.rda"
 
@@ -80,9 +83,78 @@ def mnist_5k():
     return X[train], y[train], X[~train], y[~train]
 
 
+def _load(path):
+    if not path.exists():
+        raise _missing(path)
+    return np.load(path)
+
+
+def _halves(y, seed=0):
+    """Train on a random half of the classes (drawn with ``seed``), test on
+    the others."""
+    classes = np.unique(y)
+    train_classes = np.random.default_rng(seed).permutation(classes)
+    return np.isin(y, train_classes[: len(classes) // 2])
+
+
+def _split(X, y):
+    train = _halves(y)
+    return X[train], y[train], X[~train], y[~train]
+
+
+def _glyph_images():
+    """``(images, font names, characters)`` of ``N_FONTS`` fonts drawn with
+    seed 0 from the glyph file; images are (fonts, characters, 32, 32) in
+    [0, 1]."""
+    data = _load(GLYPHS)
+    chosen = np.sort(np.random.default_rng(0).permutation(len(data["fonts"]))[:N_FONTS])
+    images = data["images"][chosen] / np.float32(255)
+    return images, data["fonts"][chosen], data["characters"]
+
+
+def glyphs():
+    """Characters (100 classes) rendered in 200 fonts of the Debian fonts-*
+    packages (the samples), 32x32 flat rows in [0, 1]: train on 50
+    characters, test on the 50 others."""
+    images, _, characters = _glyph_images()
+    X = images.reshape(-1, 32 * 32)
+    y = np.tile(characters, images.shape[0])
+    return _split(X, y)
+
+
+def fonts():
+    """The same 200 fonts (the classes) recognised from their 100 characters
+    (the samples): train on 100 fonts, test on 100 others. A font's style is
+    what its samples share; the character each shows is noise."""
+    images, font_names, _ = _glyph_images()
+    X = images.reshape(-1, 32 * 32)
+    y = np.repeat(font_names, images.shape[1])
+    return _split(X, y)
+
+
+def dictionary():
+    """Definitions of Webster's 1913 dictionary (GCIDE) by subject label
+    ("Zool.", "Law", "Golf", ... 102 classes), as 384-d sentence embeddings of
+    all-MiniLM-L6-v2: train on 51 subjects, test on the 51 others."""
+    data = _load(GCIDE)
+    return _split(data["X"].astype(np.float64), data["y"])
+
+
+# The shape of one sample of the image datasets (for network="conv")
+INPUT_SHAPES = {
+    "digits": (8, 8),
+    "fashion-mnist": (28, 28),
+    "mnist-5k": (28, 28),
+    "glyphs": (32, 32),
+    "fonts": (32, 32),
+}
+
 DATASETS = {
     "digits": digits,
     "letters": letters,
     "fashion-mnist": fashion_mnist,
     "mnist-5k": mnist_5k,
+    "glyphs": glyphs,
+    "fonts": fonts,
+    "dictionary": dictionary,
 }

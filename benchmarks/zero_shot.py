@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from datasets import DATASETS
+from datasets import DATASETS, INPUT_SHAPES
 from sklearn.cluster import AgglomerativeClustering, SpectralClustering
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -70,6 +70,17 @@ def fit_nca(X, y, seed, args):
 
 def fit_ours(X, y, seed, args):
     model = DeepSpectralClusteringEmbedder(random_state=seed, device=args.device)
+    return model.fit(X, y).transform
+
+
+def fit_ours_conv(X, y, seed, args):
+    """The defaults with the built-in convolutional network (image datasets)."""
+    model = DeepSpectralClusteringEmbedder(
+        network="conv",
+        input_shape=args.input_shape,
+        random_state=seed,
+        device=args.device,
+    )
     return model.fit(X, y).transform
 
 
@@ -187,7 +198,10 @@ METHODS = {
     "MLP + MultiSimilarity (PML)": lambda *a: fit_pml(*a, loss_name="multisimilarity"),
     "ours, linear closed form": fit_ours_closed_form,
     "ours, defaults": fit_ours,
+    "ours, conv": fit_ours_conv,
 }
+# Methods that need images (a dataset of INPUT_SHAPES)
+IMAGE_METHODS = {"ours, conv"}
 
 
 # --------------------------------------------------------------- evaluation
@@ -234,7 +248,10 @@ def run(args):
             flush=True,
         )
         results[dataset] = {}
+        args.input_shape = INPUT_SHAPES.get(dataset)
         for method in args.methods:
+            if method in IMAGE_METHODS and args.input_shape is None:
+                continue
             runs = []
             for seed in range(args.seeds):
                 start = time.perf_counter()
@@ -322,12 +339,17 @@ def chart(results, path):
     import matplotlib.pyplot as plt
 
     datasets = list(results)
-    methods = list(results[datasets[0]])
+    methods = list(dict.fromkeys(m for rows in results.values() for m in rows))
     width = 0.8 / len(methods)
     figure, axis = plt.subplots(figsize=(2.6 * len(datasets) + 3, 4.5))
+
+    def nmi(dataset, method, statistic):  # NaN (no bar) where a method did not run
+        runs = results[dataset].get(method)
+        return statistic([r["NMI"] for r in runs]) if runs else np.nan
+
     for index, method in enumerate(methods):
-        means = [np.mean([r["NMI"] for r in results[d][method]]) for d in datasets]
-        stds = [np.std([r["NMI"] for r in results[d][method]]) for d in datasets]
+        means = [nmi(d, method, np.mean) for d in datasets]
+        stds = [nmi(d, method, np.std) for d in datasets]
         positions = np.arange(len(datasets)) + (index - len(methods) / 2 + 0.5) * width
         axis.bar(positions, means, width, yerr=stds, label=method)
     axis.set_xticks(np.arange(len(datasets)), datasets)
