@@ -180,7 +180,9 @@ class DeepSpectralClusteringEmbedder(
         linear map, at unit spread on the training data and never trained,
         and the head is trained with the loss and scaled by ``s`` to unit
         spread. The weight ``w`` is chosen on validation data between 1 and
-        2 (1 without validation). The anchors: ``"pca"`` the PCA projection
+        2, and also 0.5 and 0 (the head alone, without the anchor's columns)
+        when 10 classes or more are held out; 1 without validation. The
+        anchors: ``"pca"`` the PCA projection
         of the inputs (at most 256 directions); ``"whitened"`` that
         projection whitened by the training classes' within-class
         covariance, shrunk by ``shrinkage``, which divides out the variation
@@ -188,8 +190,9 @@ class DeepSpectralClusteringEmbedder(
         closed-form linear solution (all class directions, a ridge
         regression onto the class indicators). ``"auto"`` builds them all
         and keeps the one that clusters the validation data best (``"pca"``
-        without ``early_stopping``); with held-out classes, a head is then
-        trained only beside the closed form. ``"random"`` is a plain MLP
+        without ``early_stopping``); with fewer than 10 held-out classes, a
+        head is then trained only beside the closed form, with 10 or more
+        beside any anchor (see ``validation_split``). ``"random"`` is a plain MLP
         from torch's default initialisation, the paper's setting, which fits
         the training classes fastest.
 
@@ -258,7 +261,12 @@ class DeepSpectralClusteringEmbedder(
         compares the anchor alone with the anchor and trained head; the model
         is then refit on every class with those choices and that number of
         epochs. With ``init="auto"`` the head is trained only if the
-        closed-form anchor was chosen. ``"auto"`` is ``"classes"`` with 4
+        closed-form anchor was chosen. With 10 held-out classes or more,
+        which judge a network reliably, the head is trained beside any
+        anchor and scored on them after every epoch (patience as for
+        samples); its best epoch is kept if it beats the anchor alone by
+        0.02 NMI, as trained on the other classes, and the anchor alone,
+        fitted on every class, otherwise. ``"auto"`` is ``"classes"`` with 4
         classes or more, else ``"samples"``.
 
     warm_start : bool, default=False
@@ -316,13 +324,16 @@ class DeepSpectralClusteringEmbedder(
         Validation NMI when ``early_stopping``, else ``None``: with held-out
         samples, of the starting weights then of each epoch; with held-out
         classes, of the anchor alone then, when a head was trained, of the
-        anchor with the trained head.
+        anchor with the trained head (with 10 held-out classes or more, of
+        each epoch; for ``init="random"``, of each epoch only).
 
     best_validation_score_ : float or None
         Best of ``validation_scores_``, or ``None``.
 
     n_iter_ : int
-        Number of epochs the final model was trained for.
+        Number of epochs the final model was trained for. When validation
+        scores choose the best epoch, the weights kept may be those of an
+        earlier one.
 
     t_ : int
         Number of training samples seen by the optimizer.

@@ -108,7 +108,16 @@ class Run:
             n_classes,
         )
 
-    def train(self, result, X, codes, max_epochs, score=None, warn_max_iter=True):
+    def train(
+        self,
+        result,
+        X,
+        codes,
+        max_epochs,
+        score=None,
+        warn_max_iter=True,
+        score_start=True,
+    ):
         """Train ``result``'s network on ``X`` (see ``_training.train``)."""
         return train(
             result.module,
@@ -122,6 +131,7 @@ class Run:
             score=score,
             on_epoch=self.on_epoch,
             warn_max_iter=warn_max_iter,
+            score_start=score_start,
         )
 
 
@@ -218,7 +228,9 @@ def fit_adam(X, codes, n_classes, run, previous):
     X_train, codes_train, X_val, codes_val = validation_split(
         X, codes, n_classes, split, settings.validation_fraction, run.random_state
     )
-    held_out = HeldOut(X_val, codes_val, run.device, kmeans_seed)
+    held_out = HeldOut(
+        X_val, codes_val, run.device, kmeans_seed, whole_classes=split == "classes"
+    )
     if split == "classes" and previous is None:
         return _fit_on_held_out_classes(
             X, codes, n_classes, (X_train, codes_train), held_out, run
@@ -232,29 +244,28 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     """Whole classes held out choose the start, then whether the trained head
     (and with what weight) helps classes it never saw.
 
-    Each choice is one comparison, not one per epoch, so that the noise of
-    k-means on a few classes is not selected for. With ``init="auto"`` a head
-    is trained only beside the closed-form anchor: the training classes' own
-    directions clustering held-out classes worse than the input geometry is
-    evidence that a head trained on those classes does not transfer either.
-    The model is then refit on every class with those choices and, when the
-    head is kept, the number of epochs it was trained for.
+    With ``EPOCH_SELECTION_CLASSES`` held-out classes or more, they are a
+    reliable judge: the head is trained beside whichever start was chosen,
+    scored on them after every epoch, and the best epoch is kept if it beats
+    the start by ``SELECTION_MARGIN`` (the network trained on the other
+    classes is the fitted model: the epoch chosen is the one that was
+    scored). With fewer, each choice is one comparison, not one per epoch, so
+    that the noise of k-means on a few classes is not selected for; with
+    ``init="auto"`` a head is then trained only beside the closed-form
+    anchor, and the model is refit on every class with those choices and,
+    when the head is kept, the number of epochs it was trained for.
     """
     settings = run.settings
     init, shrinkage = _choose_anchor(X, codes, n_classes, held_out, run)
+    n_held_out = len(np.unique(held_out.codes))
+    if held_out.many_classes:
+        return _fit_best_epoch(X, codes, train_part, held_out, init, shrinkage, run)
     train_head = settings.init != "auto" or init == "closed_form"
     trial = run.start(*train_part, init, shrinkage)
     scores = [held_out.score(trial.module)]  # the anchor alone
     n_epochs, converged = 0, True
     if train_head:
-        n_held_out = len(np.unique(held_out.codes))
-        trained = (
-            "the network" if init == "random" else f"a head beside the {init} anchor"
-        )
-        run.report(
-            f"training {trained} on {n_classes - n_held_out} classes, to be scored "
-            f"on {n_held_out} held-out ones"
-        )
+        _report_training(run, init, n_classes - n_held_out, n_held_out, "")
         converged = run.train(
             trial, *train_part, settings.training.max_iter, warn_max_iter=False
         )
@@ -279,6 +290,68 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     if settings.training.verbose:
         _print_choice(settings.training.name, result, scores, train_head, n_epochs)
     return result
+
+
+def _fit_best_epoch(X, codes, train_part, held_out, init, shrinkage, run):
+    """Many held-out classes: train beside the start, keep the best epoch.
+
+    The start (the anchor alone) is a candidate unless ``init="random"``,
+    which asks for a trained network; a trained head is kept only when its
+    best epoch beats the anchor alone by ``SELECTION_MARGIN``. A head kept
+    stays as it was scored, trained on the classes not held out; without
+    one, the anchor is fitted on every class.
+    """
+    settings = run.settings
+    n_held_out = len(np.unique(held_out.codes))
+    result = run.start(*train_part, init, shrinkage)
+    _report_training(
+        run,
+        init,
+        len(np.unique(train_part[1])),
+        n_held_out,
+        ", scored on them after every epoch",
+    )
+    random = init == "random"
+    converged = run.train(
+        result,
+        *train_part,
+        settings.training.max_iter,
+        score=held_out.score,
+        warn_max_iter=False,
+        score_start=not random,
+    )
+    scores = result.history.validation_scores
+    trained = scores if random else scores[1:]
+    best_epoch = int(np.argmax(trained)) + 1 if trained else 0
+    kept = random or (trained and head_helps(scores[0], max(trained)))
+    if kept and not converged:
+        warn_max_iter_reached(settings.training)
+    if not kept:
+        result = run.start(X, codes, init, shrinkage)
+        result.history.validation_scores = scores
+    result.history.best_validation_score = max(scores)
+    if settings.training.verbose:
+        start = "" if random else f"start NMI {scores[0]:.4f}, "
+        outcome = (
+            f"the network of epoch {best_epoch} kept"
+            if kept
+            else "the anchor alone kept, fitted on every class"
+        )
+        print(
+            f"[{settings.training.name}] {_describe_start(result)}; held-out "
+            f"classes: {start}best epoch {best_epoch} of {len(trained)} NMI "
+            f"{max(trained, default=np.nan):.4f}; {outcome}",
+            flush=True,
+        )
+    return result
+
+
+def _report_training(run, init, n_train, n_held_out, how):
+    trained = "the network" if init == "random" else f"a head beside the {init} anchor"
+    run.report(
+        f"training {trained} on {n_train} classes, to be scored on {n_held_out} "
+        f"held-out ones{how}"
+    )
 
 
 def _warn_untrained_random(scores):
@@ -325,9 +398,7 @@ def _print_choice(name, result, scores, train_head, n_epochs):
     outcome = f"start NMI {scores[0]:.4f}, " + (
         f"trained NMI {scores[1]:.4f}" if train_head else "no head trained"
     )
-    anchor = f"init={result.init!r}" + (
-        f", shrinkage={result.shrinkage:g}" if result.init == "whitened" else ""
-    )
+    anchor = _describe_start(result)
     start = "the random start" if result.init == "random" else "the anchor alone"
     kept = (
         f"the trained network kept, refit on every class for {n_epochs} epochs"
@@ -335,6 +406,12 @@ def _print_choice(name, result, scores, train_head, n_epochs):
         else f"{start} kept, no network trained"
     )
     print(f"[{name}] {anchor}; held-out classes: {outcome}; {kept}", flush=True)
+
+
+def _describe_start(result):
+    return f"init={result.init!r}" + (
+        f", shrinkage={result.shrinkage:g}" if result.init == "whitened" else ""
+    )
 
 
 def class_centroids(embeddings, codes, n_classes, previous=None):

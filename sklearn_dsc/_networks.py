@@ -202,7 +202,8 @@ class AnchoredEmbedding(torch.nn.Module):
     head discriminative but loses structure that other classes need; the
     anchor keeps it. The two weights are buffers, set after training: with
     ``head_scale = 0`` (a head not trained, or not kept) the embedding is the
-    anchor alone, without the head's columns.
+    anchor alone, without the head's columns; with ``anchor_weight = 0`` (a
+    head that clusters held-out classes best alone) it is the head alone.
     """
 
     def __init__(self, anchor, head):
@@ -228,10 +229,12 @@ class AnchoredEmbedding(torch.nn.Module):
         }
 
     def forward(self, inputs):
-        anchor = self.anchor_weight * self.anchor(inputs)
         if not self.head_scale:
-            return anchor
-        return torch.cat([anchor, self.head_scale * self.head(inputs)], dim=1)
+            return self.anchor_weight * self.anchor(inputs)
+        head = self.head_scale * self.head(inputs)
+        if not self.anchor_weight:  # the head alone was chosen
+            return head
+        return torch.cat([self.anchor_weight * self.anchor(inputs), head], dim=1)
 
 
 def build_anchored(weight, bias, head):

@@ -31,6 +31,10 @@ SHRINKAGES = (1.0, 0.3, 0.1, 0.03, 0.01)
 DEFAULT_SHRINKAGE = 0.1
 # Weights of the anchor beside the unit-spread head, chosen on validation data.
 ANCHOR_WEIGHTS = (1.0, 2.0)
+# With EPOCH_SELECTION_CLASSES held-out classes or more, a lighter anchor and
+# the head alone (weight 0: the anchor's columns are left out) are candidates
+# too: so many unseen classes can tell a head that transfers.
+MANY_CLASSES_ANCHOR_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
 # Distinct class splits on which the anchors are compared (all of them when
 # there are no more).
 ANCHOR_SPLITS = 10
@@ -42,6 +46,9 @@ ANCHOR_SIGN_TEST_LEVEL = 0.05
 # direction; the anchor alone) by this much NMI: k-means on two or three
 # held-out classes is noisy.
 SELECTION_MARGIN = 0.02
+# From this many held-out classes on, they score the trained head after every
+# epoch and the best epoch is kept.
+EPOCH_SELECTION_CLASSES = 10
 
 
 def resolved_split(validation_split, n_classes):
@@ -203,13 +210,26 @@ class HeldOut:
     X, codes : held-out inputs and their encoded classes.
     device : torch.device where the networks embed them.
     kmeans_seed : int, the seed of every k-means, so that scores compare.
+    whole_classes : bool, whether the rows are of classes held out whole.
     """
 
-    def __init__(self, X, codes, device, kmeans_seed):
+    def __init__(self, X, codes, device, kmeans_seed, whole_classes=False):
         self.X = X
         self.codes = codes
         self.device = device
         self.kmeans_seed = kmeans_seed
+        self.whole_classes = whole_classes
+
+    @property
+    def many_classes(self):
+        """Whether these are ``EPOCH_SELECTION_CLASSES`` held-out classes or more."""
+        n_classes = len(np.unique(self.codes))
+        return self.whole_classes and n_classes >= EPOCH_SELECTION_CLASSES
+
+    @property
+    def anchor_weights(self):
+        """The anchor weights the score chooses among."""
+        return MANY_CLASSES_ANCHOR_WEIGHTS if self.many_classes else ANCHOR_WEIGHTS
 
     def _nmi(self, points):
         return kmeans_nmi(points, self.codes, random_state=self.kmeans_seed, n_init=3)
@@ -218,7 +238,7 @@ class HeldOut:
         """k-means NMI of the held-out rows in ``module``'s embedding.
 
         For an anchored network with a trained head, every weight of
-        ``ANCHOR_WEIGHTS`` is tried and the best is set as the module's
+        ``anchor_weights`` is tried and the best is set as the module's
         ``anchor_weight``: the score is that of the module as it is left.
         The module is left on ``device``.
         """
@@ -229,9 +249,10 @@ class HeldOut:
         embeddings = embed(module, self.X, self.device)
         n_anchor = module.anchor.out_features
         anchor = embeddings[:, :n_anchor]
+        head = embeddings[:, n_anchor:]
         scores = {
-            weight: self._nmi(np.hstack([weight * anchor, embeddings[:, n_anchor:]]))
-            for weight in ANCHOR_WEIGHTS
+            weight: self._nmi(np.hstack([weight * anchor, head]) if weight else head)
+            for weight in self.anchor_weights
         }
         best = max(scores, key=scores.get)
         module.anchor_weight.fill_(best)

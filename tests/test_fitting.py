@@ -1,5 +1,6 @@
 """Fitting: starting networks, the fit strategies and class centroids."""
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -10,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn_dsc._fitting import (
     Run,
     Settings,
+    _fit_best_epoch,
     class_centroids,
     fit_adam,
     fit_chunk,
@@ -17,26 +19,32 @@ from sklearn_dsc._fitting import (
     start,
 )
 from sklearn_dsc._networks import MLP, AnchoredEmbedding
-from sklearn_dsc._selection import DEFAULT_SHRINKAGE
+from sklearn_dsc._selection import DEFAULT_SHRINKAGE, EPOCH_SELECTION_CLASSES
 from sklearn_dsc._training import TrainingSettings
 
 from helpers import informative_and_noise
 
 
 def settings(**changes):
+    """The fitting settings, with ``changes`` to them or to the training's."""
+    training_fields = {field.name for field in dataclasses.fields(TrainingSettings)}
     training = TrainingSettings(
-        batch_size=64,
-        samples_per_class=None,
-        chunk_size=None,
-        learning_rate=1e-3,
-        weight_decay=1e-4,
-        dropout=0.0,
-        max_iter=3,
-        tol=1e-4,
-        n_iter_no_change=10,
-        verbose=0,
-        name="Test",
+        **{
+            "batch_size": 64,
+            "samples_per_class": None,
+            "chunk_size": None,
+            "learning_rate": 1e-3,
+            "weight_decay": 1e-4,
+            "dropout": 0.0,
+            "max_iter": 3,
+            "tol": 1e-4,
+            "n_iter_no_change": 10,
+            "verbose": 0,
+            "name": "Test",
+            **{k: v for k, v in changes.items() if k in training_fields},
+        }
     )
+    changes = {k: v for k, v in changes.items() if k not in training_fields}
     values = {
         "n_components": None,
         "network": "mlp",
@@ -141,6 +149,86 @@ def test_held_out_classes_record_the_anchor_then_the_head(problem):
     kept = trained_score > anchor_score + 0.02
     assert (result.history.n_iter > 0) == kept
     assert (result.module.head_scale.item() > 0) == kept
+
+
+class ScriptedHeldOut:
+    """Held-out classes whose scores are ``script``, one per call; keeps the
+    head's weights that each call saw."""
+
+    def __init__(self, codes, script):
+        self.codes = codes
+        self.script = list(script)
+        self.seen = []
+
+    def score(self, module):
+        head = getattr(module, "head", module)
+        self.seen.append({k: v.clone() for k, v in head.state_dict().items()})
+        return self.script[len(self.seen) - 1]
+
+
+@pytest.fixture
+def many_classes():
+    X, codes = informative_and_noise(n_classes=30, n_per_class=10)
+    held = codes >= 30 - EPOCH_SELECTION_CLASSES
+    return X, codes, (X[~held], codes[~held]), codes[held]
+
+
+def assert_same_weights(module, state):
+    for name, value in module.state_dict().items():
+        torch.testing.assert_close(value, state[name], rtol=0, atol=0)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_many_held_out_classes_keep_the_best_epoch(many_classes):
+    X, codes, train_part, held_codes = many_classes
+    held_out = ScriptedHeldOut(held_codes, [0.5, 0.55, 0.6, 0.58, 0.52])
+    result = _fit_best_epoch(
+        X, codes, train_part, held_out, "pca", None, run(max_iter=4)
+    )
+    assert result.history.validation_scores == [0.5, 0.55, 0.6, 0.58, 0.52]
+    assert result.history.best_validation_score == 0.6
+    assert result.module.head_scale.item() > 0
+    # the weights scored after the second epoch, not the last ones
+    assert_same_weights(result.module.head, held_out.seen[2])
+    with pytest.raises(AssertionError):
+        assert_same_weights(result.module.head, held_out.seen[4])
+
+
+def test_a_head_within_the_margin_leaves_the_anchor_fitted_on_every_class(
+    many_classes,
+):
+    X, codes, train_part, held_codes = many_classes
+    held_out = ScriptedHeldOut(held_codes, [0.6, 0.61, 0.615, 0.605])
+    result = _fit_best_epoch(
+        X, codes, train_part, held_out, "pca", None, run(max_iter=3)
+    )
+    assert result.module.head_scale.item() == 0
+    assert result.history.n_iter == 0
+    assert result.history.validation_scores == [0.6, 0.61, 0.615, 0.605]
+    anchor_alone = start(X, codes, settings(), np.random.RandomState(0), "pca", None)
+    assert result.module.anchor.weight.shape == anchor_alone.module.anchor.weight.shape
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_random_init_with_many_held_out_classes_keeps_a_trained_epoch(
+    many_classes,
+):
+    X, codes, train_part, held_codes = many_classes
+    # the first score is of the first epoch: the random start is no candidate
+    held_out = ScriptedHeldOut(held_codes, [0.3, 0.2, 0.1])
+    result = _fit_best_epoch(
+        X, codes, train_part, held_out, "random", None, run(max_iter=3)
+    )
+    assert result.history.validation_scores == [0.3, 0.2, 0.1]
+    assert_same_weights(result.module, held_out.seen[0])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fit_scores_every_epoch_on_many_held_out_classes():
+    X, codes = informative_and_noise(n_classes=34, n_per_class=10)
+    assert round(0.3 * 34) >= EPOCH_SELECTION_CLASSES
+    result = fit_adam(X, codes, 34, run(init="pca", max_iter=3), None)
+    assert len(result.history.validation_scores) == 4  # the anchor, 3 epochs
 
 
 def test_continuing_keeps_the_history(problem):

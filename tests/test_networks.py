@@ -115,6 +115,8 @@ def test_anchored_embedding_leaves_an_unused_head_out():
     torch.testing.assert_close(out[:, :3], 3 * X)
     torch.testing.assert_close(out[:, 3:], 2 * module.head(X))
     assert not module.anchor.weight.requires_grad
+    module.anchor_weight.fill_(0.0)  # the head alone, without the anchor's columns
+    torch.testing.assert_close(module(X), 2 * module.head(X))
 
 
 def test_input_scale_gives_unit_variance_per_feature():

@@ -19,6 +19,7 @@ from sklearn_dsc._selection import (
     start_candidates,
     validation_split,
 )
+from sklearn_dsc.metrics import kmeans_nmi
 
 from helpers import informative_and_noise
 
@@ -150,3 +151,28 @@ def test_held_out_score_chooses_the_anchor_weight():
     assert module.anchor_weight.item() in _selection.ANCHOR_WEIGHTS
     # the score is that of the module as it is left
     assert held_out.score(module) == pytest.approx(score)
+
+
+@pytest.mark.parametrize("whole_classes", [True, False])
+def test_many_held_out_classes_may_choose_the_head_alone(whole_classes):
+    n_classes = _selection.EPOCH_SELECTION_CLASSES
+    X, codes = informative_and_noise(n_classes=n_classes, n_per_class=20)
+    held_out = HeldOut(X, codes, torch.device("cpu"), 0, whole_classes)
+    assert held_out.many_classes == whole_classes
+    # an anchor of pure noise beside a head that sees the informative columns
+    noise = np.zeros((20, 24))
+    noise[:, 4:] = np.eye(20)
+    head = torch.nn.Linear(24, 4)
+    with torch.no_grad():
+        head.weight.copy_(torch.eye(24)[:4])
+        head.bias.zero_()
+    module = build_anchored(noise, np.zeros(20), head)
+    module.head_scale.fill_(1.0)
+    score = held_out.score(module)
+    head_alone = kmeans_nmi(X[:, :4], codes, random_state=0, n_init=3)
+    if whole_classes:  # only whole held-out classes may drop the anchor
+        assert module.anchor_weight.item() == 0.0
+        assert score == pytest.approx(head_alone)
+    else:
+        assert module.anchor_weight.item() in _selection.ANCHOR_WEIGHTS
+        assert score < head_alone
