@@ -17,9 +17,11 @@ from ._version import __version__
 _EXPORTS = {
     "DeepSpectralClusteringEmbedder": "._embedder",
     "ModelFileError": "._persistence",
+    "NClustersEstimate": "._n_clusters",
     "SpectralClusteringLoss": "._loss",
     "TrainingInterrupted": "._training",
     "distributed_spectral_clustering_loss": "._large_batch",
+    "estimate_n_clusters": "._n_clusters",
     "load": "._persistence",
     "save": "._persistence",
     "spectral_clustering_backward": "._large_batch",
@@ -29,10 +31,12 @@ _EXPORTS = {
 __all__ = [
     "DeepSpectralClusteringEmbedder",
     "ModelFileError",
+    "NClustersEstimate",
     "SpectralClusteringLoss",
     "TrainingInterrupted",
     "__version__",
     "distributed_spectral_clustering_loss",
+    "estimate_n_clusters",
     "load",
     "save",
     "spectral_clustering_backward",
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
         spectral_clustering_backward,
     )
     from ._loss import SpectralClusteringLoss, spectral_clustering_loss
+    from ._n_clusters import NClustersEstimate, estimate_n_clusters
     from ._persistence import ModelFileError, load, save
     from ._training import TrainingInterrupted
 

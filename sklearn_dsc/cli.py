@@ -13,7 +13,7 @@ import sys
 import time
 import warnings
 
-from ._files import DataError, check_output, read_table, write_matrix
+from ._files import DataError, atomic_write, check_output, read_table, write_matrix
 from ._version import __version__
 
 # torch and scikit-learn are imported by the commands that need them, so that
@@ -174,10 +174,47 @@ def _add_cluster(commands, debug):
         "its row number in DATA) and its cluster, or an .npy vector in row order.",
     )
     _model_and_data(sub)
-    sub.add_argument("--n-clusters", type=int, required=True, metavar="K")
+    sub.add_argument(
+        "--n-clusters",
+        type=_n_clusters,
+        default="auto",
+        metavar="K",
+        help="the number of clusters, or 'auto' (the default) to estimate it "
+        "from the embedding",
+    )
+    sub.add_argument(
+        "--max-clusters",
+        type=int,
+        metavar="K",
+        help="with --n-clusters auto: the largest number considered "
+        "(rows / 10, at most 100)",
+    )
+    sub.add_argument(
+        "--method",
+        default="eigengap",
+        help="with --n-clusters auto: the criterion, eigengap (the default), "
+        "loss, silhouette, bic or hdbscan",
+    )
+    sub.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="with --n-clusters auto: draw the criterion against K to this file",
+    )
     sub.add_argument("-o", "--output", required=True, metavar="OUT")
     sub.add_argument("--random-state", type=int, default=0, help="k-means seed (0)")
     sub.set_defaults(run=_cluster)
+
+
+def _n_clusters(text):
+    """``--n-clusters``: a positive integer or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of clusters or 'auto', got {text!r}"
+        ) from None
 
 
 def _add_evaluate(commands, debug):
@@ -421,15 +458,59 @@ def _kmeans(embedding, n_clusters, random_state):
 
 def _cluster(args):
     _check_matrix_output(args)
+    auto = args.n_clusters == "auto"
+    if not auto and (args.plot or args.max_clusters is not None):
+        raise DataError("--plot and --max-clusters go with --n-clusters auto")
+    if args.plot:
+        check_output(args.plot)
     _, table, embedding = _embed(args)
-    clusters = _kmeans(embedding, args.n_clusters, args.random_state)
+    n_clusters = _estimate(embedding, args) if auto else args.n_clusters
+    clusters = _kmeans(embedding, n_clusters, args.random_state)
     # the identifiers, or the row numbers of DATA, to join the clusters back on
     index = ("row", range(len(clusters))) if args.id is None else (args.id, table.ids)
     write_matrix(args.output, clusters[:, None], ["cluster"], index)
-    print(
-        f"Wrote {len(clusters)} cluster numbers (K={args.n_clusters}) to {args.output}"
-    )
+    print(f"Wrote {len(clusters)} cluster numbers (K={n_clusters}) to {args.output}")
     return 0
+
+
+def _estimate(embedding, args):
+    """``--n-clusters auto``: the estimate, printed (and drawn with ``--plot``)."""
+    from ._n_clusters import estimate_n_clusters
+
+    try:
+        estimate = estimate_n_clusters(
+            embedding,
+            max_clusters=args.max_clusters,
+            method=args.method,
+            random_state=args.random_state,
+        )
+    except ValueError as error:
+        raise DataError(f"cannot estimate the number of clusters: {error}") from None
+    print(
+        f"Estimated K={estimate.n_clusters} clusters ({estimate.method}, "
+        f"{estimate.candidates.min()} to {estimate.candidates.max()} considered)"
+    )
+    if args.plot:
+        _plot_estimate(estimate, args.plot)
+        print(f"Drew the criterion against K to {args.plot}")
+    return estimate.n_clusters
+
+
+def _plot_estimate(estimate, path):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise DataError("--plot needs matplotlib: pip install matplotlib") from None
+    figure = Figure(figsize=(6, 3.5))
+    axis = figure.subplots()
+    axis.plot(estimate.candidates, estimate.criterion, marker=".")
+    axis.axvline(estimate.n_clusters, color="tab:red", linestyle="--")
+    axis.set_xlabel("number of clusters K")
+    axis.set_ylabel(estimate.criterion_name)
+    axis.set_title(f"Estimated K = {estimate.n_clusters} ({estimate.method})")
+    figure.tight_layout()
+    with atomic_write(path) as stream:
+        figure.savefig(stream, format="png", dpi=100)
 
 
 def _evaluate(args):

@@ -247,6 +247,70 @@ def test_cluster(data, model, tmp_path):
     assert set(table[:, 1]) == set(range(5))
 
 
+def test_cluster_estimates_the_number_of_clusters_by_default(data, model, tmp_path):
+    out, figure = tmp_path / "clusters.npy", tmp_path / "criterion.png"
+    result = ok("cluster", model, data / "unseen.npz", "-o", out, "--plot", figure)
+    estimated = int(result.stdout.split("Estimated K=")[1].split()[0])
+    assert len(np.unique(np.load(out))) == estimated
+    assert f"(K={estimated})" in result.stdout
+    assert figure.read_bytes().startswith(b"\x89PNG")
+    result = ok(
+        "cluster",
+        model,
+        data / "unseen.npz",
+        "-o",
+        out,
+        "--n-clusters",
+        "auto",
+        "--method",
+        "silhouette",
+        "--max-clusters",
+        8,
+    )
+    assert "(silhouette, 2 to 8 considered)" in result.stdout
+
+
+def test_cluster_options_are_checked(data, model, tmp_path):
+    out = tmp_path / "clusters.npy"
+    unseen = data / "unseen.npz"
+    fails(
+        "cluster",
+        model,
+        unseen,
+        "-o",
+        out,
+        "--method",
+        "gap",
+        message="cannot estimate the number of clusters: method must be one of",
+    )
+    fails(
+        "cluster",
+        model,
+        unseen,
+        "-o",
+        out,
+        "--max-clusters",
+        1000,
+        message="max_clusters=1000 is not below the number of rows (300)",
+    )
+    fails(
+        "cluster",
+        model,
+        unseen,
+        "-o",
+        out,
+        "--n-clusters",
+        5,
+        "--plot",
+        "k.png",
+        message="--plot and --max-clusters go with --n-clusters auto",
+    )
+    result = sklearn_dsc("cluster", model, unseen, "-o", out, "--n-clusters", "many")
+    assert result.returncode == 2
+    assert "expected a number of clusters or 'auto', got 'many'" in result.stderr
+    assert not out.exists()
+
+
 def test_cluster_and_transform_carry_an_id_column(data, model, tmp_path):
     source = (data / "unseen.csv").read_text().splitlines()
     with_ids = tmp_path / "with_ids.csv"

@@ -1,0 +1,330 @@
+"""How many clusters does an embedding hold? ``estimate_n_clusters``.
+
+Every method reads the rows of one embedding (at most ``max_samples`` of them,
+drawn at random) and returns an ``NClustersEstimate``: the number chosen, and
+the criterion it was chosen by over the candidate numbers.
+"""
+
+import dataclasses
+from numbers import Integral
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import eigh
+from scipy.sparse.linalg import eigsh
+from sklearn.cluster import HDBSCAN, KMeans
+from sklearn.metrics import silhouette_score
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils import check_array, check_random_state
+
+METHODS = ("eigengap", "loss", "silhouette", "bic", "hdbscan")
+CRITERION_NAMES = {
+    "eigengap": "eigengap after K eigenvalues",
+    "loss": "minus the spectral clustering loss",
+    "silhouette": "silhouette of k-means",
+    "bic": "BIC of k-means",
+    "hdbscan": "share of rows clustered",
+}
+# k-means based criteria are evaluated on at most this many candidate numbers,
+# spread geometrically between the smallest and the largest
+MAX_KMEANS_CANDIDATES = 40
+# the local scale of a row in the affinity: the distance to this neighbour
+LOCAL_SCALE_NEIGHBOR = 7
+# up to this many rows, the eigenvalues come from the dense matrix
+DENSE_EIGENVALUES_ROWS = 3000
+
+
+@dataclasses.dataclass(frozen=True)
+class NClustersEstimate:
+    """What ``estimate_n_clusters`` found.
+
+    Attributes
+    ----------
+    n_clusters : int
+        The estimated number of clusters.
+    method : str
+        The criterion that chose it.
+    candidates : ndarray of int
+        The numbers of clusters compared (for ``"hdbscan"``, the one found).
+    criterion : ndarray of float
+        The criterion at each candidate; ``n_clusters`` is where it is
+        largest (the eigengap, minus the loss, the silhouette, the BIC; the
+        share of rows clustered for ``"hdbscan"``).
+    """
+
+    n_clusters: int
+    method: str
+    candidates: np.ndarray
+    criterion: np.ndarray
+
+    @property
+    def criterion_name(self):
+        """What ``criterion`` holds, in words (a plot's axis label)."""
+        return CRITERION_NAMES[self.method]
+
+
+def estimate_n_clusters(
+    embedding,
+    *,
+    max_clusters=None,
+    min_clusters=2,
+    method="eigengap",
+    n_neighbors=30,
+    max_samples=3000,
+    random_state=None,
+):
+    """Estimate how many clusters the rows of an embedding form.
+
+    Parameters
+    ----------
+    embedding : array-like of shape (n_samples, n_components)
+        Rows to cluster, typically ``DeepSpectralClusteringEmbedder.transform``
+        of new data.
+    max_clusters : int, default=None
+        The largest number considered; ``None`` takes ``n_samples // 10``
+        (at most 100, at least ``min_clusters``).
+    min_clusters : int, default=2
+        The smallest number considered, at least 2.
+    method : {"eigengap", "loss", "silhouette", "bic", "hdbscan"}, default="eigengap"
+        ``"eigengap"``: the largest gap between consecutive eigenvalues of the
+        normalised affinity ``D^-1/2 W D^-1/2`` of a k-nearest-neighbour graph
+        (the spectral view that the loss trains for). ``"loss"``: the number
+        whose k-means partition is closest to the embedding in the spectral
+        clustering loss. ``"silhouette"``: the best silhouette of k-means.
+        ``"bic"``: the Bayesian information criterion of k-means as a mixture
+        of spherical Gaussians (X-means). ``"hdbscan"``: the number of
+        clusters HDBSCAN finds.
+    n_neighbors : int, default=30
+        Neighbours of each row in the affinity of ``"eigengap"``.
+    max_samples : int, default=3000
+        Rows used, drawn at random when there are more: the cost of every
+        method grows with them (the eigengap's with their cube, up to 3,000
+        rows; Lanczos iterations above), the estimate hardly does while each
+        cluster keeps some 30 rows or more.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the rows drawn and k-means.
+
+    Returns
+    -------
+    NClustersEstimate
+        ``n_clusters``, and the ``criterion`` at each of the ``candidates``.
+
+    Notes
+    -----
+    *Eigengap.* With ``W_ij = exp(-d_ij^2 / (s_i s_j))`` on the symmetrised
+    k-nearest-neighbour graph (``s_i`` the distance from row ``i`` to its
+    7th neighbour) and ``D`` its degrees, ``D^-1/2 W D^-1/2`` has eigenvalue
+    1 once per connected component; ``c`` well separated clusters give ``c``
+    eigenvalues near 1 and a gap after them. The estimate is the ``k`` that
+    maximises ``lambda_k - lambda_{k+1}``. Repeated rows are counted once.
+    Cost: the neighbour search and the ``max_clusters + 1`` smallest
+    eigenvalues of the normalised Laplacian ``I - D^-1/2 W D^-1/2``, dense
+    up to 3,000 rows, by shift-invert Lanczos above.
+
+    *HDBSCAN.* scikit-learn's, with clusters of 5 rows or more, on the
+    distinct rows; rows it calls noise belong to no cluster.
+
+    *Loss.* The spectral clustering loss ``1/4 ||P_F - P_Y||_F^2`` of the
+    embedding ``F`` and the k-means partition ``Y`` equals
+    ``(r + k) / 4 - tr(P_F P_Y) / 2`` (``r`` the rank of ``F``): a new
+    cluster lowers it only when its indicator lies more than half inside the
+    column space of the embedding. The estimate minimises it.
+
+    *Silhouette, BIC.* k-means for each candidate (geometrically spaced, at
+    most 40 of them), scored by the silhouette (on at most 2,000 rows) or by
+    Pelleg and Moore's BIC with one shared variance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_dsc import estimate_n_clusters
+    >>> rng = np.random.RandomState(0)
+    >>> centers = 10 * rng.normal(size=(4, 3))
+    >>> X = np.vstack([c + rng.normal(size=(50, 3)) for c in centers])
+    >>> estimate_n_clusters(X, max_clusters=10, random_state=0).n_clusters
+    4
+    """
+    X, max_clusters, rng = _validate(
+        embedding,
+        max_clusters,
+        min_clusters,
+        method,
+        n_neighbors,
+        max_samples,
+        random_state,
+    )
+    if method == "eigengap":
+        return _eigengap(X, min_clusters, max_clusters, n_neighbors)
+    if method == "hdbscan":
+        return _hdbscan(X, max_clusters)
+    candidates = _kmeans_candidates(min_clusters, max_clusters)
+    partitions = [_kmeans(X, k, rng) for k in candidates]
+    score = {"loss": _negative_loss, "silhouette": _silhouette, "bic": _bic}[method]
+    criterion = np.array([score(X, *partition, rng) for partition in partitions])
+    return NClustersEstimate(
+        int(candidates[np.argmax(criterion)]), method, candidates, criterion
+    )
+
+
+def _validate(
+    embedding,
+    max_clusters,
+    min_clusters,
+    method,
+    n_neighbors,
+    max_samples,
+    random_state,
+):
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
+    X = check_array(embedding, dtype=np.float64, input_name="embedding")
+    n_samples = X.shape[0]
+    for name, value, low in (
+        ("min_clusters", min_clusters, 2),
+        ("n_neighbors", n_neighbors, 1),
+        ("max_samples", max_samples, 4),
+    ):
+        if not isinstance(value, Integral) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+    if n_samples < 2 * min_clusters:
+        raise ValueError(
+            f"embedding has {n_samples} rows: {min_clusters} clusters need at "
+            f"least {2 * min_clusters} (two rows each)."
+        )
+    if max_clusters is None:
+        pass
+    elif not isinstance(max_clusters, Integral) or max_clusters < min_clusters:
+        raise ValueError(
+            f"max_clusters must be an integer >= min_clusters ({min_clusters}); "
+            f"got {max_clusters!r}."
+        )
+    elif max_clusters >= n_samples:
+        raise ValueError(
+            f"max_clusters={max_clusters} is not below the number of rows "
+            f"({n_samples}): each cluster needs rows of its own."
+        )
+    if np.ptp(X, axis=0).max() == 0:
+        raise ValueError("embedding is constant: every row is the same point.")
+    rng = check_random_state(random_state)
+    if n_samples > max_samples:
+        X = X[np.sort(rng.choice(n_samples, max_samples, replace=False))]
+    if max_clusters is None:
+        max_clusters = max(min_clusters, min(100, len(X) // 10))
+    return X, min(int(max_clusters), len(X) - 1), rng
+
+
+def _kmeans_candidates(min_clusters, max_clusters):
+    grid = np.geomspace(min_clusters, max_clusters, MAX_KMEANS_CANDIDATES)
+    return np.unique(np.round(grid).astype(int))
+
+
+def _kmeans(X, k, rng):
+    seed = int(rng.randint(np.iinfo(np.int32).max))
+    kmeans = KMeans(k, n_init=1, random_state=seed).fit(X)
+    return kmeans.labels_, kmeans.inertia_
+
+
+def _affinity(X, n_neighbors):
+    """The symmetrised k-nearest-neighbour affinity with local scales."""
+    n_neighbors = min(n_neighbors, len(X) - 1)
+    neighbors = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(X)
+    distances, indices = neighbors.kneighbors(X)
+    distances, indices = distances[:, 1:], indices[:, 1:]  # not the row itself
+    scale = distances[:, min(LOCAL_SCALE_NEIGHBOR, n_neighbors) - 1]
+    # rows repeated more than LOCAL_SCALE_NEIGHBOR times have a scale of 0:
+    # a floor far below every other distance makes their weights 1
+    scale = np.maximum(scale, 1e-6 * max(distances.max(), np.finfo(np.float64).tiny))
+    rows = np.repeat(np.arange(len(X)), n_neighbors)
+    weights = np.exp(-(distances.ravel() ** 2) / (scale[rows] * scale[indices.ravel()]))
+    W = sp.csr_matrix((weights, (rows, indices.ravel())), shape=(len(X), len(X)))
+    return W.maximum(W.T)
+
+
+def _eigengap(X, min_clusters, max_clusters, n_neighbors):
+    # a row repeated more often than it has neighbours would make a clique
+    # of its copies, cut off from the rest of the graph
+    X = np.unique(X, axis=0)
+    W = _affinity(X, n_neighbors)
+    degrees = np.asarray(W.sum(axis=1)).ravel()
+    inverse_root = sp.diags(1.0 / np.sqrt(np.maximum(degrees, 1e-300)))
+    laplacian = sp.identity(len(X)) - inverse_root @ W @ inverse_root
+    n_eigenvalues = min(max_clusters + 1, len(X) - 1)
+    # The smallest eigenvalues of the normalised Laplacian I - D^-1/2 W D^-1/2
+    # (1 minus the affinity's largest)
+    if len(X) <= DENSE_EIGENVALUES_ROWS:
+        smallest = eigh(
+            laplacian.toarray(),
+            eigvals_only=True,
+            subset_by_index=[0, n_eigenvalues - 1],
+        )
+    else:
+        # shift-invert Lanczos about a point just below 0, where they
+        # converge in a few iterations; a fixed start makes them repeatable
+        smallest = eigsh(
+            laplacian.tocsc(),
+            k=n_eigenvalues,
+            sigma=-1e-3,
+            which="LM",
+            v0=np.ones(len(X)),
+            ncv=min(len(X), 2 * n_eigenvalues + 20),
+            return_eigenvectors=False,
+        )
+    eigenvalues = 1.0 - np.sort(smallest)
+    candidates = np.arange(min_clusters, n_eigenvalues)
+    gaps = eigenvalues[candidates - 1] - eigenvalues[candidates]
+    return NClustersEstimate(
+        int(candidates[np.argmax(gaps)]), "eigengap", candidates, gaps
+    )
+
+
+def _negative_loss(X, labels, inertia, rng):
+    """Minus the spectral clustering loss ``1/4 ||P_F - P_Y||^2`` of the
+    centred embedding and the partition ``labels``."""
+    F = X - X.mean(axis=0)
+    U, s, _ = np.linalg.svd(F, full_matrices=False)
+    rank = int(np.sum(s > s[0] * max(F.shape) * np.finfo(np.float64).eps))
+    U = U[:, :rank]
+    k = labels.max() + 1
+    # tr(P_F P_Y) = sum over clusters of |U^T 1_c|^2 / n_c
+    sums = np.zeros((k, rank))
+    np.add.at(sums, labels, U)
+    counts = np.bincount(labels, minlength=k)
+    trace = np.sum(np.square(sums).sum(axis=1) / np.maximum(counts, 1))
+    return -((rank + k) / 4 - trace / 2)
+
+
+def _silhouette(X, labels, inertia, rng):
+    seed = int(rng.randint(np.iinfo(np.int32).max))
+    return silhouette_score(X, labels, sample_size=min(len(X), 2000), random_state=seed)
+
+
+def _bic(X, labels, inertia, rng):
+    """Pelleg and Moore's BIC of k-means: spherical Gaussians, one variance."""
+    n, d = X.shape
+    k = labels.max() + 1
+    counts = np.bincount(labels, minlength=k)
+    counts = counts[counts > 0]
+    variance = max(inertia / (d * max(n - k, 1)), np.finfo(np.float64).tiny)
+    log_likelihood = (
+        np.sum(counts * np.log(counts))
+        - n * np.log(n)
+        - n * d / 2 * np.log(2 * np.pi * variance)
+        - d * (n - k) / 2
+    )
+    n_parameters = (k - 1) + k * d + 1
+    return log_likelihood - n_parameters / 2 * np.log(n)
+
+
+def _hdbscan(X, max_clusters):
+    X = np.unique(X, axis=0)  # copies of a row would make clusters of their own
+    labels = HDBSCAN(min_cluster_size=5, copy=True).fit_predict(X)
+    n_clusters = int(labels.max() + 1)
+    if n_clusters == 0:  # every row is noise: one cluster
+        n_clusters = 1
+    n_clusters = min(n_clusters, max_clusters)
+    return NClustersEstimate(
+        n_clusters,
+        "hdbscan",
+        np.array([n_clusters]),
+        np.array([np.mean(labels >= 0)]),
+    )
