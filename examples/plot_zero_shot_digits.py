@@ -35,8 +35,7 @@ for name, points in embeddings.items():
 # (PCA), the pixels whitened by the training digits' within-class covariance
 # for several shrinkages, or the training classes' own directions (the closed
 # form). Here the whitened pixels cluster held-out digits best, so no head is
-# trained beside them: the embedding is the anchor, and the head's columns are
-# zeros.
+# trained beside them: the embedding is the anchor alone.
 print(f"anchor: {model.init_}, shrinkage {model.shrinkage_}")
 scores = model.validation_scores_
 print(f"held-out training classes: NMI of the anchor alone {scores[0]:.3f}")
