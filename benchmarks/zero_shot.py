@@ -268,6 +268,8 @@ def run(args):
                     }
                 )
             results[dataset][method] = runs
+            if args.partial is not None:  # what a long run has measured so far
+                args.partial.write_text(json.dumps(results, indent=1))
             summary = summarise(runs)
             print(
                 f"  {method:<30} NMI {summary['NMI']}  SC {summary['SC NMI']}  "
@@ -414,13 +416,16 @@ def main(argv=None):
         "Pass the runs' own --seeds, --epochs and --device for the header",
     )
     args = parser.parse_args(argv)
+    args.output.mkdir(parents=True, exist_ok=True)
+    args.partial = None if args.merge else args.output / "zero_shot.partial.json"
     results = merged_results(args.merge) if args.merge else run(args)
     table = markdown(results, args)
     print("\n" + table)
-    args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "zero_shot.md").write_text(table)
     (args.output / "zero_shot.json").write_text(json.dumps(results, indent=1))
     chart(results, args.output / "zero_shot.png")
+    if args.partial is not None:
+        args.partial.unlink()
     print(f"wrote {args.output}/zero_shot.md, .json and .png")
 
 
