@@ -59,6 +59,13 @@ def fit_lda(X, y, seed, args):
     return LinearDiscriminantAnalysis().fit(X, y).transform
 
 
+def fit_lda_shrinkage(X, y, seed, args):
+    """LDA with Ledoit-Wolf shrinkage of the within-class covariance: the
+    plain one blows up the directions of near-constant pixels."""
+    lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto")
+    return lda.fit(X, y).transform
+
+
 def fit_nca(X, y, seed, args):
     rng = np.random.RandomState(seed)
     rows = rng.choice(len(X), min(len(X), args.nca_rows), replace=False)
@@ -192,6 +199,7 @@ METHODS = {
     "raw features": fit_raw,
     "PCA": fit_pca,
     "LDA": fit_lda,
+    "LDA, shrinkage": fit_lda_shrinkage,
     "NCA": fit_nca,
     "MLP + softmax": fit_softmax,
     "MLP + triplet (PML)": lambda *a: fit_pml(*a, loss_name="triplet"),
