@@ -367,10 +367,7 @@ def _fit(args):
     if untrained:
         print(f"No network was trained: {untrained}.")
     if model.validation_scores_:
-        print(
-            "Validation k-means NMI: "
-            + ", ".join(f"{score:.3f}" for score in model.validation_scores_)
-        )
+        print(f"Validation k-means NMI: {_validation_summary(model)}")
     print(f"Saved to {args.output}")
     return 0
 
@@ -381,17 +378,31 @@ def _anchor(model):
     return f"{model.init_}{shrinkage}"
 
 
+def _validation_summary(model):
+    """The validation scores, or their start and best when there is one per
+    epoch of a long run."""
+    scores = model.validation_scores_
+    if len(scores) <= 4:
+        return ", ".join(f"{score:.3f}" for score in scores)
+    best = max(range(1, len(scores)), key=scores.__getitem__)  # the first of equals
+    return (
+        f"start {scores[0]:.3f}, best {scores[best]:.3f} after epoch {best} of "
+        f"{len(scores) - 1}"
+    )
+
+
 def _why_untrained(model):
     """Why a fitted model trained no network, or ``None`` if it trained one."""
     if model.n_iter_ > 0 or model.init_ is None:
         return None  # a network was trained, or the closed form has none
     scores = model.validation_scores_ or []
-    if len(scores) == 2:
+    if len(scores) >= 2:
         trained = "network" if model.init_ == "random" else "head beside the anchor"
         start = "its random start" if model.init_ == "random" else "the anchor alone"
+        best = "" if len(scores) == 2 else ", at its best epoch"
         return (
             f"the {trained} trained on the training classes did not beat {start} "
-            f"on held-out classes (k-means NMI {scores[1]:.3f} against "
+            f"on held-out classes (k-means NMI {max(scores[1:]):.3f}{best}, against "
             f"{scores[0]:.3f}), so the embedding is {start}"
         )
     if len(scores) == 1:

@@ -665,3 +665,19 @@ def test_outputs_honour_the_umask_and_keep_an_existing_mode(data, model, tmp_pat
         assert out.stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(previous)
+
+
+def test_the_fit_summary_of_a_choice_made_after_every_epoch():
+    from types import SimpleNamespace
+
+    from sklearn_dsc.cli import _validation_summary, _why_untrained
+
+    scores = [0.6, 0.61, 0.65, 0.63, 0.62, 0.64]
+    model = SimpleNamespace(validation_scores_=scores, n_iter_=0, init_="whitened")
+    assert _validation_summary(model) == "start 0.600, best 0.650 after epoch 2 of 5"
+    assert "(k-means NMI 0.650, at its best epoch, against 0.600)" in _why_untrained(
+        model
+    )
+    model.validation_scores_ = [0.6, 0.55]
+    assert _validation_summary(model) == "0.600, 0.550"
+    assert "(k-means NMI 0.550, against 0.600)" in _why_untrained(model)
