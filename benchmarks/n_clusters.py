@@ -72,6 +72,8 @@ def run(args):
         for space, points in spaces.items():
             print(f"  {space} ({points.shape[1]} dimensions)", flush=True)
             results[dataset][space] = measure(np.asarray(points), y_test, args)
+        # what a long run has measured so far, dataset by dataset
+        args.partial.write_text(json.dumps(results, indent=1))
     return results
 
 
@@ -188,9 +190,12 @@ def main(argv=None):
         type=Path,
         nargs="+",
         metavar="JSON",
-        help="write the outputs from the n_clusters.json files of earlier runs",
+        help="write the outputs from the n_clusters.json (or .partial.json) files "
+        "of earlier runs",
     )
     args = parser.parse_args(argv)
+    args.output.mkdir(parents=True, exist_ok=True)
+    args.partial = args.output / "n_clusters.partial.json"
     if args.merge:
         results = {}
         for path in args.merge:
@@ -199,10 +204,10 @@ def main(argv=None):
         results = run(args)
     table = markdown(results, args.methods)
     print("\n" + table)
-    args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "n_clusters.md").write_text(table)
     (args.output / "n_clusters.json").write_text(json.dumps(results, indent=1))
     chart(results, args.methods, args.output / "n_clusters.png")
+    args.partial.unlink(missing_ok=True)
     print(f"wrote {args.output}/n_clusters.md, .json and .png")
 
 
