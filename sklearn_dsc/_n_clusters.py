@@ -159,8 +159,13 @@ def estimate_n_clusters(
         return _hdbscan(X, max_clusters)
     candidates = _kmeans_candidates(min_clusters, max_clusters)
     partitions = [_kmeans(X, k, rng) for k in candidates]
-    score = {"loss": _negative_loss, "silhouette": _silhouette, "bic": _bic}[method]
-    criterion = np.array([score(X, *partition, rng) for partition in partitions])
+    if method == "loss":
+        basis = column_basis(X)  # one SVD for every partition
+        criterion = [-spectral_loss(basis, labels) for labels, _ in partitions]
+    else:
+        score = {"silhouette": _silhouette, "bic": _bic}[method]
+        criterion = [score(X, *partition, rng) for partition in partitions]
+    criterion = np.array(criterion)
     return NClustersEstimate(
         int(candidates[np.argmax(criterion)]), method, candidates, criterion
     )
@@ -277,20 +282,24 @@ def _eigengap(X, min_clusters, max_clusters, n_neighbors):
     )
 
 
-def _negative_loss(X, labels, inertia, rng):
-    """Minus the spectral clustering loss ``1/4 ||P_F - P_Y||^2`` of the
-    centred embedding and the partition ``labels``."""
+def column_basis(X):
+    """An orthonormal basis ``U`` of the column space of the centred ``X``."""
     F = X - X.mean(axis=0)
     U, s, _ = np.linalg.svd(F, full_matrices=False)
     rank = int(np.sum(s > s[0] * max(F.shape) * np.finfo(np.float64).eps))
-    U = U[:, :rank]
+    return U[:, :rank]
+
+
+def spectral_loss(basis, labels):
+    """The spectral clustering loss ``1/4 ||P_F - P_Y||^2`` of the embedding
+    whose column space ``basis`` spans and the partition ``labels``."""
     k = labels.max() + 1
     # tr(P_F P_Y) = sum over clusters of |U^T 1_c|^2 / n_c
-    sums = np.zeros((k, rank))
-    np.add.at(sums, labels, U)
+    sums = np.zeros((k, basis.shape[1]))
+    np.add.at(sums, labels, basis)
     counts = np.bincount(labels, minlength=k)
     trace = np.sum(np.square(sums).sum(axis=1) / np.maximum(counts, 1))
-    return -((rank + k) / 4 - trace / 2)
+    return (basis.shape[1] + k) / 4 - trace / 2
 
 
 def _silhouette(X, labels, inertia, rng):
