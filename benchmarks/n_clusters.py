@@ -116,7 +116,9 @@ def markdown(results, methods):
     ]
     for space in ("embedding", "raw"):
         lines += [
-            f"In the {space}{' of the defaults' if space == 'embedding' else ''}:",
+            "In the embedding of the defaults:"
+            if space == "embedding"
+            else "In the raw features:",
             "",
             "| method | within 20 % of the true k | and NMI within 0.03 | "
             "median relative error |",
@@ -143,7 +145,7 @@ def markdown(results, methods):
     lines += [
         "",
         "Each cell: the estimated k (the NMI of k-means with it, the estimate's",
-        "time on this machine).",
+        "time on this machine, which may have been running other work).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -336,8 +336,10 @@ def markdown(results, args):
             summary = summarise(runs)
             if np.isclose(np.mean([r["NMI"] for r in runs]), best):
                 summary["NMI"] = f"**{summary['NMI']}**"
+            # a row measured on fewer seeds than the header says, from a merged run
+            seeds = "" if len(runs) == args.seeds else f" ({len(runs)} seed(s))"
             lines.append(
-                f"| {method} | " + " | ".join(summary[c] for c in columns) + " |"
+                f"| {method}{seeds} | " + " | ".join(summary[c] for c in columns) + " |"
             )
     return "\n".join(lines) + "\n"
 
