@@ -159,14 +159,13 @@ def train(
     Training stops when the criterion (the training loss, or ``-score(module)``
     with ``score``) has not improved by ``settings.tol`` for
     ``settings.n_iter_no_change`` epochs, or when ``on_epoch(module, history)``
-    returns ``True``. With ``score``, the best-scoring weights are restored at
-    the end; the starting weights are among the candidates (scored first, in
-    ``history.validation_scores``) unless ``score_start`` is false. A
-    divergence keeps the last weights that give finite embeddings, with a
-    warning. An interrupt (``KeyboardInterrupt``) after at least one epoch
-    keeps the current ones with a ``TrainingInterrupted`` warning and marks
-    the history; before any epoch it propagates. The module ends on the CPU.
-    Returns whether training stopped before ``max_epochs``.
+    returns ``True``. With ``score``, the best-scoring weights are restored,
+    the starting ones (scored first) among them unless ``score_start`` is
+    false. A divergence keeps the last weights with finite embeddings, with a
+    warning. An interrupt (Ctrl-C) after an epoch keeps the current ones with
+    a ``TrainingInterrupted`` warning and marks the history; before any, it
+    propagates. Returns whether training stopped before ``max_epochs``; the
+    module ends on the CPU.
     """
     data, sampler, optimizer = _prepare(
         module, X, codes, device, random_state, settings
@@ -176,8 +175,7 @@ def train(
     # Epoch-end weights, newest last, to fall back on if training diverges.
     recent_states = collections.deque([patience.best_state], maxlen=3)
     if score is not None and score_start:
-        # The starting weights are a candidate too: the fitted model is
-        # never worse on the validation data than where training began.
+        # a candidate too: the model is never worse there than its start
         patience.update(_criterion(None, module, score, history), patience.best_state)
     converged = False
     try:

@@ -270,45 +270,27 @@ def test_cluster_estimates_the_number_of_clusters_by_default(data, model, tmp_pa
     assert "(silhouette, 2 to 8 considered)" in result.stdout
 
 
-def test_cluster_options_are_checked(data, model, tmp_path):
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--method", "gap"], "estimate the number of clusters: method must be one"),
+        (["--max-clusters", 1000], "max_clusters=1000 is not below the number of rows"),
+        (["--n-clusters", 5, "--plot", "k.png"], "--plot and --max-clusters go with"),
+    ],
+)
+def test_cluster_options_are_checked(data, model, tmp_path, options, message):
     out = tmp_path / "clusters.npy"
-    unseen = data / "unseen.npz"
-    fails(
-        "cluster",
-        model,
-        unseen,
-        "-o",
-        out,
-        "--method",
-        "gap",
-        message="cannot estimate the number of clusters: method must be one of",
+    fails("cluster", model, data / "unseen.npz", "-o", out, *options, message=message)
+    assert not out.exists()
+
+
+def test_n_clusters_is_a_number_or_auto(data, model, tmp_path):
+    out = tmp_path / "clusters.npy"
+    result = sklearn_dsc(
+        "cluster", model, data / "unseen.npz", "-o", out, "--n-clusters", "many"
     )
-    fails(
-        "cluster",
-        model,
-        unseen,
-        "-o",
-        out,
-        "--max-clusters",
-        1000,
-        message="max_clusters=1000 is not below the number of rows (300)",
-    )
-    fails(
-        "cluster",
-        model,
-        unseen,
-        "-o",
-        out,
-        "--n-clusters",
-        5,
-        "--plot",
-        "k.png",
-        message="--plot and --max-clusters go with --n-clusters auto",
-    )
-    result = sklearn_dsc("cluster", model, unseen, "-o", out, "--n-clusters", "many")
     assert result.returncode == 2
     assert "expected a number of clusters or 'auto', got 'many'" in result.stderr
-    assert not out.exists()
 
 
 def test_cluster_and_transform_carry_an_id_column(data, model, tmp_path):
