@@ -196,8 +196,7 @@ def train(
         converged = True
         warn(
             f"Training diverged at epoch {history.n_iter + 1} (non-finite loss); "
-            "the last weights that gave finite embeddings are kept. Lower "
-            "learning_rate_init.",
+            "the last finite weights are kept: lower learning_rate_init.",
             ConvergenceWarning,
         )
     except KeyboardInterrupt:
