@@ -26,12 +26,14 @@ spaces = {"learned embedding": model.transform(X[unseen]), "raw pixels": X[unsee
 
 # %%
 # The estimate of each method in each space; 5 digits were never seen.
+estimates = {}
 for name, points in spaces.items():
-    estimates = {
+    estimates[name] = {
         method: estimate_n_clusters(points, method=method, random_state=0)
         for method in ("eigengap", "loss", "silhouette", "bic", "hdbscan")
     }
-    print(f"{name}: " + ", ".join(f"{m} {e.n_clusters}" for m, e in estimates.items()))
+    found = estimates[name].items()
+    print(f"{name}: " + ", ".join(f"{m} {e.n_clusters}" for m, e in found))
 
 # %%
 # The eigengap against the number of clusters: the estimate is where the gap
@@ -50,7 +52,7 @@ figure.tight_layout()
 # %%
 # k-means with the estimated number, against k-means told the true one.
 points = spaces["learned embedding"]
-estimated = estimate_n_clusters(points, random_state=0).n_clusters
+estimated = estimates["learned embedding"]["eigengap"].n_clusters
 for k in sorted({estimated, 5}):
     labels = KMeans(k, n_init=10, random_state=0).fit_predict(points)
     print(f"K={k}: NMI {normalized_mutual_info_score(y[unseen], labels):.3f}")

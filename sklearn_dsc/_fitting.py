@@ -323,7 +323,7 @@ def _fit_best_epoch(X, codes, train_part, held_out, init, shrinkage, run):
     scores = result.history.validation_scores
     trained = scores if random else scores[1:]
     best_epoch = int(np.argmax(trained)) + 1 if trained else 0
-    kept = random or (trained and head_helps(scores[0], max(trained)))
+    kept = random or (bool(trained) and head_helps(scores[0], max(trained)))
     if kept and not converged:
         warn_max_iter_reached(settings.training)
     if not kept:

@@ -196,14 +196,14 @@ def _validate(
             f"embedding has {n_samples} rows: {min_clusters} clusters need at "
             f"least {2 * min_clusters} (two rows each)."
         )
-    if max_clusters is None:
-        pass
-    elif not isinstance(max_clusters, Integral) or max_clusters < min_clusters:
+    if max_clusters is not None and (
+        not isinstance(max_clusters, Integral) or max_clusters < min_clusters
+    ):
         raise ValueError(
             f"max_clusters must be an integer >= min_clusters ({min_clusters}); "
             f"got {max_clusters!r}."
         )
-    elif max_clusters >= n_samples:
+    if max_clusters is not None and max_clusters >= n_samples:
         raise ValueError(
             f"max_clusters={max_clusters} is not below the number of rows "
             f"({n_samples}): each cluster needs rows of its own."

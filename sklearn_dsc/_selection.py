@@ -218,13 +218,9 @@ class HeldOut:
         self.codes = codes
         self.device = device
         self.kmeans_seed = kmeans_seed
-        self.whole_classes = whole_classes
-
-    @property
-    def many_classes(self):
-        """Whether these are ``EPOCH_SELECTION_CLASSES`` held-out classes or more."""
-        n_classes = len(np.unique(self.codes))
-        return self.whole_classes and n_classes >= EPOCH_SELECTION_CLASSES
+        # whether these are EPOCH_SELECTION_CLASSES held-out classes or more
+        n_classes = len(np.unique(codes))
+        self.many_classes = whole_classes and n_classes >= EPOCH_SELECTION_CLASSES
 
     @property
     def anchor_weights(self):
