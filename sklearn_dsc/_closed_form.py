@@ -79,24 +79,38 @@ def closed_form_linear_map(
     X = X.astype(np.float64)
     n_samples = X.shape[0]
     counts = np.bincount(codes, minlength=n_classes).astype(np.float64)
-    inv_sqrt_counts = 1.0 / np.sqrt(counts)
-    # X^T J without forming J: per-class sums of the rows, scaled.
-    indicator = sp.csr_matrix(
-        (inv_sqrt_counts[codes], (codes, np.arange(n_samples))),
+    # per-class sums of the rows without forming the indicator matrix J
+    membership = sp.csr_matrix(
+        (np.ones(n_samples), (codes, np.arange(n_samples))),
         shape=(n_classes, n_samples),
     )
-    mean = np.asarray(X.mean(axis=0)).ravel()
-    class_sums = indicator @ X
+    class_sums = membership @ X
     if sp.issparse(class_sums):
         class_sums = class_sums.toarray()
-    xt_j = class_sums.T - np.outer(mean, np.sqrt(counts))  # Xc^T J
+    mean = class_sums.sum(axis=0) / n_samples
     gram = X.T @ X
     gram = np.asarray(gram.toarray() if sp.issparse(gram) else gram)
     gram -= n_samples * np.outer(mean, mean)  # Xc^T Xc
+    return closed_form_from_moments(gram, class_sums, counts, mean, alpha, n_components)
 
-    eigenvalues, eigenvectors = linalg.eigh(gram)
+
+def closed_form_from_moments(
+    scatter, class_sums, counts, mean, alpha, n_components=None, eigh=None
+):
+    """``closed_form_linear_map`` from the moments of the rows.
+
+    ``scatter`` is ``Xc^T Xc`` (the rows about their ``mean``),
+    ``class_sums`` the ``n_classes x n_features`` sums of each class's rows
+    and ``counts`` their numbers (all positive); ``eigh``, if given, is the
+    ``(eigenvalues, eigenvectors)`` of ``scatter``, to share one
+    factorisation with a PCA. Returns ``(weight, bias, eigenvalues)``.
+    """
+    n_samples = counts.sum()
+    # Xc^T J, J being the class indicators scaled by 1/sqrt(count)
+    xt_j = (class_sums - np.outer(counts, mean)).T / np.sqrt(counts)
+    eigenvalues, eigenvectors = linalg.eigh(scatter) if eigh is None else eigh
     shifted = eigenvalues + alpha
-    keep = shifted > max(shifted.max(), 0) * gram.shape[0] * np.finfo(np.float64).eps
+    keep = shifted > max(shifted.max(), 0) * scatter.shape[0] * np.finfo(np.float64).eps
     inverse = np.where(keep, 1.0 / np.where(keep, shifted, 1.0), 0.0)
     ridge_map = (eigenvectors * inverse) @ (eigenvectors.T @ xt_j)  # D x k
     # M = J^T P_X~ J: the centred part plus the constant direction.
@@ -106,7 +120,7 @@ def closed_form_linear_map(
     mu, v = mu[::-1], v[:, ::-1]
     if n_components is None:
         n_components = max(1, int(np.sum(mu > 0.5)))
-    n_components = min(n_components, n_classes)
+    n_components = min(n_components, len(counts))
     v = v[:, :n_components]
     weight = (ridge_map @ v).T
     # the constant part of P_X~ J v is (1^T J v) / n

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.stats import binom
 from sklearn.model_selection import StratifiedShuffleSplit
 
-from ._anchors import anchor_maps
+from ._anchors import MAX_ANCHOR_WIDTH, ClassMoments, anchor_maps
 from ._data import embed
 from ._networks import AnchoredEmbedding
 from .metrics import kmeans_nmi
@@ -168,22 +168,9 @@ def choose_anchor(
         geometry.insert(0, ("pca", None))
     candidates = geometry + ([("closed_form", None)] if init == "auto" else [])
     held_out_sets = distinct_subsets(n_classes, n_held_out, ANCHOR_SPLITS, random_state)
-    scores = {candidate: [] for candidate in candidates}
-    for index, held_out in enumerate(held_out_sets, start=1):
-        if on_split is not None:
-            on_split(index, len(held_out_sets))
-        held = np.isin(codes, held_out)
-        maps = anchor_maps(candidates, X[~held], codes[~held], alpha, seed)
-        X_held, codes_held = X[held], codes[held]
-        for candidate, (weight, bias) in zip(candidates, maps, strict=True):
-            scores[candidate].append(
-                kmeans_nmi(
-                    np.asarray(X_held @ weight.T) + bias,
-                    codes_held,
-                    random_state=kmeans_seed,
-                    n_init=3,
-                )
-            )
+    scores = anchor_scores(
+        X, codes, candidates, held_out_sets, alpha, seed, kmeans_seed, on_split
+    )
     means = {candidate: np.mean(values) for candidate, values in scores.items()}
     best = max(geometry, key=means.get)  # the first of equals: PCA
     if init != "auto":
@@ -194,6 +181,35 @@ def choose_anchor(
     if significant and differences.mean() > SELECTION_MARGIN:
         return "closed_form", None
     return best
+
+
+def anchor_scores(
+    X, codes, candidates, held_out_sets, alpha, seed, kmeans_seed, on_split=None
+):
+    """``{candidate: [k-means NMI on each set of held-out classes]}``, each
+    anchor of ``candidates`` fitted on the classes kept.
+
+    Inputs narrow enough for a Gram matrix are embedded from their class
+    moments (``ClassMoments``); wider sparse ones fit every anchor afresh.
+    """
+    moments = ClassMoments(X, codes) if ClassMoments.applies(X) else None
+    scores = {candidate: [] for candidate in candidates}
+    for index, held_out in enumerate(held_out_sets, start=1):
+        if on_split is not None:
+            on_split(index, len(held_out_sets))
+        held = np.isin(codes, held_out)
+        if moments is not None:
+            embeddings = moments.held_out_embeddings(
+                held, candidates, alpha, MAX_ANCHOR_WIDTH
+            )
+        else:
+            maps = anchor_maps(candidates, X[~held], codes[~held], alpha, seed)
+            embeddings = (np.asarray(X[held] @ w.T) + b for w, b in maps)
+        for candidate, embedding in zip(candidates, embeddings, strict=True):
+            scores[candidate].append(
+                kmeans_nmi(embedding, codes[held], random_state=kmeans_seed, n_init=3)
+            )
+    return scores
 
 
 def head_helps(anchor_score, trained_score):

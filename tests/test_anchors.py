@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.decomposition import PCA
+from sklearn.metrics import pairwise_distances
 
 from sklearn_dsc._anchors import (
     MAX_ANCHOR_WIDTH,
+    ClassMoments,
     anchor_maps,
     closed_form_anchor,
     whitened_anchors,
@@ -81,6 +83,35 @@ def test_anchor_maps_follow_the_candidates_and_share_one_pca():
     np.testing.assert_array_equal(maps[0][0], whitened[0])
     np.testing.assert_array_equal(maps[2][0], pca[0])
     np.testing.assert_array_equal(maps[1][0], closed_form_anchor(X, y, 1e-4)[0])
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("max_width", [MAX_ANCHOR_WIDTH, 6])
+def test_class_moments_embed_held_out_rows_as_anchors_fitted_on_the_rest(
+    sparse, max_width
+):
+    X, y = informative_and_noise()
+    X = 1e3 * X + 5.0  # the moments are about the mean, in any units
+    if sparse:
+        X[np.abs(X - 5.0) < 2e3] = 0.0
+        X = sp.csr_matrix(X)
+    candidates = [("pca", None), ("whitened", 1.0), ("whitened", 0.01)]
+    candidates.append(("closed_form", None))
+    moments = ClassMoments(X, y)
+    for held_out in ([0, 1], [3, 7, 11]):
+        held = np.isin(y, held_out)
+        maps = anchor_maps(candidates, X[~held], y[~held], 1e-4, 0, max_width)
+        found = moments.held_out_embeddings(held, candidates, 1e-4, max_width)
+        for (weight, bias), embedding in zip(maps, found, strict=True):
+            expected = embedded(X[held], weight, bias)
+            assert embedding.shape == expected.shape
+            # the same up to an orthogonal map of the columns: same distances
+            np.testing.assert_allclose(
+                pairwise_distances(embedding),
+                pairwise_distances(expected),
+                rtol=1e-7,
+                atol=1e-9,
+            )
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # PCA of constants
