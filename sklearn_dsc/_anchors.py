@@ -159,22 +159,26 @@ class ClassMoments:
         self.sums = _dense(membership @ centred)
         self.gram = _dense(centred.T @ centred)
 
+    def _centred(self, rows):
+        X = self.X[rows]
+        return X if sp.issparse(X) else X - self.center
+
     @classmethod
     def applies(cls, X):
         """Whether ``X`` is narrow enough for its Gram matrix."""
         return X.shape[1] <= MAX_COVARIANCE_FEATURES
 
-    def held_out_embeddings(self, held, candidates, alpha, max_width):
+    def held_out_embeddings(self, held, candidates, alpha, max_width, rows=None):
         """The rows ``held`` embedded by each of ``candidates`` (as in
-        ``anchor_maps``) fitted on the other rows, with whole classes held out.
+        ``anchor_maps``) fitted on the other rows, with whole classes held out;
+        only the held rows of index ``rows``, if given.
 
         Each embedding equals that of ``anchor_maps`` on the rows kept up to
         rounding and an orthogonal map of its columns (the signs of
         eigenvectors), which distances and k-means do not see.
         """
-        held_rows = self.X[held]
-        if not sp.issparse(held_rows):
-            held_rows = held_rows - self.center
+        held_rows = self._centred(held)
+        embedded = held_rows if rows is None else self._centred(rows)
         kept = ~np.isin(np.arange(len(self.counts)), self.classes[held])
         counts, sums = self.counts[kept], self.sums[kept]
         n_kept = counts.sum()
@@ -189,7 +193,7 @@ class ClassMoments:
         components = vectors[:, ::-1][:, :width].T
         variances = np.clip(values[::-1][:width], 0, None)
         largest = variances[0] / max(n_kept - 1, 1)  # as PCA's explained variance
-        projected = _dense(held_rows @ components.T) - components @ mean
+        projected = _dense(embedded @ components.T) - components @ mean
         covariance = np.diag(variances / n_kept)  # of the projected kept rows
         geometry = [s for init, s in candidates if init != "closed_form"]
         transforms = _whitening(
@@ -201,7 +205,7 @@ class ClassMoments:
                     scatter, sums, counts, mean, alpha, len(counts), (values, vectors)
                 )
                 spread = np.sum((weight @ scatter) * weight) / n_kept
-                embedding = _dense(held_rows @ weight.T) + bias
+                embedding = _dense(embedded @ weight.T) + bias
             else:
                 transform = next(transforms)
                 spread = np.sum((transform @ covariance) * transform)

@@ -46,6 +46,10 @@ ANCHOR_SIGN_TEST_LEVEL = 0.05
 # direction; the anchor alone) by this much NMI: k-means on two or three
 # held-out classes is noisy.
 SELECTION_MARGIN = 0.02
+# The anchors are scored on at most this many rows of each held-out class
+# (drawn at random): beyond it, k-means' cost grows and the score's
+# precision hardly does.
+MAX_SCORED_ROWS_PER_CLASS = 1000
 # From this many held-out classes on, they score the trained head after every
 # epoch and the best epoch is kept.
 EPOCH_SELECTION_CLASSES = 10
@@ -193,23 +197,42 @@ def anchor_scores(
     moments (``ClassMoments``); wider sparse ones fit every anchor afresh.
     """
     moments = ClassMoments(X, codes) if ClassMoments.applies(X) else None
+    rng = np.random.RandomState(seed)  # leaves the caller's draws as they were
     scores = {candidate: [] for candidate in candidates}
     for index, held_out in enumerate(held_out_sets, start=1):
         if on_split is not None:
             on_split(index, len(held_out_sets))
         held = np.isin(codes, held_out)
+        rows = capped_per_class(
+            np.flatnonzero(held), codes, MAX_SCORED_ROWS_PER_CLASS, rng
+        )
         if moments is not None:
             embeddings = moments.held_out_embeddings(
-                held, candidates, alpha, MAX_ANCHOR_WIDTH
+                held, candidates, alpha, MAX_ANCHOR_WIDTH, rows
             )
         else:
             maps = anchor_maps(candidates, X[~held], codes[~held], alpha, seed)
-            embeddings = (np.asarray(X[held] @ w.T) + b for w, b in maps)
+            embeddings = (np.asarray(X[rows] @ w.T) + b for w, b in maps)
         for candidate, embedding in zip(candidates, embeddings, strict=True):
             scores[candidate].append(
-                kmeans_nmi(embedding, codes[held], random_state=kmeans_seed, n_init=3)
+                kmeans_nmi(embedding, codes[rows], random_state=kmeans_seed, n_init=3)
             )
     return scores
+
+
+def capped_per_class(rows, codes, cap, random_state):
+    """``rows``, less a random draw from the classes with more than ``cap``
+    rows among them, which keep ``cap``; in their order. ``random_state`` is
+    not drawn from when no class has more."""
+    classes, counts = np.unique(codes[rows], return_counts=True)
+    if counts.max() <= cap:
+        return rows
+    keep = np.ones(len(rows), dtype=bool)
+    for label in classes[counts > cap]:
+        of_class = np.flatnonzero(codes[rows] == label)
+        dropped = random_state.choice(of_class, len(of_class) - cap, replace=False)
+        keep[dropped] = False
+    return rows[keep]
 
 
 def head_helps(anchor_score, trained_score):

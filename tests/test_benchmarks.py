@@ -162,3 +162,17 @@ def test_bench_sparse_compares_principal_directions_with_arpack(capsys):
         in out
     )
     assert "\n| 300x5000 |" in out
+
+
+def test_bench_fit_time_fits_both_code_bases_side_by_side(capsys):
+    import bench_fit_time
+
+    bench_fit_time.main(["--baseline", "HEAD", "--datasets", "digits", "--seeds", "1"])
+    out = capsys.readouterr().out
+    (row,) = [line for line in out.splitlines() if line.startswith("| digits |")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    old_s, new_s, ratio = float(cells[2]), float(cells[3]), float(cells[4])
+    assert ratio == pytest.approx(new_s / old_s, abs=0.01)
+    assert all(cells[5:7])  # the anchors chosen
+    assert all(0 < float(nmi) <= 1 for nmi in cells[7:9])
+    assert "Total fit time:" in out

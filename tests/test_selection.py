@@ -10,7 +10,9 @@ from sklearn_dsc import _selection
 from sklearn_dsc._networks import build_anchored, build_mlp
 from sklearn_dsc._selection import (
     HeldOut,
+    anchor_scores,
     best_start,
+    capped_per_class,
     choose_anchor,
     distinct_subsets,
     head_helps,
@@ -123,6 +125,44 @@ def test_pca_is_kept_where_nothing_beats_the_input_geometry():
     X = centres[codes] + rng.normal(size=(240, 3))  # isotropic, well separated
     # a huge shrinkage makes the whitened anchor PCA again: PCA wins the tie
     assert choose_anchor(X, codes, 8, "auto", 1e9, 1e-4, 2, rng, 0) == ("pca", None)
+
+
+def test_capped_per_class_keeps_at_most_the_cap_of_each_class_in_order():
+    codes = np.repeat([0, 1, 2], [5, 12, 30])
+    rows = np.flatnonzero(codes > 0)[::-1]
+    rng = np.random.RandomState(0)
+    kept = capped_per_class(rows, codes, 10, rng)
+    assert np.bincount(codes[kept]).tolist() == [0, 10, 10]
+    assert np.isin(kept, rows).all()
+    assert (np.diff(kept) < 0).all()  # in the order given
+    state = rng.get_state()[1].copy()
+    assert capped_per_class(rows, codes, 30, rng) is rows
+    np.testing.assert_array_equal(rng.get_state()[1], state)  # nothing drawn
+
+
+def test_anchor_scores_from_moments_equal_those_of_anchors_fitted_afresh(
+    monkeypatch,
+):
+    X, codes = informative_and_noise(n_classes=8)
+    candidates = [("pca", None), ("whitened", 0.1), ("closed_form", None)]
+    held_out_sets = distinct_subsets(8, 3, 4, np.random.RandomState(0))
+    clustered = []
+    monkeypatch.setattr(_selection, "MAX_SCORED_ROWS_PER_CLASS", 20)
+    monkeypatch.setattr(
+        _selection,
+        "kmeans_nmi",
+        lambda points, labels, **kwargs: (
+            clustered.append(len(labels)) or kmeans_nmi(points, labels, **kwargs)
+        ),
+    )
+    args = (X, codes, candidates, held_out_sets, 1e-4, 0, 0)
+    from_moments = anchor_scores(*args)
+    assert set(clustered) == {3 * 20}  # 20 of the 50 rows of each class
+    monkeypatch.setattr(_selection.ClassMoments, "applies", lambda X: False)
+    afresh = anchor_scores(*args)
+    assert from_moments.keys() == afresh.keys()
+    for candidate, scores in from_moments.items():
+        np.testing.assert_allclose(scores, afresh[candidate], atol=1e-12)
 
 
 def test_whitened_init_chooses_among_the_shrinkages():

@@ -1,0 +1,116 @@
+"""The default fit of this checkout against an earlier revision, side by side.
+
+Every fit runs in a fresh process, alternating between the two code bases
+(this checkout's ``sklearn_dsc``, and the one of ``--baseline``, extracted
+with ``git archive`` into a temporary folder) so that both see the same load
+on the machine. For each dataset and seed it reports the fit time of each,
+their ratio, the anchor each chose and the k-means NMI of the classes never
+seen in training; then the ratio of the total times.
+
+    python benchmarks/bench_fit_time.py --baseline d4f1de9 \\
+        --datasets fashion-mnist --seeds 3
+"""
+
+import argparse
+import io
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from children import child_result
+from datasets import DATASETS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def child(source, dataset, seed):
+    """Fit the defaults of the package under ``source`` on ``dataset``."""
+    sys.path.insert(0, source)
+    import sklearn_dsc
+
+    if not Path(sklearn_dsc.__file__).is_relative_to(source):
+        raise RuntimeError(f"imported {sklearn_dsc.__file__}, not from {source}")
+    X_train, y_train, X_test, y_test = DATASETS[dataset]()
+    estimator = sklearn_dsc.DeepSpectralClusteringEmbedder(random_state=int(seed))
+    start = time.perf_counter()
+    estimator.fit(X_train, y_train)
+    seconds = time.perf_counter() - start
+    return {
+        "fit s": seconds,
+        "init": str(estimator.init_),
+        "shrinkage": estimator.shrinkage_,
+        "epochs": int(estimator.n_iter_),
+        "NMI": estimator.score(X_test, y_test),
+    }
+
+
+def extract(revision, folder):
+    """``sklearn_dsc`` as of ``revision``, under ``folder``."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision, "sklearn_dsc"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+
+
+def describe(run):
+    shrinkage = "" if run["shrinkage"] is None else f", {run['shrinkage']:g}"
+    trained = f", {run['epochs']} epochs" if run["epochs"] else ""
+    return f"{run['init']}{shrinkage}{trained}"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", required=True, help="a git revision")
+    parser.add_argument(
+        "--datasets", nargs="+", choices=DATASETS, default=["fashion-mnist"]
+    )
+    parser.add_argument("--seeds", type=int, default=3)
+    args = parser.parse_args(argv)
+    script = Path(__file__).resolve()
+    with tempfile.TemporaryDirectory() as folder:
+        extract(args.baseline, folder)
+        sources = {args.baseline: folder, "this checkout": str(ROOT)}
+        print(
+            "| dataset | seed | fit s, baseline | fit s, this checkout | ratio "
+            "| anchor, baseline | anchor, this checkout | NMI, baseline "
+            "| NMI, this checkout |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+        totals = dict.fromkeys(sources, 0.0)
+        for dataset in args.datasets:
+            for seed in range(args.seeds):
+                # the order alternates, so neither code base always runs first
+                order = list(sources) if seed % 2 == 0 else list(sources)[::-1]
+                runs = {
+                    name: child_result(script, sources[name], dataset, seed)
+                    for name in order
+                }
+                old, new = runs[args.baseline], runs["this checkout"]
+                for name, run in runs.items():
+                    totals[name] += run["fit s"]
+                print(
+                    f"| {dataset} | {seed} | {old['fit s']:.1f} | {new['fit s']:.1f} "
+                    f"| {new['fit s'] / old['fit s']:.2f} | {describe(old)} "
+                    f"| {describe(new)} | {old['NMI']:.3f} | {new['NMI']:.3f} |",
+                    flush=True,
+                )
+    print(
+        f"\nTotal fit time: {totals[args.baseline]:.1f} s at {args.baseline}, "
+        f"{totals['this checkout']:.1f} s here; ratio "
+        f"{totals['this checkout'] / totals[args.baseline]:.2f}."
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        import json
+
+        print(json.dumps(child(*sys.argv[2:])))
+    else:
+        main()
