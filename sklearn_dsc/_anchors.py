@@ -147,7 +147,7 @@ class ClassMoments:
     def __init__(self, X, codes):
         X = X.astype(np.float64, copy=False)
         self.center = np.zeros(X.shape[1]) if sp.issparse(X) else X.mean(axis=0)
-        self.X, self.codes = X, codes
+        self.X = X
         centred = X if sp.issparse(X) else X - self.center
         _, self.classes = np.unique(codes, return_inverse=True)
         n_classes = self.classes.max() + 1
@@ -183,10 +183,11 @@ class ClassMoments:
         counts, sums = self.counts[kept], self.sums[kept]
         n_kept = counts.sum()
         mean = sums.sum(axis=0) / n_kept
-        # the kept rows' scatter about their mean, and within their classes
-        scatter = self.gram - _dense(held_rows.T @ held_rows)
-        scatter -= n_kept * np.outer(mean, mean)
-        within = scatter + n_kept * np.outer(mean, mean) - (sums.T / counts) @ sums
+        # the kept rows' Gram matrix; their scatter about their mean and
+        # within their classes
+        gram = self.gram - _dense(held_rows.T @ held_rows)
+        scatter = gram - n_kept * np.outer(mean, mean)
+        within = gram - (sums.T / counts) @ sums
         # one factorisation for PCA and the closed form
         values, vectors = linalg.eigh(scatter)
         width = min(max_width, int(n_kept), scatter.shape[0])
