@@ -176,3 +176,19 @@ def test_bench_fit_time_fits_both_code_bases_side_by_side(capsys):
     assert all(cells[5:7])  # the anchors chosen
     assert all(0 < float(nmi) <= 1 for nmi in cells[7:9])
     assert "Total fit time:" in out
+
+
+def test_anchor_width_prints_a_row_per_width_that_fits(capsys):
+    import anchor_width
+
+    anchor_width.main(
+        ["--datasets", "digits", "--widths", "16", "full", "128", "--seeds", "1"]
+    )
+    rows = [
+        line for line in capsys.readouterr().out.splitlines() if "| digits |" in line
+    ]
+    assert [row.split("|")[2].strip() for row in rows] == ["16 (16)", "full (64)"]
+    for row in rows:
+        scores = [float(cell) for cell in row.split("|")[3:10]]
+        assert all(0 < score <= 1 for score in scores)
+        assert scores[-1] == max(scores[:-1])  # the best of PCA and the shrinkages
