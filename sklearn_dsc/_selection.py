@@ -152,7 +152,8 @@ def choose_anchor(
     A k-means NMI on two or three held-out classes is noisy, so the anchors
     are compared on up to ``ANCHOR_SPLITS`` distinct sets of ``n_held_out``
     held-out classes (every set, when there are no more), each anchor fitted
-    on the classes kept. Among the maps that keep every direction of the
+    on the classes kept and scored on at most ``MAX_SCORED_ROWS_PER_CLASS``
+    rows of each held-out class (``anchor_scores``). Among the maps that keep every direction of the
     inputs (PCA with ``init="auto"``, and the whitened anchor for each
     shrinkage of ``SHRINKAGES``, or ``shrinkage`` when it is a number), the
     best on average is chosen, PCA on a tie. With ``init="auto"``, the closed
