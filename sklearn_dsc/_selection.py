@@ -153,14 +153,15 @@ def choose_anchor(
     are compared on up to ``ANCHOR_SPLITS`` distinct sets of ``n_held_out``
     held-out classes (every set, when there are no more), each anchor fitted
     on the classes kept and scored on at most ``MAX_SCORED_ROWS_PER_CLASS``
-    rows of each held-out class (``anchor_scores``). Among the maps that keep every direction of the
-    inputs (PCA with ``init="auto"``, and the whitened anchor for each
-    shrinkage of ``SHRINKAGES``, or ``shrinkage`` when it is a number), the
-    best on average is chosen, PCA on a tie. With ``init="auto"``, the closed
-    form replaces it only when it is better by ``SELECTION_MARGIN`` on
-    average *and* on significantly more sets than chance (one-sided sign
-    test): a low-dimensional map fitted on a few classes can separate two
-    held-out classes by luck and still fail on many new ones.
+    rows of each held-out class (``anchor_scores``). Among the maps that keep
+    every direction of the inputs (PCA with ``init="auto"``, and the whitened
+    anchor for each shrinkage of ``SHRINKAGES``, or ``shrinkage`` when it is
+    a number), the best on average is chosen, PCA on a tie. With
+    ``init="auto"``, the closed form replaces it only when it is better by
+    ``SELECTION_MARGIN`` on average *and* on significantly more sets than
+    chance (one-sided sign test): a low-dimensional map fitted on a few
+    classes can separate two held-out classes by luck and still fail on many
+    new ones.
 
     Returns ``(init, shrinkage)``, ``shrinkage`` being ``None`` unless
     ``init`` is ``"whitened"``. ``on_split(i, n)``, if given, is called as
