@@ -23,7 +23,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import linalg
 
-from ._closed_form import closed_form_from_moments, closed_form_linear_map
+from ._closed_form import (
+    class_sums,
+    closed_form_from_moments,
+    closed_form_linear_map,
+    dense,
+)
 from ._pca import MAX_COVARIANCE_FEATURES, principal_directions
 
 # The PCA and whitened anchors keep at most this many directions of the inputs.
@@ -152,12 +157,8 @@ class ClassMoments:
         _, self.classes = np.unique(codes, return_inverse=True)
         n_classes = self.classes.max() + 1
         self.counts = np.bincount(self.classes, minlength=n_classes).astype(float)
-        membership = sp.csr_matrix(
-            (np.ones(len(codes)), (self.classes, np.arange(len(codes)))),
-            shape=(n_classes, len(codes)),
-        )
-        self.sums = _dense(membership @ centred)
-        self.gram = _dense(centred.T @ centred)
+        self.sums = class_sums(centred, self.classes, n_classes)
+        self.gram = dense(centred.T @ centred)
 
     def _centred(self, rows):
         X = self.X[rows]
@@ -185,7 +186,7 @@ class ClassMoments:
         mean = sums.sum(axis=0) / n_kept
         # the kept rows' Gram matrix; their scatter about their mean and
         # within their classes
-        gram = self.gram - _dense(held_rows.T @ held_rows)
+        gram = self.gram - dense(held_rows.T @ held_rows)
         scatter = gram - n_kept * np.outer(mean, mean)
         within = gram - (sums.T / counts) @ sums
         # one factorisation for PCA and the closed form
@@ -194,7 +195,7 @@ class ClassMoments:
         components = vectors[:, ::-1][:, :width].T
         variances = np.clip(values[::-1][:width], 0, None)
         largest = variances[0] / max(n_kept - 1, 1)  # as PCA's explained variance
-        projected = _dense(embedded @ components.T) - components @ mean
+        projected = dense(embedded @ components.T) - components @ mean
         covariance = np.diag(variances / n_kept)  # of the projected kept rows
         geometry = [s for init, s in candidates if init != "closed_form"]
         transforms = _whitening(
@@ -206,13 +207,9 @@ class ClassMoments:
                     scatter, sums, counts, mean, alpha, len(counts), (values, vectors)
                 )
                 spread = np.sum((weight @ scatter) * weight) / n_kept
-                embedding = _dense(embedded @ weight.T) + bias
+                embedding = dense(embedded @ weight.T) + bias
             else:
                 transform = next(transforms)
                 spread = np.sum((transform @ covariance) * transform)
                 embedding = projected @ transform.T
             yield embedding / np.sqrt(spread) if spread > 0 else embedding
-
-
-def _dense(array):
-    return np.asarray(array.toarray() if sp.issparse(array) else array)

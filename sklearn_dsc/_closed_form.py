@@ -79,19 +79,27 @@ def closed_form_linear_map(
     X = X.astype(np.float64)
     n_samples = X.shape[0]
     counts = np.bincount(codes, minlength=n_classes).astype(np.float64)
-    # per-class sums of the rows without forming the indicator matrix J
-    membership = sp.csr_matrix(
-        (np.ones(n_samples), (codes, np.arange(n_samples))),
-        shape=(n_classes, n_samples),
-    )
-    class_sums = membership @ X
-    if sp.issparse(class_sums):
-        class_sums = class_sums.toarray()
-    mean = class_sums.sum(axis=0) / n_samples
-    gram = X.T @ X
-    gram = np.asarray(gram.toarray() if sp.issparse(gram) else gram)
+    sums = class_sums(X, codes, n_classes)
+    mean = sums.sum(axis=0) / n_samples
+    gram = dense(X.T @ X)
     gram -= n_samples * np.outer(mean, mean)  # Xc^T Xc
-    return closed_form_from_moments(gram, class_sums, counts, mean, alpha, n_components)
+    return closed_form_from_moments(gram, sums, counts, mean, alpha, n_components)
+
+
+def class_sums(X, codes, n_classes):
+    """The ``n_classes x n_features`` sums of the rows of each class of
+    ``codes`` in ``X`` (dense or sparse), as an array, without forming the
+    ``n_samples x n_classes`` indicator matrix."""
+    membership = sp.csr_matrix(
+        (np.ones(len(codes)), (codes, np.arange(len(codes)))),
+        shape=(n_classes, len(codes)),
+    )
+    return dense(membership @ X)
+
+
+def dense(array):
+    """``array`` as an ``ndarray``, densified if sparse."""
+    return np.asarray(array.toarray() if sp.issparse(array) else array)
 
 
 def closed_form_from_moments(

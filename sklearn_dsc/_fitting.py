@@ -11,11 +11,10 @@ import dataclasses
 from collections.abc import Callable
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 from ._anchors import anchor_maps
-from ._closed_form import closed_form_linear_map
+from ._closed_form import class_sums, closed_form_linear_map
 from ._data import embed
 from ._loss import spectral_clustering_loss
 from ._networks import (
@@ -418,11 +417,7 @@ def class_centroids(embeddings, codes, n_classes, previous=None):
     """Mean embedding of each class; rows of classes absent from ``codes`` are
     those of ``previous`` when it has the same shape, else NaN."""
     counts = np.bincount(codes, minlength=n_classes)
-    membership = sp.csr_matrix(
-        (np.ones(len(codes)), (codes, np.arange(len(codes)))),
-        shape=(n_classes, len(codes)),
-    )
-    sums = membership @ embeddings.astype(np.float64)
+    sums = class_sums(embeddings.astype(np.float64), codes, n_classes)
     present = counts > 0
     if previous is None or previous.shape != sums.shape:
         # a first call, or the head's columns just joined the embedding:

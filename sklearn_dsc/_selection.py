@@ -205,12 +205,13 @@ def anchor_scores(
         if on_split is not None:
             on_split(index, len(held_out_sets))
         held = np.isin(codes, held_out)
-        rows = capped_per_class(
-            np.flatnonzero(held), codes, MAX_SCORED_ROWS_PER_CLASS, rng
-        )
+        held_rows = np.flatnonzero(held)
+        rows = capped_per_class(held_rows, codes, MAX_SCORED_ROWS_PER_CLASS, rng)
         if moments is not None:
+            # the held-out rows are centred once when all of them are scored
+            subset = None if rows is held_rows else rows
             embeddings = moments.held_out_embeddings(
-                held, candidates, alpha, MAX_ANCHOR_WIDTH, rows
+                held, candidates, alpha, MAX_ANCHOR_WIDTH, subset
             )
         else:
             maps = anchor_maps(candidates, X[~held], codes[~held], alpha, seed)
