@@ -26,10 +26,10 @@ from ._networks import (
 )
 from ._selection import (
     DEFAULT_SHRINKAGE,
+    SELECTION_MARGIN,
     HeldOut,
     best_start,
     choose_anchor,
-    head_helps,
     n_held_out_classes,
     resolved_split,
     start_candidates,
@@ -246,13 +246,15 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     With ``EPOCH_SELECTION_CLASSES`` held-out classes or more, they are a
     reliable judge: the head is trained beside whichever start was chosen,
     scored on them after every epoch, and the best epoch is kept if it beats
-    the start by ``SELECTION_MARGIN`` (the network trained on the other
-    classes is the fitted model: the epoch chosen is the one that was
-    scored). With fewer, each choice is one comparison, not one per epoch, so
-    that the noise of k-means on a few classes is not selected for; with
-    ``init="auto"`` a head is then trained only beside the closed-form
-    anchor, and the model is refit on every class with those choices and,
-    when the head is kept, the number of epochs it was trained for.
+    the start by more than the spread of its gain (the network trained on
+    the other classes is the fitted model: the epoch chosen is the one that
+    was scored). With fewer, each choice is one comparison, not one per
+    epoch, so that the noise of k-means on a few classes is not selected for;
+    with ``init="auto"`` a head is then trained only beside the closed-form
+    anchor and kept when it beats its anchor by ``SELECTION_MARGIN``, and the
+    model is refit on every class with those choices and, when the head is
+    kept, the number of epochs it was trained for. A head that lowers the
+    held-out Recall@1 significantly is never kept (``HeadEvidence``).
     """
     settings = run.settings
     init, shrinkage = _choose_anchor(X, codes, n_classes, held_out, run)
@@ -262,7 +264,7 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     train_head = settings.init != "auto" or init == "closed_form"
     trial = run.start(*train_part, init, shrinkage)
     scores = [held_out.score(trial.module)]  # the anchor alone
-    n_epochs, converged = 0, True
+    n_epochs, converged, evidence = 0, True, None
     if train_head:
         _report_training(run, init, n_classes - n_held_out, n_held_out, "")
         converged = run.train(
@@ -271,10 +273,12 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
         scores.append(held_out.score(trial.module))  # with the head
         # init="random" asks for a trained network: it is never left at its
         # random start, with a warning when held-out classes preferred that
-        if init == "random" and not head_helps(*scores):
+        random = init == "random"
+        if random and not scores[1] > scores[0] + SELECTION_MARGIN:
             _warn_untrained_random(scores)
+        evidence = None if random else held_out.head_evidence(trial.module, scores)
         # after an interrupt, the refit trains nothing: the anchor alone
-        if (head_helps(*scores) or init == "random") and not trial.history.interrupted:
+        if (random or evidence.helps) and not trial.history.interrupted:
             n_epochs = trial.history.n_iter
     result = run.start(X, codes, init, shrinkage)
     if n_epochs > 0:
@@ -287,7 +291,7 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     result.history.validation_scores = scores
     result.history.best_validation_score = max(scores)
     if settings.training.verbose:
-        _print_choice(settings.training.name, result, scores, train_head, n_epochs)
+        _print_choice(settings.training.name, result, scores, evidence, n_epochs)
     return result
 
 
@@ -296,7 +300,9 @@ def _fit_best_epoch(X, codes, train_part, held_out, init, shrinkage, run):
 
     The start (the anchor alone) is a candidate unless ``init="random"``,
     which asks for a trained network; a trained head is kept only when its
-    best epoch beats the anchor alone by ``SELECTION_MARGIN``. A head kept
+    best epoch beats the anchor alone by more than its gain's spread over
+    halves of the held-out classes, without a significantly lower Recall@1
+    (``HeldOut.head_evidence``). A head kept
     stays as it was scored, trained on the classes not held out; without
     one, the anchor is fitted on every class.
     """
@@ -322,7 +328,11 @@ def _fit_best_epoch(X, codes, train_part, held_out, init, shrinkage, run):
     scores = result.history.validation_scores
     trained = scores if random else scores[1:]
     best_epoch = int(np.argmax(trained)) + 1 if trained else 0
-    kept = random or (bool(trained) and head_helps(scores[0], max(trained)))
+    evidence = None
+    if not random and max(trained, default=-np.inf) > scores[0]:
+        # the best epoch's weights, restored by training
+        evidence = held_out.head_evidence(result.module, [scores[0], max(trained)])
+    kept = random or (evidence is not None and evidence.helps)
     if kept and not converged:
         warn_max_iter_reached(settings.training)
     if not kept:
@@ -339,7 +349,9 @@ def _fit_best_epoch(X, codes, train_part, held_out, init, shrinkage, run):
         print(
             f"[{settings.training.name}] {_describe_start(result)}; held-out "
             f"classes: {start}best epoch {best_epoch} of {len(trained)} NMI "
-            f"{max(trained, default=np.nan):.4f}; {outcome}",
+            f"{max(trained, default=np.nan):.4f}"
+            + (f" ({evidence.describe()})" if evidence is not None else "")
+            + f"; {outcome}",
             flush=True,
         )
     return result
@@ -392,17 +404,20 @@ def _choose_anchor(X, codes, n_classes, held_out, run):
     )
 
 
-def _print_choice(name, result, scores, train_head, n_epochs):
+def _print_choice(name, result, scores, evidence, n_epochs):
     """The verbose summary of what held-out classes chose."""
     outcome = f"start NMI {scores[0]:.4f}, " + (
-        f"trained NMI {scores[1]:.4f}" if train_head else "no head trained"
+        f"trained NMI {scores[1]:.4f}" if len(scores) > 1 else "no head trained"
     )
+    if evidence is not None:
+        outcome += f" ({evidence.describe()})"
     anchor = _describe_start(result)
     start = "the random start" if result.init == "random" else "the anchor alone"
     kept = (
         f"the trained network kept, refit on every class for {n_epochs} epochs"
         if n_epochs
-        else f"{start} kept, no network trained"
+        else f"{start} kept, "
+        + ("the trained network left out" if len(scores) > 1 else "no network trained")
     )
     print(f"[{name}] {anchor}; held-out classes: {outcome}; {kept}", flush=True)
 

@@ -6,24 +6,26 @@ functions that take what they need and return what they chose:
 - ``validation_split`` holds out a stratified share of the samples or whole
   classes; ``resolved_split`` says which of the two ``"auto"`` means.
 - ``choose_anchor`` compares the anchors on several sets of held-out classes
-  (mean NMI, then a margin and a sign test for the closed form).
+  (mean NMI, then two paired tests for the closed form: ``paired_tests_prefer``).
 - ``HeldOut.score`` scores a network on the held-out data and chooses the
-  anchor's weight beside a trained head.
-- ``best_start`` picks among candidate starting networks; ``head_helps``
-  says whether a trained head is kept.
+  anchor's weight beside a trained head; ``HeldOut.head_evidence`` measures
+  whether the head beats its anchor alone (``HeadEvidence.helps``).
+- ``best_start`` picks among candidate starting networks.
 """
 
+import dataclasses
 import itertools
 import math
 
 import numpy as np
-from scipy.stats import binom
+from scipy.stats import binom, norm
+from scipy.stats import t as student_t
 from sklearn.model_selection import StratifiedShuffleSplit
 
 from ._anchors import MAX_ANCHOR_WIDTH, ClassMoments, anchor_maps
 from ._data import embed
 from ._networks import AnchoredEmbedding
-from .metrics import kmeans_nmi
+from .metrics import kmeans_nmi, nearest_neighbour_hits
 
 # Shrinkages of the whitened anchor among which held-out classes choose, and
 # the one used without them.
@@ -38,14 +40,18 @@ MANY_CLASSES_ANCHOR_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
 # Distinct class splits on which the anchors are compared (all of them when
 # there are no more).
 ANCHOR_SPLITS = 10
-# The closed-form anchor must win on significantly more of them than chance
-# (one-sided sign test at this level).
-ANCHOR_SIGN_TEST_LEVEL = 0.05
-# With held-out classes, the closed-form anchor and the trained head are kept
-# only when they beat the simpler choice (the best anchor that keeps every
-# direction; the anchor alone) by this much NMI: k-means on two or three
-# held-out classes is noisy.
+# One-sided level of the paired tests by which held-out data prefer the
+# riskier choice: the closed-form anchor over the best anchor that keeps every
+# direction, a trained head over its anchor alone. A head that lowers the
+# held-out Recall@1 significantly at this level is not kept either.
+SELECTION_LEVEL = 0.05
+# With fewer than EPOCH_SELECTION_CLASSES held-out classes, a trained head is
+# kept only when it beats its anchor alone by this much NMI: k-means on two or
+# three classes is noisy, and so few classes give no spread to measure.
 SELECTION_MARGIN = 0.02
+# With more, the spread is measured: the head's gain over its anchor is
+# scored on this many random halves of the held-out classes.
+HALF_SAMPLES = 20
 # The anchors are scored on at most this many rows of each held-out class
 # (drawn at random): beyond it, k-means' cost grows and the score's
 # precision hardly does.
@@ -157,11 +163,10 @@ def choose_anchor(
     every direction of the inputs (PCA with ``init="auto"``, and the whitened
     anchor for each shrinkage of ``SHRINKAGES``, or ``shrinkage`` when it is
     a number), the best on average is chosen, PCA on a tie. With
-    ``init="auto"``, the closed form replaces it only when it is better by
-    ``SELECTION_MARGIN`` on average *and* on significantly more sets than
-    chance (one-sided sign test): a low-dimensional map fitted on a few
-    classes can separate two held-out classes by luck and still fail on many
-    new ones.
+    ``init="auto"``, the closed form replaces it only when its scores are
+    significantly higher by two paired tests (``paired_tests_prefer``): a
+    low-dimensional map fitted on a few classes can separate two held-out
+    classes by luck and still fail on many new ones.
 
     Returns ``(init, shrinkage)``, ``shrinkage`` being ``None`` unless
     ``init`` is ``"whitened"``. ``on_split(i, n)``, if given, is called as
@@ -182,11 +187,38 @@ def choose_anchor(
     if init != "auto":
         return best
     differences = np.subtract(scores[("closed_form", None)], scores[best])
-    wins = int(np.sum(differences > 0))
-    significant = binom.sf(wins - 1, len(differences), 0.5) <= ANCHOR_SIGN_TEST_LEVEL
-    if significant and differences.mean() > SELECTION_MARGIN:
+    if paired_tests_prefer(differences, n_held_out / (n_classes - n_held_out)):
         return "closed_form", None
     return best
+
+
+def paired_tests_prefer(differences, test_to_train):
+    """Whether ``differences`` (a riskier choice's scores less a simpler
+    one's, one per split of the classes) are significantly positive by two
+    one-sided tests at ``SELECTION_LEVEL``: a sign test (ties left out), and
+    the corrected resampled t-test of Nadeau and Bengio (2003).
+
+    The splits' training classes overlap, so the scores are correlated and
+    the plain paired t-test understates the variance of their mean; the
+    corrected test takes it as ``(1/J + test_to_train)`` times the variance
+    of the differences, ``J`` splits holding out ``test_to_train`` times as
+    many classes as they keep. The margin that the mean must clear thus
+    follows the spread of the scores, not a constant.
+    """
+    differences = np.asarray(differences, dtype=float)
+    n_splits = len(differences)
+    mean = differences.mean()
+    if n_splits < 2 or mean <= 0:
+        return False
+    # the sign test leaves out ties (both perfect on a split, say)
+    wins, losses = int(np.sum(differences > 0)), int(np.sum(differences < 0))
+    if binom.sf(wins - 1, wins + losses, 0.5) > SELECTION_LEVEL:
+        return False
+    variance = differences.var(ddof=1) * (1 / n_splits + test_to_train)
+    if variance == 0:  # every split the same positive difference
+        return True
+    t_statistic = mean / math.sqrt(variance)
+    return bool(student_t.sf(t_statistic, n_splits - 1) <= SELECTION_LEVEL)
 
 
 def anchor_scores(
@@ -238,10 +270,72 @@ def capped_per_class(rows, codes, cap, random_state):
     return rows[keep]
 
 
-def head_helps(anchor_score, trained_score):
-    """Whether a trained head beats its anchor alone on held-out classes by
-    ``SELECTION_MARGIN``."""
-    return trained_score > anchor_score + SELECTION_MARGIN
+@dataclasses.dataclass(frozen=True)
+class HeadEvidence:
+    """What held-out data say of a trained head beside its anchor.
+
+    ``gain`` is the k-means NMI of the network less that of its anchor alone,
+    ``margin`` what it must exceed; ``recall`` and ``anchor_recall`` are
+    their held-out Recall@1, and ``recall_p`` the p-value of an exact
+    one-sided McNemar test that the network's is lower.
+    """
+
+    gain: float
+    margin: float
+    recall: float
+    anchor_recall: float
+    recall_p: float
+
+    @property
+    def helps(self):
+        """The head is kept: NMI gained beyond the margin, and Recall@1 not
+        significantly lower."""
+        return self.gain > self.margin and self.recall_p > SELECTION_LEVEL
+
+    def describe(self):
+        return (
+            f"NMI gain {self.gain:+.4f} (needs > {self.margin:.4f}), Recall@1 "
+            f"{self.recall:.3f} against {self.anchor_recall:.3f} "
+            f"(p={self.recall_p:.2g})"
+        )
+
+
+def recall_evidence(anchor, network, codes):
+    """``(recall, anchor_recall, p)``: Recall@1 of the rows ``network`` and
+    ``anchor`` embed, and the exact one-sided McNemar p-value that the
+    network's is lower (on the rows where only one of them is right)."""
+    hits = nearest_neighbour_hits(network, codes)
+    anchor_hits = nearest_neighbour_hits(anchor, codes)
+    lost = int(np.sum(anchor_hits & ~hits))
+    won = int(np.sum(hits & ~anchor_hits))
+    return hits.mean(), anchor_hits.mean(), float(binom.sf(lost - 1, lost + won, 0.5))
+
+
+def half_sample_gain(anchor, network, codes, seed):
+    """``(gain, standard_error)`` of ``network``'s k-means NMI over
+    ``anchor``'s on the held-out rows they embed.
+
+    The gain is measured on every held-out class; its standard error from
+    the gains on ``HALF_SAMPLES`` random halves of the classes (the
+    delete-half jackknife, which holds for a statistic as rough as a k-means
+    NMI): how much the gain owes to which classes were held out.
+    """
+    classes = np.unique(codes)
+    n_kept = len(classes) // 2
+    n_deleted = len(classes) - n_kept
+
+    def gain(rows):
+        def nmi(points):
+            return kmeans_nmi(points[rows], codes[rows], random_state=seed, n_init=3)
+
+        return nmi(network) - nmi(anchor)
+
+    halves = distinct_subsets(
+        len(classes), n_kept, HALF_SAMPLES, np.random.RandomState(seed)
+    )
+    gains = np.array([gain(np.isin(codes, classes[half])) for half in halves])
+    spread = np.sum((gains - gains.mean()) ** 2) / len(gains)
+    return gain(slice(None)), math.sqrt(n_kept / n_deleted * spread)
 
 
 class HeldOut:
@@ -295,3 +389,39 @@ class HeldOut:
         best = max(scores, key=scores.get)
         module.anchor_weight.fill_(best)
         return scores[best]
+
+    def head_evidence(self, module, scores):
+        """``HeadEvidence`` of the anchored ``module``'s trained head, at the
+        anchor weight ``score`` chose, against its anchor alone.
+
+        ``scores`` are the anchor's and the network's scores. With many
+        held-out classes the gain is measured again with a k-means seed of
+        its own (the epoch and weight were chosen for the first seed's
+        luck too), and must exceed its standard error (``half_sample_gain``)
+        times the one-sided normal quantile of ``SELECTION_LEVEL``; with fewer
+        it is the difference of ``scores``, which must exceed
+        ``SELECTION_MARGIN``. Recall@1 is compared on at most
+        ``MAX_SCORED_ROWS_PER_CLASS`` rows of each class. The module is
+        left on the CPU.
+        """
+        weight = float(module.anchor_weight)
+        module.anchor_weight.fill_(1.0)
+        embeddings = embed(module.to(self.device), self.X, self.device)
+        module.to("cpu").anchor_weight.fill_(weight)
+        anchor = embeddings[:, : module.anchor.out_features]
+        head = embeddings[:, module.anchor.out_features :]
+        network = np.hstack([weight * anchor, head]) if weight else head
+        seed = self.kmeans_seed + 1  # kmeans_seed < 2**31 - 1
+        if self.many_classes:
+            gain, error = half_sample_gain(anchor, network, self.codes, seed)
+            margin = norm.isf(SELECTION_LEVEL) * error
+        else:
+            gain, margin = scores[1] - scores[0], SELECTION_MARGIN
+        rows = capped_per_class(
+            np.arange(len(self.codes)),
+            self.codes,
+            MAX_SCORED_ROWS_PER_CLASS,
+            np.random.RandomState(seed),
+        )
+        recall = recall_evidence(anchor[rows], network[rows], self.codes[rows])
+        return HeadEvidence(gain, margin, *recall)

