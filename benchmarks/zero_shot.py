@@ -30,7 +30,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import normalized_mutual_info_score
 from sklearn.neighbors import NeighborhoodComponentsAnalysis
 
-from sklearn_dsc import DeepSpectralClusteringEmbedder
+from sklearn_dsc import DeepSpectralClusteringEmbedder, SpectralClusteringLoss
 from sklearn_dsc.metrics import kmeans_ami, kmeans_nmi, recall_at_k
 
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
@@ -162,19 +162,41 @@ def fit_softmax(X, y, seed, args):
     return embedder(network, args.device)  # the penultimate layer
 
 
-def fit_pml(X, y, seed, args, loss_name):
-    from pytorch_metric_learning import losses, miners, samplers
+def m_per_class_batches(codes, args):
+    """``(sampler, batch_size)``: batches of m samples of each of their
+    classes (PML's sampler); with few classes, every class in every batch."""
+    from pytorch_metric_learning import samplers
 
-    torch.manual_seed(seed)
-    _, codes = np.unique(y, return_inverse=True)
-    network = mlp(X.shape[1], embedding_size(X))
-    # m samples per class; with few classes, every class in every batch
     n_classes = int(codes.max()) + 1
     m = 4 if 4 * n_classes >= args.batch_size else args.batch_size // n_classes
     batch_size = min(args.batch_size, m * n_classes)
     sampler = samplers.MPerClassSampler(
         codes, m=m, batch_size=batch_size, length_before_new_iter=len(codes)
     )
+    return sampler, batch_size
+
+
+def fit_mlp_spectral(X, y, seed, args):
+    """Our loss in the PML peers' loop: their MLP, batches, optimiser and
+    epochs, no anchor and no selection, so that only the loss differs."""
+    torch.manual_seed(seed)
+    _, codes = np.unique(y, return_inverse=True)
+    network = mlp(X.shape[1], embedding_size(X))
+    sampler, batch_size = m_per_class_batches(codes, args)
+    loss_fn = SpectralClusteringLoss()
+    train_torch(
+        network, loss_fn, X, codes, seed, args, sampler=sampler, batch_size=batch_size
+    )
+    return embedder(network, args.device)
+
+
+def fit_pml(X, y, seed, args, loss_name):
+    from pytorch_metric_learning import losses, miners
+
+    torch.manual_seed(seed)
+    _, codes = np.unique(y, return_inverse=True)
+    network = mlp(X.shape[1], embedding_size(X))
+    sampler, batch_size = m_per_class_batches(codes, args)
     if loss_name == "triplet":
         loss_fn = losses.TripletMarginLoss(margin=0.1)
         miner = miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard")
@@ -204,6 +226,7 @@ METHODS = {
     "MLP + softmax": fit_softmax,
     "MLP + triplet (PML)": lambda *a: fit_pml(*a, loss_name="triplet"),
     "MLP + MultiSimilarity (PML)": lambda *a: fit_pml(*a, loss_name="multisimilarity"),
+    "MLP + spectral loss (PML's loop)": fit_mlp_spectral,
     "ours, linear closed form": fit_ours_closed_form,
     "ours, defaults": fit_ours,
     "ours, conv": fit_ours_conv,
