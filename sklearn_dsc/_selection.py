@@ -385,18 +385,25 @@ class HeldOut:
         module = module.to(self.device)
         if not isinstance(module, AnchoredEmbedding) or module.head_scale == 0:
             return self._nmi(embed(module, self.X, self.device))
-        module.anchor_weight.fill_(1.0)
-        embeddings = embed(module, self.X, self.device)
-        n_anchor = module.anchor.out_features
-        anchor = embeddings[:, :n_anchor]
-        head = embeddings[:, n_anchor:]
+        anchor, head = self._anchor_and_head(module)
         scores = {
-            weight: self._nmi(np.hstack([weight * anchor, head]) if weight else head)
+            weight: self._nmi(_beside(anchor, head, weight))
             for weight in self.anchor_weights
         }
         best = max(scores, key=scores.get)
         module.anchor_weight.fill_(best)
         return scores[best]
+
+    def _anchor_and_head(self, module):
+        """The held-out rows' anchor columns (at weight 1) and head columns
+        in the anchored ``module``, embedded on ``device``; the module's own
+        anchor weight is left as it was."""
+        weight = module.anchor_weight.item()
+        module.anchor_weight.fill_(1.0)
+        embeddings = embed(module.to(self.device), self.X, self.device)
+        module.anchor_weight.fill_(weight)
+        n_anchor = module.anchor.out_features
+        return embeddings[:, :n_anchor], embeddings[:, n_anchor:]
 
     def head_evidence(self, module, scores):
         """``HeadEvidence`` of the anchored ``module``'s trained head, at the
@@ -412,13 +419,9 @@ class HeldOut:
         ``MAX_SCORED_ROWS_PER_CLASS`` rows of each class. The module is
         left on the CPU.
         """
-        weight = float(module.anchor_weight)
-        module.anchor_weight.fill_(1.0)
-        embeddings = embed(module.to(self.device), self.X, self.device)
-        module.to("cpu").anchor_weight.fill_(weight)
-        anchor = embeddings[:, : module.anchor.out_features]
-        head = embeddings[:, module.anchor.out_features :]
-        network = np.hstack([weight * anchor, head]) if weight else head
+        anchor, head = self._anchor_and_head(module)
+        module.to("cpu")
+        network = _beside(anchor, head, module.anchor_weight.item())
         seed = self.kmeans_seed + 1  # kmeans_seed < 2**31 - 1
         if self.many_classes:
             gain, error = half_sample_gain(anchor, network, self.codes, seed)
@@ -433,3 +436,9 @@ class HeldOut:
         )
         recall = recall_evidence(anchor[rows], network[rows], self.codes[rows])
         return HeadEvidence(gain, margin, *recall)
+
+
+def _beside(anchor, head, weight):
+    """The embedding at anchor weight ``weight``: the anchor's columns so
+    weighted beside the head's, or the head's alone at 0."""
+    return np.hstack([weight * anchor, head]) if weight else head
