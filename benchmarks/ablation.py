@@ -144,6 +144,8 @@ def run(args):
                     f"{time.perf_counter() - start:.1f} s",
                     flush=True,
                 )
+            if args.partial is not None:  # what a long run has measured so far
+                args.partial.write_text(json.dumps(results, indent=1))
     return results
 
 
@@ -162,16 +164,20 @@ def markdown(results, args):
         "|---|---" + "|---" * len(datasets) + "|",
     ]
     best = {d: max(np.mean(v) for v in results[d].values()) for d in datasets}
+    # a variant not run on some dataset shows a dash there
     changes = {
         **{name: "reference" for name in REFERENCES},
         **{name: change for name, (_, change) in VARIANTS.items()},
         **{name: change for name, (_, change) in TEST_TIME.items()},
     }
     for name, change in changes.items():
-        if not all(name in results[d] for d in datasets):
+        if not any(name in results[d] for d in datasets):
             continue
         cells = []
         for dataset in datasets:
+            if name not in results[dataset]:
+                cells.append("—")
+                continue
             values = results[dataset][name]
             cell = f"{np.mean(values):.3f} ± {np.std(values):.3f}"
             if np.isclose(np.mean(values), best[dataset]):
@@ -203,12 +209,15 @@ def main(argv=None):
         "instead of running; later files replace earlier ones row by row",
     )
     args = parser.parse_args(argv)
+    args.output.mkdir(parents=True, exist_ok=True)
+    args.partial = None if args.merge else args.output / "ablation.partial.json"
     results = merged_results(args.merge) if args.merge else run(args)
     table = markdown(results, args)
     print("\n" + table)
-    args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "ablation.md").write_text(table)
     (args.output / "ablation.json").write_text(json.dumps(results, indent=1))
+    if args.partial is not None:
+        args.partial.unlink()
 
 
 if __name__ == "__main__":

@@ -166,6 +166,24 @@ def test_ablation_writes_a_row_per_variant(tmp_path):
     # on digits the pixel geometry transfers and the class directions do not
     assert results["defaults"][0] > results["closed-form anchor always"][0] + 0.3
     assert abs(results["defaults"][0] - results["raw features"][0]) < 0.02
+    assert not (tmp_path / "ablation.partial.json").exists()
+
+
+def test_ablation_merge_shows_a_dash_where_a_variant_was_not_run(tmp_path):
+    import ablation
+
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    first.write_text(json.dumps({"digits": {"defaults": [0.7], "no anchor": [0.2]}}))
+    second.write_text(json.dumps({"glyphs": {"defaults": [0.6, 0.62]}}))
+    ablation.main(["--merge", str(first), str(second), "--output", str(tmp_path)])
+    rows = {
+        line.split(" | ")[0].lstrip("| "): line.split(" | ")[2:]
+        for line in (tmp_path / "ablation.md").read_text().splitlines()
+        if line.startswith("| ") and not line.startswith("| variant")
+    }
+    assert rows["defaults"] == ["**0.700 ± 0.000**", "**0.610 ± 0.010** |"]
+    assert rows["no anchor"] == ["0.200 ± 0.000", "— |"]
+    assert "PCA + wide head" not in rows
 
 
 def test_spectral_step_rows_are_unit_vectors():
