@@ -2,7 +2,8 @@
 
 Every method reads the rows of one embedding (at most ``max_samples`` of them,
 drawn at random) and returns an ``NClustersEstimate``: the number chosen, and
-the criterion it was chosen by over the candidate numbers.
+the criterion it was chosen by over the candidate numbers. ``"calibrated"``
+also reads labelled rows of known classes in the same embedding.
 """
 
 import dataclasses
@@ -15,10 +16,12 @@ from scipy.sparse.linalg import eigsh
 from sklearn.cluster import HDBSCAN, KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.neighbors import NearestNeighbors
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_array, check_consistent_length, check_random_state
+from sklearn.utils.validation import column_or_1d
 
-METHODS = ("eigengap", "loss", "silhouette", "bic", "hdbscan")
+METHODS = ("calibrated", "eigengap", "loss", "silhouette", "bic", "hdbscan")
 CRITERION_NAMES = {
+    "calibrated": "K-th eigenvalue of the affinity",
     "eigengap": "eigengap after K eigenvalues",
     "loss": "minus the spectral clustering loss",
     "silhouette": "silhouette of k-means",
@@ -49,13 +52,19 @@ class NClustersEstimate:
     criterion : ndarray of float
         The criterion at each candidate; ``n_clusters`` is where it is
         largest (the eigengap, minus the loss, the silhouette, the BIC; the
-        share of rows clustered for ``"hdbscan"``).
+        share of rows clustered for ``"hdbscan"``). For ``"calibrated"``, the
+        K-th largest eigenvalue of the affinity, and ``n_clusters`` is how
+        many of them lie above ``threshold``.
+    threshold : float or None
+        For ``"calibrated"``, the eigenvalue that the reference rows set;
+        ``None`` for the other methods.
     """
 
     n_clusters: int
     method: str
     candidates: np.ndarray
     criterion: np.ndarray
+    threshold: float | None = None
 
     @property
     def criterion_name(self):
@@ -66,9 +75,11 @@ class NClustersEstimate:
 def estimate_n_clusters(
     embedding,
     *,
+    reference=None,
+    reference_labels=None,
     max_clusters=None,
     min_clusters=2,
-    method="eigengap",
+    method="auto",
     n_neighbors=30,
     max_samples=3000,
     random_state=None,
@@ -80,12 +91,23 @@ def estimate_n_clusters(
     embedding : array-like of shape (n_samples, n_components)
         Rows to cluster, typically ``DeepSpectralClusteringEmbedder.transform``
         of new data.
+    reference : array-like of shape (n_reference, n_components), default=None
+        Rows of known classes in the same embedding (typically ``transform``
+        of the training data), read by ``"calibrated"``: how their classes
+        show in the spectrum sets the threshold the new rows are counted by.
+    reference_labels : array-like of shape (n_reference,), default=None
+        The classes of ``reference`` (at least two).
     max_clusters : int, default=None
         The largest number considered; ``None`` takes ``n_samples // 10``
         (at most 100, at least ``min_clusters``).
     min_clusters : int, default=2
         The smallest number considered, at least 2.
-    method : {"eigengap", "loss", "silhouette", "bic", "hdbscan"}, default="eigengap"
+    method : {"auto", "calibrated", "eigengap", "loss", "silhouette", "bic", \
+            "hdbscan"}, default="auto"
+        ``"auto"``: ``"calibrated"`` when ``reference`` is given, else
+        ``"eigengap"``. ``"calibrated"``: as many clusters as the new rows'
+        affinity has eigenvalues above a threshold that counts the
+        reference's classes right in the reference's own affinity.
         ``"eigengap"``: the largest gap between consecutive eigenvalues of the
         normalised affinity ``D^-1/2 W D^-1/2`` of a k-nearest-neighbour graph
         (the spectral view that the loss trains for). ``"loss"``: the number
@@ -95,14 +117,15 @@ def estimate_n_clusters(
         of spherical Gaussians (X-means). ``"hdbscan"``: the number of
         clusters HDBSCAN finds.
     n_neighbors : int, default=30
-        Neighbours of each row in the affinity of ``"eigengap"``.
+        Neighbours of each row in the affinity of ``"calibrated"`` and
+        ``"eigengap"``.
     max_samples : int, default=3000
         Rows used, drawn at random when there are more: the cost of every
         method grows with them (the eigengap's with their cube, up to 3,000
         rows; Lanczos iterations above), the estimate hardly does while each
         cluster keeps some 30 rows or more.
     random_state : int, RandomState instance or None, default=None
-        Seeds the rows drawn and k-means.
+        Seeds the rows drawn (of ``reference`` too) and k-means.
 
     Returns
     -------
@@ -119,7 +142,23 @@ def estimate_n_clusters(
     maximises ``lambda_k - lambda_{k+1}``. Repeated rows are counted once.
     Cost: the neighbour search and the ``max_clusters + 1`` smallest
     eigenvalues of the normalised Laplacian ``I - D^-1/2 W D^-1/2``, dense
-    up to 3,000 rows, by shift-invert Lanczos above.
+    up to 3,000 rows, by shift-invert Lanczos above. Where clusters overlap,
+    as unseen classes do in most embeddings, the eigenvalues fall smoothly
+    and the largest gap is often the first.
+
+    *Calibrated.* The same affinity, built on as many reference rows as new
+    ones (drawn at random): a reference sample of ``c`` classes has
+    eigenvalues ``mu_1 >= mu_2 >= ...``, and the threshold is halfway
+    between ``mu_c`` and ``mu_{c+1}``, where it counts the reference's own
+    classes right with the widest margin. The estimate is the number of
+    eigenvalues of the new rows' affinity above it (at least
+    ``min_clusters``, at most ``max_clusters``). It reads how separate the
+    classes of this embedding are, not only whether a gap shows; it assumes
+    that new classes are about as separate and as large as the reference's.
+    Classes seen in training are usually tighter, which makes it count low
+    rather than high; where the classes are far apart the wide gap
+    ``mu_c - mu_{c+1}`` leaves room for clusters of other sizes. Cost: twice
+    the eigengap's, with ``c + 1`` eigenvalues of the reference.
 
     *HDBSCAN.* scikit-learn's, with clusters of 5 rows or more, on the
     distinct rows; rows it calls noise belong to no cluster.
@@ -153,6 +192,11 @@ def estimate_n_clusters(
         max_samples,
         random_state,
     )
+    reference = _validate_reference(X, reference, reference_labels, method, rng)
+    if method == "auto":
+        method = "eigengap" if reference is None else "calibrated"
+    if method == "calibrated":
+        return _calibrated(X, *reference, min_clusters, max_clusters, n_neighbors)
     if method == "eigengap":
         return _eigengap(X, min_clusters, max_clusters, n_neighbors)
     if method == "hdbscan":
@@ -180,8 +224,8 @@ def _validate(
     max_samples,
     random_state,
 ):
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
+    if method != "auto" and method not in METHODS:
+        raise ValueError(f"method must be 'auto' or one of {METHODS}; got {method!r}.")
     X = check_array(embedding, dtype=np.float64, input_name="embedding")
     n_samples = X.shape[0]
     for name, value, low in (
@@ -218,6 +262,51 @@ def _validate(
     return X, min(int(max_clusters), len(X) - 1), rng
 
 
+def _validate_reference(X, reference, reference_labels, method, rng):
+    """``(rows, labels)`` of the reference, as many rows as ``X`` at most,
+    or ``None`` without one."""
+    if (reference is None) != (reference_labels is None):
+        raise ValueError("reference and reference_labels go together: pass both.")
+    if reference is None:
+        if method == "calibrated":
+            raise ValueError(
+                "method='calibrated' needs reference rows of known classes and "
+                "their reference_labels."
+            )
+        return None
+    if method not in ("auto", "calibrated"):
+        raise ValueError(
+            f"reference is read by method='calibrated' only; method={method!r} "
+            "would ignore it."
+        )
+    R = check_array(reference, dtype=np.float64, input_name="reference")
+    labels = column_or_1d(reference_labels)
+    check_consistent_length(R, labels)
+    if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
+        raise ValueError("reference_labels holds NaN or infinity.")
+    if R.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"reference has {R.shape[1]} columns, the embedding {X.shape[1]}: "
+            "both must be rows of the same embedding."
+        )
+    if len(R) > len(X):  # as many rows as the embedding: the same graph scale
+        keep = np.sort(rng.choice(len(R), len(X), replace=False))
+        R, labels = R[keep], labels[keep]
+    n_classes = len(np.unique(labels))
+    if n_classes < 2:
+        raise ValueError(
+            "reference_labels must hold at least two classes"
+            + (" among the rows drawn" if len(R) < len(reference_labels) else "")
+            + f"; got {n_classes}."
+        )
+    if n_classes + 2 > len(np.unique(R, axis=0)):
+        raise ValueError(
+            f"reference has {n_classes} classes among {len(R)} rows drawn: the "
+            "calibration needs more distinct rows than classes plus one."
+        )
+    return R, labels
+
+
 def _kmeans_candidates(min_clusters, max_clusters):
     grid = np.geomspace(min_clusters, max_clusters, MAX_KMEANS_CANDIDATES)
     return np.unique(np.round(grid).astype(int))
@@ -245,7 +334,9 @@ def _affinity(X, n_neighbors):
     return W.maximum(W.T)
 
 
-def _eigengap(X, min_clusters, max_clusters, n_neighbors):
+def _largest_eigenvalues(X, n_eigenvalues, n_neighbors):
+    """The largest eigenvalues of the normalised affinity ``D^-1/2 W D^-1/2``
+    of the distinct rows of ``X``, in decreasing order."""
     # a row repeated more often than it has neighbours would make a clique
     # of its copies, cut off from the rest of the graph
     X = np.unique(X, axis=0)
@@ -253,7 +344,7 @@ def _eigengap(X, min_clusters, max_clusters, n_neighbors):
     degrees = np.asarray(W.sum(axis=1)).ravel()
     inverse_root = sp.diags(1.0 / np.sqrt(np.maximum(degrees, 1e-300)))
     laplacian = sp.identity(len(X)) - inverse_root @ W @ inverse_root
-    n_eigenvalues = min(max_clusters + 1, len(X) - 1)
+    n_eigenvalues = min(n_eigenvalues, len(X) - 1)
     # The smallest eigenvalues of the normalised Laplacian I - D^-1/2 W D^-1/2
     # (1 minus the affinity's largest)
     if len(X) <= DENSE_EIGENVALUES_ROWS:
@@ -274,11 +365,32 @@ def _eigengap(X, min_clusters, max_clusters, n_neighbors):
             ncv=min(len(X), 2 * n_eigenvalues + 20),
             return_eigenvectors=False,
         )
-    eigenvalues = 1.0 - np.sort(smallest)
-    candidates = np.arange(min_clusters, n_eigenvalues)
+    return 1.0 - np.sort(smallest)
+
+
+def _eigengap(X, min_clusters, max_clusters, n_neighbors):
+    eigenvalues = _largest_eigenvalues(X, max_clusters + 1, n_neighbors)
+    candidates = np.arange(min_clusters, len(eigenvalues))
     gaps = eigenvalues[candidates - 1] - eigenvalues[candidates]
     return NClustersEstimate(
         int(candidates[np.argmax(gaps)]), "eigengap", candidates, gaps
+    )
+
+
+def _calibrated(X, reference, labels, min_clusters, max_clusters, n_neighbors):
+    n_classes = len(np.unique(labels))
+    # halfway between mu_c and mu_{c+1}: the reference's own c classes counted
+    # with the widest margin on both sides
+    threshold = _largest_eigenvalues(reference, n_classes + 1, n_neighbors)[-2:].mean()
+    eigenvalues = _largest_eigenvalues(X, max_clusters, n_neighbors)
+    count = int(np.sum(eigenvalues > threshold))
+    candidates = np.arange(min_clusters, len(eigenvalues) + 1)
+    return NClustersEstimate(
+        int(np.clip(count, min_clusters, candidates[-1])),
+        "calibrated",
+        candidates,
+        eigenvalues[candidates - 1],
+        float(threshold),
     )
 
 

@@ -191,9 +191,21 @@ def _add_cluster(commands, debug):
     )
     sub.add_argument(
         "--method",
-        default="eigengap",
-        help="with --n-clusters auto: the criterion, eigengap (the default), "
+        default="auto",
+        help="with --n-clusters auto: the criterion, auto (the default: "
+        "calibrated with --reference, eigengap without), calibrated, eigengap, "
         "loss, silhouette, bic or hdbscan",
+    )
+    sub.add_argument(
+        "--reference",
+        metavar="DATA",
+        help="with --n-clusters auto: labelled rows of known classes (the "
+        "training data, say), embedded with the model to calibrate the estimate",
+    )
+    sub.add_argument(
+        "--reference-target",
+        metavar="COLUMN",
+        help="the label column of --reference (y in an .npz file)",
     )
     sub.add_argument(
         "--plot",
@@ -470,12 +482,16 @@ def _kmeans(embedding, n_clusters, random_state):
 def _cluster(args):
     _check_matrix_output(args)
     auto = args.n_clusters == "auto"
-    if not auto and (args.plot or args.max_clusters is not None):
-        raise DataError("--plot and --max-clusters go with --n-clusters auto")
+    if not auto and (
+        args.plot or args.max_clusters is not None or args.reference is not None
+    ):
+        raise DataError(
+            "--plot, --max-clusters and --reference go with --n-clusters auto"
+        )
     if args.plot:
         check_output(args.plot)
-    _, table, embedding = _embed(args)
-    n_clusters = _estimate(embedding, args) if auto else args.n_clusters
+    model, table, embedding = _embed(args)
+    n_clusters = _estimate(model, embedding, args) if auto else args.n_clusters
     clusters = _kmeans(embedding, n_clusters, args.random_state)
     # the identifiers, or the row numbers of DATA, to join the clusters back on
     index = ("row", range(len(clusters))) if args.id is None else (args.id, table.ids)
@@ -484,13 +500,35 @@ def _cluster(args):
     return 0
 
 
-def _estimate(embedding, args):
+def _estimate(model, embedding, args):
     """``--n-clusters auto``: the estimate, printed (and drawn with ``--plot``)."""
     from ._n_clusters import estimate_n_clusters
 
+    reference = labels = None
+    if args.reference is not None:
+        if args.reference_target is None and not args.reference.endswith(".npz"):
+            raise DataError(
+                "name the label column of --reference with --reference-target"
+            )
+        names = getattr(model, "feature_names_in_", None)
+        known = read_table(
+            args.reference,
+            args.reference_target,
+            require_target=True,
+            feature_names=None if names is None else list(names),
+            sep=args.sep,
+        )
+        if known.features.shape[1] != model.n_features_in_:
+            raise DataError(
+                f"{args.reference}: {known.features.shape[1]} feature columns, "
+                f"the model takes {model.n_features_in_}"
+            )
+        reference, labels = model.transform(known.features), known.target
     try:
         estimate = estimate_n_clusters(
             embedding,
+            reference=reference,
+            reference_labels=labels,
             max_clusters=args.max_clusters,
             method=args.method,
             random_state=args.random_state,

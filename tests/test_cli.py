@@ -270,16 +270,44 @@ def test_cluster_estimates_the_number_of_clusters_by_default(data, model, tmp_pa
     assert "(silhouette, 2 to 8 considered)" in result.stdout
 
 
+def test_cluster_calibrates_the_estimate_on_reference_classes(data, model, tmp_path):
+    out, figure = tmp_path / "clusters.npy", tmp_path / "criterion.png"
+    for reference, target in (
+        ("seen.csv", ["--reference-target", "digit"]),
+        ("seen.npz", []),
+    ):
+        result = ok(
+            "cluster",
+            model,
+            data / "unseen.npz",
+            "-o",
+            out,
+            "--reference",
+            data / reference,
+            *target,
+            "--plot",
+            figure,
+        )
+        assert "(calibrated, 2 to " in result.stdout
+        estimated = int(result.stdout.split("Estimated K=")[1].split()[0])
+        assert 4 <= estimated <= 6  # five unseen digits
+        assert len(np.unique(np.load(out))) == estimated
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--method", "gap"], "estimate the number of clusters: method must be one"),
+        (["--method", "gap"], "estimate the number of clusters: method must be 'auto'"),
         (["--max-clusters", 1000], "max_clusters=1000 is not below the number of rows"),
-        (["--n-clusters", 5, "--plot", "k.png"], "--plot and --max-clusters go with"),
+        (["--n-clusters", 5, "--plot", "k.png"], "--plot, --max-clusters and --ref"),
+        (["--reference", "DATA/seen.csv"], "name the label column of --reference"),
+        (["--reference", "DATA/seen.npz", "--method", "bic"], "by method='calibrat"),
+        (["--method", "calibrated"], "needs reference rows of known classes"),
     ],
 )
 def test_cluster_options_are_checked(data, model, tmp_path, options, message):
     out = tmp_path / "clusters.npy"
+    options = [str(option).replace("DATA/", f"{data}/") for option in options]
     fails("cluster", model, data / "unseen.npz", "-o", out, *options, message=message)
     assert not out.exists()
 

@@ -13,9 +13,9 @@ from sklearn_dsc._n_clusters import (
 )
 
 
-def blobs(n_clusters=4, n_per_cluster=40, n_features=6, seed=0):
+def blobs(n_clusters=4, n_per_cluster=40, n_features=6, seed=0, spread=12.0):
     rng = np.random.RandomState(seed)
-    centers = 12 * rng.normal(size=(n_clusters, n_features))
+    centers = spread * rng.normal(size=(n_clusters, n_features))
     y = np.repeat(np.arange(n_clusters), n_per_cluster)
     return centers[y] + rng.normal(size=(len(y), n_features)), y
 
@@ -23,16 +23,64 @@ def blobs(n_clusters=4, n_per_cluster=40, n_features=6, seed=0):
 @pytest.mark.parametrize("method", METHODS)
 def test_separated_blobs_are_counted(method):
     X, _ = blobs()
-    estimate = estimate_n_clusters(X, max_clusters=12, method=method, random_state=0)
+    # six other classes, as separate as the four: the calibrated reference
+    reference, labels = blobs(n_clusters=6, seed=5)
+    if method != "calibrated":
+        reference = labels = None
+    estimate = estimate_n_clusters(
+        X,
+        reference=reference,
+        reference_labels=labels,
+        max_clusters=12,
+        method=method,
+        random_state=0,
+    )
     assert isinstance(estimate, NClustersEstimate)
     assert estimate.n_clusters == 4
     assert estimate.method == method
     assert len(estimate.candidates) == len(estimate.criterion)
     assert estimate.candidates.max() <= 12
     assert isinstance(estimate.criterion_name, str)
-    if method != "hdbscan":  # the estimate is where the criterion is largest
+    if method == "calibrated":  # the last K whose K-th eigenvalue is above it
+        above = estimate.candidates[estimate.criterion > estimate.threshold]
+        assert estimate.n_clusters == above.max()
+    elif method != "hdbscan":  # the estimate is where the criterion is largest
+        assert estimate.threshold is None
         best = estimate.candidates[np.argmax(estimate.criterion)]
         assert estimate.n_clusters == best
+
+
+def test_auto_is_calibrated_with_a_reference_and_the_eigengap_without():
+    X, _ = blobs()
+    reference, labels = blobs(n_clusters=6, seed=5)
+    alone = estimate_n_clusters(X, random_state=0)
+    assert alone.method == "eigengap"
+    eigengap = estimate_n_clusters(X, method="eigengap", random_state=0)
+    np.testing.assert_array_equal(alone.criterion, eigengap.criterion)
+    calibrated = estimate_n_clusters(
+        X, reference=reference, reference_labels=labels, random_state=0
+    )
+    assert calibrated.method == "calibrated"
+
+
+def overlapping(n_clusters, seed):
+    """Many classes of 40 rows that overlap: the largest eigengap is the first."""
+    return blobs(n_clusters, n_per_cluster=40, n_features=10, seed=seed, spread=0.9)
+
+
+def test_the_reference_counts_many_overlapping_classes_where_the_eigengap_fails():
+    X, _ = overlapping(30, seed=2)
+    reference, labels = overlapping(20, seed=3)  # other classes, as large
+    assert estimate_n_clusters(X, random_state=0).n_clusters < 10
+    estimate = estimate_n_clusters(
+        X, reference=reference, reference_labels=labels, random_state=0
+    )
+    assert 24 <= estimate.n_clusters <= 36  # within 20 %
+    # its threshold counts the reference's own classes right
+    own = estimate_n_clusters(
+        reference, reference=reference, reference_labels=labels, random_state=0
+    )
+    assert own.n_clusters == 20
 
 
 @pytest.mark.parametrize("method", ["eigengap", "loss"])
@@ -69,6 +117,9 @@ def test_repeated_rows_give_a_finite_affinity():
     assert estimate.n_clusters == 3
 
 
+REFERENCE, CLASSES = blobs(n_clusters=3, n_per_cluster=10, seed=2)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -78,8 +129,32 @@ def test_repeated_rows_give_a_finite_affinity():
         ({"max_clusters": 40}, "max_clusters=40 is not below the number of rows"),
         ({"max_clusters": 1}, "max_clusters must be an integer >= min_clusters"),
         ({"min_clusters": 1}, "min_clusters must be an integer >= 2"),
-        ({"method": "gap"}, "method must be one of"),
+        ({"method": "gap"}, "method must be 'auto' or one of"),
         ({"embedding": np.ones(30)}, "2D array"),
+        ({"method": "calibrated"}, "needs reference rows of known classes"),
+        ({"reference": np.ones((20, 3))}, "reference and reference_labels go"),
+        ({"reference_labels": np.zeros(20)}, "reference and reference_labels go"),
+        (
+            {"reference": REFERENCE, "reference_labels": CLASSES, "method": "bic"},
+            "reference is read by method='calibrated' only",
+        ),
+        (
+            {"reference": REFERENCE[:, :2], "reference_labels": CLASSES},
+            "reference has 2 columns, the embedding 6",
+        ),
+        (
+            {"reference": REFERENCE, "reference_labels": np.zeros(len(CLASSES))},
+            "at least two classes; got 1",
+        ),
+        (
+            {"reference": REFERENCE, "reference_labels": np.full(len(CLASSES), np.nan)},
+            "reference_labels holds NaN",
+        ),
+        ({"reference": REFERENCE, "reference_labels": CLASSES[:5]}, "inconsistent"),
+        (
+            {"reference": np.full_like(REFERENCE, np.nan), "reference_labels": CLASSES},
+            "reference contains NaN",
+        ),
     ],
 )
 def test_bad_input_is_named(change, message):
