@@ -59,7 +59,7 @@ def measure(points, labels, reference, args):
             "NMI": kmeans_nmi_at(points, labels, max(k, 2), 0),
             "candidates": estimate.candidates.tolist(),
             "criterion": estimate.criterion.tolist(),
-            "threshold": estimate.threshold,
+            "reference band": estimate.reference_band,
             # the largest number considered: the criterion may point beyond it
             "at cap": bool(
                 len(estimate.candidates) > 1 and k == estimate.candidates.max()
@@ -203,6 +203,17 @@ def chart(results, methods, path):
     figure.savefig(path, dpi=120)
 
 
+def merged(runs):
+    """One result from several runs' results: a later run's estimate replaces an
+    earlier one's for the same dataset, space and method."""
+    results = {}
+    for run_results in runs:
+        for dataset, spaces in run_results.items():
+            for space, row in spaces.items():
+                results.setdefault(dataset, {}).setdefault(space, {}).update(row)
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -216,15 +227,13 @@ def main(argv=None):
         nargs="+",
         metavar="JSON",
         help="write the outputs from the n_clusters.json (or .partial.json) files "
-        "of earlier runs",
+        "of earlier runs; later files replace earlier ones method by method",
     )
     args = parser.parse_args(argv)
     args.output.mkdir(parents=True, exist_ok=True)
     args.partial = args.output / "n_clusters.partial.json"
     if args.merge:
-        results = {}
-        for path in args.merge:
-            results.update(json.loads(path.read_text()))
+        results = merged(json.loads(path.read_text()) for path in args.merge)
     else:
         results = run(args)
     table = markdown(results, args.methods)

@@ -21,7 +21,7 @@ from sklearn.utils.validation import column_or_1d
 
 METHODS = ("calibrated", "eigengap", "loss", "silhouette", "bic", "hdbscan")
 CRITERION_NAMES = {
-    "calibrated": "K-th eigenvalue of the affinity",
+    "calibrated": "K-th eigenvalue of the affinity",  # the band beside it
     "eigengap": "eigengap after K eigenvalues",
     "loss": "minus the spectral clustering loss",
     "silhouette": "silhouette of k-means",
@@ -53,18 +53,20 @@ class NClustersEstimate:
         The criterion at each candidate; ``n_clusters`` is where it is
         largest (the eigengap, minus the loss, the silhouette, the BIC; the
         share of rows clustered for ``"hdbscan"``). For ``"calibrated"``, the
-        K-th largest eigenvalue of the affinity, and ``n_clusters`` is how
-        many of them lie above ``threshold``.
-    threshold : float or None
-        For ``"calibrated"``, the eigenvalue that the reference rows set;
-        ``None`` for the other methods.
+        K-th largest eigenvalue ``lambda_K`` of the affinity, and
+        ``n_clusters`` is the K with the widest gap ``lambda_K -
+        lambda_{K+1}`` among the gaps that overlap ``reference_band``.
+    reference_band : tuple of float or None
+        For ``"calibrated"``, ``(mu_{c+1}, mu_c)``: where the reference's
+        ``c`` classes end in its own eigenvalues; ``None`` for the other
+        methods.
     """
 
     n_clusters: int
     method: str
     candidates: np.ndarray
     criterion: np.ndarray
-    threshold: float | None = None
+    reference_band: tuple[float, float] | None = None
 
     @property
     def criterion_name(self):
@@ -93,8 +95,8 @@ def estimate_n_clusters(
         of new data.
     reference : array-like of shape (n_reference, n_components), default=None
         Rows of known classes in the same embedding (typically ``transform``
-        of the training data), read by ``"calibrated"``: how their classes
-        show in the spectrum sets the threshold the new rows are counted by.
+        of the training data), read by ``"calibrated"``: where their classes
+        end in their own spectrum tells where to look in the new rows'.
     reference_labels : array-like of shape (n_reference,), default=None
         The classes of ``reference`` (at least two).
     max_clusters : int, default=None
@@ -105,9 +107,9 @@ def estimate_n_clusters(
     method : {"auto", "calibrated", "eigengap", "loss", "silhouette", "bic", \
             "hdbscan"}, default="auto"
         ``"auto"``: ``"calibrated"`` when ``reference`` is given, else
-        ``"eigengap"``. ``"calibrated"``: as many clusters as the new rows'
-        affinity has eigenvalues above a threshold that counts the
-        reference's classes right in the reference's own affinity.
+        ``"eigengap"``. ``"calibrated"``: the largest eigengap of the new
+        rows among those at the level where the reference's own classes end
+        in its affinity.
         ``"eigengap"``: the largest gap between consecutive eigenvalues of the
         normalised affinity ``D^-1/2 W D^-1/2`` of a k-nearest-neighbour graph
         (the spectral view that the loss trains for). ``"loss"``: the number
@@ -148,17 +150,22 @@ def estimate_n_clusters(
 
     *Calibrated.* The same affinity, built on as many reference rows as new
     ones (drawn at random): a reference sample of ``c`` classes has
-    eigenvalues ``mu_1 >= mu_2 >= ...``, and the threshold is halfway
-    between ``mu_c`` and ``mu_{c+1}``, where it counts the reference's own
-    classes right with the widest margin. The estimate is the number of
-    eigenvalues of the new rows' affinity above it (at least
-    ``min_clusters``, at most ``max_clusters``). It reads how separate the
-    classes of this embedding are, not only whether a gap shows; it assumes
-    that new classes are about as separate and as large as the reference's.
-    Classes seen in training are usually tighter, which makes it count low
-    rather than high; where the classes are far apart the wide gap
-    ``mu_c - mu_{c+1}`` leaves room for clusters of other sizes. Cost: twice
-    the eigengap's, with ``c + 1`` eigenvalues of the reference.
+    eigenvalues ``mu_1 >= mu_2 >= ...``, and its classes end between
+    ``mu_c`` and ``mu_{c+1}``. The estimate is the ``k`` with the widest gap
+    ``lambda_k - lambda_{k+1}`` among the gaps of the new rows that overlap
+    that band; on the reference itself, that is the gap after its ``c``
+    classes. (Where no gap of the candidates overlaps it: the number of
+    eigenvalues above its middle, within ``min_clusters`` and
+    ``max_clusters``.) Where classes overlap, the
+    band is narrow and the estimate is about the number of eigenvalues above
+    it: the level at which the embedding's classes separate, read off the
+    reference, not a gap that may not show. Where they are far apart, the
+    band is wide and holds the gap after the last of them. It assumes that
+    new classes are about as separate, and have about as many rows, as the
+    reference's: classes seen in training are usually tighter than new ones,
+    which makes it count low rather than high, and larger classes make the
+    same separation look clearer. Cost: twice the eigengap's, with ``c + 1``
+    eigenvalues of the reference.
 
     *HDBSCAN.* scikit-learn's, with clusters of 5 rows or more, on the
     distinct rows; rows it calls noise belong to no cluster.
@@ -379,18 +386,24 @@ def _eigengap(X, min_clusters, max_clusters, n_neighbors):
 
 def _calibrated(X, reference, labels, min_clusters, max_clusters, n_neighbors):
     n_classes = len(np.unique(labels))
-    # halfway between mu_c and mu_{c+1}: the reference's own c classes counted
-    # with the widest margin on both sides
-    threshold = _largest_eigenvalues(reference, n_classes + 1, n_neighbors)[-2:].mean()
-    eigenvalues = _largest_eigenvalues(X, max_clusters, n_neighbors)
-    count = int(np.sum(eigenvalues > threshold))
-    candidates = np.arange(min_clusters, len(eigenvalues) + 1)
+    low, high = _largest_eigenvalues(reference, n_classes + 1, n_neighbors)[-1:-3:-1]
+    eigenvalues = _largest_eigenvalues(X, max_clusters + 1, n_neighbors)
+    candidates = np.arange(min_clusters, len(eigenvalues))
+    gaps = eigenvalues[candidates - 1] - eigenvalues[candidates]
+    # the gaps (lambda_{K+1}, lambda_K) that overlap the band (mu_{c+1}, mu_c):
+    # on the reference itself, only the gap after its c classes
+    overlap = (eigenvalues[candidates - 1] > low) & (eigenvalues[candidates] < high)
+    if overlap.any():
+        n_clusters = candidates[overlap][np.argmax(gaps[overlap])]
+    else:  # the band lies beyond the candidates, or has no width
+        count = np.sum(eigenvalues > (low + high) / 2)
+        n_clusters = np.clip(count, candidates[0], candidates[-1])
     return NClustersEstimate(
-        int(np.clip(count, min_clusters, candidates[-1])),
+        int(n_clusters),
         "calibrated",
         candidates,
         eigenvalues[candidates - 1],
-        float(threshold),
+        (float(low), float(high)),
     )
 
 

@@ -554,6 +554,8 @@ def _plot_estimate(estimate, path):
     axis = figure.subplots()
     axis.plot(estimate.candidates, estimate.criterion, marker=".")
     axis.axvline(estimate.n_clusters, color="tab:red", linestyle="--")
+    if estimate.reference_band is not None:  # where the reference's classes end
+        axis.axhspan(*estimate.reference_band, color="tab:orange", alpha=0.3)
     axis.set_xlabel("number of clusters K")
     axis.set_ylabel(estimate.criterion_name)
     axis.set_title(f"Estimated K = {estimate.n_clusters} ({estimate.method})")

@@ -239,3 +239,20 @@ def test_anchor_width_prints_a_row_per_width_that_fits(capsys):
         scores = [float(cell) for cell in row.split("|")[3:10]]
         assert all(0 < score <= 1 for score in scores)
         assert scores[-1] == max(scores[:-1])  # the best of PCA and the shrinkages
+
+
+def test_n_clusters_merge_replaces_method_by_method():
+    import n_clusters
+
+    first = {"digits": {"raw": {"true k": 5, "eigengap": {"k": 5}, "bic": {"k": 40}}}}
+    second = {
+        "digits": {"raw": {"true k": 5, "bic": {"k": 6}}},
+        "glyphs": {"raw": {"true k": 50, "bic": {"k": 2}}},
+    }
+    results = n_clusters.merged([first, second])
+    assert results["digits"]["raw"] == {
+        "true k": 5,
+        "eigengap": {"k": 5},
+        "bic": {"k": 6},
+    }
+    assert results["glyphs"]["raw"]["bic"] == {"k": 2}

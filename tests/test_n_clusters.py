@@ -41,11 +41,12 @@ def test_separated_blobs_are_counted(method):
     assert len(estimate.candidates) == len(estimate.criterion)
     assert estimate.candidates.max() <= 12
     assert isinstance(estimate.criterion_name, str)
-    if method == "calibrated":  # the last K whose K-th eigenvalue is above it
-        above = estimate.candidates[estimate.criterion > estimate.threshold]
-        assert estimate.n_clusters == above.max()
+    if method == "calibrated":  # the gap after the estimate reaches the band
+        low, high = estimate.reference_band
+        assert 0 <= low <= high <= 1
+        assert estimate.criterion[estimate.n_clusters - 2] >= low
     elif method != "hdbscan":  # the estimate is where the criterion is largest
-        assert estimate.threshold is None
+        assert estimate.reference_band is None
         best = estimate.candidates[np.argmax(estimate.criterion)]
         assert estimate.n_clusters == best
 
@@ -76,7 +77,7 @@ def test_the_reference_counts_many_overlapping_classes_where_the_eigengap_fails(
         X, reference=reference, reference_labels=labels, random_state=0
     )
     assert 24 <= estimate.n_clusters <= 36  # within 20 %
-    # its threshold counts the reference's own classes right
+    # the reference's own classes are counted right
     own = estimate_n_clusters(
         reference, reference=reference, reference_labels=labels, random_state=0
     )
