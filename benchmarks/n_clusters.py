@@ -196,7 +196,11 @@ def chart(results, methods, path):
         axis.axhline(1.0, color="black", linewidth=0.8)
         axis.set_yscale("log")
         axis.set_xticks(np.arange(len(datasets)), datasets, rotation=30)
-        axis.set_title(f"in the {space}")
+        axis.set_title(
+            {"embedding": "in the defaults' embedding", "raw": "in the raw features"}[
+                space
+            ]
+        )
     axes[0].set_ylabel("estimated k / true k (grey: within 20 %)")
     axes[0].legend(fontsize=8)
     figure.tight_layout()
