@@ -112,6 +112,15 @@ def _glyph_images():
     return images, data["fonts"][chosen], data["characters"]
 
 
+def glyph_renderer():
+    """The Pillow and FreeType versions that drew the glyph images, or None
+    where they were not recorded or not built."""
+    if not GLYPHS.exists():
+        return None
+    data = np.load(GLYPHS)
+    return str(data["renderer"]) if "renderer" in data.files else None
+
+
 def glyphs():
     """Characters (100 classes) rendered in 200 fonts of the Debian fonts-*
     packages (the samples), 32x32 flat rows in [0, 1]: train on 50

@@ -83,6 +83,14 @@ def _font_glyphs(path):
     return np.stack(images)
 
 
+def renderer():
+    """What drew the glyphs: their pixels, and the benchmarks' numbers on them,
+    change with the font packages and with the rasteriser."""
+    from PIL import __version__, features
+
+    return f"Pillow {__version__}, FreeType {features.version('freetype2')}"
+
+
 def build_glyphs(output):
     paths = sorted(
         path
@@ -105,7 +113,11 @@ def build_glyphs(output):
         raise SystemExit(f"no fonts under {ROOT}: run benchmarks/install_data.sh")
     images = np.stack(fonts)  # (fonts, characters, SIZE, SIZE)
     np.savez_compressed(
-        output, images=images, fonts=np.array(names), characters=list(CHARACTERS)
+        output,
+        images=images,
+        fonts=np.array(names),
+        characters=list(CHARACTERS),
+        renderer=renderer(),
     )
     print(f"{output.name}: {len(names)} fonts x {len(CHARACTERS)} characters")
 

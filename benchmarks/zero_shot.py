@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from datasets import DATASETS, INPUT_SHAPES
+from datasets import DATASETS, INPUT_SHAPES, glyph_renderer
 from sklearn.cluster import AgglomerativeClustering, SpectralClustering
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -347,6 +347,11 @@ def markdown(results, args):
         "training; mean ± standard deviation over seeds. The best k-means NMI of",
         "each dataset is in bold." + merged,
     ]
+    if {"glyphs", "fonts"} & set(results) and glyph_renderer() is not None:
+        lines[-1] += (
+            f" Glyph images drawn with {glyph_renderer()}: the pixels, and the"
+            " numbers, change with the fonts packages and the rasteriser."
+        )
     for dataset, methods in results.items():
         best = max(np.mean([r["NMI"] for r in runs]) for runs in methods.values())
         lines += [

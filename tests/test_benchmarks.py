@@ -4,6 +4,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -256,3 +257,15 @@ def test_n_clusters_merge_replaces_method_by_method():
         "bic": {"k": 6},
     }
     assert results["glyphs"]["raw"]["bic"] == {"k": 2}
+
+
+def test_the_glyph_renderer_is_read_where_it_was_recorded(tmp_path, monkeypatch):
+    import datasets
+
+    path = tmp_path / "glyphs.npz"
+    monkeypatch.setattr(datasets, "GLYPHS", path)
+    assert datasets.glyph_renderer() is None  # not built
+    np.savez(path, images=np.zeros((1, 1, 2, 2)))
+    assert datasets.glyph_renderer() is None  # built before it was recorded
+    np.savez(path, images=np.zeros((1, 1, 2, 2)), renderer="Pillow 1, FreeType 2")
+    assert datasets.glyph_renderer() == "Pillow 1, FreeType 2"
