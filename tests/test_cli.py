@@ -247,26 +247,21 @@ def test_cluster(data, model, tmp_path):
     assert set(table[:, 1]) == set(range(5))
 
 
+def cluster_unseen(data, model, out, *options):
+    """``sklearn-dsc cluster`` of the unseen digits, which prints the K used."""
+    result = ok("cluster", model, data / "unseen.npz", "-o", out, *options)
+    return result, int(result.stdout.split("K=")[1].split()[0].rstrip(")"))
+
+
 def test_cluster_estimates_the_number_of_clusters_by_default(data, model, tmp_path):
     out, figure = tmp_path / "clusters.npy", tmp_path / "criterion.png"
-    result = ok("cluster", model, data / "unseen.npz", "-o", out, "--plot", figure)
-    estimated = int(result.stdout.split("Estimated K=")[1].split()[0])
+    result, estimated = cluster_unseen(data, model, out, "--plot", figure)
+    assert "Estimated K=" in result.stdout
     assert len(np.unique(np.load(out))) == estimated
     assert f"(K={estimated})" in result.stdout
     assert figure.read_bytes().startswith(b"\x89PNG")
-    result = ok(
-        "cluster",
-        model,
-        data / "unseen.npz",
-        "-o",
-        out,
-        "--n-clusters",
-        "auto",
-        "--method",
-        "silhouette",
-        "--max-clusters",
-        8,
-    )
+    options = ["--n-clusters", "auto", "--method", "silhouette", "--max-clusters", 8]
+    result, _ = cluster_unseen(data, model, out, *options)
     assert "(silhouette, 2 to 8 considered)" in result.stdout
 
 
@@ -276,20 +271,9 @@ def test_cluster_calibrates_the_estimate_on_reference_classes(data, model, tmp_p
         ("seen.csv", ["--reference-target", "digit"]),
         ("seen.npz", []),
     ):
-        result = ok(
-            "cluster",
-            model,
-            data / "unseen.npz",
-            "-o",
-            out,
-            "--reference",
-            data / reference,
-            *target,
-            "--plot",
-            figure,
-        )
+        options = ["--reference", data / reference, *target, "--plot", figure]
+        result, estimated = cluster_unseen(data, model, out, *options)
         assert "(calibrated, 2 to " in result.stdout
-        estimated = int(result.stdout.split("Estimated K=")[1].split()[0])
         assert 4 <= estimated <= 6  # five unseen digits
         assert len(np.unique(np.load(out))) == estimated
 
