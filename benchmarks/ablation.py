@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from datasets import DATASETS
+from datasets import DATASETS, glyph_renderer
 from sklearn.exceptions import ConvergenceWarning
 from zero_shot import fit_ours_closed_form, fit_pca, fit_raw, merged_results
 
@@ -159,6 +159,10 @@ def markdown(results, args):
         "k-means NMI on classes never seen in training, mean ± standard deviation",
         "over seeds. Each variant changes one parameter of the defaults; the",
         "reference rows are the starting points. Bold: best row of each dataset.",
+    ]
+    if {"glyphs", "fonts"} & set(datasets) and glyph_renderer() is not None:
+        lines.append(f"Glyph images drawn with {glyph_renderer()}.")
+    lines += [
         "",
         "| variant | change | " + " | ".join(datasets) + " |",
         "|---|---" + "|---" * len(datasets) + "|",
