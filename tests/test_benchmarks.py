@@ -269,3 +269,30 @@ def test_the_glyph_renderer_is_read_where_it_was_recorded(tmp_path, monkeypatch)
     assert datasets.glyph_renderer() is None  # built before it was recorded
     np.savez(path, images=np.zeros((1, 1, 2, 2)), renderer="Pillow 1, FreeType 2")
     assert datasets.glyph_renderer() == "Pillow 1, FreeType 2"
+
+
+def test_frozen_features_curves_start_where_each_start_says(tmp_path):
+    import frozen_features
+
+    frozen_features.main(
+        [
+            "--dataset",
+            "digits",
+            "--epochs",
+            "1",
+            "--learning-rates",
+            "1e-3",
+            "--output",
+            str(tmp_path),
+        ]
+    )
+    results = json.loads((tmp_path / "frozen_features.json").read_text())
+    curves = results["curves"]
+    assert len(curves) == 3 * len(frozen_features.COMPOSITIONS)
+    assert all(len(scores) == 2 for scores in curves.values())  # start, epoch 1
+    for name, scores in curves.items():
+        if not name.startswith("plain MLP"):  # both start at the anchor itself
+            assert scores[0] == pytest.approx(results["anchor"])
+    table = (tmp_path / "frozen_features.md").read_text()
+    assert "| residual head at zero | 0.001 | 4 per class, every class |" in table
+    assert not (tmp_path / "frozen_features.partial.json").exists()
