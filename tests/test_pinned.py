@@ -139,10 +139,14 @@ def test_fit_path_is_pinned(case, pins):
     assert set(found) == set(expected)
     for key in ("init", "n_iter", "t", "predict"):
         np.testing.assert_array_equal(found[key], expected[key], err_msg=key)
-    # the same draws give the same numbers up to float rounding of the platform
+    # The same draws give the same numbers up to float32 rounding, which
+    # training compounds: other releases of NumPy, SciPy or scikit-learn,
+    # identical in every draw and decision above, move trained embeddings by
+    # up to 2e-5 on values of order 0.1 to 1. A reordered draw moves them by
+    # far more.
     for key in ("embedding", "shrinkage", "loss_curve", "validation_scores"):
         np.testing.assert_allclose(
-            found[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key
+            found[key], expected[key], rtol=1e-4, atol=1e-4, err_msg=key
         )
 
 
