@@ -73,6 +73,32 @@ class NClustersEstimate:
         """What ``criterion`` holds, in words (a plot's axis label)."""
         return CRITERION_NAMES[self.method]
 
+    def plot(self, ax=None):
+        """Draw the criterion against the number of clusters: the estimate as a
+        dashed line, the reference band of ``"calibrated"`` shaded.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; ``None`` draws on a new figure.
+
+        Returns
+        -------
+        matplotlib Axes
+        """
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot(self.candidates, self.criterion, marker=".")
+        ax.axvline(self.n_clusters, color="tab:red", linestyle="--")
+        if self.reference_band is not None:
+            ax.axhspan(*self.reference_band, color="tab:orange", alpha=0.3)
+        ax.set_xlabel("number of clusters K")
+        ax.set_ylabel(self.criterion_name)
+        ax.set_title(f"Estimated K = {self.n_clusters} ({self.method})")
+        return ax
+
 
 def estimate_n_clusters(
     embedding,

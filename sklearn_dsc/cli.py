@@ -21,6 +21,8 @@ from ._version import __version__
 
 PROGRAM = "sklearn-dsc"
 MATRIX_SUFFIXES = (".csv", ".npy")
+# the options of cluster that only estimating K reads
+ESTIMATING = ("max_clusters", "reference", "reference_target", "plot")
 
 
 def _sizes(text):
@@ -182,36 +184,26 @@ def _add_cluster(commands, debug):
         help="the number of clusters, or 'auto' (the default) to estimate it "
         "from the embedding",
     )
-    sub.add_argument(
-        "--max-clusters",
-        type=int,
-        metavar="K",
-        help="with --n-clusters auto: the largest number considered "
-        "(rows / 10, at most 100)",
+    auto = sub.add_argument_group("estimating K (with --n-clusters auto)")
+    auto.add_argument(
+        "--max-clusters", type=int, metavar="K", help="the largest K (rows/10, ≤ 100)"
     )
-    sub.add_argument(
+    auto.add_argument(
         "--method",
         default="auto",
-        help="with --n-clusters auto: the criterion, auto (the default: "
-        "calibrated with --reference, eigengap without), calibrated, eigengap, "
-        "loss, silhouette, bic or hdbscan",
+        help="the criterion: auto (the default: calibrated with --reference, "
+        "eigengap without), calibrated, eigengap, loss, silhouette, bic, hdbscan",
     )
-    sub.add_argument(
+    auto.add_argument(
         "--reference",
         metavar="DATA",
-        help="with --n-clusters auto: labelled rows of known classes (the "
-        "training data, say), embedded with the model to calibrate the estimate",
+        help="labelled rows of known classes (the training data, say), embedded "
+        "with the model to calibrate the estimate",
     )
-    sub.add_argument(
-        "--reference-target",
-        metavar="COLUMN",
-        help="the label column of --reference (y in an .npz file)",
+    auto.add_argument(
+        "--reference-target", metavar="COLUMN", help="--reference's label column"
     )
-    sub.add_argument(
-        "--plot",
-        metavar="PNG",
-        help="with --n-clusters auto: draw the criterion against K to this file",
-    )
+    auto.add_argument("--plot", metavar="PNG", help="draw the criterion against K")
     sub.add_argument("-o", "--output", required=True, metavar="OUT")
     sub.add_argument("--random-state", type=int, default=0, help="k-means seed (0)")
     sub.set_defaults(run=_cluster)
@@ -219,14 +211,10 @@ def _add_cluster(commands, debug):
 
 def _n_clusters(text):
     """``--n-clusters``: a positive integer or ``auto``."""
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number of clusters or 'auto', got {text!r}"
-        ) from None
+    if text == "auto" or text.isdigit():
+        return text if text == "auto" else int(text)
+    message = f"expected a number of clusters or 'auto', got {text!r}"
+    raise argparse.ArgumentTypeError(message)
 
 
 def _add_evaluate(commands, debug):
@@ -433,20 +421,21 @@ def _embed(args):
     model = load(args.model)
     if args.device is not None:
         model.set_params(device=args.device)
+    table = _read_for(model, args.data, args.target, id_column=args.id, sep=args.sep)
+    return model, table, model.transform(table.features)
+
+
+def _read_for(model, path, target, **options):
+    """``read_table`` of ``path``, its columns in ``model``'s order."""
     names = getattr(model, "feature_names_in_", None)
-    table = read_table(
-        args.data,
-        args.target,
-        feature_names=None if names is None else list(names),
-        id_column=args.id,
-        sep=args.sep,
-    )
+    names = None if names is None else list(names)
+    table = read_table(path, target, feature_names=names, **options)
     if table.features.shape[1] != model.n_features_in_:
         raise DataError(
-            f"{args.data}: {table.features.shape[1]} feature columns, the model "
+            f"{path}: {table.features.shape[1]} feature columns, the model "
             f"takes {model.n_features_in_}"
         )
-    return model, table, model.transform(table.features)
+    return table
 
 
 def _check_matrix_output(args):
@@ -475,18 +464,17 @@ def _kmeans(embedding, n_clusters, random_state):
             f"--n-clusters must be between 1 and the {embedding.shape[0]} rows of "
             f"DATA, got {n_clusters}"
         )
-    kmeans = KMeans(n_clusters=n_clusters, n_init=10, random_state=random_state)
-    return kmeans.fit_predict(embedding)
+    return KMeans(n_clusters, n_init=10, random_state=random_state).fit_predict(
+        embedding
+    )
 
 
 def _cluster(args):
     _check_matrix_output(args)
     auto = args.n_clusters == "auto"
-    if not auto and (
-        args.plot or args.max_clusters is not None or args.reference is not None
-    ):
+    if not auto and any(getattr(args, name) is not None for name in ESTIMATING):
         raise DataError(
-            "--plot, --max-clusters and --reference go with --n-clusters auto"
+            "--max-clusters, --reference and --plot go with --n-clusters auto"
         )
     if args.plot:
         check_output(args.plot)
@@ -507,22 +495,9 @@ def _estimate(model, embedding, args):
     reference = labels = None
     if args.reference is not None:
         if args.reference_target is None and not args.reference.endswith(".npz"):
-            raise DataError(
-                "name the label column of --reference with --reference-target"
-            )
-        names = getattr(model, "feature_names_in_", None)
-        known = read_table(
-            args.reference,
-            args.reference_target,
-            require_target=True,
-            feature_names=None if names is None else list(names),
-            sep=args.sep,
-        )
-        if known.features.shape[1] != model.n_features_in_:
-            raise DataError(
-                f"{args.reference}: {known.features.shape[1]} feature columns, "
-                f"the model takes {model.n_features_in_}"
-            )
+            raise DataError("name --reference's label column with --reference-target")
+        path, target = args.reference, args.reference_target
+        known = _read_for(model, path, target, require_target=True, sep=args.sep)
         reference, labels = model.transform(known.features), known.target
     try:
         estimate = estimate_n_clusters(
@@ -551,14 +526,7 @@ def _plot_estimate(estimate, path):
     except ImportError:
         raise DataError("--plot needs matplotlib: pip install matplotlib") from None
     figure = Figure(figsize=(6, 3.5))
-    axis = figure.subplots()
-    axis.plot(estimate.candidates, estimate.criterion, marker=".")
-    axis.axvline(estimate.n_clusters, color="tab:red", linestyle="--")
-    if estimate.reference_band is not None:  # where the reference's classes end
-        axis.axhspan(*estimate.reference_band, color="tab:orange", alpha=0.3)
-    axis.set_xlabel("number of clusters K")
-    axis.set_ylabel(estimate.criterion_name)
-    axis.set_title(f"Estimated K = {estimate.n_clusters} ({estimate.method})")
+    estimate.plot(figure.subplots())
     figure.tight_layout()
     with atomic_write(path) as stream:
         figure.savefig(stream, format="png", dpi=100)

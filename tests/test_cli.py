@@ -283,8 +283,11 @@ def test_cluster_calibrates_the_estimate_on_reference_classes(data, model, tmp_p
     [
         (["--method", "gap"], "estimate the number of clusters: method must be 'auto'"),
         (["--max-clusters", 1000], "max_clusters=1000 is not below the number of rows"),
-        (["--n-clusters", 5, "--plot", "k.png"], "--plot, --max-clusters and --ref"),
-        (["--reference", "DATA/seen.csv"], "name the label column of --reference"),
+        (
+            ["--n-clusters", 5, "--plot", "k.png"],
+            "--max-clusters, --reference and --plot go",
+        ),
+        (["--reference", "DATA/seen.csv"], "name --reference's label column with"),
         (["--reference", "DATA/seen.npz", "--method", "bic"], "by method='calibrat"),
         (["--method", "calibrated"], "needs reference rows of known classes"),
     ],

@@ -163,3 +163,24 @@ def test_bad_input_is_named(change, message):
     arguments = {"embedding": X, **change}
     with pytest.raises(ValueError, match=message):
         estimate_n_clusters(**arguments)
+
+
+def test_plot_draws_the_criterion_the_estimate_and_the_band():
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    X, _ = blobs()
+    reference, labels = blobs(n_clusters=6, seed=5)
+    for estimate in (
+        estimate_n_clusters(X, max_clusters=12, random_state=0),
+        estimate_n_clusters(
+            X, reference=reference, reference_labels=labels, max_clusters=12
+        ),
+    ):
+        axis = estimate.plot(Figure().subplots())
+        (line,) = [line for line in axis.get_lines() if len(line.get_xdata()) > 2]
+        np.testing.assert_array_equal(line.get_xdata(), estimate.candidates)
+        np.testing.assert_array_equal(line.get_ydata(), estimate.criterion)
+        assert axis.get_ylabel() == estimate.criterion_name
+        assert f"K = {estimate.n_clusters}" in axis.get_title()
+        assert len(axis.patches) == (estimate.reference_band is not None)
