@@ -296,3 +296,28 @@ def test_frozen_features_curves_start_where_each_start_says(tmp_path):
     table = (tmp_path / "frozen_features.md").read_text()
     assert "| residual head at zero | 0.001 | 4 per class, every class |" in table
     assert not (tmp_path / "frozen_features.partial.json").exists()
+
+
+def test_frozen_features_with_held_out_classes_reports_their_choice(tmp_path):
+    import frozen_features
+
+    frozen_features.main(
+        [
+            "--dataset",
+            "digits",
+            "--epochs",
+            "1",
+            "--learning-rates",
+            "1e-3",
+            "--held-out",
+            "0.4",
+            "--output",
+            str(tmp_path),
+        ]
+    )
+    results = json.loads((tmp_path / "frozen_features.json").read_text())
+    assert results["held-out curves"].keys() == results["curves"].keys()
+    assert all(len(scores) == 2 for scores in results["held-out curves"].values())
+    table = (tmp_path / "frozen_features.md").read_text()
+    assert "Trained on 60% of the training classes" in table
+    assert "| held-out choice (epoch) |" in table
