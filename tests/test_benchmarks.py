@@ -271,53 +271,35 @@ def test_the_glyph_renderer_is_read_where_it_was_recorded(tmp_path, monkeypatch)
     assert datasets.glyph_renderer() == "Pillow 1, FreeType 2"
 
 
+def frozen_features_on_digits(tmp_path, *options):
+    """``frozen_features.py`` for one epoch at one learning rate on digits: the
+    results and the table."""
+    import frozen_features
+
+    quick = ["--dataset", "digits", "--epochs", "1", "--learning-rates", "1e-3"]
+    frozen_features.main([*quick, *options, "--output", str(tmp_path)])
+    results = json.loads((tmp_path / "frozen_features.json").read_text())
+    return results, (tmp_path / "frozen_features.md").read_text()
+
+
 def test_frozen_features_curves_start_where_each_start_says(tmp_path):
     import frozen_features
 
-    frozen_features.main(
-        [
-            "--dataset",
-            "digits",
-            "--epochs",
-            "1",
-            "--learning-rates",
-            "1e-3",
-            "--output",
-            str(tmp_path),
-        ]
-    )
-    results = json.loads((tmp_path / "frozen_features.json").read_text())
+    results, table = frozen_features_on_digits(tmp_path)
     curves = results["curves"]
     assert len(curves) == 3 * len(frozen_features.COMPOSITIONS)
     assert all(len(scores) == 2 for scores in curves.values())  # start, epoch 1
     for name, scores in curves.items():
         if not name.startswith("plain MLP"):  # both start at the anchor itself
             assert scores[0] == pytest.approx(results["anchor"])
-    table = (tmp_path / "frozen_features.md").read_text()
     assert "| residual head at zero | 0.001 | 4 per class, every class |" in table
+    assert "held-out choice" not in table
     assert not (tmp_path / "frozen_features.partial.json").exists()
 
 
 def test_frozen_features_with_held_out_classes_reports_their_choice(tmp_path):
-    import frozen_features
-
-    frozen_features.main(
-        [
-            "--dataset",
-            "digits",
-            "--epochs",
-            "1",
-            "--learning-rates",
-            "1e-3",
-            "--held-out",
-            "0.4",
-            "--output",
-            str(tmp_path),
-        ]
-    )
-    results = json.loads((tmp_path / "frozen_features.json").read_text())
+    results, table = frozen_features_on_digits(tmp_path, "--held-out", "0.4")
     assert results["held-out curves"].keys() == results["curves"].keys()
     assert all(len(scores) == 2 for scores in results["held-out curves"].values())
-    table = (tmp_path / "frozen_features.md").read_text()
     assert "Trained on 60% of the training classes" in table
     assert "| held-out choice (epoch) |" in table
