@@ -30,13 +30,13 @@ import numpy as np
 import torch
 from datasets import DATASETS
 from sklearn.exceptions import ConvergenceWarning
+from zero_shot import mlp
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, SpectralClusteringLoss
 from sklearn_dsc.metrics import kmeans_nmi
 
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
-HIDDEN = 256
-OUTPUTS = 64
+OUTPUTS = 64  # as the deep peers of zero_shot.py, whose MLP this is
 # name: (samples per class, classes per batch); None: batches drawn at random
 COMPOSITIONS = {
     "random batches of 256": None,
@@ -51,12 +51,7 @@ class ResidualHead(torch.nn.Module):
     def __init__(self, anchor, n_features):
         super().__init__()
         self.anchor = anchor.requires_grad_(False)
-        width = anchor.out_features
-        self.head = torch.nn.Sequential(
-            torch.nn.Linear(n_features, HIDDEN),
-            torch.nn.ReLU(),
-            torch.nn.Linear(HIDDEN, width),
-        )
+        self.head = mlp(n_features, anchor.out_features)
         torch.nn.init.zeros_(self.head[2].weight)
         torch.nn.init.zeros_(self.head[2].bias)
 
@@ -67,11 +62,7 @@ class ResidualHead(torch.nn.Module):
 def starts(anchor, n_features):
     """name: a function that builds the network to train."""
     return {
-        "plain MLP": lambda: torch.nn.Sequential(
-            torch.nn.Linear(n_features, HIDDEN),
-            torch.nn.ReLU(),
-            torch.nn.Linear(HIDDEN, OUTPUTS),
-        ),
+        "plain MLP": lambda: mlp(n_features, OUTPUTS),
         "residual head at zero": lambda: ResidualHead(
             copy.deepcopy(anchor), n_features
         ),
