@@ -78,6 +78,7 @@ def read_table(
     feature_names=None,
     id_column=None,
     sep=None,
+    target_option="--target",
 ):
     """Read a CSV, Parquet or ``.npz`` file into a ``Table``.
 
@@ -87,6 +88,8 @@ def read_table(
     exactly those, and are returned in that order. A CSV file's delimiter is
     ``sep``, or detected among ``,;`` tab and ``|``. An ``.npz`` file holds
     arrays ``X`` (and ``y`` for the labels); its features have no names.
+    ``target_option`` is the command-line option that names the label column,
+    for the message when ``require_target`` finds none named.
 
     Raises
     ------
@@ -118,7 +121,7 @@ def read_table(
                 f"{path}: no column {column!r}; the columns are {listing(names)}"
             )
     if require_target and target is None:
-        raise DataError("name the label column with --target")
+        raise DataError(f"name the label column with {target_option}")
     found = [name for name in names if name not in (target, id_column)]
     if feature_names is None:
         feature_names = found

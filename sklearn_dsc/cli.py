@@ -211,7 +211,8 @@ def _add_cluster(commands, debug):
 
 def _n_clusters(text):
     """``--n-clusters``: a positive integer or ``auto``."""
-    if text == "auto" or text.isdigit():
+    # isdecimal: exactly the strings of digits that int() reads
+    if text == "auto" or text.isdecimal():
         return text if text == "auto" else int(text)
     message = f"expected a number of clusters or 'auto', got {text!r}"
     raise argparse.ArgumentTypeError(message)
@@ -494,10 +495,14 @@ def _estimate(model, embedding, args):
 
     reference = labels = None
     if args.reference is not None:
-        if args.reference_target is None and not args.reference.endswith(".npz"):
-            raise DataError("name --reference's label column with --reference-target")
-        path, target = args.reference, args.reference_target
-        known = _read_for(model, path, target, require_target=True, sep=args.sep)
+        known = _read_for(
+            model,
+            args.reference,
+            args.reference_target,
+            require_target=True,
+            sep=args.sep,
+            target_option="--reference-target",
+        )
         reference, labels = model.transform(known.features), known.target
     try:
         estimate = estimate_n_clusters(

@@ -287,7 +287,10 @@ def test_cluster_calibrates_the_estimate_on_reference_classes(data, model, tmp_p
             ["--n-clusters", 5, "--plot", "k.png"],
             "--max-clusters, --reference and --plot go",
         ),
-        (["--reference", "DATA/seen.csv"], "name --reference's label column with"),
+        (
+            ["--reference", "DATA/seen.csv"],
+            "name the label column with --reference-target",
+        ),
         (["--reference", "DATA/seen.npz", "--method", "bic"], "by method='calibrat"),
         (["--method", "calibrated"], "needs reference rows of known classes"),
     ],
