@@ -401,10 +401,17 @@ def _largest_eigenvalues(X, n_eigenvalues, n_neighbors):
     return 1.0 - np.sort(smallest)
 
 
-def _eigengap(X, min_clusters, max_clusters, n_neighbors):
+def _eigengaps(X, min_clusters, max_clusters, n_neighbors):
+    """The affinity's eigenvalues, the candidate numbers ``K`` and the gap
+    ``lambda_K - lambda_{K+1}`` after each."""
     eigenvalues = _largest_eigenvalues(X, max_clusters + 1, n_neighbors)
     candidates = np.arange(min_clusters, len(eigenvalues))
     gaps = eigenvalues[candidates - 1] - eigenvalues[candidates]
+    return eigenvalues, candidates, gaps
+
+
+def _eigengap(X, min_clusters, max_clusters, n_neighbors):
+    _, candidates, gaps = _eigengaps(X, min_clusters, max_clusters, n_neighbors)
     return NClustersEstimate(
         int(candidates[np.argmax(gaps)]), "eigengap", candidates, gaps
     )
@@ -413,9 +420,9 @@ def _eigengap(X, min_clusters, max_clusters, n_neighbors):
 def _calibrated(X, reference, labels, min_clusters, max_clusters, n_neighbors):
     n_classes = len(np.unique(labels))
     low, high = _largest_eigenvalues(reference, n_classes + 1, n_neighbors)[-1:-3:-1]
-    eigenvalues = _largest_eigenvalues(X, max_clusters + 1, n_neighbors)
-    candidates = np.arange(min_clusters, len(eigenvalues))
-    gaps = eigenvalues[candidates - 1] - eigenvalues[candidates]
+    eigenvalues, candidates, gaps = _eigengaps(
+        X, min_clusters, max_clusters, n_neighbors
+    )
     # the gaps (lambda_{K+1}, lambda_K) that overlap the band (mu_{c+1}, mu_c):
     # on the reference itself, only the gap after its c classes
     overlap = (eigenvalues[candidates - 1] > low) & (eigenvalues[candidates] < high)
