@@ -160,8 +160,8 @@ def markdown(results, args):
         "over seeds. Each variant changes one parameter of the defaults; the",
         "reference rows are the starting points. Bold: best row of each dataset.",
     ]
-    if {"glyphs", "fonts"} & set(datasets) and glyph_renderer() is not None:
-        lines.append(f"Glyph images drawn with {glyph_renderer()}.")
+    if {"glyphs", "fonts"} & set(datasets) and (renderer := glyph_renderer()):
+        lines.append(f"Glyph images drawn with {renderer}.")
     lines += [
         "",
         "| variant | change | " + " | ".join(datasets) + " |",

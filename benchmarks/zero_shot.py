@@ -347,9 +347,9 @@ def markdown(results, args):
         "training; mean ± standard deviation over seeds. The best k-means NMI of",
         "each dataset is in bold." + merged,
     ]
-    if {"glyphs", "fonts"} & set(results) and glyph_renderer() is not None:
+    if {"glyphs", "fonts"} & set(results) and (renderer := glyph_renderer()):
         lines[-1] += (
-            f" Glyph images drawn with {glyph_renderer()}: the pixels, and the"
+            f" Glyph images drawn with {renderer}: the pixels, and the"
             " numbers, change with the fonts packages and the rasteriser."
         )
     for dataset, methods in results.items():
