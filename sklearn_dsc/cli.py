@@ -10,9 +10,9 @@ atomically.
 import argparse
 import json
 import sys
-import time
 import warnings
 
+from ._cli_fit import ESTIMATOR_OPTIONS, anchor, fit
 from ._files import DataError, atomic_write, check_output, read_table, write_matrix
 from ._version import __version__
 
@@ -23,56 +23,6 @@ PROGRAM = "sklearn-dsc"
 MATRIX_SUFFIXES = (".csv", ".npy")
 # the options of cluster that only estimating K reads
 ESTIMATING = ("max_clusters", "reference", "reference_target", "plot")
-
-
-def _sizes(text):
-    """``"256,128"`` -> ``(256, 128)``; ``""`` or ``"none"`` -> ``()``."""
-    if text.strip().lower() in {"", "none"}:
-        return ()
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers such as 256,128, got {text!r}"
-        ) from None
-
-
-def _optional_int(text):
-    return None if text.lower() == "none" else int(text)
-
-
-def _auto_or_float(text):
-    return "auto" if text.lower() == "auto" else float(text)
-
-
-# Estimator options of ``fit``: (flag, parameter, type, help).
-ESTIMATOR_OPTIONS = [
-    ("--n-components", "n_components", _optional_int, "width of the trained head"),
-    ("--network", "network", str, "mlp, or conv for images (with --input-shape)"),
-    ("--input-shape", "input_shape", _sizes, "shape of one image, e.g. 28,28"),
-    (
-        "--hidden-layer-sizes",
-        "hidden_layer_sizes",
-        _sizes,
-        "hidden widths, e.g. 256,128; '' for a linear map",
-    ),
-    ("--activation", "activation", str, "relu, tanh, logistic or identity"),
-    ("--dropout", "dropout", float, "dropout after each hidden layer, in [0, 1)"),
-    ("--solver", "solver", str, "adam or closed_form"),
-    ("--init", "init", str, "auto, pca, whitened, closed_form or random"),
-    ("--shrinkage", "shrinkage", _auto_or_float, "of whitened: auto or a number"),
-    ("--batch-size", "batch_size", int, "samples per mini-batch"),
-    ("--samples-per-class", "samples_per_class", _optional_int, "per batch"),
-    ("--learning-rate-init", "learning_rate_init", float, "Adam's learning rate"),
-    ("--alpha", "alpha", float, "weight decay, or ridge penalty of closed_form"),
-    ("--max-iter", "max_iter", int, "maximum number of epochs"),
-    ("--tol", "tol", float, "improvement that resets the patience"),
-    ("--n-iter-no-change", "n_iter_no_change", int, "patience, in epochs"),
-    ("--validation-fraction", "validation_fraction", float, "share held out"),
-    ("--validation-split", "validation_split", str, "auto, classes or samples"),
-    ("--random-state", "random_state", _optional_int, "seed (an integer)"),
-    ("--device", "device", str, "auto, cpu, cuda or cuda:N"),
-]
 
 
 def build_parser():
@@ -151,7 +101,7 @@ def _add_fit(commands, debug):
         "-v", "--verbose", action="count", default=0, help="one line per epoch"
     )
     sub.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    sub.set_defaults(run=_fit)
+    sub.set_defaults(run=fit)
 
 
 def _add_transform(commands, debug):
@@ -319,100 +269,6 @@ def _demo(args):
         check_output(args.figure)
     demo.run(args.random_state, args.figure, not args.no_progress)
     return 0
-
-
-def _fit(args):
-    check_output(args.output)
-    table = read_table(args.data, args.target, require_target=True, sep=args.sep)
-    import numpy as np
-
-    from ._embedder import DeepSpectralClusteringEmbedder
-    from ._persistence import save
-    from ._progress import EpochProgress
-    from ._training import TrainingInterrupted
-
-    params = {
-        name: getattr(args, name)
-        for _, name, _, _ in ESTIMATOR_OPTIONS
-        if getattr(args, name) is not None
-    }
-    if args.early_stopping is not None:
-        params["early_stopping"] = args.early_stopping
-    progress = None if args.quiet or args.verbose else EpochProgress()
-    model = DeepSpectralClusteringEmbedder(
-        **params, verbose=args.verbose, callback=progress
-    )
-    start = time.perf_counter()
-    try:
-        # on the command line an interrupt aborts: nothing is written
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", TrainingInterrupted)
-            model.fit(table.features, table.target)
-    except TrainingInterrupted:
-        raise KeyboardInterrupt from None
-    finally:
-        if progress is not None:
-            progress.close()
-    model.set_params(callback=None)
-    if table.feature_names is not None:
-        model.feature_names_in_ = np.asarray(table.feature_names, dtype=object)
-    save(model, args.output)
-    print(
-        f"Fitted on {table.features.shape[0]} rows of {len(model.classes_)} classes "
-        f"in {time.perf_counter() - start:.1f}s ({model.n_iter_} epochs); embedding "
-        f"of {model.class_centroids_.shape[1]} dimensions."
-    )
-    if model.init_ is not None:
-        print(f"Anchor: {_anchor(model)}")
-    untrained = _why_untrained(model)
-    if untrained:
-        print(f"No network was trained: {untrained}.")
-    if model.validation_scores_:
-        print(f"Validation k-means NMI: {_validation_summary(model)}")
-    print(f"Saved to {args.output}")
-    return 0
-
-
-def _anchor(model):
-    """The anchor a model starts from, with its shrinkage."""
-    shrinkage = f" (shrinkage {model.shrinkage_:g})" if model.shrinkage_ else ""
-    return f"{model.init_}{shrinkage}"
-
-
-def _validation_summary(model):
-    """The validation scores, or their start and best when there is one per
-    epoch of a long run."""
-    scores = model.validation_scores_
-    if len(scores) <= 4:
-        return ", ".join(f"{score:.3f}" for score in scores)
-    best = max(range(1, len(scores)), key=scores.__getitem__)  # the first of equals
-    return (
-        f"start {scores[0]:.3f}, best {scores[best]:.3f} after epoch {best} of "
-        f"{len(scores) - 1}"
-    )
-
-
-def _why_untrained(model):
-    """Why a fitted model trained no network, or ``None`` if it trained one."""
-    if model.n_iter_ > 0 or model.init_ is None:
-        return None  # a network was trained, or the closed form has none
-    scores = model.validation_scores_ or []
-    if len(scores) >= 2:
-        trained = "network" if model.init_ == "random" else "head beside the anchor"
-        start = "its random start" if model.init_ == "random" else "the anchor alone"
-        best = "" if len(scores) == 2 else ", at its best epoch"
-        return (
-            f"the {trained} trained on the training classes did not beat {start} "
-            f"on held-out classes (k-means NMI {max(scores[1:]):.3f}{best}, against "
-            f"{scores[0]:.3f}), so the embedding is {start}"
-        )
-    if len(scores) == 1:
-        return (
-            f"held-out classes chose the {model.init_} anchor, and with --init auto a "
-            "head is trained only beside the closed_form anchor, so the embedding is "
-            "the anchor (--init pca, whitened or closed_form trains a head)"
-        )
-    return None
 
 
 def _embed(args):
@@ -593,7 +449,7 @@ def _info(args):
         f"{model.n_iter_} epochs"
     )
     if model.init_ is not None:
-        print(f"anchor: {_anchor(model)}")
+        print(f"anchor: {anchor(model)}")
     defaults = DeepSpectralClusteringEmbedder().get_params()
     changed = {
         name: value

@@ -1,0 +1,124 @@
+"""``sklearn-dsc fit``: the estimator options, and what it prints."""
+
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from sklearn_dsc import load
+
+from cli_helpers import FAST, NAMES, ok, sklearn_dsc
+from helpers import interrupted_at_call
+
+
+def test_fit_records_the_feature_names_and_options(digit_files, digit_model):
+    fitted = load(digit_model)
+    assert list(fitted.feature_names_in_) == NAMES
+    assert fitted.classes_.tolist() == [f"d{d}" for d in range(5)]
+    assert fitted.hidden_layer_sizes == (16,)
+    assert fitted.max_iter == 2
+
+
+def test_fit_with_dropout(digit_files, tmp_path):
+    path = tmp_path / "dropout.dsc"
+    ok("fit", digit_files / "seen.npz", "-o", path, *FAST, "--dropout", "0.2")
+    fitted = load(path)
+    assert fitted.dropout == 0.2
+    assert any(isinstance(m, torch.nn.Dropout) for m in fitted.module_.modules())
+
+
+@pytest.mark.parametrize(("shrinkage", "expected"), [("0.3", 0.3), ("auto", "auto")])
+def test_fit_whitened_anchor(digit_files, tmp_path, shrinkage, expected):
+    path = tmp_path / "whitened.dsc"
+    result = ok(
+        "fit", digit_files / "seen.npz", "-o", path, *FAST,
+        "--init", "whitened", "--shrinkage", shrinkage,
+    )  # fmt: skip
+    fitted = load(path)
+    assert (fitted.init, fitted.shrinkage) == ("whitened", expected)
+    assert fitted.init_ == "whitened"
+    assert f"Anchor: whitened (shrinkage {fitted.shrinkage_:g})" in result.stdout
+
+
+def test_fit_npz_linear_closed_form(digit_files, tmp_path):
+    path = tmp_path / "linear.dsc"
+    ok(
+        "fit",
+        digit_files / "seen.npz",
+        "-o",
+        path,
+        "--hidden-layer-sizes",
+        "",
+        "--solver",
+        "closed_form",
+        "--no-early-stopping",
+    )
+    fitted = load(path)
+    assert fitted.solver == "closed_form"
+    assert fitted.hidden_layer_sizes == ()
+    assert not hasattr(fitted, "feature_names_in_")
+
+
+def test_fit_parquet(digit_files, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X, y = load_digits(return_X_y=True)
+    columns = {name: X[:200, j] for j, name in enumerate(NAMES)}
+    pq.write_table(pa.table({**columns, "digit": y[:200]}), tmp_path / "d.parquet")
+    ok("fit", tmp_path / "d.parquet", "--target", "digit", "-o", tmp_path / "m", *FAST)
+    assert load(tmp_path / "m").classes_.tolist() == list(range(10))
+
+
+def test_fit_says_what_it_does_and_why_no_network_was_trained(digit_files, tmp_path):
+    args = [digit_files / "seen.csv", "--target", "digit", "--random-state", "0"]
+    verbose = ok("fit", *args, "-o", tmp_path / "a.dsc", "-v")
+    lines = verbose.stdout.splitlines()
+    splits = [line for line in lines if "choosing the anchor: held-out class" in line]
+    assert len(splits) == 10  # 5 classes, 2 held out: every split
+    assert splits[-1].endswith("split 10 of 10")
+    assert "No network was trained: held-out classes chose the whitened" in (
+        verbose.stdout
+    )
+    # the progress bar shows the same stages
+    quiet = ok("fit", *args, "-o", tmp_path / "b.dsc")
+    assert "choosing the anchor: held-out class split 10 of 10" in quiet.stderr
+    # a head that was trained but not kept is explained too
+    pca = ok("fit", *args, "-o", tmp_path / "c.dsc", "--init", "pca", "-v", *FAST[:4])
+    assert "training a head beside the pca anchor on 3 classes" in pca.stdout
+    assert "refit on every class" not in pca.stdout
+    assert "did not beat the anchor alone on held-out classes" in pca.stdout
+
+
+def test_an_interrupted_fit_writes_nothing(
+    digit_files, digit_model, tmp_path, monkeypatch
+):
+    from sklearn_dsc import _training
+
+    target = tmp_path / "kept.dsc"
+    target.write_bytes(digit_model.read_bytes())
+    # the fourth batch is in the second epoch
+    interrupted = interrupted_at_call(_training.spectral_clustering_loss, 4)
+    monkeypatch.setattr(_training, "spectral_clustering_loss", interrupted)
+    args = ["--init", "random", "--no-early-stopping", "--max-iter", "50", "-q"]
+    result = sklearn_dsc(
+        "fit", digit_files / "seen.csv", "--target", "digit", "-o", target, *args
+    )
+    assert result.returncode == 130
+    assert "interrupted; no output was written" in result.stderr
+    assert "Saved" not in result.stdout
+    assert target.read_bytes() == digit_model.read_bytes()
+
+
+def test_the_fit_summary_of_a_choice_made_after_every_epoch():
+    from types import SimpleNamespace
+
+    from sklearn_dsc._cli_fit import validation_summary, why_untrained
+
+    scores = [0.6, 0.61, 0.65, 0.63, 0.62, 0.64]
+    model = SimpleNamespace(validation_scores_=scores, n_iter_=0, init_="whitened")
+    assert validation_summary(model) == "start 0.600, best 0.650 after epoch 2 of 5"
+    assert "(k-means NMI 0.650, at its best epoch, against 0.600)" in why_untrained(
+        model
+    )
+    model.validation_scores_ = [0.6, 0.55]
+    assert validation_summary(model) == "0.600, 0.550"
+    assert "(k-means NMI 0.550, against 0.600)" in why_untrained(model)
