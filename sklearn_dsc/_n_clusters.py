@@ -54,8 +54,8 @@ class NClustersEstimate:
         largest (the eigengap, minus the loss, the silhouette, the BIC; the
         share of rows clustered for ``"hdbscan"``). For ``"calibrated"``, the
         K-th largest eigenvalue ``lambda_K`` of the affinity, and
-        ``n_clusters`` is the K with the widest gap ``lambda_K -
-        lambda_{K+1}`` among the gaps that overlap ``reference_band``.
+        ``n_clusters`` is the K whose gap ``(lambda_{K+1}, lambda_K)``
+        covers the most of ``reference_band``.
     reference_band : tuple of float or None
         For ``"calibrated"``, ``(mu_{c+1}, mu_c)``: where the reference's
         ``c`` classes end in its own eigenvalues; ``None`` for the other
@@ -108,7 +108,7 @@ def estimate_n_clusters(
     max_clusters=None,
     min_clusters=2,
     method="auto",
-    n_neighbors=30,
+    n_neighbors=60,
     max_samples=3000,
     random_state=None,
 ):
@@ -126,8 +126,8 @@ def estimate_n_clusters(
     reference_labels : array-like of shape (n_reference,), default=None
         The classes of ``reference`` (at least two).
     max_clusters : int, default=None
-        The largest number considered; ``None`` takes ``n_samples // 10``
-        (at most 100, at least ``min_clusters``).
+        The largest number considered; ``None`` takes a tenth of the rows
+        used (at most ``max_samples // 10``, at least ``min_clusters``).
     min_clusters : int, default=2
         The smallest number considered, at least 2.
     method : {"auto", "calibrated", "eigengap", "loss", "silhouette", "bic", \
@@ -144,9 +144,10 @@ def estimate_n_clusters(
         ``"bic"``: the Bayesian information criterion of k-means as a mixture
         of spherical Gaussians (X-means). ``"hdbscan"``: the number of
         clusters HDBSCAN finds.
-    n_neighbors : int, default=30
+    n_neighbors : int, default=60
         Neighbours of each row in the affinity of ``"calibrated"`` and
-        ``"eigengap"``.
+        ``"eigengap"``. Fewer make the affinity follow small groups within
+        classes: the reference's classes end less clearly in its spectrum.
     max_samples : int, default=3000
         Rows used, drawn at random when there are more: the cost of every
         method grows with them (the eigengap's with their cube, up to 3,000
@@ -177,16 +178,16 @@ def estimate_n_clusters(
     *Calibrated.* The same affinity, built on as many reference rows as new
     ones (drawn at random): a reference sample of ``c`` classes has
     eigenvalues ``mu_1 >= mu_2 >= ...``, and its classes end between
-    ``mu_c`` and ``mu_{c+1}``. The estimate is the ``k`` with the widest gap
-    ``lambda_k - lambda_{k+1}`` among the gaps of the new rows that overlap
-    that band; on the reference itself, that is the gap after its ``c``
-    classes. (Where no gap of the candidates overlaps it: the number of
-    eigenvalues above its middle, within ``min_clusters`` and
-    ``max_clusters``.) Where classes overlap, the
-    band is narrow and the estimate is about the number of eigenvalues above
-    it: the level at which the embedding's classes separate, read off the
-    reference, not a gap that may not show. Where they are far apart, the
-    band is wide and holds the gap after the last of them. It assumes that
+    ``mu_c`` and ``mu_{c+1}``. The estimate is the ``k`` whose gap
+    ``(lambda_{k+1}, lambda_k)`` in the new rows' eigenvalues covers the
+    most of that band; on the reference itself, that is the gap after its
+    ``c`` classes. (Where no gap of the candidates overlaps it: the number
+    of eigenvalues above its middle, within ``min_clusters`` and
+    ``max_clusters``.) Where classes overlap, the band is narrow and the
+    estimate is the number of eigenvalues above it: the level at which the
+    embedding's classes separate, read off the reference, not a gap that
+    may not show. Where they are far apart, the band is wide and the new
+    rows' own gap after the last of them covers the most of it. It assumes that
     new classes are about as separate, and have about as many rows, as the
     reference's: classes seen in training are usually tighter than new ones,
     which makes it count low rather than high, and larger classes make the
@@ -291,7 +292,7 @@ def _validate(
     if n_samples > max_samples:
         X = X[np.sort(rng.choice(n_samples, max_samples, replace=False))]
     if max_clusters is None:
-        max_clusters = max(min_clusters, min(100, len(X) // 10))
+        max_clusters = max(min_clusters, len(X) // 10)
     return X, min(int(max_clusters), len(X) - 1), rng
 
 
@@ -420,24 +421,32 @@ def _eigengap(X, min_clusters, max_clusters, n_neighbors):
 def _calibrated(X, reference, labels, min_clusters, max_clusters, n_neighbors):
     n_classes = len(np.unique(labels))
     low, high = _largest_eigenvalues(reference, n_classes + 1, n_neighbors)[-1:-3:-1]
-    eigenvalues, candidates, gaps = _eigengaps(
-        X, min_clusters, max_clusters, n_neighbors
-    )
-    # the gaps (lambda_{K+1}, lambda_K) that overlap the band (mu_{c+1}, mu_c):
-    # on the reference itself, only the gap after its c classes
-    overlap = (eigenvalues[candidates - 1] > low) & (eigenvalues[candidates] < high)
-    if overlap.any():
-        n_clusters = candidates[overlap][np.argmax(gaps[overlap])]
-    else:  # the band lies beyond the candidates, or has no width
-        count = np.sum(eigenvalues > (low + high) / 2)
-        n_clusters = np.clip(count, candidates[0], candidates[-1])
+    eigenvalues, candidates, _ = _eigengaps(X, min_clusters, max_clusters, n_neighbors)
     return NClustersEstimate(
-        int(n_clusters),
+        covering_gap(eigenvalues, candidates, (low, high)),
         "calibrated",
         candidates,
         eigenvalues[candidates - 1],
         (float(low), float(high)),
     )
+
+
+def covering_gap(eigenvalues, candidates, band):
+    """The candidate ``K`` whose gap ``(lambda_{K+1}, lambda_K)`` covers the
+    most of ``band``; where none reaches it, the number of eigenvalues above
+    its middle, clipped to the candidates.
+
+    ``eigenvalues`` decrease; ``band`` is ``(low, high)``.
+    """
+    low, high = band
+    covered = np.minimum(eigenvalues[candidates - 1], high) - np.maximum(
+        eigenvalues[candidates], low
+    )
+    if covered.max() > 0:
+        return int(candidates[np.argmax(covered)])
+    # the band lies beyond the candidates, or has no width
+    count = np.sum(eigenvalues > (low + high) / 2)
+    return int(np.clip(count, candidates[0], candidates[-1]))
 
 
 def column_basis(X):
