@@ -22,6 +22,11 @@ from cli_helpers import (
 )
 
 
+def unseen(folder):
+    """The arguments that name the unseen digits' CSV file and its labels."""
+    return [folder / "unseen.csv", "--target", "digit"]
+
+
 def test_help_of_every_subcommand():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
@@ -67,9 +72,7 @@ def test_transform(digit_files, digit_model, tmp_path, suffix):
     ok(
         "transform",
         digit_model,
-        digit_files / "unseen.csv",
-        "--target",
-        "digit",
+        *unseen(digit_files),
         "-o",
         out,
     )
@@ -228,9 +231,7 @@ def test_semicolon_files_are_read(digit_files, digit_model, tmp_path):
     plain = ok(
         "evaluate",
         digit_model,
-        digit_files / "unseen.csv",
-        "--target",
-        "digit",
+        *unseen(digit_files),
         "--json",
     )
     assert json.loads(detected.stdout) == json.loads(plain.stdout)
@@ -262,9 +263,7 @@ def test_evaluate(digit_files, digit_model):
     result = ok(
         "evaluate",
         digit_model,
-        digit_files / "unseen.csv",
-        "--target",
-        "digit",
+        *unseen(digit_files),
         "--json",
     )
     scores = json.loads(result.stdout)
@@ -272,9 +271,7 @@ def test_evaluate(digit_files, digit_model):
     assert scores["n_classes"] == 5
     assert 0.3 < scores["nmi"] <= 1
     assert set(scores["recall_at_k"]) == {"1", "2", "4", "8"}
-    table = ok(
-        "evaluate", digit_model, digit_files / "unseen.csv", "--target", "digit"
-    ).stdout
+    table = ok("evaluate", digit_model, *unseen(digit_files)).stdout
     assert f"NMI       {scores['nmi']:.4f}" in table
 
 
@@ -312,9 +309,7 @@ def test_missing_model_file(digit_files, tmp_path):
     fails(
         "evaluate",
         tmp_path / "nothing.dsc",
-        digit_files / "unseen.csv",
-        "--target",
-        "digit",
+        *unseen(digit_files),
         message="no such model file",
     )
 
@@ -462,9 +457,9 @@ def test_a_model_trained_on_a_missing_gpu_embeds_on_the_cpu(
     estimator.set_params(device="cuda:7")  # a device this machine lacks
     path = tmp_path / "gpu.dsc"
     save(estimator, path)
-    unseen = [digit_files / "unseen.csv", "--target", "digit", "-o"]
-    ok("transform", digit_model, *unseen, tmp_path / "cpu.npy")
-    result = ok("transform", path, *unseen, tmp_path / "gpu.npy")
+    rows = [*unseen(digit_files), "-o"]
+    ok("transform", digit_model, *rows, tmp_path / "cpu.npy")
+    result = ok("transform", path, *rows, tmp_path / "gpu.npy")
     if torch.cuda.device_count() <= 7:
         assert "embedding on the CPU instead" in result.stderr
     np.testing.assert_array_equal(
@@ -474,9 +469,7 @@ def test_a_model_trained_on_a_missing_gpu_embeds_on_the_cpu(
     result = ok(
         "evaluate",
         path,
-        digit_files / "unseen.csv",
-        "--target",
-        "digit",
+        *unseen(digit_files),
         "--device",
         "cpu",
     )
@@ -488,9 +481,7 @@ def test_recall_at_large_k_is_readable(digit_files, digit_model):
     table = ok(
         "evaluate",
         digit_model,
-        digit_files / "unseen.csv",
-        "--target",
-        "digit",
+        *unseen(digit_files),
         "--k",
         "1",
         "10",
@@ -535,9 +526,7 @@ def test_outputs_honour_the_umask_and_keep_an_existing_mode(
         ok(
             "transform",
             digit_model,
-            digit_files / "unseen.csv",
-            "--target",
-            "digit",
+            *unseen(digit_files),
             "-o",
             out,
         )
@@ -546,9 +535,7 @@ def test_outputs_honour_the_umask_and_keep_an_existing_mode(
         ok(
             "transform",
             digit_model,
-            digit_files / "unseen.csv",
-            "--target",
-            "digit",
+            *unseen(digit_files),
             "-o",
             out,
         )
