@@ -7,9 +7,10 @@ its classes. :func:`~sklearn_dsc.estimate_n_clusters` estimates it from the
 embedding. Without labelled rows it looks for the largest gap between
 consecutive eigenvalues of the normalised affinity of a nearest-neighbour
 graph, the spectral view of the data that the loss trains for. Given the
-training rows as a ``reference``, it counts instead the eigenvalues above the
-level where the reference's own classes are counted right (``"calibrated"``,
-the default when a reference is given). Here the embedding is learned on the
+training rows as a ``reference``, it first reads where the reference's own
+classes end in its spectrum, and takes the gap of the new rows' eigenvalues
+that covers the most of that level (``"calibrated"``, the default when a
+reference is given). Here the embedding is learned on the
 digits 0-4, and the number of the unseen digits 5-9 is estimated in it and in
 the raw pixels, with each method the function offers.
 """
@@ -49,8 +50,8 @@ for name, (points, reference) in spaces.items():
 # Left, the eigengap against the number of clusters: the estimate is where
 # the gap after the first K eigenvalues is largest. Right, the eigenvalues
 # themselves and, shaded, the band where the training digits' own classes
-# end in their spectrum: the calibrated estimate is the widest gap that
-# reaches into it. The digits' few classes leave a clear gap after the
+# end in their spectrum: the calibrated estimate is the gap that covers the
+# most of it. The digits' few classes leave a clear gap after the
 # fifth eigenvalue, and both find it. Where many classes overlap, as in the
 # benchmark's dictionary and glyph sets, the largest gap is the first, and
 # only the band tells where to look.

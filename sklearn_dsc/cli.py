@@ -136,7 +136,7 @@ def _add_cluster(commands, debug):
     )
     auto = sub.add_argument_group("estimating K (with --n-clusters auto)")
     auto.add_argument(
-        "--max-clusters", type=int, metavar="K", help="the largest K (rows/10, ≤ 100)"
+        "--max-clusters", type=int, metavar="K", help="the largest K (rows/10, ≤ 300)"
     )
     auto.add_argument(
         "--method",
