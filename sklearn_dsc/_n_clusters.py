@@ -122,7 +122,9 @@ def estimate_n_clusters(
     reference : array-like of shape (n_reference, n_components), default=None
         Rows of known classes in the same embedding (typically ``transform``
         of the training data), read by ``"calibrated"``: where their classes
-        end in their own spectrum tells where to look in the new rows'.
+        end in their own spectrum tells where to look in the new rows'. It
+        is drawn to as many rows as the new ones; its classes should be
+        about as many, and so about as large, as those expected there.
     reference_labels : array-like of shape (n_reference,), default=None
         The classes of ``reference`` (at least two).
     max_clusters : int, default=None
@@ -187,12 +189,13 @@ def estimate_n_clusters(
     estimate is the number of eigenvalues above it: the level at which the
     embedding's classes separate, read off the reference, not a gap that
     may not show. Where they are far apart, the band is wide and the new
-    rows' own gap after the last of them covers the most of it. It assumes that
-    new classes are about as separate, and have about as many rows, as the
-    reference's: classes seen in training are usually tighter than new ones,
-    which makes it count low rather than high, and larger classes make the
-    same separation look clearer. Cost: twice the eigengap's, with ``c + 1``
-    eigenvalues of the reference.
+    rows' own gap after the last of them covers the most of it. It assumes
+    that new classes are about as separate, and have about as many rows, as
+    the reference's: classes seen in training are usually tighter than new
+    ones, and larger classes make the same separation look clearer, so a
+    reference of fewer classes than the new rows hold (drawn to as many
+    rows, hence larger classes) gives a lower estimate, about in proportion.
+    Cost: twice the eigengap's, with ``c + 1`` eigenvalues of the reference.
 
     *HDBSCAN.* scikit-learn's, with clusters of 5 rows or more, on the
     distinct rows; rows it calls noise belong to no cluster.
