@@ -97,6 +97,15 @@ def _halves(y, seed=0):
     return np.isin(y, train_classes[: len(classes) // 2])
 
 
+def class_share(y, fraction, seed, at_least=1):
+    """The rows of ``y`` whose class is among a share ``fraction`` of the
+    classes (at least ``at_least`` of them), drawn with ``seed``."""
+    classes = np.unique(y)
+    n_kept = max(at_least, round(fraction * len(classes)))
+    rng = np.random.RandomState(seed)
+    return np.isin(y, rng.choice(classes, n_kept, replace=False))
+
+
 def _split(X, y):
     train = _halves(y)
     return X[train], y[train], X[~train], y[~train]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from datasets import DATASETS
+from datasets import DATASETS, class_share
 from sklearn.exceptions import ConvergenceWarning
 from zero_shot import mlp
 
@@ -121,10 +121,7 @@ def run(args):
     X, y, X_test, y_test = DATASETS[args.dataset]()
     targets = [(X_test, y_test)]
     if args.held_out:  # classes held out of training, scored like the defaults do
-        classes = np.unique(y)
-        n_held = max(1, round(args.held_out * len(classes)))
-        rng = np.random.RandomState(args.seed)
-        held = np.isin(y, rng.choice(classes, n_held, replace=False))
+        held = class_share(y, args.held_out, args.seed)
         targets.append((X[held], y[held]))
         X, y = X[~held], y[~held]
     _, codes = np.unique(y, return_inverse=True)

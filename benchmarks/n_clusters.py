@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from datasets import DATASETS
+from datasets import DATASETS, class_share
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import normalized_mutual_info_score
@@ -75,17 +75,6 @@ def measure(points, labels, reference, args):
     return rows
 
 
-def reference_rows(y_train, args):
-    """The training rows of the reference: every class, or a share of them
-    drawn with ``--random-state`` (``--reference-fraction``)."""
-    classes = np.unique(y_train)
-    if args.reference_fraction == 1:
-        return np.ones(len(y_train), dtype=bool)
-    n_kept = max(2, round(args.reference_fraction * len(classes)))
-    rng = np.random.RandomState(args.random_state)
-    return np.isin(y_train, rng.choice(classes, n_kept, replace=False))
-
-
 def run(args):
     results = {}
     for dataset in args.datasets:
@@ -94,7 +83,9 @@ def run(args):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model = DeepSpectralClusteringEmbedder(random_state=0).fit(X_train, y_train)
-        known = reference_rows(y_train, args)
+        # the reference: the training rows of every class, or of a share of them
+        known = class_share(y_train, args.reference_fraction, args.random_state, 2)
+        labels = y_train[known]
         spaces = {
             "embedding": (model.transform(X_test), model.transform(X_train[known])),
             "raw": (X_test, X_train[known]),
@@ -103,10 +94,7 @@ def run(args):
         for space, (points, reference) in spaces.items():
             print(f"  {space} ({points.shape[1]} dimensions)", flush=True)
             results[dataset][space] = measure(
-                np.asarray(points),
-                y_test,
-                (np.asarray(reference), y_train[known]),
-                args,
+                np.asarray(points), y_test, (np.asarray(reference), labels), args
             )
         # what a long run has measured so far, dataset by dataset
         args.partial.write_text(json.dumps(results, indent=1))

@@ -259,25 +259,18 @@ def test_n_clusters_merge_replaces_method_by_method():
     assert results["glyphs"]["raw"]["bic"] == {"k": 2}
 
 
-def test_n_clusters_reference_keeps_a_seeded_share_of_the_classes():
-    from types import SimpleNamespace
-
-    import n_clusters
+def test_a_share_of_the_classes_is_seeded_and_keeps_whole_classes():
+    from datasets import class_share
 
     y = np.repeat(np.arange(10), 3)
-    every = n_clusters.reference_rows(y, SimpleNamespace(reference_fraction=1.0))
-    assert every.all()
-    half = SimpleNamespace(reference_fraction=0.5, random_state=0)
-    kept = n_clusters.reference_rows(y, half)
+    assert class_share(y, 1.0, seed=0).all()
+    kept = class_share(y, 0.5, seed=0)
     assert len(np.unique(y[kept])) == 5
     assert np.bincount(y[kept]).max() == 3  # whole classes
-    np.testing.assert_array_equal(kept, n_clusters.reference_rows(y, half))
-    other = n_clusters.reference_rows(
-        y, SimpleNamespace(reference_fraction=0.5, random_state=1)
-    )
-    assert not np.array_equal(kept, other)
-    few = SimpleNamespace(reference_fraction=0.01, random_state=0)
-    assert len(np.unique(y[n_clusters.reference_rows(y, few)])) == 2  # at least two
+    np.testing.assert_array_equal(kept, class_share(y, 0.5, seed=0))
+    assert not np.array_equal(kept, class_share(y, 0.5, seed=1))
+    few = class_share(y, 0.01, seed=0, at_least=2)
+    assert len(np.unique(y[few])) == 2  # at least two
 
 
 def test_the_glyph_renderer_is_read_where_it_was_recorded(tmp_path, monkeypatch):
