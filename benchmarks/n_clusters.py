@@ -124,6 +124,27 @@ def summary(results, methods, space):
     return lines
 
 
+def against_raw(results, methods):
+    """Per method: on how many datasets the estimate in the embedding is
+    closer to the true number than in the raw features, farther, as close."""
+    lines = []
+    for method in methods:
+        errors = [
+            [
+                abs(spaces[s][method]["k"] - spaces[s]["true k"])
+                for s in ("embedding", "raw")
+            ]
+            for spaces in results.values()
+            if {"embedding", "raw"} <= spaces.keys()
+        ]
+        closer = sum(embedded < raw for embedded, raw in errors)
+        farther = sum(embedded > raw for embedded, raw in errors)
+        lines.append(
+            f"| {method} | {closer} | {farther} | {len(errors) - closer - farther} |"
+        )
+    return lines
+
+
 def markdown(results, methods, options):
     """The tables; ``options`` says, in words, those of the estimates."""
     lines = [
@@ -152,6 +173,15 @@ def markdown(results, methods, options):
             *summary(results, methods, space),
             "",
         ]
+    lines += [
+        "Datasets where the estimate is closer to the true k in the embedding",
+        "than in the raw features:",
+        "",
+        "| method | closer in the embedding | farther | as close |",
+        "|---|---|---|---|",
+        *against_raw(results, methods),
+        "",
+    ]
     lines += [
         "## Per dataset",
         "",

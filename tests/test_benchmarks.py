@@ -259,6 +259,24 @@ def test_n_clusters_merge_replaces_method_by_method():
     assert results["glyphs"]["raw"]["bic"] == {"k": 2}
 
 
+def test_n_clusters_counts_datasets_where_the_embedding_is_closer():
+    import n_clusters
+
+    def spaces(true_k, embedded, raw):
+        return {
+            "embedding": {"true k": true_k, "eigengap": {"k": embedded}},
+            "raw": {"true k": true_k, "eigengap": {"k": raw}},
+        }
+
+    results = {
+        "closer": spaces(5, 5, 4),
+        "farther": spaces(50, 60, 45),  # 10 off against 5
+        "as close": spaces(10, 8, 12),
+        "raw only": {"raw": {"true k": 5, "eigengap": {"k": 5}}},
+    }
+    assert n_clusters.against_raw(results, ["eigengap"]) == ["| eigengap | 1 | 1 | 1 |"]
+
+
 def test_a_share_of_the_classes_is_seeded_and_keeps_whole_classes():
     from datasets import class_share
 
