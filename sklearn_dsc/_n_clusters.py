@@ -75,7 +75,8 @@ class NClustersEstimate:
 
     def plot(self, ax=None):
         """Draw the criterion against the number of clusters: the estimate as a
-        dashed line, the reference band of ``"calibrated"`` shaded.
+        dashed line, the reference band of ``"calibrated"`` shaded, with a
+        legend.
 
         Parameters
         ----------
@@ -90,10 +91,21 @@ class NClustersEstimate:
             import matplotlib.pyplot as plt
 
             _, ax = plt.subplots(figsize=(6, 3.5))
-        ax.plot(self.candidates, self.criterion, marker=".")
-        ax.axvline(self.n_clusters, color="tab:red", linestyle="--")
+        ax.plot(self.candidates, self.criterion, marker=".", label=self.method)
+        ax.axvline(
+            self.n_clusters,
+            color="tab:red",
+            linestyle="--",
+            label=f"estimate, K = {self.n_clusters}",
+        )
         if self.reference_band is not None:
-            ax.axhspan(*self.reference_band, color="tab:orange", alpha=0.3)
+            ax.axhspan(
+                *self.reference_band,
+                color="tab:orange",
+                alpha=0.3,
+                label="where the reference's classes end",
+            )
+        ax.legend(fontsize="small")
         ax.set_xlabel("number of clusters K")
         ax.set_ylabel(self.criterion_name)
         ax.set_title(f"Estimated K = {self.n_clusters} ({self.method})")

@@ -202,3 +202,6 @@ def test_plot_draws_the_criterion_the_estimate_and_the_band():
         assert axis.get_ylabel() == estimate.criterion_name
         assert f"K = {estimate.n_clusters}" in axis.get_title()
         assert len(axis.patches) == (estimate.reference_band is not None)
+        legend = [text.get_text() for text in axis.get_legend().get_texts()]
+        assert legend[:2] == [estimate.method, f"estimate, K = {estimate.n_clusters}"]
+        assert len(legend) == 2 + (estimate.reference_band is not None)
