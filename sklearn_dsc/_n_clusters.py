@@ -203,11 +203,12 @@ def estimate_n_clusters(
     may not show. Where they are far apart, the band is wide and the new
     rows' own gap after the last of them covers the most of it. It assumes
     that new classes are about as separate, and have about as many rows, as
-    the reference's: new classes harder to tell apart are counted low, new
-    classes that hold groups of their own high, and larger classes make the
-    same separation look clearer, so a reference of fewer classes than the
-    new rows hold (drawn to as many rows, hence larger classes) gives a
-    lower estimate, about in proportion.
+    the reference's: new classes harder to tell apart (as those a trained
+    head has not seen may be) are counted low, new classes that hold groups
+    of their own high, and larger classes make the same separation look
+    clearer, so a reference of fewer classes than the new rows hold (drawn
+    to as many rows, hence larger classes) gives a lower estimate, about in
+    proportion.
     Cost: twice the eigengap's, with ``c + 1`` eigenvalues of the reference.
 
     *HDBSCAN.* scikit-learn's, with clusters of 5 rows or more, on the
