@@ -79,6 +79,9 @@ def run(args):
     results = {}
     for dataset in args.datasets:
         X_train, y_train, X_test, y_test = DATASETS[dataset]()
+        # the new rows: those of every unseen class, or of a share of them
+        new = class_share(y_test, args.new_fraction, args.random_state, 2)
+        X_test, y_test = X_test[new], y_test[new]
         print(f"\n{dataset}: {len(np.unique(y_test))} unseen classes", flush=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -279,6 +282,13 @@ def main(argv=None):
         help="the share of the training classes that calibrated reads as its "
         "reference (1: all; the others drawn with --random-state)",
     )
+    parser.add_argument(
+        "--new-fraction",
+        type=float,
+        default=1.0,
+        help="the share of the unseen classes whose rows are the new data (1: "
+        "all; the others drawn with --random-state)",
+    )
     parser.add_argument("--output", type=Path, default=OUTPUT)
     parser.add_argument(
         "--merge",
@@ -304,6 +314,11 @@ def main(argv=None):
     if args.reference_fraction != 1:
         options += (
             f"; the reference: {args.reference_fraction:.0%} of the training "
+            "classes, drawn with that seed"
+        )
+    if args.new_fraction != 1:
+        options += (
+            f"; the new rows: those of {args.new_fraction:.0%} of the unseen "
             "classes, drawn with that seed"
         )
     table = markdown(results, args.methods, options)

@@ -277,6 +277,19 @@ def test_n_clusters_counts_datasets_where_the_embedding_is_closer():
     assert n_clusters.against_raw(results, ["eigengap"]) == ["| eigengap | 1 | 1 | 1 |"]
 
 
+def test_n_clusters_new_rows_of_a_share_of_the_unseen_classes(tmp_path):
+    import n_clusters
+
+    options = ["--datasets", "digits", "--methods", "eigengap", "calibrated"]
+    n_clusters.main([*options, "--new-fraction", "0.4", "--output", str(tmp_path)])
+    results = json.loads((tmp_path / "n_clusters.json").read_text())
+    for space in ("embedding", "raw"):
+        assert results["digits"][space]["true k"] == 2  # 2 of the 5 unseen digits
+        assert results["digits"][space]["eigengap"]["k"] >= 2
+    table = (tmp_path / "n_clusters.md").read_text()
+    assert "the new rows: those of 40% of the unseen classes" in table
+
+
 def test_a_share_of_the_classes_is_seeded_and_keeps_whole_classes():
     from datasets import class_share
 
