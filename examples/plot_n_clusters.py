@@ -16,6 +16,7 @@ the raw pixels, with each method the function offers.
 """
 
 import matplotlib.pyplot as plt
+import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 from sklearn.metrics import normalized_mutual_info_score
@@ -86,4 +87,23 @@ found = {
 for k in sorted(found | {5}):
     labels = KMeans(k, n_init=10, random_state=0).fit_predict(points)
     print(f"K={k}: NMI {normalized_mutual_info_score(y[unseen], labels):.3f}")
+
+# %%
+# The calibration assumes that the new rows hold about as many classes as
+# the reference. New rows of fewer unseen digits, the five training digits
+# still the reference: the calibrated estimate leans toward five, where the
+# eigengap follows the new rows' own gap. On overlapping classes, which have
+# no gap of their own, it follows the reference's number (see the user
+# guide); give a reference of about as many classes as the new data holds.
+reference = spaces["learned embedding"][1]
+for digits in ((6, 8), (7, 9), (5, 6, 7), (5, 6, 7, 8, 9)):
+    rows = model.transform(X[np.isin(y, digits)])
+    calibrated = estimate_n_clusters(
+        rows, reference=reference, reference_labels=y[seen], random_state=0
+    )
+    eigengap = estimate_n_clusters(rows, random_state=0)
+    print(
+        f"{len(digits)} digits: calibrated {calibrated.n_clusters}, "
+        f"eigengap {eigengap.n_clusters}"
+    )
 plt.show()

@@ -136,7 +136,8 @@ def estimate_n_clusters(
         of the training data), read by ``"calibrated"``: where their classes
         end in their own spectrum tells where to look in the new rows'. It
         is drawn to as many rows as the new ones; its classes should be
-        about as many, and so about as large, as those expected there.
+        about as many, and so about as large, as those expected there:
+        where classes overlap, the estimate follows their number.
     reference_labels : array-like of shape (n_reference,), default=None
         The classes of ``reference`` (at least two).
     max_clusters : int, default=None

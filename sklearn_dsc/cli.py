@@ -148,7 +148,8 @@ def _add_cluster(commands, debug):
         "--reference",
         metavar="DATA",
         help="labelled rows of known classes (the training data, say), embedded "
-        "with the model to calibrate the estimate",
+        "with the model to calibrate the estimate; about as many classes as DATA "
+        "holds, whose number the estimate follows where classes overlap",
     )
     auto.add_argument(
         "--reference-target", metavar="COLUMN", help="--reference's label column"
@@ -347,6 +348,8 @@ def _cluster(args):
 
 def _estimate(model, embedding, args):
     """``--n-clusters auto``: the estimate, printed (and drawn with ``--plot``)."""
+    import numpy as np
+
     from ._n_clusters import estimate_n_clusters
 
     reference = labels = None
@@ -375,6 +378,13 @@ def _estimate(model, embedding, args):
         f"Estimated K={estimate.n_clusters} clusters ({estimate.method}, "
         f"{estimate.candidates.min()} to {estimate.candidates.max()} considered)"
     )
+    if estimate.method == "calibrated":
+        known_classes = len(np.unique(labels))
+        print(
+            f"Calibrated on {known_classes} reference classes: where classes "
+            f"overlap the estimate follows that number, so it holds for new data "
+            f"of about {known_classes} classes."
+        )
     if args.plot:
         _plot_estimate(estimate, args.plot)
         print(f"Drew the criterion against K to {args.plot}")
