@@ -515,6 +515,40 @@ def test_fit_on_cuda_keeps_module_on_cpu(blobs):
     assert gpu.score(X, y) == pytest.approx(cpu.score(X, y), abs=0.05)
 
 
+def short_default_fits(device, other_device, **params):
+    """A few epochs of the defaults on digits 0-4, on two devices: the
+    embeddings of the unseen digits 5-9."""
+    X, y = load_digits(return_X_y=True)
+    X, seen = X / 16.0, y < 5
+    fits = [
+        fit_quietly(
+            DeepSpectralClusteringEmbedder(
+                max_iter=3, random_state=0, device=where, **params
+            ),
+            X[seen],
+            y[seen],
+        )
+        for where in (device, other_device)
+    ]
+    assert fits[0].init_ == fits[1].init_
+    assert fits[0].n_iter_ == fits[1].n_iter_
+    return [fit.transform(X[~seen]) for fit in fits]
+
+
+@CUDA
+@pytest.mark.cuda
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"init": "pca", "early_stopping": False}],  # the second keeps a head
+    ids=["defaults", "trained-head"],
+)
+def test_a_short_default_fit_on_cuda_matches_the_cpu(params):
+    on_gpu, on_cpu = short_default_fits("cuda", "cpu", **params)
+    assert on_gpu.shape == on_cpu.shape
+    # float32: the sums run in another order on the GPU
+    np.testing.assert_allclose(on_gpu, on_cpu, rtol=0, atol=1e-3 * np.abs(on_cpu).max())
+
+
 def centred(embeddings):
     return embeddings - embeddings.mean(axis=0)
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Every check that needs a CUDA GPU, in one run, with a log per step:
+#
+#   1. the tests that skip without CUDA (every test whose name says cuda),
+#      among them a short default fit whose embedding must match the CPU's;
+#   2. benchmarks/bench_loss.py --device cuda (with the two-matmul floor);
+#   3. benchmarks/bench_throughput.py --devices cpu cuda on random data
+#      (it needs pytorch-metric-learning: carry its wheel where pip cannot
+#      reach PyPI, or the step is skipped);
+#   4. benchmarks/bench_large_batch.py --device cuda.
+#
+# Run it from the repository root with a Python that has torch with CUDA,
+# scikit-learn, scipy, pytest and hypothesis; the package is imported from
+# the checkout, not installed. Logs go to $OUT, else ./gpu_checks. It goes
+# on after a failed step and exits 1 if any failed, 2 without a GPU.
+#
+#   PYTHON=python3 bash benchmarks/gpu_checks.sh
+set -u
+PYTHON=${PYTHON:-python3}
+LOGS=${OUT:-gpu_checks}
+mkdir -p "$LOGS"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+failed=()
+
+step() {  # step NAME COMMAND...: run, log to $LOGS/NAME.log, time it
+    local name=$1
+    shift
+    echo "== $name: $*"
+    local start=$SECONDS
+    "$@" 2>&1 | tee "$LOGS/$name.log"
+    local status=${PIPESTATUS[0]}
+    echo "== $name: exit $status after $((SECONDS - start)) s"
+    [ "$status" -eq 0 ] || failed+=("$name")
+}
+
+"$PYTHON" - <<'EOF' 2>&1 | tee "$LOGS/environment.log"
+import sys
+
+import torch
+
+print(f"Python {sys.version.split()[0]}, torch {torch.__version__}")
+if not torch.cuda.is_available():
+    sys.exit("no CUDA device: these checks need a GPU")
+print(f"{torch.cuda.get_device_name()}, CUDA {torch.version.cuda}")
+EOF
+[ "${PIPESTATUS[0]}" -eq 0 ] || exit 2
+
+step tests "$PYTHON" -m pytest -q -rs -p no:cacheprovider -k cuda \
+    tests/test_data.py tests/test_embedder.py tests/test_large_batch.py \
+    tests/test_loss.py
+step bench_loss "$PYTHON" benchmarks/bench_loss.py --device cuda --d 128 \
+    --n 4096 16384 65536 262144 1048576
+if "$PYTHON" -c "import pytorch_metric_learning" 2>/dev/null; then
+    step bench_throughput "$PYTHON" benchmarks/bench_throughput.py \
+        --devices cpu cuda --data random
+else
+    echo "== bench_throughput: skipped, pytorch-metric-learning is not installed"
+fi
+step bench_large_batch "$PYTHON" benchmarks/bench_large_batch.py --device cuda \
+    --batch-sizes 4096 65536 262144 1048576
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "failed: ${failed[*]} (logs in $LOGS)"
+    exit 1
+fi
+echo "all steps passed (logs in $LOGS)"
