@@ -209,7 +209,8 @@ def estimate_n_clusters(
     of their own high, and larger classes make the same separation look
     clearer, so a reference of fewer classes than the new rows hold (drawn
     to as many rows, hence larger classes) gives a lower estimate, about in
-    proportion.
+    proportion, and new rows of fewer classes than the reference a higher
+    one, about the reference's number where classes overlap.
     Cost: twice the eigengap's, with ``c + 1`` eigenvalues of the reference.
 
     *HDBSCAN.* scikit-learn's, with clusters of 5 rows or more, on the
