@@ -9,6 +9,7 @@ atomically.
 
 import argparse
 import json
+import re
 import sys
 import warnings
 
@@ -23,6 +24,26 @@ PROGRAM = "sklearn-dsc"
 MATRIX_SUFFIXES = (".csv", ".npy")
 # the options of cluster that only estimating K reads
 ESTIMATING = ("max_clusters", "reference", "reference_target", "plot")
+# estimate_n_clusters's methods (its METHODS), named here so that --help
+# need not import it
+ESTIMATE_METHODS = (
+    "auto",
+    "calibrated",
+    "eigengap",
+    "loss",
+    "silhouette",
+    "bic",
+    "hdbscan",
+)
+# estimate_n_clusters's words for what the cluster command calls otherwise
+CLI_TERMS = (
+    (r"\bmax_clusters=", "--max-clusters "),
+    (r"\bmax_clusters\b", "--max-clusters"),
+    (r" >= min_clusters \((\d+)\)", r" >= \1"),
+    (r"\breference_labels\b", "--reference's labels"),
+    (r"(?<!-)\breference\b", "--reference"),
+    (r"^embedding\b", "the embedding of DATA"),
+)
 
 
 def build_parser():
@@ -141,6 +162,7 @@ def _add_cluster(commands, debug):
     auto.add_argument(
         "--method",
         default="auto",
+        choices=ESTIMATE_METHODS,
         help="the criterion: auto (the default: calibrated with --reference, "
         "eigengap without), calibrated, eigengap, loss, silhouette, bic, hdbscan",
     )
@@ -334,6 +356,19 @@ def _cluster(args):
         raise DataError(
             "--max-clusters, --reference and --plot go with --n-clusters auto"
         )
+    if auto and args.method == "calibrated" and args.reference is None:
+        raise DataError(
+            "--method calibrated needs --reference: labelled rows of known classes"
+        )
+    if (
+        auto
+        and args.reference is not None
+        and args.method not in ("auto", "calibrated")
+    ):
+        raise DataError(
+            f"--reference is read by --method calibrated only; --method "
+            f"{args.method} would ignore it"
+        )
     if args.plot:
         check_output(args.plot)
     model, table, embedding = _embed(args)
@@ -373,7 +408,10 @@ def _estimate(model, embedding, args):
             random_state=args.random_state,
         )
     except ValueError as error:
-        raise DataError(f"cannot estimate the number of clusters: {error}") from None
+        message = str(error)
+        for words, option in CLI_TERMS:
+            message = re.sub(words, option, message)
+        raise DataError(f"cannot estimate the number of clusters: {message}") from None
     print(
         f"Estimated K={estimate.n_clusters} clusters ({estimate.method}, "
         f"{estimate.candidates.min()} to {estimate.candidates.max()} considered)"

@@ -146,8 +146,10 @@ def test_cluster_calibrates_the_estimate_on_reference_classes(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--method", "gap"], "estimate the number of clusters: method must be 'auto'"),
-        (["--max-clusters", 1000], "max_clusters=1000 is not below the number of rows"),
+        (
+            ["--max-clusters", 1000],
+            "--max-clusters 1000 is not below the number of rows",
+        ),
         (
             ["--n-clusters", 5, "--plot", "k.png"],
             "--max-clusters, --reference and --plot go",
@@ -156,8 +158,11 @@ def test_cluster_calibrates_the_estimate_on_reference_classes(
             ["--reference", "DATA/seen.csv"],
             "name the label column with --reference-target",
         ),
-        (["--reference", "DATA/seen.npz", "--method", "bic"], "by method='calibrat"),
-        (["--method", "calibrated"], "needs reference rows of known classes"),
+        (
+            ["--reference", "DATA/seen.npz", "--method", "bic"],
+            "--reference is read by --method calibrated only; --method bic would",
+        ),
+        (["--method", "calibrated"], "--method calibrated needs --reference"),
     ],
 )
 def test_cluster_options_are_checked(
@@ -175,6 +180,40 @@ def test_cluster_options_are_checked(
         message=message,
     )
     assert not out.exists()
+
+
+def test_estimate_errors_name_the_options(digit_files, digit_model, tmp_path):
+    seen = np.load(digit_files / "seen.npz")
+    one_class = tmp_path / "one_class.npz"
+    np.savez(one_class, X=seen["X"][seen["y"] == 0], y=seen["y"][seen["y"] == 0])
+    fails(
+        "cluster",
+        digit_model,
+        digit_files / "unseen.npz",
+        "-o",
+        tmp_path / "clusters.npy",
+        "--reference",
+        one_class,
+        message="clusters: --reference's labels must hold at least two classes; got 1",
+    )
+
+
+def test_the_methods_of_estimating_are_the_functions(digit_files, digit_model):
+    from sklearn_dsc._n_clusters import METHODS
+    from sklearn_dsc.cli import ESTIMATE_METHODS
+
+    assert ("auto", *METHODS) == ESTIMATE_METHODS
+    result = sklearn_dsc(
+        "cluster",
+        digit_model,
+        digit_files / "unseen.npz",
+        "-o",
+        "k.npy",
+        "--method",
+        "gap",
+    )
+    assert result.returncode == 2
+    assert "invalid choice: 'gap'" in result.stderr
 
 
 def test_n_clusters_is_a_number_or_auto(digit_files, digit_model, tmp_path):
