@@ -2,6 +2,7 @@
 what it prints of the model it saves."""
 
 import argparse
+import re
 import time
 import warnings
 
@@ -58,6 +59,20 @@ ESTIMATOR_OPTIONS = [
 ]
 
 
+def in_option_terms(message):
+    """scikit-learn's message about a bad parameter, naming the option:
+    "The 'max_iter' parameter of DeepSpectralClusteringEmbedder must be ..."
+    -> "--max-iter must be ..."."""
+    flags = {name: flag for flag, name, _, _ in ESTIMATOR_OPTIONS}
+
+    def option(match):
+        return flags.get(match[1], match[0])
+
+    return re.sub(
+        r"The '(\w+)' parameter of DeepSpectralClusteringEmbedder", option, message
+    )
+
+
 def fit(args):
     check_output(args.output)
     table = read_table(args.data, args.target, require_target=True, sep=args.sep)
@@ -87,6 +102,11 @@ def fit(args):
             model.fit(table.features, table.target)
     except TrainingInterrupted:
         raise KeyboardInterrupt from None
+    except ValueError as error:
+        message = in_option_terms(str(error))
+        if message == str(error):
+            raise
+        raise ValueError(message) from error  # --debug shows both
     finally:
         if progress is not None:
             progress.close()

@@ -458,7 +458,7 @@ def test_invalid_option_and_output(digit_files, digit_model, tmp_path):
         tmp_path / "m",
         "--activation",
         "swish",
-        message="'activation' parameter",
+        message="--activation must be a str among",
     )
     fails(
         "transform",

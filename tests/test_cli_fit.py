@@ -6,7 +6,7 @@ from sklearn.datasets import load_digits
 
 from sklearn_dsc import load
 
-from cli_helpers import FAST, NAMES, ok, sklearn_dsc
+from cli_helpers import FAST, NAMES, fails, ok, sklearn_dsc
 from helpers import interrupted_at_call
 
 
@@ -122,3 +122,19 @@ def test_the_fit_summary_of_a_choice_made_after_every_epoch():
     model.validation_scores_ = [0.6, 0.55]
     assert validation_summary(model) == "0.600, 0.550"
     assert "(k-means NMI 0.550, against 0.600)" in why_untrained(model)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--max-iter", "0"], "--max-iter must be an int in the range [1, inf)"),
+        (["--validation-fraction", "2"], "--validation-fraction must be a float"),
+    ],
+)
+def test_fit_names_the_option_of_a_bad_parameter(
+    digit_files, tmp_path, option, message
+):
+    model = tmp_path / "model.dsc"
+    csv = digit_files / "seen.csv"
+    fails("fit", csv, "--target", "digit", "-o", model, *option, message=message)
+    assert not model.exists()
