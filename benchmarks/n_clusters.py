@@ -75,24 +75,33 @@ def measure(points, labels, reference, args):
     return rows
 
 
+def spaces_of(dataset, new_fraction=1.0, reference_fraction=1.0, seed=0):
+    """The defaults (seed 0) fitted on ``dataset``'s training classes:
+    ``({space: (new rows, reference rows)}, new labels, reference labels)``
+    in the embedding and the raw features. The new rows are those of the
+    unseen classes, the reference the training rows, each of a share of the
+    classes drawn with ``seed``."""
+    X_train, y_train, X_test, y_test = DATASETS[dataset]()
+    new = class_share(y_test, new_fraction, seed, 2)
+    X_test, y_test = X_test[new], y_test[new]
+    print(f"\n{dataset}: {len(np.unique(y_test))} unseen classes", flush=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = DeepSpectralClusteringEmbedder(random_state=0).fit(X_train, y_train)
+    known = class_share(y_train, reference_fraction, seed, 2)
+    spaces = {
+        "embedding": (model.transform(X_test), model.transform(X_train[known])),
+        "raw": (X_test, X_train[known]),
+    }
+    return spaces, y_test, y_train[known]
+
+
 def run(args):
     results = {}
     for dataset in args.datasets:
-        X_train, y_train, X_test, y_test = DATASETS[dataset]()
-        # the new rows: those of every unseen class, or of a share of them
-        new = class_share(y_test, args.new_fraction, args.random_state, 2)
-        X_test, y_test = X_test[new], y_test[new]
-        print(f"\n{dataset}: {len(np.unique(y_test))} unseen classes", flush=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model = DeepSpectralClusteringEmbedder(random_state=0).fit(X_train, y_train)
-        # the reference: the training rows of every class, or of a share of them
-        known = class_share(y_train, args.reference_fraction, args.random_state, 2)
-        labels = y_train[known]
-        spaces = {
-            "embedding": (model.transform(X_test), model.transform(X_train[known])),
-            "raw": (X_test, X_train[known]),
-        }
+        spaces, y_test, labels = spaces_of(
+            dataset, args.new_fraction, args.reference_fraction, args.random_state
+        )
         results[dataset] = {}
         for space, (points, reference) in spaces.items():
             print(f"  {space} ({points.shape[1]} dimensions)", flush=True)

@@ -348,3 +348,25 @@ def test_frozen_features_with_held_out_classes_reports_their_choice(tmp_path):
     assert all(len(scores) == 2 for scores in results["held-out curves"].values())
     assert "Trained on 60% of the training classes" in table
     assert "| held-out choice (epoch) |" in table
+
+
+def test_n_clusters_spectra_tells_two_digits_from_five(capsys):
+    import n_clusters_spectra
+
+    options = ["--datasets", "digits", "--draws", "2", "--n-rows", "400"]
+    results = n_clusters_spectra.main(options)
+    for space in ("embedding", "raw"):
+        row = results["digits"][space]
+        assert row["classes"] == [2, 5]
+        # digits separate: two of them have other eigenvalues than five, and
+        # two (five) training digits are the nearer model of two (five) new ones
+        assert row["separation"] > 2
+        assert row["to the twin of as many"] < row["to the twin of the other number"]
+    assert "\n| digits | 2, 5 | " in capsys.readouterr().out
+
+
+def test_n_clusters_spectra_needs_two_draws():
+    import n_clusters_spectra
+
+    with pytest.raises(SystemExit):
+        n_clusters_spectra.main(["--datasets", "digits", "--draws", "1"])
