@@ -214,7 +214,8 @@ def estimate_n_clusters(
     Cost: twice the eigengap's, with ``c + 1`` eigenvalues of the reference.
 
     *HDBSCAN.* scikit-learn's, with clusters of 5 rows or more, on the
-    distinct rows; rows it calls noise belong to no cluster.
+    distinct rows; rows it calls noise belong to no cluster. The number it
+    finds is clipped to ``min_clusters`` and ``max_clusters``.
 
     *Loss.* The spectral clustering loss ``1/4 ||P_F - P_Y||_F^2`` of the
     embedding ``F`` and the k-means partition ``Y`` equals
@@ -253,7 +254,7 @@ def estimate_n_clusters(
     if method == "eigengap":
         return _eigengap(X, min_clusters, max_clusters, n_neighbors)
     if method == "hdbscan":
-        return _hdbscan(X, max_clusters)
+        return _hdbscan(X, min_clusters, max_clusters)
     candidates = _kmeans_candidates(min_clusters, max_clusters)
     partitions = [_kmeans(X, k, rng) for k in candidates]
     if method == "loss":
@@ -510,13 +511,12 @@ def _bic(X, labels, inertia, rng):
     return log_likelihood - n_parameters / 2 * np.log(n)
 
 
-def _hdbscan(X, max_clusters):
+def _hdbscan(X, min_clusters, max_clusters):
     X = np.unique(X, axis=0)  # copies of a row would make clusters of their own
     labels = HDBSCAN(min_cluster_size=5, copy=True).fit_predict(X)
-    n_clusters = int(labels.max() + 1)
-    if n_clusters == 0:  # every row is noise: one cluster
-        n_clusters = 1
-    n_clusters = min(n_clusters, max_clusters)
+    # as the other methods, within the numbers considered: fewer clusters than
+    # min_clusters (none where every row is noise) count as min_clusters
+    n_clusters = int(np.clip(labels.max() + 1, min_clusters, max_clusters))
     return NClustersEstimate(
         n_clusters,
         "hdbscan",

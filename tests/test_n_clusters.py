@@ -205,3 +205,23 @@ def test_plot_draws_the_criterion_the_estimate_and_the_band():
         legend = [text.get_text() for text in axis.get_legend().get_texts()]
         assert legend[:2] == [estimate.method, f"estimate, K = {estimate.n_clusters}"]
         assert len(legend) == 2 + (estimate.reference_band is not None)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_answers_within_the_numbers_considered(method):
+    # no structure at all: HDBSCAN calls every row noise, which counts as the
+    # smallest number considered, as it would for the other criteria
+    X = np.random.RandomState(0).normal(size=(300, 20))
+    reference, labels = blobs(6, n_features=20, seed=5)
+    if method != "calibrated":
+        reference = labels = None
+    estimate = estimate_n_clusters(
+        X,
+        reference=reference,
+        reference_labels=labels,
+        min_clusters=5,
+        max_clusters=8,
+        method=method,
+        random_state=0,
+    )
+    assert 5 <= estimate.n_clusters <= 8
