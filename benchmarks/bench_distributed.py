@@ -80,6 +80,11 @@ def worker(rank, n_processes, rendezvous, batch_size, repeat, results):
         results[n_processes] = (statistics.median(times), loss, checksum)
     if n_processes > 1:
         dist.destroy_process_group()
+        # DDP keeps the group alive past destroy_process_group, and gloo's
+        # worker threads release the last collectives just after the caller
+        # moves on: a release during interpreter shutdown aborts the
+        # process (pytorch/pytorch#190489). A pause lets them finish.
+        time.sleep(0.5)
 
 
 def measure(n_processes, batch_size, repeat, results):

@@ -30,6 +30,7 @@ the user guide).
 
 import os
 import tempfile
+import time
 
 import numpy as np
 import torch
@@ -89,6 +90,19 @@ def train(rank, world_size):
         print(f"k-means NMI on the unseen digits 5-9: {nmi:.3f}")
 
 
+def leave():
+    """Leave the process group, then pause before the process exits.
+
+    Under DistributedDataParallel the group outlives
+    ``destroy_process_group``, and gloo's worker threads release each
+    finished collective just after the caller has moved on; a release that
+    falls into the interpreter's shutdown aborts the process (SIGABRT,
+    pytorch/pytorch#190489). The pause lets them finish.
+    """
+    dist.destroy_process_group()
+    time.sleep(0.5)
+
+
 def spawned(rank, world_size, rendezvous):
     dist.init_process_group(
         "gloo", init_method=rendezvous, rank=rank, world_size=world_size
@@ -97,7 +111,7 @@ def spawned(rank, world_size, rendezvous):
         torch.set_num_threads(1)
         train(rank, world_size)
     finally:
-        dist.destroy_process_group()
+        leave()
 
 
 if __name__ == "__main__":
@@ -106,7 +120,7 @@ if __name__ == "__main__":
         try:
             train(dist.get_rank(), dist.get_world_size())
         finally:
-            dist.destroy_process_group()
+            leave()
     else:
         with tempfile.TemporaryDirectory() as folder:
             mp.spawn(
