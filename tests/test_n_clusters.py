@@ -21,21 +21,25 @@ def blobs(n_clusters=4, n_per_cluster=40, n_features=6, seed=0, spread=12.0):
     return centers[y] + rng.normal(size=(len(y), n_features)), y
 
 
+def estimate_by(method, X, reference, **options):
+    """``estimate_n_clusters`` by ``method``, passing ``reference`` (rows and
+    labels) to ``"calibrated"`` only."""
+    rows, labels = reference if method == "calibrated" else (None, None)
+    return estimate_n_clusters(
+        X,
+        reference=rows,
+        reference_labels=labels,
+        method=method,
+        random_state=0,
+        **options,
+    )
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_separated_blobs_are_counted(method):
     X, _ = blobs()
     # six other classes, as separate as the four: the calibrated reference
-    reference, labels = blobs(n_clusters=6, seed=5)
-    if method != "calibrated":
-        reference = labels = None
-    estimate = estimate_n_clusters(
-        X,
-        reference=reference,
-        reference_labels=labels,
-        max_clusters=12,
-        method=method,
-        random_state=0,
-    )
+    estimate = estimate_by(method, X, blobs(n_clusters=6, seed=5), max_clusters=12)
     assert isinstance(estimate, NClustersEstimate)
     assert estimate.n_clusters == 4
     assert estimate.method == method
@@ -212,16 +216,6 @@ def test_every_method_answers_within_the_numbers_considered(method):
     # no structure at all: HDBSCAN calls every row noise, which counts as the
     # smallest number considered, as it would for the other criteria
     X = np.random.RandomState(0).normal(size=(300, 20))
-    reference, labels = blobs(6, n_features=20, seed=5)
-    if method != "calibrated":
-        reference = labels = None
-    estimate = estimate_n_clusters(
-        X,
-        reference=reference,
-        reference_labels=labels,
-        min_clusters=5,
-        max_clusters=8,
-        method=method,
-        random_state=0,
-    )
+    reference = blobs(6, n_features=20, seed=5)
+    estimate = estimate_by(method, X, reference, min_clusters=5, max_clusters=8)
     assert 5 <= estimate.n_clusters <= 8
