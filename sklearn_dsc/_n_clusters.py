@@ -3,7 +3,8 @@
 Every method reads the rows of one embedding (at most ``max_samples`` of them,
 drawn at random) and returns an ``NClustersEstimate``: the number chosen, and
 the criterion it was chosen by over the candidate numbers. ``"calibrated"``
-also reads labelled rows of known classes in the same embedding.
+and ``"calibrated_loss"`` also read labelled rows of known classes in the
+same embedding.
 """
 
 import dataclasses
@@ -19,9 +20,20 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_array, check_consistent_length, check_random_state
 from sklearn.utils.validation import column_or_1d
 
-METHODS = ("calibrated", "eigengap", "loss", "silhouette", "bic", "hdbscan")
+METHODS = (
+    "calibrated",
+    "calibrated_loss",
+    "eigengap",
+    "loss",
+    "silhouette",
+    "bic",
+    "hdbscan",
+)
+# the methods that read a reference of known classes
+REFERENCE_METHODS = ("calibrated", "calibrated_loss")
 CRITERION_NAMES = {
     "calibrated": "K-th eigenvalue of the affinity",  # the band beside it
+    "calibrated_loss": "tr(P_F P_Y) less the reference's price of K clusters",
     "eigengap": "eigengap after K eigenvalues",
     "loss": "minus the spectral clustering loss",
     "silhouette": "silhouette of k-means",
@@ -31,6 +43,9 @@ CRITERION_NAMES = {
 # k-means based criteria are evaluated on at most this many candidate numbers,
 # spread geometrically between the smallest and the largest
 MAX_KMEANS_CANDIDATES = 40
+# "calibrated_loss" smooths tr(P_F P_Y) over this many candidates on either
+# side of each
+LOCAL_FIT_HALF_WIDTH = 3
 # the local scale of a row in the affinity: the distance to this neighbour
 LOCAL_SCALE_NEIGHBOR = 7
 # up to this many rows, the eigenvalues come from the dense matrix
@@ -55,10 +70,15 @@ class NClustersEstimate:
         share of rows clustered for ``"hdbscan"``). For ``"calibrated"``, the
         K-th largest eigenvalue ``lambda_K`` of the affinity, and
         ``n_clusters`` is the K whose gap ``(lambda_{K+1}, lambda_K)``
-        covers the most of ``reference_band``.
+        covers the most of ``reference_band``. For ``"calibrated_loss"``,
+        ``tr(P_F P_Y) - cluster_price * K``.
     reference_band : tuple of float or None
         For ``"calibrated"``, ``(mu_{c+1}, mu_c)``: where the reference's
         ``c`` classes end in its own eigenvalues; ``None`` for the other
+        methods.
+    cluster_price : float or None
+        For ``"calibrated_loss"``, what a cluster must add to ``tr(P_F P_Y)``
+        to be counted, read off the reference; ``None`` for the other
         methods.
     """
 
@@ -67,6 +87,7 @@ class NClustersEstimate:
     candidates: np.ndarray
     criterion: np.ndarray
     reference_band: tuple[float, float] | None = None
+    cluster_price: float | None = None
 
     @property
     def criterion_name(self):
@@ -134,7 +155,8 @@ def estimate_n_clusters(
     reference : array-like of shape (n_reference, n_components), default=None
         Rows of known classes in the same embedding (typically ``transform``
         of the training data), read by ``"calibrated"``: where their classes
-        end in their own spectrum tells where to look in the new rows'. It
+        end in their own spectrum tells where to look in the new rows' (and
+        by ``"calibrated_loss"``: what a class adds to the loss). It
         is drawn to as many rows as the new ones; its classes should be
         about as many, and so about as large, as those expected there:
         where classes overlap, the estimate follows their number.
@@ -145,12 +167,14 @@ def estimate_n_clusters(
         used (at most ``max_samples // 10``, at least ``min_clusters``).
     min_clusters : int, default=2
         The smallest number considered, at least 2.
-    method : {"auto", "calibrated", "eigengap", "loss", "silhouette", "bic", \
-            "hdbscan"}, default="auto"
+    method : {"auto", "calibrated", "calibrated_loss", "eigengap", "loss", \
+            "silhouette", "bic", "hdbscan"}, default="auto"
         ``"auto"``: ``"calibrated"`` when ``reference`` is given, else
         ``"eigengap"``. ``"calibrated"``: the largest eigengap of the new
         rows among those at the level where the reference's own classes end
-        in its affinity.
+        in its affinity. ``"calibrated_loss"``: the number whose k-means
+        partition is closest to the embedding in the spectral clustering
+        loss, each cluster priced at what one adds to the reference's.
         ``"eigengap"``: the largest gap between consecutive eigenvalues of the
         normalised affinity ``D^-1/2 W D^-1/2`` of a k-nearest-neighbour graph
         (the spectral view that the loss trains for). ``"loss"``: the number
@@ -223,6 +247,23 @@ def estimate_n_clusters(
     cluster lowers it only when its indicator lies more than half inside the
     column space of the embedding. The estimate minimises it.
 
+    *Calibrated loss.* Minimising the loss maximises ``tr(P_F P_Y) - K / 2``:
+    a cluster is worth its price, ``1/2``, when it adds that much to
+    ``tr(P_F P_Y)``. Unseen classes overlap and lie only partly in the
+    column space, and the share of a k-means cluster that does depends on
+    the rank of ``F`` against the number of rows; ``"calibrated_loss"``
+    reads the price off the reference, drawn to as many rows: the mean of
+    the slopes of ``tr(P_F P_Y)`` of its k-means partitions from ``c / 2``
+    to ``c`` clusters and from ``c`` to ``2c`` (``c`` its classes), so
+    that its own ``c`` is where a further cluster stops paying. The
+    estimate maximises ``tr(P_F P_Y) - price * K`` over the new rows'
+    k-means partitions, with ``tr(P_F P_Y)`` smoothed by a local quadratic
+    in ``log K`` over seven candidates (one k-means partition each: where
+    classes overlap, neighbouring candidates differ more by chance than by
+    ``K``). It assumes, as ``"calibrated"`` does, that the new
+    classes are about as many, as large and as separate as the
+    reference's. Cost: the loss's, and three k-means of the reference.
+
     *Silhouette, BIC.* k-means for each candidate (geometrically spaced, at
     most 40 of them), scored by the silhouette (on at most 2,000 rows) or by
     Pelleg and Moore's BIC with one shared variance.
@@ -251,6 +292,8 @@ def estimate_n_clusters(
         method = "eigengap" if reference is None else "calibrated"
     if method == "calibrated":
         return _calibrated(X, *reference, min_clusters, max_clusters, n_neighbors)
+    if method == "calibrated_loss":
+        return _calibrated_loss(X, *reference, min_clusters, max_clusters, rng)
     if method == "eigengap":
         return _eigengap(X, min_clusters, max_clusters, n_neighbors)
     if method == "hdbscan":
@@ -322,16 +365,16 @@ def _validate_reference(X, reference, reference_labels, method, rng):
     if (reference is None) != (reference_labels is None):
         raise ValueError("reference and reference_labels go together: pass both.")
     if reference is None:
-        if method == "calibrated":
+        if method in REFERENCE_METHODS:
             raise ValueError(
-                "method='calibrated' needs reference rows of known classes and "
+                f"method={method!r} needs reference rows of known classes and "
                 "their reference_labels."
             )
         return None
-    if method not in ("auto", "calibrated"):
+    if method != "auto" and method not in REFERENCE_METHODS:
         raise ValueError(
-            f"reference is read by method='calibrated' only; method={method!r} "
-            "would ignore it."
+            "reference is read by method='calibrated' and 'calibrated_loss' "
+            f"only; method={method!r} would ignore it."
         )
     R = check_array(reference, dtype=np.float64, input_name="reference")
     labels = column_or_1d(reference_labels)
@@ -477,16 +520,73 @@ def column_basis(X):
     return U[:, :rank]
 
 
-def spectral_loss(basis, labels):
-    """The spectral clustering loss ``1/4 ||P_F - P_Y||^2`` of the embedding
-    whose column space ``basis`` spans and the partition ``labels``."""
+def captured(basis, labels):
+    """``tr(P_F P_Y)``: how much of the partition ``labels`` lies in the
+    column space that ``basis`` spans, from 0 to the number of clusters."""
     k = labels.max() + 1
     # tr(P_F P_Y) = sum over clusters of |U^T 1_c|^2 / n_c
     sums = np.zeros((k, basis.shape[1]))
     np.add.at(sums, labels, basis)
     counts = np.bincount(labels, minlength=k)
-    trace = np.sum(np.square(sums).sum(axis=1) / np.maximum(counts, 1))
-    return (basis.shape[1] + k) / 4 - trace / 2
+    return np.sum(np.square(sums).sum(axis=1) / np.maximum(counts, 1))
+
+
+def spectral_loss(basis, labels):
+    """The spectral clustering loss ``1/4 ||P_F - P_Y||^2`` of the embedding
+    whose column space ``basis`` spans and the partition ``labels``."""
+    return (basis.shape[1] + labels.max() + 1) / 4 - captured(basis, labels) / 2
+
+
+def captured_by_kmeans(X, candidates, rng):
+    """``tr(P_F P_Y)`` of the k-means partition of ``X`` into each number of
+    ``candidates`` clusters (one cluster: 0)."""
+    basis = column_basis(X)  # one SVD for every partition
+    return np.array(
+        [
+            captured(basis, _kmeans(X, k, rng)[0] if k > 1 else np.zeros(len(X), int))
+            for k in candidates
+        ]
+    )
+
+
+def _calibrated_loss(X, reference, labels, min_clusters, max_clusters, rng):
+    n_classes = len(np.unique(labels))
+    # the slopes on either side of the reference's own number of classes
+    largest = min(2 * n_classes, len(np.unique(reference, axis=0)) - 1)
+    around = np.array([n_classes // 2, n_classes, largest])
+    gained = np.diff(captured_by_kmeans(reference, around, rng)) / np.diff(around)
+    price = float(gained.mean())
+    candidates = _kmeans_candidates(min_clusters, max_clusters)
+    # k-means' partitions of one number and the next differ by chance more
+    # than tr(P_F P_Y) grows between them where classes overlap
+    smoothed = local_quadratic(
+        np.log(candidates), captured_by_kmeans(X, candidates, rng)
+    )
+    criterion = smoothed - price * candidates
+    return NClustersEstimate(
+        int(candidates[np.argmax(criterion)]),
+        "calibrated_loss",
+        candidates,
+        criterion,
+        cluster_price=price,
+    )
+
+
+def local_quadratic(x, y, half_width=LOCAL_FIT_HALF_WIDTH):
+    """``y`` smoothed by a quadratic fitted about each point of the increasing
+    ``x`` to it and its ``half_width`` neighbours on either side, with
+    tricube weights of the distance (the farthest keeps a little weight,
+    so that the four points of a window at an end still fit a quadratic)."""
+    fitted = np.array(y, dtype=np.float64)
+    for i in range(len(x) if len(x) > 1 else 0):
+        window = slice(max(0, i - half_width), i + half_width + 1)
+        offsets = x[window] - x[i]
+        distance = np.abs(offsets) / np.abs(offsets).max()
+        weights = (1 - distance**3) ** 3 + 1e-3
+        degree = min(2, len(offsets) - 1)
+        # polyfit weighs the residuals: the square roots of the weights
+        fitted[i] = np.polyfit(offsets, y[window], degree, w=np.sqrt(weights))[-1]
+    return fitted
 
 
 def _silhouette(X, labels, inertia, rng):

@@ -24,17 +24,19 @@ PROGRAM = "sklearn-dsc"
 MATRIX_SUFFIXES = (".csv", ".npy")
 # the options of cluster that only estimating K reads
 ESTIMATING = ("max_clusters", "reference", "reference_target", "plot")
-# estimate_n_clusters's methods (its METHODS), named here so that --help
-# need not import it
+# estimate_n_clusters's methods (its METHODS) and those that read a reference
+# (its REFERENCE_METHODS), named here so that --help need not import it
 ESTIMATE_METHODS = (
     "auto",
     "calibrated",
+    "calibrated_loss",
     "eigengap",
     "loss",
     "silhouette",
     "bic",
     "hdbscan",
 )
+REFERENCE_METHODS = ("calibrated", "calibrated_loss")
 # estimate_n_clusters's words for what the cluster command calls otherwise
 CLI_TERMS = (
     (r"\bmax_clusters=", "--max-clusters "),
@@ -164,7 +166,8 @@ def _add_cluster(commands, debug):
         default="auto",
         choices=ESTIMATE_METHODS,
         help="the criterion: auto (the default: calibrated with --reference, "
-        "eigengap without), calibrated, eigengap, loss, silhouette, bic, hdbscan",
+        "eigengap without), calibrated, calibrated_loss, eigengap, loss, "
+        "silhouette, bic, hdbscan",
     )
     auto.add_argument(
         "--reference",
@@ -356,18 +359,18 @@ def _cluster(args):
         raise DataError(
             "--max-clusters, --reference and --plot go with --n-clusters auto"
         )
-    if auto and args.method == "calibrated" and args.reference is None:
+    if auto and args.method in REFERENCE_METHODS and args.reference is None:
         raise DataError(
-            "--method calibrated needs --reference: labelled rows of known classes"
+            f"--method {args.method} needs --reference: labelled rows of known classes"
         )
     if (
         auto
         and args.reference is not None
-        and args.method not in ("auto", "calibrated")
+        and args.method not in ("auto", *REFERENCE_METHODS)
     ):
         raise DataError(
-            f"--reference is read by --method calibrated only; --method "
-            f"{args.method} would ignore it"
+            "--reference is read by --method calibrated and calibrated_loss "
+            f"only; --method {args.method} would ignore it"
         )
     if args.plot:
         check_output(args.plot)
@@ -416,7 +419,7 @@ def _estimate(model, embedding, args):
         f"Estimated K={estimate.n_clusters} clusters ({estimate.method}, "
         f"{estimate.candidates.min()} to {estimate.candidates.max()} considered)"
     )
-    if estimate.method == "calibrated":
+    if estimate.method in REFERENCE_METHODS:
         known_classes = len(np.unique(labels))
         print(
             f"Calibrated on {known_classes} reference classes: where classes "

@@ -160,7 +160,8 @@ def test_cluster_calibrates_the_estimate_on_reference_classes(
         ),
         (
             ["--reference", "DATA/seen.npz", "--method", "bic"],
-            "--reference is read by --method calibrated only; --method bic would",
+            "--reference is read by --method calibrated and calibrated_loss only; "
+            "--method bic would",
         ),
         (["--method", "calibrated"], "--method calibrated needs --reference"),
     ],
@@ -199,10 +200,12 @@ def test_estimate_errors_name_the_options(digit_files, digit_model, tmp_path):
 
 
 def test_the_methods_of_estimating_are_the_functions(digit_files, digit_model):
-    from sklearn_dsc._n_clusters import METHODS
+    from sklearn_dsc._n_clusters import METHODS, REFERENCE_METHODS
     from sklearn_dsc.cli import ESTIMATE_METHODS
+    from sklearn_dsc.cli import REFERENCE_METHODS as CLI_REFERENCE_METHODS
 
     assert ("auto", *METHODS) == ESTIMATE_METHODS
+    assert REFERENCE_METHODS == CLI_REFERENCE_METHODS
     result = sklearn_dsc(
         "cluster",
         digit_model,

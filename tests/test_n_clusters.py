@@ -7,9 +7,11 @@ import torch
 from sklearn_dsc import estimate_n_clusters, spectral_clustering_loss
 from sklearn_dsc._n_clusters import (
     METHODS,
+    REFERENCE_METHODS,
     NClustersEstimate,
     column_basis,
     covering_gap,
+    local_quadratic,
     spectral_loss,
 )
 
@@ -23,8 +25,8 @@ def blobs(n_clusters=4, n_per_cluster=40, n_features=6, seed=0, spread=12.0):
 
 def estimate_by(method, X, reference, **options):
     """``estimate_n_clusters`` by ``method``, passing ``reference`` (rows and
-    labels) to ``"calibrated"`` only."""
-    rows, labels = reference if method == "calibrated" else (None, None)
+    labels) to the methods that read one only."""
+    rows, labels = reference if method in REFERENCE_METHODS else (None, None)
     return estimate_n_clusters(
         X,
         reference=rows,
@@ -52,6 +54,7 @@ def test_separated_blobs_are_counted(method):
         assert estimate.criterion[estimate.n_clusters - 2] >= low
     elif method != "hdbscan":  # the estimate is where the criterion is largest
         assert estimate.reference_band is None
+        assert (estimate.cluster_price is None) == (method != "calibrated_loss")
         best = estimate.candidates[np.argmax(estimate.criterion)]
         assert estimate.n_clusters == best
 
@@ -132,6 +135,36 @@ def test_the_loss_criterion_is_the_spectral_clustering_loss():
         assert got == pytest.approx(expected.item(), rel=1e-10)
 
 
+def test_the_calibrated_loss_prices_a_cluster_off_the_reference():
+    # 180 rows of rank 80: a split cluster still lies much in the column
+    # space, so the loss's price of 1/2 per cluster counts too many
+    X, _ = blobs(n_clusters=6, n_per_cluster=30, n_features=80, spread=2.0)
+    reference = blobs(n_clusters=6, n_per_cluster=30, n_features=80, seed=1, spread=2.0)
+    for seed in range(3):
+        options = {"max_clusters": 17, "random_state": seed}
+        assert estimate_n_clusters(X, method="loss", **options).n_clusters > 10
+        estimate = estimate_n_clusters(
+            X,
+            reference=reference[0],
+            reference_labels=reference[1],
+            method="calibrated_loss",
+            **options,
+        )
+        assert estimate.n_clusters == 6
+        assert 0.5 < estimate.cluster_price < 1
+
+
+def test_the_local_quadratic_keeps_a_quadratic_and_smooths_noise():
+    x = np.log(np.arange(2, 40))
+    curve = 3 - 2 * x + 0.5 * x**2
+    assert local_quadratic(x, curve) == pytest.approx(curve, abs=1e-9)
+    noise = np.random.RandomState(0).normal(scale=0.1, size=(5, len(x)))
+    smoothed = np.array([local_quadratic(x, curve + row) for row in noise])
+    # about 0.7 of the noise's root mean square is left
+    assert np.sqrt(np.mean((smoothed - curve) ** 2)) < 0.8 * np.sqrt(np.mean(noise**2))
+    assert local_quadratic(x[:1], curve[:1]) == pytest.approx(curve[:1])
+
+
 def test_repeated_rows_give_a_finite_affinity():
     X, _ = blobs(n_clusters=3, n_per_cluster=30)
     X = np.repeat(X, 10, axis=0)  # every row ten times, like integer features
@@ -155,11 +188,12 @@ REFERENCE, CLASSES = blobs(n_clusters=3, n_per_cluster=10, seed=2)
         ({"method": "gap"}, "method must be 'auto' or one of"),
         ({"embedding": np.ones(30)}, "2D array"),
         ({"method": "calibrated"}, "needs reference rows of known classes"),
+        ({"method": "calibrated_loss"}, "'calibrated_loss' needs reference rows"),
         ({"reference": np.ones((20, 3))}, "reference and reference_labels go"),
         ({"reference_labels": np.zeros(20)}, "reference and reference_labels go"),
         (
             {"reference": REFERENCE, "reference_labels": CLASSES, "method": "bic"},
-            "reference is read by method='calibrated' only",
+            "reference is read by method='calibrated' and 'calibrated_loss' only",
         ),
         (
             {"reference": REFERENCE[:, :2], "reference_labels": CLASSES},
