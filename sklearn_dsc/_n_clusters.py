@@ -21,8 +21,8 @@ from sklearn.utils import check_array, check_consistent_length, check_random_sta
 from sklearn.utils.validation import column_or_1d
 
 METHODS = (
-    "calibrated",
     "calibrated_loss",
+    "calibrated",
     "eigengap",
     "loss",
     "silhouette",
@@ -30,7 +30,7 @@ METHODS = (
     "hdbscan",
 )
 # the methods that read a reference of known classes
-REFERENCE_METHODS = ("calibrated", "calibrated_loss")
+REFERENCE_METHODS = ("calibrated_loss", "calibrated")
 CRITERION_NAMES = {
     "calibrated": "K-th eigenvalue of the affinity",  # the band beside it
     "calibrated_loss": "tr(P_F P_Y) less the reference's price of K clusters",
@@ -167,14 +167,14 @@ def estimate_n_clusters(
         used (at most ``max_samples // 10``, at least ``min_clusters``).
     min_clusters : int, default=2
         The smallest number considered, at least 2.
-    method : {"auto", "calibrated", "calibrated_loss", "eigengap", "loss", \
+    method : {"auto", "calibrated_loss", "calibrated", "eigengap", "loss", \
             "silhouette", "bic", "hdbscan"}, default="auto"
-        ``"auto"``: ``"calibrated"`` when ``reference`` is given, else
-        ``"eigengap"``. ``"calibrated"``: the largest eigengap of the new
-        rows among those at the level where the reference's own classes end
-        in its affinity. ``"calibrated_loss"``: the number whose k-means
+        ``"auto"``: ``"calibrated_loss"`` when ``reference`` is given, else
+        ``"eigengap"``. ``"calibrated_loss"``: the number whose k-means
         partition is closest to the embedding in the spectral clustering
         loss, each cluster priced at what one adds to the reference's.
+        ``"calibrated"``: the largest eigengap of the new rows among those
+        at the level where the reference's own classes end in its affinity.
         ``"eigengap"``: the largest gap between consecutive eigenvalues of the
         normalised affinity ``D^-1/2 W D^-1/2`` of a k-nearest-neighbour graph
         (the spectral view that the loss trains for). ``"loss"``: the number
@@ -289,7 +289,7 @@ def estimate_n_clusters(
     )
     reference = _validate_reference(X, reference, reference_labels, method, rng)
     if method == "auto":
-        method = "eigengap" if reference is None else "calibrated"
+        method = "eigengap" if reference is None else "calibrated_loss"
     if method == "calibrated":
         return _calibrated(X, *reference, min_clusters, max_clusters, n_neighbors)
     if method == "calibrated_loss":
@@ -578,7 +578,9 @@ def local_quadratic(x, y, half_width=LOCAL_FIT_HALF_WIDTH):
     tricube weights of the distance (the farthest keeps a little weight,
     so that the four points of a window at an end still fit a quadratic)."""
     fitted = np.array(y, dtype=np.float64)
-    for i in range(len(x) if len(x) > 1 else 0):
+    if len(x) < 2:  # nothing to fit
+        return fitted
+    for i in range(len(x)):
         window = slice(max(0, i - half_width), i + half_width + 1)
         offsets = x[window] - x[i]
         distance = np.abs(offsets) / np.abs(offsets).max()

@@ -28,15 +28,15 @@ ESTIMATING = ("max_clusters", "reference", "reference_target", "plot")
 # (its REFERENCE_METHODS), named here so that --help need not import it
 ESTIMATE_METHODS = (
     "auto",
-    "calibrated",
     "calibrated_loss",
+    "calibrated",
     "eigengap",
     "loss",
     "silhouette",
     "bic",
     "hdbscan",
 )
-REFERENCE_METHODS = ("calibrated", "calibrated_loss")
+REFERENCE_METHODS = ("calibrated_loss", "calibrated")
 # estimate_n_clusters's words for what the cluster command calls otherwise
 CLI_TERMS = (
     (r"\bmax_clusters=", "--max-clusters "),
@@ -165,8 +165,8 @@ def _add_cluster(commands, debug):
         "--method",
         default="auto",
         choices=ESTIMATE_METHODS,
-        help="the criterion: auto (the default: calibrated with --reference, "
-        "eigengap without), calibrated, calibrated_loss, eigengap, loss, "
+        help="the criterion: auto (the default: calibrated_loss with --reference, "
+        "eigengap without), calibrated_loss, calibrated, eigengap, loss, "
         "silhouette, bic, hdbscan",
     )
     auto.add_argument(

@@ -59,7 +59,7 @@ def test_separated_blobs_are_counted(method):
         assert estimate.n_clusters == best
 
 
-def test_auto_is_calibrated_with_a_reference_and_the_eigengap_without():
+def test_auto_is_the_calibrated_loss_with_a_reference_and_the_eigengap_without():
     X, _ = blobs()
     reference, labels = blobs(n_clusters=6, seed=5)
     alone = estimate_n_clusters(X, random_state=0)
@@ -69,7 +69,7 @@ def test_auto_is_calibrated_with_a_reference_and_the_eigengap_without():
     calibrated = estimate_n_clusters(
         X, reference=reference, reference_labels=labels, random_state=0
     )
-    assert calibrated.method == "calibrated"
+    assert calibrated.method == "calibrated_loss"
 
 
 def overlapping(n_clusters, seed):
@@ -77,19 +77,17 @@ def overlapping(n_clusters, seed):
     return blobs(n_clusters, n_per_cluster=40, n_features=10, seed=seed, spread=0.9)
 
 
-def test_the_reference_counts_many_overlapping_classes_where_the_eigengap_fails():
+def test_the_band_counts_many_overlapping_classes_where_the_eigengap_fails():
     X, _ = overlapping(30, seed=2)
     reference, labels = overlapping(20, seed=3)  # other classes, as large
     assert estimate_n_clusters(X, random_state=0).n_clusters < 24  # 20 % low
-    estimate = estimate_n_clusters(
-        X, reference=reference, reference_labels=labels, random_state=0
-    )
+    options = {"reference_labels": labels, "method": "calibrated", "random_state": 0}
+    estimate = estimate_n_clusters(X, reference=reference, **options)
     assert 24 <= estimate.n_clusters <= 36  # within 20 %
     # the reference's own classes are counted right
-    own = estimate_n_clusters(
-        reference, reference=reference, reference_labels=labels, random_state=0
+    assert (
+        estimate_n_clusters(reference, reference=reference, **options).n_clusters == 20
     )
-    assert own.n_clusters == 20
 
 
 def test_the_calibrated_estimate_is_the_gap_that_covers_the_most_of_the_band():
