@@ -20,17 +20,8 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_array, check_consistent_length, check_random_state
 from sklearn.utils.validation import column_or_1d
 
-METHODS = (
-    "calibrated_loss",
-    "calibrated",
-    "eigengap",
-    "loss",
-    "silhouette",
-    "bic",
-    "hdbscan",
-)
-# the methods that read a reference of known classes
-REFERENCE_METHODS = ("calibrated_loss", "calibrated")
+from ._estimate_methods import METHODS, REFERENCE_METHODS
+
 CRITERION_NAMES = {
     "calibrated": "K-th eigenvalue of the affinity",  # the band beside it
     "calibrated_loss": "tr(P_F P_Y) less the reference's price of K clusters",

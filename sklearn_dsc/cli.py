@@ -14,6 +14,7 @@ import sys
 import warnings
 
 from ._cli_fit import ESTIMATOR_OPTIONS, anchor, fit
+from ._estimate_methods import METHODS, REFERENCE_METHODS
 from ._files import DataError, atomic_write, check_output, read_table, write_matrix
 from ._version import __version__
 
@@ -24,19 +25,7 @@ PROGRAM = "sklearn-dsc"
 MATRIX_SUFFIXES = (".csv", ".npy")
 # the options of cluster that only estimating K reads
 ESTIMATING = ("max_clusters", "reference", "reference_target", "plot")
-# estimate_n_clusters's methods (its METHODS) and those that read a reference
-# (its REFERENCE_METHODS), named here so that --help need not import it
-ESTIMATE_METHODS = (
-    "auto",
-    "calibrated_loss",
-    "calibrated",
-    "eigengap",
-    "loss",
-    "silhouette",
-    "bic",
-    "hdbscan",
-)
-REFERENCE_METHODS = ("calibrated_loss", "calibrated")
+ESTIMATE_METHODS = ("auto", *METHODS)
 # estimate_n_clusters's words for what the cluster command calls otherwise
 CLI_TERMS = (
     (r"\bmax_clusters=", "--max-clusters "),

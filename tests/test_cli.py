@@ -199,13 +199,7 @@ def test_estimate_errors_name_the_options(digit_files, digit_model, tmp_path):
     )
 
 
-def test_the_methods_of_estimating_are_the_functions(digit_files, digit_model):
-    from sklearn_dsc._n_clusters import METHODS, REFERENCE_METHODS
-    from sklearn_dsc.cli import ESTIMATE_METHODS
-    from sklearn_dsc.cli import REFERENCE_METHODS as CLI_REFERENCE_METHODS
-
-    assert ("auto", *METHODS) == ESTIMATE_METHODS
-    assert REFERENCE_METHODS == CLI_REFERENCE_METHODS
+def test_an_unknown_method_of_estimating_is_refused(digit_files, digit_model):
     result = sklearn_dsc(
         "cluster",
         digit_model,

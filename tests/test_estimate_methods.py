@@ -1,0 +1,34 @@
+"""The names of ``estimate_n_clusters``'s methods: which exist, which read a
+reference, and what the command line offers."""
+
+import re
+
+import numpy as np
+import pytest
+
+from sklearn_dsc import estimate_n_clusters
+from sklearn_dsc._estimate_methods import METHODS, REFERENCE_METHODS
+
+from cli_helpers import sklearn_dsc
+
+
+def test_the_command_line_offers_every_method():
+    listed = sklearn_dsc("cluster", "--help").stdout
+    choices = re.search(r"--method \{([^}]*)\}", listed).group(1).split(",")
+    assert choices == ["auto", *METHODS]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_method_reads_a_reference_if_and_only_if_it_is_named_so(method):
+    rng = np.random.RandomState(0)
+    X = np.vstack([center + rng.normal(size=(30, 3)) for center in (0, 10, 20)])
+    reference = {"reference": X, "reference_labels": np.repeat([0, 1, 2], 30)}
+    if method in REFERENCE_METHODS:
+        with pytest.raises(ValueError, match="needs reference rows"):
+            estimate_n_clusters(X, method=method)
+        estimate = estimate_n_clusters(X, method=method, random_state=0, **reference)
+    else:
+        with pytest.raises(ValueError, match="would ignore it"):
+            estimate_n_clusters(X, method=method, **reference)
+        estimate = estimate_n_clusters(X, method=method, random_state=0)
+    assert estimate.method == method
