@@ -145,9 +145,11 @@ def estimate_n_clusters(
         of new data.
     reference : array-like of shape (n_reference, n_components), default=None
         Rows of known classes in the same embedding (typically ``transform``
-        of the training data), read by ``"calibrated"``: where their classes
-        end in their own spectrum tells where to look in the new rows' (and
-        by ``"calibrated_loss"``: what a class adds to the loss). It
+        of the training data), read by the calibrated methods: what a
+        cluster adds to the loss about their number of classes tells
+        ``"calibrated_loss"`` what a new cluster must add to be counted,
+        and where their classes end in their own spectrum tells
+        ``"calibrated"`` where to look in the new rows'. It
         is drawn to as many rows as the new ones; its classes should be
         about as many, and so about as large, as those expected there:
         where classes overlap, the estimate follows their number.
