@@ -1,13 +1,19 @@
-"""Warnings point at the caller's code."""
+"""Warnings point at the caller's code, wherever the package is installed."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
+import sklearn_dsc
 from sklearn_dsc import DeepSpectralClusteringEmbedder
 from sklearn_dsc._warnings import warn
+
+PACKAGE = Path(sklearn_dsc.__file__).resolve().parent
 
 
 def test_a_warning_from_outside_the_package_points_at_its_caller():
@@ -16,7 +22,7 @@ def test_a_warning_from_outside_the_package_points_at_its_caller():
     assert record[0].filename == __file__
 
 
-def test_training_warnings_do_not_point_into_the_package():
+def _convergence_warning(fit):
     X = np.random.RandomState(0).normal(size=(40, 3))
     y = np.repeat([0, 1], 20)
     estimator = DeepSpectralClusteringEmbedder(
@@ -24,6 +30,26 @@ def test_training_warnings_do_not_point_into_the_package():
     )
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        estimator.fit(X, y)
+        fit(estimator, X, y)
     (warning,) = [w for w in record if w.category is ConvergenceWarning]
-    assert "sklearn_dsc" not in warning.filename
+    return warning
+
+
+@pytest.mark.parametrize(
+    "fit",
+    [
+        pytest.param(lambda estimator, X, y: estimator.fit(X, y), id="fit"),
+        pytest.param(
+            lambda estimator, X, y: make_pipeline(StandardScaler(), estimator).fit(
+                X, y
+            ),
+            id="pipeline",
+        ),
+    ],
+)
+def test_training_warnings_point_at_the_line_that_fits(fit):
+    # neither into this package nor into scikit-learn's fit wrappers, which
+    # stand between the caller and the package's code
+    warning = _convergence_warning(fit)
+    assert Path(warning.filename).resolve().parent != PACKAGE
+    assert warning.filename == __file__
