@@ -6,6 +6,7 @@ all, so an interrupted run never leaves a half-written output.
 
 import contextlib
 import csv
+import json
 import os
 import stat
 import tempfile
@@ -84,8 +85,10 @@ def read_table(
 
     CSV and Parquet files have named columns: ``target`` names the label
     column, ``id_column`` a column of row identifiers, every other column is a
-    feature. With ``feature_names`` (a model's) the feature columns must be
-    exactly those, and are returned in that order. A CSV file's delimiter is
+    feature, except the columns that hold the row index pandas wrote to a
+    Parquet file (they can still be named as ``target`` or ``id_column``).
+    With ``feature_names`` (a model's) the feature columns must be exactly
+    those, and are returned in that order. A CSV file's delimiter is
     ``sep``, or detected among ``,;`` tab and ``|``. An ``.npz`` file holds
     arrays ``X`` (and ``y`` for the labels); its features have no names.
     ``target_option`` is the command-line option that names the label column,
@@ -103,10 +106,11 @@ def read_table(
     if not path.is_file():
         raise DataError(f"no such file: {path}")
     suffix = path.suffix.lower()
+    index_names = ()
     if suffix == ".csv":
         names, columns = _read_csv(path, sep)
     elif suffix in {".parquet", ".pq"}:
-        names, columns = _read_parquet(path)
+        names, columns, index_names = _read_parquet(path)
     elif suffix == ".npz":
         if id_column is not None:
             raise DataError(f"{path}: an .npz file has no named columns for --id")
@@ -122,7 +126,11 @@ def read_table(
             )
     if require_target and target is None:
         raise DataError(f"name the label column with {target_option}")
-    found = [name for name in names if name not in (target, id_column)]
+    found = [
+        name
+        for name in names
+        if name not in (target, id_column) and name not in index_names
+    ]
     if feature_names is None:
         feature_names = found
     else:
@@ -226,7 +234,21 @@ def _read_parquet(path):
             values = np.asarray(values, dtype=object)
             values[np.asarray(column.is_null())] = None
         columns[name] = values
-    return list(table.column_names), columns
+    return list(table.column_names), columns, _pandas_index_columns(table.schema)
+
+
+def _pandas_index_columns(schema):
+    """The columns in which pandas' ``to_parquet`` stored the row index
+    (``__index_level_0__`` for an unnamed one, else the index's names); a
+    ``RangeIndex`` is stored as metadata alone."""
+    metadata = (schema.metadata or {}).get(b"pandas")
+    if metadata is None:
+        return ()
+    try:
+        index_columns = json.loads(metadata).get("index_columns", [])
+    except (ValueError, AttributeError):
+        return ()  # metadata written by something else: every column is data
+    return tuple(name for name in index_columns if isinstance(name, str))
 
 
 def _read_npz(path, target, require_target):

@@ -95,3 +95,23 @@ def test_id_column_is_kept_apart_from_the_features(tmp_path):
     assert table.ids.tolist() == ["k1", "k2"]
     with pytest.raises(DataError, match="is a directory"):
         read_table(tmp_path)
+
+
+def test_pandas_row_index_in_parquet_is_not_a_feature(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame(
+        {"a": [1.0, 2.0, 3.0, 4.0], "b": [0.5, 0.0, 1.5, 2.0], "label": list("xyxy")}
+    )
+    # a filtered frame keeps an index that to_parquet stores as a column
+    frame[frame.a != 2.0].to_parquet(tmp_path / "rows.parquet")
+    table = read_table(tmp_path / "rows.parquet", target="label")
+    assert table.feature_names == ["a", "b"]
+    np.testing.assert_array_equal(table.features, [[1.0, 0.5], [3.0, 1.5], [4.0, 2.0]])
+    # with a model's feature names, as `sklearn-dsc cluster` reads
+    read_table(tmp_path / "rows.parquet", feature_names=["a", "b"], target="label")
+    # a named index can still be the target
+    frame.set_index("label").to_parquet(tmp_path / "named.parquet")
+    table = read_table(tmp_path / "named.parquet", target="label")
+    assert table.feature_names == ["a", "b"]
+    assert table.target.tolist() == list("xyxy")
