@@ -15,6 +15,8 @@ from sklearn.metrics import (
 )
 from sklearn.utils import check_array, check_consistent_length
 
+from ._warnings import warn
+
 __all__ = [
     "kmeans_ami",
     "kmeans_nmi",
@@ -36,6 +38,13 @@ def _check_embeddings_and_labels(embeddings, labels):
 def _kmeans_clusters(embeddings, labels, random_state, n_init, copy_x=True):
     embeddings, labels = _check_embeddings_and_labels(embeddings, labels)
     n_clusters = len(np.unique(labels))
+    if n_clusters == 1:
+        warn(
+            "The labels hold a single class: k-means with one cluster matches it "
+            "whatever the embedding, so the score is 1 and means nothing. Score "
+            "on samples of two classes or more.",
+            UserWarning,
+        )
     kmeans = KMeans(
         n_clusters=n_clusters, n_init=n_init, random_state=random_state, copy_x=copy_x
     )

@@ -89,6 +89,14 @@ def test_kmeans_scores_bounds_and_perfect_clusters(seed):
     assert kmeans_ami(noise, labels, random_state=0) <= 1
 
 
+@pytest.mark.parametrize("score", [kmeans_nmi, kmeans_ami])
+def test_a_score_on_a_single_class_warns_that_it_means_nothing(score):
+    points = np.random.RandomState(0).normal(size=(10, 2))
+    with pytest.warns(UserWarning, match="single class") as record:
+        assert score(points, ["a"] * 10, random_state=0) == 1.0
+    assert record[0].filename == __file__
+
+
 def test_scorers_in_grid_search_and_cross_validate():
     import pickle
 
