@@ -125,7 +125,10 @@ def fit(args):
     if untrained:
         print(f"No network was trained: {untrained}.")
     if model.validation_scores_:
-        print(f"Validation k-means NMI: {validation_summary(model)}")
+        print(
+            f"Validation k-means NMI {held_out_description(model)}: "
+            f"{validation_summary(model)}"
+        )
     print(f"Saved to {args.output}")
     return 0
 
@@ -146,6 +149,21 @@ def validation_summary(model):
     return (
         f"start {scores[0]:.3f}, best {scores[best]:.3f} after epoch {best} of "
         f"{len(scores) - 1}"
+    )
+
+
+def held_out_description(model):
+    """What the validation scores were measured on, and how much they move
+    with the classes held out."""
+    n_classes = getattr(model, "n_validation_classes_", None)
+    if n_classes is None:
+        return "on held-out samples"
+    spread = getattr(model, "validation_spread_", None)
+    if spread is None:
+        return f"on {n_classes} held-out classes"
+    return (
+        f"on {n_classes} held-out classes (the anchor's varies by {spread:.3f}, "
+        "one standard deviation, with the classes held out)"
     )
 
 

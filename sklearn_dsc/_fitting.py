@@ -27,6 +27,7 @@ from ._networks import (
 from ._selection import (
     DEFAULT_SHRINKAGE,
     SELECTION_MARGIN,
+    AnchorChoice,
     HeldOut,
     best_start,
     choose_anchor,
@@ -257,10 +258,13 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     held-out Recall@1 significantly is never kept (``HeadEvidence``).
     """
     settings = run.settings
-    init, shrinkage = _choose_anchor(X, codes, n_classes, held_out, run)
+    choice = _choose_anchor(X, codes, n_classes, held_out, run)
+    init, shrinkage = choice.init, choice.shrinkage
     n_held_out = len(np.unique(held_out.codes))
     if held_out.many_classes:
-        return _fit_best_epoch(X, codes, train_part, held_out, init, shrinkage, run)
+        result = _fit_best_epoch(X, codes, train_part, held_out, init, shrinkage, run)
+        _record_validation(result.history, n_held_out, choice)
+        return result
     train_head = settings.init != "auto" or init == "closed_form"
     trial = run.start(*train_part, init, shrinkage)
     scores = [held_out.score(trial.module)]  # the anchor alone
@@ -290,6 +294,7 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
             result.module.anchor_weight.copy_(trial.module.anchor_weight)
     result.history.validation_scores = scores
     result.history.best_validation_score = max(scores)
+    _record_validation(result.history, n_held_out, choice)
     if settings.training.verbose:
         _print_choice(settings.training.name, result, scores, evidence, n_epochs)
     return result
@@ -377,15 +382,23 @@ def _warn_untrained_random(scores):
     )
 
 
+def _record_validation(history, n_held_out, choice):
+    """How many classes held out scored ``history``, and how much the
+    anchor's score moved over the sets of held-out classes that chose it."""
+    history.n_validation_classes = n_held_out
+    if choice.split_scores is not None and len(choice.split_scores) > 1:
+        history.validation_spread = float(np.std(choice.split_scores, ddof=1))
+
+
 def _choose_anchor(X, codes, n_classes, held_out, run):
-    """``(init, shrinkage)``: the settings', or what held-out classes choose
+    """An ``AnchorChoice``: the settings', or what held-out classes choose
     when they are ``"auto"``."""
     settings = run.settings
     if not (
         settings.init == "auto"
         or (settings.init == "whitened" and settings.shrinkage == "auto")
     ):
-        return settings.init, settings.fixed_shrinkage
+        return AnchorChoice(settings.init, settings.fixed_shrinkage)
 
     def on_split(index, n_splits):
         run.report(f"choosing the anchor: held-out class split {index} of {n_splits}")

@@ -466,6 +466,10 @@ def _floats_or_none(values, name=None):
     return None if values is None else _floats(values)
 
 
+def _integer_or_none(value, name=None):
+    return None if value is None else _integer(value, name)
+
+
 def _init(value, name=None):
     """``init_`` as fit records it: a value of ``init`` other than "auto", or None."""
     (options,) = DeepSpectralClusteringEmbedder._parameter_constraints["init"]
@@ -487,6 +491,8 @@ FITTED_VALUES = {
     "loss_curve_": (_floats, _floats),
     "validation_scores_": (_floats_or_none, _floats_or_none),
     "best_validation_score_": (_float_or_none, _float_or_none),
+    "n_validation_classes_": (_same, _integer_or_none),
+    "validation_spread_": (_float_or_none, _float_or_none),
     "init_": (_same, _init),
     "shrinkage_": (_float_or_none, _float_or_none),
 }

@@ -16,6 +16,7 @@ functions that take what they need and return what they chose:
 import dataclasses
 import itertools
 import math
+from typing import NamedTuple
 
 import numpy as np
 from scipy.stats import binom, norm
@@ -145,6 +146,16 @@ def best_start(modules, score):
     return int(np.argmax(scores))
 
 
+class AnchorChoice(NamedTuple):
+    """The anchor ``init`` and its ``shrinkage`` (``None`` unless whitened),
+    and its k-means NMI on each set of held-out classes that compared the
+    anchors (``None`` when none did)."""
+
+    init: str
+    shrinkage: float | None
+    split_scores: list | None = None
+
+
 def choose_anchor(
     X,
     codes,
@@ -172,8 +183,7 @@ def choose_anchor(
     low-dimensional map fitted on a few classes can separate two held-out
     classes by luck and still fail on many new ones.
 
-    Returns ``(init, shrinkage)``, ``shrinkage`` being ``None`` unless
-    ``init`` is ``"whitened"``. ``on_split(i, n)``, if given, is called as
+    Returns an ``AnchorChoice``. ``on_split(i, n)``, if given, is called as
     the ``i``-th of the ``n`` splits begins.
     """
     seed = int(random_state.randint(np.iinfo(np.int32).max))
@@ -188,12 +198,11 @@ def choose_anchor(
     )
     means = {candidate: np.mean(values) for candidate, values in scores.items()}
     best = max(geometry, key=means.get)  # the first of equals: PCA
-    if init != "auto":
-        return best
-    differences = np.subtract(scores[("closed_form", None)], scores[best])
-    if paired_tests_prefer(differences, n_held_out / (n_classes - n_held_out)):
-        return "closed_form", None
-    return best
+    if init == "auto":
+        differences = np.subtract(scores[("closed_form", None)], scores[best])
+        if paired_tests_prefer(differences, n_held_out / (n_classes - n_held_out)):
+            best = ("closed_form", None)
+    return AnchorChoice(*best, scores[best])
 
 
 def paired_tests_prefer(differences, test_to_train):

@@ -62,6 +62,10 @@ class History:
     t: int = 0
     validation_scores: list | None = None
     best_validation_score: float | None = None
+    # held-out classes that scored it, and the spread of the anchor's score
+    # over the sets of held-out classes that chose it (None when not drawn)
+    n_validation_classes: int | None = None
+    validation_spread: float | None = None
     optimizer_state: dict | None = None
     interrupted: bool = False
 

@@ -192,7 +192,7 @@ def test_closed_form_is_chosen_where_one_class_direction_transfers():
     # 3 held out of 12: with 4 (a test-to-train ratio of 1/2) the corrected
     # t-test's p-value is 0.051 for this spread of scores
     chosen = choose_anchor(X, codes, 12, "auto", "auto", 1e-4, 3, rng, 0)
-    assert chosen == ("closed_form", None)
+    assert chosen[:2] == ("closed_form", None)
 
 
 def test_whitening_is_chosen_where_noise_is_shared_by_the_classes():
@@ -200,7 +200,10 @@ def test_whitening_is_chosen_where_noise_is_shared_by_the_classes():
     chosen = choose_anchor(
         X, codes, 12, "auto", "auto", 1e-4, 4, np.random.RandomState(0), 0
     )
-    assert chosen == ("whitened", min(_selection.SHRINKAGES))
+    assert chosen[:2] == ("whitened", min(_selection.SHRINKAGES))
+    # the chosen anchor's score on each of the distinct held-out class sets
+    assert len(chosen.split_scores) == _selection.ANCHOR_SPLITS
+    assert all(0 <= score <= 1 for score in chosen.split_scores)
 
 
 def test_pca_is_kept_where_nothing_beats_the_input_geometry():
@@ -209,7 +212,8 @@ def test_pca_is_kept_where_nothing_beats_the_input_geometry():
     codes = np.repeat(np.arange(8), 30)
     X = centres[codes] + rng.normal(size=(240, 3))  # isotropic, well separated
     # a huge shrinkage makes the whitened anchor PCA again: PCA wins the tie
-    assert choose_anchor(X, codes, 8, "auto", 1e9, 1e-4, 2, rng, 0) == ("pca", None)
+    chosen = choose_anchor(X, codes, 8, "auto", 1e9, 1e-4, 2, rng, 0)
+    assert chosen[:2] == ("pca", None)
 
 
 def test_capped_per_class_keeps_at_most_the_cap_of_each_class_in_order():
@@ -252,7 +256,7 @@ def test_anchor_scores_from_moments_equal_those_of_anchors_fitted_afresh(
 
 def test_whitened_init_chooses_among_the_shrinkages():
     X, codes = informative_and_noise()
-    init, shrinkage = choose_anchor(
+    init, shrinkage, _ = choose_anchor(
         X, codes, 12, "whitened", "auto", 1e-4, 4, np.random.RandomState(0), 0
     )
     assert init == "whitened"
@@ -260,7 +264,7 @@ def test_whitened_init_chooses_among_the_shrinkages():
     fixed = choose_anchor(
         X, codes, 12, "whitened", 0.5, 1e-4, 4, np.random.RandomState(0), 0
     )
-    assert fixed == ("whitened", 0.5)
+    assert fixed[:2] == ("whitened", 0.5)
 
 
 def test_held_out_score_chooses_the_anchor_weight():
