@@ -8,6 +8,7 @@ and tags. Fitting itself is in ``_fitting`` (which calls ``_selection`` and
 
 import contextlib
 import copy
+import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -65,6 +66,32 @@ def _map_tensors(optimizer_state, function, kind=torch.Tensor):
     }
 
 
+# Parameters that shape the trained head or its training alone: they do
+# not change an embedding that kept no trained head (``n_components`` has
+# a warning of its own, ``_warn_if_other_width``).
+HEAD_PARAMETERS = (
+    "network",
+    "input_shape",
+    "hidden_layer_sizes",
+    "activation",
+    "dropout",
+    "batch_size",
+    "chunk_size",
+    "samples_per_class",
+    "learning_rate_init",
+    "max_iter",
+    "tol",
+    "n_iter_no_change",
+)
+
+
+def _same_value(value, default):
+    """Whether a parameter holds its default (a list as its tuple)."""
+    if isinstance(value, (list, tuple)) and isinstance(default, tuple):
+        return tuple(value) == default
+    return isinstance(value, type(default)) and value == default
+
+
 def _is(value, name):
     """``value == name`` for a parameter that may also be a module or a callable."""
     return isinstance(value, str) and value == name
@@ -76,6 +103,53 @@ def _is_constant(X):
     if sp.issparse(X):
         low, high = low.toarray(), high.toarray()
     return bool(np.all(low == high))
+
+
+def _check_numeric_frame(X):
+    """Name a data frame's columns that are not numbers, which NumPy's
+    conversion error does not ("could not convert string to float")."""
+    columns, dtypes = getattr(X, "columns", None), getattr(X, "dtypes", None)
+    if columns is None or dtypes is None:
+        return
+    bad, example = [], None
+    for name, dtype in zip(columns, dtypes, strict=True):
+        if getattr(dtype, "kind", "O") in "biuf":
+            continue
+        values = np.asarray(X[name], dtype=object)
+        for value in values:
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                bad.append(repr(name))
+                example = value if example is None else example
+                break
+    if bad:
+        one = len(bad) == 1
+        columns, them = ("column", "it") if one else ("columns", "them")
+        where = "" if one else f" in {bad[0]}"
+        raise ValueError(
+            f"X has non-numeric {columns} {', '.join(bad)} (e.g. {example!r}{where}): "
+            f"encode {them} as numbers (for example with OneHotEncoder in a "
+            f"ColumnTransformer) or drop {them}."
+        )
+
+
+def _warn_if_single_rows(y, classes):
+    """Name the classes that have one row: nothing in it says how the class
+    spreads, and such labels are often identifiers rather than classes."""
+    counts = np.unique(y, return_counts=True)[1]
+    single = classes[counts == 1]
+    if len(single) == 0:
+        return
+    shown = ", ".join(str(label) for label in single[:10])
+    more = f", ... ({len(single)} in all)" if len(single) > 10 else ""
+    have = "class has" if len(single) == 1 else "classes have"
+    warn(
+        f"{len(single)} {have} a single row: {shown}{more}. One row says "
+        "nothing of how its class spreads, and it cannot be both trained on "
+        "and held out; check that y holds classes, not row identifiers.",
+        UserWarning,
+    )
 
 
 def _warn_if_unlabelled_mark(classes):
@@ -330,6 +404,17 @@ class DeepSpectralClusteringEmbedder(
     best_validation_score_ : float or None
         Best of ``validation_scores_``, or ``None``.
 
+    n_validation_classes_ : int or None
+        Number of whole classes held out for ``validation_scores_``, or
+        ``None`` when samples were held out (or nothing). A k-means NMI on
+        two or three classes is noisy: see ``validation_spread_``.
+
+    validation_spread_ : float or None
+        Standard deviation of the chosen anchor's held-out NMI over the sets
+        of held-out classes on which ``init="auto"`` (or ``shrinkage="auto"``)
+        compared the anchors: how much ``validation_scores_`` owes to which
+        classes were held out. ``None`` where no such sets were drawn.
+
     n_iter_ : int
         Number of epochs the final model was trained for. When validation
         scores choose the best epoch, the weights kept may be those of an
@@ -527,6 +612,8 @@ class DeepSpectralClusteringEmbedder(
         with self._unchanged_on_error():
             continues = hasattr(self, "module_") and (incremental or self.warm_start)
             X, y = self._validate_training_data(X, y, reset=not continues)
+            if not incremental:  # a chunk may hold a single row of a class
+                _warn_if_single_rows(y, np.unique(y))
             codes = self._encode_classes(y, classes, continues, incremental)
             n_classes = len(self.classes_)
             device = resolve_device(self.device)
@@ -553,7 +640,46 @@ class DeepSpectralClusteringEmbedder(
             )
             if not incremental:
                 self._warn_if_other_width()
+                self._warn_if_head_parameters_unused()
         return self
+
+    def _warn_if_head_parameters_unused(self):
+        """Say once per fit when the embedding is an anchor alone, so that the
+        head's parameters set by the caller (a grid search over
+        ``hidden_layer_sizes``, say) had no effect on it."""
+        if self.init_ in (None, "random") or self.module_.head_scale:
+            return
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(type(self)).parameters.items()
+        }
+        unused = [
+            f"{name}={value!r}"
+            for name in HEAD_PARAMETERS
+            if not _same_value(value := getattr(self, name), defaults[name])
+        ]
+        if not unused:
+            return
+        scores = self.validation_scores_ or []
+        if len(scores) >= 2:
+            why = (
+                "the head trained on the training classes did not cluster "
+                "held-out classes better than the anchor alone"
+            )
+        elif len(scores) == 1:
+            why = (
+                f"held-out classes chose the {self.init_} anchor, and with "
+                "init='auto' and fewer than 10 held-out classes a head is "
+                "trained only beside the closed_form anchor"
+            )
+        else:
+            why = "no head was trained"
+        warn(
+            f"No trained head was kept ({why}): the embedding is the "
+            f"{self.init_} anchor alone and does not depend on "
+            f"{', '.join(unused)}.",
+            UserWarning,
+        )
 
     def _warn_if_other_width(self):
         """``n_components`` is the trained part's width: say so when the
@@ -598,6 +724,7 @@ class DeepSpectralClusteringEmbedder(
             raise
 
     def _validate_training_data(self, X, y, reset):
+        _check_numeric_frame(X)
         X, y = validate_data(
             self,
             X,
@@ -701,6 +828,8 @@ class DeepSpectralClusteringEmbedder(
             t=self.t_,
             validation_scores=self.validation_scores_,
             best_validation_score=self.best_validation_score_,
+            n_validation_classes=getattr(self, "n_validation_classes_", None),
+            validation_spread=getattr(self, "validation_spread_", None),
             optimizer_state=getattr(self, "_optimizer_state", None),
         )
         return FitResult(self.module_, self.init_, self.shrinkage_, history)
@@ -713,6 +842,8 @@ class DeepSpectralClusteringEmbedder(
         self.t_ = history.t
         self.validation_scores_ = history.validation_scores
         self.best_validation_score_ = history.best_validation_score
+        self.n_validation_classes_ = history.n_validation_classes
+        self.validation_spread_ = history.validation_spread
         self._optimizer_state = history.optimizer_state
 
     def _on_stage(self, text):
@@ -752,6 +883,7 @@ class DeepSpectralClusteringEmbedder(
         """``transform``'s embedding, always an ndarray (``set_output`` wraps
         ``transform`` alone) that no one else holds."""
         check_is_fitted(self)
+        _check_numeric_frame(X)
         X = validate_data(
             self,
             X,

@@ -6,6 +6,7 @@ all, so an interrupted run never leaves a half-written output.
 
 import contextlib
 import csv
+import difflib
 import json
 import os
 import stat
@@ -121,8 +122,10 @@ def read_table(
         )
     for column in (target, id_column):
         if column is not None and column not in names:
+            close = difflib.get_close_matches(column, names, n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
             raise DataError(
-                f"{path}: no column {column!r}; the columns are {listing(names)}"
+                f"{path}: no column {column!r}; {guess}the columns are {listing(names)}"
             )
     if require_target and target is None:
         raise DataError(f"name the label column with {target_option}")

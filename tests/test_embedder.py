@@ -722,6 +722,51 @@ def test_score_and_predict_under_pandas_output(blobs):
     assert np.isfinite(scores).all()
 
 
+def test_score_on_a_single_class_warns_that_it_means_nothing(blobs):
+    X, y = blobs
+    estimator = fit_quietly(fast(max_iter=1), X, y)
+    with pytest.warns(UserWarning, match="single class") as record:
+        assert estimator.score(X[y == 0], y[y == 0]) == 1.0
+    assert record[0].filename == __file__
+
+
+def test_a_frame_with_a_text_column_is_refused_naming_the_column(blobs):
+    X, y = blobs
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    frame["colour"] = np.where(y == 0, "red", "blue")
+    with pytest.raises(
+        ValueError, match=r"non-numeric column 'colour' \(e\.g\. '(red|blue)'\)"
+    ):
+        fast().fit(frame, y)
+    estimator = fit_quietly(fast(max_iter=1), frame.drop(columns="colour"), y)
+    with pytest.raises(ValueError, match="'colour'"):
+        estimator.transform(frame)
+
+
+def test_classes_of_a_single_row_are_named(blobs):
+    X, y = blobs
+    y = y.copy()
+    y[:2] = [7, 8]  # two classes of one row each
+    with pytest.warns(UserWarning, match=r"2 classes have a single row: 7, 8"):
+        fit_quietly(fast(max_iter=1), X, y)
+
+
+def test_head_parameters_that_an_anchor_alone_ignores_are_named():
+    X, y = informative_and_noise(n_classes=12)
+    # 4 held-out classes choose the whitened anchor, beside which no head
+    # is trained: the widths of the hidden layers cannot matter
+    with pytest.warns(
+        UserWarning, match=r"does not depend on hidden_layer_sizes=\(8,\)"
+    ):
+        estimator = DeepSpectralClusteringEmbedder(
+            hidden_layer_sizes=(8,), random_state=0
+        ).fit(X, y)
+    assert estimator.init_ == "whitened"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        DeepSpectralClusteringEmbedder(random_state=0).fit(X, y)  # the defaults
+
+
 def test_score_without_random_state_is_repeatable():
     rng = np.random.RandomState(0)
     X, y = rng.normal(size=(200, 6)), rng.randint(0, 6, 200)  # no structure

@@ -115,3 +115,13 @@ def test_pandas_row_index_in_parquet_is_not_a_feature(tmp_path):
     table = read_table(tmp_path / "named.parquet", target="label")
     assert table.feature_names == ["a", "b"]
     assert table.target.tolist() == list("xyxy")
+
+
+def test_a_misspelt_column_is_met_with_the_closest_name(tmp_path):
+    header = [f"pixel{i}" for i in range(12)] + ["label"]
+    (tmp_path / "t.csv").write_text(",".join(header) + "\n" + ",".join(["1"] * 13))
+    with pytest.raises(DataError, match=r"no column 'lable'; did you mean 'label'\?"):
+        read_table(tmp_path / "t.csv", target="lable")
+    with pytest.raises(DataError) as error:
+        read_table(tmp_path / "t.csv", target="colour")
+    assert "did you mean" not in str(error.value)
