@@ -8,6 +8,7 @@ same embedding.
 """
 
 import dataclasses
+import textwrap
 from numbers import Integral
 
 import numpy as np
@@ -119,7 +120,8 @@ class NClustersEstimate:
             )
         ax.legend(fontsize="small")
         ax.set_xlabel("number of clusters K")
-        ax.set_ylabel(self.criterion_name)
+        # a long name on lines of its own, not cut at the figure's edges
+        ax.set_ylabel("\n".join(textwrap.wrap(self.criterion_name, 30)))
         ax.set_title(f"Estimated K = {self.n_clusters} ({self.method})")
         return ax
 

@@ -235,12 +235,39 @@ def test_plot_draws_the_criterion_the_estimate_and_the_band():
         (line,) = [line for line in axis.get_lines() if len(line.get_xdata()) > 2]
         np.testing.assert_array_equal(line.get_xdata(), estimate.candidates)
         np.testing.assert_array_equal(line.get_ydata(), estimate.criterion)
-        assert axis.get_ylabel() == estimate.criterion_name
+        assert axis.get_ylabel().replace("\n", " ") == estimate.criterion_name
         assert f"K = {estimate.n_clusters}" in axis.get_title()
         assert len(axis.patches) == (estimate.reference_band is not None)
         legend = [text.get_text() for text in axis.get_legend().get_texts()]
         assert legend[:2] == [estimate.method, f"estimate, K = {estimate.n_clusters}"]
         assert len(legend) == 2 + (estimate.reference_band is not None)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_plot_shows_its_axis_labels_whole(method):
+    # as `sklearn-dsc cluster --plot` draws it: 6 x 3.5 inches, tight layout
+    pytest.importorskip("matplotlib")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    candidates = np.arange(2, 30)
+    estimate = NClustersEstimate(5, method, candidates, np.log(candidates))
+    figure = Figure(figsize=(6, 3.5))
+    canvas = FigureCanvasAgg(figure)
+    axis = estimate.plot(figure.subplots())
+    figure.tight_layout()
+    canvas.draw()  # places the labels
+    renderer = canvas.get_renderer()
+    page = figure.bbox
+    for label in (axis.yaxis.label, axis.xaxis.label, axis.title):
+        extent = label.get_window_extent(renderer)
+        inside = (
+            page.x0 <= extent.x0,
+            extent.x1 <= page.x1,
+            page.y0 <= extent.y0,
+            extent.y1 <= page.y1,
+        )
+        assert all(inside), label.get_text()
 
 
 @pytest.mark.parametrize("method", METHODS)
