@@ -28,7 +28,9 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The documentation site, with the example gallery executed; warnings are
-# errors. SKLEARN_DSC_DOCS_OFFLINE=1 leaves out links to other projects' docs.
+# errors. Links to other projects' docs are left out where their sites cannot
+# be reached (SKLEARN_DSC_DOCS_OFFLINE=1: without trying); MathJax is copied
+# from Debian's libjs-mathjax where installed (docs/conf.py).
 docs: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[docs]"
 	MPLBACKEND=Agg $(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
