@@ -125,18 +125,11 @@ def test_the_fit_summary_of_a_choice_made_after_every_epoch():
 
 
 def test_the_fit_summary_says_what_the_validation_score_is_worth(digit_files, tmp_path):
-    # 5 digits: 2 held out, a score that moves a lot with which two they are
-    out = ok(
-        "fit",
-        digit_files / "seen.csv",
-        "--target",
-        "digit",
-        "-o",
-        tmp_path / "m.dsc",
-        *FAST,
-        "--init",
-        "auto",  # the anchors are compared on several sets of held-out classes
-    ).stdout
+    # 5 digits: 2 held out, a score that moves a lot with which two they are;
+    # --init auto compares the anchors on several sets of held-out classes
+    seen, model = digit_files / "seen.csv", tmp_path / "m.dsc"
+    out = ok("fit", seen, "--target", "digit", "-o", model, *FAST, "--init", "auto")
+    out = out.stdout
     line = next(line for line in out.splitlines() if "Validation" in line)
     assert "on 2 held-out classes" in line
     assert "one standard deviation, with the classes held out" in line
