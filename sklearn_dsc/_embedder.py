@@ -38,6 +38,12 @@ from ._fitting import (
 )
 from ._networks import ACTIVATIONS, build_network, describe
 from ._training import History, TrainingSettings, restore, snapshot
+from ._validation import (
+    check_numeric_frame,
+    is_constant,
+    warn_if_single_rows,
+    warn_if_unlabelled_mark,
+)
 from ._warnings import warn
 from .metrics import kmeans_nmi_in_place
 
@@ -95,76 +101,6 @@ def _same_value(value, default):
 def _is(value, name):
     """``value == name`` for a parameter that may also be a module or a callable."""
     return isinstance(value, str) and value == name
-
-
-def _is_constant(X):
-    """Whether every row of ``X`` is the same (each column's min is its max)."""
-    low, high = X.min(axis=0), X.max(axis=0)
-    if sp.issparse(X):
-        low, high = low.toarray(), high.toarray()
-    return bool(np.all(low == high))
-
-
-def _check_numeric_frame(X):
-    """Name a data frame's columns that are not numbers, which NumPy's
-    conversion error does not ("could not convert string to float")."""
-    columns, dtypes = getattr(X, "columns", None), getattr(X, "dtypes", None)
-    if columns is None or dtypes is None:
-        return
-    bad, example = [], None
-    for name, dtype in zip(columns, dtypes, strict=True):
-        if getattr(dtype, "kind", "O") in "biuf":
-            continue
-        values = np.asarray(X[name], dtype=object)
-        for value in values:
-            try:
-                float(value)
-            except (TypeError, ValueError):
-                bad.append(repr(name))
-                example = value if example is None else example
-                break
-    if bad:
-        one = len(bad) == 1
-        columns, them = ("column", "it") if one else ("columns", "them")
-        where = "" if one else f" in {bad[0]}"
-        raise ValueError(
-            f"X has non-numeric {columns} {', '.join(bad)} (e.g. {example!r}{where}): "
-            f"encode {them} as numbers (for example with OneHotEncoder in a "
-            f"ColumnTransformer) or drop {them}."
-        )
-
-
-def _warn_if_single_rows(y, classes):
-    """Name the classes that have one row: nothing in it says how the class
-    spreads, and such labels are often identifiers rather than classes."""
-    counts = np.unique(y, return_counts=True)[1]
-    single = classes[counts == 1]
-    if len(single) == 0:
-        return
-    shown = ", ".join(str(label) for label in single[:10])
-    more = f", ... ({len(single)} in all)" if len(single) > 10 else ""
-    have = "class has" if len(single) == 1 else "classes have"
-    warn(
-        f"{len(single)} {have} a single row: {shown}{more}. One row says "
-        "nothing of how its class spreads, and it cannot be both trained on "
-        "and held out; check that y holds classes, not row identifiers.",
-        UserWarning,
-    )
-
-
-def _warn_if_unlabelled_mark(classes):
-    """Warn when ``-1`` looks like scikit-learn's mark of unlabelled rows
-    (semi-supervised learning): beside at least two other, non-negative
-    labels. It is trained as a class like any other."""
-    if classes.dtype.kind not in "iu" or classes[0] != -1:
-        return
-    if len(classes) >= 3 and classes[1] >= 0:
-        warn(
-            "y holds the label -1, scikit-learn's mark of unlabelled rows; here "
-            "it is trained as a class of its own. Leave those rows out of fit "
-            "if they are unlabelled.",
-            UserWarning,
-        )
 
 
 class DeepSpectralClusteringEmbedder(
@@ -613,7 +549,7 @@ class DeepSpectralClusteringEmbedder(
             continues = hasattr(self, "module_") and (incremental or self.warm_start)
             X, y = self._validate_training_data(X, y, reset=not continues)
             if not incremental:  # a chunk may hold a single row of a class
-                _warn_if_single_rows(y, np.unique(y))
+                warn_if_single_rows(y, np.unique(y))
             codes = self._encode_classes(y, classes, continues, incremental)
             n_classes = len(self.classes_)
             device = resolve_device(self.device)
@@ -724,7 +660,7 @@ class DeepSpectralClusteringEmbedder(
             raise
 
     def _validate_training_data(self, X, y, reset):
-        _check_numeric_frame(X)
+        check_numeric_frame(X)
         X, y = validate_data(
             self,
             X,
@@ -750,12 +686,12 @@ class DeepSpectralClusteringEmbedder(
                 f"The spectral clustering loss needs at least 2 classes in y; got "
                 f"{len(classes)} class."
             )
-        if _is_constant(X):
+        if is_constant(X):
             raise ValueError(
                 "X is constant: every row is the same, so no embedding of it can "
                 "separate the classes."
             )
-        _warn_if_unlabelled_mark(classes)
+        warn_if_unlabelled_mark(classes)
         if self.solver == "closed_form" and (
             len(self.hidden_layer_sizes) > 0 or not _is(self.network, "mlp")
         ):
@@ -883,7 +819,7 @@ class DeepSpectralClusteringEmbedder(
         """``transform``'s embedding, always an ndarray (``set_output`` wraps
         ``transform`` alone) that no one else holds."""
         check_is_fitted(self)
-        _check_numeric_frame(X)
+        check_numeric_frame(X)
         X = validate_data(
             self,
             X,
