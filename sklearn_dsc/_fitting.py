@@ -38,10 +38,13 @@ from ._selection import (
 )
 from ._training import (
     History,
+    Outcome,
+    Schedule,
+    TrainingRun,
     TrainingSettings,
     train,
     train_chunk,
-    warn_max_iter_reached,
+    warn_outcome,
 )
 from ._warnings import warn
 
@@ -89,65 +92,34 @@ class Run:
     on_epoch: Callable | None = None
     on_stage: Callable | None = None  # told what fitting does between epochs
 
+    @property
+    def training(self):
+        """The context of the training loop (``_training.train``)."""
+        return TrainingRun(
+            self.settings.training, self.device, self.random_state, self.on_epoch
+        )
+
     def report(self, text):
         """Say what fitting is doing (choosing the anchor, which run trains)."""
         if self.on_stage is not None:
             self.on_stage(text)
 
-    def start(self, X, codes, init=None, shrinkage=None, score=None, n_classes=None):
-        """A starting network and a fresh history (see ``start``); ``init`` and
-        ``shrinkage`` default to the settings'."""
-        return start(
-            X,
-            codes,
-            self.settings,
-            self.random_state,
-            init or self.settings.init,
-            shrinkage or self.settings.fixed_shrinkage,
-            score,
-            n_classes,
-        )
 
-    def train(
-        self,
-        result,
-        X,
-        codes,
-        max_epochs,
-        score=None,
-        warn_max_iter=True,
-        score_start=True,
-    ):
-        """Train ``result``'s network on ``X`` (see ``_training.train``)."""
-        return train(
-            result.module,
-            X,
-            codes,
-            self.device,
-            self.random_state,
-            self.settings.training,
-            result.history,
-            max_epochs,
-            score=score,
-            on_epoch=self.on_epoch,
-            warn_max_iter=warn_max_iter,
-            score_start=score_start,
-        )
-
-
-def start(
-    X, codes, settings, random_state, init, shrinkage, score=None, n_classes=None
-):
+def start(X, codes, run, init=None, shrinkage=None, *, score=None, n_classes=None):
     """A starting network for ``init`` and a fresh history: ``FitResult``.
 
-    ``"random"`` is the trained network alone (``settings.network``); an
-    anchor (``"pca"``, ``"whitened"``, ``"closed_form"``) is built on ``X``
-    beside a fresh one, the head. With
-    ``init="auto"`` and ``score``, the anchor that scores best is kept; without
-    ``score``, PCA. The head is ``settings.n_components`` wide, or as wide as
-    ``n_classes`` (the classes of ``codes`` when ``None``).
+    ``init`` and ``shrinkage`` default to the settings'. ``"random"`` is the
+    trained network alone (``settings.network``); an anchor (``"pca"``,
+    ``"whitened"``, ``"closed_form"``) is built on ``X`` beside a fresh one,
+    the head. With ``init="auto"`` and ``score``, the anchor that scores best
+    is kept; without ``score``, PCA. The head is ``settings.n_components``
+    wide, or as wide as ``n_classes`` (the classes of ``codes`` when
+    ``None``).
     """
-    seed = int(random_state.randint(np.iinfo(np.int32).max))
+    settings = run.settings
+    init = init or settings.init
+    shrinkage = shrinkage or settings.fixed_shrinkage
+    seed = int(run.random_state.randint(np.iinfo(np.int32).max))
     scale = input_scale(X)
     n_head = settings.n_components or n_classes or len(np.unique(codes))
 
@@ -195,17 +167,8 @@ def fit_closed_form(X, codes, n_classes, settings):
 
 def fit_chunk(X, codes, n_classes, run, previous):
     """``partial_fit``: one epoch on a chunk, from ``previous`` or a fresh start."""
-    result = previous or run.start(X, codes, n_classes=n_classes)
-    train_chunk(
-        result.module,
-        X,
-        codes,
-        run.device,
-        run.random_state,
-        run.settings.training,
-        result.history,
-        run.on_epoch,
-    )
+    result = previous or start(X, codes, run, n_classes=n_classes)
+    train_chunk(result.module, X, codes, result.history, run.training)
     return result
 
 
@@ -221,8 +184,8 @@ def fit_adam(X, codes, n_classes, run, previous):
     kmeans_seed = int(run.random_state.randint(np.iinfo(np.int32).max))
     max_iter = settings.training.max_iter
     if not settings.early_stopping:
-        result = previous or run.start(X, codes)
-        run.train(result, X, codes, max_iter)
+        result = previous or start(X, codes, run)
+        _train(result, X, codes, run, Schedule(max_iter))
         return result
     split = resolved_split(settings.validation_split, n_classes)
     X_train, codes_train, X_val, codes_val = validation_split(
@@ -235,9 +198,23 @@ def fit_adam(X, codes, n_classes, run, previous):
         return _fit_on_held_out_classes(
             X, codes, n_classes, (X_train, codes_train), held_out, run
         )
-    result = previous or run.start(X_train, codes_train, score=held_out.score)
-    run.train(result, X_train, codes_train, max_iter, score=held_out.score)
+    result = previous or start(X_train, codes_train, run, score=held_out.score)
+    _train(result, X_train, codes_train, run, Schedule(max_iter, held_out.score))
     return result
+
+
+def _train(result, X, codes, run, schedule, expected=(Outcome.CONVERGED,)):
+    """Train ``result``'s network on ``X``, warning about the outcome unless it
+    is one of ``expected`` (a callback's stop never warns); returns it."""
+    outcome = train(result.module, X, codes, result.history, run.training, schedule)
+    if outcome not in expected:
+        warn_outcome(outcome, result.history, run.settings.training)
+    return outcome
+
+
+# Outcomes that warn nothing in a trial run, or in a refit for a set number of
+# epochs, where running them all out is what was asked
+_ENDED = (Outcome.CONVERGED, Outcome.MAX_ITER, Outcome.STOPPED)
 
 
 def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
@@ -266,13 +243,14 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
         _record_validation(result.history, n_held_out, choice)
         return result
     train_head = settings.init != "auto" or init == "closed_form"
-    trial = run.start(*train_part, init, shrinkage)
+    trial = start(*train_part, run, init, shrinkage)
     scores = [held_out.score(trial.module)]  # the anchor alone
-    n_epochs, converged, evidence = 0, True, None
+    n_epochs, outcome, evidence = 0, Outcome.CONVERGED, None
     if train_head:
         _report_training(run, init, n_classes - n_held_out, n_held_out, "")
-        converged = run.train(
-            trial, *train_part, settings.training.max_iter, warn_max_iter=False
+        # running out of epochs matters only if the head is kept: said below
+        outcome = _train(
+            trial, *train_part, run, Schedule(settings.training.max_iter), _ENDED
         )
         scores.append(held_out.score(trial.module))  # with the head
         # init="random" asks for a trained network: it is never left at its
@@ -284,12 +262,12 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
         # after an interrupt, the refit trains nothing: the anchor alone
         if (random or evidence.helps) and not trial.history.interrupted:
             n_epochs = trial.history.n_iter
-    result = run.start(X, codes, init, shrinkage)
+    result = start(X, codes, run, init, shrinkage)
     if n_epochs > 0:
         run.report(f"refit on every class for {n_epochs} epochs")
-        run.train(result, X, codes, n_epochs, warn_max_iter=False)
-        if not converged:
-            warn_max_iter_reached(settings.training)
+        _train(result, X, codes, run, Schedule(n_epochs), _ENDED)
+        if outcome is Outcome.MAX_ITER:
+            warn_outcome(outcome, result.history, settings.training)
         if hasattr(trial.module, "anchor_weight"):
             result.module.anchor_weight.copy_(trial.module.anchor_weight)
     result.history.validation_scores = scores
@@ -313,7 +291,7 @@ def _fit_best_epoch(X, codes, train_part, held_out, init, shrinkage, run):
     """
     settings = run.settings
     n_held_out = len(np.unique(held_out.codes))
-    result = run.start(*train_part, init, shrinkage)
+    result = start(*train_part, run, init, shrinkage)
     _report_training(
         run,
         init,
@@ -322,14 +300,8 @@ def _fit_best_epoch(X, codes, train_part, held_out, init, shrinkage, run):
         ", scored on them after every epoch",
     )
     random = init == "random"
-    converged = run.train(
-        result,
-        *train_part,
-        settings.training.max_iter,
-        score=held_out.score,
-        warn_max_iter=False,
-        score_start=not random,
-    )
+    schedule = Schedule(settings.training.max_iter, held_out.score, not random)
+    outcome = _train(result, *train_part, run, schedule, _ENDED)
     scores = result.history.validation_scores
     trained = scores if random else scores[1:]
     best_epoch = int(np.argmax(trained)) + 1 if trained else 0
@@ -338,14 +310,14 @@ def _fit_best_epoch(X, codes, train_part, held_out, init, shrinkage, run):
         # the best epoch's weights, restored by training
         evidence = held_out.head_evidence(result.module, [scores[0], max(trained)])
     kept = random or (evidence is not None and evidence.helps)
-    if kept and not converged:
-        warn_max_iter_reached(settings.training)
+    if kept and outcome is Outcome.MAX_ITER:
+        warn_outcome(outcome, result.history, settings.training)
     if not kept:
-        result = run.start(X, codes, init, shrinkage)
+        result = start(X, codes, run, init, shrinkage)
         result.history.validation_scores = scores
     result.history.best_validation_score = max(scores)
     if settings.training.verbose:
-        start = "" if random else f"start NMI {scores[0]:.4f}, "
+        start_nmi = "" if random else f"start NMI {scores[0]:.4f}, "
         outcome = (
             f"the network of epoch {best_epoch} kept"
             if kept
@@ -353,7 +325,7 @@ def _fit_best_epoch(X, codes, train_part, held_out, init, shrinkage, run):
         )
         print(
             f"[{settings.training.name}] {_describe_start(result)}; held-out "
-            f"classes: {start}best epoch {best_epoch} of {len(trained)} NMI "
+            f"classes: {start_nmi}best epoch {best_epoch} of {len(trained)} NMI "
             f"{max(trained, default=np.nan):.4f}"
             + (f" ({evidence.describe()})" if evidence is not None else "")
             + f"; {outcome}",
@@ -425,11 +397,11 @@ def _print_choice(name, result, scores, evidence, n_epochs):
     if evidence is not None:
         outcome += f" ({evidence.describe()})"
     anchor = _describe_start(result)
-    start = "the random start" if result.init == "random" else "the anchor alone"
+    alone = "the random start" if result.init == "random" else "the anchor alone"
     kept = (
         f"the trained network kept, refit on every class for {n_epochs} epochs"
         if n_epochs
-        else f"{start} kept, "
+        else f"{alone} kept, "
         + ("the trained network left out" if len(scores) > 1 else "no network trained")
     )
     print(f"[{name}] {anchor}; held-out classes: {outcome}; {kept}", flush=True)

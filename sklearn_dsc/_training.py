@@ -1,17 +1,21 @@
 """The training loop: epochs of Adam on the spectral clustering loss.
 
 ``train`` runs epochs with patience, divergence and interrupt handling and
-verbose lines; ``train_epoch`` is the one epoch body that ``fit`` and
-``partial_fit`` share. Both record what they did in a ``History``, and call
-``on_epoch(module, history)`` after every epoch: the estimator's hook, which
-shows the network and its history to the ``callback``.
+verbose lines, and returns how it ended (``Outcome``), which its callers warn
+about (``warn_outcome``); ``train_epoch`` is the one epoch body that ``fit``
+and ``partial_fit`` share. Both record what they did in a ``History``, and
+call the ``TrainingRun``'s ``on_epoch(module, history)`` after every epoch:
+the estimator's hook, which shows the network and its history to the
+``callback``.
 """
 
 import collections
 import copy
 import dataclasses
+import enum
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -75,6 +79,12 @@ class History:
         self.validation_scores = [] if scored else None
         self.best_validation_score = None
         return self.n_iter
+
+    def record_score(self, score):
+        """Append a validation score, keep the best so far; returns it."""
+        self.validation_scores.append(score)
+        self.best_validation_score = max(self.validation_scores)
+        return score
 
 
 def trained_part(module):
@@ -144,111 +154,149 @@ def train_epoch(
     return loss
 
 
-def train(
-    module,
-    X,
-    codes,
-    device,
-    random_state,
-    settings,
-    history,
-    max_epochs,
-    score=None,
-    on_epoch=None,
-    warn_max_iter=True,
-    score_start=True,
-):
-    """Up to ``max_epochs`` epochs of AdamW on ``module``, recorded in ``history``.
+class Outcome(enum.Enum):
+    """How a training run ended."""
 
-    Training stops when the criterion (the training loss, or ``-score(module)``
-    with ``score``) has not improved by ``settings.tol`` for
-    ``settings.n_iter_no_change`` epochs, or when ``on_epoch(module, history)``
-    returns ``True``. With ``score``, the best-scoring weights are restored,
-    the starting ones (scored first) among them unless ``score_start`` is
-    false. A divergence keeps the last weights with finite embeddings, with a
-    warning. An interrupt (Ctrl-C) after an epoch keeps the current ones with
-    a ``TrainingInterrupted`` warning and marks the history; before any, it
-    propagates. Returns whether training stopped before ``max_epochs``; the
-    module ends on the CPU.
+    CONVERGED = "converged"  # the criterion stopped improving (patience)
+    MAX_ITER = "max_iter"  # every epoch allowed was run
+    DIVERGED = "diverged"  # the loss became non-finite; last finite weights kept
+    INTERRUPTED = "interrupted"  # Ctrl-C after an epoch; the weights reached kept
+    STOPPED = "stopped"  # the on_epoch hook (the estimator's callback) said stop
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingRun:
+    """What every training run of one ``fit`` shares: the settings, the
+    device, the random state and the ``on_epoch(module, history)`` hook."""
+
+    settings: TrainingSettings
+    device: torch.device
+    random_state: np.random.RandomState
+    on_epoch: Callable | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """How long one run trains and what stops it early: at most
+    ``max_epochs``; with ``score`` (held-out data's score of the module,
+    higher is better) patience watches it instead of the training loss and
+    the best-scoring weights are kept, the starting ones among them when
+    ``score_start``."""
+
+    max_epochs: int
+    score: Callable | None = None
+    score_start: bool = True
+
+
+def train(module, X, codes, history, run, schedule):
+    """Train ``module`` on ``X`` for ``schedule``, recorded in ``history``.
+
+    Training stops when the criterion (the training loss, or minus the
+    schedule's score) has not improved by ``settings.tol`` for
+    ``settings.n_iter_no_change`` epochs, or when ``run.on_epoch(module,
+    history)`` returns ``True``. A divergence keeps the last weights with
+    finite embeddings; an interrupt (Ctrl-C) after an epoch keeps the current
+    ones and marks the history (before any, it propagates). Returns the
+    ``Outcome``; callers warn about it (``warn_outcome``). The module ends on
+    the CPU.
     """
-    data, sampler, optimizer = _prepare(
-        module, X, codes, device, random_state, settings
-    )
+    settings = run.settings
+    data, sampler, optimizer = _prepare(module, X, codes, run)
+    score = schedule.score
     n_iter_at_start = history.begin(scored=score is not None)
     patience = Patience(settings.tol, settings.n_iter_no_change, snapshot(module))
     # Epoch-end weights, newest last, to fall back on if training diverges.
     recent_states = collections.deque([patience.best_state], maxlen=3)
-    if score is not None and score_start:
+    if score is not None and schedule.score_start:
         # a candidate too: the model is never worse there than its start
-        patience.update(_criterion(None, module, score, history), patience.best_state)
-    converged = False
+        patience.update(-history.record_score(score(module)), patience.best_state)
+    outcome = Outcome.MAX_ITER
     try:
-        for _ in range(max_epochs):
+        for _ in range(schedule.max_epochs):
             start = time.perf_counter()
             loss = train_epoch(
-                module, optimizer, data, codes, sampler, settings, random_state, history
+                module,
+                optimizer,
+                data,
+                codes,
+                sampler,
+                settings,
+                run.random_state,
+                history,
             )
-            criterion = _criterion(loss, module, score, history)
+            criterion = loss if score is None else -history.record_score(score(module))
             recent_states.append(snapshot(module))
             out_of_patience = patience.update(criterion, recent_states[-1])
             print_epoch(settings, history, time.perf_counter() - start)
-            stop = on_epoch is not None and on_epoch(module, history)
-            if converged := bool(stop or out_of_patience):
+            if run.on_epoch is not None and run.on_epoch(module, history):
+                outcome = Outcome.STOPPED
+                break
+            if out_of_patience:
+                outcome = Outcome.CONVERGED
                 break
     except Diverged:
         restore_finite_state(module, recent_states, data)
-        converged = True
+        outcome = Outcome.DIVERGED
+    except KeyboardInterrupt:
+        if history.n_iter == n_iter_at_start:
+            raise  # nothing trained: fit puts the estimator back as it was
+        history.interrupted = True
+        outcome = Outcome.INTERRUPTED
+    if score is not None:
+        restore(module, patience.best_state)
+    history.optimizer_state = optimizer_state_on_cpu(optimizer)
+    module.to("cpu")
+    return outcome
+
+
+def warn_outcome(outcome, history, settings):
+    """The warning an ``Outcome`` deserves: running out of epochs and
+    diverging are ``ConvergenceWarning``s, an interrupt a
+    ``TrainingInterrupted``; converging and a callback's stop say nothing."""
+    if outcome is Outcome.MAX_ITER:
+        warn(
+            f"DeepSpectralClusteringEmbedder: maximum iterations ({settings.max_iter}) "
+            "reached and the optimization hasn't converged yet.",
+            ConvergenceWarning,
+        )
+    elif outcome is Outcome.DIVERGED:
         warn(
             f"Training diverged at epoch {history.n_iter + 1} (non-finite loss); "
             "the last finite weights are kept: lower learning_rate_init.",
             ConvergenceWarning,
         )
-    except KeyboardInterrupt:
-        if history.n_iter == n_iter_at_start:
-            raise  # nothing trained: fit puts the estimator back as it was
-        history.interrupted = converged = True
+    elif outcome is Outcome.INTERRUPTED:
         warn(
             "Training interrupted by the user; the weights reached after "
             f"{history.n_iter} epochs are kept.",
             TrainingInterrupted,
         )
-    if score is not None:
-        restore(module, patience.best_state)
-    if not converged and warn_max_iter:
-        warn_max_iter_reached(settings)
-    history.optimizer_state = optimizer_state_on_cpu(optimizer)
-    module.to("cpu")
-    return converged
 
 
-def _criterion(loss, module, score, history):
-    """What patience watches, lower being better: ``loss``, or with ``score``
-    minus the module's validation score, recorded in ``history`` with the best
-    so far."""
-    if score is None:
-        return loss
-    history.validation_scores.append(score(module))
-    history.best_validation_score = max(history.validation_scores)
-    return -history.validation_scores[-1]
+def _prepare(module, X, codes, run, state=None):
+    """Move ``module`` to the run's device; its data, sampler and optimizer
+    there (the optimizer continuing ``state``)."""
+    module.to(run.device)
+    data = TensorData(X, run.device)
+    sampler = make_sampler(codes, run.settings, run.random_state)
+    return data, sampler, make_optimizer(module, run.settings, state)
 
 
-def _prepare(module, X, codes, device, random_state, settings, state=None):
-    """Move ``module`` to ``device``; its data, sampler and optimizer there."""
-    module.to(device)
-    data = TensorData(X, device)
-    sampler = make_sampler(codes, settings, random_state)
-    return data, sampler, make_optimizer(module, settings, state)
-
-
-def train_chunk(module, X, codes, device, random_state, settings, history, on_epoch):
+def train_chunk(module, X, codes, history, run):
     """One epoch of ``partial_fit`` on a chunk, continuing the optimizer's state."""
-    data, sampler, optimizer = _prepare(
-        module, X, codes, device, random_state, settings, history.optimizer_state
-    )
+    settings = run.settings
+    data, sampler, optimizer = _prepare(module, X, codes, run, history.optimizer_state)
     start = time.perf_counter()
     try:
         train_epoch(
-            module, optimizer, data, codes, sampler, settings, random_state, history
+            module,
+            optimizer,
+            data,
+            codes,
+            sampler,
+            settings,
+            run.random_state,
+            history,
         )
     except Diverged:
         raise ValueError(
@@ -258,16 +306,8 @@ def train_chunk(module, X, codes, device, random_state, settings, history, on_ep
     history.optimizer_state = optimizer_state_on_cpu(optimizer)
     module.to("cpu")
     print_epoch(settings, history, time.perf_counter() - start)
-    if on_epoch is not None:
-        on_epoch(module, history)
-
-
-def warn_max_iter_reached(settings):
-    warn(
-        f"DeepSpectralClusteringEmbedder: maximum iterations ({settings.max_iter}) "
-        "reached and the optimization hasn't converged yet.",
-        ConvergenceWarning,
-    )
+    if run.on_epoch is not None:
+        run.on_epoch(module, history)
 
 
 def print_epoch(settings, history, seconds):

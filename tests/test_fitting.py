@@ -85,7 +85,7 @@ def test_the_fixed_shrinkage():
 
 def test_random_start_is_a_plain_mlp(problem):
     X, codes = problem
-    result = start(X, codes, settings(), np.random.RandomState(0), "random", None)
+    result = start(X, codes, run(), "random")
     assert isinstance(result.module, MLP)
     assert result.init == "random"
     assert result.shrinkage is None
@@ -96,7 +96,7 @@ def test_random_start_is_a_plain_mlp(problem):
 
 def test_anchored_start_without_a_score_is_pca(problem):
     X, codes = problem
-    result = start(X, codes, settings(), np.random.RandomState(0), "auto", 0.1)
+    result = start(X, codes, run(), "auto", 0.1)
     assert isinstance(result.module, AnchoredEmbedding)
     assert (result.init, result.shrinkage) == ("pca", None)
     assert result.module.head_scale.item() == 0  # untrained: the anchor alone
@@ -110,9 +110,7 @@ def test_scored_start_keeps_the_best_anchor(problem):
         scored.append(module.anchor.out_features)
         return -module.anchor.out_features  # the narrowest anchor wins
 
-    result = start(
-        X, codes, settings(), np.random.RandomState(0), "auto", 0.3, score=score
-    )
+    result = start(X, codes, run(), "auto", 0.3, score=score)
     assert len(scored) == 3
     assert result.init == "closed_form"  # one direction per class: 6 < 24
     assert result.module.anchor.out_features == min(scored)
@@ -120,10 +118,9 @@ def test_scored_start_keeps_the_best_anchor(problem):
 
 def test_start_width_follows_n_components_or_n_classes(problem):
     X, codes = problem
-    rng = np.random.RandomState(0)
-    wide = start(X, codes, settings(n_components=11), rng, "random", None)
+    wide = start(X, codes, run(n_components=11), "random")
     assert wide.module.layer_sizes[-1] == 11
-    every = start(X, codes[:60] % 2, settings(), rng, "random", None, n_classes=6)
+    every = start(X, codes[:60] % 2, run(), "random", n_classes=6)
     assert every.module.layer_sizes[-1] == 6
 
 
@@ -247,7 +244,7 @@ def test_a_head_within_the_margin_leaves_the_anchor_fitted_on_every_class(
     assert result.module.head_scale.item() == 0
     assert result.history.n_iter == 0
     assert result.history.validation_scores == [0.6, 0.61, 0.615, 0.605]
-    anchor_alone = start(X, codes, settings(), np.random.RandomState(0), "pca", None)
+    anchor_alone = start(X, codes, run(), "pca")
     assert result.module.anchor.weight.shape == anchor_alone.module.anchor.weight.shape
 
 

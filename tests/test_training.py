@@ -11,12 +11,16 @@ from sklearn_dsc import _training
 from sklearn_dsc._networks import build_anchored, build_mlp
 from sklearn_dsc._training import (
     History,
+    Outcome,
     Patience,
+    Schedule,
+    TrainingRun,
     TrainingSettings,
     make_optimizer,
     make_sampler,
     train,
     train_chunk,
+    warn_outcome,
 )
 
 from helpers import informative_and_noise
@@ -48,22 +52,23 @@ def problem():
     return X / 4, codes
 
 
-def run(module, X, codes, max_epochs=5, **kwargs):
+def context(training=None, on_epoch=None):
+    return TrainingRun(training or settings(), CPU, np.random.RandomState(0), on_epoch)
+
+
+def run(module, X, codes, max_epochs=5, training=None, on_epoch=None, **schedule):
     history = History()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        converged = train(
+        warnings.simplefilter("error")  # train itself warns about nothing
+        outcome = train(
             module,
             X,
             codes,
-            CPU,
-            np.random.RandomState(0),
-            kwargs.pop("training", settings()),
             history,
-            max_epochs,
-            **kwargs,
+            context(training, on_epoch),
+            Schedule(max_epochs, **schedule),
         )
-    return converged, history
+    return outcome, history
 
 
 def test_patience_counts_epochs_without_progress():
@@ -78,8 +83,8 @@ def test_patience_counts_epochs_without_progress():
 def test_train_records_every_epoch_and_lowers_the_loss(problem):
     X, codes = problem
     module = build_mlp(24, (16,), 4, "relu", seed=0)
-    converged, history = run(module, X, codes)
-    assert not converged
+    outcome, history = run(module, X, codes)
+    assert outcome is Outcome.MAX_ITER
     assert history.n_iter == len(history.loss_curve) == 5
     assert history.t == 5 * len(X)
     assert history.loss_curve[-1] < history.loss_curve[0]
@@ -88,15 +93,25 @@ def test_train_records_every_epoch_and_lowers_the_loss(problem):
     assert next(module.parameters()).device.type == "cpu"
 
 
-def test_max_iter_is_warned_about_unless_asked_not_to(problem):
-    X, codes = problem
-    module = build_mlp(24, (8,), 4, "relu", seed=0)
-    arguments = (X, codes, CPU, np.random.RandomState(0), settings(), History(), 2)
-    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
-        train(module, *arguments)
+@pytest.mark.parametrize(
+    ("outcome", "category", "message"),
+    [
+        (Outcome.MAX_ITER, ConvergenceWarning, "maximum iterations \\(5\\)"),
+        (Outcome.DIVERGED, ConvergenceWarning, "diverged at epoch 3"),
+        (Outcome.INTERRUPTED, _training.TrainingInterrupted, "after 2 epochs"),
+    ],
+)
+def test_each_outcome_that_deserves_it_has_its_warning(outcome, category, message):
+    history = History(n_iter=2)
+    with pytest.warns(category, match=message):
+        warn_outcome(outcome, history, settings())
+
+
+@pytest.mark.parametrize("outcome", [Outcome.CONVERGED, Outcome.STOPPED])
+def test_converging_and_stopping_warn_nothing(outcome):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        train(module, *arguments, warn_max_iter=False)
+        warn_outcome(outcome, History(), settings())
 
 
 def test_on_epoch_sees_the_history_and_can_stop(problem):
@@ -109,8 +124,8 @@ def test_on_epoch_sees_the_history_and_can_stop(problem):
         seen.append(list(history.loss_curve))
         return history.n_iter == 3
 
-    converged, history = run(module, X, codes, max_epochs=10, on_epoch=on_epoch)
-    assert converged
+    outcome, history = run(module, X, codes, max_epochs=10, on_epoch=on_epoch)
+    assert outcome is Outcome.STOPPED
     assert history.n_iter == 3
     assert [len(curve) for curve in seen] == [1, 2, 3]
 
@@ -119,8 +134,8 @@ def test_patience_stops_training(problem):
     X, codes = problem
     module = build_mlp(24, (8,), 4, "relu", seed=0)
     training = settings(tol=1e9, n_iter_no_change=2)  # no later epoch is progress
-    converged, history = run(module, X, codes, max_epochs=50, training=training)
-    assert converged
+    outcome, history = run(module, X, codes, max_epochs=50, training=training)
+    assert outcome is Outcome.CONVERGED
     assert history.n_iter == 3  # the first, then two without progress
 
 
@@ -149,12 +164,9 @@ def test_divergence_keeps_finite_weights_with_a_warning(problem, monkeypatch):
         return value * float("nan") if calls["n"] > 4 else value
 
     monkeypatch.setattr(_training, "spectral_clustering_loss", diverging)
-    history = History()
-    with pytest.warns(ConvergenceWarning, match="diverged"):
-        converged = train(
-            module, X, codes, CPU, np.random.RandomState(0), settings(), history, 10
-        )
-    assert converged
+    outcome, history = run(module, X, codes, max_epochs=10)
+    assert outcome is Outcome.DIVERGED
+    assert history.n_iter == 1  # the second epoch diverged
     assert all(torch.isfinite(p).all() for p in module.parameters())
 
 
@@ -165,9 +177,7 @@ def test_train_chunk_continues_the_optimizer(problem):
     )
     history = History()
     for _ in range(2):
-        train_chunk(
-            module, X, codes, CPU, np.random.RandomState(0), settings(), history, None
-        )
+        train_chunk(module, X, codes, history, context())
     assert history.n_iter == 2
     steps = [state["step"] for state in history.optimizer_state["state"].values()]
     assert all(float(step) == 2 * 3 for step in steps)  # 3 batches an epoch
@@ -181,9 +191,7 @@ def test_a_diverging_chunk_is_an_error(problem, monkeypatch):
         _training, "spectral_clustering_loss", lambda e, c: e.sum() * float("inf")
     )
     with pytest.raises(ValueError, match="diverged on this chunk"):
-        train_chunk(
-            module, X, codes, CPU, np.random.RandomState(0), settings(), History(), None
-        )
+        train_chunk(module, X, codes, History(), context())
 
 
 def test_make_optimizer_takes_the_current_learning_rate():
