@@ -370,3 +370,33 @@ def test_n_clusters_spectra_needs_two_draws():
 
     with pytest.raises(SystemExit):
         n_clusters_spectra.main(["--datasets", "digits", "--draws", "1"])
+
+
+def test_tabular_suite_splits_classes_and_compares_with_the_best_other(
+    tmp_path, monkeypatch
+):
+    import tabular_suite
+
+    from helpers import informative_and_noise
+
+    X, codes = informative_and_noise(n_classes=10, n_per_class=40)
+    labels = np.array([f"class {code}" for code in codes])
+    X_train, y_train, _, y_test = tabular_suite.split(X, labels, seed=0)
+    assert not set(y_train) & set(y_test)  # class-disjoint halves
+    assert len(set(y_train)) == len(set(y_test)) == 5
+    np.testing.assert_allclose(X_train.mean(axis=0), 0, atol=1e-12)
+
+    name = next(iter(tabular_suite.SUITE))
+    monkeypatch.setattr(tabular_suite, "load", lambda dataset: (X, labels))
+    methods = ["raw features", "LDA", "ours, defaults"]
+    arguments = ["--datasets", name, "--methods", *methods, "--seeds", "2"]
+    tabular_suite.main([*arguments, "--output", str(tmp_path)])
+    results = json.loads((tmp_path / "tabular_suite.json").read_text())
+    runs = results[name]
+    assert runs["_shape"] == [400, 24, 10]
+    means = {m: np.mean([run["nmi"] for run in runs[m]]) for m in methods}
+    gap = means["ours, defaults"] - max(means["raw features"], means["LDA"])
+    table = (tmp_path / "tabular_suite.md").read_text()
+    assert f"| {name} (400, 24, 10) |" in table
+    assert f"| {gap:+.3f} |" in table
+    assert "of 1 datasets" in table
