@@ -2,11 +2,10 @@
 what it prints of the model it saves."""
 
 import argparse
-import re
 import time
 import warnings
 
-from ._files import check_output, read_table
+from ._files import DataError, check_output, read_table
 
 
 def _sizes(text):
@@ -59,18 +58,18 @@ ESTIMATOR_OPTIONS = [
 ]
 
 
-def in_option_terms(message):
-    """scikit-learn's message about a bad parameter, naming the option:
-    "The 'max_iter' parameter of DeepSpectralClusteringEmbedder must be ..."
-    -> "--max-iter must be ..."."""
-    flags = {name: flag for flag, name, _, _ in ESTIMATOR_OPTIONS}
+def check_options(params, constraints):
+    """Each option's value against its parameter's constraints, so that a bad
+    one is named as the option ("--max-iter must be an int in the range [1,
+    inf); got 0") rather than as scikit-learn names the parameter."""
+    from ._compat import constraint_problem
 
-    def option(match):
-        return flags.get(match[1], match[0])
-
-    return re.sub(
-        r"The '(\w+)' parameter of DeepSpectralClusteringEmbedder", option, message
-    )
+    for flag, name, _, _ in ESTIMATOR_OPTIONS:
+        if name not in params:
+            continue
+        problem = constraint_problem(constraints[name], params[name])
+        if problem:
+            raise DataError(f"{flag} must be {problem}; got {params[name]!r}")
 
 
 def fit(args):
@@ -90,6 +89,7 @@ def fit(args):
     }
     if args.early_stopping is not None:
         params["early_stopping"] = args.early_stopping
+    check_options(params, DeepSpectralClusteringEmbedder._parameter_constraints)
     progress = None if args.quiet or args.verbose else EpochProgress()
     model = DeepSpectralClusteringEmbedder(
         **params, verbose=args.verbose, callback=progress
@@ -102,11 +102,6 @@ def fit(args):
             model.fit(table.features, table.target)
     except TrainingInterrupted:
         raise KeyboardInterrupt from None
-    except ValueError as error:
-        message = in_option_terms(str(error))
-        if message == str(error):
-            raise
-        raise ValueError(message) from error  # --debug shows both
     finally:
         if progress is not None:
             progress.close()

@@ -5,6 +5,34 @@ together means a rename upstream is fixed in one file.
 """
 
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    make_constraint,
+    validate_params,
+)
 
-__all__ = ["Interval", "StrOptions", "_fit_context"]
+__all__ = [
+    "Interval",
+    "StrOptions",
+    "_fit_context",
+    "constraint_problem",
+    "validate_params",
+]
+
+
+def constraint_problem(constraints, value):
+    """What ``value`` must be, in scikit-learn's words ("an int in the range
+    [1, inf)"), or ``None`` when one of ``constraints`` (a parameter's list
+    in ``_parameter_constraints`` or ``validate_params``) is satisfied.
+
+    For callers that name the parameter their own way, such as the command
+    line's options: scikit-learn's own error names it as the function does.
+    """
+    constraints = [make_constraint(constraint) for constraint in constraints]
+    if any(constraint.is_satisfied_by(value) for constraint in constraints):
+        return None
+    shown = [str(constraint) for constraint in constraints if not constraint.hidden]
+    if len(shown) == 1:
+        return shown[0]
+    return f"{', '.join(shown[:-1])} or {shown[-1]}"

@@ -21,6 +21,8 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_array, check_consistent_length, check_random_state
 from sklearn.utils.validation import column_or_1d
 
+from ._compat import Interval, StrOptions, validate_params
+from ._errors import ArgumentError
 from ._estimate_methods import METHODS, REFERENCE_METHODS
 
 CRITERION_NAMES = {
@@ -126,6 +128,22 @@ class NClustersEstimate:
         return ax
 
 
+# The constraints of estimate_n_clusters's arguments (the command line checks
+# its options against them too)
+ESTIMATE_CONSTRAINTS = {
+    "embedding": ["array-like"],
+    "reference": ["array-like", None],
+    "reference_labels": ["array-like", None],
+    "max_clusters": [Interval(Integral, 2, None, closed="left"), None],
+    "min_clusters": [Interval(Integral, 2, None, closed="left")],
+    "method": [StrOptions({"auto", *METHODS})],
+    "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+    "max_samples": [Interval(Integral, 4, None, closed="left")],
+    "random_state": ["random_state"],
+}
+
+
+@validate_params(ESTIMATE_CONSTRAINTS, prefer_skip_nested_validation=True)
 def estimate_n_clusters(
     embedding,
     *,
@@ -274,13 +292,7 @@ def estimate_n_clusters(
     4
     """
     X, max_clusters, rng = _validate(
-        embedding,
-        max_clusters,
-        min_clusters,
-        method,
-        n_neighbors,
-        max_samples,
-        random_state,
+        embedding, max_clusters, min_clusters, max_samples, random_state
     )
     reference = _validate_reference(X, reference, reference_labels, method, rng)
     if method == "auto":
@@ -307,45 +319,35 @@ def estimate_n_clusters(
     )
 
 
-def _validate(
-    embedding,
-    max_clusters,
-    min_clusters,
-    method,
-    n_neighbors,
-    max_samples,
-    random_state,
-):
-    if method != "auto" and method not in METHODS:
-        raise ValueError(f"method must be 'auto' or one of {METHODS}; got {method!r}.")
+def _validate(embedding, max_clusters, min_clusters, max_samples, random_state):
+    """What ``validate_params`` cannot check: the arguments against the data
+    and against each other (``ArgumentError``, which the command line words
+    in its options' names)."""
     X = check_array(embedding, dtype=np.float64, input_name="embedding")
     n_samples = X.shape[0]
-    for name, value, low in (
-        ("min_clusters", min_clusters, 2),
-        ("n_neighbors", n_neighbors, 1),
-        ("max_samples", max_samples, 4),
-    ):
-        if not isinstance(value, Integral) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
     if n_samples < 2 * min_clusters:
-        raise ValueError(
-            f"embedding has {n_samples} rows: {min_clusters} clusters need at "
-            f"least {2 * min_clusters} (two rows each)."
+        raise ArgumentError(
+            "{embedding} has {n_samples} rows: {n_clusters} clusters need at "
+            "least {n_rows} (two rows each).",
+            n_samples=n_samples,
+            n_clusters=min_clusters,
+            n_rows=2 * min_clusters,
         )
-    if max_clusters is not None and (
-        not isinstance(max_clusters, Integral) or max_clusters < min_clusters
-    ):
-        raise ValueError(
-            f"max_clusters must be an integer >= min_clusters ({min_clusters}); "
-            f"got {max_clusters!r}."
+    if max_clusters is not None and max_clusters < min_clusters:
+        raise ArgumentError(
+            "{max_clusters} ({value}) is below {min_clusters} ({low}).",
+            value=max_clusters,
+            low=min_clusters,
         )
     if max_clusters is not None and max_clusters >= n_samples:
-        raise ValueError(
-            f"max_clusters={max_clusters} is not below the number of rows "
-            f"({n_samples}): each cluster needs rows of its own."
+        raise ArgumentError(
+            "{max_clusters} ({value}) is not below the number of rows of "
+            "{embedding} ({n_samples}): each cluster needs rows of its own.",
+            value=max_clusters,
+            n_samples=n_samples,
         )
     if np.ptp(X, axis=0).max() == 0:
-        raise ValueError("embedding is constant: every row is the same point.")
+        raise ArgumentError("{embedding} is constant: every row is the same point.")
     rng = check_random_state(random_state)
     if n_samples > max_samples:
         X = X[np.sort(rng.choice(n_samples, max_samples, replace=False))]
@@ -358,43 +360,52 @@ def _validate_reference(X, reference, reference_labels, method, rng):
     """``(rows, labels)`` of the reference, as many rows as ``X`` at most,
     or ``None`` without one."""
     if (reference is None) != (reference_labels is None):
-        raise ValueError("reference and reference_labels go together: pass both.")
+        raise ArgumentError(
+            "{reference} and {reference_labels} go together: pass both."
+        )
     if reference is None:
         if method in REFERENCE_METHODS:
-            raise ValueError(
-                f"method={method!r} needs reference rows of known classes and "
-                "their reference_labels."
+            raise ArgumentError(
+                "{method}={value!r} needs {reference}, rows of known classes, "
+                "and their {reference_labels}.",
+                value=method,
             )
         return None
     if method != "auto" and method not in REFERENCE_METHODS:
-        raise ValueError(
-            "reference is read by method='calibrated' and 'calibrated_loss' "
-            f"only; method={method!r} would ignore it."
+        raise ArgumentError(
+            "{reference} is read by {method}='calibrated' and 'calibrated_loss' "
+            "only; {method}={value!r} would ignore it.",
+            value=method,
         )
     R = check_array(reference, dtype=np.float64, input_name="reference")
     labels = column_or_1d(reference_labels)
     check_consistent_length(R, labels)
     if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
-        raise ValueError("reference_labels holds NaN or infinity.")
+        raise ArgumentError("{reference_labels} holds NaN or infinity.")
     if R.shape[1] != X.shape[1]:
-        raise ValueError(
-            f"reference has {R.shape[1]} columns, the embedding {X.shape[1]}: "
-            "both must be rows of the same embedding."
+        raise ArgumentError(
+            "{reference} has {n_reference} columns, {embedding} {n_columns}: "
+            "both must be rows of the same embedding.",
+            n_reference=R.shape[1],
+            n_columns=X.shape[1],
         )
     if len(R) > len(X):  # as many rows as the embedding: the same graph scale
         keep = np.sort(rng.choice(len(R), len(X), replace=False))
         R, labels = R[keep], labels[keep]
     n_classes = len(np.unique(labels))
     if n_classes < 2:
-        raise ValueError(
-            "reference_labels must hold at least two classes"
-            + (" among the rows drawn" if len(R) < len(reference_labels) else "")
-            + f"; got {n_classes}."
+        raise ArgumentError(
+            "{reference_labels} must hold at least two classes{drawn}; got "
+            "{n_classes}.",
+            drawn=" among the rows drawn" if len(R) < len(reference_labels) else "",
+            n_classes=n_classes,
         )
     if n_classes + 2 > len(np.unique(R, axis=0)):
-        raise ValueError(
-            f"reference has {n_classes} classes among {len(R)} rows drawn: the "
-            "calibration needs more distinct rows than classes plus one."
+        raise ArgumentError(
+            "{reference} has {n_classes} classes among {n_rows} rows drawn: the "
+            "calibration needs more distinct rows than classes plus one.",
+            n_classes=n_classes,
+            n_rows=len(R),
         )
     return R, labels
 

@@ -9,7 +9,6 @@ atomically.
 
 import argparse
 import json
-import re
 import sys
 import warnings
 
@@ -26,15 +25,16 @@ MATRIX_SUFFIXES = (".csv", ".npy")
 # the options of cluster that only estimating K reads
 ESTIMATING = ("max_clusters", "reference", "reference_target", "plot")
 ESTIMATE_METHODS = ("auto", *METHODS)
-# estimate_n_clusters's words for what the cluster command calls otherwise
-CLI_TERMS = (
-    (r"\bmax_clusters=", "--max-clusters "),
-    (r"\bmax_clusters\b", "--max-clusters"),
-    (r" >= min_clusters \((\d+)\)", r" >= \1"),
-    (r"\breference_labels\b", "--reference's labels"),
-    (r"(?<!-)\breference\b", "--reference"),
-    (r"^embedding\b", "the embedding of DATA"),
-)
+# What the cluster command calls estimate_n_clusters's arguments: its
+# errors (ArgumentError) are worded with these names
+CLUSTER_TERMS = {
+    "embedding": "the embedding of DATA",
+    "max_clusters": "--max-clusters",
+    "min_clusters": "the fewest clusters considered",
+    "method": "--method",
+    "reference": "--reference",
+    "reference_labels": "--reference's labels",
+}
 
 
 def build_parser():
@@ -377,8 +377,18 @@ def _estimate(model, embedding, args):
     """``--n-clusters auto``: the estimate, printed (and drawn with ``--plot``)."""
     import numpy as np
 
-    from ._n_clusters import estimate_n_clusters
+    from ._compat import constraint_problem
+    from ._errors import ArgumentError
+    from ._n_clusters import ESTIMATE_CONSTRAINTS, estimate_n_clusters
 
+    if args.max_clusters is not None:
+        problem = constraint_problem(
+            ESTIMATE_CONSTRAINTS["max_clusters"], args.max_clusters
+        )
+        if problem:
+            raise DataError(
+                f"--max-clusters must be {problem}; got {args.max_clusters}"
+            )
     reference = labels = None
     if args.reference is not None:
         known = _read_for(
@@ -399,10 +409,8 @@ def _estimate(model, embedding, args):
             method=args.method,
             random_state=args.random_state,
         )
-    except ValueError as error:
-        message = str(error)
-        for words, option in CLI_TERMS:
-            message = re.sub(words, option, message)
+    except ArgumentError as error:
+        message = error.in_terms(CLUSTER_TERMS)
         raise DataError(f"cannot estimate the number of clusters: {message}") from None
     print(
         f"Estimated K={estimate.n_clusters} clusters ({estimate.method}, "

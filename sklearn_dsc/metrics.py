@@ -6,6 +6,8 @@ recovers the classes (NMI, AMI) and how often a sample's nearest neighbours
 share its class (Recall@K).
 """
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import (
@@ -15,6 +17,7 @@ from sklearn.metrics import (
 )
 from sklearn.utils import check_array, check_consistent_length
 
+from ._compat import Interval, StrOptions, validate_params
 from ._warnings import warn
 
 __all__ = [
@@ -64,6 +67,15 @@ def kmeans_nmi_in_place(embeddings, labels, random_state, n_init=10):
     return float(normalized_mutual_info_score(labels, clusters))
 
 
+@validate_params(
+    {
+        "embeddings": ["array-like"],
+        "labels": ["array-like"],
+        "random_state": ["random_state"],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def kmeans_nmi(embeddings, labels, *, random_state=None, n_init=10):
     """Normalized mutual information between k-means clusters and ``labels``.
 
@@ -102,6 +114,15 @@ def kmeans_nmi(embeddings, labels, *, random_state=None, n_init=10):
     return float(normalized_mutual_info_score(labels, clusters))
 
 
+@validate_params(
+    {
+        "embeddings": ["array-like"],
+        "labels": ["array-like"],
+        "random_state": ["random_state"],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def kmeans_ami(embeddings, labels, *, random_state=None, n_init=10):
     """Adjusted mutual information between k-means clusters and ``labels``.
 
@@ -136,6 +157,15 @@ def kmeans_ami(embeddings, labels, *, random_state=None, n_init=10):
     return float(adjusted_mutual_info_score(labels, clusters))
 
 
+@validate_params(
+    {
+        "embeddings": ["array-like"],
+        "labels": ["array-like"],
+        "k": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "metric": [StrOptions({"euclidean", "cosine"})],
+    },
+    prefer_skip_nested_validation=True,
+)
 def recall_at_k(embeddings, labels, k=(1, 2, 4, 8), *, metric="euclidean"):
     """Recall@K of nearest-neighbour retrieval, each sample querying the others.
 
@@ -181,10 +211,9 @@ def recall_at_k(embeddings, labels, k=(1, 2, 4, 8), *, metric="euclidean"):
     embeddings, labels = _check_embeddings_and_labels(embeddings, labels)
     single = np.isscalar(k)
     ks = [k] if single else list(k)
+    # a sequence's values, which validate_params does not look into
     if not ks or any(int(value) != value or value < 1 for value in ks):
         raise ValueError(f"k must be positive integers, got {k!r}.")
-    if metric not in ("euclidean", "cosine"):
-        raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}.")
     _, codes = np.unique(labels, return_inverse=True)
     closer_others = _closer_others(embeddings, codes, metric)
     closer_others = closer_others[closer_others >= 0]
@@ -234,6 +263,13 @@ class _EmbeddingScorer:
         return f"<scorer {self.score_func.__name__}({arguments})>"
 
 
+@validate_params(
+    {
+        "random_state": ["random_state"],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_kmeans_nmi_scorer(*, random_state=0, n_init=10):
     """A scorer of the k-means NMI of an embedding, for ``scoring=``.
 
@@ -268,6 +304,13 @@ def make_kmeans_nmi_scorer(*, random_state=0, n_init=10):
     return _EmbeddingScorer(kmeans_nmi, random_state=random_state, n_init=n_init)
 
 
+@validate_params(
+    {
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "metric": [StrOptions({"euclidean", "cosine"})],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_recall_at_k_scorer(k=1, *, metric="euclidean"):
     """A scorer of the Recall@K of an embedding, for ``scoring=``.
 
@@ -294,6 +337,4 @@ def make_recall_at_k_scorer(k=1, *, metric="euclidean"):
     >>> round(scorer(PCA(2).fit(X), X, y), 2)
     0.99
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}.")
     return _EmbeddingScorer(recall_at_k, k=int(k), metric=metric)

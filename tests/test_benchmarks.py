@@ -400,3 +400,41 @@ def test_tabular_suite_splits_classes_and_compares_with_the_best_other(
     assert f"| {name} (400, 24, 10) |" in table
     assert f"| {gap:+.3f} |" in table
     assert "of 1 datasets" in table
+
+
+def test_selection_criteria_rank_the_candidates_of_a_dataset(tmp_path, monkeypatch):
+    import selection_criteria
+    import tabular_suite
+
+    from helpers import informative_and_noise
+
+    X, codes = informative_and_noise(n_classes=10, n_per_class=30)
+    labels = np.array([f"class {code}" for code in codes])
+    name = next(iter(tabular_suite.SUITE))
+    monkeypatch.setattr(tabular_suite, "load", lambda dataset: (X, labels))
+    selection_criteria.main(
+        ["--datasets", name, "--seeds", "1", "--output", str(tmp_path)]
+    )
+    table = (tmp_path / "selection_criteria.md").read_text()
+    assert f"| {name} | " in table
+    results = json.loads((tmp_path / "selection_criteria.json").read_text())
+    (run,) = results[name]
+    n_candidates = len(selection_criteria.CANDIDATES)
+    assert len(run["unseen"]) == n_candidates
+    assert all(len(v) == n_candidates for v in run["criteria"].values())
+    assert set(run["seconds"]) == set(selection_criteria.CRITERIA)
+
+
+def test_selection_criteria_on_separated_classes():
+    import selection_criteria
+
+    rng = np.random.RandomState(0)
+    codes = np.repeat(np.arange(4), 25)
+    embedding = 50.0 * np.eye(4)[codes] + rng.normal(size=(100, 4))
+    assert selection_criteria.nearest_mean_nmi(embedding, codes, 0) == 1.0
+    assert 0.9 < selection_criteria.centroid_silhouette(embedding, codes, 0) <= 1
+    # the loss sees the column space only: an invertible map changes nothing
+    mixed = embedding @ rng.normal(size=(4, 4))
+    assert selection_criteria.minus_loss(mixed, codes, 0) == pytest.approx(
+        selection_criteria.minus_loss(embedding, codes, 0)
+    )

@@ -148,7 +148,8 @@ def test_cluster_calibrates_the_estimate_on_reference_classes(
     [
         (
             ["--max-clusters", 1000],
-            "--max-clusters 1000 is not below the number of rows",
+            "--max-clusters (1000) is not below the number of rows of the "
+            "embedding of DATA",
         ),
         (
             ["--n-clusters", 5, "--plot", "k.png"],
@@ -164,6 +165,7 @@ def test_cluster_calibrates_the_estimate_on_reference_classes(
             "--method bic would",
         ),
         (["--method", "calibrated"], "--method calibrated needs --reference"),
+        (["--max-clusters", 1], "--max-clusters must be an int in the range [2, inf)"),
     ],
 )
 def test_cluster_options_are_checked(

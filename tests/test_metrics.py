@@ -41,9 +41,9 @@ def test_cosine_metric():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"k": 0}, "positive integers"),
+        ({"k": 0}, "'k' parameter of recall_at_k must be an int in the range"),
         ({"k": (1, 2.5)}, "positive integers"),
-        ({"metric": "manhattan"}, "metric"),
+        ({"metric": "manhattan"}, "'metric' parameter of recall_at_k must be a str"),
     ],
 )
 def test_bad_arguments(kwargs, message):
@@ -133,5 +133,5 @@ def test_scorers_in_grid_search_and_cross_validate():
     assert pickle.loads(pickle.dumps(scoring["nmi"]))(pca, X, y) == scoring["nmi"](
         pca, X, y
     )
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="'k' parameter of make_recall_at_k_scorer"):
         make_recall_at_k_scorer(0)

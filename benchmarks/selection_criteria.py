@@ -1,0 +1,304 @@
+"""Which held-out-class criterion chooses the anchor as well as k-means, for less?
+
+The defaults choose their anchor by the k-means NMI of held-out training
+classes, on up to ten sets of them (``choose_anchor``): the slowest and
+noisiest part of a fit. This script measures, for every candidate anchor
+(PCA, the whitened inputs at each shrinkage, the closed form, and LDA's own
+map as a candidate the defaults do not have), how several criteria computed
+on the same held-out classes rank the candidates, against what the classes
+never seen in training say (the candidate fitted on every training class,
+k-means NMI of the unseen ones):
+
+- *k-means NMI*: what the defaults use (3 initialisations);
+- *nearest-mean NMI*: each held-out row assigned to the nearest held-out
+  class mean, NMI against the classes (no k-means: ``O(n k d)``);
+- *centroid silhouette*: the mean over rows of ``(b - a) / max(a, b)``, ``a``
+  the distance to the row's class mean, ``b`` to the nearest other one;
+- *Recall@1*: the nearest neighbour's class;
+- *minus the loss*: the spectral clustering loss of the held-out rows with
+  their classes; it cannot tell apart maps that differ by an invertible
+  linear map (PCA and whitened), which it does not see.
+
+Per dataset and seed: the Spearman correlation between each criterion's
+mean over the held-out sets and the unseen-class NMI across candidates, and
+the unseen-class NMI of the candidate each criterion chooses, beside the
+best one's; and each criterion's time. Tabular datasets come from
+``tabular_suite.py`` (a fresh class split per seed), the others from
+``datasets.py`` (their fixed split; seeds draw the held-out sets).
+
+Setup: ``bash benchmarks/install_data.sh``, then
+``python benchmarks/selection_criteria.py``; ``--help`` lists the options.
+"""
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import tabular_suite
+import torch
+from datasets import DATASETS
+from scipy.stats import spearmanr
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.metrics import normalized_mutual_info_score
+
+from sklearn_dsc import spectral_clustering_loss
+from sklearn_dsc._anchors import anchor_maps
+from sklearn_dsc._selection import (
+    ANCHOR_SPLITS,
+    MAX_SCORED_ROWS_PER_CLASS,
+    SHRINKAGES,
+    capped_per_class,
+    distinct_subsets,
+    n_held_out_classes,
+)
+from sklearn_dsc.metrics import kmeans_nmi, recall_at_k
+
+OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
+ALPHA = 1e-4  # the estimator's default ridge of the closed form
+CANDIDATES = [
+    ("pca", None),
+    *[("whitened", shrinkage) for shrinkage in SHRINKAGES],
+    ("closed_form", None),
+    ("lda", None),
+]
+
+
+def name_of(candidate):
+    init, shrinkage = candidate
+    return init if shrinkage is None else f"{init} {shrinkage:g}"
+
+
+def class_means(embedding, codes):
+    labels, inverse = np.unique(codes, return_inverse=True)
+    means = np.zeros((len(labels), embedding.shape[1]))
+    np.add.at(means, inverse, embedding)
+    return means / np.bincount(inverse)[:, None], inverse
+
+
+def mean_distances(embedding, means):
+    squared = (
+        (embedding**2).sum(axis=1)[:, None]
+        - 2 * embedding @ means.T
+        + (means**2).sum(axis=1)[None, :]
+    )
+    return np.sqrt(np.maximum(squared, 0))
+
+
+def nearest_mean_nmi(embedding, codes, seed):
+    means, inverse = class_means(embedding, codes)
+    nearest = mean_distances(embedding, means).argmin(axis=1)
+    return normalized_mutual_info_score(inverse, nearest)
+
+
+def centroid_silhouette(embedding, codes, seed):
+    means, inverse = class_means(embedding, codes)
+    distances = mean_distances(embedding, means)
+    own = distances[np.arange(len(inverse)), inverse]
+    distances[np.arange(len(inverse)), inverse] = np.inf
+    other = distances.min(axis=1)
+    return float(np.mean((other - own) / np.maximum(np.maximum(other, own), 1e-12)))
+
+
+def recall_1(embedding, codes, seed):
+    return recall_at_k(embedding, codes, k=1)
+
+
+def minus_loss(embedding, codes, seed):
+    _, inverse = np.unique(codes, return_inverse=True)
+    loss = spectral_clustering_loss(
+        torch.from_numpy(np.ascontiguousarray(embedding, dtype=np.float64)),
+        torch.from_numpy(inverse),
+    )
+    return -float(loss)
+
+
+def kmeans_3(embedding, codes, seed):
+    return kmeans_nmi(embedding, codes, random_state=seed, n_init=3)
+
+
+CRITERIA = {
+    "k-means NMI": kmeans_3,
+    "nearest-mean NMI": nearest_mean_nmi,
+    "centroid silhouette": centroid_silhouette,
+    "Recall@1": recall_1,
+    "minus the loss": minus_loss,
+}
+
+
+def maps(X, codes, seed):
+    """``{candidate: transform}`` fitted on ``X``."""
+    anchors = [c for c in CANDIDATES if c[0] != "lda"]
+    fitted = {}
+    for candidate, (weight, bias) in zip(
+        anchors, anchor_maps(anchors, X, codes, ALPHA, seed), strict=True
+    ):
+        fitted[candidate] = lambda Z, w=weight, b=bias: Z @ w.T + b
+    lda = LinearDiscriminantAnalysis().fit(X, codes)
+    fitted[("lda", None)] = lda.transform
+    return fitted
+
+
+def measure(X_train, codes, X_test, y_test, seed):
+    """The criteria's scores (mean over held-out sets) and the unseen-class
+    NMI of every candidate, and each criterion's seconds."""
+    n_classes = len(np.unique(codes))
+    n_held_out = n_held_out_classes(0.3, n_classes)
+    rng = np.random.RandomState(seed)
+    held_out_sets = distinct_subsets(n_classes, n_held_out, ANCHOR_SPLITS, rng)
+    scores = {c: {k: [] for k in CRITERIA} for c in CANDIDATES}
+    seconds = dict.fromkeys(CRITERIA, 0.0)
+    for held_out in held_out_sets:
+        held = np.isin(codes, held_out)
+        rows = capped_per_class(
+            np.flatnonzero(held), codes, MAX_SCORED_ROWS_PER_CLASS, rng
+        )
+        for candidate, transform in maps(X_train[~held], codes[~held], seed).items():
+            embedding = transform(X_train[rows])
+            for criterion, function in CRITERIA.items():
+                start = time.perf_counter()
+                scores[candidate][criterion].append(
+                    function(embedding, codes[rows], seed)
+                )
+                seconds[criterion] += time.perf_counter() - start
+    unseen = {
+        candidate: kmeans_nmi(transform(X_test), y_test, random_state=seed)
+        for candidate, transform in maps(X_train, codes, seed).items()
+    }
+    means = {
+        criterion: [np.mean(scores[c][criterion]) for c in CANDIDATES]
+        for criterion in CRITERIA
+    }
+    return means, [unseen[c] for c in CANDIDATES], seconds
+
+
+def splits(name, seeds):
+    """``(seed, X_train, codes, X_test, y_test)`` of each seed."""
+    if name in tabular_suite.SUITE:
+        X, y = tabular_suite.load(name)
+        for seed in range(seeds):
+            X_train, y_train, X_test, y_test = tabular_suite.split(X, y, seed)
+            codes = np.unique(y_train, return_inverse=True)[1]
+            yield seed, X_train, codes, X_test, y_test
+        return
+    X_train, y_train, X_test, y_test = DATASETS[name]()
+    codes = np.unique(y_train, return_inverse=True)[1]
+    for seed in range(seeds):
+        yield seed, X_train, codes, X_test, y_test
+
+
+def run(args):
+    results = {}
+    for name in args.datasets:
+        results[name] = []
+        for seed, X_train, codes, X_test, y_test in splits(name, args.seeds):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                means, unseen, seconds = measure(X_train, codes, X_test, y_test, seed)
+            results[name].append(
+                {"criteria": means, "unseen": unseen, "seconds": seconds}
+            )
+            best = CANDIDATES[int(np.argmax(unseen))]
+            print(
+                f"{name}, seed {seed}: best unseen {name_of(best)} "
+                f"{max(unseen):.3f}; k-means chooses "
+                f"{name_of(CANDIDATES[int(np.argmax(means['k-means NMI']))])}",
+                flush=True,
+            )
+    return results
+
+
+def summary(results):
+    """Per dataset and criterion: mean Spearman correlation with the unseen
+    NMI, and mean unseen NMI of its choice; per dataset the best's NMI."""
+    table = {}
+    for name, runs in results.items():
+        row = {"best": np.mean([max(run["unseen"]) for run in runs])}
+        for criterion in CRITERIA:
+            correlations, chosen = [], []
+            for run in runs:
+                values = run["criteria"][criterion]
+                rho = spearmanr(values, run["unseen"]).statistic
+                correlations.append(0.0 if np.isnan(rho) else rho)
+                chosen.append(run["unseen"][int(np.argmax(values))])
+            row[criterion] = (float(np.mean(correlations)), float(np.mean(chosen)))
+        row["seconds"] = {
+            criterion: float(np.mean([run["seconds"][criterion] for run in runs]))
+            for criterion in CRITERIA
+        }
+        table[name] = row
+    return table
+
+
+def markdown(results, args):
+    table = summary(results)
+    criteria = list(CRITERIA)
+    lines = [
+        "# Choosing the anchor on held-out classes: criteria without k-means",
+        "",
+        f"Generated by `python benchmarks/selection_criteria.py` ({args.seeds} "
+        "seeds). Candidates: "
+        + ", ".join(name_of(c) for c in CANDIDATES)
+        + ". Each cell: the Spearman correlation, across candidates, between "
+        "the criterion on held-out training classes (mean over up to "
+        f"{ANCHOR_SPLITS} sets) and the k-means NMI of the unseen classes, "
+        "then the unseen NMI of the candidate the criterion chooses (mean over "
+        "seeds). *best*: the unseen NMI of the best candidate.",
+        "",
+        "| dataset | best | " + " | ".join(criteria) + " |",
+        "|---" * (len(criteria) + 2) + "|",
+    ]
+    for name, row in table.items():
+        cells = [f"{row[c][0]:+.2f} / {row[c][1]:.3f}" for c in criteria]
+        lines.append(f"| {name} | {row['best']:.3f} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Over the datasets: the mean correlation, the mean shortfall of the "
+        "criterion's choice from the best candidate, and the criterion's time "
+        "against k-means'.",
+        "",
+        "| criterion | mean correlation | mean shortfall | worst shortfall "
+        "| time / k-means |",
+        "|---|---|---|---|---|",
+    ]
+    kmeans_seconds = sum(row["seconds"]["k-means NMI"] for row in table.values())
+    for criterion in criteria:
+        shortfalls = [row["best"] - row[criterion][1] for row in table.values()]
+        correlation = np.mean([row[criterion][0] for row in table.values()])
+        seconds = sum(row["seconds"][criterion] for row in table.values())
+        lines.append(
+            f"| {criterion} | {correlation:+.2f} | {np.mean(shortfalls):.3f} | "
+            f"{max(shortfalls):.3f} | {seconds / kmeans_seconds:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    available = [*tabular_suite.SUITE, *DATASETS]
+    parser.add_argument(
+        "--datasets", nargs="+", default=list(tabular_suite.SUITE), choices=available
+    )
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=OUTPUT,
+        help="folder for selection_criteria.md and .json",
+    )
+    args = parser.parse_args(argv)
+    results = run(args)
+    text = markdown(results, args)
+    print(text)
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "selection_criteria.md").write_text(text)
+    (args.output / "selection_criteria.json").write_text(
+        json.dumps({"candidates": [name_of(c) for c in CANDIDATES], **results})
+    )
+    print(f"wrote {args.output}/selection_criteria.md and .json")
+
+
+if __name__ == "__main__":
+    main()
