@@ -17,10 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder
+
+from helpers import informative_and_noise
 
 PINS = Path(__file__).with_name("pinned_outputs.npz")
 
@@ -32,6 +35,14 @@ def digits():
     rows = np.concatenate([np.flatnonzero(y == digit)[:50] for digit in range(6)])
     probe = np.concatenate([np.flatnonzero(y == digit)[-5:] for digit in range(8)])
     return X[rows], y[rows], X[probe]
+
+
+def many_classes():
+    """36 classes of 12 rows (11 of them held out: the per-epoch choice of
+    ``_fit_best_epoch``), their differences hidden among noise; 40 other rows."""
+    X, y = informative_and_noise(n_classes=36, n_per_class=12, seed=0)
+    probe, _ = informative_and_noise(n_classes=20, n_per_class=2, seed=1)
+    return X, y, probe
 
 
 def model(**params):
@@ -95,15 +106,30 @@ CASES = {
     "solver_closed_form": lambda X, y: fit(
         X, y, hidden_layer_sizes=(), solver="closed_form"
     ),
+    "many_held_out_classes": lambda X, y: fit(X, y),
+    "many_held_out_classes_random": lambda X, y: fit(X, y, init="random"),
+    # beside the closed form, held-out classes judge a trained conv head
+    "conv": lambda X, y: fit(
+        X, y, network="conv", input_shape=(8, 8), init="closed_form"
+    ),
+    "conv_random": lambda X, y: fit(
+        X, y, network="conv", input_shape=(8, 8), init="random", early_stopping=False
+    ),
+    "sparse": lambda X, y: fit(sp.csr_matrix(X), y),
+    "sparse_pca": lambda X, y: fit(sp.csr_matrix(X), y, init="pca"),
     "partial_fit_after_fit": partial_fit_after_fit,
     "partial_fit_from_scratch": partial_fit_from_scratch,
     "warm_start": warm_start,
 }
 
 
+# the cases fitted on many_classes(); the others on digits()
+MANY_CLASS_CASES = {"many_held_out_classes", "many_held_out_classes_random"}
+
+
 def outputs(case):
     """The pinned quantities of one case, as a dict of arrays."""
-    X, y, probe = digits()
+    X, y, probe = many_classes() if case in MANY_CLASS_CASES else digits()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         estimator = CASES[case](X, y)
@@ -155,12 +181,16 @@ def test_every_case_is_stored(pins):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["--regenerate"]:
-        sys.exit(f"usage: python {sys.argv[0]} --regenerate")
-    arrays = {
-        f"{case}/{key}": value
-        for case in sorted(CASES)
-        for key, value in outputs(case).items()
-    }
+    # --regenerate: every case anew; --add: the cases not stored yet, the
+    # stored ones left as they are
+    if sys.argv[1:] not in (["--regenerate"], ["--add"]):
+        sys.exit(f"usage: python {sys.argv[0]} --regenerate | --add")
+    arrays = {}
+    if sys.argv[1] == "--add":
+        with np.load(PINS) as stored:
+            arrays = dict(stored)
+    stored_cases = {key.split("/")[0] for key in arrays}
+    for case in sorted(set(CASES) - stored_cases):
+        arrays.update({f"{case}/{key}": v for key, v in outputs(case).items()})
     np.savez(PINS, **arrays)
-    print(f"wrote {len(CASES)} cases to {PINS}")
+    print(f"wrote {len(CASES) - len(stored_cases)} cases to {PINS}")
