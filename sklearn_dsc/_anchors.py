@@ -31,6 +31,8 @@ from ._closed_form import (
 )
 from ._pca import MAX_COVARIANCE_FEATURES, principal_directions
 
+# The anchors, by their names as values of ``init``.
+ANCHORS = ("pca", "whitened", "closed_form")
 # The PCA and whitened anchors keep at most this many directions of the inputs.
 MAX_ANCHOR_WIDTH = 256
 

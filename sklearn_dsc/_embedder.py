@@ -8,6 +8,7 @@ and tags. Fitting itself is in ``_fitting`` (which calls ``_selection`` and
 
 import contextlib
 import copy
+import dataclasses
 import inspect
 from numbers import Integral, Real
 
@@ -25,8 +26,10 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._anchors import ANCHORS
 from ._compat import Interval, StrOptions, _fit_context
 from ._data import embed, resolve_device
+from ._fitted_state import FITTED, FittedState, export_state, import_state
 from ._fitting import (
     FitResult,
     Run,
@@ -36,7 +39,7 @@ from ._fitting import (
     fit_chunk,
     fit_closed_form,
 )
-from ._networks import ACTIVATIONS, build_network, describe
+from ._networks import ACTIVATIONS
 from ._training import History, TrainingSettings, restore, snapshot
 from ._validation import (
     check_numeric_frame,
@@ -55,21 +58,6 @@ FLOAT32_RANGE = (
     float(np.finfo(np.float32).tiny) * 2**24,
     float(np.finfo(np.float32).max) / 2**24,
 )
-
-
-def _map_tensors(optimizer_state, function, kind=torch.Tensor):
-    """A copy of an optimizer's state dict with ``function`` applied to each
-    per-parameter value of type ``kind``."""
-    return {
-        "state": {
-            index: {
-                key: function(value) if isinstance(value, kind) else value
-                for key, value in values.items()
-            }
-            for index, values in optimizer_state["state"].items()
-        },
-        "param_groups": optimizer_state["param_groups"],
-    }
 
 
 # Parameters that shape the trained head or its training alone: they do
@@ -407,7 +395,7 @@ class DeepSpectralClusteringEmbedder(
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "solver": [StrOptions({"adam", "closed_form"})],
-        "init": [StrOptions({"auto", "random", "pca", "whitened", "closed_form"})],
+        "init": [StrOptions({"auto", "random", *ANCHORS})],
         "shrinkage": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -882,42 +870,24 @@ class DeepSpectralClusteringEmbedder(
         return kmeans_nmi_in_place(self._embed(X), y, seed)
 
     def __getstate__(self):
-        """The state without torch objects: the network as its description
-        and weights (NumPy arrays), the optimizer's tensors as arrays. Pickles
-        are then portable across devices, and ``skops.io`` can write them."""
+        """The state without torch objects: the fitted attributes as values
+        and arrays (``export_state``, as in model files), the network as its
+        description and weights. Pickles are then portable across devices,
+        and ``skops.io`` can write them. A network of your own is pickled as
+        it is."""
         state = dict(super().__getstate__())  # object's may be __dict__ itself
-        module = state.get("module_")
-        if module is not None and hasattr(module, "architecture"):
-            state["module_"] = {
-                "architecture": describe(module),
-                "weights": {
-                    name: value.detach().cpu().numpy()
-                    for name, value in module.state_dict().items()
-                },
-            }
-        if state.get("_optimizer_state") is not None:
-            state["_optimizer_state"] = _map_tensors(
-                state["_optimizer_state"], lambda value: value.cpu().numpy()
-            )
+        if hasattr(state.get("module_"), "architecture"):
+            fitted = dataclasses.asdict(export_state(self))
+            state = {k: v for k, v in state.items() if k not in FITTED}
+            state["_fitted_state"] = fitted
         return state
 
     def __setstate__(self, state):
         state = dict(state)
-        module = state.get("module_")
-        if isinstance(module, dict):
-            rebuilt = build_network(module["architecture"])
-            rebuilt.load_state_dict(
-                {
-                    name: torch.from_numpy(np.array(value))
-                    for name, value in module["weights"].items()
-                }
-            )
-            state["module_"] = rebuilt
-        if state.get("_optimizer_state") is not None:
-            state["_optimizer_state"] = _map_tensors(
-                state["_optimizer_state"], torch.as_tensor, kind=np.ndarray
-            )
+        fitted = state.pop("_fitted_state", None)
         super().__setstate__(state)
+        if fitted is not None:
+            import_state(self, FittedState(**fitted))
 
     @property
     def _n_features_out(self):

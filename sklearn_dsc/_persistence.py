@@ -26,7 +26,8 @@ import torch
 
 from ._embedder import DeepSpectralClusteringEmbedder
 from ._files import atomic_write
-from ._networks import AnchoredEmbedding, build_network, describe
+from ._fitted_state import FittedState, export_state, import_state
+from ._networks import AnchoredEmbedding, build_network
 from ._version import __version__
 
 FORMAT = "sklearn-dsc-model"
@@ -91,27 +92,11 @@ def save(estimator, path):
             "file, which rebuilds only the built-in networks; save it with pickle "
             "or joblib instead."
         )
-    arrays = {
-        "classes_": _plain_array(estimator.classes_, "classes_"),
-        "class_centroids_": estimator.class_centroids_,
-    }
-    attributes = {
-        name: encode(getattr(estimator, name))
-        for name, (encode, _) in FITTED_VALUES.items()
-    }
+    state = export_state(estimator)
+    arrays = dict(state.arrays)
+    arrays["classes_"] = _plain_array(estimator.classes_, "classes_")
+    attributes = dict(state.attributes)
     attributes["classes_are_objects"] = estimator.classes_.dtype == object
-    if hasattr(estimator, "feature_names_in_"):
-        attributes["feature_names_in_"] = [str(n) for n in estimator.feature_names_in_]
-    for name, tensor in estimator.module_.state_dict().items():
-        arrays[f"module/{name}"] = tensor.detach().cpu().numpy()
-    optimizer = getattr(estimator, "_optimizer_state", None)
-    optimizer_meta = None
-    if optimizer is not None:
-        optimizer_meta = {"param_groups": optimizer["param_groups"], "state": {}}
-        for index, values in optimizer["state"].items():
-            optimizer_meta["state"][str(index)] = sorted(values)
-            for key, value in values.items():
-                arrays[f"optimizer/{index}/{key}"] = torch.as_tensor(value).numpy()
     members, array_meta = _npy_members(arrays)
     metadata = {
         "format": FORMAT,
@@ -120,8 +105,8 @@ def save(estimator, path):
         "estimator": type(estimator).__name__,
         "params": _params(estimator),
         "attributes": attributes,
-        "architecture": describe(estimator.module_),
-        "optimizer": optimizer_meta,
+        "architecture": state.architecture,
+        "optimizer": state.optimizer,
         "arrays": array_meta,
     }
     with atomic_write(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
@@ -215,23 +200,15 @@ def _load(path, archive):
     estimator = DeepSpectralClusteringEmbedder()
     estimator.set_params(**_restore_params(metadata["params"]))
     attributes = metadata["attributes"]
-    classes = arrays.pop("classes_")
     if attributes["classes_are_objects"]:
-        classes = classes.astype(object)
-    estimator.classes_ = classes
-    estimator.class_centroids_ = arrays.pop("class_centroids_")
-    for name, (_, decode) in FITTED_VALUES.items():
-        setattr(estimator, name, decode(attributes.get(name), name))
-    if "feature_names_in_" in attributes:
-        estimator.feature_names_in_ = _feature_names(
-            attributes["feature_names_in_"], estimator.n_features_in_
-        )
-    estimator.module_ = _rebuild_module(
-        metadata["architecture"], _prefixed(arrays, "module/")
+        arrays["classes_"] = arrays["classes_"].astype(object)
+    state = FittedState(
+        attributes, metadata["architecture"], metadata["optimizer"], arrays
     )
-    estimator._optimizer_state = _rebuild_optimizer(
-        metadata["optimizer"], _prefixed(arrays, "optimizer/")
-    )
+    try:
+        import_state(estimator, state)
+    except ValueError as error:
+        raise ModelFileError(str(error)) from None
     if version < 2:
         _drop_zero_head_columns(estimator)
     _check_consistent(path, estimator)
@@ -266,14 +243,6 @@ def _read_metadata(path, archive, members):
     if metadata.get("estimator") != DeepSpectralClusteringEmbedder.__name__:
         raise ModelFileError(f"{path}: unknown estimator {metadata.get('estimator')!r}")
     return metadata, version
-
-
-def _feature_names(names, n_features_in):
-    if not all(isinstance(n, str) for n in names):
-        raise ModelFileError("feature names must be strings")
-    if len(names) != n_features_in:
-        raise ModelFileError(f"{len(names)} feature names, expected {n_features_in}")
-    return np.asarray(names, dtype=object)
 
 
 def _drop_zero_head_columns(estimator):
@@ -354,29 +323,6 @@ def _check_network(metadata, declared):
         )
 
 
-def _rebuild_module(architecture, state):
-    """Build the network the architecture describes and load ``state`` into it
-    (``_check_network`` has checked that they match)."""
-    module = build_network(architecture)
-    module.load_state_dict({name: torch.from_numpy(v) for name, v in state.items()})
-    return module
-
-
-def _rebuild_optimizer(meta, arrays):
-    if meta is None:
-        if arrays:
-            raise ModelFileError("optimizer arrays without optimizer metadata")
-        return None
-    state = {}
-    for index, keys in meta["state"].items():
-        state[int(index)] = {
-            key: torch.from_numpy(arrays.pop(f"{index}/{key}")) for key in keys
-        }
-    if arrays:
-        raise ModelFileError(f"unexpected optimizer arrays {sorted(arrays)[:5]}")
-    return {"state": state, "param_groups": meta["param_groups"]}
-
-
 def _check_consistent(path, estimator):
     n_classes = len(estimator.classes_)
     if estimator.classes_.ndim != 1 or n_classes < 2:
@@ -452,47 +398,3 @@ def _integer(value, what):
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ModelFileError(f"{what} must be a non-negative integer, got {value!r}")
     return value
-
-
-def _float_or_none(value, name=None):
-    return None if value is None else float(value)
-
-
-def _floats(values, name=None):
-    return [float(v) for v in values]
-
-
-def _floats_or_none(values, name=None):
-    return None if values is None else _floats(values)
-
-
-def _integer_or_none(value, name=None):
-    return None if value is None else _integer(value, name)
-
-
-def _init(value, name=None):
-    """``init_`` as fit records it: a value of ``init`` other than "auto", or None."""
-    (options,) = DeepSpectralClusteringEmbedder._parameter_constraints["init"]
-    if value is not None and (value not in options.options or value == "auto"):
-        raise ModelFileError(f"unknown init_ {value!r}")
-    return value
-
-
-def _same(value, name=None):
-    return value
-
-
-# The fitted values stored in the metadata, each with how it is written and
-# read back (arrays, the network and the optimizer's state are stored apart).
-FITTED_VALUES = {
-    "n_features_in_": (int, _integer),
-    "n_iter_": (int, _integer),
-    "t_": (int, _integer),
-    "loss_curve_": (_floats, _floats),
-    "validation_scores_": (_floats_or_none, _floats_or_none),
-    "best_validation_score_": (_float_or_none, _float_or_none),
-    "n_validation_classes_": (_same, _integer_or_none),
-    "validation_spread_": (_float_or_none, _float_or_none),
-    "init_": (_same, _init),
-    "shrinkage_": (_float_or_none, _float_or_none),
-}

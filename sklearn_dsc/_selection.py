@@ -23,7 +23,7 @@ from scipy.stats import binom, norm
 from scipy.stats import t as student_t
 from sklearn.model_selection import StratifiedShuffleSplit
 
-from ._anchors import MAX_ANCHOR_WIDTH, ClassMoments, anchor_maps
+from ._anchors import ANCHORS, MAX_ANCHOR_WIDTH, ClassMoments, anchor_maps
 from ._data import embed
 from ._networks import AnchoredEmbedding
 from .metrics import kmeans_nmi, nearest_neighbour_hits
@@ -128,7 +128,7 @@ def start_candidates(init, shrinkage, scored):
     ``"auto"`` offers PCA, whitened and closed form when a score can choose
     (``scored``), else PCA alone; ``shrinkage`` belongs to the whitened one.
     """
-    candidates = ["pca", "whitened", "closed_form"] if init == "auto" else [init]
+    candidates = list(ANCHORS) if init == "auto" else [init]
     if not scored:
         candidates = candidates[:1]
     return [

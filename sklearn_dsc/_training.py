@@ -10,7 +10,6 @@ the estimator's hook, which shows the network and its history to the
 """
 
 import collections
-import copy
 import dataclasses
 import enum
 import math
@@ -22,6 +21,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from ._data import INFERENCE_BATCH_SIZE, TensorData
+from ._fitted_state import map_optimizer_tensors
 from ._large_batch import chunked_backward
 from ._loss import NonFiniteEmbeddingsError, spectral_clustering_loss
 from ._networks import AnchoredEmbedding, private_seed
@@ -502,9 +502,6 @@ class Patience:
 
 def optimizer_state_on_cpu(optimizer):
     """The optimizer's state dict with every tensor copied to the CPU."""
-    state = copy.deepcopy(optimizer.state_dict())
-    for values in state["state"].values():
-        for key, value in values.items():
-            if isinstance(value, torch.Tensor):
-                values[key] = value.to("cpu")
-    return state
+    return map_optimizer_tensors(
+        optimizer.state_dict(), lambda value: value.detach().to("cpu", copy=True)
+    )
