@@ -16,6 +16,7 @@ import torch
 from ._anchors import anchor_maps
 from ._closed_form import class_sums, closed_form_linear_map
 from ._data import embed
+from ._decision import REFIT, TRIAL, Evidence, decide
 from ._loss import spectral_clustering_loss
 from ._networks import (
     build_anchored,
@@ -26,7 +27,6 @@ from ._networks import (
 )
 from ._selection import (
     DEFAULT_SHRINKAGE,
-    SELECTION_MARGIN,
     AnchorChoice,
     HeldOut,
     best_start,
@@ -218,119 +218,88 @@ _ENDED = (Outcome.CONVERGED, Outcome.MAX_ITER, Outcome.STOPPED)
 
 
 def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
-    """Whole classes held out choose the start, then whether the trained head
-    (and with what weight) helps classes it never saw.
+    """Whole classes held out choose the start, then whether a network trained
+    on the other classes helps classes it never saw.
 
-    With ``EPOCH_SELECTION_CLASSES`` held-out classes or more, they are a
-    reliable judge: the head is trained beside whichever start was chosen,
-    scored on them after every epoch, and the best epoch is kept if it beats
-    the start by more than the spread of its gain (the network trained on
-    the other classes is the fitted model: the epoch chosen is the one that
-    was scored). With fewer, each choice is one comparison, not one per
-    epoch, so that the noise of k-means on a few classes is not selected for;
-    with ``init="auto"`` a head is then trained only beside the closed-form
-    anchor and kept when it beats its anchor by ``SELECTION_MARGIN``, and the
-    model is refit on every class with those choices and, when the head is
-    kept, the number of epochs it was trained for. A head that lowers the
-    held-out Recall@1 significantly is never kept (``HeadEvidence``).
+    One strategy: a trial network, started from the chosen anchor (or at
+    random), is trained on the classes not held out while the held-out
+    classes gather ``Evidence`` (``_trial``); ``decide`` makes the
+    ``Choice``, which is then applied (``_apply``). With
+    ``EPOCH_SELECTION_CLASSES`` held-out classes or more they score the
+    trial after every epoch, and its best epoch is kept as it was scored,
+    trained on the other classes, if it beats the start by more than the
+    spread of its gain; with fewer, each choice is one comparison (so that
+    the noise of k-means on a few classes is not selected for), a head is
+    trained with ``init="auto"`` only beside the closed-form anchor, and a
+    network kept is refit on every class for the trial's epochs. A head
+    that lowers the held-out Recall@1 significantly is never kept
+    (``HeadEvidence``).
     """
     settings = run.settings
-    choice = _choose_anchor(X, codes, n_classes, held_out, run)
-    init, shrinkage = choice.init, choice.shrinkage
-    n_held_out = len(np.unique(held_out.codes))
-    if held_out.many_classes:
-        result = _fit_best_epoch(X, codes, train_part, held_out, init, shrinkage, run)
-        _record_validation(result.history, n_held_out, choice)
-        return result
-    train_head = settings.init != "auto" or init == "closed_form"
+    anchor = _choose_anchor(X, codes, n_classes, held_out, run)
+    init, shrinkage = anchor.init, anchor.shrinkage
     trial = start(*train_part, run, init, shrinkage)
-    scores = [held_out.score(trial.module)]  # the anchor alone
-    n_epochs, outcome, evidence = 0, Outcome.CONVERGED, None
-    if train_head:
-        _report_training(run, init, n_classes - n_held_out, n_held_out, "")
-        # running out of epochs matters only if the head is kept: said below
-        outcome = _train(
-            trial, *train_part, run, Schedule(settings.training.max_iter), _ENDED
-        )
-        scores.append(held_out.score(trial.module))  # with the head
-        # init="random" asks for a trained network: it is never left at its
-        # random start, with a warning when held-out classes preferred that
-        random = init == "random"
-        if random and not scores[1] > scores[0] + SELECTION_MARGIN:
-            _warn_untrained_random(scores)
-        evidence = None if random else held_out.head_evidence(trial.module, scores)
-        # after an interrupt, the refit trains nothing: the anchor alone
-        if (random or evidence.helps) and not trial.history.interrupted:
-            n_epochs = trial.history.n_iter
-    result = start(X, codes, run, init, shrinkage)
-    if n_epochs > 0:
-        run.report(f"refit on every class for {n_epochs} epochs")
-        _train(result, X, codes, run, Schedule(n_epochs), _ENDED)
-        if outcome is Outcome.MAX_ITER:
-            warn_outcome(outcome, result.history, settings.training)
-        if hasattr(trial.module, "anchor_weight"):
-            result.module.anchor_weight.copy_(trial.module.anchor_weight)
-    result.history.validation_scores = scores
-    result.history.best_validation_score = max(scores)
-    _record_validation(result.history, n_held_out, choice)
+    evidence = _trial(trial, train_part, held_out, run, init)
+    choice = decide(evidence)
+    result = _apply(choice, trial, X, codes, run, init, shrinkage)
+    result.history.validation_scores = evidence.scores
+    result.history.best_validation_score = max(evidence.scores)
+    _record_validation(result.history, len(np.unique(held_out.codes)), anchor)
     if settings.training.verbose:
-        _print_choice(settings.training.name, result, scores, evidence, n_epochs)
+        print(
+            f"[{settings.training.name}] {_describe_start(result)}; held-out "
+            f"classes: {choice.describe()}",
+            flush=True,
+        )
     return result
 
 
-def _fit_best_epoch(X, codes, train_part, held_out, init, shrinkage, run):
-    """Many held-out classes: train beside the start, keep the best epoch.
-
-    The start (the anchor alone) is a candidate unless ``init="random"``,
-    which asks for a trained network; a trained head is kept only when its
-    best epoch beats the anchor alone by more than its gain's spread over
-    halves of the held-out classes, without a significantly lower Recall@1
-    (``HeldOut.head_evidence``). A head kept
-    stays as it was scored, trained on the classes not held out; without
-    one, the anchor is fitted on every class.
-    """
-    settings = run.settings
-    n_held_out = len(np.unique(held_out.codes))
-    result = start(*train_part, run, init, shrinkage)
-    _report_training(
-        run,
-        init,
-        len(np.unique(train_part[1])),
-        n_held_out,
-        ", scored on them after every epoch",
-    )
+def _trial(trial, train_part, held_out, run, init):
+    """Train the ``trial`` network on ``train_part`` and gather what the
+    held-out classes say of it: ``Evidence``."""
+    max_iter = run.settings.training.max_iter
     random = init == "random"
-    schedule = Schedule(settings.training.max_iter, held_out.score, not random)
-    outcome = _train(result, *train_part, run, schedule, _ENDED)
-    scores = result.history.validation_scores
-    trained = scores if random else scores[1:]
-    best_epoch = int(np.argmax(trained)) + 1 if trained else 0
-    evidence = None
-    if not random and max(trained, default=-np.inf) > scores[0]:
-        # the best epoch's weights, restored by training
-        evidence = held_out.head_evidence(result.module, [scores[0], max(trained)])
-    kept = random or (evidence is not None and evidence.helps)
-    if kept and outcome is Outcome.MAX_ITER:
-        warn_outcome(outcome, result.history, settings.training)
-    if not kept:
+    n_train, n_held_out = (len(np.unique(c)) for c in (train_part[1], held_out.codes))
+    if held_out.many_classes:
+        _report_training(
+            run, init, n_train, n_held_out, ", scored on them after every epoch"
+        )
+        schedule = Schedule(max_iter, held_out.score, not random)
+        outcome = _train(trial, *train_part, run, schedule, _ENDED)
+        scores = trial.history.validation_scores
+        trained = scores if random else scores[1:]
+        head = None
+        if not random and max(trained, default=-np.inf) > scores[0]:
+            # the best epoch's weights, restored by training
+            head = held_out.head_evidence(trial.module, [scores[0], max(trained)])
+        return Evidence(scores, True, random, True, head, outcome, trial.history.n_iter)
+    scores = [held_out.score(trial.module)]  # the start: the anchor alone
+    if not (run.settings.init != "auto" or init == "closed_form"):
+        return Evidence(scores, False, random, trained=False)
+    _report_training(run, init, n_train, n_held_out, "")
+    # running out of epochs matters only if the network is kept: decided below
+    outcome = _train(trial, *train_part, run, Schedule(max_iter), _ENDED)
+    scores.append(held_out.score(trial.module))  # the trained network
+    head = None if random else held_out.head_evidence(trial.module, scores)
+    return Evidence(scores, False, random, True, head, outcome, trial.history.n_iter)
+
+
+def _apply(choice, trial, X, codes, run, init, shrinkage):
+    """The network that ``choice`` keeps, with the warnings it calls for."""
+    settings = run.settings
+    if choice.warn_untrained_random:
+        _warn_untrained_random(choice.evidence.scores)
+    if choice.keep == TRIAL:
+        result = trial
+    else:
         result = start(X, codes, run, init, shrinkage)
-        result.history.validation_scores = scores
-    result.history.best_validation_score = max(scores)
-    if settings.training.verbose:
-        start_nmi = "" if random else f"start NMI {scores[0]:.4f}, "
-        outcome = (
-            f"the network of epoch {best_epoch} kept"
-            if kept
-            else "the anchor alone kept, fitted on every class"
-        )
-        print(
-            f"[{settings.training.name}] {_describe_start(result)}; held-out "
-            f"classes: {start_nmi}best epoch {best_epoch} of {len(trained)} NMI "
-            f"{max(trained, default=np.nan):.4f}"
-            + (f" ({evidence.describe()})" if evidence is not None else "")
-            + f"; {outcome}",
-            flush=True,
-        )
+        if choice.keep == REFIT:
+            run.report(f"refit on every class for {choice.refit_epochs} epochs")
+            _train(result, X, codes, run, Schedule(choice.refit_epochs), _ENDED)
+            if hasattr(trial.module, "anchor_weight"):
+                result.module.anchor_weight.copy_(trial.module.anchor_weight)
+    if choice.warn_max_iter:
+        warn_outcome(Outcome.MAX_ITER, result.history, settings.training)
     return result
 
 
@@ -387,24 +356,6 @@ def _choose_anchor(X, codes, n_classes, held_out, run):
         held_out.kmeans_seed,
         on_split,
     )
-
-
-def _print_choice(name, result, scores, evidence, n_epochs):
-    """The verbose summary of what held-out classes chose."""
-    outcome = f"start NMI {scores[0]:.4f}, " + (
-        f"trained NMI {scores[1]:.4f}" if len(scores) > 1 else "no head trained"
-    )
-    if evidence is not None:
-        outcome += f" ({evidence.describe()})"
-    anchor = _describe_start(result)
-    alone = "the random start" if result.init == "random" else "the anchor alone"
-    kept = (
-        f"the trained network kept, refit on every class for {n_epochs} epochs"
-        if n_epochs
-        else f"{alone} kept, "
-        + ("the trained network left out" if len(scores) > 1 else "no network trained")
-    )
-    print(f"[{name}] {anchor}; held-out classes: {outcome}; {kept}", flush=True)
 
 
 def _describe_start(result):

@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn_dsc._fitting import (
     Run,
     Settings,
-    _fit_best_epoch,
+    _fit_on_held_out_classes,
     class_centroids,
     fit_adam,
     fit_chunk,
@@ -159,6 +159,8 @@ class ScriptedHeldOut:
     head's weights that each call saw. Their evidence on a head is its gain in
     the scores it is given, with ``margin`` and Recall@1 p-value ``recall_p``."""
 
+    many_classes = True  # scores after every epoch
+
     def __init__(self, codes, script, margin=SELECTION_MARGIN, recall_p=1.0):
         self.codes = codes
         self.script = list(script)
@@ -194,8 +196,8 @@ def assert_same_weights(module, state):
 def test_many_held_out_classes_keep_the_best_epoch(many_classes):
     X, codes, train_part, held_codes = many_classes
     held_out = ScriptedHeldOut(held_codes, [0.5, 0.55, 0.6, 0.58, 0.52])
-    result = _fit_best_epoch(
-        X, codes, train_part, held_out, "pca", None, run(max_iter=4)
+    result = _fit_on_held_out_classes(
+        X, codes, 30, train_part, held_out, run(init="pca", max_iter=4)
     )
     assert result.history.validation_scores == [0.5, 0.55, 0.6, 0.58, 0.52]
     assert result.history.best_validation_score == 0.6
@@ -216,8 +218,8 @@ def test_a_head_without_evidence_leaves_the_anchor(many_classes, margin, recall_
     significantly lower, and the anchor alone is kept."""
     X, codes, train_part, held_codes = many_classes
     held_out = ScriptedHeldOut(held_codes, [0.5, 0.6, 0.55], margin, recall_p)
-    result = _fit_best_epoch(
-        X, codes, train_part, held_out, "pca", None, run(max_iter=2)
+    result = _fit_on_held_out_classes(
+        X, codes, 30, train_part, held_out, run(init="pca", max_iter=2)
     )
     assert result.module.head_scale.item() == 0
     assert result.history.validation_scores == [0.5, 0.6, 0.55]
@@ -226,8 +228,8 @@ def test_a_head_without_evidence_leaves_the_anchor(many_classes, margin, recall_
 def test_no_evidence_is_measured_when_no_epoch_beats_the_start(many_classes):
     X, codes, train_part, held_codes = many_classes
     held_out = ScriptedHeldOut(held_codes, [0.6, 0.5, 0.55])
-    result = _fit_best_epoch(
-        X, codes, train_part, held_out, "pca", None, run(max_iter=2)
+    result = _fit_on_held_out_classes(
+        X, codes, 30, train_part, held_out, run(init="pca", max_iter=2)
     )
     assert held_out.evidence_seen is None
     assert result.module.head_scale.item() == 0
@@ -238,8 +240,8 @@ def test_a_head_within_the_margin_leaves_the_anchor_fitted_on_every_class(
 ):
     X, codes, train_part, held_codes = many_classes
     held_out = ScriptedHeldOut(held_codes, [0.6, 0.61, 0.615, 0.605])
-    result = _fit_best_epoch(
-        X, codes, train_part, held_out, "pca", None, run(max_iter=3)
+    result = _fit_on_held_out_classes(
+        X, codes, 30, train_part, held_out, run(init="pca", max_iter=3)
     )
     assert result.module.head_scale.item() == 0
     assert result.history.n_iter == 0
@@ -255,8 +257,8 @@ def test_random_init_with_many_held_out_classes_keeps_a_trained_epoch(
     X, codes, train_part, held_codes = many_classes
     # the first score is of the first epoch: the random start is no candidate
     held_out = ScriptedHeldOut(held_codes, [0.3, 0.2, 0.1])
-    result = _fit_best_epoch(
-        X, codes, train_part, held_out, "random", None, run(max_iter=3)
+    result = _fit_on_held_out_classes(
+        X, codes, 30, train_part, held_out, run(init="random", max_iter=3)
     )
     assert result.history.validation_scores == [0.3, 0.2, 0.1]
     assert_same_weights(result.module, held_out.seen[0])

@@ -1,0 +1,132 @@
+"""What held-out classes decide after a trial run: a pure function.
+
+The held-out-class strategy (``_fitting``) trains a trial network on the
+classes not held out, gathers what the held-out classes say of it
+(``Evidence``), and ``decide(evidence)`` returns the ``Choice``: keep the
+trial network as it is, refit a network on every class for the trial's
+number of epochs, or keep the starting point (the anchor alone, or the
+random start) fitted on every class; and which warnings are due.
+``Choice.describe()`` says it in one line for ``verbose``. Nothing here
+trains or scores: it can be tested on evidence made by hand.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from ._selection import SELECTION_MARGIN, HeadEvidence
+from ._training import Outcome
+
+# What a choice keeps.
+TRIAL = "trial"  # the trial network, trained on the classes not held out
+REFIT = "refit"  # a network refit on every class for the trial's epochs
+START = "start"  # the starting point (anchor alone, random start), untrained
+
+
+@dataclasses.dataclass(frozen=True)
+class Evidence:
+    """What a trial run left for the decision.
+
+    ``scores`` are the held-out scores: per epoch (``per_epoch``, after the
+    start's unless ``random``), else the start's then the trained network's
+    (the start's alone when nothing was ``trained``). ``head`` is the
+    ``HeadEvidence`` of a trained head beside its anchor (``None`` when not
+    measured), ``outcome`` how the trial's training ended and ``n_epochs``
+    the epochs it ran. ``random``: ``init="random"``, which asks for a
+    trained network.
+    """
+
+    scores: list
+    per_epoch: bool
+    random: bool
+    trained: bool = True
+    head: HeadEvidence | None = None
+    outcome: Outcome = Outcome.CONVERGED
+    n_epochs: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """What to keep (``TRIAL``, ``REFIT`` or ``START``), for how many epochs a
+    refit trains, the trial's best epoch (per-epoch scores), and whether to
+    warn that training ran out of epochs or that a trained random network
+    did not beat its start."""
+
+    keep: str
+    evidence: Evidence
+    refit_epochs: int = 0
+    best_epoch: int = 0
+    warn_max_iter: bool = False
+    warn_untrained_random: bool = False
+
+    def describe(self):
+        """What the held-out classes said and what was kept, in one line."""
+        evidence = self.evidence
+        scores = evidence.scores
+        start = "the random start" if evidence.random else "the anchor alone"
+        measured = "" if evidence.head is None else f" ({evidence.head.describe()})"
+        if evidence.per_epoch:
+            trained = scores if evidence.random else scores[1:]
+            start_nmi = "" if evidence.random else f"start NMI {scores[0]:.4f}, "
+            kept = (
+                f"the network of epoch {self.best_epoch} kept"
+                if self.keep == TRIAL
+                else f"{start} kept, fitted on every class"
+            )
+            return (
+                f"{start_nmi}best epoch {self.best_epoch} of {len(trained)} NMI "
+                f"{max(trained, default=np.nan):.4f}{measured}; {kept}"
+            )
+        said = f"start NMI {scores[0]:.4f}, " + (
+            f"trained NMI {scores[1]:.4f}" if evidence.trained else "no head trained"
+        )
+        if self.keep == REFIT:
+            kept = (
+                "the trained network kept, refit on every class for "
+                f"{self.refit_epochs} epochs"
+            )
+        else:
+            left = "the trained network left out" if evidence.trained else None
+            kept = f"{start} kept, " + (left or "no network trained")
+        return f"{said}{measured}; {kept}"
+
+
+def decide(evidence):
+    """The ``Choice`` that ``evidence`` supports.
+
+    With per-epoch scores, the trial network at its best epoch is kept when
+    it is a random start's network, or when its head's evidence ``helps``;
+    otherwise the start, fitted on every class. With one comparison, a
+    trained network is refit on every class for the trial's epochs when it
+    is a random start's (with a warning if it did not beat its start by
+    ``SELECTION_MARGIN``) or when its head's evidence helps, unless the
+    trial was interrupted; otherwise the start is kept. Running out of
+    epochs is warned about only when a trained network is kept.
+    """
+    scores = evidence.scores
+    ran_out = evidence.outcome is Outcome.MAX_ITER
+    if evidence.per_epoch:
+        trained = scores if evidence.random else scores[1:]
+        best_epoch = int(np.argmax(trained)) + 1 if trained else 0
+        helps = evidence.head is not None and evidence.head.helps
+        keep = TRIAL if evidence.random or helps else START
+        return Choice(
+            keep,
+            evidence,
+            best_epoch=best_epoch,
+            warn_max_iter=keep == TRIAL and ran_out,
+        )
+    if not evidence.trained:
+        return Choice(START, evidence)
+    untrained = evidence.random and not scores[1] > scores[0] + SELECTION_MARGIN
+    wanted = evidence.random or (evidence.head is not None and evidence.head.helps)
+    # after an interrupt, the refit trains nothing: the start
+    if wanted and evidence.outcome is not Outcome.INTERRUPTED:
+        return Choice(
+            REFIT,
+            evidence,
+            refit_epochs=evidence.n_epochs,
+            warn_max_iter=ran_out,
+            warn_untrained_random=untrained,
+        )
+    return Choice(START, evidence, warn_untrained_random=untrained)

@@ -1,0 +1,75 @@
+"""What held-out classes decide after a trial run, on evidence made by hand."""
+
+import pytest
+
+from sklearn_dsc._decision import REFIT, START, TRIAL, Evidence, decide
+from sklearn_dsc._selection import SELECTION_LEVEL, HeadEvidence
+from sklearn_dsc._training import Outcome
+
+HELPS = HeadEvidence(gain=0.05, margin=0.02, recall=0.9, anchor_recall=0.9, recall_p=1)
+WITHIN_MARGIN = HeadEvidence(0.01, 0.02, 0.9, 0.9, 1.0)
+LOWER_RECALL = HeadEvidence(0.05, 0.02, 0.8, 0.9, SELECTION_LEVEL / 2)
+
+
+def one_comparison(head, outcome=Outcome.CONVERGED, scores=(0.5, 0.55)):
+    return Evidence(list(scores), False, False, True, head, outcome, n_epochs=7)
+
+
+def test_without_a_trained_head_the_anchor_is_kept():
+    choice = decide(Evidence([0.6], per_epoch=False, random=False, trained=False))
+    assert choice.keep == START
+    assert not choice.warn_max_iter
+    assert choice.describe() == (
+        "start NMI 0.6000, no head trained; the anchor alone kept, no network trained"
+    )
+
+
+def test_a_head_that_helps_is_refit_for_the_trial_epochs():
+    choice = decide(one_comparison(HELPS))
+    assert (choice.keep, choice.refit_epochs) == (REFIT, 7)
+    assert not choice.warn_max_iter
+    assert choice.describe().endswith(
+        "; the trained network kept, refit on every class for 7 epochs"
+    )
+    assert decide(one_comparison(HELPS, Outcome.MAX_ITER)).warn_max_iter
+
+
+@pytest.mark.parametrize("head", [WITHIN_MARGIN, LOWER_RECALL])
+def test_a_head_without_evidence_leaves_the_anchor_alone(head):
+    choice = decide(one_comparison(head, Outcome.MAX_ITER))
+    assert choice.keep == START
+    assert not choice.warn_max_iter  # nothing trained is kept
+    assert "the anchor alone kept, the trained network left out" in choice.describe()
+
+
+def test_after_an_interrupt_nothing_is_refit():
+    assert decide(one_comparison(HELPS, Outcome.INTERRUPTED)).keep == START
+
+
+def test_a_random_network_is_refit_even_below_the_margin_with_a_warning():
+    evidence = Evidence([0.5, 0.51], False, True, True, None, Outcome.CONVERGED, 4)
+    choice = decide(evidence)
+    assert (choice.keep, choice.refit_epochs) == (REFIT, 4)
+    assert choice.warn_untrained_random
+    evidence = Evidence([0.5, 0.6], False, True, True, None, Outcome.CONVERGED, 4)
+    assert not decide(evidence).warn_untrained_random
+
+
+def test_per_epoch_scores_keep_the_best_epoch_when_the_head_helps():
+    scores = [0.5, 0.55, 0.6, 0.58]
+    choice = decide(Evidence(scores, True, False, True, HELPS, Outcome.MAX_ITER, 3))
+    assert (choice.keep, choice.best_epoch) == (TRIAL, 2)
+    assert choice.warn_max_iter
+    assert choice.describe() == (
+        f"start NMI 0.5000, best epoch 2 of 3 NMI 0.6000 ({HELPS.describe()}); "
+        "the network of epoch 2 kept"
+    )
+    choice = decide(Evidence(scores, True, False, True, WITHIN_MARGIN))
+    assert choice.keep == START
+    assert choice.describe().endswith("; the anchor alone kept, fitted on every class")
+
+
+def test_per_epoch_scores_of_a_random_network_keep_its_best_epoch():
+    choice = decide(Evidence([0.3, 0.2, 0.1], True, True))
+    assert (choice.keep, choice.best_epoch) == (TRIAL, 1)
+    assert choice.describe().startswith("best epoch 1 of 3 NMI 0.3000")
