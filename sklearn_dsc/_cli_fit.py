@@ -5,6 +5,7 @@ import argparse
 import time
 import warnings
 
+from ._cli_data import add_sep
 from ._files import DataError, check_output, read_table
 
 
@@ -183,3 +184,32 @@ def why_untrained(model):
             "the anchor (--init pca, whitened or closed_form trains a head)"
         )
     return None
+
+
+def add(commands, debug):
+    sub = commands.add_parser(
+        "fit",
+        parents=[debug],
+        help="train a model on labelled data",
+        description="Train a DeepSpectralClusteringEmbedder on DATA and save it. "
+        "Features are used as they are: scale them first if their units differ.",
+    )
+    sub.add_argument("data", metavar="DATA", help="CSV, Parquet or .npz file")
+    sub.add_argument("--target", metavar="COLUMN", help="the label column")
+    sub.add_argument("-o", "--output", required=True, metavar="MODEL")
+    add_sep(sub)
+    options = sub.add_argument_group("estimator options (defaults: the estimator's)")
+    for flag, name, kind, text in ESTIMATOR_OPTIONS:
+        options.add_argument(flag, dest=name, type=kind, help=text)
+    options.add_argument(
+        "--no-early-stopping",
+        dest="early_stopping",
+        action="store_false",
+        default=None,
+        help="train without holding out validation data",
+    )
+    sub.add_argument(
+        "-v", "--verbose", action="count", default=0, help="one line per epoch"
+    )
+    sub.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sub.set_defaults(run=fit)

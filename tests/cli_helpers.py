@@ -76,3 +76,8 @@ def write_csv(path, rows, header):
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
+
+
+def unseen(folder):
+    """The arguments that name the unseen digits' CSV file and its labels."""
+    return [folder / "unseen.csv", "--target", "digit"]

@@ -1,0 +1,82 @@
+"""What the commands that read a model and a data file share: their
+arguments, reading the data in the model's columns, embedding it, checking
+a matrix output and k-means."""
+
+from ._files import DataError, check_output, read_table
+
+MATRIX_SUFFIXES = (".csv", ".npy")
+
+
+def model_and_data(sub, target_required=False):
+    sub.add_argument("model", metavar="MODEL", help="a model file from fit")
+    sub.add_argument("data", metavar="DATA", help="CSV, Parquet or .npz file")
+    sub.add_argument(
+        "--target",
+        metavar="COLUMN",
+        required=target_required,
+        help="the label column"
+        + ("" if target_required else " of DATA, if it has one (left out)"),
+    )
+    sub.add_argument(
+        "--device",
+        help="where to embed: cpu, cuda or cuda:N (the model's own device by "
+        "default, or the CPU where it is missing)",
+    )
+    sub.add_argument(
+        "--id",
+        metavar="COLUMN",
+        help="a column of row identifiers, left out of the features and written "
+        "first in a CSV output",
+    )
+    add_sep(sub)
+
+
+def add_sep(sub):
+    sub.add_argument(
+        "--sep",
+        metavar="CHAR",
+        help="the delimiter of a CSV file (detected among , ; tab and | by default)",
+    )
+
+
+def embed_data(args):
+    """The model, DATA's table (its columns in the model's order) and embedding."""
+    from ._persistence import load
+
+    model = load(args.model)
+    if args.device is not None:
+        model.set_params(device=args.device)
+    table = read_for(model, args.data, args.target, id_column=args.id, sep=args.sep)
+    return model, table, model.transform(table.features)
+
+
+def read_for(model, path, target, **options):
+    """``read_table`` of ``path``, its columns in ``model``'s order."""
+    names = getattr(model, "feature_names_in_", None)
+    names = None if names is None else list(names)
+    table = read_table(path, target, feature_names=names, **options)
+    if table.features.shape[1] != model.n_features_in_:
+        raise DataError(
+            f"{path}: {table.features.shape[1]} feature columns, the model "
+            f"takes {model.n_features_in_}"
+        )
+    return table
+
+
+def check_matrix_output(args):
+    check_output(args.output, MATRIX_SUFFIXES)
+    if args.id is not None and not str(args.output).lower().endswith(".csv"):
+        raise DataError("--id needs a .csv output (an .npy file holds numbers only)")
+
+
+def kmeans(embedding, n_clusters, random_state):
+    from sklearn.cluster import KMeans
+
+    if not 1 <= n_clusters <= embedding.shape[0]:
+        raise DataError(
+            f"--n-clusters must be between 1 and the {embedding.shape[0]} rows of "
+            f"DATA, got {n_clusters}"
+        )
+    return KMeans(n_clusters, n_init=10, random_state=random_state).fit_predict(
+        embedding
+    )

@@ -1,0 +1,43 @@
+"""``sklearn-dsc info``: what a model file holds."""
+
+from ._cli_fit import anchor
+
+
+def add(commands, debug):
+    sub = commands.add_parser(
+        "info",
+        parents=[debug],
+        help="describe a model file",
+        description="Print what a model file holds.",
+    )
+    sub.add_argument("model", metavar="MODEL")
+    sub.set_defaults(run=run)
+
+
+def run(args):
+    from ._embedder import DeepSpectralClusteringEmbedder
+    from ._persistence import load
+
+    model = load(args.model)
+    names = getattr(model, "feature_names_in_", None)
+    shown = (
+        "unnamed"
+        if names is None
+        else ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    )
+    print(f"DeepSpectralClusteringEmbedder, {model.n_features_in_} features ({shown})")
+    print(f"classes ({len(model.classes_)}): {model.classes_.tolist()[:20]}")
+    print(
+        f"embedding: {model.class_centroids_.shape[1]} dimensions; "
+        f"{model.n_iter_} epochs"
+    )
+    if model.init_ is not None:
+        print(f"anchor: {anchor(model)}")
+    defaults = DeepSpectralClusteringEmbedder().get_params()
+    changed = {
+        name: value
+        for name, value in model.get_params().items()
+        if value != defaults[name]
+    }
+    print(f"parameters other than the defaults: {changed or 'none'}")
+    return 0

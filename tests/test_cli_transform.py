@@ -1,0 +1,48 @@
+"""``sklearn-dsc transform``: the embedding, in the model's columns."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from sklearn_dsc import load
+
+from cli_helpers import (
+    NAMES,
+    ok,
+    unseen,
+    write_csv,
+)
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+@pytest.mark.parametrize("suffix", [".csv", ".npy"])
+def test_transform(digit_files, digit_model, tmp_path, suffix):
+    out = tmp_path / f"embedding{suffix}"
+    ok(
+        "transform",
+        digit_model,
+        *unseen(digit_files),
+        "-o",
+        out,
+    )
+    fitted = load(digit_model)
+    X = np.load(digit_files / "unseen.npz")["X"]
+    if suffix == ".npy":
+        embedding = np.load(out)
+    else:
+        with open(out) as f:
+            header = next(csv.reader(f))
+        assert header == list(fitted.get_feature_names_out())
+        embedding = np.loadtxt(out, delimiter=",", skiprows=1)
+    np.testing.assert_allclose(embedding, fitted.transform(X), rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_transform_reorders_columns_by_name(digit_files, digit_model, tmp_path):
+    X = np.load(digit_files / "unseen.npz")["X"]
+    write_csv(tmp_path / "shuffled.csv", X[:, ::-1].tolist(), NAMES[::-1])
+    ok("transform", digit_model, tmp_path / "shuffled.csv", "-o", tmp_path / "z.npy")
+    np.testing.assert_allclose(
+        np.load(tmp_path / "z.npy"), load(digit_model).transform(X), rtol=1e-12
+    )
