@@ -19,6 +19,9 @@ its mean.
   (:func:`closed_form_linear_map` with every class direction).
 """
 
+import dataclasses
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 from scipy import linalg
@@ -31,8 +34,6 @@ from ._closed_form import (
 )
 from ._pca import MAX_COVARIANCE_FEATURES, principal_directions
 
-# The anchors, by their names as values of ``init``.
-ANCHORS = ("pca", "whitened", "closed_form")
 # The PCA and whitened anchors keep at most this many directions of the inputs.
 MAX_ANCHOR_WIDTH = 256
 
@@ -116,27 +117,143 @@ def closed_form_anchor(X, codes, alpha, directions=None):
     return _unit_spread(X, weight, bias)
 
 
+def _input_directions(X, codes, shrinkages, alpha, seed, max_width, directions):
+    """The maths of the anchors that keep every principal direction of the
+    inputs: ``whitened_anchors``, one PCA for all of them."""
+    return whitened_anchors(X, codes, shrinkages, max_width, seed, directions)
+
+
+def _class_directions(X, codes, shrinkages, alpha, seed, max_width, directions):
+    """The maths of the closed-form anchor (once per candidate), within the
+    principal ``directions`` of sparse inputs too wide for a covariance."""
+    components = None if directions is None else directions[0]
+    for _ in shrinkages:
+        yield closed_form_anchor(X, codes, alpha, components)
+
+
+def _input_directions_from_moments(kept, shrinkages, alpha):
+    """``_input_directions`` fitted on the kept rows' moments (``_Kept``):
+    the held-out rows' embeddings."""
+    whitening = kept.components @ kept.within @ kept.components.T / kept.n_rows
+    for transform in _whitening(whitening, kept.largest, shrinkages, kept.width):
+        spread = np.sum((transform @ kept.covariance) * transform)
+        yield _at_unit_spread(kept.projected @ transform.T, spread)
+
+
+def _class_directions_from_moments(kept, shrinkages, alpha):
+    """``_class_directions`` fitted on the kept rows' moments (``_Kept``):
+    the held-out rows' embeddings."""
+    for _ in shrinkages:
+        weight, bias, _ = closed_form_from_moments(
+            kept.scatter,
+            kept.sums,
+            kept.counts,
+            kept.mean,
+            alpha,
+            len(kept.counts),
+            kept.eigen,
+        )
+        spread = np.sum((weight @ kept.scatter) * weight) / kept.n_rows
+        yield _at_unit_spread(dense(kept.embedded @ weight.T) + bias, spread)
+
+
+def _at_unit_spread(embedding, spread):
+    return embedding / np.sqrt(spread) if spread > 0 else embedding
+
+
+@dataclasses.dataclass(frozen=True)
+class Anchor:
+    """An anchor of the registry: everything that reads anchors reads this.
+
+    ``keeps_every_direction``: a map of every principal direction of the
+    inputs (held-out classes compare these by their mean score, the first
+    on a tie), or of the training classes' directions (chosen over them only
+    when two paired tests prefer it: ``choose_anchor``). ``shrinks``: it
+    takes the ``shrinkage`` that held-out classes can choose. ``maths``
+    fits the anchors of a list of shrinkages on rows, and
+    ``maths_from_moments`` embeds held-out rows by them from the class
+    moments of the rows kept; anchors with the same maths share one pass.
+    """
+
+    keeps_every_direction: bool
+    shrinks: bool
+    maths: Callable
+    maths_from_moments: Callable
+
+
+# The anchors by their names, the values of ``init`` besides "auto" and
+# "random"; with init="auto" they are candidates in this order.
+ANCHORS = {
+    "pca": Anchor(
+        keeps_every_direction=True,
+        shrinks=False,
+        maths=_input_directions,
+        maths_from_moments=_input_directions_from_moments,
+    ),
+    "whitened": Anchor(
+        keeps_every_direction=True,
+        shrinks=True,
+        maths=_input_directions,
+        maths_from_moments=_input_directions_from_moments,
+    ),
+    "closed_form": Anchor(
+        keeps_every_direction=False,
+        shrinks=False,
+        maths=_class_directions,
+        maths_from_moments=_class_directions_from_moments,
+    ),
+}
+
+
+def _by_maths(candidates, maths_of):
+    """For each distinct maths of ``candidates`` (``(init, shrinkage)``
+    pairs), in the order they first appear: the shrinkages it fits."""
+    groups = {}
+    for init, shrinkage in candidates:
+        groups.setdefault(maths_of(ANCHORS[init]), []).append(shrinkage)
+    return groups
+
+
 def anchor_maps(candidates, X, codes, alpha, seed, max_width=MAX_ANCHOR_WIDTH):
     """Weight and bias, at unit spread, of each ``(init, shrinkage)`` of
-    ``candidates``, one at a time (a generator): ``"pca"``, ``"whitened"``
-    (with its shrinkage) or ``"closed_form"`` (ridge ``alpha``). The PCA and
-    whitened ones share one PCA (``seed``), of at most ``max_width``
-    directions; for sparse inputs too wide for a covariance matrix, the
-    closed form is solved within those directions too."""
+    ``candidates``, one at a time (a generator), by each anchor's maths
+    (``ANCHORS``): ``"pca"`` and ``"whitened"`` (with its shrinkage) share
+    one PCA (``seed``) of at most ``max_width`` directions, ``"closed_form"``
+    is a ridge regression (``alpha``) onto the class indicators; for sparse
+    inputs too wide for a covariance matrix, every anchor is fitted within
+    those principal directions."""
     X = X.astype(np.float64, copy=False)
     directions = None
     if sp.issparse(X) and X.shape[1] > MAX_COVARIANCE_FEATURES:
         directions = principal_directions(X, max_width, seed)
-    geometry = [s for init, s in candidates if init != "closed_form"]
-    maps = whitened_anchors(X, codes, geometry, max_width, seed, directions)
-    # every class direction of the closed form: a ridge regression onto
-    # the class indicators, which transfers better than the loss's minimiser
-    components = None if directions is None else directions[0]
+    fitted = {
+        maths: maths(X, codes, shrinkages, alpha, seed, max_width, directions)
+        for maths, shrinkages in _by_maths(candidates, lambda a: a.maths).items()
+    }
     for init, _ in candidates:
-        if init == "closed_form":
-            yield closed_form_anchor(X, codes, alpha, components)
-        else:
-            yield next(maps)
+        yield next(fitted[ANCHORS[init].maths])
+
+
+@dataclasses.dataclass
+class _Kept:
+    """What every anchor fitted on the rows kept needs of them, from their
+    moments: their scatter about their mean and within their classes, its
+    eigendecomposition and principal directions, and the held-out rows
+    embedded (centred, and projected on those directions)."""
+
+    counts: np.ndarray
+    sums: np.ndarray
+    n_rows: float
+    mean: np.ndarray
+    scatter: np.ndarray
+    within: np.ndarray
+    eigen: tuple
+    width: int
+    components: np.ndarray
+    largest: float
+    covariance: np.ndarray
+    embedded: object
+    projected: np.ndarray
 
 
 class ClassMoments:
@@ -190,28 +307,30 @@ class ClassMoments:
         # within their classes
         gram = self.gram - dense(held_rows.T @ held_rows)
         scatter = gram - n_kept * np.outer(mean, mean)
-        within = gram - (sums.T / counts) @ sums
-        # one factorisation for PCA and the closed form
+        # one factorisation for every anchor
         values, vectors = linalg.eigh(scatter)
         width = min(max_width, int(n_kept), scatter.shape[0])
         components = vectors[:, ::-1][:, :width].T
         variances = np.clip(values[::-1][:width], 0, None)
-        largest = variances[0] / max(n_kept - 1, 1)  # as PCA's explained variance
-        projected = dense(embedded @ components.T) - components @ mean
-        covariance = np.diag(variances / n_kept)  # of the projected kept rows
-        geometry = [s for init, s in candidates if init != "closed_form"]
-        transforms = _whitening(
-            components @ within @ components.T / n_kept, largest, geometry, width
+        shared = _Kept(
+            counts=counts,
+            sums=sums,
+            n_rows=n_kept,
+            mean=mean,
+            scatter=scatter,
+            within=gram - (sums.T / counts) @ sums,
+            eigen=(values, vectors),
+            width=width,
+            components=components,
+            largest=variances[0] / max(n_kept - 1, 1),  # as PCA's explained variance
+            covariance=np.diag(variances / n_kept),  # of the projected kept rows
+            embedded=embedded,
+            projected=dense(embedded @ components.T) - components @ mean,
         )
+        groups = _by_maths(candidates, lambda anchor: anchor.maths_from_moments)
+        embeddings = {
+            maths: maths(shared, shrinkages, alpha)
+            for maths, shrinkages in groups.items()
+        }
         for init, _ in candidates:
-            if init == "closed_form":
-                weight, bias, _ = closed_form_from_moments(
-                    scatter, sums, counts, mean, alpha, len(counts), (values, vectors)
-                )
-                spread = np.sum((weight @ scatter) * weight) / n_kept
-                embedding = dense(embedded @ weight.T) + bias
-            else:
-                transform = next(transforms)
-                spread = np.sum((transform @ covariance) * transform)
-                embedding = projected @ transform.T
-            yield embedding / np.sqrt(spread) if spread > 0 else embedding
+            yield next(embeddings[ANCHORS[init].maths_from_moments])

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ._anchors import anchor_maps
+from ._anchors import ANCHORS, anchor_maps
 from ._closed_form import class_sums, closed_form_linear_map
 from ._data import embed
 from ._decision import REFIT, TRIAL, Evidence, decide
@@ -274,7 +274,11 @@ def _trial(trial, train_part, held_out, run, init):
             head = held_out.head_evidence(trial.module, [scores[0], max(trained)])
         return Evidence(scores, True, random, True, head, outcome, trial.history.n_iter)
     scores = [held_out.score(trial.module)]  # the start: the anchor alone
-    if not (run.settings.init != "auto" or init == "closed_form"):
+    # with init="auto", a head only beside the training classes' directions
+    beside_class_directions = init in ANCHORS and not (
+        ANCHORS[init].keeps_every_direction
+    )
+    if run.settings.init == "auto" and not beside_class_directions:
         return Evidence(scores, False, random, trained=False)
     _report_training(run, init, n_train, n_held_out, "")
     # running out of epochs matters only if the network is kept: decided below
@@ -337,7 +341,11 @@ def _choose_anchor(X, codes, n_classes, held_out, run):
     settings = run.settings
     if not (
         settings.init == "auto"
-        or (settings.init == "whitened" and settings.shrinkage == "auto")
+        or (
+            settings.init in ANCHORS
+            and ANCHORS[settings.init].shrinks
+            and settings.shrinkage == "auto"
+        )
     ):
         return AnchorChoice(settings.init, settings.fixed_shrinkage)
 
@@ -360,7 +368,7 @@ def _choose_anchor(X, codes, n_classes, held_out, run):
 
 def _describe_start(result):
     return f"init={result.init!r}" + (
-        f", shrinkage={result.shrinkage:g}" if result.init == "whitened" else ""
+        f", shrinkage={result.shrinkage:g}" if result.shrinkage is not None else ""
     )
 
 

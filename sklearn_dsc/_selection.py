@@ -132,7 +132,7 @@ def start_candidates(init, shrinkage, scored):
     if not scored:
         candidates = candidates[:1]
     return [
-        (candidate, shrinkage if candidate == "whitened" else None)
+        (candidate, shrinkage if ANCHORS[candidate].shrinks else None)
         for candidate in candidates
     ]
 
@@ -188,20 +188,27 @@ def choose_anchor(
     """
     seed = int(random_state.randint(np.iinfo(np.int32).max))
     shrinkages = SHRINKAGES if shrinkage == "auto" else (shrinkage,)
-    geometry = [("whitened", value) for value in shrinkages]
-    if init == "auto":
-        geometry.insert(0, ("pca", None))
-    candidates = geometry + ([("closed_form", None)] if init == "auto" else [])
+    names = list(ANCHORS) if init == "auto" else [init]
+    # every direction of the inputs, compared by their mean; the training
+    # classes' directions, which must pass the paired tests against them
+    geometry, class_directions = [], []
+    for name in names:
+        anchor = ANCHORS[name]
+        values = shrinkages if anchor.shrinks else (None,)
+        group = geometry if anchor.keeps_every_direction else class_directions
+        group.extend((name, value) for value in values)
+    candidates = geometry + class_directions
     held_out_sets = distinct_subsets(n_classes, n_held_out, ANCHOR_SPLITS, random_state)
     scores = anchor_scores(
         X, codes, candidates, held_out_sets, alpha, seed, kmeans_seed, on_split
     )
     means = {candidate: np.mean(values) for candidate, values in scores.items()}
     best = max(geometry, key=means.get)  # the first of equals: PCA
-    if init == "auto":
-        differences = np.subtract(scores[("closed_form", None)], scores[best])
+    for candidate in class_directions:
+        differences = np.subtract(scores[candidate], scores[best])
         if paired_tests_prefer(differences, n_held_out / (n_classes - n_held_out)):
-            best = ("closed_form", None)
+            best = candidate
+            break
     return AnchorChoice(*best, scores[best])
 
 

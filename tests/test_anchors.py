@@ -6,14 +6,18 @@ import scipy.sparse as sp
 from sklearn.decomposition import PCA
 from sklearn.metrics import pairwise_distances
 
+from sklearn_dsc import _selection
 from sklearn_dsc._anchors import (
+    ANCHORS,
     MAX_ANCHOR_WIDTH,
+    Anchor,
     ClassMoments,
     anchor_maps,
     closed_form_anchor,
     whitened_anchors,
 )
-from sklearn_dsc._closed_form import closed_form_linear_map
+from sklearn_dsc._closed_form import closed_form_linear_map, dense
+from sklearn_dsc._selection import choose_anchor, start_candidates
 
 from helpers import informative_and_noise, within_class_covariance
 
@@ -121,3 +125,57 @@ def test_anchors_of_constant_inputs_are_finite():
     for weight, bias in whitened_anchors(X, y, [None, 0.1], 8, 0):
         assert np.isfinite(weight).all()
         assert np.isfinite(bias).all()
+
+
+def _mean_centred(X, codes, shrinkages, alpha, seed, max_width, directions):
+    """A new anchor's maths, for the registry test: the inputs, centred, at
+    unit spread."""
+    X = np.asarray(X.toarray() if sp.issparse(X) else X)
+    for _ in shrinkages:
+        weight, bias = np.eye(X.shape[1]), -X.mean(axis=0)
+        yield weight / np.sqrt(X.var(axis=0).sum()), bias / np.sqrt(X.var(axis=0).sum())
+
+
+def _mean_centred_from_moments(kept, shrinkages, alpha):
+    variance = np.trace(kept.scatter) / kept.n_rows
+    for _ in shrinkages:
+        yield (dense(kept.embedded) - kept.mean) / np.sqrt(variance)
+
+
+def test_a_new_anchor_is_one_registry_entry_plus_its_maths(monkeypatch):
+    """Registered, an anchor is a candidate of init="auto", is fitted by
+    anchor_maps and from class moments alike, and is compared with the
+    other anchors that keep every direction on held-out classes."""
+    entry = Anchor(
+        keeps_every_direction=True,
+        shrinks=False,
+        maths=_mean_centred,
+        maths_from_moments=_mean_centred_from_moments,
+    )
+    monkeypatch.setitem(ANCHORS, "centred", entry)
+    assert start_candidates("auto", 0.1, scored=True)[-1] == ("centred", None)
+    X, y = informative_and_noise(n_classes=8)
+    candidates = [("pca", None), ("centred", None), ("closed_form", None)]
+    held = np.isin(y, [0, 1])
+    maps = anchor_maps(candidates, X[~held], y[~held], 1e-4, 0)
+    found = ClassMoments(X, y).held_out_embeddings(
+        held, candidates, 1e-4, MAX_ANCHOR_WIDTH
+    )
+    for (weight, bias), embedding in zip(maps, found, strict=True):
+        np.testing.assert_allclose(
+            pairwise_distances(embedding),
+            pairwise_distances(embedded(X[held], weight, bias)),
+            rtol=1e-7,
+            atol=1e-9,
+        )
+    compared = []
+    original = _selection.anchor_scores
+
+    def recording(X, codes, candidates, *args, **kwargs):
+        compared.extend(candidates)
+        return original(X, codes, candidates, *args, **kwargs)
+
+    monkeypatch.setattr(_selection, "anchor_scores", recording)
+    choose_anchor(X, y, 8, "auto", "auto", 1e-4, 2, np.random.RandomState(0), 0)
+    assert ("centred", None) in compared
+    assert compared[-1] == ("closed_form", None)  # the paired tests' candidate
