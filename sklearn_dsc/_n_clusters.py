@@ -366,8 +366,8 @@ def _validate_reference(X, reference, reference_labels, method, rng):
     if reference is None:
         if method in REFERENCE_METHODS:
             raise ArgumentError(
-                "{method}={value!r} needs {reference}, rows of known classes, "
-                "and their {reference_labels}.",
+                "{method}={value!r} needs {reference} rows of known classes and "
+                "their {reference_labels}.",
                 value=method,
             )
         return None

@@ -120,14 +120,14 @@ def make_sampler(codes, settings, random_state):
     )
 
 
-def train_epoch(
-    module, optimizer, data, codes, sampler, settings, random_state, history
-):
-    """One epoch on ``data``: the epoch body of ``fit`` and ``partial_fit``.
+def train_epoch(module, optimizer, data, codes, sampler, run, history):
+    """One epoch on ``data``: the epoch body of ``fit`` and ``partial_fit``,
+    with the ``TrainingRun``'s settings and random state.
 
     Records the mean loss and the samples seen in ``history``; an anchored
     module's head is then rescaled to unit spread. Raises ``Diverged``.
     """
+    settings, random_state = run.settings, run.random_state
     n_batches = max(1, round(len(data) / settings.batch_size))
     batches = sampler.batches(n_batches)
     # dropout masks come from a seed drawn from random_state, before the batches
@@ -214,16 +214,7 @@ def train(module, X, codes, history, run, schedule):
     try:
         for _ in range(schedule.max_epochs):
             start = time.perf_counter()
-            loss = train_epoch(
-                module,
-                optimizer,
-                data,
-                codes,
-                sampler,
-                settings,
-                run.random_state,
-                history,
-            )
+            loss = train_epoch(module, optimizer, data, codes, sampler, run, history)
             criterion = loss if score is None else -history.record_score(score(module))
             recent_states.append(snapshot(module))
             out_of_patience = patience.update(criterion, recent_states[-1])
@@ -288,16 +279,7 @@ def train_chunk(module, X, codes, history, run):
     data, sampler, optimizer = _prepare(module, X, codes, run, history.optimizer_state)
     start = time.perf_counter()
     try:
-        train_epoch(
-            module,
-            optimizer,
-            data,
-            codes,
-            sampler,
-            settings,
-            run.random_state,
-            history,
-        )
+        train_epoch(module, optimizer, data, codes, sampler, run, history)
     except Diverged:
         raise ValueError(
             "training diverged on this chunk (non-finite loss); lower "

@@ -67,15 +67,16 @@ def kmeans_nmi_in_place(embeddings, labels, random_state, n_init=10):
     return float(normalized_mutual_info_score(labels, clusters))
 
 
-@validate_params(
-    {
-        "embeddings": ["array-like"],
-        "labels": ["array-like"],
-        "random_state": ["random_state"],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
-    },
-    prefer_skip_nested_validation=True,
-)
+# The constraints of kmeans_nmi's and kmeans_ami's parameters
+_KMEANS_SCORE_CONSTRAINTS = {
+    "embeddings": ["array-like"],
+    "labels": ["array-like"],
+    "random_state": ["random_state"],
+    "n_init": [Interval(Integral, 1, None, closed="left")],
+}
+
+
+@validate_params(_KMEANS_SCORE_CONSTRAINTS, prefer_skip_nested_validation=True)
 def kmeans_nmi(embeddings, labels, *, random_state=None, n_init=10):
     """Normalized mutual information between k-means clusters and ``labels``.
 
@@ -114,15 +115,7 @@ def kmeans_nmi(embeddings, labels, *, random_state=None, n_init=10):
     return float(normalized_mutual_info_score(labels, clusters))
 
 
-@validate_params(
-    {
-        "embeddings": ["array-like"],
-        "labels": ["array-like"],
-        "random_state": ["random_state"],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validate_params(_KMEANS_SCORE_CONSTRAINTS, prefer_skip_nested_validation=True)
 def kmeans_ami(embeddings, labels, *, random_state=None, n_init=10):
     """Adjusted mutual information between k-means clusters and ``labels``.
 
