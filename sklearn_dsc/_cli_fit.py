@@ -6,6 +6,7 @@ import time
 import warnings
 
 from ._cli_data import add_sep
+from ._clock import describe_seconds
 from ._files import DataError, check_output, read_table
 
 
@@ -120,6 +121,7 @@ def fit(args):
     untrained = why_untrained(model)
     if untrained:
         print(f"No network was trained: {untrained}.")
+    print(f"Time: {describe_seconds(model.fit_stage_seconds_)}")
     if model.validation_scores_:
         print(
             f"Validation k-means NMI {held_out_description(model)}: "

@@ -339,6 +339,13 @@ class DeepSpectralClusteringEmbedder(
         compared the anchors: how much ``validation_scores_`` owes to which
         classes were held out. ``None`` where no such sets were drawn.
 
+    fit_stage_seconds_ : dict
+        Seconds the last ``fit`` or ``partial_fit`` spent in each of its
+        stages (``"fitting anchors"``, ``"choosing the anchor"``,
+        ``"training"``, ``"scoring held-out data"``, ``"refit on every
+        class"``, ``"closed form"``); a stage inside another counts for the
+        inner one only. ``verbose`` prints them at the end of a fit.
+
     n_iter_ : int
         Number of epochs the final model was trained for. When validation
         scores choose the best epoch, the weights kept may be those of an
@@ -547,7 +554,8 @@ class DeepSpectralClusteringEmbedder(
                 self._settings(), device, random_state, self._on_epoch, self._on_stage
             )
             if self.solver == "closed_form":
-                result = fit_closed_form(X, codes, n_classes, run.settings)
+                with run.clock("closed form"):
+                    result = fit_closed_form(X, codes, n_classes, run.settings)
             elif incremental:
                 result = fit_chunk(X, codes, n_classes, run, previous)
             else:
@@ -562,6 +570,9 @@ class DeepSpectralClusteringEmbedder(
                 n_classes,
                 getattr(self, "class_centroids_", None) if incremental else None,
             )
+            self.fit_stage_seconds_ = dict(run.clock.seconds)
+            if self.verbose:
+                print(f"[{type(self).__name__}] time: {run.clock.describe()}")
             if not incremental:
                 self._warn_if_other_width()
                 self._warn_if_head_parameters_unused()

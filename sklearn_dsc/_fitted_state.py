@@ -58,6 +58,17 @@ def _floats_or_none(values, name):
     return None if values is None else _floats(values, name)
 
 
+def _seconds(value, name):
+    """``fit_stage_seconds_``: seconds by stage (``{}`` in older files)."""
+    value = {} if value is None else value
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, int | float) and v >= 0
+        for k, v in value.items()
+    ):
+        raise ValueError(f"{name} must map stages to seconds, got {value!r}")
+    return {k: float(v) for k, v in value.items()}
+
+
 def _init(value, name):
     """``init_`` as fit records it: an anchor, ``"random"``, or ``None``."""
     if value is not None and value not in (*ANCHORS, "random"):
@@ -77,6 +88,7 @@ VALUES = {
     "validation_spread_": _float_or_none,
     "init_": _init,
     "shrinkage_": _float_or_none,
+    "fit_stage_seconds_": _seconds,
 }
 # The fitted arrays.
 ARRAYS = ("classes_", "class_centroids_")

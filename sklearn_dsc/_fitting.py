@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ._anchors import ANCHORS, anchor_maps
+from ._clock import StageClock
 from ._closed_form import class_sums, closed_form_linear_map
 from ._data import embed
 from ._decision import REFIT, TRIAL, Evidence, decide
@@ -91,6 +92,7 @@ class Run:
     random_state: np.random.RandomState
     on_epoch: Callable | None = None
     on_stage: Callable | None = None  # told what fitting does between epochs
+    clock: StageClock = dataclasses.field(default_factory=StageClock)
 
     @property
     def training(self):
@@ -140,10 +142,9 @@ def start(X, codes, run, init=None, shrinkage=None, *, score=None, n_classes=Non
     if init == "random":
         return FitResult(trained_part(), "random", None, History())
     candidates = start_candidates(init, shrinkage, scored=score is not None)
-    modules = [
-        build_anchored(weight, bias, trained_part())
-        for weight, bias in anchor_maps(candidates, X, codes, settings.alpha, seed)
-    ]
+    with run.clock("fitting anchors"):
+        maps = list(anchor_maps(candidates, X, codes, settings.alpha, seed))
+    modules = [build_anchored(weight, bias, trained_part()) for weight, bias in maps]
     best = best_start(modules, score)
     return FitResult(modules[best], *candidates[best], History())
 
@@ -168,7 +169,8 @@ def fit_closed_form(X, codes, n_classes, settings):
 def fit_chunk(X, codes, n_classes, run, previous):
     """``partial_fit``: one epoch on a chunk, from ``previous`` or a fresh start."""
     result = previous or start(X, codes, run, n_classes=n_classes)
-    train_chunk(result.module, X, codes, result.history, run.training)
+    with run.clock("training"):
+        train_chunk(result.module, X, codes, result.history, run.training)
     return result
 
 
@@ -192,7 +194,12 @@ def fit_adam(X, codes, n_classes, run, previous):
         X, codes, n_classes, split, settings.validation_fraction, run.random_state
     )
     held_out = HeldOut(
-        X_val, codes_val, run.device, kmeans_seed, whole_classes=split == "classes"
+        X_val,
+        codes_val,
+        run.device,
+        kmeans_seed,
+        whole_classes=split == "classes",
+        clock=run.clock,
     )
     if split == "classes" and previous is None:
         return _fit_on_held_out_classes(
@@ -203,10 +210,14 @@ def fit_adam(X, codes, n_classes, run, previous):
     return result
 
 
-def _train(result, X, codes, run, schedule, expected=(Outcome.CONVERGED,)):
+def _train(
+    result, X, codes, run, schedule, expected=(Outcome.CONVERGED,), stage="training"
+):
     """Train ``result``'s network on ``X``, warning about the outcome unless it
-    is one of ``expected`` (a callback's stop never warns); returns it."""
-    outcome = train(result.module, X, codes, result.history, run.training, schedule)
+    is one of ``expected`` (a callback's stop never warns), timed as
+    ``stage``; returns it."""
+    with run.clock(stage):
+        outcome = train(result.module, X, codes, result.history, run.training, schedule)
     if outcome not in expected:
         warn_outcome(outcome, result.history, run.settings.training)
     return outcome
@@ -299,7 +310,8 @@ def _apply(choice, trial, X, codes, run, init, shrinkage):
         result = start(X, codes, run, init, shrinkage)
         if choice.keep == REFIT:
             run.report(f"refit on every class for {choice.refit_epochs} epochs")
-            _train(result, X, codes, run, Schedule(choice.refit_epochs), _ENDED)
+            schedule = Schedule(choice.refit_epochs)
+            _train(result, X, codes, run, schedule, _ENDED, "refit on every class")
             if hasattr(trial.module, "anchor_weight"):
                 result.module.anchor_weight.copy_(trial.module.anchor_weight)
     if choice.warn_max_iter:
@@ -352,18 +364,19 @@ def _choose_anchor(X, codes, n_classes, held_out, run):
     def on_split(index, n_splits):
         run.report(f"choosing the anchor: held-out class split {index} of {n_splits}")
 
-    return choose_anchor(
-        X,
-        codes,
-        n_classes,
-        settings.init,
-        settings.shrinkage,
-        settings.alpha,
-        n_held_out_classes(settings.validation_fraction, n_classes),
-        run.random_state,
-        held_out.kmeans_seed,
-        on_split,
-    )
+    with run.clock("choosing the anchor"):
+        return choose_anchor(
+            X,
+            codes,
+            n_classes,
+            settings.init,
+            settings.shrinkage,
+            settings.alpha,
+            n_held_out_classes(settings.validation_fraction, n_classes),
+            run.random_state,
+            held_out.kmeans_seed,
+            on_split,
+        )
 
 
 def _describe_start(result):

@@ -24,6 +24,7 @@ from scipy.stats import t as student_t
 from sklearn.model_selection import StratifiedShuffleSplit
 
 from ._anchors import ANCHORS, MAX_ANCHOR_WIDTH, ClassMoments, anchor_maps
+from ._clock import StageClock
 from ._data import embed
 from ._networks import AnchoredEmbedding
 from .metrics import kmeans_nmi, nearest_neighbour_hits
@@ -61,6 +62,8 @@ EVIDENCE_N_INIT = 10
 # (drawn at random): beyond it, k-means' cost grows and the score's
 # precision hardly does.
 MAX_SCORED_ROWS_PER_CLASS = 1000
+# The stage of a fit that scoring held-out data is counted in.
+SCORING = "scoring held-out data"
 # From this many held-out classes on, they score the trained head after every
 # epoch and the best epoch is kept.
 EPOCH_SELECTION_CLASSES = 10
@@ -371,10 +374,12 @@ class HeldOut:
     device : torch.device where the networks embed them.
     kmeans_seed : int, the seed of every k-means, so that scores compare.
     whole_classes : bool, whether the rows are of classes held out whole.
+    clock : StageClock, where the seconds of scoring are counted.
     """
 
-    def __init__(self, X, codes, device, kmeans_seed, whole_classes=False):
+    def __init__(self, X, codes, device, kmeans_seed, whole_classes=False, clock=None):
         self.X = X
+        self.clock = clock or StageClock()  # times the scoring
         self.codes = codes
         self.device = device
         self.kmeans_seed = kmeans_seed
@@ -398,6 +403,10 @@ class HeldOut:
         ``anchor_weight``: the score is that of the module as it is left.
         The module is left on ``device``.
         """
+        with self.clock(SCORING):
+            return self._score(module)
+
+    def _score(self, module):
         module = module.to(self.device)
         if not isinstance(module, AnchoredEmbedding) or module.head_scale == 0:
             return self._nmi(embed(module, self.X, self.device))
@@ -435,6 +444,10 @@ class HeldOut:
         ``MAX_SCORED_ROWS_PER_CLASS`` rows of each class. The module is
         left on the CPU.
         """
+        with self.clock(SCORING):
+            return self._head_evidence(module, scores)
+
+    def _head_evidence(self, module, scores):
         anchor, head = self._anchor_and_head(module)
         module.to("cpu")
         network = _beside(anchor, head, module.anchor_weight.item())

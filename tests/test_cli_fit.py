@@ -133,6 +133,10 @@ def test_the_fit_summary_says_what_the_validation_score_is_worth(digit_files, tm
     line = next(line for line in out.splitlines() if "Validation" in line)
     assert "on 2 held-out classes" in line
     assert "one standard deviation, with the classes held out" in line
+    # and what each stage of the fit cost
+    (time_line,) = [line for line in out.splitlines() if line.startswith("Time: ")]
+    assert "choosing the anchor " in time_line
+    assert time_line.endswith(" s in these stages")
 
 
 @pytest.mark.parametrize(

@@ -390,11 +390,16 @@ def test_verbose_prints_one_line_per_epoch(blobs, capsys):
         y,
     )
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 4  # three epochs, then what each stage cost
     assert re.match(
         r"\[DeepSpectralClusteringEmbedder\] epoch +1 +loss [\d.]+ +validation NMI "
         r"[\d.]+ +[\d.]+s",
         lines[0],
+    )
+    assert re.match(
+        r"\[DeepSpectralClusteringEmbedder\] time: training [\d.]+ s, scoring "
+        r"held-out data [\d.]+ s; [\d.]+ s in these stages",
+        lines[3],
     )
     fit_quietly(fast(max_iter=1, verbose=2), X, y)
     assert "batch 1/1" in capsys.readouterr().out

@@ -268,8 +268,13 @@ def test_random_init_with_many_held_out_classes_keeps_a_trained_epoch(
 def test_fit_scores_every_epoch_on_many_held_out_classes():
     X, codes = informative_and_noise(n_classes=34, n_per_class=10)
     assert round(0.3 * 34) >= EPOCH_SELECTION_CLASSES
-    result = fit_adam(X, codes, 34, run(init="pca", max_iter=3), None)
+    fitting = run(init="pca", max_iter=3)
+    result = fit_adam(X, codes, 34, fitting, None)
     assert len(result.history.validation_scores) == 4  # the anchor, 3 epochs
+    # each stage is timed, scoring apart from the training it interrupts
+    seconds = fitting.clock.seconds
+    assert {"fitting anchors", "training", "scoring held-out data"} <= set(seconds)
+    assert all(value > 0 for value in seconds.values())
 
 
 def test_continuing_keeps_the_history(problem):
