@@ -8,6 +8,7 @@ run ``_training``'s loop.
 """
 
 import dataclasses
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -361,8 +362,16 @@ def _choose_anchor(X, codes, n_classes, held_out, run):
     ):
         return AnchorChoice(settings.init, settings.fixed_shrinkage)
 
+    began = time.perf_counter()
+
     def on_split(index, n_splits):
-        run.report(f"choosing the anchor: held-out class split {index} of {n_splits}")
+        # the splits cost alike: those left at the pace of those done
+        done = index - 1
+        pace = (time.perf_counter() - began) / done if done else None
+        left = "" if pace is None else f", about {pace * (n_splits - done):.0f}s left"
+        run.report(
+            f"choosing the anchor: held-out class split {index} of {n_splits}{left}"
+        )
 
     with run.clock("choosing the anchor"):
         return choose_anchor(

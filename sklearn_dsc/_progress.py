@@ -28,10 +28,11 @@ class EpochProgress:
         self.stream = stream if stream is not None else sys.stderr
         self.width = width
         self._last_epoch = 0
+        self._run_start = None  # the time and epoch a training run began at
         self._drawn = False
         self._staged = False
         self._width_drawn = 0
-        self._start = time.perf_counter()
+        self._start = self._last_call = time.perf_counter()
 
     def _draw(self, text):
         """Redraw the line in place, blanking what a longer line left."""
@@ -46,26 +47,39 @@ class EpochProgress:
         if self._drawn and not self._staged:
             self.stream.write("\n")
             self._width_drawn = 0
-        seconds = time.perf_counter() - self._start
-        self._draw(f"{self.label}: {text}  {seconds:.1f}s")
+        now = time.perf_counter()
+        self._draw(f"{self.label}: {text}  {now - self._start:.1f}s")
         self._staged = True
+        self._last_call = now
 
     def __call__(self, estimator):
         epoch = estimator.n_iter_
+        now = time.perf_counter()
+        new_run = epoch <= self._last_epoch or self._staged or self._run_start is None
         if epoch <= self._last_epoch and self._drawn and not self._staged:
             self.stream.write("\n")
             self._width_drawn = 0
+        if new_run:
+            # this epoch's time is not known: the run is taken to begin at the
+            # previous call (or at the start)
+            self._run_start = (self._last_call, epoch - 1)
         self._last_epoch = epoch
+        self._last_call = now
         self._staged = False
         total = max(estimator.max_iter, epoch)
         filled = round(self.width * epoch / total)
         bar = "#" * filled + "-" * (self.width - filled)
         loss = estimator.loss_curve_[-1] if estimator.loss_curve_ else float("nan")
-        seconds = time.perf_counter() - self._start
-        self._draw(
+        text = (
             f"{self.label} [{bar}] epoch {epoch}/{total}  loss {loss:.4f}  "
-            f"{seconds:.1f}s"
+            f"{now - self._start:.1f}s"
         )
+        began, first = self._run_start
+        if epoch > first and epoch < total:
+            # at most the epochs left at this run's pace: patience may stop it
+            left = (now - began) / (epoch - first) * (total - epoch)
+            text += f", at most {left:.0f}s left"
+        self._draw(text)
         return False
 
     def close(self):

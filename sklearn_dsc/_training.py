@@ -211,14 +211,18 @@ def train(module, X, codes, history, run, schedule):
         # a candidate too: the model is never worse there than its start
         patience.update(-history.record_score(score(module)), patience.best_state)
     outcome = Outcome.MAX_ITER
+    run_start = time.perf_counter()
     try:
-        for _ in range(schedule.max_epochs):
+        for done in range(1, schedule.max_epochs + 1):
             start = time.perf_counter()
             loss = train_epoch(module, optimizer, data, codes, sampler, run, history)
             criterion = loss if score is None else -history.record_score(score(module))
             recent_states.append(snapshot(module))
             out_of_patience = patience.update(criterion, recent_states[-1])
-            print_epoch(settings, history, time.perf_counter() - start)
+            now = time.perf_counter()
+            # at most the epochs left, at this run's pace (patience may stop it)
+            left = (now - run_start) / done * (schedule.max_epochs - done)
+            print_epoch(settings, history, now - start, left)
             if run.on_epoch is not None and run.on_epoch(module, history):
                 outcome = Outcome.STOPPED
                 break
@@ -292,15 +296,19 @@ def train_chunk(module, X, codes, history, run):
         run.on_epoch(module, history)
 
 
-def print_epoch(settings, history, seconds):
-    """``verbose``'s line for the epoch just recorded in ``history``."""
+def print_epoch(settings, history, seconds, left=0.0):
+    """``verbose``'s line for the epoch just recorded in ``history``, with
+    the seconds it took and at most ``left`` more for this run."""
     if not settings.verbose:
         return
     loss = history.loss_curve[-1]
     line = f"[{settings.name}] epoch {history.n_iter:4d}  loss {loss:.6f}"
     if history.validation_scores:
         line += f"  validation NMI {history.validation_scores[-1]:.4f}"
-    print(f"{line}  {seconds:.2f}s", flush=True)
+    line += f"  {seconds:.2f}s"
+    if left > 0:
+        line += f"  (at most {left:.0f}s left)"
+    print(line, flush=True)
 
 
 def _batch_progress(settings, n_batches):

@@ -393,9 +393,10 @@ def test_verbose_prints_one_line_per_epoch(blobs, capsys):
     assert len(lines) == 4  # three epochs, then what each stage cost
     assert re.match(
         r"\[DeepSpectralClusteringEmbedder\] epoch +1 +loss [\d.]+ +validation NMI "
-        r"[\d.]+ +[\d.]+s",
+        r"[\d.]+ +[\d.]+s +\(at most \d+s left\)",
         lines[0],
     )
+    assert "left" not in lines[2]  # the last epoch the run may have
     assert re.match(
         r"\[DeepSpectralClusteringEmbedder\] time: training [\d.]+ s, scoring "
         r"held-out data [\d.]+ s; [\d.]+ s in these stages",

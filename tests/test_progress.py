@@ -58,3 +58,20 @@ def test_stages_show_between_runs_and_keep_the_bars():
     assert refit.startswith("fit: refit on every class for 2 epochs")
     assert bar.startswith("fit [#---] epoch 1/4")
     assert end == ""
+
+
+def test_the_bar_says_at_most_how_long_the_run_has_left(monkeypatch):
+    clock = iter([0.0, 2.0, 4.0, 6.0, 100.0, 101.0])
+    monkeypatch.setattr("sklearn_dsc._progress.time.perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    progress = EpochProgress("fit", stream=stream, width=4)  # starts at 0 s
+    progress(state(1))  # 2 s an epoch: 3 more epochs, at most 6 s
+    progress(state(2))
+    progress(state(4))  # the last epoch: nothing left
+    progress.stage("refit on every class for 4 epochs")  # at 100 s
+    progress(state(1))  # a new run, at its own pace: 1 s an epoch
+    draws = [d.rstrip() for d in stream.getvalue().replace("\n", "").split("\r")[1:]]
+    assert draws[0].endswith("2.0s, at most 6s left")
+    assert draws[1].endswith("4.0s, at most 4s left")
+    assert draws[2].endswith("6.0s")
+    assert draws[4].endswith("101.0s, at most 3s left")
