@@ -438,3 +438,32 @@ def test_selection_criteria_on_separated_classes():
     assert selection_criteria.minus_loss(mixed, codes, 0) == pytest.approx(
         selection_criteria.minus_loss(embedding, codes, 0)
     )
+
+
+def test_readouts_of_one_embedding(tmp_path, monkeypatch):
+    import readouts
+    import tabular_suite
+
+    from helpers import informative_and_noise
+
+    rng = np.random.RandomState(0)
+    train, test = (
+        rng.normal(size=(50, 4)) @ rng.normal(size=(4, 4)),
+        rng.normal(size=(20, 4)),
+    )
+    white = readouts.whitened(train, train, 3)
+    np.testing.assert_allclose(np.cov(white, rowvar=False), np.eye(4), atol=1e-9)
+    np.testing.assert_allclose(
+        np.linalg.norm(readouts.l2_rows(train, test, 3), axis=1), 1.0
+    )
+    assert readouts.spectral_step(train, test, 3).shape == (20, 3)
+
+    X, codes = informative_and_noise(n_classes=8, n_per_class=20)
+    labels = np.array([f"class {code}" for code in codes])
+    name = next(iter(tabular_suite.SUITE))
+    monkeypatch.setattr(tabular_suite, "load", lambda dataset: (X, labels))
+    arguments = ["--datasets", name, "--models", "defaults", "--seeds", "1"]
+    readouts.main([*arguments, "--output", str(tmp_path)])
+    results = json.loads((tmp_path / "readouts.json").read_text())
+    assert set(results[name]["defaults"]) == set(readouts.READOUTS)
+    assert f"| {name} | defaults | " in (tmp_path / "readouts.md").read_text()

@@ -1,0 +1,181 @@
+"""Read-outs of a fitted embedding: which geometry clusters unseen classes best?
+
+The spectral clustering loss depends on an embedding only through its column
+space, so training leaves the Euclidean geometry that k-means reads
+arbitrary up to an invertible linear map. This script fits models on the
+training classes and clusters the unseen ones (k-means NMI, k = their number)
+in four read-outs of the same embedding:
+
+- *raw*: ``transform`` as it is;
+- *whitened*: centred and whitened by the covariance of the training rows'
+  embedding (eigenvalues below ``1e-6`` of the largest left out);
+- *L2 rows*: each row divided by its Euclidean norm (the geometry of cosine
+  losses);
+- *spectral step*: the authors' test-time step, as in spectral clustering:
+  the ``k`` leading left singular vectors of the centred test embedding
+  (``k`` the number of unseen classes), rows L2-normalised.
+
+Models: the defaults, ``init="random"`` (the paper's plain network, 30
+epochs, no validation), and on image datasets of at most ``MAX_CONV_ROWS``
+training rows ``network="conv"`` with the defaults. Datasets:
+the tabular suite (``tabular_suite.py``) and those of ``datasets.py`` given
+by ``--datasets``.
+
+Setup: ``bash benchmarks/install_data.sh``, then
+``python benchmarks/readouts.py``; ``--help`` lists the options.
+"""
+
+import argparse
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import tabular_suite
+from datasets import DATASETS, INPUT_SHAPES
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_dsc import DeepSpectralClusteringEmbedder
+from sklearn_dsc.metrics import kmeans_nmi
+
+OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
+MAX_CONV_ROWS = 5000  # the conv network's fits on CPU stay within minutes
+
+
+def raw(train, test, k):
+    return test
+
+
+def whitened(train, test, k):
+    mean = train.mean(axis=0)
+    values, vectors = np.linalg.eigh(np.cov(train - mean, rowvar=False))
+    keep = values > 1e-6 * values.max()
+    return (test - mean) @ (vectors[:, keep] / np.sqrt(values[keep]))
+
+
+def l2_rows(train, test, k):
+    norms = np.linalg.norm(test, axis=1, keepdims=True)
+    return test / np.where(norms > 0, norms, 1.0)
+
+
+def spectral_step(train, test, k):
+    centred = test - test.mean(axis=0)
+    left, _, _ = np.linalg.svd(centred, full_matrices=False)
+    return l2_rows(None, left[:, :k], k)
+
+
+READOUTS = {
+    "raw": raw,
+    "whitened": whitened,
+    "L2 rows": l2_rows,
+    "spectral step": spectral_step,
+}
+
+
+def models(name, seed, n_rows):
+    """``{model: estimator}`` for dataset ``name`` of ``n_rows`` training rows."""
+    found = {
+        "defaults": DeepSpectralClusteringEmbedder(random_state=seed),
+        "plain network": DeepSpectralClusteringEmbedder(
+            init="random", early_stopping=False, max_iter=30, random_state=seed
+        ),
+    }
+    if name in INPUT_SHAPES and n_rows <= MAX_CONV_ROWS:
+        found["conv, defaults"] = DeepSpectralClusteringEmbedder(
+            network="conv", input_shape=INPUT_SHAPES[name], random_state=seed
+        )
+    return found
+
+
+def splits(name, seeds):
+    """``(seed, X_train, y_train, X_test, y_test)`` of each seed."""
+    if name in tabular_suite.SUITE:
+        X, y = tabular_suite.load(name)
+        for seed in range(seeds):
+            yield (seed, *tabular_suite.split(X, y, seed))
+        return
+    data = DATASETS[name]()
+    for seed in range(seeds):
+        yield (seed, *data)
+
+
+def run(args):
+    """``{dataset: {model: {read-out: [NMI of each seed]}}}``."""
+    results = {}
+    for name in args.datasets:
+        results[name] = {}
+        for seed, X_train, y_train, X_test, y_test in splits(name, args.seeds):
+            for model, estimator in models(name, seed, len(X_train)).items():
+                if args.models and model not in args.models:
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    warnings.simplefilter("ignore", UserWarning)
+                    estimator.fit(X_train, y_train)
+                train = estimator.transform(X_train)
+                test = estimator.transform(X_test)
+                scores = results[name].setdefault(model, {})
+                k = len(np.unique(y_test))
+                for readout, function in READOUTS.items():
+                    points = function(train, test, k)
+                    nmi = kmeans_nmi(points, y_test, random_state=seed)
+                    scores.setdefault(readout, []).append(nmi)
+                best = max(scores, key=lambda r: scores[r][-1])
+                print(
+                    f"{name}, seed {seed}, {model}: raw {scores['raw'][-1]:.3f}, "
+                    f"best {best} {scores[best][-1]:.3f}",
+                    flush=True,
+                )
+    return results
+
+
+def markdown(results, args):
+    readouts = list(READOUTS)
+    lines = [
+        "# Read-outs of the embedding",
+        "",
+        f"Generated by `python benchmarks/readouts.py` ({args.seeds} seeds). "
+        "k-means NMI of the unseen classes in each read-out of the same "
+        "fitted embedding, mean ± std over seeds; the best of each row in "
+        "bold. The read-outs and models: the script's docstring.",
+        "",
+        "| dataset | model | " + " | ".join(readouts) + " |",
+        "|---" * (len(readouts) + 2) + "|",
+    ]
+    for name, by_model in results.items():
+        for model, scores in by_model.items():
+            means = {r: np.mean(scores[r]) for r in readouts}
+            best = max(means.values())
+            cells = [
+                (f"**{means[r]:.3f}" if means[r] == best else f"{means[r]:.3f}")
+                + f" ± {np.std(scores[r]):.3f}"
+                + ("**" if means[r] == best else "")
+                for r in readouts
+            ]
+            lines.append(f"| {name} | {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    available = [*tabular_suite.SUITE, *DATASETS]
+    parser.add_argument(
+        "--datasets", nargs="+", default=list(tabular_suite.SUITE), choices=available
+    )
+    parser.add_argument("--models", nargs="+", help="only these models")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--output", type=Path, default=OUTPUT, help="folder for readouts.md/.json"
+    )
+    args = parser.parse_args(argv)
+    results = run(args)
+    text = markdown(results, args)
+    print(text)
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "readouts.md").write_text(text)
+    (args.output / "readouts.json").write_text(json.dumps(results, indent=1))
+    print(f"wrote {args.output}/readouts.md and .json")
+
+
+if __name__ == "__main__":
+    main()
