@@ -544,7 +544,7 @@ class DeepSpectralClusteringEmbedder(
             continues = hasattr(self, "module_") and (incremental or self.warm_start)
             X, y = self._validate_training_data(X, y, reset=not continues)
             if not incremental:  # a chunk may hold a single row of a class
-                warn_if_single_rows(y, np.unique(y))
+                warn_if_single_rows(y)
             codes = self._encode_classes(y, classes, continues, incremental)
             n_classes = len(self.classes_)
             device = resolve_device(self.device)

@@ -287,10 +287,7 @@ def _trial(trial, train_part, held_out, run, init):
         return Evidence(scores, True, random, True, head, outcome, trial.history.n_iter)
     scores = [held_out.score(trial.module)]  # the start: the anchor alone
     # with init="auto", a head only beside the training classes' directions
-    beside_class_directions = init in ANCHORS and not (
-        ANCHORS[init].keeps_every_direction
-    )
-    if run.settings.init == "auto" and not beside_class_directions:
+    if run.settings.init == "auto" and ANCHORS[init].keeps_every_direction:
         return Evidence(scores, False, random, trained=False)
     _report_training(run, init, n_train, n_held_out, "")
     # running out of epochs matters only if the network is kept: decided below

@@ -71,7 +71,6 @@ class History:
     n_validation_classes: int | None = None
     validation_spread: float | None = None
     optimizer_state: dict | None = None
-    interrupted: bool = False
 
     def begin(self, scored):
         """Start a training run: validation scores anew (a list when
@@ -235,7 +234,6 @@ def train(module, X, codes, history, run, schedule):
     except KeyboardInterrupt:
         if history.n_iter == n_iter_at_start:
             raise  # nothing trained: fit puts the estimator back as it was
-        history.interrupted = True
         outcome = Outcome.INTERRUPTED
     if score is not None:
         restore(module, patience.best_state)

@@ -44,10 +44,10 @@ def check_numeric_frame(X):
         )
 
 
-def warn_if_single_rows(y, classes):
+def warn_if_single_rows(y):
     """Name the classes that have one row: nothing in it says how the class
     spreads, and such labels are often identifiers rather than classes."""
-    counts = np.unique(y, return_counts=True)[1]
+    classes, counts = np.unique(y, return_counts=True)
     single = classes[counts == 1]
     if len(single) == 0:
         return

@@ -45,13 +45,13 @@ def test_text_columns_are_named_with_a_value():
 def test_single_row_classes_are_listed_and_counted():
     y = np.array([0, 0, 1, 2, 2, 3])
     with pytest.warns(UserWarning, match="2 classes have a single row: 1, 3"):
-        warn_if_single_rows(y, np.unique(y))
+        warn_if_single_rows(y)
     y = np.arange(14)
     with pytest.warns(UserWarning, match=r"0, 1, .*, 9, \.\.\. \(14 in all\)"):
-        warn_if_single_rows(y, np.unique(y))
+        warn_if_single_rows(y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        warn_if_single_rows(np.repeat([0, 1], 2), np.array([0, 1]))
+        warn_if_single_rows(np.repeat([0, 1], 2))
 
 
 def test_minus_one_is_flagged_only_beside_other_labels():
