@@ -87,24 +87,14 @@ def models(name, seed, n_rows):
     return found
 
 
-def splits(name, seeds):
-    """``(seed, X_train, y_train, X_test, y_test)`` of each seed."""
-    if name in tabular_suite.SUITE:
-        X, y = tabular_suite.load(name)
-        for seed in range(seeds):
-            yield (seed, *tabular_suite.split(X, y, seed))
-        return
-    data = DATASETS[name]()
-    for seed in range(seeds):
-        yield (seed, *data)
-
-
 def run(args):
     """``{dataset: {model: {read-out: [NMI of each seed]}}}``."""
     results = {}
     for name in args.datasets:
         results[name] = {}
-        for seed, X_train, y_train, X_test, y_test in splits(name, args.seeds):
+        for seed, X_train, y_train, X_test, y_test in tabular_suite.seeded_splits(
+            name, args.seeds
+        ):
             for model, estimator in models(name, seed, len(X_train)).items():
                 if args.models and model not in args.models:
                     continue

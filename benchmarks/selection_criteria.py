@@ -174,26 +174,14 @@ def measure(X_train, codes, X_test, y_test, seed):
     return means, [unseen[c] for c in CANDIDATES], seconds
 
 
-def splits(name, seeds):
-    """``(seed, X_train, codes, X_test, y_test)`` of each seed."""
-    if name in tabular_suite.SUITE:
-        X, y = tabular_suite.load(name)
-        for seed in range(seeds):
-            X_train, y_train, X_test, y_test = tabular_suite.split(X, y, seed)
-            codes = np.unique(y_train, return_inverse=True)[1]
-            yield seed, X_train, codes, X_test, y_test
-        return
-    X_train, y_train, X_test, y_test = DATASETS[name]()
-    codes = np.unique(y_train, return_inverse=True)[1]
-    for seed in range(seeds):
-        yield seed, X_train, codes, X_test, y_test
-
-
 def run(args):
     results = {}
     for name in args.datasets:
         results[name] = []
-        for seed, X_train, codes, X_test, y_test in splits(name, args.seeds):
+        for seed, X_train, y_train, X_test, y_test in tabular_suite.seeded_splits(
+            name, args.seeds
+        ):
+            codes = np.unique(y_train, return_inverse=True)[1]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 means, unseen, seconds = measure(X_train, codes, X_test, y_test, seed)

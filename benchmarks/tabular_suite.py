@@ -34,6 +34,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from datasets import DATASETS
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import ConvergenceWarning
@@ -133,6 +134,20 @@ def split(X, y, seed):
     train = np.isin(y, classes[: len(classes) // 2])
     scaler = StandardScaler().fit(X[train])
     return scaler.transform(X[train]), y[train], scaler.transform(X[~train]), y[~train]
+
+
+def seeded_splits(name, seeds):
+    """``(seed, X_train, y_train, X_test, y_test)`` for each seed: a fresh
+    class split of a dataset of the suite, or the fixed split of one of
+    ``datasets.DATASETS`` (the same for every seed)."""
+    if name in SUITE:
+        X, y = load(name)
+        for seed in range(seeds):
+            yield (seed, *split(X, y, seed))
+        return
+    data = DATASETS[name]()
+    for seed in range(seeds):
+        yield (seed, *data)
 
 
 def fit_raw(X, y, seed):
