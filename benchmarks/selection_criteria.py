@@ -42,7 +42,6 @@ import torch
 from datasets import DATASETS
 from scipy.stats import spearmanr
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-from sklearn.metrics import normalized_mutual_info_score
 
 from sklearn_dsc import spectral_clustering_loss
 from sklearn_dsc._anchors import anchor_maps
@@ -53,6 +52,7 @@ from sklearn_dsc._selection import (
     capped_per_class,
     distinct_subsets,
     n_held_out_classes,
+    nearest_mean_nmi,
 )
 from sklearn_dsc.metrics import kmeans_nmi, recall_at_k
 
@@ -87,10 +87,8 @@ def mean_distances(embedding, means):
     return np.sqrt(np.maximum(squared, 0))
 
 
-def nearest_mean_nmi(embedding, codes, seed):
-    means, inverse = class_means(embedding, codes)
-    nearest = mean_distances(embedding, means).argmin(axis=1)
-    return normalized_mutual_info_score(inverse, nearest)
+def nearest_mean(embedding, codes, seed):
+    return nearest_mean_nmi(embedding, codes)
 
 
 def centroid_silhouette(embedding, codes, seed):
@@ -121,7 +119,7 @@ def kmeans_3(embedding, codes, seed):
 
 CRITERIA = {
     "k-means NMI": kmeans_3,
-    "nearest-mean NMI": nearest_mean_nmi,
+    "nearest-mean NMI": nearest_mean,
     "centroid silhouette": centroid_silhouette,
     "Recall@1": recall_1,
     "minus the loss": minus_loss,

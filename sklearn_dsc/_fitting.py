@@ -359,15 +359,17 @@ def _choose_anchor(X, codes, n_classes, held_out, run):
     ):
         return AnchorChoice(settings.init, settings.fixed_shrinkage)
 
-    began = time.perf_counter()
+    began = {}  # when each pass over the splits began
 
-    def on_split(index, n_splits):
-        # the splits cost alike: those left at the pace of those done
+    def on_split(index, n_splits, stage):
+        # a pass's splits cost alike: those left at the pace of those done
+        began.setdefault(stage, time.perf_counter())
         done = index - 1
-        pace = (time.perf_counter() - began) / done if done else None
+        pace = (time.perf_counter() - began[stage]) / done if done else None
         left = "" if pace is None else f", about {pace * (n_splits - done):.0f}s left"
         run.report(
-            f"choosing the anchor: held-out class split {index} of {n_splits}{left}"
+            f"choosing the anchor, {stage}: held-out class split {index} of "
+            f"{n_splits}{left}"
         )
 
     with run.clock("choosing the anchor"):

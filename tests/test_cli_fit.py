@@ -74,16 +74,19 @@ def test_fit_says_what_it_does_and_why_no_network_was_trained(digit_files, tmp_p
     args = [digit_files / "seen.csv", "--target", "digit", "--random-state", "0"]
     verbose = ok("fit", *args, "-o", tmp_path / "a.dsc", "-v")
     lines = verbose.stdout.splitlines()
-    splits = [line for line in lines if "choosing the anchor: held-out class" in line]
-    assert len(splits) == 10  # 5 classes, 2 held out: every split
-    assert splits[0].endswith("split 1 of 10")  # no pace yet to tell what is left
-    assert re.search(r"split 10 of 10, about \d+s left$", splits[-1])
+    for stage in ("ranking the anchors", "k-means"):
+        splits = [line for line in lines if f"anchor, {stage}: held-out" in line]
+        assert len(splits) == 10  # 5 classes, 2 held out: every split
+        assert splits[0].endswith("split 1 of 10")  # no pace yet: nothing said
+        assert re.search(r"split 10 of 10, about \d+s left$", splits[-1])
     assert "No network was trained: held-out classes chose the whitened" in (
         verbose.stdout
     )
     # the progress bar shows the same stages
     quiet = ok("fit", *args, "-o", tmp_path / "b.dsc")
-    assert "choosing the anchor: held-out class split 10 of 10" in quiet.stderr
+    assert "choosing the anchor, k-means: held-out class split 10 of 10" in (
+        quiet.stderr
+    )
     # a head that was trained but not kept is explained too
     pca = ok("fit", *args, "-o", tmp_path / "c.dsc", "--init", "pca", "-v", *FAST[:4])
     assert "training a head beside the pca anchor on 3 classes" in pca.stdout

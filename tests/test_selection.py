@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import normalized_mutual_info_score
 
 from sklearn_dsc import _selection
 from sklearn_dsc._networks import build_anchored, build_mlp
@@ -19,6 +20,7 @@ from sklearn_dsc._selection import (
     distinct_subsets,
     half_sample_gain,
     n_held_out_classes,
+    nearest_mean_nmi,
     paired_tests_prefer,
     recall_evidence,
     resolved_split,
@@ -237,14 +239,12 @@ def test_anchor_scores_from_moments_equal_those_of_anchors_fitted_afresh(
     held_out_sets = distinct_subsets(8, 3, 4, np.random.RandomState(0))
     clustered = []
     monkeypatch.setattr(_selection, "MAX_SCORED_ROWS_PER_CLASS", 20)
-    monkeypatch.setattr(
-        _selection,
-        "kmeans_nmi",
-        lambda points, labels, **kwargs: (
-            clustered.append(len(labels)) or kmeans_nmi(points, labels, **kwargs)
-        ),
-    )
-    args = (X, codes, candidates, held_out_sets, 1e-4, 0, 0)
+
+    def kmeans(points, labels):
+        clustered.append(len(labels))
+        return kmeans_nmi(points, labels, random_state=0, n_init=3)
+
+    args = (X, codes, candidates, held_out_sets, 1e-4, 0, kmeans)
     from_moments = anchor_scores(*args)
     assert set(clustered) == {3 * 20}  # 20 of the 50 rows of each class
     monkeypatch.setattr(_selection.ClassMoments, "applies", lambda X: False)
@@ -305,3 +305,41 @@ def test_many_held_out_classes_may_choose_the_head_alone(whole_classes):
     else:
         assert module.anchor_weight.item() in _selection.ANCHOR_WEIGHTS
         assert score < head_alone
+
+
+def test_nearest_mean_nmi_assigns_rows_to_the_closest_class_mean():
+    rng = np.random.RandomState(0)
+    codes = np.repeat([3, 7, 9], 20)  # labels need not be 0..k-1
+    means = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]])
+    points = means[np.searchsorted([3, 7, 9], codes)] + rng.normal(size=(60, 2))
+    centres = np.array([points[codes == c].mean(axis=0) for c in (3, 7, 9)])
+    distances = np.linalg.norm(points[:, None, :] - centres[None], axis=2)
+    expected = normalized_mutual_info_score(codes, distances.argmin(axis=1))
+    assert nearest_mean_nmi(points, codes) == pytest.approx(expected)
+    assert 0 < nearest_mean_nmi(points, codes) < 1  # overlapping classes
+    assert nearest_mean_nmi(10 * points, codes) == pytest.approx(expected)
+    assert nearest_mean_nmi(means[np.searchsorted([3, 7, 9], codes)], codes) == 1
+
+
+def test_k_means_compares_only_the_shortlist_of_the_ranked_anchors(monkeypatch):
+    X, codes = informative_and_noise(n_classes=12)
+    passes = []
+    original = _selection.anchor_scores
+
+    def recording(X, codes, candidates, held_out_sets, alpha, seed, criterion, *a):
+        scores = original(X, codes, candidates, held_out_sets, alpha, seed, criterion)
+        passes.append((criterion, scores))
+        return scores
+
+    monkeypatch.setattr(_selection, "anchor_scores", recording)
+    chosen = choose_anchor(
+        X, codes, 12, "auto", "auto", 1e-4, 4, np.random.RandomState(0), 0
+    )
+    (ranking, ranked), (_, compared) = passes
+    assert ranking is nearest_mean_nmi
+    assert len(ranked) == 7  # PCA, five shrinkages, the closed form
+    best = sorted(ranked, key=lambda c: -np.mean(ranked[c]))[: _selection.SHORTLIST]
+    assert set(compared) == set(best)
+    assert chosen[:2] in compared
+    # the chosen anchor's k-means scores are those reported
+    assert chosen.split_scores == compared[chosen[:2]]
