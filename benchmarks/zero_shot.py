@@ -31,6 +31,7 @@ from sklearn.metrics import normalized_mutual_info_score
 from sklearn.neighbors import NeighborhoodComponentsAnalysis
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, SpectralClusteringLoss
+from sklearn_dsc._networks import ConvNet
 from sklearn_dsc.metrics import kmeans_ami, kmeans_nmi, recall_at_k
 
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
@@ -104,6 +105,15 @@ def mlp(n_features, n_outputs):
     )
 
 
+def peer_network(X, n_outputs, args, conv):
+    """The deep peers' network: the shared MLP, or with ``conv`` the same
+    convolutional network as ``network="conv"`` (``ConvNet``) on images of
+    ``args.input_shape``."""
+    if conv:
+        return ConvNet(X.shape[1], args.input_shape, n_outputs)
+    return mlp(X.shape[1], n_outputs)
+
+
 def train_torch(
     model, loss_fn, X, codes, seed, args, sampler=None, miner=None, batch_size=None
 ):
@@ -150,10 +160,10 @@ def embedder(module, device):
     return embed
 
 
-def fit_softmax(X, y, seed, args):
+def fit_softmax(X, y, seed, args, conv=False):
     torch.manual_seed(seed)
     classes, codes = np.unique(y, return_inverse=True)
-    network = mlp(X.shape[1], embedding_size(X))
+    network = peer_network(X, embedding_size(X), args, conv)
     head = torch.nn.Sequential(
         torch.nn.ReLU(), torch.nn.Linear(embedding_size(X), len(classes))
     )
@@ -176,12 +186,12 @@ def m_per_class_batches(codes, args):
     return sampler, batch_size
 
 
-def fit_mlp_spectral(X, y, seed, args):
-    """Our loss in the PML peers' loop: their MLP, batches, optimiser and
+def fit_mlp_spectral(X, y, seed, args, conv=False):
+    """Our loss in the PML peers' loop: their network, batches, optimiser and
     epochs, no anchor and no selection, so that only the loss differs."""
     torch.manual_seed(seed)
     _, codes = np.unique(y, return_inverse=True)
-    network = mlp(X.shape[1], embedding_size(X))
+    network = peer_network(X, embedding_size(X), args, conv)
     sampler, batch_size = m_per_class_batches(codes, args)
     loss_fn = SpectralClusteringLoss()
     train_torch(
@@ -190,12 +200,12 @@ def fit_mlp_spectral(X, y, seed, args):
     return embedder(network, args.device)
 
 
-def fit_pml(X, y, seed, args, loss_name):
+def fit_pml(X, y, seed, args, loss_name, conv=False):
     from pytorch_metric_learning import losses, miners
 
     torch.manual_seed(seed)
     _, codes = np.unique(y, return_inverse=True)
-    network = mlp(X.shape[1], embedding_size(X))
+    network = peer_network(X, embedding_size(X), args, conv)
     sampler, batch_size = m_per_class_batches(codes, args)
     if loss_name == "triplet":
         loss_fn = losses.TripletMarginLoss(margin=0.1)
@@ -229,10 +239,30 @@ METHODS = {
     "MLP + spectral loss (PML's loop)": fit_mlp_spectral,
     "ours, linear closed form": fit_ours_closed_form,
     "ours, defaults": fit_ours,
+    "conv + softmax": lambda *a: fit_softmax(*a, conv=True),
+    "conv + triplet (PML)": lambda *a: fit_pml(*a, loss_name="triplet", conv=True),
+    "conv + MultiSimilarity (PML)": lambda *a: fit_pml(
+        *a, loss_name="multisimilarity", conv=True
+    ),
+    "conv + spectral loss (PML's loop)": lambda *a: fit_mlp_spectral(*a, conv=True),
     "ours, conv": fit_ours_conv,
 }
 # Methods that need images (a dataset of INPUT_SHAPES)
-IMAGE_METHODS = {"ours, conv"}
+IMAGE_METHODS = {method for method in METHODS if method.startswith("conv +")} | {
+    "ours, conv"
+}
+# The deep peers are also read out with their rows L2-normalised, the
+# geometry that the cosine losses train (triplet: PML's default distance
+# normalises the embeddings; MultiSimilarity: cosine similarity). Each
+# read-out is a row of its own, "<method>, L2 rows"; the raw row is the
+# geometry of softmax's logits and of our loss.
+L2_READOUT = ", L2 rows"
+READ_OUT_L2 = {method for method in METHODS if method.startswith(("MLP +", "conv +"))}
+
+
+def l2_rows(embeddings):
+    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+    return embeddings / np.maximum(norms, 1e-12)
 
 
 # --------------------------------------------------------------- evaluation
@@ -283,7 +313,7 @@ def run(args):
         for method in args.methods:
             if method in IMAGE_METHODS and args.input_shape is None:
                 continue
-            runs = []
+            runs = {}  # row (method and read-out) -> per-seed results
             for seed in range(args.seeds):
                 start = time.perf_counter()
                 with warnings.catch_warnings():
@@ -291,24 +321,34 @@ def run(args):
                     embed = METHODS[method](X_train, y_train, seed, args)
                 seconds = time.perf_counter() - start
                 embeddings = np.asarray(embed(X_test), dtype=np.float64)
-                runs.append(
-                    {
-                        **evaluate(embeddings, y_test, seed, args.other_rows),
-                        "fit s": seconds,
-                        "dims": embeddings.shape[1],
-                    }
+                for suffix, read_out in read_outs(method):
+                    points = read_out(embeddings)
+                    runs.setdefault(method + suffix, []).append(
+                        {
+                            **evaluate(points, y_test, seed, args.other_rows),
+                            "fit s": seconds,
+                            "dims": points.shape[1],
+                        }
+                    )
+            for row, row_runs in runs.items():
+                results[dataset][row] = row_runs
+                summary = summarise(row_runs)
+                print(
+                    f"  {row:<30} NMI {summary['NMI']}  SC {summary['SC NMI']}  "
+                    f"Ward {summary['Ward NMI']}  R@1 {summary['R@1']}  "
+                    f"fit {summary['fit s']} s",
+                    flush=True,
                 )
-            results[dataset][method] = runs
             if args.partial is not None:  # what a long run has measured so far
                 args.partial.write_text(json.dumps(results, indent=1))
-            summary = summarise(runs)
-            print(
-                f"  {method:<30} NMI {summary['NMI']}  SC {summary['SC NMI']}  "
-                f"Ward {summary['Ward NMI']}  R@1 {summary['R@1']}  "
-                f"fit {summary['fit s']} s",
-                flush=True,
-            )
     return results
+
+
+def read_outs(method):
+    """``(row suffix, read-out)`` pairs by which ``method``'s embedding of
+    the test rows is evaluated: raw, and L2-normalised rows for deep peers."""
+    raw = [("", lambda points: points)]
+    return [*raw, (L2_READOUT, l2_rows)] if method in READ_OUT_L2 else raw
 
 
 def summarise(runs):
@@ -345,7 +385,10 @@ def markdown(results, args):
         "clustering (SC, 10-nearest-neighbour affinity) and of Ward's clustering on",
         f"at most {args.other_rows} test rows, and Recall@K, on classes never seen in",
         "training; mean ± standard deviation over seeds. The best k-means NMI of",
-        "each dataset is in bold." + merged,
+        "each dataset is in bold. Each deep peer is read out raw and with its",
+        f"rows L2-normalised (*{L2_READOUT[2:]}*: the geometry that the triplet and",
+        "MultiSimilarity losses train); *conv +* rows train the network of",
+        '`network="conv"` (`ConvNet`) in the peers\' loop.' + merged,
     ]
     if {"glyphs", "fonts"} & set(results) and (renderer := glyph_renderer()):
         lines[-1] += (
