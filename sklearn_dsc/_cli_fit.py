@@ -8,6 +8,7 @@ import warnings
 from ._cli_data import add_sep
 from ._clock import describe_seconds
 from ._files import DataError, check_output, read_table
+from ._selection import KMEANS_NMI
 
 
 def _sizes(text):
@@ -124,11 +125,17 @@ def fit(args):
     print(f"Time: {describe_seconds(model.fit_stage_seconds_)}")
     if model.validation_scores_:
         print(
-            f"Validation k-means NMI {held_out_description(model)}: "
+            f"Validation {metric(model)} {held_out_description(model)}: "
             f"{validation_summary(model)}"
         )
     print(f"Saved to {args.output}")
     return 0
+
+
+def metric(model):
+    """What the model's validation scores measure (k-means NMI in files
+    written before it was saved)."""
+    return getattr(model, "validation_metric_", None) or KMEANS_NMI
 
 
 def anchor(model):
@@ -176,8 +183,8 @@ def why_untrained(model):
         best = "" if len(scores) == 2 else ", at its best epoch"
         return (
             f"the {trained} trained on the training classes did not beat {start} "
-            f"on held-out classes (k-means NMI {max(scores[1:]):.3f}{best}, against "
-            f"{scores[0]:.3f}), so the embedding is {start}"
+            f"on held-out classes ({metric(model)} {max(scores[1:]):.3f}{best}, "
+            f"against {scores[0]:.3f}), so the embedding is {start}"
         )
     if len(scores) == 1:
         return (

@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from ._selection import SELECTION_MARGIN, HeadEvidence
+from ._selection import KMEANS_NMI, SELECTION_MARGIN, HeadEvidence
 from ._training import Outcome
 
 # What a choice keeps.
@@ -33,7 +33,8 @@ class Evidence:
     ``HeadEvidence`` of a trained head beside its anchor (``None`` when not
     measured), ``outcome`` how the trial's training ended and ``n_epochs``
     the epochs it ran. ``random``: ``init="random"``, which asks for a
-    trained network.
+    trained network. ``metric``: what the scores are (``KMEANS_NMI`` or
+    ``NEAREST_MEAN_NMI``).
     """
 
     scores: list
@@ -43,6 +44,7 @@ class Evidence:
     head: HeadEvidence | None = None
     outcome: Outcome = Outcome.CONVERGED
     n_epochs: int = 0
+    metric: str = KMEANS_NMI
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,18 +69,18 @@ class Choice:
         measured = "" if evidence.head is None else f" ({evidence.head.describe()})"
         if evidence.per_epoch:
             trained = scores if evidence.random else scores[1:]
-            start_nmi = "" if evidence.random else f"start NMI {scores[0]:.4f}, "
+            start_nmi = "" if evidence.random else f"start {scores[0]:.4f}, "
             kept = (
                 f"the network of epoch {self.best_epoch} kept"
                 if self.keep == TRIAL
                 else f"{start} kept, fitted on every class"
             )
             return (
-                f"{start_nmi}best epoch {self.best_epoch} of {len(trained)} NMI "
-                f"{max(trained, default=np.nan):.4f}{measured}; {kept}"
+                f"{evidence.metric}: {start_nmi}best epoch {self.best_epoch} of "
+                f"{len(trained)} {max(trained, default=np.nan):.4f}{measured}; {kept}"
             )
-        said = f"start NMI {scores[0]:.4f}, " + (
-            f"trained NMI {scores[1]:.4f}" if evidence.trained else "no head trained"
+        said = f"{evidence.metric}: start {scores[0]:.4f}, " + (
+            f"trained {scores[1]:.4f}" if evidence.trained else "no head trained"
         )
         if self.keep == REFIT:
             kept = (

@@ -319,14 +319,22 @@ class DeepSpectralClusteringEmbedder(
         Mean training loss of each epoch of the final model.
 
     validation_scores_ : list of float or None
-        Validation NMI when ``early_stopping``, else ``None``: with held-out
-        samples, of the starting weights then of each epoch; with held-out
-        classes, of the anchor alone then, when a head was trained, of the
-        anchor with the trained head (with 10 held-out classes or more, of
-        each epoch; for ``init="random"``, of each epoch only).
+        Validation NMI (``validation_metric_``) when ``early_stopping``, else
+        ``None``: with held-out samples, of the starting weights then of each
+        epoch; with held-out classes, of the anchor alone then, when a head
+        was trained, of the anchor with the trained head (with 10 held-out
+        classes or more, of each epoch; for ``init="random"``, of each epoch
+        only).
 
     best_validation_score_ : float or None
         Best of ``validation_scores_``, or ``None``.
+
+    validation_metric_ : str or None
+        What ``validation_scores_`` measure: ``"k-means NMI"`` (k-means with
+        as many clusters as classes), or, with 10 held-out classes or more,
+        ``"nearest-mean NMI"`` (each held-out row assigned to the nearest
+        mean of a held-out class; it scores every epoch at a fraction of
+        k-means' cost). ``None`` without validation scores.
 
     n_validation_classes_ : int or None
         Number of whole classes held out for ``validation_scores_``, or
@@ -763,6 +771,7 @@ class DeepSpectralClusteringEmbedder(
             t=self.t_,
             validation_scores=self.validation_scores_,
             best_validation_score=self.best_validation_score_,
+            validation_metric=getattr(self, "validation_metric_", None),
             n_validation_classes=getattr(self, "n_validation_classes_", None),
             validation_spread=getattr(self, "validation_spread_", None),
             optimizer_state=getattr(self, "_optimizer_state", None),
@@ -777,6 +786,7 @@ class DeepSpectralClusteringEmbedder(
         self.t_ = history.t
         self.validation_scores_ = history.validation_scores
         self.best_validation_score_ = history.best_validation_score
+        self.validation_metric_ = history.validation_metric
         self.n_validation_classes_ = history.n_validation_classes
         self.validation_spread_ = history.validation_spread
         self._optimizer_state = history.optimizer_state

@@ -19,6 +19,7 @@ import torch
 
 from ._anchors import ANCHORS
 from ._networks import build_network, describe
+from ._selection import KMEANS_NMI, NEAREST_MEAN_NMI
 
 
 def map_optimizer_tensors(state, function, kind=torch.Tensor):
@@ -58,6 +59,14 @@ def _floats_or_none(values, name):
     return None if values is None else _floats(values, name)
 
 
+def _metric(value, name):
+    """``validation_metric_``: a held-out score's name, or ``None`` (also in
+    files written before it was saved)."""
+    if value not in (None, KMEANS_NMI, NEAREST_MEAN_NMI):
+        raise ValueError(f"unknown {name} {value!r}")
+    return value
+
+
 def _seconds(value, name):
     """``fit_stage_seconds_``: seconds by stage (``{}`` in older files)."""
     value = {} if value is None else value
@@ -84,6 +93,7 @@ VALUES = {
     "loss_curve_": _floats,
     "validation_scores_": _floats_or_none,
     "best_validation_score_": _float_or_none,
+    "validation_metric_": _metric,
     "n_validation_classes_": _integer_or_none,
     "validation_spread_": _float_or_none,
     "init_": _init,

@@ -29,6 +29,8 @@ from ._networks import (
 )
 from ._selection import (
     DEFAULT_SHRINKAGE,
+    KMEANS_NMI,
+    NEAREST_MEAN_NMI,
     AnchorChoice,
     HeldOut,
     best_start,
@@ -208,6 +210,7 @@ def fit_adam(X, codes, n_classes, run, previous):
         )
     result = previous or start(X_train, codes_train, run, score=held_out.score)
     _train(result, X_train, codes_train, run, Schedule(max_iter, held_out.score))
+    result.history.validation_metric = KMEANS_NMI
     return result
 
 
@@ -256,6 +259,7 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     result = _apply(choice, trial, X, codes, run, init, shrinkage)
     result.history.validation_scores = evidence.scores
     result.history.best_validation_score = max(evidence.scores)
+    result.history.validation_metric = evidence.metric
     _record_validation(result.history, len(np.unique(held_out.codes)), anchor)
     if settings.training.verbose:
         print(
@@ -276,7 +280,8 @@ def _trial(trial, train_part, held_out, run, init):
         _report_training(
             run, init, n_train, n_held_out, ", scored on them after every epoch"
         )
-        schedule = Schedule(max_iter, held_out.score, not random)
+        # the nearest-mean NMI chooses the epoch and the anchor weight
+        schedule = Schedule(max_iter, held_out.rank, not random)
         outcome = _train(trial, *train_part, run, schedule, _ENDED)
         scores = trial.history.validation_scores
         trained = scores if random else scores[1:]
@@ -284,7 +289,10 @@ def _trial(trial, train_part, held_out, run, init):
         if not random and max(trained, default=-np.inf) > scores[0]:
             # the best epoch's weights, restored by training
             head = held_out.head_evidence(trial.module, [scores[0], max(trained)])
-        return Evidence(scores, True, random, True, head, outcome, trial.history.n_iter)
+        n_epochs = trial.history.n_iter
+        return Evidence(
+            scores, True, random, True, head, outcome, n_epochs, NEAREST_MEAN_NMI
+        )
     scores = [held_out.score(trial.module)]  # the start: the anchor alone
     # with init="auto", a head only beside the training classes' directions
     if run.settings.init == "auto" and ANCHORS[init].keeps_every_direction:

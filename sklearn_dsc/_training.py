@@ -66,6 +66,7 @@ class History:
     t: int = 0
     validation_scores: list | None = None
     best_validation_score: float | None = None
+    validation_metric: str | None = None  # what the validation scores are
     # held-out classes that scored it, and the spread of the anchor's score
     # over the sets of held-out classes that chose it (None when not drawn)
     n_validation_classes: int | None = None
@@ -77,6 +78,7 @@ class History:
         ``scored``, else ``None``); returns the epochs trained so far."""
         self.validation_scores = [] if scored else None
         self.best_validation_score = None
+        self.validation_metric = None  # said by whoever passes the score
         return self.n_iter
 
     def record_score(self, score):

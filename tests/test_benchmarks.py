@@ -431,7 +431,7 @@ def test_selection_criteria_on_separated_classes():
     rng = np.random.RandomState(0)
     codes = np.repeat(np.arange(4), 25)
     embedding = 50.0 * np.eye(4)[codes] + rng.normal(size=(100, 4))
-    assert selection_criteria.nearest_mean_nmi(embedding, codes, 0) == 1.0
+    assert selection_criteria.nearest_mean(embedding, codes, 0) == 1.0
     assert 0.9 < selection_criteria.centroid_silhouette(embedding, codes, 0) <= 1
     # the loss sees the column space only: an invertible map changes nothing
     mixed = embedding @ rng.normal(size=(4, 4))
@@ -467,3 +467,38 @@ def test_readouts_of_one_embedding(tmp_path, monkeypatch):
     results = json.loads((tmp_path / "readouts.json").read_text())
     assert set(results[name]["defaults"]) == set(readouts.READOUTS)
     assert f"| {name} | defaults | " in (tmp_path / "readouts.md").read_text()
+
+
+def test_epoch_criteria_choose_from_the_records_of_a_fit():
+    import epoch_criteria as ec
+
+    def entry(weight, kmeans, nearest, unseen):
+        seconds = {ec.KMEANS: 1.0, ec.NEAREST_MEAN: 0.1}
+        return {
+            "weight": weight,
+            ec.KMEANS: kmeans,
+            ec.NEAREST_MEAN: nearest,
+            "unseen": unseen,
+            "seconds": seconds,
+        }
+
+    records = [
+        [entry(None, 0.5, 0.6, 0.50)],  # the start
+        [entry(1.0, 0.7, 0.6, 0.40), entry(2.0, 0.6, 0.7, 0.60)],
+        [entry(1.0, 0.5, 0.8, 0.55), entry(2.0, 0.65, 0.75, 0.45)],
+    ]
+    chosen, seconds = ec.choice(records, ec.KMEANS, 1)
+    assert (chosen["unseen"], seconds) == (0.40, 5.0)
+    chosen, seconds = ec.choice(records, ec.NEAREST_MEAN, 1)
+    assert chosen["unseen"] == 0.55
+    assert seconds == pytest.approx(0.5)
+    # the nearest mean's epoch (the last), k-means' weight there (2.0)
+    chosen, seconds = ec.choice(records, ec.RULES[2], 1)
+    assert chosen["unseen"] == 0.45
+    assert seconds == pytest.approx(2.5)
+    # every second epoch: the start and the last
+    assert ec.scored_epochs(records, 2) == [records[0], records[2]]
+    rows = ec.summary([{"records": records}])
+    assert rows[(ec.KMEANS, 1)]["shortfall"] == pytest.approx(0.20)
+    assert rows[(ec.NEAREST_MEAN, 1)]["shortfall"] == pytest.approx(0.05)
+    assert np.isnan(rows[(ec.RULES[2], 1)]["rho"])

@@ -128,6 +128,9 @@ def test_the_fit_summary_of_a_choice_made_after_every_epoch():
     model.validation_scores_ = [0.6, 0.55]
     assert validation_summary(model) == "0.600, 0.550"
     assert "(k-means NMI 0.550, against 0.600)" in why_untrained(model)
+    # the scores of many held-out classes, after every epoch
+    model.validation_metric_ = "nearest-mean NMI"
+    assert "(nearest-mean NMI 0.550, against 0.600)" in why_untrained(model)
 
 
 def test_the_fit_summary_says_what_the_validation_score_is_worth(digit_files, tmp_path):

@@ -3,7 +3,7 @@
 import pytest
 
 from sklearn_dsc._decision import REFIT, START, TRIAL, Evidence, decide
-from sklearn_dsc._selection import SELECTION_LEVEL, HeadEvidence
+from sklearn_dsc._selection import NEAREST_MEAN_NMI, SELECTION_LEVEL, HeadEvidence
 from sklearn_dsc._training import Outcome
 
 HELPS = HeadEvidence(gain=0.05, margin=0.02, recall=0.9, anchor_recall=0.9, recall_p=1)
@@ -20,7 +20,8 @@ def test_without_a_trained_head_the_anchor_is_kept():
     assert choice.keep == START
     assert not choice.warn_max_iter
     assert choice.describe() == (
-        "start NMI 0.6000, no head trained; the anchor alone kept, no network trained"
+        "k-means NMI: start 0.6000, no head trained; the anchor alone kept, no "
+        "network trained"
     )
 
 
@@ -57,12 +58,15 @@ def test_a_random_network_is_refit_even_below_the_margin_with_a_warning():
 
 def test_per_epoch_scores_keep_the_best_epoch_when_the_head_helps():
     scores = [0.5, 0.55, 0.6, 0.58]
-    choice = decide(Evidence(scores, True, False, True, HELPS, Outcome.MAX_ITER, 3))
+    evidence = Evidence(
+        scores, True, False, True, HELPS, Outcome.MAX_ITER, 3, NEAREST_MEAN_NMI
+    )
+    choice = decide(evidence)
     assert (choice.keep, choice.best_epoch) == (TRIAL, 2)
     assert choice.warn_max_iter
     assert choice.describe() == (
-        f"start NMI 0.5000, best epoch 2 of 3 NMI 0.6000 ({HELPS.describe()}); "
-        "the network of epoch 2 kept"
+        f"nearest-mean NMI: start 0.5000, best epoch 2 of 3 0.6000 "
+        f"({HELPS.describe()}); the network of epoch 2 kept"
     )
     choice = decide(Evidence(scores, True, False, True, WITHIN_MARGIN))
     assert choice.keep == START
@@ -72,4 +76,4 @@ def test_per_epoch_scores_keep_the_best_epoch_when_the_head_helps():
 def test_per_epoch_scores_of_a_random_network_keep_its_best_epoch():
     choice = decide(Evidence([0.3, 0.2, 0.1], True, True))
     assert (choice.keep, choice.best_epoch) == (TRIAL, 1)
-    assert choice.describe().startswith("best epoch 1 of 3 NMI 0.3000")
+    assert choice.describe().startswith("k-means NMI: best epoch 1 of 3 0.3000")

@@ -22,6 +22,7 @@ from sklearn_dsc._networks import MLP, AnchoredEmbedding
 from sklearn_dsc._selection import (
     DEFAULT_SHRINKAGE,
     EPOCH_SELECTION_CLASSES,
+    NEAREST_MEAN_NMI,
     SELECTION_LEVEL,
     SELECTION_MARGIN,
     HeadEvidence,
@@ -160,6 +161,7 @@ class ScriptedHeldOut:
     the scores it is given, with ``margin`` and Recall@1 p-value ``recall_p``."""
 
     many_classes = True  # scores after every epoch
+    ranked = False  # whether rank scored an epoch
 
     def __init__(self, codes, script, margin=SELECTION_MARGIN, recall_p=1.0):
         self.codes = codes
@@ -173,6 +175,11 @@ class ScriptedHeldOut:
         head = getattr(module, "head", module)
         self.seen.append({k: v.clone() for k, v in head.state_dict().items()})
         return self.script[len(self.seen) - 1]
+
+    def rank(self, module):
+        """The score after every epoch: scripted alike."""
+        self.ranked = True
+        return self.score(module)
 
     def head_evidence(self, module, scores):
         self.evidence_seen = {k: v.clone() for k, v in module.head.state_dict().items()}
@@ -201,6 +208,9 @@ def test_many_held_out_classes_keep_the_best_epoch(many_classes):
     )
     assert result.history.validation_scores == [0.5, 0.55, 0.6, 0.58, 0.52]
     assert result.history.best_validation_score == 0.6
+    # the cheap score chose the epoch
+    assert held_out.ranked
+    assert result.history.validation_metric == NEAREST_MEAN_NMI
     assert result.module.head_scale.item() > 0
     # the weights scored after the second epoch, not the last ones, which the
     # evidence was measured on

@@ -9,6 +9,7 @@ import torch
 from sklearn.metrics import normalized_mutual_info_score
 
 from sklearn_dsc import _selection
+from sklearn_dsc._data import embed
 from sklearn_dsc._networks import build_anchored, build_mlp
 from sklearn_dsc._selection import (
     HeadEvidence,
@@ -280,6 +281,17 @@ def test_held_out_score_chooses_the_anchor_weight():
     assert module.anchor_weight.item() in _selection.ANCHOR_WEIGHTS
     # the score is that of the module as it is left
     assert held_out.score(module) == pytest.approx(score)
+    # rank: the same choice by the nearest-mean NMI, which it returns
+    ranked = held_out.rank(module)
+    assert module.anchor_weight.item() in _selection.ANCHOR_WEIGHTS
+    embedding = embed(module, X, torch.device("cpu"))
+    assert ranked == pytest.approx(nearest_mean_nmi(embedding, codes))
+    by_weight = []
+    for weight in _selection.ANCHOR_WEIGHTS:
+        module.anchor_weight.fill_(weight)
+        points = embed(module, X, torch.device("cpu"))
+        by_weight.append(nearest_mean_nmi(points, codes))
+    assert ranked == pytest.approx(max(by_weight))
 
 
 @pytest.mark.parametrize("whole_classes", [True, False])
