@@ -94,6 +94,43 @@ def test_zero_shot_trains_our_loss_in_the_metric_learning_peers_loop(tmp_path):
     assert run["dims"] == 64
 
 
+def test_zero_shot_reads_peers_out_two_ways_and_gives_them_the_conv_network(
+    tmp_path,
+):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("pytorch_metric_learning")
+    import zero_shot
+
+    conv = "conv + MultiSimilarity (PML)"
+    options = ["--seeds", "1", "--epochs", "1", "--other-rows", "300"]
+    zero_shot.main(
+        ["--datasets", "digits", "--methods", conv, *options, "--output", str(tmp_path)]
+    )
+    rows = json.loads((tmp_path / "zero_shot.json").read_text())["digits"]
+    assert set(rows) == {conv, conv + zero_shot.L2_READOUT}
+    assert rows[conv][0]["fit s"] == rows[conv + zero_shot.L2_READOUT][0]["fit s"]
+    assert rows[conv][0]["NMI"] != rows[conv + zero_shot.L2_READOUT][0]["NMI"]
+
+
+def test_zero_shot_read_outs_and_time_ratios():
+    import zero_shot
+
+    points = np.array([[3.0, 4.0], [0.0, 2.0]])
+    (raw, l2) = zero_shot.read_outs("MLP + triplet (PML)")
+    np.testing.assert_array_equal(raw[1](points), points)
+    np.testing.assert_allclose(l2[1](points), [[0.6, 0.8], [0.0, 1.0]])
+    assert len(zero_shot.read_outs("ours, defaults")) == 1  # ours: as it is
+    assert {"ours, conv", "conv + softmax"} <= zero_shot.IMAGE_METHODS
+    methods = {
+        "ours, defaults": [{"fit s": 6.0}, {"fit s": 9.0}],
+        "MLP + spectral loss (PML's loop)": [{"fit s": 2.0}, {"fit s": 3.0}],
+    }
+    (_, line) = zero_shot.time_ratios(methods)
+    assert line.startswith("*ours, defaults* took 3.0x the fit time of")
+    assert line.endswith("(per seed: 3.0x, 3.0x).")
+    assert zero_shot.time_ratios({"ours, defaults": methods["ours, defaults"]}) == []
+
+
 def test_bench_memory_prints_a_row_per_call_and_size(capsys):
     import bench_memory
 
