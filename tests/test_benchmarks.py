@@ -539,3 +539,14 @@ def test_epoch_criteria_choose_from_the_records_of_a_fit():
     assert rows[(ec.KMEANS, 1)]["shortfall"] == pytest.approx(0.20)
     assert rows[(ec.NEAREST_MEAN, 1)]["shortfall"] == pytest.approx(0.05)
     assert np.isnan(rows[(ec.RULES[2], 1)]["rho"])
+
+
+def test_epoch_criteria_score_the_unseen_classes_on_a_sample_of_each():
+    import epoch_criteria as ec
+
+    y = np.repeat([0, 1, 2], [5, 80, 30])
+    rows = ec.unseen_sample(y, 20, seed=0)
+    assert np.bincount(y[rows]).tolist() == [5, 20, 20]
+    assert (np.diff(rows) > 0).all()
+    np.testing.assert_array_equal(rows, ec.unseen_sample(y, 20, seed=0))
+    np.testing.assert_array_equal(ec.unseen_sample(y, None, 0), np.arange(len(y)))
