@@ -147,15 +147,21 @@ def test_recall_evidence_is_a_one_sided_test_on_the_rows_that_differ():
 def test_half_sample_gain_and_its_standard_error():
     X, codes = informative_and_noise(n_classes=12, n_per_class=30)
     informative = X[:, :4]
-    gain, error = half_sample_gain(X, informative, codes, seed=0)
+    gain, error = half_sample_gain(X, informative, codes, nearest_mean_nmi, seed=0)
     assert gain == pytest.approx(
-        kmeans_nmi(informative, codes, random_state=0, n_init=10)
-        - kmeans_nmi(X, codes, random_state=0, n_init=10)
+        nearest_mean_nmi(informative, codes) - nearest_mean_nmi(X, codes)
     )
     assert gain > 0.2
     assert 0 < error < gain / 3
     # the same embedding twice: every half gains exactly nothing
-    assert half_sample_gain(X, X, codes, seed=0) == (0.0, 0.0)
+    assert half_sample_gain(X, X, codes, nearest_mean_nmi, seed=0) == (0.0, 0.0)
+
+    # any score of points and classes
+    def kmeans(points, labels):
+        return kmeans_nmi(points, labels, random_state=0, n_init=10)
+
+    gain, _ = half_sample_gain(X, informative, codes, kmeans, seed=0)
+    assert gain == pytest.approx(kmeans(informative, codes) - kmeans(X, codes))
 
 
 @pytest.mark.parametrize("many", [True, False])
