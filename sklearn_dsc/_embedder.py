@@ -240,9 +240,10 @@ class DeepSpectralClusteringEmbedder(
         Epochs without an improvement of ``tol`` after which training stops.
 
     early_stopping : bool, default=True
-        Hold out validation data and use its k-means NMI to choose; see
-        ``validation_split``. Without it, training stops when the training
-        loss no longer improves by ``tol`` for ``n_iter_no_change`` epochs.
+        Hold out validation data and use its NMI to choose (see
+        ``validation_split`` and ``validation_metric_``). Without it,
+        training stops when the training loss no longer improves by ``tol``
+        for ``n_iter_no_change`` epochs.
 
     validation_fraction : float, default=0.3
         Share of the training samples (``"samples"``) or classes
@@ -261,11 +262,13 @@ class DeepSpectralClusteringEmbedder(
         epochs. With ``init="auto"`` the head is trained only if the
         closed-form anchor was chosen. With 10 held-out classes or more,
         which judge a network reliably, the head is trained beside any
-        anchor and scored on them after every epoch (patience as for
-        samples); its best epoch is kept if it beats the anchor alone by
-        0.02 NMI, as trained on the other classes, and the anchor alone,
-        fitted on every class, otherwise. ``"auto"`` is ``"classes"`` with 4
-        classes or more, else ``"samples"``.
+        anchor and scored on them after every epoch by the cheaper
+        nearest-mean NMI (patience as for samples); its best epoch is kept,
+        as trained on the other classes, if its gain over the anchor alone
+        exceeds the spread of that gain over halves of the held-out
+        classes, and the anchor alone, fitted on every class, otherwise.
+        ``"auto"`` is ``"classes"`` with 4 classes or more, else
+        ``"samples"``.
 
     warm_start : bool, default=False
         Continue training the fitted network on the next ``fit`` instead of
