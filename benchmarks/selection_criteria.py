@@ -47,12 +47,14 @@ from sklearn_dsc import spectral_clustering_loss
 from sklearn_dsc._anchors import anchor_maps
 from sklearn_dsc._selection import (
     ANCHOR_SPLITS,
+    KMEANS_NMI,
     MAX_SCORED_ROWS_PER_CLASS,
+    NEAREST_MEAN_NMI,
     SHRINKAGES,
     capped_per_class,
     distinct_subsets,
+    held_out_nmi,
     n_held_out_classes,
-    nearest_mean_nmi,
 )
 from sklearn_dsc.metrics import kmeans_nmi, recall_at_k
 
@@ -88,7 +90,7 @@ def mean_distances(embedding, means):
 
 
 def nearest_mean(embedding, codes, seed):
-    return nearest_mean_nmi(embedding, codes)
+    return held_out_nmi(NEAREST_MEAN_NMI, embedding, codes, seed)
 
 
 def centroid_silhouette(embedding, codes, seed):
@@ -114,7 +116,7 @@ def minus_loss(embedding, codes, seed):
 
 
 def kmeans_3(embedding, codes, seed):
-    return kmeans_nmi(embedding, codes, random_state=seed, n_init=3)
+    return held_out_nmi(KMEANS_NMI, embedding, codes, seed)
 
 
 CRITERIA = {
