@@ -172,11 +172,15 @@ def fit_softmax(X, y, seed, args, conv=False):
     return embedder(network, args.device)  # the penultimate layer
 
 
-def m_per_class_batches(codes, args):
+def m_per_class_batches(codes, seed, args):
     """``(sampler, batch_size)``: batches of m samples of each of their
-    classes (PML's sampler); with few classes, every class in every batch."""
+    classes (PML's sampler); with few classes, every class in every batch.
+
+    The sampler shuffles with numpy's global random state, which is seeded
+    here so that the peers' rows repeat from run to run."""
     from pytorch_metric_learning import samplers
 
+    np.random.seed(seed)
     n_classes = int(codes.max()) + 1
     m = 4 if 4 * n_classes >= args.batch_size else args.batch_size // n_classes
     batch_size = min(args.batch_size, m * n_classes)
@@ -192,7 +196,7 @@ def fit_mlp_spectral(X, y, seed, args, conv=False):
     torch.manual_seed(seed)
     _, codes = np.unique(y, return_inverse=True)
     network = peer_network(X, embedding_size(X), args, conv)
-    sampler, batch_size = m_per_class_batches(codes, args)
+    sampler, batch_size = m_per_class_batches(codes, seed, args)
     loss_fn = SpectralClusteringLoss()
     train_torch(
         network, loss_fn, X, codes, seed, args, sampler=sampler, batch_size=batch_size
@@ -206,7 +210,7 @@ def fit_pml(X, y, seed, args, loss_name, conv=False):
     torch.manual_seed(seed)
     _, codes = np.unique(y, return_inverse=True)
     network = peer_network(X, embedding_size(X), args, conv)
-    sampler, batch_size = m_per_class_batches(codes, args)
+    sampler, batch_size = m_per_class_batches(codes, seed, args)
     if loss_name == "triplet":
         loss_fn = losses.TripletMarginLoss(margin=0.1)
         miner = miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard")
