@@ -185,6 +185,53 @@ def choice(records, rule, every):
     return chosen, seconds(NEAREST_MEAN, epochs) + seconds(KMEANS, [best])
 
 
+# Patience (epochs without a better nearest-mean NMI before training stops)
+# replayed on the records: the defaults' n_iter_no_change and shorter ones.
+PATIENCES = (10, 7, 5, 3)
+# What the training loop counts as better (the estimator's default tol).
+TOL = 1e-4
+
+
+def patience_choice(records, patience):
+    """``(the chosen entry, epochs trained)`` had training stopped once
+    ``patience`` epochs in a row failed to raise the best nearest-mean NMI by
+    ``TOL``: the nearest mean's best pair among the epochs trained. Exact
+    while the stop falls within the records (the epochs before it are the
+    same); a run that records fewer epochs stops where its records end."""
+    scores = [max(e[NEAREST_MEAN] for e in epoch) for epoch in records]
+    best, stale, last = 0, 0, len(records) - 1
+    for index in range(1, len(records)):
+        if scores[index] > scores[best] + TOL:
+            best, stale = index, 0
+        else:
+            stale += 1
+        if stale >= patience:
+            last = index
+            break
+    return max(records[best], key=lambda e: e[NEAREST_MEAN]), last
+
+
+def patience_summary(runs):
+    """Per patience: the mean epochs trained, unseen NMI of the choice and
+    its shortfall from the best pair of the whole record."""
+    rows = {}
+    for patience in PATIENCES:
+        epochs, chosen, shortfall = [], [], []
+        for run in runs:
+            entry, last = patience_choice(run["records"], patience)
+            best = max(e["unseen"] for ep in run["records"] for e in ep)
+            epochs.append(last)
+            chosen.append(entry["unseen"])
+            shortfall.append(best - entry["unseen"])
+        rows[patience] = {
+            "epochs": float(np.mean(epochs)),
+            "chosen": float(np.mean(chosen)),
+            "shortfall": float(np.mean(shortfall)),
+            "per seed": [round(value, 3) for value in chosen],
+        }
+    return rows
+
+
 def summary(runs):
     """Per rule and interval: the mean correlation (for a single criterion),
     the mean unseen NMI of the choice, its mean shortfall from the best pair,
@@ -254,6 +301,21 @@ def markdown(results, args):
             lines.append(
                 f"| {rule} | {every} | {rho} | {row['chosen']:.3f} | "
                 f"{row['shortfall']:.3f} | {row['seconds']:.1f} |"
+            )
+        lines += [
+            "",
+            "Patience replayed on the same records (the nearest-mean NMI "
+            "scores every epoch): the epochs trained, the unseen NMI of the "
+            "pair kept (mean, and per seed) and its shortfall.",
+            "",
+            "| patience | epochs trained | chosen NMI | per seed | shortfall |",
+            "|---|---|---|---|---|",
+        ]
+        for patience, row in patience_summary(runs).items():
+            seeds = ", ".join(f"{value:.3f}" for value in row["per seed"])
+            lines.append(
+                f"| {patience} | {row['epochs']:.1f} | {row['chosen']:.3f} | "
+                f"{seeds} | {row['shortfall']:.3f} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -27,6 +27,10 @@ def _optional_int(text):
     return None if text.lower() == "none" else int(text)
 
 
+def _auto_or_int(text):
+    return "auto" if text.lower() == "auto" else int(text)
+
+
 def _auto_or_float(text):
     return "auto" if text.lower() == "auto" else float(text)
 
@@ -53,7 +57,7 @@ ESTIMATOR_OPTIONS = [
     ("--alpha", "alpha", float, "weight decay, or ridge penalty of closed_form"),
     ("--max-iter", "max_iter", int, "maximum number of epochs"),
     ("--tol", "tol", float, "improvement that resets the patience"),
-    ("--n-iter-no-change", "n_iter_no_change", int, "patience, in epochs"),
+    ("--n-iter-no-change", "n_iter_no_change", _auto_or_int, "patience: auto or epochs"),
     ("--validation-fraction", "validation_fraction", float, "share held out"),
     ("--validation-split", "validation_split", str, "auto, classes or samples"),
     ("--random-state", "random_state", _optional_int, "seed (an integer)"),

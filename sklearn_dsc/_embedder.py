@@ -236,8 +236,11 @@ class DeepSpectralClusteringEmbedder(
         ``early_stopping``, of the validation score) that resets the
         patience counter.
 
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int or "auto", default="auto"
         Epochs without an improvement of ``tol`` after which training stops.
+        ``"auto"``: 5 when held-out classes score every epoch (ten held-out
+        classes or more, see ``validation_split``; their best epoch comes
+        early), otherwise 10.
 
     early_stopping : bool, default=True
         Hold out validation data and use its NMI to choose (see
@@ -263,7 +266,7 @@ class DeepSpectralClusteringEmbedder(
         closed-form anchor was chosen. With 10 held-out classes or more,
         which judge a network reliably, the head is trained beside any
         anchor and scored on them after every epoch by the cheaper
-        nearest-mean NMI (patience as for samples); its best epoch is kept,
+        nearest-mean NMI (patience ``n_iter_no_change``); its best epoch is kept,
         as trained on the other classes, if its gain over the anchor alone
         exceeds the spread of that gain over halves of the held-out
         classes, and the anchor alone, fitted on every class, otherwise.
@@ -422,7 +425,10 @@ class DeepSpectralClusteringEmbedder(
         "alpha": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "validation_split": [StrOptions({"auto", "samples", "classes"})],
@@ -452,7 +458,7 @@ class DeepSpectralClusteringEmbedder(
         alpha=1e-4,
         max_iter=100,
         tol=1e-4,
-        n_iter_no_change=10,
+        n_iter_no_change="auto",
         early_stopping=True,
         validation_fraction=0.3,
         validation_split="auto",

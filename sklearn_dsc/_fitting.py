@@ -29,6 +29,7 @@ from ._networks import (
 )
 from ._selection import (
     DEFAULT_SHRINKAGE,
+    EPOCH_PATIENCE,
     KMEANS_NMI,
     NEAREST_MEAN_NMI,
     AnchorChoice,
@@ -281,7 +282,7 @@ def _trial(trial, train_part, held_out, run, init):
             run, init, n_train, n_held_out, ", scored on them after every epoch"
         )
         # the nearest-mean NMI chooses the epoch and the anchor weight
-        schedule = Schedule(max_iter, held_out.rank, not random)
+        schedule = Schedule(max_iter, held_out.rank, not random, EPOCH_PATIENCE)
         outcome = _train(trial, *train_part, run, schedule, _ENDED)
         scores = trial.history.validation_scores
         trained = scores if random else scores[1:]

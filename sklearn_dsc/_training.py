@@ -39,6 +39,11 @@ class TrainingInterrupted(UserWarning):
     line does: ``warnings.simplefilter("error", TrainingInterrupted)``."""
 
 
+# Epochs without improvement after which training stops, with
+# n_iter_no_change="auto", unless the run's Schedule says otherwise.
+PATIENCE = 10
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingSettings:
     """The estimator's parameters that the training loop reads."""
@@ -51,7 +56,7 @@ class TrainingSettings:
     dropout: float
     max_iter: int
     tol: float
-    n_iter_no_change: int
+    n_iter_no_change: int | str  # "auto": the schedule's (Schedule.auto_patience)
     verbose: int
     name: str  # the prefix of verbose lines
 
@@ -187,6 +192,16 @@ class Schedule:
     max_epochs: int
     score: Callable | None = None
     score_start: bool = True
+    # the epochs of patience that n_iter_no_change="auto" means for this run
+    auto_patience: int = PATIENCE
+
+
+def patience_epochs(settings, schedule):
+    """The epochs without improvement after which ``schedule``'s run stops:
+    ``settings.n_iter_no_change``, or the schedule's own with ``"auto"``."""
+    if settings.n_iter_no_change == "auto":
+        return schedule.auto_patience
+    return settings.n_iter_no_change
 
 
 def train(module, X, codes, history, run, schedule):
@@ -194,7 +209,7 @@ def train(module, X, codes, history, run, schedule):
 
     Training stops when the criterion (the training loss, or minus the
     schedule's score) has not improved by ``settings.tol`` for
-    ``settings.n_iter_no_change`` epochs, or when ``run.on_epoch(module,
+    ``patience_epochs(settings, schedule)`` epochs, or when ``run.on_epoch(module,
     history)`` returns ``True``. A divergence keeps the last weights with
     finite embeddings; an interrupt (Ctrl-C) after an epoch keeps the current
     ones and marks the history (before any, it propagates). Returns the
@@ -205,7 +220,9 @@ def train(module, X, codes, history, run, schedule):
     data, sampler, optimizer = _prepare(module, X, codes, run)
     score = schedule.score
     n_iter_at_start = history.begin(scored=score is not None)
-    patience = Patience(settings.tol, settings.n_iter_no_change, snapshot(module))
+    patience = Patience(
+        settings.tol, patience_epochs(settings, schedule), snapshot(module)
+    )
     # Epoch-end weights, newest last, to fall back on if training diverges.
     recent_states = collections.deque([patience.best_state], maxlen=3)
     if score is not None and schedule.score_start:

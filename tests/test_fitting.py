@@ -21,6 +21,7 @@ from sklearn_dsc._fitting import (
 from sklearn_dsc._networks import MLP, AnchoredEmbedding
 from sklearn_dsc._selection import (
     DEFAULT_SHRINKAGE,
+    EPOCH_PATIENCE,
     EPOCH_SELECTION_CLASSES,
     NEAREST_MEAN_NMI,
     SELECTION_LEVEL,
@@ -258,6 +259,21 @@ def test_a_head_within_the_margin_leaves_the_anchor_fitted_on_every_class(
     assert result.history.validation_scores == [0.6, 0.61, 0.615, 0.605]
     anchor_alone = start(X, codes, run(), "pca")
     assert result.module.anchor.weight.shape == anchor_alone.module.anchor.weight.shape
+
+
+@pytest.mark.parametrize(
+    ("n_iter_no_change", "epochs"), [("auto", EPOCH_PATIENCE), (3, 3), (7, 7)]
+)
+def test_epochs_scored_on_many_held_out_classes_have_their_own_patience(
+    many_classes, n_iter_no_change, epochs
+):
+    """``"auto"`` stops the trial after ``EPOCH_PATIENCE`` epochs without a
+    better held-out score; a number of epochs given is kept."""
+    X, codes, train_part, held_codes = many_classes
+    held_out = ScriptedHeldOut(held_codes, [0.6] + [0.5] * 20)
+    fitting = run(init="pca", max_iter=20, n_iter_no_change=n_iter_no_change)
+    result = _fit_on_held_out_classes(X, codes, 30, train_part, held_out, fitting)
+    assert result.history.validation_scores == [0.6] + [0.5] * epochs
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
