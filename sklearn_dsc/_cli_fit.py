@@ -57,7 +57,12 @@ ESTIMATOR_OPTIONS = [
     ("--alpha", "alpha", float, "weight decay, or ridge penalty of closed_form"),
     ("--max-iter", "max_iter", int, "maximum number of epochs"),
     ("--tol", "tol", float, "improvement that resets the patience"),
-    ("--n-iter-no-change", "n_iter_no_change", _auto_or_int, "patience: auto or epochs"),
+    (
+        "--n-iter-no-change",
+        "n_iter_no_change",
+        _auto_or_int,
+        "patience: auto or epochs",
+    ),
     ("--validation-fraction", "validation_fraction", float, "share held out"),
     ("--validation-split", "validation_split", str, "auto, classes or samples"),
     ("--random-state", "random_state", _optional_int, "seed (an integer)"),
