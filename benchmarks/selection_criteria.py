@@ -167,11 +167,10 @@ def measure(X_train, codes, X_test, y_test, seed):
         candidate: kmeans_nmi(transform(X_test), y_test, random_state=seed)
         for candidate, transform in maps(X_train, codes, seed).items()
     }
-    means = {
-        criterion: [np.mean(scores[c][criterion]) for c in CANDIDATES]
-        for criterion in CRITERIA
+    splits = {
+        criterion: [scores[c][criterion] for c in CANDIDATES] for criterion in CRITERIA
     }
-    return means, [unseen[c] for c in CANDIDATES], seconds
+    return splits, [unseen[c] for c in CANDIDATES], seconds
 
 
 def run(args):
@@ -184,9 +183,17 @@ def run(args):
             codes = np.unique(y_train, return_inverse=True)[1]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                means, unseen, seconds = measure(X_train, codes, X_test, y_test, seed)
+                splits, unseen, seconds = measure(X_train, codes, X_test, y_test, seed)
+            means = {
+                c: np.mean(values, axis=1).tolist() for c, values in splits.items()
+            }
             results[name].append(
-                {"criteria": means, "unseen": unseen, "seconds": seconds}
+                {
+                    "criteria": means,
+                    "splits": splits,
+                    "unseen": unseen,
+                    "seconds": seconds,
+                }
             )
             best = CANDIDATES[int(np.argmax(unseen))]
             print(
@@ -200,16 +207,61 @@ def run(args):
 
 # Two-stage choices, from the criteria above: the shortlist of the first
 # criterion's best candidates, then the second among them; k-means is run
-# for the shortlisted candidates only.
+# for the shortlisted candidates only. Each stage sees the first so many
+# held-out sets (every set with None; fewer only in runs that recorded each
+# set's scores).
 SHORTLISTS = {
-    "nearest-mean top 3, then k-means": ("nearest-mean NMI", "k-means NMI", 3)
+    "nearest-mean top 3, then k-means": (
+        "nearest-mean NMI",
+        "k-means NMI",
+        3,
+        (None, None),
+    ),
+    **{
+        f"the same on {n} sets": ("nearest-mean NMI", "k-means NMI", 3, (n, n))
+        for n in (2, 3, 5)
+    },
+    **{
+        f"the same, k-means on {n} sets": (
+            "nearest-mean NMI",
+            "k-means NMI",
+            3,
+            (None, n),
+        )
+        for n in (2, 3, 5)
+    },
 }
 
 
-def shortlisted_choice(run, first, second, size):
-    """The candidate that ``second`` prefers among ``first``'s best ``size``."""
-    shortlist = np.argsort(run["criteria"][first])[::-1][:size]
-    return int(shortlist[np.argmax(np.asarray(run["criteria"][second])[shortlist])])
+def criterion_means(run, criterion, n_splits):
+    """The criterion's mean of each candidate over the first ``n_splits``
+    held-out sets (every set when ``None``); ``None`` where the run did not
+    record each set's scores."""
+    if n_splits is None:
+        return np.asarray(run["criteria"][criterion])
+    if "splits" not in run:
+        return None
+    return np.array([np.mean(values[:n_splits]) for values in run["splits"][criterion]])
+
+
+def shortlisted_choice(run, first, second, size, n_splits=(None, None)):
+    """The candidate that ``second`` prefers among ``first``'s best ``size``,
+    each on its number of held-out sets (``None`` where the run cannot
+    tell)."""
+    ranking = criterion_means(run, first, n_splits[0])
+    scores = criterion_means(run, second, n_splits[1])
+    if ranking is None or scores is None:
+        return None
+    shortlist = np.argsort(ranking)[::-1][:size]
+    return int(shortlist[np.argmax(scores[shortlist])])
+
+
+def used_splits(run, n_splits):
+    """The share of the run's held-out sets that ``n_splits`` uses."""
+    recorded = len(run["splits"]["k-means NMI"][0]) if "splits" in run else None
+    if n_splits is None or recorded is None:
+        return 1.0
+    return min(n_splits, recorded) / recorded
 
 
 def summary(results):
@@ -230,15 +282,23 @@ def summary(results):
             criterion: float(np.mean([run["seconds"][criterion] for run in runs]))
             for criterion in CRITERIA
         }
-        for name_2, (first, second, size) in SHORTLISTS.items():
-            chosen = [
-                run["unseen"][shortlisted_choice(run, first, second, size)]
-                for run in runs
+        for name_2, (first, second, size, n_splits) in SHORTLISTS.items():
+            choices = [
+                shortlisted_choice(run, first, second, size, n_splits) for run in runs
             ]
+            if None in choices:
+                continue
+            chosen = [run["unseen"][c] for run, c in zip(runs, choices, strict=True)]
             row[name_2] = (float("nan"), float(np.mean(chosen)))
             share = size / len(runs[0]["unseen"])
-            row["seconds"][name_2] = (
-                row["seconds"][first] + share * row["seconds"][second]
+            row["seconds"][name_2] = float(
+                np.mean(
+                    [
+                        used_splits(run, n_splits[0]) * run["seconds"][first]
+                        + used_splits(run, n_splits[1]) * share * run["seconds"][second]
+                        for run in runs
+                    ]
+                )
             )
         table[name] = row
     return table
@@ -275,16 +335,33 @@ def markdown(results, args):
         "| time / k-means |",
         "|---|---|---|---|---|",
     ]
-    kmeans_seconds = sum(row["seconds"]["k-means NMI"] for row in table.values())
     for criterion in [*criteria, *SHORTLISTS]:
-        shortfalls = [row["best"] - row[criterion][1] for row in table.values()]
-        correlation = np.mean([row[criterion][0] for row in table.values()])
-        seconds = sum(row["seconds"][criterion] for row in table.values())
+        # the rules on fewer sets only where each set's scores were recorded
+        rows = [row for row in table.values() if criterion in row]
+        if not rows:
+            continue
+        shortfalls = [row["best"] - row[criterion][1] for row in rows]
+        correlation = np.mean([row[criterion][0] for row in rows])
+        seconds = sum(row["seconds"][criterion] for row in rows)
+        kmeans_seconds = sum(row["seconds"]["k-means NMI"] for row in rows)
         correlation = "n/a" if np.isnan(correlation) else f"{correlation:+.2f}"
+        where = "" if len(rows) == len(table) else f" ({len(rows)} datasets)"
         lines.append(
-            f"| {criterion} | {correlation} | {np.mean(shortfalls):.3f} | "
+            f"| {criterion}{where} | {correlation} | {np.mean(shortfalls):.3f} | "
             f"{max(shortfalls):.3f} | {seconds / kmeans_seconds:.2f} |"
         )
+    rules = [rule for rule in SHORTLISTS if any(rule in row for row in table.values())]
+    lines += [
+        "",
+        "The two-stage choices per dataset (unseen NMI of the choice; *n/a*: "
+        "the run did not record each set's scores).",
+        "",
+        "| dataset | best | " + " | ".join(rules) + " |",
+        "|---" * (len(rules) + 2) + "|",
+    ]
+    for name, row in table.items():
+        cells = [f"{row[r][1]:.3f}" if r in row else "n/a" for r in rules]
+        lines.append(f"| {name} | {row['best']:.3f} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -215,6 +215,23 @@ def test_whitening_is_chosen_where_noise_is_shared_by_the_classes():
     assert all(0 <= score <= 1 for score in chosen.split_scores)
 
 
+@pytest.mark.parametrize(
+    ("n_held_out", "n_splits"),
+    [
+        (_selection.EPOCH_SELECTION_CLASSES - 1, _selection.ANCHOR_SPLITS),
+        (_selection.EPOCH_SELECTION_CLASSES, _selection.MANY_CLASSES_ANCHOR_SPLITS),
+    ],
+)
+def test_many_held_out_classes_compare_the_anchors_on_fewer_splits(
+    n_held_out, n_splits
+):
+    X, codes = informative_and_noise(n_classes=24, n_per_class=12)
+    chosen = choose_anchor(
+        X, codes, 24, "auto", "auto", 1e-4, n_held_out, np.random.RandomState(0), 0
+    )
+    assert len(chosen.split_scores) == n_splits
+
+
 def test_pca_is_kept_where_nothing_beats_the_input_geometry():
     rng = np.random.RandomState(0)
     centres = rng.normal(scale=10.0, size=(8, 3))
