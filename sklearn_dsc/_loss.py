@@ -254,7 +254,7 @@ def saved_gradient_rows(ctx, factor):
     return gradient_rows(scaled, codes, b, inv_sqrt_counts, factor / ctx.scale)
 
 
-def spectral_clustering_loss(embeddings, labels, *, rtol=None):
+def spectral_clustering_loss(embeddings, labels, *, rtol=None, normalize=False):
     """Spectral clustering loss of a batch of embeddings, with a closed-form gradient.
 
     Computes ``1/4 ||P_F - P_Y||_F^2`` (Law et al., 2017), where ``P_F`` is the
@@ -285,6 +285,15 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None):
         Gram matrix computed in that dtype (in singular values of ``F``: about
         ``4e-3`` relative for float32 and ``1.7e-7`` for float64 at
         ``n_components=128``).
+    normalize : bool, default=False
+        Divide each row of ``embeddings`` by its Euclidean norm first, so
+        that the loss sees only the embeddings' directions (autograd carries
+        the gradient through the division; an all-zero row stays zero). The
+        unseen classes are then best clustered on rows normalised alike.
+        With an MLP on glyph and font images, rows normalised in the loss,
+        batches of 16 classes of 16 rows and 16 outputs came within 0.03 and
+        0.01 NMI of MultiSimilarity on unseen classes, where the plain loss
+        trailed by 0.13 and 0.08 (``benchmarks/mlp_gap.py``; user guide).
 
     Returns
     -------
@@ -334,9 +343,11 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None):
     if embeddings.dtype in (torch.float16, torch.bfloat16):
         # Half precision cannot hold the Gram matrix accurately: compute in
         # float32 and let autograd cast the gradient back.
-        return spectral_clustering_loss(embeddings.float(), labels, rtol=rtol).to(
-            embeddings.dtype
-        )
+        return spectral_clustering_loss(
+            embeddings.float(), labels, rtol=rtol, normalize=normalize
+        ).to(embeddings.dtype)
+    if normalize:
+        embeddings = torch.nn.functional.normalize(embeddings, dim=1)
     rtol = resolve_rtol(rtol, embeddings.shape[1], embeddings.dtype)
     codes, counts, scale = _summarise(embeddings, labels)
     return _SpectralClusteringLossFunction.apply(embeddings, codes, counts, scale, rtol)
@@ -353,6 +364,9 @@ class SpectralClusteringLoss(torch.nn.Module):
     rtol : float, default=None
         Relative tolerance of the pseudo-inverse; see
         :func:`spectral_clustering_loss`.
+    normalize : bool, default=False
+        L2-normalise each row of the embeddings before the loss; see
+        :func:`spectral_clustering_loss`.
 
     Examples
     --------
@@ -367,12 +381,15 @@ class SpectralClusteringLoss(torch.nn.Module):
     torch.Size([3, 8])
     """
 
-    def __init__(self, rtol=None):
+    def __init__(self, rtol=None, normalize=False):
         super().__init__()
         self.rtol = rtol
+        self.normalize = normalize
 
     def forward(self, embeddings, labels):
-        return spectral_clustering_loss(embeddings, labels, rtol=self.rtol)
+        return spectral_clustering_loss(
+            embeddings, labels, rtol=self.rtol, normalize=self.normalize
+        )
 
     def extra_repr(self):
-        return f"rtol={self.rtol}"
+        return f"rtol={self.rtol}, normalize={self.normalize}"

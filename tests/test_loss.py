@@ -73,7 +73,39 @@ def test_module_matches_function():
     embeddings, labels = random_case(7, 30, 4, 3)
     criterion = SpectralClusteringLoss()
     assert criterion(embeddings, labels) == spectral_clustering_loss(embeddings, labels)
-    assert "rtol=None" in repr(criterion)
+    assert "rtol=None, normalize=False" in repr(criterion)
+    normalizing = SpectralClusteringLoss(normalize=True)
+    assert normalizing(embeddings, labels) == spectral_clustering_loss(
+        embeddings, labels, normalize=True
+    )
+
+
+@pytest.mark.parametrize(("seed", "n", "d", "k"), [(0, 20, 3, 2), (2, 64, 16, 30)])
+def test_normalized_rows_match_autograd_of_reference_float64(seed, n, d, k):
+    """The loss of the rows divided by their norms: its value and gradient
+    are those of the reference on ``F / ||F||_rows``, through autograd."""
+    embeddings, labels = random_case(seed, n, d, k)
+    embeddings[0] *= 1e3  # the norms differ, so the division changes the loss
+    loss, grad = loss_and_grad(
+        lambda f, y: spectral_clustering_loss(f, y, normalize=True), embeddings, labels
+    )
+    ref_loss, ref_grad = loss_and_grad(
+        lambda f, y: reference_loss(torch.nn.functional.normalize(f, dim=1), y),
+        embeddings,
+        labels,
+    )
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-8, atol=0)
+    torch.testing.assert_close(
+        grad, ref_grad, rtol=1e-8, atol=1e-8 * ref_grad.abs().max()
+    )
+    assert not torch.isclose(loss, spectral_clustering_loss(embeddings, labels))
+    # each row's gradient is orthogonal to the row: scaling a row changes nothing
+    torch.testing.assert_close(
+        (grad * embeddings).sum(dim=1),
+        torch.zeros(n, dtype=torch.float64),
+        atol=1e-10,
+        rtol=0,
+    )
 
 
 def test_gradient_flows_to_embeddings_only():
