@@ -172,9 +172,10 @@ def fit_softmax(X, y, seed, args, conv=False):
     return embedder(network, args.device)  # the penultimate layer
 
 
-def m_per_class_batches(codes, seed, args):
+def m_per_class_batches(codes, seed, args, rows_per_class=4):
     """``(sampler, batch_size)``: batches of m samples of each of their
-    classes (PML's sampler); with few classes, every class in every batch.
+    classes (PML's sampler; m = ``rows_per_class``); with few classes, every
+    class in every batch.
 
     The sampler shuffles with numpy's global random state, which is seeded
     here so that the peers' rows repeat from run to run."""
@@ -182,7 +183,11 @@ def m_per_class_batches(codes, seed, args):
 
     np.random.seed(seed)  # noqa: NPY002 (the global state is what PML draws from)
     n_classes = int(codes.max()) + 1
-    m = 4 if 4 * n_classes >= args.batch_size else args.batch_size // n_classes
+    m = (
+        rows_per_class
+        if rows_per_class * n_classes >= args.batch_size
+        else args.batch_size // n_classes
+    )
     batch_size = min(args.batch_size, m * n_classes)
     sampler = samplers.MPerClassSampler(
         codes, m=m, batch_size=batch_size, length_before_new_iter=len(codes)
@@ -198,6 +203,29 @@ def fit_mlp_spectral(X, y, seed, args, conv=False):
     network = peer_network(X, embedding_size(X), args, conv)
     sampler, batch_size = m_per_class_batches(codes, seed, args)
     loss_fn = SpectralClusteringLoss()
+    train_torch(
+        network, loss_fn, X, codes, seed, args, sampler=sampler, batch_size=batch_size
+    )
+    return embedder(network, args.device)
+
+
+# Our loss on rows L2-normalised, in batches of 16 classes of 16 rows, with
+# 16 outputs: the configuration of benchmarks/mlp_gap.py closest to
+# MultiSimilarity on glyphs and fonts.
+NORMALIZED_ROWS_PER_CLASS = 16
+NORMALIZED_OUTPUTS = 16
+
+
+def fit_mlp_spectral_normalized(X, y, seed, args, conv=False):
+    """``fit_mlp_spectral`` with ``SpectralClusteringLoss(normalize=True)``,
+    16 rows of each class of a batch and 16 outputs."""
+    torch.manual_seed(seed)
+    _, codes = np.unique(y, return_inverse=True)
+    network = peer_network(X, min(X.shape[1], NORMALIZED_OUTPUTS), args, conv)
+    sampler, batch_size = m_per_class_batches(
+        codes, seed, args, NORMALIZED_ROWS_PER_CLASS
+    )
+    loss_fn = SpectralClusteringLoss(normalize=True)
     train_torch(
         network, loss_fn, X, codes, seed, args, sampler=sampler, batch_size=batch_size
     )
@@ -241,6 +269,7 @@ METHODS = {
     "MLP + triplet (PML)": lambda *a: fit_pml(*a, loss_name="triplet"),
     "MLP + MultiSimilarity (PML)": lambda *a: fit_pml(*a, loss_name="multisimilarity"),
     "MLP + spectral loss (PML's loop)": fit_mlp_spectral,
+    "MLP + spectral loss, normalised rows, 16 x 16": fit_mlp_spectral_normalized,
     "ours, linear closed form": fit_ours_closed_form,
     "ours, defaults": fit_ours,
     "conv + softmax": lambda *a: fit_softmax(*a, conv=True),
@@ -392,7 +421,10 @@ def markdown(results, args):
         "each dataset is in bold. Each deep peer is read out raw and with its",
         f"rows L2-normalised (*{L2_READOUT[2:]}*: the geometry that the triplet and",
         "MultiSimilarity losses train); *conv +* rows train the network of",
-        '`network="conv"` (`ConvNet`) in the peers\' loop.' + merged,
+        '`network="conv"` (`ConvNet`) in the peers\' loop. *MLP + spectral loss,',
+        "normalised rows, 16 x 16*: our loss on L2-normalised rows",
+        "(`SpectralClusteringLoss(normalize=True)`), batches of 16 classes of 16",
+        "rows and 16 outputs, otherwise the peers' loop." + merged,
     ]
     if {"glyphs", "fonts"} & set(results) and (renderer := glyph_renderer()):
         lines[-1] += (
