@@ -99,8 +99,9 @@ def fit(args):
         for _, name, _, _ in ESTIMATOR_OPTIONS
         if getattr(args, name) is not None
     }
-    if args.early_stopping is not None:
-        params["early_stopping"] = args.early_stopping
+    for flag in ("early_stopping", "normalize_embeddings"):
+        if getattr(args, flag) is not None:
+            params[flag] = getattr(args, flag)
     check_options(params, DeepSpectralClusteringEmbedder._parameter_constraints)
     progress = None if args.quiet or args.verbose else EpochProgress()
     model = DeepSpectralClusteringEmbedder(
@@ -225,6 +226,13 @@ def add(commands, debug):
         action="store_false",
         default=None,
         help="train without holding out validation data",
+    )
+    options.add_argument(
+        "--normalize-embeddings",
+        dest="normalize_embeddings",
+        action="store_true",
+        default=None,
+        help="L2-normalise the trained network's output rows",
     )
     sub.add_argument(
         "-v", "--verbose", action="count", default=0, help="one line per epoch"

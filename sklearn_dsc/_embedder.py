@@ -69,6 +69,7 @@ HEAD_PARAMETERS = (
     "hidden_layer_sizes",
     "activation",
     "dropout",
+    "normalize_embeddings",
     "batch_size",
     "chunk_size",
     "samples_per_class",
@@ -164,6 +165,17 @@ class DeepSpectralClusteringEmbedder(
         Probability of zeroing each hidden unit in training (dropout after
         every hidden activation of the trained network); ``0`` adds no
         dropout layer. Inference uses every unit.
+
+    normalize_embeddings : bool, default=False
+        L2-normalise each row of the trained network's output (of the head,
+        beside an anchor), in training and in ``transform``: the loss then
+        sees only the embeddings' directions, and k-means clusters them as
+        on a sphere. Measured with a plain MLP on glyph and font images
+        (``benchmarks/mlp_gap.py``): with batches of 16 classes of 16 rows
+        (``samples_per_class=16``) and ``n_components=16`` it clustered
+        unseen classes within 0.03 and 0.01 NMI of MultiSimilarity, where
+        the loss on raw outputs trailed by 0.13 and 0.08; with 5 training
+        classes (digits) it did worse. See the user guide.
 
     solver : {"adam", "closed_form"}, default="adam"
         ``"adam"`` trains by mini-batch gradient descent with Adam.
@@ -415,6 +427,7 @@ class DeepSpectralClusteringEmbedder(
         "hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "normalize_embeddings": ["boolean"],
         "solver": [StrOptions({"adam", "closed_form"})],
         "init": [StrOptions({"auto", "random", *ANCHORS})],
         "shrinkage": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
@@ -448,6 +461,7 @@ class DeepSpectralClusteringEmbedder(
         hidden_layer_sizes=(256,),
         activation="relu",
         dropout=0.0,
+        normalize_embeddings=False,
         solver="adam",
         init="auto",
         shrinkage="auto",
@@ -474,6 +488,7 @@ class DeepSpectralClusteringEmbedder(
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
+        self.normalize_embeddings = normalize_embeddings
         self.solver = solver
         self.init = init
         self.shrinkage = shrinkage
@@ -715,6 +730,11 @@ class DeepSpectralClusteringEmbedder(
                 "solver='closed_form' learns a linear map: set hidden_layer_sizes=() "
                 "and keep network='mlp'."
             )
+        if self.solver == "closed_form" and self.normalize_embeddings:
+            raise ValueError(
+                "solver='closed_form' minimises the loss of the map's own rows; "
+                "normalize_embeddings=True needs solver='adam'."
+            )
         return X, y
 
     def _encode_classes(self, y, classes, continues, incremental):
@@ -763,6 +783,7 @@ class DeepSpectralClusteringEmbedder(
             input_shape=None if self.input_shape is None else tuple(self.input_shape),
             hidden_layer_sizes=sizes,
             activation=self.activation,
+            normalize_embeddings=self.normalize_embeddings,
             init=self.init,
             shrinkage=self.shrinkage,
             alpha=self.alpha,

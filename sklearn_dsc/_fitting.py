@@ -63,6 +63,7 @@ class Settings:
     input_shape: tuple | None
     hidden_layer_sizes: tuple
     activation: str
+    normalize_embeddings: bool
     init: str
     shrinkage: float | str
     alpha: float
@@ -139,6 +140,7 @@ def start(X, codes, run, init=None, shrinkage=None, *, score=None, n_classes=Non
             settings.activation,
             settings.training.dropout,
             settings.input_shape,
+            settings.normalize_embeddings,
         )
         scale_inputs(module, scale)
         return module

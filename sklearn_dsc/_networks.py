@@ -63,18 +63,33 @@ def private_seed(seed, device=None):
         yield
 
 
+class L2Normalize(torch.nn.Module):
+    """Each row divided by its Euclidean norm (an all-zero row stays zero):
+    the last layer of a network that ``normalize_embeddings`` asks for."""
+
+    def forward(self, inputs):
+        return torch.nn.functional.normalize(inputs, dim=1)
+
+
 class MLP(torch.nn.Sequential):
     """A multi-layer perceptron ``n_features -> hidden... -> n_components``.
 
     With no hidden layer it is a single linear map (a linear metric). Every
     hidden activation is followed by ``torch.nn.Dropout(dropout)`` when
-    ``dropout > 0``. The first layer is a ``SparseInputLinear``. The weights
+    ``dropout > 0``; with ``normalize``, an ``L2Normalize`` layer ends it.
+    The first layer is a ``SparseInputLinear``. The weights
     use torch's default initialisation, from torch's global generator (see
     ``build_mlp`` for a private seed).
     """
 
     def __init__(
-        self, n_features, hidden_layer_sizes, n_components, activation, dropout=0.0
+        self,
+        n_features,
+        hidden_layer_sizes,
+        n_components,
+        activation,
+        dropout=0.0,
+        normalize=False,
     ):
         sizes = [n_features, *hidden_layer_sizes, n_components]
         layers = []
@@ -85,10 +100,13 @@ class MLP(torch.nn.Sequential):
                 layers.append(ACTIVATIONS[activation]())
                 if dropout > 0:
                     layers.append(torch.nn.Dropout(dropout))
+        if normalize:
+            layers.append(L2Normalize())
         super().__init__(*layers)
         self.layer_sizes = sizes
         self.activation = activation
         self.dropout = float(dropout)
+        self.normalize = bool(normalize)
 
     @property
     def n_features(self):
@@ -101,18 +119,27 @@ class MLP(torch.nn.Sequential):
             "layer_sizes": list(self.layer_sizes),
             "activation": self.activation if len(self.layer_sizes) > 2 else "identity",
             "dropout": self.dropout,
+            "normalize": self.normalize,
         }
 
 
 def build_mlp(
-    n_features, hidden_layer_sizes, n_components, activation, seed, dropout=0.0
+    n_features,
+    hidden_layer_sizes,
+    n_components,
+    activation,
+    seed,
+    dropout=0.0,
+    normalize=False,
 ):
     """An ``MLP`` whose initial weights are drawn from a generator seeded with
     ``seed``, without touching torch's global random state."""
     # Layers draw their initial weights when built: build them under a
     # private seed so that torch's global random state is left as it was.
     with private_seed(seed):
-        return MLP(n_features, hidden_layer_sizes, n_components, activation, dropout)
+        return MLP(
+            n_features, hidden_layer_sizes, n_components, activation, dropout, normalize
+        )
 
 
 class ConvNet(torch.nn.Module):
@@ -122,9 +149,9 @@ class ConvNet(torch.nn.Module):
     ``(channels, height, width)``) and passes through one block per entry of
     ``channels`` (a 3x3 convolution, the activation and a 2x2 max-pooling
     while the image is at least 2 pixels high and wide), then a linear layer
-    to ``n_components`` (after dropout when ``dropout > 0``). Inputs are
-    first multiplied by the buffer ``input_scale``, as in ``MLP``; sparse
-    rows are made dense.
+    to ``n_components`` (after dropout when ``dropout > 0``), whose rows are
+    L2-normalised with ``normalize``. Inputs are first multiplied by the
+    buffer ``input_scale``, as in ``MLP``; sparse rows are made dense.
     """
 
     CHANNELS = (32, 64, 64)
@@ -137,6 +164,7 @@ class ConvNet(torch.nn.Module):
         activation="relu",
         dropout=0.0,
         channels=CHANNELS,
+        normalize=False,
     ):
         super().__init__()
         shape = tuple(int(n) for n in input_shape)
@@ -166,6 +194,8 @@ class ConvNet(torch.nn.Module):
         self.features = torch.nn.Sequential(*layers)
         self.drop = torch.nn.Dropout(dropout) if dropout > 0 else torch.nn.Identity()
         self.output = torch.nn.Linear(depth * height * width, n_components)
+        self.normalize = bool(normalize)
+        self.unit_rows = L2Normalize() if normalize else torch.nn.Identity()
         self.register_buffer("input_scale", torch.ones(()))
 
     @property
@@ -177,7 +207,7 @@ class ConvNet(torch.nn.Module):
             inputs = inputs.to_dense()
         images = (inputs * self.input_scale).reshape(-1, *self.input_shape)
         features = self.features(images).flatten(start_dim=1)
-        return self.output(self.drop(features))
+        return self.unit_rows(self.output(self.drop(features)))
 
     def architecture(self):
         """What ``build_network`` needs to rebuild this network."""
@@ -189,6 +219,7 @@ class ConvNet(torch.nn.Module):
             "n_components": self.n_components,
             "activation": self.activation,
             "dropout": self.dropout,
+            "normalize": self.normalize,
         }
 
 
@@ -257,13 +288,22 @@ def build_trained(
     activation="relu",
     dropout=0.0,
     input_shape=None,
+    normalize=False,
 ):
     """The network the loss trains, weights drawn from a generator seeded with
     ``seed``: ``"mlp"``, ``"conv"``, a copy of a ``torch.nn.Module``, or what
-    a callable ``network(n_features, n_components)`` builds."""
+    a callable ``network(n_features, n_components)`` builds; with
+    ``normalize``, its output rows L2-normalised (a network of the user's is
+    followed by ``L2Normalize``)."""
     if isinstance(network, str) and network == "mlp":
         return build_mlp(
-            n_features, hidden_layer_sizes, n_components, activation, seed, dropout
+            n_features,
+            hidden_layer_sizes,
+            n_components,
+            activation,
+            seed,
+            dropout,
+            normalize,
         )
     with private_seed(seed):
         if isinstance(network, str) and network == "conv":
@@ -272,7 +312,14 @@ def build_trained(
                     "network='conv' needs input_shape, the shape of one sample "
                     "such as (28, 28) or (3, 32, 32)."
                 )
-            return ConvNet(n_features, input_shape, n_components, activation, dropout)
+            return ConvNet(
+                n_features,
+                input_shape,
+                n_components,
+                activation,
+                dropout,
+                normalize=normalize,
+            )
         module = (
             copy.deepcopy(network)  # fit never changes a parameter
             if isinstance(network, torch.nn.Module)
@@ -283,7 +330,7 @@ def build_trained(
             f"network(n_features, n_components) must return a torch.nn.Module, "
             f"not {type(module).__name__}."
         )
-    return module
+    return torch.nn.Sequential(module, L2Normalize()) if normalize else module
 
 
 def scale_inputs(module, scale):
@@ -324,6 +371,9 @@ def build_network(architecture):
     dropout = architecture.get("dropout", 0.0)
     if not (isinstance(dropout, float) and 0 <= dropout < 1):
         raise ValueError(f"invalid dropout {dropout!r}")
+    normalize = architecture.get("normalize", False)  # absent from older files
+    if not isinstance(normalize, bool):
+        raise ValueError(f"invalid normalize {normalize!r}")
     sizes = architecture.get("layer_sizes", [1, 1])  # MLPs only
     if not (_positive_integers(sizes) and len(sizes) >= 2):
         raise ValueError(f"invalid layer sizes {sizes!r}")
@@ -336,9 +386,9 @@ def build_network(architecture):
     # weights are placeholders: draw them without touching torch's global state
     with private_seed(0):
         if head_kind == "mlp":
-            head = MLP(sizes[0], sizes[1:-1], sizes[-1], activation, dropout)
+            head = MLP(sizes[0], sizes[1:-1], sizes[-1], activation, dropout, normalize)
         elif head_kind == "conv":
-            head = _conv_from(architecture, activation, dropout)
+            head = _conv_from(architecture, activation, dropout, normalize)
         else:
             raise ValueError(f"unknown head kind {head_kind!r}")
         if kind != "anchored":
@@ -352,7 +402,7 @@ def _positive_integers(values):
     )
 
 
-def _conv_from(architecture, activation, dropout):
+def _conv_from(architecture, activation, dropout, normalize):
     shape, channels = architecture["input_shape"], architecture["channels"]
     n_features, n_components = architecture["n_features"], architecture["n_components"]
     if not (
@@ -364,7 +414,9 @@ def _conv_from(architecture, activation, dropout):
             f"invalid convolutional network: input_shape {shape!r}, channels "
             f"{channels!r}, n_features {n_features!r}, n_components {n_components!r}"
         )
-    return ConvNet(n_features, shape, n_components, activation, dropout, channels)
+    return ConvNet(
+        n_features, shape, n_components, activation, dropout, channels, normalize
+    )
 
 
 def input_spread(X):

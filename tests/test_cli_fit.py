@@ -20,6 +20,12 @@ def test_fit_records_the_feature_names_and_options(digit_files, digit_model):
     assert fitted.max_iter == 2
 
 
+def test_fit_with_normalized_embeddings(digit_files, tmp_path):
+    path = tmp_path / "unit.dsc"
+    ok("fit", digit_files / "seen.npz", "-o", path, *FAST, "--normalize-embeddings")
+    assert load(path).normalize_embeddings is True
+
+
 def test_fit_with_dropout(digit_files, tmp_path):
     path = tmp_path / "dropout.dsc"
     ok("fit", digit_files / "seen.npz", "-o", path, *FAST, "--dropout", "0.2")

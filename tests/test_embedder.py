@@ -182,6 +182,38 @@ def test_dropout_is_seeded_by_random_state_and_off_at_inference(blobs):
     assert not any(isinstance(m, torch.nn.Dropout) for m in plain.module_.modules())
 
 
+@pytest.mark.parametrize("init", ["random", "pca"])
+def test_normalized_embeddings_are_unit_rows_trained_as_such(blobs, init):
+    """The trained network's rows (the head's, beside an anchor) are unit
+    vectors in training and in ``transform``."""
+    X, y = blobs
+    params = {"max_iter": 3, "init": init, "n_components": 4}
+    model = fit_quietly(fast(**params, normalize_embeddings=True), X, y)
+    plain = fit_quietly(fast(**params), X, y)
+    head = model.module_.head if init == "pca" else model.module_
+    if init == "pca":
+        model.module_.head_scale.fill_(1.0)  # read the head, kept or not
+    with torch.no_grad():
+        rows = head(torch.tensor(X, dtype=torch.float32))
+    torch.testing.assert_close(rows.norm(dim=1), torch.ones(len(X)))
+    # trained on directions, the weights differ from the plain network's
+    assert model.loss_curve_ != plain.loss_curve_
+    if init == "random":
+        norms = np.linalg.norm(model.transform(X), axis=1)
+        np.testing.assert_allclose(norms, 1.0, rtol=1e-5)
+
+
+def test_normalized_embeddings_need_adam():
+    X, y = make_blobs(n_samples=60, centers=3, n_features=4, random_state=0)
+    model = DeepSpectralClusteringEmbedder(
+        hidden_layer_sizes=(), solver="closed_form", normalize_embeddings=True
+    )
+    with pytest.raises(
+        ValueError, match="normalize_embeddings=True needs solver='adam'"
+    ):
+        model.fit(X, y)
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.5])
 def test_does_not_touch_global_random_state(blobs, dropout):
     X, y = blobs

@@ -52,9 +52,10 @@ def test_build_mlp_is_seeded_and_leaves_the_global_generator_alone():
     [
         build_mlp(4, (), 2, "relu", seed=0),
         build_mlp(4, (6, 5), 3, "logistic", seed=0, dropout=0.1),
+        build_mlp(4, (6,), 3, "relu", seed=0, normalize=True),
         build_anchored(np.ones((3, 4)), np.zeros(3), build_mlp(4, (6,), 2, "tanh", 0)),
     ],
-    ids=["linear", "mlp", "anchored"],
+    ids=["linear", "mlp", "normalized", "anchored"],
 )
 def test_networks_are_rebuilt_from_their_description(module):
     if isinstance(module, AnchoredEmbedding):
@@ -90,6 +91,7 @@ def test_a_linear_map_is_described_without_an_activation():
         ({"layer_sizes": [4, 2.5, 2]}, "invalid layer sizes"),
         ({"layer_sizes": [4, True, 2]}, "invalid layer sizes"),
         ({"dropout": 1.0}, "invalid dropout"),
+        ({"normalize": "yes"}, "invalid normalize"),
         ({"kind": "anchored", "anchor_width": -1}, "invalid anchor_width"),
     ],
 )
@@ -97,6 +99,29 @@ def test_invalid_descriptions_are_refused(change, message):
     architecture = {**describe(build_mlp(4, (3,), 2, "relu", seed=0)), **change}
     with pytest.raises(ValueError, match=message):
         build_network(architecture)
+
+
+@pytest.mark.parametrize(
+    "network",
+    ["mlp", "conv", torch.nn.Linear(64, 4), lambda n, k: torch.nn.Linear(n, k)],
+    ids=["mlp", "conv", "module", "callable"],
+)
+def test_normalized_networks_give_unit_rows(network):
+    plain = build_trained(network, 64, 4, seed=0, input_shape=(8, 8))
+    unit = build_trained(network, 64, 4, seed=0, input_shape=(8, 8), normalize=True)
+    X = torch.randn(6, 64)
+    X[0] = 0.0  # an all-zero row of inputs: any output row, still finite
+    outputs = unit(X)
+    torch.testing.assert_close(outputs.norm(dim=1), torch.ones(6))
+    torch.testing.assert_close(
+        outputs, torch.nn.functional.normalize(plain(X), dim=1)
+    )  # the same weights: only the rows' norms differ
+
+
+def test_older_descriptions_without_normalize_rebuild_plain_networks():
+    architecture = describe(build_mlp(4, (3,), 2, "relu", seed=0))
+    del architecture["normalize"]
+    assert not build_network(architecture).normalize
 
 
 def test_foreign_modules_cannot_be_described():
@@ -157,13 +182,16 @@ def test_conv_net_refuses_a_shape_that_does_not_fit():
         ConvNet(64, (7, 7), 3)
 
 
-@pytest.mark.parametrize("kind", ["conv", "anchored-conv"])
+@pytest.mark.parametrize("kind", ["conv", "anchored-conv", "normalized-conv"])
 def test_conv_networks_are_rebuilt_from_their_description(kind):
-    head = build_trained("conv", 64, 4, seed=0, input_shape=(8, 8))
+    normalize = kind == "normalized-conv"
+    head = build_trained("conv", 64, 4, seed=0, input_shape=(8, 8), normalize=normalize)
     module = (
-        head if kind == "conv" else build_anchored(np.eye(64)[:5], np.zeros(5), head)
+        build_anchored(np.eye(64)[:5], np.zeros(5), head)
+        if kind == "anchored-conv"
+        else head
     )
-    if kind != "conv":
+    if kind == "anchored-conv":
         module.head_scale.fill_(1.0)
     assert_rebuilt(module, n_features=64)
 
