@@ -28,6 +28,7 @@ from sklearn.model_selection import StratifiedShuffleSplit
 
 from ._anchors import ANCHORS, MAX_ANCHOR_WIDTH, ClassMoments, anchor_maps
 from ._clock import StageClock
+from ._closed_form import class_sums
 from ._data import embed
 from ._networks import AnchoredEmbedding
 from .metrics import kmeans_nmi, nearest_neighbour_hits
@@ -320,10 +321,8 @@ def nearest_mean_nmi(points, labels):
     the rows of each class of ``labels``: how far apart an embedding keeps
     the classes, without k-means' search (``O(n k d)``)."""
     classes, inverse = np.unique(labels, return_inverse=True)
-    counts = np.bincount(inverse)
-    means = np.zeros((len(classes), points.shape[1]))
-    np.add.at(means, inverse, points)
-    means /= counts[:, None]
+    # a sparse indicator product: a tenth of np.add.at's time on 3,000 rows
+    means = class_sums(points, inverse, len(classes)) / np.bincount(inverse)[:, None]
     # squared distances less the rows' own norms, which do not change the order
     nearest = np.argmin((means**2).sum(axis=1) - 2 * points @ means.T, axis=1)
     return normalized_mutual_info_score(inverse, nearest)
