@@ -20,6 +20,15 @@ def test_fit_records_the_feature_names_and_options(digit_files, digit_model):
     assert fitted.max_iter == 2
 
 
+@pytest.mark.parametrize(("value", "expected"), [("auto", "auto"), ("3", 3)])
+def test_fit_takes_auto_or_a_number_of_epochs_of_patience(
+    digit_files, tmp_path, value, expected
+):
+    path = tmp_path / "patience.dsc"
+    ok("fit", digit_files / "seen.npz", "-o", path, *FAST, "--n-iter-no-change", value)
+    assert load(path).n_iter_no_change == expected
+
+
 def test_fit_with_normalized_embeddings(digit_files, tmp_path):
     path = tmp_path / "unit.dsc"
     ok("fit", digit_files / "seen.npz", "-o", path, *FAST, "--normalize-embeddings")
