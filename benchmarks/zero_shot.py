@@ -458,7 +458,9 @@ def markdown(results, args):
             "| method | " + " | ".join(columns) + " |",
             "|---" * (len(columns) + 1) + "|",
         ]
-        for method, runs in methods.items():
+        for method, runs in sorted(
+            methods.items(), key=lambda item: row_order(item[0])
+        ):
             summary = summarise(runs)
             if np.isclose(np.mean([r["NMI"] for r in runs]), best):
                 summary["NMI"] = f"**{summary['NMI']}**"
@@ -469,6 +471,14 @@ def markdown(results, args):
             )
         lines += time_ratios(methods)
     return "\n".join(lines) + "\n"
+
+
+def row_order(row):
+    """Rows in the order of ``METHODS``, each read-out after its method's
+    raw row (merged runs would otherwise list them as they came)."""
+    method = row.removesuffix(L2_READOUT)
+    position = list(METHODS).index(method) if method in METHODS else len(METHODS)
+    return position, row != method
 
 
 # Fit times compared with that of our loss in the peers' loop: the same
