@@ -17,6 +17,8 @@ Per dataset and seed: the Spearman correlation, across the (epoch, weight)
 pairs, of each criterion with the unseen NMI; the unseen NMI of the pair
 each criterion chooses (scoring every epoch, or every second or third
 epoch and the last), beside the best pair's; and each criterion's seconds.
+Shorter patience is replayed on the same records: where training would
+have stopped, and the pair the nearest mean would then have kept.
 
 Setup: ``bash benchmarks/install_data.sh``, then
 ``python benchmarks/epoch_criteria.py``; ``--help`` lists the options.
