@@ -37,10 +37,15 @@ def map_optimizer_tensors(state, function, kind=torch.Tensor):
     }
 
 
-def _integer(value, name):
+def non_negative_integer(value, name, error=ValueError):
+    """``value`` if it is an ``int`` (not a ``bool``) of at least 0, else
+    ``error`` naming it as ``name``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        raise error(f"{name} must be a non-negative integer, got {value!r}")
     return value
+
+
+_integer = non_negative_integer  # a value reader of VALUES below
 
 
 def _integer_or_none(value, name):

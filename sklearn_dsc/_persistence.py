@@ -26,7 +26,12 @@ import torch
 
 from ._embedder import DeepSpectralClusteringEmbedder
 from ._files import atomic_write
-from ._fitted_state import FittedState, export_state, import_state
+from ._fitted_state import (
+    FittedState,
+    export_state,
+    import_state,
+    non_negative_integer,
+)
 from ._networks import AnchoredEmbedding, build_network
 from ._version import __version__
 
@@ -258,7 +263,10 @@ def _read_array(archive, members, name, spec):
     if member not in members:
         raise ModelFileError(f"missing array {name!r}")
     dtype = np.dtype(spec["dtype"])
-    shape = tuple(_integer(n, f"shape of {name}") for n in spec["shape"])
+    shape = tuple(
+        non_negative_integer(n, f"shape of {name}", ModelFileError)
+        for n in spec["shape"]
+    )
     if dtype.name not in ARRAY_DTYPES and dtype.kind != "U":
         raise ModelFileError(f"array {name!r} has unsupported dtype {dtype}")
     size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -392,9 +400,3 @@ def _plain_array(array, name):
             "saved with pickle or joblib."
         )
     return array.astype(str)
-
-
-def _integer(value, what):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ModelFileError(f"{what} must be a non-negative integer, got {value!r}")
-    return value

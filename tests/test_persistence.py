@@ -346,6 +346,13 @@ def test_format_2_files_load(digits, model_bytes, tmp_path):
             lambda data: rewrite(data, lambda m: m.update({"metadata.json": b"{"})),
             "not valid JSON",
         ),
+        (
+            lambda data: rewrite(
+                data,
+                edit_metadata(lambda m: m["arrays"]["classes_"].update(shape=[-4])),
+            ),
+            "shape of classes_ must be a non-negative integer, got -4",
+        ),
     ],
 )
 def test_damaged_and_foreign_files_are_refused(corrupt, message, model_bytes, tmp_path):
