@@ -131,6 +131,100 @@ def test_zero_shot_read_outs_and_time_ratios():
     assert zero_shot.time_ratios({"ours, defaults": methods["ours, defaults"]}) == []
 
 
+def test_zero_shot_lists_merged_rows_in_the_order_of_its_methods():
+    import zero_shot
+
+    rows = ["ours, defaults", "MLP + softmax, L2 rows", "raw features", "MLP + softmax"]
+    ordered = sorted(rows, key=zero_shot.row_order)
+    assert ordered == [
+        "raw features",
+        "MLP + softmax",
+        "MLP + softmax, L2 rows",
+        "ours, defaults",
+    ]
+
+
+def test_zero_shot_normalised_configuration_gives_unit_rows_of_16(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("pytorch_metric_learning")
+    import zero_shot
+
+    loop = "MLP + spectral loss, normalised rows, 16 x 16"
+    ours = "ours, normalised embeddings, 16 x 16"
+    zero_shot.main(
+        [
+            *("--datasets", "digits", "--methods", loop, ours, "--seeds", "1"),
+            *("--epochs", "2", "--output", str(tmp_path)),
+        ]
+    )
+    rows = json.loads((tmp_path / "zero_shot.json").read_text())["digits"]
+    assert set(rows) == {loop, loop + zero_shot.L2_READOUT, ours}
+    assert all(run[0]["dims"] == 16 for run in rows.values())
+    assert rows[ours][0]["NMI"] > 0.2  # two epochs, far above chance
+
+
+def test_mlp_gap_records_each_read_out_after_the_scored_epochs(tmp_path):
+    pytest.importorskip("pytorch_metric_learning")
+    import mlp_gap
+
+    variant = "ours, 16 x 16, L2 rows in the loss, 16 outputs"
+    mlp_gap.main(
+        [
+            *("--datasets", "digits", "--variants", variant, "--seeds", "1"),
+            *("--epochs", "3", "--rows-per-class", "20", "--output", str(tmp_path)),
+        ]
+    )
+    (run,) = json.loads((tmp_path / "mlp_gap.json").read_text())["digits"][variant]
+    assert set(run["curves"]) == set(mlp_gap.READOUTS)
+    assert all(len(curve) == 3 for curve in run["curves"].values())  # epochs 1-3
+    assert (
+        "| ours, 16 x 16, L2 rows in the loss, 16 outputs | L2 rows |"
+        in (tmp_path / "mlp_gap.md").read_text()
+    )
+
+
+def test_epoch_criteria_replays_patience_on_the_records():
+    import epoch_criteria
+
+    def epoch(score, unseen):
+        return [{"nearest-mean NMI": score, "unseen": unseen, "weight": None}]
+
+    # the best score at epoch 1, a better one at epoch 5
+    scores = [0.5, 0.6, 0.55, 0.58, 0.59, 0.65, 0.6, 0.6, 0.6]
+    records = [epoch(score, 0.1 * index) for index, score in enumerate(scores)]
+    entry, last = epoch_criteria.patience_choice(records, 3)
+    assert (last, entry["unseen"]) == (4, pytest.approx(0.1))  # stops first
+    entry, last = epoch_criteria.patience_choice(records, 5)
+    assert (last, entry["unseen"]) == (8, pytest.approx(0.5))  # reaches epoch 5
+    # a run whose records end before the patience does stops where they end
+    entry, last = epoch_criteria.patience_choice(records, 10)
+    assert last == len(records) - 1
+
+
+def test_selection_criteria_replays_the_shortlist_on_fewer_sets():
+    import selection_criteria
+
+    # 3 candidates, 4 held-out sets: on the first set alone the third leads
+    run = {
+        "criteria": {},
+        "splits": {
+            "nearest-mean NMI": [[0.5, 0.9, 0.9, 0.9], [0.6] * 4, [0.9, 0.1, 0.1, 0.1]],
+            "k-means NMI": [[0.5, 0.9, 0.9, 0.9], [0.6] * 4, [0.9, 0.1, 0.1, 0.1]],
+        },
+    }
+    run["criteria"] = {
+        name: np.mean(values, axis=1).tolist() for name, values in run["splits"].items()
+    }
+    first, second = "nearest-mean NMI", "k-means NMI"
+    choose = selection_criteria.shortlisted_choice
+    assert choose(run, first, second, 2) == 0  # every set: the first
+    assert choose(run, first, second, 2, (1, 1)) == 2  # the first set alone
+    assert choose(run, first, second, 1, (None, 1)) == 0  # shortlisted on all
+    assert selection_criteria.used_splits(run, 1) == 0.25
+    old = {"criteria": run["criteria"]}  # no set's scores recorded
+    assert choose(old, first, second, 2, (1, 1)) is None
+
+
 def test_bench_memory_prints_a_row_per_call_and_size(capsys):
     import bench_memory
 
