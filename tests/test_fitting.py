@@ -59,6 +59,7 @@ def settings(**changes):
         "input_shape": None,
         "hidden_layer_sizes": (8,),
         "activation": "relu",
+        "normalize_embeddings": False,
         "init": "auto",
         "shrinkage": "auto",
         "alpha": 1e-4,
