@@ -24,9 +24,10 @@ mean over the held-out sets and the unseen-class NMI across candidates, and
 the unseen-class NMI of the candidate each criterion chooses, beside the
 best one's; and each criterion's time. Each held-out set's scores are
 recorded, so that the two-stage choice of the defaults (the nearest mean's
-three best, then k-means) is also replayed on the first 2, 3 or 5 sets. Tabular datasets come from
-``tabular_suite.py`` (a fresh class split per seed), the others from
-``datasets.py`` (their fixed split; seeds draw the held-out sets).
+three best, then k-means) is also replayed on the first 2, 3 or 5 sets.
+Tabular datasets come from ``tabular_suite.py`` (a fresh class split per
+seed), the others from ``datasets.py`` (their fixed split; seeds draw the
+held-out sets).
 
 Setup: ``bash benchmarks/install_data.sh``, then
 ``python benchmarks/selection_criteria.py``; ``--help`` lists the options.
