@@ -98,6 +98,9 @@ CASES = {
     "random_no_validation": lambda X, y: fit(X, y, init="random", early_stopping=False),
     "random_samples": lambda X, y: fit(X, y, init="random", validation_split="samples"),
     "dropout": lambda X, y: fit(X, y, init="random", dropout=0.3, early_stopping=False),
+    "normalized": lambda X, y: fit(
+        X, y, init="random", normalize_embeddings=True, early_stopping=False
+    ),
     "chunked": lambda X, y: fit(
         X, y, init="random", chunk_size=16, early_stopping=False
     ),
