@@ -98,12 +98,14 @@ def fit_ours_conv(X, y, seed, args):
     return model.fit(X, y).transform
 
 
-def fit_ours_normalized(X, y, seed, args):
+def fit_ours_normalized(X, y, seed, args, conv=False):
     """The estimator's form of the configuration closest to MultiSimilarity
-    (``fit_mlp_spectral_normalized``): the plain network with
-    ``normalize_embeddings=True``, 16 rows of each class of a batch, 16
-    outputs, 20 epochs on every training class."""
+    (``fit_mlp_spectral_normalized``): the plain network (the MLP, or with
+    ``conv`` the conv network) with ``normalize_embeddings=True``, 16 rows of
+    each class of a batch, 16 outputs, 20 epochs on every training class."""
+    network = {"network": "conv", "input_shape": args.input_shape} if conv else {}
     model = DeepSpectralClusteringEmbedder(
+        **network,
         init="random",
         normalize_embeddings=True,
         n_components=NORMALIZED_OUTPUTS,
@@ -297,10 +299,14 @@ METHODS = {
     ),
     "conv + spectral loss (PML's loop)": lambda *a: fit_mlp_spectral(*a, conv=True),
     "ours, conv": fit_ours_conv,
+    "ours, conv, normalised embeddings, 16 x 16": lambda *a: fit_ours_normalized(
+        *a, conv=True
+    ),
 }
 # Methods that need images (a dataset of INPUT_SHAPES)
 IMAGE_METHODS = {method for method in METHODS if method.startswith("conv +")} | {
-    "ours, conv"
+    "ours, conv",
+    "ours, conv, normalised embeddings, 16 x 16",
 }
 # The deep peers are also read out with their rows L2-normalised, the
 # geometry that the cosine losses train (triplet: PML's default distance
