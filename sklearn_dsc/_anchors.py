@@ -94,9 +94,7 @@ def whitened_anchors(X, codes, shrinkages, max_width, seed, directions=None):
     if largest > 0 and any(shrinkage is not None for shrinkage in shrinkages):
         _, codes = np.unique(codes, return_inverse=True)
         counts = np.bincount(codes).astype(np.float64)
-        class_means = np.zeros((len(counts), projected.shape[1]))
-        np.add.at(class_means, codes, projected)
-        class_means /= counts[:, None]
+        class_means = class_sums(projected, codes, len(counts)) / counts[:, None]
         residuals = projected - class_means[codes]
         within = residuals.T @ residuals / len(projected)
     for transform in _whitening(within, largest, shrinkages, len(components)):

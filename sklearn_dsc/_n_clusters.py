@@ -21,6 +21,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_array, check_consistent_length, check_random_state
 from sklearn.utils.validation import column_or_1d
 
+from ._closed_form import class_sums
 from ._compat import Interval, StrOptions, validate_params
 from ._errors import ArgumentError
 from ._estimate_methods import METHODS, REFERENCE_METHODS
@@ -531,8 +532,7 @@ def captured(basis, labels):
     column space that ``basis`` spans, from 0 to the number of clusters."""
     k = labels.max() + 1
     # tr(P_F P_Y) = sum over clusters of |U^T 1_c|^2 / n_c
-    sums = np.zeros((k, basis.shape[1]))
-    np.add.at(sums, labels, basis)
+    sums = class_sums(basis, labels, k)
     counts = np.bincount(labels, minlength=k)
     return np.sum(np.square(sums).sum(axis=1) / np.maximum(counts, 1))
 
