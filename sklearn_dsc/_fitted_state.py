@@ -45,11 +45,8 @@ def non_negative_integer(value, name, error=ValueError):
     return value
 
 
-_integer = non_negative_integer  # a value reader of VALUES below
-
-
 def _integer_or_none(value, name):
-    return None if value is None else _integer(value, name)
+    return None if value is None else non_negative_integer(value, name)
 
 
 def _float_or_none(value, name):
@@ -92,9 +89,9 @@ def _init(value, name):
 
 # The fitted values, each with the check of a value read back.
 VALUES = {
-    "n_features_in_": _integer,
-    "n_iter_": _integer,
-    "t_": _integer,
+    "n_features_in_": non_negative_integer,
+    "n_iter_": non_negative_integer,
+    "t_": non_negative_integer,
     "loss_curve_": _floats,
     "validation_scores_": _floats_or_none,
     "best_validation_score_": _float_or_none,
