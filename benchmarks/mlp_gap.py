@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from datasets import DATASETS
 from epoch_criteria import unseen_sample
+from readouts import whitened
 from zero_shot import HIDDEN, l2_rows, m_per_class_batches
 
 from sklearn_dsc import SpectralClusteringLoss
@@ -51,18 +52,11 @@ SCORED_EPOCHS = (1, 2, 3, 5, 7, 10, 15, 20)
 BATCH = 256
 
 
-def whitened_l2(train, test):
-    mean = train.mean(axis=0)
-    values, vectors = np.linalg.eigh(np.cov(train - mean, rowvar=False))
-    keep = values > 1e-6 * values.max()
-    transform = vectors[:, keep] / np.sqrt(values[keep])
-    return l2_rows((test - mean) @ transform)
-
-
 READOUTS = {
     "raw": lambda train, test: test,
     "L2 rows": lambda train, test: l2_rows(test),
-    "whitened, L2 rows": whitened_l2,
+    # readouts.py's whitening by the training embedding's covariance
+    "whitened, L2 rows": lambda train, test: l2_rows(whitened(train, test, None)),
 }
 
 
