@@ -322,12 +322,10 @@ def markdown(results, args):
         "then the unseen NMI of the candidate the criterion chooses (mean over "
         "seeds). *best*: the unseen NMI of the best candidate.",
         "",
-        "| dataset | best | " + " | ".join(criteria) + " |",
-        "|---" * (len(criteria) + 2) + "|",
+        *per_dataset(
+            table, criteria, lambda row, c: f"{row[c][0]:+.2f} / {row[c][1]:.3f}"
+        ),
     ]
-    for name, row in table.items():
-        cells = [f"{row[c][0]:+.2f} / {row[c][1]:.3f}" for c in criteria]
-        lines.append(f"| {name} | {row['best']:.3f} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "Over the datasets: the mean correlation, the mean shortfall of the "
@@ -359,13 +357,24 @@ def markdown(results, args):
         "The two-stage choices per dataset (unseen NMI of the choice; *n/a*: "
         "the run did not record each set's scores).",
         "",
-        "| dataset | best | " + " | ".join(rules) + " |",
-        "|---" * (len(rules) + 2) + "|",
+        *per_dataset(
+            table, rules, lambda row, r: f"{row[r][1]:.3f}" if r in row else "n/a"
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def per_dataset(table, columns, cell):
+    """The lines of a table with a row per dataset: its name, its best
+    candidate's unseen NMI, then ``cell(row, column)`` for each column."""
+    lines = [
+        "| dataset | best | " + " | ".join(columns) + " |",
+        "|---" * (len(columns) + 2) + "|",
     ]
     for name, row in table.items():
-        cells = [f"{row[r][1]:.3f}" if r in row else "n/a" for r in rules]
-        lines.append(f"| {name} | {row['best']:.3f} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        cells = " | ".join(cell(row, column) for column in columns)
+        lines.append(f"| {name} | {row['best']:.3f} | {cells} |")
+    return lines
 
 
 def main(argv=None):
