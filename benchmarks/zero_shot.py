@@ -100,7 +100,7 @@ def fit_ours_conv(X, y, seed, args):
 
 def fit_ours_normalized(X, y, seed, args, conv=False):
     """The estimator's form of the configuration closest to MultiSimilarity
-    (``fit_mlp_spectral_normalized``): the plain network (the MLP, or with
+    (``fit_mlp_spectral`` with ``normalize``): the plain network (the MLP, or with
     ``conv`` the conv network) with ``normalize_embeddings=True``, 16 rows of
     each class of a batch, 16 outputs, 20 epochs on every training class."""
     network = {"network": "conv", "input_shape": args.input_shape} if conv else {}
@@ -221,30 +221,18 @@ def m_per_class_batches(codes, seed, args, rows_per_class=4):
     return sampler, batch_size
 
 
-def fit_mlp_spectral(X, y, seed, args, conv=False):
+def fit_mlp_spectral(X, y, seed, args, conv=False, normalize=False):
     """Our loss in the PML peers' loop: their network, batches, optimiser and
-    epochs, no anchor and no selection, so that only the loss differs."""
+    epochs, no anchor and no selection, so that only the loss differs. With
+    ``normalize``, ``SpectralClusteringLoss(normalize=True)``, 16 rows of
+    each class of a batch and 16 outputs."""
     torch.manual_seed(seed)
     _, codes = np.unique(y, return_inverse=True)
-    network = peer_network(X, embedding_size(X), args, conv)
-    sampler, batch_size = m_per_class_batches(codes, seed, args)
-    loss_fn = SpectralClusteringLoss()
-    train_torch(
-        network, loss_fn, X, codes, seed, args, sampler=sampler, batch_size=batch_size
-    )
-    return embedder(network, args.device)
-
-
-def fit_mlp_spectral_normalized(X, y, seed, args, conv=False):
-    """``fit_mlp_spectral`` with ``SpectralClusteringLoss(normalize=True)``,
-    16 rows of each class of a batch and 16 outputs."""
-    torch.manual_seed(seed)
-    _, codes = np.unique(y, return_inverse=True)
-    network = peer_network(X, min(X.shape[1], NORMALIZED_OUTPUTS), args, conv)
-    sampler, batch_size = m_per_class_batches(
-        codes, seed, args, NORMALIZED_ROWS_PER_CLASS
-    )
-    loss_fn = SpectralClusteringLoss(normalize=True)
+    width = min(X.shape[1], NORMALIZED_OUTPUTS) if normalize else embedding_size(X)
+    network = peer_network(X, width, args, conv)
+    rows_per_class = NORMALIZED_ROWS_PER_CLASS if normalize else 4
+    sampler, batch_size = m_per_class_batches(codes, seed, args, rows_per_class)
+    loss_fn = SpectralClusteringLoss(normalize=normalize)
     train_torch(
         network, loss_fn, X, codes, seed, args, sampler=sampler, batch_size=batch_size
     )
@@ -288,7 +276,9 @@ METHODS = {
     "MLP + triplet (PML)": lambda *a: fit_pml(*a, loss_name="triplet"),
     "MLP + MultiSimilarity (PML)": lambda *a: fit_pml(*a, loss_name="multisimilarity"),
     "MLP + spectral loss (PML's loop)": fit_mlp_spectral,
-    "MLP + spectral loss, normalised rows, 16 x 16": fit_mlp_spectral_normalized,
+    "MLP + spectral loss, normalised rows, 16 x 16": lambda *a: fit_mlp_spectral(
+        *a, normalize=True
+    ),
     "ours, linear closed form": fit_ours_closed_form,
     "ours, normalised embeddings, 16 x 16": fit_ours_normalized,
     "ours, defaults": fit_ours,
