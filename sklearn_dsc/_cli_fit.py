@@ -227,12 +227,20 @@ def add(commands, debug):
         default=None,
         help="train without holding out validation data",
     )
-    options.add_argument(
+    normalize = options.add_mutually_exclusive_group()
+    normalize.add_argument(
         "--normalize-embeddings",
         dest="normalize_embeddings",
         action="store_true",
         default=None,
-        help="L2-normalise the trained network's output rows",
+        help="L2-normalise the trained network's output rows (by default only "
+        "where ten classes or more are held out)",
+    )
+    normalize.add_argument(
+        "--no-normalize-embeddings",
+        dest="normalize_embeddings",
+        action="store_false",
+        help="never L2-normalise the trained network's output rows",
     )
     sub.add_argument(
         "-v", "--verbose", action="count", default=0, help="one line per epoch"

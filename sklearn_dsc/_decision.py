@@ -70,11 +70,11 @@ class Choice:
         if evidence.per_epoch:
             trained = scores if evidence.random else scores[1:]
             start_nmi = "" if evidence.random else f"start {scores[0]:.4f}, "
-            kept = (
-                f"the network of epoch {self.best_epoch} kept"
-                if self.keep == TRIAL
-                else f"{start} kept, fitted on every class"
-            )
+            kept = {
+                TRIAL: f"the network of epoch {self.best_epoch} kept",
+                REFIT: f"a network refit on every class for {self.refit_epochs} epochs",
+                START: f"{start} kept, fitted on every class",
+            }[self.keep]
             return (
                 f"{evidence.metric}: {start_nmi}best epoch {self.best_epoch} of "
                 f"{len(trained)} {max(trained, default=np.nan):.4f}{measured}; {kept}"
@@ -96,8 +96,9 @@ class Choice:
 def decide(evidence):
     """The ``Choice`` that ``evidence`` supports.
 
-    With per-epoch scores, the trial network at its best epoch is kept when
-    it is a random start's network, or when its head's evidence ``helps``;
+    With per-epoch scores, a network is refit on every class for the trial's
+    best epoch when it is a random start's network, or when its head's
+    evidence ``helps`` (after an interrupt, the trial network as it is);
     otherwise the start, fitted on every class. With one comparison, a
     trained network is refit on every class for the trial's epochs when it
     is a random start's (with a warning if it did not beat its start by
@@ -111,12 +112,15 @@ def decide(evidence):
         trained = scores if evidence.random else scores[1:]
         best_epoch = int(np.argmax(trained)) + 1 if trained else 0
         helps = evidence.head is not None and evidence.head.helps
-        keep = TRIAL if evidence.random or helps else START
+        if not (evidence.random or helps):
+            return Choice(START, evidence, best_epoch=best_epoch)
+        interrupted = evidence.outcome is Outcome.INTERRUPTED
         return Choice(
-            keep,
+            TRIAL if interrupted else REFIT,
             evidence,
+            refit_epochs=0 if interrupted else best_epoch,
             best_epoch=best_epoch,
-            warn_max_iter=keep == TRIAL and ran_out,
+            warn_max_iter=ran_out,
         )
     if not evidence.trained:
         return Choice(START, evidence)

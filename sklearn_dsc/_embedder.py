@@ -128,7 +128,8 @@ class DeepSpectralClusteringEmbedder(
     n_components : int, default=None
         Dimension of the embedding that the loss trains (the head, with an
         anchor). ``None`` uses the number of training classes, the dimension
-        of the span of the class indicators that the loss fits. The anchor
+        of the span of the class indicators that the loss fits, or 16 where
+        ten classes or more are held out (see ``normalize_embeddings``). The anchor
         adds its own dimensions: up to 256 principal directions for
         ``init="pca"`` and ``"whitened"``, one per training class for
         ``"closed_form"``; when no trained head is kept the embedding is the
@@ -166,20 +167,21 @@ class DeepSpectralClusteringEmbedder(
         every hidden activation of the trained network); ``0`` adds no
         dropout layer. Inference uses every unit.
 
-    normalize_embeddings : bool, default=False
+    normalize_embeddings : bool or "auto", default="auto"
         L2-normalise each row of the trained network's output (of the head,
         beside an anchor), in training and in ``transform``: the loss then
         sees only the embeddings' directions, and k-means clusters them as
-        on a sphere. Measured with a plain MLP on glyph and font images
+        on a sphere. ``"auto"`` normalises where ten classes or more are
+        held out (``validation_split``), and there, unless they are set,
+        ``n_components`` is 16 and ``samples_per_class`` 16: the head is
+        trained as metric-learning losses train theirs. Elsewhere it does
+        not normalise. Measured with a plain MLP on glyph and font images
         (``benchmarks/mlp_gap.py``): with batches of 16 classes of 16 rows
-        (``samples_per_class=16``) and ``n_components=16`` it clustered
-        unseen classes within 0.03 and 0.01 NMI of MultiSimilarity, where
-        the loss on raw outputs trailed by 0.13 and 0.08. With
-        ``network="conv"`` and ``init="random"`` it matched MultiSimilarity
-        trained with the same network (glyphs 0.909 against 0.908, fonts
-        0.687 against 0.682). With few training classes, or inputs that are
-        already good features, the defaults do far better. See the user
-        guide.
+        and 16 outputs it clustered unseen classes within 0.03 and 0.01 NMI
+        of MultiSimilarity, where the loss on raw outputs trailed by 0.13
+        and 0.08; trained from a random start on few classes (5 digits of
+        8x8 pixels, Fashion-MNIST) it did worse than on raw outputs. See the
+        user guide.
 
     solver : {"adam", "closed_form"}, default="adam"
         ``"adam"`` trains by mini-batch gradient descent with Adam.
@@ -234,7 +236,8 @@ class DeepSpectralClusteringEmbedder(
         Samples of each class in a mini-batch. Each batch holds
         ``batch_size // samples_per_class`` classes (at least 2). ``None``
         puts every class in every batch when they fit, with
-        ``max(2, batch_size // n_classes)`` samples each.
+        ``max(2, batch_size // n_classes)`` samples each; where ten classes
+        or more are held out, 16 (see ``normalize_embeddings``).
 
     learning_rate_init : float, default=1e-3
         Adam's learning rate.
@@ -282,10 +285,11 @@ class DeepSpectralClusteringEmbedder(
         closed-form anchor was chosen. With 10 held-out classes or more,
         which judge a network reliably, the head is trained beside any
         anchor and scored on them after every epoch by the cheaper
-        nearest-mean NMI (patience ``n_iter_no_change``); its best epoch is kept,
-        as trained on the other classes, if its gain over the anchor alone
-        exceeds the spread of that gain over halves of the held-out
-        classes, and the anchor alone, fitted on every class, otherwise.
+        nearest-mean NMI (patience ``n_iter_no_change``); if its best
+        epoch's gain over the anchor alone exceeds the spread of that gain
+        over halves of the held-out classes, a network is refit on every
+        class for that many epochs, and otherwise the anchor alone is kept,
+        fitted on every class.
         ``"auto"`` is ``"classes"`` with 4 classes or more, else
         ``"samples"``.
 
@@ -431,7 +435,7 @@ class DeepSpectralClusteringEmbedder(
         "hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "normalize_embeddings": ["boolean"],
+        "normalize_embeddings": ["boolean", StrOptions({"auto"})],
         "solver": [StrOptions({"adam", "closed_form"})],
         "init": [StrOptions({"auto", "random", *ANCHORS})],
         "shrinkage": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
@@ -465,7 +469,7 @@ class DeepSpectralClusteringEmbedder(
         hidden_layer_sizes=(256,),
         activation="relu",
         dropout=0.0,
-        normalize_embeddings=False,
+        normalize_embeddings="auto",
         solver="adam",
         init="auto",
         shrinkage="auto",
@@ -734,7 +738,8 @@ class DeepSpectralClusteringEmbedder(
                 "solver='closed_form' learns a linear map: set hidden_layer_sizes=() "
                 "and keep network='mlp'."
             )
-        if self.solver == "closed_form" and self.normalize_embeddings:
+        normalizes = not _is(self.normalize_embeddings, "auto")
+        if self.solver == "closed_form" and normalizes and self.normalize_embeddings:
             raise ValueError(
                 "solver='closed_form' minimises the loss of the map's own rows; "
                 "normalize_embeddings=True needs solver='adam'."
@@ -787,7 +792,11 @@ class DeepSpectralClusteringEmbedder(
             input_shape=None if self.input_shape is None else tuple(self.input_shape),
             hidden_layer_sizes=sizes,
             activation=self.activation,
-            normalize_embeddings=self.normalize_embeddings,
+            normalize_embeddings=(
+                "auto"
+                if _is(self.normalize_embeddings, "auto")
+                else bool(self.normalize_embeddings)
+            ),
             init=self.init,
             shrinkage=self.shrinkage,
             alpha=self.alpha,

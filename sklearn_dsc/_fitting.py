@@ -31,6 +31,8 @@ from ._selection import (
     DEFAULT_SHRINKAGE,
     EPOCH_PATIENCE,
     KMEANS_NMI,
+    MANY_CLASSES_HEAD_WIDTH,
+    MANY_CLASSES_ROWS_PER_CLASS,
     NEAREST_MEAN_NMI,
     AnchorChoice,
     HeldOut,
@@ -63,7 +65,7 @@ class Settings:
     input_shape: tuple | None
     hidden_layer_sizes: tuple
     activation: str
-    normalize_embeddings: bool
+    normalize_embeddings: bool | str  # "auto": see many_classes_head
     init: str
     shrinkage: float | str
     alpha: float
@@ -76,6 +78,25 @@ class Settings:
     def fixed_shrinkage(self):
         """The shrinkage used when held-out classes do not choose it."""
         return DEFAULT_SHRINKAGE if self.shrinkage == "auto" else self.shrinkage
+
+    def many_classes_head(self):
+        """These settings with the head that many held-out classes train
+        (``EPOCH_SELECTION_CLASSES`` or more): ``normalize_embeddings="auto"``
+        normalises its rows, ``n_components=None`` makes it
+        ``MANY_CLASSES_HEAD_WIDTH`` wide and ``samples_per_class=None`` draws
+        ``MANY_CLASSES_ROWS_PER_CLASS`` rows of each class of a batch; values
+        set otherwise are kept."""
+        training = self.training
+        return dataclasses.replace(
+            self,
+            n_components=self.n_components or MANY_CLASSES_HEAD_WIDTH,
+            normalize_embeddings=self.normalize_embeddings in ("auto", True),
+            training=dataclasses.replace(
+                training,
+                samples_per_class=training.samples_per_class
+                or MANY_CLASSES_ROWS_PER_CLASS,
+            ),
+        )
 
 
 @dataclasses.dataclass
@@ -140,7 +161,7 @@ def start(X, codes, run, init=None, shrinkage=None, *, score=None, n_classes=Non
             settings.activation,
             settings.training.dropout,
             settings.input_shape,
-            settings.normalize_embeddings,
+            settings.normalize_embeddings is True,  # "auto" is False here
         )
         scale_inputs(module, scale)
         return module
@@ -243,16 +264,19 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     random), is trained on the classes not held out while the held-out
     classes gather ``Evidence`` (``_trial``); ``decide`` makes the
     ``Choice``, which is then applied (``_apply``). With
-    ``EPOCH_SELECTION_CLASSES`` held-out classes or more they score the
-    trial after every epoch, and its best epoch is kept as it was scored,
-    trained on the other classes, if it beats the start by more than the
-    spread of its gain; with fewer, each choice is one comparison (so that
-    the noise of k-means on a few classes is not selected for), a head is
-    trained with ``init="auto"`` only beside the closed-form anchor, and a
-    network kept is refit on every class for the trial's epochs. A head
-    that lowers the held-out Recall@1 significantly is never kept
-    (``HeadEvidence``).
+    ``EPOCH_SELECTION_CLASSES`` held-out classes or more the head is the
+    settings' ``many_classes_head``, they score the trial after every epoch,
+    and if its best epoch beats the start by more than the spread of its
+    gain, a network is refit on every class for that many epochs, beside the
+    anchor at the weight they chose; with fewer, each choice is one
+    comparison (so that the noise of k-means on a few classes is not
+    selected for), a head is trained with ``init="auto"`` only beside the
+    closed-form anchor, and a network kept is refit on every class for the
+    trial's epochs. A head that lowers the held-out Recall@1 significantly
+    is never kept (``HeadEvidence``).
     """
+    if held_out.many_classes:
+        run = dataclasses.replace(run, settings=run.settings.many_classes_head())
     settings = run.settings
     anchor = _choose_anchor(X, codes, n_classes, held_out, run)
     init, shrinkage = anchor.init, anchor.shrinkage

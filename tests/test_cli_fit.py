@@ -29,10 +29,18 @@ def test_fit_takes_auto_or_a_number_of_epochs_of_patience(
     assert load(path).n_iter_no_change == expected
 
 
-def test_fit_with_normalized_embeddings(digit_files, tmp_path):
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ((), "auto"),
+        (("--normalize-embeddings",), True),
+        (("--no-normalize-embeddings",), False),
+    ],
+)
+def test_fit_with_normalized_embeddings(digit_files, tmp_path, flags, expected):
     path = tmp_path / "unit.dsc"
-    ok("fit", digit_files / "seen.npz", "-o", path, *FAST, "--normalize-embeddings")
-    assert load(path).normalize_embeddings is True
+    ok("fit", digit_files / "seen.npz", "-o", path, *FAST, *flags)
+    assert load(path).normalize_embeddings == expected
 
 
 def test_fit_with_dropout(digit_files, tmp_path):

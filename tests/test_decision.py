@@ -56,24 +56,31 @@ def test_a_random_network_is_refit_even_below_the_margin_with_a_warning():
     assert not decide(evidence).warn_untrained_random
 
 
-def test_per_epoch_scores_keep_the_best_epoch_when_the_head_helps():
+def test_per_epoch_scores_refit_for_the_best_epoch_when_the_head_helps():
     scores = [0.5, 0.55, 0.6, 0.58]
     evidence = Evidence(
         scores, True, False, True, HELPS, Outcome.MAX_ITER, 3, NEAREST_MEAN_NMI
     )
     choice = decide(evidence)
-    assert (choice.keep, choice.best_epoch) == (TRIAL, 2)
+    assert (choice.keep, choice.refit_epochs, choice.best_epoch) == (REFIT, 2, 2)
     assert choice.warn_max_iter
     assert choice.describe() == (
         f"nearest-mean NMI: start 0.5000, best epoch 2 of 3 0.6000 "
-        f"({HELPS.describe()}); the network of epoch 2 kept"
+        f"({HELPS.describe()}); a network refit on every class for 2 epochs"
     )
     choice = decide(Evidence(scores, True, False, True, WITHIN_MARGIN))
     assert choice.keep == START
     assert choice.describe().endswith("; the anchor alone kept, fitted on every class")
 
 
-def test_per_epoch_scores_of_a_random_network_keep_its_best_epoch():
+def test_per_epoch_scores_after_an_interrupt_keep_the_trial_network():
+    evidence = Evidence([0.5, 0.6, 0.55], True, False, True, HELPS, Outcome.INTERRUPTED)
+    choice = decide(evidence)
+    assert (choice.keep, choice.refit_epochs, choice.best_epoch) == (TRIAL, 0, 1)
+    assert choice.describe().endswith("; the network of epoch 1 kept")
+
+
+def test_per_epoch_scores_of_a_random_network_refit_for_its_best_epoch():
     choice = decide(Evidence([0.3, 0.2, 0.1], True, True))
-    assert (choice.keep, choice.best_epoch) == (TRIAL, 1)
+    assert (choice.keep, choice.refit_epochs, choice.best_epoch) == (REFIT, 1, 1)
     assert choice.describe().startswith("k-means NMI: best epoch 1 of 3 0.3000")

@@ -203,6 +203,40 @@ def test_normalized_embeddings_are_unit_rows_trained_as_such(blobs, init):
         np.testing.assert_allclose(norms, 1.0, rtol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore:No trained head was kept")
+@pytest.mark.filterwarnings("ignore:n_components=6 sets the width")
+def test_auto_normalizes_the_head_where_many_classes_are_held_out(blobs):
+    """``normalize_embeddings="auto"``: a 16-wide head on unit rows where ten
+    classes or more are held out, the plain head elsewhere."""
+    X, y = informative_and_noise(n_classes=34, n_per_class=10)
+    params = {"hidden_layer_sizes": (8,), "max_iter": 2, "random_state": 0}
+    many = DeepSpectralClusteringEmbedder(**params).fit(X, y)
+    assert many.n_validation_classes_ >= 10
+    head = many.module_.head
+    with torch.no_grad():
+        rows = head(torch.tensor(X[:5], dtype=torch.float32))
+    assert rows.shape[1] == 16
+    torch.testing.assert_close(rows.norm(dim=1), torch.ones(5))
+    # set otherwise, the parameters hold
+    plain = DeepSpectralClusteringEmbedder(
+        **params, normalize_embeddings=False, n_components=6
+    ).fit(X, y)
+    assert not plain.module_.head.normalize
+    assert plain.module_.head.layer_sizes[-1] == 6
+    X, y = blobs
+    few = DeepSpectralClusteringEmbedder(**params).fit(X, y)
+    assert few.n_validation_classes_ < 10
+    assert not few.module_.head.normalize
+
+
+def test_auto_normalization_allows_the_closed_form():
+    X, y = make_blobs(n_samples=60, centers=3, n_features=4, random_state=0)
+    model = DeepSpectralClusteringEmbedder(hidden_layer_sizes=(), solver="closed_form")
+    assert model.normalize_embeddings == "auto"
+    assert model.fit(X, y).transform(X).shape[0] == 60
+
+
 def test_normalized_embeddings_need_adam():
     X, y = make_blobs(n_samples=60, centers=3, n_features=4, random_state=0)
     model = DeepSpectralClusteringEmbedder(

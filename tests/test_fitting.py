@@ -23,6 +23,8 @@ from sklearn_dsc._selection import (
     DEFAULT_SHRINKAGE,
     EPOCH_PATIENCE,
     EPOCH_SELECTION_CLASSES,
+    MANY_CLASSES_HEAD_WIDTH,
+    MANY_CLASSES_ROWS_PER_CLASS,
     NEAREST_MEAN_NMI,
     SELECTION_LEVEL,
     SELECTION_MARGIN,
@@ -59,7 +61,7 @@ def settings(**changes):
         "input_shape": None,
         "hidden_layer_sizes": (8,),
         "activation": "relu",
-        "normalize_embeddings": False,
+        "normalize_embeddings": "auto",
         "init": "auto",
         "shrinkage": "auto",
         "alpha": 1e-4,
@@ -79,6 +81,26 @@ def problem():
 
 def run(**changes):
     return Run(settings(**changes), torch.device("cpu"), np.random.RandomState(0))
+
+
+def test_the_head_of_many_held_out_classes():
+    head = settings().many_classes_head()
+    assert head.n_components == MANY_CLASSES_HEAD_WIDTH
+    assert head.normalize_embeddings is True
+    assert head.training.samples_per_class == MANY_CLASSES_ROWS_PER_CLASS
+    # values the user set are kept
+    chosen = settings(
+        n_components=5, normalize_embeddings=False, samples_per_class=4
+    ).many_classes_head()
+    assert chosen.n_components == 5
+    assert chosen.normalize_embeddings is False
+    assert chosen.training.samples_per_class == 4
+
+
+def test_auto_normalisation_is_off_elsewhere(problem):
+    X, codes = problem
+    result = start(X, codes, run(), "random")
+    assert not result.module.normalize
 
 
 def test_the_fixed_shrinkage():
@@ -196,13 +218,8 @@ def many_classes():
     return X, codes, (X[~held], codes[~held]), codes[held]
 
 
-def assert_same_weights(module, state):
-    for name, value in module.state_dict().items():
-        torch.testing.assert_close(value, state[name], rtol=0, atol=0)
-
-
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_many_held_out_classes_keep_the_best_epoch(many_classes):
+def test_many_held_out_classes_refit_for_the_best_epoch(many_classes):
     X, codes, train_part, held_codes = many_classes
     held_out = ScriptedHeldOut(held_codes, [0.5, 0.55, 0.6, 0.58, 0.52])
     result = _fit_on_held_out_classes(
@@ -213,13 +230,19 @@ def test_many_held_out_classes_keep_the_best_epoch(many_classes):
     # the cheap score chose the epoch
     assert held_out.ranked
     assert result.history.validation_metric == NEAREST_MEAN_NMI
+    # the evidence was measured on the weights scored after the second epoch,
+    # not the last ones
+    assert held_out.evidence_seen.keys() == held_out.seen[2].keys()
+    for name, value in held_out.evidence_seen.items():
+        torch.testing.assert_close(value, held_out.seen[2][name])
+    # then a network was refit on every class for those two epochs
+    assert result.history.n_iter == 2
     assert result.module.head_scale.item() > 0
-    # the weights scored after the second epoch, not the last ones, which the
-    # evidence was measured on
-    assert_same_weights(result.module.head, held_out.seen[2])
-    assert_same_weights(result.module.head, held_out.evidence_seen)
-    with pytest.raises(AssertionError):
-        assert_same_weights(result.module.head, held_out.seen[4])
+    # the head of many held-out classes: 16 wide, its rows L2-normalised
+    head = result.module.head
+    rows = head(torch.from_numpy(X[:5]).float())
+    assert rows.shape[1] == MANY_CLASSES_HEAD_WIDTH
+    torch.testing.assert_close(rows.norm(dim=1), torch.ones(5))
 
 
 @pytest.mark.parametrize(
@@ -278,7 +301,7 @@ def test_epochs_scored_on_many_held_out_classes_have_their_own_patience(
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_random_init_with_many_held_out_classes_keeps_a_trained_epoch(
+def test_random_init_with_many_held_out_classes_refits_its_best_epoch(
     many_classes,
 ):
     X, codes, train_part, held_codes = many_classes
@@ -288,7 +311,8 @@ def test_random_init_with_many_held_out_classes_keeps_a_trained_epoch(
         X, codes, 30, train_part, held_out, run(init="random", max_iter=3)
     )
     assert result.history.validation_scores == [0.3, 0.2, 0.1]
-    assert_same_weights(result.module, held_out.seen[0])
+    assert isinstance(result.module, MLP)
+    assert result.history.n_iter == 1  # refit on every class for the best epoch
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
