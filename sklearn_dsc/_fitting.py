@@ -314,8 +314,11 @@ def _trial(trial, train_part, held_out, run, init):
         trained = scores if random else scores[1:]
         head = None
         if not random and max(trained, default=-np.inf) > scores[0]:
-            # the best epoch's weights, restored by training
+            # the best epoch's weights, restored by training, at the anchor
+            # weight that the nearest-mean NMI chose
             head = held_out.head_evidence(trial.module, [scores[0], max(trained)])
+            if head.helps:  # k-means chooses the weight the refit keeps
+                held_out.choose_anchor_weight(trial.module)
         n_epochs = trial.history.n_iter
         return Evidence(
             scores, True, random, True, head, outcome, n_epochs, NEAREST_MEAN_NMI

@@ -531,6 +531,15 @@ class HeldOut:
         n_anchor = module.anchor.out_features
         return embeddings[:, :n_anchor], embeddings[:, n_anchor:]
 
+    def choose_anchor_weight(self, module):
+        """Set the anchored ``module``'s anchor weight to the one of
+        ``anchor_weights`` whose held-out k-means NMI is best, and return that
+        NMI. The nearest-mean NMI, which chooses the epoch, favours the
+        geometry of a wide anchor: on fonts with the conv network it chose
+        weight 2 where the unseen fonts give 0.53, against 0.69 at 0.5 and
+        0."""
+        return self.score(module, KMEANS_NMI)
+
     def head_evidence(self, module, scores):
         """``HeadEvidence`` of the anchored ``module``'s trained head, at the
         anchor weight ``score`` chose, against its anchor alone.

@@ -186,6 +186,7 @@ class ScriptedHeldOut:
 
     many_classes = True  # scores after every epoch
     ranked = False  # whether rank scored an epoch
+    weight_chosen = False  # whether choose_anchor_weight was asked
 
     def __init__(self, codes, script, margin=SELECTION_MARGIN, recall_p=1.0):
         self.codes = codes
@@ -204,6 +205,9 @@ class ScriptedHeldOut:
         """The score after every epoch: scripted alike."""
         self.ranked = True
         return self.score(module)
+
+    def choose_anchor_weight(self, module):
+        self.weight_chosen = True
 
     def head_evidence(self, module, scores):
         self.evidence_seen = {k: v.clone() for k, v in module.head.state_dict().items()}
@@ -227,8 +231,9 @@ def test_many_held_out_classes_refit_for_the_best_epoch(many_classes):
     )
     assert result.history.validation_scores == [0.5, 0.55, 0.6, 0.58, 0.52]
     assert result.history.best_validation_score == 0.6
-    # the cheap score chose the epoch
+    # the cheap score chose the epoch, k-means the anchor weight
     assert held_out.ranked
+    assert held_out.weight_chosen
     assert result.history.validation_metric == NEAREST_MEAN_NMI
     # the evidence was measured on the weights scored after the second epoch,
     # not the last ones
@@ -258,6 +263,7 @@ def test_a_head_without_evidence_leaves_the_anchor(many_classes, margin, recall_
     )
     assert result.module.head_scale.item() == 0
     assert result.history.validation_scores == [0.5, 0.6, 0.55]
+    assert not held_out.weight_chosen  # for a head that is not kept
 
 
 def test_no_evidence_is_measured_when_no_epoch_beats_the_start(many_classes):

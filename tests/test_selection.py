@@ -315,6 +315,16 @@ def test_held_out_score_chooses_the_anchor_weight():
         points = embed(module, X, torch.device("cpu"))
         by_weight.append(nearest_mean_nmi(points, codes))
     assert ranked == pytest.approx(max(by_weight))
+    # choose_anchor_weight: the weight whose k-means NMI is best, which it returns
+    chosen = held_out.choose_anchor_weight(module)
+    weight = module.anchor_weight.item()
+    by_kmeans = {}
+    for candidate in _selection.ANCHOR_WEIGHTS:
+        module.anchor_weight.fill_(candidate)
+        points = embed(module, X, torch.device("cpu"))
+        by_kmeans[candidate] = kmeans_nmi(points, codes, random_state=0, n_init=3)
+    assert chosen == pytest.approx(max(by_kmeans.values()))
+    assert by_kmeans[weight] == pytest.approx(chosen)
 
 
 @pytest.mark.parametrize("whole_classes", [True, False])
