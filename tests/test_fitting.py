@@ -223,6 +223,13 @@ def many_classes():
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def assert_same_state(state, expected):
+    """Two state dicts hold the same tensors, bit for bit."""
+    assert state.keys() == expected.keys()
+    for name, value in state.items():
+        torch.testing.assert_close(value, expected[name], rtol=0, atol=0)
+
+
 def test_many_held_out_classes_refit_for_the_best_epoch(many_classes):
     X, codes, train_part, held_codes = many_classes
     held_out = ScriptedHeldOut(held_codes, [0.5, 0.55, 0.6, 0.58, 0.52])
@@ -237,9 +244,9 @@ def test_many_held_out_classes_refit_for_the_best_epoch(many_classes):
     assert result.history.validation_metric == NEAREST_MEAN_NMI
     # the evidence was measured on the weights scored after the second epoch,
     # not the last ones
-    assert held_out.evidence_seen.keys() == held_out.seen[2].keys()
-    for name, value in held_out.evidence_seen.items():
-        torch.testing.assert_close(value, held_out.seen[2][name])
+    assert_same_state(held_out.evidence_seen, held_out.seen[2])
+    with pytest.raises(AssertionError):
+        assert_same_state(held_out.evidence_seen, held_out.seen[4])
     # then a network was refit on every class for those two epochs
     assert result.history.n_iter == 2
     assert result.module.head_scale.item() > 0
