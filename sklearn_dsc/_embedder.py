@@ -738,8 +738,10 @@ class DeepSpectralClusteringEmbedder(
                 "solver='closed_form' learns a linear map: set hidden_layer_sizes=() "
                 "and keep network='mlp'."
             )
-        normalizes = not _is(self.normalize_embeddings, "auto")
-        if self.solver == "closed_form" and normalizes and self.normalize_embeddings:
+        asked_to_normalize = (
+            not _is(self.normalize_embeddings, "auto") and self.normalize_embeddings
+        )
+        if self.solver == "closed_form" and asked_to_normalize:
             raise ValueError(
                 "solver='closed_form' minimises the loss of the map's own rows; "
                 "normalize_embeddings=True needs solver='adam'."
