@@ -8,13 +8,14 @@ run ``_training``'s loop.
 """
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from ._anchors import ANCHORS, anchor_maps
+from ._anchors import ANCHORS, ClassMoments, anchor_maps
 from ._clock import StageClock
 from ._closed_form import class_sums, closed_form_linear_map
 from ._data import embed
@@ -133,7 +134,17 @@ class Run:
             self.on_stage(text)
 
 
-def start(X, codes, run, init=None, shrinkage=None, *, score=None, n_classes=None):
+def start(
+    X,
+    codes,
+    run,
+    init=None,
+    shrinkage=None,
+    *,
+    score=None,
+    n_classes=None,
+    anchors=None,
+):
     """A starting network for ``init`` and a fresh history: ``FitResult``.
 
     ``init`` and ``shrinkage`` default to the settings'. ``"random"`` is the
@@ -142,7 +153,8 @@ def start(X, codes, run, init=None, shrinkage=None, *, score=None, n_classes=Non
     the head. With ``init="auto"`` and ``score``, the anchor that scores best
     is kept; without ``score``, PCA. The head is ``settings.n_components``
     wide, or as wide as ``n_classes`` (the classes of ``codes`` when
-    ``None``).
+    ``None``). ``anchors(candidates)``, if given, fits the anchors instead
+    of ``anchor_maps`` on ``X`` (``ClassMoments.anchor_maps``).
     """
     settings = run.settings
     init = init or settings.init
@@ -170,7 +182,10 @@ def start(X, codes, run, init=None, shrinkage=None, *, score=None, n_classes=Non
         return FitResult(trained_part(), "random", None, History())
     candidates = start_candidates(init, shrinkage, scored=score is not None)
     with run.clock("fitting anchors"):
-        maps = list(anchor_maps(candidates, X, codes, settings.alpha, seed))
+        if anchors is None:
+            maps = list(anchor_maps(candidates, X, codes, settings.alpha, seed))
+        else:
+            maps = list(anchors(candidates))
     modules = [build_anchored(weight, bias, trained_part()) for weight, bias in maps]
     best = best_start(modules, score)
     return FitResult(modules[best], *candidates[best], History())
@@ -278,12 +293,25 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     if held_out.many_classes:
         run = dataclasses.replace(run, settings=run.settings.many_classes_head())
     settings = run.settings
-    anchor = _choose_anchor(X, codes, n_classes, held_out, run)
+    moments = None
+    if _anchor_is_chosen(settings) and ClassMoments.applies(X):
+        with run.clock("choosing the anchor"):
+            moments = ClassMoments(X, codes)
+    anchor = _choose_anchor(X, codes, n_classes, held_out, run, moments)
     init, shrinkage = anchor.init, anchor.shrinkage
-    trial = start(*train_part, run, init, shrinkage)
+    trial_anchors = refit_anchors = None
+    if moments is not None:  # the trial's and the refit's, with no pass over X
+        held = np.isin(codes, np.unique(held_out.codes))
+        trial_anchors = functools.partial(
+            moments.anchor_maps, held, alpha=settings.alpha
+        )
+        refit_anchors = functools.partial(
+            moments.anchor_maps, None, alpha=settings.alpha
+        )
+    trial = start(*train_part, run, init, shrinkage, anchors=trial_anchors)
     evidence = _trial(trial, train_part, held_out, run, init)
     choice = decide(evidence)
-    result = _apply(choice, trial, X, codes, run, init, shrinkage)
+    result = _apply(choice, trial, X, codes, run, init, shrinkage, refit_anchors)
     result.history.validation_scores = evidence.scores
     result.history.best_validation_score = max(evidence.scores)
     result.history.validation_metric = evidence.metric
@@ -335,15 +363,16 @@ def _trial(trial, train_part, held_out, run, init):
     return Evidence(scores, False, random, True, head, outcome, trial.history.n_iter)
 
 
-def _apply(choice, trial, X, codes, run, init, shrinkage):
-    """The network that ``choice`` keeps, with the warnings it calls for."""
+def _apply(choice, trial, X, codes, run, init, shrinkage, anchors=None):
+    """The network that ``choice`` keeps, with the warnings it calls for
+    (``anchors`` as in ``start``)."""
     settings = run.settings
     if choice.warn_untrained_random:
         _warn_untrained_random(choice.evidence.scores)
     if choice.keep == TRIAL:
         result = trial
     else:
-        result = start(X, codes, run, init, shrinkage)
+        result = start(X, codes, run, init, shrinkage, anchors=anchors)
         if choice.keep == REFIT:
             run.report(f"refit on every class for {choice.refit_epochs} epochs")
             schedule = Schedule(choice.refit_epochs)
@@ -383,18 +412,21 @@ def _record_validation(history, n_held_out, choice):
         history.validation_spread = float(np.std(choice.split_scores, ddof=1))
 
 
-def _choose_anchor(X, codes, n_classes, held_out, run):
+def _anchor_is_chosen(settings):
+    """Whether held-out classes choose the anchor or its shrinkage."""
+    return settings.init == "auto" or (
+        settings.init in ANCHORS
+        and ANCHORS[settings.init].shrinks
+        and settings.shrinkage == "auto"
+    )
+
+
+def _choose_anchor(X, codes, n_classes, held_out, run, moments):
     """An ``AnchorChoice``: the settings', or what held-out classes choose
-    when they are ``"auto"``."""
+    when they are ``"auto"`` (from ``moments``, the ``ClassMoments`` of ``X``
+    and ``codes``, when not ``None``)."""
     settings = run.settings
-    if not (
-        settings.init == "auto"
-        or (
-            settings.init in ANCHORS
-            and ANCHORS[settings.init].shrinks
-            and settings.shrinkage == "auto"
-        )
-    ):
+    if not _anchor_is_chosen(settings):
         return AnchorChoice(settings.init, settings.fixed_shrinkage)
 
     began = {}  # when each pass over the splits began
@@ -422,6 +454,7 @@ def _choose_anchor(X, codes, n_classes, held_out, run):
             run.random_state,
             held_out.kmeans_seed,
             on_split,
+            moments,
         )
 
 

@@ -227,6 +227,7 @@ def choose_anchor(
     random_state,
     kmeans_seed,
     on_split=None,
+    moments=None,
 ):
     """The anchor, and its shrinkage, that cluster held-out classes best.
 
@@ -250,7 +251,7 @@ def choose_anchor(
 
     Returns an ``AnchorChoice``. ``on_split(i, n, stage)``, if given, is
     called as the ``i``-th of the ``n`` splits begins, ``stage`` saying
-    which pass over them it is.
+    which pass over them it is. ``moments``: as in ``anchor_scores``.
     """
     seed = int(random_state.randint(np.iinfo(np.int32).max))
     shrinkages = SHRINKAGES if shrinkage == "auto" else (shrinkage,)
@@ -270,7 +271,8 @@ def choose_anchor(
         else ANCHOR_SPLITS
     )
     held_out_sets = distinct_subsets(n_classes, n_held_out, n_splits, random_state)
-    moments = ClassMoments(X, codes) if ClassMoments.applies(X) else None
+    if moments is None and ClassMoments.applies(X):
+        moments = ClassMoments(X, codes)
 
     def scores_of(candidates, criterion, stage):
         report = None if on_split is None else lambda i, n: on_split(i, n, stage)

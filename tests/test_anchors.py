@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from scipy import linalg
 from sklearn.decomposition import PCA
 from sklearn.metrics import pairwise_distances
 
-from sklearn_dsc import _selection
+from sklearn_dsc import _anchors, _selection
 from sklearn_dsc._anchors import (
     ANCHORS,
     MAX_ANCHOR_WIDTH,
@@ -116,6 +117,60 @@ def test_class_moments_embed_held_out_rows_as_anchors_fitted_on_the_rest(
                 rtol=1e-7,
                 atol=1e-9,
             )
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("held_out", [None, [0, 1], [3, 7, 11]])
+def test_class_moments_fit_the_anchors_of_the_rows_kept(sparse, held_out):
+    """``ClassMoments.anchor_maps`` are ``anchor_maps`` fitted on the rows
+    kept, up to an orthogonal map of their rows: the same distances between
+    any inputs, the held-out rows and the kept ones alike."""
+    X, y = informative_and_noise()
+    X = 1e3 * X + 5.0
+    if sparse:
+        X[np.abs(X - 5.0) < 2e3] = 0.0
+        X = sp.csr_matrix(X)
+    candidates = [("pca", None), ("whitened", 1.0), ("whitened", 0.01)]
+    candidates.append(("closed_form", None))
+    held = None if held_out is None else np.isin(y, held_out)
+    kept = slice(None) if held is None else ~held
+    expected = anchor_maps(candidates, X[kept], y[kept], 1e-4, 0, 6)
+    found = ClassMoments(X, y).anchor_maps(held, candidates, 1e-4, 6)
+    for (weight, bias), (found_weight, found_bias) in zip(expected, found, strict=True):
+        assert found_weight.shape == weight.shape
+        np.testing.assert_allclose(
+            pairwise_distances(embedded(X, found_weight, found_bias)),
+            pairwise_distances(embedded(X, weight, bias)),
+            rtol=1e-7,
+            atol=1e-9,
+        )
+
+
+def test_class_moments_factorise_each_set_of_held_out_classes_once(monkeypatch):
+    X, y = informative_and_noise()
+    calls = []
+    original = linalg.eigh
+
+    def counting(matrix, *args, **kwargs):
+        calls.append(matrix.shape)
+        return original(matrix, *args, **kwargs)
+
+    monkeypatch.setattr(linalg, "eigh", counting)
+    moments = ClassMoments(X, y)
+    held = np.isin(y, [0, 1])
+    candidates = [("pca", None)]  # whose maths factorise nothing more
+    first = next(moments.held_out_embeddings(held, candidates, 1e-4, 8))
+    again = next(moments.held_out_embeddings(held, candidates, 1e-4, 8))
+    np.testing.assert_array_equal(again, first)
+    assert len(calls) == 1
+    next(moments.held_out_embeddings(np.isin(y, [2, 3]), candidates, 1e-4, 8))
+    assert len(calls) == 2
+    # beyond the budget, nothing is kept
+    monkeypatch.setattr(_anchors, "FACTORISATION_BYTES", 0)
+    moments = ClassMoments(X, y)
+    for _ in range(2):
+        next(moments.held_out_embeddings(held, candidates, 1e-4, 8))
+    assert len(calls) == 4
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # PCA of constants

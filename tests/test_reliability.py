@@ -9,7 +9,7 @@ import torch
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
-import sklearn_dsc._anchors as _anchors
+import sklearn_dsc._selection as _selection
 import sklearn_dsc._training as training
 from sklearn_dsc import DeepSpectralClusteringEmbedder
 
@@ -86,7 +86,7 @@ def test_interrupt_outside_the_epochs_restores_the_estimator(blobs, monkeypatch)
         raise KeyboardInterrupt
 
     # an interrupt while the anchor is chosen, before any epoch
-    monkeypatch.setattr(_anchors, "whitened_anchors", interrupted)
+    monkeypatch.setattr(_selection, "anchor_scores", interrupted)
     with pytest.raises(KeyboardInterrupt):
         estimator.fit(X, y)
     np.testing.assert_array_equal(estimator.transform(X), before)
