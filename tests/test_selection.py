@@ -327,6 +327,44 @@ def test_held_out_score_chooses_the_anchor_weight():
     assert by_kmeans[weight] == pytest.approx(chosen)
 
 
+def test_held_out_rows_are_embedded_by_an_anchor_once_and_by_its_head_each_time():
+    """An anchor is fixed while its head trains: scoring after every epoch
+    embeds the held-out rows by the anchor once, and by the head each time."""
+    n_classes = _selection.EPOCH_SELECTION_CLASSES
+    X, codes = informative_and_noise(n_classes=n_classes, n_per_class=20)
+    held_out = HeldOut(X, codes, torch.device("cpu"), 0, whole_classes=True)
+    anchor_calls = []
+
+    def anchored(seed):
+        module = build_anchored(
+            np.eye(24)[4:12], np.zeros(8), build_mlp(24, (8,), 4, "relu", seed)
+        )
+        module.head_scale.fill_(0.5)
+        module.anchor.register_forward_hook(lambda *_: anchor_calls.append(seed))
+        return module
+
+    def expected(module):
+        by_weight = []
+        for weight in _selection.MANY_CLASSES_ANCHOR_WEIGHTS:
+            module.anchor_weight.fill_(weight)
+            by_weight.append(nearest_mean_nmi(embed(module, X, "cpu"), codes))
+        return max(by_weight)
+
+    module, scored = anchored(0), []
+    for _ in range(3):  # epochs that move the head
+        with torch.no_grad():
+            module.head[0].weight.mul_(-2.0)
+        before = len(anchor_calls)
+        score = held_out.rank(module)
+        scored.append(len(anchor_calls) - before)
+        assert score == pytest.approx(expected(module))
+    assert scored == [1, 0, 0]
+    other = anchored(1)  # another anchor: embedded afresh
+    before = len(anchor_calls)
+    assert held_out.rank(other) == pytest.approx(expected(other))
+    assert anchor_calls[before] == 1
+
+
 @pytest.mark.parametrize("whole_classes", [True, False])
 def test_many_held_out_classes_may_choose_the_head_alone(whole_classes):
     n_classes = _selection.EPOCH_SELECTION_CLASSES
