@@ -56,7 +56,12 @@ ESTIMATOR_OPTIONS = [
     ("--learning-rate-init", "learning_rate_init", float, "Adam's learning rate"),
     ("--alpha", "alpha", float, "weight decay, or ridge penalty of closed_form"),
     ("--max-iter", "max_iter", int, "maximum number of epochs"),
-    ("--tol", "tol", float, "improvement that resets the patience"),
+    (
+        "--tol",
+        "tol",
+        _auto_or_float,
+        "improvement resetting patience: auto or a number",
+    ),
     (
         "--n-iter-no-change",
         "n_iter_no_change",

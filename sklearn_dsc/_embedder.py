@@ -250,10 +250,12 @@ class DeepSpectralClusteringEmbedder(
         Maximum number of epochs. An epoch is ``n_samples / batch_size``
         mini-batches (at least one).
 
-    tol : float, default=1e-4
+    tol : float or "auto", default="auto"
         Minimum improvement of the training loss (or, with
         ``early_stopping``, of the validation score) that resets the
-        patience counter.
+        patience counter. ``"auto"``: 0.005 of the held-out score when
+        held-out classes score every epoch (ten held-out classes or more),
+        otherwise 1e-4.
 
     n_iter_no_change : int or "auto", default="auto"
         Epochs without an improvement of ``tol`` after which training stops.
@@ -445,7 +447,7 @@ class DeepSpectralClusteringEmbedder(
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "n_iter_no_change": [
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
@@ -479,7 +481,7 @@ class DeepSpectralClusteringEmbedder(
         learning_rate_init=1e-3,
         alpha=1e-4,
         max_iter=100,
-        tol=1e-4,
+        tol="auto",
         n_iter_no_change="auto",
         early_stopping=True,
         validation_fraction=0.3,

@@ -31,6 +31,7 @@ from ._networks import (
 from ._selection import (
     DEFAULT_SHRINKAGE,
     EPOCH_PATIENCE,
+    EPOCH_TOLERANCE,
     KMEANS_NMI,
     MANY_CLASSES_HEAD_WIDTH,
     MANY_CLASSES_ROWS_PER_CLASS,
@@ -336,7 +337,9 @@ def _trial(trial, train_part, held_out, run, init):
             run, init, n_train, n_held_out, ", scored on them after every epoch"
         )
         # the nearest-mean NMI chooses the epoch and the anchor weight
-        schedule = Schedule(max_iter, held_out.rank, not random, EPOCH_PATIENCE)
+        schedule = Schedule(
+            max_iter, held_out.rank, not random, EPOCH_PATIENCE, EPOCH_TOLERANCE
+        )
         outcome = _train(trial, *train_part, run, schedule, _ENDED)
         scores = trial.history.validation_scores
         trained = scores if random else scores[1:]

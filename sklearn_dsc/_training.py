@@ -40,8 +40,10 @@ class TrainingInterrupted(UserWarning):
 
 
 # Epochs without improvement after which training stops, with
-# n_iter_no_change="auto", unless the run's Schedule says otherwise.
+# n_iter_no_change="auto", and the improvement that counts, with tol="auto",
+# unless the run's Schedule says otherwise.
 PATIENCE = 10
+TOLERANCE = 1e-4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +57,7 @@ class TrainingSettings:
     weight_decay: float
     dropout: float
     max_iter: int
-    tol: float
+    tol: float | str  # "auto": the schedule's (Schedule.auto_tolerance)
     n_iter_no_change: int | str  # "auto": the schedule's (Schedule.auto_patience)
     verbose: int
     name: str  # the prefix of verbose lines
@@ -192,8 +194,10 @@ class Schedule:
     max_epochs: int
     score: Callable | None = None
     score_start: bool = True
-    # the epochs of patience that n_iter_no_change="auto" means for this run
+    # the epochs of patience that n_iter_no_change="auto" means for this run,
+    # and the improvement that resets them that tol="auto" means
     auto_patience: int = PATIENCE
+    auto_tolerance: float = TOLERANCE
 
 
 def patience_epochs(settings, schedule):
@@ -204,24 +208,34 @@ def patience_epochs(settings, schedule):
     return settings.n_iter_no_change
 
 
+def patience_tolerance(settings, schedule):
+    """The improvement that resets ``schedule``'s patience: ``settings.tol``,
+    or the schedule's own with ``"auto"``."""
+    if settings.tol == "auto":
+        return schedule.auto_tolerance
+    return settings.tol
+
+
 def train(module, X, codes, history, run, schedule):
     """Train ``module`` on ``X`` for ``schedule``, recorded in ``history``.
 
     Training stops when the criterion (the training loss, or minus the
-    schedule's score) has not improved by ``settings.tol`` for
-    ``patience_epochs(settings, schedule)`` epochs, or when ``run.on_epoch(module,
-    history)`` returns ``True``. A divergence keeps the last weights with
-    finite embeddings; an interrupt (Ctrl-C) after an epoch keeps the current
-    ones and marks the history (before any, it propagates). Returns the
-    ``Outcome``; callers warn about it (``warn_outcome``). The module ends on
-    the CPU.
+    schedule's score) has not improved by ``patience_tolerance(settings,
+    schedule)`` for ``patience_epochs(settings, schedule)`` epochs, or when
+    ``run.on_epoch(module, history)`` returns ``True``. A divergence keeps
+    the last weights with finite embeddings; an interrupt (Ctrl-C) after an
+    epoch keeps the current ones and marks the history (before any, it
+    propagates). Returns the ``Outcome``; callers warn about it
+    (``warn_outcome``). The module ends on the CPU.
     """
     settings = run.settings
     data, sampler, optimizer = _prepare(module, X, codes, run)
     score = schedule.score
     n_iter_at_start = history.begin(scored=score is not None)
     patience = Patience(
-        settings.tol, patience_epochs(settings, schedule), snapshot(module)
+        patience_tolerance(settings, schedule),
+        patience_epochs(settings, schedule),
+        snapshot(module),
     )
     # Epoch-end weights, newest last, to fall back on if training diverges.
     recent_states = collections.deque([patience.best_state], maxlen=3)

@@ -29,6 +29,13 @@ def test_fit_takes_auto_or_a_number_of_epochs_of_patience(
     assert load(path).n_iter_no_change == expected
 
 
+@pytest.mark.parametrize(("value", "expected"), [("auto", "auto"), ("0.01", 0.01)])
+def test_fit_takes_auto_or_a_tolerance(digit_files, tmp_path, value, expected):
+    path = tmp_path / "tolerance.dsc"
+    ok("fit", digit_files / "seen.npz", "-o", path, *FAST, "--tol", value)
+    assert load(path).tol == expected
+
+
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [

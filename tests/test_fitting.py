@@ -23,6 +23,7 @@ from sklearn_dsc._selection import (
     DEFAULT_SHRINKAGE,
     EPOCH_PATIENCE,
     EPOCH_SELECTION_CLASSES,
+    EPOCH_TOLERANCE,
     MANY_CLASSES_HEAD_WIDTH,
     MANY_CLASSES_ROWS_PER_CLASS,
     NEAREST_MEAN_NMI,
@@ -311,6 +312,22 @@ def test_epochs_scored_on_many_held_out_classes_have_their_own_patience(
     fitting = run(init="pca", max_iter=20, n_iter_no_change=n_iter_no_change)
     result = _fit_on_held_out_classes(X, codes, 30, train_part, held_out, fitting)
     assert result.history.validation_scores == [0.6] + [0.5] * epochs
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(("tol", "epochs"), [("auto", EPOCH_PATIENCE), (0.0, 12)])
+def test_epochs_scored_on_many_held_out_classes_have_their_own_tolerance(
+    many_classes, tol, epochs
+):
+    """``"auto"`` counts an epoch as progress only when it beats the best
+    held-out score by more than ``EPOCH_TOLERANCE``; a tolerance given is
+    kept."""
+    X, codes, train_part, held_codes = many_classes
+    creeping = [0.6 + EPOCH_TOLERANCE / 2 * epoch for epoch in range(13)]
+    held_out = ScriptedHeldOut(held_codes, creeping)
+    fitting = run(init="pca", max_iter=12, tol=tol, n_iter_no_change="auto")
+    result = _fit_on_held_out_classes(X, codes, 30, train_part, held_out, fitting)
+    assert result.history.validation_scores == creeping[: epochs + 1]
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
