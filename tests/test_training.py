@@ -201,6 +201,42 @@ def test_make_optimizer_takes_the_current_learning_rate():
     assert optimizer.param_groups[0]["lr"] == 0.5
 
 
+def test_make_optimizer_is_fused_where_torch_has_the_kernel(monkeypatch):
+    module = build_mlp(3, (), 2, "relu", seed=0)
+    optimizer = make_optimizer(module, settings())
+    cpu_kernel = tuple(int(part) for part in torch.__version__.split(".")[:2]) >= (2, 4)
+    assert bool(optimizer.defaults["fused"]) == cpu_kernel
+    original = torch.optim.AdamW
+
+    def without_fused_kernels(parameters, fused=None, **kwargs):
+        if fused:
+            raise RuntimeError("`fused=True` requires ... supported devices")
+        return original(parameters, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "AdamW", without_fused_kernels)
+    unfused = make_optimizer(module, settings())
+    assert not unfused.defaults["fused"]
+    # the state of either kind continues in the other, of the kind made
+    fused_state = optimizer.state_dict()
+    assert not make_optimizer(module, settings(), fused_state).defaults["fused"]
+    monkeypatch.undo()
+    continued = make_optimizer(module, settings(), unfused.state_dict())
+    assert continued.param_groups[0]["fused"] == optimizer.defaults["fused"]
+
+
+def test_fused_and_unfused_steps_agree():
+    X = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+    modules = [build_mlp(3, (8,), 2, "relu", seed=0) for _ in range(2)]
+    for module, fused in zip(modules, [True, False], strict=True):
+        optimizer = torch.optim.AdamW(module.parameters(), lr=0.01, fused=fused)
+        for _ in range(5):
+            optimizer.zero_grad()
+            module(X).square().sum().backward()
+            optimizer.step()
+    for fused, unfused in zip(*(m.parameters() for m in modules), strict=True):
+        torch.testing.assert_close(fused, unfused)
+
+
 def test_sampler_puts_every_class_in_a_batch_when_they_fit():
     codes = np.repeat(np.arange(4), 30)
     sampler = make_sampler(codes, settings(batch_size=32), np.random.RandomState(0))
