@@ -255,7 +255,9 @@ class DeepSpectralClusteringEmbedder(
         ``early_stopping``, of the validation score) that resets the
         patience counter. ``"auto"``: 0.005 of the held-out score when
         held-out classes score every epoch (ten held-out classes or more),
-        otherwise 1e-4.
+        otherwise 1e-4; where 0.005 stopped a head whose held-out gain is
+        still short of its margin, it trains on from its best epoch with
+        1e-4.
 
     n_iter_no_change : int or "auto", default="auto"
         Epochs without an improvement of ``tol`` after which training stops.
@@ -352,7 +354,8 @@ class DeepSpectralClusteringEmbedder(
         epoch; with held-out classes, of the anchor alone then, when a head
         was trained, of the anchor with the trained head (with 10 held-out
         classes or more, of each epoch; for ``init="random"``, of each epoch
-        only).
+        only; where ``tol="auto"`` trained a head short of its margin on from
+        its best epoch, the epochs after that best are left out).
 
     best_validation_score_ : float or None
         Best of ``validation_scores_``, or ``None``.

@@ -314,20 +314,49 @@ def test_epochs_scored_on_many_held_out_classes_have_their_own_patience(
     assert result.history.validation_scores == [0.6] + [0.5] * epochs
 
 
+# a held-out score that creeps up by half the tolerance an epoch
+CREEPING = [0.6 + EPOCH_TOLERANCE / 2 * epoch for epoch in range(13)]
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize(("tol", "epochs"), [("auto", EPOCH_PATIENCE), (0.0, 12)])
 def test_epochs_scored_on_many_held_out_classes_have_their_own_tolerance(
     many_classes, tol, epochs
 ):
     """``"auto"`` counts an epoch as progress only when it beats the best
-    held-out score by more than ``EPOCH_TOLERANCE``; a tolerance given is
-    kept."""
+    held-out score by more than ``EPOCH_TOLERANCE``, once the head clears
+    its margin; a tolerance given is kept."""
     X, codes, train_part, held_codes = many_classes
-    creeping = [0.6 + EPOCH_TOLERANCE / 2 * epoch for epoch in range(13)]
-    held_out = ScriptedHeldOut(held_codes, creeping)
+    held_out = ScriptedHeldOut(held_codes, CREEPING, margin=0.001)
     fitting = run(init="pca", max_iter=12, tol=tol, n_iter_no_change="auto")
     result = _fit_on_held_out_classes(X, codes, 30, train_part, held_out, fitting)
-    assert result.history.validation_scores == creeping[: epochs + 1]
+    assert result.history.validation_scores == CREEPING[: epochs + 1]
+    assert result.history.n_iter == epochs  # refit for the best epoch
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_head_short_of_its_margin_trains_on_with_the_plain_tolerance(
+    many_classes,
+):
+    """Where ``tol="auto"`` stopped a head still short of its margin, the
+    trial trains on from its best epoch with the plain tolerance, and the
+    evidence is measured again at the best epoch of both runs."""
+    X, codes, train_part, held_codes = many_classes
+    stopped = EPOCH_PATIENCE  # the first run's last epoch, its best
+    # the second run scores the best epoch's weights first, then trains on
+    script = [*CREEPING[: stopped + 1], CREEPING[stopped], *CREEPING[stopped + 1 :]]
+    held_out = ScriptedHeldOut(held_codes, script, margin=0.02)
+    fitting = run(init="pca", max_iter=12, tol="auto", n_iter_no_change="auto")
+    result = _fit_on_held_out_classes(X, codes, 30, train_part, held_out, fitting)
+    assert result.history.validation_scores == CREEPING  # 12 epochs in all
+    assert result.history.n_iter == 12  # the head now clears it: refit
+    assert held_out.weight_chosen
+    # a tolerance given is kept: one run, and the head short of its margin
+    held_out = ScriptedHeldOut(held_codes, CREEPING[: stopped + 1], margin=0.02)
+    fitting = run(init="pca", max_iter=12, tol=EPOCH_TOLERANCE, n_iter_no_change="auto")
+    result = _fit_on_held_out_classes(X, codes, 30, train_part, held_out, fitting)
+    assert result.history.validation_scores == CREEPING[: stopped + 1]
+    assert result.module.head_scale.item() == 0  # the anchor alone
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
