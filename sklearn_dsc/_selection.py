@@ -241,6 +241,7 @@ def choose_anchor(
     kmeans_seed,
     on_split=None,
     moments=None,
+    n_splits=None,
 ):
     """The anchor, and its shrinkage, that cluster held-out classes best.
 
@@ -265,6 +266,8 @@ def choose_anchor(
     Returns an ``AnchorChoice``. ``on_split(i, n, stage)``, if given, is
     called as the ``i``-th of the ``n`` splits begins, ``stage`` saying
     which pass over them it is. ``moments``: as in ``anchor_scores``.
+    ``n_splits`` overrides the number of sets (``benchmarks/tabular_choices.py``
+    measures other numbers).
     """
     seed = int(random_state.randint(np.iinfo(np.int32).max))
     shrinkages = SHRINKAGES if shrinkage == "auto" else (shrinkage,)
@@ -278,11 +281,12 @@ def choose_anchor(
         group = geometry if anchor.keeps_every_direction else class_directions
         group.extend((name, value) for value in values)
     candidates = geometry + class_directions
-    n_splits = (
-        MANY_CLASSES_ANCHOR_SPLITS
-        if n_held_out >= EPOCH_SELECTION_CLASSES
-        else ANCHOR_SPLITS
-    )
+    if n_splits is None:
+        n_splits = (
+            MANY_CLASSES_ANCHOR_SPLITS
+            if n_held_out >= EPOCH_SELECTION_CLASSES
+            else ANCHOR_SPLITS
+        )
     held_out_sets = distinct_subsets(n_classes, n_held_out, n_splits, random_state)
     if moments is None and ClassMoments.applies(X):
         moments = ClassMoments(X, codes)

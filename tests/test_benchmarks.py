@@ -556,6 +556,60 @@ def test_selection_criteria_rank_the_candidates_of_a_dataset(tmp_path, monkeypat
     assert set(run["seconds"]) == set(selection_criteria.CRITERIA)
 
 
+def test_tabular_choices_separate_the_candidates_from_the_choice(tmp_path, monkeypatch):
+    import tabular_choices
+    import tabular_suite
+
+    from helpers import informative_and_noise
+
+    X, codes = informative_and_noise(n_classes=10, n_per_class=30)
+    labels = np.array([f"class {code}" for code in codes])
+    name = next(iter(tabular_suite.SUITE))
+    monkeypatch.setattr(tabular_suite, "load", lambda dataset: (X, labels))
+    tabular_choices.main(
+        ["--datasets", name, "--seeds", "2", "--output", str(tmp_path)]
+    )
+    runs = json.loads((tmp_path / "tabular_choices.json").read_text())[name]
+    assert len(runs) == 2
+    for run in runs:
+        assert set(run["others"]) == set(tabular_choices.OTHERS)
+        assert set(run["rules"]) == set(run["choices"]) == set(tabular_choices.RULES)
+        # the defaults' choice is one of the candidates, with its NMI
+        choice = run["choices"]["the defaults' choice"]
+        assert run["rules"]["the defaults' choice"] == run["candidates"][choice]
+    # the best candidate of each seed is at least every candidate's mean
+    mean, best = tabular_choices.columns(runs)
+    per_seed = mean[("candidates", tabular_choices.BEST_OF_EACH_SEED)]
+    assert all(
+        per_seed >= value for (part, _), value in mean.items() if part == "candidates"
+    )
+    gap = mean[("rules", "on 30 sets")] - mean[("others", best)]
+    table = (tmp_path / "tabular_choices.md").read_text()
+    assert f"| {name} | {best} {mean[('others', best)]:.3f} | " in table
+    assert f"{gap:+.3f}" in table
+    assert "| within 0.005 | | " in table
+
+
+def test_tabular_choices_scale_the_chosen_shrinkage_by_the_share_kept():
+    import selection_criteria
+    import tabular_choices
+
+    from helpers import informative_and_noise
+
+    X, codes = informative_and_noise(n_classes=10, n_per_class=30)
+    fitted = selection_criteria.maps(X, codes, 0)
+    init, shrinkage = tabular_choices.defaults_choice(X, codes, 0)
+    assert init == "whitened"  # the noise is shared by the classes
+    _, name = tabular_choices.chosen(
+        "shrinkage times the share kept", X, codes, 0, fitted
+    )
+    assert name == f"whitened {shrinkage * 7 / 10:g}"  # 3 of 10 classes held out
+    transform, name = tabular_choices.chosen(
+        "every whitened anchor side by side", X, codes, 0, fitted
+    )
+    assert transform(X[:3]).shape == (3, 5 * X.shape[1])
+
+
 def test_selection_criteria_on_separated_classes():
     import selection_criteria
 

@@ -232,6 +232,24 @@ def test_many_held_out_classes_compare_the_anchors_on_fewer_splits(
     assert len(chosen.split_scores) == n_splits
 
 
+@pytest.mark.parametrize("n_held_out", [2, _selection.EPOCH_SELECTION_CLASSES])
+def test_n_splits_overrides_the_number_of_held_out_class_sets(n_held_out):
+    X, codes = informative_and_noise(n_classes=24, n_per_class=12)
+    chosen = choose_anchor(
+        X,
+        codes,
+        24,
+        "auto",
+        "auto",
+        1e-4,
+        n_held_out,
+        np.random.RandomState(0),
+        0,
+        n_splits=7,
+    )
+    assert len(chosen.split_scores) == 7
+
+
 def test_pca_is_kept_where_nothing_beats_the_input_geometry():
     rng = np.random.RandomState(0)
     centres = rng.normal(scale=10.0, size=(8, 3))
