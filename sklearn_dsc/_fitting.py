@@ -401,9 +401,7 @@ def _train_on(trial, train_part, held_out, run, max_epochs):
     schedule = Schedule(max_epochs, held_out.rank, True, EPOCH_PATIENCE, TOLERANCE)
     outcome = _train(trial, *train_part, run, schedule, _ENDED)
     # the second run's first score is of the best epoch's weights again
-    scores = kept + trial.history.validation_scores[1:]
-    trial.history.validation_scores = scores
-    return scores, outcome
+    return kept + trial.history.validation_scores[1:], outcome
 
 
 def _apply(choice, trial, X, codes, run, init, shrinkage, anchors=None):
