@@ -91,34 +91,45 @@ def _fitted(candidate, fitted, X, codes, seed):
     return lambda Z: Z @ weight.T + bias
 
 
+DEFAULTS_CHOICE = "the defaults' choice"
+SIDE_BY_SIDE = "every whitened anchor side by side"
+SCALED = "shrinkage times the share kept"
+# rule: (what it keeps, in the table's legend; defaults_choice's settings)
+RULES = {
+    DEFAULTS_CHOICE: ("`choose_anchor` with the estimator's settings", {}),
+    "on 30 sets": (
+        "the same on 30 sets of held-out classes instead of 10",
+        {"n_splits": 30},
+    ),
+    "2 classes a set, 60 sets": (
+        "2 held-out classes a set, on 60 sets",
+        {"n_held_out": 2, "n_splits": 60},
+    ),
+    SCALED: (
+        "the defaults' choice, its shrinkage times the share of the classes "
+        "that each set keeps",
+        {},
+    ),
+    SIDE_BY_SIDE: (
+        "the five whitened anchors' columns together, each at unit spread",
+        None,
+    ),
+}
+
+
 def chosen(rule, X, codes, seed, fitted):
     """``(transform, what was chosen)`` of ``rule`` on the training half
     (``fitted``: every candidate's transform fitted on it)."""
-    if rule == "every whitened anchor side by side":
+    if rule == SIDE_BY_SIDE:
         transforms = [fitted[c] for c in WHITENED]
         return lambda Z: np.hstack([t(Z) for t in transforms]), "all whitened"
-    n_classes = len(np.unique(codes))
-    settings = {
-        "the defaults' choice": {},
-        "on 30 sets": {"n_splits": 30},
-        "2 classes a set, 60 sets": {"n_held_out": 2, "n_splits": 60},
-        "shrinkage times the share kept": {},
-    }[rule]
-    init, shrinkage = defaults_choice(X, codes, seed, **settings)
-    if rule == "shrinkage times the share kept" and shrinkage is not None:
+    init, shrinkage = defaults_choice(X, codes, seed, **RULES[rule][1])
+    if rule == SCALED and shrinkage is not None:
+        n_classes = len(np.unique(codes))
         n_held_out = n_held_out_classes(VALIDATION_FRACTION, n_classes)
         shrinkage *= (n_classes - n_held_out) / n_classes
     candidate = (init, shrinkage)
     return _fitted(candidate, fitted, X, codes, seed), name_of(candidate)
-
-
-RULES = [
-    "the defaults' choice",
-    "on 30 sets",
-    "2 classes a set, 60 sets",
-    "shrinkage times the share kept",
-    "every whitened anchor side by side",
-]
 
 
 def measure(X_train, y_train, X_test, y_test, seed):
@@ -162,8 +173,8 @@ def run(args):
             print(
                 f"{name}, seed {seed}: best other "
                 f"{max(result['others'].values()):.3f}, the defaults' choice "
-                f"{result['choices'][RULES[0]]} "
-                f"{result['rules'][RULES[0]]:.3f}, best candidate "
+                f"{result['choices'][DEFAULTS_CHOICE]} "
+                f"{result['rules'][DEFAULTS_CHOICE]:.3f}, best candidate "
                 f"{max(result['candidates'].values()):.3f}",
                 flush=True,
             )
@@ -222,7 +233,7 @@ def table(results, part, names):
 def markdown(results, args):
     candidates = [name_of(c) for c in CANDIDATES] + [BEST_OF_EACH_SEED]
     choices = "; ".join(
-        f"{dataset}: " + ", ".join(run["choices"][RULES[0]] for run in runs)
+        f"{dataset}: " + ", ".join(run["choices"][DEFAULTS_CHOICE] for run in runs)
         for dataset, runs in results.items()
     )
     lines = [
@@ -232,7 +243,7 @@ def markdown(results, args):
         "seeds, the splits of `tabular_suite.py`). Unseen-class k-means NMI, "
         "mean over seeds, less that of the best of raw features, PCA, LDA, LDA "
         "with shrinkage and our closed form (measured in the same run; *best "
-        "other*). What each column is: the script's docstring.",
+        "other*). Why each rule was tried: the script's docstring.",
         "",
         "Each candidate kept on every seed, and the best candidate of each seed:",
         "",
@@ -240,7 +251,9 @@ def markdown(results, args):
         "",
         "The anchor that each rule chooses from the training half:",
         "",
-        *table(results, "rules", RULES),
+        *table(results, "rules", list(RULES)),
+        "",
+        *(f"- *{rule}*: {what}." for rule, (what, _) in RULES.items()),
         "",
         f"The defaults' choices, seed by seed: {choices}.",
     ]

@@ -600,12 +600,10 @@ def test_tabular_choices_scale_the_chosen_shrinkage_by_the_share_kept():
     fitted = selection_criteria.maps(X, codes, 0)
     init, shrinkage = tabular_choices.defaults_choice(X, codes, 0)
     assert init == "whitened"  # the noise is shared by the classes
-    _, name = tabular_choices.chosen(
-        "shrinkage times the share kept", X, codes, 0, fitted
-    )
+    _, name = tabular_choices.chosen(tabular_choices.SCALED, X, codes, 0, fitted)
     assert name == f"whitened {shrinkage * 7 / 10:g}"  # 3 of 10 classes held out
     transform, name = tabular_choices.chosen(
-        "every whitened anchor side by side", X, codes, 0, fitted
+        tabular_choices.SIDE_BY_SIDE, X, codes, 0, fitted
     )
     assert transform(X[:3]).shape == (3, 5 * X.shape[1])
 
