@@ -223,7 +223,6 @@ def many_classes():
     return X, codes, (X[~held], codes[~held]), codes[held]
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def assert_same_state(state, expected):
     """Two state dicts hold the same tensors, bit for bit."""
     assert state.keys() == expected.keys()
@@ -231,6 +230,7 @@ def assert_same_state(state, expected):
         torch.testing.assert_close(value, expected[name], rtol=0, atol=0)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_many_held_out_classes_refit_for_the_best_epoch(many_classes):
     X, codes, train_part, held_codes = many_classes
     held_out = ScriptedHeldOut(held_codes, [0.5, 0.55, 0.6, 0.58, 0.52])
