@@ -46,7 +46,7 @@ from datasets import DATASETS
 from scipy.stats import spearmanr
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-from sklearn_dsc import spectral_clustering_loss
+from sklearn_dsc import DeepSpectralClusteringEmbedder, spectral_clustering_loss
 from sklearn_dsc._anchors import anchor_maps
 from sklearn_dsc._selection import (
     ANCHOR_SPLITS,
@@ -62,7 +62,10 @@ from sklearn_dsc._selection import (
 from sklearn_dsc.metrics import kmeans_nmi, recall_at_k
 
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
-ALPHA = 1e-4  # the estimator's default ridge of the closed form
+# the estimator's defaults: the closed form's ridge, and the share of the
+# classes held out to choose the anchor
+ALPHA = DeepSpectralClusteringEmbedder().alpha
+VALIDATION_FRACTION = DeepSpectralClusteringEmbedder().validation_fraction
 CANDIDATES = [
     ("pca", None),
     *[("whitened", shrinkage) for shrinkage in SHRINKAGES],
@@ -148,7 +151,7 @@ def measure(X_train, codes, X_test, y_test, seed):
     """The criteria's scores (mean over held-out sets) and the unseen-class
     NMI of every candidate, and each criterion's seconds."""
     n_classes = len(np.unique(codes))
-    n_held_out = n_held_out_classes(0.3, n_classes)
+    n_held_out = n_held_out_classes(VALIDATION_FRACTION, n_classes)
     rng = np.random.RandomState(seed)
     held_out_sets = distinct_subsets(n_classes, n_held_out, ANCHOR_SPLITS, rng)
     scores = {c: {k: [] for k in CRITERIA} for c in CANDIDATES}

@@ -42,7 +42,13 @@ from pathlib import Path
 
 import numpy as np
 import tabular_suite
-from selection_criteria import ALPHA, CANDIDATES, maps, name_of
+from selection_criteria import (
+    ALPHA,
+    CANDIDATES,
+    VALIDATION_FRACTION,
+    maps,
+    name_of,
+)
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc._anchors import anchor_maps
@@ -56,8 +62,6 @@ OTHERS = [
 ]
 # The bar: within this much of the best other method.
 WITHIN = 0.005
-# The share of the classes that the defaults hold out to choose the anchor.
-VALIDATION_FRACTION = 0.3
 BEST_OF_EACH_SEED = "best candidate of each seed"
 WHITENED = [c for c in CANDIDATES if c[0] == "whitened"]
 

@@ -503,22 +503,30 @@ def test_n_clusters_spectra_needs_two_draws():
         n_clusters_spectra.main(["--datasets", "digits", "--draws", "1"])
 
 
+def one_suite_dataset(monkeypatch, n_per_class):
+    """The name of the suite's first dataset, made to load ten generated
+    classes of ``n_per_class`` rows (``X``, string labels), and those."""
+    import tabular_suite
+
+    from helpers import informative_and_noise
+
+    X, codes = informative_and_noise(n_classes=10, n_per_class=n_per_class)
+    labels = np.array([f"class {code}" for code in codes])
+    monkeypatch.setattr(tabular_suite, "load", lambda dataset: (X, labels))
+    return next(iter(tabular_suite.SUITE)), X, labels
+
+
 def test_tabular_suite_splits_classes_and_compares_with_the_best_other(
     tmp_path, monkeypatch
 ):
     import tabular_suite
 
-    from helpers import informative_and_noise
-
-    X, codes = informative_and_noise(n_classes=10, n_per_class=40)
-    labels = np.array([f"class {code}" for code in codes])
+    name, X, labels = one_suite_dataset(monkeypatch, n_per_class=40)
     X_train, y_train, _, y_test = tabular_suite.split(X, labels, seed=0)
     assert not set(y_train) & set(y_test)  # class-disjoint halves
     assert len(set(y_train)) == len(set(y_test)) == 5
     np.testing.assert_allclose(X_train.mean(axis=0), 0, atol=1e-12)
 
-    name = next(iter(tabular_suite.SUITE))
-    monkeypatch.setattr(tabular_suite, "load", lambda dataset: (X, labels))
     methods = ["raw features", "LDA", "ours, defaults"]
     arguments = ["--datasets", name, "--methods", *methods, "--seeds", "2"]
     tabular_suite.main([*arguments, "--output", str(tmp_path)])
@@ -535,14 +543,8 @@ def test_tabular_suite_splits_classes_and_compares_with_the_best_other(
 
 def test_selection_criteria_rank_the_candidates_of_a_dataset(tmp_path, monkeypatch):
     import selection_criteria
-    import tabular_suite
 
-    from helpers import informative_and_noise
-
-    X, codes = informative_and_noise(n_classes=10, n_per_class=30)
-    labels = np.array([f"class {code}" for code in codes])
-    name = next(iter(tabular_suite.SUITE))
-    monkeypatch.setattr(tabular_suite, "load", lambda dataset: (X, labels))
+    name, _, _ = one_suite_dataset(monkeypatch, n_per_class=30)
     selection_criteria.main(
         ["--datasets", name, "--seeds", "1", "--output", str(tmp_path)]
     )
@@ -558,14 +560,8 @@ def test_selection_criteria_rank_the_candidates_of_a_dataset(tmp_path, monkeypat
 
 def test_tabular_choices_separate_the_candidates_from_the_choice(tmp_path, monkeypatch):
     import tabular_choices
-    import tabular_suite
 
-    from helpers import informative_and_noise
-
-    X, codes = informative_and_noise(n_classes=10, n_per_class=30)
-    labels = np.array([f"class {code}" for code in codes])
-    name = next(iter(tabular_suite.SUITE))
-    monkeypatch.setattr(tabular_suite, "load", lambda dataset: (X, labels))
+    name, _, _ = one_suite_dataset(monkeypatch, n_per_class=30)
     tabular_choices.main(
         ["--datasets", name, "--seeds", "2", "--output", str(tmp_path)]
     )
