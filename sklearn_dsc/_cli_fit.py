@@ -49,8 +49,8 @@ ESTIMATOR_OPTIONS = [
     ("--activation", "activation", str, "relu, tanh, logistic or identity"),
     ("--dropout", "dropout", float, "dropout after each hidden layer, in [0, 1)"),
     ("--solver", "solver", str, "adam or closed_form"),
-    ("--init", "init", str, "auto, pca, whitened, closed_form or random"),
-    ("--shrinkage", "shrinkage", _auto_or_float, "of whitened: auto or a number"),
+    ("--init", "init", str, "auto, pca, whitened, plda, closed_form or random"),
+    ("--shrinkage", "shrinkage", _auto_or_float, "of whitened, plda: auto or a number"),
     ("--batch-size", "batch_size", int, "samples per mini-batch"),
     ("--samples-per-class", "samples_per_class", _optional_int, "per batch"),
     ("--learning-rate-init", "learning_rate_init", float, "Adam's learning rate"),
@@ -205,7 +205,7 @@ def why_untrained(model):
         return (
             f"held-out classes chose the {model.init_} anchor, and with --init auto a "
             "head is trained only beside the closed_form anchor, so the embedding is "
-            "the anchor (--init pca, whitened or closed_form trains a head)"
+            "the anchor (--init pca, whitened, plda or closed_form trains a head)"
         )
     return None
 

@@ -131,7 +131,7 @@ class DeepSpectralClusteringEmbedder(
         of the span of the class indicators that the loss fits, or 16 where
         ten classes or more are held out (see ``normalize_embeddings``). The anchor
         adds its own dimensions: up to 256 principal directions for
-        ``init="pca"`` and ``"whitened"``, one per training class for
+        ``init="pca"``, ``"whitened"`` and ``"plda"``, one per training class for
         ``"closed_form"``; when no trained head is kept the embedding is the
         anchor alone. With ``solver="closed_form"``, ``None`` keeps exactly
         the directions that lower the loss.
@@ -190,35 +190,40 @@ class DeepSpectralClusteringEmbedder(
         whole training set, without iterating; ``alpha`` is then its ridge
         penalty.
 
-    init : {"auto", "pca", "whitened", "closed_form", "random"}, default="auto"
-        The anchor. ``"pca"``, ``"whitened"`` and ``"closed_form"`` make the
-        embedding ``[w * anchor(x), s * head(x)]``, where the anchor is a
-        linear map, at unit spread on the training data and never trained,
-        and the head is trained with the loss and scaled by ``s`` to unit
-        spread. The weight ``w`` is chosen on validation data between 1 and
-        2, and also 0.5 and 0 (the head alone, without the anchor's columns)
-        when 10 classes or more are held out; 1 without validation. The
-        anchors: ``"pca"`` the PCA projection
-        of the inputs (at most 256 directions); ``"whitened"`` that
-        projection whitened by the training classes' within-class
-        covariance, shrunk by ``shrinkage``, which divides out the variation
-        the classes share and keeps every direction; ``"closed_form"`` the
-        closed-form linear solution (all class directions, a ridge
-        regression onto the class indicators). ``"auto"`` builds them all
-        and keeps the one that clusters the validation data best (``"pca"``
-        without ``early_stopping``); with fewer than 10 held-out classes, a
-        head is then trained only beside the closed form, with 10 or more
-        beside any anchor (see ``validation_split``). ``"random"`` is a plain MLP
-        from torch's default initialisation, the paper's setting, which fits
-        the training classes fastest.
+    init : {"auto", "pca", "whitened", "plda", "closed_form", "random"}, \
+default="auto"
+        The anchor. ``"pca"``, ``"whitened"``, ``"plda"`` and
+        ``"closed_form"`` make the embedding ``[w * anchor(x), s * head(x)]``,
+        where the anchor is a linear map, at unit spread on the training data
+        and never trained, and the head is trained with the loss and scaled
+        by ``s`` to unit spread. The weight ``w`` is chosen on validation
+        data between 1 and 2, and also 0.5 and 0 (the head alone, without
+        the anchor's columns) when 10 classes or more are held out; 1
+        without validation. The anchors: ``"pca"`` the PCA projection of the
+        inputs (at most 256 directions); ``"whitened"`` that projection
+        whitened by the training classes' within-class covariance, shrunk by
+        ``shrinkage``, which divides out the variation the classes share and
+        keeps every direction; ``"plda"`` the whitened projection with each
+        direction weighted as probabilistic LDA weighs the difference of two
+        rows, by how much the training classes' means vary along it (their
+        covariance shrunk by OAS), which damps the directions in which
+        classes do not differ; ``"closed_form"`` the closed-form linear
+        solution (all class directions, a ridge regression onto the class
+        indicators). ``"auto"`` builds them all but ``"plda"`` (see the user
+        guide) and keeps the one that clusters the validation data best
+        (``"pca"`` without ``early_stopping``); with fewer than 10 held-out
+        classes, a head is then trained only beside the closed form, with 10
+        or more beside any anchor (see ``validation_split``). ``"random"`` is
+        a plain MLP from torch's default initialisation, the paper's setting,
+        which fits the training classes fastest.
 
     shrinkage : float or "auto", default="auto"
-        Of the ``"whitened"`` anchor: the within-class covariance ``S_w``
-        becomes ``S_w + shrinkage * v I``, ``v`` being the largest variance
-        of the inputs. Large values give the PCA geometry back, small ones
-        the full-rank metric of linear discriminant analysis. ``"auto"``
-        chooses among 1, 0.3, 0.1, 0.03 and 0.01 on held-out classes (0.1
-        when classes are not held out).
+        Of the ``"whitened"`` and ``"plda"`` anchors: the within-class
+        covariance ``S_w`` becomes ``S_w + shrinkage * v I``, ``v`` being the
+        largest variance of the inputs. Large values give the PCA geometry
+        back (for ``"whitened"``), small ones the full-rank metric of linear
+        discriminant analysis. ``"auto"`` chooses among 1, 0.3, 0.1, 0.03 and
+        0.01 on held-out classes (0.1 when classes are not held out).
 
     batch_size : int, default=256
         Samples per mini-batch, at least 2.
@@ -333,12 +338,13 @@ class DeepSpectralClusteringEmbedder(
         The training classes.
 
     init_ : str or None
-        The anchor used, ``"pca"``, ``"whitened"`` or ``"closed_form"`` (what
+        The anchor used, ``"pca"``, ``"whitened"``, ``"plda"`` or
+        ``"closed_form"`` (what
         ``init="auto"`` chose), ``"random"`` for a plain MLP, ``None`` with
         ``solver="closed_form"``.
 
     shrinkage_ : float or None
-        The shrinkage of the whitened anchor, ``None`` with another.
+        The shrinkage of the whitened or PLDA anchor, ``None`` with another.
 
     class_centroids_ : ndarray of shape (n_classes, n_features_out)
         Mean embedding of each training class, used by ``predict``. Its width

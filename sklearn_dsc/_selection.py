@@ -26,7 +26,13 @@ from scipy.stats import t as student_t
 from sklearn.metrics import normalized_mutual_info_score
 from sklearn.model_selection import StratifiedShuffleSplit
 
-from ._anchors import ANCHORS, MAX_ANCHOR_WIDTH, ClassMoments, anchor_maps
+from ._anchors import (
+    ANCHORS,
+    MAX_ANCHOR_WIDTH,
+    ClassMoments,
+    anchor_maps,
+    compared_by_auto,
+)
 from ._clock import StageClock
 from ._closed_form import class_sums
 from ._data import embed
@@ -201,7 +207,7 @@ def start_candidates(init, shrinkage, scored):
     ``"auto"`` offers PCA, whitened and closed form when a score can choose
     (``scored``), else PCA alone; ``shrinkage`` belongs to the whitened one.
     """
-    candidates = list(ANCHORS) if init == "auto" else [init]
+    candidates = compared_by_auto() if init == "auto" else [init]
     if not scored:
         candidates = candidates[:1]
     return [
@@ -271,7 +277,7 @@ def choose_anchor(
     """
     seed = int(random_state.randint(np.iinfo(np.int32).max))
     shrinkages = SHRINKAGES if shrinkage == "auto" else (shrinkage,)
-    names = list(ANCHORS) if init == "auto" else [init]
+    names = compared_by_auto() if init == "auto" else [init]
     # every direction of the inputs, compared by their mean; the training
     # classes' directions, which must pass the paired tests against them
     geometry, class_directions = [], []

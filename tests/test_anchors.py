@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy import linalg
+from sklearn.covariance import oas
 from sklearn.decomposition import PCA
 from sklearn.metrics import pairwise_distances
 
@@ -83,11 +84,55 @@ def test_closed_form_anchor_spans_the_closed_form_directions():
 def test_anchor_maps_follow_the_candidates_and_share_one_pca():
     X, y = informative_and_noise()
     candidates = [("whitened", 0.1), ("closed_form", None), ("pca", None)]
+    candidates.append(("plda", 0.1))
     maps = list(anchor_maps(candidates, X, y, 1e-4, seed=0))
     whitened, pca = whitened_anchors(X, y, [0.1, None], MAX_ANCHOR_WIDTH, 0)
+    ((plda, _),) = whitened_anchors(X, y, [0.1], MAX_ANCHOR_WIDTH, 0, plda=[True])
     np.testing.assert_array_equal(maps[0][0], whitened[0])
     np.testing.assert_array_equal(maps[2][0], pca[0])
     np.testing.assert_array_equal(maps[1][0], closed_form_anchor(X, y, 1e-4)[0])
+    np.testing.assert_array_equal(maps[3][0], plda)
+
+
+@pytest.mark.parametrize("shrinkage", [0.01, 1.0])
+def test_plda_anchor_distances_are_the_two_covariance_likelihood_ratio(shrinkage):
+    """The PLDA anchor's squared distances are, up to one scale, the
+    log-likelihood ratio of two rows' difference under the two-covariance
+    model: in the inputs whitened by the shrunk within-class covariance, each
+    eigendirection of the class means' OAS covariance weighted by
+    ``lambda / (1 + lambda)``. Computed here with a full eigendecomposition,
+    in the input coordinates (PCA keeps all 24 directions)."""
+    X, y = informative_and_noise()
+    ((weight, bias),) = anchor_maps([("plda", shrinkage)], X, y, 1e-4, 0)
+    means = np.array([X[y == label].mean(axis=0) for label in np.unique(y)])
+    largest = np.linalg.eigvalsh(np.cov(X.T)).max()  # PCA's first variance
+    shrunk = within_class_covariance(X, y) + shrinkage * largest * np.eye(24)
+    whitening = linalg.fractional_matrix_power(shrunk, -0.5).real
+    between, _ = oas(means @ whitening)
+    values, vectors = np.linalg.eigh(between)
+    metric = (
+        whitening @ vectors @ np.diag(values / (1 + values)) @ vectors.T @ whitening
+    )
+    differences = X[:40, None, :] - X[None, 300:340, :]
+    expected = np.einsum("ijk,kl,ijl->ij", differences, metric, differences)
+    E = embedded(X, weight, bias)
+    found = ((E[:40, None, :] - E[None, 300:340, :]) ** 2).sum(axis=-1)
+    ratio = found / expected
+    np.testing.assert_allclose(ratio, ratio.mean(), rtol=1e-8)
+
+
+def test_plda_anchor_damps_what_the_class_means_do_not_vary_along():
+    """The classes differ in the first 4 of 24 features: whitening keeps the
+    20 others at their share of the spread (the map's squared columns, each
+    times its feature's variance), the PLDA anchor damps them."""
+    X, y = informative_and_noise()
+    candidates = [("whitened", 0.01), ("plda", 0.01)]
+    shares = []
+    for weight, _ in anchor_maps(candidates, X, y, 1e-4, 0):
+        column_norms = (weight**2).sum(axis=0) * X.var(axis=0)
+        shares.append(column_norms[4:].sum() / column_norms.sum())
+    whitened, plda = shares  # about 0.34 and 0.18
+    assert plda < 0.6 * whitened
 
 
 @pytest.mark.parametrize("sparse", [False, True])
@@ -101,7 +146,7 @@ def test_class_moments_embed_held_out_rows_as_anchors_fitted_on_the_rest(
         X[np.abs(X - 5.0) < 2e3] = 0.0
         X = sp.csr_matrix(X)
     candidates = [("pca", None), ("whitened", 1.0), ("whitened", 0.01)]
-    candidates.append(("closed_form", None))
+    candidates += [("plda", 0.01), ("closed_form", None)]
     moments = ClassMoments(X, y)
     for held_out in ([0, 1], [3, 7, 11]):
         held = np.isin(y, held_out)
@@ -131,7 +176,7 @@ def test_class_moments_fit_the_anchors_of_the_rows_kept(sparse, held_out):
         X[np.abs(X - 5.0) < 2e3] = 0.0
         X = sp.csr_matrix(X)
     candidates = [("pca", None), ("whitened", 1.0), ("whitened", 0.01)]
-    candidates.append(("closed_form", None))
+    candidates += [("plda", 0.01), ("closed_form", None)]
     held = None if held_out is None else np.isin(y, held_out)
     kept = slice(None) if held is None else ~held
     expected = anchor_maps(candidates, X[kept], y[kept], 1e-4, 0, 6)
@@ -182,18 +227,18 @@ def test_anchors_of_constant_inputs_are_finite():
         assert np.isfinite(bias).all()
 
 
-def _mean_centred(X, codes, shrinkages, alpha, seed, max_width, directions):
+def _mean_centred(X, codes, candidates, alpha, seed, max_width, directions):
     """A new anchor's maths, for the registry test: the inputs, centred, at
     unit spread."""
     X = np.asarray(X.toarray() if sp.issparse(X) else X)
-    for _ in shrinkages:
+    for _ in candidates:
         weight, bias = np.eye(X.shape[1]), -X.mean(axis=0)
         yield weight / np.sqrt(X.var(axis=0).sum()), bias / np.sqrt(X.var(axis=0).sum())
 
 
-def _mean_centred_from_moments(kept, shrinkages, alpha):
+def _mean_centred_from_moments(kept, candidates, alpha):
     variance = np.trace(kept.scatter) / kept.n_rows
-    for _ in shrinkages:
+    for _ in candidates:
         yield (dense(kept.embedded) - kept.mean) / np.sqrt(variance)
 
 

@@ -689,6 +689,9 @@ def test_held_out_classes_choose_the_shrinkage():
     # without held-out classes "auto" takes the default
     estimator = fast(init="whitened", validation_split="samples", **held_out)
     assert fit_quietly(estimator, X, y).shrinkage_ == DEFAULT_SHRINKAGE
+    # the PLDA anchor has one too
+    estimator = fit_quietly(fast(init="plda", **held_out), X, y)
+    assert (estimator.init_, estimator.shrinkage_ in SHRINKAGES) == ("plda", True)
     # no other anchor has a shrinkage
     assert fit_quietly(fast(init="pca", **held_out), X, y).shrinkage_ is None
 

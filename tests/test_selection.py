@@ -204,6 +204,25 @@ def test_closed_form_is_chosen_where_one_class_direction_transfers():
     assert chosen[:2] == ("closed_form", None)
 
 
+def test_plda_is_offered_not_compared_and_damps_what_classes_share():
+    """init="auto" leaves the PLDA anchor out; chosen, it takes its shrinkage
+    from held-out classes like the whitened anchor, and where classes differ
+    in 4 directions of 24 it clusters them better on the same splits."""
+    assert all(init != "plda" for init, _ in start_candidates("auto", 0.1, True))
+    X, codes = informative_and_noise(n_classes=12)
+
+    def chosen(init):
+        return choose_anchor(
+            X, codes, 12, init, "auto", 1e-4, 4, np.random.RandomState(0), 0
+        )
+
+    plda, whitened = chosen("plda"), chosen("whitened")
+    assert plda.init == "plda"
+    assert plda.shrinkage in _selection.SHRINKAGES
+    assert np.mean(plda.split_scores) > np.mean(whitened.split_scores)
+    assert chosen("auto").init != "plda"
+
+
 def test_whitening_is_chosen_where_noise_is_shared_by_the_classes():
     X, codes = informative_and_noise(n_classes=12)
     chosen = choose_anchor(
