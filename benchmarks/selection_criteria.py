@@ -134,9 +134,11 @@ CRITERIA = {
 }
 
 
-def maps(X, codes, seed):
-    """``{candidate: transform}`` fitted on ``X``."""
-    anchors = [c for c in CANDIDATES if c[0] != "lda"]
+def maps(X, codes, seed, candidates=None):
+    """``{candidate: transform}`` of ``candidates`` (``CANDIDATES`` unless
+    given; LDA's own map is always among them) fitted on ``X``."""
+    candidates = CANDIDATES if candidates is None else candidates
+    anchors = [c for c in candidates if c[0] != "lda"]
     fitted = {}
     for candidate, (weight, bias) in zip(
         anchors, anchor_maps(anchors, X, codes, ALPHA, seed), strict=True
