@@ -261,14 +261,15 @@ class Anchor:
 
 # The anchors by their names, the values of ``init`` besides "auto" and
 # "random"; with init="auto" they are candidates in this order, but for the
-# PLDA anchor: on the tabular suite (benchmarks/tabular_choices.py, 10
-# seeds) the defaults with it among the candidates came within 0.005 of the
-# best other method on 8 datasets of 11, 0.039 below it at worst, as
-# without it, with the same mean gap; on the seven datasets of the
-# zero-shot benchmark (3 seeds) they kept the same unseen-class NMI within a
-# seed's spread, for up to 1.5 times the fit time (MNIST-5k). Kept on every
-# seed, it is the best single anchor there (10 of 11) and, alone, far
-# better than the whitened one on glyphs and fonts (user guide).
+# PLDA anchor. Kept on every seed of the tabular suite
+# (benchmarks/tabular_choices.py, 10 seeds) it is the best single anchor
+# (within 0.005 of the best other method on 10 datasets of 11), and alone
+# far better than the whitened one on glyphs and fonts
+# (benchmarks/plda_anchor.py); but among the candidates it left the
+# defaults where they were: on the tabular suite 8 datasets of 11, 0.039
+# below at worst, the same mean gap; on the zero-shot benchmark (3 seeds)
+# the same unseen-class NMI within a seed's spread, for up to 1.5 times the
+# fit time (MNIST-5k). The user guide has the figures.
 ANCHORS = {
     "pca": Anchor(
         keeps_every_direction=True,
