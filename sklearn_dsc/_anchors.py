@@ -27,8 +27,9 @@ its mean.
   classes' means, shrunk towards a multiple of the identity by OAS (Chen et
   al., IEEE TSP 2010: each class is one sample of it). Where the classes
   differ along a few directions and many classes show it, the others, noise
-  for new classes too, are damped; with few classes OAS keeps more of every
-  direction.
+  for new classes too, are damped; with a few classes in many dimensions
+  OAS shrinks only part of the way, and directions in which new classes
+  differ are damped as well.
 - The closed-form anchor is the ridge regression onto the class indicators
   (:func:`closed_form_linear_map` with every class direction).
 """
@@ -318,10 +319,9 @@ def anchor_maps(candidates, X, codes, alpha, seed, max_width=MAX_ANCHOR_WIDTH):
     ``candidates``, one at a time (a generator), by each anchor's maths
     (``ANCHORS``): ``"pca"``, ``"whitened"`` and ``"plda"`` (with their
     shrinkages) share one PCA (``seed``) of at most ``max_width`` directions,
-    ``"closed_form"``
-    is a ridge regression (``alpha``) onto the class indicators; for sparse
-    inputs too wide for a covariance matrix, every anchor is fitted within
-    those principal directions."""
+    ``"closed_form"`` is a ridge regression (``alpha``) onto the class
+    indicators; for sparse inputs too wide for a covariance matrix, every
+    anchor is fitted within those principal directions."""
     X = X.astype(np.float64, copy=False)
     directions = None
     if sp.issparse(X) and X.shape[1] > MAX_COVARIANCE_FEATURES:

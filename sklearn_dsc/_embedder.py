@@ -131,9 +131,9 @@ class DeepSpectralClusteringEmbedder(
         of the span of the class indicators that the loss fits, or 16 where
         ten classes or more are held out (see ``normalize_embeddings``). The anchor
         adds its own dimensions: up to 256 principal directions for
-        ``init="pca"``, ``"whitened"`` and ``"plda"``, one per training class for
-        ``"closed_form"``; when no trained head is kept the embedding is the
-        anchor alone. With ``solver="closed_form"``, ``None`` keeps exactly
+        ``init="pca"``, ``"whitened"`` and ``"plda"``, one per training class
+        for ``"closed_form"``; when no trained head is kept the embedding is
+        the anchor alone. With ``solver="closed_form"``, ``None`` keeps exactly
         the directions that lower the loss.
 
     network : {"mlp", "conv"}, torch.nn.Module or callable, default="mlp"
@@ -339,9 +339,8 @@ default="auto"
 
     init_ : str or None
         The anchor used, ``"pca"``, ``"whitened"``, ``"plda"`` or
-        ``"closed_form"`` (what
-        ``init="auto"`` chose), ``"random"`` for a plain MLP, ``None`` with
-        ``solver="closed_form"``.
+        ``"closed_form"`` (what ``init="auto"`` chose), ``"random"`` for a
+        plain MLP, ``None`` with ``solver="closed_form"``.
 
     shrinkage_ : float or None
         The shrinkage of the whitened or PLDA anchor, ``None`` with another.
