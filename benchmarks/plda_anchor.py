@@ -21,23 +21,18 @@ from pathlib import Path
 
 import numpy as np
 from datasets import DATASETS
+from selection_criteria import ALPHA, name_of
 
 from sklearn_dsc._anchors import anchor_maps
 from sklearn_dsc._selection import SHRINKAGES
 from sklearn_dsc.metrics import kmeans_nmi
 
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
-ALPHA = 1e-4  # unused by these anchors; anchor_maps takes it for the closed form
 CANDIDATES = [
     ("pca", None),
     *(("whitened", shrinkage) for shrinkage in SHRINKAGES),
     *(("plda", shrinkage) for shrinkage in SHRINKAGES),
 ]
-
-
-def name_of(candidate):
-    init, shrinkage = candidate
-    return init if shrinkage is None else f"{init} {shrinkage:g}"
 
 
 def unseen_nmis(X_train, y_train, X_test, y_test, seeds):

@@ -253,10 +253,12 @@ def table(results, names, labels):
         "| dataset | best other | " + " | ".join(labels) + " |",
         "|---" * (len(names) + 2) + "|",
     ]
-    found = gaps(results, names)
-    for index, (dataset, runs) in enumerate(results.items()):
+    found = {column: [] for column in names}
+    for dataset, runs in results.items():
         mean, best = columns(runs, names)
-        cells = " | ".join(f"{found[column][index]:+.3f}" for column in names)
+        for column in names:
+            found[column].append(mean[column] - mean[("others", best)])
+        cells = " | ".join(f"{found[column][-1]:+.3f}" for column in names)
         lines.append(f"| {dataset} | {best} {mean[('others', best)]:.3f} | {cells} |")
     n = len(results)
     counts = [sum(g >= -WITHIN for g in found[column]) for column in names]

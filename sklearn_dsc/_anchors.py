@@ -208,8 +208,9 @@ def _input_directions_from_moments(kept, candidates, alpha):
     the held-out rows' embeddings."""
     shrinkages, plda = _shrinkages_and_plda(candidates)
     whitening = kept.components @ kept.within @ kept.components.T / kept.n_rows
-    # the kept classes' means, centred and projected as the rows are
-    class_means = (kept.sums / kept.counts[:, None] - kept.mean) @ kept.components.T
+    class_means = None
+    if any(plda):  # the kept classes' means, centred and projected as the rows are
+        class_means = (kept.sums / kept.counts[:, None] - kept.mean) @ kept.components.T
     for transform in _whitening(
         whitening, kept.largest, shrinkages, kept.width, class_means, plda
     ):
