@@ -205,7 +205,8 @@ def start_candidates(init, shrinkage, scored):
     """The ``(init, shrinkage)`` pairs a start is chosen from.
 
     ``"auto"`` offers PCA, whitened and closed form when a score can choose
-    (``scored``), else PCA alone; ``shrinkage`` belongs to the whitened one.
+    (``scored``), else PCA alone (not the PLDA anchor: ``compared_by_auto``);
+    ``shrinkage`` belongs to the anchors that shrink.
     """
     candidates = compared_by_auto() if init == "auto" else [init]
     if not scored:
@@ -261,8 +262,9 @@ def choose_anchor(
     ``SHORTLIST`` candidates, they are ranked by their mean
     ``nearest_mean_nmi`` and only the ``SHORTLIST`` best are scored by
     k-means. Among those that keep every direction of the inputs (PCA with
-    ``init="auto"``, and the whitened anchor for each shrinkage of
-    ``SHRINKAGES``, or ``shrinkage`` when it is a number), the best mean
+    ``init="auto"``, and the whitened anchor, or with ``init="plda"`` the
+    PLDA one, for each shrinkage of ``SHRINKAGES``, or ``shrinkage`` when it
+    is a number), the best mean
     k-means NMI is chosen, PCA on a tie. With ``init="auto"``, the closed
     form, when shortlisted, replaces it only when its scores are
     significantly higher by two paired tests (``paired_tests_prefer``): a
