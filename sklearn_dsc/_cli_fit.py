@@ -203,9 +203,10 @@ def why_untrained(model):
         )
     if len(scores) == 1:
         return (
-            f"held-out classes chose the {model.init_} anchor, and with --init auto a "
-            "head is trained only beside the closed_form anchor, so the embedding is "
-            "the anchor (--init pca, whitened, plda or closed_form trains a head)"
+            f"the anchor kept is the {model.init_} one, and with --init auto and "
+            "fewer than 10 held-out classes a head is trained only beside the "
+            "closed_form anchor, so the embedding is the anchor (--init pca, "
+            "whitened, plda or closed_form trains a head)"
         )
     return None
 

@@ -211,7 +211,9 @@ default="auto"
         solution (all class directions, a ridge regression onto the class
         indicators). ``"auto"`` builds them all but ``"plda"`` (see the user
         guide) and keeps the one that clusters the validation data best
-        (``"pca"`` without ``early_stopping``); with fewer than 10 held-out
+        (``"pca"`` without ``early_stopping``), or the whitened one where each
+        set of held-out classes would keep fewer than 4 training classes,
+        too few to tell the anchors apart; with fewer than 10 held-out
         classes, a head is then trained only beside the closed form, with 10
         or more beside any anchor (see ``validation_split``). ``"random"`` is
         a plain MLP from torch's default initialisation, the paper's setting,
@@ -223,7 +225,8 @@ default="auto"
         largest variance of the inputs. Large values give the PCA geometry
         back (for ``"whitened"``), small ones the full-rank metric of linear
         discriminant analysis. ``"auto"`` chooses among 1, 0.3, 0.1, 0.03 and
-        0.01 on held-out classes (0.1 when classes are not held out).
+        0.01 on held-out classes, and is 0.1 where they are too few to choose
+        (see ``init``) or classes are not held out.
 
     batch_size : int, default=256
         Samples per mini-batch, at least 2.
@@ -380,8 +383,9 @@ default="auto"
     validation_spread_ : float or None
         Standard deviation of the chosen anchor's held-out NMI over the sets
         of held-out classes on which ``init="auto"`` (or ``shrinkage="auto"``)
-        compared the anchors: how much ``validation_scores_`` owes to which
-        classes were held out. ``None`` where no such sets were drawn.
+        compared or scored the anchors: how much ``validation_scores_`` owes
+        to which classes were held out. ``None`` where no such sets were
+        drawn.
 
     fit_stage_seconds_ : dict
         Seconds the last ``fit`` or ``partial_fit`` spent in each of its
@@ -435,7 +439,7 @@ default="auto"
     (896, 64)
     >>> nmi = model.score(X[unseen], y[unseen])  # k-means NMI on unseen classes
     >>> print(f"{nmi:.2f}")
-    0.76
+    0.78
     """
 
     _parameter_constraints: dict = {
@@ -653,9 +657,8 @@ default="auto"
             )
         elif len(scores) == 1:
             why = (
-                f"held-out classes chose the {self.init_} anchor, and with "
-                "init='auto' and fewer than 10 held-out classes a head is "
-                "trained only beside the closed_form anchor"
+                "with init='auto' and fewer than 10 held-out classes a head "
+                "is trained only beside the closed_form anchor"
             )
         else:
             why = "no head was trained"

@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
@@ -101,21 +102,29 @@ def test_fit_parquet(digit_files, tmp_path):
 
 
 def test_fit_says_what_it_does_and_why_no_network_was_trained(digit_files, tmp_path):
-    args = [digit_files / "seen.csv", "--target", "digit", "--random-state", "0"]
-    verbose = ok("fit", *args, "-o", tmp_path / "a.dsc", "-v")
+    # ten digits: sets of 3 held-out classes keep 7, enough to choose an anchor
+    X, y = load_digits(return_X_y=True)
+    np.savez(tmp_path / "ten.npz", X=X / 16.0, y=y)
+    ten = [tmp_path / "ten.npz", "--random-state", "0"]
+    verbose = ok("fit", *ten, "-o", tmp_path / "t.dsc", "-v")
     lines = verbose.stdout.splitlines()
     for stage in ("ranking the anchors", "k-means"):
         splits = [line for line in lines if f"anchor, {stage}: held-out" in line]
-        assert len(splits) == 10  # 5 classes, 2 held out: every split
+        assert len(splits) == 10
         assert splits[0].endswith("split 1 of 10")  # no pace yet: nothing said
         assert re.search(r"split 10 of 10, about \d+s left$", splits[-1])
-    assert "No network was trained: held-out classes chose the whitened" in (
-        verbose.stdout
-    )
     # the progress bar shows the same stages
-    quiet = ok("fit", *args, "-o", tmp_path / "b.dsc")
+    quiet = ok("fit", *ten, "-o", tmp_path / "q.dsc")
     assert "choosing the anchor, k-means: held-out class split 10 of 10" in (
         quiet.stderr
+    )
+    # five digits: sets of 2 held-out classes keep 3, and only score the anchor
+    args = [digit_files / "seen.csv", "--target", "digit", "--random-state", "0"]
+    verbose = ok("fit", *args, "-o", tmp_path / "a.dsc", "-v")
+    assert "ranking the anchors" not in verbose.stdout
+    assert "k-means: held-out class split 10 of 10" in verbose.stdout
+    assert "No network was trained: the anchor kept is the whitened one" in (
+        verbose.stdout
     )
     # a head that was trained but not kept is explained too
     pca = ok("fit", *args, "-o", tmp_path / "c.dsc", "--init", "pca", "-v", *FAST[:4])

@@ -191,6 +191,40 @@ def test_held_out_head_evidence(many):
         assert evidence.margin == _selection.SELECTION_MARGIN
 
 
+@pytest.mark.parametrize(
+    ("init", "shrinkage", "expected"),
+    [
+        ("auto", "auto", ("whitened", _selection.DEFAULT_SHRINKAGE)),
+        ("auto", 0.5, ("whitened", 0.5)),
+        ("whitened", "auto", ("whitened", _selection.DEFAULT_SHRINKAGE)),
+        ("plda", "auto", ("plda", _selection.DEFAULT_SHRINKAGE)),
+    ],
+)
+def test_sets_that_keep_few_classes_score_the_anchor_and_choose_nothing(
+    monkeypatch, init, shrinkage, expected
+):
+    """Sets of 2 held-out classes of 5 keep 3: the anchor is fixed, and the
+    sets only score it by k-means (no ranking), for the spread they show."""
+    assert _selection.FEWEST_KEPT_CLASSES > 5 - 2
+    scored = []
+    original = _selection.anchor_scores
+
+    def recording(X, codes, candidates, held_out_sets, alpha, seed, criterion, *a):
+        scored.append((list(candidates), criterion))
+        return original(X, codes, candidates, held_out_sets, alpha, seed, criterion)
+
+    monkeypatch.setattr(_selection, "anchor_scores", recording)
+    X, codes = informative_and_noise(n_classes=5)
+    chosen = choose_anchor(
+        X, codes, 5, init, shrinkage, 1e-4, 2, np.random.RandomState(0), 0
+    )
+    assert chosen[:2] == expected
+    ((candidates, criterion),) = scored
+    assert candidates == [expected]
+    assert criterion is not nearest_mean_nmi
+    assert len(chosen.split_scores) == math.comb(5, 2)  # every set of two
+
+
 def test_closed_form_is_chosen_where_one_class_direction_transfers():
     """Classes spread along one direction, hidden by large noise in five."""
     rng = np.random.RandomState(0)
