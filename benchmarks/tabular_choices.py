@@ -6,10 +6,10 @@ held-out training classes among PCA, the whitened inputs at five
 shrinkages and the closed form (``choose_anchor``; the whitened anchor at
 shrinkage 0.1 where each set of held-out classes would keep fewer than 4
 training classes). This script separates what the candidates can reach
-from what the choice among them reaches. On the suite's own splits (10 seeds), with the best of raw
-features, PCA, LDA, LDA with shrinkage and our closed form
-(``tabular_suite.score``) measured in the same run, it records the unseen
-classes' k-means NMI of:
+from what the choice among them reaches. On the suite's own splits (10
+seeds), with the best of raw features, PCA, LDA, LDA with shrinkage and our
+closed form (``tabular_suite.score``) measured in the same run, it records
+the unseen classes' k-means NMI of:
 
 - *the defaults*: the estimator fitted with its defaults, as in
   ``tabular_suite.py``;
