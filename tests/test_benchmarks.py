@@ -737,3 +737,31 @@ def test_epoch_criteria_score_the_unseen_classes_on_a_sample_of_each():
     assert (np.diff(rows) > 0).all()
     np.testing.assert_array_equal(rows, ec.unseen_sample(y, 20, seed=0))
     np.testing.assert_array_equal(ec.unseen_sample(y, None, 0), np.arange(len(y)))
+
+
+def test_zero_shot_names_the_anchor_each_of_our_fits_kept(tmp_path):
+    import zero_shot
+
+    zero_shot.main(
+        [
+            "--datasets",
+            "digits",
+            "--methods",
+            "raw features",
+            "ours, defaults",
+            "--seeds",
+            "2",
+            "--output",
+            str(tmp_path),
+        ]
+    )
+    rows = json.loads((tmp_path / "zero_shot.json").read_text())["digits"]
+    # 5 training classes: every set of held-out classes keeps 3, and the
+    # whitened anchor at the default shrinkage is kept
+    assert [run["anchor"] for run in rows["ours, defaults"]] == ["whitened 0.1"] * 2
+    assert all("anchor" not in run for run in rows["raw features"])
+    table = (tmp_path / "zero_shot.md").read_text()
+    assert (
+        "Anchors kept, seed by seed: *ours, defaults* whitened 0.1, whitened 0.1."
+        in (table)
+    )
