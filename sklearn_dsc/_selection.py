@@ -272,21 +272,20 @@ def choose_anchor(
     sets only score it (its ``split_scores``: how much a held-out score
     moves with the classes held out).
 
-    Otherwise a k-means NMI on two or three held-out classes is noisy, so the anchors
-    are compared on up to ``ANCHOR_SPLITS`` distinct sets of ``n_held_out``
-    held-out classes (every set, when there are no more;
+    Otherwise, since a k-means NMI on two or three held-out classes is
+    noisy, the anchors are compared on up to ``ANCHOR_SPLITS`` distinct sets
+    of ``n_held_out`` held-out classes (every set, when there are no more;
     ``MANY_CLASSES_ANCHOR_SPLITS`` sets of ``EPOCH_SELECTION_CLASSES`` or
-    more, whose scores vary less), each anchor fitted
-    on the classes kept and scored on at most ``MAX_SCORED_ROWS_PER_CLASS``
-    rows of each held-out class (``anchor_scores``). With more than
-    ``SHORTLIST`` candidates, they are ranked by their mean
-    ``nearest_mean_nmi`` and only the ``SHORTLIST`` best are scored by
-    k-means. Among those that keep every direction of the inputs (PCA with
-    ``init="auto"``, and the whitened anchor, or with ``init="plda"`` the
-    PLDA one, for each shrinkage of ``SHRINKAGES``, or ``shrinkage`` when it
-    is a number), the best mean
-    k-means NMI is chosen, PCA on a tie. With ``init="auto"``, the closed
-    form, when shortlisted, replaces it only when its scores are
+    more, whose scores vary less), each anchor fitted on the classes kept
+    and scored on at most ``MAX_SCORED_ROWS_PER_CLASS`` rows of each
+    held-out class (``anchor_scores``). With more than ``SHORTLIST``
+    candidates, they are ranked by their mean ``nearest_mean_nmi`` and only
+    the ``SHORTLIST`` best are scored by k-means. Among those that keep
+    every direction of the inputs (PCA with ``init="auto"``, and the
+    whitened anchor, or with ``init="plda"`` the PLDA one, for each
+    shrinkage of ``SHRINKAGES``, or ``shrinkage`` when it is a number), the
+    best mean k-means NMI is chosen, PCA on a tie. With ``init="auto"``,
+    the closed form, when shortlisted, replaces it only when its scores are
     significantly higher by two paired tests (``paired_tests_prefer``): a
     low-dimensional map fitted on a few classes can separate two held-out
     classes by luck and still fail on many new ones.
