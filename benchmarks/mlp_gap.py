@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from datasets import DATASETS
 from epoch_criteria import unseen_sample
+from outputs import write_results
 from readouts import whitened
 from zero_shot import HIDDEN, l2_rows, m_per_class_batches
 
@@ -246,9 +247,7 @@ def main(argv=None):
         results = run(args)
     text = markdown(results, args)
     print(text)
-    (args.output / "mlp_gap.md").write_text(text)
-    (args.output / "mlp_gap.json").write_text(json.dumps(results))
-    print(f"wrote {args.output}/mlp_gap.md and .json")
+    write_results(args.output, "mlp_gap", text, results, indent=None)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ Setup: ``bash benchmarks/install_data.sh``, then
 """
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 from datasets import DATASETS
+from outputs import write_results
 from selection_criteria import ALPHA, name_of
 
 from sklearn_dsc._anchors import anchor_maps
@@ -98,10 +98,7 @@ def main(argv=None):
         ]
     text = markdown(results, args)
     print(text)
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "plda_anchor.md").write_text(text)
-    (args.output / "plda_anchor.json").write_text(json.dumps(results, indent=1))
-    print(f"wrote {args.output}/plda_anchor.md and .json")
+    write_results(args.output, "plda_anchor", text, results)
 
 
 if __name__ == "__main__":

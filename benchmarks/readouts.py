@@ -26,13 +26,13 @@ Setup: ``bash benchmarks/install_data.sh``, then
 """
 
 import argparse
-import json
 import warnings
 from pathlib import Path
 
 import numpy as np
 import tabular_suite
 from datasets import DATASETS, INPUT_SHAPES
+from outputs import write_results
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder
@@ -161,10 +161,7 @@ def main(argv=None):
     results = run(args)
     text = markdown(results, args)
     print(text)
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "readouts.md").write_text(text)
-    (args.output / "readouts.json").write_text(json.dumps(results, indent=1))
-    print(f"wrote {args.output}/readouts.md and .json")
+    write_results(args.output, "readouts", text, results)
 
 
 if __name__ == "__main__":

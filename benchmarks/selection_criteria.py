@@ -43,6 +43,7 @@ import numpy as np
 import tabular_suite
 import torch
 from datasets import DATASETS
+from outputs import write_results
 from scipy.stats import spearmanr
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
@@ -410,12 +411,8 @@ def main(argv=None):
         results = run(args)
     text = markdown(results, args)
     print(text)
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "selection_criteria.md").write_text(text)
-    (args.output / "selection_criteria.json").write_text(
-        json.dumps({"candidates": [name_of(c) for c in CANDIDATES], **results})
-    )
-    print(f"wrote {args.output}/selection_criteria.md and .json")
+    named = {"candidates": [name_of(c) for c in CANDIDATES], **results}
+    write_results(args.output, "selection_criteria", text, named, indent=None)
 
 
 if __name__ == "__main__":

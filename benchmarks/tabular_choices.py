@@ -44,7 +44,6 @@ Setup: ``bash benchmarks/install_data.sh``, then
 
 import argparse
 import itertools
-import json
 import math
 import warnings
 from pathlib import Path
@@ -52,6 +51,7 @@ from pathlib import Path
 import numpy as np
 import selection_criteria
 import tabular_suite
+from outputs import write_results
 from selection_criteria import ALPHA, VALIDATION_FRACTION, name_of
 from sklearn.exceptions import ConvergenceWarning
 
@@ -361,10 +361,7 @@ def main(argv=None):
     results = run(args)
     text = markdown(results, args)
     print(text)
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "tabular_choices.md").write_text(text)
-    (args.output / "tabular_choices.json").write_text(json.dumps(results, indent=1))
-    print(f"wrote {args.output}/tabular_choices.md and .json")
+    write_results(args.output, "tabular_choices", text, results)
 
 
 if __name__ == "__main__":

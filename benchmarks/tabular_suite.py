@@ -28,13 +28,13 @@ Setup: ``bash benchmarks/install_data.sh``, then
 import argparse
 import contextlib
 import io
-import json
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 from datasets import DATASETS
+from outputs import write_results
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import ConvergenceWarning
@@ -306,10 +306,7 @@ def main(argv=None):
     results = run(args)
     table = markdown(results, args)
     print(table)
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "tabular_suite.md").write_text(table)
-    (args.output / "tabular_suite.json").write_text(json.dumps(results, indent=1))
-    print(f"wrote {args.output}/tabular_suite.md and .json")
+    write_results(args.output, "tabular_suite", table, results)
 
 
 if __name__ == "__main__":

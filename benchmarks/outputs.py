@@ -1,0 +1,13 @@
+"""Where a benchmark script writes what it measured."""
+
+import json
+
+
+def write_results(folder, name, text, results, indent=1):
+    """Write the table ``text`` to ``folder/<name>.md`` and ``results`` to
+    ``folder/<name>.json`` (``indent`` as ``json.dumps`` takes it), making
+    ``folder`` if needed, and say so."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.md").write_text(text)
+    (folder / f"{name}.json").write_text(json.dumps(results, indent=indent))
+    print(f"wrote {folder}/{name}.md and .json")
