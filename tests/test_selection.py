@@ -191,6 +191,22 @@ def test_held_out_head_evidence(many):
         assert evidence.margin == _selection.SELECTION_MARGIN
 
 
+def recorded_passes(monkeypatch):
+    """The ``(criterion, scores)`` of each call of ``anchor_scores`` that
+    ``choose_anchor`` makes from now on, in order (the scores are computed
+    as before)."""
+    passes = []
+    original = _selection.anchor_scores
+
+    def recording(X, codes, candidates, held_out_sets, alpha, seed, criterion, *a):
+        scores = original(X, codes, candidates, held_out_sets, alpha, seed, criterion)
+        passes.append((criterion, scores))
+        return scores
+
+    monkeypatch.setattr(_selection, "anchor_scores", recording)
+    return passes
+
+
 @pytest.mark.parametrize(
     ("init", "shrinkage", "expected"),
     [
@@ -206,21 +222,14 @@ def test_sets_that_keep_few_classes_score_the_anchor_and_choose_nothing(
     """Sets of 2 held-out classes of 5 keep 3: the anchor is fixed, and the
     sets only score it by k-means (no ranking), for the spread they show."""
     assert _selection.FEWEST_KEPT_CLASSES > 5 - 2
-    scored = []
-    original = _selection.anchor_scores
-
-    def recording(X, codes, candidates, held_out_sets, alpha, seed, criterion, *a):
-        scored.append((list(candidates), criterion))
-        return original(X, codes, candidates, held_out_sets, alpha, seed, criterion)
-
-    monkeypatch.setattr(_selection, "anchor_scores", recording)
+    passes = recorded_passes(monkeypatch)
     X, codes = informative_and_noise(n_classes=5)
     chosen = choose_anchor(
         X, codes, 5, init, shrinkage, 1e-4, 2, np.random.RandomState(0), 0
     )
     assert chosen[:2] == expected
-    ((candidates, criterion),) = scored
-    assert candidates == [expected]
+    ((criterion, scores),) = passes
+    assert list(scores) == [expected]
     assert criterion is not nearest_mean_nmi
     assert len(chosen.split_scores) == math.comb(5, 2)  # every set of two
 
@@ -477,15 +486,7 @@ def test_nearest_mean_nmi_assigns_rows_to_the_closest_class_mean():
 
 def test_k_means_compares_only_the_shortlist_of_the_ranked_anchors(monkeypatch):
     X, codes = informative_and_noise(n_classes=12)
-    passes = []
-    original = _selection.anchor_scores
-
-    def recording(X, codes, candidates, held_out_sets, alpha, seed, criterion, *a):
-        scores = original(X, codes, candidates, held_out_sets, alpha, seed, criterion)
-        passes.append((criterion, scores))
-        return scores
-
-    monkeypatch.setattr(_selection, "anchor_scores", recording)
+    passes = recorded_passes(monkeypatch)
     chosen = choose_anchor(
         X, codes, 12, "auto", "auto", 1e-4, 4, np.random.RandomState(0), 0
     )
