@@ -29,7 +29,6 @@ from ._networks import (
     scale_inputs,
 )
 from ._selection import (
-    DEFAULT_SHRINKAGE,
     EPOCH_PATIENCE,
     EPOCH_TOLERANCE,
     KMEANS_NMI,
@@ -40,6 +39,7 @@ from ._selection import (
     HeldOut,
     best_start,
     choose_anchor,
+    fixed_shrinkage,
     n_held_out_classes,
     resolved_split,
     start_candidates,
@@ -80,7 +80,7 @@ class Settings:
     @property
     def fixed_shrinkage(self):
         """The shrinkage used when held-out classes do not choose it."""
-        return DEFAULT_SHRINKAGE if self.shrinkage == "auto" else self.shrinkage
+        return fixed_shrinkage(self.shrinkage)
 
     def many_classes_head(self):
         """These settings with the head that many held-out classes train

@@ -214,6 +214,12 @@ def distinct_subsets(n_items, size, n_subsets, random_state):
     return [np.array(subset) for subset in sorted(subsets)]
 
 
+def fixed_shrinkage(shrinkage):
+    """``shrinkage``, or ``DEFAULT_SHRINKAGE`` for ``"auto"``: the one used
+    where held-out classes do not choose it."""
+    return DEFAULT_SHRINKAGE if shrinkage == "auto" else shrinkage
+
+
 def start_candidates(init, shrinkage, scored):
     """The ``(init, shrinkage)`` pairs a start is chosen from.
 
@@ -301,7 +307,7 @@ def choose_anchor(
     names = compared_by_auto() if init == "auto" else [init]
     if n_classes - n_held_out < FEWEST_KEPT_CLASSES:  # scored, not compared
         names = ["whitened" if init == "auto" else init]
-        shrinkages = (DEFAULT_SHRINKAGE if shrinkage == "auto" else shrinkage,)
+        shrinkages = (fixed_shrinkage(shrinkage),)
     # every direction of the inputs, compared by their mean; the training
     # classes' directions, which must pass the paired tests against them
     geometry, class_directions = [], []
