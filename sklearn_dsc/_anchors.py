@@ -263,7 +263,8 @@ class Anchor:
 
 # The anchors by their names, the values of ``init`` besides "auto" and
 # "random"; with init="auto" they are candidates in this order, but for the
-# PLDA anchor. Kept on every seed of the tabular suite
+# PLDA anchor, which it compares alone where the training classes span the
+# inputs (``_selection.compared_anchors``). Kept on every seed of the tabular suite
 # (benchmarks/tabular_choices.py, 10 seeds) it is the best single anchor
 # (within 0.005 of the best other method on 10 datasets of 11), and alone
 # far better than the whitened one on glyphs and fonts
@@ -302,7 +303,8 @@ ANCHORS = {
 
 
 def compared_by_auto():
-    """The names of the anchors that ``init="auto"`` compares, in order."""
+    """The names of the anchors that ``init="auto"`` compares, in order,
+    where the training classes do not span the inputs."""
     return [name for name, anchor in ANCHORS.items() if anchor.compared_by_auto]
 
 

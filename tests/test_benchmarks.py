@@ -623,6 +623,55 @@ def test_tabular_choices_separate_the_candidates_from_the_choice(tmp_path, monke
     assert row.endswith(f"| {np.mean(met):.0%} |")
 
 
+def test_tabular_spanned_measures_the_datasets_whose_classes_span_the_features(
+    tmp_path, monkeypatch
+):
+    import tabular_spanned
+    import tabular_suite
+
+    from sklearn_dsc._selection import SPANNED_SHRINKAGES
+
+    rng = np.random.RandomState(0)
+
+    def generated(n_classes, n_features):
+        codes = np.repeat(np.arange(n_classes), 20)
+        means = rng.normal(scale=3, size=(n_classes, n_features))
+        X = means[codes] + rng.normal(size=(len(codes), n_features))
+        return X, np.array([f"class {code}" for code in codes])
+
+    # halves of 5 classes in 24 features, 6 in 3, 8 in 4
+    data = {"wide": generated(10, 24), "narrow": generated(12, 3)}
+    data["panel"] = generated(16, 4)
+    monkeypatch.setattr(tabular_suite, "SUITE", dict.fromkeys(["wide", "narrow"]))
+    monkeypatch.setattr(tabular_spanned, "PANELS", {"panel": None})
+    monkeypatch.setattr(tabular_suite, "load", lambda name, datasets=None: data[name])
+    assert list(tabular_spanned.spanned_datasets()) == ["narrow", "panel"]
+
+    tabular_spanned.main(["--seeds", "2", "--output", str(tmp_path)])
+    results = json.loads((tmp_path / "tabular_spanned.json").read_text())
+    assert list(results) == ["narrow", "panel"]
+    columns = [
+        tabular_suite.DEFAULTS,
+        *map(tabular_spanned.anchor_name, tabular_spanned.ANCHORS),
+    ]
+    for result in results.values():
+        for run in result["runs"]:
+            assert (run["init"], run["shrinkage"] in SPANNED_SHRINKAGES) == (
+                "plda",
+                True,
+            )
+            assert set(run["nmi"]) == {*tabular_suite.METHODS, *columns}
+    table = (tmp_path / "tabular_spanned.md").read_text()
+    for name, result in results.items():
+        best, gap = tabular_spanned.gaps(result["runs"], columns)
+        row = next(
+            line for line in table.splitlines() if line.startswith(f"| {name} (")
+        )
+        assert f"| {best} " in row
+        assert all(f"| {gap[column]:+.3f} |" in row for column in columns)
+    assert "| within 0.005 | | " in table
+
+
 def test_tabular_choices_bar_counts_a_share_of_datasets_and_a_floor():
     import tabular_choices
 

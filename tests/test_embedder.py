@@ -696,6 +696,46 @@ def test_held_out_classes_choose_the_shrinkage():
     assert fit_quietly(fast(init="pca", **held_out), X, y).shrinkage_ is None
 
 
+def test_classes_that_span_the_inputs_cluster_new_ones_as_lda_does():
+    """Forty entities over twelve years in three features, one of which
+    tells them apart by variations a thousandth of the largest variance: the
+    twenty training classes span the features, the defaults keep the PLDA
+    anchor at a shrinkage of SPANNED_SHRINKAGES and cluster the twenty
+    unseen classes about as LDA does, which the whitened anchor at the
+    smallest shrinkage of the other grid does not (the variation is below
+    its floor)."""
+    from sklearn_dsc._anchors import anchor_maps
+    from sklearn_dsc._selection import SHRINKAGES, SPANNED_SHRINKAGES
+
+    rng = np.random.RandomState(0)
+    y = np.repeat(np.arange(40), 12)
+    X = np.column_stack(
+        [
+            rng.normal(scale=10, size=40)[y] + rng.normal(scale=10, size=len(y)),
+            rng.normal(size=40)[y] + rng.normal(scale=0.02, size=len(y)),
+            rng.normal(scale=3, size=len(y)),
+        ]
+    )
+    seen = y < 20
+
+    def unseen_nmi(transformer):
+        fitted = transformer.fit(X[seen], y[seen])
+        return kmeans_nmi(fitted.transform(X[~seen]), y[~seen], random_state=0)
+
+    defaults = DeepSpectralClusteringEmbedder(random_state=0)
+    nmi = unseen_nmi(defaults)
+    assert (defaults.init_, defaults.shrinkage_ in SPANNED_SHRINKAGES) == (
+        "plda",
+        True,
+    )
+    assert nmi > unseen_nmi(LinearDiscriminantAnalysis()) - 0.05
+    ((weight, bias),) = anchor_maps(
+        [("whitened", min(SHRINKAGES))], X[seen], y[seen], defaults.alpha, 0
+    )
+    whitened = X[~seen] @ weight.T + bias
+    assert nmi > kmeans_nmi(whitened, y[~seen], random_state=0) + 0.3
+
+
 @pytest.mark.parametrize(
     ("data", "shrinkage", "expected_init", "expected_width"),
     [

@@ -39,8 +39,9 @@ def digits():
 
 def many_classes():
     """36 classes of 12 rows (11 of them held out: the per-epoch choice of
-    ``_fit_on_held_out_classes``), their differences hidden among noise; 40
-    other rows."""
+    ``_fit_on_held_out_classes``), their differences hidden among noise in
+    24 features, which their means span (the PLDA anchor's shrinkages are
+    compared); 40 other rows."""
     X, y = informative_and_noise(n_classes=36, n_per_class=12, seed=0)
     probe, _ = informative_and_noise(n_classes=20, n_per_class=2, seed=1)
     return X, y, probe

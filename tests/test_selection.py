@@ -9,6 +9,7 @@ import torch
 from sklearn.metrics import normalized_mutual_info_score
 
 from sklearn_dsc import _selection
+from sklearn_dsc._anchors import compared_by_auto
 from sklearn_dsc._data import embed
 from sklearn_dsc._networks import build_anchored, build_mlp
 from sklearn_dsc._selection import (
@@ -235,16 +236,44 @@ def test_sets_that_keep_few_classes_score_the_anchor_and_choose_nothing(
 
 
 def test_closed_form_is_chosen_where_one_class_direction_transfers():
-    """Classes spread along one direction, hidden by large noise in five."""
+    """Classes spread along one direction, hidden by large noise in eleven
+    (twelve features, which the twelve classes' means do not span)."""
     rng = np.random.RandomState(0)
     codes = np.repeat(np.arange(12), 40)
     X = np.column_stack(
-        [3.0 * codes + rng.normal(size=480), rng.normal(scale=30, size=(480, 5))]
+        [3.0 * codes + rng.normal(size=480), rng.normal(scale=60, size=(480, 11))]
     )
-    # 3 held out of 12: with 4 (a test-to-train ratio of 1/2) the corrected
-    # t-test's p-value is 0.051 for this spread of scores
+    assert not _selection.spans_the_inputs(12, X.shape[1])
     chosen = choose_anchor(X, codes, 12, "auto", "auto", 1e-4, 3, rng, 0)
     assert chosen[:2] == ("closed_form", None)
+
+
+SPANNED = _selection.SPANNED_SHRINKAGES
+
+
+@pytest.mark.parametrize(
+    ("init", "shrinkage", "n_classes", "n_features", "expected"),
+    [
+        # 12 classes in 24 features: every anchor, every shrinkage
+        ("auto", "auto", 12, 24, (compared_by_auto(), _selection.SHRINKAGES)),
+        ("plda", "auto", 12, 24, (["plda"], _selection.SHRINKAGES)),
+        # in 11 features the classes' means span them: the PLDA anchor alone
+        ("auto", "auto", 12, 11, (["plda"], SPANNED)),
+        ("plda", "auto", 12, 11, (["plda"], SPANNED)),
+        ("auto", 0.5, 12, 11, (["plda"], (0.5,))),
+        ("whitened", "auto", 12, 11, (["whitened"], _selection.SHRINKAGES)),
+        # sets of 2 of 5 classes keep 3: one anchor, one shrinkage
+        ("auto", "auto", 5, 24, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
+        ("auto", "auto", 5, 4, (["plda"], (min(SPANNED),))),
+        ("whitened", "auto", 5, 4, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
+    ],
+)
+def test_compared_anchors(init, shrinkage, n_classes, n_features, expected):
+    n_held_out = n_held_out_classes(0.3, n_classes)
+    assert (
+        _selection.compared_anchors(init, shrinkage, n_classes, n_held_out, n_features)
+        == expected
+    )
 
 
 def test_plda_is_offered_not_compared_and_damps_what_classes_share():
@@ -314,9 +343,10 @@ def test_n_splits_overrides_the_number_of_held_out_class_sets(n_held_out):
 
 def test_pca_is_kept_where_nothing_beats_the_input_geometry():
     rng = np.random.RandomState(0)
-    centres = rng.normal(scale=10.0, size=(8, 3))
+    centres = rng.normal(scale=10.0, size=(8, 8))
     codes = np.repeat(np.arange(8), 30)
-    X = centres[codes] + rng.normal(size=(240, 3))  # isotropic, well separated
+    X = centres[codes] + rng.normal(size=(240, 8))  # isotropic, well separated
+    assert not _selection.spans_the_inputs(8, X.shape[1])
     # a huge shrinkage makes the whitened anchor PCA again: PCA wins the tie
     chosen = choose_anchor(X, codes, 8, "auto", 1e9, 1e-4, 2, rng, 0)
     assert chosen[:2] == ("pca", None)
