@@ -478,10 +478,7 @@ def _choose_anchor(X, codes, n_classes, held_out, run, moments):
         done = index - 1
         pace = (time.perf_counter() - began[stage]) / done if done else None
         left = "" if pace is None else f", about {pace * (n_splits - done):.0f}s left"
-        run.report(
-            f"choosing the anchor, {stage}: held-out class split {index} of "
-            f"{n_splits}{left}"
-        )
+        run.report(f"{stage}: held-out class split {index} of {n_splits}{left}")
 
     with run.clock("choosing the anchor"):
         return choose_anchor(

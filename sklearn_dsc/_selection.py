@@ -339,7 +339,8 @@ def choose_anchor(
 
     Returns an ``AnchorChoice``. ``on_split(i, n, stage)``, if given, is
     called as the ``i``-th of the ``n`` splits begins, ``stage`` saying
-    which pass over them it is. ``moments``: as in ``anchor_scores``.
+    which pass over them it is (ranking, k-means, or k-means scoring the
+    one anchor). ``moments``: as in ``anchor_scores``.
     ``n_splits`` overrides the number of sets (``benchmarks/tabular_choices.py``
     measures other numbers).
     """
@@ -373,7 +374,8 @@ def choose_anchor(
         )
 
     if len(candidates) > SHORTLIST:
-        ranking = scores_of(candidates, nearest_mean_nmi, "ranking the anchors")
+        stage = "choosing the anchor, ranking the anchors"
+        ranking = scores_of(candidates, nearest_mean_nmi, stage)
         ranked = sorted(candidates, key=lambda c: -np.mean(ranking[c]))
         geometry = [c for c in geometry if c in ranked[:SHORTLIST]]
         class_directions = [c for c in class_directions if c in ranked[:SHORTLIST]]
@@ -381,7 +383,9 @@ def choose_anchor(
     def kmeans(points, labels):
         return held_out_nmi(KMEANS_NMI, points, labels, kmeans_seed)
 
-    scores = scores_of(geometry + class_directions, kmeans, "k-means")
+    compared = geometry + class_directions
+    stage = "choosing the anchor" if len(compared) > 1 else "scoring the anchor"
+    scores = scores_of(compared, kmeans, f"{stage}, k-means")
     means = {candidate: np.mean(values) for candidate, values in scores.items()}
     best = max(geometry, key=means.get)  # the first of equals: PCA
     for candidate in class_directions:

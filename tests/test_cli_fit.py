@@ -122,7 +122,10 @@ def test_fit_says_what_it_does_and_why_no_network_was_trained(digit_files, tmp_p
     args = [digit_files / "seen.csv", "--target", "digit", "--random-state", "0"]
     verbose = ok("fit", *args, "-o", tmp_path / "a.dsc", "-v")
     assert "ranking the anchors" not in verbose.stdout
-    assert "k-means: held-out class split 10 of 10" in verbose.stdout
+    assert "choosing the anchor, k-means" not in verbose.stdout
+    assert "scoring the anchor, k-means: held-out class split 10 of 10" in (
+        verbose.stdout
+    )
     assert "No network was trained: the anchor kept is the whitened one" in (
         verbose.stdout
     )
