@@ -213,10 +213,10 @@ default="auto"
         guide) and keeps the one that clusters the validation data best
         (``"pca"`` without ``early_stopping``), or the whitened one where each
         set of held-out classes would keep fewer than 4 training classes,
-        too few to tell the anchors apart; where the training classes
-        outnumber the features (their means span the inputs) it compares
-        the ``"plda"`` anchor alone, at shrinkages down to the metric of
-        linear discriminant analysis; with fewer than 10 held-out
+        too few to tell the anchors apart; otherwise, where the training
+        classes outnumber the features (their means span the inputs), it
+        compares the ``"plda"`` anchor alone, at shrinkages down to the
+        metric of linear discriminant analysis; with fewer than 10 held-out
         classes, a head is then trained only beside the closed form, with 10
         or more beside any anchor (see ``validation_split``). ``"random"`` is
         a plain MLP from torch's default initialisation, the paper's setting,
@@ -231,7 +231,7 @@ default="auto"
         0.01 on held-out classes, and is 0.1 where they are too few to choose
         (see ``init``) or classes are not held out; for the ``"plda"``
         anchor of training classes that outnumber the features, it chooses
-        among 0.01, 0.001, 1e-4 and 1e-6, and is 1e-6 where they are too few.
+        among 0.01, 0.001, 1e-4 and 1e-6.
 
     batch_size : int, default=256
         Samples per mini-batch, at least 2.

@@ -629,7 +629,7 @@ def test_tabular_spanned_measures_the_datasets_whose_classes_span_the_features(
     import tabular_spanned
     import tabular_suite
 
-    from sklearn_dsc._selection import SPANNED_SHRINKAGES
+    from sklearn_dsc._selection import DEFAULT_SHRINKAGE, SPANNED_SHRINKAGES
 
     rng = np.random.RandomState(0)
 
@@ -639,17 +639,21 @@ def test_tabular_spanned_measures_the_datasets_whose_classes_span_the_features(
         X = means[codes] + rng.normal(size=(len(codes), n_features))
         return X, np.array([f"class {code}" for code in codes])
 
-    # halves of 5 classes in 24 features, 6 in 3, 8 in 4
+    # halves of 5 classes in 24 features, 6 in 3; outside the suite 8 in 4
+    # and 4 in 2 (sets of 2 held-out classes keep 2: they cannot choose)
     data = {"wide": generated(10, 24), "narrow": generated(12, 3)}
-    data["panel"] = generated(16, 4)
+    data.update(panel=generated(16, 4), few=generated(8, 2))
     monkeypatch.setattr(tabular_suite, "SUITE", dict.fromkeys(["wide", "narrow"]))
-    monkeypatch.setattr(tabular_spanned, "PANELS", {"panel": None})
+    outside = dict.fromkeys(["panel", "few"])
+    monkeypatch.setattr(tabular_spanned, "OUTSIDE_THE_SUITE", outside)
     monkeypatch.setattr(tabular_suite, "load", lambda name, datasets=None: data[name])
-    assert list(tabular_spanned.spanned_datasets()) == ["narrow", "panel"]
+    assert list(tabular_spanned.spanned_datasets()) == ["narrow", "panel", "few"]
 
     tabular_spanned.main(["--seeds", "2", "--output", str(tmp_path)])
     results = json.loads((tmp_path / "tabular_spanned.json").read_text())
-    assert list(results) == ["narrow", "panel"]
+    assert list(results) == ["narrow", "panel", "few"]
+    for run in results.pop("few")["runs"]:
+        assert (run["init"], run["shrinkage"]) == ("whitened", DEFAULT_SHRINKAGE)
     columns = [
         tabular_suite.DEFAULTS,
         *map(tabular_spanned.anchor_name, tabular_spanned.ANCHORS),

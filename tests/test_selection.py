@@ -262,9 +262,11 @@ SPANNED = _selection.SPANNED_SHRINKAGES
         ("plda", "auto", 12, 11, (["plda"], SPANNED)),
         ("auto", 0.5, 12, 11, (["plda"], (0.5,))),
         ("whitened", "auto", 12, 11, (["whitened"], _selection.SHRINKAGES)),
-        # sets of 2 of 5 classes keep 3: one anchor, one shrinkage
+        # sets of 2 of 5 classes keep 3: one anchor, one shrinkage, spanned
+        # (4 features) or not
         ("auto", "auto", 5, 24, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
-        ("auto", "auto", 5, 4, (["plda"], (min(SPANNED),))),
+        ("auto", "auto", 5, 4, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
+        ("plda", "auto", 5, 4, (["plda"], (_selection.DEFAULT_SHRINKAGE,))),
         ("whitened", "auto", 5, 4, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
     ],
 )
