@@ -264,9 +264,10 @@ class Anchor:
 # The anchors by their names, the values of ``init`` besides "auto" and
 # "random"; with init="auto" they are candidates in this order, but for the
 # PLDA anchor, which it compares alone where the training classes span the
-# inputs (``_selection.compared_anchors``). Kept on every seed of the tabular suite
-# (benchmarks/tabular_choices.py, 10 seeds) it is the best single anchor
-# (within 0.005 of the best other method on 10 datasets of 11), and alone
+# inputs (``_selection.compared_anchors``). Kept on every seed of the
+# tabular suite (benchmarks/tabular_choices.py, 10 seeds) it is the best
+# single anchor (within 0.005 of the best other method on 10 datasets of
+# 11), and alone
 # far better than the whitened one on glyphs and fonts
 # (benchmarks/plda_anchor.py); but among the candidates it left the
 # defaults where they were: on the tabular suite 8 datasets of 11, 0.039

@@ -315,9 +315,9 @@ def choose_anchor(
     nothing is compared: the anchor is the whitened one (or the one
     ``init`` names) at ``DEFAULT_SHRINKAGE`` (or ``shrinkage`` when it is a
     number), and the sets only score it (its ``split_scores``: how much a
-    held-out score moves with the classes held out). Otherwise, where the
-    training classes' means span the inputs, ``init="auto"`` compares the
-    PLDA anchor alone, at ``SPANNED_SHRINKAGES``.
+    held-out score moves with the classes held out). Where the sets can
+    choose and the training classes' means span the inputs, ``init="auto"``
+    compares the PLDA anchor alone, at ``SPANNED_SHRINKAGES``.
 
     Otherwise, since a k-means NMI on two or three held-out classes is
     noisy, the anchors are compared on up to ``ANCHOR_SPLITS`` distinct sets
