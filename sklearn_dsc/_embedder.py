@@ -213,14 +213,15 @@ default="auto"
         guide) and keeps the one that clusters the validation data best
         (``"pca"`` without ``early_stopping``), or the whitened one where each
         set of held-out classes would keep fewer than 4 training classes,
-        too few to tell the anchors apart; otherwise, where the training
-        classes outnumber the features (their means span the inputs), it
-        compares the ``"plda"`` anchor alone, at shrinkages down to the
-        metric of linear discriminant analysis; with fewer than 10 held-out
-        classes, a head is then trained only beside the closed form, with 10
-        or more beside any anchor (see ``validation_split``). ``"random"`` is
-        a plain MLP from torch's default initialisation, the paper's setting,
-        which fits the training classes fastest.
+        too few to tell the anchors apart, or where there are too few
+        classes to hold any out (see ``validation_split``); otherwise,
+        where the training classes outnumber the features (their means span
+        the inputs), it compares the ``"plda"`` anchor alone, at shrinkages
+        down to the metric of linear discriminant analysis; with fewer than
+        10 held-out classes, a head is then trained only beside the closed
+        form, with 10 or more beside any anchor (see ``validation_split``).
+        ``"random"`` is a plain MLP from torch's default initialisation, the
+        paper's setting, which fits the training classes fastest.
 
     shrinkage : float or "auto", default="auto"
         Of the ``"whitened"`` and ``"plda"`` anchors: the within-class
@@ -308,7 +309,11 @@ default="auto"
         class for that many epochs, and otherwise the anchor alone is kept,
         fitted on every class.
         ``"auto"`` is ``"classes"`` with 4 classes or more, else
-        ``"samples"``.
+        ``"samples"``; there, with ``init="auto"``, the anchor is the
+        whitened one at shrinkage 0.1, not compared (samples of the training
+        classes prefer the closed form, which separates exactly those
+        classes and transfers poorly to new ones), and the samples choose
+        the head's epochs.
 
     warm_start : bool, default=False
         Continue training the fitted network on the next ``fit`` instead of

@@ -249,7 +249,12 @@ def fit_adam(X, codes, n_classes, run, previous):
         return _fit_on_held_out_classes(
             X, codes, n_classes, (X_train, codes_train), held_out, run
         )
-    result = previous or start(X_train, codes_train, run, score=held_out.score)
+    # the anchor: the settings', chosen by the held-out samples, or where
+    # they are held out for want of classes, the whitened one, not compared
+    init = None
+    if previous is None and _too_few_classes_to_hold_out(settings, split):
+        init = "whitened"
+    result = previous or start(X_train, codes_train, run, init, score=held_out.score)
     _train(result, X_train, codes_train, run, Schedule(max_iter, held_out.score))
     result.history.validation_metric = KMEANS_NMI
     return result
@@ -271,6 +276,30 @@ def _train(
 # Outcomes that warn nothing in a trial run, or in a refit for a set number of
 # epochs, where running them all out is what was asked
 _ENDED = (Outcome.CONVERGED, Outcome.MAX_ITER, Outcome.STOPPED)
+
+
+def _too_few_classes_to_hold_out(settings, split):
+    """Whether ``init="auto"`` meets samples held out only because
+    ``validation_split="auto"`` found too few classes (fewer than 4) to hold
+    out whole ones.
+
+    Held-out samples of the training classes cannot say which anchor
+    transfers to new classes: they prefer the closed form, which separates
+    exactly those classes. There ``init="auto"`` takes the whitened anchor
+    at its fixed shrinkage, as where held-out classes are too few to
+    choose, and the samples still choose the head's epochs. With two or
+    three training classes of scikit-learn's digits, LetterRecognition or
+    the olive oils (benchmarks/few_classes.py, 10 draws each), the unseen
+    classes' NMI so rose by 0.011 to 0.320 over that of the anchor the
+    samples chose (the closed form on 34 draws of 60). The whitened anchor
+    without the head would gain another 0.011 to 0.033 there; the head is
+    kept for what the samples can judge, the training classes.
+    """
+    return (
+        split == "samples"
+        and settings.validation_split == "auto"
+        and settings.init == "auto"
+    )
 
 
 def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):

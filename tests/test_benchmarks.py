@@ -676,6 +676,33 @@ def test_tabular_spanned_measures_the_datasets_whose_classes_span_the_features(
     assert "| within 0.005 | | " in table
 
 
+def test_few_classes_sets_the_defaults_beside_the_anchor_samples_choose(
+    tmp_path, monkeypatch
+):
+    import few_classes
+
+    from helpers import informative_and_noise
+
+    X, y = informative_and_noise(n_classes=8, n_per_class=20)
+    case = (lambda: (X, y, None, None), True)
+    monkeypatch.setattr(few_classes, "CASES", {"blobs": case})
+    arguments = ["--datasets", "blobs", "--classes", "3", "--draws", "2"]
+    few_classes.main([*arguments, "--output", str(tmp_path)])
+    runs = json.loads((tmp_path / "few_classes.json").read_text())["blobs, 3 classes"]
+    assert len(runs) == 2
+    for run in runs:
+        assert set(run["nmi"]) == set(few_classes.METHODS)
+        assert run["kept"]["defaults"] == "whitened"
+    table = (tmp_path / "few_classes.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| blobs, 3"))
+    mean = np.mean([run["nmi"]["defaults"] for run in runs])
+    assert f" {mean:.3f} ± " in row
+    # the unseen classes are the five not drawn, standardised by the three
+    X_train, _, _, y_test = few_classes.drawn(case[0](), 3, 0, True)
+    assert len(np.unique(y_test)) == 5
+    np.testing.assert_allclose(X_train.mean(axis=0), 0, atol=1e-12)
+
+
 def test_tabular_choices_bar_counts_a_share_of_datasets_and_a_floor():
     import tabular_choices
 

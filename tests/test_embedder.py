@@ -696,6 +696,28 @@ def test_held_out_classes_choose_the_shrinkage():
     assert fit_quietly(fast(init="pca", **held_out), X, y).shrinkage_ is None
 
 
+def test_with_three_classes_samples_of_them_do_not_choose_the_anchor():
+    """Three training digits: no class can be held out, and held-out samples
+    of those digits prefer the closed form, which separates exactly them.
+    The defaults keep the whitened anchor (the samples choose the head's
+    epochs) and cluster the seven other digits far better."""
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    seen = np.isin(y, [0, 1, 2])
+
+    def unseen_nmi(estimator):
+        fit_quietly(estimator, X[seen], y[seen])
+        return kmeans_nmi(estimator.transform(X[~seen]), y[~seen], random_state=0)
+
+    defaults = DeepSpectralClusteringEmbedder(random_state=0)
+    samples = DeepSpectralClusteringEmbedder(validation_split="samples", random_state=0)
+    nmi, chosen_by_samples = unseen_nmi(defaults), unseen_nmi(samples)
+    assert (defaults.init_, defaults.shrinkage_) == ("whitened", 0.1)
+    assert defaults.n_iter_ >= 1  # the head is trained, its epochs chosen
+    assert samples.init_ == "closed_form"
+    assert nmi > chosen_by_samples + 0.3
+
+
 def test_classes_that_span_the_inputs_cluster_new_ones_as_lda_does():
     """Forty entities over twelve years in three features, one of which
     tells them apart by variations a thousandth of the largest variance: the
