@@ -325,6 +325,20 @@ def test_many_held_out_classes_compare_the_anchors_on_fewer_splits(
     assert len(chosen.split_scores) == n_splits
 
 
+@pytest.mark.parametrize(
+    ("n_classes", "n_held_out", "n_features", "expected"),
+    [
+        (12, 4, 24, _selection.ANCHOR_SPLITS),
+        (36, 11, 64, _selection.MANY_CLASSES_ANCHOR_SPLITS),
+        # the classes span the inputs: a set costs little, take more
+        (12, 4, 11, _selection.SPANNED_ANCHOR_SPLITS),
+        (36, 11, 24, _selection.SPANNED_ANCHOR_SPLITS),
+    ],
+)
+def test_anchor_splits(n_classes, n_held_out, n_features, expected):
+    assert _selection.anchor_splits(n_classes, n_held_out, n_features) == expected
+
+
 @pytest.mark.parametrize("n_held_out", [2, _selection.EPOCH_SELECTION_CLASSES])
 def test_n_splits_overrides_the_number_of_held_out_class_sets(n_held_out):
     X, codes = informative_and_noise(n_classes=24, n_per_class=12)
