@@ -3,8 +3,8 @@
 With fewer than 4 training classes ``validation_split="auto"`` holds out
 samples instead of whole classes, and samples of the training classes can
 say how well those classes are separated, not what transfers to new ones.
-Compared by them, the anchors' best is the closed form, which separates
-exactly the training classes; so ``init="auto"`` there takes the whitened
+Compared by them, the anchors' best is most often the closed form, which
+separates exactly the training classes; so ``init="auto"`` there takes the whitened
 anchor at its fixed shrinkage, not compared, and the samples still choose
 the head's epochs (``_fitting._too_few_classes_to_hold_out``).
 
