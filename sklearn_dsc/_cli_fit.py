@@ -161,15 +161,15 @@ def anchor(model):
 
 def validation_summary(model):
     """The validation scores, or their start and best when there is one per
-    epoch of a long run."""
+    epoch of a long run (saying so when no epoch beat the start)."""
     scores = model.validation_scores_
     if len(scores) <= 4:
         return ", ".join(f"{score:.3f}" for score in scores)
     best = max(range(1, len(scores)), key=scores.__getitem__)  # the first of equals
-    return (
-        f"start {scores[0]:.3f}, best {scores[best]:.3f} after epoch {best} of "
-        f"{len(scores) - 1}"
-    )
+    start, epochs = f"start {scores[0]:.3f}", f"epoch {best} of {len(scores) - 1}"
+    if scores[best] < scores[0]:
+        return f"{start}, which no epoch beat (best {scores[best]:.3f}, {epochs})"
+    return f"{start}, best {scores[best]:.3f} after {epochs}"
 
 
 def held_out_description(model):

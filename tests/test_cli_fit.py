@@ -167,6 +167,10 @@ def test_the_fit_summary_of_a_choice_made_after_every_epoch():
     assert "(k-means NMI 0.650, at its best epoch, against 0.600)" in why_untrained(
         model
     )
+    model.validation_scores_ = [0.7, 0.61, 0.65, 0.63, 0.62, 0.64]
+    assert validation_summary(model) == (
+        "start 0.700, which no epoch beat (best 0.650, epoch 2 of 5)"
+    )
     model.validation_scores_ = [0.6, 0.55]
     assert validation_summary(model) == "0.600, 0.550"
     assert "(k-means NMI 0.550, against 0.600)" in why_untrained(model)
