@@ -24,12 +24,11 @@ Setup: ``bash benchmarks/install_data.sh``, then
 
 import argparse
 import warnings
-from pathlib import Path
 
 import numpy as np
 import tabular_suite
 from datasets import DATASETS
-from outputs import write_results
+from outputs import add_output, write_results
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
@@ -39,7 +38,6 @@ from sklearn_dsc._anchors import anchor_maps
 from sklearn_dsc._selection import DEFAULT_SHRINKAGE
 from sklearn_dsc.metrics import kmeans_nmi
 
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 METHODS = [
     "raw features",
     "held-out samples choose the anchor",
@@ -167,9 +165,7 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="+", default=list(CASES), choices=CASES)
     parser.add_argument("--classes", nargs="+", type=int, default=[2, 3])
     parser.add_argument("--draws", type=int, default=10)
-    parser.add_argument(
-        "--output", type=Path, default=OUTPUT, help="folder for few_classes.md/.json"
-    )
+    add_output(parser, "few_classes")
     args = parser.parse_args(argv)
     results = run(args)
     text = markdown(results, args)

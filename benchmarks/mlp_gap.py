@@ -41,14 +41,13 @@ import numpy as np
 import torch
 from datasets import DATASETS
 from epoch_criteria import unseen_sample
-from outputs import write_results
+from outputs import add_output, write_results
 from readouts import whitened
 from zero_shot import HIDDEN, l2_rows, m_per_class_batches
 
 from sklearn_dsc import SpectralClusteringLoss
 from sklearn_dsc.metrics import kmeans_nmi
 
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 SCORED_EPOCHS = (1, 2, 3, 5, 7, 10, 15, 20)
 BATCH = 256
 
@@ -236,7 +235,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--rows-per-class", type=int, default=30)
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    add_output(parser, "mlp_gap")
     parser.add_argument("--results", type=Path, help="tables of an earlier run's JSON")
     args = parser.parse_args(argv)
     args.output.mkdir(parents=True, exist_ok=True)

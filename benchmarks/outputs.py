@@ -1,6 +1,18 @@
 """Where a benchmark script writes what it measured."""
 
 import json
+from pathlib import Path
+
+# The folder of the benchmark pages of the docs.
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
+
+
+def add_output(parser, name):
+    """Add ``--output`` to ``parser``: the folder for ``<name>.md`` and
+    ``.json``, ``DOCS`` unless given."""
+    parser.add_argument(
+        "--output", type=Path, default=DOCS, help=f"folder for {name}.md/.json"
+    )
 
 
 def write_results(folder, name, text, results, indent=1):

@@ -16,18 +16,16 @@ Setup: ``bash benchmarks/install_data.sh``, then
 """
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 from datasets import DATASETS
-from outputs import write_results
+from outputs import add_output, write_results
 from selection_criteria import ALPHA, name_of
 
 from sklearn_dsc._anchors import anchor_maps
 from sklearn_dsc._selection import SHRINKAGES
 from sklearn_dsc.metrics import kmeans_nmi
 
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 CANDIDATES = [
     ("pca", None),
     *(("whitened", shrinkage) for shrinkage in SHRINKAGES),
@@ -83,9 +81,7 @@ def main(argv=None):
         "--datasets", nargs="+", choices=DATASETS, default=list(DATASETS)
     )
     parser.add_argument("--seeds", type=int, default=3, help="k-means seeds")
-    parser.add_argument(
-        "--output", type=Path, default=OUTPUT, help="folder for plda_anchor.md/.json"
-    )
+    add_output(parser, "plda_anchor")
     args = parser.parse_args(argv)
     results = {}
     for dataset in args.datasets:

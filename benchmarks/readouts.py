@@ -27,18 +27,16 @@ Setup: ``bash benchmarks/install_data.sh``, then
 
 import argparse
 import warnings
-from pathlib import Path
 
 import numpy as np
 import tabular_suite
 from datasets import DATASETS, INPUT_SHAPES
-from outputs import write_results
+from outputs import add_output, write_results
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder
 from sklearn_dsc.metrics import kmeans_nmi
 
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 MAX_CONV_ROWS = 5000  # the conv network's fits on CPU stay within minutes
 
 
@@ -154,9 +152,7 @@ def main(argv=None):
     )
     parser.add_argument("--models", nargs="+", help="only these models")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument(
-        "--output", type=Path, default=OUTPUT, help="folder for readouts.md/.json"
-    )
+    add_output(parser, "readouts")
     args = parser.parse_args(argv)
     results = run(args)
     text = markdown(results, args)

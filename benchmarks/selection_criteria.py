@@ -43,7 +43,7 @@ import numpy as np
 import tabular_suite
 import torch
 from datasets import DATASETS
-from outputs import write_results
+from outputs import add_output, write_results
 from scipy.stats import spearmanr
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
@@ -62,7 +62,6 @@ from sklearn_dsc._selection import (
 )
 from sklearn_dsc.metrics import kmeans_nmi, recall_at_k
 
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 # the estimator's defaults: the closed form's ridge, and the share of the
 # classes held out to choose the anchor
 ALPHA = DeepSpectralClusteringEmbedder().alpha
@@ -390,12 +389,7 @@ def main(argv=None):
         "--datasets", nargs="+", default=list(tabular_suite.SUITE), choices=available
     )
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=OUTPUT,
-        help="folder for selection_criteria.md and .json",
-    )
+    add_output(parser, "selection_criteria")
     parser.add_argument(
         "--results",
         type=Path,

@@ -48,12 +48,11 @@ import argparse
 import itertools
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
 import selection_criteria
 import tabular_suite
-from outputs import write_results
+from outputs import add_output, write_results
 from selection_criteria import ALPHA, VALIDATION_FRACTION, name_of
 from sklearn.exceptions import ConvergenceWarning
 
@@ -61,7 +60,6 @@ from sklearn_dsc._anchors import anchor_maps
 from sklearn_dsc._selection import SHRINKAGES, choose_anchor, n_held_out_classes
 from sklearn_dsc.metrics import kmeans_nmi
 
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 # The methods that the defaults are measured against (tabular_suite.py).
 OTHERS = [
     method for method in tabular_suite.METHODS if method != tabular_suite.DEFAULTS
@@ -353,12 +351,7 @@ def main(argv=None):
         choices=tabular_suite.SUITE,
     )
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=OUTPUT,
-        help="folder for tabular_choices.md/.json",
-    )
+    add_output(parser, "tabular_choices")
     args = parser.parse_args(argv)
     results = run(args)
     text = markdown(results, args)

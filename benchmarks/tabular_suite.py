@@ -30,11 +30,10 @@ import contextlib
 import io
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from datasets import DATASETS
-from outputs import write_results
+from outputs import add_output, write_results
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import ConvergenceWarning
@@ -43,7 +42,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_dsc import DeepSpectralClusteringEmbedder
 from sklearn_dsc.metrics import kmeans_nmi
 
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 MIN_ROWS = 10
 MAX_ROWS = 300
 # Numeric columns missing in more rows than this are left out (then rows with
@@ -308,9 +306,7 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="+", default=list(SUITE), choices=SUITE)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument(
-        "--output", type=Path, default=OUTPUT, help="folder for tabular_suite.md/.json"
-    )
+    add_output(parser, "tabular_suite")
     args = parser.parse_args(argv)
     results = run(args)
     table = markdown(results, args)
