@@ -267,8 +267,7 @@ class Anchor:
 # inputs (``_selection.compared_anchors``). Kept on every seed of the
 # tabular suite (benchmarks/tabular_choices.py, 10 seeds) it is the best
 # single anchor (within 0.005 of the best other method on 10 datasets of
-# 11), and alone
-# far better than the whitened one on glyphs and fonts
+# 11), and alone far better than the whitened one on glyphs and fonts
 # (benchmarks/plda_anchor.py); but among the candidates it left the
 # defaults where they were: on the tabular suite 8 datasets of 11, 0.039
 # below at worst, the same mean gap; on the zero-shot benchmark (3 seeds)

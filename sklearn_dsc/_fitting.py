@@ -31,6 +31,7 @@ from ._networks import (
 from ._selection import (
     EPOCH_PATIENCE,
     EPOCH_TOLERANCE,
+    FIXED_ANCHOR,
     KMEANS_NMI,
     MANY_CLASSES_HEAD_WIDTH,
     MANY_CLASSES_ROWS_PER_CLASS,
@@ -250,10 +251,10 @@ def fit_adam(X, codes, n_classes, run, previous):
             X, codes, n_classes, (X_train, codes_train), held_out, run
         )
     # the anchor: the settings', chosen by the held-out samples, or where
-    # they are held out for want of classes, the whitened one, not compared
+    # they are held out for want of classes, FIXED_ANCHOR, not compared
     init = None
     if previous is None and _too_few_classes_to_hold_out(settings, split):
-        init = "whitened"
+        init = FIXED_ANCHOR
     result = previous or start(X_train, codes_train, run, init, score=held_out.score)
     _train(result, X_train, codes_train, run, Schedule(max_iter, held_out.score))
     result.history.validation_metric = KMEANS_NMI
@@ -285,11 +286,11 @@ def _too_few_classes_to_hold_out(settings, split):
 
     Held-out samples of the training classes cannot say which anchor
     transfers to new classes: they prefer the closed form, which separates
-    exactly those classes. There ``init="auto"`` takes the whitened anchor
-    at its fixed shrinkage, as where held-out classes are too few to
-    choose, and the samples still choose the head's epochs. With two or
-    three training classes of scikit-learn's digits, LetterRecognition or
-    the olive oils (benchmarks/few_classes.py, 10 draws each), the unseen
+    exactly those classes. There ``init="auto"`` takes ``FIXED_ANCHOR`` at
+    its fixed shrinkage, as where held-out classes are too few to choose,
+    and the samples still choose the head's epochs. With two or three
+    training classes of scikit-learn's digits, LetterRecognition or the
+    olive oils (benchmarks/few_classes.py, 10 draws each), the unseen
     classes' NMI so rose by 0.011 to 0.320 over that of the anchor the
     samples chose (the closed form on 34 draws of 60). The whitened anchor
     without the head would gain another 0.011 to 0.033 there; the head is

@@ -43,9 +43,13 @@ from .metrics import kmeans_nmi, nearest_neighbour_hits
 # the one used without them.
 SHRINKAGES = (1.0, 0.3, 0.1, 0.03, 0.01)
 DEFAULT_SHRINKAGE = 0.1
+# The anchor init="auto" keeps, at DEFAULT_SHRINKAGE, where held-out data
+# cannot compare the anchors: sets of held-out classes that keep too few
+# classes (FEWEST_KEPT_CLASSES), or samples held out for want of classes.
+FIXED_ANCHOR = "whitened"
 # Held-out sets that keep fewer training classes than this do not choose the
-# anchor (``choose_anchor``): it is the whitened one at DEFAULT_SHRINKAGE,
-# which the sets only score. With 4 or 5 training classes, each set of 2
+# anchor (``choose_anchor``): it is FIXED_ANCHOR at DEFAULT_SHRINKAGE, which
+# the sets only score. With 4 or 5 training classes, each set of 2
 # held-out classes fits the anchors on 2 or 3: on the tabular suite's five
 # such datasets (benchmarks/tabular_choices.py, 10 seeds) the anchor the
 # sets chose was 0.042 below the best other method at worst (storms) and
@@ -68,10 +72,10 @@ FEWEST_KEPT_CLASSES = 4
 # panels of states, cities and countries over the years) the defaults so
 # chose (on SPANNED_ANCHOR_SPLITS sets) were 0.020 below the best of raw
 # features, PCA, LDA, LDA with shrinkage and our closed form at worst,
-# where they had been 0.149 below
-# (states by their economy: within-class variation so small that a
-# shrinkage of 0.01 of the largest variance hides it). Where the sets
-# cannot choose, the whitened anchor at DEFAULT_SHRINKAGE stays: fitted on
+# where they had been 0.149 below (states by their economy: within-class
+# variation so small that a shrinkage of 0.01 of the largest variance
+# hides it). Where the sets cannot choose, FIXED_ANCHOR at
+# DEFAULT_SHRINKAGE stays: fitted on
 # 4 makers of planes (3 features, one a count of engines, 2 for nearly
 # every plane), the PLDA anchor at the smallest shrinkage was 0.122 below
 # raw features, the whitened anchor 0.018.
@@ -261,7 +265,8 @@ def compared_anchors(init, shrinkage, n_classes, n_held_out, n_features):
     when ``shrinkage`` is a number or the sets keep too few classes to
     choose, whether or not the classes span the inputs)."""
     if n_classes - n_held_out < FEWEST_KEPT_CLASSES:  # scored, not compared
-        return ["whitened" if init == "auto" else init], (fixed_shrinkage(shrinkage),)
+        names = [FIXED_ANCHOR if init == "auto" else init]
+        return names, (fixed_shrinkage(shrinkage),)
     spanned = spans_the_inputs(n_classes, n_features)
     auto = ["plda"] if spanned else compared_by_auto()
     names = auto if init == "auto" else [init]
@@ -334,7 +339,7 @@ def choose_anchor(
 
     The candidates are ``compared_anchors``'. Where each set of held-out
     classes keeps fewer than ``FEWEST_KEPT_CLASSES`` training classes,
-    nothing is compared: the anchor is the whitened one (or the one
+    nothing is compared: the anchor is ``FIXED_ANCHOR`` (or the one
     ``init`` names) at ``DEFAULT_SHRINKAGE`` (or ``shrinkage`` when it is a
     number), and the sets only score it (its ``split_scores``: how much a
     held-out score moves with the classes held out). Where the sets can
@@ -346,14 +351,13 @@ def choose_anchor(
     of ``n_held_out`` held-out classes (every set, when there are no more;
     fewer sets of ``EPOCH_SELECTION_CLASSES`` or more, whose scores vary
     less; more where the classes span the inputs, where a set costs
-    little), each anchor fitted on the classes kept
-    and scored on at most ``MAX_SCORED_ROWS_PER_CLASS`` rows of each
-    held-out class (``anchor_scores``). With more than ``SHORTLIST``
+    little), each anchor fitted on the classes kept and scored on at most
+    ``MAX_SCORED_ROWS_PER_CLASS`` rows of each held-out class
+    (``anchor_scores``). With more than ``SHORTLIST``
     candidates, they are ranked by their mean ``nearest_mean_nmi`` and only
     the ``SHORTLIST`` best are scored by k-means. Among those that keep
     every direction of the inputs (PCA with ``init="auto"``, and the
-    whitened anchor, or with ``init="plda"`` the PLDA one, for each
-    shrinkage of ``SHRINKAGES``, or ``shrinkage`` when it is a number), the
+    whitened anchor, or the PLDA one, at each of its shrinkages), the
     best mean k-means NMI is chosen, PCA on a tie. With ``init="auto"``,
     the closed form, when shortlisted, replaces it only when its scores are
     significantly higher by two paired tests (``paired_tests_prefer``): a
