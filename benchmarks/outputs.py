@@ -7,6 +7,13 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 
 
+def name_of(anchor):
+    """How the tables name an anchor ``(init, shrinkage)``: ``"pca"``,
+    ``"whitened 0.1"``."""
+    init, shrinkage = anchor
+    return init if shrinkage is None else f"{init} {shrinkage:g}"
+
+
 def add_output(parser, name):
     """Add ``--output`` to ``parser``: the folder for ``<name>.md`` and
     ``.json``, ``DOCS`` unless given."""

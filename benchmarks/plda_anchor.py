@@ -19,8 +19,8 @@ import argparse
 
 import numpy as np
 from datasets import DATASETS
-from outputs import add_output, write_results
-from selection_criteria import ALPHA, name_of
+from outputs import add_output, name_of, write_results
+from selection_criteria import ALPHA
 
 from sklearn_dsc._anchors import anchor_maps
 from sklearn_dsc._selection import SHRINKAGES

@@ -43,7 +43,7 @@ import numpy as np
 import tabular_suite
 import torch
 from datasets import DATASETS
-from outputs import add_output, write_results
+from outputs import add_output, name_of, write_results
 from scipy.stats import spearmanr
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
@@ -72,11 +72,6 @@ CANDIDATES = [
     ("closed_form", None),
     ("lda", None),
 ]
-
-
-def name_of(candidate):
-    init, shrinkage = candidate
-    return init if shrinkage is None else f"{init} {shrinkage:g}"
 
 
 def class_means(embedding, codes):

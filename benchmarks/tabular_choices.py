@@ -52,8 +52,8 @@ import warnings
 import numpy as np
 import selection_criteria
 import tabular_suite
-from outputs import add_output, write_results
-from selection_criteria import ALPHA, VALIDATION_FRACTION, name_of
+from outputs import add_output, name_of, write_results
+from selection_criteria import ALPHA, VALIDATION_FRACTION
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc._anchors import anchor_maps

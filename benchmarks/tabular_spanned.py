@@ -35,7 +35,7 @@ import warnings
 
 import numpy as np
 import tabular_suite
-from outputs import add_output, write_results
+from outputs import add_output, name_of, write_results
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc._anchors import anchor_maps
@@ -102,10 +102,6 @@ ANCHORS = [
 ]
 
 
-def anchor_name(anchor):
-    return f"{anchor[0]} {anchor[1]:g}"
-
-
 def spanned_datasets():
     """The suite's datasets whose training half is spanned on seed 0 (the
     halves of a dataset have the same number of classes on every seed),
@@ -134,7 +130,7 @@ def measure(X_train, y_train, X_test, y_test, seed):
         maps = anchor_maps(ANCHORS, X_train, y_train, 1e-4, seed)
         for anchor, (weight, bias) in zip(ANCHORS, maps, strict=True):
             embedded = X_test @ weight.T + bias
-            nmi[anchor_name(anchor)] = kmeans_nmi(embedded, y_test, random_state=seed)
+            nmi[name_of(anchor)] = kmeans_nmi(embedded, y_test, random_state=seed)
     return {"nmi": nmi, "init": defaults["init"], "shrinkage": defaults["shrinkage"]}
 
 
@@ -169,7 +165,7 @@ def gaps(runs, columns):
 
 
 def markdown(results, args):
-    columns = [tabular_suite.DEFAULTS, *map(anchor_name, ANCHORS)]
+    columns = [tabular_suite.DEFAULTS, *map(name_of, ANCHORS)]
     lines = [
         "# Tabular data whose training classes span the features",
         "",

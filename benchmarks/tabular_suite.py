@@ -33,7 +33,7 @@ import warnings
 
 import numpy as np
 from datasets import DATASETS
-from outputs import add_output, write_results
+from outputs import add_output, name_of, write_results
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import ConvergenceWarning
@@ -243,12 +243,6 @@ def gaps(results):
     return out
 
 
-def anchor_of(result):
-    """The defaults' anchor in ``result``, with its shrinkage if it has one."""
-    shrinkage = result.get("shrinkage")
-    return str(result["init"]) + ("" if shrinkage is None else f" {shrinkage:g}")
-
-
 def markdown(results, args):
     methods = [m for m in METHODS if any(m in runs for runs in results.values())]
     lines = [
@@ -281,7 +275,8 @@ def markdown(results, args):
             text = f"{np.mean(values):.3f} ± {np.std(values):.3f}"
             cells.append(f"**{text}**" if means[method] == best else text)
         defaults = runs.get(DEFAULTS, [])
-        anchors = ", ".join(sorted({anchor_of(r) for r in defaults})) or "n/a"
+        kept = {name_of((str(r["init"]), r.get("shrinkage"))) for r in defaults}
+        anchors = ", ".join(sorted(kept)) or "n/a"
         seconds = np.mean([r["fit s"] for r in defaults]) if defaults else np.nan
         gap = differences.get(name)
         lines.append(

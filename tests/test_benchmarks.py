@@ -656,7 +656,7 @@ def test_tabular_spanned_measures_the_datasets_whose_classes_span_the_features(
         assert (run["init"], run["shrinkage"]) == ("whitened", DEFAULT_SHRINKAGE)
     columns = [
         tabular_suite.DEFAULTS,
-        *map(tabular_spanned.anchor_name, tabular_spanned.ANCHORS),
+        *map(tabular_spanned.name_of, tabular_spanned.ANCHORS),
     ]
     for result in results.values():
         for run in result["runs"]:
