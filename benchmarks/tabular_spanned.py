@@ -105,14 +105,17 @@ ANCHORS = [
 def spanned_datasets():
     """The suite's datasets whose training half is spanned on seed 0 (the
     halves of a dataset have the same number of classes on every seed),
-    then those of ``OUTSIDE_THE_SUITE``: ``{name: registry}``."""
+    then those of ``OUTSIDE_THE_SUITE``: ``{name: (X, y)}``, each loaded
+    once."""
     found = {}
     for name in tabular_suite.SUITE:
         X, y = tabular_suite.load(name)
         _, y_train, _, _ = tabular_suite.split(X, y, 0)
         if spans_the_inputs(len(np.unique(y_train)), X.shape[1]):
-            found[name] = tabular_suite.SUITE
-    return {**found, **dict.fromkeys(OUTSIDE_THE_SUITE, OUTSIDE_THE_SUITE)}
+            found[name] = X, y
+    for name in OUTSIDE_THE_SUITE:
+        found[name] = tabular_suite.load(name, OUTSIDE_THE_SUITE)
+    return found
 
 
 def measure(X_train, y_train, X_test, y_test, seed):
@@ -137,8 +140,7 @@ def measure(X_train, y_train, X_test, y_test, seed):
 def run(args):
     """``{dataset: {"runs": [one seed's measure], "shape": [n, d, k]}}``."""
     results = {}
-    for name, registry in spanned_datasets().items():
-        X, y = tabular_suite.load(name, registry)
+    for name, (X, y) in spanned_datasets().items():
         runs = []
         for seed in range(args.seeds):
             runs.append(measure(*tabular_suite.split(X, y, seed), seed))
