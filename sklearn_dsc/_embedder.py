@@ -211,13 +211,14 @@ default="auto"
         solution (all class directions, a ridge regression onto the class
         indicators). ``"auto"`` builds them all but ``"plda"`` (see the user
         guide) and keeps the one that clusters the validation data best
-        (``"pca"`` without ``early_stopping``), or the whitened one where each
-        set of held-out classes would keep fewer than 4 training classes,
-        too few to tell the anchors apart, or where there are too few
-        classes to hold any out (see ``validation_split``); otherwise,
-        where the training classes outnumber the features (their means span
-        the inputs), it compares the ``"plda"`` anchor alone, at shrinkages
-        down to the metric of linear discriminant analysis; with fewer than
+        (``"pca"`` without ``early_stopping``), or the whitened one where
+        there are too few classes to hold any out (see
+        ``validation_split``); where the training classes outnumber the
+        features (their means span the inputs), it compares the ``"plda"``
+        anchor alone, at shrinkages down to the metric of linear
+        discriminant analysis; elsewhere it keeps the whitened one where
+        each set of held-out classes would keep fewer than 4 training
+        classes, too few to tell the anchors apart; with fewer than
         10 held-out classes, a head is then trained only beside the closed
         form, with 10 or more beside any anchor (see ``validation_split``).
         ``"random"`` is a plain MLP from torch's default initialisation, the
@@ -232,7 +233,7 @@ default="auto"
         0.01 on held-out classes, and is 0.1 where they are too few to choose
         (see ``init``) or classes are not held out; for the ``"plda"``
         anchor of training classes that outnumber the features, it chooses
-        among 0.01, 0.001, 1e-4 and 1e-6.
+        among 0.01, 0.001, 1e-4 and 1e-6 on held-out classes, however few.
 
     batch_size : int, default=256
         Samples per mini-batch, at least 2.

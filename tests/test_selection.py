@@ -235,6 +235,30 @@ def test_sets_that_keep_few_classes_score_the_anchor_and_choose_nothing(
     assert len(chosen.split_scores) == math.comb(5, 2)  # every set of two
 
 
+def test_sets_that_keep_few_classes_choose_the_shrinkage_where_classes_span():
+    """5 classes in 3 features, as in a panel: they differ in a direction of
+    tiny within-class spread, beside two of large shared noise. A shrinkage
+    of 0.1 of the largest variance hides that direction; sets of 2 held-out
+    classes, which keep 3, choose a smaller one of the PLDA anchor."""
+    rng = np.random.RandomState(0)
+    codes = np.repeat(np.arange(5), 40)
+    X = np.column_stack(
+        [0.01 * codes + rng.normal(scale=0.002, size=200), rng.normal(size=(200, 2))]
+    )
+    assert _selection.spans_the_inputs(5, X.shape[1])
+
+    def chosen(init):
+        return choose_anchor(
+            X, codes, 5, init, "auto", 1e-4, 2, np.random.RandomState(0), 0
+        )
+
+    auto, whitened = chosen("auto"), chosen("whitened")
+    assert auto[:2] != whitened[:2] == ("whitened", _selection.DEFAULT_SHRINKAGE)
+    assert auto.init == "plda"
+    assert auto.shrinkage < _selection.DEFAULT_SHRINKAGE
+    assert np.mean(auto.split_scores) > np.mean(whitened.split_scores) + 0.5
+
+
 def test_closed_form_is_chosen_where_one_class_direction_transfers():
     """Classes spread along one direction, hidden by large noise in eleven
     (twelve features, which the twelve classes' means do not span)."""
@@ -262,12 +286,15 @@ SPANNED = _selection.SPANNED_SHRINKAGES
         ("plda", "auto", 12, 11, (["plda"], SPANNED)),
         ("auto", 0.5, 12, 11, (["plda"], (0.5,))),
         ("whitened", "auto", 12, 11, (["whitened"], _selection.SHRINKAGES)),
-        # sets of 2 of 5 classes keep 3: one anchor, one shrinkage, spanned
-        # (4 features) or not
+        # sets of 2 of 5 classes keep 3: one anchor, one shrinkage...
         ("auto", "auto", 5, 24, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
-        ("auto", "auto", 5, 4, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
-        ("plda", "auto", 5, 4, (["plda"], (_selection.DEFAULT_SHRINKAGE,))),
+        ("plda", "auto", 5, 24, (["plda"], (_selection.DEFAULT_SHRINKAGE,))),
         ("whitened", "auto", 5, 4, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
+        # ...but where the classes span the inputs (4 features), the PLDA
+        # anchor's shrinkages still
+        ("auto", "auto", 5, 4, (["plda"], SPANNED)),
+        ("plda", "auto", 5, 4, (["plda"], SPANNED)),
+        ("auto", 0.5, 5, 4, (["plda"], (0.5,))),
     ],
 )
 def test_compared_anchors(init, shrinkage, n_classes, n_features, expected):
