@@ -401,9 +401,9 @@ class ClassMoments:
         rounding and an orthogonal map of its columns (the signs of
         eigenvectors), which distances and k-means do not see.
         """
-        held_rows = self._centred(held)
-        embedded = held_rows if rows is None else self._centred(rows)
-        return self._embeddings(held, held_rows, embedded, candidates, alpha, max_width)
+        embedded = self._centred(held if rows is None else rows)
+        held_rows = embedded if rows is None else None  # centred on a miss
+        return self._embeddings(held, embedded, candidates, alpha, max_width, held_rows)
 
     def anchor_maps(self, held, candidates, alpha, max_width=MAX_ANCHOR_WIDTH):
         """Weight and bias of each of ``candidates`` fitted on the rows not
@@ -423,22 +423,24 @@ class ClassMoments:
             held = np.zeros(len(self.classes), dtype=bool)
         n_features = self.gram.shape[0]
         points = np.vstack([np.zeros(n_features), np.eye(n_features)])  # centred
-        embeddings = self._embeddings(
-            held, self._centred(held), points, candidates, alpha, max_width
-        )
+        embeddings = self._embeddings(held, points, candidates, alpha, max_width)
         for embedding in embeddings:
             at_center = embedding[0]
             weight = (embedding[1:] - at_center).T
             yield weight, at_center - weight @ self.center
 
-    def _kept_moments(self, held_classes, held_rows, n_kept, mean):
+    def _kept_moments(self, held_classes, held, n_kept, mean, held_rows=None):
         """The Gram matrix of the rows kept when ``held_classes`` are held
-        out (``held_rows``: theirs, centred), and the eigendecomposition of
-        the kept rows' scatter about their ``mean``: ``(gram, values,
-        vectors)``, kept for the next call with the same classes while
-        ``FACTORISATION_BYTES`` allow (read-only: the calls share them)."""
+        out (``held``: a mask of their rows; ``held_rows``: those rows
+        centred, if at hand), and the eigendecomposition of the kept rows'
+        scatter about their ``mean``: ``(gram, values, vectors)``, kept for
+        the next call with the same classes while ``FACTORISATION_BYTES``
+        allow (read-only: the calls share them). The held rows are read only
+        when the classes are not already factorised."""
         if held_classes in self._factorisations:
             return self._factorisations[held_classes]
+        if held_rows is None:
+            held_rows = self._centred(held)
         gram = self.gram - dense(held_rows.T @ held_rows)
         # divide and conquer: a quarter faster than the default driver on
         # 1,024 features, the same decomposition up to rounding
@@ -450,9 +452,9 @@ class ClassMoments:
             self._factorisations[held_classes] = kept
         return kept
 
-    def _embeddings(self, held, held_rows, embedded, candidates, alpha, max_width):
+    def _embeddings(self, held, embedded, candidates, alpha, max_width, held_rows=None):
         """``embedded`` (centred rows) by each of ``candidates`` fitted on the
-        rows not ``held``, whose centred rows are ``held_rows``."""
+        rows not ``held`` (``held_rows``: the held rows centred, if at hand)."""
         kept = ~np.isin(np.arange(len(self.counts)), self.classes[held])
         counts, sums = self.counts[kept], self.sums[kept]
         n_kept = counts.sum()
@@ -460,7 +462,7 @@ class ClassMoments:
         # the kept rows' Gram matrix, and one factorisation of their scatter
         # about their mean for every anchor; their scatter within classes
         gram, values, vectors = self._kept_moments(
-            tuple(np.flatnonzero(~kept)), held_rows, n_kept, mean
+            tuple(np.flatnonzero(~kept)), held, n_kept, mean, held_rows
         )
         scatter = gram - n_kept * np.outer(mean, mean)
         width = min(max_width, int(n_kept), scatter.shape[0])
