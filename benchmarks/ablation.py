@@ -20,13 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from datasets import DATASETS, glyph_renderer
+from outputs import add_output
 from sklearn.exceptions import ConvergenceWarning
 from zero_shot import fit_ours_closed_form, fit_pca, fit_raw, merged_results
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder
 from sklearn_dsc.metrics import kmeans_nmi
-
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 
 # name: (parameters changed from the defaults, what the change does)
 VARIANTS = {
@@ -201,9 +200,7 @@ def main(argv=None):
     )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument(
-        "--output", type=Path, default=OUTPUT, help="folder for ablation.md and .json"
-    )
+    add_output(parser, "ablation")
     parser.add_argument(
         "--merge",
         type=Path,

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 from datasets import DATASETS
+from outputs import add_output
 from scipy.stats import spearmanr
 from sklearn.exceptions import ConvergenceWarning
 
@@ -48,7 +49,6 @@ from sklearn_dsc._selection import (
 )
 from sklearn_dsc.metrics import kmeans_nmi
 
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 # Datasets whose default fit holds out ten classes or more (the others
 # score no epochs).
 EPOCH_DATASETS = ("glyphs", "fonts", "dictionary")
@@ -335,7 +335,7 @@ def main(argv=None):
         help="score each epoch's unseen NMI on at most this many test rows of "
         "each class (all by default)",
     )
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    add_output(parser, "epoch_criteria", "epoch_criteria_conv.md/.json")
     parser.add_argument("--results", type=Path, help="tables of an earlier run's JSON")
     args = parser.parse_args(argv)
     name = "epoch_criteria" + ("_conv" if args.network == "conv" else "")

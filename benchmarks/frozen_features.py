@@ -24,18 +24,17 @@ import itertools
 import json
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 from datasets import DATASETS, class_share
+from outputs import add_output
 from sklearn.exceptions import ConvergenceWarning
 from zero_shot import mlp
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, SpectralClusteringLoss
 from sklearn_dsc.metrics import kmeans_nmi
 
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 OUTPUTS = 64  # as the deep peers of zero_shot.py, whose MLP this is
 # name: (samples per class, classes per batch); None: batches drawn at random
 COMPOSITIONS = {
@@ -225,7 +224,7 @@ def main(argv=None):
         help="train on the other training classes and report the unseen NMI at "
         "the epoch these score best (0: train on every class)",
     )
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    add_output(parser, "frozen_features")
     args = parser.parse_args(argv)
     args.output.mkdir(parents=True, exist_ok=True)
     args.partial = args.output / "frozen_features.partial.json"

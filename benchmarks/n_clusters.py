@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from datasets import DATASETS, class_share
+from outputs import add_output
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import normalized_mutual_info_score
@@ -27,7 +28,6 @@ from sklearn.metrics import normalized_mutual_info_score
 from sklearn_dsc import DeepSpectralClusteringEmbedder, estimate_n_clusters
 from sklearn_dsc._n_clusters import METHODS, REFERENCE_METHODS
 
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 TOLERANCE = 0.2  # an estimate within 20 % of the true number is a hit
 NMI_TOLERANCE = 0.03
 
@@ -301,7 +301,7 @@ def main(argv=None):
         help="the share of the unseen classes whose rows are the new data (1: "
         "all; the others drawn with --random-state)",
     )
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    add_output(parser, "n_clusters", "n_clusters.png")
     parser.add_argument(
         "--merge",
         type=Path,

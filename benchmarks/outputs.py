@@ -14,12 +14,11 @@ def name_of(anchor):
     return init if shrinkage is None else f"{init} {shrinkage:g}"
 
 
-def add_output(parser, name):
+def add_output(parser, name, *others):
     """Add ``--output`` to ``parser``: the folder for ``<name>.md`` and
-    ``.json``, ``DOCS`` unless given."""
-    parser.add_argument(
-        "--output", type=Path, default=DOCS, help=f"folder for {name}.md/.json"
-    )
+    ``.json`` and the files named in ``others``, ``DOCS`` unless given."""
+    files = ", ".join([f"{name}.md", f"{name}.json", *others])
+    parser.add_argument("--output", type=Path, default=DOCS, help=f"folder for {files}")
 
 
 def write_results(folder, name, text, results, indent=1):

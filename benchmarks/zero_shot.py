@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from datasets import DATASETS, INPUT_SHAPES, glyph_renderer
+from outputs import add_output
 from sklearn.cluster import AgglomerativeClustering, SpectralClustering
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -34,7 +35,6 @@ from sklearn_dsc import DeepSpectralClusteringEmbedder, SpectralClusteringLoss
 from sklearn_dsc._networks import ConvNet
 from sklearn_dsc.metrics import kmeans_ami, kmeans_nmi, recall_at_k
 
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 KS = (1, 2, 4, 8)
 # The MLP shared by the deep peers: input -> HIDDEN -> embedding.
 HIDDEN = 256
@@ -593,12 +593,7 @@ def main(argv=None):
         help="test rows (drawn per seed) that spectral clustering and Ward see",
     )
     parser.add_argument("--device", default="cpu")
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=OUTPUT,
-        help="folder for zero_shot.md, zero_shot.png, zero_shot.json",
-    )
+    add_output(parser, "zero_shot", "zero_shot.png")
     parser.add_argument(
         "--merge",
         type=Path,
