@@ -209,16 +209,17 @@ default="auto"
         covariance shrunk by OAS), which damps the directions in which
         classes do not differ; ``"closed_form"`` the closed-form linear
         solution (all class directions, a ridge regression onto the class
-        indicators). ``"auto"`` builds them all but ``"plda"`` (see the user
-        guide) and keeps the one that clusters the validation data best
-        (``"pca"`` without ``early_stopping``), or the whitened one where
-        there are too few classes to hold any out (see
-        ``validation_split``); where the training classes outnumber the
-        features (their means span the inputs), it compares the ``"plda"``
-        anchor alone, at shrinkages down to the metric of linear
-        discriminant analysis; elsewhere it keeps the whitened one where
-        each set of held-out classes would keep fewer than 4 training
-        classes, too few to tell the anchors apart; with fewer than
+        indicators). ``"auto"`` builds them all, ``"plda"`` only where
+        fewer than 10 classes are held out (see the user guide), and keeps
+        the one that clusters the validation data best (``"pca"`` without
+        ``early_stopping``), or the whitened one where there are too few
+        classes to hold any out (see ``validation_split``); where the
+        training classes outnumber the features (their means span the
+        inputs), it compares the ``"plda"`` anchor alone, at shrinkages down
+        to the metric of linear discriminant analysis; elsewhere it keeps
+        the whitened one where each set of held-out classes would keep
+        fewer than 4 training classes, too few to tell the anchors apart;
+        with fewer than
         10 held-out classes, a head is then trained only beside the closed
         form, with 10 or more beside any anchor (see ``validation_split``).
         ``"random"`` is a plain MLP from torch's default initialisation, the

@@ -721,9 +721,9 @@ def test_tabular_choices_scale_the_chosen_shrinkage_by_the_share_kept():
     X, codes = informative_and_noise(n_classes=10, n_per_class=30)
     fitted = selection_criteria.maps(X, codes, 0)
     init, shrinkage = tabular_choices.defaults_choice(X, codes, 0)
-    assert init == "whitened"  # the noise is shared by the classes
+    assert init in ("whitened", "plda")  # the noise is shared by the classes
     _, name = tabular_choices.chosen(tabular_choices.SCALED, X, codes, 0, fitted)
-    assert name == f"whitened {shrinkage * 7 / 10:g}"  # 3 of 10 classes held out
+    assert name == f"{init} {shrinkage * 7 / 10:g}"  # 3 of 10 classes held out
     transform, name = tabular_choices.chosen(
         tabular_choices.SIDE_BY_SIDE, X, codes, 0, fitted
     )
@@ -843,3 +843,53 @@ def test_zero_shot_names_the_anchor_each_of_our_fits_kept(tmp_path):
     assert all("anchor" not in run for run in rows["raw features"])
     line = "Anchors kept, seed by seed: *ours, defaults* whitened 0.1, whitened 0.1."
     assert line in (tmp_path / "zero_shot.md").read_text()
+
+
+def test_plda_compared_measures_the_defaults_with_and_without_the_plda_anchor(
+    tmp_path, monkeypatch
+):
+    import plda_compared
+    import tabular_suite
+
+    from helpers import informative_and_noise
+
+    # 12 training classes in 24 features (not spanned), 4 of them held out:
+    # the PLDA anchor is compared beside the others, and chosen
+    X, y = informative_and_noise(n_classes=24, n_per_class=40)
+    labels = np.array([f"class {code}" for code in y])
+    monkeypatch.setattr(plda_compared, "TABULAR", ["blobs"])
+    monkeypatch.setattr(plda_compared, "OUTSIDE_THE_SUITE", {"blobs": None})
+    monkeypatch.setattr(tabular_suite, "load", lambda name, datasets: (X, labels))
+    images, codes = informative_and_noise(n_classes=12, n_per_class=30, seed=1)
+    halves = codes < 6
+    split = images[halves], codes[halves], images[~halves], codes[~halves]
+    monkeypatch.setitem(plda_compared.DATASETS, "images", lambda: split)
+    monkeypatch.setattr(plda_compared, "FEWER_CLASSES", {"images": (7, 3, 10, None)})
+
+    plda_compared.main(["--seeds", "2", "--output", str(tmp_path)])
+    results = json.loads((tmp_path / "plda_compared.json").read_text())
+    assert list(results) == ["blobs", "images"]
+    for name, runs in results.items():
+        others = set(plda_compared.OTHERS) if name == "blobs" else set()
+        for run in runs:
+            assert set(run["nmi"]) == {"before", "after", *others}
+            assert not run["anchor"]["before"].startswith("plda")
+    assert all(run["anchor"]["after"].startswith("plda") for run in results["blobs"])
+    table = (tmp_path / "plda_compared.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| blobs |"))
+    before = np.mean([run["nmi"]["before"] for run in results["blobs"]])
+    after = np.mean([run["nmi"]["after"] for run in results["blobs"]])
+    assert f"| {after - before:+.3f} |" in row
+    assert "| images | n/a |" in table
+
+    # a seed's draw: 7 training classes and 3 others, at most 10 rows each,
+    # from both halves of the split
+    X_train, y_train, X_test, y_test = plda_compared.drawn_classes(
+        *split, 0, (7, 3, 10, None)
+    )
+    assert len(np.unique(y_train)) == 7
+    assert len(np.unique(y_test)) == 3
+    assert not set(y_train) & set(y_test)
+    assert np.bincount(np.concatenate([y_train, y_test])).max() == 10
+    assert len(X_train) == len(y_train)
+    assert len(X_test) == len(y_test)

@@ -763,8 +763,9 @@ def test_classes_that_span_the_inputs_cluster_new_ones_as_lda_does():
     [
         # raw pixels transfer better than LDA, and a little whitening better still
         ("digits", "auto", "whitened", 64),
-        # whitening equalises noise and signal within the classes
-        ("noise", "auto", "whitened", 24),
+        # whitening equalises noise and signal within the classes, and the
+        # PLDA anchor damps the noise that the classes' means do not vary in
+        ("noise", "auto", "plda", 24),
         # where whitening gives the input geometry back, the closed form
         # (which discards the noise) wins
         ("noise", 1e9, "closed_form", 12),
@@ -891,15 +892,15 @@ def test_classes_of_a_single_row_are_named(blobs):
 
 def test_head_parameters_that_an_anchor_alone_ignores_are_named():
     X, y = informative_and_noise(n_classes=12)
-    # 4 held-out classes choose the whitened anchor, beside which no head
-    # is trained: the widths of the hidden layers cannot matter
+    # 4 held-out classes choose the PLDA anchor, beside which no head is
+    # trained: the widths of the hidden layers cannot matter
     with pytest.warns(
         UserWarning, match=r"does not depend on hidden_layer_sizes=\(8,\)"
     ):
         estimator = DeepSpectralClusteringEmbedder(
             hidden_layer_sizes=(8,), random_state=0
         ).fit(X, y)
-    assert estimator.init_ == "whitened"
+    assert estimator.init_ == "plda"
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         DeepSpectralClusteringEmbedder(random_state=0).fit(X, y)  # the defaults
