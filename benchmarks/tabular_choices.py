@@ -2,10 +2,10 @@
 
 On the suite of ``tabular_suite.py`` (eleven tabular datasets, class-disjoint
 halves) the defaults keep an anchor alone on nearly every dataset, chosen by
-held-out training classes among PCA, the whitened inputs at five
-shrinkages and the closed form (``choose_anchor``; the whitened anchor at
-shrinkage 0.1 where each set of held-out classes would keep fewer than 4
-training classes; the PLDA anchor, down to LDA's metric, where the
+held-out training classes among PCA, the whitened and PLDA anchors at
+five shrinkages and the closed form (``choose_anchor``; the whitened anchor
+at shrinkage 0.1 where each set of held-out classes would keep fewer than
+4 training classes; the PLDA anchor alone, down to LDA's metric, where the
 training classes outnumber the features: ``tabular_spanned.py``). This
 script separates what the candidates can reach
 from what the choice among them reaches. On the suite's own splits (10

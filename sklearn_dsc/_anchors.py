@@ -251,7 +251,9 @@ class Anchor:
     fits the anchors of a list of ``(init, shrinkage)`` candidates on rows, and
     ``maths_from_moments`` embeds held-out rows by them from the class
     moments of the rows kept; anchors with the same maths share one pass.
-    ``compared_by_auto``: ``init="auto"`` compares it with the others.
+    ``compared_by_auto``: ``init="auto"`` compares it with the others
+    wherever it compares anchors (the PLDA anchor's place:
+    ``_selection.compared_anchors``).
     """
 
     keeps_every_direction: bool

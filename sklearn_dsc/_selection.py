@@ -5,9 +5,10 @@ functions that take what they need and return what they chose:
 
 - ``validation_split`` holds out a stratified share of the samples or whole
   classes; ``resolved_split`` says which of the two ``"auto"`` means.
-- ``choose_anchor`` compares the anchors on several sets of held-out classes
-  (nearest-mean NMI, then the k-means NMI of the best three, then two paired
-  tests for the closed form: ``paired_tests_prefer``).
+- ``choose_anchor`` compares the anchors (``compared_anchors``) on several
+  sets of held-out classes (nearest-mean NMI, then the k-means NMI of the
+  ``shortlist``, then two paired tests for the closed form:
+  ``paired_tests_prefer``).
 - ``HeldOut.score`` scores a network on the held-out data (k-means NMI, or
   ``HeldOut.rank``: nearest-mean NMI) and chooses the anchor's weight
   beside a trained head; ``HeldOut.head_evidence`` measures
@@ -381,7 +382,9 @@ def choose_anchor(
     ``MAX_SCORED_ROWS_PER_CLASS`` rows of each held-out class
     (``anchor_scores``). With more than ``SHORTLIST``
     candidates, they are ranked by their mean ``nearest_mean_nmi`` and only
-    the ``SHORTLIST`` best are scored by k-means. Among those that keep
+    those of the ``shortlist`` (the ``SHORTLIST`` best, and the best PLDA
+    anchor where it is compared beside others) are scored by k-means.
+    Among those that keep
     every direction of the inputs (PCA with ``init="auto"``, and the
     whitened anchor, or the PLDA one, at each of its shrinkages), the
     best mean k-means NMI is chosen, PCA on a tie. With ``init="auto"``,
