@@ -18,9 +18,9 @@ splits in the same run, on data of that regime:
 - images and sentence embeddings of the zero-shot benchmark's datasets, on
   fewer classes than there: LetterRecognition (its split), scikit-learn's
   digits and Fashion-MNIST (6 training classes and the 4 others, drawn by
-  each seed; 6,000 Fashion-MNIST rows), glyphs and the dictionary (20
-  training classes and 20 unseen ones, at most 60 rows each, drawn by each
-  seed).
+  each seed; 6,000 Fashion-MNIST rows), glyphs, fonts and the dictionary
+  (20 training classes and 20 unseen ones, at most 60 rows each, drawn by
+  each seed).
 
 Setup: ``bash benchmarks/install_data.sh``, then
 ``python benchmarks/plda_compared.py``; ``--help`` lists the options.
@@ -86,6 +86,7 @@ FEWER_CLASSES = {
     "digits": (6, 4, None, None),
     "fashion-mnist": (6, 4, None, 6000),
     "glyphs": (20, 20, 60, None),
+    "fonts": (20, 20, 60, None),
     "dictionary": (20, 20, 60, None),
 }
 OTHERS = [m for m in tabular_suite.METHODS if m != tabular_suite.DEFAULTS]
