@@ -380,12 +380,11 @@ def choose_anchor(
     less; more where the classes span the inputs, where a set costs
     little), each anchor fitted on the classes kept and scored on at most
     ``MAX_SCORED_ROWS_PER_CLASS`` rows of each held-out class
-    (``anchor_scores``). With more than ``SHORTLIST``
-    candidates, they are ranked by their mean ``nearest_mean_nmi`` and only
-    those of the ``shortlist`` (the ``SHORTLIST`` best, and the best PLDA
-    anchor where it is compared beside others) are scored by k-means.
-    Among those that keep
-    every direction of the inputs (PCA with ``init="auto"``, and the
+    (``anchor_scores``). With more than ``SHORTLIST`` candidates, they are
+    ranked by their mean ``nearest_mean_nmi`` and only those of the
+    ``shortlist`` (the ``SHORTLIST`` best, and the best PLDA anchor where
+    it is compared beside others) are scored by k-means. Among those that
+    keep every direction of the inputs (PCA with ``init="auto"``, and the
     whitened anchor, or the PLDA one, at each of its shrinkages), the
     best mean k-means NMI is chosen, PCA on a tie. With ``init="auto"``,
     the closed form, when shortlisted, replaces it only when its scores are
