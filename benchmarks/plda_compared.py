@@ -89,7 +89,6 @@ FEWER_CLASSES = {
     "fonts": (20, 20, 60, None),
     "dictionary": (20, 20, 60, None),
 }
-OTHERS = [m for m in tabular_suite.METHODS if m != tabular_suite.DEFAULTS]
 BEFORE, AFTER = "before", "after"
 
 
@@ -147,18 +146,17 @@ def defaults(X_train, y_train, X_test, y_test, seed):
 
 def measure(name, X_train, y_train, X_test, y_test, seed):
     """One seed: ``{"nmi": {method: NMI}, "anchor": {rule: anchor}}``."""
+    halves = X_train, y_train, X_test, y_test
     nmi, anchor = {}, {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
-        nmi[AFTER], anchor[AFTER] = defaults(X_train, y_train, X_test, y_test, seed)
+        nmi[AFTER], anchor[AFTER] = defaults(*halves, seed)
         previous = without_plda(_selection.compared_anchors)
         with mock.patch.object(_selection, "compared_anchors", previous):
-            halves = X_train, y_train, X_test, y_test
             nmi[BEFORE], anchor[BEFORE] = defaults(*halves, seed)
     if name in TABULAR:
-        for method in OTHERS:
-            halves = X_train, y_train, X_test, y_test
+        for method in tabular_suite.OTHERS:
             nmi[method] = tabular_suite.score(method, *halves, seed)["nmi"]
     return {"nmi": nmi, "anchor": anchor}
 
@@ -201,8 +199,7 @@ def markdown(results, args):
             return np.array([run["nmi"][method] for run in runs])
 
         if name in TABULAR:
-            best = max(OTHERS, key=lambda method: values(method).mean())
-            other = f"{best} {values(best).mean():.3f}"
+            other = "{} {:.3f}".format(*tabular_suite.best_other(runs))
         else:
             other = "n/a"
         before, after = values(BEFORE), values(AFTER)

@@ -60,10 +60,6 @@ from sklearn_dsc._anchors import anchor_maps
 from sklearn_dsc._selection import SHRINKAGES, choose_anchor, n_held_out_classes
 from sklearn_dsc.metrics import kmeans_nmi
 
-# The methods that the defaults are measured against (tabular_suite.py).
-OTHERS = [
-    method for method in tabular_suite.METHODS if method != tabular_suite.DEFAULTS
-]
 # The bar: within WITHIN of the best other method on SHARE of the datasets,
 # and never more than FLOOR below it.
 WITHIN = 0.005
@@ -155,7 +151,7 @@ def measure(X_train, y_train, X_test, y_test, seed):
     fit, chose)."""
     scores = {
         method: tabular_suite.score(method, X_train, y_train, X_test, y_test, seed)
-        for method in [*OTHERS, tabular_suite.DEFAULTS]
+        for method in [*tabular_suite.OTHERS, tabular_suite.DEFAULTS]
     }
     defaults = scores.pop(tabular_suite.DEFAULTS)
     others = {method: score["nmi"] for method, score in scores.items()}
@@ -218,9 +214,9 @@ def columns(runs, names=None):
             for key in runs[0][part]
         ]
         names.append(("candidates", BEST_OF_EACH_SEED))
-    names = [*names, *(("others", method) for method in OTHERS)]
+    names = [*names, *(("others", method) for method in tabular_suite.OTHERS)]
     mean = {column: np.mean([value(run, *column) for run in runs]) for column in names}
-    best = max(OTHERS, key=lambda method: mean[("others", method)])
+    best = max(tabular_suite.OTHERS, key=lambda method: mean[("others", method)])
     return mean, best
 
 

@@ -110,7 +110,6 @@ OUTSIDE_THE_SUITE = {
         ["Rate", "SE"],
     ),
 }
-OTHERS = [m for m in tabular_suite.METHODS if m != tabular_suite.DEFAULTS]
 ANCHORS = [
     ("whitened", DEFAULT_SHRINKAGE),
     ("whitened", min(SHRINKAGES)),
@@ -160,7 +159,7 @@ def run(args):
         runs = []
         for seed in range(args.seeds):
             runs.append(measure(*tabular_suite.split(X, y, seed), seed))
-            best = max(runs[-1]["nmi"][m] for m in OTHERS)
+            best = max(runs[-1]["nmi"][m] for m in tabular_suite.OTHERS)
             print(
                 f"{name}, seed {seed}: best other {best:.3f}, the defaults "
                 f"{runs[-1]['nmi'][tabular_suite.DEFAULTS]:.3f} "
@@ -173,13 +172,12 @@ def run(args):
 
 
 def gaps(runs, columns):
-    """``(best other method, {column: mean NMI less the best other's})``."""
-    mean = {
-        column: np.mean([run["nmi"][column] for run in runs])
-        for column in [*OTHERS, *columns]
+    """``(best other method, its mean NMI, {column: mean NMI less it})``."""
+    best, best_mean = tabular_suite.best_other(runs)
+    means = {
+        column: np.mean([run["nmi"][column] for run in runs]) for column in columns
     }
-    best = max(OTHERS, key=mean.get)
-    return best, {column: mean[column] - mean[best] for column in columns}
+    return best, best_mean, {column: means[column] - best_mean for column in columns}
 
 
 def kept_by_each_set(n_classes):
@@ -209,8 +207,7 @@ def markdown(results, args):
     ]
     found = {column: [] for column in columns}
     for name, result in results.items():
-        best, gap = gaps(result["runs"], columns)
-        mean_best = np.mean([run["nmi"][best] for run in result["runs"]])
+        best, mean_best, gap = gaps(result["runs"], columns)
         for column in columns:
             found[column].append(gap[column])
         chosen = [

@@ -582,6 +582,7 @@ def test_selection_criteria_rank_the_candidates_of_a_dataset(tmp_path, monkeypat
 
 def test_tabular_choices_separate_the_candidates_from_the_choice(tmp_path, monkeypatch):
     import tabular_choices
+    import tabular_suite
 
     name, _, _ = one_suite_dataset(monkeypatch, n_per_class=30)
     tabular_choices.main(
@@ -590,7 +591,7 @@ def test_tabular_choices_separate_the_candidates_from_the_choice(tmp_path, monke
     runs = json.loads((tmp_path / "tabular_choices.json").read_text())[name]
     assert len(runs) == 4
     for run in runs:
-        assert set(run["others"]) == set(tabular_choices.OTHERS)
+        assert set(run["others"]) == set(tabular_suite.OTHERS)
         assert set(run["rules"]) == set(tabular_choices.RULES)
         assert set(run["choices"]) == {*tabular_choices.RULES, "the defaults"}
         # the defaults' choice is one of the candidates, with its NMI
@@ -667,7 +668,7 @@ def test_tabular_spanned_measures_the_datasets_whose_classes_span_the_features(
     table = (tmp_path / "tabular_spanned.md").read_text()
     kept = {"narrow": 4, "panel": 6, "few": 2}  # training classes less 2 held out
     for name, result in results.items():
-        best, gap = tabular_spanned.gaps(result["runs"], columns)
+        best, _, gap = tabular_spanned.gaps(result["runs"], columns)
         row = next(
             line for line in table.splitlines() if line.startswith(f"| {name} (")
         )
@@ -870,7 +871,7 @@ def test_plda_compared_measures_the_defaults_with_and_without_the_plda_anchor(
     results = json.loads((tmp_path / "plda_compared.json").read_text())
     assert list(results) == ["blobs", "images"]
     for name, runs in results.items():
-        others = set(plda_compared.OTHERS) if name == "blobs" else set()
+        others = set(tabular_suite.OTHERS) if name == "blobs" else set()
         for run in runs:
             assert set(run["nmi"]) == {"before", "after", *others}
             assert not run["anchor"]["before"].startswith("plda")
