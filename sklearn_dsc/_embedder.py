@@ -219,9 +219,9 @@ default="auto"
         to the metric of linear discriminant analysis; elsewhere it keeps
         the whitened one where each set of held-out classes would keep
         fewer than 4 training classes, too few to tell the anchors apart;
-        with fewer than
-        10 held-out classes, a head is then trained only beside the closed
-        form, with 10 or more beside any anchor (see ``validation_split``).
+        with fewer than 10 held-out classes, a head is then trained only
+        beside the closed form, with 10 or more beside any anchor (see
+        ``validation_split``).
         ``"random"`` is a plain MLP from torch's default initialisation, the
         paper's setting, which fits the training classes fastest.
 
