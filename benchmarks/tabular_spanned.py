@@ -6,17 +6,18 @@ could differ, and the within-class covariance, the metric of linear
 discriminant analysis, is estimated from many rows a direction. There
 ``init="auto"`` compares the PLDA anchor alone, at shrinkages down to LDA's
 own metric (``SPANNED_SHRINKAGES`` in ``sklearn_dsc._selection``), on sets
-of held-out classes, even where the sets keep fewer classes than choose
-among other anchors (*sets keep* in the table: fewer than 4), where other
-data keep the whitened anchor at 0.1. This script measures it on the
-datasets of ``tabular_suite.py`` whose halves are so spanned, and on
-datasets kept out of the suite (``OUTSIDE_THE_SUITE``): panels, entities
-followed over the years, each a class (US states by cigarette sales, prices
-and taxes, in two panels of different years; US states by their economy;
-Texas cities by their housing market; countries by their petrol
-consumption; firms by their investment; Australian states by their
-accommodation's takings, occupancy and prices), planes by their maker, and
-causes of death by their rates across the US regions. In a panel the
+of held-out classes; where the sets keep fewer classes than choose among
+other anchors (*sets keep* in the table: fewer than 4), where other data
+keep the whitened anchor at 0.1, it keeps the first of those shrinkages
+unless the paired tests on the sets prefer a smaller one. This script
+measures it on the datasets of ``tabular_suite.py`` whose halves are so
+spanned, and on datasets kept out of the suite (``OUTSIDE_THE_SUITE``):
+panels, entities followed over the years, each a class (US states by
+cigarette sales, prices and taxes, in two panels of different years; US
+states by their economy; Texas cities by their housing market; countries by
+their petrol consumption; firms by their investment; Australian states by
+their accommodation's takings, occupancy and prices), planes by their maker,
+and causes of death by their rates across the US regions. In a panel the
 within-class variation can be a thousandth of the largest variance, below
 the smallest shrinkage that the other anchors are compared at.
 

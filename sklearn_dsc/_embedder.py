@@ -234,7 +234,9 @@ default="auto"
         0.01 on held-out classes, and is 0.1 where they are too few to choose
         (see ``init``) or classes are not held out; for the ``"plda"``
         anchor of training classes that outnumber the features, it chooses
-        among 0.01, 0.001, 1e-4 and 1e-6 on held-out classes, however few.
+        among 0.01, 0.001, 1e-4 and 1e-6 on held-out classes (where they
+        are too few to choose, 0.01, unless two paired tests on them prefer
+        a smaller one).
 
     batch_size : int, default=256
         Samples per mini-batch, at least 2.

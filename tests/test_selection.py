@@ -235,27 +235,41 @@ def test_sets_that_keep_few_classes_score_the_anchor_and_choose_nothing(
     assert len(chosen.split_scores) == math.comb(5, 2)  # every set of two
 
 
-def test_sets_that_keep_few_classes_choose_the_shrinkage_where_classes_span():
-    """5 classes in 3 features, as in a panel: they differ in a direction of
-    tiny within-class spread, beside two of large shared noise. A shrinkage
-    of 0.1 of the largest variance hides that direction; sets of 2 held-out
-    classes, which keep 3, choose a smaller one of the PLDA anchor."""
+def test_sets_that_keep_few_classes_test_smaller_shrinkages_where_classes_span(
+    monkeypatch,
+):
+    """5 classes in 3 features: their means span the inputs, and sets of 2
+    held-out classes keep 3, too few to rank the PLDA anchor's shrinkages.
+    Where the classes differ along every feature the first of them is kept;
+    where they differ only in a direction of tiny within-class spread,
+    beside two of large shared noise (as in a panel), a shrinkage of 0.01
+    of the largest variance hides it, and a smaller one passes the paired
+    tests. Every candidate is scored by k-means on every set, none ranked."""
     rng = np.random.RandomState(0)
     codes = np.repeat(np.arange(5), 40)
-    X = np.column_stack(
-        [0.01 * codes + rng.normal(scale=0.002, size=200), rng.normal(size=(200, 2))]
-    )
-    assert _selection.spans_the_inputs(5, X.shape[1])
+    assert _selection.spans_the_inputs(5, 3)
+    assert _selection.keeps_too_few(5, 2)
+    passes = recorded_passes(monkeypatch)
 
-    def chosen(init):
+    def chosen(X, init="auto"):
         return choose_anchor(
             X, codes, 5, init, "auto", 1e-4, 2, np.random.RandomState(0), 0
         )
 
-    auto, whitened = chosen("auto"), chosen("whitened")
-    assert auto[:2] != whitened[:2] == ("whitened", _selection.DEFAULT_SHRINKAGE)
+    spread = rng.normal(scale=2, size=(5, 3))[codes] + rng.normal(size=(200, 3))
+    assert chosen(spread)[:2] == ("plda", _selection.SPANNED_SHRINKAGES[0])
+    ((criterion, scores),) = passes
+    assert criterion is not nearest_mean_nmi
+    assert list(scores) == [("plda", s) for s in _selection.SPANNED_SHRINKAGES]
+    assert all(len(values) == math.comb(5, 2) for values in scores.values())
+
+    tiny = np.column_stack(
+        [0.01 * codes + rng.normal(scale=0.002, size=200), rng.normal(size=(200, 2))]
+    )
+    auto, whitened = chosen(tiny), chosen(tiny, "whitened")
+    assert whitened[:2] == ("whitened", _selection.DEFAULT_SHRINKAGE)
     assert auto.init == "plda"
-    assert auto.shrinkage < _selection.DEFAULT_SHRINKAGE
+    assert auto.shrinkage < _selection.SPANNED_SHRINKAGES[0]
     assert np.mean(auto.split_scores) > np.mean(whitened.split_scores) + 0.5
 
 
@@ -321,6 +335,28 @@ def test_compared_anchors(init, shrinkage, n_classes, n_features, expected):
         _selection.compared_anchors(init, shrinkage, n_classes, n_held_out, n_features)
         == expected
     )
+
+
+@pytest.mark.parametrize(
+    ("n_classes", "n_features", "by_mean", "tested"),
+    [
+        # every anchor but the closed form by the mean; it must pass the tests
+        (12, 24, 11, [("closed_form", None)]),
+        # the classes span the inputs: every PLDA shrinkage by the mean...
+        (12, 11, len(SPANNED), []),
+        # ...unless the sets keep too few: the first, the others tested
+        (5, 4, 1, [("plda", value) for value in SPANNED[1:]]),
+        # too few kept, not spanned: the one fixed anchor
+        (5, 24, 1, []),
+    ],
+)
+def test_candidate_groups(n_classes, n_features, by_mean, tested):
+    n_held_out = n_held_out_classes(0.3, n_classes)
+    groups = _selection.candidate_groups(
+        "auto", "auto", n_classes, n_held_out, n_features
+    )
+    assert (len(groups[0]), groups[1]) == (by_mean, tested)
+    assert set(groups[0]).isdisjoint(groups[1])
 
 
 def test_plda_is_compared_beside_the_others_and_damps_what_classes_share():
