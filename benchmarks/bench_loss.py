@@ -15,8 +15,11 @@ autograd
 
 With ``--device cuda`` it also times two plain n x d by d x d matrix products,
 the floor of any implementation (ours does ``F^T F`` forward and ``F M``
-backward). A variant is skipped where its memory estimate exceeds
-``--memory-budget``.
+backward), and counts what one call of ours costs besides: the host
+synchronisations (``torch.cuda.set_sync_debug_mode``) and the operations
+that run on the GPU (kernels, copies and fills, from ``torch.profiler``);
+``--profile`` prints those operations for the first size. A variant is
+skipped where its memory estimate exceeds ``--memory-budget``.
 
 Run ``python benchmarks/bench_loss.py --help`` for options.
 """
@@ -25,6 +28,7 @@ import argparse
 import functools
 import statistics
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -81,6 +85,35 @@ def run_floor(embeddings, _labels, matrix):
     return gram, embeddings @ matrix
 
 
+def count_syncs(fn):
+    """Host synchronisations during one call of ``fn`` on a CUDA device."""
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            fn()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(warning.message) for warning in caught)
+
+
+def profile_call(fn):
+    """``torch.profiler`` record of one call of ``fn`` (GPU activity only)."""
+    torch.cuda.synchronize()
+    activities = [torch.profiler.ProfilerActivity.CUDA]
+    with torch.profiler.profile(activities=activities) as profile:
+        fn()
+        torch.cuda.synchronize()
+    return profile
+
+
+def count_device_operations(profile):
+    """Operations that ran on the GPU in a profile: kernels, copies and fills."""
+    cuda = torch.autograd.DeviceType.CUDA
+    return sum(event.device_type == cuda for event in profile.events())
+
+
 def memory_estimate(variant, n, d, k, itemsize):
     """Rough peak bytes of each variant (the big tensors only)."""
     if variant == "paper":
@@ -130,6 +163,12 @@ def main(argv=None):
         help="skip a variant whose estimated peak exceeds this many GiB",
     )
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="with --device cuda, print the GPU operations of one call of ours "
+        "at the first size",
+    )
+    parser.add_argument(
         "--variants",
         nargs="+",
         default=["ours", "paper", "autograd"],
@@ -151,7 +190,7 @@ def main(argv=None):
         columns.append("2 matmuls")
     columns += [f"{v}/ours" for v in args.variants if v != "ours"]
     if device.type == "cuda":
-        columns.append("ours/floor")
+        columns += ["ours/floor", "syncs", "GPU ops"]
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
 
@@ -170,8 +209,6 @@ def main(argv=None):
                     continue
                 call = functools.partial(runners[variant], embeddings, labels)
                 timings[variant] = time_call(call, device, args.repeat)
-            if "ours" in timings:
-                ours_times[(n, d)] = timings["ours"]
             row = [str(n), str(d), str(k)]
             row += [_fmt_time(timings[v]) for v in args.variants]
             if device.type == "cuda":
@@ -185,9 +222,30 @@ def main(argv=None):
                     row.append(_fmt_ratio(timings[v], timings.get("ours")))
             if device.type == "cuda":
                 row.append(_fmt_ratio(timings.get("ours"), floor))
+                row += _call_costs(embeddings, labels, args, first=not ours_times)
+            if "ours" in timings:
+                ours_times[(n, d)] = timings["ours"]
             print("| " + " | ".join(row) + " |", flush=True)
             del embeddings
     _print_growth(ours_times, args.d)
+
+
+def _call_costs(embeddings, labels, args, first):
+    """``[syncs, GPU operations]`` of one call of ours (forward and backward);
+    with ``--profile``, print the operations at the first size."""
+    if "ours" not in args.variants:
+        return ["-", "-"]
+    call = functools.partial(run_ours, embeddings, labels)
+    try:
+        profile = profile_call(call)
+    except RuntimeError as error:  # no CUPTI, say
+        print(f"(torch.profiler failed: {error})")
+        operations = "-"
+    else:
+        operations = str(count_device_operations(profile))
+        if args.profile and first:
+            print(profile.key_averages().table(sort_by="count", row_limit=40))
+    return [str(count_syncs(call)), operations]
 
 
 def _fmt_time(seconds):

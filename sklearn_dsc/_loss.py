@@ -93,27 +93,48 @@ def check_labels(labels, n_samples, device):
     return labels.to(torch.int64)
 
 
-def _summarise(embeddings, labels):
-    """Validate the values and encode the labels, with a single host sync.
+def _summarise(embeddings, labels, rtol):
+    """Validate the values, encode the labels and invert ``F^T F``, with one
+    host synchronisation.
 
-    Returns ``(codes, counts, scale)``: ``codes[i]`` is the row
-    of sample ``i``'s class, ``counts`` the number of samples of each row
-    (a row may be empty), and ``scale`` a power of two by which to divide
-    ``F``.
+    Returns ``(codes, counts, scale, gram_pinv, rank)``: ``codes[i]`` is the
+    row of sample ``i``'s class, ``counts`` the number of samples of each row
+    (a row may be empty), ``scale`` a power of two by which to divide ``F``,
+    and ``gram_pinv`` (float64) and ``rank`` the pseudo-inverse and rank of
+    the Gram matrix of ``F / scale`` (see ``_pseudo_inverse_psd``).
 
     The loss is invariant to scaling ``F`` by a scalar, so it is computed on
     ``F / scale``. For entries of moderate size ``scale`` is 1; otherwise it
     is a power of two near ``max |F|``, so that ``F^T F`` neither overflows
     nor underflows whatever the input's scale. Dividing by a power of two is
     exact.
+
+    The Gram matrix and its Cholesky factorisation are formed at scale 1
+    before the range of the values is known, so that one synchronisation
+    reads the ranges of the values and the labels and whether the
+    factorisation gives the pseudo-inverse; entries far from unit size (the
+    rare case) form them again at their scale.
     """
-    value_range = torch.stack(torch.aminmax(embeddings.detach()))
+    detached = embeddings.detach()
+    value_range = torch.stack(torch.aminmax(detached))
     label_range = torch.stack(torch.aminmax(labels))
-    summary = torch.cat([value_range.double(), label_range.double()]).tolist()
-    low, high, label_low_value, label_high_value = summary
+    gram = detached.T @ detached
+    inverse, accepted = _cholesky_inverse(gram, rtol)
+    summary = torch.cat(
+        [value_range.double(), label_range.double(), accepted.double()[None]]
+    ).tolist()
+    low, high, label_low_value, label_high_value, accepted = summary
     amax = max(-low, high)
     if not math.isfinite(amax):
         raise NonFiniteEmbeddingsError("embeddings contains NaN or infinity.")
+    scale = power_of_two_scale(amax, embeddings.dtype)
+    if scale != 1.0:
+        scaled = detached / scale
+        gram_pinv, rank = _pseudo_inverse_psd(scaled.T @ scaled, rtol)
+    elif accepted:
+        gram_pinv, rank = inverse, gram.shape[0]
+    else:
+        gram_pinv, rank = _eigen_pseudo_inverse(gram, rtol)
 
     n_samples = labels.shape[0]
     span = label_high_value - label_low_value
@@ -127,7 +148,7 @@ def _summarise(embeddings, labels):
         _, codes = torch.unique(labels, return_inverse=True)
         counts = torch.bincount(codes).to(embeddings.dtype)
 
-    return codes, counts, power_of_two_scale(amax, embeddings.dtype)
+    return codes, counts, scale, gram_pinv, rank
 
 
 def power_of_two_scale(amax, dtype):
@@ -146,29 +167,45 @@ def _pseudo_inverse_psd(gram, rtol):
     """Pseudo-inverse and rank of the symmetric positive semi-definite ``gram``.
 
     Eigenvalues ``<= rtol * max(eigenvalue)`` count as zero. The work runs in
-    float64 whatever the input dtype (it is only d x d) and the result is
-    cast back to ``gram.dtype``. The rank is a Python int after a Cholesky
-    factorisation, a 0-d tensor after an eigendecomposition.
+    float64 whatever the input dtype (it is only d x d); the result is
+    float64. The rank is a Python int after a Cholesky factorisation, a 0-d
+    tensor after an eigendecomposition.
 
-    The inverse comes first from a Cholesky factorisation. It is kept when
-    the factorisation succeeds and ``||S^-1||_F * rtol * ||S||_F < 1``: then
-    every eigenvalue exceeds ``rtol * ||S||_F >= rtol * max(eigenvalue)``,
-    nothing is to be dropped, and the inverse is the pseudo-inverse.
-    Otherwise an eigendecomposition drops the small eigenvalues. The two give
-    the same result where both apply; the first is several times faster on a
-    GPU, and deciding between them costs a single host synchronisation.
+    The inverse comes first from a Cholesky factorisation
+    (``_cholesky_inverse``); an eigendecomposition drops the small
+    eigenvalues where it is not the pseudo-inverse. The two give the same
+    result where both apply; the first is several times faster on a GPU, and
+    deciding between them costs a single host synchronisation.
+    """
+    inverse, accepted = _cholesky_inverse(gram, rtol)
+    if bool(accepted):
+        return inverse, gram.shape[0]
+    return _eigen_pseudo_inverse(gram, rtol)
+
+
+def _cholesky_inverse(gram, rtol):
+    """The inverse of ``gram`` from a Cholesky factorisation, in float64, and
+    a 0-d boolean tensor: whether it is the pseudo-inverse at ``rtol``.
+
+    It is when the factorisation succeeds and
+    ``||S^-1||_F * rtol * ||S||_F < 1``: then every eigenvalue exceeds
+    ``rtol * ||S||_F >= rtol * max(eigenvalue)`` and nothing is to be dropped.
+    Nothing is read back to the host.
     """
     gram = gram.to(torch.float64)
-    n_features = gram.shape[0]
     factor, info = torch.linalg.cholesky_ex(gram)
-    identity = torch.eye(n_features, dtype=gram.dtype, device=gram.device)
+    identity = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
     # No error check here: a failed factorisation only fails the test below.
     inverse_factor = torch.linalg.solve_triangular(factor, identity, upper=False)
     inverse = inverse_factor.T @ inverse_factor
     spread = torch.linalg.matrix_norm(inverse) * torch.linalg.matrix_norm(gram)
-    if bool((info == 0) & (spread * rtol < 1)):
-        return inverse, n_features
-    eigenvalues, eigenvectors = torch.linalg.eigh(gram)
+    return inverse, (info == 0) & (spread * rtol < 1)
+
+
+def _eigen_pseudo_inverse(gram, rtol):
+    """Pseudo-inverse (float64) and rank (a 0-d tensor) of ``gram`` from its
+    eigendecomposition, eigenvalues ``<= rtol * max(eigenvalue)`` dropped."""
+    eigenvalues, eigenvectors = torch.linalg.eigh(gram.to(torch.float64))
     threshold = rtol * eigenvalues[-1].clamp(min=0)
     keep = eigenvalues > threshold
     inverse = torch.where(keep, 1.0 / torch.where(keep, eigenvalues, 1.0), 0.0)
@@ -176,15 +213,10 @@ def _pseudo_inverse_psd(gram, rtol):
     return pinv, keep.sum()
 
 
-def _spectral_terms(scaled, codes, counts, rtol):
-    """Loss and the k x d matrix ``B = A S^+`` of the scaled embeddings.
-
-    Returns ``(loss, B, inv_sqrt_counts)``.
-    """
-    gram = scaled.T @ scaled
-    class_sums = scaled.new_zeros((counts.shape[0], scaled.shape[1]))
-    class_sums.index_add_(0, codes, scaled)
-    return solve_statistics(gram, class_sums, counts, rtol)
+def _class_sums(scaled, codes, n_rows):
+    """The per-class sums of the rows of ``scaled`` (``n_rows`` x d)."""
+    class_sums = scaled.new_zeros((n_rows, scaled.shape[1]))
+    return class_sums.index_add_(0, codes, scaled)
 
 
 def solve_statistics(gram, class_sums, counts, rtol):
@@ -195,10 +227,15 @@ def solve_statistics(gram, class_sums, counts, rtol):
     were accumulated. Returns ``(loss, B, inv_sqrt_counts)`` in
     ``class_sums``' dtype.
     """
+    gram_pinv, rank = _pseudo_inverse_psd(gram, rtol)
+    return _solve(class_sums, counts, gram_pinv, rank)
+
+
+def _solve(class_sums, counts, gram_pinv, rank):
+    """``solve_statistics`` given the pseudo-inverse of ``F^T F`` and its rank."""
     # An empty class has a zero sum, so its (arbitrary) factor never matters.
     inv_sqrt_counts = counts.clamp(min=1).rsqrt()
     a = class_sums * inv_sqrt_counts[:, None]
-    gram_pinv, rank = _pseudo_inverse_psd(gram, rtol)
     b = a @ gram_pinv.to(a.dtype)
     trace = torch.vdot(a.flatten(), b.flatten())
     size = (torch.count_nonzero(counts) + rank).to(a.dtype)
@@ -226,9 +263,10 @@ class _SpectralClusteringLossFunction(torch.autograd.Function):
     """Forward value and closed-form backward of the loss."""
 
     @staticmethod
-    def forward(ctx, embeddings, codes, counts, scale, rtol):
+    def forward(ctx, embeddings, codes, counts, scale, gram_pinv, rank):
         scaled = embeddings if scale == 1.0 else embeddings / scale
-        loss, b, inv_sqrt_counts = _spectral_terms(scaled, codes, counts, rtol)
+        class_sums = _class_sums(scaled, codes, counts.shape[0])
+        loss, b, inv_sqrt_counts = _solve(class_sums, counts, gram_pinv, rank)
         ctx.save_for_backward(embeddings, codes, b, inv_sqrt_counts)
         ctx.scale = scale
         return loss
@@ -236,7 +274,8 @@ class _SpectralClusteringLossFunction(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output):
-        return saved_gradient_rows(ctx, grad_output), None, None, None, None
+        rows = saved_gradient_rows(ctx, grad_output)
+        return rows, None, None, None, None, None
 
 
 def saved_gradient_rows(ctx, factor):
@@ -349,8 +388,10 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None, normalize=False):
     if normalize:
         embeddings = torch.nn.functional.normalize(embeddings, dim=1)
     rtol = resolve_rtol(rtol, embeddings.shape[1], embeddings.dtype)
-    codes, counts, scale = _summarise(embeddings, labels)
-    return _SpectralClusteringLossFunction.apply(embeddings, codes, counts, scale, rtol)
+    codes, counts, scale, gram_pinv, rank = _summarise(embeddings, labels, rtol)
+    return _SpectralClusteringLossFunction.apply(
+        embeddings, codes, counts, scale, gram_pinv, rank
+    )
 
 
 class SpectralClusteringLoss(torch.nn.Module):

@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -416,6 +417,28 @@ def test_cuda_rank_deficient_and_bad_input():
         spectral_clustering_loss(
             torch.full((3, 2), math.nan, device="cuda"), torch.arange(3, device="cuda")
         )
+
+
+@CUDA
+@pytest.mark.cuda
+@pytest.mark.parametrize("scale", [1.0, 1e30])
+def test_cuda_one_host_synchronisation_per_call(scale):
+    """Forward and backward read the device once: the ranges of the values
+    and labels and the Cholesky test together (entries of moderate size)."""
+    embeddings = (torch.randn(4096, 32, device="cuda") * scale).requires_grad_()
+    labels = torch.arange(4096, device="cuda") % 100
+    spectral_clustering_loss(embeddings, labels).backward()  # load the kernels
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            spectral_clustering_loss(embeddings, labels).backward()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    syncs = [str(w.message) for w in caught if "synchroniz" in str(w.message)]
+    # entries far from unit size form the Gram matrix again at their scale
+    assert len(syncs) == (1 if scale == 1.0 else 2), syncs
 
 
 def test_sparse_label_values_use_the_same_classes():
