@@ -5,6 +5,8 @@ that the training loop (``_training``) and the estimator see rows as tensors
 on a device and nothing else.
 """
 
+import contextlib
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -13,6 +15,32 @@ from ._warnings import warn
 
 # Rows embedded at once by ``embed``: bounds inference memory whatever n_samples.
 INFERENCE_BATCH_SIZE = 4096
+
+
+@contextlib.contextmanager
+def exact_float32():
+    """Inside the block, float32 convolutions and matrix products round as
+    float32 and convolutions choose deterministic algorithms.
+
+    On Ampere and later GPUs torch runs float32 convolutions in TF32 (10
+    bits of mantissa) unless told otherwise, and lets cuDNN pick algorithms
+    that add in a varying order; the embedding then differs from the CPU's by
+    more than float32 rounding and from one fit to the next. Torch's own
+    settings are put back afterwards (they are process-wide: fits in
+    concurrent threads share them).
+    """
+    precision = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    try:
+        with torch.backends.cudnn.flags(
+            enabled=torch.backends.cudnn.enabled,
+            benchmark=False,
+            deterministic=True,
+            allow_tf32=False,
+        ):
+            yield
+    finally:
+        torch.set_float32_matmul_precision(precision)
 
 
 def resolve_device(device, for_inference=False):

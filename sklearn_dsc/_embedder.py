@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._anchors import ANCHORS
 from ._compat import Interval, StrOptions, _fit_context
-from ._data import embed, resolve_device
+from ._data import embed, exact_float32, resolve_device
 from ._fitted_state import FITTED, FittedState, export_state, import_state
 from ._fitting import (
     FitResult,
@@ -608,7 +608,7 @@ default="auto"
     def _fit(self, X, y, incremental, classes=None):
         """``fit`` (``incremental=False``) and ``partial_fit``: validate, fit
         with ``_fitting``, store the result."""
-        with self._unchanged_on_error():
+        with self._unchanged_on_error(), exact_float32():
             continues = hasattr(self, "module_") and (incremental or self.warm_start)
             X, y = self._validate_training_data(X, y, reset=not continues)
             if not incremental:  # a chunk may hold a single row of a class
@@ -918,7 +918,8 @@ default="auto"
             module, dtype = copy.deepcopy(module).double(), torch.float64
         elif device.type != "cpu":
             module = copy.deepcopy(module)  # module_ stays put for other threads
-        return embed(module.to(device), X, device, dtype=dtype)
+        with exact_float32():
+            return embed(module.to(device), X, device, dtype=dtype)
 
     def predict(self, X):
         """The training class whose centroid is nearest in the embedding.

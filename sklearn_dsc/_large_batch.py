@@ -31,6 +31,7 @@ from ._loss import (
     resolve_rtol,
     saved_gradient_rows,
     solve_statistics,
+    sum_rows_by_class,
 )
 
 __all__ = ["distributed_spectral_clustering_loss", "spectral_clustering_backward"]
@@ -66,8 +67,7 @@ class _Statistics:
         scaled = embeddings if scale == 1.0 else embeddings / scale
         ratio = scale / self.scale
         self.gram += (scaled.T @ scaled).double() * ratio**2
-        sums = scaled.new_zeros((len(self.counts), scaled.shape[1]))
-        sums.index_add_(0, codes, scaled)
+        sums = sum_rows_by_class(scaled, codes, len(self.counts))
         self.class_sums += sums.double() * ratio
         self.counts += torch.bincount(codes, minlength=len(self.counts))
 

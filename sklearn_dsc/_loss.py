@@ -213,10 +213,18 @@ def _eigen_pseudo_inverse(gram, rtol):
     return pinv, keep.sum()
 
 
-def _class_sums(scaled, codes, n_rows):
-    """The per-class sums of the rows of ``scaled`` (``n_rows`` x d)."""
-    class_sums = scaled.new_zeros((n_rows, scaled.shape[1]))
-    return class_sums.index_add_(0, codes, scaled)
+def sum_rows_by_class(scaled, codes, n_rows):
+    """The per-class sums of the rows of ``scaled`` (``n_rows`` x d).
+
+    On a GPU the rows of a class are added in the order of a stable sort of
+    ``codes`` (``index_put_`` with ``accumulate``), not in the varying order
+    of atomic additions (``index_add_``), so that the sums, and a fit, are
+    the same from one run to the next.
+    """
+    sums = scaled.new_zeros((n_rows, scaled.shape[1]))
+    if scaled.is_cuda:
+        return sums.index_put_((codes,), scaled, accumulate=True)
+    return sums.index_add_(0, codes, scaled)
 
 
 def solve_statistics(gram, class_sums, counts, rtol):
@@ -265,8 +273,8 @@ class _SpectralClusteringLossFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, embeddings, codes, counts, scale, gram_pinv, rank):
         scaled = embeddings if scale == 1.0 else embeddings / scale
-        class_sums = _class_sums(scaled, codes, counts.shape[0])
-        loss, b, inv_sqrt_counts = _solve(class_sums, counts, gram_pinv, rank)
+        sums = sum_rows_by_class(scaled, codes, counts.shape[0])
+        loss, b, inv_sqrt_counts = _solve(sums, counts, gram_pinv, rank)
         ctx.save_for_backward(embeddings, codes, b, inv_sqrt_counts)
         ctx.scale = scale
         return loss

@@ -608,18 +608,33 @@ def short_default_fits(device, other_device, **params):
     return [fit.transform(X[~seen]) for fit in fits]
 
 
+CONV = {"network": "conv", "input_shape": (8, 8)}
+
+
 @CUDA
 @pytest.mark.cuda
 @pytest.mark.parametrize(
     "params",
-    [{}, {"init": "pca", "early_stopping": False}],  # the second keeps a head
-    ids=["defaults", "trained-head"],
+    # the second and third keep a head; the third's convolutions would run
+    # in TF32 on recent GPUs unless the estimator asks for float32
+    [{}, {"init": "pca", "early_stopping": False}, {**CONV, "init": "pca"}],
+    ids=["defaults", "trained-head", "conv"],
 )
 def test_a_short_default_fit_on_cuda_matches_the_cpu(params):
     on_gpu, on_cpu = short_default_fits("cuda", "cpu", **params)
     assert on_gpu.shape == on_cpu.shape
     # float32: the sums run in another order on the GPU
     np.testing.assert_allclose(on_gpu, on_cpu, rtol=0, atol=1e-3 * np.abs(on_cpu).max())
+
+
+@CUDA
+@pytest.mark.cuda
+@pytest.mark.parametrize("params", [{}, CONV], ids=["mlp", "conv"])
+def test_a_fit_on_cuda_is_the_same_from_run_to_run(params):
+    first, again = short_default_fits(
+        "cuda", "cuda", init="pca", early_stopping=False, **params
+    )
+    np.testing.assert_array_equal(again, first)
 
 
 def centred(embeddings):
