@@ -367,6 +367,10 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None, normalize=False):
     entry before ``F^T F`` is formed, so inputs from ``1e-30`` to ``1e30``
     neither overflow nor underflow.
 
+    On a GPU a call synchronises with the host once, and the per-class sums
+    add rows in a fixed order, so that the loss and its gradient are the
+    same from one run to the next.
+
     References
     ----------
     .. [1] Marc T. Law, Raquel Urtasun and Richard S. Zemel. "Deep Spectral
