@@ -6,6 +6,7 @@ on a device and nothing else.
 """
 
 import contextlib
+import threading
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,6 +18,12 @@ from ._warnings import warn
 INFERENCE_BATCH_SIZE = 4096
 
 
+# Torch's process-wide settings that ``exact_float32`` overrides, and how
+# many blocks are inside it: the first to enter saves them, the last to
+# leave puts them back, so that fits in concurrent threads keep them set.
+_EXACT_FLOAT32 = {"lock": threading.Lock(), "depth": 0, "saved": None}
+
+
 @contextlib.contextmanager
 def exact_float32():
     """Inside the block, float32 convolutions and matrix products round as
@@ -25,22 +32,41 @@ def exact_float32():
     On Ampere and later GPUs torch runs float32 convolutions in TF32 (10
     bits of mantissa) unless told otherwise, and lets cuDNN pick algorithms
     that add in a varying order; the embedding then differs from the CPU's by
-    more than float32 rounding and from one fit to the next. Torch's own
-    settings are put back afterwards (they are process-wide: fits in
-    concurrent threads share them).
+    more than float32 rounding and from one fit to the next. The settings are
+    process-wide: they hold until the last of the blocks open in any thread
+    ends, then torch's own are put back.
     """
-    precision = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("highest")
+    state = _EXACT_FLOAT32
+    with state["lock"]:
+        if state["depth"] == 0:
+            state["saved"] = _float32_settings()
+            _set_float32_settings("highest", False, True, False)
+        state["depth"] += 1
     try:
-        with torch.backends.cudnn.flags(
-            enabled=torch.backends.cudnn.enabled,
-            benchmark=False,
-            deterministic=True,
-            allow_tf32=False,
-        ):
-            yield
+        yield
     finally:
-        torch.set_float32_matmul_precision(precision)
+        with state["lock"]:
+            state["depth"] -= 1
+            if state["depth"] == 0:
+                _set_float32_settings(*state["saved"])
+
+
+def _float32_settings():
+    """``(matmul precision, cuDNN TF32, deterministic, benchmark)`` as they are."""
+    cudnn = torch.backends.cudnn
+    return (
+        torch.get_float32_matmul_precision(),
+        cudnn.allow_tf32,
+        cudnn.deterministic,
+        cudnn.benchmark,
+    )
+
+
+def _set_float32_settings(precision, allow_tf32, deterministic, benchmark):
+    torch.set_float32_matmul_precision(precision)
+    torch.backends.cudnn.allow_tf32 = allow_tf32
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = benchmark
 
 
 def resolve_device(device, for_inference=False):

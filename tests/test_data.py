@@ -1,5 +1,7 @@
 """Torch data: devices, rows served to training, staging, batched inference."""
 
+import threading
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -145,3 +147,79 @@ def test_cuda_data_is_kept_on_the_device_when_it_fits():
     data = _data.TensorData(np.ones((100, 4)), torch.device("cuda"))
     assert data.staging is None
     assert data.X.is_cuda
+
+
+def float32_settings():
+    cudnn = torch.backends.cudnn
+    return (
+        torch.get_float32_matmul_precision(),
+        cudnn.allow_tf32,
+        cudnn.deterministic,
+        cudnn.benchmark,
+    )
+
+
+class RecordsSettings(torch.nn.Module):
+    """A network that records torch's float32 settings when it runs."""
+
+    def __init__(self, n_features=64, n_outputs=4):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features, n_outputs)
+        self.seen = set()
+
+    def forward(self, inputs):
+        self.seen.add(float32_settings())
+        return self.linear(inputs)
+
+
+EXACT = ("highest", False, True, False)
+
+
+def test_fit_and_transform_run_in_exact_float32_and_put_settings_back():
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype(np.float32)  # transform runs module_ itself
+    estimator = DeepSpectralClusteringEmbedder(
+        network=RecordsSettings(), init="random", max_iter=1, early_stopping=False
+    )
+    before = float32_settings()
+    torch.set_float32_matmul_precision("high")
+    torch.backends.cudnn.benchmark = True
+    try:
+        users = float32_settings()
+        estimator.fit(X, y)
+        assert estimator.module_.seen == {EXACT}
+        assert float32_settings() == users
+        estimator.module_.seen.clear()
+        estimator.transform(X[:10])
+        assert estimator.module_.seen == {EXACT}
+        assert float32_settings() == users
+    finally:
+        torch.set_float32_matmul_precision(before[0])
+        torch.backends.cudnn.benchmark = before[3]
+
+
+def test_exact_float32_holds_until_the_last_thread_leaves():
+    before = float32_settings()
+    first_in, second_in, first_out = (threading.Event() for _ in range(3))
+    seen = {}
+
+    def first():
+        with _data.exact_float32():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second():
+        first_in.wait(5)
+        with _data.exact_float32():
+            second_in.set()
+            first_out.wait(5)
+            seen["after the first left"] = float32_settings()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen["after the first left"] == EXACT
+    assert float32_settings() == before
