@@ -7,7 +7,11 @@
 #   3. benchmarks/bench_throughput.py --devices cpu cuda on random data
 #      (it needs pytorch-metric-learning: carry its wheel where pip cannot
 #      reach PyPI, or the step is skipped);
-#   4. benchmarks/bench_large_batch.py --device cuda.
+#   4. benchmarks/bench_large_batch.py --device cuda;
+#   5. benchmarks/bench_devices.py: the default fit with network="conv" on
+#      the glyph images, 3 seeds on the GPU beside 1 on 2 CPU cores (about
+#      4 minutes; skipped without benchmarks/.data/glyphs.npz, which
+#      benchmarks/install_data.sh makes).
 #
 # Run it from the repository root with a Python that has torch with CUDA,
 # scikit-learn, scipy, pytest and hypothesis; the package is imported from
@@ -58,6 +62,12 @@ else
 fi
 step bench_large_batch "$PYTHON" benchmarks/bench_large_batch.py --device cuda \
     --batch-sizes 4096 65536 262144 1048576
+if [ -f benchmarks/.data/glyphs.npz ]; then
+    step bench_devices "$PYTHON" benchmarks/bench_devices.py --dataset glyphs \
+        --network conv
+else
+    echo "== bench_devices: skipped, benchmarks/.data/glyphs.npz is missing"
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
     echo "failed: ${failed[*]} (logs in $LOGS)"

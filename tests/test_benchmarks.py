@@ -358,6 +358,19 @@ def test_bench_fit_time_fits_both_code_bases_side_by_side(capsys):
     assert "Total fit time:" in out
 
 
+def test_bench_devices_fits_on_both_devices_at_once(capsys):
+    import bench_devices
+
+    arguments = "--dataset digits --network mlp --devices cpu cpu --seeds 2"
+    bench_devices.main([*arguments.split(), "--other-seeds", "1", "--threads", "1"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| cpu |")]
+    assert len(rows) == 3  # two seeds on the first device, one on the other
+    nmi = [float(row.split("|")[5]) for row in rows]
+    assert nmi[0] == nmi[2] > 0.6  # seed 0 on each: the same fit
+    assert "cpu/cpu: " in out
+
+
 def test_plda_anchor_writes_each_anchor_alone(tmp_path):
     import plda_anchor
 
