@@ -118,7 +118,8 @@ def _summarise(embeddings, labels, rtol):
     detached = embeddings.detach()
     value_range = torch.stack(torch.aminmax(detached))
     label_range = torch.stack(torch.aminmax(labels))
-    gram = detached.T @ detached
+    # float64 once, for the factorisation and, where it fails, the eigenvalues
+    gram = (detached.T @ detached).to(torch.float64)
     inverse, accepted = _cholesky_inverse(gram, rtol)
     summary = torch.cat(
         [value_range.double(), label_range.double(), accepted.double()[None]]
@@ -177,6 +178,7 @@ def _pseudo_inverse_psd(gram, rtol):
     result where both apply; the first is several times faster on a GPU, and
     deciding between them costs a single host synchronisation.
     """
+    gram = gram.to(torch.float64)
     inverse, accepted = _cholesky_inverse(gram, rtol)
     if bool(accepted):
         return inverse, gram.shape[0]
