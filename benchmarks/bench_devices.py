@@ -17,12 +17,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
+from children import child_result
 from datasets import DATASETS, INPUT_SHAPES
 
 
@@ -66,22 +65,11 @@ def run_fits(device, seeds, cores, args):
     pinned to ``cores`` (None: not pinned); returns their results."""
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     env["MKL_NUM_THREADS"] = env["OMP_NUM_THREADS"]
-    command = [sys.executable, str(Path(__file__).resolve()), "--child"]
     pinned = "-" if cores is None else ",".join(map(str, cores))
     results = []
     for seed in seeds:
         arguments = [device, args.dataset, args.network, seed, args.threads, pinned]
-        done = subprocess.run(
-            command + [str(argument) for argument in arguments],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"the fit on {device}, seed {seed}, failed:\n{done.stderr}"
-            )
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        results.append(child_result(__file__, *arguments, env=env))
         print(f"  {device}, seed {seed}: {results[-1]}", flush=True)
     return results
 

@@ -149,14 +149,7 @@ def test_cuda_data_is_kept_on_the_device_when_it_fits():
     assert data.X.is_cuda
 
 
-def float32_settings():
-    cudnn = torch.backends.cudnn
-    return (
-        torch.get_float32_matmul_precision(),
-        cudnn.allow_tf32,
-        cudnn.deterministic,
-        cudnn.benchmark,
-    )
+float32_settings = _data._float32_settings
 
 
 class RecordsSettings(torch.nn.Module):
@@ -194,8 +187,7 @@ def test_fit_and_transform_run_in_exact_float32_and_put_settings_back():
         assert estimator.module_.seen == {EXACT}
         assert float32_settings() == users
     finally:
-        torch.set_float32_matmul_precision(before[0])
-        torch.backends.cudnn.benchmark = before[3]
+        _data._set_float32_settings(*before)
 
 
 def test_exact_float32_holds_until_the_last_thread_leaves():
