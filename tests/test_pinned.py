@@ -26,6 +26,14 @@ from sklearn_dsc import DeepSpectralClusteringEmbedder
 from helpers import informative_and_noise
 
 PINS = Path(__file__).with_name("pinned_outputs.npz")
+# A convolution's float32 sums are ordered by the kernels that the CPU's
+# vector instructions select, with or without oneDNN: on an AMD EPYC the
+# trained conv embeddings (values up to 2.4) are 2e-4 (``conv``) and 1.1e-3
+# (``conv_random``) from the stored ones, where the MLP cases agree to 2e-5.
+# The decisions pinned exactly (anchor, epochs, predictions) still catch a
+# reordered draw, and 1e-2 an embedding trained on other draws (seeds 1 and
+# 2 move these by 0.8 to 4).
+CONV_TOLERANCE = 1e-2
 
 
 def digits():
@@ -175,9 +183,10 @@ def test_fit_path_is_pinned(case, pins):
     # identical in every draw and decision above, move trained embeddings by
     # up to 2e-5 on values of order 0.1 to 1. A reordered draw moves them by
     # far more.
+    tolerance = CONV_TOLERANCE if case.startswith("conv") else 1e-4
     for key in ("embedding", "shrinkage", "loss_curve", "validation_scores"):
         np.testing.assert_allclose(
-            found[key], expected[key], rtol=1e-4, atol=1e-4, err_msg=key
+            found[key], expected[key], rtol=tolerance, atol=tolerance, err_msg=key
         )
 
 
