@@ -120,11 +120,12 @@ def _summarise(embeddings, labels, rtol):
     label_range = torch.stack(torch.aminmax(labels))
     # float64 once, for the factorisation and, where it fails, the eigenvalues
     gram = (detached.T @ detached).to(torch.float64)
-    inverse, accepted = _cholesky_inverse(gram, rtol)
+    inverse, info, spread = _cholesky_inverse(gram)
     summary = torch.cat(
-        [value_range.double(), label_range.double(), accepted.double()[None]]
+        [value_range.double(), label_range.double(), info.double()[None], spread[None]]
     ).tolist()
-    low, high, label_low_value, label_high_value, accepted = summary
+    low, high, label_low_value, label_high_value, info, spread = summary
+    accepted = _is_pseudo_inverse(info, spread, rtol)
     amax = max(-low, high)
     if not math.isfinite(amax):
         raise NonFiniteEmbeddingsError("embeddings contains NaN or infinity.")
@@ -141,7 +142,7 @@ def _summarise(embeddings, labels, rtol):
     span = label_high_value - label_low_value
     if max(-label_low_value, label_high_value) < 2**53 and span < 2 * n_samples:
         # Labels in a short range: index by value, no sort needed.
-        codes = labels - label_range[0]
+        codes = labels if label_low_value == 0 else labels - label_range[0]
         counts = embeddings.new_zeros(int(span) + 1).index_add_(
             0, codes, embeddings.new_ones(1).expand(n_samples)
         )
@@ -179,29 +180,38 @@ def _pseudo_inverse_psd(gram, rtol):
     deciding between them costs a single host synchronisation.
     """
     gram = gram.to(torch.float64)
-    inverse, accepted = _cholesky_inverse(gram, rtol)
-    if bool(accepted):
+    inverse, info, spread = _cholesky_inverse(gram)
+    if _is_pseudo_inverse(*torch.stack([info.double(), spread]).tolist(), rtol):
         return inverse, gram.shape[0]
     return _eigen_pseudo_inverse(gram, rtol)
 
 
-def _cholesky_inverse(gram, rtol):
-    """The inverse of ``gram`` from a Cholesky factorisation, in float64, and
-    a 0-d boolean tensor: whether it is the pseudo-inverse at ``rtol``.
-
-    It is when the factorisation succeeds and
-    ``||S^-1||_F * rtol * ||S||_F < 1``: then every eigenvalue exceeds
-    ``rtol * ||S||_F >= rtol * max(eigenvalue)`` and nothing is to be dropped.
-    Nothing is read back to the host.
+def _cholesky_inverse(gram):
+    """The inverse of ``gram`` from a Cholesky factorisation, in float64,
+    and what ``_is_pseudo_inverse`` reads of it: the factorisation's
+    ``info`` (0 where it succeeded) and ``||S^-1||_F ||S||_F``, both 0-d
+    tensors. Nothing is read back to the host.
     """
     gram = gram.to(torch.float64)
     factor, info = torch.linalg.cholesky_ex(gram)
     identity = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
-    # No error check here: a failed factorisation only fails the test below.
+    # No error check here: a failed factorisation only fails the test.
     inverse_factor = torch.linalg.solve_triangular(factor, identity, upper=False)
     inverse = inverse_factor.T @ inverse_factor
     spread = torch.linalg.matrix_norm(inverse) * torch.linalg.matrix_norm(gram)
-    return inverse, (info == 0) & (spread * rtol < 1)
+    return inverse, info, spread
+
+
+def _is_pseudo_inverse(info, spread, rtol):
+    """Whether ``_cholesky_inverse``'s inverse is the pseudo-inverse at
+    ``rtol``, from its ``info`` and ``spread`` read back as floats (on the
+    host: no operation on the device).
+
+    It is when the factorisation succeeded and
+    ``||S^-1||_F * rtol * ||S||_F < 1``: then every eigenvalue exceeds
+    ``rtol * ||S||_F >= rtol * max(eigenvalue)`` and nothing is to be dropped.
+    """
+    return info == 0 and spread * rtol < 1
 
 
 def _eigen_pseudo_inverse(gram, rtol):
