@@ -218,7 +218,9 @@ default="auto"
         inputs), it compares the ``"plda"`` anchor alone, at shrinkages down
         to the metric of linear discriminant analysis; elsewhere it keeps
         the whitened one where each set of held-out classes would keep
-        fewer than 4 training classes, too few to tell the anchors apart;
+        fewer than 4 training classes, too few to tell the anchors apart
+        (the ``"plda"`` one where those classes' means span all but at most
+        5 directions of the inputs);
         with fewer than 10 held-out classes, a head is then trained only
         beside the closed form, with 10 or more beside any anchor (see
         ``validation_split``).
@@ -236,7 +238,8 @@ default="auto"
         anchor of training classes that outnumber the features, it chooses
         among 0.01, 0.001, 1e-4 and 1e-6 on held-out classes (where they
         are too few to choose, 0.01, unless two paired tests on them prefer
-        a smaller one).
+        a smaller one), and is 0.01 where they are too few to choose and
+        the classes' means span all but at most 5 directions.
 
     batch_size : int, default=256
         Samples per mini-batch, at least 2.

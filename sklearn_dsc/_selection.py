@@ -46,11 +46,14 @@ SHRINKAGES = (1.0, 0.3, 0.1, 0.03, 0.01)
 DEFAULT_SHRINKAGE = 0.1
 # The anchor init="auto" keeps, at DEFAULT_SHRINKAGE, where held-out data
 # cannot compare the anchors: sets of held-out classes that keep too few
-# classes (FEWEST_KEPT_CLASSES), or samples held out for want of classes.
+# classes (FEWEST_KEPT_CLASSES; but see FEW_KEPT_UNSPANNED), or samples held
+# out for want of classes.
 FIXED_ANCHOR = "whitened"
 # Held-out sets that keep fewer training classes than this do not choose the
-# anchor (``choose_anchor``): it is FIXED_ANCHOR at DEFAULT_SHRINKAGE, which
-# the sets only score. With 4 or 5 training classes, each set of 2
+# anchor (``choose_anchor``): it is FIXED_ANCHOR at DEFAULT_SHRINKAGE (or,
+# where the classes nearly span the inputs, the PLDA anchor:
+# FEW_KEPT_UNSPANNED), which the sets only score. With 4 or 5 training
+# classes, each set of 2
 # held-out classes fits the anchors on 2 or 3: on the tabular suite's five
 # such datasets (benchmarks/tabular_choices.py, 10 seeds) the anchor the
 # sets chose was 0.042 below the best other method at worst (storms) and
@@ -62,6 +65,24 @@ FIXED_ANCHOR = "whitened"
 # it.) Where the classes span the inputs, the sets still test the PLDA
 # anchor's smaller shrinkages (SPANNED_SHRINKAGES) against its first.
 FEWEST_KEPT_CLASSES = 4
+# Where the sets keep too few classes to choose and the training classes'
+# means span all but at most this many directions of the inputs
+# (``nearly_spans_the_inputs``), the anchor fixed is the PLDA anchor at the
+# first of SPANNED_SHRINKAGES, as where they span them all, and not
+# FIXED_ANCHOR at DEFAULT_SHRINKAGE (``fixed_anchor``). With 4 or 5 training
+# classes in few features, what separates them is most of what the features
+# hold, and 0.1 of the largest variance hides the directions of small
+# within-class spread that separate new classes too. On 22 datasets
+# (benchmarks/few_kept_span.py, 20 draws of 4 or 5 training classes each: the
+# tabular suite's, the panels and others that tabular_spanned.py keeps out of
+# it, digits and LetterRecognition), the PLDA anchor at 0.01 was above the
+# whitened one at 0.1 on each of the 10 datasets whose draws left 1 to 5
+# directions (by 0.005 to 0.110, US states by their cigarette sales), and the
+# defaults gained on all 10. The bound is where that evidence ends: with 6 to
+# 10 directions left, the one dataset (athletes, 11 features) lost 0.028; with
+# more than 40, digits (pixels / 16) and countries by their freedom indices
+# lost 0.079 and 0.045.
+FEW_KEPT_UNSPANNED = 5
 # Where the training classes' means span the inputs (``spans_the_inputs``: at
 # least one more class than features), no direction is left in which only
 # new classes could differ, and the within-class covariance is that of
@@ -280,12 +301,33 @@ def spans_the_inputs(n_classes, n_features):
     return n_classes - 1 >= n_features
 
 
+def nearly_spans_the_inputs(n_classes, n_features):
+    """Whether ``n_classes`` class means can span all but at most
+    ``FEW_KEPT_UNSPANNED`` of ``n_features`` directions."""
+    return n_features - (n_classes - 1) <= FEW_KEPT_UNSPANNED
+
+
+def fixed_anchor(init, shrinkage, n_classes, n_features):
+    """``(init, shrinkage)`` of the one anchor that sets keeping too few
+    classes (``keeps_too_few``) score without comparing, where the classes
+    do not span the inputs. Where their means span all but at most
+    ``FEW_KEPT_UNSPANNED`` of the inputs' directions, ``init="auto"`` (or
+    ``"plda"``) keeps the PLDA anchor at the first of
+    ``SPANNED_SHRINKAGES``, as where they span them all; elsewhere ``init``
+    (``FIXED_ANCHOR`` for ``"auto"``) at ``DEFAULT_SHRINKAGE``. A number
+    ``shrinkage`` is kept as it is."""
+    if init in ("auto", "plda") and nearly_spans_the_inputs(n_classes, n_features):
+        return "plda", SPANNED_SHRINKAGES[0] if shrinkage == "auto" else shrinkage
+    return FIXED_ANCHOR if init == "auto" else init, fixed_shrinkage(shrinkage)
+
+
 def compared_anchors(init, shrinkage, n_classes, n_held_out, n_features):
     """``(names, shrinkages)``: the anchors ``choose_anchor`` compares, and
     the shrinkages of those that shrink (``SHRINKAGES``; for the PLDA
     anchor where the classes span the inputs, ``SPANNED_SHRINKAGES``,
     however few classes the sets keep; one, when ``shrinkage`` is a number
-    or the sets keep too few classes to choose among other anchors). With
+    or the sets keep too few classes to choose among other anchors: then
+    ``fixed_anchor``'s). With
     ``init="auto"``: the PLDA anchor alone where the classes span the
     inputs; else ``compared_by_auto``'s, and the PLDA anchor beside them
     where fewer than ``EPOCH_SELECTION_CLASSES`` classes are held out
@@ -294,8 +336,8 @@ def compared_anchors(init, shrinkage, n_classes, n_held_out, n_features):
     if keeps_too_few(n_classes, n_held_out) and not (
         spanned and init in ("auto", "plda")
     ):
-        names = [FIXED_ANCHOR if init == "auto" else init]  # scored, not compared
-        return names, (fixed_shrinkage(shrinkage),)
+        name, value = fixed_anchor(init, shrinkage, n_classes, n_features)
+        return [name], (value,)  # scored, not compared
     if spanned:
         auto = ["plda"]
     elif n_held_out < EPOCH_SELECTION_CLASSES:
@@ -405,10 +447,11 @@ def choose_anchor(
     a smaller one passes the paired tests: ``candidate_groups``). Elsewhere,
     where each set of held-out classes keeps fewer than
     ``FEWEST_KEPT_CLASSES`` training classes, nothing is compared: the
-    anchor is ``FIXED_ANCHOR`` (or the one ``init`` names) at
-    ``DEFAULT_SHRINKAGE`` (or ``shrinkage`` when it is a number), and the
-    sets only score it (its ``split_scores``: how much a held-out score
-    moves with the classes held out).
+    anchor is ``fixed_anchor``'s (``FIXED_ANCHOR`` or the one ``init``
+    names, at ``DEFAULT_SHRINKAGE`` or ``shrinkage`` when it is a number;
+    the PLDA anchor where the classes nearly span the inputs), and the sets
+    only score it (its ``split_scores``: how much a held-out score moves
+    with the classes held out).
 
     Otherwise, since a k-means NMI on two or three held-out classes is
     noisy, the anchors are compared on up to ``anchor_splits`` distinct sets

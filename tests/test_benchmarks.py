@@ -907,3 +907,50 @@ def test_plda_compared_measures_the_defaults_with_and_without_the_plda_anchor(
     assert np.bincount(np.concatenate([y_train, y_test])).max() == 10
     assert len(X_train) == len(y_train)
     assert len(X_test) == len(y_test)
+
+
+def test_few_kept_span_sets_the_fixed_anchor_by_the_share_of_the_inputs_spanned(
+    tmp_path, monkeypatch
+):
+    import few_kept_span
+
+    from sklearn_dsc import _selection
+
+    from helpers import informative_and_noise
+
+    X, y = informative_and_noise(n_classes=10, n_per_class=20)
+    # 4 or 5 training classes span all but 5 of 8 features or fewer, not of 24
+    loaders = {"narrow": lambda: (X[:, :8], y, True), "wide": lambda: (X, y, True)}
+    monkeypatch.setattr(few_kept_span, "loaders", lambda: loaders)
+    unspanned = _selection.FEW_KEPT_UNSPANNED
+    few_kept_span.main(["--draws", "2", "--output", str(tmp_path)])
+    assert unspanned == _selection.FEW_KEPT_UNSPANNED  # put back after each fit
+    results = json.loads((tmp_path / "few_kept_span.json").read_text())
+    for name, anchor, span in (
+        ("narrow", "plda 0.01", few_kept_span.NEARLY),
+        ("wide", "whitened 0.1", few_kept_span.LESS),
+    ):
+        for draw in results[name]["draws"]:
+            assert set(draw["nmi"]) == set(few_kept_span.METHODS)
+            assert draw["kept"] == {
+                "defaults": anchor,
+                few_kept_span.PREVIOUS: "whitened 0.1",
+            }
+            assert draw["span"] == span
+    table = (tmp_path / "few_kept_span.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| narrow ("))
+    draws = results["narrow"]["draws"]
+    gain = np.mean(
+        [d["nmi"]["defaults"] - d["nmi"][few_kept_span.PREVIOUS] for d in draws]
+    )
+    assert f"| {gain:+.3f} | plda 0.01 2 |" in row
+    assert "| 5 | 1 |" in table  # 8 features, 4 classes: 5 directions unspanned
+    assert "| more than 40 |" not in table
+    # 4 training classes on even draws, 5 on odd ones; up to 5 others,
+    # standardised by the training classes
+    for draw, n_train in ((0, 4), (1, 5)):
+        X_train, y_train, _, y_test = few_kept_span.drawn(X, y, draw, True)
+        assert len(np.unique(y_train)) == n_train
+        assert len(np.unique(y_test)) == 5
+        assert set(y_train).isdisjoint(y_test)
+        np.testing.assert_allclose(X_train.mean(axis=0), 0, atol=1e-12)

@@ -235,6 +235,34 @@ def test_sets_that_keep_few_classes_score_the_anchor_and_choose_nothing(
     assert len(chosen.split_scores) == math.comb(5, 2)  # every set of two
 
 
+@pytest.mark.parametrize(
+    ("n_noise", "expected"),
+    [(5, ("plda", _selection.SPANNED_SHRINKAGES[0])), (6, ("whitened", 0.1))],
+)
+def test_sets_that_keep_few_classes_keep_the_plda_anchor_where_classes_nearly_span(
+    monkeypatch, n_noise, expected
+):
+    """5 classes differ in 4 directions, beside ``n_noise`` noisy ones: their
+    means span all but 5 of 9 features, all but 6 of 10. Sets of 2 held-out
+    classes keep 3, too few to compare anchors: the one anchor the sets
+    score is the PLDA anchor at the first of its spanned shrinkages where
+    the classes' means span all but ``FEW_KEPT_UNSPANNED`` directions of the
+    inputs, the whitened one at 0.1 where they leave more."""
+    assert _selection.FEW_KEPT_UNSPANNED == 5
+    assert _selection.DEFAULT_SHRINKAGE == 0.1
+    X, codes = informative_and_noise(n_classes=5)
+    X = X[:, : 4 + n_noise]
+    passes = recorded_passes(monkeypatch)
+    chosen = choose_anchor(
+        X, codes, 5, "auto", "auto", 1e-4, 2, np.random.RandomState(0), 0
+    )
+    assert chosen[:2] == expected
+    ((criterion, scores),) = passes
+    assert criterion is not nearest_mean_nmi  # scored by k-means, not ranked
+    assert list(scores) == [expected]
+    assert len(chosen.split_scores) == math.comb(5, 2)
+
+
 def test_sets_that_keep_few_classes_test_smaller_shrinkages_where_classes_span(
     monkeypatch,
 ):
@@ -327,6 +355,15 @@ SPANNED = _selection.SPANNED_SHRINKAGES
         ("auto", "auto", 5, 4, (["plda"], SPANNED)),
         ("plda", "auto", 5, 4, (["plda"], SPANNED)),
         ("auto", 0.5, 5, 4, (["plda"], (0.5,))),
+        # where they span all but 5 of them (9 features), the PLDA anchor at
+        # the first of those; all but 6 (10 features), the whitened anchor
+        ("auto", "auto", 5, 9, (["plda"], SPANNED[:1])),
+        ("plda", "auto", 5, 9, (["plda"], SPANNED[:1])),
+        ("auto", 0.5, 5, 9, (["plda"], (0.5,))),
+        ("whitened", "auto", 5, 9, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
+        ("auto", "auto", 5, 10, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
+        ("auto", "auto", 4, 8, (["plda"], SPANNED[:1])),
+        ("auto", "auto", 4, 9, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
     ],
 )
 def test_compared_anchors(init, shrinkage, n_classes, n_features, expected):
@@ -348,6 +385,7 @@ def test_compared_anchors(init, shrinkage, n_classes, n_features, expected):
         (5, 4, 1, [("plda", value) for value in SPANNED[1:]]),
         # too few kept, not spanned: the one fixed anchor
         (5, 24, 1, []),
+        (5, 9, 1, []),
     ],
 )
 def test_candidate_groups(n_classes, n_features, by_mean, tested):
