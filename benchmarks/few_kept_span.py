@@ -62,8 +62,8 @@ METHODS = [
 ]
 # How much of the inputs the training classes' means span, by name
 SPANS = "all"
-NEARLY = "all but 1 to 5"
-LESS = "all but 6 or more"
+NEARLY = f"all but 1 to {_selection.FEW_KEPT_UNSPANNED}"
+LESS = f"all but {_selection.FEW_KEPT_UNSPANNED + 1} or more"
 
 
 def loaders():
