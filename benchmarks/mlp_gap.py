@@ -245,7 +245,6 @@ def main(argv=None):
     else:
         results = run(args)
     text = markdown(results, args)
-    print(text)
     write_results(args.output, "mlp_gap", text, results, indent=None)
 
 

@@ -22,9 +22,10 @@ def add_output(parser, name, *others):
 
 
 def write_results(folder, name, text, results, indent=1):
-    """Write the table ``text`` to ``folder/<name>.md`` and ``results`` to
-    ``folder/<name>.json`` (``indent`` as ``json.dumps`` takes it), making
-    ``folder`` if needed, and say so."""
+    """Print the table ``text``, write it to ``folder/<name>.md`` and
+    ``results`` to ``folder/<name>.json`` (``indent`` as ``json.dumps``
+    takes it), making ``folder`` if needed, and say so."""
+    print(text)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.md").write_text(text)
     (folder / f"{name}.json").write_text(json.dumps(results, indent=indent))

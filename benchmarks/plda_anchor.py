@@ -93,7 +93,6 @@ def main(argv=None):
             unseen_nmis(X_train, y_train, X_test, y_test, args.seeds),
         ]
     text = markdown(results, args)
-    print(text)
     write_results(args.output, "plda_anchor", text, results)
 
 

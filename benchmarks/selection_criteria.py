@@ -399,7 +399,6 @@ def main(argv=None):
     else:
         results = run(args)
     text = markdown(results, args)
-    print(text)
     named = {"candidates": [name_of(c) for c in CANDIDATES], **results}
     write_results(args.output, "selection_criteria", text, named, indent=None)
 

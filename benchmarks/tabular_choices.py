@@ -351,7 +351,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     results = run(args)
     text = markdown(results, args)
-    print(text)
     write_results(args.output, "tabular_choices", text, results)
 
 

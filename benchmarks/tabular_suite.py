@@ -315,7 +315,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     results = run(args)
     table = markdown(results, args)
-    print(table)
     write_results(args.output, "tabular_suite", table, results)
 
 
