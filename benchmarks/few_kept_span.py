@@ -13,16 +13,17 @@ such ones, and what the PLDA anchor would do where more directions are left.
 
 Each draw trains on 4 or 5 classes (alternately) of a dataset and clusters
 up to 5 of its other classes, never seen (k-means NMI, k = their number; at
-most ``MAX_ROWS`` rows a class): every dataset of 8 classes or more of
-``tabular_suite.py``'s suite and of the panels and other datasets that
-``tabular_spanned.py`` keeps out of it (standardised by the training
-classes), scikit-learn's digits (pixels / 16, as the README's example scales
-them) and LetterRecognition (``datasets.letters``, standardised). Compared
-in the same run: raw features, LDA with Ledoit-Wolf shrinkage, the whitened
-anchor at ``DEFAULT_SHRINKAGE`` and the PLDA anchor at the first of
+most ``tabular_suite.MAX_ROWS`` rows a class, as the suite draws): every
+dataset of 8 classes or more of ``tabular_suite.py``'s suite and of the
+panels and other datasets that ``tabular_spanned.py`` keeps out of it
+(standardised by the training classes), scikit-learn's digits (pixels / 16,
+as the README's example scales them) and LetterRecognition
+(``datasets.letters``, standardised). Compared in the same run: raw
+features, LDA with Ledoit-Wolf shrinkage, the whitened anchor at
+``DEFAULT_SHRINKAGE`` and the PLDA anchor at the first of
 ``SPANNED_SHRINKAGES`` alone, the defaults, and the defaults under the
-previous rule (``FEW_KEPT_UNSPANNED`` at 0: the whitened anchor wherever
-the classes do not span the inputs).
+previous rule (``FEW_KEPT_UNSPANNED`` at 0: the whitened anchor wherever the
+classes do not span the inputs).
 
 Setup: ``bash benchmarks/install_data.sh``, then
 ``python benchmarks/few_kept_span.py``; ``--help`` lists the options.
@@ -44,7 +45,6 @@ from sklearn_dsc import DeepSpectralClusteringEmbedder, _selection
 from sklearn_dsc._anchors import anchor_maps
 from sklearn_dsc.metrics import kmeans_nmi
 
-MAX_ROWS = 300
 MAX_UNSEEN = 5
 MIN_CLASSES = 8
 TABULAR = {**tabular_suite.SUITE, **tabular_spanned.OUTSIDE_THE_SUITE}
@@ -90,7 +90,7 @@ def loaders():
 def drawn(X, y, draw, standardise):
     """``X_train, y_train, X_test, y_test``: 4 training classes on even
     draws, 5 on odd ones, and up to ``MAX_UNSEEN`` others, at most
-    ``MAX_ROWS`` rows each, drawn with ``draw``."""
+    ``tabular_suite.MAX_ROWS`` rows each, drawn with ``draw``."""
     rng = np.random.RandomState(draw)
     classes = rng.permutation(np.unique(y))
     n_train = 4 + draw % 2
@@ -98,7 +98,10 @@ def drawn(X, y, draw, standardise):
 
     def rows(chosen):
         return np.concatenate(
-            [rng.permutation(np.flatnonzero(y == c))[:MAX_ROWS] for c in chosen]
+            [
+                rng.permutation(np.flatnonzero(y == c))[: tabular_suite.MAX_ROWS]
+                for c in chosen
+            ]
         )
 
     train, test = rows(seen), rows(unseen)
