@@ -187,12 +187,11 @@ def _pseudo_inverse_psd(gram, rtol):
 
 
 def _cholesky_inverse(gram):
-    """The inverse of ``gram`` from a Cholesky factorisation, in float64,
-    and what ``_is_pseudo_inverse`` reads of it: the factorisation's
-    ``info`` (0 where it succeeded) and ``||S^-1||_F ||S||_F``, both 0-d
-    tensors. Nothing is read back to the host.
+    """The inverse of ``gram`` (float64) from a Cholesky factorisation, and
+    what ``_is_pseudo_inverse`` reads of it: the factorisation's ``info`` (0
+    where it succeeded) and ``||S^-1||_F ||S||_F``, both 0-d tensors.
+    Nothing is read back to the host.
     """
-    gram = gram.to(torch.float64)
     factor, info = torch.linalg.cholesky_ex(gram)
     identity = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
     # No error check here: a failed factorisation only fails the test.
@@ -215,9 +214,9 @@ def _is_pseudo_inverse(info, spread, rtol):
 
 
 def _eigen_pseudo_inverse(gram, rtol):
-    """Pseudo-inverse (float64) and rank (a 0-d tensor) of ``gram`` from its
+    """Pseudo-inverse and rank (a 0-d tensor) of ``gram`` (float64) from its
     eigendecomposition, eigenvalues ``<= rtol * max(eigenvalue)`` dropped."""
-    eigenvalues, eigenvectors = torch.linalg.eigh(gram.to(torch.float64))
+    eigenvalues, eigenvectors = torch.linalg.eigh(gram)
     threshold = rtol * eigenvalues[-1].clamp(min=0)
     keep = eigenvalues > threshold
     inverse = torch.where(keep, 1.0 / torch.where(keep, eigenvalues, 1.0), 0.0)
