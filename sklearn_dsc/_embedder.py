@@ -220,10 +220,9 @@ default="auto"
         the whitened one where each set of held-out classes would keep
         fewer than 4 training classes, too few to tell the anchors apart
         (the ``"plda"`` one where those classes' means span all but at most
-        5 directions of the inputs);
-        with fewer than 10 held-out classes, a head is then trained only
-        beside the closed form, with 10 or more beside any anchor (see
-        ``validation_split``).
+        5 directions of the inputs); with fewer than 10 held-out classes, a
+        head is then trained only beside the closed form, with 10 or more
+        beside any anchor (see ``validation_split``).
         ``"random"`` is a plain MLP from torch's default initialisation, the
         paper's setting, which fits the training classes fastest.
 

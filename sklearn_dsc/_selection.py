@@ -53,17 +53,16 @@ FIXED_ANCHOR = "whitened"
 # anchor (``choose_anchor``): it is FIXED_ANCHOR at DEFAULT_SHRINKAGE (or,
 # where the classes nearly span the inputs, the PLDA anchor:
 # FEW_KEPT_UNSPANNED), which the sets only score. With 4 or 5 training
-# classes, each set of 2
-# held-out classes fits the anchors on 2 or 3: on the tabular suite's five
-# such datasets (benchmarks/tabular_choices.py, 10 seeds) the anchor the
-# sets chose was 0.042 below the best other method at worst (storms) and
-# +0.007 on average; the whitened anchor at 0.1 on every seed -0.026 and
-# +0.011. (At 0.03 it did better there, -0.016 and +0.026, but the README's
-# example with shrinkage=0.03 scores 0.70 against 0.78: where a scaler
-# fitted on the training classes stretches features they hardly use, a
-# small shrinkage stretches them again, and no set of those classes shows
-# it.) Where the classes span the inputs, the sets still test the PLDA
-# anchor's smaller shrinkages (SPANNED_SHRINKAGES) against its first.
+# classes, each set of 2 held-out classes fits the anchors on 2 or 3: on the
+# tabular suite's five such datasets (benchmarks/tabular_choices.py, 10 seeds)
+# the anchor the sets chose was 0.042 below the best other method at worst
+# (storms) and +0.007 on average; the whitened anchor at 0.1 on every seed
+# -0.026 and +0.011. (At 0.03 it did better there, -0.016 and +0.026, but the
+# README's example with shrinkage=0.03 scores 0.70 against 0.78: where a
+# scaler fitted on the training classes stretches features they hardly use, a
+# small shrinkage stretches them again, and no set of those classes shows it.)
+# Where the classes span the inputs, the sets still test the PLDA anchor's
+# smaller shrinkages (SPANNED_SHRINKAGES) against its first.
 FEWEST_KEPT_CLASSES = 4
 # Where the sets keep too few classes to choose and the training classes'
 # means span all but at most this many directions of the inputs
