@@ -209,22 +209,32 @@ def recorded_passes(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("init", "shrinkage", "expected"),
+    ("init", "shrinkage", "n_features", "expected"),
     [
-        ("auto", "auto", ("whitened", _selection.DEFAULT_SHRINKAGE)),
-        ("auto", 0.5, ("whitened", 0.5)),
-        ("whitened", "auto", ("whitened", _selection.DEFAULT_SHRINKAGE)),
-        ("plda", "auto", ("plda", _selection.DEFAULT_SHRINKAGE)),
+        ("auto", "auto", 24, ("whitened", _selection.DEFAULT_SHRINKAGE)),
+        ("auto", 0.5, 24, ("whitened", 0.5)),
+        ("whitened", "auto", 24, ("whitened", _selection.DEFAULT_SHRINKAGE)),
+        ("plda", "auto", 24, ("plda", _selection.DEFAULT_SHRINKAGE)),
+        # the means span all but 5 of 9 features: the PLDA anchor at the
+        # first of its spanned shrinkages; all but 6 of 10: the whitened one
+        ("auto", "auto", 9, ("plda", _selection.SPANNED_SHRINKAGES[0])),
+        ("auto", "auto", 10, ("whitened", _selection.DEFAULT_SHRINKAGE)),
     ],
 )
 def test_sets_that_keep_few_classes_score_the_anchor_and_choose_nothing(
-    monkeypatch, init, shrinkage, expected
+    monkeypatch, init, shrinkage, n_features, expected
 ):
     """Sets of 2 held-out classes of 5 keep 3: the anchor is fixed, and the
-    sets only score it by k-means (no ranking), for the spread they show."""
+    sets only score it by k-means (no ranking), for the spread they show.
+    The 5 classes differ in 4 directions, beside noisy ones (the first
+    ``n_features`` columns): where their means span all but
+    ``FEW_KEPT_UNSPANNED`` directions of the inputs, the anchor fixed is the
+    PLDA one (``fixed_anchor``)."""
     assert _selection.FEWEST_KEPT_CLASSES > 5 - 2
+    assert _selection.FEW_KEPT_UNSPANNED == 5
     passes = recorded_passes(monkeypatch)
     X, codes = informative_and_noise(n_classes=5)
+    X = X[:, :n_features]
     chosen = choose_anchor(
         X, codes, 5, init, shrinkage, 1e-4, 2, np.random.RandomState(0), 0
     )
@@ -233,34 +243,6 @@ def test_sets_that_keep_few_classes_score_the_anchor_and_choose_nothing(
     assert list(scores) == [expected]
     assert criterion is not nearest_mean_nmi
     assert len(chosen.split_scores) == math.comb(5, 2)  # every set of two
-
-
-@pytest.mark.parametrize(
-    ("n_noise", "expected"),
-    [(5, ("plda", _selection.SPANNED_SHRINKAGES[0])), (6, ("whitened", 0.1))],
-)
-def test_sets_that_keep_few_classes_keep_the_plda_anchor_where_classes_nearly_span(
-    monkeypatch, n_noise, expected
-):
-    """5 classes differ in 4 directions, beside ``n_noise`` noisy ones: their
-    means span all but 5 of 9 features, all but 6 of 10. Sets of 2 held-out
-    classes keep 3, too few to compare anchors: the one anchor the sets
-    score is the PLDA anchor at the first of its spanned shrinkages where
-    the classes' means span all but ``FEW_KEPT_UNSPANNED`` directions of the
-    inputs, the whitened one at 0.1 where they leave more."""
-    assert _selection.FEW_KEPT_UNSPANNED == 5
-    assert _selection.DEFAULT_SHRINKAGE == 0.1
-    X, codes = informative_and_noise(n_classes=5)
-    X = X[:, : 4 + n_noise]
-    passes = recorded_passes(monkeypatch)
-    chosen = choose_anchor(
-        X, codes, 5, "auto", "auto", 1e-4, 2, np.random.RandomState(0), 0
-    )
-    assert chosen[:2] == expected
-    ((criterion, scores),) = passes
-    assert criterion is not nearest_mean_nmi  # scored by k-means, not ranked
-    assert list(scores) == [expected]
-    assert len(chosen.split_scores) == math.comb(5, 2)
 
 
 def test_sets_that_keep_few_classes_test_smaller_shrinkages_where_classes_span(
