@@ -909,7 +909,7 @@ def test_plda_compared_measures_the_defaults_with_and_without_the_plda_anchor(
     assert len(X_test) == len(y_test)
 
 
-def test_few_kept_span_sets_the_fixed_anchor_by_the_share_of_the_inputs_spanned(
+def test_few_kept_span_sets_the_fixed_anchor_by_the_directions_left_unspanned(
     tmp_path, monkeypatch
 ):
     import few_kept_span
