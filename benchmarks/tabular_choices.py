@@ -3,9 +3,11 @@
 On the suite of ``tabular_suite.py`` (eleven tabular datasets, class-disjoint
 halves) the defaults keep an anchor alone on nearly every dataset, chosen by
 held-out training classes among PCA, the whitened and PLDA anchors at
-five shrinkages and the closed form (``choose_anchor``; the whitened anchor
-at shrinkage 0.1 where each set of held-out classes would keep fewer than
-4 training classes; the PLDA anchor alone, down to LDA's metric, where the
+five shrinkages and the closed form (``choose_anchor``; where each set of
+held-out classes would keep fewer than 4 training classes, one anchor: the
+whitened one at shrinkage 0.1, or the PLDA one at 0.01 where the classes'
+means span all but at most 5 directions of the inputs,
+``few_kept_span.py``; the PLDA anchor alone, down to LDA's metric, where the
 training classes outnumber the features: ``tabular_spanned.py``). This
 script separates what the candidates can reach
 from what the choice among them reaches. On the suite's own splits (10
