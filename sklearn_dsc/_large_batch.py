@@ -26,10 +26,12 @@ from ._loss import (
     check_embeddings,
     check_labels,
     check_shapes,
-    gradient_rows,
-    power_of_two_scale,
     resolve_rtol,
     saved_gradient_rows,
+)
+from ._loss_algebra import (
+    gradient_rows,
+    power_of_two_scale,
     solve_statistics,
     sum_rows_by_class,
 )

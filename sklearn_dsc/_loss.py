@@ -25,6 +25,17 @@ import math
 
 import torch
 
+from ._loss_algebra import (
+    cholesky_inverse,
+    eigen_pseudo_inverse,
+    gradient_rows,
+    is_pseudo_inverse,
+    power_of_two_scale,
+    pseudo_inverse_psd,
+    solve_with_inverse,
+    sum_rows_by_class,
+)
+
 __all__ = ["SpectralClusteringLoss", "spectral_clustering_loss"]
 
 
@@ -101,7 +112,7 @@ def _summarise(embeddings, labels, rtol):
     row of sample ``i``'s class, ``counts`` the number of samples of each row
     (a row may be empty), ``scale`` a power of two by which to divide ``F``,
     and ``gram_pinv`` (float64) and ``rank`` the pseudo-inverse and rank of
-    the Gram matrix of ``F / scale`` (see ``_pseudo_inverse_psd``).
+    the Gram matrix of ``F / scale`` (see ``pseudo_inverse_psd``).
 
     The loss is invariant to scaling ``F`` by a scalar, so it is computed on
     ``F / scale``. For entries of moderate size ``scale`` is 1; otherwise it
@@ -120,23 +131,23 @@ def _summarise(embeddings, labels, rtol):
     label_range = torch.stack(torch.aminmax(labels))
     # float64 once, for the factorisation and, where it fails, the eigenvalues
     gram = (detached.T @ detached).to(torch.float64)
-    inverse, info, spread = _cholesky_inverse(gram)
+    inverse, info, spread = cholesky_inverse(gram)
     summary = torch.cat(
         [value_range.double(), label_range.double(), info.double()[None], spread[None]]
     ).tolist()
     low, high, label_low_value, label_high_value, info, spread = summary
-    accepted = _is_pseudo_inverse(info, spread, rtol)
+    accepted = is_pseudo_inverse(info, spread, rtol)
     amax = max(-low, high)
     if not math.isfinite(amax):
         raise NonFiniteEmbeddingsError("embeddings contains NaN or infinity.")
     scale = power_of_two_scale(amax, embeddings.dtype)
     if scale != 1.0:
         scaled = detached / scale
-        gram_pinv, rank = _pseudo_inverse_psd(scaled.T @ scaled, rtol)
+        gram_pinv, rank = pseudo_inverse_psd(scaled.T @ scaled, rtol)
     elif accepted:
         gram_pinv, rank = inverse, gram.shape[0]
     else:
-        gram_pinv, rank = _eigen_pseudo_inverse(gram, rtol)
+        gram_pinv, rank = eigen_pseudo_inverse(gram, rtol)
 
     n_samples = labels.shape[0]
     span = label_high_value - label_low_value
@@ -153,131 +164,6 @@ def _summarise(embeddings, labels, rtol):
     return codes, counts, scale, gram_pinv, rank
 
 
-def power_of_two_scale(amax, dtype):
-    """1 for entries of moderate size, else a power of two near ``amax``.
-
-    Dividing by it is exact, and ``F^T F`` of ``F`` divided by it neither
-    overflows nor underflows in ``dtype``.
-    """
-    safe_exponent = int(math.log2(torch.finfo(dtype).max)) // 4
-    if amax == 0 or 2.0**-safe_exponent <= amax <= 2.0**safe_exponent:
-        return 1.0
-    return math.ldexp(1.0, math.frexp(amax)[1] - 1)
-
-
-def _pseudo_inverse_psd(gram, rtol):
-    """Pseudo-inverse and rank of the symmetric positive semi-definite ``gram``.
-
-    Eigenvalues ``<= rtol * max(eigenvalue)`` count as zero. The work runs in
-    float64 whatever the input dtype (it is only d x d); the result is
-    float64. The rank is a Python int after a Cholesky factorisation, a 0-d
-    tensor after an eigendecomposition.
-
-    The inverse comes first from a Cholesky factorisation
-    (``_cholesky_inverse``); an eigendecomposition drops the small
-    eigenvalues where it is not the pseudo-inverse. The two give the same
-    result where both apply; the first is several times faster on a GPU, and
-    deciding between them costs a single host synchronisation.
-    """
-    gram = gram.to(torch.float64)
-    inverse, info, spread = _cholesky_inverse(gram)
-    if _is_pseudo_inverse(*torch.stack([info.double(), spread]).tolist(), rtol):
-        return inverse, gram.shape[0]
-    return _eigen_pseudo_inverse(gram, rtol)
-
-
-def _cholesky_inverse(gram):
-    """The inverse of ``gram`` (float64) from a Cholesky factorisation, and
-    what ``_is_pseudo_inverse`` reads of it: the factorisation's ``info`` (0
-    where it succeeded) and ``||S^-1||_F ||S||_F``, both 0-d tensors.
-    Nothing is read back to the host.
-    """
-    factor, info = torch.linalg.cholesky_ex(gram)
-    identity = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
-    # No error check here: a failed factorisation only fails the test.
-    inverse_factor = torch.linalg.solve_triangular(factor, identity, upper=False)
-    inverse = inverse_factor.T @ inverse_factor
-    spread = torch.linalg.matrix_norm(inverse) * torch.linalg.matrix_norm(gram)
-    return inverse, info, spread
-
-
-def _is_pseudo_inverse(info, spread, rtol):
-    """Whether ``_cholesky_inverse``'s inverse is the pseudo-inverse at
-    ``rtol``, from its ``info`` and ``spread`` read back as floats (on the
-    host: no operation on the device).
-
-    It is when the factorisation succeeded and
-    ``||S^-1||_F * rtol * ||S||_F < 1``: then every eigenvalue exceeds
-    ``rtol * ||S||_F >= rtol * max(eigenvalue)`` and nothing is to be dropped.
-    """
-    return info == 0 and spread * rtol < 1
-
-
-def _eigen_pseudo_inverse(gram, rtol):
-    """Pseudo-inverse and rank (a 0-d tensor) of ``gram`` (float64) from its
-    eigendecomposition, eigenvalues ``<= rtol * max(eigenvalue)`` dropped."""
-    eigenvalues, eigenvectors = torch.linalg.eigh(gram)
-    threshold = rtol * eigenvalues[-1].clamp(min=0)
-    keep = eigenvalues > threshold
-    inverse = torch.where(keep, 1.0 / torch.where(keep, eigenvalues, 1.0), 0.0)
-    pinv = (eigenvectors * inverse) @ eigenvectors.T
-    return pinv, keep.sum()
-
-
-def sum_rows_by_class(scaled, codes, n_rows):
-    """The per-class sums of the rows of ``scaled`` (``n_rows`` x d).
-
-    On a GPU the rows of a class are added in the order of a stable sort of
-    ``codes`` (``index_put_`` with ``accumulate``), not in the varying order
-    of atomic additions (``index_add_``), so that the sums, and a fit, are
-    the same from one run to the next.
-    """
-    sums = scaled.new_zeros((n_rows, scaled.shape[1]))
-    if scaled.is_cuda:
-        return sums.index_put_((codes,), scaled, accumulate=True)
-    return sums.index_add_(0, codes, scaled)
-
-
-def solve_statistics(gram, class_sums, counts, rtol):
-    """Loss, ``B = A S^+`` and ``n_c^(-1/2)`` from a batch's sums.
-
-    ``gram`` is ``F^T F``, ``class_sums`` the per-class sums of the rows of
-    ``F`` and ``counts`` the class sizes (a class may be empty), however they
-    were accumulated. Returns ``(loss, B, inv_sqrt_counts)`` in
-    ``class_sums``' dtype.
-    """
-    gram_pinv, rank = _pseudo_inverse_psd(gram, rtol)
-    return _solve(class_sums, counts, gram_pinv, rank)
-
-
-def _solve(class_sums, counts, gram_pinv, rank):
-    """``solve_statistics`` given the pseudo-inverse of ``F^T F`` and its rank."""
-    # An empty class has a zero sum, so its (arbitrary) factor never matters.
-    inv_sqrt_counts = counts.clamp(min=1).rsqrt()
-    a = class_sums * inv_sqrt_counts[:, None]
-    b = a @ gram_pinv.to(a.dtype)
-    trace = torch.vdot(a.flatten(), b.flatten())
-    size = (torch.count_nonzero(counts) + rank).to(a.dtype)
-    # tr(P_F P_Y) <= min(rank F, k), so the loss is at least 0; in float32 a
-    # Gram matrix with eigenvalues near the rank cutoff can give a trace
-    # above the rank by its rounding (a loss of -3e-3 for a 6 x 6 batch with
-    # condition number 1e3 and one sample per class, whose loss is 0).
-    loss = torch.sub(size / 4, trace, alpha=0.5).clamp(min=0)
-    return loss, b, inv_sqrt_counts
-
-
-def gradient_rows(scaled, codes, b, inv_sqrt_counts, factor):
-    """``factor`` times the rows ``-(J B - F B^T B)`` of the gradient.
-
-    ``scaled`` may be any subset of the batch's rows (in the batch's scale)
-    with their ``codes``: each row of the gradient needs only its own
-    row of ``F`` and the batch's ``B``. ``factor`` may be a 0-d tensor.
-    """
-    jb = (b * (inv_sqrt_counts * factor)[:, None]).index_select(0, codes)
-    btb = (b.T @ b) * factor
-    return jb.addmm_(scaled, btb, beta=-1)
-
-
 class _SpectralClusteringLossFunction(torch.autograd.Function):
     """Forward value and closed-form backward of the loss."""
 
@@ -285,7 +171,7 @@ class _SpectralClusteringLossFunction(torch.autograd.Function):
     def forward(ctx, embeddings, codes, counts, scale, gram_pinv, rank):
         scaled = embeddings if scale == 1.0 else embeddings / scale
         sums = sum_rows_by_class(scaled, codes, counts.shape[0])
-        loss, b, inv_sqrt_counts = _solve(sums, counts, gram_pinv, rank)
+        loss, b, inv_sqrt_counts = solve_with_inverse(sums, counts, gram_pinv, rank)
         ctx.save_for_backward(embeddings, codes, b, inv_sqrt_counts)
         ctx.scale = scale
         return loss

@@ -1,0 +1,57 @@
+import math
+
+import pytest
+import torch
+
+from sklearn_dsc._loss_algebra import (
+    cholesky_inverse,
+    is_pseudo_inverse,
+    pseudo_inverse_psd,
+)
+
+
+@pytest.mark.parametrize("condition", [1.0, 1e3, 1e9, 1e20])
+def test_cholesky_and_eigendecomposition_paths_agree(condition):
+    generator = torch.Generator().manual_seed(20)
+    q, _ = torch.linalg.qr(torch.randn(6, 6, generator=generator, dtype=torch.float64))
+    eigenvalues = torch.logspace(0, -math.log10(condition), 6, dtype=torch.float64)
+    gram = (q * eigenvalues) @ q.T
+    rtol = 1e-12
+    pinv, rank = pseudo_inverse_psd(gram, rtol)
+    kept = eigenvalues > rtol * eigenvalues.max()
+    expected = (q[:, kept] / eigenvalues[kept]) @ q[:, kept].T
+    assert int(rank) == kept.sum().item()
+    # The Cholesky factorisation (rank as an int) serves every well-conditioned
+    # case; only the near-singular one needs the eigendecomposition.
+    assert isinstance(rank, int) == (condition < 1e12)
+    torch.testing.assert_close(
+        pinv, expected, rtol=1e-6, atol=1e-6 * expected.abs().max()
+    )
+
+
+@pytest.mark.parametrize(
+    ("eigenvalues", "accepted"),
+    [
+        ([4.0, 2.0, 1.0], True),
+        ([1.0, 0.5, 1e-3], True),
+        ([1.0, 1.0, 1e-8], False),  # below rtol * largest: dropped
+        ([1.0, 1.0, 0.0], False),  # singular
+        ([1.0, 1.0, -1e-3], False),  # not positive semi-definite
+    ],
+)
+def test_the_cholesky_inverse_is_taken_only_where_nothing_is_dropped(
+    eigenvalues, accepted
+):
+    """Where the test accepts it, the Cholesky inverse is the pseudo-inverse
+    (every eigenvalue above the cutoff); where any is at or below the cutoff
+    the test refuses it, and the eigendecomposition decides."""
+    generator = torch.Generator().manual_seed(3)
+    q, _ = torch.linalg.qr(torch.randn(3, 3, generator=generator, dtype=torch.float64))
+    values = torch.tensor(eigenvalues, dtype=torch.float64)
+    gram = (q * values) @ q.T
+    rtol = 1e-6
+    inverse, info, spread = cholesky_inverse(gram)
+    assert is_pseudo_inverse(int(info), float(spread), rtol) == accepted
+    if accepted:
+        torch.testing.assert_close(inverse, (q / values) @ q.T)
+        assert (values > rtol * values.max()).all()
