@@ -51,7 +51,7 @@ EOF
 
 step tests "$PYTHON" -m pytest -q -rs -p no:cacheprovider -k cuda \
     tests/test_data.py tests/test_embedder.py tests/test_large_batch.py \
-    tests/test_loss.py
+    tests/test_loss.py tests/test_loss_graphs.py
 step bench_loss "$PYTHON" benchmarks/bench_loss.py --device cuda --d 128 \
     --n 4096 16384 65536 262144 1048576
 if "$PYTHON" -c "import pytorch_metric_learning" 2>/dev/null; then

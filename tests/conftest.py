@@ -17,6 +17,15 @@ settings.load_profile(
 )
 
 
+@pytest.fixture(autouse=True)
+def no_captured_loss_graphs():
+    """Each test starts with no CUDA graph of the loss: graphs are kept per
+    shape across calls, so one test's calls would count towards another's."""
+    from sklearn_dsc import _loss_graphs
+
+    _loss_graphs.clear()
+
+
 # the files of the command line's tests (test_cli*.py), made and fitted once
 
 

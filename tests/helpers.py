@@ -1,5 +1,7 @@
 """Data shared by several test modules."""
 
+import warnings
+
 import numpy as np
 
 
@@ -36,3 +38,20 @@ def interrupted_at_call(function, n_call):
         return function(*args, **kwargs)
 
     return wrapper
+
+
+def host_synchronisations(function):
+    """The host synchronisations (their warnings' messages) during one call
+    of ``function`` on a CUDA device."""
+    import torch
+
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            function()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    # (the first use of the debug mode also warns that it is a prototype)
+    return [str(w.message) for w in caught if "a synchronizing" in str(w.message)]

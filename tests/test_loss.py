@@ -1,5 +1,4 @@
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -8,6 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_dsc import SpectralClusteringLoss, spectral_clustering_loss
+
+from helpers import host_synchronisations
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 
@@ -428,16 +429,9 @@ def test_cuda_one_host_synchronisation_per_call(scale):
     embeddings = (torch.randn(4096, 32, device="cuda") * scale).requires_grad_()
     labels = torch.arange(4096, device="cuda") % 100
     spectral_clustering_loss(embeddings, labels).backward()  # load the kernels
-    torch.cuda.synchronize()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        torch.cuda.set_sync_debug_mode("warn")
-        try:
-            spectral_clustering_loss(embeddings, labels).backward()
-        finally:
-            torch.cuda.set_sync_debug_mode("default")
-    # (the first use of the debug mode also warns that it is a prototype)
-    syncs = [str(w.message) for w in caught if "a synchronizing" in str(w.message)]
+    syncs = host_synchronisations(
+        lambda: spectral_clustering_loss(embeddings, labels).backward()
+    )
     # entries far from unit size form the Gram matrix again at their scale
     assert len(syncs) == (1 if scale == 1.0 else 2), syncs
 

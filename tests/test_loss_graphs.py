@@ -1,0 +1,239 @@
+"""The loss's forward pass replayed as a CUDA graph.
+
+The policy (when a shape is captured, captured again, or left eager) is
+tested on any machine with a stand-in for the graph; the graphs themselves
+need CUDA.
+"""
+
+import math
+
+import pytest
+import torch
+
+from sklearn_dsc import _loss_graphs, spectral_clustering_loss
+from sklearn_dsc._loss import _ReplayedLossFunction
+from sklearn_dsc._loss_algebra import cholesky_inverse, solve_with_inverse
+
+from helpers import host_synchronisations
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+
+
+def loss_and_grad(embeddings, labels):
+    embeddings = embeddings.detach().clone().requires_grad_(True)
+    loss = spectral_clustering_loss(embeddings, labels)
+    loss.backward()
+    return loss.detach(), embeddings.grad
+
+
+def batch(seed, n, d, k, device="cpu", dtype=torch.float32):
+    generator = torch.Generator().manual_seed(seed)
+    embeddings = torch.randn(n, d, generator=generator, dtype=dtype)
+    labels = torch.arange(n) % k  # 0 to k - 1: the eager path's table
+    labels = labels[torch.randperm(n, generator=generator)]
+    return embeddings.to(device), labels.to(device)
+
+
+# ---------------------------------------------------------------- policy
+
+
+class StandInGraph:
+    """Records captures; replays give what ``outcomes`` says."""
+
+    captured = []
+    outcomes = []
+
+    def __init__(self, embeddings, rows):
+        self.rows = rows
+        self.rows_needed = 0
+        StandInGraph.captured.append(rows)
+
+    def run(self, embeddings, labels, rtol):
+        outcome = StandInGraph.outcomes.pop(0) if StandInGraph.outcomes else "ok"
+        if outcome == "outgrown":
+            self.rows_needed = int(labels.max()) + 1
+            return None
+        return None if outcome == "miss" else "statistics"
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    StandInGraph.captured, StandInGraph.outcomes = [], []
+    monkeypatch.setattr(_loss_graphs, "_ForwardGraph", StandInGraph)
+    return StandInGraph
+
+
+def test_a_shape_is_captured_on_its_third_call(stand_in):
+    entry, labels = _loss_graphs._Entry(), torch.tensor([0, 3, 1, 3])
+    results = [entry.run(None, labels, 1e-6) for _ in range(4)]
+    assert results == [None, None, "statistics", "statistics"]
+    assert stand_in.captured == [4]  # one row per label from 0 to the largest
+
+
+def test_labels_that_outgrow_the_table_are_captured_again_with_more_rows(
+    stand_in,
+):
+    entry = _loss_graphs._Entry()
+    for _ in range(3):
+        entry.run(None, torch.tensor([0, 5, 2, 5]), 1e-6)
+    stand_in.outcomes = ["outgrown"]
+    assert entry.run(None, torch.tensor([0, 7, 2, 1]), 1e-6) is None
+    # the next batch's labels are smaller, but the table keeps the rows seen
+    assert entry.run(None, torch.tensor([0, 1, 2, 1]), 1e-6) == "statistics"
+    assert stand_in.captured == [6, 8]
+
+
+def test_two_misses_in_a_row_leave_the_shape_eager(stand_in):
+    entry = _loss_graphs._Entry()
+    for _ in range(2):
+        entry.run(None, torch.tensor([0, 1, 0, 1]), 1e-6)
+    stand_in.outcomes = ["miss", "ok", "miss", "miss", "ok"]
+    results = [entry.run(None, torch.tensor([0, 1, 0, 1]), 1e-6) for _ in range(5)]
+    assert results == [None, "statistics", None, None, None]
+    assert entry.graph is None
+    assert stand_in.captured == [2]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [torch.tensor([-1, 0, 1, 1]), torch.tensor([0, 1, 2, 8])],
+    ids=["negative", "more rows than twice the batch"],
+)
+def test_labels_no_table_can_hold_leave_the_shape_eager(stand_in, labels):
+    entry = _loss_graphs._Entry()
+    assert [entry.run(None, labels, 1e-6) for _ in range(4)] == [None] * 4
+    assert stand_in.captured == []
+
+
+def test_a_failed_capture_leaves_the_shape_eager(monkeypatch):
+    def refuse(embeddings, rows):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(_loss_graphs, "_ForwardGraph", refuse)
+    entry = _loss_graphs._Entry()
+    assert [entry.run(None, torch.tensor([0, 1]), 1e-6) for _ in range(4)] == [None] * 4
+    assert entry.eager
+
+
+def test_cpu_batches_are_never_captured():
+    embeddings, labels = batch(0, 64, 4, 8)
+    for _ in range(4):
+        assert _loss_graphs.replay_statistics(embeddings, labels, 1e-6) is None
+    assert not _loss_graphs._entries
+
+
+def test_replayed_statistics_give_the_eager_loss_and_gradient():
+    """The autograd function that serves a replay: from the same statistics
+    as the eager path, the same loss and gradient."""
+    embeddings, labels = batch(1, 60, 5, 6, dtype=torch.float64)
+    sums = torch.zeros(6, 5, dtype=torch.float64).index_add_(0, labels, embeddings)
+    counts = torch.bincount(labels).double()
+    inverse, _, _ = cholesky_inverse(embeddings.T @ embeddings)
+    statistics = solve_with_inverse(sums, counts, inverse, 5)
+    replayed = embeddings.clone().requires_grad_(True)
+    loss = _ReplayedLossFunction.apply(replayed, labels, *statistics)
+    loss.backward()
+    expected, expected_grad = loss_and_grad(embeddings, labels)
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(replayed.grad, expected_grad, rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------- CUDA
+
+
+def graphed_shapes():
+    return [entry for entry in _loss_graphs._entries.values() if entry.graph]
+
+
+@CUDA
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cuda_replays_give_the_eager_loss_and_gradient_bit_for_bit(dtype):
+    embeddings, labels = batch(2, 4096, 32, 300, "cuda", dtype)
+    first = loss_and_grad(embeddings, labels)  # eager
+    for _ in range(4):
+        again = loss_and_grad(embeddings, labels)
+        torch.testing.assert_close(again, first, rtol=0, atol=0)
+    assert len(graphed_shapes()) == 1
+
+
+@CUDA
+@pytest.mark.cuda
+def test_cuda_replays_follow_new_batches_and_labels():
+    """Each batch of the shape gets its own loss; labels below the table's
+    largest agree with the eager path to rounding (a larger table), labels
+    above it are computed eagerly and captured again."""
+    shape = (2048, 16, 40)
+    for _ in range(3):
+        loss_and_grad(*batch(3, *shape, "cuda"))
+    assert len(graphed_shapes()) == 1
+    cases = [batch(4, *shape, "cuda"), batch(5, 2048, 16, 25, "cuda")]
+    cases.append(batch(6, 2048, 16, 70, "cuda"))  # outgrows the table
+    for embeddings, labels in cases * 2:
+        replayed = loss_and_grad(embeddings, labels)
+        _loss_graphs.clear()
+        eager = loss_and_grad(embeddings, labels)
+        torch.testing.assert_close(replayed, eager, rtol=1e-5, atol=1e-6)
+        for _ in range(3):  # back to a replay of this shape
+            loss_and_grad(*batch(3, *shape, "cuda"))
+
+
+@CUDA
+@pytest.mark.cuda
+def test_cuda_replays_refuse_and_rescale_as_the_eager_path_does():
+    embeddings, labels = batch(7, 1024, 8, 10, "cuda")
+    for _ in range(3):
+        loss_and_grad(embeddings, labels)
+    with pytest.raises(ValueError, match="NaN"):
+        spectral_clustering_loss(torch.full_like(embeddings, math.nan), labels)
+    for scale in (1e-30, 1e30):  # formed again at their scale
+        scaled = loss_and_grad(embeddings * scale, labels)
+        torch.testing.assert_close(scaled[0], loss_and_grad(embeddings, labels)[0])
+    singular = embeddings.clone()
+    singular[:, 0] = 0  # the Cholesky factorisation fails: eigendecomposition
+    expected = loss_and_grad(singular.double(), labels)
+    torch.testing.assert_close(
+        loss_and_grad(singular, labels)[0].double(), expected[0], rtol=1e-4, atol=1e-5
+    )
+
+
+@CUDA
+@pytest.mark.cuda
+def test_cuda_losses_of_two_replays_backpropagate_each_its_own_batch():
+    shape = (1024, 8, 10)
+    for _ in range(3):
+        loss_and_grad(*batch(8, *shape, "cuda"))
+    (a, labels_a), (b, labels_b) = batch(9, *shape, "cuda"), batch(10, *shape, "cuda")
+    a.requires_grad_(True)
+    b.requires_grad_(True)
+    total = spectral_clustering_loss(a, labels_a) + spectral_clustering_loss(
+        b, labels_b
+    )
+    total.backward()
+    for embeddings, labels in ((a, labels_a), (b, labels_b)):
+        _, expected = loss_and_grad(embeddings, labels)
+        torch.testing.assert_close(embeddings.grad, expected, rtol=1e-5, atol=1e-7)
+
+
+@CUDA
+@pytest.mark.cuda
+def test_cuda_a_replayed_call_synchronises_once():
+    embeddings, labels = batch(11, 4096, 32, 100, "cuda")
+    embeddings.requires_grad_(True)
+    for _ in range(3):
+        spectral_clustering_loss(embeddings, labels).backward()
+    assert len(graphed_shapes()) == 1
+    syncs = host_synchronisations(
+        lambda: spectral_clustering_loss(embeddings, labels).backward()
+    )
+    assert len(syncs) == 1, syncs
+
+
+@CUDA
+@pytest.mark.cuda
+def test_cuda_graphs_are_kept_for_the_shapes_used_last():
+    for n in range(100, 100 + _loss_graphs.MAX_GRAPHS + 2):
+        for _ in range(3):
+            loss_and_grad(*batch(12, n, 4, 5, "cuda"))
+    assert len(_loss_graphs._entries) == _loss_graphs.MAX_GRAPHS
+    assert len(graphed_shapes()) == _loss_graphs.MAX_GRAPHS
