@@ -81,18 +81,40 @@ def eigen_pseudo_inverse(gram, rtol):
     return pinv, keep.sum()
 
 
+# Up to this many rows of the class table, a GPU sums the rows of each class
+# as one product by the indicator matrix, which classes of many rows do not
+# slow down; the sorted accumulation adds a class's rows one after another
+# (one H200, n = 262,144, d = 128, 16 classes: 0.13 ms against 11.6 ms).
+INDICATOR_SUM_ROWS = 64
+
+
 def sum_rows_by_class(scaled, codes, n_rows):
     """The per-class sums of the rows of ``scaled`` (``n_rows`` x d).
 
-    On a GPU the rows of a class are added in the order of a stable sort of
-    ``codes`` (``index_put_`` with ``accumulate``), not in the varying order
-    of atomic additions (``index_add_``), so that the sums, and a fit, are
-    the same from one run to the next.
+    On a GPU they are the same from one run to the next, so that a fit is
+    too: a table of at most ``INDICATOR_SUM_ROWS`` rows is one matrix product
+    (``indicator_sums``; float32 products in full precision only, so not
+    where torch is set to TF32), a larger one adds the rows of a class in the
+    order of a stable sort of ``codes`` (``index_put_`` with
+    ``accumulate``), not in the varying order of atomic additions
+    (``index_add_``).
     """
+    full_precision = scaled.dtype != torch.float32 or (
+        torch.get_float32_matmul_precision() == "highest"
+    )
+    if scaled.is_cuda and n_rows <= INDICATOR_SUM_ROWS and full_precision:
+        return indicator_sums(scaled, codes, n_rows)
     sums = scaled.new_zeros((n_rows, scaled.shape[1]))
     if scaled.is_cuda:
         return sums.index_put_((codes,), scaled, accumulate=True)
     return sums.index_add_(0, codes, scaled)
+
+
+def indicator_sums(scaled, codes, n_rows):
+    """The per-class sums as ``Y^T F``, ``Y`` the n x ``n_rows`` indicator of
+    ``codes``."""
+    indicator = scaled.new_zeros((n_rows, scaled.shape[0]))
+    return indicator.scatter_(0, codes[None, :], 1.0) @ scaled
 
 
 def solve_statistics(gram, class_sums, counts, rtol):

@@ -5,6 +5,7 @@ import torch
 
 from sklearn_dsc._loss_algebra import (
     cholesky_inverse,
+    indicator_sums,
     is_pseudo_inverse,
     pseudo_inverse_psd,
 )
@@ -55,3 +56,22 @@ def test_the_cholesky_inverse_is_taken_only_where_nothing_is_dropped(
     if accepted:
         torch.testing.assert_close(inverse, (q / values) @ q.T)
         assert (values > rtol * values.max()).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_indicator_sums_are_the_class_sums(dtype):
+    """The product by the indicator that a GPU uses for small class tables
+    adds the rows of each class, like ``index_add_``, and leaves empty rows
+    at zero."""
+    generator = torch.Generator().manual_seed(4)
+    scaled = torch.randn(500, 7, generator=generator, dtype=dtype)
+    codes = torch.randint(0, 9, (500,), generator=generator) * 2  # odd rows empty
+    expected = torch.zeros(18, 7, dtype=dtype).index_add_(0, codes, scaled)
+    sums = indicator_sums(scaled, codes, 18)
+    torch.testing.assert_close(sums, expected)
+    assert not sums[1::2].any()
+    whole = torch.randint(-8, 8, (500, 7), generator=generator).to(dtype)
+    assert torch.equal(
+        indicator_sums(whole, codes, 18),
+        torch.zeros(18, 7, dtype=dtype).index_add_(0, codes, whole),
+    )
