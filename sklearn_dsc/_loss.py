@@ -285,7 +285,7 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None, normalize=False):
     On a GPU a call synchronises with the host once, and the per-class sums
     add rows in a fixed order, so that the loss and its gradient are the
     same from one run to the next. From the third call of a batch shape on
-    (up to ``2**23`` entries), the forward pass is captured once as a CUDA
+    (up to ``2**25`` entries), the forward pass is captured once as a CUDA
     graph and replayed, one launch instead of some 70; a replay gives the
     eager computation's loss and gradient (bit for bit where the labels run
     from 0 to the largest label of the capture), and whatever its checks do
