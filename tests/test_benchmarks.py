@@ -22,6 +22,23 @@ def test_bench_loss_prints_a_table_with_ratios(capsys):
     assert "| 512 |" in out
 
 
+def test_bench_class_sums_times_each_method_and_checks_it(capsys):
+    import bench_class_sums
+
+    bench_class_sums.main(
+        ["--n", "600", "--d", "4", "--classes", "3", "50", "900", "--repeat", "1"]
+    )
+    rows = [line for line in capsys.readouterr().out.splitlines() if "| 600 |" in line]
+    assert len(rows) == 2  # 900 classes exceed the rows
+    for row, k in zip(rows, (3, 50), strict=True):
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[:3] == ["600", str(k), str(600 // k)]
+        # the indicator product gives the same bits on every run, and float64's
+        # sums to float32 rounding
+        assert cells[7].endswith("True")
+        assert all(float(error) < 1e-6 for error in cells[8].split(", "))
+
+
 def test_paper_formulation_matches_ours():
     import bench_loss
     import torch
