@@ -171,6 +171,12 @@ class _ForwardGraph:
         )
         self.labels = torch.zeros(n_samples, dtype=torch.int64, device=device)
         self.ones = embeddings.new_ones(1).expand(n_samples)
+        self.outputs = self._capture()
+
+    def _capture(self):
+        """Capture ``_forward`` into ``self.graph``; its outputs, which each
+        replay writes again."""
+        device = self.embeddings.device
         self.graph = torch.cuda.CUDAGraph()
         stream = torch.cuda.Stream(device)
         with torch.cuda.device(device):
@@ -181,7 +187,7 @@ class _ForwardGraph:
             with torch.cuda.graph(
                 self.graph, stream=stream, capture_error_mode="thread_local"
             ):
-                self.outputs = self._forward()
+                return self._forward()
 
     def _forward(self):
         """The eager path's operations on the graph's buffers, at scale 1,
@@ -214,8 +220,10 @@ class _ForwardGraph:
         # copied out before the read, which then waits for the copies too
         statistics = [tensor.clone() for tensor in statistics]
         low, high, info, spread, largest = checks.tolist()
-        if low < 0 or high >= self.rows:
+        if high >= self.rows:
             self.rows_needed = int(high) + 1
+            return None
+        if low < 0:
             return None
         # (NaN fails every comparison)
         if not self.smallest_diagonal <= largest <= self.largest_diagonal:

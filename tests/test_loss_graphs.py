@@ -6,6 +6,7 @@ need CUDA.
 """
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -237,3 +238,90 @@ def test_cuda_graphs_are_kept_for_the_shapes_used_last():
             loss_and_grad(*batch(12, n, 4, 5, "cuda"))
     assert len(_loss_graphs._entries) == _loss_graphs.MAX_GRAPHS
     assert len(graphed_shapes()) == _loss_graphs.MAX_GRAPHS
+
+
+# ------------------------------------------- a replay's checks, on any device
+
+
+class EagerReplay(_loss_graphs._ForwardGraph):
+    """The graph's forward pass and checks, its "replay" the eager run of
+    the operations a capture records (what a CUDA graph runs, less the
+    launches)."""
+
+    def _capture(self):
+        def replay():
+            self.outputs = self._forward()
+
+        self.graph = SimpleNamespace(replay=replay)
+        return None
+
+
+def replayed_loss_and_grad(graph, embeddings, labels, rtol=None):
+    rtol = 5 * torch.finfo(embeddings.dtype).eps if rtol is None else rtol
+    statistics = graph.run(embeddings, labels, rtol)
+    if statistics is None:
+        return None
+    replayed = embeddings.clone().requires_grad_(True)
+    loss = _ReplayedLossFunction.apply(replayed, labels, *statistics)
+    loss.backward()
+    return loss.detach(), replayed.grad
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_replay_gives_the_eager_loss_where_its_checks_pass(dtype):
+    embeddings, labels = batch(13, 300, 5, 12, dtype=dtype)
+    graph = EagerReplay(embeddings, 12)
+    for seed in (13, 14):  # a batch, then another through the same buffers
+        embeddings, labels = batch(seed, 300, 5, 12, dtype=dtype)
+        replayed = replayed_loss_and_grad(graph, embeddings, labels)
+        torch.testing.assert_close(
+            replayed, loss_and_grad(embeddings, labels), rtol=0, atol=0
+        )
+    # smaller labels: more rows than the eager table, the same loss to rounding
+    embeddings, labels = batch(15, 300, 5, 7, dtype=dtype)
+    torch.testing.assert_close(
+        replayed_loss_and_grad(graph, embeddings, labels),
+        loss_and_grad(embeddings, labels),
+    )
+    assert graph.rows_needed == 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["NaN", "infinity", "1e-30", "1e30", "a zero column", "a label of -1"],
+)
+def test_a_replay_refuses_what_the_eager_path_must_decide(change):
+    """NaN and infinity (the eager path raises), entries far from unit size
+    (it rescales), a singular Gram matrix (it takes the eigendecomposition)
+    and negative labels: no statistics, and no call for a larger table."""
+    embeddings, labels = batch(16, 200, 4, 10)
+    graph = EagerReplay(embeddings, 10)
+    if change in ("NaN", "infinity"):
+        embeddings[7, 2] = math.nan if change == "NaN" else math.inf
+    elif change == "a zero column":
+        embeddings[:, 1] = 0
+    elif change == "a label of -1":
+        labels[3] = -1
+    else:
+        embeddings = embeddings * float(change)
+    assert graph.run(embeddings, labels, 1e-6) is None
+    assert graph.rows_needed == 0
+
+
+def test_a_replay_asks_for_a_larger_table_where_labels_outgrow_it():
+    embeddings, labels = batch(17, 200, 4, 10)
+    graph = EagerReplay(embeddings, 8)
+    assert graph.run(embeddings, labels, 1e-6) is None
+    assert graph.rows_needed == 10
+
+
+def test_a_replay_is_not_changed_by_the_next_one():
+    """What a replay returns is copied out of the graph's buffers, which the
+    next replay writes again."""
+    embeddings, labels = batch(18, 200, 4, 10)
+    graph = EagerReplay(embeddings, 10)
+    first = [t.clone() for t in graph.run(embeddings, labels, 1e-6)]
+    kept = graph.run(embeddings, labels, 1e-6)
+    graph.run(*batch(19, 200, 4, 10), 1e-6)
+    for before, after in zip(first, kept, strict=True):
+        assert torch.equal(before, after)
