@@ -146,6 +146,20 @@ def graphed_shapes():
     return [entry for entry in _loss_graphs._entries.values() if entry.graph]
 
 
+def eager_loss_and_grad(embeddings, labels):
+    """The loss and gradient computed eagerly (no graph of the shape yet)."""
+    _loss_graphs.clear()
+    return loss_and_grad(embeddings, labels)
+
+
+def captured(embeddings, labels):
+    """Capture a graph of the batch's shape (and its labels' table)."""
+    _loss_graphs.clear()
+    for _ in range(_loss_graphs.CALLS_BEFORE_CAPTURE + 1):
+        loss_and_grad(embeddings, labels)
+    assert len(graphed_shapes()) == 1
+
+
 @CUDA
 @pytest.mark.cuda
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -161,41 +175,47 @@ def test_cuda_replays_give_the_eager_loss_and_gradient_bit_for_bit(dtype):
 @CUDA
 @pytest.mark.cuda
 def test_cuda_replays_follow_new_batches_and_labels():
-    """Each batch of the shape gets its own loss; labels below the table's
-    largest agree with the eager path to rounding (a larger table), labels
-    above it are computed eagerly and captured again."""
-    shape = (2048, 16, 40)
-    for _ in range(3):
-        loss_and_grad(*batch(3, *shape, "cuda"))
-    assert len(graphed_shapes()) == 1
-    cases = [batch(4, *shape, "cuda"), batch(5, 2048, 16, 25, "cuda")]
-    cases.append(batch(6, 2048, 16, 70, "cuda"))  # outgrows the table
-    for embeddings, labels in cases * 2:
+    """Each batch of the shape gets its own loss: the same bits with labels
+    that fill the table, the same to rounding with fewer (a larger table),
+    and the eager result where the labels outgrow the table."""
+    shape = (2048, 16)
+    for k, tolerance in ((40, 0), (25, 1e-5), (70, 0)):
+        captured(*batch(3, *shape, 40, "cuda"))
+        embeddings, labels = batch(4, *shape, k, "cuda")
         replayed = loss_and_grad(embeddings, labels)
-        _loss_graphs.clear()
-        eager = loss_and_grad(embeddings, labels)
-        torch.testing.assert_close(replayed, eager, rtol=1e-5, atol=1e-6)
-        for _ in range(3):  # back to a replay of this shape
-            loss_and_grad(*batch(3, *shape, "cuda"))
+        torch.testing.assert_close(
+            replayed,
+            eager_loss_and_grad(embeddings, labels),
+            rtol=tolerance,
+            atol=tolerance / 10,
+        )
 
 
 @CUDA
 @pytest.mark.cuda
-def test_cuda_replays_refuse_and_rescale_as_the_eager_path_does():
+@pytest.mark.parametrize("change", ["1e-30", "1e30", "a zero column"])
+def test_cuda_replays_leave_rescaling_and_singular_batches_to_the_eager_path(
+    change,
+):
     embeddings, labels = batch(7, 1024, 8, 10, "cuda")
-    for _ in range(3):
-        loss_and_grad(embeddings, labels)
+    captured(embeddings, labels)
+    if change == "a zero column":
+        embeddings[:, 0] = 0  # the Cholesky factorisation fails
+    else:
+        embeddings = embeddings * float(change)  # formed again at its scale
+    replayed = loss_and_grad(embeddings, labels)
+    torch.testing.assert_close(
+        replayed, eager_loss_and_grad(embeddings, labels), rtol=0, atol=0
+    )
+
+
+@CUDA
+@pytest.mark.cuda
+def test_cuda_replays_leave_nan_to_the_eager_path_which_refuses_it():
+    embeddings, labels = batch(7, 1024, 8, 10, "cuda")
+    captured(embeddings, labels)
     with pytest.raises(ValueError, match="NaN"):
         spectral_clustering_loss(torch.full_like(embeddings, math.nan), labels)
-    for scale in (1e-30, 1e30):  # formed again at their scale
-        scaled = loss_and_grad(embeddings * scale, labels)
-        torch.testing.assert_close(scaled[0], loss_and_grad(embeddings, labels)[0])
-    singular = embeddings.clone()
-    singular[:, 0] = 0  # the Cholesky factorisation fails: eigendecomposition
-    expected = loss_and_grad(singular.double(), labels)
-    torch.testing.assert_close(
-        loss_and_grad(singular, labels)[0].double(), expected[0], rtol=1e-4, atol=1e-5
-    )
 
 
 @CUDA
@@ -212,8 +232,8 @@ def test_cuda_losses_of_two_replays_backpropagate_each_its_own_batch():
     )
     total.backward()
     for embeddings, labels in ((a, labels_a), (b, labels_b)):
-        _, expected = loss_and_grad(embeddings, labels)
-        torch.testing.assert_close(embeddings.grad, expected, rtol=1e-5, atol=1e-7)
+        _, expected = eager_loss_and_grad(embeddings, labels)
+        torch.testing.assert_close(embeddings.grad, expected, rtol=0, atol=0)
 
 
 @CUDA
