@@ -28,6 +28,7 @@ import torch
 from . import _loss_graphs
 from ._loss_algebra import (
     cholesky_inverse,
+    count_rows_by_class,
     eigen_pseudo_inverse,
     gradient_rows,
     is_pseudo_inverse,
@@ -155,9 +156,7 @@ def _summarise(embeddings, labels, rtol):
     if max(-label_low_value, label_high_value) < 2**53 and span < 2 * n_samples:
         # Labels in a short range: index by value, no sort needed.
         codes = labels if label_low_value == 0 else labels - label_range[0]
-        counts = embeddings.new_zeros(int(span) + 1).index_add_(
-            0, codes, embeddings.new_ones(1).expand(n_samples)
-        )
+        counts = count_rows_by_class(embeddings, codes, int(span) + 1)
     else:
         _, codes = torch.unique(labels, return_inverse=True)
         counts = torch.bincount(codes).to(embeddings.dtype)

@@ -10,14 +10,21 @@ import math
 import torch
 
 
+def safe_exponent(dtype):
+    """``e`` such that entries from ``2^-e`` to ``2^e`` (in size) need no
+    scaling: a quarter of ``dtype``'s largest exponent, so that ``F^T F``
+    neither overflows nor underflows."""
+    return int(math.log2(torch.finfo(dtype).max)) // 4
+
+
 def power_of_two_scale(amax, dtype):
     """1 for entries of moderate size, else a power of two near ``amax``.
 
     Dividing by it is exact, and ``F^T F`` of ``F`` divided by it neither
     overflows nor underflows in ``dtype``.
     """
-    safe_exponent = int(math.log2(torch.finfo(dtype).max)) // 4
-    if amax == 0 or 2.0**-safe_exponent <= amax <= 2.0**safe_exponent:
+    exponent = safe_exponent(dtype)
+    if amax == 0 or 2.0**-exponent <= amax <= 2.0**exponent:
         return 1.0
     return math.ldexp(1.0, math.frexp(amax)[1] - 1)
 
@@ -99,15 +106,24 @@ def sum_rows_by_class(scaled, codes, n_rows):
     ``accumulate``), not in the varying order of atomic additions
     (``index_add_``).
     """
+    if not scaled.is_cuda:
+        return scaled.new_zeros((n_rows, scaled.shape[1])).index_add_(0, codes, scaled)
     full_precision = scaled.dtype != torch.float32 or (
         torch.get_float32_matmul_precision() == "highest"
     )
-    if scaled.is_cuda and n_rows <= INDICATOR_SUM_ROWS and full_precision:
+    if n_rows <= INDICATOR_SUM_ROWS and full_precision:
         return indicator_sums(scaled, codes, n_rows)
     sums = scaled.new_zeros((n_rows, scaled.shape[1]))
-    if scaled.is_cuda:
-        return sums.index_put_((codes,), scaled, accumulate=True)
-    return sums.index_add_(0, codes, scaled)
+    return sums.index_put_((codes,), scaled, accumulate=True)
+
+
+def count_rows_by_class(like, codes, n_rows):
+    """How many of ``codes`` fall in each of ``n_rows`` rows, in ``like``'s
+    dtype and on its device (whole numbers, so the additions are exact in
+    any order)."""
+    return like.new_zeros(n_rows).index_add_(
+        0, codes, like.new_ones(1).expand(codes.shape[0])
+    )
 
 
 def indicator_sums(scaled, codes, n_rows):

@@ -24,14 +24,15 @@ This module is pure torch, like ``_loss``.
 """
 
 import collections
-import math
 import threading
 
 import torch
 
 from ._loss_algebra import (
     cholesky_inverse,
+    count_rows_by_class,
     is_pseudo_inverse,
+    safe_exponent,
     solve_with_inverse,
     sum_rows_by_class,
 )
@@ -160,17 +161,16 @@ class _ForwardGraph:
         self.rows = rows
         self.rows_needed = 0  # set by a replay whose labels outgrow the table
         # Entries from 2^-e to 2^e keep the eager path at scale 1
-        # (_loss_algebra.power_of_two_scale). The Gram matrix's largest
-        # diagonal entry, the largest squared column norm, lies between
-        # amax^2 and n amax^2, so inside these bounds amax is inside those.
-        exponent = int(math.log2(torch.finfo(embeddings.dtype).max)) // 4
+        # (power_of_two_scale). The Gram matrix's largest diagonal entry, the
+        # largest squared column norm, lies between amax^2 and n amax^2, so
+        # inside these bounds amax is inside those.
+        exponent = safe_exponent(embeddings.dtype)
         self.largest_diagonal = 2.0 ** (2 * exponent - 2)
         self.smallest_diagonal = n_samples * 2.0 ** (2 - 2 * exponent)
         self.embeddings = torch.zeros(
             embeddings.shape, dtype=embeddings.dtype, device=device
         )
         self.labels = torch.zeros(n_samples, dtype=torch.int64, device=device)
-        self.ones = embeddings.new_ones(1).expand(n_samples)
         self.outputs = self._capture()
 
     def _capture(self):
@@ -197,7 +197,7 @@ class _ForwardGraph:
         inverse, info, spread = cholesky_inverse(gram)
         label_range = torch.stack(torch.aminmax(self.labels))
         codes = self.labels.clamp(0, self.rows - 1)
-        counts = embeddings.new_zeros(self.rows).index_add_(0, codes, self.ones)
+        counts = count_rows_by_class(embeddings, codes, self.rows)
         sums = sum_rows_by_class(embeddings, codes, self.rows)
         statistics = solve_with_inverse(sums, counts, inverse, n_features)
         checks = torch.cat(
