@@ -55,3 +55,11 @@ def host_synchronisations(function):
             torch.cuda.set_sync_debug_mode("default")
     # (the first use of the debug mode also warns that it is a prototype)
     return [str(w.message) for w in caught if "a synchronizing" in str(w.message)]
+
+
+def loss_and_grad(fn, embeddings, labels):
+    """``fn``'s loss (detached) and its gradient at a copy of ``embeddings``."""
+    embeddings = embeddings.detach().clone().requires_grad_(True)
+    loss = fn(embeddings, labels)
+    loss.backward()
+    return loss.detach(), embeddings.grad

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from sklearn_dsc import SpectralClusteringLoss, spectral_clustering_loss
 
-from helpers import host_synchronisations
+from helpers import host_synchronisations, loss_and_grad
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 
@@ -20,13 +20,6 @@ def reference_loss(embeddings, labels):
     j = one_hot / one_hot.sum(0).sqrt()
     projection = embeddings @ torch.linalg.pinv(embeddings)
     return 0.25 * ((projection - j @ j.T) ** 2).sum()
-
-
-def loss_and_grad(fn, embeddings, labels):
-    embeddings = embeddings.detach().clone().requires_grad_(True)
-    loss = fn(embeddings, labels)
-    loss.backward()
-    return loss.detach(), embeddings.grad
 
 
 def random_case(seed, n, d, k, dtype=torch.float64):

@@ -15,16 +15,14 @@ from sklearn_dsc import _loss_graphs, spectral_clustering_loss
 from sklearn_dsc._loss import _ReplayedLossFunction
 from sklearn_dsc._loss_algebra import cholesky_inverse, solve_with_inverse
 
+import helpers
 from helpers import host_synchronisations
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 
 
 def loss_and_grad(embeddings, labels):
-    embeddings = embeddings.detach().clone().requires_grad_(True)
-    loss = spectral_clustering_loss(embeddings, labels)
-    loss.backward()
-    return loss.detach(), embeddings.grad
+    return helpers.loss_and_grad(spectral_clustering_loss, embeddings, labels)
 
 
 def batch(seed, n, d, k, device="cpu", dtype=torch.float32):
