@@ -170,15 +170,19 @@ class _ReplayedLossFunction(torch.autograd.Function):
     codes."""
 
     @staticmethod
-    def forward(ctx, embeddings, codes, loss, b, inv_sqrt_counts):
+    def forward(ctx, embeddings, codes, loss, b, inv_sqrt_counts, gradient=None):
         ctx.save_for_backward(embeddings, codes, b, inv_sqrt_counts)
         ctx.scale = 1.0
+        ctx.gradient = gradient  # the replay's own, while it lasts
         return loss
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output):
-        return saved_gradient_rows(ctx, grad_output), None, None, None, None
+        rows = None if ctx.gradient is None else ctx.gradient.times(grad_output)
+        if rows is None:
+            rows = saved_gradient_rows(ctx, grad_output)
+        return rows, None, None, None, None, None
 
 
 class _SpectralClusteringLossFunction(torch.autograd.Function):
@@ -284,11 +288,12 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None, normalize=False):
     On a GPU a call synchronises with the host once, and the per-class sums
     add rows in a fixed order, so that the loss and its gradient are the
     same from one run to the next. From the third call of a batch shape on
-    (up to ``2**25`` entries), the forward pass is captured once as a CUDA
-    graph and replayed, one launch instead of some 70; a replay gives the
-    eager computation's loss and gradient (bit for bit where the labels run
-    from 0 to the largest label of the capture), and whatever its checks do
-    not vouch for is computed eagerly.
+    (up to ``2**25`` entries), the forward pass, with the gradient where
+    autograd will ask for it, is captured once as a CUDA graph and
+    replayed, one launch instead of some 70; a replay gives the eager
+    computation's loss and gradient (bit for bit where the labels run from
+    0 to the largest label of the capture), and whatever its checks do not
+    vouch for is computed eagerly.
 
     References
     ----------

@@ -6,8 +6,12 @@ operations (the float64 factorisation of ``F^T F``, the class sums, the
 solve) than the GPU takes to run them. A training loop calls the loss again
 and again on batches of one shape, so from the third call of a shape on its
 forward pass is captured once as a CUDA graph and replayed: one launch
-instead of some 70. The backward pass stays as it is (a few kernels that the
-GPU, not the host, bounds).
+instead of some 70. Where autograd will ask for the gradient, the graph
+writes it too, and the backward pass of the call that replayed the graph
+last scales it by the incoming gradient (one kernel); any other backward
+pass computes it from the call's statistics, as the eager path does. Inside
+the graph the float64 factorisation of ``F^T F`` runs on a second stream,
+beside the class sums.
 
 A replay reads its inputs from buffers of its own (the batch is copied in)
 and runs the eager path's kernels on the same values, so it gives the same
@@ -31,6 +35,7 @@ import torch
 from ._loss_algebra import (
     cholesky_inverse,
     count_rows_by_class,
+    gradient_rows,
     is_pseudo_inverse,
     safe_exponent,
     solve_with_inverse,
@@ -43,24 +48,33 @@ CALLS_BEFORE_CAPTURE = 2
 # Graphs kept at once, the least recently used dropped first (training and
 # validation batches, a last short batch).
 MAX_GRAPHS = 4
-# Larger batches run eagerly. A graph keeps a copy of its batch and memory
-# of its own for the rest (some 180 MB at 262,144 x 128 in float32); at that
-# size a replay still saves a third of a call (on an H200, 1.26 ms against
-# 1.94 ms eager for the same operations), beyond it the GPU's own work
-# bounds a call.
+# Larger batches run eagerly. A graph keeps a copy of its batch, of the
+# gradient, and memory of its own for the rest (some 310 MB at 262,144 x 128
+# in float32); at that size a replay still saves a fifth of a call (on an
+# H200, 1.6 ms against 2.0 ms eager), beyond it the GPU's own work bounds a
+# call.
 MAX_ELEMENTS = 2**25
+# A graph writes the gradient where autograd will ask for it (the backward
+# pass is then one kernel, not some ten launched from the host), and
+# factorises F^T F on a second stream, beside the class sums (a
+# latency-bound chain of small float64 kernels that otherwise holds up the
+# rest). benchmarks/bench_loss_graphs.py times each choice both ways.
+GRAPHED_GRADIENT = True
+SIDE_STREAM = True
 
 _lock = threading.Lock()
 _entries = collections.OrderedDict()
 
 
 def replay_statistics(embeddings, labels, rtol):
-    """``(loss, B, n_c^(-1/2))`` of the batch from a graph's replay, or None.
+    """``(loss, B, n_c^(-1/2), gradient)`` of the batch from a graph's
+    replay, or None.
 
     None means: compute the loss eagerly (a batch no graph takes, one of the
     first calls of its shape, or a replay whose checks failed). ``labels``
     are int64 on the embeddings' device and serve as the class codes of the
-    result.
+    result. ``gradient`` is a ``ReplayedGradient``, or None where autograd
+    will not ask for one.
     """
     if not _replayable(embeddings):
         return None
@@ -70,13 +84,14 @@ def replay_statistics(embeddings, labels, rtol):
         *embeddings.shape,
         rtol,
         torch.get_float32_matmul_precision(),  # the kernels a capture keeps
+        GRAPHED_GRADIENT and torch.is_grad_enabled() and embeddings.requires_grad,
     )
     with _lock:
         entry = _entries.pop(key, None) or _Entry()
         _entries[key] = entry  # the most recently used, last
         while len(_entries) > MAX_GRAPHS:
             _entries.popitem(last=False)
-        return entry.run(embeddings.detach(), labels, rtol)
+        return entry.run(embeddings.detach(), labels, rtol, key[-1])
 
 
 def clear():
@@ -114,12 +129,12 @@ class _Entry:
         self.misses = 0
         self.eager = False
 
-    def run(self, embeddings, labels, rtol):
+    def run(self, embeddings, labels, rtol, gradient):
         self.calls += 1
         if self.eager or self.calls <= CALLS_BEFORE_CAPTURE:
             return None
         if self.graph is None:
-            self.graph = self._capture(embeddings, labels)
+            self.graph = self._capture(embeddings, labels, gradient)
             if self.graph is None:
                 self.eager = True
                 return None
@@ -138,7 +153,7 @@ class _Entry:
             self.misses = 0
         return result
 
-    def _capture(self, embeddings, labels):
+    def _capture(self, embeddings, labels, gradient):
         """A graph of this shape, or None: labels no class table takes
         (negative, or a table of more than twice the batch's rows, the eager
         path's bound), or a capture that fails."""
@@ -147,19 +162,28 @@ class _Entry:
         if low < 0 or rows > 2 * labels.shape[0]:
             return None
         try:
-            return _ForwardGraph(embeddings, rows)
+            return _ForwardGraph(embeddings, rows, gradient)
         except (RuntimeError, TypeError):  # not capturable with this torch
             return None
 
 
 class _ForwardGraph:
-    """A captured forward pass: copy a batch in, replay, check, copy out."""
+    """A captured forward pass: copy a batch in, replay, check, copy out.
 
-    def __init__(self, embeddings, rows):
+    With ``gradient`` the graph also writes the loss's gradient at the
+    batch, for the backward pass of the call that replayed it last
+    (``ReplayedGradient``); a replay runs on the stream of the call, after
+    whatever the previous replay's stream still has to do.
+    """
+
+    def __init__(self, embeddings, rows, gradient):
         n_samples = embeddings.shape[0]
         device = embeddings.device
         self.rows = rows
         self.rows_needed = 0  # set by a replay whose labels outgrow the table
+        self.with_gradient = gradient
+        self.replays = 0
+        self.stream = None  # the stream of the last replay
         # Entries from 2^-e to 2^e keep the eager path at scale 1
         # (power_of_two_scale). The Gram matrix's largest diagonal entry, the
         # largest squared column norm, lies between amax^2 and n amax^2, so
@@ -171,6 +195,9 @@ class _ForwardGraph:
             embeddings.shape, dtype=embeddings.dtype, device=device
         )
         self.labels = torch.zeros(n_samples, dtype=torch.int64, device=device)
+        self.side_stream = None
+        if device.type == "cuda" and SIDE_STREAM:
+            self.side_stream = torch.cuda.Stream(device)
         self.outputs = self._capture()
 
     def _capture(self):
@@ -183,7 +210,8 @@ class _ForwardGraph:
             stream.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(stream):
                 self._forward()  # a warm-up on the capture's stream
-            torch.cuda.current_stream().wait_stream(stream)
+            # (its temporaries, some made on the side stream, are freed)
+            torch.cuda.synchronize(device)
             with torch.cuda.graph(
                 self.graph, stream=stream, capture_error_mode="thread_local"
             ):
@@ -191,15 +219,25 @@ class _ForwardGraph:
 
     def _forward(self):
         """The eager path's operations on the graph's buffers, at scale 1,
-        with the Cholesky inverse and the labels as class codes."""
+        with the Cholesky inverse and the labels as class codes: the checks,
+        the statistics in one flat tensor, and the gradient (or None)."""
         embeddings, n_features = self.embeddings, self.embeddings.shape[1]
         gram = (embeddings.T @ embeddings).to(torch.float64)
-        inverse, info, spread = cholesky_inverse(gram)
+        if self.side_stream is None:
+            inverse, info, spread = cholesky_inverse(gram)
+        else:
+            # the factorisation, latency-bound, beside the class sums
+            main = torch.cuda.current_stream(embeddings.device)
+            self.side_stream.wait_stream(main)
+            with torch.cuda.stream(self.side_stream):
+                inverse, info, spread = cholesky_inverse(gram)
         label_range = torch.stack(torch.aminmax(self.labels))
         codes = self.labels.clamp(0, self.rows - 1)
         counts = count_rows_by_class(embeddings, codes, self.rows)
         sums = sum_rows_by_class(embeddings, codes, self.rows)
-        statistics = solve_with_inverse(sums, counts, inverse, n_features)
+        if self.side_stream is not None:
+            main.wait_stream(self.side_stream)
+        loss, b, inv_sqrt_counts = solve_with_inverse(sums, counts, inverse, n_features)
         checks = torch.cat(
             [
                 label_range.double(),
@@ -208,17 +246,28 @@ class _ForwardGraph:
                 gram.diagonal().max()[None],
             ]
         )
-        return checks, *statistics
+        statistics = torch.cat([loss[None], b.flatten(), inv_sqrt_counts])
+        gradient = None
+        if self.with_gradient:
+            gradient = gradient_rows(embeddings, codes, b, inv_sqrt_counts, 1.0)
+        return checks, statistics, gradient
 
     def run(self, embeddings, labels, rtol):
-        """``(loss, B, n_c^(-1/2))`` of the batch, or None where a check
-        fails (``rows_needed`` says so where the labels outgrew the table)."""
+        """``(loss, B, n_c^(-1/2), gradient)`` of the batch, or None where a
+        check fails (``rows_needed`` says so where the labels outgrew the
+        table)."""
+        if embeddings.is_cuda:
+            stream = torch.cuda.current_stream(embeddings.device)
+            if self.stream is not None and self.stream != stream:
+                stream.wait_stream(self.stream)  # its copies out, its backward
+            self.stream = stream
         self.embeddings.copy_(embeddings)
         self.labels.copy_(labels)
         self.graph.replay()
-        checks, *statistics = self.outputs
-        # copied out before the read, which then waits for the copies too
-        statistics = [tensor.clone() for tensor in statistics]
+        self.replays += 1
+        checks, statistics, _ = self.outputs
+        # copied out before the read, which then waits for the copy too
+        statistics = statistics.clone()
         low, high, info, spread, largest = checks.tolist()
         if high >= self.rows:
             self.rows_needed = int(high) + 1
@@ -230,4 +279,30 @@ class _ForwardGraph:
             return None
         if not is_pseudo_inverse(info, spread, rtol):
             return None
-        return statistics
+        size = self.embeddings.shape[1] * self.rows
+        loss, b, inv_sqrt_counts = statistics.split([1, size, self.rows])
+        gradient = ReplayedGradient(self) if self.with_gradient else None
+        return loss[0], b.view(self.rows, -1), inv_sqrt_counts, gradient
+
+
+class ReplayedGradient:
+    """The gradient a replay wrote, for as long as no other replay of its
+    graph has written over it."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        self.replay = graph.replays
+        self.stream = graph.stream
+
+    def times(self, factor):
+        """``factor`` times the gradient, a tensor of its own; or None where
+        the graph has been replayed since, or the caller's stream is not the
+        replay's (the next replay would not wait for it)."""
+        with _lock:
+            if self.graph.replays != self.replay:
+                return None
+            if self.stream is not None and (
+                torch.cuda.current_stream(self.stream.device) != self.stream
+            ):
+                return None
+            return torch.mul(self.graph.outputs[2], factor)

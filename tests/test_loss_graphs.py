@@ -42,7 +42,7 @@ class StandInGraph:
     captured = []
     outcomes = []
 
-    def __init__(self, embeddings, rows):
+    def __init__(self, embeddings, rows, gradient):
         self.rows = rows
         self.rows_needed = 0
         StandInGraph.captured.append(rows)
@@ -64,7 +64,7 @@ def stand_in(monkeypatch):
 
 def test_a_shape_is_captured_on_its_third_call(stand_in):
     entry, labels = _loss_graphs._Entry(), torch.tensor([0, 3, 1, 3])
-    results = [entry.run(None, labels, 1e-6) for _ in range(4)]
+    results = [entry.run(None, labels, 1e-6, True) for _ in range(4)]
     assert results == [None, None, "statistics", "statistics"]
     assert stand_in.captured == [4]  # one row per label from 0 to the largest
 
@@ -74,20 +74,22 @@ def test_labels_that_outgrow_the_table_are_captured_again_with_more_rows(
 ):
     entry = _loss_graphs._Entry()
     for _ in range(3):
-        entry.run(None, torch.tensor([0, 5, 2, 5]), 1e-6)
+        entry.run(None, torch.tensor([0, 5, 2, 5]), 1e-6, True)
     stand_in.outcomes = ["outgrown"]
-    assert entry.run(None, torch.tensor([0, 7, 2, 1]), 1e-6) is None
+    assert entry.run(None, torch.tensor([0, 7, 2, 1]), 1e-6, True) is None
     # the next batch's labels are smaller, but the table keeps the rows seen
-    assert entry.run(None, torch.tensor([0, 1, 2, 1]), 1e-6) == "statistics"
+    assert entry.run(None, torch.tensor([0, 1, 2, 1]), 1e-6, True) == "statistics"
     assert stand_in.captured == [6, 8]
 
 
 def test_two_misses_in_a_row_leave_the_shape_eager(stand_in):
     entry = _loss_graphs._Entry()
     for _ in range(2):
-        entry.run(None, torch.tensor([0, 1, 0, 1]), 1e-6)
+        entry.run(None, torch.tensor([0, 1, 0, 1]), 1e-6, True)
     stand_in.outcomes = ["miss", "ok", "miss", "miss", "ok"]
-    results = [entry.run(None, torch.tensor([0, 1, 0, 1]), 1e-6) for _ in range(5)]
+    results = [
+        entry.run(None, torch.tensor([0, 1, 0, 1]), 1e-6, True) for _ in range(5)
+    ]
     assert results == [None, "statistics", None, None, None]
     assert entry.graph is None
     assert stand_in.captured == [2]
@@ -100,17 +102,19 @@ def test_two_misses_in_a_row_leave_the_shape_eager(stand_in):
 )
 def test_labels_no_table_can_hold_leave_the_shape_eager(stand_in, labels):
     entry = _loss_graphs._Entry()
-    assert [entry.run(None, labels, 1e-6) for _ in range(4)] == [None] * 4
+    assert [entry.run(None, labels, 1e-6, True) for _ in range(4)] == [None] * 4
     assert stand_in.captured == []
 
 
 def test_a_failed_capture_leaves_the_shape_eager(monkeypatch):
-    def refuse(embeddings, rows):
+    def refuse(embeddings, rows, gradient):
         raise RuntimeError("operation not permitted when stream is capturing")
 
     monkeypatch.setattr(_loss_graphs, "_ForwardGraph", refuse)
     entry = _loss_graphs._Entry()
-    assert [entry.run(None, torch.tensor([0, 1]), 1e-6) for _ in range(4)] == [None] * 4
+    assert [entry.run(None, torch.tensor([0, 1]), 1e-6, True) for _ in range(4)] == [
+        None
+    ] * 4
     assert entry.eager
 
 
@@ -236,6 +240,20 @@ def test_cuda_losses_of_two_replays_backpropagate_each_its_own_batch():
 
 @CUDA
 @pytest.mark.cuda
+def test_cuda_a_graph_without_autograd_writes_no_gradient():
+    embeddings, labels = batch(22, 1024, 8, 10, "cuda")
+    expected, _ = eager_loss_and_grad(embeddings, labels)
+    with torch.no_grad():
+        losses = [spectral_clustering_loss(embeddings, labels) for _ in range(4)]
+    (entry,) = graphed_shapes()
+    assert not entry.graph.with_gradient
+    assert entry.graph.outputs[2] is None
+    for loss in losses:
+        torch.testing.assert_close(loss, expected, rtol=0, atol=0)
+
+
+@CUDA
+@pytest.mark.cuda
 def test_cuda_a_replayed_call_synchronises_once():
     embeddings, labels = batch(11, 4096, 32, 100, "cuda")
     embeddings.requires_grad_(True)
@@ -285,10 +303,13 @@ def replayed_loss_and_grad(graph, embeddings, labels, rtol=None):
     return loss.detach(), replayed.grad
 
 
+@pytest.mark.parametrize("gradient", [True, False], ids=["its gradient", "eager"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_a_replay_gives_the_eager_loss_where_its_checks_pass(dtype):
+def test_a_replay_gives_the_eager_loss_where_its_checks_pass(dtype, gradient):
+    """The loss, and the gradient from the replay's own or from its
+    statistics in the backward pass."""
     embeddings, labels = batch(13, 300, 5, 12, dtype=dtype)
-    graph = EagerReplay(embeddings, 12)
+    graph = EagerReplay(embeddings, 12, gradient)
     for seed in (13, 14):  # a batch, then another through the same buffers
         embeddings, labels = batch(seed, 300, 5, 12, dtype=dtype)
         replayed = replayed_loss_and_grad(graph, embeddings, labels)
@@ -313,7 +334,7 @@ def test_a_replay_refuses_what_the_eager_path_must_decide(change):
     (it rescales), a singular Gram matrix (it takes the eigendecomposition)
     and negative labels: no statistics, and no call for a larger table."""
     embeddings, labels = batch(16, 200, 4, 10)
-    graph = EagerReplay(embeddings, 10)
+    graph = EagerReplay(embeddings, 10, True)
     if change in ("NaN", "infinity"):
         embeddings[7, 2] = math.nan if change == "NaN" else math.inf
     elif change == "a zero column":
@@ -328,7 +349,7 @@ def test_a_replay_refuses_what_the_eager_path_must_decide(change):
 
 def test_a_replay_asks_for_a_larger_table_where_labels_outgrow_it():
     embeddings, labels = batch(17, 200, 4, 10)
-    graph = EagerReplay(embeddings, 8)
+    graph = EagerReplay(embeddings, 8, True)
     assert graph.run(embeddings, labels, 1e-6) is None
     assert graph.rows_needed == 10
 
@@ -337,9 +358,34 @@ def test_a_replay_is_not_changed_by_the_next_one():
     """What a replay returns is copied out of the graph's buffers, which the
     next replay writes again."""
     embeddings, labels = batch(18, 200, 4, 10)
-    graph = EagerReplay(embeddings, 10)
-    first = [t.clone() for t in graph.run(embeddings, labels, 1e-6)]
-    kept = graph.run(embeddings, labels, 1e-6)
+    graph = EagerReplay(embeddings, 10, True)
+    first = [t.clone() for t in graph.run(embeddings, labels, 1e-6)[:3]]
+    kept = graph.run(embeddings, labels, 1e-6)[:3]
     graph.run(*batch(19, 200, 4, 10), 1e-6)
     for before, after in zip(first, kept, strict=True):
         assert torch.equal(before, after)
+
+
+def test_a_replayed_gradient_serves_until_the_next_replay():
+    """The backward pass of a call takes the gradient its replay wrote, a
+    tensor of its own, scaled by the incoming gradient; once the graph has
+    been replayed again, it computes the gradient from its statistics."""
+    (a, labels_a), (b, labels_b) = batch(20, 200, 4, 10), batch(21, 200, 4, 10)
+    graph = EagerReplay(a, 10, True)
+    gradient_a = graph.run(a, labels_a, 1e-6)[3]
+    taken = gradient_a.times(torch.tensor(2.0))
+    _, expected_a = loss_and_grad(a, labels_a)
+    torch.testing.assert_close(taken, 2 * expected_a)
+    taken.zero_()  # its own: the graph's buffer is untouched
+    torch.testing.assert_close(gradient_a.times(torch.tensor(1.0)), expected_a)
+
+    statistics_a = graph.run(a, labels_a, 1e-6)
+    statistics_b = graph.run(b, labels_b, 1e-6)
+    assert statistics_a[3].times(torch.tensor(1.0)) is None
+    a_grad, b_grad = a.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    total = _ReplayedLossFunction.apply(a_grad, labels_a, *statistics_a)
+    total = total + _ReplayedLossFunction.apply(b_grad, labels_b, *statistics_b)
+    total.backward()
+    torch.testing.assert_close(a_grad.grad, expected_a, rtol=0, atol=0)
+    _, expected_b = loss_and_grad(b, labels_b)
+    torch.testing.assert_close(b_grad.grad, expected_b, rtol=0, atol=0)
