@@ -4,8 +4,10 @@
 #   1. the tests that skip without CUDA (every test whose name says cuda),
 #      among them a short default fit whose embedding must match the CPU's;
 #   2. benchmarks/bench_loss.py --device cuda (with the two-matmul floor,
-#      and with no CUDA graphs), then benchmarks/bench_class_sums.py (the
-#      class sums by the number of classes);
+#      and with no CUDA graphs), benchmarks/bench_loss_graphs.py (the
+#      graphs' two choices, each both ways), then
+#      benchmarks/bench_class_sums.py (the class sums by the number of
+#      classes);
 #   3. benchmarks/bench_throughput.py --devices cpu cuda on random data
 #      (it needs pytorch-metric-learning: carry its wheel where pip cannot
 #      reach PyPI, or the step is skipped);
@@ -56,6 +58,7 @@ step tests "$PYTHON" -m pytest -q -rs -p no:cacheprovider -k cuda \
     tests/test_loss.py tests/test_loss_graphs.py
 step bench_loss "$PYTHON" benchmarks/bench_loss.py --device cuda --d 128 \
     --n 4096 16384 65536 262144 1048576
+step bench_loss_graphs "$PYTHON" benchmarks/bench_loss_graphs.py --device cuda
 step bench_class_sums "$PYTHON" benchmarks/bench_class_sums.py --device cuda
 if "$PYTHON" -c "import pytorch_metric_learning" 2>/dev/null; then
     step bench_throughput "$PYTHON" benchmarks/bench_throughput.py \

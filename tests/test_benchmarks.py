@@ -39,6 +39,26 @@ def test_bench_class_sums_times_each_method_and_checks_it(capsys):
         assert all(float(error) < 1e-6 for error in cells[8].split(", "))
 
 
+def test_bench_loss_graphs_times_each_variant_and_restores_the_defaults(capsys):
+    """On the CPU every variant runs eagerly: the script's own check."""
+    import bench_loss_graphs
+
+    from sklearn_dsc import _loss_graphs
+
+    bench_loss_graphs.main(
+        ["--device", "cpu", "--n", "96", "--d", "3", "--rounds", "2", "--repeat", "1"]
+    )
+    rows = [line for line in capsys.readouterr().out.splitlines() if "| 96 |" in line]
+    (row,) = rows
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[:2] == ["96", "12"]
+    assert len(cells) == 2 + len(bench_loss_graphs.VARIANTS) + 3
+    assert all(" to " in cell for cell in cells[2:-1])  # two rounds: a range
+    assert cells[-1] == ", ".join(["True"] * len(bench_loss_graphs.VARIANTS))
+    assert _loss_graphs.GRAPHED_GRADIENT
+    assert _loss_graphs.SIDE_STREAM
+
+
 def test_paper_formulation_matches_ours():
     import bench_loss
     import torch
