@@ -416,9 +416,14 @@ def run_epoch(
                 loss = _chunked_step(
                     module, data, batch_indices, codes[batch_indices], chunk_size
                 )
+                value = loss.item()
             else:
                 embeddings = module(data.rows(batch_indices))
                 loss = spectral_clustering_loss(embeddings, codes[batch_indices])
+                # read now, when the loss has synchronised with the device
+                # already, rather than after the backward pass, which a read
+                # would make the host wait for on a GPU
+                value = loss.item()
                 loss.backward()
         except NonFiniteEmbeddingsError as error:
             raise Diverged("the network output is not finite") from error
@@ -432,7 +437,6 @@ def run_epoch(
                 f"Out of memory training on a mini-batch of {n_batch} samples on "
                 f"{data.device}: lower {lower} or hidden_layer_sizes."
             ) from error
-        value = loss.item()
         if not math.isfinite(value):
             raise Diverged("the loss is not finite")
         optimizer.step()
