@@ -179,6 +179,9 @@ class _ReplayedLossFunction(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output):
+        # unpacked whichever gradient serves, so that embeddings changed in
+        # place since the forward pass raise autograd's error, as eagerly
+        _ = ctx.saved_tensors
         rows = None if ctx.gradient is None else ctx.gradient.times(grad_output)
         if rows is None:
             rows = saved_gradient_rows(ctx, grad_output)

@@ -366,6 +366,20 @@ def test_a_replay_is_not_changed_by_the_next_one():
         assert torch.equal(before, after)
 
 
+def test_a_replayed_gradient_refuses_embeddings_changed_in_place():
+    """As the eager path does, though the replay's gradient needs none of
+    the saved tensors."""
+    embeddings, labels = batch(22, 200, 4, 10)
+    graph = EagerReplay(embeddings, 10, True)
+    leaf = embeddings.clone().requires_grad_(True)
+    hidden = leaf * 2
+    statistics = graph.run(hidden.detach(), labels, 1e-6)
+    loss = _ReplayedLossFunction.apply(hidden, labels, *statistics)
+    hidden.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
 def test_a_replayed_gradient_serves_until_the_next_replay():
     """The backward pass of a call takes the gradient its replay wrote, a
     tensor of its own, scaled by the incoming gradient; once the graph has
