@@ -366,6 +366,13 @@ def test_a_replay_is_not_changed_by_the_next_one():
         assert torch.equal(before, after)
 
 
+def test_a_replayed_loss_holds_no_more_memory_than_its_value():
+    embeddings, labels = batch(23, 200, 4, 10)
+    graph = EagerReplay(embeddings, 10, True)
+    loss = graph.run(embeddings, labels, 1e-6)[0]
+    assert loss.untyped_storage().nbytes() == loss.element_size()
+
+
 def test_a_replayed_gradient_refuses_embeddings_changed_in_place():
     """As the eager path does, though the replay's gradient needs none of
     the saved tensors."""
