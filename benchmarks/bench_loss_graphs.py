@@ -100,6 +100,10 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args(argv)
     device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error(
+            "--device cuda: no CUDA device here (--device cpu checks the script)"
+        )
     print(
         f"device={device} torch={torch.__version__} float32, d={args.d}, "
         f"k=n/{args.samples_per_class}; forward + backward, median of "

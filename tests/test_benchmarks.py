@@ -59,6 +59,17 @@ def test_bench_loss_graphs_times_each_variant_and_restores_the_defaults(capsys):
     assert _loss_graphs.SIDE_STREAM
 
 
+def test_bench_loss_graphs_says_where_cuda_is_missing(capsys):
+    import bench_loss_graphs
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(SystemExit):
+        bench_loss_graphs.main(["--device", "cuda"])
+    assert "no CUDA device here" in capsys.readouterr().err
+
+
 def test_paper_formulation_matches_ours():
     import bench_loss
     import torch
