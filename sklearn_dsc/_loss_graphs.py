@@ -283,7 +283,7 @@ class _ForwardGraph:
         loss, b, inv_sqrt_counts = statistics.split([1, size, self.rows])
         gradient = ReplayedGradient(self) if self.with_gradient else None
         # the loss a tensor of its own: a caller who keeps it (detached, say)
-        # keeps 4 bytes, not the whole of the statistics
+        # keeps its value, not the whole of the statistics
         return loss[0].clone(), b.view(self.rows, -1), inv_sqrt_counts, gradient
 
 
