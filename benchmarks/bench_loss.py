@@ -72,6 +72,11 @@ def run_ours(embeddings, labels):
     spectral_clustering_loss(embeddings, labels).backward()
 
 
+# Calls of ours before the timed ones: the shape's eager calls, its capture,
+# then a first replay, so that the timed calls are replays.
+REPLAY_WARMUPS = _loss_graphs.CALLS_BEFORE_CAPTURE + 2
+
+
 def run_ours_eager(embeddings, labels):
     _loss_graphs.clear()  # no graph: the call runs as a shape's first ones do
     run_ours(embeddings, labels)
@@ -217,13 +222,11 @@ def main(argv=None):
                     timings[variant] = None
                     continue
                 call = functools.partial(runners[variant], embeddings, labels)
-                # ours: from a shape's first replay on (a capture before it)
-                warmups = _loss_graphs.CALLS_BEFORE_CAPTURE + 2
                 timings[variant] = time_call(
                     call,
                     device,
                     args.repeat,
-                    warmups=warmups if variant == "ours" else 1,
+                    warmups=REPLAY_WARMUPS if variant == "ours" else 1,
                 )
             row = [str(n), str(d), str(k)]
             row += [_fmt_time(timings[v]) for v in args.variants]
@@ -258,8 +261,8 @@ def _call_costs(embeddings, labels, timings, args, first):
     if timings.get("ours") is None:
         return ["-", "-"]
     call = functools.partial(run_ours, embeddings, labels)
-    for _ in range(_loss_graphs.CALLS_BEFORE_CAPTURE + 1):
-        call()  # a replay, as "ours" was timed
+    for _ in range(REPLAY_WARMUPS):
+        call()  # then a replay, as "ours" was timed
     try:
         profile = profile_call(call)
     except RuntimeError as error:  # no CUPTI, say

@@ -23,7 +23,14 @@ import functools
 import statistics
 
 import torch
-from bench_loss import _fmt_time, run_floor, run_ours, run_ours_eager, time_call
+from bench_loss import (
+    REPLAY_WARMUPS,
+    _fmt_time,
+    run_floor,
+    run_ours,
+    run_ours_eager,
+    time_call,
+)
 
 from sklearn_dsc import _loss_graphs, spectral_clustering_loss
 
@@ -43,13 +50,12 @@ def loss_and_grad(embeddings, labels):
 
 
 def time_variant(switches, embeddings, labels, device, repeat):
-    """Median seconds of a call from the variant's first replay on, and
-    whether a replay then gives ``reference`` bit for bit."""
+    """Median seconds of a call from the variant's first replay on, and the
+    loss and gradient of a replay after them."""
     _loss_graphs.GRAPHED_GRADIENT, _loss_graphs.SIDE_STREAM = switches
     _loss_graphs.clear()
     call = functools.partial(run_ours, embeddings, labels)
-    warmups = _loss_graphs.CALLS_BEFORE_CAPTURE + 2
-    seconds = time_call(call, device, repeat, warmups=warmups)
+    seconds = time_call(call, device, repeat, warmups=REPLAY_WARMUPS)
     return seconds, loss_and_grad(embeddings, labels)
 
 

@@ -78,20 +78,21 @@ def replay_statistics(embeddings, labels, rtol):
     """
     if not _replayable(embeddings):
         return None
+    gradient = GRAPHED_GRADIENT and torch.is_grad_enabled() and embeddings.requires_grad
     key = (
         embeddings.device,
         embeddings.dtype,
         *embeddings.shape,
         rtol,
         torch.get_float32_matmul_precision(),  # the kernels a capture keeps
-        GRAPHED_GRADIENT and torch.is_grad_enabled() and embeddings.requires_grad,
+        gradient,
     )
     with _lock:
         entry = _entries.pop(key, None) or _Entry()
         _entries[key] = entry  # the most recently used, last
         while len(_entries) > MAX_GRAPHS:
             _entries.popitem(last=False)
-        return entry.run(embeddings.detach(), labels, rtol, key[-1])
+        return entry.run(embeddings.detach(), labels, rtol, gradient)
 
 
 def clear():
