@@ -270,7 +270,9 @@ def validation_split(X, codes, n_classes, split, validation_fraction, random_sta
     except ValueError as error:
         raise ValueError(
             "early_stopping=True could not hold out a stratified validation set "
-            f"(validation_fraction={validation_fraction}): {error}"
+            f"(validation_fraction={validation_fraction}): {error}. Give each "
+            "class more rows, or fit with early_stopping=False to train on "
+            "every row."
         ) from None
     return X[train], codes[train], X[val], codes[val]
 

@@ -77,10 +77,11 @@ def test_sample_split_is_stratified():
     )
     assert np.bincount(codes_val).tolist() == [5, 5, 5, 5]
     assert np.bincount(codes_train).tolist() == [15, 15, 15, 15]
-    with pytest.raises(ValueError, match="stratified validation set"):
+    with pytest.raises(ValueError, match="stratified validation set") as error:
         validation_split(
             X[:5], np.arange(5), 5, "samples", 0.25, np.random.RandomState(0)
         )
+    assert "early_stopping=False" in str(error.value)
 
 
 def test_start_candidates():
