@@ -144,7 +144,9 @@ class DeepSpectralClusteringEmbedder(
         activation and 2x2 max-pooling, then a linear layer), which needs
         ``input_shape``. A ``torch.nn.Module`` (for example a pretrained
         backbone to fine-tune) is copied and trained; it must map a batch of
-        rows ``(n, n_features)`` to ``(n, width)``. A callable is called as
+        float32 rows ``(n, n_features)`` to ``(n, width)``, which ``fit``
+        checks on the first two rows of ``X`` before anything else. A
+        callable is called as
         ``network(n_features, n_components)`` under a seed drawn from
         ``random_state`` and must return such a module. Model files
         (:func:`~sklearn_dsc.save`) hold the built-in networks; an estimator

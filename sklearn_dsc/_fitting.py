@@ -25,6 +25,7 @@ from ._networks import (
     build_anchored,
     build_mlp,
     build_trained,
+    check_network,
     input_scale,
     scale_inputs,
 )
@@ -211,8 +212,26 @@ def fit_closed_form(X, codes, n_classes, settings):
     return FitResult(module, None, None, history)
 
 
+def check_own_network(X, n_classes, settings):
+    """Refuse a network of the user's that does not fit ``X``
+    (``check_network``) before any work: the anchors and their choice come
+    first, and with ``init="auto"`` the network may never run. A callable is
+    tried on what it builds at the width ``start`` gives without held-out
+    classes. The networks of this package fit by construction."""
+    network = settings.network
+    if isinstance(network, str):
+        return
+    if not isinstance(network, torch.nn.Module):
+        network = build_trained(
+            network, X.shape[1], settings.n_components or n_classes, 0
+        )
+    check_network(network, X)
+
+
 def fit_chunk(X, codes, n_classes, run, previous):
     """``partial_fit``: one epoch on a chunk, from ``previous`` or a fresh start."""
+    if previous is None:
+        check_own_network(X, n_classes, run.settings)
     result = previous or start(X, codes, run, n_classes=n_classes)
     with run.clock("training"):
         train_chunk(result.module, X, codes, result.history, run.training)
@@ -228,6 +247,8 @@ def fit_adam(X, codes, n_classes, run, previous):
     ``_fit_on_held_out_classes``.
     """
     settings = run.settings
+    if previous is None:
+        check_own_network(X, n_classes, settings)
     kmeans_seed = int(run.random_state.randint(np.iinfo(np.int32).max))
     max_iter = settings.training.max_iter
     if not settings.early_stopping:

@@ -320,17 +320,98 @@ def build_trained(
                 dropout,
                 normalize=normalize,
             )
-        module = (
-            copy.deepcopy(network)  # fit never changes a parameter
-            if isinstance(network, torch.nn.Module)
-            else network(n_features, n_components)
-        )
+        if isinstance(network, torch.nn.Module):
+            module = copy.deepcopy(network)  # fit never changes a parameter
+        else:
+            module = _built(network, n_features, n_components)
     if not isinstance(module, torch.nn.Module):
         raise TypeError(
             f"network(n_features, n_components) must return a torch.nn.Module, "
             f"not {type(module).__name__}."
         )
     return torch.nn.Sequential(module, L2Normalize()) if normalize else module
+
+
+def _built(builder, n_features, n_components):
+    """``builder(n_features, n_components)``, a TypeError of the call said as
+    one of ``network=`` (a module class passed instead of a module, say)."""
+    try:
+        return builder(n_features, n_components)
+    except TypeError as error:
+        raise TypeError(
+            f"network={getattr(builder, '__name__', builder)!s} is called as "
+            f"network(n_features={n_features}, n_components={n_components}) to "
+            f"build the network, and that failed: {error}. Pass a module (an "
+            "instance), or a callable of those two arguments."
+        ) from error
+
+
+# The rows of X on which a network of the user's is tried before training.
+PROBE_ROWS = 2
+
+
+def check_network(module, X):
+    """Raise a clear error unless ``module``, a network of the user's, maps
+    the first rows of ``X`` (float32, on the device of its parameters) to
+    one finite floating-point tensor ``(n, width)``.
+
+    The rows pass once, in evaluation mode and without gradients, so that
+    neither its weights nor its running statistics change; a network that
+    does not fit the data fails here, with a message that names it, and not
+    deep inside torch during training (or never, where ``init="auto"``
+    keeps an anchor alone).
+    """
+    name = f"network={type(module).__name__}"
+    parameters = list(module.parameters())
+    if not any(parameter.requires_grad for parameter in parameters):
+        raise ValueError(
+            f"{name} has no parameters to train (none, or none that requires "
+            "a gradient); give a network with trainable weights."
+        )
+    other = {p.dtype for p in parameters if p.is_floating_point()} - {torch.float32}
+    if other:
+        raise ValueError(
+            f"{name} has parameters of {', '.join(map(str, sorted(other, key=str)))}; "
+            "training runs in float32: pass the network as network.float()."
+        )
+    rows = X[:PROBE_ROWS]
+    rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
+    device = next(itertools.chain(parameters, module.buffers())).device
+    batch = torch.as_tensor(rows, dtype=torch.float32, device=device)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            output = module(batch)
+    except Exception as error:
+        raise ValueError(
+            f"{name} failed on a float32 batch of shape {tuple(batch.shape)}, "
+            f"rows of X as training gives them: {type(error).__name__}: {error}"
+        ) from error
+    finally:
+        module.train(was_training)
+    if not isinstance(output, torch.Tensor):
+        raise TypeError(
+            f"{name} returned a {type(output).__name__}; it must return one "
+            "tensor of embeddings (wrap a module that returns several, such as "
+            "an LSTM, in one that returns the tensor to embed)."
+        )
+    if not output.is_floating_point():
+        raise TypeError(
+            f"{name} returned a tensor of {output.dtype}; embeddings must be "
+            "floating point, for the loss's gradient to reach the weights."
+        )
+    if output.ndim != 2 or len(output) != len(batch):
+        raise ValueError(
+            f"{name} maps a batch of shape {tuple(batch.shape)} to "
+            f"{tuple(output.shape)}; it must return one row per input row, "
+            "(n, width): flatten its output, for example with torch.nn.Flatten()."
+        )
+    if not torch.isfinite(output).all():
+        raise ValueError(
+            f"{name} returned non-finite values for the first rows of X, "
+            "before any training: check its weights, or scale X."
+        )
 
 
 def scale_inputs(module, scale):

@@ -1046,6 +1046,19 @@ def test_networks_of_your_own(digit_images, tmp_path):
     np.testing.assert_array_equal(first.transform(X), second.transform(X))
 
 
+@pytest.mark.parametrize("init", ["random", "pca", "auto"])
+def test_a_network_of_your_own_that_does_not_fit_is_named(digit_images, init):
+    # with init="auto" an anchor alone may be kept and the network never
+    # trained: it is refused all the same, before anything is fitted
+    X, y = digit_images
+    estimator = fast(network=torch.nn.Linear(60, 6), init=init, max_iter=1)
+    with pytest.raises(ValueError, match=r"network=Linear failed on a float32 batch"):
+        estimator.fit(X, y)
+    assert not hasattr(estimator, "module_")
+    with pytest.raises(ValueError, match=r"network=Linear failed on a float32 batch"):
+        estimator.partial_fit(X, y)
+
+
 def test_conv_needs_a_shape_that_fits(digit_images):
     X, y = digit_images
     with pytest.raises(ValueError, match="needs input_shape"):

@@ -13,6 +13,7 @@ from sklearn_dsc._networks import (
     build_mlp,
     build_network,
     build_trained,
+    check_network,
     describe,
     input_scale,
     input_spread,
@@ -209,6 +210,60 @@ def test_build_trained_takes_modules_and_callables():
         build_trained(lambda n, k: "not a module", 6, 3, seed=0)
     with pytest.raises(ValueError, match="needs input_shape"):
         build_trained("conv", 64, 3, seed=0)
+    with pytest.raises(TypeError, match=r"called as network\(n_features=6, n_comp"):
+        build_trained(torch.nn.ReLU, 6, 3, seed=0)  # a class, not a module
+
+
+class _Returns(torch.nn.Module):
+    """A linear map of 3 features to 2 whose output ``change`` alters."""
+
+    def __init__(self, change):
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 2)
+        self.change = change
+
+    def forward(self, inputs):
+        return self.change(self.linear(inputs))
+
+
+@pytest.mark.parametrize(
+    ("module", "error", "message"),
+    [
+        (
+            torch.nn.Linear(4, 2),
+            ValueError,
+            r"failed on a float32 batch of shape \(2, 3\)",
+        ),
+        (torch.nn.LSTM(3, 2), TypeError, "returned a tuple; it must return one tensor"),
+        (_Returns(lambda out: out.long()), TypeError, "tensor of torch.int64"),
+        (
+            _Returns(lambda out: out[:1]),
+            ValueError,
+            r"to \(1, 2\); it must return one row",
+        ),
+        (_Returns(lambda out: out[:, None]), ValueError, r"to \(2, 1, 2\)"),
+        (_Returns(lambda out: out / 0), ValueError, "non-finite values"),
+        (torch.nn.Linear(3, 2).double(), ValueError, "parameters of torch.float64"),
+        (torch.nn.Identity(), ValueError, "no parameters to train"),
+        (torch.nn.Linear(3, 2).requires_grad_(False), ValueError, "no parameters"),
+    ],
+)
+def test_check_network_names_what_does_not_fit(module, error, message):
+    X = np.arange(12.0).reshape(4, 3)
+    with pytest.raises(error, match=message):
+        check_network(module, X)
+
+
+def test_check_network_changes_nothing():
+    module = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    state = {name: value.clone() for name, value in module.state_dict().items()}
+    check_network(module, sp.csr_matrix(np.arange(12.0).reshape(4, 3)))
+    assert module.training
+    for name, value in module.state_dict().items():
+        assert torch.equal(value, state[name]), name
+    module.eval()
+    check_network(module, np.ones((2, 3)))
+    assert not module.training
 
 
 def test_scale_inputs_reaches_the_first_layer():
