@@ -83,7 +83,14 @@ def check_embeddings(embeddings):
 def check_labels(labels, n_samples, device):
     """``labels`` as an int64 tensor on ``device``, checked against ``n_samples``."""
     if not isinstance(labels, torch.Tensor):
-        labels = torch.as_tensor(labels)
+        try:
+            labels = torch.as_tensor(labels)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(
+                "labels must be integer class ids (a tensor, array or list); "
+                f"these make no tensor ({error}). Encode other labels first, "
+                "for example as np.unique(labels, return_inverse=True)[1]."
+            ) from None
     if labels.ndim != 1:
         raise ValueError(
             f"labels must be a 1-D tensor, got a tensor of shape {tuple(labels.shape)}."
@@ -243,8 +250,9 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None, normalize=False):
         to it.
     labels : torch.Tensor of shape (n_samples,)
         Integer class labels of any values (gaps and negative values are
-        fine; they are remapped internally). Floating point labels are
-        accepted when they hold whole numbers.
+        fine; they are remapped internally), or an array or list of them.
+        Floating point labels are accepted when they hold whole numbers;
+        others (strings, say) raise a ``TypeError``: encode them first.
     rtol : float, default=None
         Relative tolerance of the pseudo-inverse of ``F^T F``: eigenvalues at
         or below ``rtol`` times the largest one are treated as zero, which

@@ -157,8 +157,12 @@ def load(path):
     ModelFileError
         (a ``ValueError``) When the file is not a sklearn_dsc model file, was
         written in a newer format, or is truncated, corrupted or inconsistent.
+    FileNotFoundError, IsADirectoryError
+        When there is no file at ``path``, or a directory.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory, not a model file")
     if not path.is_file():
         raise FileNotFoundError(f"no such model file: {path}")
     try:

@@ -372,6 +372,16 @@ def test_non_tensor_embeddings_raise_type_error():
         spectral_clustering_loss(np.ones((3, 2)), [0, 1, 1])
 
 
+@pytest.mark.parametrize(
+    "labels", [np.array(["a", "b", "a"]), np.array([0, 1, 0], dtype=object), None]
+)
+def test_labels_that_make_no_tensor_raise_type_error(labels):
+    with pytest.raises(
+        TypeError, match=r"labels must be integer class ids.*np\.unique"
+    ):
+        spectral_clustering_loss(torch.randn(3, 2), labels)
+
+
 @pytest.mark.parametrize("rtol", [-1e-3, 1.0, 2.0])
 def test_bad_rtol(rtol):
     with pytest.raises(ValueError, match="rtol"):

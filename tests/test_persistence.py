@@ -388,9 +388,11 @@ def test_loading_never_unpickles(model_bytes, tmp_path):
     assert not marker.exists()
 
 
-def test_missing_file():
+def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such model file"):
         load("/nonexistent/model.dsc")
+    with pytest.raises(IsADirectoryError, match="is a directory, not a model file"):
+        load(tmp_path)
 
 
 def test_pickles_hold_no_torch_objects(digits):
