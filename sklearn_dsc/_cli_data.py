@@ -9,7 +9,9 @@ MATRIX_SUFFIXES = (".csv", ".npy")
 
 def model_and_data(sub, target_required=False):
     sub.add_argument("model", metavar="MODEL", help="a model file from fit")
-    sub.add_argument("data", metavar="DATA", help="CSV, Parquet or .npz file")
+    sub.add_argument(
+        "data", metavar="DATA", help="CSV (.csv, .tsv), Parquet or .npz file"
+    )
     sub.add_argument(
         "--target",
         metavar="COLUMN",

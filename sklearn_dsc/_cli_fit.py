@@ -219,7 +219,9 @@ def add(commands, debug):
         description="Train a DeepSpectralClusteringEmbedder on DATA and save it. "
         "Features are used as they are: scale them first if their units differ.",
     )
-    sub.add_argument("data", metavar="DATA", help="CSV, Parquet or .npz file")
+    sub.add_argument(
+        "data", metavar="DATA", help="CSV (.csv, .tsv), Parquet or .npz file"
+    )
     sub.add_argument("--target", metavar="COLUMN", help="the label column")
     sub.add_argument("-o", "--output", required=True, metavar="MODEL")
     add_sep(sub)

@@ -82,7 +82,7 @@ def read_table(
     sep=None,
     target_option="--target",
 ):
-    """Read a CSV, Parquet or ``.npz`` file into a ``Table``.
+    """Read a CSV (``.csv`` or ``.tsv``), Parquet or ``.npz`` file into a ``Table``.
 
     CSV and Parquet files have named columns: ``target`` names the label
     column, ``id_column`` a column of row identifiers, every other column is a
@@ -108,7 +108,7 @@ def read_table(
         raise DataError(f"no such file: {path}")
     suffix = path.suffix.lower()
     index_names = ()
-    if suffix == ".csv":
+    if suffix in {".csv", ".tsv"}:
         names, columns = _read_csv(path, sep)
     elif suffix in {".parquet", ".pq"}:
         names, columns, index_names = _read_parquet(path)
@@ -118,7 +118,8 @@ def read_table(
         return _read_npz(path, target, require_target)
     else:
         raise DataError(
-            f"{path}: unknown file type {suffix!r}; use .csv, .parquet or .npz"
+            f"{path}: unknown file type {suffix!r}; use .csv (or .tsv), .parquet "
+            "or .npz"
         )
     for column in (target, id_column):
         if column is not None and column not in names:

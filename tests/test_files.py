@@ -78,9 +78,11 @@ def test_write_matrix_round_trips(tmp_path, suffix):
         assert path.read_text().splitlines() == ["u,v", "0.5,-1.0", "2.0,3.25"]
 
 
-@pytest.mark.parametrize("sep", [";", "\t", "|"])
-def test_csv_delimiter_is_detected(tmp_path, sep):
-    path = tmp_path / "data.csv"
+@pytest.mark.parametrize(
+    ("sep", "suffix"), [(";", ".csv"), ("\t", ".csv"), ("|", ".csv"), ("\t", ".tsv")]
+)
+def test_csv_delimiter_is_detected(tmp_path, sep, suffix):
+    path = tmp_path / f"data{suffix}"
     path.write_text(sep.join(["a", "label", "b"]) + "\n" + sep.join(["1.5", "x", "2"]))
     table = read_table(path, target="label")
     np.testing.assert_array_equal(table.features, [[1.5, 2.0]])
