@@ -42,6 +42,7 @@ import scipy.sparse as sp
 from scipy import linalg
 from sklearn.covariance import oas
 
+from ._blocks import by_column_blocks
 from ._closed_form import (
     class_sums,
     closed_form_from_moments,
@@ -363,6 +364,11 @@ class _Kept:
     projected: np.ndarray
 
 
+def _float64_mean(X):
+    """The mean of each column of ``X``, as of its float64 copy."""
+    return X.astype(np.float64).mean(axis=0)
+
+
 class ClassMoments:
     """Per-class row counts and sums, and the Gram matrix, of inputs at most
     ``MAX_COVARIANCE_FEATURES`` wide (dense ones centred on their mean).
@@ -376,10 +382,16 @@ class ClassMoments:
     """
 
     def __init__(self, X, codes):
-        X = X.astype(np.float64, copy=False)
-        self.center = np.zeros(X.shape[1]) if sp.issparse(X) else X.mean(axis=0)
+        # X is kept as given and its rows are read in float64 when needed
+        # (``_centred``): no float64 copy of all of it outlives this call,
+        # and the one made here is centred already
         self.X = X
-        centred = X if sp.issparse(X) else X - self.center
+        if sp.issparse(X):
+            self.center = np.zeros(X.shape[1])
+            centred = X.astype(np.float64)
+        else:
+            self.center = by_column_blocks(_float64_mean, X)
+            centred = X - self.center  # float64, as the center
         _, self.classes = np.unique(codes, return_inverse=True)
         n_classes = self.classes.max() + 1
         self.counts = np.bincount(self.classes, minlength=n_classes).astype(float)
@@ -389,7 +401,7 @@ class ClassMoments:
 
     def _centred(self, rows):
         X = self.X[rows]
-        return X if sp.issparse(X) else X - self.center
+        return X.astype(np.float64) if sp.issparse(X) else X - self.center
 
     @classmethod
     def applies(cls, X):

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ._anchors import ANCHORS, ClassMoments, anchor_maps
+from ._blocks import by_column_blocks
 from ._clock import StageClock
 from ._closed_form import class_sums, closed_form_linear_map
 from ._data import embed
@@ -557,7 +558,10 @@ def class_centroids(embeddings, codes, n_classes, previous=None):
     """Mean embedding of each class; rows of classes absent from ``codes`` are
     those of ``previous`` when it has the same shape, else NaN."""
     counts = np.bincount(codes, minlength=n_classes)
-    sums = class_sums(embeddings.astype(np.float64), codes, n_classes)
+    sums = by_column_blocks(
+        lambda block: class_sums(block.astype(np.float64), codes, n_classes),
+        embeddings,
+    )
     present = counts > 0
     if previous is None or previous.shape != sums.shape:
         # a first call, or the head's columns just joined the embedding:

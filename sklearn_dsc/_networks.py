@@ -15,6 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from ._blocks import by_column_blocks
+
 ACTIVATIONS = {
     "identity": torch.nn.Identity,
     "logistic": torch.nn.Sigmoid,
@@ -507,7 +509,10 @@ def input_spread(X):
         mean = np.asarray(X.mean(axis=0)).ravel()
         mean_square = np.asarray(X.multiply(X).mean(axis=0)).ravel()
         return float(np.sqrt(max(np.sum(mean_square - mean**2), 0.0)))
-    return float(np.sqrt(np.sum(np.var(X, axis=0, dtype=np.float64))))
+    variances = by_column_blocks(
+        lambda block: np.var(block, axis=0, dtype=np.float64), X
+    )
+    return float(np.sqrt(np.sum(variances)))
 
 
 def input_scale(X):

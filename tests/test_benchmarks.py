@@ -279,6 +279,7 @@ def test_bench_memory_prints_a_row_per_call_and_size(capsys):
 
     bench_memory.main(["--rows", "5000"])
     out = capsys.readouterr().out
+    assert "| fit | 5000 |" in out
     assert "| transform | 5000 |" in out
     assert "| score | 5000 |" in out
 
