@@ -7,7 +7,9 @@
 #      and with no CUDA graphs), benchmarks/bench_loss_graphs.py (the
 #      graphs' two choices, each both ways), then
 #      benchmarks/bench_class_sums.py (the class sums by the number of
-#      classes);
+#      classes, sorted, as a dense or a sparse product) and
+#      benchmarks/bench_gather.py (the gradient's gather of class rows, by
+#      the way torch is asked for it);
 #   3. benchmarks/bench_throughput.py --devices cpu cuda on random data
 #      (it needs pytorch-metric-learning: carry its wheel where pip cannot
 #      reach PyPI, or the step is skipped);
@@ -60,6 +62,7 @@ step bench_loss "$PYTHON" benchmarks/bench_loss.py --device cuda --d 128 \
     --n 4096 16384 65536 262144 1048576
 step bench_loss_graphs "$PYTHON" benchmarks/bench_loss_graphs.py --device cuda
 step bench_class_sums "$PYTHON" benchmarks/bench_class_sums.py --device cuda
+step bench_gather "$PYTHON" benchmarks/bench_gather.py --device cuda
 if "$PYTHON" -c "import pytorch_metric_learning" 2>/dev/null; then
     step bench_throughput "$PYTHON" benchmarks/bench_throughput.py \
         --devices cpu cuda --data random

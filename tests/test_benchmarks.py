@@ -33,10 +33,18 @@ def test_bench_class_sums_times_each_method_and_checks_it(capsys):
     for row, k in zip(rows, (3, 50), strict=True):
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert cells[:3] == ["600", str(k), str(600 // k)]
-        # the indicator product gives the same bits on every run, and float64's
-        # sums to float32 rounding
-        assert cells[7].endswith("True")
-        assert all(float(error) < 1e-6 for error in cells[8].split(", "))
+        # the indicator products, dense and sparse, give the same bits on
+        # every run, and each method float64's sums to float32 rounding
+        assert cells[9].endswith("True, True")
+        assert all(float(error) < 1e-6 for error in cells[10].split(", "))
+
+
+def test_bench_gather_times_each_gather_and_checks_the_bits(capsys):
+    import bench_gather
+
+    bench_gather.main(["--n", "64", "200", "--d", "3", "--repeat", "1"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if "| True |" in line]
+    assert [row.split("|")[1:3] for row in rows] == [[" 64 ", " 8 "], [" 200 ", " 25 "]]
 
 
 def test_bench_loss_graphs_times_each_variant_and_restores_the_defaults(capsys):
