@@ -44,6 +44,7 @@ from ._training import History, TrainingSettings, restore, snapshot
 from ._validation import (
     check_numeric_frame,
     is_constant,
+    warn_if_channels_last,
     warn_if_single_rows,
     warn_if_unlabelled_mark,
 )
@@ -155,7 +156,9 @@ class DeepSpectralClusteringEmbedder(
     input_shape : tuple of int, default=None
         The shape of one sample, ``(height, width)`` or ``(channels, height,
         width)``, for ``network="conv"``: each row of ``X`` is reshaped to it
-        (row-major, as ``numpy.reshape``). Ignored by other networks.
+        (row-major, as ``numpy.reshape``), channels first; a shape that reads
+        as channels last, such as ``(32, 32, 3)``, is warned about. Ignored
+        by other networks.
 
     hidden_layer_sizes : tuple of int, default=(256,)
         Widths of the hidden layers of ``network="mlp"``; ``()`` makes the
@@ -769,6 +772,8 @@ default="auto"
                 "solver='closed_form' learns a linear map: set hidden_layer_sizes=() "
                 "and keep network='mlp'."
             )
+        if _is(self.network, "conv") and self.input_shape is not None:
+            warn_if_channels_last(self.input_shape, X.shape[1])
         asked_to_normalize = (
             not _is(self.normalize_embeddings, "auto") and self.normalize_embeddings
         )

@@ -75,3 +75,42 @@ def warn_if_unlabelled_mark(classes):
             "if they are unlabelled.",
             UserWarning,
         )
+
+
+# The channel counts of images as files and libraries hold them: grey, RGB,
+# RGBA.
+IMAGE_CHANNELS = (1, 3, 4)
+
+
+def warn_if_channels_last(input_shape, n_features):
+    """Warn when ``input_shape`` (of rows of ``n_features``) looks like
+    ``(height, width, channels)``, the order of PIL, matplotlib and most
+    image files, which ``network="conv"`` would read as ``(channels, height,
+    width)``: a last entry of 1, 3 or 4 after a first one that is none of
+    them. (A shape that does not fit the rows is refused elsewhere.)"""
+    shape = tuple(int(n) for n in input_shape)
+    if (
+        len(shape) != 3
+        or shape[2] not in IMAGE_CHANNELS
+        or shape[0] in IMAGE_CHANNELS
+        or np.prod(shape) != n_features
+    ):
+        return
+    height, width, channels = shape
+    if channels == 1:
+        fix = (
+            f"for {height} x {width} images of one channel pass input_shape="
+            f"({height}, {width}): their rows are the same in either order"
+        )
+    else:
+        fix = (
+            f"rows of {height} x {width} images with their {channels} channels "
+            f"last need reordering: X.reshape(len(X), {height}, {width}, "
+            f"{channels}).transpose(0, 3, 1, 2).reshape(len(X), -1), with "
+            f"input_shape=({channels}, {height}, {width})"
+        )
+    warn(
+        f"input_shape={shape} reads each row as {height} channels of "
+        f"{width} x {channels} images (channels, height, width); {fix}.",
+        UserWarning,
+    )

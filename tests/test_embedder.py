@@ -1061,6 +1061,8 @@ def test_a_network_of_your_own_that_does_not_fit_is_named(digit_images, init):
 
 def test_conv_needs_a_shape_that_fits(digit_images):
     X, y = digit_images
+    with pytest.warns(UserWarning, match=r"input_shape=\(8, 8, 1\) reads each row"):
+        fast(network="conv", input_shape=(8, 8, 1), max_iter=1).fit(X, y)
     with pytest.raises(ValueError, match="needs input_shape"):
         fast(network="conv").fit(X, y)
     with pytest.raises(ValueError, match="does not fit rows of 64 features"):

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from sklearn_dsc._validation import (
     check_numeric_frame,
     is_constant,
+    warn_if_channels_last,
     warn_if_single_rows,
     warn_if_unlabelled_mark,
 )
@@ -61,3 +62,18 @@ def test_minus_one_is_flagged_only_beside_other_labels():
         warnings.simplefilter("error")
         warn_if_unlabelled_mark(np.array([-1, 1]))  # a binary problem
         warn_if_unlabelled_mark(np.array(["-1", "a", "b"]))
+
+
+def test_channels_last_shapes_are_flagged_with_the_reordering():
+    with pytest.warns(UserWarning, match=r"reads each row as 32 channels") as caught:
+        warn_if_channels_last((32, 32, 3), 3072)
+    message = str(caught[0].message)
+    assert "transpose(0, 3, 1, 2)" in message
+    assert "input_shape=(3, 32, 32)" in message
+    with pytest.warns(UserWarning, match=r"pass input_shape=\(28, 28\)"):
+        warn_if_channels_last([28, 28, 1], 784)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for shape in [(3, 32, 32), (1, 28, 28), (28, 28), (4, 4, 192), (4, 8, 3)]:
+            warn_if_channels_last(shape, int(np.prod(shape)))
+        warn_if_channels_last((32, 32, 3), 1024)  # refused as not fitting
