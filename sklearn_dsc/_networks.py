@@ -378,9 +378,10 @@ def check_network(module, X):
         )
     rows = X[:PROBE_ROWS]
     rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
-    device = next(itertools.chain(parameters, module.buffers())).device
-    batch = torch.as_tensor(rows, dtype=torch.float32, device=device)
-    was_training = module.training
+    batch = torch.as_tensor(rows, dtype=torch.float32, device=parameters[0].device)
+    # each part's own mode, put back after: a part set to evaluation mode
+    # (a frozen backbone's batch norm, say) stays so
+    modes = [(part, part.training) for part in module.modules()]
     module.eval()
     try:
         with torch.no_grad():
@@ -391,7 +392,8 @@ def check_network(module, X):
             f"rows of X as training gives them: {type(error).__name__}: {error}"
         ) from error
     finally:
-        module.train(was_training)
+        for part, mode in modes:
+            part.training = mode
     if not isinstance(output, torch.Tensor):
         raise TypeError(
             f"{name} returned a {type(output).__name__}; it must return one "

@@ -264,6 +264,10 @@ def test_check_network_changes_nothing():
     module.eval()
     check_network(module, np.ones((2, 3)))
     assert not module.training
+    module.train()
+    module[1].eval()  # a part of it frozen in evaluation mode stays so
+    check_network(module, np.ones((2, 3)))
+    assert [part.training for part in module.modules()] == [True, True, False]
 
 
 def test_scale_inputs_reaches_the_first_layer():
