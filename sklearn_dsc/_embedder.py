@@ -617,7 +617,9 @@ default="auto"
         with ``_fitting``, store the result."""
         with self._unchanged_on_error(), exact_float32():
             continues = hasattr(self, "module_") and (incremental or self.warm_start)
-            X, y = self._validate_training_data(X, y, reset=not continues)
+            X, y = self._validate_training_data(
+                X, y, reset=not continues, chunk=incremental
+            )
             if not incremental:  # a chunk may hold a single row of a class
                 warn_if_single_rows(y)
             codes = self._encode_classes(y, classes, continues, incremental)
@@ -732,7 +734,7 @@ default="auto"
                 module.to("cpu")
             raise
 
-    def _validate_training_data(self, X, y, reset):
+    def _validate_training_data(self, X, y, reset, chunk=False):
         check_numeric_frame(X)
         X, y = validate_data(
             self,
@@ -755,9 +757,15 @@ default="auto"
             )
         classes = np.unique(y)
         if len(classes) < 2:
+            where = (
+                " of every partial_fit chunk (it compares the classes of a batch): "
+                "shuffle the rows, or give larger chunks"
+                if chunk
+                else ""
+            )
             raise ValueError(
-                f"The spectral clustering loss needs at least 2 classes in y; got "
-                f"{len(classes)} class."
+                f"The spectral clustering loss needs at least 2 classes in y{where}; "
+                f"got {len(classes)} class."
             )
         if is_constant(X):
             raise ValueError(

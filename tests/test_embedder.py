@@ -525,6 +525,8 @@ def test_partial_fit_trains_on_chunks(blobs):
     assert np.isfinite(estimator.class_centroids_).all()
     with pytest.raises(ValueError, match="not in classes_"):
         estimator.partial_fit(X[:10], np.repeat([0, 9], 5))
+    with pytest.raises(ValueError, match="2 classes in y of every partial_fit chunk"):
+        estimator.partial_fit(X[:10], np.zeros(10, dtype=int))
     assert not hasattr(
         DeepSpectralClusteringEmbedder(solver="closed_form"), "partial_fit"
     )
