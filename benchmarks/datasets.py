@@ -167,6 +167,23 @@ INPUT_SHAPES = {
     "fonts": (32, 32),
 }
 
+
+def many_classes(n_classes=1200, rows_per_class=8, n_features=256, seed=0):
+    """Generated: many classes in fewer non-negative features than the
+    training classes (as a network's features of a taxonomy's classes), each
+    class a random centre (features of random spreads) plus noise, clipped
+    at zero; halves of the classes. Not in ``DATASETS``: no method is
+    compared on it, fit times are (``bench_fit_time.py``)."""
+    rng = np.random.default_rng(seed)
+    spreads = rng.uniform(0.2, 1.5, n_features).astype(np.float32)
+    centres = rng.standard_normal((n_classes, n_features), dtype=np.float32) * spreads
+    y = np.repeat(np.arange(n_classes), rows_per_class)
+    noise = rng.standard_normal((len(y), n_features), dtype=np.float32)
+    noise *= rng.uniform(0.3, 2.0, n_features).astype(np.float32)
+    X = np.maximum(0.5 * centres[y] + noise, 0)
+    return _split(X, y)
+
+
 DATASETS = {
     "digits": digits,
     "letters": letters,
