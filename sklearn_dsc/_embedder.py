@@ -34,6 +34,7 @@ from ._fitting import (
     FitResult,
     Run,
     Settings,
+    check_own_network,
     class_centroids,
     fit_adam,
     fit_chunk,
@@ -630,6 +631,8 @@ default="auto"
             run = Run(
                 self._settings(), device, random_state, self._on_epoch, self._on_stage
             )
+            if previous is None:  # a network of the user's, tried before any work
+                check_own_network(X, n_classes, run.settings)
             if self.solver == "closed_form":
                 with run.clock("closed form"):
                     result = fit_closed_form(X, codes, n_classes, run.settings)

@@ -215,8 +215,9 @@ def fit_closed_form(X, codes, n_classes, settings):
 
 def check_own_network(X, n_classes, settings):
     """Refuse a network of the user's that does not fit ``X``
-    (``check_network``) before any work: the anchors and their choice come
-    first, and with ``init="auto"`` the network may never run. A callable is
+    (``check_network``) before any work (the first ``fit`` or
+    ``partial_fit``): the anchors and their choice come first, and with
+    ``init="auto"`` the network may never run. A callable is
     tried on what it builds at the width ``start`` gives without held-out
     classes. The networks of this package fit by construction."""
     network = settings.network
@@ -231,8 +232,6 @@ def check_own_network(X, n_classes, settings):
 
 def fit_chunk(X, codes, n_classes, run, previous):
     """``partial_fit``: one epoch on a chunk, from ``previous`` or a fresh start."""
-    if previous is None:
-        check_own_network(X, n_classes, run.settings)
     result = previous or start(X, codes, run, n_classes=n_classes)
     with run.clock("training"):
         train_chunk(result.module, X, codes, result.history, run.training)
@@ -248,8 +247,6 @@ def fit_adam(X, codes, n_classes, run, previous):
     ``_fit_on_held_out_classes``.
     """
     settings = run.settings
-    if previous is None:
-        check_own_network(X, n_classes, settings)
     kmeans_seed = int(run.random_state.randint(np.iinfo(np.int32).max))
     max_iter = settings.training.max_iter
     if not settings.early_stopping:
