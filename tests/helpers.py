@@ -1,5 +1,6 @@
 """Data shared by several test modules."""
 
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -63,3 +64,14 @@ def loss_and_grad(fn, embeddings, labels):
     loss = fn(embeddings, labels)
     loss.backward()
     return loss.detach(), embeddings.grad
+
+
+def peak_bytes(function, *args):
+    """The most memory that ``function(*args)`` held at once (tracemalloc's
+    peak: Python and NumPy allocations)."""
+    tracemalloc.start()
+    try:
+        function(*args)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

@@ -1,8 +1,6 @@
 """Per-column reductions a block of columns at a time: the same bits as over
 the whole array, in a bounded temporary."""
 
-import tracemalloc
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -13,6 +11,8 @@ from sklearn_dsc._blocks import by_column_blocks, column_blocks
 from sklearn_dsc._closed_form import class_sums
 from sklearn_dsc._fitting import class_centroids
 from sklearn_dsc._networks import input_spread
+
+from helpers import peak_bytes
 
 
 @pytest.fixture
@@ -76,15 +76,6 @@ def test_the_fit_reductions_are_unchanged(small_blocks, order):
     np.testing.assert_array_equal(
         kept._centred(held).toarray(), sparse[held].astype(np.float64).toarray()
     )
-
-
-def peak_bytes(function, *args):
-    tracemalloc.start()
-    try:
-        function(*args)
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def test_no_float64_copy_of_the_inputs_is_reduced_whole(monkeypatch):

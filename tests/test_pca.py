@@ -1,6 +1,5 @@
 """Principal directions of dense and sparse inputs."""
 
-import tracemalloc
 import warnings
 
 import numpy as np
@@ -10,6 +9,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, _pca
 from sklearn_dsc._pca import principal_directions, randomized_pca
+
+from helpers import peak_bytes
 
 
 def low_rank_sparse(n=600, d=3000, rank=5, seed=0):
@@ -53,13 +54,8 @@ def test_a_fit_on_wide_sparse_rows_never_forms_a_feature_square():
     X = X + sp.csr_matrix((np.ones(n), (np.arange(n), y * 10)), shape=(n, d))
     assert d > _pca.MAX_COVARIANCE_FEATURES
     estimator = DeepSpectralClusteringEmbedder(random_state=0, max_iter=2)
-    tracemalloc.start()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            estimator.fit(X, y)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        peak = peak_bytes(estimator.fit, X, y)
     assert peak < 100e6  # about seven maps of 120 x n_features at a time
     assert np.isfinite(estimator.transform(X)).all()
