@@ -271,14 +271,28 @@ class AnchoredEmbedding(torch.nn.Module):
 
 
 def build_anchored(weight, bias, head):
-    """An ``AnchoredEmbedding`` with anchor ``(weight, bias)`` beside ``head``."""
+    """An ``AnchoredEmbedding`` with anchor ``(weight, bias)`` beside ``head``.
+
+    The anchor layer is built on the meta device, which draws no random
+    numbers and allocates nothing, and then given float32 copies of
+    ``weight`` and ``bias``. (``torch.nn.utils.skip_init`` does the same but
+    materialises the layer through ``Module.to_empty``, whose first call in
+    a process imports sympy: a third of a second, a quarter of a default fit
+    on the digits that keeps an anchor alone and so builds no optimizer,
+    which imports it too.)
+    """
     n_anchor, n_features = weight.shape
-    anchor = torch.nn.utils.skip_init(SparseInputLinear, n_features, n_anchor)
-    with torch.no_grad():
-        anchor.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
-        anchor.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
-        anchor.input_scale.fill_(1.0)  # skip_init leaves buffers unset
+    anchor = SparseInputLinear(n_features, n_anchor, device="meta")
+    anchor.weight = _float32_parameter(weight)
+    anchor.bias = _float32_parameter(bias)
+    anchor.input_scale = torch.ones(())
     return AnchoredEmbedding(anchor, head)
+
+
+def _float32_parameter(values):
+    """A parameter holding a contiguous float32 copy of the array ``values``."""
+    values = np.ascontiguousarray(values)
+    return torch.nn.Parameter(torch.tensor(values, dtype=torch.float32))
 
 
 def build_trained(

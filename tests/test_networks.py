@@ -1,5 +1,8 @@
 """The networks: building, describing, rebuilding, input scale."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -143,6 +146,41 @@ def test_anchored_embedding_leaves_an_unused_head_out():
     assert not module.anchor.weight.requires_grad
     module.anchor_weight.fill_(0.0)  # the head alone, without the anchor's columns
     torch.testing.assert_close(module(X), 2 * module.head(X))
+
+
+def test_the_anchor_holds_float32_copies_and_draws_nothing():
+    weight = np.asfortranarray(np.arange(12.0).reshape(3, 4))
+    bias = np.arange(3, dtype=np.float32)
+    state = torch.random.get_rng_state()
+    module = build_anchored(weight, bias, build_mlp(4, (), 2, "relu", 0))
+    assert torch.equal(torch.random.get_rng_state(), state)
+    anchor = module.anchor
+    assert anchor.weight.dtype == anchor.bias.dtype == torch.float32
+    assert anchor.weight.is_contiguous()
+    assert anchor.weight.device.type == "cpu"
+    np.testing.assert_array_equal(anchor.weight.detach().numpy(), weight)
+    bias[0] = 7.0  # the caller's arrays are copied, not shared
+    assert anchor.bias[0].item() == 0.0
+    assert anchor.input_scale.item() == 1.0
+    torch.testing.assert_close(module(torch.ones(1, 4)), torch.tensor([[6.0, 23, 40]]))
+
+
+def test_building_an_anchor_imports_no_symbolic_maths():
+    # torch.nn.utils.skip_init's to_empty imports sympy on its first call
+    script = (
+        "import sys, numpy as np, torch\n"
+        "from sklearn_dsc._networks import build_anchored, build_mlp\n"
+        "before = 'sympy' in sys.modules\n"
+        "build_anchored(np.eye(3), np.zeros(3), build_mlp(3, (), 2, 'relu', 0))\n"
+        "print(before, 'sympy' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    before, after = result.stdout.split()
+    if before == "True":
+        pytest.skip("this torch imports sympy when it is imported")
+    assert after == "False"
 
 
 def test_input_scale_gives_unit_variance_per_feature():
