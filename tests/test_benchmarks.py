@@ -1011,3 +1011,37 @@ def test_few_kept_span_sets_the_fixed_anchor_by_the_directions_left_unspanned(
         assert len(np.unique(y_test)) == 5
         assert set(y_train).isdisjoint(y_test)
         np.testing.assert_allclose(X_train.mean(axis=0), 0, atol=1e-12)
+
+
+def test_scored_rows_chooses_on_fewer_rows_and_puts_the_budget_back(
+    tmp_path, monkeypatch
+):
+    import scored_rows
+
+    from sklearn_dsc import _selection
+
+    from helpers import informative_and_noise
+
+    X, y = informative_and_noise(n_classes=24, n_per_class=40)
+    train = y < 16
+    small = {"small": lambda: (X[train], y[train], X[~train], y[~train])}
+    monkeypatch.setattr(scored_rows, "LOADERS", small)
+
+    def budget():
+        return _selection.MAX_SCORED_ROWS, _selection.MIN_SCORED_ROWS_PER_CLASS
+
+    before = budget()
+    scored_rows.main(["--seeds", "1", "--output", str(tmp_path)])
+    assert budget() == before
+    results = json.loads((tmp_path / "scored_rows.json").read_text())
+    for seed in results["small"]:
+        assert list(seed) == list(scored_rows.LEVELS)
+        # 5 held-out classes of 40 rows: the defaults score every row
+        for part in ("anchor", "nmi"):
+            assert seed[scored_rows.DEFAULTS][part] == seed[scored_rows.EVERY_ROW][part]
+    assert scored_rows.scored_rows(30, 5) == 150
+    assert scored_rows.scored_rows(None, 5) == _selection.MAX_SCORED_ROWS
+    assert scored_rows.scored_rows(np.inf, 5) > 5 * _selection.MAX_SCORED_ROWS_PER_CLASS
+    table = (tmp_path / "scored_rows.md").read_text()
+    assert "| small | " in table
+    assert ", 1 of 1 | " in table  # every row chose what every row chose

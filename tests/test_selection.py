@@ -26,6 +26,7 @@ from sklearn_dsc._selection import (
     paired_tests_prefer,
     recall_evidence,
     resolved_split,
+    scored_rows_per_class,
     start_candidates,
     validation_split,
 )
@@ -489,6 +490,36 @@ def test_capped_per_class_keeps_at_most_the_cap_of_each_class_in_order():
     state = rng.get_state()[1].copy()
     assert capped_per_class(rows, codes, 30, rng) is rows
     np.testing.assert_array_equal(rng.get_state()[1], state)  # nothing drawn
+
+
+def test_scored_rows_share_a_budget_between_a_floor_and_a_cap():
+    assert scored_rows_per_class(2) == _selection.MAX_SCORED_ROWS_PER_CLASS
+    n_held_out = 36
+    share = scored_rows_per_class(n_held_out)
+    assert share * n_held_out <= _selection.MAX_SCORED_ROWS
+    assert (share + 1) * n_held_out > _selection.MAX_SCORED_ROWS
+    assert scored_rows_per_class(10**4) == _selection.MIN_SCORED_ROWS_PER_CLASS
+
+
+def test_anchor_scores_cluster_at_most_the_budget_of_a_set(monkeypatch):
+    X, codes = informative_and_noise(n_classes=8)  # 50 rows a class
+    held_out_sets = distinct_subsets(8, 3, 2, np.random.RandomState(0))
+    clustered = []
+
+    def kmeans(points, labels):
+        clustered.append(np.bincount(labels, minlength=8).max())
+        return 0.0
+
+    args = (X, codes, [("pca", None)], held_out_sets, 1e-4, 0, kmeans)
+    anchor_scores(*args)
+    assert clustered == [50, 50]  # 150 rows a set: under the budget
+    monkeypatch.setattr(_selection, "MAX_SCORED_ROWS", 90)
+    monkeypatch.setattr(_selection, "MIN_SCORED_ROWS_PER_CLASS", 10)
+    anchor_scores(*args)
+    assert clustered[2:] == [30, 30]
+    monkeypatch.setattr(_selection, "MIN_SCORED_ROWS_PER_CLASS", 40)
+    anchor_scores(*args)
+    assert clustered[4:] == [40, 40]  # never fewer than the floor
 
 
 def test_anchor_scores_from_moments_equal_those_of_anchors_fitted_afresh(
