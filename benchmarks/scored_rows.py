@@ -29,16 +29,15 @@ import warnings
 import numpy as np
 from datasets import DATASETS, many_classes
 from outputs import add_output, name_of, write_results
+from selection_criteria import ALPHA, VALIDATION_FRACTION
 from sklearn.exceptions import ConvergenceWarning
+from tabular_choices import defaults_choice
 
 from sklearn_dsc import _selection
 from sklearn_dsc._anchors import ClassMoments, anchor_maps
-from sklearn_dsc._selection import choose_anchor, n_held_out_classes
+from sklearn_dsc._selection import n_held_out_classes
 from sklearn_dsc.metrics import kmeans_nmi
 
-# as the estimator's defaults set them
-VALIDATION_FRACTION = 0.3
-ALPHA = 1e-4
 LOADERS = {
     "glyphs": DATASETS["glyphs"],
     "fonts": DATASETS["fonts"],
@@ -65,32 +64,20 @@ def scored_rows(level, n_held_out):
 
 def chosen(X, codes, seed, level, moments):
     """``(anchor, seconds)``: ``choose_anchor``'s choice with the estimator's
-    settings, scoring ``level`` rows of each held-out class."""
-    n_classes = len(np.unique(codes))
-    n_held_out = n_held_out_classes(VALIDATION_FRACTION, n_classes)
+    settings (``tabular_choices.defaults_choice``), scoring ``level`` rows of
+    each held-out class."""
+    n_held_out = n_held_out_classes(VALIDATION_FRACTION, len(np.unique(codes)))
     budget, floor = _selection.MAX_SCORED_ROWS, _selection.MIN_SCORED_ROWS_PER_CLASS
     _selection.MAX_SCORED_ROWS = scored_rows(level, n_held_out)
     if level is not None:
         _selection.MIN_SCORED_ROWS_PER_CLASS = 1
     try:
         start = time.perf_counter()
-        choice = choose_anchor(
-            X,
-            codes,
-            n_classes,
-            "auto",
-            "auto",
-            ALPHA,
-            n_held_out,
-            np.random.RandomState(seed),
-            seed,
-            moments=moments,
-        )
-        seconds = time.perf_counter() - start
+        anchor = defaults_choice(X, codes, seed, moments=moments)
+        return anchor, time.perf_counter() - start
     finally:
         _selection.MAX_SCORED_ROWS = budget
         _selection.MIN_SCORED_ROWS_PER_CLASS = floor
-    return (choice.init, choice.shrinkage), seconds
 
 
 def run(args):

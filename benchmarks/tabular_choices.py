@@ -77,9 +77,10 @@ WHITENED = [c for c in CANDIDATES if c[0] == "whitened"]
 DEFAULTS = "the defaults"
 
 
-def defaults_choice(X, codes, seed, n_held_out=None, n_splits=None):
+def defaults_choice(X, codes, seed, n_held_out=None, n_splits=None, moments=None):
     """The ``(init, shrinkage)`` that ``choose_anchor`` picks, with the
-    defaults' held-out classes a set and number of sets unless given."""
+    defaults' held-out classes a set and number of sets unless given
+    (``moments``: the ``ClassMoments`` of ``X`` and ``codes``, if at hand)."""
     n_classes = len(np.unique(codes))
     if n_held_out is None:
         n_held_out = n_held_out_classes(VALIDATION_FRACTION, n_classes)
@@ -94,6 +95,7 @@ def defaults_choice(X, codes, seed, n_held_out=None, n_splits=None):
         np.random.RandomState(seed),
         seed,
         n_splits=n_splits,
+        moments=moments,
     )
     return choice.init, choice.shrinkage
 
