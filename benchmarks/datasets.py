@@ -111,12 +111,13 @@ def _split(X, y):
     return X[train], y[train], X[~train], y[~train]
 
 
-def _glyph_images():
-    """``(images, font names, characters)`` of ``N_FONTS`` fonts drawn with
-    seed 0 from the glyph file; images are (fonts, characters, 32, 32) in
-    [0, 1]."""
+def _glyph_images(n_fonts=N_FONTS):
+    """``(images, font names, characters)`` of ``n_fonts`` fonts drawn with
+    seed 0 from the glyph file (every font for ``None``); images are
+    (fonts, characters, 32, 32) in [0, 1]."""
     data = _load(GLYPHS)
-    chosen = np.sort(np.random.default_rng(0).permutation(len(data["fonts"]))[:N_FONTS])
+    drawn = np.random.default_rng(0).permutation(len(data["fonts"]))
+    chosen = np.sort(drawn[:n_fonts])
     images = data["images"][chosen] / np.float32(255)
     return images, data["fonts"][chosen], data["characters"]
 
@@ -130,11 +131,12 @@ def glyph_renderer():
     return str(data["renderer"]) if "renderer" in data.files else None
 
 
-def glyphs():
+def glyphs(n_fonts=N_FONTS):
     """Characters (100 classes) rendered in 200 fonts of the Debian fonts-*
-    packages (the samples), 32x32 flat rows in [0, 1]: train on 50
-    characters, test on the 50 others."""
-    images, _, characters = _glyph_images()
+    packages (the samples; ``n_fonts``, or every font of the glyph file for
+    ``None``), 32x32 flat rows in [0, 1]: train on 50 characters, test on
+    the 50 others."""
+    images, _, characters = _glyph_images(n_fonts)
     X = images.reshape(-1, 32 * 32)
     y = np.tile(characters, images.shape[0])
     return _split(X, y)
