@@ -851,8 +851,9 @@ class HeldOut:
         classes (``half_sample_gain``) times the one-sided normal quantile
         of ``SELECTION_LEVEL``; with fewer it is the difference of
         ``scores`` (k-means NMI), which must exceed ``SELECTION_MARGIN``.
-        Recall@1 is compared on at most ``MAX_SCORED_ROWS_PER_CLASS`` rows
-        of each class. The module is left on the CPU.
+        Recall@1 (a nearest neighbour among all the rows, so quadratic in
+        them) is compared on at most ``scored_rows_per_class`` rows of each
+        class, as the anchors are. The module is left on the CPU.
         """
         with self.clock(SCORING):
             return self._head_evidence(module, scores)
@@ -872,7 +873,7 @@ class HeldOut:
         rows = capped_per_class(
             np.arange(len(self.codes)),
             self.codes,
-            MAX_SCORED_ROWS_PER_CLASS,
+            scored_rows_per_class(len(np.unique(self.codes))),
             np.random.RandomState(seed),
         )
         recall = recall_evidence(anchor[rows], network[rows], self.codes[rows])

@@ -133,6 +133,25 @@ def test_head_evidence_helps_by_its_margin_unless_recall_drops():
     assert "NMI gain +0.0300 (needs > 0.0200)" in helps.describe()
 
 
+def test_held_out_recall_compares_the_rows_the_anchors_are_scored_on(monkeypatch):
+    X, codes = informative_and_noise(n_classes=10, n_per_class=20)
+    held_out = HeldOut(X, codes, torch.device("cpu"), 0, whole_classes=True)
+    module = build_anchored(np.eye(24), np.zeros(24), build_mlp(24, (), 4, "relu", 0))
+    module.head_scale.fill_(1.0)
+    compared = []
+
+    def recall(anchor, network, codes):
+        compared.append(np.bincount(codes, minlength=10).tolist())
+        return 1.0, 1.0, 1.0
+
+    monkeypatch.setattr(_selection, "recall_evidence", recall)
+    held_out.head_evidence(module, [0.5, 0.6])
+    monkeypatch.setattr(_selection, "MAX_SCORED_ROWS", 120)
+    monkeypatch.setattr(_selection, "MIN_SCORED_ROWS_PER_CLASS", 5)
+    held_out.head_evidence(module, [0.5, 0.6])
+    assert compared == [[20] * 10, [12] * 10]
+
+
 def test_recall_evidence_is_a_one_sided_test_on_the_rows_that_differ():
     codes = np.repeat(np.arange(4), 10)
     rng = np.random.RandomState(0)
