@@ -52,13 +52,13 @@ from sklearn_dsc._anchors import anchor_maps
 from sklearn_dsc._selection import (
     ANCHOR_SPLITS,
     KMEANS_NMI,
-    MAX_SCORED_ROWS_PER_CLASS,
     NEAREST_MEAN_NMI,
     SHRINKAGES,
     capped_per_class,
     distinct_subsets,
     held_out_nmi,
     n_held_out_classes,
+    scored_rows_per_class,
 )
 from sklearn_dsc.metrics import kmeans_nmi, recall_at_k
 
@@ -155,9 +155,8 @@ def measure(X_train, codes, X_test, y_test, seed):
     seconds = dict.fromkeys(CRITERIA, 0.0)
     for held_out in held_out_sets:
         held = np.isin(codes, held_out)
-        rows = capped_per_class(
-            np.flatnonzero(held), codes, MAX_SCORED_ROWS_PER_CLASS, rng
-        )
+        cap = scored_rows_per_class(n_held_out)
+        rows = capped_per_class(np.flatnonzero(held), codes, cap, rng)
         for candidate, transform in maps(X_train[~held], codes[~held], seed).items():
             embedding = transform(X_train[rows])
             for criterion, function in CRITERIA.items():

@@ -187,8 +187,9 @@ MAX_SCORED_ROWS_PER_CLASS = 1000
 # ... and on at most about this many rows of a set of held-out classes in
 # all, but never fewer than MIN_SCORED_ROWS_PER_CLASS of a class that has
 # them (``scored_rows_per_class``): k-means' cost grows with the rows times
-# the classes, and with many classes each class's rows weigh little in the
-# score. On glyphs and fonts (benchmarks/scored_rows.py, 5 seeds; 15 and 30
+# the classes (the held-out Recall@1's, which takes the same rows, with the
+# square of the rows), and with many classes each class's rows weigh little
+# in the score. On glyphs and fonts (benchmarks/scored_rows.py, 5 seeds; 15 and 30
 # held-out classes a set, of 200 and 100 rows, which the budget leaves
 # whole) 60 rows of each class chose the anchor that every row chose on 9
 # seeds of 10 (unseen-class NMI 0.566 against 0.568 on glyphs), 30 rows on
@@ -650,9 +651,10 @@ def anchor_scores(
 
 
 def scored_rows_per_class(n_held_out):
-    """How many rows of each of ``n_held_out`` held-out classes at most
-    ``anchor_scores`` scores: ``MAX_SCORED_ROWS`` shared among them, within
-    ``MIN_SCORED_ROWS_PER_CLASS`` and ``MAX_SCORED_ROWS_PER_CLASS``."""
+    """How many rows of each of ``n_held_out`` held-out classes are scored
+    at most (by ``anchor_scores``, and for Recall@1 by
+    ``HeldOut.head_evidence``): ``MAX_SCORED_ROWS`` shared among them,
+    within ``MIN_SCORED_ROWS_PER_CLASS`` and ``MAX_SCORED_ROWS_PER_CLASS``."""
     share = MAX_SCORED_ROWS // n_held_out
     return min(MAX_SCORED_ROWS_PER_CLASS, max(MIN_SCORED_ROWS_PER_CLASS, share))
 
