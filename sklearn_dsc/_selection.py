@@ -189,9 +189,9 @@ MAX_SCORED_ROWS_PER_CLASS = 1000
 # them (``scored_rows_per_class``): k-means' cost grows with the rows times
 # the classes (the held-out Recall@1's, which takes the same rows, with the
 # square of the rows), and with many classes each class's rows weigh little
-# in the score. On glyphs and fonts (benchmarks/scored_rows.py, 5 seeds; 15 and 30
-# held-out classes a set, of 200 and 100 rows, which the budget leaves
-# whole) 60 rows of each class chose the anchor that every row chose on 9
+# in the score. On glyphs and fonts (benchmarks/scored_rows.py, 5 seeds; 15
+# and 30 held-out classes a set, of 200 and 100 rows, which the budget
+# leaves whole) 60 rows of each class chose the anchor that every row chose on 9
 # seeds of 10 (unseen-class NMI 0.566 against 0.568 on glyphs), 30 rows on
 # 6. On generated data with 36 held-out classes of 400 rows a set the
 # budget (138 rows a class) took the choice from 32 s to 18 s, at unseen
@@ -755,15 +755,15 @@ class HeldOut:
         self.X = X
         self.clock = clock or StageClock()  # times the scoring
         self.codes = codes
-        self._inverse = np.unique(codes, return_inverse=True)[1]
+        classes, self._inverse = np.unique(codes, return_inverse=True)
+        self.n_classes = len(classes)
         # the last anchor met, and the rows' columns in it: an anchor is fixed
         # while its head trains, and scored again after every epoch
         self._anchor = self._anchor_columns = self._anchor_to_means = None
         self.device = device
         self.kmeans_seed = kmeans_seed
         # whether these are EPOCH_SELECTION_CLASSES held-out classes or more
-        n_classes = len(np.unique(codes))
-        self.many_classes = whole_classes and n_classes >= EPOCH_SELECTION_CLASSES
+        self.many_classes = whole_classes and self.n_classes >= EPOCH_SELECTION_CLASSES
 
     @property
     def anchor_weights(self):
@@ -875,7 +875,7 @@ class HeldOut:
         rows = capped_per_class(
             np.arange(len(self.codes)),
             self.codes,
-            scored_rows_per_class(len(np.unique(self.codes))),
+            scored_rows_per_class(self.n_classes),
             np.random.RandomState(seed),
         )
         recall = recall_evidence(anchor[rows], network[rows], self.codes[rows])
