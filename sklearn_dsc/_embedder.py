@@ -405,9 +405,10 @@ default="auto"
     validation_spread_ : float or None
         Standard deviation of the chosen anchor's held-out NMI over the sets
         of held-out classes on which ``init="auto"`` (or ``shrinkage="auto"``)
-        compared or scored the anchors: how much ``validation_scores_`` owes
-        to which classes were held out. ``None`` where no such sets were
-        drawn.
+        compared the anchors: how much ``validation_scores_`` owes to which
+        classes were held out. ``None`` where no anchors were compared (among
+        them where sets of held-out classes would keep too few training
+        classes to compare them, and the anchor is fixed).
 
     fit_stage_seconds_ : dict
         Seconds the last ``fit`` or ``partial_fit`` spent in each of its

@@ -52,7 +52,7 @@ FIXED_ANCHOR = "whitened"
 # Held-out sets that keep fewer training classes than this do not choose the
 # anchor (``choose_anchor``): it is FIXED_ANCHOR at DEFAULT_SHRINKAGE (or,
 # where the classes nearly span the inputs, the PLDA anchor:
-# FEW_KEPT_UNSPANNED), which the sets only score. With 4 or 5 training
+# FEW_KEPT_UNSPANNED), and no set is scored. With 4 or 5 training
 # classes, each set of 2 held-out classes fits the anchors on 2 or 3: on the
 # tabular suite's five such datasets (benchmarks/tabular_choices.py, 10 seeds)
 # the anchor the sets chose was 0.042 below the best other method at worst
@@ -331,9 +331,9 @@ def nearly_spans_the_inputs(n_classes, n_features):
 
 
 def fixed_anchor(init, shrinkage, n_classes, n_features):
-    """``(init, shrinkage)`` of the one anchor that sets keeping too few
-    classes (``keeps_too_few``) score without comparing, where the classes
-    do not span the inputs. Where their means span all but at most
+    """``(init, shrinkage)`` of the one anchor kept without comparing where
+    sets of held-out classes would keep too few (``keeps_too_few``) and the
+    classes do not span the inputs. Where their means span all but at most
     ``FEW_KEPT_UNSPANNED`` of the inputs' directions, ``init="auto"`` (or
     ``"plda"``) keeps the PLDA anchor at the first of
     ``SPANNED_SHRINKAGES``, as where they span them all; elsewhere ``init``
@@ -360,7 +360,7 @@ def compared_anchors(init, shrinkage, n_classes, n_held_out, n_features):
         spanned and init in ("auto", "plda")
     ):
         name, value = fixed_anchor(init, shrinkage, n_classes, n_features)
-        return [name], (value,)  # scored, not compared
+        return [name], (value,)  # kept, not compared
     if spanned:
         auto = ["plda"]
     elif n_held_out < EPOCH_SELECTION_CLASSES:
@@ -472,9 +472,8 @@ def choose_anchor(
     ``FEWEST_KEPT_CLASSES`` training classes, nothing is compared: the
     anchor is ``fixed_anchor``'s (``FIXED_ANCHOR`` or the one ``init``
     names, at ``DEFAULT_SHRINKAGE`` or ``shrinkage`` when it is a number;
-    the PLDA anchor where the classes nearly span the inputs), and the sets
-    only score it (its ``split_scores``: how much a held-out score moves
-    with the classes held out).
+    the PLDA anchor where the classes nearly span the inputs), and no set
+    of held-out classes is drawn or scored.
 
     Otherwise, since a k-means NMI on two or three held-out classes is
     noisy, the anchors are compared on up to ``anchor_splits`` distinct sets
@@ -497,16 +496,18 @@ def choose_anchor(
 
     Returns an ``AnchorChoice``. ``on_split(i, n, stage)``, if given, is
     called as the ``i``-th of the ``n`` splits begins, ``stage`` saying
-    which pass over them it is (ranking, k-means, or k-means scoring the
-    one anchor). ``moments``: as in ``anchor_scores``.
+    which pass over them it is (ranking, or k-means). ``moments``: as in
+    ``anchor_scores``.
     ``n_splits`` overrides the number of sets (``benchmarks/tabular_choices.py``
     measures other numbers).
     """
-    seed = int(random_state.randint(np.iinfo(np.int32).max))
     by_mean, tested = candidate_groups(
         init, shrinkage, n_classes, n_held_out, X.shape[1]
     )
     candidates = by_mean + tested
+    if len(candidates) == 1:  # nothing to compare: no set is drawn or scored
+        return AnchorChoice(*candidates[0])
+    seed = int(random_state.randint(np.iinfo(np.int32).max))
     if n_splits is None:
         n_splits = anchor_splits(n_classes, n_held_out, X.shape[1])
     held_out_sets = distinct_subsets(n_classes, n_held_out, n_splits, random_state)
@@ -530,8 +531,7 @@ def choose_anchor(
         return held_out_nmi(KMEANS_NMI, points, labels, kmeans_seed)
 
     compared = by_mean + tested
-    stage = "choosing the anchor" if len(compared) > 1 else "scoring the anchor"
-    scores = scores_of(compared, kmeans, f"{stage}, k-means")
+    scores = scores_of(compared, kmeans, "choosing the anchor, k-means")
     means = {candidate: np.mean(values) for candidate, values in scores.items()}
     best = max(by_mean, key=means.get)  # the first of equals: PCA
     for candidate in tested:
