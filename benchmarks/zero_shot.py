@@ -345,7 +345,15 @@ def evaluate(embeddings, labels, seed, other_rows):
     }
 
 
+def warm_up_torch():
+    """Build a torch optimizer before any method is timed: the first one
+    built in a process imports ``torch._dynamo`` (about a second), which
+    the first method that trains would otherwise pay alone."""
+    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+
+
 def run(args):
+    warm_up_torch()
     results = {}  # dataset -> method -> list of per-seed dicts
     for dataset in args.datasets:
         X_train, y_train, X_test, y_test = DATASETS[dataset]()
