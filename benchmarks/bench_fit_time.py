@@ -111,7 +111,7 @@ def main(argv=None):
                 for name, run in runs.items():
                     totals[name] += run["fit s"]
                 print(
-                    f"| {dataset} | {seed} | {old['fit s']:.1f} | {new['fit s']:.1f} "
+                    f"| {dataset} | {seed} | {old['fit s']:.2f} | {new['fit s']:.2f} "
                     f"| {new['fit s'] / old['fit s']:.2f} | {describe(old)} "
                     f"| {describe(new)} | {old['NMI']:.3f} | {new['NMI']:.3f} |",
                     flush=True,

@@ -406,10 +406,11 @@ def test_bench_fit_time_fits_both_code_bases_side_by_side(capsys):
     (row,) = [line for line in out.splitlines() if line.startswith("| digits |")]
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     old_s, new_s, ratio = float(cells[2]), float(cells[3]), float(cells[4])
-    # the times are printed to 0.1 s and the ratio to 0.01, each from the
-    # unrounded times
-    assert (new_s - 0.05) / (old_s + 0.05) - 0.005 <= ratio
-    assert ratio <= (new_s + 0.05) / (old_s - 0.05) + 0.005
+    # the times and the ratio are printed to 0.01, each from the unrounded
+    # times (a fit of the digits' anchor alone takes hundredths of a second)
+    assert (new_s - 0.005) / (old_s + 0.005) - 0.005 <= ratio
+    if old_s > 0.005:
+        assert ratio <= (new_s + 0.005) / (old_s - 0.005) + 0.005
     assert all(cells[5:7])  # the anchors chosen
     assert all(0 < float(nmi) <= 1 for nmi in cells[7:9])
     assert "Total fit time:" in out
