@@ -33,6 +33,7 @@ from ._networks import (
 from ._selection import (
     EPOCH_PATIENCE,
     EPOCH_TOLERANCE,
+    FEWEST_KEPT_CLASSES,
     FIXED_ANCHOR,
     KMEANS_NMI,
     MANY_CLASSES_HEAD_WIDTH,
@@ -529,20 +530,28 @@ def _choose_anchor(X, codes, n_classes, held_out, run, moments):
         left = "" if pace is None else f", about {pace * (n_splits - done):.0f}s left"
         run.report(f"{stage}: held-out class split {index} of {n_splits}{left}")
 
+    n_held_out = n_held_out_classes(settings.validation_fraction, n_classes)
     with run.clock("choosing the anchor"):
-        return choose_anchor(
+        choice = choose_anchor(
             X,
             codes,
             n_classes,
             settings.init,
             settings.shrinkage,
             settings.alpha,
-            n_held_out_classes(settings.validation_fraction, n_classes),
+            n_held_out,
             run.random_state,
             held_out.kmeans_seed,
             on_split,
             moments,
         )
+    if choice.split_scores is None:  # nothing was compared
+        run.report(
+            f"{_describe_start(choice)} kept without comparing anchors: sets of "
+            f"{n_held_out} held-out classes would keep {n_classes - n_held_out} "
+            f"training classes, fewer than {FEWEST_KEPT_CLASSES}"
+        )
+    return choice
 
 
 def _describe_start(result):

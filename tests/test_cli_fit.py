@@ -122,6 +122,10 @@ def test_fit_says_what_it_does_and_why_no_network_was_trained(digit_files, tmp_p
     args = [digit_files / "seen.csv", "--target", "digit", "--random-state", "0"]
     verbose = ok("fit", *args, "-o", tmp_path / "a.dsc", "-v")
     assert "held-out class split" not in verbose.stdout
+    assert (
+        "init='whitened', shrinkage=0.1 kept without comparing anchors: sets of 2 "
+        "held-out classes would keep 3 training classes, fewer than 4"
+    ) in verbose.stdout
     assert "No network was trained: the anchor kept is the whitened one" in (
         verbose.stdout
     )
