@@ -367,7 +367,7 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     result.history.validation_scores = evidence.scores
     result.history.best_validation_score = max(evidence.scores)
     result.history.validation_metric = evidence.metric
-    _record_validation(result.history, len(np.unique(held_out.codes)), anchor)
+    _record_validation(result.history, held_out.n_classes, anchor)
     if settings.training.verbose:
         print(
             f"[{settings.training.name}] {_describe_start(result)}; held-out "
@@ -382,7 +382,7 @@ def _trial(trial, train_part, held_out, run, init):
     held-out classes say of it: ``Evidence``."""
     max_iter = run.settings.training.max_iter
     random = init == "random"
-    n_train, n_held_out = (len(np.unique(c)) for c in (train_part[1], held_out.codes))
+    n_train, n_held_out = len(np.unique(train_part[1])), held_out.n_classes
     if held_out.many_classes:
         _report_training(
             run, init, n_train, n_held_out, ", scored on them after every epoch"

@@ -191,6 +191,7 @@ class ScriptedHeldOut:
 
     def __init__(self, codes, script, margin=SELECTION_MARGIN, recall_p=1.0):
         self.codes = codes
+        self.n_classes = len(np.unique(codes))
         self.script = list(script)
         self.seen = []
         self.margin = margin
