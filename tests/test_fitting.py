@@ -5,9 +5,12 @@ import warnings
 
 import numpy as np
 import pytest
+import threadpoolctl
 import torch
+from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
+from sklearn_dsc import DeepSpectralClusteringEmbedder, _selection
 from sklearn_dsc._fitting import (
     Run,
     Settings,
@@ -408,3 +411,31 @@ def test_class_centroids_keep_what_a_chunk_does_not_hold():
     np.testing.assert_array_equal(update[1], [9.0, 9.0])
     np.testing.assert_array_equal(update[[0, 2]], centroids[[0, 2]])
     assert np.isnan(centroids[1]).all()  # the previous array is not changed
+
+
+def test_held_out_classes_choose_and_train_with_one_blas_thread(monkeypatch):
+    """Past the class moments, a fit's k-means scores and training run beside
+    OpenBLAS limited to one thread (its spinning threads would take their
+    cores), and the caller's limit is restored."""
+    seen = []
+    original = _selection.kmeans_nmi
+
+    def recording(*args, **kwargs):
+        seen.append(blas_threads())
+        return original(*args, **kwargs)
+
+    def blas_threads():
+        return {
+            pool["num_threads"]
+            for pool in threadpoolctl.threadpool_info()
+            if pool["user_api"] == "blas"
+        }
+
+    monkeypatch.setattr(_selection, "kmeans_nmi", recording)
+    X, y = load_digits(return_X_y=True)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        assert blas_threads() == {2}
+        DeepSpectralClusteringEmbedder(max_iter=2, random_state=0).fit(X / 16, y)
+        assert blas_threads() == {2}
+    assert seen
+    assert all(threads == {1} for threads in seen)
