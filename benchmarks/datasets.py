@@ -186,6 +186,14 @@ def many_classes(n_classes=1200, rows_per_class=8, n_features=256, seed=0):
     return _split(X, y)
 
 
+def many_rows_a_class():
+    """``many_classes`` with 400 rows of each of 240 classes in 128 features:
+    120 training classes, so that a default fit's sets of 36 held-out
+    classes hold 14,400 rows, more than the anchor choice scores
+    (``_selection.MAX_SCORED_ROWS``)."""
+    return many_classes(n_classes=240, rows_per_class=400, n_features=128)
+
+
 DATASETS = {
     "digits": digits,
     "letters": letters,

@@ -13,21 +13,21 @@ never seen in training in that anchor (fitted on every training class) and
 the seconds of the choice.
 
 The datasets: glyphs and fonts (``datasets.py``; 15 and 30 classes held out
-a set, of 200 and 100 rows), and ``datasets.many_classes`` with 400 rows
-of each of 240 classes in 128 features (120 training classes, 36 held out a
-set: 14,400 rows), where the defaults score fewer rows than the set holds.
+a set, of 200 and 100 rows), and ``datasets.many_rows_a_class`` (400 rows
+of each of 240 generated classes in 128 features; 120 training classes, 36
+held out a set: 14,400 rows), where the defaults score fewer rows than the
+set holds.
 
 Setup: ``bash benchmarks/install_data.sh``, then
 ``python benchmarks/scored_rows.py``; ``--help`` lists the options.
 """
 
 import argparse
-import functools
 import time
 import warnings
 
 import numpy as np
-from datasets import DATASETS, many_classes
+from datasets import DATASETS, many_rows_a_class
 from outputs import add_output, name_of, write_results
 from selection_criteria import ALPHA, VALIDATION_FRACTION
 from sklearn.exceptions import ConvergenceWarning
@@ -41,9 +41,7 @@ from sklearn_dsc.metrics import kmeans_nmi
 LOADERS = {
     "glyphs": DATASETS["glyphs"],
     "fonts": DATASETS["fonts"],
-    "many rows a class": functools.partial(
-        many_classes, n_classes=240, rows_per_class=400, n_features=128
-    ),
+    "many rows a class": many_rows_a_class,
 }
 EVERY_ROW = "every row"
 DEFAULTS = "the defaults"

@@ -417,12 +417,6 @@ def test_held_out_classes_choose_and_train_with_one_blas_thread(monkeypatch):
     """Past the class moments, a fit's k-means scores and training run beside
     OpenBLAS limited to one thread (its spinning threads would take their
     cores), and the caller's limit is restored."""
-    seen = []
-    original = _selection.kmeans_nmi
-
-    def recording(*args, **kwargs):
-        seen.append(blas_threads())
-        return original(*args, **kwargs)
 
     def blas_threads():
         return {
@@ -430,6 +424,13 @@ def test_held_out_classes_choose_and_train_with_one_blas_thread(monkeypatch):
             for pool in threadpoolctl.threadpool_info()
             if pool["user_api"] == "blas"
         }
+
+    seen = []
+    original = _selection.kmeans_nmi
+
+    def recording(*args, **kwargs):
+        seen.append(blas_threads())
+        return original(*args, **kwargs)
 
     monkeypatch.setattr(_selection, "kmeans_nmi", recording)
     X, y = load_digits(return_X_y=True)
