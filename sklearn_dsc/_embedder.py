@@ -82,11 +82,43 @@ HEAD_PARAMETERS = (
 )
 
 
+# Parameters that build the network: ``warm_start`` and ``partial_fit``
+# continue the fitted one and refuse values other than those it was built
+# with (``_check_built_with``), rather than ignore them.
+ARCHITECTURE_PARAMETERS = (
+    "n_components",
+    "network",
+    "input_shape",
+    "hidden_layer_sizes",
+    "activation",
+    "dropout",
+    "normalize_embeddings",
+    "init",
+    "shrinkage",
+)
+
+
+def _comparable(value):
+    """A parameter's value as compared between fits (a list as its tuple)."""
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
 def _same_value(value, default):
     """Whether a parameter holds its default (a list as its tuple)."""
     if isinstance(value, (list, tuple)) and isinstance(default, tuple):
         return tuple(value) == default
     return isinstance(value, type(default)) and value == default
+
+
+def _same(value, other):
+    """``value == other`` for parameter values, a module or a callable by
+    identity (a NumPy comparison reduced to one truth value)."""
+    if value is other:
+        return True
+    try:
+        return bool(np.all(value == other))
+    except (TypeError, ValueError):
+        return False
 
 
 def _is(value, name):
@@ -329,7 +361,12 @@ default="auto"
 
     warm_start : bool, default=False
         Continue training the fitted network on the next ``fit`` instead of
-        starting afresh.
+        starting afresh. The parameters that build the network
+        (``n_components``, ``network``, ``input_shape``,
+        ``hidden_layer_sizes``, ``activation``, ``dropout``,
+        ``normalize_embeddings``, ``init`` and ``shrinkage``) must keep the
+        values it was built with: others raise a ``ValueError`` (as in
+        ``partial_fit``). ``solver="closed_form"`` refits its map anew.
 
     random_state : int, RandomState instance or None, default=None
         Seeds everything random: initial weights, batches, the validation
@@ -594,7 +631,9 @@ default="auto"
         kept no head, the first call trains the head and adds its
         ``n_components`` columns to the embedding; the centroids of classes
         absent from that chunk are then unknown (NaN) until a chunk holds
-        them, and ``predict`` leaves those classes out.
+        them, and ``predict`` leaves those classes out. The parameters that
+        build the network keep their values between calls (those listed
+        under ``warm_start``); others raise a ``ValueError``.
 
         Parameters
         ----------
@@ -619,6 +658,10 @@ default="auto"
         with ``_fitting``, store the result."""
         with self._unchanged_on_error(), exact_float32():
             continues = hasattr(self, "module_") and (incremental or self.warm_start)
+            # the closed form refits its map from the data whatever was fitted
+            rebuilds = not continues or self.solver == "closed_form"
+            if not rebuilds:
+                self._check_built_with(incremental)
             X, y = self._validate_training_data(
                 X, y, reset=not continues, chunk=incremental
             )
@@ -643,6 +686,8 @@ default="auto"
                 result = fit_adam(X, codes, n_classes, run, previous)
             self._store(result.module, result.history)
             self.init_, self.shrinkage_ = result.init, result.shrinkage
+            if rebuilds:
+                self._record_built_with()
             embeddings = embed(self.module_.to(device), X, device)
             self.module_.to("cpu")
             self.class_centroids_ = class_centroids(
@@ -658,6 +703,37 @@ default="auto"
                 self._warn_if_other_width()
                 self._warn_if_head_parameters_unused()
         return self
+
+    def _record_built_with(self):
+        """Remember the parameters that built ``module_``."""
+        self._built_with = {
+            name: _comparable(getattr(self, name)) for name in ARCHITECTURE_PARAMETERS
+        }
+
+    def _check_built_with(self, incremental):
+        """Refuse to continue ``module_`` with architecture parameters other
+        than those it was built with: the network would not take them."""
+        built_with = getattr(self, "_built_with", None)
+        if built_with is None:
+            return
+        changed = [
+            name
+            for name, value in built_with.items()
+            if not _same(_comparable(getattr(self, name)), value)
+        ]
+        if not changed:
+            return
+        was = ", ".join(f"{name}={built_with[name]!r}" for name in changed)
+        now = ", ".join(f"{name}={getattr(self, name)!r}" for name in changed)
+        if incremental:
+            how = "fit a clone of the estimator (sklearn.base.clone) to start anew"
+        else:
+            how = "set warm_start=False to start anew"
+        raise ValueError(
+            f"{'partial_fit' if incremental else 'warm_start=True'} continues the "
+            f"fitted network, built with {was}; it cannot take {now}. Set them "
+            f"back to continue, or {how} with them."
+        )
 
     def _warn_if_head_parameters_unused(self):
         """Say once per fit when the embedding is an anchor alone, so that the

@@ -220,6 +220,7 @@ def _load(path, archive):
         raise ModelFileError(str(error)) from None
     if version < 2:
         _drop_zero_head_columns(estimator)
+    estimator._record_built_with()  # the saved parameters built the network
     _check_consistent(path, estimator)
     return estimator
 
