@@ -9,7 +9,6 @@ and tags. Fitting itself is in ``_fitting`` (which calls ``_selection`` and
 import contextlib
 import copy
 import dataclasses
-import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -41,6 +40,11 @@ from ._fitting import (
     fit_closed_form,
 )
 from ._networks import ACTIVATIONS
+from ._parameters import (
+    check_built_with,
+    record_built_with,
+    warn_if_head_parameters_unused,
+)
 from ._training import History, TrainingSettings, restore, snapshot
 from ._validation import (
     check_numeric_frame,
@@ -60,65 +64,6 @@ FLOAT32_RANGE = (
     float(np.finfo(np.float32).tiny) * 2**24,
     float(np.finfo(np.float32).max) / 2**24,
 )
-
-
-# Parameters that shape the trained head or its training alone: they do
-# not change an embedding that kept no trained head (``n_components`` has
-# a warning of its own, ``_warn_if_other_width``).
-HEAD_PARAMETERS = (
-    "network",
-    "input_shape",
-    "hidden_layer_sizes",
-    "activation",
-    "dropout",
-    "normalize_embeddings",
-    "batch_size",
-    "chunk_size",
-    "samples_per_class",
-    "learning_rate_init",
-    "max_iter",
-    "tol",
-    "n_iter_no_change",
-)
-
-
-# Parameters that build the network: ``warm_start`` and ``partial_fit``
-# continue the fitted one and refuse values other than those it was built
-# with (``_check_built_with``), rather than ignore them.
-ARCHITECTURE_PARAMETERS = (
-    "n_components",
-    "network",
-    "input_shape",
-    "hidden_layer_sizes",
-    "activation",
-    "dropout",
-    "normalize_embeddings",
-    "init",
-    "shrinkage",
-)
-
-
-def _comparable(value):
-    """A parameter's value as compared between fits (a list as its tuple)."""
-    return tuple(value) if isinstance(value, list | tuple) else value
-
-
-def _same_value(value, default):
-    """Whether a parameter holds its default (a list as its tuple)."""
-    if isinstance(value, (list, tuple)) and isinstance(default, tuple):
-        return tuple(value) == default
-    return isinstance(value, type(default)) and value == default
-
-
-def _same(value, other):
-    """``value == other`` for parameter values, a module or a callable by
-    identity (a NumPy comparison reduced to one truth value)."""
-    if value is other:
-        return True
-    try:
-        return bool(np.all(value == other))
-    except (TypeError, ValueError):
-        return False
 
 
 def _is(value, name):
@@ -661,7 +606,7 @@ default="auto"
             # the closed form refits its map from the data whatever was fitted
             rebuilds = not continues or self.solver == "closed_form"
             if not rebuilds:
-                self._check_built_with(incremental)
+                check_built_with(self, incremental)
             X, y = self._validate_training_data(
                 X, y, reset=not continues, chunk=incremental
             )
@@ -687,7 +632,7 @@ default="auto"
             self._store(result.module, result.history)
             self.init_, self.shrinkage_ = result.init, result.shrinkage
             if rebuilds:
-                self._record_built_with()
+                record_built_with(self)
             embeddings = embed(self.module_.to(device), X, device)
             self.module_.to("cpu")
             self.class_centroids_ = class_centroids(
@@ -701,76 +646,8 @@ default="auto"
                 print(f"[{type(self).__name__}] time: {run.clock.describe()}")
             if not incremental:
                 self._warn_if_other_width()
-                self._warn_if_head_parameters_unused()
+                warn_if_head_parameters_unused(self)
         return self
-
-    def _record_built_with(self):
-        """Remember the parameters that built ``module_``."""
-        self._built_with = {
-            name: _comparable(getattr(self, name)) for name in ARCHITECTURE_PARAMETERS
-        }
-
-    def _check_built_with(self, incremental):
-        """Refuse to continue ``module_`` with architecture parameters other
-        than those it was built with: the network would not take them."""
-        built_with = getattr(self, "_built_with", None)
-        if built_with is None:
-            return
-        changed = [
-            name
-            for name, value in built_with.items()
-            if not _same(_comparable(getattr(self, name)), value)
-        ]
-        if not changed:
-            return
-        was = ", ".join(f"{name}={built_with[name]!r}" for name in changed)
-        now = ", ".join(f"{name}={getattr(self, name)!r}" for name in changed)
-        if incremental:
-            how = "fit a clone of the estimator (sklearn.base.clone) to start anew"
-        else:
-            how = "set warm_start=False to start anew"
-        raise ValueError(
-            f"{'partial_fit' if incremental else 'warm_start=True'} continues the "
-            f"fitted network, built with {was}; it cannot take {now}. Set them "
-            f"back to continue, or {how} with them."
-        )
-
-    def _warn_if_head_parameters_unused(self):
-        """Say once per fit when the embedding is an anchor alone, so that the
-        head's parameters set by the caller (a grid search over
-        ``hidden_layer_sizes``, say) had no effect on it."""
-        if self.init_ in (None, "random") or self.module_.head_scale:
-            return
-        defaults = {
-            name: parameter.default
-            for name, parameter in inspect.signature(type(self)).parameters.items()
-        }
-        unused = [
-            f"{name}={value!r}"
-            for name in HEAD_PARAMETERS
-            if not _same_value(value := getattr(self, name), defaults[name])
-        ]
-        if not unused:
-            return
-        scores = self.validation_scores_ or []
-        if len(scores) >= 2:
-            why = (
-                "the head trained on the training classes did not cluster "
-                "held-out classes better than the anchor alone"
-            )
-        elif len(scores) == 1:
-            why = (
-                "with init='auto' and fewer than 10 held-out classes a head "
-                "is trained only beside the closed_form anchor"
-            )
-        else:
-            why = "no head was trained"
-        warn(
-            f"No trained head was kept ({why}): the embedding is the "
-            f"{self.init_} anchor alone and does not depend on "
-            f"{', '.join(unused)}.",
-            UserWarning,
-        )
 
     def _warn_if_other_width(self):
         """``n_components`` is the trained part's width: say so when the

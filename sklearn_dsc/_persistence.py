@@ -33,6 +33,7 @@ from ._fitted_state import (
     non_negative_integer,
 )
 from ._networks import AnchoredEmbedding, build_network
+from ._parameters import record_built_with
 from ._version import __version__
 
 FORMAT = "sklearn-dsc-model"
@@ -220,7 +221,7 @@ def _load(path, archive):
         raise ModelFileError(str(error)) from None
     if version < 2:
         _drop_zero_head_columns(estimator)
-    estimator._record_built_with()  # the saved parameters built the network
+    record_built_with(estimator)  # the saved parameters built the network
     _check_consistent(path, estimator)
     return estimator
 

@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_dsc import DeepSpectralClusteringEmbedder, spectral_clustering_loss
 from sklearn_dsc.metrics import kmeans_nmi
 
-from helpers import informative_and_noise, within_class_covariance
+from helpers import fit_quietly, informative_and_noise, within_class_covariance
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 
@@ -55,12 +55,6 @@ def fast(**params):
         **params,
     }
     return DeepSpectralClusteringEmbedder(**params)
-
-
-def fit_quietly(estimator, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(X, y)
 
 
 def test_mlp_separates_rings_that_a_linear_map_cannot():
@@ -314,57 +308,6 @@ def test_warm_start_continues_training(blobs):
 
 def first_weight(estimator):
     return next(estimator.module_.parameters()).detach().clone()
-
-
-@pytest.mark.parametrize("incremental", [False, True])
-@pytest.mark.parametrize(
-    "changed",
-    [
-        {"hidden_layer_sizes": (16, 8)},
-        {"n_components": 3},
-        {"activation": "tanh", "dropout": 0.2},
-        {"network": torch.nn.Linear(6, 4)},
-        {"init": "pca", "n_components": None},
-    ],
-)
-def test_continuing_refuses_other_architecture_parameters(blobs, changed, incremental):
-    X, y = blobs
-    first = fast(max_iter=2, warm_start=True, n_components=4)
-    estimator = fit_quietly(clone(first), X, y)
-    weights, n_iter = first_weight(estimator), estimator.n_iter_
-    estimator.set_params(**changed)
-    continuing = "partial_fit" if incremental else "warm_start=True"
-    message = rf"{re.escape(continuing)} continues the fitted network, built with "
-    with pytest.raises(ValueError, match=message) as raised:
-        estimator.partial_fit(X, y) if incremental else estimator.fit(X, y)
-    built_with, asked = str(raised.value).split("cannot take")
-    for name, value in changed.items():  # each named with both of its values
-        assert f"{name}={getattr(first, name)!r}" in built_with
-        assert f"{name}={value!r}" in asked
-    assert estimator.n_iter_ == n_iter
-    assert torch.equal(first_weight(estimator), weights)
-    # starting anew takes the new parameters
-    estimator.set_params(warm_start=False)
-    fit_quietly(estimator, X, y)
-    assert estimator.n_iter_ == 2
-
-
-def test_continuing_takes_the_same_architecture_in_another_form(blobs):
-    X, y = blobs
-    estimator = fit_quietly(
-        fast(max_iter=2, warm_start=True, hidden_layer_sizes=[32], n_components=4),
-        X,
-        y,
-    )
-    estimator.set_params(hidden_layer_sizes=(32,), n_components=np.int64(4))
-    fit_quietly(estimator, X, y)
-    assert estimator.n_iter_ == 4
-    # the closed form refits its map whatever was fitted: nothing to refuse
-    linear = DeepSpectralClusteringEmbedder(
-        solver="closed_form", hidden_layer_sizes=(), n_components=2, warm_start=True
-    ).fit(X, y)
-    linear.set_params(n_components=3)
-    assert linear.fit(X, y).transform(X).shape == (len(X), 3)
 
 
 def test_early_stopping_restores_the_best_weights():
@@ -956,22 +899,6 @@ def test_classes_of_a_single_row_are_named(blobs):
     y[:2] = [7, 8]  # two classes of one row each
     with pytest.warns(UserWarning, match=r"2 classes have a single row: 7, 8"):
         fit_quietly(fast(max_iter=1), X, y)
-
-
-def test_head_parameters_that_an_anchor_alone_ignores_are_named():
-    X, y = informative_and_noise(n_classes=12)
-    # 4 held-out classes choose the PLDA anchor, beside which no head is
-    # trained: the widths of the hidden layers cannot matter
-    with pytest.warns(
-        UserWarning, match=r"does not depend on hidden_layer_sizes=\(8,\)"
-    ):
-        estimator = DeepSpectralClusteringEmbedder(
-            hidden_layer_sizes=(8,), random_state=0
-        ).fit(X, y)
-    assert estimator.init_ == "plda"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)
-        DeepSpectralClusteringEmbedder(random_state=0).fit(X, y)  # the defaults
 
 
 def test_score_without_random_state_is_repeatable():

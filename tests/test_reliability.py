@@ -1,19 +1,18 @@
 """Faults during training, numerical extremes and concurrent inference."""
 
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_blobs
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import NotFittedError
 
 import sklearn_dsc._selection as _selection
 import sklearn_dsc._training as training
 from sklearn_dsc import DeepSpectralClusteringEmbedder
 
-from helpers import interrupted_at_call
+from helpers import fit_quietly, interrupted_at_call
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +23,6 @@ def blobs():
 def model(**params):
     params = {"hidden_layer_sizes": (16,), "max_iter": 5, "random_state": 0, **params}
     return DeepSpectralClusteringEmbedder(**params)
-
-
-def fit_quietly(estimator, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(X, y)
 
 
 def all_finite(estimator):

@@ -1,0 +1,142 @@
+"""The estimator's parameters as fits compare them.
+
+``warm_start`` and ``partial_fit`` continue the fitted network: the
+parameters that build it (``ARCHITECTURE_PARAMETERS``) are recorded when it
+is built (``record_built_with``) and continuing refuses other values
+(``check_built_with``) rather than ignore them. A fit that keeps an anchor
+alone says which of the head's parameters (``HEAD_PARAMETERS``) set by the
+caller had no effect (``warn_if_head_parameters_unused``).
+"""
+
+import inspect
+
+import numpy as np
+
+from ._warnings import warn
+
+# Parameters that build the network
+ARCHITECTURE_PARAMETERS = (
+    "n_components",
+    "network",
+    "input_shape",
+    "hidden_layer_sizes",
+    "activation",
+    "dropout",
+    "normalize_embeddings",
+    "init",
+    "shrinkage",
+)
+
+# Parameters that shape the trained head or its training alone: they do
+# not change an embedding that kept no trained head (``n_components`` has
+# a warning of its own, the estimator's ``_warn_if_other_width``).
+HEAD_PARAMETERS = (
+    "network",
+    "input_shape",
+    "hidden_layer_sizes",
+    "activation",
+    "dropout",
+    "normalize_embeddings",
+    "batch_size",
+    "chunk_size",
+    "samples_per_class",
+    "learning_rate_init",
+    "max_iter",
+    "tol",
+    "n_iter_no_change",
+)
+
+
+def _comparable(value):
+    """A parameter's value as compared between fits (a list as its tuple)."""
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
+def _same(value, other):
+    """``value == other`` for parameter values, a module or a callable by
+    identity (a NumPy comparison reduced to one truth value)."""
+    if value is other:
+        return True
+    try:
+        return bool(np.all(value == other))
+    except (TypeError, ValueError):
+        return False
+
+
+def _same_value(value, default):
+    """Whether a parameter holds its default (a list as its tuple)."""
+    if isinstance(value, (list, tuple)) and isinstance(default, tuple):
+        return tuple(value) == default
+    return isinstance(value, type(default)) and value == default
+
+
+def record_built_with(estimator):
+    """Remember the parameters that built ``estimator.module_``."""
+    estimator._built_with = {
+        name: _comparable(getattr(estimator, name)) for name in ARCHITECTURE_PARAMETERS
+    }
+
+
+def check_built_with(estimator, incremental):
+    """Refuse to continue ``estimator.module_`` (``partial_fit`` if
+    ``incremental``, else ``warm_start``) with parameters that build the
+    network other than those it was built with: it would not take them."""
+    built_with = getattr(estimator, "_built_with", None)
+    if built_with is None:
+        return
+    changed = [
+        name
+        for name, value in built_with.items()
+        if not _same(_comparable(getattr(estimator, name)), value)
+    ]
+    if not changed:
+        return
+    was = ", ".join(f"{name}={built_with[name]!r}" for name in changed)
+    now = ", ".join(f"{name}={getattr(estimator, name)!r}" for name in changed)
+    if incremental:
+        how = "fit a clone of the estimator (sklearn.base.clone) to start anew"
+    else:
+        how = "set warm_start=False to start anew"
+    raise ValueError(
+        f"{'partial_fit' if incremental else 'warm_start=True'} continues the "
+        f"fitted network, built with {was}; it cannot take {now}. Set them "
+        f"back to continue, or {how} with them."
+    )
+
+
+def warn_if_head_parameters_unused(estimator):
+    """Say once per fit when the embedding is an anchor alone, so that the
+    head's parameters set by the caller (a grid search over
+    ``hidden_layer_sizes``, say) had no effect on it."""
+    if estimator.init_ in (None, "random") or estimator.module_.head_scale:
+        return
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(type(estimator)).parameters.items()
+    }
+    unused = [
+        f"{name}={value!r}"
+        for name in HEAD_PARAMETERS
+        if not _same_value(value := getattr(estimator, name), defaults[name])
+    ]
+    if not unused:
+        return
+    scores = estimator.validation_scores_ or []
+    if len(scores) >= 2:
+        why = (
+            "the head trained on the training classes did not cluster "
+            "held-out classes better than the anchor alone"
+        )
+    elif len(scores) == 1:
+        why = (
+            "with init='auto' and fewer than 10 held-out classes a head "
+            "is trained only beside the closed_form anchor"
+        )
+    else:
+        why = "no head was trained"
+    warn(
+        f"No trained head was kept ({why}): the embedding is the "
+        f"{estimator.init_} anchor alone and does not depend on "
+        f"{', '.join(unused)}.",
+        UserWarning,
+    )

@@ -1,0 +1,103 @@
+"""The parameters that build the network, between fits: continuing refuses
+new values; and the head's parameters that an anchor alone ignores."""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import make_blobs
+
+from sklearn_dsc import DeepSpectralClusteringEmbedder
+
+from helpers import fit_quietly, informative_and_noise
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return make_blobs(n_samples=200, centers=4, n_features=6, random_state=0)
+
+
+def continued(**params):
+    """A small network from a random start that ``fit`` continues."""
+    params = {
+        "hidden_layer_sizes": (32,),
+        "n_components": 4,
+        "max_iter": 2,
+        "random_state": 0,
+        "device": "cpu",
+        "init": "random",
+        "early_stopping": False,
+        "warm_start": True,
+        **params,
+    }
+    return DeepSpectralClusteringEmbedder(**params)
+
+
+def weights(estimator):
+    return [p.detach().clone() for p in estimator.module_.parameters()]
+
+
+@pytest.mark.parametrize("incremental", [False, True])
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"hidden_layer_sizes": (16, 8)},
+        {"n_components": 3},
+        {"activation": "tanh", "dropout": 0.2},
+        {"network": torch.nn.Linear(6, 4)},
+        {"init": "pca", "n_components": None},
+    ],
+)
+def test_continuing_refuses_other_architecture_parameters(blobs, changed, incremental):
+    X, y = blobs
+    first = continued()
+    estimator = fit_quietly(clone(first), X, y)
+    before, n_iter = weights(estimator), estimator.n_iter_
+    estimator.set_params(**changed)
+    continuing = "partial_fit" if incremental else "warm_start=True"
+    message = rf"{re.escape(continuing)} continues the fitted network, built with "
+    with pytest.raises(ValueError, match=message) as raised:
+        estimator.partial_fit(X, y) if incremental else estimator.fit(X, y)
+    built_with, asked = str(raised.value).split("cannot take")
+    for name, value in changed.items():  # each named with both of its values
+        assert f"{name}={getattr(first, name)!r}" in built_with
+        assert f"{name}={value!r}" in asked
+    assert estimator.n_iter_ == n_iter
+    assert all(map(torch.equal, weights(estimator), before))
+    # starting anew takes the new parameters
+    estimator.set_params(warm_start=False)
+    fit_quietly(estimator, X, y)
+    assert estimator.n_iter_ == 2
+
+
+def test_continuing_takes_the_same_architecture_in_another_form(blobs):
+    X, y = blobs
+    estimator = fit_quietly(continued(hidden_layer_sizes=[32]), X, y)
+    estimator.set_params(hidden_layer_sizes=(32,), n_components=np.int64(4))
+    fit_quietly(estimator, X, y)
+    assert estimator.n_iter_ == 4
+    # the closed form refits its map whatever was fitted: nothing to refuse
+    linear = DeepSpectralClusteringEmbedder(
+        solver="closed_form", hidden_layer_sizes=(), n_components=2, warm_start=True
+    ).fit(X, y)
+    linear.set_params(n_components=3)
+    assert linear.fit(X, y).transform(X).shape == (len(X), 3)
+
+
+def test_head_parameters_that_an_anchor_alone_ignores_are_named():
+    X, y = informative_and_noise(n_classes=12)
+    # 4 held-out classes choose the PLDA anchor, beside which no head is
+    # trained: the widths of the hidden layers cannot matter
+    with pytest.warns(
+        UserWarning, match=r"does not depend on hidden_layer_sizes=\(8,\)"
+    ):
+        estimator = DeepSpectralClusteringEmbedder(
+            hidden_layer_sizes=(8,), random_state=0
+        ).fit(X, y)
+    assert estimator.init_ == "plda"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        DeepSpectralClusteringEmbedder(random_state=0).fit(X, y)  # the defaults
