@@ -9,10 +9,11 @@ next to the size of the output the call must return (the embedding; for
 of the training rows that its class centroids come from): memory beyond that
 output should stay flat as n grows for ``transform``, which embeds 4096 rows
 at a time. ``fit`` (a default fit, 2 epochs) holds copies of its inputs: the
-training and held-out rows apart, a float32 copy for torch, and at most one
-float64 copy (the centred rows whose Gram matrix compares the anchors).
+training and held-out rows apart, a float32 copy for torch, and float64
+blocks of at most 64 MiB of the centred rows, whose Gram matrix compares the
+anchors.
 
-    python benchmarks/bench_memory.py --rows 100000 1000000
+    python benchmarks/bench_memory.py --rows 100000 1000000 [--calls fit]
 """
 
 import argparse
@@ -24,6 +25,7 @@ from children import child_result
 
 N_FEATURES = 64
 N_CLASSES = 10
+CALLS = ("fit", "transform", "score")
 
 
 def peak_bytes():
@@ -69,6 +71,13 @@ def child(call, n_rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--calls",
+        nargs="+",
+        choices=CALLS,
+        default=list(CALLS),
+        help="the calls to measure",
+    )
     parser.add_argument("--child", nargs=2, metavar=("CALL", "ROWS"), help="internal")
     args = parser.parse_args(argv)
     if args.child:
@@ -77,7 +86,7 @@ def main(argv=None):
     print(f"{N_FEATURES} float32 features, {N_CLASSES} classes, default estimator\n")
     print("| call | rows | input | output | peak growth | growth beyond output |")
     print("|---|---|---|---|---|---|")
-    for call in ("fit", "transform", "score"):
+    for call in args.calls:
         for n_rows in args.rows:
             figures = child_result(__file__, call, n_rows)
             mib = {key: value / 2**20 for key, value in figures.items()}

@@ -42,7 +42,7 @@ import scipy.sparse as sp
 from scipy import linalg
 from sklearn.covariance import oas
 
-from ._blocks import by_column_blocks
+from ._blocks import by_column_blocks, row_blocks
 from ._closed_form import (
     class_sums,
     closed_form_from_moments,
@@ -369,6 +369,29 @@ def _float64_mean(X):
     return X.astype(np.float64).mean(axis=0)
 
 
+def _centred_moments(X, center, classes):
+    """The class sums and the Gram matrix of the rows of ``X`` less
+    ``center``, in float64: a block of rows at a time (``row_blocks``) for a
+    dense ``X``, so that no float64 copy of all of it is made; a sparse one
+    is copied whole (as many entries as it has)."""
+    n_classes = classes.max() + 1
+    if sp.issparse(X):
+        centred = X.astype(np.float64)
+        return class_sums(centred, classes, n_classes), dense(centred.T @ centred)
+    sums = gram = None
+    for block in row_blocks(*X.shape):
+        centred = X[block] - center  # float64, as the center
+        block_sums = class_sums(centred, classes[block], n_classes)
+        block_gram = centred.T @ centred
+        if gram is None:
+            sums, gram = block_sums, block_gram
+        else:
+            sums += block_sums
+            gram += block_gram
+        del centred  # before the next block is formed
+    return sums, gram
+
+
 class ClassMoments:
     """Per-class row counts and sums, and the Gram matrix, of inputs at most
     ``MAX_COVARIANCE_FEATURES`` wide (dense ones centred on their mean).
@@ -383,20 +406,16 @@ class ClassMoments:
 
     def __init__(self, X, codes):
         # X is kept as given and its rows are read in float64 when needed
-        # (``_centred``): no float64 copy of all of it outlives this call,
-        # and the one made here is centred already
+        # (``_centred``)
         self.X = X
-        if sp.issparse(X):
-            self.center = np.zeros(X.shape[1])
-            centred = X.astype(np.float64)
-        else:
-            self.center = by_column_blocks(_float64_mean, X)
-            centred = X - self.center  # float64, as the center
         _, self.classes = np.unique(codes, return_inverse=True)
         n_classes = self.classes.max() + 1
         self.counts = np.bincount(self.classes, minlength=n_classes).astype(float)
-        self.sums = class_sums(centred, self.classes, n_classes)
-        self.gram = dense(centred.T @ centred)
+        if sp.issparse(X):
+            self.center = np.zeros(X.shape[1])
+        else:
+            self.center = by_column_blocks(_float64_mean, X)
+        self.sums, self.gram = _centred_moments(X, self.center, self.classes)
         self._factorisations = {}  # by the classes held out
 
     def _centred(self, rows):

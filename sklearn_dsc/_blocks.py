@@ -11,6 +11,10 @@ Fortran-ordered ones), provided the block is at least two columns wide (a
 single column is reduced pairwise whatever the order); and a sparse matrix
 times a dense one sums the products of each column in the order of the
 sparse entries, whatever the other columns.
+
+A Gram matrix pairs every column with every other, so it is formed a block
+of rows at a time instead (``row_blocks``): the same bits where one block
+holds every row, the rounding of a sum of blocks' products otherwise.
 """
 
 import numpy as np
@@ -33,6 +37,15 @@ def column_blocks(n_rows, n_columns):
         blocks.append(slice(start, min(stop, n_columns)))
         start = stop
     return blocks
+
+
+def row_blocks(n_rows, n_columns):
+    """Slices that cover ``range(n_rows)`` in order (at least one), each as
+    tall as ``BLOCK_BYTES`` of float64 rows of ``n_columns`` allow, and
+    never empty but where there are no rows."""
+    height = max(1, BLOCK_BYTES // (8 * max(n_columns, 1)))
+    starts = range(0, max(n_rows, 1), height)
+    return [slice(start, min(start + height, n_rows)) for start in starts]
 
 
 def by_column_blocks(reduce, X):

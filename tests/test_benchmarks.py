@@ -290,6 +290,11 @@ def test_bench_memory_prints_a_row_per_call_and_size(capsys):
     assert "| fit | 5000 |" in out
     assert "| transform | 5000 |" in out
     assert "| score | 5000 |" in out
+    bench_memory.main(["--rows", "5000", "--calls", "transform"])
+    out = capsys.readouterr().out
+    assert "| transform | 5000 |" in out
+    assert "| fit |" not in out
+    assert "| score |" not in out
 
 
 def test_bench_large_batch_checks_chunks_against_whole_batches(capsys):

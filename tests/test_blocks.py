@@ -1,5 +1,6 @@
 """Per-column reductions a block of columns at a time: the same bits as over
-the whole array, in a bounded temporary."""
+the whole array, in a bounded temporary; the moments' Gram matrix a block of
+rows at a time."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ import scipy.sparse as sp
 
 from sklearn_dsc import _blocks
 from sklearn_dsc._anchors import ClassMoments
-from sklearn_dsc._blocks import by_column_blocks, column_blocks
+from sklearn_dsc._blocks import by_column_blocks, column_blocks, row_blocks
 from sklearn_dsc._closed_form import class_sums
 from sklearn_dsc._fitting import class_centroids
 from sklearn_dsc._networks import input_spread
@@ -62,12 +63,9 @@ def test_the_fit_reductions_are_unchanged(small_blocks, order):
     counts = np.bincount(codes)
     centroids = class_sums(X64, codes, 5) / counts[:, None]
     np.testing.assert_array_equal(class_centroids(X, codes, 5), centroids)
-    moments = ClassMoments(X, codes)
+    moments = ClassMoments(X, codes)  # its rows in blocks: test below
     center = X64.mean(axis=0)
     np.testing.assert_array_equal(moments.center, center)
-    centred = X64 - center
-    np.testing.assert_array_equal(moments.gram, centred.T @ centred)
-    np.testing.assert_array_equal(moments.sums, class_sums(centred, codes, 5))
     held = np.isin(codes, [1, 3])
     np.testing.assert_array_equal(moments._centred(held), X64[held] - center)
     sparse = sp.csr_matrix(np.where(X > 0, X, 0))
@@ -78,6 +76,38 @@ def test_the_fit_reductions_are_unchanged(small_blocks, order):
     )
 
 
+def test_row_blocks_cover_the_rows(monkeypatch):
+    monkeypatch.setattr(_blocks, "BLOCK_BYTES", 8 * 9 * 300)
+    assert row_blocks(1000, 9) == [
+        slice(0, 300),
+        slice(300, 600),
+        slice(600, 900),
+        slice(900, 1000),
+    ]
+    assert row_blocks(300, 9) == [slice(0, 300)]
+    assert row_blocks(2, 10**6) == [slice(0, 1), slice(1, 2)]  # 1 row at least
+    assert row_blocks(0, 9) == [slice(0, 0)]
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_the_moments_sum_blocks_of_rows(monkeypatch, order):
+    X = wide_range(1000, 9, order)
+    codes = np.random.default_rng(2).integers(0, 5, len(X))
+    centred = X.astype(np.float64) - X.astype(np.float64).mean(axis=0)
+    gram, sums = centred.T @ centred, class_sums(centred, codes, 5)
+    whole = ClassMoments(X, codes)  # one block: the whole array's bits
+    np.testing.assert_array_equal(whole.gram, gram)
+    np.testing.assert_array_equal(whole.sums, sums)
+    monkeypatch.setattr(_blocks, "BLOCK_BYTES", 8 * 9 * 300)
+    blocked = ClassMoments(X, codes)  # four blocks: the sum of theirs
+    blocks = [centred[block] for block in row_blocks(*X.shape)]
+    np.testing.assert_array_equal(blocked.gram, sum(b.T @ b for b in blocks))
+    parts = np.split(codes, [300, 600, 900])
+    found = sum(class_sums(b, c, 5) for b, c in zip(blocks, parts, strict=True))
+    np.testing.assert_array_equal(blocked.sums, found)
+    np.testing.assert_allclose(blocked.gram, gram, rtol=1e-12, atol=1e-9)
+
+
 def test_no_float64_copy_of_the_inputs_is_reduced_whole(monkeypatch):
     monkeypatch.setattr(_blocks, "BLOCK_BYTES", 2**20)
     X = wide_range(4000, 200, "C")
@@ -85,5 +115,4 @@ def test_no_float64_copy_of_the_inputs_is_reduced_whole(monkeypatch):
     copy = 8 * X.size  # 6.4 MB
     assert peak_bytes(input_spread, X) < copy / 4
     assert peak_bytes(class_centroids, X, codes, 10) < copy / 4
-    # the moments keep one centred float64 copy while they are formed, not two
-    assert peak_bytes(ClassMoments, X, codes) < 1.25 * copy
+    assert peak_bytes(ClassMoments, X, codes) < copy / 3  # a block and the Gram
