@@ -14,29 +14,24 @@ import numpy as np
 
 from ._warnings import warn
 
-# Parameters that build the network
-ARCHITECTURE_PARAMETERS = (
-    "n_components",
+# Parameters of the trained network's own shape
+_NETWORK_PARAMETERS = (
     "network",
     "input_shape",
     "hidden_layer_sizes",
     "activation",
     "dropout",
     "normalize_embeddings",
-    "init",
-    "shrinkage",
 )
+
+# Parameters that build the network
+ARCHITECTURE_PARAMETERS = ("n_components", *_NETWORK_PARAMETERS, "init", "shrinkage")
 
 # Parameters that shape the trained head or its training alone: they do
 # not change an embedding that kept no trained head (``n_components`` has
 # a warning of its own, the estimator's ``_warn_if_other_width``).
 HEAD_PARAMETERS = (
-    "network",
-    "input_shape",
-    "hidden_layer_sizes",
-    "activation",
-    "dropout",
-    "normalize_embeddings",
+    *_NETWORK_PARAMETERS,
     "batch_size",
     "chunk_size",
     "samples_per_class",
