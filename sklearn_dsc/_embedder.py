@@ -617,9 +617,9 @@ default="auto"
             device = resolve_device(self.device)
             random_state = check_random_state(self.random_state)
             previous = self._fitted_result() if continues else None
-            run = Run(
-                self._settings(), device, random_state, self._on_epoch, self._on_stage
-            )
+            # without a callback nothing looks at the network between epochs
+            on_epoch = None if self.callback is None else self._on_epoch
+            run = Run(self._settings(), device, random_state, on_epoch, self._on_stage)
             if previous is None:  # a network of the user's, tried before any work
                 check_own_network(X, n_classes, run.settings)
             if self.solver == "closed_form":
@@ -850,7 +850,7 @@ default="auto"
         """After every epoch: show the network and history being trained to the
         ``callback``; its ``True`` stops training."""
         self._store(module, history)
-        return self.callback is not None and bool(self.callback(self))
+        return bool(self.callback(self))
 
     # ------------------------------------------------------------ inference
 

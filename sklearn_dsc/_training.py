@@ -144,8 +144,9 @@ def train_epoch(module, optimizer, data, codes, sampler, run, history):
     """One epoch on ``data``: the epoch body of ``fit`` and ``partial_fit``,
     with the ``TrainingRun``'s settings and random state.
 
-    Records the mean loss and the samples seen in ``history``; an anchored
-    module's head is then rescaled to unit spread. Raises ``Diverged``.
+    Records the mean loss and the samples seen in ``history``. An anchored
+    module's ``head_scale`` is left as it was: callers set it
+    (``calibrate_head``) where it is read. Raises ``Diverged``.
     """
     settings, random_state = run.settings, run.random_state
     n_batches = max(1, round(len(data) / settings.batch_size))
@@ -169,8 +170,6 @@ def train_epoch(module, optimizer, data, codes, sampler, run, history):
     history.loss_curve.append(loss)
     history.n_iter += 1
     history.t += n_seen
-    if isinstance(module, AnchoredEmbedding):
-        calibrate_head(module, data)
     return loss
 
 
@@ -243,6 +242,10 @@ def train(module, X, codes, history, run, schedule):
     settings = run.settings
     data, sampler, optimizer = _prepare(module, X, codes, run)
     score = schedule.score
+    anchored = isinstance(module, AnchoredEmbedding)
+    # a score and the callback read the head's scale after every epoch;
+    # otherwise it is set once, for the weights kept
+    calibrate_each_epoch = anchored and (score is not None or run.on_epoch is not None)
     n_iter_at_start = history.begin(scored=score is not None)
     patience = Patience(
         patience_tolerance(settings, schedule),
@@ -260,6 +263,8 @@ def train(module, X, codes, history, run, schedule):
         for done in range(1, schedule.max_epochs + 1):
             start = time.perf_counter()
             loss = train_epoch(module, optimizer, data, codes, sampler, run, history)
+            if calibrate_each_epoch:
+                calibrate_head(module, data)
             criterion = loss if score is None else -history.record_score(score(module))
             recent_states.append(snapshot(module))
             out_of_patience = patience.update(criterion, recent_states[-1])
@@ -282,6 +287,8 @@ def train(module, X, codes, history, run, schedule):
         outcome = Outcome.INTERRUPTED
     if score is not None:
         restore(module, patience.best_state)
+    elif anchored and not calibrate_each_epoch:
+        calibrate_head(module, data)
     history.optimizer_state = optimizer_state_on_cpu(optimizer)
     module.to("cpu")
     return outcome
@@ -327,6 +334,8 @@ def train_chunk(module, X, codes, history, run):
     start = time.perf_counter()
     try:
         train_epoch(module, optimizer, data, codes, sampler, run, history)
+        if isinstance(module, AnchoredEmbedding):
+            calibrate_head(module, data)
     except Diverged:
         raise ValueError(
             "training diverged on this chunk (non-finite loss); lower "
@@ -498,6 +507,8 @@ def restore_finite_state(module, states, data):
     """
     for state in reversed(states):
         restore(module, state)
+        if isinstance(module, AnchoredEmbedding):  # the scale of these weights
+            calibrate_head(module, data)
         module.eval()
         with torch.no_grad():
             finite = all(

@@ -172,9 +172,7 @@ def test_divergence_keeps_finite_weights_with_a_warning(problem, monkeypatch):
 
 def test_train_chunk_continues_the_optimizer(problem):
     X, codes = problem
-    module = build_anchored(
-        np.eye(24)[:6], np.zeros(6), build_mlp(24, (8,), 4, "relu", 0)
-    )
+    module = anchored()
     history = History()
     for _ in range(2):
         train_chunk(module, X, codes, history, context())
@@ -182,6 +180,34 @@ def test_train_chunk_continues_the_optimizer(problem):
     steps = [state["step"] for state in history.optimizer_state["state"].values()]
     assert all(float(step) == 2 * 3 for step in steps)  # 3 batches an epoch
     assert module.head_scale.item() > 0  # the head was calibrated
+
+
+def anchored(seed=0):
+    return build_anchored(
+        np.eye(24)[:6], np.zeros(6), build_mlp(24, (8,), 4, "relu", seed)
+    )
+
+
+def test_the_head_is_scaled_where_its_scale_is_read(problem, monkeypatch):
+    X, codes = problem
+    calls = []
+    calibrate = _training.calibrate_head
+    monkeypatch.setattr(
+        _training,
+        "calibrate_head",
+        lambda module, data: calls.append(1) or calibrate(module, data),
+    )
+    alone, watched, scored = anchored(), anchored(), anchored()
+    run(alone, X, codes, max_epochs=4)
+    assert len(calls) == 1  # nothing reads it between epochs: once, at the end
+    run(watched, X, codes, max_epochs=4, on_epoch=lambda module, history: False)
+    assert len(calls) == 1 + 4  # the hook sees every epoch's scale
+    run(scored, X, codes, max_epochs=4, score=lambda module: 0.5)
+    assert len(calls) == 1 + 4 + 4
+    # the same weights and the same scale, however often it was set
+    for name, value in alone.state_dict().items():
+        torch.testing.assert_close(watched.state_dict()[name], value, rtol=0, atol=0)
+    assert alone.head_scale.item() > 0
 
 
 def test_a_diverging_chunk_is_an_error(problem, monkeypatch):
