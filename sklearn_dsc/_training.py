@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from ._data import INFERENCE_BATCH_SIZE, TensorData
+from ._data import INFERENCE_BATCH_SIZE, TensorData, inference_batch_size
 from ._fitted_state import map_optimizer_tensors
 from ._large_batch import chunked_backward
 from ._loss import NonFiniteEmbeddingsError, spectral_clustering_loss
@@ -476,9 +476,17 @@ def calibrate_head(module, data, n_rows=INFERENCE_BATCH_SIZE):
     )
     module.head.eval()
     with torch.no_grad():
-        outputs = module.head(data.rows(indices)).double()
+        outputs = torch.cat(list(_batch_outputs(module.head, data, indices))).double()
         spread = (outputs - outputs.mean(dim=0)).square().sum(dim=1).mean().sqrt()
     module.head_scale.fill_(1.0 / spread.item() if spread > 0 else 0.0)
+
+
+def _batch_outputs(module, data, indices):
+    """``module`` on the rows ``indices`` of ``data``, one output per batch
+    of ``inference_batch_size`` rows (call it without gradients)."""
+    size = inference_batch_size(module, data.device)
+    for start in range(0, len(indices), size):
+        yield module(data.rows(indices[start : start + size]))
 
 
 def snapshot(module):
@@ -512,10 +520,8 @@ def restore_finite_state(module, states, data):
         module.eval()
         with torch.no_grad():
             finite = all(
-                bool(torch.isfinite(module(data.rows(indices))).all())
-                for indices in np.array_split(
-                    np.arange(len(data)), max(1, len(data) // INFERENCE_BATCH_SIZE)
-                )
+                bool(torch.isfinite(outputs).all())
+                for outputs in _batch_outputs(module, data, np.arange(len(data)))
             )
         if finite:
             return

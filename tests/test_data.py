@@ -79,6 +79,25 @@ def sparse_linear(linear):
     return sparse
 
 
+def test_a_convolutional_network_embeds_small_batches_on_the_cpu():
+    from sklearn_dsc._networks import ConvNet, build_anchored
+
+    conv = ConvNet(64, (8, 8), 3)
+    anchored = build_anchored(np.eye(64)[:5], np.zeros(5), conv)
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    for module in (conv, anchored, torch.nn.Sequential(conv)):
+        assert _data.inference_batch_size(module, cpu) == 64
+        assert _data.inference_batch_size(module, cuda) == 4096
+    mlp = torch.nn.Sequential(torch.nn.Linear(64, 3))
+    assert _data.inference_batch_size(mlp, cpu) == 4096
+    # the same bits as one pass over every row
+    X = np.random.default_rng(0).random((300, 64), dtype=np.float32)
+    with _data.exact_float32():
+        in_batches = _data.embed(conv, X, cpu)
+        whole = _data.embed(conv, X, cpu, batch_size=len(X))
+    np.testing.assert_array_equal(in_batches, whole)
+
+
 def test_embed_leaves_training_mode_off():
     module = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Dropout(0.5))
     X = np.ones((6, 3))
