@@ -369,12 +369,11 @@ def _float64_mean(X):
     return X.astype(np.float64).mean(axis=0)
 
 
-def _centred_moments(X, center, classes):
+def _centred_moments(X, center, classes, n_classes):
     """The class sums and the Gram matrix of the rows of ``X`` less
     ``center``, in float64: a block of rows at a time (``row_blocks``) for a
     dense ``X``, so that no float64 copy of all of it is made; a sparse one
     is copied whole (as many entries as it has)."""
-    n_classes = classes.max() + 1
     if sp.issparse(X):
         centred = X.astype(np.float64)
         return class_sums(centred, classes, n_classes), dense(centred.T @ centred)
@@ -415,7 +414,7 @@ class ClassMoments:
             self.center = np.zeros(X.shape[1])
         else:
             self.center = by_column_blocks(_float64_mean, X)
-        self.sums, self.gram = _centred_moments(X, self.center, self.classes)
+        self.sums, self.gram = _centred_moments(X, self.center, self.classes, n_classes)
         self._factorisations = {}  # by the classes held out
 
     def _centred(self, rows):

@@ -170,6 +170,13 @@ def test_divergence_keeps_finite_weights_with_a_warning(problem, monkeypatch):
     assert all(torch.isfinite(p).all() for p in module.parameters())
 
 
+def anchored():
+    """A head beside a fixed anchor of 6 of the 24 inputs."""
+    return build_anchored(
+        np.eye(24)[:6], np.zeros(6), build_mlp(24, (8,), 4, "relu", 0)
+    )
+
+
 def test_train_chunk_continues_the_optimizer(problem):
     X, codes = problem
     module = anchored()
@@ -180,12 +187,6 @@ def test_train_chunk_continues_the_optimizer(problem):
     steps = [state["step"] for state in history.optimizer_state["state"].values()]
     assert all(float(step) == 2 * 3 for step in steps)  # 3 batches an epoch
     assert module.head_scale.item() > 0  # the head was calibrated
-
-
-def anchored(seed=0):
-    return build_anchored(
-        np.eye(24)[:6], np.zeros(6), build_mlp(24, (8,), 4, "relu", seed)
-    )
 
 
 def test_the_head_is_scaled_where_its_scale_is_read(problem, monkeypatch):
