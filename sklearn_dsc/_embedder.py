@@ -47,6 +47,7 @@ from ._parameters import (
 )
 from ._training import History, TrainingSettings, restore, snapshot
 from ._validation import (
+    check_labels,
     check_numeric_frame,
     is_constant,
     warn_if_channels_last,
@@ -420,6 +421,18 @@ default="auto"
     sklearn.neighbors.NeighborhoodComponentsAnalysis : Linear metric learned
         for nearest-neighbour classification.
 
+    Notes
+    -----
+    Like k-means, the embedding depends on the features' scales: the
+    anchors' shrinkage is a share of the inputs' largest variance, and the
+    network sees the features as they are. Put a scaler before the estimator
+    in a ``Pipeline``. On scikit-learn's wine data (features from about 0.1
+    to 1,700), fitted and scored on its three classes, the defaults give a
+    k-means NMI of 0.43, as the raw features do; after a ``StandardScaler``,
+    0.94. Where some features are nearly constant in training, prefer a
+    scale shared by all of them (``MinMaxScaler``, pixels over 255): a
+    ``StandardScaler`` would stretch them (see the user guide's limitations).
+
     References
     ----------
     .. [1] Marc T. Law, Raquel Urtasun and Richard S. Zemel. "Deep Spectral
@@ -693,6 +706,8 @@ default="auto"
 
     def _validate_training_data(self, X, y, reset, chunk=False):
         check_numeric_frame(X)
+        if y is not None:  # (validate_data says that y is needed)
+            check_labels(y, "y")
         X, y = validate_data(
             self,
             X,
@@ -753,6 +768,8 @@ default="auto"
         """Set ``classes_`` (unless continuing) and return ``y``'s codes, the
         index of each label in ``classes_``."""
         if not continues:
+            if classes is not None:
+                check_labels(classes, "classes")
             self.classes_ = np.unique(y if classes is None else classes)
         elif not incremental:
             found = np.unique(y)
@@ -933,6 +950,7 @@ default="auto"
         score : float
             Normalized mutual information, in [0, 1].
         """
+        check_labels(y, "y")  # before the embedding's work
         # the embedding is ours alone: k-means may centre it in place
         seed = 0 if self.random_state is None else self.random_state
         return kmeans_nmi_in_place(self._embed(X), y, seed)

@@ -352,9 +352,10 @@ def _labels(path, name, values):
         ]
     )
     if missing.any():
+        count = int(missing.sum())
         raise DataError(
-            f"{path}: {int(missing.sum())} missing labels in {name!r} (first: row "
-            f"{int(np.argmax(missing)) + 1})"
+            f"{path}: {count} missing label{'s' * (count > 1)} in {name!r} (first: "
+            f"row {int(np.argmax(missing)) + 1})"
         )
     if values.dtype.kind in "biu":
         return values.astype(np.int64)

@@ -25,6 +25,7 @@ from ._closed_form import class_sums
 from ._compat import Interval, StrOptions, validate_params
 from ._errors import ArgumentError
 from ._estimate_methods import METHODS, REFERENCE_METHODS
+from ._validation import check_labels
 
 CRITERION_NAMES = {
     "calibrated": "K-th eigenvalue of the affinity",  # the band beside it
@@ -379,10 +380,11 @@ def _validate_reference(X, reference, reference_labels, method, rng):
             value=method,
         )
     R = check_array(reference, dtype=np.float64, input_name="reference")
+    check_labels(reference_labels, "reference_labels")
     labels = column_or_1d(reference_labels)
     check_consistent_length(R, labels)
     if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
-        raise ArgumentError("{reference_labels} holds NaN or infinity.")
+        raise ArgumentError("{reference_labels} holds infinity.")
     if R.shape[1] != X.shape[1]:
         raise ArgumentError(
             "{reference} has {n_reference} columns, {embedding} {n_columns}: "

@@ -1,10 +1,19 @@
 """Checks of the training data beyond scikit-learn's ``validate_data``: each
 names what it found, so that the message points at the problem."""
 
+from numbers import Number
+
 import numpy as np
 import scipy.sparse as sp
 
+from ._errors import ArgumentError
 from ._warnings import warn
+
+# The types of pandas' missing values, which pandas need not be installed to
+# recognise: NA (nullable dtypes) and NaT (dates and times).
+_MISSING_TYPE_NAMES = ("NAType", "NaTType")
+# How many positions an error message lists.
+_SHOWN = 10
 
 
 def is_constant(X):
@@ -41,6 +50,76 @@ def check_numeric_frame(X):
             f"X has non-numeric {columns} {', '.join(bad)} (e.g. {example!r}{where}): "
             f"encode {them} as numbers (for example with OneHotEncoder in a "
             f"ColumnTransformer) or drop {them}."
+        )
+
+
+def _is_missing(value):
+    """Whether ``value`` is None, a float NaN, or pandas' NA or NaT."""
+    if value is None or type(value).__name__ in _MISSING_TYPE_NAMES:
+        return True
+    return isinstance(value, float | np.floating) and bool(np.isnan(value))
+
+
+def _positions(mask):
+    """The first ``_SHOWN`` positions (from 0) where ``mask`` holds, as text."""
+    positions = np.flatnonzero(mask)
+    shown = ", ".join(str(position) for position in positions[:_SHOWN])
+    more = len(positions) > _SHOWN
+    return shown + (f", ... ({len(positions)} in all)" if more else "")
+
+
+def check_labels(labels, name):
+    """Refuse class labels that cannot be sorted into classes, naming the
+    problem where NumPy's sort would only report a failed comparison
+    ("'<' not supported between instances of 'NoneType' and 'str'"):
+    missing labels (None, NaN, pandas' NA), and strings mixed with numbers.
+
+    ``name`` is the argument's name in the message (an ``ArgumentError``
+    template field, so that a caller can name it as its user does). Labels
+    of more than one column are left to the shape checks.
+    """
+    values = np.asarray(labels)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1 or values.dtype.kind not in "fO":
+        return
+    if values.dtype.kind == "f":
+        missing = np.isnan(values)
+        types = set()
+    else:
+        types = set(map(type, values))
+        may_miss = any(
+            t is type(None)
+            or t.__name__ in _MISSING_TYPE_NAMES
+            or issubclass(t, float | np.floating)
+            for t in types
+        )
+        missing = (
+            np.fromiter(map(_is_missing, values), dtype=bool, count=len(values))
+            if may_miss
+            else np.zeros(len(values), dtype=bool)
+        )
+    if missing.any():
+        count = int(missing.sum())
+        raise ArgumentError(
+            f"{{{name}}} holds {{count}} missing label{'s' * (count > 1)} "
+            "(None, NaN or pandas' NA), at {where} {rows}: drop them, and their "
+            "rows, or give them a class.",
+            count=count,
+            where="positions" if count > 1 else "position",
+            rows=_positions(missing),
+        )
+    strings = [t for t in types if issubclass(t, str | bytes)]
+    numbers = [t for t in types if issubclass(t, Number)]
+    if strings and numbers:
+        first_string = next(v for v in values if isinstance(v, str | bytes))
+        first_number = next(v for v in values if isinstance(v, Number))
+        raise ArgumentError(
+            f"{{{name}}} mixes strings and numbers (e.g. {{string!r}} and "
+            "{number!r}), which cannot be sorted into classes: give every label "
+            "one type, for example with .astype(str).",
+            string=first_string,
+            number=first_number,
         )
 
 

@@ -18,6 +18,7 @@ from sklearn.metrics import (
 from sklearn.utils import check_array, check_consistent_length
 
 from ._compat import Interval, StrOptions, validate_params
+from ._validation import check_labels
 from ._warnings import warn
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
 def _check_embeddings_and_labels(embeddings, labels):
     embeddings = check_array(embeddings, dtype=[np.float64, np.float32])
     labels = np.asarray(labels)
+    check_labels(labels, "labels")
     if labels.ndim != 1:
         raise ValueError(f"labels must be 1-D, got an array of shape {labels.shape}.")
     check_consistent_length(embeddings, labels)

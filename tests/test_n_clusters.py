@@ -205,7 +205,11 @@ REFERENCE, CLASSES = blobs(n_clusters=3, n_per_cluster=10, seed=2)
         ),
         (
             {"reference": REFERENCE, "reference_labels": np.full(len(CLASSES), np.nan)},
-            "reference_labels holds NaN",
+            "reference_labels holds .* missing labels",
+        ),
+        (
+            {"reference": REFERENCE, "reference_labels": np.full(len(CLASSES), np.inf)},
+            "reference_labels holds infinity",
         ),
         ({"reference": REFERENCE, "reference_labels": CLASSES[:5]}, "inconsistent"),
         (

@@ -7,13 +7,17 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from sklearn_dsc import DeepSpectralClusteringEmbedder, estimate_n_clusters
+from sklearn_dsc._errors import ArgumentError
 from sklearn_dsc._validation import (
+    check_labels,
     check_numeric_frame,
     is_constant,
     warn_if_channels_last,
     warn_if_single_rows,
     warn_if_unlabelled_mark,
 )
+from sklearn_dsc.metrics import kmeans_nmi
 
 
 def test_is_constant_on_dense_and_sparse_rows():
@@ -41,6 +45,81 @@ def test_text_columns_are_named_with_a_value():
     frame["size"] = pd.Categorical(["small", "large"])
     with pytest.raises(ValueError, match=r"columns 'colour', 'size' \(e\.g\. 'red' in"):
         check_numeric_frame(frame)
+
+
+MISSING_LABELS = {
+    "None": np.array(["a", "b", None, "a"], dtype=object),
+    "NaN among strings": np.array(["a", "b", np.nan, "a"], dtype=object),
+    "NaN in floats": np.array([0.0, 1.0, np.nan, 0.0]),
+    "pandas' NA, strings": pd.Series(["a", "b", pd.NA, "a"], dtype="string"),
+    "pandas' NA, integers": pd.Series([0, 1, pd.NA, 0], dtype="Int64"),
+    "a category's NaN": pd.Series(["a", "b", None, "a"], dtype="category"),
+    "a column": np.array([["a"], ["b"], [None], ["a"]], dtype=object),
+}
+
+
+@pytest.mark.parametrize("labels", MISSING_LABELS.values(), ids=MISSING_LABELS)
+def test_missing_labels_are_counted_and_placed(labels):
+    with pytest.raises(
+        ArgumentError, match=r"^y holds 1 missing label .*, at position 2: drop"
+    ):
+        check_labels(labels, "y")
+
+
+def test_many_missing_labels_are_listed_up_to_ten():
+    labels = np.array([None] * 12 + ["a"], dtype=object)
+    with pytest.raises(
+        ArgumentError,
+        match=r"12 missing labels .* positions 0, 1, .*, 9, \.\.\. \(12 in all\)",
+    ):
+        check_labels(labels, "y")
+
+
+def test_strings_mixed_with_numbers_are_named_with_an_example():
+    labels = np.array(["cat", "dog", 3, "cat"], dtype=object)
+    with pytest.raises(
+        ArgumentError, match=r"labels mixes strings and numbers \(e\.g\. 'cat' and 3\)"
+    ):
+        check_labels(labels, "labels")
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["a", "b"]),
+        np.array([0.5, 1.5]),
+        np.array([1, 2], dtype=object),
+        np.array(["a", "b"], dtype=object),
+        np.array([True, False]),
+        pd.Series(["a", "b"], dtype="category"),
+        np.array([[0, 1], [1, 0]]),  # several columns: the shape checks' task
+    ],
+)
+def test_labels_of_one_type_pass(labels):
+    check_labels(labels, "y")
+
+
+def test_the_estimator_and_the_metrics_name_bad_labels():
+    X = np.random.default_rng(0).normal(size=(8, 2))
+    y = np.array(["a", "b"] * 4, dtype=object)
+    linear = DeepSpectralClusteringEmbedder(hidden_layer_sizes=(), solver="closed_form")
+    model = linear.fit(X, y)
+    missing = y.copy()
+    missing[3] = None
+    with pytest.raises(ValueError, match=r"^y holds 1 missing label"):
+        DeepSpectralClusteringEmbedder().fit(X, missing)
+    with pytest.raises(ValueError, match=r"^y holds 1 missing label"):
+        DeepSpectralClusteringEmbedder().partial_fit(X, missing)
+    with pytest.raises(ValueError, match=r"^classes holds 1 missing label"):
+        DeepSpectralClusteringEmbedder().partial_fit(X, y, classes=["a", "b", None])
+    with pytest.raises(ValueError, match=r"^y holds 1 missing label"):
+        model.score(X, missing)
+    mixed = y.copy()
+    mixed[3] = 7
+    with pytest.raises(ValueError, match=r"^labels mixes strings and numbers"):
+        kmeans_nmi(X, mixed)
+    with pytest.raises(ValueError, match=r"^reference_labels holds 1 missing label"):
+        estimate_n_clusters(X, reference=X, reference_labels=missing)
 
 
 def test_single_row_classes_are_listed_and_counted():
