@@ -30,6 +30,8 @@ EXPECTED_MESSAGES = (
     "scale them",
     "Unknown label type",
     "X is constant",
+    "missing label",
+    "mixes strings and numbers",
 )
 
 FAST = {"hidden_layer_sizes": (8,), "max_iter": 2, "batch_size": 32}
@@ -39,7 +41,17 @@ FAST = {"hidden_layer_sizes": (8,), "max_iter": 2, "batch_size": 32}
 def labels(draw, n):
     pattern = draw(
         st.sampled_from(
-            ["few", "singletons", "dominant", "strings", "negative", "huge", "one"]
+            [
+                "few",
+                "singletons",
+                "dominant",
+                "strings",
+                "missing",
+                "mixed",
+                "negative",
+                "huge",
+                "one",
+            ]
         )
     )
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
@@ -52,8 +64,11 @@ def labels(draw, n):
         y = np.full(n, 7)
     else:
         y = rng.integers(0, draw(st.integers(2, 12)), n)
-    if pattern == "strings":
-        return np.array([f"class {v}" for v in y], dtype=object)
+    if pattern in ("strings", "missing", "mixed"):
+        y = np.array([f"class {v}" for v in y], dtype=object)
+        if pattern != "strings":  # one label missing, or a number
+            y[draw(st.integers(0, n - 1))] = None if pattern == "missing" else 3
+        return y
     if pattern == "negative":
         return -y - 5
     if pattern == "huge":
