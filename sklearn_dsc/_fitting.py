@@ -361,32 +361,42 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     # and unseen-class NMI; on generated data in 2,048 features, where
     # factorisations dominate, the same time.
     with threadpool_limits(limits=1, user_api="blas"):
-        anchor = _choose_anchor(X, codes, n_classes, held_out, run, moments)
-        init, shrinkage = anchor.init, anchor.shrinkage
-        trial_anchors = refit_anchors = None
-        if moments is not None:  # the trial's and the refit's, with no pass over X
-            held = np.isin(codes, np.unique(held_out.codes))
-            trial_anchors = functools.partial(
-                moments.anchor_maps, held, alpha=settings.alpha
-            )
-            refit_anchors = functools.partial(
-                moments.anchor_maps, None, alpha=settings.alpha
-            )
-        trial = start(*train_part, run, init, shrinkage, anchors=trial_anchors)
-        evidence = _trial(trial, train_part, held_out, run, init)
-        choice = decide(evidence)
-        result = _apply(choice, trial, X, codes, run, init, shrinkage, refit_anchors)
-        result.history.validation_scores = evidence.scores
-        result.history.best_validation_score = max(evidence.scores)
-        result.history.validation_metric = evidence.metric
-        _record_validation(result.history, held_out.n_classes, anchor)
-        if settings.training.verbose:
-            print(
-                f"[{settings.training.name}] {_describe_start(result)}; held-out "
-                f"classes: {choice.describe()}",
-                flush=True,
-            )
-        return result
+        return _choose_try_and_decide(
+            X, codes, n_classes, train_part, held_out, run, moments
+        )
+
+
+def _choose_try_and_decide(X, codes, n_classes, train_part, held_out, run, moments):
+    """``_fit_on_held_out_classes`` past the class moments (``moments``, or
+    ``None`` where they do not apply): choose the anchor, train the trial,
+    ``decide`` and apply the ``Choice``."""
+    settings = run.settings
+    anchor = _choose_anchor(X, codes, n_classes, held_out, run, moments)
+    init, shrinkage = anchor.init, anchor.shrinkage
+    trial_anchors = refit_anchors = None
+    if moments is not None:  # the trial's and the refit's, with no pass over X
+        held = np.isin(codes, np.unique(held_out.codes))
+        trial_anchors = functools.partial(
+            moments.anchor_maps, held, alpha=settings.alpha
+        )
+        refit_anchors = functools.partial(
+            moments.anchor_maps, None, alpha=settings.alpha
+        )
+    trial = start(*train_part, run, init, shrinkage, anchors=trial_anchors)
+    evidence = _trial(trial, train_part, held_out, run, init)
+    choice = decide(evidence)
+    result = _apply(choice, trial, X, codes, run, init, shrinkage, refit_anchors)
+    result.history.validation_scores = evidence.scores
+    result.history.best_validation_score = max(evidence.scores)
+    result.history.validation_metric = evidence.metric
+    _record_validation(result.history, held_out.n_classes, anchor)
+    if settings.training.verbose:
+        print(
+            f"[{settings.training.name}] {_describe_start(result)}; held-out "
+            f"classes: {choice.describe()}",
+            flush=True,
+        )
+    return result
 
 
 def _trial(trial, train_part, held_out, run, init):
