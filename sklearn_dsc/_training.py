@@ -279,7 +279,7 @@ def train(module, X, codes, history, run, schedule):
                 outcome = Outcome.CONVERGED
                 break
     except Diverged:
-        restore_finite_state(module, recent_states, data)
+        restore_finite_state(module, recent_states, data)  # sets the head's scale
         outcome = Outcome.DIVERGED
     except KeyboardInterrupt:
         if history.n_iter == n_iter_at_start:
@@ -287,7 +287,7 @@ def train(module, X, codes, history, run, schedule):
         outcome = Outcome.INTERRUPTED
     if score is not None:
         restore(module, patience.best_state)
-    elif anchored and not calibrate_each_epoch:
+    elif anchored and not calibrate_each_epoch and outcome is not Outcome.DIVERGED:
         calibrate_head(module, data)
     history.optimizer_state = optimizer_state_on_cpu(optimizer)
     module.to("cpu")

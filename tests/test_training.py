@@ -209,6 +209,18 @@ def test_the_head_is_scaled_where_its_scale_is_read(problem, monkeypatch):
     for name, value in alone.state_dict().items():
         torch.testing.assert_close(watched.state_dict()[name], value, rtol=0, atol=0)
     assert alone.head_scale.item() > 0
+    # after a divergence, once: for the finite weights kept
+    loss = _training.spectral_clustering_loss
+    steps = []
+
+    def diverging(embeddings, labels):
+        steps.append(1)
+        return loss(embeddings, labels) * (float("nan") if len(steps) > 4 else 1.0)
+
+    monkeypatch.setattr(_training, "spectral_clustering_loss", diverging)
+    outcome, _ = run(anchored(), X, codes, max_epochs=4)
+    assert outcome is Outcome.DIVERGED
+    assert len(calls) == 1 + 4 + 4 + 1
 
 
 def test_a_diverging_chunk_is_an_error(problem, monkeypatch):
