@@ -176,53 +176,67 @@ class DeepSpectralClusteringEmbedder(
 
     init : {"auto", "pca", "whitened", "plda", "closed_form", "random"}, \
 default="auto"
-        The anchor. ``"pca"``, ``"whitened"``, ``"plda"`` and
-        ``"closed_form"`` make the embedding ``[w * anchor(x), s * head(x)]``,
-        where the anchor is a linear map, at unit spread on the training data
-        and never trained, and the head is trained with the loss and scaled
-        by ``s`` to unit spread. The weight ``w`` is chosen on validation
-        data between 1 and 2, and also 0.5 and 0 (the head alone, without
-        the anchor's columns) when 10 classes or more are held out; 1
-        without validation. The anchors: ``"pca"`` the PCA projection of the
-        inputs (at most 256 directions); ``"whitened"`` that projection
-        whitened by the training classes' within-class covariance, shrunk by
-        ``shrinkage``, which divides out the variation the classes share and
-        keeps every direction; ``"plda"`` the whitened projection with each
-        direction weighted as probabilistic LDA weighs the difference of two
-        rows, by how much the training classes' means vary along it (their
-        covariance shrunk by OAS), which damps the directions in which
-        classes do not differ; ``"closed_form"`` the closed-form linear
-        solution (all class directions, a ridge regression onto the class
-        indicators). ``"auto"`` builds them all, ``"plda"`` only where
-        fewer than 10 classes are held out (see the user guide), and keeps
-        the one that clusters the validation data best (``"pca"`` without
-        ``early_stopping``), or the whitened one where there are too few
-        classes to hold any out (see ``validation_split``); where the
-        training classes outnumber the features (their means span the
-        inputs), it compares the ``"plda"`` anchor alone, at shrinkages down
-        to the metric of linear discriminant analysis; elsewhere it keeps
-        the whitened one where each set of held-out classes would keep
-        fewer than 4 training classes, too few to tell the anchors apart
-        (the ``"plda"`` one where those classes' means span all but at most
-        5 directions of the inputs); with fewer than 10 held-out classes, a
-        head is then trained only beside the closed form, with 10 or more
-        beside any anchor (see ``validation_split``).
-        ``"random"`` is a plain MLP from torch's default initialisation, the
-        paper's setting, which fits the training classes fastest.
+        The anchor: a linear map, at unit spread on the training data and
+        never trained. With an anchor the embedding is ``[w * anchor(x), s *
+        head(x)]``, the head trained with the loss and scaled by ``s`` to
+        unit spread. The weight ``w`` is chosen on validation data between 1
+        and 2, and also 0.5 and 0 (the head alone, without the anchor's
+        columns) when 10 classes or more are held out; 1 without validation.
+
+        - ``"pca"``: the PCA projection of the inputs (at most 256
+          directions).
+        - ``"whitened"``: that projection whitened by the training classes'
+          within-class covariance, shrunk by ``shrinkage``. It divides out
+          the variation the classes share and keeps every direction.
+        - ``"plda"``: the whitened projection with each direction weighted
+          as probabilistic LDA weighs the difference of two rows, by how
+          much the training classes' means vary along it (their covariance
+          shrunk by OAS). It damps the directions in which classes do not
+          differ.
+        - ``"closed_form"``: the closed-form linear solution (every class
+          direction: a ridge regression onto the class indicators).
+        - ``"random"``: no anchor; a plain MLP from torch's default
+          initialisation, the paper's setting, which fits the training
+          classes fastest.
+        - ``"auto"``: by what the data can tell (see the user guide).
+
+          - Without ``early_stopping``: ``"pca"``.
+          - With too few classes to hold any out (see
+            ``validation_split``): ``"whitened"``.
+          - Where the training classes outnumber the features (their means
+            span the inputs): ``"plda"``, at the shrinkage that held-out
+            classes choose (see ``shrinkage``).
+          - Where each set of held-out classes would keep fewer than 4
+            training classes, too few to tell the anchors apart:
+            ``"whitened"``, or ``"plda"`` where those classes' means span
+            all but at most 5 directions of the inputs.
+          - Otherwise, the anchor that clusters the held-out classes best
+            among ``"pca"``, ``"whitened"``, ``"closed_form"`` and, with
+            fewer than 10 held-out classes, ``"plda"``; the closed form
+            only where two paired tests prefer it.
+
+          With fewer than 10 held-out classes a head is then trained only
+          beside the closed form; with 10 or more, beside any anchor (see
+          ``validation_split``).
 
     shrinkage : float or "auto", default="auto"
         Of the ``"whitened"`` and ``"plda"`` anchors: the within-class
         covariance ``S_w`` becomes ``S_w + shrinkage * v I``, ``v`` being the
         largest variance of the inputs. Large values give the PCA geometry
         back (for ``"whitened"``), small ones the full-rank metric of linear
-        discriminant analysis. ``"auto"`` chooses among 1, 0.3, 0.1, 0.03 and
-        0.01 on held-out classes, and is 0.1 where they are too few to choose
-        (see ``init``) or classes are not held out; for the ``"plda"``
-        anchor of training classes that outnumber the features, it chooses
-        among 0.01, 0.001, 1e-4 and 1e-6 on held-out classes (where they
-        are too few to choose, 0.01, unless two paired tests on them prefer
-        a smaller one), and is 0.01 where they are too few to choose and
-        the classes' means span all but at most 5 directions.
+        discriminant analysis. ``"auto"``:
+
+        - chooses among 1, 0.3, 0.1, 0.03 and 0.01 on held-out classes;
+        - for the ``"plda"`` anchor of training classes that outnumber the
+          features, chooses among 0.01, 0.001, 1e-4 and 1e-6 on held-out
+          classes; where they keep too few classes to choose (see
+          ``init``), it is 0.01 unless two paired tests on them prefer a
+          smaller one;
+        - is 0.01 for the ``"plda"`` anchor kept where the held-out classes
+          are too few to choose and the classes' means span all but at most
+          5 directions;
+        - is 0.1 elsewhere where they are too few to choose, and where
+          classes are not held out.
 
     batch_size : int, default=256
         Samples per mini-batch, at least 2.
