@@ -17,7 +17,10 @@
 #   5. benchmarks/bench_devices.py: the default fit with network="conv" on
 #      the glyph images, 3 seeds on the GPU beside 1 on 2 CPU cores (about
 #      4 minutes; skipped without benchmarks/.data/glyphs.npz, which
-#      benchmarks/install_data.sh makes).
+#      benchmarks/install_data.sh makes);
+#   6. benchmarks/bench_inference_batch.py on every CPU core of the machine:
+#      whether 64 rows a call still beat 4,096 for the conv network where
+#      many threads share a call (measured on 2 cores only).
 #
 # Run it from the repository root with a Python that has torch with CUDA,
 # scikit-learn, scipy, pytest and hypothesis; the package is imported from
@@ -77,6 +80,7 @@ if [ -f benchmarks/.data/glyphs.npz ]; then
 else
     echo "== bench_devices: skipped, benchmarks/.data/glyphs.npz is missing"
 fi
+step inference_batch "$PYTHON" benchmarks/bench_inference_batch.py
 
 if [ ${#failed[@]} -gt 0 ]; then
     echo "failed: ${failed[*]} (logs in $LOGS)"

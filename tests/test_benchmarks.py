@@ -47,6 +47,20 @@ def test_bench_gather_times_each_gather_and_checks_the_bits(capsys):
     assert [row.split("|")[1:3] for row in rows] == [[" 64 ", " 8 "], [" 200 ", " 25 "]]
 
 
+def test_bench_inference_batch_times_each_size_and_checks_the_bits(capsys):
+    import bench_inference_batch
+    import torch
+
+    threads = torch.get_num_threads()
+    bench_inference_batch.main(["--rows", "80", "--repeats", "1", "--threads", "1"])
+    assert torch.get_num_threads() == threads  # put back
+    rows = [line for line in capsys.readouterr().out.splitlines() if " s |" in line]
+    assert len(rows) == 3 * len(bench_inference_batch.ROWS_A_CALL)
+    assert all(row.endswith("| yes |") for row in rows)  # the same bits
+    chosen = [row.split("|")[1].strip() for row in rows if "(embed's)" in row]
+    assert chosen == ["64 (embed's)", "64 (embed's)", "4096 (embed's)"]
+
+
 def test_bench_loss_graphs_times_each_variant_and_restores_the_defaults(capsys):
     """On the CPU every variant runs eagerly: the script's own check."""
     import bench_loss_graphs
