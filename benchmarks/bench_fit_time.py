@@ -9,9 +9,15 @@ seen in training; then the ratio of the total times.
 
     python benchmarks/bench_fit_time.py --baseline d4f1de9 \\
         --datasets fashion-mnist --seeds 3
+
+With ``--without-blas-limit`` instead of ``--baseline`` the baseline is this
+checkout with BLAS's threads left as they are where a fit limits them to one
+(``_fitting._fit_on_held_out_classes``): what the limit buys on a machine's
+cores (no git needed).
 """
 
 import argparse
+import contextlib
 import functools
 import io
 import subprocess
@@ -41,13 +47,20 @@ TIMED = {
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def child(source, dataset, seed):
-    """Fit the defaults of the package under ``source`` on ``dataset``."""
+def child(source, blas_limit, dataset, seed):
+    """Fit the defaults of the package under ``source`` on ``dataset``;
+    with ``blas_limit="0"``, without the fit's limit of BLAS's threads."""
     sys.path.insert(0, source)
     import sklearn_dsc
 
     if not Path(sklearn_dsc.__file__).is_relative_to(source):
         raise RuntimeError(f"imported {sklearn_dsc.__file__}, not from {source}")
+    if blas_limit == "0":
+        from sklearn_dsc import _fitting
+
+        if not hasattr(_fitting, "threadpool_limits"):
+            raise RuntimeError("_fitting no longer limits BLAS's threads by name")
+        _fitting.threadpool_limits = lambda **limits: contextlib.nullcontext()
     X_train, y_train, X_test, y_test = TIMED[dataset]()
     estimator = sklearn_dsc.DeepSpectralClusteringEmbedder(random_state=int(seed))
     start = time.perf_counter()
@@ -81,16 +94,28 @@ def describe(run):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", required=True, help="a git revision")
+    baseline = parser.add_mutually_exclusive_group(required=True)
+    baseline.add_argument("--baseline", help="a git revision")
+    baseline.add_argument(
+        "--without-blas-limit",
+        action="store_true",
+        help="this checkout without the fit's limit of BLAS's threads",
+    )
     parser.add_argument(
         "--datasets", nargs="+", choices=TIMED, default=["fashion-mnist"]
     )
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args(argv)
     script = Path(__file__).resolve()
+    name = args.baseline or "without the BLAS limit"
     with tempfile.TemporaryDirectory() as folder:
-        extract(args.baseline, folder)
-        sources = {args.baseline: folder, "this checkout": str(ROOT)}
+        if args.baseline:
+            extract(args.baseline, folder)
+        # (source, whether the fit limits BLAS's threads) of each code base
+        sources = {
+            name: (folder, 1) if args.baseline else (str(ROOT), 0),
+            "this checkout": (str(ROOT), 1),
+        }
         print(
             "| dataset | seed | fit s, baseline | fit s, this checkout | ratio "
             "| anchor, baseline | anchor, this checkout | NMI, baseline "
@@ -103,12 +128,12 @@ def main(argv=None):
                 # the order alternates, so neither code base always runs first
                 order = list(sources) if seed % 2 == 0 else list(sources)[::-1]
                 runs = {
-                    name: child_result(script, sources[name], dataset, seed)
-                    for name in order
+                    arm: child_result(script, *sources[arm], dataset, seed)
+                    for arm in order
                 }
-                old, new = runs[args.baseline], runs["this checkout"]
-                for name, run in runs.items():
-                    totals[name] += run["fit s"]
+                old, new = runs[name], runs["this checkout"]
+                for arm, run in runs.items():
+                    totals[arm] += run["fit s"]
                 print(
                     f"| {dataset} | {seed} | {old['fit s']:.2f} | {new['fit s']:.2f} "
                     f"| {new['fit s'] / old['fit s']:.2f} | {describe(old)} "
@@ -116,9 +141,9 @@ def main(argv=None):
                     flush=True,
                 )
     print(
-        f"\nTotal fit time: {totals[args.baseline]:.1f} s at {args.baseline}, "
-        f"{totals['this checkout']:.1f} s here; ratio "
-        f"{totals['this checkout'] / totals[args.baseline]:.2f}."
+        f"\nTotal fit time: {totals[name]:.1f} s {'at ' * bool(args.baseline)}"
+        f"{name}, {totals['this checkout']:.1f} s here; ratio "
+        f"{totals['this checkout'] / totals[name]:.2f}."
     )
 
 

@@ -18,9 +18,12 @@
 #      the glyph images, 3 seeds on the GPU beside 1 on 2 CPU cores (about
 #      4 minutes; skipped without benchmarks/.data/glyphs.npz, which
 #      benchmarks/install_data.sh makes);
-#   6. benchmarks/bench_inference_batch.py on every CPU core of the machine:
-#      whether 64 rows a call still beat 4,096 for the conv network where
-#      many threads share a call (measured on 2 cores only).
+#   6. on every CPU core of the machine, what was measured on 2 cores only:
+#      benchmarks/bench_inference_batch.py (whether 64 rows a call still
+#      beat 4,096 for the conv network where many threads share a call),
+#      and benchmarks/bench_fit_time.py --without-blas-limit (what the fit's
+#      one BLAS thread buys; default fits on the dictionary and the glyph
+#      images, skipped without benchmarks/.data/gcide.npz and glyphs.npz).
 #
 # Run it from the repository root with a Python that has torch with CUDA,
 # scikit-learn, scipy, pytest and hypothesis; the package is imported from
@@ -81,6 +84,12 @@ else
     echo "== bench_devices: skipped, benchmarks/.data/glyphs.npz is missing"
 fi
 step inference_batch "$PYTHON" benchmarks/bench_inference_batch.py
+if [ -f benchmarks/.data/gcide.npz ] && [ -f benchmarks/.data/glyphs.npz ]; then
+    step fit_time_blas "$PYTHON" benchmarks/bench_fit_time.py \
+        --without-blas-limit --datasets dictionary glyphs --seeds 1
+else
+    echo "== fit_time_blas: skipped, benchmarks/.data/gcide.npz or glyphs.npz is missing"
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
     echo "failed: ${failed[*]} (logs in $LOGS)"

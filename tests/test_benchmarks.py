@@ -405,6 +405,20 @@ def test_spectral_step_rows_are_unit_vectors():
     np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0)
 
 
+def test_bench_fit_time_without_the_blas_limit_fits_the_same_model(capsys):
+    import bench_fit_time
+
+    bench_fit_time.main(
+        ["--without-blas-limit", "--datasets", "digits", "--seeds", "1"]
+    )
+    out = capsys.readouterr().out
+    (row,) = [line for line in out.splitlines() if line.startswith("| digits |")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[5] == cells[6]  # the anchor
+    assert cells[7] == cells[8]  # the unseen classes' NMI
+    assert "s without the BLAS limit, " in out
+
+
 def test_bench_sparse_compares_principal_directions_with_arpack(capsys):
     import bench_sparse
 
