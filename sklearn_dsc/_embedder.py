@@ -439,7 +439,8 @@ default="auto"
     -----
     Like k-means, the embedding depends on the features' scales: the
     anchors' shrinkage is a share of the inputs' largest variance, and the
-    network sees the features as they are. Put a scaler before the estimator
+    network sees each feature at its own scale (one factor rescales them
+    all). Put a scaler before the estimator
     in a ``Pipeline``. On scikit-learn's wine data (features from about 0.1
     to 1,700), fitted and scored on its three classes, the defaults give a
     k-means NMI of 0.43, as the raw features do; after a ``StandardScaler``,
