@@ -193,7 +193,13 @@ class ConvNet(torch.nn.Module):
                 layers.append(torch.nn.MaxPool2d(2))
                 height, width = height // 2, width // 2
             depth = n_channels
-        self.features = torch.nn.Sequential(*layers)
+        # the convolutions' weights channels last: oneDNN's CPU kernels then
+        # keep the activations so, and a training step on 256 images of
+        # 32x32 took 0.70x the time, embedding them 0.52x
+        # (benchmarks/bench_conv_layout.py)
+        self.features = torch.nn.Sequential(*layers).to(
+            memory_format=torch.channels_last
+        )
         self.drop = torch.nn.Dropout(dropout) if dropout > 0 else torch.nn.Identity()
         self.output = torch.nn.Linear(depth * height * width, n_components)
         self.normalize = bool(normalize)

@@ -47,6 +47,16 @@ def test_bench_gather_times_each_gather_and_checks_the_bits(capsys):
     assert [row.split("|")[1:3] for row in rows] == [[" 64 ", " 8 "], [" 200 ", " 25 "]]
 
 
+def test_bench_conv_layout_times_both_formats_of_the_same_weights(capsys):
+    import bench_conv_layout
+
+    bench_conv_layout.main(["--rows", "40", "--repeats", "1", "--threads", "1"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if " ms |" in line]
+    assert [row.split("|")[1].strip() for row in rows] == ["32x32", "28x28", "3x32x32"]
+    for row in rows:  # the same weights: the embeddings differ by rounding
+        assert float(row.strip("|").split("|")[-1]) < 1e-5
+
+
 def test_bench_inference_batch_times_each_size_and_checks_the_bits(capsys):
     import bench_inference_batch
     import torch

@@ -1,5 +1,6 @@
 """The networks: building, describing, rebuilding, input scale."""
 
+import pickle
 import subprocess
 import sys
 
@@ -7,7 +8,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from sklearn.datasets import load_digits
 
+from sklearn_dsc import DeepSpectralClusteringEmbedder, load, save
 from sklearn_dsc._networks import (
     MLP,
     AnchoredEmbedding,
@@ -22,6 +25,8 @@ from sklearn_dsc._networks import (
     input_spread,
     scale_inputs,
 )
+
+from helpers import fit_quietly
 
 
 def test_mlp_layers_follow_the_sizes():
@@ -212,6 +217,36 @@ def test_conv_net_reshapes_rows_into_images():
     torch.testing.assert_close(grey(X.to_sparse()), grey(X))
     # tiny images stop pooling once they are one pixel wide
     assert ConvNet(4, (2, 2), 2)(torch.randn(2, 4)).shape == (2, 2)
+
+
+def _convolution_weights(module):
+    return [m.weight for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
+
+
+def test_conv_weights_are_channels_last_through_fit_and_files(tmp_path):
+    """oneDNN's CPU kernels then keep the activations channels last too
+    (benchmarks/bench_conv_layout.py); the format must survive training,
+    pickling and model files, which rebuild the network."""
+    X, y = load_digits(return_X_y=True)
+    model = DeepSpectralClusteringEmbedder(
+        network="conv",
+        input_shape=(8, 8),
+        init="random",
+        early_stopping=False,
+        max_iter=1,
+        random_state=0,
+    )
+    fit_quietly(model, X[:200] / 16, y[:200])
+    save(model, tmp_path / "model.dsc")
+    for fitted in (
+        model,
+        pickle.loads(pickle.dumps(model)),
+        load(tmp_path / "model.dsc"),
+    ):
+        weights = _convolution_weights(fitted.module_)
+        assert [tuple(w.shape[:2]) for w in weights] == [(32, 1), (64, 32), (64, 64)]
+        for weight in weights:
+            assert weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_conv_net_refuses_a_shape_that_does_not_fit():
