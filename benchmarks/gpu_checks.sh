@@ -18,7 +18,10 @@
 #      the glyph images, 3 seeds on the GPU beside 1 on 2 CPU cores (about
 #      4 minutes; skipped without benchmarks/.data/glyphs.npz, which
 #      benchmarks/install_data.sh makes);
-#   6. on every CPU core of the machine, what was measured on 2 cores only:
+#   6. benchmarks/bench_conv_layout.py --device cuda: the conv network's
+#      weights channels first or last (channels last, the default, was
+#      measured on the CPU only);
+#   7. on every CPU core of the machine, what was measured on 2 cores only:
 #      benchmarks/bench_inference_batch.py (whether 64 rows a call still
 #      beat 4,096 for the conv network where many threads share a call),
 #      and benchmarks/bench_fit_time.py --without-blas-limit (what the fit's
@@ -83,6 +86,7 @@ if [ -f benchmarks/.data/glyphs.npz ]; then
 else
     echo "== bench_devices: skipped, benchmarks/.data/glyphs.npz is missing"
 fi
+step conv_layout "$PYTHON" benchmarks/bench_conv_layout.py --device cuda
 step inference_batch "$PYTHON" benchmarks/bench_inference_batch.py
 if [ -f benchmarks/.data/gcide.npz ] && [ -f benchmarks/.data/glyphs.npz ]; then
     step fit_time_blas "$PYTHON" benchmarks/bench_fit_time.py \

@@ -17,9 +17,9 @@ from ._warnings import warn
 # Rows embedded at once by ``embed``: bounds inference memory whatever n_samples.
 INFERENCE_BATCH_SIZE = 4096
 # ... and by a convolutional network on the CPU, whose activations then stay
-# in the caches: 4,096 32x32 images through ``ConvNet`` in 0.44x the time of
-# one call (28x28: 0.49x; 2 cores; 16 to 128 rows a call alike), and the same
-# bits (benchmarks/bench_inference_batch.py).
+# in the caches: 4,096 32x32 or 28x28 images through ``ConvNet`` in 0.34x the
+# time of one call (2 cores; 32 to 64 rows a call alike, 16 and 128 up to
+# 0.66x), and the same bits (benchmarks/bench_inference_batch.py).
 CPU_CONV_INFERENCE_BATCH_SIZE = 64
 
 
