@@ -440,12 +440,12 @@ default="auto"
     Like k-means, the embedding depends on the features' scales: the
     anchors' shrinkage is a share of the inputs' largest variance, and the
     network sees each feature at its own scale (one factor rescales them
-    all). Put a scaler before the estimator
-    in a ``Pipeline``. On scikit-learn's wine data (features from about 0.1
-    to 1,700), fitted and scored on its three classes, the defaults give a
-    k-means NMI of 0.43, as the raw features do; after a ``StandardScaler``,
-    0.94. Where some features are nearly constant in training, prefer a
-    scale shared by all of them (``MinMaxScaler``, pixels over 255): a
+    all). Put a scaler before the estimator in a ``Pipeline``. On
+    scikit-learn's wine data (features from about 0.1 to 1,700), fitted and
+    scored on its three classes, the defaults give a k-means NMI of 0.43, as
+    the raw features do; after a ``StandardScaler``, 0.94. Where some
+    features are nearly constant in training, prefer a scale shared by all
+    of them (``MinMaxScaler``, or pixels divided by 255): a
     ``StandardScaler`` would stretch them (see the user guide's limitations).
 
     References
