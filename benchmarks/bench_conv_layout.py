@@ -20,6 +20,7 @@ import argparse
 import time
 
 import torch
+from threads import add_threads_option, torch_threads
 
 from sklearn_dsc import spectral_clustering_loss
 from sklearn_dsc._data import inference_batch_size
@@ -97,17 +98,10 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--rows", type=int, default=2048, help="images embedded")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch's threads (its default)"
-    )
+    add_threads_option(parser)
     args = parser.parse_args(argv)
-    threads = torch.get_num_threads()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    try:
+    with torch_threads(args.threads):
         run(args)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def run(args):

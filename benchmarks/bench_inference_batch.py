@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import torch
+from threads import add_threads_option, torch_threads
 
 from sklearn_dsc._data import (
     CPU_CONV_INFERENCE_BATCH_SIZE,
@@ -62,17 +63,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=4096, help="rows embedded")
     parser.add_argument("--repeats", type=int, default=4)
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch's threads (its default)"
-    )
+    add_threads_option(parser)
     args = parser.parse_args(argv)
-    threads = torch.get_num_threads()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    try:
+    with torch_threads(args.threads):
         run(args)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def run(args):
