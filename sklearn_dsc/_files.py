@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validation import is_missing
+
 # CSV cells read as missing values.
 MISSING = {"", "na", "nan", "n/a", "null", "none"}
 
@@ -345,8 +347,7 @@ def _check_finite(path, features, column_names):
 def _labels(path, name, values):
     missing = np.array(
         [
-            value is None
-            or (isinstance(value, float) and np.isnan(value))
+            is_missing(value)
             or (isinstance(value, str) and value.strip().lower() in MISSING)
             for value in values
         ]

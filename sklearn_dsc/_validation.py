@@ -12,7 +12,7 @@ from ._warnings import warn
 # The types of pandas' missing values, which pandas need not be installed to
 # recognise: NA (nullable dtypes) and NaT (dates and times).
 _MISSING_TYPE_NAMES = ("NAType", "NaTType")
-# How many positions an error message lists.
+# How many items (labels, positions) a message lists.
 _SHOWN = 10
 
 
@@ -53,19 +53,19 @@ def check_numeric_frame(X):
         )
 
 
-def _is_missing(value):
+def is_missing(value):
     """Whether ``value`` is None, a float NaN, or pandas' NA or NaT."""
     if value is None or type(value).__name__ in _MISSING_TYPE_NAMES:
         return True
     return isinstance(value, float | np.floating) and bool(np.isnan(value))
 
 
-def _positions(mask):
-    """The first ``_SHOWN`` positions (from 0) where ``mask`` holds, as text."""
-    positions = np.flatnonzero(mask)
-    shown = ", ".join(str(position) for position in positions[:_SHOWN])
-    more = len(positions) > _SHOWN
-    return shown + (f", ... ({len(positions)} in all)" if more else "")
+def _listed(items):
+    """The first ``_SHOWN`` of ``items`` as text, and how many there are in
+    all where that is more."""
+    shown = ", ".join(str(item) for item in items[:_SHOWN])
+    more = len(items) > _SHOWN
+    return shown + (f", ... ({len(items)} in all)" if more else "")
 
 
 def check_labels(labels, name):
@@ -95,7 +95,7 @@ def check_labels(labels, name):
             for t in types
         )
         missing = (
-            np.fromiter(map(_is_missing, values), dtype=bool, count=len(values))
+            np.fromiter(map(is_missing, values), dtype=bool, count=len(values))
             if may_miss
             else np.zeros(len(values), dtype=bool)
         )
@@ -107,7 +107,7 @@ def check_labels(labels, name):
             "rows, or give them a class.",
             count=count,
             where="positions" if count > 1 else "position",
-            rows=_positions(missing),
+            rows=_listed(np.flatnonzero(missing)),
         )
     strings = [t for t in types if issubclass(t, str | bytes)]
     numbers = [t for t in types if issubclass(t, Number)]
@@ -130,11 +130,9 @@ def warn_if_single_rows(y):
     single = classes[counts == 1]
     if len(single) == 0:
         return
-    shown = ", ".join(str(label) for label in single[:10])
-    more = f", ... ({len(single)} in all)" if len(single) > 10 else ""
     have = "class has" if len(single) == 1 else "classes have"
     warn(
-        f"{len(single)} {have} a single row: {shown}{more}. One row says "
+        f"{len(single)} {have} a single row: {_listed(single)}. One row says "
         "nothing of how its class spreads, and it cannot be both trained on "
         "and held out; check that y holds classes, not row identifiers.",
         UserWarning,
