@@ -17,9 +17,11 @@ kernels sum in other orders).
 """
 
 import argparse
+import math
 import time
 
 import torch
+from bench_loss import synchronize
 from threads import add_threads_option, torch_threads
 
 from sklearn_dsc import spectral_clustering_loss
@@ -39,14 +41,9 @@ def network(shape, memory_format, device):
     """``ConvNet`` for images of ``shape``, built from seed 0, its
     convolutions' weights in ``memory_format``."""
     with private_seed(0):
-        module = ConvNet(int(torch.tensor(shape).prod()), shape, CLASSES)
+        module = ConvNet(math.prod(shape), shape, CLASSES)
     module.features.to(memory_format=memory_format)
     return module.to(device)
-
-
-def synchronize(device):
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
 
 
 def training_step(module, images, labels, optimizer):
@@ -63,9 +60,11 @@ def embedding(module, images, rows):
 
 
 def measure(shape, device, n_rows, repeats):
-    """``{format: (best step s, best embedding s, embedding)}`` for ``shape``."""
+    """``({format: [best step s, best embedding s]}, {format: embedding})``
+    for images of ``shape``."""
+    device = torch.device(device)
     generator = torch.Generator().manual_seed(0)
-    n_features = int(torch.tensor(shape).prod())
+    n_features = math.prod(shape)
     batch = torch.rand(BATCH, n_features, generator=generator).to(device)
     labels = (torch.arange(BATCH) % CLASSES).to(device)
     rows = torch.rand(n_rows, n_features, generator=generator).to(device)

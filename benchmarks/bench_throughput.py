@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 import torch
+from bench_loss import synchronize
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, spectral_clustering_loss
@@ -44,11 +45,6 @@ def random_training_set(n_samples=60000, n_features=784, n_classes=10):
     return rng.random((n_samples, n_features), dtype=np.float32), rng.integers(
         0, n_classes, n_samples
     )
-
-
-def synchronize(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def loop_throughput(criterion, X, y, device, batch_size, epochs):
