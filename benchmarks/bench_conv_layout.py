@@ -22,7 +22,7 @@ import time
 
 import torch
 from bench_loss import synchronize
-from threads import add_threads_option, torch_threads
+from threads import run_with_threads
 
 from sklearn_dsc import spectral_clustering_loss
 from sklearn_dsc._data import inference_batch_size
@@ -97,10 +97,7 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--rows", type=int, default=2048, help="images embedded")
     parser.add_argument("--repeats", type=int, default=5)
-    add_threads_option(parser)
-    args = parser.parse_args(argv)
-    with torch_threads(args.threads):
-        run(args)
+    run_with_threads(parser, run, argv)
 
 
 def run(args):

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 import torch
-from threads import add_threads_option, torch_threads
+from threads import run_with_threads
 
 from sklearn_dsc._data import (
     CPU_CONV_INFERENCE_BATCH_SIZE,
@@ -63,10 +63,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=4096, help="rows embedded")
     parser.add_argument("--repeats", type=int, default=4)
-    add_threads_option(parser)
-    args = parser.parse_args(argv)
-    with torch_threads(args.threads):
-        run(args)
+    run_with_threads(parser, run, argv)
 
 
 def run(args):

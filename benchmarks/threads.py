@@ -5,11 +5,16 @@ import contextlib
 import torch
 
 
-def add_threads_option(parser):
-    """``--threads``: torch's CPU threads (by default, torch's own count)."""
+def run_with_threads(parser, run, argv=None):
+    """Parse ``argv`` with ``parser`` and a ``--threads`` option (torch's CPU
+    threads; by default, torch's own count), then ``run(args)`` with that
+    many threads, putting the previous count back after it."""
     parser.add_argument(
         "--threads", type=int, default=None, help="torch's threads (its default)"
     )
+    args = parser.parse_args(argv)
+    with torch_threads(args.threads):
+        return run(args)
 
 
 @contextlib.contextmanager
