@@ -446,22 +446,38 @@ class ClassMoments:
         them: from these moments, less the held rows' Gram matrix.
 
         An affine map is fixed by where it sends a point and that point plus
-        each unit vector: each anchor embeds the point these moments are
-        centred on (the inputs' mean, or the origin for sparse inputs) and
-        that point plus each unit vector, by ``held_out_embeddings``' maths.
-        The maps are ``anchor_maps``' up to rounding and an orthogonal map of
-        their rows, but for the principal directions: exact here, where
-        scikit-learn's PCA may take a randomized SVD.
+        a step along each axis: each anchor embeds the point these moments
+        are centred on (the inputs' mean, or the origin for sparse inputs)
+        and that point plus each of ``probe_steps``, by
+        ``held_out_embeddings``' maths. The maps are ``anchor_maps``' up to
+        rounding and an orthogonal map of their rows, but for the principal
+        directions: exact here, where scikit-learn's PCA may take a
+        randomized SVD.
         """
         if held is None:
             held = np.zeros(len(self.classes), dtype=bool)
-        n_features = self.gram.shape[0]
-        points = np.vstack([np.zeros(n_features), np.eye(n_features)])  # centred
+        steps = self.probe_steps
+        points = np.vstack([np.zeros(len(steps)), np.diag(steps)])  # centred
         embeddings = self._embeddings(held, points, candidates, alpha, max_width)
         for embedding in embeddings:
             at_center = embedding[0]
-            weight = (embedding[1:] - at_center).T
+            weight = (embedding[1:] - at_center).T / steps
             yield weight, at_center - weight @ self.center
+
+    @property
+    def probe_steps(self):
+        """The step along each axis by which ``anchor_maps`` reads a map:
+        the power of two nearest the feature's root-mean-square centred value
+        (1 where it is constant). The center's embedding is of about unit
+        size, and a step moves it by about the step over the feature's
+        spread: a unit step along a feature of spread 1e16 would move it by
+        1e-16, float64's resolution, and the weights read would be rounding.
+        Powers of two scale the points and the weights read exactly."""
+        mean_squares = np.diag(self.gram) / self.counts.sum()
+        steps = np.ones_like(mean_squares)
+        varies = mean_squares > 0
+        steps[varies] = 2.0 ** np.round(0.5 * np.log2(mean_squares[varies]))
+        return steps
 
     def _kept_moments(self, held_classes, held, n_kept, mean, held_rows=None):
         """The Gram matrix of the rows kept when ``held_classes`` are held

@@ -166,14 +166,18 @@ def test_class_moments_embed_held_out_rows_as_anchors_fitted_on_the_rest(
 
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("held_out", [None, [0, 1], [3, 7, 11]])
-def test_class_moments_fit_the_anchors_of_the_rows_kept(sparse, held_out):
+@pytest.mark.parametrize("units", [1e-20, 1e3, 1e20])
+def test_class_moments_fit_the_anchors_of_the_rows_kept(sparse, held_out, units):
     """``ClassMoments.anchor_maps`` are ``anchor_maps`` fitted on the rows
     kept, up to an orthogonal map of their rows: the same distances between
-    any inputs, the held-out rows and the kept ones alike."""
+    any inputs, the held-out rows and the kept ones alike, in any units
+    (read with unit steps, features of spread 1e16 gave weights of
+    rounding)."""
     X, y = informative_and_noise()
-    X = 1e3 * X + 5.0
+    small = np.abs(X) < 2.0
+    X = units * (X + 5.0)
     if sparse:
-        X[np.abs(X - 5.0) < 2e3] = 0.0
+        X[small] = 0.0
         X = sp.csr_matrix(X)
     candidates = [("pca", None), ("whitened", 1.0), ("whitened", 0.01)]
     candidates += [("plda", 0.01), ("closed_form", None)]

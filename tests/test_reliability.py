@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import make_blobs
+from sklearn.datasets import load_digits, make_blobs
 from sklearn.exceptions import NotFittedError
 
 import sklearn_dsc._selection as _selection
@@ -152,6 +152,29 @@ def test_training_does_not_depend_on_the_units_of_x(blobs, scale, init):
     reference = fit_quietly(model(init=init), X, y).transform(X)
     scaled = fit_quietly(model(init=init), X * scale, y).transform(X * scale)
     np.testing.assert_allclose(scaled, reference, rtol=1e-3, atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def digits_held_out():
+    X, y = load_digits(return_X_y=True)
+    seen = y < 6  # 6 classes: sets of held-out classes, and a trial
+    return X[seen] / 16, y[seen]
+
+
+@pytest.mark.parametrize("scale", [1e-25, 1e12, 1e25])
+def test_held_out_classes_choose_alike_whatever_the_units_of_x(digits_held_out, scale):
+    # the anchors of the trial and of the refit are read from class moments;
+    # read with unit steps, rows of size 1e12 and more gave maps of rounding
+    X, y = digits_held_out
+    reference = fit_quietly(model(max_iter=3), X, y)
+    scaled = fit_quietly(model(max_iter=3), X * scale, y)
+    assert (scaled.init_, scaled.shrinkage_) == (reference.init_, reference.shrinkage_)
+    np.testing.assert_allclose(
+        scaled.validation_scores_, reference.validation_scores_, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        scaled.transform(X * scale), reference.transform(X), rtol=1e-3, atol=1e-4
+    )
 
 
 @pytest.mark.parametrize("scale", [1e-36, 1e33])
