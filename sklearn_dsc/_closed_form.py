@@ -39,7 +39,7 @@ WIDE_INPUT_DIRECTIONS = 256
 
 
 def closed_form_linear_map(
-    X, codes, n_classes, alpha, n_components=None, directions=None
+    X, codes, n_classes, alpha, n_components=None, directions=None, shrinkage=None
 ):
     """Weight, bias and eigenvalues of the closed-form linear embedding.
 
@@ -61,6 +61,10 @@ def closed_form_linear_map(
         ``X @ directions.T``). ``None`` solves in the whole input space, or,
         for sparse inputs wider than ``MAX_COVARIANCE_FEATURES``, within
         their top ``WIDE_INPUT_DIRECTIONS`` principal directions.
+    shrinkage : float, default=None
+        If given, the ridge penalty is ``shrinkage`` times the largest
+        eigenvalue of ``Xc^T Xc`` instead of ``alpha``: a penalty in the
+        inputs' own units.
 
     Returns
     -------
@@ -73,7 +77,12 @@ def closed_form_linear_map(
         directions, _, _ = principal_directions(X, WIDE_INPUT_DIRECTIONS, seed=0)
     if directions is not None:
         weight, bias, eigenvalues = closed_form_linear_map(
-            np.asarray(X @ directions.T), codes, n_classes, alpha, n_components
+            np.asarray(X @ directions.T),
+            codes,
+            n_classes,
+            alpha,
+            n_components,
+            shrinkage=shrinkage,
         )
         return weight @ directions, bias, eigenvalues
     X = X.astype(np.float64)
@@ -83,7 +92,9 @@ def closed_form_linear_map(
     mean = sums.sum(axis=0) / n_samples
     gram = dense(X.T @ X)
     gram -= n_samples * np.outer(mean, mean)  # Xc^T Xc
-    return closed_form_from_moments(gram, sums, counts, mean, alpha, n_components)
+    return closed_form_from_moments(
+        gram, sums, counts, mean, alpha, n_components, shrinkage=shrinkage
+    )
 
 
 def class_sums(X, codes, n_classes):
@@ -103,7 +114,14 @@ def dense(array):
 
 
 def closed_form_from_moments(
-    scatter, class_sums, counts, mean, alpha, n_components=None, eigh=None
+    scatter,
+    class_sums,
+    counts,
+    mean,
+    alpha,
+    n_components=None,
+    eigh=None,
+    shrinkage=None,
 ):
     """``closed_form_linear_map`` from the moments of the rows.
 
@@ -111,13 +129,16 @@ def closed_form_from_moments(
     ``class_sums`` the ``n_classes x n_features`` sums of each class's rows
     and ``counts`` their numbers (all positive); ``eigh``, if given, is the
     ``(eigenvalues, eigenvectors)`` of ``scatter``, to share one
-    factorisation with a PCA. Returns ``(weight, bias, eigenvalues)``.
+    factorisation with a PCA; ``shrinkage`` as in ``closed_form_linear_map``.
+    Returns ``(weight, bias, eigenvalues)``.
     """
     n_samples = counts.sum()
     # Xc^T J, J being the class indicators scaled by 1/sqrt(count)
     xt_j = (class_sums - np.outer(counts, mean)).T / np.sqrt(counts)
     eigenvalues, eigenvectors = linalg.eigh(scatter) if eigh is None else eigh
-    shifted = eigenvalues + alpha
+    largest = eigenvalues.max(initial=0.0)
+    ridge = alpha if shrinkage is None or largest <= 0 else shrinkage * largest
+    shifted = eigenvalues + ridge
     keep = shifted > max(shifted.max(), 0) * scatter.shape[0] * np.finfo(np.float64).eps
     inverse = np.where(keep, 1.0 / np.where(keep, shifted, 1.0), 0.0)
     ridge_map = (eigenvectors * inverse) @ (eigenvectors.T @ xt_j)  # D x k

@@ -194,7 +194,9 @@ default="auto"
           shrunk by OAS). It damps the directions in which classes do not
           differ.
         - ``"closed_form"``: the closed-form linear solution (every class
-          direction: a ridge regression onto the class indicators).
+          direction: a ridge regression onto the class indicators, its
+          ridge 0.01 of the largest eigenvalue of the centred ``X^T X``,
+          so that it does not depend on the inputs' units).
         - ``"random"``: no anchor; a plain MLP from torch's default
           initialisation, the paper's setting, which fits the training
           classes fastest.
@@ -262,7 +264,8 @@ default="auto"
 
     alpha : float, default=1e-4
         L2 regularisation: decoupled weight decay (AdamW) for ``"adam"``, the
-        ridge penalty on the centred ``X^T X`` for ``"closed_form"``.
+        ridge penalty on the centred ``X^T X`` for ``"closed_form"``. (The
+        closed-form anchor, ``init="closed_form"``, has a ridge of its own.)
 
     max_iter : int, default=100
         Maximum number of epochs. An epoch is ``n_samples / batch_size``

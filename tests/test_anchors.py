@@ -62,6 +62,31 @@ def test_large_shrinkage_gives_the_pca_geometry_back():
     np.testing.assert_allclose(pca.T @ pca, shrunk.T @ shrunk, rtol=1e-6, atol=1e-12)
 
 
+@pytest.mark.parametrize("units", [1e-20, 1e-3, 1e20])
+def test_closed_form_anchor_does_not_depend_on_the_units(units):
+    # its ridge is a share of the inputs' largest variance: with the absolute
+    # ridge alpha, inputs a thousandth the size gave another map
+    X, y = informative_and_noise()
+    expected = embedded(X, *closed_form_anchor(X, y, 1e-4))
+    found = embedded(X * units, *closed_form_anchor(X * units, y, 1e-4))
+    # the same up to the signs of its columns
+    np.testing.assert_allclose(
+        pairwise_distances(found), pairwise_distances(expected), rtol=1e-6, atol=1e-9
+    )
+
+
+def test_closed_form_shrinkage_is_a_share_of_the_largest_eigenvalue():
+    X, y = informative_and_noise()
+    centred = X - X.mean(axis=0)
+    largest = np.linalg.eigvalsh(centred.T @ centred).max()
+    weight, bias, values = closed_form_linear_map(X, y, 12, 5.0, 12, shrinkage=0.3)
+    expected = closed_form_linear_map(X, y, 12, 0.3 * largest, 12)
+    signs = np.sign(np.sum(weight * expected[0], axis=1))  # eigenvectors' signs
+    np.testing.assert_allclose(weight * signs[:, None], expected[0], atol=1e-10)
+    np.testing.assert_allclose(bias * signs, expected[1], atol=1e-10)
+    np.testing.assert_allclose(values, expected[2], atol=1e-12)
+
+
 def test_width_is_capped():
     X = np.random.RandomState(0).normal(size=(40, 30))
     y = np.repeat([0, 1], 20)
@@ -73,7 +98,9 @@ def test_width_is_capped():
 def test_closed_form_anchor_spans_the_closed_form_directions():
     X, y = informative_and_noise()
     weight, bias = closed_form_anchor(X, y, 1e-4)
-    reference, _, _ = closed_form_linear_map(X, y, 12, 1e-4, 12)
+    largest = np.linalg.eigvalsh(np.cov(X.T, bias=True) * len(X)).max()
+    ridge = _anchors.CLOSED_FORM_SHRINKAGE * largest
+    reference, _, _ = closed_form_linear_map(X, y, 12, ridge, 12)
     assert weight.shape == reference.shape
     # the same row space, at unit spread
     projection = np.linalg.lstsq(reference.T, weight.T, rcond=None)[0]

@@ -21,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, spectral_clustering_loss
+from sklearn_dsc._anchors import CLOSED_FORM_SHRINKAGE
 from sklearn_dsc.metrics import kmeans_nmi
 
 from helpers import fit_quietly, informative_and_noise, within_class_covariance
@@ -658,9 +659,13 @@ def test_linear_starts_are_what_they_say(init):
     _, embeddings = untrained_anchor(X, y, init=init)
     if init == "pca":
         expected = PCA(24).fit_transform(X)
-    else:
+    else:  # the closed form whose ridge is that share of X's largest variance
+        largest = np.linalg.eigvalsh(np.cov(X.T, bias=True) * len(X)).max()
         reference = DeepSpectralClusteringEmbedder(
-            hidden_layer_sizes=(), solver="closed_form", n_components=12
+            hidden_layer_sizes=(),
+            solver="closed_form",
+            n_components=12,
+            alpha=CLOSED_FORM_SHRINKAGE * largest,
         )
         expected = centred(reference.fit(X, y).transform(X))
     # the same directions up to sign, on the scale of unit spread

@@ -162,12 +162,16 @@ def digits_held_out():
 
 
 @pytest.mark.parametrize("scale", [1e-25, 1e12, 1e25])
-def test_held_out_classes_choose_alike_whatever_the_units_of_x(digits_held_out, scale):
+@pytest.mark.parametrize("init", ["auto", "closed_form"])
+def test_held_out_classes_choose_alike_whatever_the_units_of_x(
+    digits_held_out, scale, init
+):
     # the anchors of the trial and of the refit are read from class moments;
-    # read with unit steps, rows of size 1e12 and more gave maps of rounding
+    # read with unit steps, rows of size 1e16 and more gave maps of rounding.
+    # The closed form's ridge was alpha itself, which drowned inputs of 1e-15.
     X, y = digits_held_out
-    reference = fit_quietly(model(max_iter=3), X, y)
-    scaled = fit_quietly(model(max_iter=3), X * scale, y)
+    reference = fit_quietly(model(max_iter=3, init=init), X, y)
+    scaled = fit_quietly(model(max_iter=3, init=init), X * scale, y)
     assert (scaled.init_, scaled.shrinkage_) == (reference.init_, reference.shrinkage_)
     np.testing.assert_allclose(
         scaled.validation_scores_, reference.validation_scores_, atol=1e-6

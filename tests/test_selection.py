@@ -317,7 +317,7 @@ def test_the_class_direction_is_chosen_where_it_transfers(
     closed form passes the paired tests."""
     rng = np.random.RandomState(0)
     codes = np.repeat(np.arange(n_classes), 40)
-    noise = rng.normal(scale=60, size=(len(codes), n_classes + 1))
+    noise = rng.normal(scale=100, size=(len(codes), n_classes + 1))
     X = np.column_stack([3.0 * codes + rng.normal(size=len(codes)), noise])
     assert not _selection.spans_the_inputs(n_classes, X.shape[1])
     chosen = choose_anchor(
