@@ -107,7 +107,7 @@ def measure(X_train, y_train, X_test, y_test, seed):
             nmi[name] = kmeans_nmi(embedded, y_test, random_state=seed)
             kept[name] = estimator.init_
         anchor = ("whitened", DEFAULT_SHRINKAGE)
-        ((weight, bias),) = anchor_maps([anchor], X_train, y_train, 1e-4, seed)
+        ((weight, bias),) = anchor_maps([anchor], X_train, y_train, seed)
         embedded = X_test @ weight.T + bias
         nmi["whitened anchor alone"] = kmeans_nmi(embedded, y_test, random_state=seed)
     return {"nmi": nmi, "kept": kept}

@@ -147,7 +147,7 @@ def measure(X_train, y_train, X_test, y_test, seed):
         warnings.simplefilter("ignore", UserWarning)
         lda = tabular_suite.fit_lda_shrinkage(X_train, y_train, seed)
         scores["LDA, shrinkage"] = nmi(lda(X_test))
-        maps = anchor_maps([WHITENED, PLDA], X_train, codes, 1e-4, seed)
+        maps = anchor_maps([WHITENED, PLDA], X_train, codes, seed)
         for name, (weight, bias) in zip(METHODS[2:4], maps, strict=True):
             scores[name] = nmi(X_test @ weight.T + bias)
         for name, previous in ((PREVIOUS, True), (DEFAULTS, False)):

@@ -20,7 +20,6 @@ import argparse
 import numpy as np
 from datasets import DATASETS
 from outputs import add_output, name_of, write_results
-from selection_criteria import ALPHA
 
 from sklearn_dsc._anchors import anchor_maps
 from sklearn_dsc._selection import SHRINKAGES
@@ -37,7 +36,7 @@ def unseen_nmis(X_train, y_train, X_test, y_test, seeds):
     """``{candidate name: NMI}``, each anchor fitted on every training class."""
     codes = np.unique(y_train, return_inverse=True)[1]
     scores = {}
-    maps = anchor_maps(CANDIDATES, X_train, codes, ALPHA, seed=0)
+    maps = anchor_maps(CANDIDATES, X_train, codes, seed=0)
     for candidate, (weight, bias) in zip(CANDIDATES, maps, strict=True):
         embedding = np.asarray(X_test @ weight.T) + bias
         scores[name_of(candidate)] = float(

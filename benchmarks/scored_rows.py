@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 from datasets import DATASETS, many_rows_a_class
 from outputs import add_output, name_of, write_results
-from selection_criteria import ALPHA, VALIDATION_FRACTION
+from selection_criteria import VALIDATION_FRACTION
 from sklearn.exceptions import ConvergenceWarning
 from tabular_choices import defaults_choice
 
@@ -94,7 +94,7 @@ def run(args):
                     warnings.simplefilter("ignore", ConvergenceWarning)
                     anchor, seconds = chosen(X_train, codes, seed, level, moments)
                 if anchor not in unseen:
-                    ((weight, bias),) = anchor_maps([anchor], X_train, codes, ALPHA, 0)
+                    ((weight, bias),) = anchor_maps([anchor], X_train, codes, 0)
                     embedded = X_test @ weight.T + bias
                     unseen[anchor] = kmeans_nmi(embedded, y_test, random_state=0)
                 row[level_name] = {

@@ -62,9 +62,7 @@ from sklearn_dsc._selection import (
 )
 from sklearn_dsc.metrics import kmeans_nmi, recall_at_k
 
-# the estimator's defaults: the closed form's ridge, and the share of the
-# classes held out to choose the anchor
-ALPHA = DeepSpectralClusteringEmbedder().alpha
+# the estimator's default share of the classes held out to choose the anchor
 VALIDATION_FRACTION = DeepSpectralClusteringEmbedder().validation_fraction
 CANDIDATES = [
     ("pca", None),
@@ -136,7 +134,7 @@ def maps(X, codes, seed, candidates=None):
     anchors = [c for c in candidates if c[0] != "lda"]
     fitted = {}
     for candidate, (weight, bias) in zip(
-        anchors, anchor_maps(anchors, X, codes, ALPHA, seed), strict=True
+        anchors, anchor_maps(anchors, X, codes, seed), strict=True
     ):
         fitted[candidate] = lambda Z, w=weight, b=bias: Z @ w.T + b
     lda = LinearDiscriminantAnalysis().fit(X, codes)

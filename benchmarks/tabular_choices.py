@@ -55,7 +55,7 @@ import numpy as np
 import selection_criteria
 import tabular_suite
 from outputs import add_output, name_of, write_results
-from selection_criteria import ALPHA, VALIDATION_FRACTION
+from selection_criteria import VALIDATION_FRACTION
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc._anchors import anchor_maps
@@ -90,7 +90,6 @@ def defaults_choice(X, codes, seed, n_held_out=None, n_splits=None, moments=None
         n_classes,
         "auto",
         "auto",
-        ALPHA,
         n_held_out,
         np.random.RandomState(seed),
         seed,
@@ -104,7 +103,7 @@ def _fitted(candidate, fitted, X, codes, seed):
     """The transform of ``candidate``: from ``fitted`` when it is there."""
     if candidate in fitted:
         return fitted[candidate]
-    ((weight, bias),) = anchor_maps([candidate], X, codes, ALPHA, seed)
+    ((weight, bias),) = anchor_maps([candidate], X, codes, seed)
     return lambda Z: Z @ weight.T + bias
 
 

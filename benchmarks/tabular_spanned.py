@@ -147,7 +147,7 @@ def measure(X_train, y_train, X_test, y_test, seed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
-        maps = anchor_maps(ANCHORS, X_train, y_train, 1e-4, seed)
+        maps = anchor_maps(ANCHORS, X_train, y_train, seed)
         for anchor, (weight, bias) in zip(ANCHORS, maps, strict=True):
             embedded = X_test @ weight.T + bias
             nmi[name_of(anchor)] = kmeans_nmi(embedded, y_test, random_state=seed)

@@ -185,11 +185,10 @@ def whitened_anchors(X, codes, shrinkages, max_width, seed, directions=None, pld
         yield _divided(weight, -weight @ mean, spread)
 
 
-def closed_form_anchor(X, codes, alpha, directions=None):
+def closed_form_anchor(X, codes, directions=None):
     """Every class direction of the closed-form linear map, its ridge
     ``CLOSED_FORM_SHRINKAGE`` of the largest eigenvalue of the centred
-    ``X^T X`` (``alpha`` is not used), within ``directions`` (orthonormal
-    rows) when given."""
+    ``X^T X``, within ``directions`` (orthonormal rows) when given."""
     X = X.astype(np.float64, copy=False)
     _, codes = np.unique(codes, return_inverse=True)
     n_classes = codes.max() + 1
@@ -207,22 +206,22 @@ def _shrinkages_and_plda(candidates):
     ]
 
 
-def _input_directions(X, codes, candidates, alpha, seed, max_width, directions):
+def _input_directions(X, codes, candidates, seed, max_width, directions):
     """The maths of the anchors that keep every principal direction of the
     inputs: ``whitened_anchors``, one PCA for all of them."""
     shrinkages, plda = _shrinkages_and_plda(candidates)
     return whitened_anchors(X, codes, shrinkages, max_width, seed, directions, plda)
 
 
-def _class_directions(X, codes, candidates, alpha, seed, max_width, directions):
+def _class_directions(X, codes, candidates, seed, max_width, directions):
     """The maths of the closed-form anchor (once per candidate), within the
     principal ``directions`` of sparse inputs too wide for a covariance."""
     components = None if directions is None else directions[0]
     for _ in candidates:
-        yield closed_form_anchor(X, codes, alpha, components)
+        yield closed_form_anchor(X, codes, components)
 
 
-def _input_directions_from_moments(kept, candidates, alpha):
+def _input_directions_from_moments(kept, candidates):
     """``_input_directions`` fitted on the kept rows' moments (``_Kept``):
     the held-out rows' embeddings."""
     shrinkages, plda = _shrinkages_and_plda(candidates)
@@ -237,7 +236,7 @@ def _input_directions_from_moments(kept, candidates, alpha):
         yield _at_unit_spread(kept.projected @ transform.T, spread)
 
 
-def _class_directions_from_moments(kept, candidates, alpha):
+def _class_directions_from_moments(kept, candidates):
     """``_class_directions`` fitted on the kept rows' moments (``_Kept``):
     the held-out rows' embeddings."""
     for _ in candidates:
@@ -341,7 +340,7 @@ def _by_maths(candidates, maths_of):
     return groups
 
 
-def anchor_maps(candidates, X, codes, alpha, seed, max_width=MAX_ANCHOR_WIDTH):
+def anchor_maps(candidates, X, codes, seed, max_width=MAX_ANCHOR_WIDTH):
     """Weight and bias, at unit spread, of each ``(init, shrinkage)`` of
     ``candidates``, one at a time (a generator), by each anchor's maths
     (``ANCHORS``): ``"pca"``, ``"whitened"`` and ``"plda"`` (with their
@@ -354,7 +353,7 @@ def anchor_maps(candidates, X, codes, alpha, seed, max_width=MAX_ANCHOR_WIDTH):
     if sp.issparse(X) and X.shape[1] > MAX_COVARIANCE_FEATURES:
         directions = principal_directions(X, max_width, seed)
     fitted = {
-        maths: maths(X, codes, group, alpha, seed, max_width, directions)
+        maths: maths(X, codes, group, seed, max_width, directions)
         for maths, group in _by_maths(candidates, lambda a: a.maths).items()
     }
     for init, _ in candidates:
@@ -445,7 +444,7 @@ class ClassMoments:
         """Whether ``X`` is narrow enough for its Gram matrix."""
         return X.shape[1] <= MAX_COVARIANCE_FEATURES
 
-    def held_out_embeddings(self, held, candidates, alpha, max_width, rows=None):
+    def held_out_embeddings(self, held, candidates, max_width, rows=None):
         """The rows ``held`` embedded by each of ``candidates`` (as in
         ``anchor_maps``) fitted on the other rows, with whole classes held out;
         only the held rows of index ``rows``, if given.
@@ -456,9 +455,9 @@ class ClassMoments:
         """
         embedded = self._centred(held if rows is None else rows)
         held_rows = embedded if rows is None else None  # centred on a miss
-        return self._embeddings(held, embedded, candidates, alpha, max_width, held_rows)
+        return self._embeddings(held, embedded, candidates, max_width, held_rows)
 
-    def anchor_maps(self, held, candidates, alpha, max_width=MAX_ANCHOR_WIDTH):
+    def anchor_maps(self, held, candidates, max_width=MAX_ANCHOR_WIDTH):
         """Weight and bias of each of ``candidates`` fitted on the rows not
         ``held`` (a mask of whole classes; ``None`` keeps every row), one at a
         time, as ``anchor_maps`` fits them on those rows, with no pass over
@@ -477,7 +476,7 @@ class ClassMoments:
             held = np.zeros(len(self.classes), dtype=bool)
         steps = self.probe_steps
         points = np.vstack([np.zeros(len(steps)), np.diag(steps)])  # centred
-        embeddings = self._embeddings(held, points, candidates, alpha, max_width)
+        embeddings = self._embeddings(held, points, candidates, max_width)
         for embedding in embeddings:
             at_center = embedding[0]
             weight = (embedding[1:] - at_center).T / steps
@@ -521,7 +520,7 @@ class ClassMoments:
             self._factorisations[held_classes] = kept
         return kept
 
-    def _embeddings(self, held, embedded, candidates, alpha, max_width, held_rows=None):
+    def _embeddings(self, held, embedded, candidates, max_width, held_rows=None):
         """``embedded`` (centred rows) by each of ``candidates`` fitted on the
         rows not ``held`` (``held_rows``: the held rows centred, if at hand)."""
         kept = ~np.isin(np.arange(len(self.counts)), self.classes[held])
@@ -553,8 +552,6 @@ class ClassMoments:
             projected=dense(embedded @ components.T) - components @ mean,
         )
         groups = _by_maths(candidates, lambda anchor: anchor.maths_from_moments)
-        embeddings = {
-            maths: maths(shared, group, alpha) for maths, group in groups.items()
-        }
+        embeddings = {maths: maths(shared, group) for maths, group in groups.items()}
         for init, _ in candidates:
             yield next(embeddings[ANCHORS[init].maths_from_moments])

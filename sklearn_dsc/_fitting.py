@@ -190,7 +190,7 @@ def start(
     candidates = start_candidates(init, shrinkage, scored=score is not None)
     with run.clock("fitting anchors"):
         if anchors is None:
-            maps = list(anchor_maps(candidates, X, codes, settings.alpha, seed))
+            maps = list(anchor_maps(candidates, X, codes, seed))
         else:
             maps = list(anchors(candidates))
     modules = [build_anchored(weight, bias, trained_part()) for weight, bias in maps]
@@ -376,12 +376,8 @@ def _choose_try_and_decide(X, codes, n_classes, train_part, held_out, run, momen
     trial_anchors = refit_anchors = None
     if moments is not None:  # the trial's and the refit's, with no pass over X
         held = np.isin(codes, np.unique(held_out.codes))
-        trial_anchors = functools.partial(
-            moments.anchor_maps, held, alpha=settings.alpha
-        )
-        refit_anchors = functools.partial(
-            moments.anchor_maps, None, alpha=settings.alpha
-        )
+        trial_anchors = functools.partial(moments.anchor_maps, held)
+        refit_anchors = functools.partial(moments.anchor_maps, None)
     trial = start(*train_part, run, init, shrinkage, anchors=trial_anchors)
     evidence = _trial(trial, train_part, held_out, run, init)
     choice = decide(evidence)
@@ -560,7 +556,6 @@ def _choose_anchor(X, codes, n_classes, held_out, run, moments):
             n_classes,
             settings.init,
             settings.shrinkage,
-            settings.alpha,
             n_held_out,
             run.random_state,
             held_out.kmeans_seed,

@@ -453,7 +453,6 @@ def choose_anchor(
     n_classes,
     init,
     shrinkage,
-    alpha,
     n_held_out,
     random_state,
     kmeans_seed,
@@ -517,7 +516,7 @@ def choose_anchor(
     def scores_of(candidates, criterion, stage):
         report = None if on_split is None else lambda i, n: on_split(i, n, stage)
         return anchor_scores(
-            X, codes, candidates, held_out_sets, alpha, seed, criterion, report, moments
+            X, codes, candidates, held_out_sets, seed, criterion, report, moments
         )
 
     if len(by_mean) > 1 and len(candidates) > SHORTLIST:  # one: the tests decide
@@ -612,7 +611,6 @@ def anchor_scores(
     codes,
     candidates,
     held_out_sets,
-    alpha,
     seed,
     criterion,
     on_split=None,
@@ -640,10 +638,10 @@ def anchor_scores(
             # the held-out rows are centred once when all of them are scored
             subset = None if rows is held_rows else rows
             embeddings = moments.held_out_embeddings(
-                held, candidates, alpha, MAX_ANCHOR_WIDTH, subset
+                held, candidates, MAX_ANCHOR_WIDTH, subset
             )
         else:
-            maps = anchor_maps(candidates, X[~held], codes[~held], alpha, seed)
+            maps = anchor_maps(candidates, X[~held], codes[~held], seed)
             embeddings = (np.asarray(X[rows] @ w.T) + b for w, b in maps)
         for candidate, embedding in zip(candidates, embeddings, strict=True):
             scores[candidate].append(criterion(embedding, codes[rows]))

@@ -67,8 +67,8 @@ def test_closed_form_anchor_does_not_depend_on_the_units(units):
     # its ridge is a share of the inputs' largest variance: with the absolute
     # ridge alpha, inputs a thousandth the size gave another map
     X, y = informative_and_noise()
-    expected = embedded(X, *closed_form_anchor(X, y, 1e-4))
-    found = embedded(X * units, *closed_form_anchor(X * units, y, 1e-4))
+    expected = embedded(X, *closed_form_anchor(X, y))
+    found = embedded(X * units, *closed_form_anchor(X * units, y))
     # the same up to the signs of its columns
     np.testing.assert_allclose(
         pairwise_distances(found), pairwise_distances(expected), rtol=1e-6, atol=1e-9
@@ -97,7 +97,7 @@ def test_width_is_capped():
 
 def test_closed_form_anchor_spans_the_closed_form_directions():
     X, y = informative_and_noise()
-    weight, bias = closed_form_anchor(X, y, 1e-4)
+    weight, bias = closed_form_anchor(X, y)
     largest = np.linalg.eigvalsh(np.cov(X.T, bias=True) * len(X)).max()
     ridge = _anchors.CLOSED_FORM_SHRINKAGE * largest
     reference, _, _ = closed_form_linear_map(X, y, 12, ridge, 12)
@@ -112,12 +112,12 @@ def test_anchor_maps_follow_the_candidates_and_share_one_pca():
     X, y = informative_and_noise()
     candidates = [("whitened", 0.1), ("closed_form", None), ("pca", None)]
     candidates.append(("plda", 0.1))
-    maps = list(anchor_maps(candidates, X, y, 1e-4, seed=0))
+    maps = list(anchor_maps(candidates, X, y, seed=0))
     whitened, pca = whitened_anchors(X, y, [0.1, None], MAX_ANCHOR_WIDTH, 0)
     ((plda, _),) = whitened_anchors(X, y, [0.1], MAX_ANCHOR_WIDTH, 0, plda=[True])
     np.testing.assert_array_equal(maps[0][0], whitened[0])
     np.testing.assert_array_equal(maps[2][0], pca[0])
-    np.testing.assert_array_equal(maps[1][0], closed_form_anchor(X, y, 1e-4)[0])
+    np.testing.assert_array_equal(maps[1][0], closed_form_anchor(X, y)[0])
     np.testing.assert_array_equal(maps[3][0], plda)
 
 
@@ -130,7 +130,7 @@ def test_plda_anchor_distances_are_the_two_covariance_likelihood_ratio(shrinkage
     ``lambda / (1 + lambda)``. Computed here with a full eigendecomposition,
     in the input coordinates (PCA keeps all 24 directions)."""
     X, y = informative_and_noise()
-    ((weight, bias),) = anchor_maps([("plda", shrinkage)], X, y, 1e-4, 0)
+    ((weight, bias),) = anchor_maps([("plda", shrinkage)], X, y, 0)
     means = np.array([X[y == label].mean(axis=0) for label in np.unique(y)])
     largest = np.linalg.eigvalsh(np.cov(X.T)).max()  # PCA's first variance
     shrunk = within_class_covariance(X, y) + shrinkage * largest * np.eye(24)
@@ -155,7 +155,7 @@ def test_plda_anchor_damps_what_the_class_means_do_not_vary_along():
     X, y = informative_and_noise()
     candidates = [("whitened", 0.01), ("plda", 0.01)]
     shares = []
-    for weight, _ in anchor_maps(candidates, X, y, 1e-4, 0):
+    for weight, _ in anchor_maps(candidates, X, y, 0):
         column_norms = (weight**2).sum(axis=0) * X.var(axis=0)
         shares.append(column_norms[4:].sum() / column_norms.sum())
     whitened, plda = shares  # about 0.34 and 0.18
@@ -177,8 +177,8 @@ def test_class_moments_embed_held_out_rows_as_anchors_fitted_on_the_rest(
     moments = ClassMoments(X, y)
     for held_out in ([0, 1], [3, 7, 11]):
         held = np.isin(y, held_out)
-        maps = anchor_maps(candidates, X[~held], y[~held], 1e-4, 0, max_width)
-        found = moments.held_out_embeddings(held, candidates, 1e-4, max_width)
+        maps = anchor_maps(candidates, X[~held], y[~held], 0, max_width)
+        found = moments.held_out_embeddings(held, candidates, max_width)
         for (weight, bias), embedding in zip(maps, found, strict=True):
             expected = embedded(X[held], weight, bias)
             assert embedding.shape == expected.shape
@@ -210,8 +210,8 @@ def test_class_moments_fit_the_anchors_of_the_rows_kept(sparse, held_out, units)
     candidates += [("plda", 0.01), ("closed_form", None)]
     held = None if held_out is None else np.isin(y, held_out)
     kept = slice(None) if held is None else ~held
-    expected = anchor_maps(candidates, X[kept], y[kept], 1e-4, 0, 6)
-    found = ClassMoments(X, y).anchor_maps(held, candidates, 1e-4, 6)
+    expected = anchor_maps(candidates, X[kept], y[kept], 0, 6)
+    found = ClassMoments(X, y).anchor_maps(held, candidates, 6)
     for (weight, bias), (found_weight, found_bias) in zip(expected, found, strict=True):
         assert found_weight.shape == weight.shape
         np.testing.assert_allclose(
@@ -235,17 +235,17 @@ def test_class_moments_factorise_each_set_of_held_out_classes_once(monkeypatch):
     moments = ClassMoments(X, y)
     held = np.isin(y, [0, 1])
     candidates = [("pca", None)]  # whose maths factorise nothing more
-    first = next(moments.held_out_embeddings(held, candidates, 1e-4, 8))
-    again = next(moments.held_out_embeddings(held, candidates, 1e-4, 8))
+    first = next(moments.held_out_embeddings(held, candidates, 8))
+    again = next(moments.held_out_embeddings(held, candidates, 8))
     np.testing.assert_array_equal(again, first)
     assert len(calls) == 1
-    next(moments.held_out_embeddings(np.isin(y, [2, 3]), candidates, 1e-4, 8))
+    next(moments.held_out_embeddings(np.isin(y, [2, 3]), candidates, 8))
     assert len(calls) == 2
     # beyond the budget, nothing is kept
     monkeypatch.setattr(_anchors, "FACTORISATION_BYTES", 0)
     moments = ClassMoments(X, y)
     for _ in range(2):
-        next(moments.held_out_embeddings(held, candidates, 1e-4, 8))
+        next(moments.held_out_embeddings(held, candidates, 8))
     assert len(calls) == 4
 
 
@@ -258,7 +258,7 @@ def test_anchors_of_constant_inputs_are_finite():
         assert np.isfinite(bias).all()
 
 
-def _mean_centred(X, codes, candidates, alpha, seed, max_width, directions):
+def _mean_centred(X, codes, candidates, seed, max_width, directions):
     """A new anchor's maths, for the registry test: the inputs, centred, at
     unit spread."""
     X = np.asarray(X.toarray() if sp.issparse(X) else X)
@@ -267,7 +267,7 @@ def _mean_centred(X, codes, candidates, alpha, seed, max_width, directions):
         yield weight / np.sqrt(X.var(axis=0).sum()), bias / np.sqrt(X.var(axis=0).sum())
 
 
-def _mean_centred_from_moments(kept, candidates, alpha):
+def _mean_centred_from_moments(kept, candidates):
     variance = np.trace(kept.scatter) / kept.n_rows
     for _ in candidates:
         yield (dense(kept.embedded) - kept.mean) / np.sqrt(variance)
@@ -288,10 +288,8 @@ def test_a_new_anchor_is_one_registry_entry_plus_its_maths(monkeypatch):
     X, y = informative_and_noise(n_classes=8)
     candidates = [("pca", None), ("centred", None), ("closed_form", None)]
     held = np.isin(y, [0, 1])
-    maps = anchor_maps(candidates, X[~held], y[~held], 1e-4, 0)
-    found = ClassMoments(X, y).held_out_embeddings(
-        held, candidates, 1e-4, MAX_ANCHOR_WIDTH
-    )
+    maps = anchor_maps(candidates, X[~held], y[~held], 0)
+    found = ClassMoments(X, y).held_out_embeddings(held, candidates, MAX_ANCHOR_WIDTH)
     for (weight, bias), embedding in zip(maps, found, strict=True):
         np.testing.assert_allclose(
             pairwise_distances(embedding),
@@ -307,7 +305,7 @@ def test_a_new_anchor_is_one_registry_entry_plus_its_maths(monkeypatch):
         return original(X, codes, candidates, *args, **kwargs)
 
     monkeypatch.setattr(_selection, "anchor_scores", recording)
-    choose_anchor(X, y, 8, "auto", "auto", 1e-4, 2, np.random.RandomState(0), 0)
+    choose_anchor(X, y, 8, "auto", "auto", 2, np.random.RandomState(0), 0)
     ranked = compared[0]  # every candidate, ranked before k-means
     assert ("centred", None) in ranked
     assert ranked[-1] == ("closed_form", None)  # the paired tests' candidate

@@ -768,7 +768,7 @@ def test_classes_that_span_the_inputs_cluster_new_ones_as_lda_does():
     )
     assert nmi > unseen_nmi(LinearDiscriminantAnalysis()) - 0.05
     ((weight, bias),) = anchor_maps(
-        [("whitened", min(SHRINKAGES))], X[seen], y[seen], defaults.alpha, 0
+        [("whitened", min(SHRINKAGES))], X[seen], y[seen], 0
     )
     whitened = X[~seen] @ weight.T + bias
     assert nmi > kmeans_nmi(whitened, y[~seen], random_state=0) + 0.3

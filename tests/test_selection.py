@@ -220,8 +220,8 @@ def recorded_passes(monkeypatch):
     passes = []
     original = _selection.anchor_scores
 
-    def recording(X, codes, candidates, held_out_sets, alpha, seed, criterion, *a):
-        scores = original(X, codes, candidates, held_out_sets, alpha, seed, criterion)
+    def recording(X, codes, candidates, held_out_sets, seed, criterion, *a):
+        scores = original(X, codes, candidates, held_out_sets, seed, criterion)
         passes.append((criterion, scores))
         return scores
 
@@ -257,7 +257,7 @@ def test_sets_that_keep_few_classes_fix_the_anchor_and_score_nothing(
     X, codes = informative_and_noise(n_classes=5)
     X = X[:, :n_features]
     random_state = np.random.RandomState(0)
-    chosen = choose_anchor(X, codes, 5, init, shrinkage, 1e-4, 2, random_state, 0)
+    chosen = choose_anchor(X, codes, 5, init, shrinkage, 2, random_state, 0)
     assert chosen[:2] == expected
     assert passes == []
     assert chosen.split_scores is None
@@ -281,9 +281,7 @@ def test_sets_that_keep_few_classes_test_smaller_shrinkages_where_classes_span(
     passes = recorded_passes(monkeypatch)
 
     def chosen(X, init="auto"):
-        return choose_anchor(
-            X, codes, 5, init, "auto", 1e-4, 2, np.random.RandomState(0), 0
-        )
+        return choose_anchor(X, codes, 5, init, "auto", 2, np.random.RandomState(0), 0)
 
     spread = rng.normal(scale=2, size=(5, 3))[codes] + rng.normal(size=(200, 3))
     assert chosen(spread)[:2] == ("plda", _selection.SPANNED_SHRINKAGES[0])
@@ -320,9 +318,7 @@ def test_the_class_direction_is_chosen_where_it_transfers(
     noise = rng.normal(scale=100, size=(len(codes), n_classes + 1))
     X = np.column_stack([3.0 * codes + rng.normal(size=len(codes)), noise])
     assert not _selection.spans_the_inputs(n_classes, X.shape[1])
-    chosen = choose_anchor(
-        X, codes, n_classes, "auto", "auto", 1e-4, n_held_out, rng, 0
-    )
+    chosen = choose_anchor(X, codes, n_classes, "auto", "auto", n_held_out, rng, 0)
     assert chosen.init == expected
 
 
@@ -409,9 +405,7 @@ def test_plda_is_compared_beside_the_others_and_damps_what_classes_share():
     X, codes = informative_and_noise(n_classes=12)
 
     def chosen(init):
-        return choose_anchor(
-            X, codes, 12, init, "auto", 1e-4, 4, np.random.RandomState(0), 0
-        )
+        return choose_anchor(X, codes, 12, init, "auto", 4, np.random.RandomState(0), 0)
 
     plda, whitened = chosen("plda"), chosen("whitened")
     assert plda.init == "plda"
@@ -425,9 +419,7 @@ def test_whitening_is_chosen_where_noise_is_shared_by_the_classes():
     whitened or the PLDA one) at a small shrinkage, not PCA or the closed
     form."""
     X, codes = informative_and_noise(n_classes=12)
-    chosen = choose_anchor(
-        X, codes, 12, "auto", "auto", 1e-4, 4, np.random.RandomState(0), 0
-    )
+    chosen = choose_anchor(X, codes, 12, "auto", "auto", 4, np.random.RandomState(0), 0)
     assert chosen.init in ("whitened", "plda")
     assert chosen.shrinkage <= 0.03
     # the chosen anchor's score on each of the distinct held-out class sets
@@ -447,7 +439,7 @@ def test_many_held_out_classes_compare_the_anchors_on_fewer_splits(
 ):
     X, codes = informative_and_noise(n_classes=24, n_per_class=12)
     chosen = choose_anchor(
-        X, codes, 24, "auto", "auto", 1e-4, n_held_out, np.random.RandomState(0), 0
+        X, codes, 24, "auto", "auto", n_held_out, np.random.RandomState(0), 0
     )
     assert len(chosen.split_scores) == n_splits
 
@@ -477,7 +469,6 @@ def test_n_splits_overrides_the_number_of_held_out_class_sets(n_held_out):
         24,
         "auto",
         "auto",
-        1e-4,
         n_held_out,
         np.random.RandomState(0),
         0,
@@ -493,7 +484,7 @@ def test_pca_is_kept_where_nothing_beats_the_input_geometry():
     X = centres[codes] + rng.normal(size=(240, 8))  # isotropic, well separated
     assert not _selection.spans_the_inputs(8, X.shape[1])
     # a huge shrinkage makes the whitened anchor PCA again: PCA wins the tie
-    chosen = choose_anchor(X, codes, 8, "auto", 1e9, 1e-4, 2, rng, 0)
+    chosen = choose_anchor(X, codes, 8, "auto", 1e9, 2, rng, 0)
     assert chosen[:2] == ("pca", None)
 
 
@@ -528,7 +519,7 @@ def test_anchor_scores_cluster_at_most_the_budget_of_a_set(monkeypatch):
         clustered.append(np.bincount(labels, minlength=8).max())
         return 0.0
 
-    args = (X, codes, [("pca", None)], held_out_sets, 1e-4, 0, kmeans)
+    args = (X, codes, [("pca", None)], held_out_sets, 0, kmeans)
     anchor_scores(*args)
     assert clustered == [50, 50]  # 150 rows a set: under the budget
     monkeypatch.setattr(_selection, "MAX_SCORED_ROWS", 90)
@@ -553,7 +544,7 @@ def test_anchor_scores_from_moments_equal_those_of_anchors_fitted_afresh(
         clustered.append(len(labels))
         return kmeans_nmi(points, labels, random_state=0, n_init=3)
 
-    args = (X, codes, candidates, held_out_sets, 1e-4, 0, kmeans)
+    args = (X, codes, candidates, held_out_sets, 0, kmeans)
     from_moments = anchor_scores(*args)
     assert set(clustered) == {3 * 20}  # 20 of the 50 rows of each class
     monkeypatch.setattr(_selection.ClassMoments, "applies", lambda X: False)
@@ -566,13 +557,11 @@ def test_anchor_scores_from_moments_equal_those_of_anchors_fitted_afresh(
 def test_whitened_init_chooses_among_the_shrinkages():
     X, codes = informative_and_noise()
     init, shrinkage, _ = choose_anchor(
-        X, codes, 12, "whitened", "auto", 1e-4, 4, np.random.RandomState(0), 0
+        X, codes, 12, "whitened", "auto", 4, np.random.RandomState(0), 0
     )
     assert init == "whitened"
     assert shrinkage in _selection.SHRINKAGES
-    fixed = choose_anchor(
-        X, codes, 12, "whitened", 0.5, 1e-4, 4, np.random.RandomState(0), 0
-    )
+    fixed = choose_anchor(X, codes, 12, "whitened", 0.5, 4, np.random.RandomState(0), 0)
     assert fixed[:2] == ("whitened", 0.5)
 
 
@@ -692,9 +681,7 @@ def test_nearest_mean_nmi_assigns_rows_to_the_closest_class_mean():
 def test_k_means_compares_only_the_shortlist_of_the_ranked_anchors(monkeypatch):
     X, codes = informative_and_noise(n_classes=12)
     passes = recorded_passes(monkeypatch)
-    chosen = choose_anchor(
-        X, codes, 12, "auto", "auto", 1e-4, 4, np.random.RandomState(0), 0
-    )
+    chosen = choose_anchor(X, codes, 12, "auto", "auto", 4, np.random.RandomState(0), 0)
     (ranking, ranked), (_, compared) = passes
     assert ranking is nearest_mean_nmi
     # PCA, five shrinkages of the whitened anchor, the closed form, and five
