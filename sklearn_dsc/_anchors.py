@@ -64,10 +64,10 @@ MAX_ANCHOR_WIDTH = 256
 # their size the ridge drowned the inputs in rounding). A share of 0.01, the
 # floor of SPANNED_SHRINKAGES (_selection), put the anchor alone above the
 # ridge of 1e-4 on five of the zero-shot benchmark's six datasets and 0.001
-# below it on the sixth (seed 0: glyphs 0.273 -> 0.636,
-# fonts 0.417 -> 0.483, Fashion-MNIST 0.071 -> 0.241, digits 0.227 -> 0.303,
-# the dictionary 0.521 -> 0.552, LetterRecognition 0.526 -> 0.525); 0.1
-# lost 0.041 on LetterRecognition. The user guide has the defaults' figures.
+# below it on the sixth (seed 0: glyphs 0.273 -> 0.636, fonts 0.417 ->
+# 0.483, Fashion-MNIST 0.071 -> 0.241, digits 0.227 -> 0.303, the dictionary
+# 0.521 -> 0.552, LetterRecognition 0.526 -> 0.525); 0.1 lost 0.041 on
+# LetterRecognition. The user guide has the defaults' figures.
 CLOSED_FORM_SHRINKAGE = 0.01
 # ClassMoments keeps the Gram matrix of the rows kept and the factorisation
 # of their scatter, for each set of held-out classes, while they fit in this

@@ -54,7 +54,7 @@ ESTIMATOR_OPTIONS = [
     ("--batch-size", "batch_size", int, "samples per mini-batch"),
     ("--samples-per-class", "samples_per_class", _optional_int, "per batch"),
     ("--learning-rate-init", "learning_rate_init", float, "Adam's learning rate"),
-    ("--alpha", "alpha", float, "weight decay, or ridge penalty of closed_form"),
+    ("--alpha", "alpha", float, "weight decay, or ridge of --solver closed_form"),
     ("--max-iter", "max_iter", int, "maximum number of epochs"),
     (
         "--tol",
