@@ -28,6 +28,13 @@ def informative_and_noise(n_classes=12, n_per_class=50, seed=0):
     return np.hstack([informative, noise]), y
 
 
+def largest_scatter_eigenvalue(X):
+    """The largest eigenvalue of the centred ``X^T X``, of which the
+    closed-form anchor's ridge is a share."""
+    centred = X - X.mean(axis=0)
+    return np.linalg.eigvalsh(centred.T @ centred).max()
+
+
 def within_class_covariance(embeddings, y):
     residuals = embeddings.copy()
     for label in np.unique(y):

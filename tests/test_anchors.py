@@ -21,7 +21,11 @@ from sklearn_dsc._anchors import (
 from sklearn_dsc._closed_form import closed_form_linear_map, dense
 from sklearn_dsc._selection import choose_anchor, start_candidates
 
-from helpers import informative_and_noise, within_class_covariance
+from helpers import (
+    informative_and_noise,
+    largest_scatter_eigenvalue,
+    within_class_covariance,
+)
 
 
 def embedded(X, weight, bias):
@@ -77,8 +81,7 @@ def test_closed_form_anchor_does_not_depend_on_the_units(units):
 
 def test_closed_form_shrinkage_is_a_share_of_the_largest_eigenvalue():
     X, y = informative_and_noise()
-    centred = X - X.mean(axis=0)
-    largest = np.linalg.eigvalsh(centred.T @ centred).max()
+    largest = largest_scatter_eigenvalue(X)
     weight, bias, values = closed_form_linear_map(X, y, 12, 5.0, 12, shrinkage=0.3)
     expected = closed_form_linear_map(X, y, 12, 0.3 * largest, 12)
     signs = np.sign(np.sum(weight * expected[0], axis=1))  # eigenvectors' signs
@@ -98,8 +101,7 @@ def test_width_is_capped():
 def test_closed_form_anchor_spans_the_closed_form_directions():
     X, y = informative_and_noise()
     weight, bias = closed_form_anchor(X, y)
-    largest = np.linalg.eigvalsh(np.cov(X.T, bias=True) * len(X)).max()
-    ridge = _anchors.CLOSED_FORM_SHRINKAGE * largest
+    ridge = _anchors.CLOSED_FORM_SHRINKAGE * largest_scatter_eigenvalue(X)
     reference, _, _ = closed_form_linear_map(X, y, 12, ridge, 12)
     assert weight.shape == reference.shape
     # the same row space, at unit spread
