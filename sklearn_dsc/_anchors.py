@@ -193,7 +193,7 @@ def closed_form_anchor(X, codes, directions=None):
     _, codes = np.unique(codes, return_inverse=True)
     n_classes = codes.max() + 1
     weight, bias, _ = closed_form_linear_map(
-        X, codes, n_classes, 0.0, n_classes, directions, CLOSED_FORM_SHRINKAGE
+        X, codes, n_classes, 0.0, n_classes, directions, shrinkage=CLOSED_FORM_SHRINKAGE
     )
     return _unit_spread(X, weight, bias)
 
@@ -248,7 +248,7 @@ def _class_directions_from_moments(kept, candidates):
             0.0,
             len(kept.counts),
             kept.eigen,
-            CLOSED_FORM_SHRINKAGE,
+            shrinkage=CLOSED_FORM_SHRINKAGE,
         )
         spread = np.sum((weight @ kept.scatter) * weight) / kept.n_rows
         yield _at_unit_spread(dense(kept.embedded @ weight.T) + bias, spread)
