@@ -49,6 +49,7 @@ from ._training import History, TrainingSettings, restore, snapshot
 from ._validation import (
     check_labels,
     check_numeric_frame,
+    check_rows,
     is_constant,
     warn_if_channels_last,
     warn_if_single_rows,
@@ -723,6 +724,7 @@ default="auto"
             raise
 
     def _validate_training_data(self, X, y, reset, chunk=False):
+        check_rows(X)
         check_numeric_frame(X)
         if y is not None:  # (validate_data says that y is needed)
             check_labels(y, "y")
@@ -909,6 +911,7 @@ default="auto"
         """``transform``'s embedding, always an ndarray (``set_output`` wraps
         ``transform`` alone) that no one else holds."""
         check_is_fitted(self)
+        check_rows(X)
         check_numeric_frame(X)
         X = validate_data(
             self,

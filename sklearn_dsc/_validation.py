@@ -159,6 +159,37 @@ def warn_if_unlabelled_mark(classes):
 IMAGE_CHANNELS = (1, 3, 4)
 
 
+def check_rows(X):
+    """Refuse ``X`` of more than two dimensions, such as an array of images,
+    saying how to give it as rows: scikit-learn's "Found array with dim 3"
+    names neither the reshape nor the ``input_shape`` that ``network="conv"``
+    reads the rows with."""
+    ndim = getattr(X, "ndim", None)
+    if not isinstance(ndim, int) or ndim <= 2:
+        return
+    shape = tuple(int(n) for n in X.shape)
+    message = f"X has shape {shape}, but the estimator takes 2-D X, one sample a row."
+    sample, rows = shape[1:], "X.reshape(len(X), -1)"
+    if len(sample) in (2, 3):
+        if len(sample) == 3 and _channels_last(sample):
+            height, width, channels = sample
+            sample = (height, width) if channels == 1 else (channels, height, width)
+            if channels > 1:
+                rows = "X.transpose(0, 3, 1, 2).reshape(len(X), -1) (channels first)"
+        message += (
+            f" For images, pass {rows} with network='conv' and input_shape={sample}."
+        )
+    else:
+        message += f" Pass {rows} to give each sample's values as a row."
+    raise ValueError(message)
+
+
+def _channels_last(shape):
+    """Whether ``(a, b, c)`` reads as ``(height, width, channels)``: a last
+    entry of 1, 3 or 4 after a first one that is none of them."""
+    return shape[2] in IMAGE_CHANNELS and shape[0] not in IMAGE_CHANNELS
+
+
 def warn_if_channels_last(input_shape, n_features):
     """Warn when ``input_shape`` (of rows of ``n_features``) looks like
     ``(height, width, channels)``, the order of PIL, matplotlib and most
@@ -166,12 +197,7 @@ def warn_if_channels_last(input_shape, n_features):
     width)``: a last entry of 1, 3 or 4 after a first one that is none of
     them. (A shape that does not fit the rows is refused elsewhere.)"""
     shape = tuple(int(n) for n in input_shape)
-    if (
-        len(shape) != 3
-        or shape[2] not in IMAGE_CHANNELS
-        or shape[0] in IMAGE_CHANNELS
-        or np.prod(shape) != n_features
-    ):
+    if len(shape) != 3 or not _channels_last(shape) or np.prod(shape) != n_features:
         return
     height, width, channels = shape
     if channels == 1:

@@ -6,12 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, estimate_n_clusters
 from sklearn_dsc._errors import ArgumentError
 from sklearn_dsc._validation import (
     check_labels,
     check_numeric_frame,
+    check_rows,
     is_constant,
     warn_if_channels_last,
     warn_if_single_rows,
@@ -156,3 +158,52 @@ def test_channels_last_shapes_are_flagged_with_the_reordering():
         for shape in [(3, 32, 32), (1, 28, 28), (28, 28), (4, 4, 192), (4, 8, 3)]:
             warn_if_channels_last(shape, int(np.prod(shape)))
         warn_if_channels_last((32, 32, 3), 1024)  # refused as not fitting
+
+
+@pytest.mark.parametrize(
+    ("sample", "rows", "input_shape"),
+    [
+        ((8, 8), "X.reshape(len(X), -1)", "(8, 8)"),
+        ((1, 8, 8), "X.reshape(len(X), -1)", "(1, 8, 8)"),
+        ((8, 8, 1), "X.reshape(len(X), -1)", "(8, 8)"),
+        ((8, 8, 3), "X.transpose(0, 3, 1, 2).reshape(len(X), -1)", "(3, 8, 8)"),
+    ],
+)
+def test_arrays_of_images_are_refused_with_their_rows_and_input_shape(
+    sample, rows, input_shape
+):
+    images = np.zeros((5, *sample))
+    with pytest.raises(ValueError, match=r"has shape \(5, ") as caught:
+        check_rows(images)
+    assert f"pass {rows}" in str(caught.value)
+    assert f"input_shape={input_shape}" in str(caught.value)
+    check_rows(images.reshape(5, -1))
+    check_rows([[1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"Pass X.reshape\(len\(X\), -1\) to give"):
+        check_rows(np.zeros((5, 2, 2, 2, 2)))
+
+
+def test_the_rows_an_array_of_images_is_told_to_give_fit_as_it_says():
+    rng = np.random.default_rng(0)
+    images = rng.random((24, 6, 5, 3))  # channels last, as image files hold them
+    y = np.repeat([0, 1, 2], 8)
+    estimator = DeepSpectralClusteringEmbedder(
+        network="conv", init="random", max_iter=1, random_state=0
+    )
+    with pytest.raises(ValueError, match="input_shape=") as caught:
+        estimator.fit(images, y)
+    assert not hasattr(estimator, "module_")
+    assert "X.transpose(0, 3, 1, 2).reshape(len(X), -1)" in str(caught.value)
+    assert "input_shape=(3, 6, 5)" in str(caught.value)
+    rows = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
+    # each row, read with that shape, holds its image channels first
+    channels_first = rows.reshape(-1, 3, 6, 5)
+    np.testing.assert_array_equal(channels_first[:, :, 4, 1], images[:, 4, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no channels-last warning
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = estimator.set_params(input_shape=(3, 6, 5)).fit(rows, y)
+    assert fitted.transform(rows).shape[0] == len(rows)
+    for method in (fitted.transform, fitted.predict):
+        with pytest.raises(ValueError, match=r"has shape \(24, 6, 5, 3\)"):
+            method(images)
