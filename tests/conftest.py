@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 from hypothesis import settings
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_digits, make_blobs
 
 from cli_helpers import FAST, NAMES, ok, write_csv
 
@@ -15,6 +15,12 @@ settings.register_profile("fuzz", deadline=None, max_examples=1000)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
 )
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """Four Gaussian blobs of 50 rows in 6 features, labelled by blob."""
+    return make_blobs(n_samples=200, centers=4, n_features=6, random_state=0)
 
 
 @pytest.fixture(autouse=True)

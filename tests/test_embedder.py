@@ -44,11 +44,6 @@ def rings(n_per_ring, seed):
     return X, y
 
 
-@pytest.fixture(scope="module")
-def blobs():
-    return make_blobs(n_samples=200, centers=4, n_features=6, random_state=0)
-
-
 def fast(**params):
     """A small network trained from a random start, without a validation split."""
     params = {

@@ -8,16 +8,10 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.datasets import make_blobs
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder
 
 from helpers import fit_quietly, informative_and_noise
-
-
-@pytest.fixture(scope="module")
-def blobs():
-    return make_blobs(n_samples=200, centers=4, n_features=6, random_state=0)
 
 
 def continued(**params):

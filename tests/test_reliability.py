@@ -15,11 +15,6 @@ from sklearn_dsc import DeepSpectralClusteringEmbedder
 from helpers import fit_quietly, interrupted_at_call
 
 
-@pytest.fixture(scope="module")
-def blobs():
-    return make_blobs(n_samples=240, centers=4, n_features=6, random_state=0)
-
-
 def model(**params):
     params = {"hidden_layer_sizes": (16,), "max_iter": 5, "random_state": 0, **params}
     return DeepSpectralClusteringEmbedder(**params)
