@@ -21,9 +21,12 @@ as the README's example scales them) and LetterRecognition
 (``datasets.letters``, standardised). Compared in the same run: raw
 features, LDA with Ledoit-Wolf shrinkage, the whitened anchor at
 ``DEFAULT_SHRINKAGE`` and the PLDA anchor at the first of
-``SPANNED_SHRINKAGES`` alone, the defaults, and the defaults under the
-previous rule (``FEW_KEPT_UNSPANNED`` at 0: the whitened anchor wherever the
-classes do not span the inputs).
+``SPANNED_SHRINKAGES`` alone, each of the two at the shrinkage that the
+Oracle Approximating Shrinkage estimator fits to the training classes'
+within-class covariance (a shrinkage of each draw's own instead of a fixed
+one; PCA where it takes that covariance as isotropic), the defaults, and
+the defaults under the previous rule (``FEW_KEPT_UNSPANNED`` at 0: the
+whitened anchor wherever the classes do not span the inputs).
 
 Setup: ``bash benchmarks/install_data.sh``, then
 ``python benchmarks/few_kept_span.py``; ``--help`` lists the options.
@@ -37,12 +40,14 @@ import tabular_spanned
 import tabular_suite
 from datasets import DATASETS
 from outputs import add_output, write_results
+from sklearn.covariance import oas
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, _selection
 from sklearn_dsc._anchors import anchor_maps
+from sklearn_dsc._closed_form import class_sums
 from sklearn_dsc.metrics import kmeans_nmi
 
 MAX_UNSEEN = 5
@@ -57,6 +62,8 @@ METHODS = [
     "LDA, shrinkage",
     "whitened 0.1 alone",
     "PLDA 0.01 alone",
+    "whitened, OAS alone",
+    "PLDA, OAS alone",
     PREVIOUS,
     DEFAULTS,
 ]
@@ -121,6 +128,20 @@ def span(n_classes, n_features):
     return LESS
 
 
+def fitted_shrinkage(X, codes):
+    """The within-class covariance's shrinkage that the Oracle Approximating
+    Shrinkage estimator fits, ``(1 - rho) W + rho mu I``, as the anchors
+    count shrinkage: relative to the largest variance of ``X``."""
+    means = class_sums(X, codes, codes.max() + 1) / np.bincount(codes)[:, None]
+    residuals = X - means[codes]
+    _, rho = oas(residuals)
+    if rho >= 1:
+        return None  # the within-class covariance is taken as isotropic
+    within = np.trace(residuals.T @ residuals) / len(X) / X.shape[1]
+    largest = np.linalg.eigvalsh(np.cov(X, rowvar=False, bias=True))[-1]
+    return rho * within / ((1 - rho) * largest)
+
+
 def fitted(X_train, y_train, seed, previous):
     """The defaults fitted, under the previous rule if ``previous``."""
     unspanned = _selection.FEW_KEPT_UNSPANNED
@@ -147,8 +168,10 @@ def measure(X_train, y_train, X_test, y_test, seed):
         warnings.simplefilter("ignore", UserWarning)
         lda = tabular_suite.fit_lda_shrinkage(X_train, y_train, seed)
         scores["LDA, shrinkage"] = nmi(lda(X_test))
-        maps = anchor_maps([WHITENED, PLDA], X_train, codes, seed)
-        for name, (weight, bias) in zip(METHODS[2:4], maps, strict=True):
+        oas_shrinkage = fitted_shrinkage(X_train, codes)
+        anchors = [WHITENED, PLDA, ("whitened", oas_shrinkage), ("plda", oas_shrinkage)]
+        maps = anchor_maps(anchors, X_train, codes, seed)
+        for name, (weight, bias) in zip(METHODS[2:6], maps, strict=True):
             scores[name] = nmi(X_test @ weight.T + bias)
         for name, previous in ((PREVIOUS, True), (DEFAULTS, False)):
             estimator = fitted(X_train, y_train, seed, previous)

@@ -1057,6 +1057,29 @@ def test_few_kept_span_sets_the_fixed_anchor_by_the_directions_left_unspanned(
         np.testing.assert_allclose(X_train.mean(axis=0), 0, atol=1e-12)
 
 
+def test_few_kept_span_states_the_oas_shrinkage_as_the_anchors_count_it():
+    import few_kept_span
+    from sklearn.covariance import oas
+
+    from helpers import informative_and_noise
+
+    X, y = informative_and_noise(n_classes=5, n_per_class=20)
+    codes = np.unique(y, return_inverse=True)[1]
+    shrinkage = few_kept_span.fitted_shrinkage(X, codes)
+    means = np.array([X[codes == c].mean(axis=0) for c in range(5)])
+    residuals = X - means[codes]
+    within = residuals.T @ residuals / len(X)
+    shrunk, rho = oas(residuals)
+    largest = np.linalg.eigvalsh(np.cov(X, rowvar=False, bias=True))[-1]
+    # the anchors whiten within + shrinkage * largest * I: OAS's estimate, scaled
+    np.testing.assert_allclose(
+        (1 - rho) * (within + shrinkage * largest * np.eye(X.shape[1])), shrunk
+    )
+    assert 0 < rho < 1
+    isotropic = np.random.default_rng(0).normal(size=(400, 3))
+    assert few_kept_span.fitted_shrinkage(isotropic, np.arange(400) % 4) is None
+
+
 def test_scored_rows_chooses_on_fewer_rows_and_puts_the_budget_back(
     tmp_path, monkeypatch
 ):
