@@ -129,17 +129,19 @@ def span(n_classes, n_features):
 
 
 def fitted_shrinkage(X, codes):
-    """The within-class covariance's shrinkage that the Oracle Approximating
-    Shrinkage estimator fits, ``(1 - rho) W + rho mu I``, as the anchors
-    count shrinkage: relative to the largest variance of ``X``."""
+    """The shrinkage of the within-class covariance ``W`` that the Oracle
+    Approximating Shrinkage estimator fits, ``(1 - rho) W + rho mu I`` with
+    ``mu`` the mean of ``W``'s eigenvalues, as the anchors count shrinkage
+    (``W + s * largest * I``, ``largest`` the largest variance of ``X``);
+    ``None`` where ``rho`` is 1 (``W`` taken as isotropic)."""
     means = class_sums(X, codes, codes.max() + 1) / np.bincount(codes)[:, None]
     residuals = X - means[codes]
     _, rho = oas(residuals)
     if rho >= 1:
-        return None  # the within-class covariance is taken as isotropic
-    within = np.trace(residuals.T @ residuals) / len(X) / X.shape[1]
+        return None
+    mu = np.trace(residuals.T @ residuals) / len(X) / X.shape[1]
     largest = np.linalg.eigvalsh(np.cov(X, rowvar=False, bias=True))[-1]
-    return rho * within / ((1 - rho) * largest)
+    return rho * mu / ((1 - rho) * largest)
 
 
 def fitted(X_train, y_train, seed, previous):
