@@ -31,11 +31,11 @@ PINS = Path(__file__).with_name("pinned_outputs.npz")
 # step of about the learning rate wherever that gradient is near zero. At a
 # learning rate of 1e-3, after 4 epochs, a Xeon with AVX-512 put the trained
 # conv embeddings (values up to 2.4) 0.25 from those stored on another
-# machine, and oneDNN held to AVX2 or SSE4.1 on that Xeon moved them by 0.06
-# to 0.09. At 1e-4 those moves are 5e-5, while seed 1 instead of 0 moves the
-# embeddings by 0.4 to 3.5: the conv cases train at 1e-4 and are compared to
-# 1e-3. The decisions pinned exactly (anchor, epochs, predictions) still
-# catch a reordered draw.
+# machine, and oneDNN held to AVX2 or SSE4.1 on that Xeon moved them by up
+# to 0.09. At 1e-4 those moves are at most 5e-5, while seed 1 instead of 0
+# moves the embeddings by 0.4 to 3.5: the conv cases train at 1e-4 and are
+# compared to 1e-3. The decisions pinned exactly (anchor, epochs,
+# predictions) still catch a reordered draw.
 CONV_LEARNING_RATE = 1e-4
 CONV_TOLERANCE = 1e-3
 
