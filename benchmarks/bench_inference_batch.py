@@ -8,7 +8,10 @@ bounds memory. This times ``embed`` with each number of rows a call on the
 same inputs in one run, alternating them: the ``ConvNet`` of
 ``network="conv"`` on 32x32 and 28x28 images, and the default MLP on rows of
 784 features. It prints the best of ``--repeats`` calls for each, its ratio
-to 4,096 rows a call, and whether the output has the same bits.
+to 4,096 rows a call, whether the output has the same bits and how far
+apart it is: the bits of a product may depend on its number of rows where
+the kernels do (the same bits on a Xeon with AVX-512; on the same Xeon with
+MKL held to AVX2, up to 1e-7 apart on 4,096 rows, float32 rounding).
 
     python benchmarks/bench_inference_batch.py --threads 2
 """
@@ -80,14 +83,17 @@ def run(args):
         reference = best[INFERENCE_BATCH_SIZE]
         chosen = inference_batch_size(module, "cpu")
         print(f"\n{name}")
-        print("| rows a call | time | against 4096 | same bits |")
-        print("|---|---|---|---|")
+        print("| rows a call | time | against 4096 | same bits | largest difference |")
+        print("|---|---|---|---|---|")
         for size in ROWS_A_CALL:
-            same = np.array_equal(outputs[size], outputs[INFERENCE_BATCH_SIZE])
+            output, whole = outputs[size], outputs[INFERENCE_BATCH_SIZE]
+            same = np.array_equal(output, whole)
+            difference = float(np.max(np.abs(output - whole)))
             mark = " (embed's)" if size == chosen else ""
             print(
                 f"| {size}{mark} | {best[size]:.3f} s | "
-                f"{best[size] / reference:.2f}x | {'yes' if same else 'no'} |"
+                f"{best[size] / reference:.2f}x | {'yes' if same else 'no'} | "
+                f"{difference:.1e} |"
             )
 
 

@@ -19,7 +19,8 @@ INFERENCE_BATCH_SIZE = 4096
 # ... and by a convolutional network on the CPU, whose activations then stay
 # in the caches: 4,096 32x32 or 28x28 images through ``ConvNet`` in 0.34x the
 # time of one call (2 cores; 32 to 64 rows a call alike, 16 and 128 up to
-# 0.66x), and the same bits (benchmarks/bench_inference_batch.py).
+# 0.66x), and the same bits, or float32 rounding apart where the CPU's
+# kernels depend on the number of rows (benchmarks/bench_inference_batch.py).
 CPU_CONV_INFERENCE_BATCH_SIZE = 64
 
 
