@@ -236,11 +236,13 @@ def test_singleton_classes():
 def test_float32_rounding_never_makes_the_loss_negative():
     # a square batch with one sample per class has loss 0; in float32 its
     # smallest eigenvalue (1.4 times the rank cutoff) is rounded enough that
-    # the trace exceeded the rank: -3e-3 before the loss was clamped at 0
+    # the trace exceeded the rank: -3e-3 before the loss was clamped at 0. (It
+    # is 0 with vector kernels; ATen's scalar ones leave it 1.8e-3 above.)
     generator = torch.Generator().manual_seed(6)
     embeddings = torch.randn(6, 6, generator=generator)
     labels = torch.tensor([10, -1, 12, 0, 5, 13])
-    assert spectral_clustering_loss(embeddings * 1e-10, labels).item() == 0.0
+    loss = spectral_clustering_loss(embeddings * 1e-10, labels).item()
+    assert 0.0 <= loss < 1e-2
     double = spectral_clustering_loss(embeddings.double(), labels).item()
     assert double == pytest.approx(0, abs=1e-12)
 
