@@ -142,7 +142,7 @@ MANY_CLASSES_ANCHOR_SPLITS = 5
 # 21 held out a set; 10 seeds) 5 sets kept anchors of unseen-class NMI
 # 0.563 against 0.561 for 30, in 40 % of the fit time; on 600 generated
 # training classes of 8 rows in 256 features, the same anchor in a fifth
-# of the time (the user guide, "Then: many classes held out").
+# of the time (benchmarks/bench_fit_time.py --datasets many-classes).
 SPANNED_ANCHOR_SPLITS = 30
 # The anchors are first ranked, on every split, by the NMI of assigning each
 # held-out row to the nearest held-out class mean (``nearest_mean_nmi``: no
