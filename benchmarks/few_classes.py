@@ -15,8 +15,7 @@ digits (pixels / 16; the other 7 or 8 digits), LetterRecognition
 the olive oils by area (``tabular_suite.py``, standardised by the training
 classes; the other areas). Compared in the same run: raw features, the
 defaults, the estimator with ``validation_split="samples"`` (which compares
-the anchors on the held-out samples, as the defaults did before), and the
-whitened anchor alone.
+the anchors on the held-out samples), and the whitened anchor alone.
 
 Setup: ``bash benchmarks/install_data.sh``, then
 ``python benchmarks/few_classes.py``; ``--help`` lists the options.

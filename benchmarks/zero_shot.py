@@ -436,10 +436,8 @@ def markdown(results, args):
     columns = ["dims", "NMI", "AMI", "SC NMI", "Ward NMI", *(f"R@{k}" for k in KS)]
     columns.append("fit s")
     merged = (
-        " Merged method by method from the results of earlier runs (or merges)"
-        " on the same machine: "
-        + ", ".join(path.name for path in args.merge)
-        + "; rows of fewer seeds say so."
+        " Rows merged method by method from runs on the same machine; rows of"
+        " fewer seeds say so."
         if args.merge
         else ""
     )

@@ -991,15 +991,21 @@ def test_plda_compared_measures_the_defaults_with_and_without_the_plda_anchor(
     for name, runs in results.items():
         others = set(tabular_suite.OTHERS) if name == "blobs" else set()
         for run in runs:
-            assert set(run["nmi"]) == {"before", "after", *others}
-            assert not run["anchor"]["before"].startswith("plda")
-    assert all(run["anchor"]["after"].startswith("plda") for run in results["blobs"])
+            assert set(run["nmi"]) == {"without PLDA", "with PLDA", *others}
+            assert not run["anchor"]["without PLDA"].startswith("plda")
+    blobs = results["blobs"]
+    assert all(run["anchor"]["with PLDA"].startswith("plda") for run in blobs)
     table = (tmp_path / "plda_compared.md").read_text()
     row = next(line for line in table.splitlines() if line.startswith("| blobs |"))
-    before = np.mean([run["nmi"]["before"] for run in results["blobs"]])
-    after = np.mean([run["nmi"]["after"] for run in results["blobs"]])
-    assert f"| {after - before:+.3f} |" in row
+    without = np.mean([run["nmi"]["without PLDA"] for run in blobs])
+    with_plda = np.mean([run["nmi"]["with PLDA"] for run in blobs])
+    assert f"| {with_plda - without:+.3f} |" in row
     assert "| images | n/a |" in table
+    # the tables again from the JSON alone
+    again = tmp_path / "again"
+    json_path = str(tmp_path / "plda_compared.json")
+    plda_compared.main(["--results", json_path, "--output", str(again)])
+    assert (again / "plda_compared.md").read_text() == table
 
     # a seed's draw: 7 training classes and 3 others, at most 10 rows each,
     # from both halves of the split
@@ -1039,16 +1045,21 @@ def test_few_kept_span_sets_the_fixed_anchor_by_the_directions_left_unspanned(
             assert set(draw["nmi"]) == set(few_kept_span.METHODS)
             assert draw["kept"] == {
                 "defaults": anchor,
-                few_kept_span.PREVIOUS: "whitened 0.1",
+                few_kept_span.SPANNED_ONLY: "whitened 0.1",
             }
             assert draw["span"] == span
     table = (tmp_path / "few_kept_span.md").read_text()
     row = next(line for line in table.splitlines() if line.startswith("| narrow ("))
     draws = results["narrow"]["draws"]
     gain = np.mean(
-        [d["nmi"]["defaults"] - d["nmi"][few_kept_span.PREVIOUS] for d in draws]
+        [d["nmi"]["defaults"] - d["nmi"][few_kept_span.SPANNED_ONLY] for d in draws]
     )
     assert f"| {gain:+.3f} | plda 0.01 2 |" in row
+    # the tables again from the JSON alone
+    again = tmp_path / "again"
+    json_path = str(tmp_path / "few_kept_span.json")
+    few_kept_span.main(["--results", json_path, "--output", str(again)])
+    assert (again / "few_kept_span.md").read_text() == table
     assert "| 5 | 1 |" in table  # 8 features, 4 classes: 5 directions unspanned
     assert "| more than 40 |" not in table
     # 4 training classes on even draws, 5 on odd ones; up to 5 others,
