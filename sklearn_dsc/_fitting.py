@@ -312,8 +312,8 @@ def _too_few_classes_to_hold_out(settings, split):
     and the samples still choose the head's epochs. With two or three
     training classes of scikit-learn's digits, LetterRecognition or the
     olive oils (benchmarks/few_classes.py, 10 draws each), the unseen
-    classes' NMI so rose by 0.007 to 0.216 over that of the anchor the
-    samples chose (the closed form on 34 draws of 60). The whitened anchor
+    classes' NMI so is 0.007 to 0.216 above that of the anchor the samples
+    choose (the closed form on 34 draws of 60). The whitened anchor
     without the head would gain another 0.010 to 0.033 there; the head is
     kept for what the samples can judge, the training classes.
     """
