@@ -123,9 +123,9 @@ MANY_CLASSES_ANCHOR_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
 # classes or more: so many classes make each split's score steady. On
 # glyphs, fonts and the dictionary (benchmarks/selection_criteria.py, 3
 # seeds) the first 5 of the 10 splits choose anchors whose unseen-class NMI
-# is that of the 10 splits' choice (0.565, 0.342; 0.626 against 0.627), as
-# over all 18 datasets (mean shortfall from the best candidate 0.027
-# against 0.026, the same worst case); 5 splits still let the closed form
+# is that of the 10 splits' choice (0.635, 0.483; 0.626 against 0.627), as
+# over all 18 datasets (mean shortfall from the best candidate 0.023
+# against 0.022, the same worst case); 5 splits still let the closed form
 # pass the paired tests (a sign test needs 5 wins of 5).
 ANCHOR_SPLITS = 10
 MANY_CLASSES_ANCHOR_SPLITS = 5
@@ -149,9 +149,9 @@ SPANNED_ANCHOR_SPLITS = 30
 # held-out row to the nearest held-out class mean (``nearest_mean_nmi``: no
 # k-means, a few percent of its time); k-means then compares only the
 # SHORTLIST best. On 18 datasets (benchmarks/selection_criteria.py, 3 seeds)
-# the anchor so chosen fell short of the best by 0.026 unseen-class NMI on
-# average (0.074 at worst), as k-means on every candidate did, in 40 % of
-# its time.
+# the anchor so chosen falls short of the best by 0.022 unseen-class NMI on
+# average (0.074 at worst), in 41 % of the time of k-means on every
+# candidate, which falls short by 0.024.
 SHORTLIST = 3
 # Where fewer than EPOCH_SELECTION_CLASSES classes are held out and the
 # classes do not span the inputs, init="auto" compares the PLDA anchor

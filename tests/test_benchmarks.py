@@ -698,6 +698,25 @@ def test_selection_criteria_rank_the_candidates_of_a_dataset(tmp_path, monkeypat
     assert set(run["seconds"]) == set(selection_criteria.CRITERIA)
 
 
+def test_selection_criteria_choose_without_lda_among_the_anchors_alone():
+    import selection_criteria
+
+    candidates = selection_criteria.CANDIDATES
+    n = len(candidates)
+    lda, pca = candidates.index(("lda", None)), candidates.index(("pca", None))
+    kmeans = np.linspace(0.1, 0.2, n)
+    kmeans[lda], kmeans[pca] = 0.9, 0.8  # LDA's map first, PCA next
+    run = {
+        "criteria": {c: kmeans.tolist() for c in selection_criteria.CRITERIA},
+        "unseen": np.linspace(0.3, 0.6, n).tolist(),
+        "seconds": dict.fromkeys(selection_criteria.CRITERIA, 1.0),
+    }
+    row = selection_criteria.summary({"data": [run]})["data"]
+    assert row["k-means NMI"][1] == run["unseen"][lda]
+    assert row[selection_criteria.WITHOUT_LDA][1] == run["unseen"][pca]
+    assert row["seconds"][selection_criteria.WITHOUT_LDA] == (n - 1) / n
+
+
 def test_tabular_choices_separate_the_candidates_from_the_choice(tmp_path, monkeypatch):
     import tabular_choices
     import tabular_suite
