@@ -29,11 +29,10 @@ import copy
 import json
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from datasets import DATASETS
-from outputs import add_output
+from outputs import add_output, add_results, earlier_results
 from scipy.stats import spearmanr
 from sklearn.exceptions import ConvergenceWarning
 
@@ -336,12 +335,12 @@ def main(argv=None):
         "each class (all by default)",
     )
     add_output(parser, "epoch_criteria", "epoch_criteria_conv.md/.json")
-    parser.add_argument("--results", type=Path, help="tables of an earlier run's JSON")
+    add_results(parser)
     args = parser.parse_args(argv)
     name = "epoch_criteria" + ("_conv" if args.network == "conv" else "")
     args.output.mkdir(parents=True, exist_ok=True)
-    if args.results is not None:
-        results = json.loads(args.results.read_text())
+    results = earlier_results(args)
+    if results is not None:
         args.seeds = len(next(iter(results.values())))
     else:
         from datasets import INPUT_SHAPES

@@ -34,15 +34,13 @@ Setup: ``bash benchmarks/install_data.sh``, then
 """
 
 import argparse
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import tabular_spanned
 import tabular_suite
 from datasets import DATASETS
-from outputs import add_output, write_results
+from outputs import add_output, add_results, earlier_results, write_results
 from sklearn.covariance import oas
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -314,11 +312,11 @@ def main(argv=None):
     names = list(loaders())
     parser.add_argument("--datasets", nargs="+", default=names, choices=names)
     parser.add_argument("--draws", type=int, default=20)
-    parser.add_argument("--results", type=Path, help="tables of an earlier run's JSON")
+    add_results(parser)
     add_output(parser, "few_kept_span")
     args = parser.parse_args(argv)
-    if args.results is not None:
-        results = json.loads(args.results.read_text())
+    results = earlier_results(args)
+    if results is not None:
         args.draws = len(next(iter(results.values()))["draws"])
     else:
         results = run(args)

@@ -35,13 +35,12 @@ benchmarks/mlp_gap.py``; ``--help`` lists the options.
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from datasets import DATASETS
 from epoch_criteria import unseen_sample
-from outputs import add_output, write_results
+from outputs import add_output, add_results, earlier_results, write_results
 from readouts import whitened
 from zero_shot import HIDDEN, l2_rows, m_per_class_batches
 
@@ -236,11 +235,11 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--rows-per-class", type=int, default=30)
     add_output(parser, "mlp_gap")
-    parser.add_argument("--results", type=Path, help="tables of an earlier run's JSON")
+    add_results(parser)
     args = parser.parse_args(argv)
     args.output.mkdir(parents=True, exist_ok=True)
-    if args.results is not None:
-        results = json.loads(args.results.read_text())
+    results = earlier_results(args)
+    if results is not None:
         args.seeds = len(next(iter(next(iter(results.values())).values())))
     else:
         results = run(args)

@@ -21,6 +21,21 @@ def add_output(parser, name, *others):
     parser.add_argument("--output", type=Path, default=DOCS, help=f"folder for {files}")
 
 
+def add_results(parser):
+    """Add ``--results`` to ``parser``: the JSON of an earlier run, whose
+    tables the script writes instead of measuring (``earlier_results``)."""
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="write the tables of an earlier run's JSON instead of measuring",
+    )
+
+
+def earlier_results(args):
+    """What the JSON that ``--results`` names holds; ``None`` without it."""
+    return None if args.results is None else json.loads(args.results.read_text())
+
+
 def write_results(folder, name, text, results, indent=1):
     """Print the table ``text``, write it to ``folder/<name>.md`` and
     ``results`` to ``folder/<name>.json`` (``indent`` as ``json.dumps``

@@ -27,15 +27,13 @@ Setup: ``bash benchmarks/install_data.sh``, then
 """
 
 import argparse
-import json
 import warnings
-from pathlib import Path
 from unittest import mock
 
 import numpy as np
 import tabular_suite
 from datasets import DATASETS
-from outputs import add_output, name_of, write_results
+from outputs import add_output, add_results, earlier_results, name_of, write_results
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, _selection
@@ -228,11 +226,11 @@ def main(argv=None):
     every = [*TABULAR, *FEWER_CLASSES]
     parser.add_argument("--datasets", nargs="+", default=every, choices=every)
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--results", type=Path, help="tables of an earlier run's JSON")
+    add_results(parser)
     add_output(parser, "plda_compared")
     args = parser.parse_args(argv)
-    if args.results is not None:
-        results = json.loads(args.results.read_text())
+    results = earlier_results(args)
+    if results is not None:
         args.seeds = len(next(iter(results.values())))
     else:
         results = run(args)

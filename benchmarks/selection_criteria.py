@@ -34,16 +34,14 @@ Setup: ``bash benchmarks/install_data.sh``, then
 """
 
 import argparse
-import json
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import tabular_suite
 import torch
 from datasets import DATASETS
-from outputs import add_output, name_of, write_results
+from outputs import add_output, add_results, earlier_results, name_of, write_results
 from scipy.stats import spearmanr
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
@@ -394,15 +392,10 @@ def main(argv=None):
     )
     parser.add_argument("--seeds", type=int, default=3)
     add_output(parser, "selection_criteria")
-    parser.add_argument(
-        "--results",
-        type=Path,
-        help="write the tables of the results of an earlier run (its JSON) "
-        "instead of measuring",
-    )
+    add_results(parser)
     args = parser.parse_args(argv)
-    if args.results is not None:
-        results = json.loads(args.results.read_text())
+    results = earlier_results(args)
+    if results is not None:
         results.pop("candidates")
         args.seeds = len(next(iter(results.values())))
     else:
