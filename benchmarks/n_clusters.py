@@ -13,6 +13,7 @@ Setup: ``bash benchmarks/install_data.sh``, then ``python benchmarks/n_clusters.
 """
 
 import argparse
+import hashlib
 import json
 import time
 import warnings
@@ -25,6 +26,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import normalized_mutual_info_score
 
+import sklearn_dsc
 from sklearn_dsc import DeepSpectralClusteringEmbedder, estimate_n_clusters
 from sklearn_dsc._n_clusters import METHODS, REFERENCE_METHODS
 
@@ -76,32 +78,64 @@ def measure(points, labels, reference, args):
     return rows
 
 
-def spaces_of(dataset, new_fraction=1.0, reference_fraction=1.0, seed=0):
+def source_digest():
+    """A digest of the package's source: the key under which ``embedded``
+    keeps a fit's embeddings, so that a change of the code refits."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(sklearn_dsc.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def embedded(dataset, X_train, y_train, X_test, fits=None):
+    """``(test rows, training rows)`` in the embedding of the defaults (seed
+    0) fitted on ``dataset``'s training classes; with ``fits`` (a folder),
+    read from there where a run of the same source wrote them, else written
+    there: the fit is deterministic, and the options of the estimates do not
+    change it."""
+    path = None if fits is None else fits / f"{dataset}-{source_digest()}.npz"
+    if path is not None and path.exists():
+        print(f"  the embedding of {path}", flush=True)
+        with np.load(path) as saved:
+            return saved["test"], saved["train"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = DeepSpectralClusteringEmbedder(random_state=0).fit(X_train, y_train)
+    test, train = model.transform(X_test), model.transform(X_train)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, test=test, train=train)
+    return test, train
+
+
+def spaces_of(dataset, new_fraction=1.0, reference_fraction=1.0, seed=0, fits=None):
     """The defaults (seed 0) fitted on ``dataset``'s training classes:
     ``({space: (new rows, reference rows)}, new labels, reference labels)``
     in the embedding and the raw features. The new rows are those of the
     unseen classes, the reference the training rows, each of a share of the
-    classes drawn with ``seed``."""
+    classes drawn with ``seed``; ``fits``: as for ``embedded``."""
     X_train, y_train, X_test, y_test = DATASETS[dataset]()
+    test, train = embedded(dataset, X_train, y_train, X_test, fits)
     new = class_share(y_test, new_fraction, seed, 2)
-    X_test, y_test = X_test[new], y_test[new]
-    print(f"\n{dataset}: {len(np.unique(y_test))} unseen classes", flush=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model = DeepSpectralClusteringEmbedder(random_state=0).fit(X_train, y_train)
     known = class_share(y_train, reference_fraction, seed, 2)
+    print(f"\n{dataset}: {len(np.unique(y_test[new]))} unseen classes", flush=True)
     spaces = {
-        "embedding": (model.transform(X_test), model.transform(X_train[known])),
-        "raw": (X_test, X_train[known]),
+        "embedding": (test[new], train[known]),
+        "raw": (X_test[new], X_train[known]),
     }
-    return spaces, y_test, y_train[known]
+    return spaces, y_test[new], y_train[known]
 
 
 def run(args):
     results = {}
     for dataset in args.datasets:
         spaces, y_test, labels = spaces_of(
-            dataset, args.new_fraction, args.reference_fraction, args.random_state
+            dataset,
+            args.new_fraction,
+            args.reference_fraction,
+            args.random_state,
+            args.fits,
         )
         results[dataset] = {}
         for space, (points, reference) in spaces.items():
@@ -268,6 +302,16 @@ def merged(runs):
     return results
 
 
+def add_fits(parser):
+    parser.add_argument(
+        "--fits",
+        type=Path,
+        metavar="DIR",
+        help="keep the defaults' embeddings in DIR and read them there on later "
+        "runs of the same source, which then only estimate (default: fit anew)",
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -301,6 +345,7 @@ def main(argv=None):
         help="the share of the unseen classes whose rows are the new data (1: "
         "all; the others drawn with --random-state)",
     )
+    add_fits(parser)
     add_output(parser, "n_clusters", "n_clusters.png")
     parser.add_argument(
         "--merge",

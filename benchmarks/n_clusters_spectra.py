@@ -23,7 +23,7 @@ import itertools
 
 import numpy as np
 from datasets import DATASETS
-from n_clusters import spaces_of
+from n_clusters import add_fits, spaces_of
 
 from sklearn_dsc._n_clusters import _largest_eigenvalues
 
@@ -120,12 +120,13 @@ def main(argv=None):
     parser.add_argument("--n-rows", type=int, default=1500, help="rows a draw (1500)")
     parser.add_argument("--n-neighbors", type=int, default=60)
     parser.add_argument("--random-state", type=int, default=0)
+    add_fits(parser)
     args = parser.parse_args(argv)
     if args.draws < 2:
         parser.error("--draws must be at least 2: the separation compares draws")
     results = {}
     for dataset in args.datasets:
-        spaces, labels, reference_labels = spaces_of(dataset)
+        spaces, labels, reference_labels = spaces_of(dataset, fits=args.fits)
         results[dataset] = {}
         for space, (points, reference) in spaces.items():
             row = compare(

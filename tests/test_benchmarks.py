@@ -561,6 +561,38 @@ def test_n_clusters_new_rows_of_a_share_of_the_unseen_classes(tmp_path):
     assert "the new rows: those of 40% of the unseen classes" in table
 
 
+def test_n_clusters_reads_the_embeddings_a_run_of_the_same_source_kept(
+    tmp_path, monkeypatch
+):
+    import n_clusters
+
+    fits = tmp_path / "fits"
+    options = ["--datasets", "digits", "--methods", "eigengap"]
+    options += ["--fits", str(fits), "--output", str(tmp_path)]
+
+    def estimates():
+        n_clusters.main(options)
+        results = json.loads((tmp_path / "n_clusters.json").read_text())
+        return {
+            space: (row["NMI at true k"], row["eigengap"]["k"])
+            for space, row in results["digits"].items()
+        }
+
+    first = estimates()
+    (kept,) = fits.iterdir()
+    assert kept.name == f"digits-{n_clusters.source_digest()}.npz"
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the embedding kept should have been read")
+
+    monkeypatch.setattr(n_clusters.DeepSpectralClusteringEmbedder, "fit", no_fit)
+    assert estimates() == first
+    # another source is another key: the kept file is not read
+    monkeypatch.setattr(n_clusters, "source_digest", lambda: "changed")
+    with pytest.raises(AssertionError, match="should have been read"):
+        estimates()
+
+
 def test_a_share_of_the_classes_is_seeded_and_keeps_whole_classes():
     from datasets import class_share
 
