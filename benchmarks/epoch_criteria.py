@@ -25,7 +25,6 @@ Setup: ``bash benchmarks/install_data.sh``, then
 """
 
 import argparse
-import copy
 import json
 import time
 import warnings
@@ -77,8 +76,9 @@ def recording_score(records, X_test, y_test):
 
     def score(self, module, metric):
         module = module.to(self.device)
-        test = copy.copy(self)
-        test.X = X_test
+        # the test rows' own scorer: one copied from ``self`` would keep the
+        # anchor columns that ``self`` embedded once for its own rows
+        test = HeldOut(X_test, y_test, self.device, self.kmeans_seed)
         if not isinstance(module, AnchoredEmbedding) or module.head_scale == 0:
             weights = {None: embed(module, self.X, self.device)}
             unseen = {None: embed(module, X_test, self.device)}

@@ -944,6 +944,30 @@ def test_readouts_of_one_embedding(tmp_path, monkeypatch):
     assert f"| {name} | defaults | " in (tmp_path / "readouts.md").read_text()
 
 
+def test_epoch_criteria_records_the_unseen_rows_in_their_own_anchor_columns():
+    import epoch_criteria
+    import torch
+
+    from sklearn_dsc._networks import AnchoredEmbedding
+    from sklearn_dsc._selection import NEAREST_MEAN_NMI, HeldOut
+
+    rng = np.random.RandomState(0)
+    X, X_test = rng.normal(size=(30, 4)), rng.normal(size=(20, 4))
+    codes, y_test = np.repeat(np.arange(3), 10), np.repeat([5, 6], 10)
+    torch.manual_seed(0)
+    module = AnchoredEmbedding(torch.nn.Linear(4, 2), torch.nn.Linear(4, 3))
+    module.head_scale.fill_(1.0)
+    held_out = HeldOut(X, codes, "cpu", kmeans_seed=0)
+    held_out.rank(module)  # the anchor's columns of the held-out rows, kept
+    records = []
+    score = epoch_criteria.recording_score(records, X_test, y_test)
+    assert score(held_out, module, NEAREST_MEAN_NMI) == max(
+        entry[NEAREST_MEAN_NMI] for entry in records[0]
+    )
+    assert [entry["weight"] for entry in records[0]] == list(held_out.anchor_weights)
+    assert all(0 <= entry["unseen"] <= 1 for entry in records[0])
+
+
 def test_epoch_criteria_choose_from_the_records_of_a_fit():
     import epoch_criteria as ec
 
