@@ -7,15 +7,15 @@ its classes. :func:`~sklearn_dsc.estimate_n_clusters` estimates it from the
 embedding. Without labelled rows it looks for the largest gap between
 consecutive eigenvalues of the normalised affinity of a nearest-neighbour
 graph, the spectral view of the data that the loss trains for. Given the
-training rows as a ``reference``, it reads off them what a class is worth in
-the spectral clustering loss, and takes the number of k-means clusters of the
-new rows past which a further cluster is worth less (``"calibrated_loss"``,
-the default when a reference is given); or it reads where the reference's
-own classes end in its spectrum, and takes the gap of the new rows'
-eigenvalues that covers the most of that level (``"calibrated"``). Here the
-embedding is learned on the digits 0-4, and the number of the unseen digits
-5-9 is estimated in it and in the raw pixels, with each method the function
-offers.
+training rows as a ``reference``, it reads where the reference's own classes
+end in its spectrum, and takes the gap of the new rows' eigenvalues that
+covers the most of that level (``"calibrated"``, the default when a
+reference is given); or it reads off them what a class is worth in the
+spectral clustering loss, and takes the number of k-means clusters of the
+new rows past which a further cluster is worth less (``"calibrated_loss"``).
+Here the embedding is learned on the digits 0-4, and the number of the
+unseen digits 5-9 is estimated in it and in the raw pixels, with each method
+the function offers.
 """
 
 import matplotlib.pyplot as plt
@@ -60,16 +60,17 @@ for name, (points, reference) in spaces.items():
 # the gap after the first K eigenvalues is largest. Middle, the part of the
 # k-means partitions that lies in the column space of the embedding,
 # ``tr(P_F P_Y)``, less the price of K clusters read off the training digits:
-# the default estimate is where it peaks, the number past which a further
+# ``"calibrated_loss"`` is where it peaks, the number past which a further
 # cluster adds less than a class of the reference did. Right, the
 # eigenvalues themselves and, shaded, the band where the training digits'
-# own classes end in their spectrum: the calibrated estimate is the gap that
-# covers the most of it. The digits' few classes leave a clear gap after the
-# fifth eigenvalue, and all three find it. Where many classes overlap, as in
-# the benchmark's dictionary and glyph sets, the largest gap is the first,
-# and only the reference tells where to look. It is drawn to as many rows
-# as the new data: here it holds as many classes (five), so they are as
-# large; one of fewer classes would have larger ones, and a lower estimate.
+# own classes end in their spectrum: the default estimate, ``"calibrated"``,
+# is the gap that covers the most of it. The digits' few classes leave a
+# clear gap after the fifth eigenvalue, and all three find it. Where many
+# classes overlap, as in the benchmark's dictionary and font sets, the
+# largest gap comes early, and only the reference tells where to look. It
+# is drawn to as many rows as the new data: here it holds as many classes
+# (five), so they are as large; one of fewer classes would have larger
+# ones, and a lower estimate.
 figure, axes = plt.subplots(1, 3, figsize=(14, 4))
 for name, (points, reference) in spaces.items():
     gaps = estimate_n_clusters(points, max_clusters=20, random_state=0)

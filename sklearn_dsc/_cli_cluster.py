@@ -54,8 +54,8 @@ def add(commands, debug):
         "--method",
         default="auto",
         choices=ESTIMATE_METHODS,
-        help="the criterion: auto (the default: calibrated_loss with --reference, "
-        "eigengap without), calibrated_loss, calibrated, eigengap, loss, "
+        help="the criterion: auto (the default: calibrated with --reference, "
+        "eigengap without), calibrated, calibrated_loss, eigengap, loss, "
         "silhouette, bic, hdbscan",
     )
     auto.add_argument(

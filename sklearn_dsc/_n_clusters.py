@@ -184,7 +184,7 @@ def estimate_n_clusters(
         The smallest number considered, at least 2.
     method : {"auto", "calibrated_loss", "calibrated", "eigengap", "loss", \
             "silhouette", "bic", "hdbscan"}, default="auto"
-        ``"auto"``: ``"calibrated_loss"`` when ``reference`` is given, else
+        ``"auto"``: ``"calibrated"`` when ``reference`` is given, else
         ``"eigengap"``. ``"calibrated_loss"``: the number whose k-means
         partition is closest to the embedding in the spectral clustering
         loss, each cluster priced at what one adds to the reference's.
@@ -298,7 +298,7 @@ def estimate_n_clusters(
     )
     reference = _validate_reference(X, reference, reference_labels, method, rng)
     if method == "auto":
-        method = "eigengap" if reference is None else "calibrated_loss"
+        method = "eigengap" if reference is None else "calibrated"
     if method == "calibrated":
         return _calibrated(X, *reference, min_clusters, max_clusters, n_neighbors)
     if method == "calibrated_loss":

@@ -50,7 +50,7 @@ def test_cluster_calibrates_the_estimate_on_reference_classes(
     ):
         options = ["--reference", digit_files / reference, *target, "--plot", figure]
         result, estimated = cluster_unseen(digit_files, digit_model, out, *options)
-        assert "(calibrated_loss, 2 to " in result.stdout
+        assert "(calibrated, 2 to " in result.stdout
         assert "Calibrated on 5 reference classes" in result.stdout
         assert 4 <= estimated <= 6  # five unseen digits
         assert len(np.unique(np.load(out))) == estimated

@@ -59,7 +59,7 @@ def test_separated_blobs_are_counted(method):
         assert estimate.n_clusters == best
 
 
-def test_auto_is_the_calibrated_loss_with_a_reference_and_the_eigengap_without():
+def test_auto_is_the_calibrated_band_with_a_reference_and_the_eigengap_without():
     X, _ = blobs()
     reference, labels = blobs(n_clusters=6, seed=5)
     alone = estimate_n_clusters(X, random_state=0)
@@ -69,7 +69,11 @@ def test_auto_is_the_calibrated_loss_with_a_reference_and_the_eigengap_without()
     calibrated = estimate_n_clusters(
         X, reference=reference, reference_labels=labels, random_state=0
     )
-    assert calibrated.method == "calibrated_loss"
+    assert calibrated.method == "calibrated"
+    band = estimate_n_clusters(
+        X, reference=reference, reference_labels=labels, method="calibrated"
+    )
+    np.testing.assert_array_equal(calibrated.criterion, band.criterion)
 
 
 def overlapping(n_clusters, seed):
