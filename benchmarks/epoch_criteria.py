@@ -39,12 +39,14 @@ from sklearn_dsc import DeepSpectralClusteringEmbedder
 from sklearn_dsc._data import embed
 from sklearn_dsc._networks import AnchoredEmbedding
 from sklearn_dsc._selection import (
+    EPOCH_TOLERANCE,
     KMEANS_NMI,
     NEAREST_MEAN_NMI,
     HeldOut,
     _beside,
     held_out_nmi,
 )
+from sklearn_dsc._training import TOLERANCE, Patience
 from sklearn_dsc.metrics import kmeans_nmi
 
 # Datasets whose default fit holds out ten classes or more (the others
@@ -131,10 +133,14 @@ def unseen_sample(y_test, per_class, seed):
     )
 
 
-def measure(X_train, y_train, X_test, y_test, seed, network, per_class=None):
+def measure(
+    X_train, y_train, X_test, y_test, seed, network, per_class=None, options=None
+):
     """The per-epoch records of one default fit (the unseen NMI of each
     epoch and weight on at most ``per_class`` test rows of each class), and
-    the fit's NMI on every test row."""
+    the fit's NMI on every test row; ``options``: parameters of the
+    estimator set instead of the defaults' (``n_iter_no_change``, ``tol``)."""
+    options = options or {}
     records = []
     original = HeldOut._score
     rows = unseen_sample(y_test, per_class, seed)
@@ -143,6 +149,7 @@ def measure(X_train, y_train, X_test, y_test, seed, network, per_class=None):
         model = DeepSpectralClusteringEmbedder(random_state=seed, network=network[0])
         if network[1] is not None:
             model.set_params(input_shape=network[1])
+        model.set_params(**options)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(X_train, y_train)
@@ -154,6 +161,7 @@ def measure(X_train, y_train, X_test, y_test, seed, network, per_class=None):
         "unseen_rows": len(rows),
         "fitted": fitted,
         "stages": model.fit_stage_seconds_,
+        "options": options,
     }
 
 
@@ -187,49 +195,47 @@ def choice(records, rule, every):
 
 
 # Patience (epochs without a better nearest-mean NMI before training stops)
-# replayed on the records: the defaults' n_iter_no_change and shorter ones.
+# replayed on the records: the defaults' n_iter_no_change and shorter ones,
+# each with the estimator's plain tolerance and with tol="auto"'s.
 PATIENCES = (10, 7, 5, 3)
-# What the training loop counts as better (the estimator's default tol).
-TOL = 1e-4
+TOLERANCES = (TOLERANCE, EPOCH_TOLERANCE)
 
 
-def patience_choice(records, patience):
-    """``(the chosen entry, epochs trained)`` had training stopped once
-    ``patience`` epochs in a row failed to raise the best nearest-mean NMI by
-    ``TOL``: the nearest mean's best pair among the epochs trained. Exact
-    while the stop falls within the records (the epochs before it are the
-    same); a run that records fewer epochs stops where its records end."""
+def patience_choice(records, patience, tol=TOLERANCE):
+    """``(the chosen entry, epochs trained)`` had training stopped as the
+    training loop stops (``Patience``: ``patience`` epochs in a row that
+    fail to raise the best nearest-mean NMI by more than ``tol``): the
+    nearest mean's best pair among the epochs trained. Exact while the stop
+    falls within the records (the epochs before it are the same); a run
+    that records fewer epochs stops where its records end."""
     scores = [max(e[NEAREST_MEAN] for e in epoch) for epoch in records]
-    best, stale, last = 0, 0, len(records) - 1
-    for index in range(1, len(records)):
-        if scores[index] > scores[best] + TOL:
-            best, stale = index, 0
-        else:
-            stale += 1
-        if stale >= patience:
+    watch, last = Patience(tol, patience, 0), len(records) - 1
+    for index, score in enumerate(scores):  # the start is scored first
+        if watch.update(-score, index):
             last = index
             break
-    return max(records[best], key=lambda e: e[NEAREST_MEAN]), last
+    return max(records[watch.best_state], key=lambda e: e[NEAREST_MEAN]), last
 
 
 def patience_summary(runs):
-    """Per patience: the mean epochs trained, unseen NMI of the choice and
-    its shortfall from the best pair of the whole record."""
+    """Per patience and tolerance: the mean epochs trained, unseen NMI of
+    the choice and its shortfall from the best pair of the whole record."""
     rows = {}
     for patience in PATIENCES:
-        epochs, chosen, shortfall = [], [], []
-        for run in runs:
-            entry, last = patience_choice(run["records"], patience)
-            best = max(e["unseen"] for ep in run["records"] for e in ep)
-            epochs.append(last)
-            chosen.append(entry["unseen"])
-            shortfall.append(best - entry["unseen"])
-        rows[patience] = {
-            "epochs": float(np.mean(epochs)),
-            "chosen": float(np.mean(chosen)),
-            "shortfall": float(np.mean(shortfall)),
-            "per seed": [round(value, 3) for value in chosen],
-        }
+        for tol in TOLERANCES:
+            epochs, chosen, shortfall = [], [], []
+            for run in runs:
+                entry, last = patience_choice(run["records"], patience, tol)
+                best = max(e["unseen"] for ep in run["records"] for e in ep)
+                epochs.append(last)
+                chosen.append(entry["unseen"])
+                shortfall.append(best - entry["unseen"])
+            rows[patience, tol] = {
+                "epochs": float(np.mean(epochs)),
+                "chosen": float(np.mean(chosen)),
+                "shortfall": float(np.mean(shortfall)),
+                "per seed": [round(value, 3) for value in chosen],
+            }
     return rows
 
 
@@ -262,6 +268,27 @@ def summary(runs):
     return rows
 
 
+def fits_described(results):
+    """A sentence on the settings of the recorded fits."""
+    options = {
+        json.dumps(run.get("options") or {}, sort_keys=True)
+        for runs in results.values()
+        for run in runs
+    }
+    if options == {"{}"}:
+        return "The fits are the defaults'."
+    described = "; ".join(
+        ", ".join(f"`{key}={value!r}`" for key, value in json.loads(o).items())
+        or "the defaults"
+        for o in sorted(options)
+    )
+    return (
+        f"The fits are the defaults' but for {described}: a longer patience or "
+        'a smaller tolerance than the defaults\' (`"auto"`: 5 epochs, 0.005) '
+        "records the epochs that the patience replayed below would train."
+    )
+
+
 def markdown(results, args):
     lines = [
         "# Choosing the epoch and the anchor weight on held-out classes",
@@ -275,6 +302,8 @@ def markdown(results, args):
         " shortfall from the best pair, and the seconds the criterion took in"
         " the fit. *fit*: the unseen NMI of the fitted model (which also"
         " compares the chosen pair with the anchor alone).",
+        "",
+        fits_described(results),
     ]
     for dataset, runs in results.items():
         best = np.mean(
@@ -306,17 +335,21 @@ def markdown(results, args):
         lines += [
             "",
             "Patience replayed on the same records (the nearest-mean NMI "
-            "scores every epoch): the epochs trained, the unseen NMI of the "
-            "pair kept (mean, and per seed) and its shortfall.",
+            "scores every epoch), as the training loop stops: after *patience* "
+            "epochs that do not raise the best score by more than *tolerance*; "
+            "the epochs trained, the unseen NMI of the pair kept (mean, and per "
+            "seed) and its shortfall. A replay that would train longer than the "
+            "recorded fits stops where their records end.",
             "",
-            "| patience | epochs trained | chosen NMI | per seed | shortfall |",
-            "|---|---|---|---|---|",
+            "| patience | tolerance | epochs trained | chosen NMI | per seed | "
+            "shortfall |",
+            "|---|---|---|---|---|---|",
         ]
-        for patience, row in patience_summary(runs).items():
+        for (patience, tol), row in patience_summary(runs).items():
             seeds = ", ".join(f"{value:.3f}" for value in row["per seed"])
             lines.append(
-                f"| {patience} | {row['epochs']:.1f} | {row['chosen']:.3f} | "
-                f"{seeds} | {row['shortfall']:.3f} |"
+                f"| {patience} | {tol:g} | {row['epochs']:.1f} | "
+                f"{row['chosen']:.3f} | {seeds} | {row['shortfall']:.3f} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -334,6 +367,15 @@ def main(argv=None):
         help="score each epoch's unseen NMI on at most this many test rows of "
         "each class (all by default)",
     )
+    parser.add_argument(
+        "--patience",
+        type=int,
+        help="n_iter_no_change of the fits (default: the defaults', 5 epochs when "
+        "held-out classes score the epochs); 10 records what every replay needs",
+    )
+    parser.add_argument(
+        "--tol", type=float, help="tol of the fits (default: the defaults')"
+    )
     add_output(parser, "epoch_criteria", "epoch_criteria_conv.md/.json")
     add_results(parser)
     args = parser.parse_args(argv)
@@ -345,6 +387,11 @@ def main(argv=None):
     else:
         from datasets import INPUT_SHAPES
 
+        options = {
+            name: value
+            for name, value in (("n_iter_no_change", args.patience), ("tol", args.tol))
+            if value is not None
+        }
         results = {}
         for dataset in args.datasets:
             data = DATASETS[dataset]()
@@ -353,7 +400,7 @@ def main(argv=None):
             for seed in range(args.seeds):
                 started = time.perf_counter()
                 network = (args.network, shape)
-                run = measure(*data, seed, network, args.unseen_rows_per_class)
+                run = measure(*data, seed, network, args.unseen_rows_per_class, options)
                 results[dataset].append(run)
                 print(
                     f"{dataset}, seed {seed}: {len(run['records'])} scorings, fit "

@@ -284,6 +284,10 @@ def test_epoch_criteria_replays_patience_on_the_records():
     # a run whose records end before the patience does stops where they end
     entry, last = epoch_criteria.patience_choice(records, 10)
     assert last == len(records) - 1
+    # as the training loop: a gain within the tolerance does not reset the
+    # patience, but its epoch is the best one kept
+    entry, last = epoch_criteria.patience_choice(records, 5, tol=0.06)
+    assert (last, entry["unseen"]) == (6, pytest.approx(0.5))
 
 
 def test_selection_criteria_replays_the_shortlist_on_fewer_sets():
