@@ -133,15 +133,16 @@ def fitted_shrinkage(X, codes):
     """The shrinkage of the within-class covariance ``W`` that the Oracle
     Approximating Shrinkage estimator fits, ``(1 - rho) W + rho mu I`` with
     ``mu`` the mean of ``W``'s eigenvalues, as the anchors count shrinkage
-    (``W + s * largest * I``, ``largest`` the largest variance of ``X``);
-    ``None`` where ``rho`` is 1 (``W`` taken as isotropic)."""
+    (``W + s * largest * I``, ``largest`` the largest variance of ``X``, as
+    PCA's explained variance counts it); ``None`` where ``rho`` is 1 (``W``
+    taken as isotropic)."""
     means = class_sums(X, codes, codes.max() + 1) / np.bincount(codes)[:, None]
     residuals = X - means[codes]
     _, rho = oas(residuals)
     if rho >= 1:
         return None
     mu = np.trace(residuals.T @ residuals) / len(X) / X.shape[1]
-    largest = np.linalg.eigvalsh(np.cov(X, rowvar=False, bias=True))[-1]
+    largest = np.linalg.eigvalsh(np.cov(X, rowvar=False))[-1]
     return rho * mu / ((1 - rho) * largest)
 
 
