@@ -1043,6 +1043,33 @@ def test_zero_shot_names_the_anchor_each_of_our_fits_kept(tmp_path):
     assert line in (tmp_path / "zero_shot.md").read_text()
 
 
+def test_plda_compared_adds_the_plda_anchor_where_many_classes_leave_it_out(
+    monkeypatch,
+):
+    import plda_compared
+
+    from sklearn_dsc import _selection
+
+    def compared(names):
+        return plda_compared.with_plda(lambda: (names, (0.1,)))()[0]
+
+    assert compared(["pca", "whitened"]) == ["pca", "whitened", "plda"]
+    assert compared(["plda"]) == ["plda"]  # alone where the classes span
+    assert compared(["whitened"]) == ["whitened"]  # kept, not compared
+    original = _selection.compared_anchors
+
+    def fitted(*halves):  # 1: the defaults' candidates, 0: patched ones
+        return float(_selection.compared_anchors is original), "anchor"
+
+    monkeypatch.setattr(plda_compared, "defaults", fitted)
+    many = plda_compared.measure("glyphs", None, None, None, None, 0, True)
+    assert many["nmi"] == {"without PLDA": 1.0, "with PLDA": 0.0}
+    few = plda_compared.measure("glyphs", None, None, None, None, 0)
+    assert few["nmi"] == {"without PLDA": 0.0, "with PLDA": 1.0}
+    with pytest.raises(SystemExit):
+        plda_compared.main(["--many-classes", "--datasets", "letters"])
+
+
 def test_plda_compared_measures_the_defaults_with_and_without_the_plda_anchor(
     tmp_path, monkeypatch
 ):
