@@ -116,10 +116,10 @@ def spaces_of(dataset, new_fraction=1.0, reference_fraction=1.0, seed=0, fits=No
     unseen classes, the reference the training rows, each of a share of the
     classes drawn with ``seed``; ``fits``: as for ``embedded``."""
     X_train, y_train, X_test, y_test = DATASETS[dataset]()
-    test, train = embedded(dataset, X_train, y_train, X_test, fits)
     new = class_share(y_test, new_fraction, seed, 2)
     known = class_share(y_train, reference_fraction, seed, 2)
     print(f"\n{dataset}: {len(np.unique(y_test[new]))} unseen classes", flush=True)
+    test, train = embedded(dataset, X_train, y_train, X_test, fits)
     spaces = {
         "embedding": (test[new], train[known]),
         "raw": (X_test[new], X_train[known]),
