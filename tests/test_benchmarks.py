@@ -972,6 +972,18 @@ def test_epoch_criteria_records_the_unseen_rows_in_their_own_anchor_columns():
     assert all(0 <= entry["unseen"] <= 1 for entry in records[0])
 
 
+def test_epoch_criteria_names_the_settings_of_the_recorded_fits():
+    from epoch_criteria import fits_described
+
+    assert fits_described({"a": [{}, {"options": {}}]}) == "The fits are the defaults'."
+    longer = {"tol": 1e-4, "n_iter_no_change": 10}
+    text = fits_described({"a": [{"options": longer}], "b": [{"options": longer}]})
+    assert text.startswith("The fits are the defaults' but for `n_iter_no_change=10`, ")
+    assert "`tol=0.0001`:" in text
+    mixed = fits_described({"a": [{"options": longer}, {}]})
+    assert "`tol=0.0001`; the defaults:" in mixed
+
+
 def test_epoch_criteria_choose_from_the_records_of_a_fit():
     import epoch_criteria as ec
 
