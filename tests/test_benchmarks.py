@@ -1190,6 +1190,38 @@ def test_few_kept_span_sets_the_fixed_anchor_by_the_directions_left_unspanned(
         np.testing.assert_allclose(X_train.mean(axis=0), 0, atol=1e-12)
 
 
+def test_few_kept_span_more_measures_the_more_datasets_alone(tmp_path, monkeypatch):
+    import few_kept_span
+
+    from helpers import informative_and_noise
+
+    X, y = informative_and_noise(n_classes=10, n_per_class=20)
+    loaders = {"suite": lambda: (X[:, :8], y, True), "more": lambda: (X, y, True)}
+    monkeypatch.setattr(few_kept_span, "loaders", lambda: loaders)
+    monkeypatch.setattr(few_kept_span, "MORE_DATASETS", {"more": None})
+    few_kept_span.main(["--draws", "1", "--output", str(tmp_path)])
+    few_kept_span.main(["--more", "--draws", "1", "--output", str(tmp_path)])
+    suite = json.loads((tmp_path / "few_kept_span.json").read_text())
+    more = json.loads((tmp_path / "few_kept_span_more.json").read_text())
+    assert list(suite) == ["suite"]
+    assert list(more) == ["more"]
+    table = (tmp_path / "few_kept_span_more.md").read_text()
+    assert table.startswith("# Four or five training classes: the fixed anchor on more")
+    assert "`python benchmarks/few_kept_span.py --more` (1 draws" in table
+
+
+def test_few_kept_span_reads_the_vowels_as_mlbench_ships_them():
+    import few_kept_span
+
+    if not (few_kept_span.DATA / "usr/lib/R/site-library/mlbench").exists():
+        pytest.skip("benchmarks/install_data.sh has not run")
+    pytest.importorskip("rdata")
+    X, y = few_kept_span.vowels_by_sound()
+    assert X.shape == (990, 9)
+    assert np.isfinite(X).all()
+    assert np.unique(y, return_counts=True)[1].tolist() == [90] * 11
+
+
 def test_few_kept_span_states_the_oas_shrinkage_as_the_anchors_count_it():
     import few_kept_span
     from sklearn.covariance import oas
