@@ -5,11 +5,12 @@ With 4 or 5 training classes each set of held-out classes keeps 2 or 3, too
 few to compare anchors (``_selection.FEWEST_KEPT_CLASSES``), so
 ``init="auto"`` keeps one anchor without comparing: the PLDA anchor (at the
 first of ``SPANNED_SHRINKAGES``) where the classes' means span the inputs,
-and, where they do not, the PLDA anchor again where they span all but at
-most ``FEW_KEPT_UNSPANNED`` of the inputs' directions, the whitened anchor at
-``DEFAULT_SHRINKAGE`` elsewhere (``_selection.fixed_anchor``). This script
-measures that choice on many more datasets than the tabular suite's four
-such ones, and what the PLDA anchor would do where more directions are left.
+and, where they do not, the PLDA anchor again where they leave at most
+``FEW_KEPT_UNSPANNED`` of the inputs' directions unspanned, the whitened
+anchor at ``DEFAULT_SHRINKAGE`` elsewhere (``_selection.fixed_anchor``).
+This script measures that choice on many more datasets than the tabular
+suite's four such ones, and what the PLDA anchor would do where more
+directions are left.
 
 Each draw trains on 4 or 5 classes (alternately) of a dataset and clusters
 up to 5 of its other classes, never seen (k-means NMI, k = their number; at
@@ -260,7 +261,7 @@ def span(n_classes, n_features):
     """How much of the inputs ``n_classes`` class means span, by name."""
     if _selection.spans_the_inputs(n_classes, n_features):
         return SPANS
-    if _selection.nearly_spans_the_inputs(n_classes, n_features):
+    if _selection.few_directions_unspanned(n_classes, n_features):
         return NEARLY
     return LESS
 
@@ -429,8 +430,8 @@ def markdown(results, args):
         "a dataset, 4 training classes on even draws, 5 on odd ones). k-means "
         "NMI of up to 5 classes never seen in training, mean over draws; the "
         "best of each row in bold. *classes span*: how much of the inputs' "
-        "directions the training classes' means span (all of them, all but 1 "
-        "to 5, all but 6 or more). *gain*: the defaults less the defaults "
+        f"directions the training classes' means span ({SPANS} of them, "
+        f"{NEARLY}, {LESS}). *gain*: the defaults less the defaults "
         "with the PLDA anchor only where the classes span the inputs. " + datasets,
         "",
         "| " + " | ".join(header) + " | gain | the defaults kept |",

@@ -14,8 +14,9 @@ def fit_quietly(estimator, X, y):
         return estimator.fit(X, y)
 
 
-def informative_and_noise(n_classes=12, n_per_class=50, seed=0):
-    """Classes that differ in 4 dimensions, hidden among 20 noisy ones.
+def informative_and_noise(n_classes=12, n_per_class=50, seed=0, n_noise=20):
+    """Classes that differ in 4 dimensions, hidden among ``n_noise`` noisy
+    ones.
 
     What separates the training classes (ignore the noise) also separates
     classes never seen in training.
@@ -24,7 +25,7 @@ def informative_and_noise(n_classes=12, n_per_class=50, seed=0):
     centers = rng.normal(scale=3.0, size=(n_classes, 4))
     y = np.repeat(np.arange(n_classes), n_per_class)
     informative = centers[y] + rng.normal(size=(len(y), 4))
-    noise = rng.normal(scale=4.0, size=(len(y), 20))
+    noise = rng.normal(scale=4.0, size=(len(y), n_noise))
     return np.hstack([informative, noise]), y
 
 

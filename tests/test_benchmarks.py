@@ -1147,8 +1147,9 @@ def test_few_kept_span_sets_the_fixed_anchor_by_the_directions_left_unspanned(
 
     from helpers import informative_and_noise
 
-    X, y = informative_and_noise(n_classes=10, n_per_class=20)
-    # 4 or 5 training classes span all but 5 of 8 features or fewer, not of 24
+    X, y = informative_and_noise(n_classes=10, n_per_class=20, n_noise=60)
+    # 4 or 5 training classes span all but 5 of 8 features or fewer, and all
+    # but 60 or 61 of 64
     loaders = {"narrow": lambda: (X[:, :8], y, True), "wide": lambda: (X, y, True)}
     monkeypatch.setattr(few_kept_span, "loaders", lambda: loaders)
     unspanned = _selection.FEW_KEPT_UNSPANNED
@@ -1179,7 +1180,8 @@ def test_few_kept_span_sets_the_fixed_anchor_by_the_directions_left_unspanned(
     few_kept_span.main(["--results", json_path, "--output", str(again)])
     assert (again / "few_kept_span.md").read_text() == table
     assert "| 5 | 1 |" in table  # 8 features, 4 classes: 5 directions unspanned
-    assert "| more than 40 |" not in table
+    assert "| more than 40 | 1 |" in table
+    assert "| 6 to 10 |" not in table
     # 4 training classes on even draws, 5 on odd ones; up to 5 others,
     # standardised by the training classes
     for draw, n_train in ((0, 4), (1, 5)):

@@ -232,14 +232,15 @@ def recorded_passes(monkeypatch):
 @pytest.mark.parametrize(
     ("init", "shrinkage", "n_features", "expected"),
     [
-        ("auto", "auto", 24, ("whitened", _selection.DEFAULT_SHRINKAGE)),
-        ("auto", 0.5, 24, ("whitened", 0.5)),
-        ("whitened", "auto", 24, ("whitened", _selection.DEFAULT_SHRINKAGE)),
-        ("plda", "auto", 24, ("plda", _selection.DEFAULT_SHRINKAGE)),
-        # the means span all but 5 of 9 features: the PLDA anchor at the
-        # first of its spanned shrinkages; all but 6 of 10: the whitened one
-        ("auto", "auto", 9, ("plda", _selection.SPANNED_SHRINKAGES[0])),
-        ("auto", "auto", 10, ("whitened", _selection.DEFAULT_SHRINKAGE)),
+        ("auto", "auto", 64, ("whitened", _selection.DEFAULT_SHRINKAGE)),
+        ("auto", 0.5, 64, ("whitened", 0.5)),
+        ("whitened", "auto", 64, ("whitened", _selection.DEFAULT_SHRINKAGE)),
+        ("plda", "auto", 64, ("plda", _selection.DEFAULT_SHRINKAGE)),
+        # the means span all but 40 of 44 features: the PLDA anchor at the
+        # first of its spanned shrinkages; all but 41 of 45: the whitened one
+        ("auto", "auto", 44, ("plda", _selection.SPANNED_SHRINKAGES[0])),
+        ("auto", "auto", 24, ("plda", _selection.SPANNED_SHRINKAGES[0])),
+        ("auto", "auto", 45, ("whitened", _selection.DEFAULT_SHRINKAGE)),
     ],
 )
 def test_sets_that_keep_few_classes_fix_the_anchor_and_score_nothing(
@@ -252,9 +253,9 @@ def test_sets_that_keep_few_classes_fix_the_anchor_and_score_nothing(
     ``FEW_KEPT_UNSPANNED`` directions of the inputs, the anchor fixed is the
     PLDA one (``fixed_anchor``)."""
     assert _selection.FEWEST_KEPT_CLASSES > 5 - 2
-    assert _selection.FEW_KEPT_UNSPANNED == 5
+    assert _selection.FEW_KEPT_UNSPANNED == 40
     passes = recorded_passes(monkeypatch)
-    X, codes = informative_and_noise(n_classes=5)
+    X, codes = informative_and_noise(n_classes=5, n_noise=60)
     X = X[:, :n_features]
     random_state = np.random.RandomState(0)
     chosen = choose_anchor(X, codes, 5, init, shrinkage, 2, random_state, 0)
@@ -345,23 +346,23 @@ SPANNED = _selection.SPANNED_SHRINKAGES
         ("auto", 0.5, 12, 11, (["plda"], (0.5,))),
         ("whitened", "auto", 12, 11, (["whitened"], _selection.SHRINKAGES)),
         # sets of 2 of 5 classes keep 3: one anchor, one shrinkage...
-        ("auto", "auto", 5, 24, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
-        ("plda", "auto", 5, 24, (["plda"], (_selection.DEFAULT_SHRINKAGE,))),
+        ("auto", "auto", 5, 64, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
+        ("plda", "auto", 5, 64, (["plda"], (_selection.DEFAULT_SHRINKAGE,))),
         ("whitened", "auto", 5, 4, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
         # ...but where the classes span the inputs (4 features), the PLDA
         # anchor's shrinkages still
         ("auto", "auto", 5, 4, (["plda"], SPANNED)),
         ("plda", "auto", 5, 4, (["plda"], SPANNED)),
         ("auto", 0.5, 5, 4, (["plda"], (0.5,))),
-        # where they span all but 5 of them (9 features), the PLDA anchor at
-        # the first of those; all but 6 (10 features), the whitened anchor
-        ("auto", "auto", 5, 9, (["plda"], SPANNED[:1])),
-        ("plda", "auto", 5, 9, (["plda"], SPANNED[:1])),
-        ("auto", 0.5, 5, 9, (["plda"], (0.5,))),
-        ("whitened", "auto", 5, 9, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
-        ("auto", "auto", 5, 10, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
-        ("auto", "auto", 4, 8, (["plda"], SPANNED[:1])),
-        ("auto", "auto", 4, 9, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
+        # where they span all but 40 of them (44 features), the PLDA anchor
+        # at the first of those; all but 41 (45 features), the whitened anchor
+        ("auto", "auto", 5, 44, (["plda"], SPANNED[:1])),
+        ("plda", "auto", 5, 44, (["plda"], SPANNED[:1])),
+        ("auto", 0.5, 5, 44, (["plda"], (0.5,))),
+        ("whitened", "auto", 5, 44, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
+        ("auto", "auto", 5, 45, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
+        ("auto", "auto", 4, 43, (["plda"], SPANNED[:1])),
+        ("auto", "auto", 4, 44, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
     ],
 )
 def test_compared_anchors(init, shrinkage, n_classes, n_features, expected):
@@ -382,8 +383,8 @@ def test_compared_anchors(init, shrinkage, n_classes, n_features, expected):
         # ...unless the sets keep too few: the first, the others tested
         (5, 4, 1, [("plda", value) for value in SPANNED[1:]]),
         # too few kept, not spanned: the one fixed anchor
+        (5, 64, 1, []),
         (5, 24, 1, []),
-        (5, 9, 1, []),
     ],
 )
 def test_candidate_groups(n_classes, n_features, by_mean, tested):
