@@ -193,7 +193,12 @@ def closed_form_anchor(X, codes, directions=None):
     _, codes = np.unique(codes, return_inverse=True)
     n_classes = codes.max() + 1
     weight, bias, _ = closed_form_linear_map(
-        X, codes, n_classes, 0.0, n_classes, directions, shrinkage=CLOSED_FORM_SHRINKAGE
+        X,
+        codes,
+        n_classes,
+        n_components=n_classes,
+        directions=directions,
+        shrinkage=CLOSED_FORM_SHRINKAGE,
     )
     return _unit_spread(X, weight, bias)
 
@@ -245,9 +250,8 @@ def _class_directions_from_moments(kept, candidates):
             kept.sums,
             kept.counts,
             kept.mean,
-            0.0,
-            len(kept.counts),
-            kept.eigen,
+            n_components=len(kept.counts),
+            eigh=kept.eigen,
             shrinkage=CLOSED_FORM_SHRINKAGE,
         )
         spread = np.sum((weight @ kept.scatter) * weight) / kept.n_rows

@@ -39,7 +39,7 @@ WIDE_INPUT_DIRECTIONS = 256
 
 
 def closed_form_linear_map(
-    X, codes, n_classes, alpha, n_components=None, directions=None, shrinkage=None
+    X, codes, n_classes, alpha=0.0, n_components=None, directions=None, shrinkage=None
 ):
     """Weight, bias and eigenvalues of the closed-form linear embedding.
 
@@ -49,8 +49,8 @@ def closed_form_linear_map(
     codes : ndarray of shape (n_samples,)
         Classes as integers in ``[0, n_classes)``.
     n_classes : int
-    alpha : float
-        Ridge penalty on ``Xc^T Xc``.
+    alpha : float, default=0.0
+        Ridge penalty on ``Xc^T Xc`` (unused where ``shrinkage`` is given).
     n_components : int or None
         ``None`` keeps the eigen-directions with eigenvalue above 1/2 (the
         exact minimiser, at least one direction); an int keeps that many of
@@ -118,7 +118,7 @@ def closed_form_from_moments(
     class_sums,
     counts,
     mean,
-    alpha,
+    alpha=0.0,
     n_components=None,
     eigh=None,
     shrinkage=None,
