@@ -5,8 +5,8 @@ halves) the defaults keep an anchor alone on nearly every dataset, chosen by
 held-out training classes among PCA, the whitened and PLDA anchors at
 five shrinkages and the closed form (``choose_anchor``; where each set of
 held-out classes would keep fewer than 4 training classes, one anchor: the
-whitened one at shrinkage 0.1, or the PLDA one at 0.01 where the classes'
-means span all but at most 5 directions of the inputs,
+PLDA one at 0.01 where the classes' means leave at most 40 directions of
+the inputs unspanned, the whitened one at 0.1 where they leave more,
 ``few_kept_span.py``; the PLDA anchor alone, down to LDA's metric, where the
 training classes outnumber the features: ``tabular_spanned.py``). This
 script separates what the candidates can reach

@@ -8,7 +8,7 @@ discriminant analysis, is estimated from many rows a direction. There
 own metric (``SPANNED_SHRINKAGES`` in ``sklearn_dsc._selection``), on sets
 of held-out classes; where the sets keep fewer classes than choose among
 other anchors (*sets keep* in the table: fewer than 4), where data whose
-classes leave more than 5 directions unspanned keep the whitened anchor at
+classes leave more than 40 directions unspanned keep the whitened anchor at
 0.1 (``few_kept_span.py``), it keeps the first of those shrinkages
 unless the paired tests on the sets prefer a smaller one. This script
 measures it on the datasets of ``tabular_suite.py`` whose halves are so

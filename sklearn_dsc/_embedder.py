@@ -211,8 +211,9 @@ default="auto"
             classes choose (see ``shrinkage``).
           - Where each set of held-out classes would keep fewer than 4
             training classes, too few to tell the anchors apart:
-            ``"whitened"``, or ``"plda"`` where those classes' means span
-            all but at most 5 directions of the inputs.
+            ``"plda"`` where those classes' means leave at most 40
+            directions of the inputs unspanned, ``"whitened"`` where they
+            leave more.
           - Otherwise, the anchor that clusters the held-out classes best
             among ``"pca"``, ``"whitened"``, ``"closed_form"`` and, with
             fewer than 10 held-out classes, ``"plda"``; the closed form
@@ -236,8 +237,8 @@ default="auto"
           ``init``), it is 0.01 unless two paired tests on them prefer a
           smaller one;
         - is 0.01 for the ``"plda"`` anchor kept where the held-out classes
-          are too few to choose and the classes' means span all but at most
-          5 directions;
+          are too few to choose and the classes' means leave at most 40
+          directions unspanned;
         - is 0.1 elsewhere where they are too few to choose, and where
           classes are not held out.
 
