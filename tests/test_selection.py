@@ -265,6 +265,16 @@ def test_sets_that_keep_few_classes_fix_the_anchor_and_score_nothing(
     assert random_state.randint(2**31) == np.random.RandomState(0).randint(2**31)
 
 
+def test_the_estimator_states_the_fixed_anchors_bound():
+    """The docstrings of ``init`` and ``shrinkage`` give the number of
+    unspanned directions up to which the PLDA anchor is fixed."""
+    from sklearn_dsc import DeepSpectralClusteringEmbedder
+
+    text = " ".join(DeepSpectralClusteringEmbedder.__doc__.split())
+    bound = _selection.FEW_KEPT_UNSPANNED
+    assert text.count(f"leave at most {bound} directions") == 2
+
+
 def test_sets_that_keep_few_classes_test_smaller_shrinkages_where_classes_span(
     monkeypatch,
 ):
