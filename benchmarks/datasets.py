@@ -18,7 +18,8 @@ GLYPHS = DATA.parent / "glyphs.npz"
 GCIDE = DATA.parent / "gcide.npz"
 N_FONTS = 200  # fonts drawn (seed 0) from those of the glyph file
 FASHION = DATA / "usr/share/datasets/fashion-mnist"
-LETTERS = DATA / "usr/lib/R/site-library/mlbench/data/LetterRecognition.rda"
+MLBENCH = DATA / "usr/lib/R/site-library/mlbench/data"
+LETTERS = MLBENCH / "LetterRecognition.rda"
 
 
 def _missing(path):
@@ -37,18 +38,24 @@ def digits():
 
 def letters():
     """UCI LetterRecognition (16 features): train A-M, test N-Z, standardised."""
-    try:
-        import rdata
-    except ImportError as error:
-        raise _missing("the rdata package") from error
-    if not LETTERS.exists():
-        raise _missing(LETTERS)
-    frame = rdata.read_rda(str(LETTERS))["LetterRecognition"]
+    frame = read_rda(LETTERS, "LetterRecognition")
     y = np.asarray(frame["lettr"]).astype(str)
     X = frame.drop(columns="lettr").to_numpy(dtype=np.float64)
     train = np.isin(y, sorted(set(y))[:13])
     scaler = StandardScaler().fit(X[train])
     return scaler.transform(X[train]), y[train], scaler.transform(X[~train]), y[~train]
+
+
+def read_rda(path, name):
+    """The data frame ``name`` of the R data file ``path`` (read by the
+    rdata package)."""
+    try:
+        import rdata
+    except ImportError as error:
+        raise _missing("the rdata package") from error
+    if not path.exists():
+        raise _missing(path)
+    return rdata.read_rda(str(path))[name]
 
 
 def _idx(path):

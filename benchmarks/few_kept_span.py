@@ -50,7 +50,7 @@ import numpy as np
 import plda_compared
 import tabular_spanned
 import tabular_suite
-from datasets import DATA, DATASETS
+from datasets import DATASETS, MLBENCH, read_rda
 from outputs import add_output, add_results, earlier_results, write_results
 from sklearn.covariance import oas
 from sklearn.datasets import load_digits
@@ -218,16 +218,9 @@ def vowels_by_sound():
     """``X, y``: the 990 rows of mlbench's Vowel, 11 vowels each spoken 6
     times by 15 speakers, by their 9 numeric features (the speaker's
     factor left out), as ``r-cran-mlbench`` ships them."""
-    import rdata
-
-    path = DATA / "usr/lib/R/site-library/mlbench/data/Vowel.rda"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing: run `bash benchmarks/install_data.sh` first."
-        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # rdata's encoding note
-        frame = rdata.read_rda(str(path))["Vowel"]
+        frame = read_rda(MLBENCH / "Vowel.rda", "Vowel")
     X = frame.select_dtypes("number").to_numpy(np.float64)
     return X, np.asarray(frame["Class"]).astype(str)
 

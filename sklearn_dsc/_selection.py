@@ -342,8 +342,8 @@ def fixed_anchor(init, shrinkage, n_classes, n_features):
     """``(init, shrinkage)`` of the one anchor kept without comparing where
     sets of held-out classes would keep too few (``keeps_too_few``) and the
     classes do not span the inputs. Where their means leave at most
-    ``FEW_KEPT_UNSPANNED`` of the inputs' directions unspanned, ``init="auto"`` (or
-    ``"plda"``) keeps the PLDA anchor at the first of
+    ``FEW_KEPT_UNSPANNED`` of the inputs' directions unspanned,
+    ``init="auto"`` (or ``"plda"``) keeps the PLDA anchor at the first of
     ``SPANNED_SHRINKAGES``, as where they span them all; elsewhere ``init``
     (``FIXED_ANCHOR`` for ``"auto"``) at ``DEFAULT_SHRINKAGE``. A number
     ``shrinkage`` is kept as it is."""
@@ -479,8 +479,8 @@ def choose_anchor(
     ``FEWEST_KEPT_CLASSES`` training classes, nothing is compared: the
     anchor is ``fixed_anchor``'s (``FIXED_ANCHOR`` or the one ``init``
     names, at ``DEFAULT_SHRINKAGE`` or ``shrinkage`` when it is a number;
-    the PLDA anchor where the classes leave few directions unspanned), and no set
-    of held-out classes is drawn or scored.
+    the PLDA anchor where the classes leave few directions unspanned), and
+    no set of held-out classes is drawn or scored.
 
     Otherwise, since a k-means NMI on two or three held-out classes is
     noisy, the anchors are compared on up to ``anchor_splits`` distinct sets
