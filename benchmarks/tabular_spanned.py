@@ -7,10 +7,9 @@ discriminant analysis, is estimated from many rows a direction. There
 ``init="auto"`` compares the PLDA anchor alone, at shrinkages down to LDA's
 own metric (``SPANNED_SHRINKAGES`` in ``sklearn_dsc._selection``), on sets
 of held-out classes; where the sets keep fewer classes than choose among
-other anchors (*sets keep* in the table: fewer than 4), where data whose
-classes leave more than 40 directions unspanned keep the whitened anchor at
-0.1 (``few_kept_span.py``), it keeps the first of those shrinkages
-unless the paired tests on the sets prefer a smaller one. This script
+other anchors (*sets keep* in the table: fewer than 4), it keeps the
+first of those shrinkages unless the paired tests on the sets prefer a
+smaller one. This script
 measures it on the datasets of ``tabular_suite.py`` whose halves are so
 spanned, and on datasets kept out of the suite (``OUTSIDE_THE_SUITE``):
 panels, entities followed over the years, each a class (US states by
