@@ -193,7 +193,8 @@ default="auto"
           as probabilistic LDA weighs the difference of two rows, by how
           much the training classes' means vary along it (their covariance
           shrunk by OAS). It damps the directions in which classes do not
-          differ.
+          differ, and drops them where the classes outnumber the
+          directions and their means do not vary along them at all.
         - ``"closed_form"``: the closed-form linear solution (every class
           direction: a ridge regression onto the class indicators, its
           ridge 0.01 of the largest eigenvalue of the centred ``X^T X``,

@@ -133,12 +133,29 @@ def test_plda_anchor_distances_are_the_two_covariance_likelihood_ratio(shrinkage
     in the input coordinates (PCA keeps all 24 directions)."""
     X, y = informative_and_noise()
     ((weight, bias),) = anchor_maps([("plda", shrinkage)], X, y, 0)
+    means, whitening = whitened_class_means(X, y, shrinkage)
+    between, _ = oas(means)
+    assert_likelihood_ratio_distances(X, weight, bias, whitening, between)
+
+
+def whitened_class_means(X, y, shrinkage):
+    """The class means whitened by the within-class covariance shrunk by
+    ``shrinkage`` of PCA's first variance, and that whitening (every
+    direction of ``X`` kept)."""
     means = np.array([X[y == label].mean(axis=0) for label in np.unique(y)])
     largest = np.linalg.eigvalsh(np.cov(X.T)).max()  # PCA's first variance
-    shrunk = within_class_covariance(X, y) + shrinkage * largest * np.eye(24)
+    shrunk = within_class_covariance(X, y) + shrinkage * largest * np.eye(X.shape[1])
     whitening = linalg.fractional_matrix_power(shrunk, -0.5).real
-    between, _ = oas(means @ whitening)
+    return means @ whitening, whitening
+
+
+def assert_likelihood_ratio_distances(X, weight, bias, whitening, between):
+    """The squared distances of the anchor ``(weight, bias)`` between rows
+    0-39 and 300-339 of ``X`` are, up to one scale, those of the metric
+    that whitens by ``whitening`` and weighs each eigendirection of the
+    whitened ``between`` by ``lambda / (1 + lambda)``."""
     values, vectors = np.linalg.eigh(between)
+    values = np.clip(values, 0, None)  # rounding of a rank-deficient ``between``
     metric = (
         whitening @ vectors @ np.diag(values / (1 + values)) @ vectors.T @ whitening
     )
@@ -148,6 +165,43 @@ def test_plda_anchor_distances_are_the_two_covariance_likelihood_ratio(shrinkage
     found = ((E[:40, None, :] - E[None, 300:340, :]) ** 2).sum(axis=-1)
     ratio = found / expected
     np.testing.assert_allclose(ratio, ratio.mean(), rtol=1e-8)
+
+
+def shared_covariate(n_classes=9, n_rows=40, offset=0.0, seed=0):
+    """Classes that differ in 2 features; a third is a covariate that every
+    class shares row for row (a price index in a balanced panel of units
+    over time), trending the first feature within each class, so its class
+    means are all equal unless ``offset`` (times the class) moves them."""
+    rng = np.random.RandomState(seed)
+    shared = np.cumsum(rng.normal(size=n_rows))
+    centers = rng.normal(scale=3.0, size=(n_classes, 2))
+    y = np.repeat(np.arange(n_classes), n_rows)
+    informative = centers[y] + rng.normal(size=(len(y), 2))
+    covariate = np.tile(shared, n_classes) + offset * y
+    informative[:, 0] += 0.5 * covariate
+    return np.column_stack([informative, covariate]), y
+
+
+def test_plda_anchor_drops_what_spanning_class_means_do_not_vary_along():
+    """Nine class means in three features could vary along all three; where
+    they do not vary along one, the PLDA anchor drops it, as LDA does: the
+    map has rank 2, its squared distances are the two-covariance likelihood
+    ratio with the means' OAS covariance fitted within their span, and
+    moving the means along that direction by a little keeps it."""
+    X, y = shared_covariate()
+    ((weight, bias),) = anchor_maps([("plda", 0.01)], X, y, 0)
+    singular = np.linalg.svd(weight, compute_uv=False)
+    assert singular[-1] < 1e-12 * singular[0]
+    means, whitening = whitened_class_means(X, y, 0.01)
+    span = np.linalg.svd(means - means.mean(axis=0))[2][:2]
+    within_span, _ = oas(means @ span.T)
+    between = span.T @ within_span @ span
+    assert_likelihood_ratio_distances(X, weight, bias, whitening, between)
+
+    X, y = shared_covariate(offset=1e-3)
+    ((weight, _),) = anchor_maps([("plda", 0.01)], X, y, 0)
+    singular = np.linalg.svd(weight, compute_uv=False)
+    assert singular[-1] > 1e-3 * singular[0]
 
 
 def test_plda_anchor_damps_what_the_class_means_do_not_vary_along():
@@ -185,6 +239,30 @@ def test_class_moments_embed_held_out_rows_as_anchors_fitted_on_the_rest(
             expected = embedded(X[held], weight, bias)
             assert embedding.shape == expected.shape
             # the same up to an orthogonal map of the columns: same distances
+            np.testing.assert_allclose(
+                pairwise_distances(embedding),
+                pairwise_distances(expected),
+                rtol=1e-7,
+                atol=1e-9,
+            )
+
+
+def test_class_moments_drop_what_the_kept_means_do_not_vary_along():
+    """Fitted from the moments of the rows kept, the PLDA anchor drops the
+    direction the kept classes' means do not vary along, as fitted on those
+    rows themselves."""
+    X, y = shared_covariate(n_classes=12)
+    X = 1e3 * X + 5.0
+    candidates = [("plda", 0.01), ("plda", 1e-6)]
+    moments = ClassMoments(X, y)
+    for held_out in ([0, 1], [3, 7, 11]):
+        held = np.isin(y, held_out)
+        maps = anchor_maps(candidates, X[~held], y[~held], 0)
+        found = moments.held_out_embeddings(held, candidates, MAX_ANCHOR_WIDTH)
+        for (weight, bias), embedding in zip(maps, found, strict=True):
+            singular = np.linalg.svd(weight, compute_uv=False)
+            assert singular[-1] < 1e-12 * singular[0]
+            expected = embedded(X[held], weight, bias)
             np.testing.assert_allclose(
                 pairwise_distances(embedding),
                 pairwise_distances(expected),
