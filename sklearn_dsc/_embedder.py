@@ -127,9 +127,13 @@ class DeepSpectralClusteringEmbedder(
         backbone to fine-tune) is copied and trained; it must map a batch of
         float32 rows ``(n, n_features)`` to ``(n, width)``, which ``fit``
         checks on the first two rows of ``X`` before anything else. A
-        callable is called as
-        ``network(n_features, n_components)`` under a seed drawn from
-        ``random_state`` and must return such a module. Model files
+        callable is called as ``network(n_features, n_components)`` under a
+        seed drawn from ``random_state`` and must return such a module, of
+        which a copy is trained (so it may return one it keeps): once for
+        that check, then once for each
+        network ``fit`` trains (where classes are held out, one on the
+        classes kept, as many outputs as they are classes when
+        ``n_components`` is None, then one on every class). Model files
         (:func:`~sklearn_dsc.save`) hold the built-in networks; an estimator
         with a network of your own is saved with pickle or joblib.
 

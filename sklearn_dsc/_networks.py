@@ -313,8 +313,8 @@ def build_trained(
     normalize=False,
 ):
     """The network the loss trains, weights drawn from a generator seeded with
-    ``seed``: ``"mlp"``, ``"conv"``, a copy of a ``torch.nn.Module``, or what
-    a callable ``network(n_features, n_components)`` builds; with
+    ``seed``: ``"mlp"``, ``"conv"``, a copy of a ``torch.nn.Module``, or a
+    copy of what a callable ``network(n_features, n_components)`` returns; with
     ``normalize``, its output rows L2-normalised (a network of the user's is
     followed by ``L2Normalize``)."""
     if isinstance(network, str) and network == "mlp":
@@ -345,7 +345,10 @@ def build_trained(
         if isinstance(network, torch.nn.Module):
             module = copy.deepcopy(network)  # fit never changes a parameter
         else:
-            module = _built(network, n_features, n_components)
+            # a copy too: the callable may return a module it keeps (a
+            # pretrained backbone), which one fit would otherwise train for
+            # the next, and for the user
+            module = copy.deepcopy(_built(network, n_features, n_components))
     if not isinstance(module, torch.nn.Module):
         raise TypeError(
             f"network(n_features, n_components) must return a torch.nn.Module, "

@@ -1029,6 +1029,42 @@ def test_networks_of_your_own(digit_images, tmp_path):
     second = fit_quietly(fast(network=builder, max_iter=2), X, y)
     np.testing.assert_array_equal(first.transform(X), second.transform(X))
 
+    # a callable that returns a module it keeps (a pretrained backbone, say):
+    # a copy is trained, as of a module passed itself, and never the module
+    def kept(n_features, n_components):
+        return mine
+
+    held_out = fast(network=kept, max_iter=2, early_stopping=True)
+    estimator = fit_quietly(held_out.set_params(validation_split="classes"), X, y)
+    assert all(
+        torch.equal(a, b) for a, b in zip(before, mine.parameters(), strict=True)
+    )
+    assert all(module is not mine for module in estimator.module_.modules())
+
+
+def test_a_callable_network_is_built_to_check_it_and_for_each_network_trained(
+    digit_images,
+):
+    X, y = digit_images
+    n_features, n_classes = X.shape[1], len(np.unique(y))
+    calls = []
+
+    def builder(*arguments):
+        calls.append(arguments)
+        return torch.nn.Linear(*arguments)
+
+    fit_quietly(fast(network=builder, max_iter=2), X, y)
+    assert calls == [(n_features, n_classes)] * 2
+    calls.clear()
+    held_out = fast(network=builder, max_iter=2, early_stopping=True)
+    fit_quietly(held_out.set_params(validation_split="classes"), X, y)
+    # the check, the network trained while classes are held out (as wide as
+    # the classes kept, n_components being None), then the one on every class
+    assert len(calls) == 3
+    assert calls[0] == calls[2] == (n_features, n_classes)
+    assert calls[1][0] == n_features
+    assert calls[1][1] < n_classes
+
 
 @pytest.mark.parametrize("init", ["random", "pca", "auto"])
 def test_a_network_of_your_own_that_does_not_fit_is_named(digit_images, init):
