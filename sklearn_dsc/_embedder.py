@@ -130,10 +130,10 @@ class DeepSpectralClusteringEmbedder(
         callable is called as ``network(n_features, n_components)`` under a
         seed drawn from ``random_state`` and must return such a module, of
         which a copy is trained (so it may return one it keeps): once for
-        that check, then once for each
-        network ``fit`` trains (where classes are held out, one on the
-        classes kept, as many outputs as they are classes when
-        ``n_components`` is None, then one on every class). Model files
+        that check, then once for each network ``fit`` trains (where
+        classes are held out, one on the classes kept, as many outputs as
+        they are classes when ``n_components`` is None, then one on every
+        class). Model files
         (:func:`~sklearn_dsc.save`) hold the built-in networks; an estimator
         with a network of your own is saved with pickle or joblib.
 
