@@ -137,6 +137,11 @@ def _whitening(within, largest, shrinkages, width, class_means=None, plda=None):
             yield _plda_weighted(whitening, class_means)
 
 
+def spans_the_inputs(n_classes, n_features):
+    """Whether ``n_classes`` class means can span ``n_features`` directions."""
+    return n_classes - 1 >= n_features
+
+
 def _plda_weighted(transform, class_means):
     """``transform`` (a whitening, ``width x width``) followed by the PLDA
     anchor's weights (module docstring), from the training classes' means
@@ -160,8 +165,7 @@ def _plda_weighted(transform, class_means):
     variances = singular**2 / len(whitened)
     if variances.sum() <= 0:
         return transform
-    n_classes, width = whitened.shape
-    if n_classes - 1 >= width:
+    if spans_the_inputs(*whitened.shape):
         varied = singular > NULL_MEANS_RTOL * singular[0]
         if not varied.all():
             span = directions[varied]

@@ -33,6 +33,7 @@ from ._anchors import (
     ClassMoments,
     anchor_maps,
     compared_by_auto,
+    spans_the_inputs,
 )
 from ._clock import StageClock
 from ._closed_form import class_sums
@@ -328,11 +329,6 @@ def fixed_shrinkage(shrinkage):
     """``shrinkage``, or ``DEFAULT_SHRINKAGE`` for ``"auto"``: the one used
     where held-out classes do not choose it."""
     return DEFAULT_SHRINKAGE if shrinkage == "auto" else shrinkage
-
-
-def spans_the_inputs(n_classes, n_features):
-    """Whether ``n_classes`` class means can span ``n_features`` directions."""
-    return n_classes - 1 >= n_features
 
 
 def few_directions_unspanned(n_classes, n_features):
