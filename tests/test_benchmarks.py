@@ -688,7 +688,9 @@ def one_suite_dataset(monkeypatch, n_per_class):
 
     X, codes = informative_and_noise(n_classes=10, n_per_class=n_per_class)
     labels = np.array([f"class {code}" for code in codes])
-    monkeypatch.setattr(tabular_suite, "load", lambda dataset: (X, labels))
+    monkeypatch.setattr(
+        tabular_suite, "load", lambda dataset, datasets=None: (X, labels)
+    )
     return next(iter(tabular_suite.SUITE)), X, labels
 
 
@@ -715,6 +717,33 @@ def test_tabular_suite_splits_classes_and_compares_with_the_best_other(
     assert f"| {name} (400, 24, 10) |" in table
     assert f"| {gap:+.3f} |" in table
     assert "of 1 datasets" in table
+
+
+def test_tabular_suite_fresh_loads_its_own_datasets_to_its_own_page(
+    tmp_path, monkeypatch
+):
+    import tabular_suite
+
+    from helpers import informative_and_noise
+
+    X, codes = informative_and_noise(n_classes=8, n_per_class=20)
+    labels = np.array([f"class {code}" for code in codes])
+    loaded = []
+
+    def load(dataset, datasets=tabular_suite.SUITE):
+        loaded.append(datasets[dataset])
+        return X, labels
+
+    monkeypatch.setattr(tabular_suite, "load", load)
+    name = next(iter(tabular_suite.FRESH))
+    arguments = ["--fresh", "--datasets", name, "--methods", "raw features"]
+    tabular_suite.main([*arguments, "--seeds", "1", "--output", str(tmp_path)])
+    assert loaded == [tabular_suite.FRESH[name]]
+    assert not (tmp_path / "tabular_suite.md").exists()
+    table = (tmp_path / "tabular_fresh.md").read_text()
+    assert table.startswith("# Zero-shot clustering on tabular datasets never used")
+    assert "`python benchmarks/tabular_suite.py --fresh` (1 seeds)" in table
+    assert f"| {name} (160, 24, 8) |" in table
 
 
 def test_selection_criteria_rank_the_candidates_of_a_dataset(tmp_path, monkeypatch):
