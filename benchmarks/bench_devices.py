@@ -32,6 +32,7 @@ def child(device, dataset, network, seed, threads, cores):
         os.sched_setaffinity(0, [int(core) for core in cores.split(",")])
     import numpy as np
     import torch
+    from outputs import name_of
 
     from sklearn_dsc import DeepSpectralClusteringEmbedder
     from sklearn_dsc.metrics import kmeans_nmi
@@ -51,7 +52,7 @@ def child(device, dataset, network, seed, threads, cores):
     seconds = time.perf_counter() - start
     embeddings = np.asarray(estimator.transform(X_test), dtype=np.float64)
     shrinkage = estimator.shrinkage_
-    anchor = f"{estimator.init_}" + ("" if shrinkage is None else f" {shrinkage:g}")
+    anchor = name_of((estimator.init_, shrinkage))
     result = {
         "fit s": seconds,
         "anchor": anchor,

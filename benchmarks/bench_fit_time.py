@@ -87,7 +87,13 @@ def extract(revision, folder):
 
 
 def describe(run):
-    shrinkage = "" if run["shrinkage"] is None else f", {run['shrinkage']:g}"
+    shrinkage = run["shrinkage"]
+    if shrinkage is not None:  # a number, or "ledoit-wolf"
+        shrinkage = (
+            f", {shrinkage}" if isinstance(shrinkage, str) else f", {shrinkage:g}"
+        )
+    else:
+        shrinkage = ""
     trained = f", {run['epochs']} epochs" if run["epochs"] else ""
     return f"{run['init']}{shrinkage}{trained}"
 

@@ -3,11 +3,12 @@ inputs the classes span?
 
 With 4 or 5 training classes each set of held-out classes keeps 2 or 3, too
 few to compare anchors (``_selection.FEWEST_KEPT_CLASSES``), so
-``init="auto"`` keeps one anchor without comparing: the PLDA anchor (at the
-first of ``SPANNED_SHRINKAGES``) where the classes' means span the inputs,
-and, where they do not, the PLDA anchor again where they leave at most
-``FEW_KEPT_UNSPANNED`` of the inputs' directions unspanned, the whitened
-anchor at ``DEFAULT_SHRINKAGE`` elsewhere (``_selection.fixed_anchor``).
+``init="auto"`` keeps one anchor without comparing: the PLDA anchor, on
+the within-class covariance of scikit-learn's LDA with shrinkage
+(``FEW_KEPT_SHRINKAGE``), where the classes' means span the inputs or
+leave at most ``FEW_KEPT_UNSPANNED`` of the inputs' directions unspanned,
+the whitened anchor at ``DEFAULT_SHRINKAGE`` elsewhere
+(``_selection.fixed_anchor``).
 This script measures that choice on many more datasets than the tabular
 suite's four such ones, and what the PLDA anchor would do where more
 directions are left.
@@ -21,8 +22,9 @@ panels and other datasets that ``tabular_spanned.py`` keeps out of it
 as the README's example scales them) and LetterRecognition
 (``datasets.letters``, standardised). Compared in the same run: raw
 features, LDA with Ledoit-Wolf shrinkage, the whitened anchor at
-``DEFAULT_SHRINKAGE`` and the PLDA anchor at the first of
-``SPANNED_SHRINKAGES`` alone, each of the two at the shrinkage that the
+``DEFAULT_SHRINKAGE``, the PLDA anchor at the first of
+``SPANNED_SHRINKAGES`` and at ``FEW_KEPT_SHRINKAGE`` alone, the whitened
+and PLDA anchors at the shrinkage that the
 Oracle Approximating Shrinkage estimator fits to the training classes'
 within-class covariance (a shrinkage of each draw's own instead of a fixed
 one; PCA where it takes that covariance as isotropic), the defaults, and
@@ -51,7 +53,7 @@ import plda_compared
 import tabular_spanned
 import tabular_suite
 from datasets import DATASETS, MLBENCH, read_rda
-from outputs import add_output, add_results, earlier_results, write_results
+from outputs import add_output, add_results, earlier_results, name_of, write_results
 from sklearn.covariance import oas
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -170,6 +172,7 @@ MORE_DATASETS = {
 }
 WHITENED = ("whitened", _selection.DEFAULT_SHRINKAGE)
 PLDA = ("plda", _selection.SPANNED_SHRINKAGES[0])
+PLDA_KEPT = ("plda", _selection.FEW_KEPT_SHRINKAGE)
 DEFAULTS = "defaults"
 SPANNED_ONLY = "defaults, PLDA only where spanned"
 METHODS = [
@@ -177,6 +180,7 @@ METHODS = [
     "LDA, shrinkage",
     "whitened 0.1 alone",
     "PLDA 0.01 alone",
+    "PLDA, Ledoit-Wolf alone",
     "whitened, OAS alone",
     "PLDA, OAS alone",
     SPANNED_ONLY,
@@ -304,14 +308,20 @@ def measure(X_train, y_train, X_test, y_test, seed):
         lda = tabular_suite.fit_lda_shrinkage(X_train, y_train, seed)
         scores["LDA, shrinkage"] = nmi(lda(X_test))
         oas_shrinkage = fitted_shrinkage(X_train, codes)
-        anchors = [WHITENED, PLDA, ("whitened", oas_shrinkage), ("plda", oas_shrinkage)]
+        anchors = [
+            WHITENED,
+            PLDA,
+            PLDA_KEPT,
+            ("whitened", oas_shrinkage),
+            ("plda", oas_shrinkage),
+        ]
         maps = anchor_maps(anchors, X_train, codes, seed)
-        for name, (weight, bias) in zip(METHODS[2:6], maps, strict=True):
+        for name, (weight, bias) in zip(METHODS[2:7], maps, strict=True):
             scores[name] = nmi(X_test @ weight.T + bias)
         for name, spanned_only in ((SPANNED_ONLY, True), (DEFAULTS, False)):
             estimator = fitted(X_train, y_train, seed, spanned_only)
             scores[name] = nmi(estimator.transform(X_test))
-            kept[name] = f"{estimator.init_} {estimator.shrinkage_:g}"
+            kept[name] = name_of((estimator.init_, estimator.shrinkage_))
     n_classes, n_features = len(np.unique(codes)), X_train.shape[1]
     return {
         "nmi": scores,
@@ -378,28 +388,37 @@ UNSPANNED_ROWS = [
 ]
 
 
+# The comparisons of the summary: (the anchor or fit, what it is compared with)
+COMPARED = [
+    ("PLDA, Ledoit-Wolf alone", "whitened 0.1 alone"),
+    ("PLDA, Ledoit-Wolf alone", "PLDA 0.01 alone"),
+    (DEFAULTS, SPANNED_ONLY),
+]
+
+
 def summary_rows(results):
     """Per number of the inputs' directions that the training classes'
     means leave unspanned: over the draws of each dataset with that many,
-    how the PLDA anchor compares with the whitened one, and the defaults
-    with the PLDA anchor only where the classes span the inputs."""
+    each of ``COMPARED`` (mean difference over datasets, on how many it is
+    more than 0.005 above / below, and its worst)."""
     lines = []
     for label, fewest, most in UNSPANNED_ROWS:
-        plda, defaults = [], []
+        differences = [[] for _ in COMPARED]
         for result in results.values():
             draws = [d for d in result["draws"] if fewest <= d["unspanned"] <= most]
             if draws:
-                plda.append(_mean(draws, METHODS[3]) - _mean(draws, METHODS[2]))
-                defaults.append(_mean(draws, DEFAULTS) - _mean(draws, SPANNED_ONLY))
-        if not plda:
+                for found, (method, other) in zip(differences, COMPARED, strict=True):
+                    found.append(_mean(draws, method) - _mean(draws, other))
+        if not differences[0]:
             continue
-        plda, defaults = np.array(plda), np.array(defaults)
-        lines.append(
-            f"| {label} | {len(plda)} | {plda.mean():+.3f} | "
-            f"{np.sum(plda > 0.005)} / {np.sum(plda < -0.005)} | "
-            f"{plda.min():+.3f} | {defaults.mean():+.3f} | "
-            f"{np.sum(defaults > 0.005)} / {np.sum(defaults < -0.005)} |"
-        )
+        cells = []
+        for found in map(np.array, differences):
+            cells += [
+                f"{found.mean():+.3f}",
+                f"{np.sum(found > 0.005)} / {np.sum(found < -0.005)}",
+                f"{found.min():+.3f}",
+            ]
+        lines.append(f"| {label} | {len(differences[0])} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -433,15 +452,24 @@ def markdown(results, args):
         "",
         "By the number of the inputs' directions that the training classes' "
         "means leave unspanned (features less classes plus one), over the "
-        "draws of each dataset that leave so many: the PLDA anchor at 0.01 "
-        "less the whitened anchor at 0.1 (mean over datasets; on how many it "
-        "is more than 0.005 above / below; its worst), and the defaults less "
-        "the defaults with the PLDA anchor only where the classes span the "
-        "inputs:",
+        "draws of each dataset that leave so many: the PLDA anchor that the "
+        "defaults keep (Ledoit-Wolf) less the whitened anchor at 0.1, and "
+        "less the PLDA anchor at 0.01; the defaults less the defaults with "
+        "the PLDA anchor only where the classes span the inputs (each: mean "
+        "over datasets; on how many it is more than 0.005 above / below; its "
+        "worst):",
         "",
-        "| directions unspanned | datasets | PLDA - whitened | above / below | worst "
-        "| defaults - PLDA only where spanned | above / below |",
-        "|---|---|---|---|---|---|---|",
+        "| directions unspanned | datasets "
+        + "".join(
+            f"| {method} - {other} | above / below | worst "
+            for method, other in (
+                ("PLDA, Ledoit-Wolf", "whitened 0.1"),
+                ("PLDA, Ledoit-Wolf", "PLDA 0.01"),
+                ("defaults", "PLDA only where spanned"),
+            )
+        )
+        + "|",
+        "|---" * (2 + 3 * len(COMPARED)) + "|",
         *summary_rows(results),
     ]
     return "\n".join(lines) + "\n"

@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+from sklearn_dsc._anchors import shrinkage_text
+
 # The folder of the benchmark pages of the docs.
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 
@@ -11,7 +13,7 @@ def name_of(anchor):
     """How the tables name an anchor ``(init, shrinkage)``: ``"pca"``,
     ``"whitened 0.1"``."""
     init, shrinkage = anchor
-    return init if shrinkage is None else f"{init} {shrinkage:g}"
+    return init if shrinkage is None else f"{init} {shrinkage_text(shrinkage)}"
 
 
 def add_output(parser, name, *others):

@@ -59,7 +59,12 @@ from selection_criteria import VALIDATION_FRACTION
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc._anchors import anchor_maps
-from sklearn_dsc._selection import SHRINKAGES, choose_anchor, n_held_out_classes
+from sklearn_dsc._selection import (
+    FEW_KEPT_SHRINKAGE,
+    SHRINKAGES,
+    choose_anchor,
+    n_held_out_classes,
+)
 from sklearn_dsc.metrics import kmeans_nmi
 
 # The bar: within WITHIN of the best other method on SHARE of the datasets,
@@ -70,8 +75,13 @@ FLOOR = 0.03
 # The seeds of a run of tabular_suite.py, whose draws the last table replays.
 DRAWN = 3
 # selection_criteria.py's candidates (PCA, the whitened anchors, the closed
-# form, LDA's own map) and the PLDA anchor at every shrinkage.
-CANDIDATES = selection_criteria.CANDIDATES + [("plda", s) for s in SHRINKAGES]
+# form, LDA's own map), the PLDA anchor at every shrinkage, and the one
+# that the defaults keep where held-out classes are too few to choose.
+CANDIDATES = [
+    *selection_criteria.CANDIDATES,
+    *[("plda", s) for s in SHRINKAGES],
+    ("plda", FEW_KEPT_SHRINKAGE),
+]
 BEST_OF_EACH_SEED = "best candidate of each seed"
 WHITENED = [c for c in CANDIDATES if c[0] == "whitened"]
 DEFAULTS = "the defaults"
@@ -140,7 +150,7 @@ def chosen(rule, X, codes, seed, fitted):
         transforms = [fitted[c] for c in WHITENED]
         return lambda Z: np.hstack([t(Z) for t in transforms]), "all whitened"
     init, shrinkage = defaults_choice(X, codes, seed, **RULES[rule][1])
-    if rule == SCALED and shrinkage is not None:
+    if rule == SCALED and isinstance(shrinkage, float):
         n_classes = len(np.unique(codes))
         n_held_out = n_held_out_classes(VALIDATION_FRACTION, n_classes)
         shrinkage *= (n_classes - n_held_out) / n_classes

@@ -6,10 +6,9 @@ could differ, and the within-class covariance, the metric of linear
 discriminant analysis, is estimated from many rows a direction. There
 ``init="auto"`` compares the PLDA anchor alone, at shrinkages down to LDA's
 own metric (``SPANNED_SHRINKAGES`` in ``sklearn_dsc._selection``), on sets
-of held-out classes; where the sets keep fewer classes than choose among
-other anchors (*sets keep* in the table: fewer than 4), it keeps the
-first of those shrinkages unless the paired tests on the sets prefer a
-smaller one. This script
+of held-out classes; where the sets keep too few classes to choose
+(*sets keep* in the table: fewer than 4), it keeps the PLDA anchor on
+Ledoit-Wolf's within-class covariance (``FEW_KEPT_SHRINKAGE``). This script
 measures it on the datasets of ``tabular_suite.py`` whose halves are so
 spanned, and on datasets kept out of the suite (``OUTSIDE_THE_SUITE``):
 panels, entities followed over the years, each a class (US states by
@@ -26,8 +25,8 @@ the table gives, per dataset, the mean unseen-class k-means NMI less that
 of the best of raw features, PCA, LDA, LDA with shrinkage and our closed
 form (measured in the same run): the defaults, the whitened anchor at
 0.1 and at the smallest shrinkage of ``SHRINKAGES``, and the PLDA anchor at
-each of ``SPANNED_SHRINKAGES`` (each kept on every seed), with the
-shrinkages the defaults chose.
+each of ``SPANNED_SHRINKAGES`` and at ``FEW_KEPT_SHRINKAGE`` (each kept on
+every seed), with the shrinkages the defaults chose.
 
 Setup: ``bash benchmarks/install_data.sh``, then
 ``python benchmarks/tabular_spanned.py``; ``--help`` lists the options.
@@ -42,9 +41,10 @@ from outputs import add_output, name_of, write_results
 from selection_criteria import VALIDATION_FRACTION
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_dsc._anchors import anchor_maps
+from sklearn_dsc._anchors import anchor_maps, shrinkage_text
 from sklearn_dsc._selection import (
     DEFAULT_SHRINKAGE,
+    FEW_KEPT_SHRINKAGE,
     SHRINKAGES,
     SPANNED_SHRINKAGES,
     n_held_out_classes,
@@ -115,6 +115,7 @@ ANCHORS = [
     ("whitened", DEFAULT_SHRINKAGE),
     ("whitened", min(SHRINKAGES)),
     *(("plda", shrinkage) for shrinkage in SPANNED_SHRINKAGES),
+    ("plda", FEW_KEPT_SHRINKAGE),
 ]
 
 
@@ -212,7 +213,9 @@ def markdown(results, args):
         for column in columns:
             found[column].append(gap[column])
         chosen = [
-            f"{run['shrinkage']:g}" if run["shrinkage"] is not None else run["init"]
+            shrinkage_text(run["shrinkage"])
+            if run["shrinkage"] is not None
+            else run["init"]
             for run in result["runs"]
         ]
         n, d, k = result["shape"]

@@ -32,6 +32,7 @@ from sklearn.metrics import normalized_mutual_info_score
 from sklearn.neighbors import NeighborhoodComponentsAnalysis
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, SpectralClusteringLoss
+from sklearn_dsc._anchors import shrinkage_text
 from sklearn_dsc._networks import ConvNet
 from sklearn_dsc.metrics import kmeans_ami, kmeans_nmi, recall_at_k
 
@@ -406,7 +407,9 @@ def anchor_of(embed):
     model = getattr(embed, "__self__", None)
     if not hasattr(model, "init_"):
         return {}
-    shrinkage = "" if model.shrinkage_ is None else f" {model.shrinkage_:g}"
+    shrinkage = (
+        "" if model.shrinkage_ is None else f" {shrinkage_text(model.shrinkage_)}"
+    )
     return {"anchor": f"{model.init_}{shrinkage}"}
 
 

@@ -14,7 +14,11 @@ its mean.
   discriminant analysis. Variation that the training classes share (pose,
   stroke, lighting, topic-independent wording) tends to be shared by new
   classes too, so dividing it out can help to cluster classes never seen in
-  training, while every direction of the inputs is kept.
+  training, while every direction of the inputs is kept. With the
+  shrinkage ``LEDOIT_WOLF``, ``S_w`` is instead the estimate of
+  scikit-learn's LDA with ``shrinkage="auto"`` (``ledoit_wolf_within``, in
+  the features' own coordinates, then projected): each feature keeps its
+  own within-class variance.
 - The PLDA anchor weights the whitened space's directions by how much the
   training classes' means vary along them, as probabilistic LDA (Ioffe,
   ECCV 2006; Prince and Elder, ICCV 2007) weighs two rows' difference: under
@@ -46,7 +50,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 from scipy import linalg
-from sklearn.covariance import oas
+from sklearn.covariance import ledoit_wolf, oas
 
 from ._blocks import by_column_blocks, row_blocks
 from ._closed_form import (
@@ -94,6 +98,23 @@ FACTORISATION_BYTES = 2**28
 # drop, and from 0.055 below to 0.008 above it with the drop; none moved
 # down (planes at 1e-6: from 0.122 to 0.032 below).
 NULL_MEANS_RTOL = 1e-10
+# The shrinkage that estimates the within-class covariance as scikit-learn's
+# LDA with shrinkage="auto" does (``ledoit_wolf_within``), rather than adding
+# a share of the largest variance: the whitened and PLDA anchors take it as
+# they take a number. It keeps each feature's own within-class variance
+# and shrinks the correlations, so a feature that varies little within
+# classes (a panel's slow series) keeps its weight at any scale of the
+# others. Its whitening adds LEDOIT_WOLF_FLOOR of the largest variance,
+# above rounding, so that a feature constant within every class (its
+# variance zero) stays finite.
+LEDOIT_WOLF = "ledoit-wolf"
+LEDOIT_WOLF_FLOOR = 1e-12
+
+
+def shrinkage_text(shrinkage):
+    """A shrinkage as the progress messages and tables write it: ``"0.01"``,
+    ``"ledoit-wolf"``."""
+    return shrinkage if isinstance(shrinkage, str) else f"{shrinkage:g}"
 
 
 def _unit_spread(X, weight, bias):
@@ -110,31 +131,51 @@ def _divided(weight, bias, spread):
     return weight, bias
 
 
-def _whitening(within, largest, shrinkages, width, class_means=None, plda=None):
+def _eigen(matrix):
+    """``linalg.eigh(matrix)``, each eigenvector's largest entry made
+    positive, so that an anchor's columns do not depend on the signs LAPACK
+    happens to give."""
+    values, vectors = linalg.eigh(matrix)
+    largest_entries = vectors[np.argmax(np.abs(vectors), axis=0), range(len(values))]
+    return values, vectors * np.sign(largest_entries)
+
+
+def _whitening(
+    within,
+    largest,
+    shrinkages,
+    width,
+    class_means=None,
+    plda=None,
+    ledoit_wolf_within=None,
+):
     """The ``width x width`` transform of each shrinkage that whitens
     ``within + shrinkage * largest * I`` (the identity for ``None``, or where
-    ``largest`` is 0), weighted as the PLDA anchor is by the training
-    classes' means ``class_means`` (in the same coordinates) where the flag
-    of ``plda`` (one per shrinkage; none when not given) says so.
+    ``largest`` is 0; for ``LEDOIT_WOLF``, ``ledoit_wolf_within +
+    LEDOIT_WOLF_FLOOR * largest * I``), weighted as the PLDA anchor is by the
+    training classes' means ``class_means`` (in the same coordinates) where
+    the flag of ``plda`` (one per shrinkage; none when not given) says so.
 
-    One factorisation serves every shrinkage (a shrinkage only shifts the
-    eigenvalues); each eigenvector's largest entry is made positive, so that
-    the anchor's columns do not depend on the signs LAPACK happens to give.
+    One factorisation serves every numeric shrinkage (a shrinkage only
+    shifts the eigenvalues), and one more ``LEDOIT_WOLF``.
     """
-    if largest > 0 and any(shrinkage is not None for shrinkage in shrinkages):
-        values, vectors = linalg.eigh(within)
-        largest_entries = vectors[np.argmax(np.abs(vectors), axis=0), range(width)]
-        vectors *= np.sign(largest_entries)
+    numeric = [s for s in shrinkages if s is not None and s != LEDOIT_WOLF]
+    if largest > 0 and numeric:
+        values, vectors = _eigen(within)
+    if largest > 0 and LEDOIT_WOLF in shrinkages:
+        lw_values, lw_vectors = _eigen(ledoit_wolf_within)
+        lw_values = np.maximum(lw_values, 0) + LEDOIT_WOLF_FLOOR * largest
     for shrinkage, weighted in zip(
         shrinkages, plda or [False] * len(shrinkages), strict=True
     ):
         if shrinkage is None or largest <= 0:
             yield np.eye(width)
-        elif not weighted:
-            yield (vectors / np.sqrt(values + shrinkage * largest)).T
+            continue
+        if shrinkage == LEDOIT_WOLF:
+            whitening = (lw_vectors / np.sqrt(lw_values)).T
         else:
             whitening = (vectors / np.sqrt(values + shrinkage * largest)).T
-            yield _plda_weighted(whitening, class_means)
+        yield _plda_weighted(whitening, class_means) if weighted else whitening
 
 
 def spans_the_inputs(n_classes, n_features):
@@ -212,19 +253,59 @@ def whitened_anchors(X, codes, shrinkages, max_width, seed, directions=None, pld
     projected = np.asarray(X @ components.T) - components @ mean
     projected -= projected.mean(axis=0)
     covariance = projected.T @ projected / len(projected)
-    within = class_means = None
+    within = class_means = lw_within = None
     if largest > 0 and any(shrinkage is not None for shrinkage in shrinkages):
         _, codes = np.unique(codes, return_inverse=True)
         counts = np.bincount(codes).astype(np.float64)
         class_means = class_sums(projected, codes, len(counts)) / counts[:, None]
         residuals = projected - class_means[codes]
         within = residuals.T @ residuals / len(projected)
+        if LEDOIT_WOLF in shrinkages:
+            lw_within = components @ ledoit_wolf_within(X, codes) @ components.T
     for transform in _whitening(
-        within, largest, shrinkages, len(components), class_means, plda
+        within, largest, shrinkages, len(components), class_means, plda, lw_within
     ):
         weight = transform @ components
         spread = np.sqrt(max(np.sum((transform @ covariance) * transform), 0.0))
         yield _divided(weight, -weight @ mean, spread)
+
+
+def ledoit_wolf_within(X, codes):
+    """The within-class covariance of ``X`` (``n_features`` square) as
+    scikit-learn's ``LinearDiscriminantAnalysis(solver="eigen",
+    shrinkage="auto")`` estimates it (its ``covariance_``): each class's
+    covariance shrunk by Ledoit-Wolf towards its diagonal, on the class's
+    rows standardised, weighted by the class's share of the rows. Classes
+    of one row add nothing (their covariance is zero), nor do features
+    constant within a class to that class's covariance.
+
+    Raises ``ValueError`` for inputs of more than
+    ``MAX_COVARIANCE_FEATURES`` features.
+    """
+    n_rows, n_features = X.shape
+    if n_features > MAX_COVARIANCE_FEATURES:
+        raise ValueError(
+            f"shrinkage={LEDOIT_WOLF!r} estimates the within-class covariance "
+            f"of the inputs' own {n_features} features, and takes at most "
+            f"{MAX_COVARIANCE_FEATURES}; give a number or 'auto' instead."
+        )
+    within = np.zeros((n_features, n_features))
+    for label in np.unique(codes):
+        rows = X[codes == label]
+        if rows.shape[0] < 2:
+            continue
+        rows = rows.toarray() if sp.issparse(rows) else rows
+        centred = rows - rows.mean(axis=0)
+        scale = np.sqrt(np.mean(centred**2, axis=0))
+        # A feature constant within the class (up to rounding, relative to
+        # its size) adds no variance: scikit-learn leaves it unscaled, so
+        # that the shrinkage target gives it a variance in the inputs' own
+        # units; here its row and column are zero, in any units.
+        constant = scale <= 10 * np.finfo(np.float64).eps * np.max(np.abs(rows), axis=0)
+        shrunk, _ = ledoit_wolf(centred / np.where(constant, 1.0, scale))
+        scale[constant] = 0.0
+        within += rows.shape[0] / n_rows * (scale[:, None] * shrunk * scale)
+    return within
 
 
 def closed_form_anchor(X, codes, directions=None):
@@ -268,9 +349,17 @@ def _class_directions(X, codes, candidates, seed, max_width, directions):
         yield closed_form_anchor(X, codes, components)
 
 
+def fitted_on_rows(candidates):
+    """Whether any ``(init, shrinkage)`` of ``candidates`` is fitted on rows
+    alone, not from class moments: ``LEDOIT_WOLF`` needs each row."""
+    return any(shrinkage == LEDOIT_WOLF for _, shrinkage in candidates)
+
+
 def _input_directions_from_moments(kept, candidates):
     """``_input_directions`` fitted on the kept rows' moments (``_Kept``):
     the held-out rows' embeddings."""
+    if fitted_on_rows(candidates):
+        raise ValueError(f"shrinkage={LEDOIT_WOLF!r} is fitted on rows, not moments")
     shrinkages, plda = _shrinkages_and_plda(candidates)
     whitening = kept.components @ kept.within @ kept.components.T / kept.n_rows
     class_means = None

@@ -5,6 +5,7 @@ import argparse
 import time
 import warnings
 
+from ._anchors import LEDOIT_WOLF, shrinkage_text
 from ._cli_data import add_sep
 from ._clock import describe_seconds
 from ._files import DataError, check_output, read_table
@@ -35,6 +36,10 @@ def _auto_or_float(text):
     return "auto" if text.lower() == "auto" else float(text)
 
 
+def _shrinkage(text):
+    return LEDOIT_WOLF if text.lower() == LEDOIT_WOLF else _auto_or_float(text)
+
+
 # Estimator options of ``fit``: (flag, parameter, type, help).
 ESTIMATOR_OPTIONS = [
     ("--n-components", "n_components", _optional_int, "width of the trained head"),
@@ -50,7 +55,12 @@ ESTIMATOR_OPTIONS = [
     ("--dropout", "dropout", float, "dropout after each hidden layer, in [0, 1)"),
     ("--solver", "solver", str, "adam or closed_form"),
     ("--init", "init", str, "auto, pca, whitened, plda, closed_form or random"),
-    ("--shrinkage", "shrinkage", _auto_or_float, "of whitened, plda: auto or a number"),
+    (
+        "--shrinkage",
+        "shrinkage",
+        _shrinkage,
+        f"of whitened, plda: auto, {LEDOIT_WOLF} or a number",
+    ),
     ("--batch-size", "batch_size", int, "samples per mini-batch"),
     ("--samples-per-class", "samples_per_class", _optional_int, "per batch"),
     ("--learning-rate-init", "learning_rate_init", float, "Adam's learning rate"),
@@ -155,7 +165,8 @@ def metric(model):
 
 def anchor(model):
     """The anchor a model starts from, with its shrinkage."""
-    shrinkage = f" (shrinkage {model.shrinkage_:g})" if model.shrinkage_ else ""
+    shrinkage = model.shrinkage_
+    shrinkage = f" (shrinkage {shrinkage_text(shrinkage)})" if shrinkage else ""
     return f"{model.init_}{shrinkage}"
 
 

@@ -25,7 +25,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._anchors import ANCHORS
+from ._anchors import ANCHORS, LEDOIT_WOLF
 from ._compat import Interval, StrOptions, _fit_context
 from ._data import embed, exact_float32, resolve_device
 from ._fitted_state import FITTED, FittedState, export_state, import_state
@@ -211,14 +211,14 @@ default="auto"
           - Without ``early_stopping``: ``"pca"``.
           - With too few classes to hold any out (see
             ``validation_split``): ``"whitened"``.
-          - Where the training classes outnumber the features (their means
-            span the inputs): ``"plda"``, at the shrinkage that held-out
-            classes choose (see ``shrinkage``).
           - Where each set of held-out classes would keep fewer than 4
             training classes, too few to tell the anchors apart:
             ``"plda"`` where those classes' means leave at most 40
-            directions of the inputs unspanned, ``"whitened"`` where they
-            leave more.
+            directions of the inputs unspanned (or none), ``"whitened"``
+            where they leave more.
+          - Where the training classes outnumber the features (their means
+            span the inputs): ``"plda"``, at the shrinkage that held-out
+            classes choose (see ``shrinkage``).
           - Otherwise, the anchor that clusters the held-out classes best
             among ``"pca"``, ``"whitened"``, ``"closed_form"`` and, with
             fewer than 10 held-out classes, ``"plda"``; the closed form
@@ -228,22 +228,23 @@ default="auto"
           beside the closed form; with 10 or more, beside any anchor (see
           ``validation_split``).
 
-    shrinkage : float or "auto", default="auto"
+    shrinkage : float, "ledoit-wolf" or "auto", default="auto"
         Of the ``"whitened"`` and ``"plda"`` anchors: the within-class
         covariance ``S_w`` becomes ``S_w + shrinkage * v I``, ``v`` being the
         largest variance of the inputs. Large values give the PCA geometry
         back (for ``"whitened"``), small ones the full-rank metric of linear
-        discriminant analysis. ``"auto"``:
+        discriminant analysis. ``"ledoit-wolf"`` estimates ``S_w`` as
+        scikit-learn's ``LinearDiscriminantAnalysis(solver="eigen",
+        shrinkage="auto")`` does: each class's covariance shrunk by
+        Ledoit-Wolf towards its diagonal, which keeps every feature's own
+        within-class variance (inputs of at most 4096 features). ``"auto"``:
 
         - chooses among 1, 0.3, 0.1, 0.03 and 0.01 on held-out classes;
         - for the ``"plda"`` anchor of training classes that outnumber the
           features, chooses among 0.01, 0.001, 1e-4 and 1e-6 on held-out
-          classes; where they keep too few classes to choose (see
-          ``init``), it is 0.01 unless two paired tests on them prefer a
-          smaller one;
-        - is 0.01 for the ``"plda"`` anchor kept where the held-out classes
-          are too few to choose and the classes' means leave at most 40
-          directions unspanned;
+          classes;
+        - is ``"ledoit-wolf"`` for the ``"plda"`` anchor kept where the
+          held-out classes are too few to choose (see ``init``);
         - is 0.1 elsewhere where they are too few to choose, and where
           classes are not held out.
 
@@ -374,8 +375,9 @@ default="auto"
         ``"closed_form"`` (what ``init="auto"`` chose), ``"random"`` for a
         plain MLP, ``None`` with ``solver="closed_form"``.
 
-    shrinkage_ : float or None
-        The shrinkage of the whitened or PLDA anchor, ``None`` with another.
+    shrinkage_ : float, str or None
+        The shrinkage of the whitened or PLDA anchor (a number or
+        ``"ledoit-wolf"``), ``None`` with another.
 
     class_centroids_ : ndarray of shape (n_classes, n_features_out)
         Mean embedding of each training class, used by ``predict``. Its width
@@ -495,7 +497,10 @@ default="auto"
         "normalize_embeddings": ["boolean", StrOptions({"auto"})],
         "solver": [StrOptions({"adam", "closed_form"})],
         "init": [StrOptions({"auto", "random", *ANCHORS})],
-        "shrinkage": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "shrinkage": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto", LEDOIT_WOLF}),
+        ],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
         "samples_per_class": [Interval(Integral, 1, None, closed="left"), None],

@@ -17,7 +17,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from ._anchors import ANCHORS
+from ._anchors import ANCHORS, LEDOIT_WOLF
 from ._networks import build_network, describe
 from ._selection import KMEANS_NMI, NEAREST_MEAN_NMI
 
@@ -80,6 +80,15 @@ def _seconds(value, name):
     return {k: float(v) for k, v in value.items()}
 
 
+def _shrinkage(value, name):
+    """``shrinkage_``: a number, ``LEDOIT_WOLF``, or ``None``."""
+    if value is None or value == LEDOIT_WOLF:
+        return value
+    if isinstance(value, str):
+        raise ValueError(f"unknown {name} {value!r}")
+    return float(value)
+
+
 def _init(value, name):
     """``init_`` as fit records it: an anchor, ``"random"``, or ``None``."""
     if value is not None and value not in (*ANCHORS, "random"):
@@ -99,7 +108,7 @@ VALUES = {
     "n_validation_classes_": _integer_or_none,
     "validation_spread_": _float_or_none,
     "init_": _init,
-    "shrinkage_": _float_or_none,
+    "shrinkage_": _shrinkage,
     "fit_stage_seconds_": _seconds,
 }
 # The fitted arrays.

@@ -16,7 +16,13 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from ._anchors import ANCHORS, ClassMoments, anchor_maps
+from ._anchors import (
+    ANCHORS,
+    ClassMoments,
+    anchor_maps,
+    fitted_on_rows,
+    shrinkage_text,
+)
 from ._blocks import by_column_blocks
 from ._clock import StageClock
 from ._closed_form import class_sums, closed_form_linear_map
@@ -374,7 +380,8 @@ def _choose_try_and_decide(X, codes, n_classes, train_part, held_out, run, momen
     anchor = _choose_anchor(X, codes, n_classes, held_out, run, moments)
     init, shrinkage = anchor.init, anchor.shrinkage
     trial_anchors = refit_anchors = None
-    if moments is not None:  # the trial's and the refit's, with no pass over X
+    if moments is not None and not fitted_on_rows([(init, shrinkage)]):
+        # the trial's and the refit's, with no pass over X
         held = np.isin(codes, np.unique(held_out.codes))
         trial_anchors = functools.partial(moments.anchor_maps, held)
         refit_anchors = functools.partial(moments.anchor_maps, None)
@@ -572,8 +579,13 @@ def _choose_anchor(X, codes, n_classes, held_out, run, moments):
 
 
 def _describe_start(result):
+    shrinkage = result.shrinkage
+    if isinstance(shrinkage, str):
+        shrinkage = repr(shrinkage)  # as the parameter is written
+    elif shrinkage is not None:
+        shrinkage = shrinkage_text(shrinkage)
     return f"init={result.init!r}" + (
-        f", shrinkage={result.shrinkage:g}" if result.shrinkage is not None else ""
+        "" if shrinkage is None else f", shrinkage={shrinkage}"
     )
 
 

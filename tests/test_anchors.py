@@ -6,16 +6,19 @@ import scipy.sparse as sp
 from scipy import linalg
 from sklearn.covariance import oas
 from sklearn.decomposition import PCA
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import pairwise_distances
 
 from sklearn_dsc import _anchors, _selection
 from sklearn_dsc._anchors import (
     ANCHORS,
+    LEDOIT_WOLF,
     MAX_ANCHOR_WIDTH,
     Anchor,
     ClassMoments,
     anchor_maps,
     closed_form_anchor,
+    ledoit_wolf_within,
     whitened_anchors,
 )
 from sklearn_dsc._closed_form import closed_form_linear_map, dense
@@ -48,6 +51,62 @@ def test_anchors_have_unit_spread_on_the_training_data(sparse):
     # at unit spread, whitening leaves less of it within the classes
     within = [np.trace(within_class_covariance(X @ w.T, y)) for w, _ in anchors]
     assert within[-1] < 0.75 * within[0]
+
+
+def uneven_units(units=(1e-3, 1.0, 50.0, 1.0, 1e4)):
+    """6 classes (one of a single row) in 5 features of different
+    ``units``, two of them correlated."""
+    rng = np.random.RandomState(0)
+    codes = np.repeat(np.arange(6), [30, 20, 25, 40, 30, 1])
+    X = rng.normal(size=(len(codes), 5)) + rng.normal(scale=2, size=(6, 5))[codes]
+    X[:, 1] = 0.3 * X[:, 0] + 0.1 * X[:, 1]
+    return X * units, codes
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_ledoit_wolf_within_is_that_of_scikit_learns_lda(sparse):
+    X, codes = uneven_units()
+    lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(X, codes)
+    within = ledoit_wolf_within(sp.csr_matrix(X) if sparse else X, codes)
+    np.testing.assert_allclose(within, lda.covariance_, rtol=1e-10)
+
+
+def test_ledoit_wolf_within_does_not_depend_on_the_units():
+    """In any units, a feature constant within a class included (it adds
+    nothing to that class's covariance, where scikit-learn gives it a
+    variance in the inputs' own units)."""
+    X, codes = uneven_units()
+    X[codes == 2, 4] = 7e4
+    within = ledoit_wolf_within(X, codes)
+    np.testing.assert_allclose(
+        ledoit_wolf_within(1e-30 * X, codes), 1e-60 * within, rtol=1e-8
+    )
+    only_2 = ledoit_wolf_within(X[codes == 2], codes[codes == 2])
+    assert np.all(only_2[4] == 0)
+    assert np.all(only_2[:, 4] == 0)
+
+
+def test_ledoit_wolf_whitened_anchor_is_lda_with_shrinkage_where_classes_span():
+    """Where the classes' means span the inputs, LDA with shrinkage keeps
+    every direction of its whitened space: the whitened anchor at
+    LEDOIT_WOLF is the same map up to a rotation and a scale."""
+    X, codes = uneven_units(units=(1.0, 1.0, 5.0, 1.0, 20.0))
+    X, codes = X[codes < 5][:, [0, 1, 2, 4]], codes[codes < 5]  # 5 classes, 4 features
+    ((weight, _),) = anchor_maps([("whitened", LEDOIT_WOLF)], X, codes, 0)
+    lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(X, codes)
+    ours = pairwise_distances(X @ weight.T)
+    theirs = pairwise_distances(lda.transform(X))
+    np.testing.assert_allclose(ours / ours.max(), theirs / theirs.max(), atol=1e-8)
+
+
+def test_ledoit_wolf_is_fitted_on_rows_not_moments():
+    X, codes = informative_and_noise()
+    moments = ClassMoments(X, codes)
+    held = np.isin(codes, [0, 1])
+    with pytest.raises(ValueError, match="rows, not moments"):
+        list(moments.anchor_maps(held, [("plda", LEDOIT_WOLF)]))
+    with pytest.raises(ValueError, match="at most 4096"):
+        ledoit_wolf_within(sp.random(20, 5000, format="csr"), np.arange(20) % 2)
 
 
 def test_pca_anchor_is_the_pca_projection_at_unit_spread():

@@ -832,7 +832,7 @@ def test_tabular_spanned_measures_the_datasets_whose_classes_span_the_features(
     import tabular_spanned
     import tabular_suite
 
-    from sklearn_dsc._selection import SPANNED_SHRINKAGES
+    from sklearn_dsc._selection import FEW_KEPT_SHRINKAGE, SPANNED_SHRINKAGES
 
     rng = np.random.RandomState(0)
 
@@ -843,8 +843,7 @@ def test_tabular_spanned_measures_the_datasets_whose_classes_span_the_features(
         return X, np.array([f"class {code}" for code in codes])
 
     # halves of 5 classes in 24 features, 6 in 3; outside the suite 8 in 4
-    # and 4 in 2 (sets of 2 held-out classes keep 2: too few to choose among
-    # other anchors, not among the PLDA anchor's shrinkages)
+    # and 4 in 2 (sets of 2 held-out classes keep 2: too few to choose)
     data = {"wide": generated(10, 24), "narrow": generated(12, 3)}
     data.update(panel=generated(16, 4), few=generated(8, 2))
     monkeypatch.setattr(tabular_suite, "SUITE", dict.fromkeys(["wide", "narrow"]))
@@ -860,12 +859,13 @@ def test_tabular_spanned_measures_the_datasets_whose_classes_span_the_features(
         tabular_suite.DEFAULTS,
         *map(tabular_spanned.name_of, tabular_spanned.ANCHORS),
     ]
-    for result in results.values():
+    for name, result in results.items():
         for run in result["runs"]:
-            assert (run["init"], run["shrinkage"] in SPANNED_SHRINKAGES) == (
-                "plda",
-                True,
-            )
+            assert run["init"] == "plda"
+            if name == "few":  # the sets keep too few classes: not compared
+                assert run["shrinkage"] == FEW_KEPT_SHRINKAGE
+            else:
+                assert run["shrinkage"] in SPANNED_SHRINKAGES
             assert set(run["nmi"]) == {*tabular_suite.METHODS, *columns}
     table = (tmp_path / "tabular_spanned.md").read_text()
     kept = {"narrow": 4, "panel": 6, "few": 2}  # training classes less 2 held out
@@ -1186,7 +1186,7 @@ def test_few_kept_span_sets_the_fixed_anchor_by_the_directions_left_unspanned(
     assert unspanned == _selection.FEW_KEPT_UNSPANNED  # put back after each fit
     results = json.loads((tmp_path / "few_kept_span.json").read_text())
     for name, anchor, span in (
-        ("narrow", "plda 0.01", few_kept_span.NEARLY),
+        ("narrow", "plda ledoit-wolf", few_kept_span.NEARLY),
         ("wide", "whitened 0.1", few_kept_span.LESS),
     ):
         for draw in results[name]["draws"]:
@@ -1202,7 +1202,7 @@ def test_few_kept_span_sets_the_fixed_anchor_by_the_directions_left_unspanned(
     gain = np.mean(
         [d["nmi"]["defaults"] - d["nmi"][few_kept_span.SPANNED_ONLY] for d in draws]
     )
-    assert f"| {gain:+.3f} | plda 0.01 2 |" in row
+    assert f"| {gain:+.3f} | plda ledoit-wolf 2 |" in row
     # the tables again from the JSON alone
     again = tmp_path / "again"
     json_path = str(tmp_path / "few_kept_span.json")

@@ -711,6 +711,48 @@ def test_held_out_classes_choose_the_shrinkage():
     assert fit_quietly(fast(init="pca", **held_out), X, y).shrinkage_ is None
 
 
+def test_five_classes_keep_the_ledoit_wolf_plda_anchor(tmp_path):
+    """Five training classes: sets of 2 held-out classes keep 3, too few to
+    choose, and the classes' means leave 20 of 24 directions unspanned, so
+    the defaults keep the PLDA anchor on the within-class covariance of
+    LDA with shrinkage="auto". The shrinkage survives pickles and model
+    files, and given back as a parameter it refits the same embedding."""
+    from sklearn_dsc import load, save
+    from sklearn_dsc._selection import FEW_KEPT_SHRINKAGE
+
+    X, y = informative_and_noise(n_classes=5, n_noise=20)
+    defaults = fit_quietly(DeepSpectralClusteringEmbedder(random_state=0), X, y)
+    assert (defaults.init_, defaults.shrinkage_) == ("plda", FEW_KEPT_SHRINKAGE)
+    assert FEW_KEPT_SHRINKAGE == "ledoit-wolf"
+    embedding = defaults.transform(X)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(defaults)).transform(X), embedding
+    )
+    save(defaults, tmp_path / "model.dsc")
+    loaded = load(tmp_path / "model.dsc")
+    assert loaded.shrinkage_ == FEW_KEPT_SHRINKAGE
+    np.testing.assert_array_equal(loaded.transform(X), embedding)
+    given = DeepSpectralClusteringEmbedder(
+        init=defaults.init_, shrinkage=defaults.shrinkage_, random_state=0
+    )
+    np.testing.assert_allclose(fit_quietly(given, X, y).transform(X), embedding)
+
+
+def test_ledoit_wolf_shrinkage_is_compared_on_held_out_classes_as_given():
+    """A shrinkage of "ledoit-wolf" given with init="auto" is that of every
+    anchor compared on held-out classes (fitted on their rows, not from
+    class moments)."""
+    X, y = informative_and_noise(n_classes=12)
+    held_out = {"early_stopping": True, "max_iter": 2}
+    estimator = fast(init="auto", shrinkage="ledoit-wolf", **held_out)
+    fit_quietly(estimator, X, y)
+    assert estimator.init_ in ("pca", "whitened", "plda", "closed_form")
+    expected = None if estimator.init_ in ("pca", "closed_form") else "ledoit-wolf"
+    assert estimator.shrinkage_ == expected
+    with pytest.raises(ValueError, match="shrinkage"):
+        fast(shrinkage="ledoit_wolf").fit(X, y)
+
+
 def test_with_three_classes_samples_of_them_do_not_choose_the_anchor():
     """Three training digits: no class can be held out, and held-out samples
     of those digits prefer the closed form, which separates exactly them.

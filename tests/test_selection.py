@@ -9,7 +9,7 @@ import torch
 from sklearn.metrics import normalized_mutual_info_score
 
 from sklearn_dsc import _selection
-from sklearn_dsc._anchors import compared_by_auto
+from sklearn_dsc._anchors import LEDOIT_WOLF, anchor_maps, compared_by_auto
 from sklearn_dsc._data import embed
 from sklearn_dsc._networks import build_anchored, build_mlp
 from sklearn_dsc._selection import (
@@ -236,10 +236,11 @@ def recorded_passes(monkeypatch):
         ("auto", 0.5, 64, ("whitened", 0.5)),
         ("whitened", "auto", 64, ("whitened", _selection.DEFAULT_SHRINKAGE)),
         ("plda", "auto", 64, ("plda", _selection.DEFAULT_SHRINKAGE)),
-        # the means span all but 40 of 44 features: the PLDA anchor at the
-        # first of its spanned shrinkages; all but 41 of 45: the whitened one
-        ("auto", "auto", 44, ("plda", _selection.SPANNED_SHRINKAGES[0])),
-        ("auto", "auto", 24, ("plda", _selection.SPANNED_SHRINKAGES[0])),
+        # the means span all but 40 of 44 features: the PLDA anchor at
+        # FEW_KEPT_SHRINKAGE; all but 41 of 45: the whitened one
+        ("auto", "auto", 44, ("plda", _selection.FEW_KEPT_SHRINKAGE)),
+        ("auto", "auto", 24, ("plda", _selection.FEW_KEPT_SHRINKAGE)),
+        ("auto", "auto", 4, ("plda", _selection.FEW_KEPT_SHRINKAGE)),
         ("auto", "auto", 45, ("whitened", _selection.DEFAULT_SHRINKAGE)),
     ],
 )
@@ -266,25 +267,27 @@ def test_sets_that_keep_few_classes_fix_the_anchor_and_score_nothing(
 
 
 def test_the_estimator_states_the_fixed_anchors_bound():
-    """The docstrings of ``init`` and ``shrinkage`` give the number of
-    unspanned directions up to which the PLDA anchor is fixed."""
+    """The docstring of ``init`` gives the number of unspanned directions up
+    to which the PLDA anchor is fixed, and that of ``shrinkage`` the
+    shrinkage it is fixed at."""
     from sklearn_dsc import DeepSpectralClusteringEmbedder
 
     text = " ".join(DeepSpectralClusteringEmbedder.__doc__.split())
     bound = _selection.FEW_KEPT_UNSPANNED
-    assert text.count(f"leave at most {bound} directions") == 2
+    assert text.count(f"leave at most {bound} directions") == 1
+    assert f'is ``"{FEW_KEPT}"`` for the ``"plda"`` anchor kept' in text
 
 
-def test_sets_that_keep_few_classes_test_smaller_shrinkages_where_classes_span(
+def test_sets_that_keep_few_classes_keep_the_ledoit_wolf_plda_where_classes_span(
     monkeypatch,
 ):
     """5 classes in 3 features: their means span the inputs, and sets of 2
-    held-out classes keep 3, too few to rank the PLDA anchor's shrinkages.
-    Where the classes differ along every feature the first of them is kept;
-    where they differ only in a direction of tiny within-class spread,
-    beside two of large shared noise (as in a panel), a shrinkage of 0.01
-    of the largest variance hides it, and a smaller one passes the paired
-    tests. Every candidate is scored by k-means on every set, none ranked."""
+    held-out classes keep 3, too few to rank the PLDA anchor's shrinkages:
+    it is kept at FEW_KEPT_SHRINKAGE and nothing is scored. Where the
+    classes differ only in a direction of tiny within-class spread, beside
+    two of large shared noise (as in a panel), that estimate keeps the
+    feature's own spread and its anchor separates them, where a shrinkage
+    of 0.01 of the largest variance hides it."""
     rng = np.random.RandomState(0)
     codes = np.repeat(np.arange(5), 40)
     assert _selection.spans_the_inputs(5, 3)
@@ -294,22 +297,22 @@ def test_sets_that_keep_few_classes_test_smaller_shrinkages_where_classes_span(
     def chosen(X, init="auto"):
         return choose_anchor(X, codes, 5, init, "auto", 2, np.random.RandomState(0), 0)
 
-    spread = rng.normal(scale=2, size=(5, 3))[codes] + rng.normal(size=(200, 3))
-    assert chosen(spread)[:2] == ("plda", _selection.SPANNED_SHRINKAGES[0])
-    ((criterion, scores),) = passes
-    assert criterion is not nearest_mean_nmi
-    assert list(scores) == [("plda", s) for s in _selection.SPANNED_SHRINKAGES]
-    assert all(len(values) == math.comb(5, 2) for values in scores.values())
+    def tiny():
+        signal = 0.01 * codes + rng.normal(scale=0.002, size=200)
+        return np.column_stack([signal, rng.normal(size=(200, 2))])
 
-    tiny = np.column_stack(
-        [0.01 * codes + rng.normal(scale=0.002, size=200), rng.normal(size=(200, 2))]
-    )
-    auto = chosen(tiny)
-    first = passes[-1][1][("plda", _selection.SPANNED_SHRINKAGES[0])]
-    assert auto.init == "plda"
-    assert auto.shrinkage < _selection.SPANNED_SHRINKAGES[0]
-    assert np.mean(auto.split_scores) > np.mean(first) + 0.5
-    assert chosen(tiny, "whitened")[:2] == ("whitened", _selection.DEFAULT_SHRINKAGE)
+    X, new_rows = tiny(), tiny()
+    assert chosen(X)[:2] == ("plda", FEW_KEPT)
+    assert chosen(X, "plda")[:2] == ("plda", FEW_KEPT)
+    assert chosen(X, "whitened")[:2] == ("whitened", _selection.DEFAULT_SHRINKAGE)
+    assert passes == []
+    candidates = [("plda", FEW_KEPT), ("plda", SPANNED[0])]
+    nmi = [
+        kmeans_nmi(new_rows @ weight.T + bias, codes, random_state=0)
+        for weight, bias in anchor_maps(candidates, X, codes, 0)
+    ]
+    assert nmi[0] > 0.9
+    assert nmi[0] > nmi[1] + 0.5
 
 
 @pytest.mark.parametrize(
@@ -334,6 +337,7 @@ def test_the_class_direction_is_chosen_where_it_transfers(
 
 
 SPANNED = _selection.SPANNED_SHRINKAGES
+FEW_KEPT = _selection.FEW_KEPT_SHRINKAGE
 
 
 @pytest.mark.parametrize(
@@ -355,24 +359,25 @@ SPANNED = _selection.SPANNED_SHRINKAGES
         ("plda", "auto", 12, 11, (["plda"], SPANNED)),
         ("auto", 0.5, 12, 11, (["plda"], (0.5,))),
         ("whitened", "auto", 12, 11, (["whitened"], _selection.SHRINKAGES)),
-        # sets of 2 of 5 classes keep 3: one anchor, one shrinkage...
+        # sets of 2 of 5 classes keep 3: one anchor, one shrinkage; where
+        # the classes' means span the inputs (4 features) or all but 40 of
+        # them (44), the PLDA anchor at FEW_KEPT_SHRINKAGE; all but 41 (45
+        # features), the whitened anchor
         ("auto", "auto", 5, 64, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
         ("plda", "auto", 5, 64, (["plda"], (_selection.DEFAULT_SHRINKAGE,))),
         ("whitened", "auto", 5, 4, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
-        # ...but where the classes span the inputs (4 features), the PLDA
-        # anchor's shrinkages still
-        ("auto", "auto", 5, 4, (["plda"], SPANNED)),
-        ("plda", "auto", 5, 4, (["plda"], SPANNED)),
+        ("auto", "auto", 5, 4, (["plda"], (FEW_KEPT,))),
+        ("plda", "auto", 5, 4, (["plda"], (FEW_KEPT,))),
         ("auto", 0.5, 5, 4, (["plda"], (0.5,))),
-        # where they span all but 40 of them (44 features), the PLDA anchor
-        # at the first of those; all but 41 (45 features), the whitened anchor
-        ("auto", "auto", 5, 44, (["plda"], SPANNED[:1])),
-        ("plda", "auto", 5, 44, (["plda"], SPANNED[:1])),
+        ("auto", "auto", 5, 44, (["plda"], (FEW_KEPT,))),
+        ("plda", "auto", 5, 44, (["plda"], (FEW_KEPT,))),
         ("auto", 0.5, 5, 44, (["plda"], (0.5,))),
         ("whitened", "auto", 5, 44, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
         ("auto", "auto", 5, 45, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
-        ("auto", "auto", 4, 43, (["plda"], SPANNED[:1])),
+        ("auto", "auto", 4, 43, (["plda"], (FEW_KEPT,))),
         ("auto", "auto", 4, 44, (["whitened"], (_selection.DEFAULT_SHRINKAGE,))),
+        ("auto", LEDOIT_WOLF, 5, 64, (["whitened"], (LEDOIT_WOLF,))),
+        ("auto", LEDOIT_WOLF, 12, 11, (["plda"], (LEDOIT_WOLF,))),
     ],
 )
 def test_compared_anchors(init, shrinkage, n_classes, n_features, expected):
@@ -388,11 +393,10 @@ def test_compared_anchors(init, shrinkage, n_classes, n_features, expected):
     [
         # every anchor but the closed form by the mean; it must pass the tests
         (12, 24, 11, [("closed_form", None)]),
-        # the classes span the inputs: every PLDA shrinkage by the mean...
+        # the classes span the inputs: every PLDA shrinkage by the mean
         (12, 11, len(SPANNED), []),
-        # ...unless the sets keep too few: the first, the others tested
-        (5, 4, 1, [("plda", value) for value in SPANNED[1:]]),
-        # too few kept, not spanned: the one fixed anchor
+        # too few kept: the one fixed anchor
+        (5, 4, 1, []),
         (5, 64, 1, []),
         (5, 24, 1, []),
     ],
