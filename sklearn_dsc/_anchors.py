@@ -270,6 +270,17 @@ def whitened_anchors(X, codes, shrinkages, max_width, seed, directions=None, pld
         yield _divided(weight, -weight @ mean, spread)
 
 
+def check_ledoit_wolf_width(n_features):
+    """Raise ``ValueError`` where ``LEDOIT_WOLF`` cannot serve inputs of
+    ``n_features``: more than ``MAX_COVARIANCE_FEATURES``."""
+    if n_features > MAX_COVARIANCE_FEATURES:
+        raise ValueError(
+            f"shrinkage={LEDOIT_WOLF!r} estimates the within-class covariance "
+            f"of the inputs' own {n_features} features, and takes at most "
+            f"{MAX_COVARIANCE_FEATURES}; give a number or 'auto' instead."
+        )
+
+
 def ledoit_wolf_within(X, codes):
     """The within-class covariance of ``X`` (``n_features`` square) as
     scikit-learn's ``LinearDiscriminantAnalysis(solver="eigen",
@@ -283,12 +294,7 @@ def ledoit_wolf_within(X, codes):
     ``MAX_COVARIANCE_FEATURES`` features.
     """
     n_rows, n_features = X.shape
-    if n_features > MAX_COVARIANCE_FEATURES:
-        raise ValueError(
-            f"shrinkage={LEDOIT_WOLF!r} estimates the within-class covariance "
-            f"of the inputs' own {n_features} features, and takes at most "
-            f"{MAX_COVARIANCE_FEATURES}; give a number or 'auto' instead."
-        )
+    check_ledoit_wolf_width(n_features)
     within = np.zeros((n_features, n_features))
     for label in np.unique(codes):
         rows = X[codes == label]

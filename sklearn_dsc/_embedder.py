@@ -25,7 +25,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._anchors import ANCHORS, LEDOIT_WOLF
+from ._anchors import ANCHORS, LEDOIT_WOLF, check_ledoit_wolf_width
 from ._compat import Interval, StrOptions, _fit_context
 from ._data import embed, exact_float32, resolve_device
 from ._fitted_state import FITTED, FittedState, export_state, import_state
@@ -776,6 +776,11 @@ default="auto"
                 "separate the classes."
             )
         warn_if_unlabelled_mark(classes)
+        shrinks = self.init == "auto" or (
+            self.init in ANCHORS and ANCHORS[self.init].shrinks
+        )
+        if _is(self.shrinkage, LEDOIT_WOLF) and shrinks:
+            check_ledoit_wolf_width(X.shape[1])  # before any work
         if self.solver == "closed_form" and (
             len(self.hidden_layer_sizes) > 0 or not _is(self.network, "mlp")
         ):

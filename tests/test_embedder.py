@@ -753,6 +753,21 @@ def test_ledoit_wolf_shrinkage_is_compared_on_held_out_classes_as_given():
         fast(shrinkage="ledoit_wolf").fit(X, y)
 
 
+def test_ledoit_wolf_shrinkage_of_too_wide_inputs_is_refused_before_any_work():
+    """Ledoit-Wolf's estimate is of the inputs' own features: more than 4096
+    are refused as fit begins, where an anchor would take it, and left
+    alone where none does (init="pca")."""
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(12, 4097)), np.repeat([0, 1, 2], 4)
+    for init in ("auto", "whitened", "plda"):
+        estimator = DeepSpectralClusteringEmbedder(init=init, shrinkage="ledoit-wolf")
+        with pytest.raises(ValueError, match="takes at most 4096"):
+            estimator.fit(X, y)
+        assert not hasattr(estimator, "module_")
+    pca = fast(init="pca", shrinkage="ledoit-wolf", max_iter=1).fit(X, y)
+    assert pca.shrinkage_ is None
+
+
 def test_with_three_classes_samples_of_them_do_not_choose_the_anchor():
     """Three training digits: no class can be held out, and held-out samples
     of those digits prefer the closed form, which separates exactly them.
