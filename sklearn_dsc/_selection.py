@@ -113,11 +113,11 @@ SPANNED_SHRINKAGES = (0.01, 1e-3, 1e-4, 1e-6)
 # and a share of the largest variance hides a feature that varies little
 # within classes however well it tells them apart. Against the PLDA anchor
 # at 0.01 (the first of SPANNED_SHRINKAGES, kept there before unless a
-# smaller one passed two paired tests on the sets), on the 32 datasets of
-# benchmarks/few_kept_span.py (and --more) where the defaults keep it, 20
-# draws each: +0.012 on average, above by more than 0.005 on 15 and below
-# on 7 (at worst -0.013, fast food by restaurant), up to +0.094 (Ontario
-# towns) and +0.086 (US states by their economy). On the five datasets of
+# smaller one passed two paired tests on the sets), both alone, on the 32
+# datasets of benchmarks/few_kept_span.py (and --more) where the defaults
+# keep it, 20 draws each: +0.012 on average, above by more than 0.005 on 15
+# and below on 7 (at worst -0.013, fast food by restaurant), up to +0.094
+# (Ontario towns) and +0.086 (US states by their economy). On the five datasets of
 # benchmarks/tabular_spanned.py whose sets keep 2 or 3 classes (10 seeds),
 # 0.012 below the best other method on average and 0.052 at worst (causes
 # of death), against 0.018 and 0.058.
