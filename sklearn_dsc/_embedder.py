@@ -776,11 +776,17 @@ default="auto"
                 "separate the classes."
             )
         warn_if_unlabelled_mark(classes)
+        self._check_settings_for(X)
+        return X, y
+
+    def _check_settings_for(self, X):
+        """The checks of the parameters that the training data ``X`` (or
+        the solver) can rule out, before any work."""
         shrinks = self.init == "auto" or (
             self.init in ANCHORS and ANCHORS[self.init].shrinks
         )
         if _is(self.shrinkage, LEDOIT_WOLF) and shrinks:
-            check_ledoit_wolf_width(X.shape[1])  # before any work
+            check_ledoit_wolf_width(X.shape[1])
         if self.solver == "closed_form" and (
             len(self.hidden_layer_sizes) > 0 or not _is(self.network, "mlp")
         ):
@@ -798,7 +804,6 @@ default="auto"
                 "solver='closed_form' minimises the loss of the map's own rows; "
                 "normalize_embeddings=True needs solver='adam'."
             )
-        return X, y
 
     def _encode_classes(self, y, classes, continues, incremental):
         """Set ``classes_`` (unless continuing) and return ``y``'s codes, the
