@@ -41,6 +41,10 @@ and countries followed over the years; fast food by restaurant, companies
 by industry, countries by region. The twelfth is the vowels of
 ``r-cran-mlbench``, by their sound (``vowels_by_sound``).
 
+``--fresh`` measures the same on the four datasets of
+``tabular_suite.FRESH`` (the page ``few_kept_span_fresh``), measured only
+after the fixed anchor was chosen.
+
 Setup: ``bash benchmarks/install_data.sh``, then
 ``python benchmarks/few_kept_span.py``; ``--help`` lists the options.
 """
@@ -215,6 +219,7 @@ def loaders():
         "LetterRecognition": letters,
         **{name: tabular(name, MORE_DATASETS) for name in MORE_DATASETS},
         VOWELS: vowels,
+        **{name: tabular(name, tabular_suite.FRESH) for name in tabular_suite.FRESH},
     }
 
 
@@ -422,19 +427,47 @@ def summary_rows(results):
     return lines
 
 
+# The pages, by the option that writes them: (file, title, command, what
+# the page says of its datasets).
+PAGES = {
+    None: (
+        "few_kept_span",
+        "# Four or five training classes: the fixed anchor",
+        "few_kept_span.py",
+        "The datasets and methods: the script's docstring.",
+    ),
+    "more": (
+        "few_kept_span_more",
+        "# Four or five training classes: the fixed anchor on more datasets",
+        "few_kept_span.py --more",
+        "The datasets (twelve that the page of `few_kept_span.py` does not "
+        "hold) and methods: the script's docstring.",
+    ),
+    "fresh": (
+        "few_kept_span_fresh",
+        "# Four or five training classes: the fixed anchor on datasets never "
+        "used to choose",
+        "few_kept_span.py --fresh",
+        "The datasets (those of `tabular_suite.py --fresh`, measured only "
+        "after the fixed anchor was chosen) and methods: the script's "
+        "docstring.",
+    ),
+}
+
+
+def page_datasets(page, names):
+    """The datasets of ``names`` that the page of option ``page`` holds."""
+    more, fresh = [*MORE_DATASETS, VOWELS], list(tabular_suite.FRESH)
+    if page == "more":
+        return [name for name in names if name in more]
+    if page == "fresh":
+        return [name for name in names if name in fresh]
+    return [name for name in names if name not in more + fresh]
+
+
 def markdown(results, args):
     header = ["dataset (rows, features, classes)", "classes span", *METHODS]
-    if args.more:
-        title = "# Four or five training classes: the fixed anchor on more datasets"
-        command = "few_kept_span.py --more"
-        datasets = (
-            "The datasets (twelve that the page of `few_kept_span.py` does not "
-            "hold) and methods: the script's docstring."
-        )
-    else:
-        title = "# Four or five training classes: the fixed anchor"
-        command = "few_kept_span.py"
-        datasets = "The datasets and methods: the script's docstring."
+    _, title, command, datasets = PAGES[args.page]
     lines = [
         title,
         "",
@@ -482,29 +515,42 @@ def main(argv=None):
         "--datasets",
         nargs="+",
         choices=names,
-        help="default: every dataset but those of --more (with --more, those)",
+        help="default: those of the page (without --more or --fresh, every "
+        "dataset but theirs)",
     )
-    parser.add_argument(
+    pages = parser.add_mutually_exclusive_group()
+    pages.add_argument(
         "--more",
-        action="store_true",
+        action="store_const",
+        const="more",
+        dest="page",
         help="twelve more datasets (MORE_DATASETS and the vowels), to "
         "few_kept_span_more",
     )
+    pages.add_argument(
+        "--fresh",
+        action="store_const",
+        const="fresh",
+        dest="page",
+        help="the datasets of tabular_suite.FRESH, to few_kept_span_fresh",
+    )
     parser.add_argument("--draws", type=int, default=20)
     add_results(parser)
-    add_output(parser, "few_kept_span", "few_kept_span_more.md and .json")
+    add_output(
+        parser,
+        "few_kept_span",
+        "few_kept_span_more.md, few_kept_span_fresh.md and their .json",
+    )
     args = parser.parse_args(argv)
     if args.datasets is None:
-        more = [*MORE_DATASETS, VOWELS]
-        args.datasets = [name for name in names if (name in more) == args.more]
+        args.datasets = page_datasets(args.page, names)
     results = earlier_results(args)
     if results is not None:
         args.draws = len(next(iter(results.values()))["draws"])
     else:
         results = run(args)
     text = markdown(results, args)
-    name = "few_kept_span_more" if args.more else "few_kept_span"
-    write_results(args.output, name, text, results)
+    write_results(args.output, PAGES[args.page][0], text, results)
 
 
 if __name__ == "__main__":

@@ -1241,6 +1241,28 @@ def test_few_kept_span_more_measures_the_more_datasets_alone(tmp_path, monkeypat
     assert "`python benchmarks/few_kept_span.py --more` (1 draws" in table
 
 
+def test_few_kept_span_fresh_measures_the_fresh_datasets_alone(tmp_path, monkeypatch):
+    import few_kept_span
+    import tabular_suite
+
+    from helpers import informative_and_noise
+
+    X, y = informative_and_noise(n_classes=10, n_per_class=20)
+    loaders = {"suite": lambda: (X[:, :8], y, True), "fresh": lambda: (X, y, True)}
+    monkeypatch.setattr(few_kept_span, "loaders", lambda: loaders)
+    monkeypatch.setattr(tabular_suite, "FRESH", {"fresh": None})
+    few_kept_span.main(["--fresh", "--draws", "1", "--output", str(tmp_path)])
+    assert list(json.loads((tmp_path / "few_kept_span_fresh.json").read_text())) == [
+        "fresh"
+    ]
+    assert not (tmp_path / "few_kept_span.json").exists()
+    table = (tmp_path / "few_kept_span_fresh.md").read_text()
+    assert table.startswith("# Four or five training classes: the fixed anchor on data")
+    assert "`python benchmarks/few_kept_span.py --fresh` (1 draws" in table
+    with pytest.raises(SystemExit):  # one page a run
+        few_kept_span.main(["--fresh", "--more", "--output", str(tmp_path)])
+
+
 def test_few_kept_span_reads_the_vowels_as_mlbench_ships_them():
     import few_kept_span
 
