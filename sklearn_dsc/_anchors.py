@@ -140,6 +140,12 @@ def _eigen(matrix):
     return values, vectors * np.sign(largest_entries)
 
 
+def _any_numeric(shrinkages):
+    """Whether any of ``shrinkages`` is a number (not ``None`` or
+    ``LEDOIT_WOLF``): those share one within-class covariance."""
+    return any(s is not None and s != LEDOIT_WOLF for s in shrinkages)
+
+
 def _whitening(
     within,
     largest,
@@ -159,8 +165,7 @@ def _whitening(
     One factorisation serves every numeric shrinkage (a shrinkage only
     shifts the eigenvalues), and one more ``LEDOIT_WOLF``.
     """
-    numeric = [s for s in shrinkages if s is not None and s != LEDOIT_WOLF]
-    if largest > 0 and numeric:
+    if largest > 0 and _any_numeric(shrinkages):
         values, vectors = _eigen(within)
     if largest > 0 and LEDOIT_WOLF in shrinkages:
         lw_values, lw_vectors = _eigen(ledoit_wolf_within)
@@ -258,8 +263,9 @@ def whitened_anchors(X, codes, shrinkages, max_width, seed, directions=None, pld
         _, codes = np.unique(codes, return_inverse=True)
         counts = np.bincount(codes).astype(np.float64)
         class_means = class_sums(projected, codes, len(counts)) / counts[:, None]
-        residuals = projected - class_means[codes]
-        within = residuals.T @ residuals / len(projected)
+        if _any_numeric(shrinkages):
+            residuals = projected - class_means[codes]
+            within = residuals.T @ residuals / len(projected)
         if LEDOIT_WOLF in shrinkages:
             lw_within = components @ ledoit_wolf_within(X, codes) @ components.T
     for transform in _whitening(

@@ -49,6 +49,7 @@ from ._selection import (
     AnchorChoice,
     HeldOut,
     best_start,
+    candidate_groups,
     choose_anchor,
     fixed_shrinkage,
     n_held_out_classes,
@@ -353,7 +354,7 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
         run = dataclasses.replace(run, settings=run.settings.many_classes_head())
     settings = run.settings
     moments = None
-    if _anchor_is_chosen(settings) and ClassMoments.applies(X):
+    if _class_moments_serve(settings, X, n_classes):
         with run.clock("choosing the anchor"):
             moments = ClassMoments(X, codes)
     # Past the moments' Gram matrix (one large product, which BLAS threads
@@ -380,8 +381,7 @@ def _choose_try_and_decide(X, codes, n_classes, train_part, held_out, run, momen
     anchor = _choose_anchor(X, codes, n_classes, held_out, run, moments)
     init, shrinkage = anchor.init, anchor.shrinkage
     trial_anchors = refit_anchors = None
-    if moments is not None and not fitted_on_rows([(init, shrinkage)]):
-        # the trial's and the refit's, with no pass over X
+    if moments is not None:  # the trial's and the refit's, with no pass over X
         held = np.isin(codes, np.unique(held_out.codes))
         trial_anchors = functools.partial(moments.anchor_maps, held)
         refit_anchors = functools.partial(moments.anchor_maps, None)
@@ -535,6 +535,20 @@ def _anchor_is_chosen(settings):
         and ANCHORS[settings.init].shrinks
         and settings.shrinkage == "auto"
     )
+
+
+def _class_moments_serve(settings, X, n_classes):
+    """Whether class moments (``ClassMoments``) serve a fit on held-out
+    classes: they choose the anchor or its shrinkage, ``X`` is narrow enough
+    for its Gram matrix, and no anchor that ``choose_anchor`` may keep is
+    fitted on rows alone (``fitted_on_rows``)."""
+    if not (_anchor_is_chosen(settings) and ClassMoments.applies(X)):
+        return False
+    n_held_out = n_held_out_classes(settings.validation_fraction, n_classes)
+    by_mean, tested = candidate_groups(
+        settings.init, settings.shrinkage, n_classes, n_held_out, X.shape[1]
+    )
+    return not fitted_on_rows(by_mean + tested)
 
 
 def _choose_anchor(X, codes, n_classes, held_out, run, moments):
