@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from datasets import DATASETS, INPUT_SHAPES, glyph_renderer
-from outputs import add_output
+from outputs import add_output, name_of
 from sklearn.cluster import AgglomerativeClustering, SpectralClustering
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -32,7 +32,6 @@ from sklearn.metrics import normalized_mutual_info_score
 from sklearn.neighbors import NeighborhoodComponentsAnalysis
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, SpectralClusteringLoss
-from sklearn_dsc._anchors import shrinkage_text
 from sklearn_dsc._networks import ConvNet
 from sklearn_dsc.metrics import kmeans_ami, kmeans_nmi, recall_at_k
 
@@ -407,10 +406,8 @@ def anchor_of(embed):
     model = getattr(embed, "__self__", None)
     if not hasattr(model, "init_"):
         return {}
-    shrinkage = (
-        "" if model.shrinkage_ is None else f" {shrinkage_text(model.shrinkage_)}"
-    )
-    return {"anchor": f"{model.init_}{shrinkage}"}
+    init = str(model.init_)  # "None" for the closed-form solver
+    return {"anchor": name_of((init, model.shrinkage_))}
 
 
 def read_outs(method):
