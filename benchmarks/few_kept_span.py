@@ -24,8 +24,9 @@ as the README's example scales them) and LetterRecognition
 features, LDA with Ledoit-Wolf shrinkage, the whitened anchor at
 ``DEFAULT_SHRINKAGE``, the PLDA anchor at the first of
 ``SPANNED_SHRINKAGES`` and at ``FEW_KEPT_SHRINKAGE`` alone, the whitened
-and PLDA anchors at the shrinkage that the
-Oracle Approximating Shrinkage estimator fits to the training classes'
+anchor at ``FEW_KEPT_SHRINKAGE`` alone (the same within-class covariance
+without the PLDA weights), the whitened and PLDA anchors at the shrinkage
+that the Oracle Approximating Shrinkage estimator fits to the training classes'
 within-class covariance (a shrinkage of each draw's own instead of a fixed
 one; PCA where it takes that covariance as isotropic), the defaults, and
 the defaults with the PLDA anchor only where the classes span the inputs
@@ -177,6 +178,7 @@ MORE_DATASETS = {
 WHITENED = ("whitened", _selection.DEFAULT_SHRINKAGE)
 PLDA = ("plda", _selection.SPANNED_SHRINKAGES[0])
 PLDA_KEPT = ("plda", _selection.FEW_KEPT_SHRINKAGE)
+WHITENED_KEPT = ("whitened", _selection.FEW_KEPT_SHRINKAGE)
 DEFAULTS = "defaults"
 SPANNED_ONLY = "defaults, PLDA only where spanned"
 METHODS = [
@@ -185,6 +187,7 @@ METHODS = [
     "whitened 0.1 alone",
     "PLDA 0.01 alone",
     "PLDA, Ledoit-Wolf alone",
+    "whitened, Ledoit-Wolf alone",
     "whitened, OAS alone",
     "PLDA, OAS alone",
     SPANNED_ONLY,
@@ -317,11 +320,12 @@ def measure(X_train, y_train, X_test, y_test, seed):
             WHITENED,
             PLDA,
             PLDA_KEPT,
+            WHITENED_KEPT,
             ("whitened", oas_shrinkage),
             ("plda", oas_shrinkage),
         ]
         maps = anchor_maps(anchors, X_train, codes, seed)
-        for name, (weight, bias) in zip(METHODS[2:7], maps, strict=True):
+        for name, (weight, bias) in zip(METHODS[2:8], maps, strict=True):
             scores[name] = nmi(X_test @ weight.T + bias)
         for name, spanned_only in ((SPANNED_ONLY, True), (DEFAULTS, False)):
             estimator = fitted(X_train, y_train, seed, spanned_only)
@@ -402,6 +406,11 @@ COMPARED = [
         "PLDA, Ledoit-Wolf - whitened 0.1",
     ),
     ("PLDA, Ledoit-Wolf alone", "PLDA 0.01 alone", "PLDA, Ledoit-Wolf - PLDA 0.01"),
+    (
+        "PLDA, Ledoit-Wolf alone",
+        "whitened, Ledoit-Wolf alone",
+        "PLDA, Ledoit-Wolf - whitened, Ledoit-Wolf",
+    ),
     (DEFAULTS, SPANNED_ONLY, "defaults - PLDA only where spanned"),
 ]
 
@@ -493,11 +502,12 @@ def markdown(results, args):
         "By the number of the inputs' directions that the training classes' "
         "means leave unspanned (features less classes plus one), over the "
         "draws of each dataset that leave so many: the PLDA anchor that the "
-        "defaults keep (Ledoit-Wolf) less the whitened anchor at 0.1, and "
-        "less the PLDA anchor at 0.01; the defaults less the defaults with "
-        "the PLDA anchor only where the classes span the inputs (each: mean "
-        "over datasets; on how many it is more than 0.005 above / below; its "
-        "worst):",
+        "defaults keep (Ledoit-Wolf) less the whitened anchor at 0.1, less "
+        "the PLDA anchor at 0.01, and less the whitened anchor on the same "
+        "covariance (without the PLDA weights); the defaults less the "
+        "defaults with the PLDA anchor only where the classes span the "
+        "inputs (each: mean over datasets; on how many it is more than 0.005 "
+        "above / below; its worst):",
         "",
         "| directions unspanned | datasets "
         + "".join(f"| {heading} | above / below | worst " for *_, heading in COMPARED)
