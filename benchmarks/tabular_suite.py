@@ -325,7 +325,7 @@ def markdown(results, args):
         if args.seeds > SUITE_SEEDS:
             first = {
                 name: {
-                    method: runs[method][:SUITE_SEEDS] if method in METHODS else value
+                    method: value[:SUITE_SEEDS] if method in METHODS else value
                     for method, value in runs.items()
                 }
                 for name, runs in results.items()
