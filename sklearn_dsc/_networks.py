@@ -342,18 +342,18 @@ def build_trained(
                 dropout,
                 normalize=normalize,
             )
-        if isinstance(network, torch.nn.Module):
-            module = copy.deepcopy(network)  # fit never changes a parameter
-        else:
-            # a copy too: the callable may return a module it keeps (a
-            # pretrained backbone), which one fit would otherwise train for
-            # the next, and for the user
-            module = copy.deepcopy(_built(network, n_features, n_components))
-    if not isinstance(module, torch.nn.Module):
-        raise TypeError(
-            f"network(n_features, n_components) must return a torch.nn.Module, "
-            f"not {type(module).__name__}."
-        )
+        module = network
+        if not isinstance(network, torch.nn.Module):
+            module = _built(network, n_features, n_components)
+        if not isinstance(module, torch.nn.Module):
+            raise TypeError(
+                f"network(n_features, n_components) must return a "
+                f"torch.nn.Module, not {type(module).__name__}."
+            )
+        # Fit never changes a parameter of the user's module, nor of one that
+        # a callable returns and may keep (a pretrained backbone), which one
+        # fit would otherwise train for the next.
+        module = copy.deepcopy(module)
     return torch.nn.Sequential(module, L2Normalize()) if normalize else module
 
 

@@ -281,6 +281,9 @@ def test_build_trained_takes_modules_and_callables():
     torch.testing.assert_close(built.weight, again.weight)  # seeded
     with pytest.raises(TypeError, match=r"must return a torch\.nn\.Module"):
         build_trained(lambda n, k: "not a module", 6, 3, seed=0)
+    # said before the module is copied: a generator cannot be copied
+    with pytest.raises(TypeError, match=r"torch\.nn\.Module, not generator"):
+        build_trained(lambda n, k: (layer for layer in ()), 6, 3, seed=0)
     with pytest.raises(ValueError, match="needs input_shape"):
         build_trained("conv", 64, 3, seed=0)
     with pytest.raises(TypeError, match=r"called as network\(n_features=6, n_comp"):
