@@ -126,6 +126,21 @@ def well_conditioned(size, generator):
     )
 
 
+def rounding(embeddings):
+    """How far float64 rounding can move the loss and its gradient at
+    ``embeddings``: the loss works on ``F^T F``, whose rounding is about
+    ``cond(F)^2 * eps``, and the gradient's scale is ``||F^+|| = 1 / s_min``.
+
+    Far below 1e-9 for almost every draw, so their tolerances stay at 1e-9;
+    a nearly singular square draw (condition number 4e4, which hypothesis
+    finds among a few hundred examples) moves the gradient by 1e-4.
+    """
+    singular = torch.linalg.svdvals(embeddings)
+    singular = singular[singular > singular[0] * 1e-12]
+    ill = (singular[0] / singular[-1]) ** 2 * torch.finfo(torch.float64).eps
+    return ill.item(), (ill / singular[-1]).item()
+
+
 shapes = st.tuples(
     st.integers(min_value=2, max_value=40),  # n
     st.integers(min_value=1, max_value=8),  # d
@@ -142,11 +157,12 @@ def test_invariant_to_invertible_right_multiplication(shape):
     generator = torch.Generator().manual_seed(seed + 1)
     mixing = well_conditioned(embeddings.shape[1], generator)
     transformed = embeddings @ mixing
+    loss_rounding, _ = rounding(transformed)
     torch.testing.assert_close(
         spectral_clustering_loss(transformed, labels),
         spectral_clustering_loss(embeddings, labels),
         rtol=1e-7,
-        atol=1e-9,
+        atol=1e-9 + 10 * loss_rounding,
     )
 
 
@@ -162,8 +178,13 @@ def test_invariant_to_permutation_and_label_renaming(shape):
     loss, grad = loss_and_grad(
         spectral_clustering_loss, embeddings[permutation], renamed[permutation]
     )
-    torch.testing.assert_close(loss, base_loss, rtol=1e-9, atol=1e-9)
-    torch.testing.assert_close(grad, base_grad[permutation], rtol=1e-7, atol=1e-9)
+    loss_rounding, grad_rounding = rounding(embeddings)
+    torch.testing.assert_close(
+        loss, base_loss, rtol=1e-9, atol=1e-9 + 10 * loss_rounding
+    )
+    torch.testing.assert_close(
+        grad, base_grad[permutation], rtol=1e-7, atol=1e-9 + 10 * grad_rounding
+    )
 
 
 @settings(max_examples=60, deadline=None)
