@@ -237,13 +237,13 @@ def vowels_by_sound():
     return X, np.asarray(frame["Class"]).astype(str)
 
 
-def drawn(X, y, draw, standardise):
-    """``X_train, y_train, X_test, y_test``: 4 training classes on even
-    draws, 5 on odd ones, and up to ``MAX_UNSEEN`` others, at most
-    ``tabular_suite.MAX_ROWS`` rows each, drawn with ``draw``."""
+def drawn(X, y, draw, standardise, smallest=4):
+    """``X_train, y_train, X_test, y_test``: ``smallest`` training classes
+    on even draws, one more on odd ones, and up to ``MAX_UNSEEN`` others, at
+    most ``tabular_suite.MAX_ROWS`` rows each, drawn with ``draw``."""
     rng = np.random.RandomState(draw)
     classes = rng.permutation(np.unique(y))
-    n_train = 4 + draw % 2
+    n_train = smallest + draw % 2
     seen, unseen = classes[:n_train], classes[n_train : n_train + MAX_UNSEEN]
 
     def rows(chosen):

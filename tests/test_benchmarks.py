@@ -896,15 +896,52 @@ def test_few_classes_sets_the_defaults_beside_the_anchor_samples_choose(
     assert len(runs) == 2
     for run in runs:
         assert set(run["nmi"]) == set(few_classes.METHODS)
-        assert run["kept"]["defaults"] == "whitened"
+        # 3 classes leave 22 of the 24 directions unspanned: few enough
+        assert run["kept"]["defaults"] == "plda"
     table = (tmp_path / "few_classes.md").read_text()
     row = next(line for line in table.splitlines() if line.startswith("| blobs, 3"))
     mean = np.mean([run["nmi"]["defaults"] for run in runs])
-    assert f" {mean:.3f} ± " in row
+    assert f"{mean:.3f} ± " in row
     # the unseen classes are the five not drawn, standardised by the three
     X_train, _, _, y_test = few_classes.drawn(case[0](), 3, 0, True)
     assert len(np.unique(y_test)) == 5
     np.testing.assert_allclose(X_train.mean(axis=0), 0, atol=1e-12)
+
+
+def test_few_classes_kept_span_compares_the_defaults_with_the_whitened_anchor(
+    tmp_path, monkeypatch
+):
+    import few_classes
+    import few_kept_span
+
+    from helpers import informative_and_noise
+
+    X, y = informative_and_noise(n_classes=10, n_per_class=20, n_noise=60)
+    # 2 training classes leave 7 of 8 features unspanned, and 63 of 64
+    loaders = {"narrow": lambda: (X[:, :8], y, True), "wide": lambda: (X, y, True)}
+    monkeypatch.setattr(few_kept_span, "loaders", lambda: loaders)
+    few_classes.main(["--kept-span", "--draws", "2", "--output", str(tmp_path)])
+    results = json.loads((tmp_path / "few_classes_kept_span.json").read_text())
+    assert list(results) == ["narrow"]  # too many directions left in "wide"
+    *draws, shape = results["narrow"]
+    assert shape == {"_shape": [200, 8, 10]}
+    assert [draw["kept"] for draw in draws] == [
+        {"defaults": "plda", few_classes.WHITENED: "whitened"}
+    ] * 2
+    for draw in draws:
+        assert set(draw["nmi"]) == set(few_classes.SPAN_METHODS)
+    # the draws are few_kept_span's, with 2 training classes and then 3
+    for seed, n_train in ((0, 2), (1, 3)):
+        _, y_train, _, _ = few_kept_span.drawn(X[:, :8], y, seed, True, smallest=2)
+        assert len(np.unique(y_train)) == n_train
+    gain = np.mean(
+        [d["nmi"]["defaults"] - d["nmi"][few_classes.WHITENED] for d in draws]
+    )
+    table = (tmp_path / "few_classes_kept_span.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| narrow ("))
+    assert row.startswith("| narrow (200, 8, 10) |")
+    assert row.endswith(f"| {gain:+.3f} |")
+    assert f"{gain:+.3f} on average over 1 datasets" in table
 
 
 def test_tabular_choices_bar_counts_a_share_of_datasets_and_a_floor():

@@ -768,6 +768,33 @@ def test_ledoit_wolf_shrinkage_of_too_wide_inputs_is_refused_before_any_work():
     assert pca.shrinkage_ is None
 
 
+def test_with_three_classes_and_few_directions_the_plda_anchor_is_kept():
+    """Three training classes of 24 features leave 22 directions unspanned,
+    few enough: as with 4 or 5 classes, the defaults keep the PLDA anchor on
+    Ledoit-Wolf's covariance, whose geometry the features' units do not
+    change (the whitened anchor at a fixed shrinkage, kept there before,
+    changes with them)."""
+    X, y = informative_and_noise(n_classes=3)
+    scaled = X * np.logspace(-2, 2, X.shape[1])
+
+    def anchor_gram(data, **params):
+        estimator = DeepSpectralClusteringEmbedder(
+            hidden_layer_sizes=(8,), max_iter=1, random_state=0, **params
+        )
+        estimator = fit_quietly(estimator, data, y)
+        columns = estimator.module_.anchor.out_features
+        anchor = centred(estimator.transform(data))[:, :columns]
+        return (estimator.init_, estimator.shrinkage_), anchor @ anchor.T
+
+    kept, gram = anchor_gram(X)
+    kept_scaled, gram_scaled = anchor_gram(scaled)
+    assert kept == kept_scaled == ("plda", "ledoit-wolf")
+    np.testing.assert_allclose(gram, gram_scaled, rtol=0, atol=1e-2)
+    _, whitened = anchor_gram(X, init="whitened", shrinkage=0.1)
+    _, whitened_scaled = anchor_gram(scaled, init="whitened", shrinkage=0.1)
+    assert not np.allclose(whitened, whitened_scaled, rtol=0.1, atol=0.1)
+
+
 def test_with_three_classes_samples_of_them_do_not_choose_the_anchor():
     """Three training digits: no class can be held out, and held-out samples
     of those digits prefer the closed form, which separates exactly them.
