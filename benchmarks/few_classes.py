@@ -19,10 +19,10 @@ defaults, the estimator with ``validation_split="samples"`` (which compares
 the anchors on the held-out samples), the estimator with
 ``init="whitened", shrinkage=0.1`` (the whitened anchor at its fixed
 shrinkage, the head trained beside it as the defaults train theirs), and
-the anchor the defaults keep,
-alone (``_selection.fixed_anchor``: the PLDA anchor on Ledoit-Wolf's
-covariance for LetterRecognition and the olive oils, whose classes leave
-few directions unspanned, the whitened anchor for the digits' 64 pixels).
+the anchor the defaults keep, alone (``_selection.fixed_anchor``: the PLDA
+anchor on Ledoit-Wolf's covariance for LetterRecognition and the olive
+oils, whose classes leave few directions unspanned, the whitened anchor
+for the digits' 64 pixels).
 
 ``--kept-span`` measures raw features, the defaults, the whitened anchor
 with its head and the defaults' anchor alone on the datasets of
@@ -160,27 +160,26 @@ def run(args):
 
 
 def run_kept_span(args):
-    """``{"<dataset>": [one draw's measure]}`` over ``few_kept_span.py``'s
-    datasets (with its ``--more`` and ``--fresh``) whose 2 training classes
-    leave at most ``FEW_KEPT_UNSPANNED`` directions unspanned: 2 training
-    classes on even draws, 3 on odd ones, drawn as that script draws."""
+    """``{"<dataset>": {"shape": [rows, features, classes], "draws": [one
+    draw's measure]}}`` over ``few_kept_span.py``'s datasets (with its
+    ``--more`` and ``--fresh``) whose 2 training classes leave at most
+    ``FEW_KEPT_UNSPANNED`` directions unspanned: 2 training classes on even
+    draws, 3 on odd ones, drawn as that script draws."""
     results = {}
     for name, loader in few_kept_span.loaders().items():
         X, y, standardise = loader()
         few = few_kept_span.span(2, X.shape[1]) == few_kept_span.LESS
         if len(np.unique(y)) < few_kept_span.MIN_CLASSES or few:
             continue
-        results[name] = []
+        draws = []
         for seed in range(args.draws):
             halves = few_kept_span.drawn(X, y, seed, standardise, smallest=2)
-            results[name].append(measure(*halves, seed, methods=SPAN_METHODS))
-        nmi = {
-            m: np.mean([run["nmi"][m] for run in results[name]]) for m in SPAN_METHODS
-        }
+            draws.append(measure(*halves, seed, methods=SPAN_METHODS))
+        results[name] = {"shape": [*X.shape, len(np.unique(y))], "draws": draws}
+        nmi = {m: np.mean([run["nmi"][m] for run in draws]) for m in SPAN_METHODS}
         print(
             f"{name}: " + ", ".join(f"{m} {v:.3f}" for m, v in nmi.items()), flush=True
         )
-        results[name].append({"_shape": [*X.shape, len(np.unique(y))]})
     return results
 
 
@@ -204,12 +203,12 @@ def kept_span_markdown(results, args):
         "|---" * (len(SPAN_METHODS) + 2) + "|",
     ]
     gains = {}
-    for name, runs in results.items():
-        *draws, shape = runs
+    for name, result in results.items():
+        draws = result["draws"]
         means = {m: np.mean([run["nmi"][m] for run in draws]) for m in SPAN_METHODS}
         gains[name] = means["defaults"] - means[WHITENED]
         cells = " | ".join(f"{means[m]:.3f}" for m in SPAN_METHODS)
-        described = f"{name} ({', '.join(str(v) for v in shape['_shape'])})"
+        described = f"{name} ({', '.join(str(v) for v in result['shape'])})"
         lines.append(f"| {described} | {cells} | {gains[name]:+.3f} |")
     values = np.array(list(gains.values()))
     worst, best = min(gains, key=gains.get), max(gains, key=gains.get)

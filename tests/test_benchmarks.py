@@ -923,8 +923,8 @@ def test_few_classes_kept_span_compares_the_defaults_with_the_whitened_anchor(
     few_classes.main(["--kept-span", "--draws", "2", "--output", str(tmp_path)])
     results = json.loads((tmp_path / "few_classes_kept_span.json").read_text())
     assert list(results) == ["narrow"]  # too many directions left in "wide"
-    *draws, shape = results["narrow"]
-    assert shape == {"_shape": [200, 8, 10]}
+    draws = results["narrow"]["draws"]
+    assert results["narrow"]["shape"] == [200, 8, 10]
     assert [draw["kept"] for draw in draws] == [
         {"defaults": "plda", few_classes.WHITENED: "whitened"}
     ] * 2
