@@ -324,11 +324,11 @@ default="auto"
         class for that many epochs, and otherwise the anchor alone is kept,
         fitted on every class.
         ``"auto"`` is ``"classes"`` with 4 classes or more, else
-        ``"samples"``; there, with ``init="auto"``, the anchor is the
-        whitened one at shrinkage 0.1, not compared (samples of the training
-        classes prefer the closed form, which separates exactly those
-        classes and transfers poorly to new ones), and the samples choose
-        the head's epochs.
+        ``"samples"``; there, with ``init="auto"``, the anchor is the one
+        kept where held-out classes are too few to choose (see ``init``),
+        not compared (samples of the training classes prefer the closed
+        form, which separates exactly those classes and transfers poorly to
+        new ones), and the samples choose the head's epochs.
 
     warm_start : bool, default=False
         Continue training the fitted network on the next ``fit`` instead of
