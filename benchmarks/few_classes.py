@@ -1,13 +1,14 @@
-"""Two or three training classes: which anchor, when no class can be held out?
+"""Two or three training classes: which anchor, and a head or not, when no
+class can be held out?
 
-With fewer than 4 training classes ``validation_split="auto"`` holds out
-samples instead of whole classes, and samples of the training classes can
-say how well those classes are separated, not what transfers to new ones.
-Compared by them, the anchors' best is most often the closed form, which
-separates exactly the training classes; so ``init="auto"`` there keeps the
-anchor it keeps where held-out classes are too few to choose, not compared
-(``_selection.fixed_anchor``), and the samples still choose the head's
-epochs (``_fitting._too_few_classes_to_hold_out``).
+With fewer than 4 training classes no class can be held out, and samples of
+the training classes can say how well those classes are separated, not what
+transfers to new ones. Compared by them, the anchors' best is most often the
+closed form, which separates exactly the training classes; so
+``init="auto"`` there keeps the anchor it keeps where held-out classes are
+too few to choose, not compared (``_selection.fixed_anchor``), alone: no
+held-out class can show that a head transfers
+(``_fitting._fixed_anchor_alone``).
 
 Each draw trains on 2 or 3 classes of a dataset and clusters the classes
 never seen in training (k-means NMI, k = their number): scikit-learn's
@@ -16,26 +17,35 @@ digits (pixels / 16; the other 7 or 8 digits), LetterRecognition
 the olive oils by area (``tabular_suite.py``, standardised by the training
 classes; the other areas). Compared in the same run: raw features, the
 defaults, the estimator with ``validation_split="samples"`` (which compares
-the anchors on the held-out samples), the estimator with
-``init="whitened", shrinkage=0.1`` (the whitened anchor at its fixed
-shrinkage, the head trained beside it as the defaults train theirs), and
-the anchor the defaults keep, alone (``_selection.fixed_anchor``: the PLDA
-anchor on Ledoit-Wolf's covariance for LetterRecognition and the olive
-oils, whose classes leave few directions unspanned, the whitened anchor
-for the digits' 64 pixels).
+the anchors on the held-out samples and trains a head beside the best),
+the estimator with ``init="whitened", shrinkage=0.1`` (the whitened anchor
+at its fixed shrinkage, a head trained beside it and its epochs chosen by
+held-out samples), and the defaults' anchor with such a head (``init`` and
+``shrinkage`` set to ``fixed_anchor``'s: the PLDA anchor on Ledoit-Wolf's
+covariance for LetterRecognition and the olive oils, whose classes leave
+few directions unspanned, the whitened anchor at 0.1 for the digits' 64
+pixels).
 
 ``--kept-span`` measures raw features, the defaults, the whitened anchor
-with its head and the defaults' anchor alone on the datasets of
+with its head and the defaults' anchor with its head on the datasets of
 ``few_kept_span.py`` (with its ``--more`` and ``--fresh``) whose 2 training
 classes leave at most ``FEW_KEPT_UNSPANNED`` directions unspanned, drawn as
 that script draws them but with 2 or 3 training classes (the page
 ``few_classes_kept_span``).
+
+``--seen`` asks what leaving the head out costs the training classes
+themselves: on the same datasets and draws, the defaults and the defaults'
+anchor with a head are fitted on 70 % of the training classes' rows
+(stratified), and scored on the unseen classes, on the other 30 % (k-means
+NMI, and the accuracy of ``predict``), and by their fit time (the page
+``few_classes_seen``).
 
 Setup: ``bash benchmarks/install_data.sh``, then
 ``python benchmarks/few_classes.py``; ``--help`` lists the options.
 """
 
 import argparse
+import time
 import warnings
 
 import few_kept_span
@@ -45,24 +55,24 @@ from datasets import DATASETS
 from outputs import add_output, write_results
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder
-from sklearn_dsc._anchors import anchor_maps
 from sklearn_dsc._selection import FEW_KEPT_UNSPANNED, fixed_anchor
 from sklearn_dsc.metrics import kmeans_nmi
 
-ANCHOR_ALONE = "the defaults' anchor alone"
 WHITENED = 'init="whitened", shrinkage=0.1'
+WITH_HEAD = "the defaults' anchor, a head beside it"
 METHODS = [
     "raw features",
     "held-out samples choose the anchor",
     "defaults",
     WHITENED,
-    ANCHOR_ALONE,
+    WITH_HEAD,
 ]
 # --kept-span: the datasets of few_kept_span.py, without the samples' choice
-SPAN_METHODS = ["raw features", WHITENED, "defaults", ANCHOR_ALONE]
+SPAN_METHODS = ["raw features", WHITENED, WITH_HEAD, "defaults"]
 
 
 def digits():
@@ -110,6 +120,8 @@ def drawn(data, n_train, seed, standardise):
 def measure(X_train, y_train, X_test, y_test, seed, methods=METHODS):
     """Each of ``methods``' unseen-class NMI, and the anchor each estimator
     kept."""
+    n_classes = len(np.unique(y_train))
+    init, shrinkage = fixed_anchor("auto", "auto", n_classes, X_train.shape[1])
     estimators = {
         "held-out samples choose the anchor": DeepSpectralClusteringEmbedder(
             validation_split="samples", random_state=seed
@@ -117,6 +129,9 @@ def measure(X_train, y_train, X_test, y_test, seed, methods=METHODS):
         "defaults": DeepSpectralClusteringEmbedder(random_state=seed),
         WHITENED: DeepSpectralClusteringEmbedder(
             init="whitened", shrinkage=0.1, random_state=seed
+        ),
+        WITH_HEAD: DeepSpectralClusteringEmbedder(
+            init=init, shrinkage=shrinkage, random_state=seed
         ),
     }
     estimators = {name: e for name, e in estimators.items() if name in methods}
@@ -130,11 +145,6 @@ def measure(X_train, y_train, X_test, y_test, seed, methods=METHODS):
             embedded = estimator.transform(X_test)
             nmi[name] = kmeans_nmi(embedded, y_test, random_state=seed)
             kept[name] = estimator.init_
-        codes = np.unique(y_train, return_inverse=True)[1]
-        anchor = fixed_anchor("auto", "auto", codes.max() + 1, X_train.shape[1])
-        ((weight, bias),) = anchor_maps([anchor], X_train, codes, seed)
-        embedded = X_test @ weight.T + bias
-        nmi[ANCHOR_ALONE] = kmeans_nmi(embedded, y_test, random_state=seed)
     return {"nmi": nmi, "kept": kept}
 
 
@@ -161,16 +171,10 @@ def run(args):
 
 def run_kept_span(args):
     """``{"<dataset>": {"shape": [rows, features, classes], "draws": [one
-    draw's measure]}}`` over ``few_kept_span.py``'s datasets (with its
-    ``--more`` and ``--fresh``) whose 2 training classes leave at most
-    ``FEW_KEPT_UNSPANNED`` directions unspanned: 2 training classes on even
-    draws, 3 on odd ones, drawn as that script draws."""
+    draw's measure]}}`` over ``kept_span_datasets``: 2 training classes on
+    even draws, 3 on odd ones, drawn as ``few_kept_span.py`` draws."""
     results = {}
-    for name, loader in few_kept_span.loaders().items():
-        X, y, standardise = loader()
-        few = few_kept_span.span(2, X.shape[1]) == few_kept_span.LESS
-        if len(np.unique(y)) < few_kept_span.MIN_CLASSES or few:
-            continue
+    for name, (X, y, standardise) in kept_span_datasets().items():
         draws = []
         for seed in range(args.draws):
             halves = few_kept_span.drawn(X, y, seed, standardise, smallest=2)
@@ -183,6 +187,143 @@ def run_kept_span(args):
     return results
 
 
+def kept_span_datasets():
+    """``{name: (X, y, standardise)}``: the datasets of ``few_kept_span.py``
+    (with its ``--more`` and ``--fresh``) of at least its ``MIN_CLASSES``
+    classes, whose 2 training classes leave at most ``FEW_KEPT_UNSPANNED``
+    directions unspanned."""
+    datasets = {}
+    for name, loader in few_kept_span.loaders().items():
+        X, y, standardise = loader()
+        few = few_kept_span.span(2, X.shape[1]) == few_kept_span.LESS
+        if len(np.unique(y)) >= few_kept_span.MIN_CLASSES and not few:
+            datasets[name] = (X, y, standardise)
+    return datasets
+
+
+def measure_seen(X_train, y_train, X_test, y_test, seed):
+    """The defaults and the defaults' anchor with a head, fitted on 70 % of
+    the training classes' rows: ``{method: {"unseen", "seen", "accuracy",
+    "fit s"}}``, the k-means NMI of the unseen classes and of the other 30 %,
+    the accuracy of ``predict`` on those, and the seconds ``fit`` took."""
+    X_fit, X_seen, y_fit, y_seen = train_test_split(
+        X_train, y_train, test_size=0.3, stratify=y_train, random_state=seed
+    )
+    init, shrinkage = fixed_anchor(
+        "auto", "auto", len(np.unique(y_fit)), X_fit.shape[1]
+    )
+    estimators = {
+        "defaults": DeepSpectralClusteringEmbedder(random_state=seed),
+        WITH_HEAD: DeepSpectralClusteringEmbedder(
+            init=init, shrinkage=shrinkage, random_state=seed
+        ),
+    }
+    scores = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        for name, estimator in estimators.items():
+            began = time.perf_counter()
+            estimator.fit(X_fit, y_fit)
+            seconds = time.perf_counter() - began
+            scores[name] = {
+                "unseen": kmeans_nmi(
+                    estimator.transform(X_test), y_test, random_state=seed
+                ),
+                "seen": kmeans_nmi(
+                    estimator.transform(X_seen), y_seen, random_state=seed
+                ),
+                "accuracy": float(np.mean(estimator.predict(X_seen) == y_seen)),
+                "fit s": seconds,
+            }
+    return scores
+
+
+def run_seen(args):
+    """``{"<dataset>": {"shape": [rows, features, classes], "draws": [one
+    draw's measure_seen]}}``, drawn as ``run_kept_span`` draws."""
+    results = {}
+    for name, (X, y, standardise) in kept_span_datasets().items():
+        draws = []
+        for seed in range(args.draws):
+            halves = few_kept_span.drawn(X, y, seed, standardise, smallest=2)
+            draws.append(measure_seen(*halves, seed))
+        results[name] = {"shape": [*X.shape, len(np.unique(y))], "draws": draws}
+        gains = {what: seen_gain(draws, what) for what in SEEN_SCORES}
+        print(
+            f"{name}: " + ", ".join(f"{w} {g:+.3f}" for w, g in gains.items()),
+            flush=True,
+        )
+    return results
+
+
+def gain_summary(label, by_name):
+    """One line of a page's summary: the gains ``by_name`` (a dataset's name
+    to a mean gain) in mean, median, counts and extremes."""
+    values = np.array(list(by_name.values()))
+    worst, best = min(by_name, key=by_name.get), max(by_name, key=by_name.get)
+    return (
+        f"- {label}: {values.mean():+.3f} on average over {len(values)} "
+        f"datasets (median {np.median(values):+.3f}), above by more than 0.005 "
+        f"on {(values > 0.005).sum()} and below on {(values < -0.005).sum()}; "
+        f"at worst {by_name[worst]:+.3f} ({worst}), at best "
+        f"{by_name[best]:+.3f} ({best})."
+    )
+
+
+def seen_gain(draws, what):
+    """The defaults less the defaults' anchor with a head, in ``what`` (one
+    of ``SEEN_SCORES``), mean over ``draws``."""
+    return np.mean([draw["defaults"][what] - draw[WITH_HEAD][what] for draw in draws])
+
+
+# --seen: what each draw scores, and how the page names it
+SEEN_SCORES = {
+    "unseen": "unseen classes",
+    "seen": "new rows of the training classes",
+    "accuracy": "predict's accuracy on them",
+}
+
+
+def seen_markdown(results, args):
+    lines = [
+        "# Two or three training classes: what the head does for them",
+        "",
+        f"Generated by `python benchmarks/few_classes.py --seen` ({args.draws} "
+        "draws each, drawn as `--kept-span` draws them). Each estimator is "
+        "fitted on 70 % of the training classes' rows; *unseen classes*: the "
+        "k-means NMI of the unseen ones, *new rows of the training classes*: of "
+        "the other 30 %, and *predict's accuracy on them*. Each cell is the "
+        "defaults (the PLDA anchor on Ledoit-Wolf's covariance, alone) less "
+        "that anchor with a head trained beside it (its epochs chosen by "
+        "held-out samples), mean over draws.",
+        "",
+        "| dataset (rows, features, classes) | "
+        + " | ".join(SEEN_SCORES.values())
+        + " |",
+        "|---" * (len(SEEN_SCORES) + 1) + "|",
+    ]
+    gains = {what: {} for what in SEEN_SCORES}
+    seconds = {"defaults": 0.0, WITH_HEAD: 0.0}
+    for name, result in results.items():
+        draws = result["draws"]
+        for what in SEEN_SCORES:
+            gains[what][name] = seen_gain(draws, what)
+        for method in seconds:
+            seconds[method] += sum(d[method]["fit s"] for d in draws)
+        cells = " | ".join(f"{gains[what][name]:+.3f}" for what in SEEN_SCORES)
+        described = f"{name} ({', '.join(str(v) for v in result['shape'])})"
+        lines.append(f"| {described} | {cells} |")
+    lines.append("")
+    lines += [gain_summary(label, gains[what]) for what, label in SEEN_SCORES.items()]
+    lines.append(
+        f"- fit time, every draw of every dataset: {seconds['defaults']:.1f} s "
+        f"for the defaults against {seconds[WITH_HEAD]:.1f} s with a head "
+        f"({seconds['defaults'] / seconds[WITH_HEAD]:.3f}x)."
+    )
+    return "\n".join(lines) + "\n"
+
+
 def kept_span_markdown(results, args):
     lines = [
         "# Two or three training classes, on many datasets",
@@ -193,32 +334,30 @@ def kept_span_markdown(results, args):
         "over draws. The datasets are those of `few_kept_span.py` (with `--more` "
         "and `--fresh`) whose 2 training classes leave at most "
         f"{FEW_KEPT_UNSPANNED} directions unspanned, where the defaults keep the "
-        "PLDA anchor on Ledoit-Wolf's covariance; *defaults - whitened*: the "
-        f"defaults less the estimator with `{WHITENED}` (the whitened anchor at "
-        "0.1, the head trained beside it, as the defaults train theirs).",
+        "PLDA anchor on Ledoit-Wolf's covariance, alone. *defaults - with a "
+        f"head*: the defaults less that anchor with a head trained beside it "
+        "(its epochs chosen by held-out samples); *with a head - whitened*: that "
+        f"less the estimator with `{WHITENED}` (the whitened anchor at 0.1, a "
+        "head trained beside it alike).",
         "",
         "| dataset (rows, features, classes) | "
         + " | ".join(SPAN_METHODS)
-        + " | defaults - whitened |",
-        "|---" * (len(SPAN_METHODS) + 2) + "|",
+        + " | defaults - with a head | with a head - whitened |",
+        "|---" * (len(SPAN_METHODS) + 3) + "|",
     ]
-    gains = {}
+    gains = {"the head left out": {}, "the PLDA anchor": {}}
     for name, result in results.items():
         draws = result["draws"]
         means = {m: np.mean([run["nmi"][m] for run in draws]) for m in SPAN_METHODS}
-        gains[name] = means["defaults"] - means[WHITENED]
+        left_out = gains["the head left out"][name] = (
+            means["defaults"] - means[WITH_HEAD]
+        )
+        plda = gains["the PLDA anchor"][name] = means[WITH_HEAD] - means[WHITENED]
         cells = " | ".join(f"{means[m]:.3f}" for m in SPAN_METHODS)
         described = f"{name} ({', '.join(str(v) for v in result['shape'])})"
-        lines.append(f"| {described} | {cells} | {gains[name]:+.3f} |")
-    values = np.array(list(gains.values()))
-    worst, best = min(gains, key=gains.get), max(gains, key=gains.get)
-    lines += [
-        "",
-        f"The defaults less `{WHITENED}`: {values.mean():+.3f} on average over "
-        f"{len(values)} datasets, above by more than 0.005 on "
-        f"{(values > 0.005).sum()} and below on {(values < -0.005).sum()}; at "
-        f"worst {gains[worst]:+.3f} ({worst}), at best {gains[best]:+.3f} ({best}).",
-    ]
+        lines.append(f"| {described} | {cells} | {left_out:+.3f} | {plda:+.3f} |")
+    lines.append("")
+    lines += [gain_summary(what, by_name) for what, by_name in gains.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -229,7 +368,7 @@ def markdown(results, args):
         f"Generated by `python benchmarks/few_classes.py` ({args.draws} draws "
         "of the training classes each). k-means NMI of the classes never seen "
         "in training, mean ± std over draws; the best of each row in bold. "
-        "*kept*: the anchors the two estimators kept, over the draws. The "
+        "*kept*: the anchors the held-out samples chose, over the draws. The "
         "datasets and methods: the script's docstring.",
         "",
         "| training classes | " + " | ".join(METHODS) + " | kept (samples choose) |",
@@ -258,8 +397,20 @@ def main(argv=None):
         action="store_true",
         help="the datasets of few_kept_span.py instead (few_classes_kept_span)",
     )
-    add_output(parser, "few_classes", "few_classes_kept_span.md", ".json")
+    parser.add_argument(
+        "--seen",
+        action="store_true",
+        help="those datasets, scored on new rows of the training classes too "
+        "(few_classes_seen)",
+    )
+    add_output(parser, "few_classes", "few_classes_kept_span.md", "few_classes_seen.md")
     args = parser.parse_args(argv)
+    if args.seen:
+        results = run_seen(args)
+        write_results(
+            args.output, "few_classes_seen", seen_markdown(results, args), results
+        )
+        return
     if args.kept_span:
         results = run_kept_span(args)
         text = kept_span_markdown(results, args)

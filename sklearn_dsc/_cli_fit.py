@@ -219,6 +219,13 @@ def why_untrained(model):
             "closed_form anchor, so the embedding is the anchor (--init pca, "
             "whitened, plda or closed_form trains a head)"
         )
+    if model.validation_scores_ is None:  # too few classes to hold any out
+        return (
+            f"with --init auto, {len(model.classes_)} classes are too few to hold "
+            "any out and see whether a head transfers to new classes, so the "
+            f"embedding is the {model.init_} anchor (--init pca, whitened, plda "
+            "or closed_form trains a head)"
+        )
     return None
 
 

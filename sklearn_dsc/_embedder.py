@@ -102,7 +102,8 @@ class DeepSpectralClusteringEmbedder(
     keeps every input direction (PCA or whitened) transfers to held-out
     classes better than the training classes' own directions (the closed
     form), no head is trained: a head trained on those classes did not
-    transfer either (see the user guide).
+    transfer either (see the user guide). With fewer than 4 training classes
+    none can be held out, and the anchor is kept alone.
 
     Parameters
     ----------
@@ -324,11 +325,14 @@ default="auto"
         class for that many epochs, and otherwise the anchor alone is kept,
         fitted on every class.
         ``"auto"`` is ``"classes"`` with 4 classes or more, else
-        ``"samples"``; there, with ``init="auto"``, the anchor is the one
-        kept where held-out classes are too few to choose (see ``init``),
-        not compared (samples of the training classes prefer the closed
-        form, which separates exactly those classes and transfers poorly to
-        new ones), and the samples choose the head's epochs.
+        ``"samples"``; there, with ``init="auto"``, nothing is held out:
+        the anchor is the one kept where held-out classes are too few to
+        choose (see ``init``), not compared (samples of the training
+        classes prefer the closed form, which separates exactly those
+        classes and transfers poorly to new ones), and it is kept alone,
+        fitted on every row, no head trained (no held-out class could show
+        that a head transfers; set ``init`` to train one, its epochs chosen
+        by held-out samples).
 
     warm_start : bool, default=False
         Continue training the fitted network on the next ``fit`` instead of
@@ -389,12 +393,14 @@ default="auto"
 
     validation_scores_ : list of float or None
         Validation NMI (``validation_metric_``) when ``early_stopping``, else
-        ``None``: with held-out samples, of the starting weights then of each
-        epoch; with held-out classes, of the anchor alone then, when a head
-        was trained, of the anchor with the trained head (with 10 held-out
-        classes or more, of each epoch; for ``init="random"``, of each epoch
-        only; where ``tol="auto"`` trained a head short of its margin on from
-        its best epoch, the epochs after that best are left out).
+        ``None`` (and where nothing was held out: ``init="auto"`` with fewer
+        than 4 classes, see ``validation_split``): with held-out samples, of
+        the starting weights then of each epoch; with held-out classes, of
+        the anchor alone then, when a head was trained, of the anchor with
+        the trained head (with 10 held-out classes or more, of each epoch;
+        for ``init="random"``, of each epoch only; where ``tol="auto"``
+        trained a head short of its margin on from its best epoch, the
+        epochs after that best are left out).
 
     best_validation_score_ : float or None
         Best of ``validation_scores_``, or ``None``.
@@ -427,7 +433,8 @@ default="auto"
         inner one only. ``verbose`` prints them at the end of a fit.
 
     n_iter_ : int
-        Number of epochs the final model was trained for. When validation
+        Number of epochs the final model was trained for: 0 where it is an
+        anchor alone, no network trained. When validation
         scores choose the best epoch, the weights kept may be those of an
         earlier one.
 
@@ -456,9 +463,9 @@ default="auto"
     scikit-learn's wine data (features from about 0.1 to 1,700), fitted and
     scored on its three classes, ``init="whitened"`` gives a k-means NMI of
     0.43, as the raw features do; after a ``StandardScaler``, 0.94. (The
-    defaults give 0.90 either way: with so few classes they keep the PLDA
-    anchor at ``shrinkage="ledoit-wolf"``, which scales each feature by its
-    own spread.) Where some
+    defaults give 0.91 either way: with so few classes they keep the PLDA
+    anchor alone, at ``shrinkage="ledoit-wolf"``, which scales each feature
+    by its own spread.) Where some
     features are nearly constant in training, prefer a scale shared by all
     of them (``MinMaxScaler``, or pixels divided by 255): a
     ``StandardScaler`` would stretch them (see the user guide's limitations).

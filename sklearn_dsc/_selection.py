@@ -49,8 +49,8 @@ SHRINKAGES = (1.0, 0.3, 0.1, 0.03, 0.01)
 DEFAULT_SHRINKAGE = 0.1
 # The anchor init="auto" keeps, at DEFAULT_SHRINKAGE, where held-out data
 # cannot compare the anchors (``fixed_anchor``): sets of held-out classes
-# that keep too few classes (FEWEST_KEPT_CLASSES), or samples held out for
-# want of classes; but see FEW_KEPT_UNSPANNED, in both.
+# that keep too few classes (FEWEST_KEPT_CLASSES), or too few classes to
+# hold any out; but see FEW_KEPT_UNSPANNED, in both.
 FIXED_ANCHOR = "whitened"
 # Held-out sets that keep fewer training classes than this do not choose the
 # anchor (``choose_anchor``): it is FIXED_ANCHOR at DEFAULT_SHRINKAGE (or,
@@ -85,9 +85,8 @@ FEWEST_KEPT_CLASSES = 4
 # than 40 left, digits (pixels / 16) and countries by their freedom indices
 # (92 features) lose 0.476 and 0.036 (at 0.01, 0.079 and 0.045); the bound
 # lies between the widest dataset that gained (houses, 37 features) and
-# those. The same anchor is kept where samples are held out for want of
-# classes, 2 or 3 training classes (the figures:
-# ``_fitting._too_few_classes_to_hold_out``).
+# those. The same anchor is kept with 2 or 3 training classes, too few to
+# hold any out (the figures: ``_fitting._fixed_anchor_alone``).
 FEW_KEPT_UNSPANNED = 40
 # Where the training classes' means span the inputs (``spans_the_inputs``: at
 # least one more class than features), no direction is left in which only
@@ -354,8 +353,8 @@ def few_directions_unspanned(n_classes, n_features):
 def fixed_anchor(init, shrinkage, n_classes, n_features):
     """``(init, shrinkage)`` of the one anchor kept without comparing where
     sets of held-out classes would keep too few (``keeps_too_few``), or
-    samples are held out for want of classes
-    (``_fitting._too_few_classes_to_hold_out``). Where
+    there are too few classes to hold any out
+    (``_fitting._fixed_anchor_alone``). Where
     the classes' means leave at most ``FEW_KEPT_UNSPANNED`` of the inputs'
     directions unspanned (or none), ``init="auto"`` (or ``"plda"``) keeps
     the PLDA anchor at ``FEW_KEPT_SHRINKAGE``; elsewhere ``init``

@@ -908,7 +908,39 @@ def test_few_classes_sets_the_defaults_beside_the_anchor_samples_choose(
     np.testing.assert_allclose(X_train.mean(axis=0), 0, atol=1e-12)
 
 
-def test_few_classes_kept_span_compares_the_defaults_with_the_whitened_anchor(
+def test_few_classes_seen_scores_the_training_classes_new_rows(tmp_path, monkeypatch):
+    import few_classes
+    import few_kept_span
+
+    from helpers import informative_and_noise
+
+    X, y = informative_and_noise(n_classes=10, n_per_class=20, n_noise=60)
+    loaders = {"narrow": lambda: (X[:, :8], y, True), "wide": lambda: (X, y, True)}
+    monkeypatch.setattr(few_kept_span, "loaders", lambda: loaders)
+    few_classes.main(["--seen", "--draws", "2", "--output", str(tmp_path)])
+    results = json.loads((tmp_path / "few_classes_seen.json").read_text())
+    assert list(results) == ["narrow"]
+    draws = results["narrow"]["draws"]
+    assert len(draws) == 2
+    for draw in draws:
+        assert set(draw) == {"defaults", few_classes.WITH_HEAD}
+        for scores in draw.values():
+            assert set(scores) == {*few_classes.SEEN_SCORES, "fit s"}
+            assert 0 <= scores["accuracy"] <= 1
+            assert scores["fit s"] > 0
+    gains = [few_classes.seen_gain(draws, what) for what in few_classes.SEEN_SCORES]
+    table = (tmp_path / "few_classes_seen.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| narrow ("))
+    assert (
+        row
+        == "| narrow (200, 8, 10) | "
+        + " | ".join(f"{gain:+.3f}" for gain in gains)
+        + " |"
+    )
+    assert f"- unseen classes: {gains[0]:+.3f} on average over 1 datasets" in table
+
+
+def test_few_classes_kept_span_compares_the_defaults_with_a_head_and_whitened(
     tmp_path, monkeypatch
 ):
     import few_classes
@@ -926,7 +958,11 @@ def test_few_classes_kept_span_compares_the_defaults_with_the_whitened_anchor(
     draws = results["narrow"]["draws"]
     assert results["narrow"]["shape"] == [200, 8, 10]
     assert [draw["kept"] for draw in draws] == [
-        {"defaults": "plda", few_classes.WHITENED: "whitened"}
+        {
+            few_classes.WHITENED: "whitened",
+            few_classes.WITH_HEAD: "plda",
+            "defaults": "plda",
+        }
     ] * 2
     for draw in draws:
         assert set(draw["nmi"]) == set(few_classes.SPAN_METHODS)
@@ -934,14 +970,18 @@ def test_few_classes_kept_span_compares_the_defaults_with_the_whitened_anchor(
     for seed, n_train in ((0, 2), (1, 3)):
         _, y_train, _, _ = few_kept_span.drawn(X[:, :8], y, seed, True, smallest=2)
         assert len(np.unique(y_train)) == n_train
-    gain = np.mean(
-        [d["nmi"]["defaults"] - d["nmi"][few_classes.WHITENED] for d in draws]
-    )
+
+    def gain(method, other):
+        return np.mean([d["nmi"][method] - d["nmi"][other] for d in draws])
+
+    left_out = gain("defaults", few_classes.WITH_HEAD)
+    plda = gain(few_classes.WITH_HEAD, few_classes.WHITENED)
     table = (tmp_path / "few_classes_kept_span.md").read_text()
     row = next(line for line in table.splitlines() if line.startswith("| narrow ("))
     assert row.startswith("| narrow (200, 8, 10) |")
-    assert row.endswith(f"| {gain:+.3f} |")
-    assert f"{gain:+.3f} on average over 1 datasets" in table
+    assert row.endswith(f"| {left_out:+.3f} | {plda:+.3f} |")
+    assert f"- the head left out: {left_out:+.3f} on average over 1 datasets" in table
+    assert f"- the PLDA anchor: {plda:+.3f} on average over 1 datasets" in table
 
 
 def test_tabular_choices_bar_counts_a_share_of_datasets_and_a_floor():

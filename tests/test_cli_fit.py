@@ -141,6 +141,21 @@ def test_fit_says_what_it_does_and_why_no_network_was_trained(digit_files, tmp_p
     assert "did not beat the anchor alone on held-out classes" in pca.stdout
 
 
+def test_with_three_classes_the_fit_says_why_no_head_was_trained(tmp_path):
+    X, y = load_digits(return_X_y=True)
+    three = y < 3
+    np.savez(tmp_path / "three.npz", X=X[three] / 16.0, y=y[three])
+    args = [tmp_path / "three.npz", "-o", tmp_path / "three.dsc", "-v"]
+    out = ok("fit", *args, "--random-state", "0").stdout
+    assert "init='whitened', shrinkage=0.1 kept alone, no head trained" in out
+    assert "(0 epochs)" in out
+    assert (
+        "No network was trained: with --init auto, 3 classes are too few to hold "
+        "any out and see whether a head transfers to new classes"
+    ) in out
+    assert "Validation" not in out
+
+
 def test_an_interrupted_fit_writes_nothing(
     digit_files, digit_model, tmp_path, monkeypatch
 ):
@@ -182,6 +197,11 @@ def test_the_fit_summary_of_a_choice_made_after_every_epoch():
     # the scores of many held-out classes, after every epoch
     model.validation_metric_ = "nearest-mean NMI"
     assert "(nearest-mean NMI 0.550, against 0.600)" in why_untrained(model)
+    # nothing held out: too few classes
+    model.validation_scores_, model.classes_ = None, np.arange(3)
+    assert why_untrained(model).startswith(
+        "with --init auto, 3 classes are too few to hold any out"
+    )
 
 
 def validation_line(stdout):

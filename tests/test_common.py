@@ -28,6 +28,15 @@ ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(ESTIMATORS)
+def expected_failed_checks(estimator):
+    """The checks that ``estimator`` fails by design, and why."""
+    if estimator.init == "auto" and estimator.solver == "adam":
+        # The check fits two classes, too few to hold any out: init="auto"
+        # then keeps an anchor alone and trains nothing, so n_iter_ is 0.
+        return {"check_transformer_n_iter": "no head is trained with 2 classes"}
+    return {}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

@@ -772,8 +772,7 @@ def test_with_three_classes_and_few_directions_the_plda_anchor_is_kept():
     """Three training classes of 24 features leave 22 directions unspanned,
     few enough: as with 4 or 5 classes, the defaults keep the PLDA anchor on
     Ledoit-Wolf's covariance, whose geometry the features' units do not
-    change (the whitened anchor at a fixed shrinkage, kept there before,
-    changes with them)."""
+    change (the whitened anchor at a fixed shrinkage changes with them)."""
     X, y = informative_and_noise(n_classes=3)
     scaled = X * np.logspace(-2, 2, X.shape[1])
 
@@ -795,11 +794,14 @@ def test_with_three_classes_and_few_directions_the_plda_anchor_is_kept():
     assert not np.allclose(whitened, whitened_scaled, rtol=0.1, atol=0.1)
 
 
-def test_with_three_classes_samples_of_them_do_not_choose_the_anchor():
+def test_with_three_classes_samples_of_them_do_not_choose_the_anchor(capsys):
     """Three training digits: no class can be held out, and held-out samples
     of those digits prefer the closed form, which separates exactly them.
-    The defaults keep the whitened anchor (the samples choose the head's
-    epochs) and cluster the seven other digits far better."""
+    The defaults keep the whitened anchor alone, fitted on every row (nothing
+    held out, no head trained: no held-out class could show that one
+    transfers), say so, and cluster the seven other digits far better."""
+    from sklearn_dsc._anchors import anchor_maps
+
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     seen = np.isin(y, [0, 1, 2])
@@ -808,11 +810,19 @@ def test_with_three_classes_samples_of_them_do_not_choose_the_anchor():
         fit_quietly(estimator, X[seen], y[seen])
         return kmeans_nmi(estimator.transform(X[~seen]), y[~seen], random_state=0)
 
-    defaults = DeepSpectralClusteringEmbedder(random_state=0)
+    defaults = DeepSpectralClusteringEmbedder(random_state=0, verbose=1)
     samples = DeepSpectralClusteringEmbedder(validation_split="samples", random_state=0)
     nmi, chosen_by_samples = unseen_nmi(defaults), unseen_nmi(samples)
     assert (defaults.init_, defaults.shrinkage_) == ("whitened", 0.1)
-    assert defaults.n_iter_ >= 1  # the head is trained, its epochs chosen
+    assert defaults.n_iter_ == 0
+    assert defaults.loss_curve_ == []
+    assert defaults.validation_scores_ is None
+    assert set(defaults.fit_stage_seconds_) == {"fitting anchors"}
+    assert "kept alone, no head trained: 3 training classes" in capsys.readouterr().out
+    ((weight, bias),) = anchor_maps([("whitened", 0.1)], X[seen], y[seen], 0)
+    np.testing.assert_allclose(
+        defaults.transform(X[~seen]), X[~seen] @ weight.T + bias, atol=1e-4
+    )
     assert samples.init_ == "closed_form"
     assert nmi > chosen_by_samples + 0.3
 
