@@ -73,6 +73,12 @@ METHODS = [
 ]
 # --kept-span: the datasets of few_kept_span.py, without the samples' choice
 SPAN_METHODS = ["raw features", WHITENED, WITH_HEAD, "defaults"]
+# --seen: what each draw scores, and how the page names it
+SEEN_SCORES = {
+    "unseen": "unseen classes",
+    "seen": "new rows of the training classes",
+    "accuracy": "predict's accuracy on them",
+}
 
 
 def digits():
@@ -277,14 +283,6 @@ def seen_gain(draws, what):
     return np.mean([draw["defaults"][what] - draw[WITH_HEAD][what] for draw in draws])
 
 
-# --seen: what each draw scores, and how the page names it
-SEEN_SCORES = {
-    "unseen": "unseen classes",
-    "seen": "new rows of the training classes",
-    "accuracy": "predict's accuracy on them",
-}
-
-
 def seen_markdown(results, args):
     lines = [
         "# Two or three training classes: what the head does for them",
@@ -403,7 +401,8 @@ def main(argv=None):
         help="those datasets, scored on new rows of the training classes too "
         "(few_classes_seen)",
     )
-    add_output(parser, "few_classes", "few_classes_kept_span.md", "few_classes_seen.md")
+    kept_span, seen = "few_classes_kept_span.md", "few_classes_seen.md"
+    add_output(parser, "few_classes", kept_span, seen, "and their .json")
     args = parser.parse_args(argv)
     if args.seen:
         results = run_seen(args)
