@@ -306,9 +306,9 @@ _ENDED = (Outcome.CONVERGED, Outcome.MAX_ITER, Outcome.STOPPED)
 
 
 def _too_few_classes_to_hold_out(settings, split):
-    """Whether ``init="auto"`` meets samples held out only because
-    ``validation_split="auto"`` found too few classes (fewer than 4) to hold
-    out whole ones: then ``_fixed_anchor_alone`` fits."""
+    """Whether, with ``init="auto"``, ``validation_split="auto"`` finds too
+    few classes (fewer than 4) to hold out whole ones (and would hold out
+    samples): then ``_fixed_anchor_alone`` fits, holding out nothing."""
     return (
         split == "samples"
         and settings.validation_split == "auto"
