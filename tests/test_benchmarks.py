@@ -915,29 +915,41 @@ def test_few_classes_seen_scores_the_training_classes_new_rows(tmp_path, monkeyp
     from helpers import informative_and_noise
 
     X, y = informative_and_noise(n_classes=10, n_per_class=20, n_noise=60)
+    monkeypatch.setattr(
+        few_classes, "CASES", {"blobs": (lambda: (X, y, None, None), True)}
+    )
     loaders = {"narrow": lambda: (X[:, :8], y, True), "wide": lambda: (X, y, True)}
     monkeypatch.setattr(few_kept_span, "loaders", lambda: loaders)
-    few_classes.main(["--seen", "--draws", "2", "--output", str(tmp_path)])
+    arguments = ["--seen", "--datasets", "blobs", "--classes", "3", "--draws", "2"]
+    few_classes.main([*arguments, "--output", str(tmp_path)])
     results = json.loads((tmp_path / "few_classes_seen.json").read_text())
-    assert list(results) == ["narrow"]
-    draws = results["narrow"]["draws"]
-    assert len(draws) == 2
-    for draw in draws:
-        assert set(draw) == {"defaults", few_classes.WITH_HEAD}
-        for scores in draw.values():
-            assert set(scores) == {*few_classes.SEEN_SCORES, "fit s"}
-            assert 0 <= scores["accuracy"] <= 1
-            assert scores["fit s"] > 0
-    gains = [few_classes.seen_gain(draws, what) for what in few_classes.SEEN_SCORES]
-    table = (tmp_path / "few_classes_seen.md").read_text()
-    row = next(line for line in table.splitlines() if line.startswith("| narrow ("))
-    assert (
-        row
-        == "| narrow (200, 8, 10) | "
-        + " | ".join(f"{gain:+.3f}" for gain in gains)
-        + " |"
+    cases, spans = (
+        results[few_classes.FEW_CLASSES_DATASETS],
+        results[few_classes.SPAN_DATASETS],
     )
-    assert f"- unseen classes: {gains[0]:+.3f} on average over 1 datasets" in table
+    assert list(cases) == ["blobs, 3 classes"]
+    assert list(spans) == ["narrow"]  # too many directions left in "wide"
+    assert spans["narrow"]["shape"] == [200, 8, 10]
+    table = (tmp_path / "few_classes_seen.md").read_text()
+    for name, result, row_start in (
+        ("blobs, 3 classes", cases["blobs, 3 classes"], "| blobs, 3 classes |"),
+        ("narrow", spans["narrow"], "| narrow (200, 8, 10) |"),
+    ):
+        draws = result["draws"]
+        assert len(draws) == 2, name
+        for draw in draws:
+            assert set(draw) == {"defaults", few_classes.WITH_HEAD}
+            for scores in draw.values():
+                assert set(scores) == {*few_classes.SEEN_SCORES, "fit s"}
+                assert 0 <= scores["accuracy"] <= 1
+                assert scores["fit s"] > 0
+        gains = [few_classes.seen_gain(draws, what) for what in few_classes.SEEN_SCORES]
+        row = next(line for line in table.splitlines() if line.startswith(row_start))
+        assert row == f"{row_start} " + " | ".join(f"{g:+.3f}" for g in gains) + " |"
+    gain = few_classes.seen_gain(spans["narrow"]["draws"], "unseen")
+    assert f"- unseen classes: {gain:+.3f} on average over 1 datasets" in table
+    gain = few_classes.seen_gain(cases["blobs, 3 classes"]["draws"], "unseen")
+    assert f"- unseen classes: {gain:+.3f} on average over 1 settings" in table
 
 
 def test_few_classes_kept_span_compares_the_defaults_with_a_head_and_whitened(
