@@ -27,11 +27,11 @@ few directions unspanned, the whitened anchor at 0.1 for the digits' 64
 pixels).
 
 ``--kept-span`` measures raw features, the defaults, the whitened anchor
-with its head and the defaults' anchor with its head on the datasets of
-``few_kept_span.py`` (with its ``--more`` and ``--fresh``) whose 2 training
-classes leave at most ``FEW_KEPT_UNSPANNED`` directions unspanned, drawn as
-that script draws them but with 2 or 3 training classes (the page
-``few_classes_kept_span``).
+at 0.1 with its head and alone, and the defaults' anchor with its head on
+the datasets of ``few_kept_span.py`` (with its ``--more`` and ``--fresh``)
+whose 2 training classes leave at most ``FEW_KEPT_UNSPANNED`` directions
+unspanned, drawn as that script draws them but with 2 or 3 training
+classes (the page ``few_classes_kept_span``).
 
 ``--seen`` asks what leaving the head out costs the training classes
 themselves: on the same datasets and draws, the defaults and the defaults'
@@ -60,11 +60,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder
+from sklearn_dsc._anchors import anchor_maps
 from sklearn_dsc._selection import FEW_KEPT_UNSPANNED, fixed_anchor
 from sklearn_dsc.metrics import kmeans_nmi
 
 WHITENED = 'init="whitened", shrinkage=0.1'
 WITH_HEAD = "the defaults' anchor, a head beside it"
+WHITENED_ALONE = "the whitened anchor at 0.1, alone"
 METHODS = [
     "raw features",
     "held-out samples choose the anchor",
@@ -73,7 +75,7 @@ METHODS = [
     WITH_HEAD,
 ]
 # --kept-span: the datasets of few_kept_span.py, without the samples' choice
-SPAN_METHODS = ["raw features", WHITENED, WITH_HEAD, "defaults"]
+SPAN_METHODS = ["raw features", WHITENED, WITH_HEAD, WHITENED_ALONE, "defaults"]
 # --seen: its two groups of datasets, what each draw scores, and how the
 # page names it
 FEW_CLASSES_DATASETS = "few_classes.md's datasets"
@@ -155,6 +157,11 @@ def measure(X_train, y_train, X_test, y_test, seed, methods=METHODS):
             embedded = estimator.transform(X_test)
             nmi[name] = kmeans_nmi(embedded, y_test, random_state=seed)
             kept[name] = estimator.init_
+    if WHITENED_ALONE in methods:
+        codes = np.unique(y_train, return_inverse=True)[1]
+        ((weight, bias),) = anchor_maps([("whitened", 0.1)], X_train, codes, seed)
+        embedded = X_test @ weight.T + bias
+        nmi[WHITENED_ALONE] = kmeans_nmi(embedded, y_test, random_state=seed)
     return {"nmi": nmi, "kept": kept}
 
 
@@ -345,6 +352,14 @@ def seen_markdown(results, args):
     return "\n".join(lines) + "\n"
 
 
+# --kept-span: the differences the page gives, each a method less another
+KEPT_SPAN_GAINS = {
+    "the head left out": ("defaults", WITH_HEAD),
+    "the PLDA anchor, a head beside each": (WITH_HEAD, WHITENED),
+    "the PLDA anchor, both alone": ("defaults", WHITENED_ALONE),
+}
+
+
 def kept_span_markdown(results, args):
     lines = [
         "# Two or three training classes, on many datasets",
@@ -355,28 +370,29 @@ def kept_span_markdown(results, args):
         "over draws. The datasets are those of `few_kept_span.py` (with `--more` "
         "and `--fresh`) whose 2 training classes leave at most "
         f"{FEW_KEPT_UNSPANNED} directions unspanned, where the defaults keep the "
-        "PLDA anchor on Ledoit-Wolf's covariance, alone. *defaults - with a "
-        f"head*: the defaults less that anchor with a head trained beside it "
-        "(its epochs chosen by held-out samples); *with a head - whitened*: that "
-        f"less the estimator with `{WHITENED}` (the whitened anchor at 0.1, a "
-        "head trained beside it alike).",
+        "PLDA anchor on Ledoit-Wolf's covariance, alone. The estimators with a "
+        "head train it beside their anchor, its epochs chosen by held-out "
+        f"samples: `{WHITENED}` beside the whitened anchor at 0.1, *{WITH_HEAD}* "
+        "beside the PLDA one. The last columns are the differences summed up "
+        "below the table.",
         "",
         "| dataset (rows, features, classes) | "
         + " | ".join(SPAN_METHODS)
-        + " | defaults - with a head | with a head - whitened |",
-        "|---" * (len(SPAN_METHODS) + 3) + "|",
+        + " | "
+        + " | ".join(f"{a} - {b}" for a, b in KEPT_SPAN_GAINS.values())
+        + " |",
+        "|---" * (len(SPAN_METHODS) + len(KEPT_SPAN_GAINS) + 1) + "|",
     ]
-    gains = {"the head left out": {}, "the PLDA anchor": {}}
+    gains = {what: {} for what in KEPT_SPAN_GAINS}
     for name, result in results.items():
         draws = result["draws"]
         means = {m: np.mean([run["nmi"][m] for run in draws]) for m in SPAN_METHODS}
-        left_out = gains["the head left out"][name] = (
-            means["defaults"] - means[WITH_HEAD]
-        )
-        plda = gains["the PLDA anchor"][name] = means[WITH_HEAD] - means[WHITENED]
-        cells = " | ".join(f"{means[m]:.3f}" for m in SPAN_METHODS)
+        for what, (method, other) in KEPT_SPAN_GAINS.items():
+            gains[what][name] = means[method] - means[other]
+        cells = [f"{means[m]:.3f}" for m in SPAN_METHODS]
+        cells += [f"{gains[what][name]:+.3f}" for what in KEPT_SPAN_GAINS]
         described = f"{name} ({', '.join(str(v) for v in result['shape'])})"
-        lines.append(f"| {described} | {cells} | {left_out:+.3f} | {plda:+.3f} |")
+        lines.append(f"| {described} | " + " | ".join(cells) + " |")
     lines.append("")
     lines += [gain_summary(what, by_name) for what, by_name in gains.items()]
     return "\n".join(lines) + "\n"

@@ -983,17 +983,25 @@ def test_few_classes_kept_span_compares_the_defaults_with_a_head_and_whitened(
         _, y_train, _, _ = few_kept_span.drawn(X[:, :8], y, seed, True, smallest=2)
         assert len(np.unique(y_train)) == n_train
 
-    def gain(method, other):
-        return np.mean([d["nmi"][method] - d["nmi"][other] for d in draws])
-
-    left_out = gain("defaults", few_classes.WITH_HEAD)
-    plda = gain(few_classes.WITH_HEAD, few_classes.WHITENED)
+    gains = {
+        what: np.mean([d["nmi"][method] - d["nmi"][other] for d in draws])
+        for what, (method, other) in few_classes.KEPT_SPAN_GAINS.items()
+    }
+    assert list(gains) == [
+        "the head left out",
+        "the PLDA anchor, a head beside each",
+        "the PLDA anchor, both alone",
+    ]
     table = (tmp_path / "few_classes_kept_span.md").read_text()
     row = next(line for line in table.splitlines() if line.startswith("| narrow ("))
     assert row.startswith("| narrow (200, 8, 10) |")
-    assert row.endswith(f"| {left_out:+.3f} | {plda:+.3f} |")
-    assert f"- the head left out: {left_out:+.3f} on average over 1 datasets" in table
-    assert f"- the PLDA anchor: {plda:+.3f} on average over 1 datasets" in table
+    assert row.endswith(" | ".join(f"{g:+.3f}" for g in gains.values()) + " |")
+    for what, gain in gains.items():
+        assert f"- {what}: {gain:+.3f} on average over 1 datasets" in table
+    # the whitened anchor alone is what the defaults keep on wide inputs
+    halves = few_kept_span.drawn(X, y, 0, True, smallest=2)
+    wide = few_classes.measure(*halves, 0, methods=few_classes.SPAN_METHODS)["nmi"]
+    assert wide["defaults"] == pytest.approx(wide[few_classes.WHITENED_ALONE])
 
 
 def test_tabular_choices_bar_counts_a_share_of_datasets_and_a_floor():
