@@ -127,6 +127,12 @@ def warn_if_head_parameters_unused(estimator):
             "with init='auto' and fewer than 10 held-out classes a head "
             "is trained only beside the closed_form anchor"
         )
+    elif estimator.validation_scores_ is None:  # too few classes to hold out
+        why = (
+            f"with init='auto' and {len(estimator.classes_)} classes none can "
+            "be held out to show that a head transfers, so none is trained; "
+            "set init to train one"
+        )
     else:
         why = "no head was trained"
     warn(

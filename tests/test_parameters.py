@@ -95,3 +95,9 @@ def test_head_parameters_that_an_anchor_alone_ignores_are_named():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         DeepSpectralClusteringEmbedder(random_state=0).fit(X, y)  # the defaults
+    # with three classes none is held out, and no head is trained either
+    three = y < 3
+    with pytest.warns(UserWarning, match="with init='auto' and 3 classes none can"):
+        DeepSpectralClusteringEmbedder(hidden_layer_sizes=(8,), random_state=0).fit(
+            X[three], y[three]
+        )
