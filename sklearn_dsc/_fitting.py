@@ -343,13 +343,13 @@ def _fixed_anchor_alone(X, codes, n_classes, run):
     --kept-span), +0.036 on average, above by more than 0.005 on 23 and
     below on 9 (at worst LetterRecognition, -0.057; up to +0.329, Ontario
     towns); a head trained beside either, +0.026 (21 above, 10 below). The
-    anchor alone rather than beside a head whose
-    epochs held-out samples choose: there +0.011 (21 above, 5 below; at
-    worst vowels by sound, -0.050), on the three datasets above -0.010 to
-    +0.024; fitted on 70 % of the training classes' rows, +0.007 on
-    average on the other 30 % of the 36 (median 0.000; 15 above, 13 below;
-    but -0.143 on three letters of LetterRecognition) and +0.003 in the
-    accuracy of ``predict`` (--seen), in 0.045x the time.
+    anchor alone rather than beside a head whose epochs held-out samples
+    choose: there +0.011 (21 above, 5 below; at worst vowels by sound,
+    -0.050), on the three datasets above -0.010 to +0.024; fitted on 70 %
+    of the training classes' rows, +0.007 on average on the other 30 % of
+    the 36 (median 0.000; 15 above, 13 below; but -0.143 on three letters
+    of LetterRecognition) and +0.003 in the accuracy of ``predict``
+    (--seen), in 0.045x the time.
     """
     init, shrinkage = fixed_anchor(
         "auto", run.settings.shrinkage, n_classes, X.shape[1]
