@@ -78,6 +78,7 @@ METHODS = [
 SPAN_METHODS = ["raw features", WHITENED, WITH_HEAD, WHITENED_ALONE, "defaults"]
 # --seen: its two groups of datasets, what each draw scores, and how the
 # page names it
+SEEN_METHODS = ["defaults", WITH_HEAD]
 FEW_CLASSES_DATASETS = "few_classes.md's datasets"
 SPAN_DATASETS = "dataset (rows, features, classes)"
 SEEN_SCORES = {
@@ -129,12 +130,13 @@ def drawn(data, n_train, seed, standardise):
     return X_train, y_train, X_test, y_test
 
 
-def measure(X_train, y_train, X_test, y_test, seed, methods=METHODS):
-    """Each of ``methods``' unseen-class NMI, and the anchor each estimator
-    kept."""
+def estimators(X_train, y_train, seed, methods):
+    """``{method: estimator}``, unfitted, for those of ``methods`` that are
+    estimators; ``WITH_HEAD``'s anchor is ``fixed_anchor``'s for
+    ``X_train``'s classes."""
     n_classes = len(np.unique(y_train))
     init, shrinkage = fixed_anchor("auto", "auto", n_classes, X_train.shape[1])
-    estimators = {
+    every = {
         "held-out samples choose the anchor": DeepSpectralClusteringEmbedder(
             validation_split="samples", random_state=seed
         ),
@@ -146,13 +148,19 @@ def measure(X_train, y_train, X_test, y_test, seed, methods=METHODS):
             init=init, shrinkage=shrinkage, random_state=seed
         ),
     }
-    estimators = {name: e for name, e in estimators.items() if name in methods}
+    return {name: e for name, e in every.items() if name in methods}
+
+
+def measure(X_train, y_train, X_test, y_test, seed, methods=METHODS):
+    """Each of ``methods``' unseen-class NMI, and the anchor each estimator
+    kept."""
+    chosen = estimators(X_train, y_train, seed, methods)
     nmi = {"raw features": kmeans_nmi(X_test, y_test, random_state=seed)}
     kept = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
-        for name, estimator in estimators.items():
+        for name, estimator in chosen.items():
             estimator.fit(X_train, y_train)
             embedded = estimator.transform(X_test)
             nmi[name] = kmeans_nmi(embedded, y_test, random_state=seed)
@@ -226,20 +234,11 @@ def measure_seen(X_train, y_train, X_test, y_test, seed):
     X_fit, X_seen, y_fit, y_seen = train_test_split(
         X_train, y_train, test_size=0.3, stratify=y_train, random_state=seed
     )
-    init, shrinkage = fixed_anchor(
-        "auto", "auto", len(np.unique(y_fit)), X_fit.shape[1]
-    )
-    estimators = {
-        "defaults": DeepSpectralClusteringEmbedder(random_state=seed),
-        WITH_HEAD: DeepSpectralClusteringEmbedder(
-            init=init, shrinkage=shrinkage, random_state=seed
-        ),
-    }
     scores = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
-        for name, estimator in estimators.items():
+        for name, estimator in estimators(X_fit, y_fit, seed, SEEN_METHODS).items():
             began = time.perf_counter()
             estimator.fit(X_fit, y_fit)
             seconds = time.perf_counter() - began
@@ -321,8 +320,11 @@ def seen_markdown(results, args):
         "alone) less that anchor with a head trained beside it (its epochs "
         "chosen by held-out samples), mean over draws.",
     ]
-    seconds = {"defaults": 0.0, WITH_HEAD: 0.0}
-    for group, counted in ((FEW_CLASSES_DATASETS, "settings"), (SPAN_DATASETS, None)):
+    seconds = dict.fromkeys(SEEN_METHODS, 0.0)
+    for group, counted in (
+        (FEW_CLASSES_DATASETS, "settings"),
+        (SPAN_DATASETS, "datasets"),
+    ):
         lines += [
             "",
             f"| {group} | " + " | ".join(SEEN_SCORES.values()) + " |",
@@ -341,7 +343,7 @@ def seen_markdown(results, args):
             lines.append(f"| {name} | {cells} |")
         lines.append("")
         lines += [
-            gain_summary(label, gains[what], counted or "datasets")
+            gain_summary(label, gains[what], counted)
             for what, label in SEEN_SCORES.items()
         ]
     lines.append(
