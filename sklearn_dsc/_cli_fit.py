@@ -9,6 +9,7 @@ from ._anchors import LEDOIT_WOLF, shrinkage_text
 from ._cli_data import add_sep
 from ._clock import describe_seconds
 from ._files import DataError, check_output, read_table
+from ._parameters import StartKept, held_out_data, why_start_kept
 from ._selection import KMEANS_NMI
 
 
@@ -146,7 +147,7 @@ def fit(args):
         print(f"Anchor: {anchor(model)}")
     untrained = why_untrained(model)
     if untrained:
-        print(f"No network was trained: {untrained}.")
+        print(f"No trained network was kept: {untrained}.")
     print(f"Time: {describe_seconds(model.fit_stage_seconds_)}")
     if model.validation_scores_:
         print(
@@ -199,34 +200,37 @@ def held_out_description(model):
 
 
 def why_untrained(model):
-    """Why a fitted model trained no network, or ``None`` if it trained one."""
-    if model.n_iter_ > 0 or model.init_ is None:
-        return None  # a network was trained, or the closed form has none
-    scores = model.validation_scores_ or []
-    if len(scores) >= 2:
-        trained = "network" if model.init_ == "random" else "head beside the anchor"
-        start = "its random start" if model.init_ == "random" else "the anchor alone"
+    """Why a fitted model kept no trained network (``why_start_kept``), or
+    ``None`` if it kept one."""
+    why = why_start_kept(model)
+    if why is None:
+        return None
+    random = model.init_ == "random"
+    start = "its random start" if random else "the anchor alone"
+    if why is StartKept.NOT_BEATEN:
+        scores = model.validation_scores_
+        trained = "network" if random else "head beside the anchor"
         best = "" if len(scores) == 2 else ", at its best epoch"
         return (
             f"the {trained} trained on the training classes did not beat {start} "
-            f"on held-out classes ({metric(model)} {max(scores[1:]):.3f}{best}, "
-            f"against {scores[0]:.3f}), so the embedding is {start}"
+            f"on {held_out_data(model)} ({metric(model)} {max(scores[1:]):.3f}"
+            f"{best}, against {scores[0]:.3f}), so the embedding is {start}"
         )
-    if len(scores) == 1:
+    if why is StartKept.HEAD_NOT_TRIED:
         return (
             f"the anchor kept is the {model.init_} one, and with --init auto and "
             "fewer than 10 held-out classes a head is trained only beside the "
             "closed_form anchor, so the embedding is the anchor (--init pca, "
             "whitened, plda or closed_form trains a head)"
         )
-    if model.validation_scores_ is None:  # too few classes to hold any out
+    if why is StartKept.TOO_FEW_CLASSES:
         return (
             f"with --init auto, {len(model.classes_)} classes are too few to hold "
             "any out and see whether a head transfers to new classes, so the "
             f"embedding is the {model.init_} anchor (--init pca, whitened, plda "
             "or closed_form trains a head)"
         )
-    return None
+    return f"no epoch was kept, so the embedding is {start}"
 
 
 def add(commands, debug):

@@ -282,7 +282,13 @@ def fit_adam(X, codes, n_classes, run, previous):
         )
     # the anchor: the settings', or the one the held-out samples choose
     result = previous or start(X_train, codes_train, run, score=held_out.score)
-    _train(result, X_train, codes_train, run, Schedule(max_iter, held_out.score))
+    schedule = Schedule(max_iter, held_out.score)
+    expected = (Outcome.CONVERGED, Outcome.MAX_ITER)
+    outcome = _train(result, X_train, codes_train, run, schedule, expected)
+    # running out of epochs matters only where an epoch's weights are kept
+    # (the first score is the start's)
+    if outcome is Outcome.MAX_ITER and np.argmax(result.history.validation_scores):
+        warn_outcome(outcome, result.history, settings.training)
     result.history.validation_metric = KMEANS_NMI
     return result
 

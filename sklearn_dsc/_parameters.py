@@ -5,13 +5,17 @@ parameters that build it (``ARCHITECTURE_PARAMETERS``) are recorded when it
 is built (``record_built_with``) and continuing refuses other values
 (``check_built_with``) rather than ignore them. A fit that keeps an anchor
 alone says which of the head's parameters (``HEAD_PARAMETERS``) set by the
-caller had no effect (``warn_if_head_parameters_unused``).
+caller had no effect (``warn_if_head_parameters_unused``); why it kept
+its start is read from the fitted estimator in one place
+(``why_start_kept``), which the command line's summary reads too.
 """
 
+import enum
 import inspect
 
 import numpy as np
 
+from ._selection import resolved_split
 from ._warnings import warn
 
 # Parameters of the trained network's own shape
@@ -99,11 +103,67 @@ def check_built_with(estimator, incremental):
     )
 
 
+class StartKept(enum.Enum):
+    """Why a fit kept its start (``why_start_kept``)."""
+
+    # held-out data scored the start above what was trained from it
+    NOT_BEATEN = enum.auto()
+    # init="auto" with fewer than 10 held-out classes: the anchor scored
+    # alone, a head trained only beside the closed form
+    HEAD_NOT_TRIED = enum.auto()
+    # init="auto" with 2 or 3 classes: none held out, the anchor kept alone
+    TOO_FEW_CLASSES = enum.auto()
+    # none of these (a head whose outputs did not vary, say)
+    NOT_TRAINED = enum.auto()
+
+
+def kept_start(estimator):
+    """Whether a fitted estimator's embedding is where its fit started: an
+    anchor with no trained head, or, for ``init="random"``, a network
+    trained for no epoch. ``False`` for the closed form, which trains no
+    network."""
+    if estimator.init_ is None:
+        return False
+    if estimator.init_ == "random":
+        return estimator.n_iter_ == 0
+    return not estimator.module_.head_scale
+
+
+def why_start_kept(estimator):
+    """A ``StartKept`` where ``kept_start``, else ``None``."""
+    if not kept_start(estimator):
+        return None
+    scores = estimator.validation_scores_
+    if scores is not None and len(scores) >= 2:
+        return StartKept.NOT_BEATEN
+    if scores is not None and len(scores) == 1:
+        return StartKept.HEAD_NOT_TRIED
+    # as _fitting._too_few_classes_to_hold_out decides it
+    if (
+        scores is None
+        and estimator.init == "auto"
+        and estimator.early_stopping
+        and estimator.validation_split == "auto"
+        and resolved_split("auto", len(estimator.classes_)) == "samples"
+    ):
+        return StartKept.TOO_FEW_CLASSES
+    return StartKept.NOT_TRAINED
+
+
+def held_out_data(estimator):
+    """What the validation scores were measured on, in a few words."""
+    on_classes = getattr(estimator, "n_validation_classes_", None) is not None
+    return "held-out classes" if on_classes else "held-out samples"
+
+
 def warn_if_head_parameters_unused(estimator):
     """Say once per fit when the embedding is an anchor alone, so that the
     head's parameters set by the caller (a grid search over
     ``hidden_layer_sizes``, say) had no effect on it."""
-    if estimator.init_ in (None, "random") or estimator.module_.head_scale:
+    if estimator.init_ == "random":
+        return
+    why = why_start_kept(estimator)
+    if why is None:
         return
     defaults = {
         name: parameter.default
@@ -116,27 +176,24 @@ def warn_if_head_parameters_unused(estimator):
     ]
     if not unused:
         return
-    scores = estimator.validation_scores_ or []
-    if len(scores) >= 2:
-        why = (
+    texts = {
+        StartKept.NOT_BEATEN: (
             "the head trained on the training classes did not cluster "
-            "held-out classes better than the anchor alone"
-        )
-    elif len(scores) == 1:
-        why = (
+            f"{held_out_data(estimator)} better than the anchor alone"
+        ),
+        StartKept.HEAD_NOT_TRIED: (
             "with init='auto' and fewer than 10 held-out classes a head "
             "is trained only beside the closed_form anchor"
-        )
-    elif estimator.validation_scores_ is None:  # too few classes to hold out
-        why = (
+        ),
+        StartKept.TOO_FEW_CLASSES: (
             f"with init='auto' and {len(estimator.classes_)} classes none can "
             "be held out to show that a head transfers, so none is trained; "
             "set init to train one"
-        )
-    else:
-        why = "no head was trained"
+        ),
+        StartKept.NOT_TRAINED: "no head was trained",
+    }
     warn(
-        f"No trained head was kept ({why}): the embedding is the "
+        f"No trained head was kept ({texts[why]}): the embedding is the "
         f"{estimator.init_} anchor alone and does not depend on "
         f"{', '.join(unused)}.",
         UserWarning,

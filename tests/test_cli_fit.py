@@ -131,7 +131,7 @@ def test_fit_says_what_it_does_and_why_no_network_was_trained(digit_files, tmp_p
         "init='whitened', shrinkage=0.1 kept without comparing anchors: sets of 2 "
         "held-out classes would keep 3 training classes, fewer than 4"
     ) in verbose.stdout
-    assert "No network was trained: the anchor kept is the whitened one" in (
+    assert "No trained network was kept: the anchor kept is the whitened one" in (
         verbose.stdout
     )
     # a head that was trained but not kept is explained too
@@ -150,7 +150,7 @@ def test_with_three_classes_the_fit_says_why_no_head_was_trained(tmp_path):
     assert "init='whitened', shrinkage=0.1 kept alone, no head trained" in out
     assert "(0 epochs)" in out
     assert (
-        "No network was trained: with --init auto, 3 classes are too few to hold "
+        "No trained network was kept: with --init auto, 3 classes are too few to hold "
         "any out and see whether a head transfers to new classes"
     ) in out
     assert "Validation" not in out
@@ -182,7 +182,16 @@ def test_the_fit_summary_of_a_choice_made_after_every_epoch():
     from sklearn_dsc._cli_fit import validation_summary, why_untrained
 
     scores = [0.6, 0.61, 0.65, 0.63, 0.62, 0.64]
-    model = SimpleNamespace(validation_scores_=scores, n_iter_=0, init_="whitened")
+    model = SimpleNamespace(
+        validation_scores_=scores,
+        n_iter_=0,
+        init_="whitened",
+        module_=SimpleNamespace(head_scale=torch.tensor(0.0)),
+        n_validation_classes_=3,
+        init="auto",
+        early_stopping=True,
+        validation_split="auto",
+    )
     assert validation_summary(model) == "start 0.600, best 0.650 after epoch 2 of 5"
     assert "(k-means NMI 0.650, at its best epoch, against 0.600)" in why_untrained(
         model
@@ -197,6 +206,14 @@ def test_the_fit_summary_of_a_choice_made_after_every_epoch():
     # the scores of many held-out classes, after every epoch
     model.validation_metric_ = "nearest-mean NMI"
     assert "(nearest-mean NMI 0.550, against 0.600)" in why_untrained(model)
+    assert "on held-out classes" in why_untrained(model)
+    # a head trained on held-out samples, none of whose epochs was kept
+    model.n_iter_, model.n_validation_classes_ = 3, None
+    assert "did not beat the anchor alone on held-out samples" in why_untrained(model)
+    # a head that was kept
+    model.module_.head_scale = torch.tensor(0.5)
+    assert why_untrained(model) is None
+    model.module_.head_scale = torch.tensor(0.0)
     # nothing held out: too few classes
     model.validation_scores_, model.classes_ = None, np.arange(3)
     assert why_untrained(model).startswith(

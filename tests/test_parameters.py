@@ -3,13 +3,18 @@ new values; and the head's parameters that an anchor alone ignores."""
 
 import re
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.datasets import load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder
+from sklearn_dsc._parameters import StartKept, why_start_kept
 
 from helpers import fit_quietly, informative_and_noise
 
@@ -101,3 +106,72 @@ def test_head_parameters_that_an_anchor_alone_ignores_are_named():
         DeepSpectralClusteringEmbedder(hidden_layer_sizes=(8,), random_state=0).fit(
             X[three], y[three]
         )
+
+
+def test_a_head_that_held_out_samples_did_not_keep_is_named_as_such():
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    # three classes: samples are held out; the anchor alone clusters them
+    # perfectly, so no epoch of the head beats it and the start is kept
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator = DeepSpectralClusteringEmbedder(
+            init="plda", max_iter=3, random_state=0
+        ).fit(X, y)
+    assert estimator.n_iter_ == 3
+    assert estimator.n_validation_classes_ is None
+    assert estimator.validation_scores_[0] == max(estimator.validation_scores_)
+    assert not estimator.module_.head_scale
+    assert why_start_kept(estimator) is StartKept.NOT_BEATEN
+    messages = [str(warning.message) for warning in caught]
+    assert any(
+        "did not cluster held-out samples better than the anchor alone" in message
+        and "does not depend on max_iter=3" in message
+        for message in messages
+    ), messages
+    # the epochs ran out, but none of them is kept: nothing to warn about
+    assert not any(
+        issubclass(warning.category, ConvergenceWarning) for warning in caught
+    ), messages
+    # a head that is kept
+    kept = fit_quietly(
+        DeepSpectralClusteringEmbedder(init="plda", early_stopping=False, max_iter=2),
+        X,
+        y,
+    )
+    assert kept.module_.head_scale > 0
+    assert why_start_kept(kept) is None
+
+
+def test_why_the_start_was_kept_is_read_from_the_fitted_state():
+    def fitted(scores, n_classes=12, **params):
+        state = {
+            "init_": "plda",
+            "module_": SimpleNamespace(head_scale=torch.tensor(0.0)),
+            "validation_scores_": scores,
+            "classes_": np.arange(n_classes),
+            "init": "auto",
+            "early_stopping": True,
+            "validation_split": "auto",
+        }
+        return SimpleNamespace(**{**state, **params})
+
+    assert why_start_kept(fitted([0.6, 0.5])) is StartKept.NOT_BEATEN
+    assert why_start_kept(fitted([0.6])) is StartKept.HEAD_NOT_TRIED
+    assert why_start_kept(fitted(None, n_classes=3)) is StartKept.TOO_FEW_CLASSES
+    # nothing held out for another reason
+    for params in [{"init": "plda"}, {"early_stopping": False}]:
+        estimator = fitted(None, n_classes=3, **params)
+        assert why_start_kept(estimator) is StartKept.NOT_TRAINED
+    assert why_start_kept(fitted(None, validation_split="samples")) is (
+        StartKept.NOT_TRAINED
+    )
+    # a trained head kept, the closed form, a network trained from a random start
+    kept = fitted([0.5, 0.6])
+    kept.module_.head_scale = torch.tensor(0.5)
+    assert why_start_kept(kept) is None
+    assert why_start_kept(fitted([0.6], init_=None)) is None
+    random = fitted([0.6, 0.5], init_="random", n_iter_=4)
+    assert why_start_kept(random) is None
+    random.n_iter_ = 0
+    assert why_start_kept(random) is StartKept.NOT_BEATEN
