@@ -119,7 +119,7 @@ def fit(args):
         if getattr(args, flag) is not None:
             params[flag] = getattr(args, flag)
     check_options(params, DeepSpectralClusteringEmbedder._parameter_constraints)
-    progress = None if args.quiet or args.verbose else EpochProgress()
+    progress = None if args.quiet or args.verbose else EpochProgress("fitting")
     model = DeepSpectralClusteringEmbedder(
         **params, verbose=args.verbose, callback=progress
     )

@@ -120,7 +120,7 @@ def test_fit_says_what_it_does_and_why_no_network_was_trained(digit_files, tmp_p
         assert re.search(r"split 10 of 10, about \d+s left$", splits[-1])
     # the progress bar shows the same stages
     quiet = ok("fit", *ten, "-o", tmp_path / "q.dsc")
-    assert "choosing the anchor, k-means: held-out class split 10 of 10" in (
+    assert "fitting: choosing the anchor, k-means: held-out class split 10 of 10" in (
         quiet.stderr
     )
     # five digits: sets of 2 held-out classes would keep 3: none is scored
