@@ -220,17 +220,23 @@ def why_untrained(model):
         return (
             f"the anchor kept is the {model.init_} one, and with --init auto and "
             "fewer than 10 held-out classes a head is trained only beside the "
-            "closed_form anchor, so the embedding is the anchor (--init pca, "
-            "whitened, plda or closed_form trains a head)"
+            f"closed_form anchor, so the embedding is the anchor ({head_beside(model)})"
         )
     if why is StartKept.TOO_FEW_CLASSES:
         return (
             f"with --init auto, {len(model.classes_)} classes are too few to hold "
             "any out and see whether a head transfers to new classes, so the "
-            f"embedding is the {model.init_} anchor (--init pca, whitened, plda "
-            "or closed_form trains a head)"
+            f"embedding is the {model.init_} anchor ({head_beside(model)})"
         )
     return f"no epoch was kept, so the embedding is {start}"
+
+
+def head_beside(model):
+    """The options that train a head beside the anchor ``model`` kept."""
+    options = f"--init {model.init_}"
+    if model.shrinkage_ is not None:
+        options += f" --shrinkage {shrinkage_text(model.shrinkage_)}"
+    return f"{options} trains a head beside it"
 
 
 def add(commands, debug):

@@ -153,6 +153,8 @@ def test_with_three_classes_the_fit_says_why_no_head_was_trained(tmp_path):
         "No trained network was kept: with --init auto, 3 classes are too few to hold "
         "any out and see whether a head transfers to new classes"
     ) in out
+    # the options that train a head beside the same anchor
+    assert "(--init whitened --shrinkage 0.1 trains a head beside it)" in out
     assert "Validation" not in out
 
 
@@ -186,6 +188,7 @@ def test_the_fit_summary_of_a_choice_made_after_every_epoch():
         validation_scores_=scores,
         n_iter_=0,
         init_="whitened",
+        shrinkage_=0.1,
         module_=SimpleNamespace(head_scale=torch.tensor(0.0)),
         n_validation_classes_=3,
         init="auto",
@@ -218,6 +221,9 @@ def test_the_fit_summary_of_a_choice_made_after_every_epoch():
     model.validation_scores_, model.classes_ = None, np.arange(3)
     assert why_untrained(model).startswith(
         "with --init auto, 3 classes are too few to hold any out"
+    )
+    assert why_untrained(model).endswith(
+        "(--init whitened --shrinkage 0.1 trains a head beside it)"
     )
 
 
