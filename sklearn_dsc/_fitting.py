@@ -282,14 +282,32 @@ def fit_adam(X, codes, n_classes, run, previous):
         )
     # the anchor: the settings', or the one the held-out samples choose
     result = previous or start(X_train, codes_train, run, score=held_out.score)
+    run.report(
+        f"training {_trained_part(result.init)} on {len(codes_train)} rows, "
+        f"to be scored on {len(codes_val)} held-out samples after every epoch"
+    )
     schedule = Schedule(max_iter, held_out.score)
     expected = (Outcome.CONVERGED, Outcome.MAX_ITER)
     outcome = _train(result, X_train, codes_train, run, schedule, expected)
+    scores = result.history.validation_scores
+    best_epoch = int(np.argmax(scores))  # the first score is the start's
     # running out of epochs matters only where an epoch's weights are kept
-    # (the first score is the start's)
-    if outcome is Outcome.MAX_ITER and np.argmax(result.history.validation_scores):
+    if outcome is Outcome.MAX_ITER and best_epoch:
         warn_outcome(outcome, result.history, settings.training)
     result.history.validation_metric = KMEANS_NMI
+    if settings.training.verbose:
+        if best_epoch:
+            kept = f"the network of epoch {best_epoch} kept"
+        elif previous is not None:
+            kept = "the network as it was kept"
+        else:
+            kept = f"{_start_of(result.init)} kept"
+        print(
+            f"[{settings.training.name}] {_describe_start(result)}; held-out "
+            f"samples: {KMEANS_NMI}: start {scores[0]:.4f}, best epoch "
+            f"{best_epoch} of {len(scores) - 1} {max(scores):.4f}; {kept}",
+            flush=True,
+        )
     return result
 
 
@@ -537,11 +555,18 @@ def _apply(choice, trial, X, codes, run, init, shrinkage, anchors=None):
     return result
 
 
+def _trained_part(init):
+    return "the network" if init == "random" else f"a head beside the {init} anchor"
+
+
+def _start_of(init):
+    return "the random start" if init == "random" else "the anchor alone"
+
+
 def _report_training(run, init, n_train, n_held_out, how):
-    trained = "the network" if init == "random" else f"a head beside the {init} anchor"
     run.report(
-        f"training {trained} on {n_train} classes, to be scored on {n_held_out} "
-        f"held-out ones{how}"
+        f"training {_trained_part(init)} on {n_train} classes, to be scored on "
+        f"{n_held_out} held-out ones{how}"
     )
 
 

@@ -451,17 +451,29 @@ def test_verbose_prints_one_line_per_epoch(blobs, capsys):
         y,
     )
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 4  # three epochs, then what each stage cost
+    # what is trained, three epochs, what was kept, what each stage cost
+    assert len(lines) == 6
+    assert re.fullmatch(
+        r"\[DeepSpectralClusteringEmbedder\] training the network on \d+ rows, to "
+        r"be scored on \d+ held-out samples after every epoch",
+        lines[0],
+    )
     assert re.match(
         r"\[DeepSpectralClusteringEmbedder\] epoch +1 +loss [\d.]+ +validation NMI "
         r"[\d.]+ +[\d.]+s +\(at most \d+s left\)",
-        lines[0],
+        lines[1],
     )
-    assert "left" not in lines[2]  # the last epoch the run may have
+    assert "left" not in lines[3]  # the last epoch the run may have
+    assert re.fullmatch(
+        r"\[DeepSpectralClusteringEmbedder\] init='random'; held-out samples: k-means "
+        r"NMI: start [\d.]+, best epoch \d of 3 [\d.]+; (the network of epoch [123]|"
+        r"the random start) kept",
+        lines[4],
+    )
     assert re.match(
         r"\[DeepSpectralClusteringEmbedder\] time: training [\d.]+ s, scoring "
         r"held-out data [\d.]+ s; [\d.]+ s in these stages",
-        lines[3],
+        lines[5],
     )
     fit_quietly(fast(max_iter=1, verbose=2), X, y)
     assert "batch 1/1" in capsys.readouterr().out

@@ -108,7 +108,7 @@ def test_head_parameters_that_an_anchor_alone_ignores_are_named():
         )
 
 
-def test_a_head_that_held_out_samples_did_not_keep_is_named_as_such():
+def test_a_head_that_held_out_samples_did_not_keep_is_named_as_such(capsys):
     X, y = load_wine(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     # three classes: samples are held out; the anchor alone clusters them
@@ -116,8 +116,12 @@ def test_a_head_that_held_out_samples_did_not_keep_is_named_as_such():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         estimator = DeepSpectralClusteringEmbedder(
-            init="plda", max_iter=3, random_state=0
+            init="plda", max_iter=3, random_state=0, verbose=1
         ).fit(X, y)
+    assert (
+        "init='plda', shrinkage=0.1; held-out samples: k-means NMI: start 1.0000, "
+        "best epoch 0 of 3 1.0000; the anchor alone kept"
+    ) in capsys.readouterr().out
     assert estimator.n_iter_ == 3
     assert estimator.n_validation_classes_ is None
     assert estimator.validation_scores_[0] == max(estimator.validation_scores_)
