@@ -1,6 +1,6 @@
 """``sklearn-dsc info``: what a model file holds."""
 
-from ._cli_fit import anchor
+from ._cli_fit import anchor, why_untrained
 
 
 def add(commands, debug):
@@ -33,6 +33,9 @@ def run(args):
     )
     if model.init_ is not None:
         print(f"anchor: {anchor(model)}")
+    untrained = why_untrained(model)
+    if untrained:
+        print(f"no trained network kept: {untrained}")
     defaults = DeepSpectralClusteringEmbedder().get_params()
     changed = {
         name: value

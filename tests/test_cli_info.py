@@ -1,5 +1,8 @@
 """``sklearn-dsc info``: what a model file holds."""
 
+import numpy as np
+from sklearn.datasets import load_digits
+
 from cli_helpers import ok
 
 
@@ -8,6 +11,30 @@ def test_info(digit_model):
     assert "64 features (px0, px1" in result.stdout
     assert "'max_iter': 2" in result.stdout
     assert "anchor: pca" in result.stdout
+    # the model's head did not beat the anchor alone
+    assert (
+        "no trained network kept: the head beside the anchor trained on the "
+        "training classes did not beat the anchor alone on held-out classes"
+    ) in result.stdout
+
+
+def test_info_says_why_no_trained_network_was_kept(tmp_path):
+    X, y = load_digits(return_X_y=True)
+    three = y < 3
+    np.savez(tmp_path / "three.npz", X=X[three] / 16.0, y=y[three])
+    ok("fit", tmp_path / "three.npz", "-o", tmp_path / "three.dsc", "-q")
+    result = ok("info", tmp_path / "three.dsc")
+    assert "embedding: 64 dimensions; 0 epochs" in result.stdout
+    assert (
+        "no trained network kept: with --init auto, 3 classes are too few to hold "
+        "any out"
+    ) in result.stdout
+    # a head trained and kept
+    trained = ["--init", "pca", "--no-early-stopping", "--max-iter", "2", "-q"]
+    ok("fit", tmp_path / "three.npz", "-o", tmp_path / "head.dsc", *trained)
+    result = ok("info", tmp_path / "head.dsc")
+    assert "anchor: pca" in result.stdout
+    assert "no trained network kept" not in result.stdout
 
 
 # ------------------------------------------------------------------ errors
