@@ -296,16 +296,19 @@ def fit_adam(X, codes, n_classes, run, previous):
         warn_outcome(outcome, result.history, settings.training)
     result.history.validation_metric = KMEANS_NMI
     if settings.training.verbose:
+        # epochs counted as verbose counts them, those of earlier fits included
+        n_iter = result.history.n_iter
+        best = n_iter - (len(scores) - 1) + best_epoch
         if best_epoch:
-            kept = f"the network of epoch {best_epoch} kept"
+            kept = f"the network of epoch {best} kept"
         elif previous is not None:
             kept = "the network as it was kept"
         else:
             kept = f"{_start_of(result.init)} kept"
         print(
             f"[{settings.training.name}] {_describe_start(result)}; held-out "
-            f"samples: {KMEANS_NMI}: start {scores[0]:.4f}, best epoch "
-            f"{best_epoch} of {len(scores) - 1} {max(scores):.4f}; {kept}",
+            f"samples: {KMEANS_NMI}: start {scores[0]:.4f}, best epoch {best} of "
+            f"{n_iter} {max(scores):.4f}; {kept}",
             flush=True,
         )
     return result
