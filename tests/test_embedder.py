@@ -475,6 +475,15 @@ def test_verbose_prints_one_line_per_epoch(blobs, capsys):
         r"held-out data [\d.]+ s; [\d.]+ s in these stages",
         lines[5],
     )
+    # continued, the epochs are counted on from the first fit's
+    estimator = fast(max_iter=3, early_stopping=True, validation_split="samples")
+    fit_quietly(estimator, X, y)
+    fit_quietly(estimator.set_params(warm_start=True, max_iter=2, verbose=1), X, y)
+    assert re.search(
+        r"held-out samples: k-means NMI: start [\d.]+, best epoch [345] of 5 [\d.]+; "
+        r"(the network of epoch [45]|the network as it was) kept",
+        capsys.readouterr().out,
+    )
     fit_quietly(fast(max_iter=1, verbose=2), X, y)
     assert "batch 1/1" in capsys.readouterr().out
     fit_quietly(
