@@ -165,7 +165,10 @@ def metric(model):
 
 
 def anchor(model):
-    """The anchor a model starts from, with its shrinkage."""
+    """The anchor a model starts from, with its shrinkage (none for a
+    network trained from a random start)."""
+    if model.init_ == "random":
+        return "none (init random: the network alone, from a random start)"
     shrinkage = model.shrinkage_
     shrinkage = f" (shrinkage {shrinkage_text(shrinkage)})" if shrinkage else ""
     return f"{model.init_}{shrinkage}"

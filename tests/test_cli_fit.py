@@ -59,6 +59,16 @@ def test_fit_with_dropout(digit_files, tmp_path):
     assert any(isinstance(m, torch.nn.Dropout) for m in fitted.module_.modules())
 
 
+def test_fit_from_a_random_start_names_no_anchor(digit_files, tmp_path):
+    path = tmp_path / "random.dsc"
+    args = ["--init", "random", "--no-early-stopping", "--max-iter", "1", "-q"]
+    result = ok("fit", digit_files / "seen.npz", "-o", path, *args)
+    assert "Anchor: none (init random: the network alone, from a random start)" in (
+        result.stdout
+    )
+    assert "anchor: none (init random" in ok("info", path).stdout
+
+
 @pytest.mark.parametrize(
     ("shrinkage", "expected"),
     [("0.3", 0.3), ("auto", "auto"), ("Ledoit-Wolf", "ledoit-wolf")],
