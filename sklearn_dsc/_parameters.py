@@ -120,13 +120,21 @@ class StartKept(enum.Enum):
 def kept_start(estimator):
     """Whether a fitted estimator's embedding is where its fit started: an
     anchor with no trained head, or, for ``init="random"``, a network
-    trained for no epoch. ``False`` for the closed form, which trains no
-    network."""
+    trained for no epoch, or one whose held-out samples scored its random
+    start best (a fit that began there: as many epochs as scores after the
+    start's; held-out classes score epochs alone). ``False`` for the
+    closed form, which trains no network."""
     if estimator.init_ is None:
         return False
-    if estimator.init_ == "random":
-        return estimator.n_iter_ == 0
-    return not estimator.module_.head_scale
+    if estimator.init_ != "random":
+        return not estimator.module_.head_scale
+    scores = estimator.validation_scores_
+    from_start = (
+        bool(scores)
+        and getattr(estimator, "n_validation_classes_", None) is None
+        and estimator.n_iter_ == len(scores) - 1
+    )
+    return estimator.n_iter_ == 0 or (from_start and np.argmax(scores) == 0)
 
 
 def why_start_kept(estimator):

@@ -179,3 +179,14 @@ def test_why_the_start_was_kept_is_read_from_the_fitted_state():
     assert why_start_kept(random) is None
     random.n_iter_ = 0
     assert why_start_kept(random) is StartKept.NOT_BEATEN
+    # held-out samples that scored the random start best, in a fit that began
+    # there (not one that continued an earlier fit's network)
+    random = fitted([0.6, 0.5, 0.55], init_="random", n_iter_=2)
+    random.n_validation_classes_ = None
+    assert why_start_kept(random) is StartKept.NOT_BEATEN
+    random.n_iter_ = 5
+    assert why_start_kept(random) is None
+    random.n_iter_, random.n_validation_classes_ = 2, 3  # epochs' scores alone
+    assert why_start_kept(random) is None
+    random.validation_scores_, random.n_validation_classes_ = [0.5, 0.6, 0.55], None
+    assert why_start_kept(random) is None
