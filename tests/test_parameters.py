@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.datasets import load_wine
+from sklearn.datasets import load_digits, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
@@ -190,3 +190,16 @@ def test_why_the_start_was_kept_is_read_from_the_fitted_state():
     assert why_start_kept(random) is None
     random.validation_scores_, random.n_validation_classes_ = [0.5, 0.6, 0.55], None
     assert why_start_kept(random) is None
+
+
+def test_running_out_of_epochs_is_warned_about_where_an_epoch_is_kept():
+    X, y = load_digits(return_X_y=True)
+    five = y < 5
+    estimator = DeepSpectralClusteringEmbedder(
+        init="random", max_iter=3, validation_split="samples", random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match=r"maximum iterations \(3\) reached"):
+        estimator.fit(X[five] / 16.0, y[five])
+    # the random start scores far below the trained network
+    assert int(np.argmax(estimator.validation_scores_)) > 0
+    assert why_start_kept(estimator) is None
