@@ -251,9 +251,9 @@ def fit_adam(X, codes, n_classes, run, previous):
     """``fit`` with Adam: continue ``previous`` (``warm_start``) or start afresh.
 
     Without ``early_stopping``, train until the loss stops improving. With
-    held-out samples (or when continuing), score them after every epoch and
-    keep the best weights. With held-out classes, see
-    ``_fit_on_held_out_classes``.
+    held-out samples (or when continuing), see ``_fit_on_held_out_samples``;
+    with held-out classes, ``_fit_on_held_out_classes``; with too few
+    classes to hold any out, ``_fixed_anchor_alone``.
     """
     settings = run.settings
     kmeans_seed = int(run.random_state.randint(np.iinfo(np.int32).max))
@@ -280,13 +280,22 @@ def fit_adam(X, codes, n_classes, run, previous):
         return _fit_on_held_out_classes(
             X, codes, n_classes, (X_train, codes_train), held_out, run
         )
-    # the anchor: the settings', or the one the held-out samples choose
+    return _fit_on_held_out_samples((X_train, codes_train), held_out, run, previous)
+
+
+def _fit_on_held_out_samples(train_part, held_out, run, previous):
+    """``fit_adam`` on held-out samples: train ``previous``, or the anchor of
+    the settings (the one the samples choose with ``init="auto"``), on
+    ``train_part``, score the samples after every epoch and keep the best
+    weights, the start's among them."""
+    settings = run.settings
+    X_train, codes_train = train_part
     result = previous or start(X_train, codes_train, run, score=held_out.score)
     run.report(
         f"training {_trained_part(result.init)} on {len(codes_train)} rows, "
-        f"to be scored on {len(codes_val)} held-out samples after every epoch"
+        f"to be scored on {len(held_out.codes)} held-out samples after every epoch"
     )
-    schedule = Schedule(max_iter, held_out.score)
+    schedule = Schedule(settings.training.max_iter, held_out.score)
     expected = (Outcome.CONVERGED, Outcome.MAX_ITER)
     outcome = _train(result, X_train, codes_train, run, schedule, expected)
     scores = result.history.validation_scores
