@@ -479,10 +479,15 @@ def test_verbose_prints_one_line_per_epoch(blobs, capsys):
     estimator = fast(max_iter=3, early_stopping=True, validation_split="samples")
     fit_quietly(estimator, X, y)
     fit_quietly(estimator.set_params(warm_start=True, max_iter=2, verbose=1), X, y)
+    out = capsys.readouterr().out
+    assert re.search(
+        r"training the network on \d+ rows, continued after epoch 3, to be scored",
+        out,
+    )
     assert re.search(
         r"held-out samples: k-means NMI: start [\d.]+, best epoch [345] of 5 [\d.]+; "
         r"(the network of epoch [45]|the network as it was) kept",
-        capsys.readouterr().out,
+        out,
     )
     fit_quietly(fast(max_iter=1, verbose=2), X, y)
     assert "batch 1/1" in capsys.readouterr().out
