@@ -434,9 +434,11 @@ default="auto"
 
     n_iter_ : int
         Number of epochs the final model was trained for: 0 where it is an
-        anchor alone, no network trained. When validation
-        scores choose the best epoch, the weights kept may be those of an
-        earlier one.
+        anchor alone, no network trained. When held-out samples choose the
+        best epoch, ``n_iter_`` counts every epoch run, and the weights kept
+        may be those of an earlier one, or the start's (the anchor alone,
+        with ``module_.head_scale`` 0, or the random start): ``verbose`` and
+        ``sklearn-dsc info`` say which.
 
     t_ : int
         Number of training samples seen by the optimizer.
