@@ -282,7 +282,12 @@ def add(commands, debug):
         help="never L2-normalise the trained network's output rows",
     )
     sub.add_argument(
-        "-v", "--verbose", action="count", default=0, help="one line per epoch"
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="one line per stage and epoch instead of the progress bar; -vv "
+        "adds about ten lines an epoch on its batches",
     )
     sub.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(run=fit)
