@@ -69,7 +69,9 @@ def add(commands, debug):
         "--reference-target", metavar="COLUMN", help="--reference's label column"
     )
     auto.add_argument("--plot", metavar="PNG", help="draw the criterion against K")
-    sub.add_argument("-o", "--output", required=True, metavar="OUT")
+    sub.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="the .csv or .npy to write"
+    )
     sub.add_argument("--random-state", type=int, default=0, help="k-means seed (0)")
     sub.set_defaults(run=run)
 

@@ -16,7 +16,12 @@ def add(commands, debug):
         "unless --n-clusters) and print NMI, AMI and Recall@K against its labels.",
     )
     model_and_data(sub, target_required=True)
-    sub.add_argument("--n-clusters", type=int, metavar="K")
+    sub.add_argument(
+        "--n-clusters",
+        type=int,
+        metavar="K",
+        help="k-means' number of clusters (DATA's number of labels by default)",
+    )
     sub.add_argument(
         "--k", type=int, nargs="+", default=[1, 2, 4, 8], help="Recall@K (1 2 4 8)"
     )

@@ -254,7 +254,9 @@ def add(commands, debug):
         "data", metavar="DATA", help="CSV (.csv, .tsv), Parquet or .npz file"
     )
     sub.add_argument("--target", metavar="COLUMN", help="the label column")
-    sub.add_argument("-o", "--output", required=True, metavar="MODEL")
+    sub.add_argument(
+        "-o", "--output", required=True, metavar="MODEL", help="the model file to write"
+    )
     add_sep(sub)
     options = sub.add_argument_group("estimator options (defaults: the estimator's)")
     for flag, name, kind, text in ESTIMATOR_OPTIONS:

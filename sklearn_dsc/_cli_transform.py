@@ -12,7 +12,9 @@ def add(commands, debug):
         description="Embed the rows of DATA; write them to OUT (.csv or .npy).",
     )
     model_and_data(sub)
-    sub.add_argument("-o", "--output", required=True, metavar="OUT")
+    sub.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="the .csv or .npy to write"
+    )
     sub.set_defaults(run=run)
 
 
