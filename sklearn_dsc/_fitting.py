@@ -52,6 +52,7 @@ from ._selection import (
     choose_anchor,
     fixed_anchor,
     fixed_shrinkage,
+    holds_nothing_out,
     n_held_out_classes,
     resolved_split,
     start_candidates,
@@ -263,7 +264,9 @@ def fit_adam(X, codes, n_classes, run, previous):
         _train(result, X, codes, run, Schedule(max_iter))
         return result
     split = resolved_split(settings.validation_split, n_classes)
-    if previous is None and _too_few_classes_to_hold_out(settings, split):
+    if previous is None and holds_nothing_out(
+        settings.init, settings.validation_split, n_classes
+    ):
         return _fixed_anchor_alone(X, codes, n_classes, run)
     X_train, codes_train, X_val, codes_val = validation_split(
         X, codes, n_classes, split, settings.validation_fraction, run.random_state
@@ -342,17 +345,6 @@ def _train(
 # Outcomes that warn nothing in a trial run, or in a refit for a set number of
 # epochs, where running them all out is what was asked
 _ENDED = (Outcome.CONVERGED, Outcome.MAX_ITER, Outcome.STOPPED)
-
-
-def _too_few_classes_to_hold_out(settings, split):
-    """Whether, with ``init="auto"``, ``validation_split="auto"`` finds too
-    few classes (fewer than 4) to hold out whole ones (and would hold out
-    samples): then ``_fixed_anchor_alone`` fits, holding out nothing."""
-    return (
-        split == "samples"
-        and settings.validation_split == "auto"
-        and settings.init == "auto"
-    )
 
 
 def _fixed_anchor_alone(X, codes, n_classes, run):

@@ -15,7 +15,7 @@ import inspect
 
 import numpy as np
 
-from ._selection import resolved_split
+from ._selection import holds_nothing_out
 from ._warnings import warn
 
 # Parameters of the trained network's own shape
@@ -146,13 +146,12 @@ def why_start_kept(estimator):
         return StartKept.NOT_BEATEN
     if scores is not None and len(scores) == 1:
         return StartKept.HEAD_NOT_TRIED
-    # as _fitting._too_few_classes_to_hold_out decides it
     if (
         scores is None
-        and estimator.init == "auto"
         and estimator.early_stopping
-        and estimator.validation_split == "auto"
-        and resolved_split("auto", len(estimator.classes_)) == "samples"
+        and holds_nothing_out(
+            estimator.init, estimator.validation_split, len(estimator.classes_)
+        )
     ):
         return StartKept.TOO_FEW_CLASSES
     return StartKept.NOT_TRAINED

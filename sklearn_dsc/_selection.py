@@ -287,6 +287,17 @@ def resolved_split(validation_split, n_classes):
     return "classes" if n_classes >= 4 else "samples"
 
 
+def holds_nothing_out(init, validation_split, n_classes):
+    """Whether ``init="auto"`` with ``validation_split="auto"`` finds too
+    few classes (fewer than 4) to hold out whole ones: then nothing is held
+    out, and the fixed anchor is kept alone (``_fitting._fixed_anchor_alone``)."""
+    return (
+        init == "auto"
+        and validation_split == "auto"
+        and resolved_split("auto", n_classes) == "samples"
+    )
+
+
 def n_held_out_classes(validation_fraction, n_classes):
     """Whole classes held out: ``validation_fraction`` of them, at least 2."""
     return max(2, round(validation_fraction * n_classes))
