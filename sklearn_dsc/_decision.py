@@ -47,6 +47,11 @@ class Evidence:
     metric: str = KMEANS_NMI
 
 
+def start_of(random):
+    """What a fit starts from, as its reports name it."""
+    return "the random start" if random else "the anchor alone"
+
+
 @dataclasses.dataclass(frozen=True)
 class Choice:
     """What to keep (``TRIAL``, ``REFIT`` or ``START``), for how many epochs a
@@ -65,7 +70,7 @@ class Choice:
         """What the held-out classes said and what was kept, in one line."""
         evidence = self.evidence
         scores = evidence.scores
-        start = "the random start" if evidence.random else "the anchor alone"
+        start = start_of(evidence.random)
         measured = "" if evidence.head is None else f" ({evidence.head.describe()})"
         if evidence.per_epoch:
             trained = scores if evidence.random else scores[1:]

@@ -27,7 +27,7 @@ from ._blocks import by_column_blocks
 from ._clock import StageClock
 from ._closed_form import class_sums, closed_form_linear_map
 from ._data import embed
-from ._decision import REFIT, TRIAL, Evidence, decide
+from ._decision import REFIT, TRIAL, Evidence, decide, start_of
 from ._loss import spectral_clustering_loss
 from ._networks import (
     build_anchored,
@@ -319,7 +319,7 @@ def _fit_on_held_out_samples(train_part, held_out, run, previous):
         elif previous is not None:
             kept = "the network as it was kept"
         else:
-            kept = f"{_start_of(result.init)} kept"
+            kept = f"{start_of(result.init == 'random')} kept"
         print(
             f"[{settings.training.name}] {_describe_start(result)}; held-out "
             f"samples: {KMEANS_NMI}: start {scores[0]:.4f}, best epoch {best} of "
@@ -564,10 +564,6 @@ def _apply(choice, trial, X, codes, run, init, shrinkage, anchors=None):
 
 def _trained_part(init):
     return "the network" if init == "random" else f"a head beside the {init} anchor"
-
-
-def _start_of(init):
-    return "the random start" if init == "random" else "the anchor alone"
 
 
 def _report_training(run, init, n_train, n_held_out, how):
