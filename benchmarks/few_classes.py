@@ -204,7 +204,7 @@ def run_kept_span(args):
         for seed in range(args.draws):
             halves = few_kept_span.drawn(X, y, seed, standardise, smallest=2)
             draws.append(measure(*halves, seed, methods=SPAN_METHODS))
-        results[name] = {"shape": [*X.shape, len(np.unique(y))], "draws": draws}
+        results[name] = {"shape": few_kept_span.shape_of(X, y), "draws": draws}
         nmi = {m: np.mean([run["nmi"][m] for run in draws]) for m in SPAN_METHODS}
         print(
             f"{name}: " + ", ".join(f"{m} {v:.3f}" for m, v in nmi.items()), flush=True
@@ -282,7 +282,7 @@ def run_seen(args):
         halves = functools.partial(
             few_kept_span.drawn, X, y, standardise=standardise, smallest=2
         )
-        spans[name] = measured(name, halves, [*X.shape, len(np.unique(y))])
+        spans[name] = measured(name, halves, few_kept_span.shape_of(X, y))
     return {FEW_CLASSES_DATASETS: cases, SPAN_DATASETS: spans}
 
 
@@ -339,7 +339,7 @@ def seen_markdown(results, args):
                 seconds[method] += sum(d[method]["fit s"] for d in draws)
             cells = " | ".join(f"{gains[what][name]:+.3f}" for what in SEEN_SCORES)
             if "shape" in result:
-                name = f"{name} ({', '.join(str(v) for v in result['shape'])})"
+                name = few_kept_span.described(name, result["shape"])
             lines.append(f"| {name} | {cells} |")
         lines.append("")
         lines += [
@@ -393,7 +393,7 @@ def kept_span_markdown(results, args):
             gains[what][name] = means[method] - means[other]
         cells = [f"{means[m]:.3f}" for m in SPAN_METHODS]
         cells += [f"{gains[what][name]:+.3f}" for what in KEPT_SPAN_GAINS]
-        described = f"{name} ({', '.join(str(v) for v in result['shape'])})"
+        described = few_kept_span.described(name, result["shape"])
         lines.append(f"| {described} | " + " | ".join(cells) + " |")
     lines.append("")
     lines += [gain_summary(what, by_name) for what, by_name in gains.items()]

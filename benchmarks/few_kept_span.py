@@ -340,6 +340,17 @@ def measure(X_train, y_train, X_test, y_test, seed):
     }
 
 
+def shape_of(X, y):
+    """``[rows, features, classes]``, as the results record a dataset."""
+    return [len(y), X.shape[1], len(np.unique(y))]
+
+
+def described(name, shape):
+    """A dataset's name as the tables give it, with its ``shape_of``."""
+    rows, features, classes = shape
+    return f"{name} ({rows}, {features}, {classes})"
+
+
 def run(args):
     """``{dataset: {"shape": [rows, features, classes], "draws": [...]}}``."""
     every = loaders()
@@ -357,8 +368,7 @@ def run(args):
                 + ", ".join(f"{m} {scores[m]:.3f}" for m in METHODS),
                 flush=True,
             )
-        shape = [len(y), X.shape[1], len(np.unique(y))]
-        results[name] = {"shape": shape, "draws": draws}
+        results[name] = {"shape": shape_of(X, y), "draws": draws}
     return results
 
 
@@ -378,9 +388,8 @@ def dataset_rows(results):
         gain = means[DEFAULTS] - means[SPANNED_ONLY]
         kept = [draw["kept"][DEFAULTS] for draw in draws]
         counts = ", ".join(f"{k} {kept.count(k)}" for k in sorted(set(kept)))
-        rows, features, classes = result["shape"]
         lines.append(
-            f"| {name} ({rows}, {features}, {classes}) | {', '.join(spans)} | "
+            f"| {described(name, result['shape'])} | {', '.join(spans)} | "
             + " | ".join(cells)
             + f" | {gain:+.3f} | {counts} |"
         )
