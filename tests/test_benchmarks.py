@@ -672,11 +672,12 @@ def test_n_clusters_spectra_tells_two_digits_from_five(capsys):
     assert "\n| digits | 2, 5 | " in capsys.readouterr().out
 
 
-def test_n_clusters_spectra_needs_two_draws():
+def test_n_clusters_spectra_needs_two_draws(capsys):
     import n_clusters_spectra
 
     with pytest.raises(SystemExit):
         n_clusters_spectra.main(["--datasets", "digits", "--draws", "1"])
+    assert "--draws must be at least 2" in capsys.readouterr().err
 
 
 def one_suite_dataset(monkeypatch, n_per_class):
@@ -1182,7 +1183,7 @@ def test_zero_shot_names_the_anchor_each_of_our_fits_kept(tmp_path):
 
 
 def test_plda_compared_adds_the_plda_anchor_where_many_classes_leave_it_out(
-    monkeypatch,
+    monkeypatch, capsys
 ):
     import plda_compared
 
@@ -1206,6 +1207,7 @@ def test_plda_compared_adds_the_plda_anchor_where_many_classes_leave_it_out(
     assert few["nmi"] == {"without PLDA": 0.0, "with PLDA": 1.0}
     with pytest.raises(SystemExit):
         plda_compared.main(["--many-classes", "--datasets", "letters"])
+    assert "--many-classes takes datasets of" in capsys.readouterr().err
 
 
 def test_plda_compared_measures_the_defaults_with_and_without_the_plda_anchor(
@@ -1338,7 +1340,9 @@ def test_few_kept_span_more_measures_the_more_datasets_alone(tmp_path, monkeypat
     assert "`python benchmarks/few_kept_span.py --more` (1 draws" in table
 
 
-def test_few_kept_span_fresh_measures_the_fresh_datasets_alone(tmp_path, monkeypatch):
+def test_few_kept_span_fresh_measures_the_fresh_datasets_alone(
+    tmp_path, monkeypatch, capsys
+):
     import few_kept_span
     import tabular_suite
 
@@ -1358,6 +1362,7 @@ def test_few_kept_span_fresh_measures_the_fresh_datasets_alone(tmp_path, monkeyp
     assert "`python benchmarks/few_kept_span.py --fresh` (1 draws" in table
     with pytest.raises(SystemExit):  # one page a run
         few_kept_span.main(["--fresh", "--more", "--output", str(tmp_path)])
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 def test_few_kept_span_reads_the_vowels_as_mlbench_ships_them():
