@@ -471,9 +471,7 @@ def _trial(trial, train_part, held_out, run, init):
     random = init == "random"
     n_train, n_held_out = len(np.unique(train_part[1])), held_out.n_classes
     if held_out.many_classes:
-        _report_training(
-            run, init, n_train, n_held_out, ", scored on them after every epoch"
-        )
+        _report_training(run, init, n_train, n_held_out, " after every epoch")
         # the nearest-mean NMI chooses the epoch and the anchor weight
         schedule = Schedule(
             max_iter, held_out.rank, not random, EPOCH_PATIENCE, EPOCH_TOLERANCE

@@ -262,6 +262,20 @@ def test_many_held_out_classes_refit_for_the_best_epoch(many_classes):
     torch.testing.assert_close(rows.norm(dim=1), torch.ones(5))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_many_held_out_classes_say_when_they_score(many_classes):
+    X, codes, train_part, held_codes = many_classes
+    said = []
+    fitting = dataclasses.replace(run(init="pca", max_iter=2), on_stage=said.append)
+    held_out = ScriptedHeldOut(held_codes, [0.5, 0.55, 0.6])
+    _fit_on_held_out_classes(X, codes, 30, train_part, held_out, fitting)
+    assert (
+        f"training a head beside the pca anchor on {30 - EPOCH_SELECTION_CLASSES} "
+        f"classes, to be scored on {EPOCH_SELECTION_CLASSES} held-out ones after "
+        "every epoch"
+    ) in said
+
+
 @pytest.mark.parametrize(
     ("margin", "recall_p"), [(0.2, 1.0), (SELECTION_MARGIN, SELECTION_LEVEL)]
 )
@@ -436,7 +450,7 @@ def test_held_out_classes_choose_and_train_with_one_blas_thread(monkeypatch):
     X, y = load_digits(return_X_y=True)
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         assert blas_threads() == {2}
-        DeepSpectralClusteringEmbedder(max_iter=2, random_state=0).fit(X / 16, y)
+        DeepSpectralClusteringEmbedder(random_state=0).fit(X / 16, y)
         assert blas_threads() == {2}
     assert seen
     assert all(threads == {1} for threads in seen)
