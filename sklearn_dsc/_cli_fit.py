@@ -192,7 +192,7 @@ def held_out_description(model):
     with the classes held out."""
     n_classes = getattr(model, "n_validation_classes_", None)
     if n_classes is None:
-        return "on held-out samples"
+        return f"on {held_out_data(model)}"
     spread = getattr(model, "validation_spread_", None)
     if spread is None:
         return f"on {n_classes} held-out classes"
