@@ -10,7 +10,7 @@ from ._cli_data import add_sep
 from ._clock import describe_seconds
 from ._files import DataError, check_output, read_table
 from ._parameters import StartKept, held_out_data, why_start_kept
-from ._selection import KMEANS_NMI
+from ._selection import EPOCH_SELECTION_CLASSES, KMEANS_NMI
 
 
 def _sizes(text):
@@ -222,8 +222,9 @@ def why_untrained(model):
     if why is StartKept.HEAD_NOT_TRIED:
         return (
             f"the anchor kept is the {model.init_} one, and with --init auto and "
-            "fewer than 10 held-out classes a head is trained only beside the "
-            f"closed_form anchor, so the embedding is the anchor ({head_beside(model)})"
+            f"fewer than {EPOCH_SELECTION_CLASSES} held-out classes a head is "
+            "trained only beside the closed_form anchor, so the embedding is the "
+            f"anchor ({head_beside(model)})"
         )
     if why is StartKept.TOO_FEW_CLASSES:
         return (

@@ -15,7 +15,7 @@ import inspect
 
 import numpy as np
 
-from ._selection import holds_nothing_out
+from ._selection import EPOCH_SELECTION_CLASSES, holds_nothing_out
 from ._warnings import warn
 
 # Parameters of the trained network's own shape
@@ -189,8 +189,8 @@ def warn_if_head_parameters_unused(estimator):
             f"{held_out_data(estimator)} better than the anchor alone"
         ),
         StartKept.HEAD_NOT_TRIED: (
-            "with init='auto' and fewer than 10 held-out classes a head "
-            "is trained only beside the closed_form anchor"
+            f"with init='auto' and fewer than {EPOCH_SELECTION_CLASSES} held-out "
+            "classes a head is trained only beside the closed_form anchor"
         ),
         StartKept.TOO_FEW_CLASSES: (
             f"with init='auto' and {len(estimator.classes_)} classes none can "
