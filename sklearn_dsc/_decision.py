@@ -84,8 +84,8 @@ class Choice:
                 f"{evidence.metric}: {start_nmi}best epoch {self.best_epoch} of "
                 f"{len(trained)} {max(trained, default=np.nan):.4f}{measured}; {kept}"
             )
-        said = f"{evidence.metric}: start {scores[0]:.4f}, " + (
-            f"trained {scores[1]:.4f}" if evidence.trained else "no head trained"
+        said = f"{evidence.metric}: start {scores[0]:.4f}" + (
+            f", trained {scores[1]:.4f}" if evidence.trained else ""
         )
         if self.keep == REFIT:
             kept = (
@@ -93,8 +93,13 @@ class Choice:
                 f"{self.refit_epochs} epochs"
             )
         else:
-            left = "the trained network left out" if evidence.trained else None
-            kept = f"{start} kept, " + (left or "no network trained")
+            # untrained only beside an anchor (init="auto"), never from a random start
+            left = (
+                "the trained network left out"
+                if evidence.trained
+                else "no head trained"
+            )
+            kept = f"{start} kept, {left}"
         return f"{said}{measured}; {kept}"
 
 

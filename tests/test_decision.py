@@ -20,8 +20,7 @@ def test_without_a_trained_head_the_anchor_is_kept():
     assert choice.keep == START
     assert not choice.warn_max_iter
     assert choice.describe() == (
-        "k-means NMI: start 0.6000, no head trained; the anchor alone kept, no "
-        "network trained"
+        "k-means NMI: start 0.6000; the anchor alone kept, no head trained"
     )
 
 
