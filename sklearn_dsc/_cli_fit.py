@@ -210,14 +210,25 @@ def why_untrained(model):
         return None
     random = model.init_ == "random"
     start = "its random start" if random else "the anchor alone"
-    if why is StartKept.NOT_BEATEN:
+    if why in (StartKept.NOT_BEATEN, StartKept.TOO_LITTLE_GAIN):
         scores = model.validation_scores_
         trained = "network" if random else "head beside the anchor"
         best = "" if len(scores) == 2 else ", at its best epoch"
+        said = (
+            f"did not beat {start} on {held_out_data(model)}"
+            if why is StartKept.NOT_BEATEN
+            else f"beat {start} on {held_out_data(model)} by too little to be kept"
+        )
+        rule = (
+            ""
+            if why is StartKept.NOT_BEATEN
+            else "; a head must gain more than a margin without lowering "
+            "Recall@1, as -v shows"
+        )
         return (
-            f"the {trained} trained on the training classes did not beat {start} "
-            f"on {held_out_data(model)} ({metric(model)} {max(scores[1:]):.3f}"
-            f"{best}, against {scores[0]:.3f}), so the embedding is {start}"
+            f"the {trained} trained on the training classes {said} "
+            f"({metric(model)} {max(scores[1:]):.3f}{best}, against "
+            f"{scores[0]:.3f}{rule}), so the embedding is {start}"
         )
     if why is StartKept.HEAD_NOT_TRIED:
         return (

@@ -108,6 +108,10 @@ class StartKept(enum.Enum):
 
     # held-out data scored the start above what was trained from it
     NOT_BEATEN = enum.auto()
+    # held-out classes scored the trained head above the start, but it
+    # gained no more than the margin, or lowered Recall@1 significantly
+    # (``_selection.HeadEvidence.helps``)
+    TOO_LITTLE_GAIN = enum.auto()
     # init="auto" with fewer than 10 held-out classes: the anchor scored
     # alone, a head trained only beside the closed form
     HEAD_NOT_TRIED = enum.auto()
@@ -143,7 +147,8 @@ def why_start_kept(estimator):
         return None
     scores = estimator.validation_scores_
     if scores is not None and len(scores) >= 2:
-        return StartKept.NOT_BEATEN
+        beaten = max(scores[1:]) > scores[0]
+        return StartKept.TOO_LITTLE_GAIN if beaten else StartKept.NOT_BEATEN
     if scores is not None and len(scores) == 1:
         return StartKept.HEAD_NOT_TRIED
     if (
@@ -187,6 +192,11 @@ def warn_if_head_parameters_unused(estimator):
         StartKept.NOT_BEATEN: (
             "the head trained on the training classes did not cluster "
             f"{held_out_data(estimator)} better than the anchor alone"
+        ),
+        StartKept.TOO_LITTLE_GAIN: (
+            "the head trained on the training classes clustered "
+            f"{held_out_data(estimator)} better than the anchor alone, but "
+            "not by the margin that keeping it needs, or at a cost in Recall@1"
         ),
         StartKept.HEAD_NOT_TRIED: (
             f"with init='auto' and fewer than {EPOCH_SELECTION_CLASSES} held-out "

@@ -14,7 +14,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder
-from sklearn_dsc._parameters import StartKept, why_start_kept
+from sklearn_dsc._parameters import (
+    StartKept,
+    warn_if_head_parameters_unused,
+    why_start_kept,
+)
 
 from helpers import fit_quietly, informative_and_noise
 
@@ -147,6 +151,33 @@ def test_a_head_that_held_out_samples_did_not_keep_is_named_as_such(capsys):
     assert why_start_kept(kept) is None
 
 
+def test_the_warning_tells_a_head_left_out_by_the_margin_from_one_that_lost():
+    X, y = informative_and_noise(n_classes=5, n_per_class=20)
+    estimator = fit_quietly(
+        DeepSpectralClusteringEmbedder(
+            init="closed_form", early_stopping=False, max_iter=2, random_state=0
+        ),
+        X,
+        y,
+    )
+    estimator.module_.head_scale = torch.tensor(0.0)
+    estimator.n_validation_classes_ = 2
+    said = {}
+    for scores in ([0.5, 0.6], [0.6, 0.5]):
+        estimator.validation_scores_ = scores
+        with pytest.warns(UserWarning, match="No trained head was kept") as caught:
+            warn_if_head_parameters_unused(estimator)
+        said[scores[1] > scores[0]] = str(caught[0].message)
+    assert (
+        "clustered held-out classes better than the anchor alone, but not by the "
+        "margin that keeping it needs, or at a cost in Recall@1"
+    ) in said[True]
+    assert (
+        "did not cluster held-out classes better than the anchor alone" in (said[False])
+    )
+    assert all("does not depend on max_iter=2" in text for text in said.values())
+
+
 def test_why_the_start_was_kept_is_read_from_the_fitted_state():
     def fitted(scores, n_classes=12, **params):
         state = {
@@ -161,6 +192,10 @@ def test_why_the_start_was_kept_is_read_from_the_fitted_state():
         return SimpleNamespace(**{**state, **params})
 
     assert why_start_kept(fitted([0.6, 0.5])) is StartKept.NOT_BEATEN
+    assert why_start_kept(fitted([0.6, 0.5, 0.6])) is StartKept.NOT_BEATEN
+    # scored above the start, yet left out (short of the margin, say)
+    assert why_start_kept(fitted([0.5, 0.6])) is StartKept.TOO_LITTLE_GAIN
+    assert why_start_kept(fitted([0.5, 0.4, 0.6])) is StartKept.TOO_LITTLE_GAIN
     assert why_start_kept(fitted([0.6])) is StartKept.HEAD_NOT_TRIED
     assert why_start_kept(fitted(None, n_classes=3)) is StartKept.TOO_FEW_CLASSES
     # nothing held out for another reason
