@@ -223,7 +223,7 @@ def why_untrained(model):
             ""
             if why is StartKept.NOT_BEATEN
             else "; a head must gain more than a margin without lowering "
-            "Recall@1, as -v shows"
+            "Recall@1, as fit -v shows"
         )
         return (
             f"the {trained} trained on the training classes {said} "

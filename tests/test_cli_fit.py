@@ -210,7 +210,7 @@ def test_the_fit_summary_of_a_choice_made_after_every_epoch():
     assert (
         "beat the anchor alone on held-out classes by too little to be kept "
         "(k-means NMI 0.650, at its best epoch, against 0.600; a head must gain "
-        "more than a margin without lowering Recall@1, as -v shows)"
+        "more than a margin without lowering Recall@1, as fit -v shows)"
     ) in why_untrained(model)
     model.validation_scores_ = [0.7, 0.61, 0.65, 0.63, 0.62, 0.64]
     assert validation_summary(model) == (
