@@ -140,7 +140,8 @@ def read_table(
     if feature_names is None:
         feature_names = found
     else:
-        _check_same_columns(path, feature_names, found)
+        hint = None if target is not None else target_option
+        _check_same_columns(path, feature_names, found, hint)
     if not feature_names:
         raise DataError(f"{path}: no feature columns besides {target!r}")
     features = _numeric_features(path, feature_names, columns)
@@ -151,7 +152,10 @@ def read_table(
     return Table(features, feature_names, labels, ids)
 
 
-def _check_same_columns(path, expected, found):
+def _check_same_columns(path, expected, found, target_option=None):
+    """Refuse feature columns other than the model's ``expected``; where
+    every model column is there, no label column was named, and
+    ``target_option`` names one, say that a column left over may be it."""
     expected_set, found_set = set(expected), set(found)
     missing = [name for name in expected if name not in found_set]
     extra = [name for name in found if name not in expected_set]
@@ -159,9 +163,12 @@ def _check_same_columns(path, expected, found):
     if missing:
         problems.append(f"missing {listing(missing)}")
     if extra:
-        problems.append(
-            f"not in the model {listing(extra)} (name a label column with --target)"
+        hint = (
+            f" (name a label column with {target_option})"
+            if target_option is not None and not missing
+            else ""
         )
+        problems.append(f"not in the model {listing(extra)}{hint}")
     if problems:
         raise DataError(
             f"{path}: the feature columns differ from the model's: "

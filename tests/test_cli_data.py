@@ -145,7 +145,9 @@ def test_feature_columns_differ_from_the_model(digit_files, digit_model, tmp_pat
     )
     assert "missing 'px0'" in message
     assert "'other'" in message
-    fails(
+    # a column left over is not a label column when the model's are missing
+    assert "--target" not in message
+    message = fails(
         "transform",
         digit_model,
         digit_files / "unseen.csv",
@@ -153,6 +155,22 @@ def test_feature_columns_differ_from_the_model(digit_files, digit_model, tmp_pat
         tmp_path / "z.npy",
         message="not in the model 'digit'",
     )
+    assert "(name a label column with --target)" in message
+    # once a label column is named, the columns left over are not one
+    write_csv(
+        tmp_path / "e.csv",
+        [[*row, 0, 1] for row in X.tolist()],
+        [*NAMES, "extra", "label"],
+    )
+    message = fails(
+        "evaluate",
+        digit_model,
+        tmp_path / "e.csv",
+        "--target",
+        "label",
+        message="not in the model 'extra'",
+    )
+    assert "--target)" not in message
     np.savez(tmp_path / "narrow.npz", X=X[:, :10])
     fails(
         "transform",
