@@ -329,9 +329,10 @@ def _validate(embedding, max_clusters, min_clusters, max_samples, random_state):
     n_samples = X.shape[0]
     if n_samples < 2 * min_clusters:
         raise ArgumentError(
-            "{embedding} has {n_samples} rows: {n_clusters} clusters need at "
+            "{embedding} has {n_samples} {rows}: {n_clusters} clusters need at "
             "least {n_rows} (two rows each).",
             n_samples=n_samples,
+            rows="row" if n_samples == 1 else "rows",
             n_clusters=min_clusters,
             n_rows=2 * min_clusters,
         )

@@ -191,6 +191,8 @@ REFERENCE, CLASSES = blobs(n_clusters=3, n_per_cluster=10, seed=2)
         ({"method": "gap"}, "'method' parameter of estimate_n_clusters must be a"),
         ({"n_neighbors": 0}, "'n_neighbors' parameter of estimate_n_clusters must"),
         ({"embedding": np.ones(30)}, "2D array"),
+        ({"embedding": np.ones((1, 3))}, "embedding has 1 row: 2 clusters need at"),
+        ({"embedding": np.ones((3, 3))}, "embedding has 3 rows: 2 clusters need at"),
         ({"method": "calibrated"}, "needs reference rows of known classes"),
         ({"method": "calibrated_loss"}, "'calibrated_loss' needs reference rows"),
         ({"reference": np.ones((20, 3))}, "reference and reference_labels go"),
