@@ -294,9 +294,12 @@ def _fit_on_held_out_samples(train_part, held_out, run, previous):
     settings = run.settings
     X_train, codes_train = train_part
     result = previous or start(X_train, codes_train, run, score=held_out.score)
-    after = (
-        "" if previous is None else f", continued after epoch {previous.history.n_iter}"
-    )
+    if previous is None:
+        after = ""
+    elif previous.history.n_iter:
+        after = f", continued after epoch {previous.history.n_iter}"
+    else:  # the earlier fit kept its start: an anchor alone, say
+        after = ", continued from the earlier fit's start"
     run.report(
         f"training {_trained_part(result.init)} on {len(codes_train)} rows{after}, "
         f"to be scored on {len(held_out.codes)} held-out samples after every epoch"

@@ -489,6 +489,17 @@ def test_verbose_prints_one_line_per_epoch(blobs, capsys):
         r"(the network of epoch [45]|the network as it was) kept",
         out,
     )
+    # continued from a fit that kept its start (an anchor alone: 3 classes)
+    three = y < 3
+    estimator = DeepSpectralClusteringEmbedder(max_iter=2, random_state=0)
+    fit_quietly(estimator, X[three], y[three])
+    assert estimator.n_iter_ == 0
+    fit_quietly(estimator.set_params(warm_start=True, verbose=1), X[three], y[three])
+    assert re.search(
+        r"training a head beside the plda anchor on \d+ rows, continued from the "
+        r"earlier fit's start, to be scored",
+        capsys.readouterr().out,
+    )
     fit_quietly(fast(max_iter=1, verbose=2), X, y)
     assert "batch 1/1" in capsys.readouterr().out
     fit_quietly(
