@@ -11,6 +11,7 @@ from ._clock import describe_seconds
 from ._files import DataError, check_output, read_table
 from ._parameters import StartKept, held_out_data, why_start_kept
 from ._selection import EPOCH_SELECTION_CLASSES, KMEANS_NMI
+from ._wording import counted
 
 
 def _sizes(text):
@@ -140,8 +141,8 @@ def fit(args):
     save(model, args.output)
     print(
         f"Fitted on {table.features.shape[0]} rows of {len(model.classes_)} classes "
-        f"in {time.perf_counter() - start:.1f}s ({model.n_iter_} epochs); embedding "
-        f"of {model.class_centroids_.shape[1]} dimensions."
+        f"in {time.perf_counter() - start:.1f}s ({counted(model.n_iter_, 'epoch')}); "
+        f"embedding of {counted(model.class_centroids_.shape[1], 'dimension')}."
     )
     if model.init_ is not None:
         print(f"Anchor: {anchor(model)}")

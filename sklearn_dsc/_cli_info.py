@@ -1,6 +1,7 @@
 """``sklearn-dsc info``: what a model file holds."""
 
 from ._cli_fit import anchor, why_untrained
+from ._wording import counted
 
 
 def add(commands, debug):
@@ -28,8 +29,8 @@ def run(args):
     print(f"DeepSpectralClusteringEmbedder, {model.n_features_in_} features ({shown})")
     print(f"classes ({len(model.classes_)}): {model.classes_.tolist()[:20]}")
     print(
-        f"embedding: {model.class_centroids_.shape[1]} dimensions; "
-        f"{model.n_iter_} epochs"
+        f"embedding: {counted(model.class_centroids_.shape[1], 'dimension')}; "
+        f"{counted(model.n_iter_, 'epoch')}"
     )
     if model.init_ is not None:
         print(f"anchor: {anchor(model)}")

@@ -16,6 +16,7 @@ import numpy as np
 
 from ._selection import KMEANS_NMI, SELECTION_MARGIN, HeadEvidence
 from ._training import Outcome
+from ._wording import counted
 
 # What a choice keeps.
 TRIAL = "trial"  # the trial network, trained on the classes not held out
@@ -77,7 +78,8 @@ class Choice:
             start_nmi = "" if evidence.random else f"start {scores[0]:.4f}, "
             kept = {
                 TRIAL: f"the network of epoch {self.best_epoch} kept",
-                REFIT: f"a network refit on every class for {self.refit_epochs} epochs",
+                REFIT: "a network refit on every class for "
+                f"{counted(self.refit_epochs, 'epoch')}",
                 START: f"{start} kept, fitted on every class",
             }[self.keep]
             return (
@@ -90,7 +92,7 @@ class Choice:
         if self.keep == REFIT:
             kept = (
                 "the trained network kept, refit on every class for "
-                f"{self.refit_epochs} epochs"
+                f"{counted(self.refit_epochs, 'epoch')}"
             )
         else:
             # untrained only beside an anchor (init="auto"), never from a random start

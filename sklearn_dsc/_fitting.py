@@ -70,6 +70,7 @@ from ._training import (
     warn_outcome,
 )
 from ._warnings import warn
+from ._wording import counted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -553,7 +554,9 @@ def _apply(choice, trial, X, codes, run, init, shrinkage, anchors=None):
     else:
         result = start(X, codes, run, init, shrinkage, anchors=anchors)
         if choice.keep == REFIT:
-            run.report(f"refit on every class for {choice.refit_epochs} epochs")
+            run.report(
+                f"refit on every class for {counted(choice.refit_epochs, 'epoch')}"
+            )
             schedule = Schedule(choice.refit_epochs)
             _train(result, X, codes, run, schedule, _ENDED, "refit on every class")
             if hasattr(trial.module, "anchor_weight"):

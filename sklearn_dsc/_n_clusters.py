@@ -26,6 +26,7 @@ from ._compat import Interval, StrOptions, validate_params
 from ._errors import ArgumentError
 from ._estimate_methods import METHODS, REFERENCE_METHODS
 from ._validation import check_labels
+from ._wording import counted
 
 CRITERION_NAMES = {
     "calibrated": "K-th eigenvalue of the affinity",  # the band beside it
@@ -329,10 +330,9 @@ def _validate(embedding, max_clusters, min_clusters, max_samples, random_state):
     n_samples = X.shape[0]
     if n_samples < 2 * min_clusters:
         raise ArgumentError(
-            "{embedding} has {n_samples} {rows}: {n_clusters} clusters need at "
+            "{embedding} has {rows}: {n_clusters} clusters need at "
             "least {n_rows} (two rows each).",
-            n_samples=n_samples,
-            rows="row" if n_samples == 1 else "rows",
+            rows=counted(n_samples, "row"),
             n_clusters=min_clusters,
             n_rows=2 * min_clusters,
         )

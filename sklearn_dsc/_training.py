@@ -27,6 +27,7 @@ from ._loss import NonFiniteEmbeddingsError, spectral_clustering_loss
 from ._networks import AnchoredEmbedding, private_seed
 from ._sampling import ClassBalancedSampler
 from ._warnings import warn
+from ._wording import counted
 
 
 class Diverged(Exception):
@@ -313,7 +314,7 @@ def warn_outcome(outcome, history, settings):
     elif outcome is Outcome.INTERRUPTED:
         warn(
             "Training interrupted by the user; the weights reached after "
-            f"{history.n_iter} epochs are kept.",
+            f"{counted(history.n_iter, 'epoch')} are kept.",
             TrainingInterrupted,
         )
 

@@ -32,6 +32,8 @@ def test_a_head_that_helps_is_refit_for_the_trial_epochs():
         "; the trained network kept, refit on every class for 7 epochs"
     )
     assert decide(one_comparison(HELPS, Outcome.MAX_ITER)).warn_max_iter
+    one_epoch = Evidence([0.5, 0.55], False, False, True, HELPS, n_epochs=1)
+    assert decide(one_epoch).describe().endswith("refit on every class for 1 epoch")
 
 
 @pytest.mark.parametrize("head", [WITHIN_MARGIN, LOWER_RECALL])
