@@ -91,8 +91,9 @@ class DeepSpectralClusteringEmbedder(
     k-means on it, and ``predict`` the nearest training class.
 
     By default the embedding is a fixed linear *anchor* (PCA of the inputs,
-    the inputs whitened by the training classes' within-class covariance, or
-    the closed-form linear solution) beside a *head* (an MLP) trained with the
+    the inputs whitened by the training classes' within-class covariance,
+    those inputs weighted as probabilistic LDA weighs directions, or the
+    closed-form linear solution) beside a *head* (an MLP) trained with the
     loss: training the loss on a few classes makes the head discriminative but
     collapses structure that other classes need, and the anchor keeps it.
     Whole training classes are held out to choose the anchor, and whether and
@@ -102,8 +103,9 @@ class DeepSpectralClusteringEmbedder(
     keeps every input direction (PCA or whitened) transfers to held-out
     classes better than the training classes' own directions (the closed
     form), no head is trained: a head trained on those classes did not
-    transfer either (see the user guide). With fewer than 4 training classes
-    none can be held out, and the anchor is kept alone.
+    transfer either (see the user guide). With 4 or 5 training classes too
+    few would be left to choose on, and with 2 or 3 none can be held out: a
+    fixed anchor is then kept alone.
 
     Parameters
     ----------
