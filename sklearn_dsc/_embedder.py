@@ -231,7 +231,9 @@ default="auto"
           ``validation_split``).
 
     shrinkage : float, "ledoit-wolf" or "auto", default="auto"
-        Of the ``"whitened"`` and ``"plda"`` anchors: the within-class
+        Of the ``"whitened"`` and ``"plda"`` anchors (the other anchors and
+        ``solver="closed_form"`` do not use it, and say so with a warning
+        when it is set): the within-class
         covariance ``S_w`` becomes ``S_w + shrinkage * v I``, ``v`` being the
         largest variance of the inputs. Large values give the PCA geometry
         back (for ``"whitened"``), small ones the full-rank metric of linear
@@ -796,8 +798,8 @@ default="auto"
     def _check_settings_for(self, X):
         """The checks of the parameters that the training data ``X`` (or
         the solver) can rule out, before any work."""
-        shrinks = self.init == "auto" or (
-            self.init in ANCHORS and ANCHORS[self.init].shrinks
+        shrinks = self.solver == "adam" and (
+            self.init == "auto" or (self.init in ANCHORS and ANCHORS[self.init].shrinks)
         )
         if _is(self.shrinkage, LEDOIT_WOLF) and shrinks:
             check_ledoit_wolf_width(X.shape[1])
@@ -807,6 +809,14 @@ default="auto"
             raise ValueError(
                 "solver='closed_form' learns a linear map: set hidden_layer_sizes=() "
                 "and keep network='mlp'."
+            )
+        if not shrinks and not _is(self.shrinkage, "auto"):
+            setting = "solver" if self.solver != "adam" else "init"
+            warn(
+                f"shrinkage={self.shrinkage!r} is not used: {setting}="
+                f"{getattr(self, setting)!r} fits no anchor that shrinks. It "
+                "applies to init='whitened', 'plda' and 'auto' with solver='adam'.",
+                UserWarning,
             )
         if _is(self.network, "conv") and self.input_shape is not None:
             warn_if_channels_last(self.input_shape, X.shape[1])

@@ -799,8 +799,36 @@ def test_ledoit_wolf_shrinkage_of_too_wide_inputs_is_refused_before_any_work():
         with pytest.raises(ValueError, match="takes at most 4096"):
             estimator.fit(X, y)
         assert not hasattr(estimator, "module_")
-    pca = fast(init="pca", shrinkage="ledoit-wolf", max_iter=1).fit(X, y)
+    pca = fast(init="pca", shrinkage="ledoit-wolf", max_iter=1)
+    with pytest.warns(UserWarning, match="shrinkage='ledoit-wolf' is not used"):
+        pca.fit(X, y)
     assert pca.shrinkage_ is None
+
+
+@pytest.mark.parametrize(
+    ("params", "said"),
+    [
+        ({"init": "pca", "shrinkage": 0.5}, "shrinkage=0.5 is not used: init='pca'"),
+        ({"init": "closed_form", "shrinkage": 0.5}, "init='closed_form' fits no"),
+        ({"init": "random", "shrinkage": 0.5}, "init='random' fits no anchor"),
+        (
+            {"solver": "closed_form", "hidden_layer_sizes": (), "shrinkage": 0.5},
+            "shrinkage=0.5 is not used: solver='closed_form' fits no anchor",
+        ),
+    ],
+)
+def test_a_shrinkage_that_no_anchor_uses_is_named(blobs, params, said):
+    X, y = blobs
+    with pytest.warns(UserWarning, match=re.escape(said)):
+        DeepSpectralClusteringEmbedder(max_iter=1, random_state=0, **params).fit(X, y)
+    # where an anchor shrinks, or the shrinkage is left to choose, nothing
+    for params in ({"init": "whitened", "shrinkage": 0.5}, {"init": "pca"}):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            DeepSpectralClusteringEmbedder(max_iter=1, random_state=0, **params).fit(
+                X, y
+            )
+        assert not any("shrinkage" in str(w.message) for w in caught)
 
 
 def test_with_three_classes_and_few_directions_the_plda_anchor_is_kept():
