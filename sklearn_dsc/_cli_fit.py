@@ -215,17 +215,14 @@ def why_untrained(model):
         scores = model.validation_scores_
         trained = "network" if random else "head beside the anchor"
         best = "" if len(scores) == 2 else ", at its best epoch"
-        said = (
-            f"did not beat {start} on {held_out_data(model)}"
-            if why is StartKept.NOT_BEATEN
-            else f"beat {start} on {held_out_data(model)} by too little to be kept"
-        )
-        rule = (
-            ""
-            if why is StartKept.NOT_BEATEN
-            else "; a head must gain more than a margin without lowering "
-            "Recall@1, as fit -v shows"
-        )
+        if why is StartKept.NOT_BEATEN:
+            said, rule = f"did not beat {start} on {held_out_data(model)}", ""
+        else:
+            said = f"beat {start} on {held_out_data(model)} by too little to be kept"
+            rule = (
+                "; a head must gain more than a margin without lowering "
+                "Recall@1, as fit -v shows"
+            )
         return (
             f"the {trained} trained on the training classes {said} "
             f"({metric(model)} {max(scores[1:]):.3f}{best}, against "
