@@ -471,6 +471,12 @@ ANCHORS = {
 }
 
 
+def uses_shrinkage(init):
+    """Whether ``init`` fits an anchor that shrinks (or, for ``"auto"``,
+    may keep one): where a ``shrinkage`` means anything."""
+    return init == "auto" or (init in ANCHORS and ANCHORS[init].shrinks)
+
+
 def compared_by_auto():
     """The names of the anchors that ``init="auto"`` compares, in order,
     where the training classes do not span the inputs (the PLDA anchor

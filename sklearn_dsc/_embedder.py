@@ -25,7 +25,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._anchors import ANCHORS, LEDOIT_WOLF, check_ledoit_wolf_width
+from ._anchors import ANCHORS, LEDOIT_WOLF, check_ledoit_wolf_width, uses_shrinkage
 from ._compat import Interval, StrOptions, _fit_context
 from ._data import embed, exact_float32, resolve_device
 from ._fitted_state import FITTED, FittedState, export_state, import_state
@@ -798,9 +798,7 @@ default="auto"
     def _check_settings_for(self, X):
         """The checks of the parameters that the training data ``X`` (or
         the solver) can rule out, before any work."""
-        shrinks = self.solver == "adam" and (
-            self.init == "auto" or (self.init in ANCHORS and ANCHORS[self.init].shrinks)
-        )
+        shrinks = self.solver == "adam" and uses_shrinkage(self.init)
         if _is(self.shrinkage, LEDOIT_WOLF) and shrinks:
             check_ledoit_wolf_width(X.shape[1])
         if self.solver == "closed_form" and (

@@ -22,6 +22,7 @@ from ._anchors import (
     anchor_maps,
     fitted_on_rows,
     shrinkage_text,
+    uses_shrinkage,
 )
 from ._blocks import by_column_blocks
 from ._clock import StageClock
@@ -600,9 +601,7 @@ def _record_validation(history, n_held_out, choice):
 def _anchor_is_chosen(settings):
     """Whether held-out classes choose the anchor or its shrinkage."""
     return settings.init == "auto" or (
-        settings.init in ANCHORS
-        and ANCHORS[settings.init].shrinks
-        and settings.shrinkage == "auto"
+        uses_shrinkage(settings.init) and settings.shrinkage == "auto"
     )
 
 

@@ -448,3 +448,12 @@ def test_a_new_anchor_is_one_registry_entry_plus_its_maths(monkeypatch):
     ranked = compared[0]  # every candidate, ranked before k-means
     assert ("centred", None) in ranked
     assert ranked[-1] == ("closed_form", None)  # the paired tests' candidate
+
+
+def test_uses_shrinkage_names_the_inits_whose_anchor_shrinks():
+    from sklearn_dsc._anchors import uses_shrinkage
+
+    assert uses_shrinkage("auto")
+    assert uses_shrinkage("whitened")
+    assert uses_shrinkage("plda")
+    assert not any(map(uses_shrinkage, ("pca", "closed_form", "random")))
