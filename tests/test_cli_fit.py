@@ -138,7 +138,7 @@ def test_fit_says_what_it_does_and_why_no_network_was_trained(digit_files, tmp_p
     verbose = ok("fit", *args, "-o", tmp_path / "a.dsc", "-v")
     assert "held-out class split" not in verbose.stdout
     assert (
-        "init='whitened', shrinkage=0.1 kept without comparing anchors: sets of 2 "
+        "--init whitened --shrinkage 0.1 kept without comparing anchors: sets of 2 "
         "held-out classes would keep 3 training classes, fewer than 4"
     ) in verbose.stdout
     assert "No trained network was kept: the anchor kept is the whitened one" in (
@@ -157,7 +157,7 @@ def test_with_three_classes_the_fit_says_why_no_head_was_trained(tmp_path):
     np.savez(tmp_path / "three.npz", X=X[three] / 16.0, y=y[three])
     args = [tmp_path / "three.npz", "-o", tmp_path / "three.dsc", "-v"]
     out = ok("fit", *args, "--random-state", "0").stdout
-    assert "init='whitened', shrinkage=0.1 kept alone, no head trained" in out
+    assert "--init whitened --shrinkage 0.1 kept alone, no head trained" in out
     assert "(0 epochs)" in out
     assert (
         "No trained network was kept: with --init auto, 3 classes are too few to hold "
@@ -283,3 +283,62 @@ def test_fit_names_the_option_of_a_bad_parameter(
     csv = digit_files / "seen.csv"
     fails("fit", csv, "--target", "digit", "-o", model, *option, message=message)
     assert not model.exists()
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            "use init='random', or put PCA(2) after this estimator",
+            "use --init random, or put PCA(2) after this estimator",
+        ),
+        (
+            "shrinkage=0.1 is not used. It applies to init='whitened', 'plda' and "
+            "'auto' with solver='adam'.",
+            "--shrinkage 0.1 is not used. It applies to --init whitened, plda and "
+            "auto with --solver adam.",
+        ),
+        ("init='plda', shrinkage=1e-06 kept", "--init plda --shrinkage 1e-06 kept"),
+        (
+            "network='conv' needs input_shape, such as (28, 28).",
+            "--network conv needs --input-shape, such as (28, 28).",
+        ),
+        ("input_shape=(3, 3) does not fit", "--input-shape 3,3 does not fit"),
+        ("set hidden_layer_sizes=() first", "set --hidden-layer-sizes '' first"),
+        (
+            "early_stopping=False, normalize_embeddings=True",
+            "--no-early-stopping --normalize-embeddings",
+        ),
+        ("does not depend on max_iter=2.", "does not depend on --max-iter 2."),
+        # what no option sets, a call's arguments, attributes, files and columns
+        ("chunk_size=3 with warm_start", "chunk_size=3 with warm_start"),
+        (
+            "called as network(n_features=13, n_components=3)",
+            "called as network(n_features=13, n_components=3)",
+        ),
+        (
+            "init_ and model.max_iter in /data/max_iter.csv, column 'batch_size'",
+            "init_ and model.max_iter in /data/max_iter.csv, column 'batch_size'",
+        ),
+    ],
+)
+def test_messages_are_told_in_the_command_lines_options(message, expected):
+    from sklearn_dsc._cli_fit import as_options
+
+    assert as_options(message) == expected
+
+
+def test_fit_names_its_options_in_warnings_errors_and_its_log(digit_files, tmp_path):
+    args = [digit_files / "seen.csv", "--target", "digit", "-o", tmp_path / "m.dsc"]
+    result = ok("fit", *args, *FAST, "--shrinkage", "0.1", "-v")
+    assert (
+        "sklearn-dsc: warning: --shrinkage 0.1 is not used: --init pca fits no "
+        "anchor that shrinks"
+    ) in result.stderr
+    assert "[DeepSpectralClusteringEmbedder] training a head beside the pca anchor" in (
+        result.stdout
+    )
+    assert "init=" not in result.stdout + result.stderr
+    fails(
+        "fit", *args, "--network", "conv", message="--network conv needs --input-shape"
+    )
