@@ -1,6 +1,6 @@
 """``sklearn-dsc info``: what a model file holds."""
 
-from ._cli_fit import anchor, why_untrained
+from ._cli_fit import anchor, as_options, why_untrained
 from ._wording import counted
 
 
@@ -43,5 +43,9 @@ def run(args):
         for name, value in model.get_params().items()
         if value != defaults[name]
     }
-    print(f"parameters other than the defaults: {changed or 'none'}")
+    # as the options of fit where it has them: "--init pca --max-iter 2"
+    settings = as_options(
+        ", ".join(f"{name}={value!r}" for name, value in changed.items())
+    )
+    print(f"parameters other than the defaults: {settings or 'none'}")
     return 0

@@ -9,7 +9,11 @@ from cli_helpers import ok
 def test_info(digit_model):
     result = ok("info", digit_model)
     assert "64 features (px0, px1" in result.stdout
-    assert "'max_iter': 2" in result.stdout
+    # as the options that fit it
+    assert (
+        "parameters other than the defaults: --hidden-layer-sizes 16 --init pca "
+        "--max-iter 2 --random-state 0\n"
+    ) in result.stdout
     assert "anchor: pca" in result.stdout
     # the model's head did not beat the anchor alone
     assert (
