@@ -100,9 +100,11 @@ BOOLEAN_FLAGS = {
 }
 _FLAGS = {name: flag for flag, name, _, _ in ESTIMATOR_OPTIONS}
 _SETTABLE = sorted({*_FLAGS, *(name for name, _ in BOOLEAN_FLAGS)}, key=len)[::-1]
-# A call such as ``PCA(2)`` or ``network(n_features=13, n_components=3)``:
-# the names inside are its arguments, not the estimator's.
+# A call such as ``PCA(2)`` or ``network(n_features=13, n_components=3)``,
+# and a tuple such as ``(n_samples, n_components)``: the names inside are
+# their arguments or a shape, not the estimator's parameters.
 _CALL = re.compile(r"\w+\([^()]*\)")
+_TUPLE = re.compile(r"\((?:\s*[\w.]+\s*,)+\s*[\w.]*\s*\)")
 _SETTING = re.compile(
     r"(?<![\w.])(" + "|".join(_SETTABLE) + r")="
     r"('[^']*'|\([^()]*\)|-?\d+(?:\.\d+)?(?:e-?\d+)?|[A-Za-z_]\w*)"
@@ -126,13 +128,13 @@ def as_options(text):
     as ``--no-early-stopping``, and a parameter named alone, such as
     ``max_iter``, as ``--max-iter``; settings listed together lose their
     commas (``--init plda --shrinkage 0.1``). Parameters that no option
-    sets, and the arguments of calls such as ``PCA(2)``, are left as they
-    are."""
-    calls = []
+    sets, the arguments of calls such as ``PCA(2)`` and the names in tuples
+    such as ``(n_samples, n_components)`` are left as they are."""
+    kept = []
 
-    def keep_call(match):
-        calls.append(match.group(0))
-        return f"\0{len(calls) - 1}\0"
+    def keep(match):
+        kept.append(match.group(0))
+        return f"\0{len(kept) - 1}\0"
 
     def setting(match):
         name, value = match.groups()
@@ -150,14 +152,15 @@ def as_options(text):
     def named(match):
         return _FLAGS.get(match.group(1), match.group(1))
 
-    text = _CALL.sub(keep_call, text)
-    text = _SETTING.sub(setting, text)
+    text = _CALL.sub(keep, text)
+    text = _SETTING.sub(setting, text)  # input_shape=(3, 3) before the tuples
+    text = _SETTINGS_LISTED.sub(r"\1 ", text)  # not "max_iter, hidden_layer_sizes"
+    text = _TUPLE.sub(keep, text)
     text = _NAMED.sub(named, text)
-    text = _SETTINGS_LISTED.sub(r"\1 ", text)
     text = _MORE_VALUES.sub(
         lambda match: match.group(1) + match.group(2).replace("'", ""), text
     )
-    return re.sub("\0(\\d+)\0", lambda match: calls[int(match.group(1))], text)
+    return re.sub("\0(\\d+)\0", lambda match: kept[int(match.group(1))], text)
 
 
 def check_options(params, constraints):

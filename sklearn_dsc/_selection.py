@@ -327,7 +327,7 @@ def validation_split(X, codes, n_classes, split, validation_fraction, random_sta
         train, val = next(splitter.split(np.zeros(len(codes)), codes))
     except ValueError as error:
         raise ValueError(
-            "early_stopping=True could not hold out a stratified validation set "
+            "Early stopping could not hold out a stratified validation set "
             f"(validation_fraction={validation_fraction}): {error}. Give each "
             "class more rows, or fit with early_stopping=False to train on "
             "every row."

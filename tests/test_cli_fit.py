@@ -310,12 +310,17 @@ def test_fit_names_the_option_of_a_bad_parameter(
             "--no-early-stopping --normalize-embeddings",
         ),
         ("does not depend on max_iter=2.", "does not depend on --max-iter 2."),
+        (
+            "does not depend on max_iter, hidden_layer_sizes.",
+            "does not depend on --max-iter, --hidden-layer-sizes.",
+        ),
         # what no option sets, a call's arguments, attributes, files and columns
         ("chunk_size=3 with warm_start", "chunk_size=3 with warm_start"),
         (
             "called as network(n_features=13, n_components=3)",
             "called as network(n_features=13, n_components=3)",
         ),
+        ("of shape (n_samples, n_components)", "of shape (n_samples, n_components)"),
         (
             "init_ and model.max_iter in /data/max_iter.csv, column 'batch_size'",
             "init_ and model.max_iter in /data/max_iter.csv, column 'batch_size'",
