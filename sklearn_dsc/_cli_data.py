@@ -3,6 +3,7 @@ arguments, reading the data in the model's columns, embedding it, checking
 a matrix output and k-means."""
 
 from ._files import DataError, check_output, read_table
+from ._wording import counted
 
 MATRIX_SUFFIXES = (".csv", ".npy")
 
@@ -76,8 +77,8 @@ def kmeans(embedding, n_clusters, random_state):
 
     if not 1 <= n_clusters <= embedding.shape[0]:
         raise DataError(
-            f"--n-clusters must be between 1 and the {embedding.shape[0]} rows of "
-            f"DATA, got {n_clusters}"
+            f"--n-clusters must be between 1 and the "
+            f"{counted(embedding.shape[0], 'row')} of DATA, got {n_clusters}"
         )
     return KMeans(n_clusters, n_init=10, random_state=random_state).fit_predict(
         embedding

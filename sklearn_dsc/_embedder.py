@@ -56,6 +56,7 @@ from ._validation import (
     warn_if_unlabelled_mark,
 )
 from ._warnings import warn
+from ._wording import counted
 from .metrics import kmeans_nmi_in_place
 
 # Training runs in float32 on inputs rescaled inside the network to unit
@@ -726,8 +727,9 @@ default="auto"
             why = f"the {self.init_} anchor's dimensions come before the head's"
         warn(
             f"n_components={self.n_components} sets the width of the trained head, "
-            f"but the embedding has {width} dimensions: {why}. For exactly "
-            f"{self.n_components} dimensions, use init='random', or put "
+            f"but the embedding has {counted(width, 'dimension')}: {why}. For "
+            f"exactly {counted(self.n_components, 'dimension')}, use init='random', "
+            "or put "
             f"PCA({self.n_components}) after this estimator in a pipeline.",
             UserWarning,
         )

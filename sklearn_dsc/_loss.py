@@ -37,6 +37,7 @@ from ._loss_algebra import (
     solve_with_inverse,
     sum_rows_by_class,
 )
+from ._wording import counted
 
 __all__ = ["SpectralClusteringLoss", "spectral_clustering_loss"]
 
@@ -97,8 +98,9 @@ def check_labels(labels, n_samples, device):
         )
     if labels.shape[0] != n_samples:
         raise ValueError(
-            f"embeddings has {n_samples} rows but labels has {labels.shape[0]} "
-            "entries; they must have the same length."
+            f"embeddings has {counted(n_samples, 'row')} but labels has "
+            f"{counted(labels.shape[0], 'entry', 'entries')}; they must have the "
+            "same length."
         )
     if labels.is_complex():
         raise ValueError("labels must be integers, got a complex tensor.")

@@ -1106,6 +1106,8 @@ def test_an_embedding_wider_than_n_components_is_explained(blobs):
     with pytest.warns(UserWarning, match="n_components=2 .* no trained head was kept"):
         estimator = fit_quietly(DeepSpectralClusteringEmbedder(n_components=2), X, y)
     assert estimator.transform(X).shape[1] > 2
+    with pytest.warns(UserWarning, match="For exactly 1 dimension, use"):
+        fit_quietly(DeepSpectralClusteringEmbedder(n_components=1), X, y)
     with pytest.warns(UserWarning, match="at most one direction per class"):
         DeepSpectralClusteringEmbedder(
             n_components=9, hidden_layer_sizes=(), solver="closed_form"

@@ -373,7 +373,8 @@ def test_large_batch_never_forms_n_by_k():
     [
         (torch.randn(5), torch.arange(5), "2-D"),
         (torch.randn(2, 3, 4), torch.arange(2), "2-D"),
-        (torch.randn(5, 2), torch.arange(4), "same length"),
+        (torch.randn(5, 2), torch.arange(4), "5 rows but labels has 4 entries"),
+        (torch.randn(1, 2), torch.arange(2), "1 row but labels has 2 entries"),
         (torch.randn(5, 2), torch.arange(5).reshape(5, 1), "1-D"),
         (torch.randn(0, 2), torch.arange(0), "empty"),
         (torch.randn(5, 0), torch.arange(5), "0 columns"),
