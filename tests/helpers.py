@@ -4,14 +4,6 @@ import tracemalloc
 import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-
-
-def fit_quietly(estimator, X, y):
-    """``estimator.fit(X, y)`` without its ``ConvergenceWarning``."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(X, y)
 
 
 def informative_and_noise(n_classes=12, n_per_class=50, seed=0, n_noise=20):

@@ -1,14 +1,12 @@
 """Fitting: starting networks, the fit strategies and class centroids."""
 
 import dataclasses
-import warnings
 
 import numpy as np
 import pytest
 import threadpoolctl
 import torch
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, _selection
 from sklearn_dsc._fitting import (
@@ -164,18 +162,14 @@ def test_closed_form_history_is_one_pass(problem):
 
 def test_fit_without_validation_trains_the_start(problem):
     X, codes = problem
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        result = fit_adam(X, codes, 6, run(early_stopping=False), None)
+    result = fit_adam(X, codes, 6, run(early_stopping=False), None)
     assert result.history.n_iter == 3
     assert result.history.validation_scores is None
 
 
 def test_held_out_classes_record_the_anchor_then_the_head(problem):
     X, codes = problem
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        result = fit_adam(X, codes, 6, run(init="pca"), None)
+    result = fit_adam(X, codes, 6, run(init="pca"), None)
     anchor_score, trained_score = result.history.validation_scores
     assert result.history.best_validation_score == max(anchor_score, trained_score)
     kept = trained_score > anchor_score + 0.02
@@ -234,7 +228,6 @@ def assert_same_state(state, expected):
         torch.testing.assert_close(value, expected[name], rtol=0, atol=0)
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_many_held_out_classes_refit_for_the_best_epoch(many_classes):
     X, codes, train_part, held_codes = many_classes
     held_out = ScriptedHeldOut(held_codes, [0.5, 0.55, 0.6, 0.58, 0.52])
@@ -262,7 +255,6 @@ def test_many_held_out_classes_refit_for_the_best_epoch(many_classes):
     torch.testing.assert_close(rows.norm(dim=1), torch.ones(5))
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_many_held_out_classes_say_when_they_score(many_classes):
     X, codes, train_part, held_codes = many_classes
     said = []
@@ -336,7 +328,6 @@ def test_epochs_scored_on_many_held_out_classes_have_their_own_patience(
 CREEPING = [0.6 + EPOCH_TOLERANCE / 2 * epoch for epoch in range(13)]
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize(("tol", "epochs"), [("auto", EPOCH_PATIENCE), (0.0, 12)])
 def test_epochs_scored_on_many_held_out_classes_have_their_own_tolerance(
     many_classes, tol, epochs
@@ -352,7 +343,6 @@ def test_epochs_scored_on_many_held_out_classes_have_their_own_tolerance(
     assert result.history.n_iter == epochs  # refit for the best epoch
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_a_head_short_of_its_margin_trains_on_with_the_plain_tolerance(
     many_classes,
 ):
@@ -377,7 +367,6 @@ def test_a_head_short_of_its_margin_trains_on_with_the_plain_tolerance(
     assert result.module.head_scale.item() == 0  # the anchor alone
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_random_init_with_many_held_out_classes_refits_its_best_epoch(
     many_classes,
 ):
@@ -392,7 +381,6 @@ def test_random_init_with_many_held_out_classes_refits_its_best_epoch(
     assert result.history.n_iter == 1  # refit on every class for the best epoch
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_fit_scores_every_epoch_on_many_held_out_classes():
     X, codes = informative_and_noise(n_classes=34, n_per_class=10)
     assert round(0.3 * 34) >= EPOCH_SELECTION_CLASSES

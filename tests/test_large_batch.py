@@ -294,7 +294,6 @@ def test_labels_of_numpy_type_are_accepted():
 # ---------------------------------------------------------------- estimator
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_estimator_chunk_size_trains_like_whole_batches():
     from sklearn.datasets import load_digits
 

@@ -26,8 +26,6 @@ from sklearn_dsc._networks import (
     scale_inputs,
 )
 
-from helpers import fit_quietly
-
 
 def test_mlp_layers_follow_the_sizes():
     module = build_mlp(5, (8, 4), 3, "tanh", seed=0, dropout=0.2)
@@ -236,7 +234,7 @@ def test_conv_weights_are_channels_last_through_fit_and_files(tmp_path):
         max_iter=1,
         random_state=0,
     )
-    fit_quietly(model, X[:200] / 16, y[:200])
+    model.fit(X[:200] / 16, y[:200])
     save(model, tmp_path / "model.dsc")
     for fitted in (
         model,

@@ -20,7 +20,7 @@ from sklearn_dsc._parameters import (
     why_start_kept,
 )
 
-from helpers import fit_quietly, informative_and_noise
+from helpers import informative_and_noise
 
 
 def continued(**params):
@@ -57,7 +57,7 @@ def weights(estimator):
 def test_continuing_refuses_other_architecture_parameters(blobs, changed, incremental):
     X, y = blobs
     first = continued()
-    estimator = fit_quietly(clone(first), X, y)
+    estimator = clone(first).fit(X, y)
     before, n_iter = weights(estimator), estimator.n_iter_
     estimator.set_params(**changed)
     continuing = "partial_fit" if incremental else "warm_start=True"
@@ -72,15 +72,15 @@ def test_continuing_refuses_other_architecture_parameters(blobs, changed, increm
     assert all(map(torch.equal, weights(estimator), before))
     # starting anew takes the new parameters
     estimator.set_params(warm_start=False)
-    fit_quietly(estimator, X, y)
+    estimator.fit(X, y)
     assert estimator.n_iter_ == 2
 
 
 def test_continuing_takes_the_same_architecture_in_another_form(blobs):
     X, y = blobs
-    estimator = fit_quietly(continued(hidden_layer_sizes=[32]), X, y)
+    estimator = continued(hidden_layer_sizes=[32]).fit(X, y)
     estimator.set_params(hidden_layer_sizes=(32,), n_components=np.int64(4))
-    fit_quietly(estimator, X, y)
+    estimator.fit(X, y)
     assert estimator.n_iter_ == 4
     # the closed form refits its map whatever was fitted: nothing to refuse
     linear = DeepSpectralClusteringEmbedder(
@@ -142,24 +142,18 @@ def test_a_head_that_held_out_samples_did_not_keep_is_named_as_such(capsys):
         issubclass(warning.category, ConvergenceWarning) for warning in caught
     ), messages
     # a head that is kept
-    kept = fit_quietly(
-        DeepSpectralClusteringEmbedder(init="plda", early_stopping=False, max_iter=2),
-        X,
-        y,
-    )
+    kept = DeepSpectralClusteringEmbedder(
+        init="plda", early_stopping=False, max_iter=2
+    ).fit(X, y)
     assert kept.module_.head_scale > 0
     assert why_start_kept(kept) is None
 
 
 def test_the_warning_tells_a_head_left_out_by_the_margin_from_one_that_lost():
     X, y = informative_and_noise(n_classes=5, n_per_class=20)
-    estimator = fit_quietly(
-        DeepSpectralClusteringEmbedder(
-            init="closed_form", early_stopping=False, max_iter=2, random_state=0
-        ),
-        X,
-        y,
-    )
+    estimator = DeepSpectralClusteringEmbedder(
+        init="closed_form", early_stopping=False, max_iter=2, random_state=0
+    ).fit(X, y)
     estimator.module_.head_scale = torch.tensor(0.0)
     estimator.n_validation_classes_ = 2
     said = {}

@@ -12,7 +12,7 @@ import sklearn_dsc._selection as _selection
 import sklearn_dsc._training as training
 from sklearn_dsc import DeepSpectralClusteringEmbedder
 
-from helpers import fit_quietly, interrupted_at_call
+from helpers import interrupted_at_call
 
 
 def model(**params):
@@ -45,14 +45,14 @@ def test_raising_callback_leaves_an_unfitted_estimator_unfitted(blobs):
     with pytest.raises(NotFittedError):
         estimator.transform(X)
     estimator.set_params(callback=None)
-    assert np.isfinite(fit_quietly(estimator, X, y).transform(X)).all()
+    assert np.isfinite(estimator.fit(X, y).transform(X)).all()
 
 
 @pytest.mark.parametrize("warm_start", [False, True])
 def test_failed_refit_keeps_the_previous_model(blobs, warm_start):
     X, y = blobs
-    estimator = fit_quietly(
-        model(init="random", early_stopping=False, warm_start=warm_start), X, y
+    estimator = model(init="random", early_stopping=False, warm_start=warm_start).fit(
+        X, y
     )
     before = estimator.transform(X)
     attributes = {k: v for k, v in vars(estimator).items() if k.endswith("_")}
@@ -68,7 +68,7 @@ def test_failed_refit_keeps_the_previous_model(blobs, warm_start):
 def test_interrupt_outside_the_epochs_restores_the_estimator(monkeypatch):
     # 8 classes: sets of held-out classes keep enough to compare anchors
     X, y = make_blobs(n_samples=240, centers=8, n_features=6, random_state=0)
-    estimator = fit_quietly(model(), X, y)
+    estimator = model().fit(X, y)
     before = estimator.transform(X)
 
     def interrupted(*args, **kwargs):
@@ -144,8 +144,8 @@ def test_other_runtime_errors_are_not_disguised(blobs, monkeypatch):
 @pytest.mark.parametrize("init", ["auto", "random"])
 def test_training_does_not_depend_on_the_units_of_x(blobs, scale, init):
     X, y = blobs
-    reference = fit_quietly(model(init=init), X, y).transform(X)
-    scaled = fit_quietly(model(init=init), X * scale, y).transform(X * scale)
+    reference = model(init=init).fit(X, y).transform(X)
+    scaled = model(init=init).fit(X * scale, y).transform(X * scale)
     np.testing.assert_allclose(scaled, reference, rtol=1e-3, atol=1e-3)
 
 
@@ -165,8 +165,8 @@ def test_held_out_classes_choose_alike_whatever_the_units_of_x(
     # read with unit steps, rows of size 1e16 and more gave maps of rounding.
     # The closed form's ridge was alpha itself, which drowned inputs of 1e-15.
     X, y = digits_held_out
-    reference = fit_quietly(model(max_iter=3, init=init), X, y)
-    scaled = fit_quietly(model(max_iter=3, init=init), X * scale, y)
+    reference = model(max_iter=3, init=init).fit(X, y)
+    scaled = model(max_iter=3, init=init).fit(X * scale, y)
     assert (scaled.init_, scaled.shrinkage_) == (reference.init_, reference.shrinkage_)
     np.testing.assert_allclose(
         scaled.validation_scores_, reference.validation_scores_, atol=1e-6
@@ -186,7 +186,7 @@ def test_inputs_outside_float32_range_are_refused(blobs, scale):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_concurrent_transform_and_predict_match_serial(blobs, dtype):
     X, y = blobs
-    estimator = fit_quietly(model(), X, y)
+    estimator = model().fit(X, y)
     chunks = np.array_split(X.astype(dtype), 16)
     serial = [(estimator.transform(c), estimator.predict(c)) for c in chunks]
     with ThreadPoolExecutor(max_workers=8) as pool:
