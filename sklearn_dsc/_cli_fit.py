@@ -69,7 +69,12 @@ ESTIMATOR_OPTIONS = [
         f"of whitened, plda: auto, {LEDOIT_WOLF} or a number",
     ),
     ("--batch-size", "batch_size", int, "samples per mini-batch"),
-    ("--samples-per-class", "samples_per_class", _optional_int, "per batch"),
+    (
+        "--samples-per-class",
+        "samples_per_class",
+        _optional_int,
+        "rows of each class in a mini-batch",
+    ),
     ("--learning-rate-init", "learning_rate_init", float, "Adam's learning rate"),
     ("--alpha", "alpha", float, "weight decay, or ridge of --solver closed_form"),
     ("--max-iter", "max_iter", int, "maximum number of epochs"),
