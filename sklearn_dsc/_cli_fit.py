@@ -218,7 +218,8 @@ def fit(args):
     finally:
         if progress is not None:
             progress.close()
-    model.set_params(callback=None)
+    # how this command showed the fit is not part of the model
+    model.set_params(callback=None, verbose=0)
     if table.feature_names is not None:
         model.feature_names_in_ = np.asarray(table.feature_names, dtype=object)
     save(model, args.output)

@@ -29,6 +29,11 @@ def test_info_says_why_no_trained_network_was_kept(tmp_path):
     ok("fit", tmp_path / "three.npz", "-o", tmp_path / "three.dsc", "-q")
     result = ok("info", tmp_path / "three.dsc")
     assert "embedding: 64 dimensions; 0 epochs" in result.stdout
+    # -v showed the fit; the model does not keep it
+    ok("fit", tmp_path / "three.npz", "-o", tmp_path / "loud.dsc", "-v")
+    assert "parameters other than the defaults: none" in (
+        ok("info", tmp_path / "loud.dsc").stdout
+    )
     assert (
         "no trained network kept: with --init auto, 3 classes are too few to hold "
         "any out"
