@@ -60,6 +60,7 @@ from ._closed_form import (
     dense,
 )
 from ._pca import MAX_COVARIANCE_FEATURES, principal_directions
+from ._wording import choice, setting
 
 # The PCA and whitened anchors keep at most this many directions of the inputs.
 MAX_ANCHOR_WIDTH = 256
@@ -281,9 +282,10 @@ def check_ledoit_wolf_width(n_features):
     ``n_features``: more than ``MAX_COVARIANCE_FEATURES``."""
     if n_features > MAX_COVARIANCE_FEATURES:
         raise ValueError(
-            f"shrinkage={LEDOIT_WOLF!r} estimates the within-class covariance "
-            f"of the inputs' own {n_features} features, and takes at most "
-            f"{MAX_COVARIANCE_FEATURES}; give a number or 'auto' instead."
+            f"{setting('shrinkage', LEDOIT_WOLF)} estimates the within-class "
+            f"covariance of the inputs' own {n_features} features, and takes at "
+            f"most {MAX_COVARIANCE_FEATURES}; give a number or {choice('auto')} "
+            "instead."
         )
 
 

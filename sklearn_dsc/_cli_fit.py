@@ -2,10 +2,6 @@
 what it prints of the model it saves."""
 
 import argparse
-import contextlib
-import io
-import re
-import sys
 import time
 import warnings
 
@@ -16,7 +12,7 @@ from ._files import DataError, check_output, read_table
 from ._parameters import StartKept, held_out_data, why_start_kept
 from ._progress import EpochProgress
 from ._selection import EPOCH_SELECTION_CLASSES, KMEANS_NMI
-from ._wording import counted
+from ._wording import PythonNames, counted, named_by
 
 
 def _sizes(text):
@@ -97,75 +93,36 @@ ESTIMATOR_OPTIONS = [
 ]
 
 
-# Boolean parameters set by a flag of their own, one for each value.
-BOOLEAN_FLAGS = {
-    ("early_stopping", "False"): "--no-early-stopping",
-    ("normalize_embeddings", "True"): "--normalize-embeddings",
-    ("normalize_embeddings", "False"): "--no-normalize-embeddings",
-}
-_FLAGS = {name: flag for flag, name, _, _ in ESTIMATOR_OPTIONS}
-_SETTABLE = sorted({*_FLAGS, *(name for name, _ in BOOLEAN_FLAGS)}, key=len)[::-1]
-# A call such as ``PCA(2)`` or ``network(n_features=13, n_components=3)``,
-# and a tuple such as ``(n_samples, n_components)``: the names inside are
-# their arguments or a shape, not the estimator's parameters.
-_CALL = re.compile(r"\w+\([^()]*\)")
-_TUPLE = re.compile(r"\((?:\s*[\w.]+\s*,)+\s*[\w.]*\s*\)")
-_SETTING = re.compile(
-    r"(?<![\w.])(" + "|".join(_SETTABLE) + r")="
-    r"('[^']*'|\([^()]*\)|-?\d+(?:\.\d+)?(?:e-?\d+)?|[A-Za-z_]\w*)"
-)
-_NAMED = re.compile(
-    r"(?<![\w.'/\\-])(" + "|".join(name for name in _SETTABLE if "_" in name) + r")"
-    r"(?![\w=(]|\.\w)"
-)
-# "--init plda, --shrinkage 0.1": options are listed without commas.
-_SETTINGS_LISTED = re.compile(r"(--[\w-]+(?: [^\s,]+)?), (?=--)")
-# "--init whitened, 'plda' and 'auto'": the other values of one option.
-_MORE_VALUES = re.compile(
-    r"(--[\w-]+ [\w.-]+)((?:, '[\w.-]*')*,? (?:and|or) '[\w.-]*')"
-)
+class OptionNames:
+    """The estimator's parameters as ``fit`` names them (for
+    ``_wording.named_by``): ``--init random`` for ``init='random'``,
+    ``--input-shape 3,3`` for ``input_shape=(3, 3)``, ``--no-early-stopping``
+    for ``early_stopping=False``; a parameter without an option keeps its
+    Python name."""
 
+    separator = " "
+    flags = {name: flag for flag, name, _, _ in ESTIMATOR_OPTIONS}
+    # boolean parameters: a flag for each value
+    switches = {
+        ("early_stopping", False): "--no-early-stopping",
+        ("normalize_embeddings", True): "--normalize-embeddings",
+        ("normalize_embeddings", False): "--no-normalize-embeddings",
+    }
 
-def as_options(text):
-    """``text`` (a message of the estimator) with its parameters written as
-    the command line's options: ``init='random'`` as ``--init random``,
-    ``input_shape=(3, 3)`` as ``--input-shape 3,3``, ``early_stopping=False``
-    as ``--no-early-stopping``, and a parameter named alone, such as
-    ``max_iter``, as ``--max-iter``; settings listed together lose their
-    commas (``--init plda --shrinkage 0.1``). Parameters that no option
-    sets, the arguments of calls such as ``PCA(2)`` and the names in tuples
-    such as ``(n_samples, n_components)`` are left as they are."""
-    kept = []
+    def parameter(self, name):
+        return self.flags.get(name, name)
 
-    def keep(match):
-        kept.append(match.group(0))
-        return f"\0{len(kept) - 1}\0"
+    def choice(self, value):
+        if isinstance(value, tuple):
+            return ",".join(str(part) for part in value) or "''"
+        return str(value)
 
-    def setting(match):
-        name, value = match.groups()
-        if (name, value) in BOOLEAN_FLAGS:
-            return BOOLEAN_FLAGS[name, value]
-        if name not in _FLAGS:
-            return match.group(0)
-        if value.startswith("'"):
-            value = value[1:-1]
-        elif value.startswith("("):
-            value = ",".join(part.strip() for part in value[1:-1].split(",") if part)
-            value = value or "''"
-        return f"{_FLAGS[name]} {value}"
-
-    def named(match):
-        return _FLAGS.get(match.group(1), match.group(1))
-
-    text = _CALL.sub(keep, text)
-    text = _SETTING.sub(setting, text)  # input_shape=(3, 3) before the tuples
-    text = _SETTINGS_LISTED.sub(r"\1 ", text)  # not "max_iter, hidden_layer_sizes"
-    text = _TUPLE.sub(keep, text)
-    text = _NAMED.sub(named, text)
-    text = _MORE_VALUES.sub(
-        lambda match: match.group(1) + match.group(2).replace("'", ""), text
-    )
-    return re.sub("\0(\\d+)\0", lambda match: kept[int(match.group(1))], text)
+    def setting(self, name, value):
+        if (name, value) in self.switches:
+            return self.switches[name, value]
+        if name not in self.flags:
+            return PythonNames().setting(name, value)
+        return f"{self.flags[name]} {self.choice(value)}"
 
 
 def check_options(params, constraints):
@@ -200,17 +157,15 @@ def fit(args):
         if getattr(args, flag) is not None:
             params[flag] = getattr(args, flag)
     check_options(params, DeepSpectralClusteringEmbedder._parameter_constraints)
-    progress = None if args.quiet or args.verbose else _Progress("fitting")
+    progress = None if args.quiet or args.verbose else EpochProgress("fitting")
     model = DeepSpectralClusteringEmbedder(
         **params, verbose=args.verbose, callback=progress
     )
     start = time.perf_counter()
     try:
         # on the command line an interrupt aborts: nothing is written
-        with (
-            warnings.catch_warnings(),
-            contextlib.redirect_stdout(_InOptions(sys.stdout)),
-        ):
+        # what the fit says (warnings, errors, -v) names the options
+        with warnings.catch_warnings(), named_by(OptionNames()):
             warnings.simplefilter("error", TrainingInterrupted)
             model.fit(table.features, table.target)
     except TrainingInterrupted:
@@ -241,28 +196,6 @@ def fit(args):
         )
     print(f"Saved to {args.output}")
     return 0
-
-
-class _InOptions(io.TextIOBase):
-    """``stream``, to which the estimator's ``verbose`` lines are written in
-    the command line's options (``as_options``)."""
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def write(self, text):
-        self.stream.write(as_options(text))
-        return len(text)
-
-    def flush(self):
-        self.stream.flush()
-
-
-class _Progress(EpochProgress):
-    """The progress bar, its stages told in the command line's options."""
-
-    def stage(self, text):
-        super().stage(as_options(text))
 
 
 def metric(model):
@@ -408,4 +341,4 @@ def add(commands, debug):
         "adds about ten lines an epoch on its batches",
     )
     sub.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    sub.set_defaults(run=fit, told=as_options)
+    sub.set_defaults(run=fit)

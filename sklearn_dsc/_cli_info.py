@@ -1,7 +1,7 @@
 """``sklearn-dsc info``: what a model file holds."""
 
-from ._cli_fit import anchor, as_options, why_untrained
-from ._wording import counted
+from ._cli_fit import OptionNames, anchor, why_untrained
+from ._wording import counted, named_by, settings
 
 
 def add(commands, debug):
@@ -43,9 +43,7 @@ def run(args):
         for name, value in model.get_params().items()
         if value != defaults[name]
     }
-    # as the options of fit where it has them: "--init pca --max-iter 2"
-    settings = as_options(
-        ", ".join(f"{name}={value!r}" for name, value in changed.items())
-    )
-    print(f"parameters other than the defaults: {settings or 'none'}")
+    with named_by(OptionNames()):  # "--init pca --max-iter 2", as fit takes them
+        given = settings(changed.items())
+    print(f"parameters other than the defaults: {given or 'none'}")
     return 0

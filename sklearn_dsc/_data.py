@@ -13,6 +13,7 @@ import scipy.sparse as sp
 import torch
 
 from ._warnings import warn
+from ._wording import choice, setting
 
 # Rows embedded at once by ``embed``: bounds inference memory whatever n_samples.
 INFERENCE_BATCH_SIZE = 4096
@@ -88,18 +89,19 @@ def resolve_device(device, for_inference=False):
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as error:
         raise ValueError(
-            f"device={device!r} is not a valid torch device: use 'auto', 'cpu', "
-            "'cuda', 'cuda:N' or a torch.device."
+            f"{setting('device', device)} is not a valid torch device: use "
+            f"{choice('auto')}, {choice('cpu')}, {choice('cuda')}, "
+            f"{choice('cuda:N')} or a torch.device."
         ) from error
     problem = _unavailable(resolved)
     if problem is None:
         return resolved
     if for_inference:
-        warn(f"device={device!r}: {problem}; embedding on the CPU instead.")
+        warn(f"{setting('device', device)}: {problem}; embedding on the CPU instead.")
         return torch.device("cpu")
     raise ValueError(
-        f"device={device!r} was requested but {problem}; use device='cpu' or "
-        "device='auto'."
+        f"{setting('device', device)} was requested but {problem}; use "
+        f"{setting('device', 'cpu')} or {setting('device', 'auto')}."
     )
 
 

@@ -56,7 +56,7 @@ from ._validation import (
     warn_if_unlabelled_mark,
 )
 from ._warnings import warn
-from ._wording import counted
+from ._wording import choice, counted, parameter, setting
 from .metrics import kmeans_nmi_in_place
 
 # Training runs in float32 on inputs rescaled inside the network to unit
@@ -726,11 +726,11 @@ default="auto"
         else:
             why = f"the {self.init_} anchor's dimensions come before the head's"
         warn(
-            f"n_components={self.n_components} sets the width of the trained head, "
-            f"but the embedding has {counted(width, 'dimension')}: {why}. For "
-            f"exactly {counted(self.n_components, 'dimension')}, use init='random', "
-            "or put "
-            f"PCA({self.n_components}) after this estimator in a pipeline.",
+            f"{setting('n_components', self.n_components)} sets the width of the "
+            f"trained head, but the embedding has {counted(width, 'dimension')}: "
+            f"{why}. For exactly {counted(self.n_components, 'dimension')}, use "
+            f"{setting('init', 'random')}, or put PCA({self.n_components}) after "
+            "this estimator in a pipeline.",
             UserWarning,
         )
 
@@ -807,15 +807,18 @@ default="auto"
             len(self.hidden_layer_sizes) > 0 or not _is(self.network, "mlp")
         ):
             raise ValueError(
-                "solver='closed_form' learns a linear map: set hidden_layer_sizes=() "
-                "and keep network='mlp'."
+                f"{setting('solver', 'closed_form')} learns a linear map: set "
+                f"{setting('hidden_layer_sizes', ())} and keep "
+                f"{setting('network', 'mlp')}."
             )
         if not shrinks and not _is(self.shrinkage, "auto"):
-            setting = "solver" if self.solver != "adam" else "init"
+            which = "solver" if self.solver != "adam" else "init"
             warn(
-                f"shrinkage={self.shrinkage!r} is not used: {setting}="
-                f"{getattr(self, setting)!r} fits no anchor that shrinks. It "
-                "applies to init='whitened', 'plda' and 'auto' with solver='adam'.",
+                f"{setting('shrinkage', self.shrinkage)} is not used: "
+                f"{setting(which, getattr(self, which))} fits no anchor that "
+                f"shrinks. It applies to {setting('init', 'whitened')}, "
+                f"{choice('plda')} and {choice('auto')} with "
+                f"{setting('solver', 'adam')}.",
                 UserWarning,
             )
         if _is(self.network, "conv") and self.input_shape is not None:
@@ -825,8 +828,9 @@ default="auto"
         )
         if self.solver == "closed_form" and asked_to_normalize:
             raise ValueError(
-                "solver='closed_form' minimises the loss of the map's own rows; "
-                "normalize_embeddings=True needs solver='adam'."
+                f"{setting('solver', 'closed_form')} minimises the loss of the map's "
+                f"own rows; {setting('normalize_embeddings', True)} needs "
+                f"{setting('solver', 'adam')}."
             )
 
     def _encode_classes(self, y, classes, continues, incremental):
@@ -856,7 +860,8 @@ default="auto"
         sizes = tuple(self.hidden_layer_sizes)
         if not all(isinstance(s, Integral) and s >= 1 for s in sizes):
             raise ValueError(
-                f"hidden_layer_sizes must hold positive integers, got {sizes!r}."
+                f"{parameter('hidden_layer_sizes')} must hold positive integers, got "
+                f"{choice(sizes)}."
             )
         training = TrainingSettings(
             batch_size=self.batch_size,

@@ -21,7 +21,6 @@ from ._anchors import (
     ClassMoments,
     anchor_maps,
     fitted_on_rows,
-    shrinkage_text,
     uses_shrinkage,
 )
 from ._blocks import by_column_blocks
@@ -71,7 +70,7 @@ from ._training import (
     warn_outcome,
 )
 from ._warnings import warn
-from ._wording import counted
+from ._wording import counted, setting, settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -580,12 +579,12 @@ def _report_training(run, init, n_train, n_held_out, how):
 
 def _warn_untrained_random(scores):
     warn(
-        "init='random': on held-out classes the trained network clustered no "
-        f"better than its random start (k-means NMI {scores[1]:.3f} against "
-        f"{scores[0]:.3f}); it is trained on every class all the same. A "
+        f"{setting('init', 'random')}: on held-out classes the trained network "
+        f"clustered no better than its random start (k-means NMI {scores[1]:.3f} "
+        f"against {scores[0]:.3f}); it is trained on every class all the same. A "
         "network trained with this loss on few classes often transfers worse "
-        "than the input geometry: the default init='auto' keeps that geometry "
-        "(an anchor) where held-out classes say so.",
+        f"than the input geometry: the default {setting('init', 'auto')} keeps "
+        "that geometry (an anchor) where held-out classes say so.",
         UserWarning,
     )
 
@@ -661,14 +660,10 @@ def _choose_anchor(X, codes, n_classes, held_out, run, moments):
 
 
 def _describe_start(result):
-    shrinkage = result.shrinkage
-    if isinstance(shrinkage, str):
-        shrinkage = repr(shrinkage)  # as the parameter is written
-    elif shrinkage is not None:
-        shrinkage = shrinkage_text(shrinkage)
-    return f"init={result.init!r}" + (
-        "" if shrinkage is None else f", shrinkage={shrinkage}"
-    )
+    pairs = [("init", result.init)]
+    if result.shrinkage is not None:
+        pairs.append(("shrinkage", result.shrinkage))
+    return settings(pairs)
 
 
 def class_centroids(embeddings, codes, n_classes, previous=None):

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 import torch
 
 from ._blocks import by_column_blocks
+from ._wording import choice, parameter, setting
 
 ACTIVATIONS = {
     "identity": torch.nn.Identity,
@@ -174,7 +175,7 @@ class ConvNet(torch.nn.Module):
             shape = (1, *shape)
         if len(shape) != 3 or min(shape) < 1 or math.prod(shape) != n_features:
             raise ValueError(
-                f"input_shape={tuple(input_shape)!r} does not fit rows of "
+                f"{setting('input_shape', tuple(input_shape))} does not fit rows of "
                 f"{n_features} features: give (height, width) or (channels, "
                 "height, width) whose product is the number of features."
             )
@@ -331,8 +332,9 @@ def build_trained(
         if isinstance(network, str) and network == "conv":
             if input_shape is None:
                 raise ValueError(
-                    "network='conv' needs input_shape, the shape of one sample "
-                    "such as (28, 28) or (3, 32, 32)."
+                    f"{setting('network', 'conv')} needs "
+                    f"{parameter('input_shape')}, the shape of one sample such as "
+                    f"{choice((28, 28))} or {choice((3, 32, 32))}."
                 )
             return ConvNet(
                 n_features,

@@ -17,6 +17,7 @@ import numpy as np
 
 from ._selection import EPOCH_SELECTION_CLASSES, holds_nothing_out
 from ._warnings import warn
+from ._wording import parameter, setting, settings
 
 # Parameters of the trained network's own shape
 _NETWORK_PARAMETERS = (
@@ -178,11 +179,11 @@ def warn_if_head_parameters_unused(estimator):
     if why is None:
         return
     defaults = {
-        name: parameter.default
-        for name, parameter in inspect.signature(type(estimator)).parameters.items()
+        name: signature.default
+        for name, signature in inspect.signature(type(estimator)).parameters.items()
     }
     unused = [
-        f"{name}={value!r}"
+        (name, value)
         for name in HEAD_PARAMETERS
         if not _same_value(value := getattr(estimator, name), defaults[name])
     ]
@@ -199,19 +200,20 @@ def warn_if_head_parameters_unused(estimator):
             "not by the margin that keeping it needs, or at a cost in Recall@1"
         ),
         StartKept.HEAD_NOT_TRIED: (
-            f"with init='auto' and fewer than {EPOCH_SELECTION_CLASSES} held-out "
-            "classes a head is trained only beside the closed_form anchor"
+            f"with {setting('init', 'auto')} and fewer than "
+            f"{EPOCH_SELECTION_CLASSES} held-out classes a head is trained only "
+            "beside the closed_form anchor"
         ),
         StartKept.TOO_FEW_CLASSES: (
-            f"with init='auto' and {len(estimator.classes_)} classes none can "
-            "be held out to show that a head transfers, so none is trained; "
-            "set init to train one"
+            f"with {setting('init', 'auto')} and {len(estimator.classes_)} classes "
+            "none can be held out to show that a head transfers, so none is "
+            f"trained; set {parameter('init')} to train one"
         ),
         StartKept.NOT_TRAINED: "no head was trained",
     }
     warn(
         f"No trained head was kept ({texts[why]}): the embedding is the "
         f"{estimator.init_} anchor alone and does not depend on "
-        f"{', '.join(unused)}.",
+        f"{settings(unused)}.",
         UserWarning,
     )

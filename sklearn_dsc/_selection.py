@@ -41,6 +41,7 @@ from ._clock import StageClock
 from ._closed_form import class_sums
 from ._data import embed
 from ._networks import AnchoredEmbedding
+from ._wording import setting
 from .metrics import kmeans_nmi, nearest_neighbour_hits
 
 # Shrinkages of the whitened anchor among which held-out classes choose, and
@@ -313,8 +314,9 @@ def validation_split(X, codes, n_classes, split, validation_fraction, random_sta
         n_held_out = n_held_out_classes(validation_fraction, n_classes)
         if n_classes - n_held_out < 2:
             raise ValueError(
-                "validation_split='classes' holds out at least 2 whole classes "
-                f"and trains on at least 2; y has only {n_classes} classes."
+                f"{setting('validation_split', 'classes')} holds out at least 2 "
+                f"whole classes and trains on at least 2; y has only {n_classes} "
+                "classes."
             )
         held_out = random_state.choice(n_classes, n_held_out, replace=False)
         val = np.isin(codes, held_out)
@@ -328,9 +330,9 @@ def validation_split(X, codes, n_classes, split, validation_fraction, random_sta
     except ValueError as error:
         raise ValueError(
             "Early stopping could not hold out a stratified validation set "
-            f"(validation_fraction={validation_fraction}): {error}. Give each "
-            "class more rows, or fit with early_stopping=False to train on "
-            "every row."
+            f"({setting('validation_fraction', validation_fraction)}): {error}. "
+            "Give each class more rows, or fit with "
+            f"{setting('early_stopping', False)} to train on every row."
         ) from None
     return X[train], codes[train], X[val], codes[val]
 

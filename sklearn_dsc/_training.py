@@ -27,7 +27,7 @@ from ._loss import NonFiniteEmbeddingsError, spectral_clustering_loss
 from ._networks import AnchoredEmbedding, private_seed
 from ._sampling import ClassBalancedSampler
 from ._warnings import warn
-from ._wording import counted
+from ._wording import counted, parameter
 
 
 class Diverged(Exception):
@@ -308,7 +308,8 @@ def warn_outcome(outcome, history, settings):
     elif outcome is Outcome.DIVERGED:
         warn(
             f"Training diverged at epoch {history.n_iter + 1} (non-finite loss); "
-            "the last finite weights are kept: lower learning_rate_init.",
+            f"the last finite weights are kept: lower "
+            f"{parameter('learning_rate_init')}.",
             ConvergenceWarning,
         )
     elif outcome is Outcome.INTERRUPTED:
@@ -340,7 +341,7 @@ def train_chunk(module, X, codes, history, run):
     except Diverged:
         raise ValueError(
             "training diverged on this chunk (non-finite loss); lower "
-            "learning_rate_init"
+            f"{parameter('learning_rate_init')}"
         ) from None
     history.optimizer_state = optimizer_state_on_cpu(optimizer)
     module.to("cpu")
@@ -440,12 +441,15 @@ def run_epoch(
         except (RuntimeError, MemoryError) as error:
             if not is_out_of_memory(error):
                 raise
+            chunk = parameter("chunk_size")
             lower = (
-                "chunk_size" if chunk_size is not None else "batch_size (or chunk_size)"
+                chunk
+                if chunk_size is not None
+                else f"{parameter('batch_size')} (or {chunk})"
             )
             raise MemoryError(
                 f"Out of memory training on a mini-batch of {n_batch} samples on "
-                f"{data.device}: lower {lower} or hidden_layer_sizes."
+                f"{data.device}: lower {lower} or {parameter('hidden_layer_sizes')}."
             ) from error
         if not math.isfinite(value):
             raise Diverged("the loss is not finite")

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 
 from ._errors import ArgumentError
 from ._warnings import warn
+from ._wording import setting
 
 # The types of pandas' missing values, which pandas need not be installed to
 # recognise: NA (nullable dtypes) and NaT (dates and times).
@@ -177,7 +178,8 @@ def check_rows(X):
             if channels > 1:
                 rows = "X.transpose(0, 3, 1, 2).reshape(len(X), -1) (channels first)"
         message += (
-            f" For images, pass {rows} with network='conv' and input_shape={sample}."
+            f" For images, pass {rows} with {setting('network', 'conv')} and "
+            f"{setting('input_shape', sample)}."
         )
     else:
         message += f" Pass {rows} to give each sample's values as a row."
@@ -202,18 +204,19 @@ def warn_if_channels_last(input_shape, n_features):
     height, width, channels = shape
     if channels == 1:
         fix = (
-            f"for {height} x {width} images of one channel pass input_shape="
-            f"({height}, {width}): their rows are the same in either order"
+            f"for {height} x {width} images of one channel pass "
+            f"{setting('input_shape', (height, width))}: their rows are the same "
+            "in either order"
         )
     else:
         fix = (
             f"rows of {height} x {width} images with their {channels} channels "
             f"last need reordering: X.reshape(len(X), {height}, {width}, "
             f"{channels}).transpose(0, 3, 1, 2).reshape(len(X), -1), with "
-            f"input_shape=({channels}, {height}, {width})"
+            f"{setting('input_shape', (channels, height, width))}"
         )
     warn(
-        f"input_shape={shape} reads each row as {height} channels of "
+        f"{setting('input_shape', shape)} reads each row as {height} channels of "
         f"{width} x {channels} images (channels, height, width); {fix}.",
         UserWarning,
     )

@@ -1,7 +1,82 @@
-"""Wording shared by messages: counts with their nouns."""
+"""Wording shared by messages: counts with their nouns, and the estimator's
+parameters named as the caller names them.
+
+Messages name a parameter with ``parameter("max_iter")`` and a setting with
+``setting("init", "random")``: ``max_iter`` and ``init='random'`` in Python.
+A caller that calls them otherwise (the command line: ``--max-iter``,
+``--init random``) fits inside ``named_by(names)``, and every message made
+there, warnings and printed lines included, names them its way. Nothing
+parses a message afterwards.
+"""
+
+import contextlib
+import contextvars
 
 
 def counted(n, noun, plural=None):
     """``"1 epoch"``, ``"3 epochs"``: ``n`` and ``noun``, in the plural
     (``plural``, or ``noun`` with an s) unless ``n`` is 1."""
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def plain(value):
+    """``value``, a NumPy scalar as the Python number it holds (whose repr
+    is ``0.1``, not ``np.float64(0.1)``)."""
+    return value.item() if type(value).__module__ == "numpy" else value
+
+
+class PythonNames:
+    """The parameters as Python names them: ``init='random'``."""
+
+    separator = ", "
+
+    def parameter(self, name):
+        return name
+
+    def choice(self, value):
+        return repr(plain(value))
+
+    def setting(self, name, value):
+        return f"{name}={plain(value)!r}"
+
+
+_PYTHON = PythonNames()
+_NAMES = contextvars.ContextVar("sklearn_dsc_names", default=None)
+
+
+def _names():
+    return _NAMES.get() or _PYTHON
+
+
+@contextlib.contextmanager
+def named_by(names):
+    """Messages made inside name the parameters as ``names`` does (an object
+    with the methods and ``separator`` of ``PythonNames``)."""
+    token = _NAMES.set(names)
+    try:
+        yield
+    finally:
+        _NAMES.reset(token)
+
+
+def parameter(name):
+    """A parameter named alone: ``max_iter``."""
+    return _names().parameter(name)
+
+
+def choice(value):
+    """A value of the parameter named before it: ``'plda'`` in "init='pca'
+    or 'plda'"."""
+    return _names().choice(value)
+
+
+def setting(name, value):
+    """A parameter and its value: ``init='random'``."""
+    return _names().setting(name, value)
+
+
+def settings(pairs):
+    """Several settings, ``(name, value)`` pairs, as one list:
+    ``init='whitened', shrinkage=0.1``."""
+    names = _names()
+    return names.separator.join(names.setting(name, value) for name, value in pairs)

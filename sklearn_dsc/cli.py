@@ -18,7 +18,7 @@ from . import (
     _cli_info,
     _cli_transform,
 )
-from ._files import DataError, check_output
+from ._files import check_output
 from ._version import __version__
 
 # torch and scikit-learn are imported by the commands that need them, so that
@@ -82,8 +82,6 @@ def main(argv=None):
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    # how a command words the estimator's messages (fit: as its own options)
-    told = getattr(args, "told", lambda text: text)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -93,7 +91,7 @@ def main(argv=None):
             )
             status = args.run(args)
         for warning in caught:
-            _say(f"warning: {told(_one_line(warning.message))}")
+            _say(f"warning: {_one_line(warning.message)}")
         return status
     except KeyboardInterrupt:
         _say("interrupted; no output was written")
@@ -101,10 +99,7 @@ def main(argv=None):
     except (ValueError, TypeError, OSError, MemoryError) as error:
         if args.debug:
             raise
-        text = _one_line(error) or type(error).__name__
-        if not isinstance(error, DataError):  # those name the options already
-            text = told(text)
-        _say(f"error: {text}")
+        _say(f"error: {_one_line(error) or type(error).__name__}")
         return 1
 
 

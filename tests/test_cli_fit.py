@@ -8,6 +8,8 @@ import torch
 from sklearn.datasets import load_digits
 
 from sklearn_dsc import load
+from sklearn_dsc._cli_fit import OptionNames
+from sklearn_dsc._wording import choice, named_by, parameter, setting, settings
 
 from cli_helpers import FAST, NAMES, fails, ok, sklearn_dsc
 from helpers import interrupted_at_call
@@ -286,51 +288,28 @@ def test_fit_names_the_option_of_a_bad_parameter(
 
 
 @pytest.mark.parametrize(
-    ("message", "expected"),
+    ("write", "expected"),
     [
+        (lambda: setting("init", "random"), "--init random"),
+        (lambda: setting("input_shape", (3, 3)), "--input-shape 3,3"),
+        (lambda: setting("hidden_layer_sizes", ()), "--hidden-layer-sizes ''"),
+        (lambda: setting("shrinkage", np.float64(0.1)), "--shrinkage 0.1"),
+        (lambda: setting("early_stopping", False), "--no-early-stopping"),
+        (lambda: setting("normalize_embeddings", True), "--normalize-embeddings"),
+        (lambda: parameter("max_iter"), "--max-iter"),
+        (lambda: choice("plda"), "plda"),
         (
-            "use init='random', or put PCA(2) after this estimator",
-            "use --init random, or put PCA(2) after this estimator",
+            lambda: settings([("init", "plda"), ("shrinkage", "ledoit-wolf")]),
+            "--init plda --shrinkage ledoit-wolf",
         ),
-        (
-            "shrinkage=0.1 is not used. It applies to init='whitened', 'plda' and "
-            "'auto' with solver='adam'.",
-            "--shrinkage 0.1 is not used. It applies to --init whitened, plda and "
-            "auto with --solver adam.",
-        ),
-        ("init='plda', shrinkage=1e-06 kept", "--init plda --shrinkage 1e-06 kept"),
-        (
-            "network='conv' needs input_shape, such as (28, 28).",
-            "--network conv needs --input-shape, such as (28, 28).",
-        ),
-        ("input_shape=(3, 3) does not fit", "--input-shape 3,3 does not fit"),
-        ("set hidden_layer_sizes=() first", "set --hidden-layer-sizes '' first"),
-        (
-            "early_stopping=False, normalize_embeddings=True",
-            "--no-early-stopping --normalize-embeddings",
-        ),
-        ("does not depend on max_iter=2.", "does not depend on --max-iter 2."),
-        (
-            "does not depend on max_iter, hidden_layer_sizes.",
-            "does not depend on --max-iter, --hidden-layer-sizes.",
-        ),
-        # what no option sets, a call's arguments, attributes, files and columns
-        ("chunk_size=3 with warm_start", "chunk_size=3 with warm_start"),
-        (
-            "called as network(n_features=13, n_components=3)",
-            "called as network(n_features=13, n_components=3)",
-        ),
-        ("of shape (n_samples, n_components)", "of shape (n_samples, n_components)"),
-        (
-            "init_ and model.max_iter in /data/max_iter.csv, column 'batch_size'",
-            "init_ and model.max_iter in /data/max_iter.csv, column 'batch_size'",
-        ),
+        # parameters that no option sets keep their Python names
+        (lambda: setting("chunk_size", 3), "chunk_size=3"),
+        (lambda: parameter("warm_start"), "warm_start"),
     ],
 )
-def test_messages_are_told_in_the_command_lines_options(message, expected):
-    from sklearn_dsc._cli_fit import as_options
-
-    assert as_options(message) == expected
+def test_fit_names_the_parameters_as_its_options(write, expected):
+    with named_by(OptionNames()):
+        assert write() == expected
 
 
 def test_fit_names_its_options_in_warnings_errors_and_its_log(digit_files, tmp_path):

@@ -1,6 +1,17 @@
 """Wording shared by messages."""
 
-from sklearn_dsc._wording import counted
+import numpy as np
+import pytest
+
+from sklearn_dsc._wording import (
+    PythonNames,
+    choice,
+    counted,
+    named_by,
+    parameter,
+    setting,
+    settings,
+)
 
 
 def test_counted_is_singular_for_one_alone():
@@ -9,3 +20,31 @@ def test_counted_is_singular_for_one_alone():
     assert counted(3, "row") == "3 rows"
     assert counted(2, "class", "classes") == "2 classes"
     assert counted(1, "class", "classes") == "1 class"
+
+
+def test_settings_are_named_as_python_names_them_by_default():
+    assert setting("init", "random") == "init='random'"
+    assert setting("input_shape", (3, 3)) == "input_shape=(3, 3)"
+    assert setting("shrinkage", np.float64(0.1)) == "shrinkage=0.1"
+    assert parameter("max_iter") == "max_iter"
+    assert choice("plda") == "'plda'"
+    assert settings([("init", "plda"), ("shrinkage", 0.1)]) == (
+        "init='plda', shrinkage=0.1"
+    )
+
+
+def test_a_caller_names_them_its_own_way_inside_named_by():
+    class Upper(PythonNames):
+        def parameter(self, name):
+            return name.upper()
+
+    with named_by(Upper()):
+        assert parameter("max_iter") == "MAX_ITER"
+        with named_by(PythonNames()):
+            assert parameter("max_iter") == "max_iter"
+        assert parameter("max_iter") == "MAX_ITER"
+    assert parameter("max_iter") == "max_iter"
+    # an error inside does not leave the naming behind
+    with pytest.raises(KeyError), named_by(Upper()):
+        raise KeyError
+    assert parameter("max_iter") == "max_iter"
