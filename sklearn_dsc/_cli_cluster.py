@@ -12,20 +12,34 @@ from ._cli_data import (
 )
 from ._estimate_methods import METHODS, REFERENCE_METHODS
 from ._files import DataError, atomic_write, check_output, write_matrix
+from ._wording import PythonNames, named_by
 
 # the options of cluster that only estimating K reads
 ESTIMATING = ("max_clusters", "reference", "reference_target", "plot")
 ESTIMATE_METHODS = ("auto", *METHODS)
-# What the cluster command calls estimate_n_clusters's arguments: its
-# errors (ArgumentError) are worded with these names
-CLUSTER_TERMS = {
-    "embedding": "the embedding of DATA",
-    "max_clusters": "--max-clusters",
-    "min_clusters": "the fewest clusters considered",
-    "method": "--method",
-    "reference": "--reference",
-    "reference_labels": "--reference's labels",
-}
+
+
+class ClusterNames(PythonNames):
+    """What the cluster command calls ``estimate_n_clusters``'s arguments
+    (for ``_wording.named_by``): its errors name them so."""
+
+    names = {
+        "embedding": "the embedding of DATA",
+        "max_clusters": "--max-clusters",
+        "min_clusters": "the fewest clusters considered",
+        "method": "--method",
+        "reference": "--reference",
+        "reference_labels": "--reference's labels",
+    }
+
+    def parameter(self, name):
+        return self.names.get(name, name)
+
+    def choice(self, value):
+        return str(value)
+
+    def setting(self, name, value):
+        return f"{self.parameter(name)} {self.choice(value)}"
 
 
 def add(commands, debug):
@@ -145,17 +159,17 @@ def _estimate(model, embedding, args):
         )
         reference, labels = model.transform(known.features), known.target
     try:
-        estimate = estimate_n_clusters(
-            embedding,
-            reference=reference,
-            reference_labels=labels,
-            max_clusters=args.max_clusters,
-            method=args.method,
-            random_state=args.random_state,
-        )
+        with named_by(ClusterNames()):
+            estimate = estimate_n_clusters(
+                embedding,
+                reference=reference,
+                reference_labels=labels,
+                max_clusters=args.max_clusters,
+                method=args.method,
+                random_state=args.random_state,
+            )
     except ArgumentError as error:
-        message = error.in_terms(CLUSTER_TERMS)
-        raise DataError(f"cannot estimate the number of clusters: {message}") from None
+        raise DataError(f"cannot estimate the number of clusters: {error}") from None
     print(
         f"Estimated K={estimate.n_clusters} clusters ({estimate.method}, "
         f"{estimate.candidates.min()} to {estimate.candidates.max()} considered)"

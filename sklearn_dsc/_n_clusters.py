@@ -26,7 +26,7 @@ from ._compat import Interval, StrOptions, validate_params
 from ._errors import ArgumentError
 from ._estimate_methods import METHODS, REFERENCE_METHODS
 from ._validation import check_labels
-from ._wording import counted
+from ._wording import choice, counted, parameter, setting
 
 CRITERION_NAMES = {
     "calibrated": "K-th eigenvalue of the affinity",  # the band beside it
@@ -330,27 +330,25 @@ def _validate(embedding, max_clusters, min_clusters, max_samples, random_state):
     n_samples = X.shape[0]
     if n_samples < 2 * min_clusters:
         raise ArgumentError(
-            "{embedding} has {rows}: {n_clusters} clusters need at "
-            "least {n_rows} (two rows each).",
-            rows=counted(n_samples, "row"),
-            n_clusters=min_clusters,
-            n_rows=2 * min_clusters,
+            f"{parameter('embedding')} has {counted(n_samples, 'row')}: "
+            f"{min_clusters} clusters need at least {2 * min_clusters} (two rows "
+            "each)."
         )
     if max_clusters is not None and max_clusters < min_clusters:
         raise ArgumentError(
-            "{max_clusters} ({value}) is below {min_clusters} ({low}).",
-            value=max_clusters,
-            low=min_clusters,
+            f"{parameter('max_clusters')} ({max_clusters}) is below "
+            f"{parameter('min_clusters')} ({min_clusters})."
         )
     if max_clusters is not None and max_clusters >= n_samples:
         raise ArgumentError(
-            "{max_clusters} ({value}) is not below the number of rows of "
-            "{embedding} ({n_samples}): each cluster needs rows of its own.",
-            value=max_clusters,
-            n_samples=n_samples,
+            f"{parameter('max_clusters')} ({max_clusters}) is not below the number "
+            f"of rows of {parameter('embedding')} ({n_samples}): each cluster "
+            "needs rows of its own."
         )
     if np.ptp(X, axis=0).max() == 0:
-        raise ArgumentError("{embedding} is constant: every row is the same point.")
+        raise ArgumentError(
+            f"{parameter('embedding')} is constant: every row is the same point."
+        )
     rng = check_random_state(random_state)
     if n_samples > max_samples:
         X = X[np.sort(rng.choice(n_samples, max_samples, replace=False))]
@@ -364,52 +362,48 @@ def _validate_reference(X, reference, reference_labels, method, rng):
     or ``None`` without one."""
     if (reference is None) != (reference_labels is None):
         raise ArgumentError(
-            "{reference} and {reference_labels} go together: pass both."
+            f"{parameter('reference')} and {parameter('reference_labels')} go "
+            "together: pass both."
         )
     if reference is None:
         if method in REFERENCE_METHODS:
             raise ArgumentError(
-                "{method}={value!r} needs {reference} rows of known classes and "
-                "their {reference_labels}.",
-                value=method,
+                f"{setting('method', method)} needs {parameter('reference')} rows "
+                f"of known classes and their {parameter('reference_labels')}."
             )
         return None
     if method != "auto" and method not in REFERENCE_METHODS:
         raise ArgumentError(
-            "{reference} is read by {method}='calibrated' and 'calibrated_loss' "
-            "only; {method}={value!r} would ignore it.",
-            value=method,
+            f"{parameter('reference')} is read by {setting('method', 'calibrated')} "
+            f"and {choice('calibrated_loss')} only; {setting('method', method)} "
+            "would ignore it."
         )
     R = check_array(reference, dtype=np.float64, input_name="reference")
     check_labels(reference_labels, "reference_labels")
     labels = column_or_1d(reference_labels)
     check_consistent_length(R, labels)
     if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
-        raise ArgumentError("{reference_labels} holds infinity.")
+        raise ArgumentError(f"{parameter('reference_labels')} holds infinity.")
     if R.shape[1] != X.shape[1]:
         raise ArgumentError(
-            "{reference} has {n_reference} columns, {embedding} {n_columns}: "
-            "both must be rows of the same embedding.",
-            n_reference=R.shape[1],
-            n_columns=X.shape[1],
+            f"{parameter('reference')} has {R.shape[1]} columns, "
+            f"{parameter('embedding')} {X.shape[1]}: both must be rows of the same "
+            "embedding."
         )
     if len(R) > len(X):  # as many rows as the embedding: the same graph scale
         keep = np.sort(rng.choice(len(R), len(X), replace=False))
         R, labels = R[keep], labels[keep]
     n_classes = len(np.unique(labels))
     if n_classes < 2:
+        drawn = " among the rows drawn" if len(R) < len(reference_labels) else ""
         raise ArgumentError(
-            "{reference_labels} must hold at least two classes{drawn}; got "
-            "{n_classes}.",
-            drawn=" among the rows drawn" if len(R) < len(reference_labels) else "",
-            n_classes=n_classes,
+            f"{parameter('reference_labels')} must hold at least two "
+            f"classes{drawn}; got {n_classes}."
         )
     if n_classes + 2 > len(np.unique(R, axis=0)):
         raise ArgumentError(
-            "{reference} has {n_classes} classes among {n_rows} rows drawn: the "
-            "calibration needs more distinct rows than classes plus one.",
-            n_classes=n_classes,
-            n_rows=len(R),
+            f"{parameter('reference')} has {n_classes} classes among {len(R)} rows "
+            "drawn: the calibration needs more distinct rows than classes plus one."
         )
     return R, labels
 

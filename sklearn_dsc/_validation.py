@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from ._errors import ArgumentError
 from ._warnings import warn
-from ._wording import setting
+from ._wording import counted, parameter, setting
 
 # The types of pandas' missing values, which pandas need not be installed to
 # recognise: NA (nullable dtypes) and NaT (dates and times).
@@ -75,9 +75,9 @@ def check_labels(labels, name):
     ("'<' not supported between instances of 'NoneType' and 'str'"):
     missing labels (None, NaN, pandas' NA), and strings mixed with numbers.
 
-    ``name`` is the argument's name in the message (an ``ArgumentError``
-    template field, so that a caller can name it as its user does). Labels
-    of more than one column are left to the shape checks.
+    ``name`` is the argument's name in the message (through
+    ``_wording.parameter``, so that a caller can name it as its user does).
+    Labels of more than one column are left to the shape checks.
     """
     values = np.asarray(labels)
     if values.ndim == 2 and values.shape[1] == 1:
@@ -102,13 +102,11 @@ def check_labels(labels, name):
         )
     if missing.any():
         count = int(missing.sum())
+        where = "positions" if count > 1 else "position"
         raise ArgumentError(
-            f"{{{name}}} holds {{count}} missing label{'s' * (count > 1)} "
-            "(None, NaN or pandas' NA), at {where} {rows}: drop them, and their "
-            "rows, or give them a class.",
-            count=count,
-            where="positions" if count > 1 else "position",
-            rows=_listed(np.flatnonzero(missing)),
+            f"{parameter(name)} holds {counted(count, 'missing label')} (None, NaN "
+            f"or pandas' NA), at {where} {_listed(np.flatnonzero(missing))}: drop "
+            "them, and their rows, or give them a class."
         )
     strings = [t for t in types if issubclass(t, str | bytes)]
     numbers = [t for t in types if issubclass(t, Number)]
@@ -116,11 +114,9 @@ def check_labels(labels, name):
         first_string = next(v for v in values if isinstance(v, str | bytes))
         first_number = next(v for v in values if isinstance(v, Number))
         raise ArgumentError(
-            f"{{{name}}} mixes strings and numbers (e.g. {{string!r}} and "
-            "{number!r}), which cannot be sorted into classes: give every label "
-            "one type, for example with .astype(str).",
-            string=first_string,
-            number=first_number,
+            f"{parameter(name)} mixes strings and numbers (e.g. {first_string!r} "
+            f"and {first_number!r}), which cannot be sorted into classes: give "
+            "every label one type, for example with .astype(str)."
         )
 
 

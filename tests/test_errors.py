@@ -1,22 +1,35 @@
-"""Argument errors that callers word in their own names."""
+"""Argument errors, named as the caller names the arguments."""
+
+import pytest
 
 from sklearn_dsc._errors import ArgumentError
+from sklearn_dsc._wording import PythonNames, named_by, parameter, setting
+
+
+def refuse(max_clusters):
+    raise ArgumentError(
+        f"{parameter('max_clusters')} ({max_clusters}) is below 4; "
+        f"{setting('method', 'bic')} would ignore it."
+    )
 
 
 def test_the_message_names_the_arguments_as_the_function_does():
-    error = ArgumentError("{max_clusters} ({value}) is below {min_clusters}.", value=3)
-    assert str(error) == "max_clusters (3) is below min_clusters."
-    assert isinstance(error, ValueError)
+    with pytest.raises(ValueError, match=r"^max_clusters \(3\) is below 4; ") as error:
+        refuse(3)
+    assert isinstance(error.value, ArgumentError)
+    assert str(error.value).endswith("method='bic' would ignore it.")
 
 
 def test_a_caller_words_it_in_its_own_names():
-    error = ArgumentError("{max_clusters} ({value}) is below {min_clusters}.", value=3)
-    names = {"max_clusters": "--max-clusters"}
-    assert error.in_terms(names) == "--max-clusters (3) is below min_clusters."
+    class Options(PythonNames):
+        def parameter(self, name):
+            return "--" + name.replace("_", "-")
 
+        def setting(self, name, value):
+            return f"{self.parameter(name)} {value}"
 
-def test_values_are_not_renamed():
-    # a value that happens to be an argument's name stays a value
-    error = ArgumentError("{method}={value!r} would ignore {reference}", value="bic")
-    names = {"method": "--method", "reference": "--reference", "value": "no"}
-    assert error.in_terms(names) == "--method='bic' would ignore --reference"
+    with named_by(Options()), pytest.raises(ArgumentError) as error:
+        refuse(3)
+    assert str(error.value) == (
+        "--max-clusters (3) is below 4; --method bic would ignore it."
+    )
