@@ -10,7 +10,6 @@ from ._cli_data import add_sep
 from ._clock import describe_seconds
 from ._files import DataError, check_output, read_table
 from ._parameters import StartKept, held_out_data, why_start_kept
-from ._progress import EpochProgress
 from ._selection import EPOCH_SELECTION_CLASSES, KMEANS_NMI
 from ._wording import PythonNames, counted, named_by
 
@@ -93,7 +92,7 @@ ESTIMATOR_OPTIONS = [
 ]
 
 
-class OptionNames:
+class OptionNames(PythonNames):
     """The estimator's parameters as ``fit`` names them (for
     ``_wording.named_by``): ``--init random`` for ``init='random'``,
     ``--input-shape 3,3`` for ``input_shape=(3, 3)``, ``--no-early-stopping``
@@ -113,15 +112,15 @@ class OptionNames:
         return self.flags.get(name, name)
 
     def choice(self, value):
-        if isinstance(value, tuple):
+        if isinstance(value, tuple | list):
             return ",".join(str(part) for part in value) or "''"
         return str(value)
 
     def setting(self, name, value):
-        if (name, value) in self.switches:
+        if isinstance(value, bool) and (name, value) in self.switches:
             return self.switches[name, value]
         if name not in self.flags:
-            return PythonNames().setting(name, value)
+            return super().setting(name, value)
         return f"{self.flags[name]} {self.choice(value)}"
 
 
@@ -146,6 +145,7 @@ def fit(args):
 
     from ._embedder import DeepSpectralClusteringEmbedder
     from ._persistence import save
+    from ._progress import EpochProgress
     from ._training import TrainingInterrupted
 
     params = {

@@ -293,6 +293,7 @@ def test_fit_names_the_option_of_a_bad_parameter(
         (lambda: setting("init", "random"), "--init random"),
         (lambda: setting("input_shape", (3, 3)), "--input-shape 3,3"),
         (lambda: setting("hidden_layer_sizes", ()), "--hidden-layer-sizes ''"),
+        (lambda: setting("hidden_layer_sizes", [64, 32]), "--hidden-layer-sizes 64,32"),
         (lambda: setting("shrinkage", np.float64(0.1)), "--shrinkage 0.1"),
         (lambda: setting("early_stopping", False), "--no-early-stopping"),
         (lambda: setting("normalize_embeddings", True), "--normalize-embeddings"),
