@@ -41,6 +41,9 @@ class ClusterNames(PythonNames):
     def setting(self, name, value):
         return f"{self.parameter(name)} {self.choice(value)}"
 
+    def in_python(self, text):
+        return None
+
 
 def add(commands, debug):
     sub = commands.add_parser(

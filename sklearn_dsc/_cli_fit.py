@@ -123,6 +123,9 @@ class OptionNames(PythonNames):
             return super().setting(name, value)
         return f"{self.flags[name]} {self.choice(value)}"
 
+    def in_python(self, text):
+        return None
+
 
 def check_options(params, constraints):
     """Each option's value against its parameter's constraints, so that a bad

@@ -56,7 +56,7 @@ from ._validation import (
     warn_if_unlabelled_mark,
 )
 from ._warnings import warn
-from ._wording import choice, counted, parameter, setting
+from ._wording import choice, counted, in_python, parameter, setting
 from .metrics import kmeans_nmi_in_place
 
 # Training runs in float32 on inputs rescaled inside the network to unit
@@ -725,12 +725,13 @@ default="auto"
             )
         else:
             why = f"the {self.init_} anchor's dimensions come before the head's"
+        pipeline = in_python(f"PCA({self.n_components}) after this estimator")
         warn(
             f"{setting('n_components', self.n_components)} sets the width of the "
             f"trained head, but the embedding has {counted(width, 'dimension')}: "
             f"{why}. For exactly {counted(self.n_components, 'dimension')}, use "
-            f"{setting('init', 'random')}, or put PCA({self.n_components}) after "
-            "this estimator in a pipeline.",
+            f"{setting('init', 'random')}"
+            + (f", or put {pipeline} in a pipeline." if pipeline else "."),
             UserWarning,
         )
 

@@ -39,6 +39,9 @@ class PythonNames:
     def setting(self, name, value):
         return f"{name}={plain(value)!r}"
 
+    def in_python(self, text):
+        return text
+
 
 _PYTHON = PythonNames()
 _NAMES = contextvars.ContextVar("sklearn_dsc_names", default=None)
@@ -73,6 +76,13 @@ def choice(value):
 def setting(name, value):
     """A parameter and its value: ``init='random'``."""
     return _names().setting(name, value)
+
+
+def in_python(text):
+    """``text``, a remedy only Python can follow (a pipeline step), for a
+    Python caller; ``None`` for a caller that names the parameters
+    otherwise (the command line has no pipeline)."""
+    return _names().in_python(text)
 
 
 def settings(pairs):

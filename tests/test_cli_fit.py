@@ -9,7 +9,14 @@ from sklearn.datasets import load_digits
 
 from sklearn_dsc import load
 from sklearn_dsc._cli_fit import OptionNames
-from sklearn_dsc._wording import choice, named_by, parameter, setting, settings
+from sklearn_dsc._wording import (
+    choice,
+    in_python,
+    named_by,
+    parameter,
+    setting,
+    settings,
+)
 
 from cli_helpers import FAST, NAMES, fails, ok, sklearn_dsc
 from helpers import interrupted_at_call
@@ -299,6 +306,7 @@ def test_fit_names_the_option_of_a_bad_parameter(
         (lambda: setting("normalize_embeddings", True), "--normalize-embeddings"),
         (lambda: parameter("max_iter"), "--max-iter"),
         (lambda: choice("plda"), "plda"),
+        (lambda: in_python("PCA(2) after this estimator"), None),
         (
             lambda: settings([("init", "plda"), ("shrinkage", "ledoit-wolf")]),
             "--init plda --shrinkage ledoit-wolf",
@@ -327,3 +335,6 @@ def test_fit_names_its_options_in_warnings_errors_and_its_log(digit_files, tmp_p
     fails(
         "fit", *args, "--network", "conv", message="--network conv needs --input-shape"
     )
+    # a remedy that only Python can follow is left out
+    result = ok("fit", *args, *FAST[4:], "--n-components", "2")
+    assert "For exactly 2 dimensions, use --init random.\n" in result.stderr

@@ -7,6 +7,7 @@ from sklearn_dsc._wording import (
     PythonNames,
     choice,
     counted,
+    in_python,
     named_by,
     parameter,
     setting,
@@ -28,6 +29,7 @@ def test_settings_are_named_as_python_names_them_by_default():
     assert setting("shrinkage", np.float64(0.1)) == "shrinkage=0.1"
     assert parameter("max_iter") == "max_iter"
     assert choice("plda") == "'plda'"
+    assert in_python("PCA(2) after it") == "PCA(2) after it"
     assert settings([("init", "plda"), ("shrinkage", 0.1)]) == (
         "init='plda', shrinkage=0.1"
     )
