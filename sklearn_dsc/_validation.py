@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from ._errors import ArgumentError
 from ._warnings import warn
-from ._wording import counted, parameter, setting
+from ._wording import counted, in_python, parameter, setting
 
 # The types of pandas' missing values, which pandas need not be installed to
 # recognise: NA (nullable dtypes) and NaT (dates and times).
@@ -205,11 +205,14 @@ def warn_if_channels_last(input_shape, n_features):
             "in either order"
         )
     else:
+        code = in_python(
+            f"X.reshape(len(X), {height}, {width}, {channels})"
+            ".transpose(0, 3, 1, 2).reshape(len(X), -1)"
+        )
         fix = (
             f"rows of {height} x {width} images with their {channels} channels "
-            f"last need reordering: X.reshape(len(X), {height}, {width}, "
-            f"{channels}).transpose(0, 3, 1, 2).reshape(len(X), -1), with "
-            f"{setting('input_shape', (channels, height, width))}"
+            f"last need reordering{f': {code}' if code else ' to channels first'}"
+            f", with {setting('input_shape', (channels, height, width))}"
         )
     warn(
         f"{setting('input_shape', shape)} reads each row as {height} channels of "

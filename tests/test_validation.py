@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, estimate_n_clusters
+from sklearn_dsc._cli_fit import OptionNames
 from sklearn_dsc._errors import ArgumentError
 from sklearn_dsc._validation import (
     check_labels,
@@ -19,6 +20,7 @@ from sklearn_dsc._validation import (
     warn_if_single_rows,
     warn_if_unlabelled_mark,
 )
+from sklearn_dsc._wording import named_by
 from sklearn_dsc.metrics import kmeans_nmi
 
 
@@ -153,6 +155,12 @@ def test_channels_last_shapes_are_flagged_with_the_reordering():
     assert "input_shape=(3, 32, 32)" in message
     with pytest.warns(UserWarning, match=r"pass input_shape=\(28, 28\)"):
         warn_if_channels_last([28, 28, 1], 784)
+    # the command line, which has no NumPy to reorder with
+    with named_by(OptionNames()), pytest.warns(UserWarning, match="32 ch") as caught:
+        warn_if_channels_last((32, 32, 3), 3072)
+    assert str(caught[0].message).endswith(
+        "need reordering to channels first, with --input-shape 3,32,32."
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for shape in [(3, 32, 32), (1, 28, 28), (28, 28), (4, 4, 192), (4, 8, 3)]:
