@@ -1,7 +1,7 @@
 """``sklearn-dsc info``: what a model file holds."""
 
 from ._cli_fit import OptionNames, anchor, why_untrained
-from ._wording import counted, named_by, settings
+from ._wording import counted, named_by, setting_list
 
 
 def add(commands, debug):
@@ -44,6 +44,6 @@ def run(args):
         if value != defaults[name]
     }
     with named_by(OptionNames()):  # "--init pca --max-iter 2", as fit takes them
-        given = settings(changed.items())
+        given = setting_list(changed.items())
     print(f"parameters other than the defaults: {given or 'none'}")
     return 0

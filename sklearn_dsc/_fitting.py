@@ -70,7 +70,7 @@ from ._training import (
     warn_outcome,
 )
 from ._warnings import warn
-from ._wording import counted, setting, settings
+from ._wording import counted, setting, setting_list
 
 
 @dataclasses.dataclass(frozen=True)
@@ -663,7 +663,7 @@ def _describe_start(result):
     pairs = [("init", result.init)]
     if result.shrinkage is not None:
         pairs.append(("shrinkage", result.shrinkage))
-    return settings(pairs)
+    return setting_list(pairs)
 
 
 def class_centroids(embeddings, codes, n_classes, previous=None):

@@ -17,7 +17,7 @@ import numpy as np
 
 from ._selection import EPOCH_SELECTION_CLASSES, holds_nothing_out
 from ._warnings import warn
-from ._wording import parameter, setting, settings
+from ._wording import parameter, setting, setting_list
 
 # Parameters of the trained network's own shape
 _NETWORK_PARAMETERS = (
@@ -214,6 +214,6 @@ def warn_if_head_parameters_unused(estimator):
     warn(
         f"No trained head was kept ({texts[why]}): the embedding is the "
         f"{estimator.init_} anchor alone and does not depend on "
-        f"{settings(unused)}.",
+        f"{setting_list(unused)}.",
         UserWarning,
     )

@@ -85,7 +85,7 @@ def in_python(text):
     return _names().in_python(text)
 
 
-def settings(pairs):
+def setting_list(pairs):
     """Several settings, ``(name, value)`` pairs, as one list:
     ``init='whitened', shrinkage=0.1``."""
     names = _names()

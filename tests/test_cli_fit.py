@@ -15,7 +15,7 @@ from sklearn_dsc._wording import (
     named_by,
     parameter,
     setting,
-    settings,
+    setting_list,
 )
 
 from cli_helpers import FAST, NAMES, fails, ok, sklearn_dsc
@@ -308,7 +308,7 @@ def test_fit_names_the_option_of_a_bad_parameter(
         (lambda: choice("plda"), "plda"),
         (lambda: in_python("PCA(2) after this estimator"), None),
         (
-            lambda: settings([("init", "plda"), ("shrinkage", "ledoit-wolf")]),
+            lambda: setting_list([("init", "plda"), ("shrinkage", "ledoit-wolf")]),
             "--init plda --shrinkage ledoit-wolf",
         ),
         # parameters that no option sets keep their Python names

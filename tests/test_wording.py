@@ -11,7 +11,7 @@ from sklearn_dsc._wording import (
     named_by,
     parameter,
     setting,
-    settings,
+    setting_list,
 )
 
 
@@ -30,7 +30,7 @@ def test_settings_are_named_as_python_names_them_by_default():
     assert parameter("max_iter") == "max_iter"
     assert choice("plda") == "'plda'"
     assert in_python("PCA(2) after it") == "PCA(2) after it"
-    assert settings([("init", "plda"), ("shrinkage", 0.1)]) == (
+    assert setting_list([("init", "plda"), ("shrinkage", 0.1)]) == (
         "init='plda', shrinkage=0.1"
     )
 
