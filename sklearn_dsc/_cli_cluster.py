@@ -12,14 +12,14 @@ from ._cli_data import (
 )
 from ._estimate_methods import METHODS, REFERENCE_METHODS
 from ._files import DataError, atomic_write, check_output, write_matrix
-from ._wording import PythonNames, named_by
+from ._wording import CommandLineNames, named_by
 
 # the options of cluster that only estimating K reads
 ESTIMATING = ("max_clusters", "reference", "reference_target", "plot")
 ESTIMATE_METHODS = ("auto", *METHODS)
 
 
-class ClusterNames(PythonNames):
+class ClusterNames(CommandLineNames):
     """What the cluster command calls ``estimate_n_clusters``'s arguments
     (for ``_wording.named_by``): its errors name them so."""
 
@@ -31,18 +31,6 @@ class ClusterNames(PythonNames):
         "reference": "--reference",
         "reference_labels": "--reference's labels",
     }
-
-    def parameter(self, name):
-        return self.names.get(name, name)
-
-    def choice(self, value):
-        return str(value)
-
-    def setting(self, name, value):
-        return f"{self.parameter(name)} {self.choice(value)}"
-
-    def in_python(self, text):
-        return None
 
 
 def add(commands, debug):

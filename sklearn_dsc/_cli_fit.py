@@ -11,7 +11,7 @@ from ._clock import describe_seconds
 from ._files import DataError, check_output, read_table
 from ._parameters import StartKept, held_out_data, why_start_kept
 from ._selection import EPOCH_SELECTION_CLASSES, KMEANS_NMI
-from ._wording import PythonNames, counted, named_by
+from ._wording import CommandLineNames, counted, named_by
 
 
 def _sizes(text):
@@ -92,15 +92,14 @@ ESTIMATOR_OPTIONS = [
 ]
 
 
-class OptionNames(PythonNames):
+class OptionNames(CommandLineNames):
     """The estimator's parameters as ``fit`` names them (for
     ``_wording.named_by``): ``--init random`` for ``init='random'``,
     ``--input-shape 3,3`` for ``input_shape=(3, 3)``, ``--no-early-stopping``
     for ``early_stopping=False``; a parameter without an option keeps its
     Python name."""
 
-    separator = " "
-    flags = {name: flag for flag, name, _, _ in ESTIMATOR_OPTIONS}
+    names = {name: flag for flag, name, _, _ in ESTIMATOR_OPTIONS}
     # boolean parameters: a flag for each value
     switches = {
         ("early_stopping", False): "--no-early-stopping",
@@ -108,23 +107,10 @@ class OptionNames(PythonNames):
         ("normalize_embeddings", False): "--no-normalize-embeddings",
     }
 
-    def parameter(self, name):
-        return self.flags.get(name, name)
-
-    def choice(self, value):
-        if isinstance(value, tuple | list):
-            return ",".join(str(part) for part in value) or "''"
-        return str(value)
-
     def setting(self, name, value):
         if isinstance(value, bool) and (name, value) in self.switches:
             return self.switches[name, value]
-        if name not in self.flags:
-            return super().setting(name, value)
-        return f"{self.flags[name]} {self.choice(value)}"
-
-    def in_python(self, text):
-        return None
+        return super().setting(name, value)
 
 
 def check_options(params, constraints):

@@ -43,6 +43,32 @@ class PythonNames:
         return text
 
 
+class CommandLineNames(PythonNames):
+    """The parameters as a command of the command line names them: by its
+    table ``names`` (a parameter missing from it keeps its Python name),
+    values as typed (``--input-shape 3,3``), settings listed without commas,
+    and no remedy that only Python can follow."""
+
+    separator = " "
+    names = {}
+
+    def parameter(self, name):
+        return self.names.get(name, name)
+
+    def choice(self, value):
+        if isinstance(value, tuple | list):
+            return ",".join(str(part) for part in value) or "''"
+        return str(value)
+
+    def setting(self, name, value):
+        if name not in self.names:
+            return super().setting(name, value)
+        return f"{self.names[name]} {self.choice(value)}"
+
+    def in_python(self, text):
+        return None
+
+
 _PYTHON = PythonNames()
 _NAMES = contextvars.ContextVar("sklearn_dsc_names", default=None)
 
