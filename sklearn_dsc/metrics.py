@@ -287,14 +287,20 @@ def make_kmeans_nmi_scorer(*, random_state=0, n_init=10):
 
     Examples
     --------
-    >>> from sklearn.datasets import load_iris
+    Folds split by class (``GroupKFold`` with ``groups=y``) score each fit
+    on classes it has not seen, two digits a fold here:
+
+    >>> from sklearn.datasets import load_digits
     >>> from sklearn.decomposition import PCA
-    >>> from sklearn.model_selection import cross_val_score
+    >>> from sklearn.model_selection import GroupKFold, cross_val_score
     >>> from sklearn_dsc.metrics import make_kmeans_nmi_scorer
-    >>> X, y = load_iris(return_X_y=True)
-    >>> scores = cross_val_score(PCA(2), X, y, cv=3, scoring=make_kmeans_nmi_scorer())
-    >>> scores.shape
-    (3,)
+    >>> X, y = load_digits(return_X_y=True)
+    >>> scores = cross_val_score(
+    ...     PCA(8, random_state=0), X, y, groups=y, cv=GroupKFold(5),
+    ...     scoring=make_kmeans_nmi_scorer(),
+    ... )
+    >>> round(float(scores.mean()), 1)
+    0.6
     """
     return _EmbeddingScorer(kmeans_nmi, random_state=random_state, n_init=n_init)
 
