@@ -1,6 +1,5 @@
 """scikit-learn's estimator checks, for the MLP and the linear variants."""
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder
@@ -38,10 +37,6 @@ def expected_failed_checks(estimator):
     return {}
 
 
-# The checks fit a few rows of 2 or 3 classes, where no head is kept beside
-# the anchor, so n_components=1 is not the width: the estimator says so, as
-# test_embedder checks.
-@pytest.mark.filterwarnings("ignore:n_components=1 sets the width:UserWarning")
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

@@ -189,7 +189,6 @@ def test_normalized_embeddings_are_unit_rows_trained_as_such(blobs, init):
         np.testing.assert_allclose(norms, 1.0, rtol=1e-5)
 
 
-@pytest.mark.filterwarnings("ignore:n_components=6 sets the width")
 def test_auto_normalizes_the_head_where_many_classes_are_held_out(blobs):
     """``normalize_embeddings="auto"``: a 16-wide head on unit rows where ten
     classes or more are held out, the plain head elsewhere."""
@@ -430,6 +429,31 @@ def test_divergence_restores_finite_weights_and_warns(blobs):
     for parameter in estimator.module_.parameters():
         assert torch.isfinite(parameter).all()
     assert np.isfinite(estimator.transform(X)).all()
+
+
+def test_a_random_start_that_training_does_not_beat_is_trained_and_said():
+    """With ``init="random"`` there is no anchor to fall back on: where the
+    held-out classes cluster no better after training than from the random
+    start, the network is trained on every class all the same, and the
+    warning gives both scores."""
+    X, y = load_digits(return_X_y=True)
+    rows = np.concatenate([np.flatnonzero(y == digit)[:50] for digit in range(6)])
+    X, y = X[rows] / 16.0, y[rows]
+    model = fast(
+        hidden_layer_sizes=(16,),
+        max_iter=4,
+        n_iter_no_change=2,
+        batch_size=64,
+        learning_rate_init=1e-4,
+        early_stopping=True,
+    )
+    with pytest.warns(UserWarning, match="no better than its random start") as record:
+        model.fit(X, y)
+    (said,) = [str(w.message) for w in record if "random start" in str(w.message)]
+    trained, start = map(float, re.search(r"NMI (\S+) against (\S+)\)", said).groups())
+    assert trained <= start
+    assert model.n_iter_ > 0
+    assert "init='auto'" in said
 
 
 def test_verbose_prints_one_line_per_epoch(blobs, capsys):
