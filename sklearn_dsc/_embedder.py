@@ -913,7 +913,9 @@ default="auto"
         return FitResult(self.module_, self.init_, self.shrinkage_, history)
 
     def _store(self, module, history):
-        """Write the network and its training history as fitted attributes."""
+        """Write the network and its training history as fitted attributes,
+        and, for a progress bar (``_progress.EpochProgress``), the epoch at
+        which the training run in progress stops at the latest."""
         self.module_ = module
         self.loss_curve_ = history.loss_curve
         self.n_iter_ = history.n_iter
@@ -924,6 +926,7 @@ default="auto"
         self.n_validation_classes_ = history.n_validation_classes
         self.validation_spread_ = history.validation_spread
         self._optimizer_state = history.optimizer_state
+        self._run_last_epoch = history.last_epoch
 
     def _on_stage(self, text):
         """Between epochs: what fitting does, for ``verbose`` and for a

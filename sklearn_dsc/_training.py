@@ -80,13 +80,18 @@ class History:
     n_validation_classes: int | None = None
     validation_spread: float | None = None
     optimizer_state: dict | None = None
+    # the epoch (counted as n_iter) at which the training run in progress, or
+    # the last one, stops at the latest; None before any (and for chunks)
+    last_epoch: int | None = None
 
-    def begin(self, scored):
-        """Start a training run: validation scores anew (a list when
-        ``scored``, else ``None``); returns the epochs trained so far."""
+    def begin(self, scored, max_epochs):
+        """Start a training run of at most ``max_epochs``: validation scores
+        anew (a list when ``scored``, else ``None``); returns the epochs
+        trained so far."""
         self.validation_scores = [] if scored else None
         self.best_validation_score = None
         self.validation_metric = None  # said by whoever passes the score
+        self.last_epoch = self.n_iter + max_epochs
         return self.n_iter
 
     def record_score(self, score):
@@ -247,7 +252,7 @@ def train(module, X, codes, history, run, schedule):
     # a score and the callback read the head's scale after every epoch;
     # otherwise it is set once, for the weights kept
     calibrate_each_epoch = anchored and (score is not None or run.on_epoch is not None)
-    n_iter_at_start = history.begin(scored=score is not None)
+    n_iter_at_start = history.begin(score is not None, schedule.max_epochs)
     patience = Patience(
         patience_tolerance(settings, schedule),
         patience_epochs(settings, schedule),
