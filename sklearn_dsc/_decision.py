@@ -67,9 +67,17 @@ class Choice:
     warn_max_iter: bool = False
     warn_untrained_random: bool = False
 
-    def describe(self):
-        """What the held-out classes said and what was kept, in one line."""
+    def describe(self, refit_trained=None):
+        """What the held-out classes said and what was kept, in one line;
+        ``refit_trained`` is how many epochs the refit ran, where an
+        interrupt or the callback stopped it short of ``refit_epochs``."""
         evidence = self.evidence
+        refit = f"refit on every class for {counted(self.refit_epochs, 'epoch')}"
+        if refit_trained is not None and refit_trained < self.refit_epochs:
+            refit = (
+                "refit on every class, stopped after "
+                f"{refit_trained} of its {self.refit_epochs} epochs"
+            )
         scores = evidence.scores
         start = start_of(evidence.random)
         measured = "" if evidence.head is None else f" ({evidence.head.describe()})"
@@ -78,8 +86,7 @@ class Choice:
             start_nmi = "" if evidence.random else f"start {scores[0]:.4f}, "
             kept = {
                 TRIAL: f"the network of epoch {self.best_epoch} kept",
-                REFIT: "a network refit on every class for "
-                f"{counted(self.refit_epochs, 'epoch')}",
+                REFIT: f"a network {refit}",
                 START: f"{start} kept, fitted on every class",
             }[self.keep]
             return (
@@ -90,10 +97,7 @@ class Choice:
             f", trained {scores[1]:.4f}" if evidence.trained else ""
         )
         if self.keep == REFIT:
-            kept = (
-                "the trained network kept, refit on every class for "
-                f"{counted(self.refit_epochs, 'epoch')}"
-            )
+            kept = f"the trained network kept, {refit}"
         else:
             # untrained only beside an anchor (init="auto"), never from a random start
             left = (

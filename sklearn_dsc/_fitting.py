@@ -462,7 +462,7 @@ def _choose_try_and_decide(X, codes, n_classes, train_part, held_out, run, momen
     if settings.training.verbose:
         print(
             f"[{settings.training.name}] {_describe_start(result)}; held-out "
-            f"classes: {choice.describe()}",
+            f"classes: {choice.describe(result.history.n_iter)}",
             flush=True,
         )
     return result

@@ -34,6 +34,12 @@ def test_a_head_that_helps_is_refit_for_the_trial_epochs():
     assert decide(one_comparison(HELPS, Outcome.MAX_ITER)).warn_max_iter
     one_epoch = Evidence([0.5, 0.55], False, False, True, HELPS, n_epochs=1)
     assert decide(one_epoch).describe().endswith("refit on every class for 1 epoch")
+    # an interrupt or the callback stopped the refit after 2 of its epochs
+    assert choice.describe(7) == choice.describe()
+    assert choice.describe(2).endswith(
+        "; the trained network kept, refit on every class, stopped after 2 of its "
+        "7 epochs"
+    )
 
 
 @pytest.mark.parametrize("head", [WITHIN_MARGIN, LOWER_RECALL])

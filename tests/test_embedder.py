@@ -421,6 +421,33 @@ def test_keyboard_interrupt_keeps_a_usable_model(blobs):
     assert np.isfinite(estimator.transform(X)).all()
 
 
+def test_an_interrupted_refit_is_said_to_be_so(capsys):
+    """The refit on every class stopped by Ctrl-C: the weights of its epochs
+    so far are kept, and the verbose summary says the refit was cut short."""
+    X, y = informative_and_noise(n_classes=34, n_per_class=10)
+    epochs = []
+
+    def interrupt_the_refit(estimator):
+        if epochs and estimator.n_iter_ <= epochs[-1]:  # a new run: the refit
+            raise KeyboardInterrupt
+        epochs.append(estimator.n_iter_)
+
+    model = fast(hidden_layer_sizes=(8,), max_iter=6, early_stopping=True, verbose=1)
+    model.set_params(callback=interrupt_the_refit)
+    with pytest.warns(UserWarning, match="interrupted"):
+        model.fit(X, y)
+    assert model.n_iter_ == 1
+    out = capsys.readouterr().out
+    refit = re.search(r"refit on every class for (\d+) epochs\n", out)
+    assert refit
+    assert int(refit.group(1)) > 1
+    assert re.search(
+        r"a network refit on every class, stopped after 1 of its "
+        f"{refit.group(1)} epochs\n",
+        out,
+    )
+
+
 def test_divergence_restores_finite_weights_and_warns(blobs):
     X, y = blobs
     X = X * 1e6
