@@ -8,7 +8,10 @@ from ._wording import counted
 MATRIX_SUFFIXES = (".csv", ".npy")
 
 
-def model_and_data(sub, target_required=False):
+def model_and_data(sub, labelled=False):
+    """MODEL, DATA and the options that read DATA; ``labelled``: the command
+    needs DATA's labels (a CSV or Parquet file's ``--target``, an ``.npz``
+    file's ``y``)."""
     sub.add_argument("model", metavar="MODEL", help="a model file from fit")
     sub.add_argument(
         "data", metavar="DATA", help="CSV (.csv, .tsv), Parquet or .npz file"
@@ -16,9 +19,12 @@ def model_and_data(sub, target_required=False):
     sub.add_argument(
         "--target",
         metavar="COLUMN",
-        required=target_required,
         help="the label column"
-        + ("" if target_required else " of DATA, if it has one (left out)"),
+        + (
+            " (an .npz file's labels are its y)"
+            if labelled
+            else " of DATA, if it has one (left out)"
+        ),
     )
     sub.add_argument(
         "--device",
@@ -42,14 +48,22 @@ def add_sep(sub):
     )
 
 
-def embed_data(args):
-    """The model, DATA's table (its columns in the model's order) and embedding."""
+def embed_data(args, labelled=False):
+    """The model, DATA's table (its columns in the model's order) and
+    embedding; ``labelled``: DATA must hold labels."""
     from ._persistence import load
 
     model = load(args.model)
     if args.device is not None:
         model.set_params(device=args.device)
-    table = read_for(model, args.data, args.target, id_column=args.id, sep=args.sep)
+    table = read_for(
+        model,
+        args.data,
+        args.target,
+        id_column=args.id,
+        sep=args.sep,
+        require_target=labelled,
+    )
     return model, table, model.transform(table.features)
 
 

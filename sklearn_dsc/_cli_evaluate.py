@@ -15,7 +15,7 @@ def add(commands, debug):
         description="Embed DATA, cluster it with k-means (K = number of labels "
         "unless --n-clusters) and print NMI, AMI and Recall@K against its labels.",
     )
-    model_and_data(sub, target_required=True)
+    model_and_data(sub, labelled=True)
     sub.add_argument(
         "--n-clusters",
         type=int,
@@ -36,7 +36,7 @@ def run(args):
 
     from .metrics import recall_at_k
 
-    _, table, embedding = embed_data(args)
+    _, table, embedding = embed_data(args, labelled=True)
     labels = table.target
     n_clusters = args.n_clusters or len(np.unique(labels))
     clusters = kmeans(embedding, n_clusters, args.random_state)

@@ -291,7 +291,11 @@ def add(commands, debug):
     sub.add_argument(
         "data", metavar="DATA", help="CSV (.csv, .tsv), Parquet or .npz file"
     )
-    sub.add_argument("--target", metavar="COLUMN", help="the label column")
+    sub.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="the label column (an .npz file's labels are its y)",
+    )
     sub.add_argument(
         "-o", "--output", required=True, metavar="MODEL", help="the model file to write"
     )
