@@ -21,13 +21,9 @@ def run(args):
 
     model = load(args.model)
     names = getattr(model, "feature_names_in_", None)
-    shown = (
-        "unnamed"
-        if names is None
-        else ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-    )
+    shown = "unnamed" if names is None else _first(names, 8)
     print(f"DeepSpectralClusteringEmbedder, {model.n_features_in_} features ({shown})")
-    print(f"classes ({len(model.classes_)}): {model.classes_.tolist()[:20]}")
+    print(f"classes ({len(model.classes_)}): {_first(model.classes_, 20)}")
     print(
         f"embedding: {counted(model.class_centroids_.shape[1], 'dimension')}; "
         f"{counted(model.n_iter_, 'epoch')}"
@@ -47,3 +43,10 @@ def run(args):
         given = setting_list(changed.items())
     print(f"parameters other than the defaults: {given or 'none'}")
     return 0
+
+
+def _first(items, limit):
+    """The first ``limit`` of ``items``, and "..." where there are more."""
+    return ", ".join(str(item) for item in items[:limit]) + (
+        ", ..." if len(items) > limit else ""
+    )
