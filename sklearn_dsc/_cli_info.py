@@ -1,7 +1,7 @@
 """``sklearn-dsc info``: what a model file holds."""
 
 from ._cli_fit import OptionNames, anchor, why_untrained
-from ._wording import counted, named_by, setting_list
+from ._wording import counted, listed, named_by, setting_list
 
 
 def add(commands, debug):
@@ -21,9 +21,10 @@ def run(args):
 
     model = load(args.model)
     names = getattr(model, "feature_names_in_", None)
-    shown = "unnamed" if names is None else _first(names, 8)
+    shown = "unnamed" if names is None else listed(names, limit=8, total=False)
     print(f"DeepSpectralClusteringEmbedder, {model.n_features_in_} features ({shown})")
-    print(f"classes ({len(model.classes_)}): {_first(model.classes_, 20)}")
+    classes = listed(model.classes_, limit=20, total=False)
+    print(f"classes ({len(model.classes_)}): {classes}")
     print(
         f"embedding: {counted(model.class_centroids_.shape[1], 'dimension')}; "
         f"{counted(model.n_iter_, 'epoch')}"
@@ -43,10 +44,3 @@ def run(args):
         given = setting_list(changed.items())
     print(f"parameters other than the defaults: {given or 'none'}")
     return 0
-
-
-def _first(items, limit):
-    """The first ``limit`` of ``items``, and "..." where there are more."""
-    return ", ".join(str(item) for item in items[:limit]) + (
-        ", ..." if len(items) > limit else ""
-    )

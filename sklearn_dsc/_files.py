@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ._validation import is_missing
+from ._wording import listed
 
 # CSV cells read as missing values.
 MISSING = {"", "na", "nan", "n/a", "null", "none"}
@@ -128,7 +129,8 @@ def read_table(
             close = difflib.get_close_matches(column, names, n=1)
             guess = f"did you mean {close[0]!r}? " if close else ""
             raise DataError(
-                f"{path}: no column {column!r}; {guess}the columns are {listing(names)}"
+                f"{path}: no column {column!r}; {guess}the columns are "
+                f"{listed(names, repr)}"
             )
     if require_target and target is None:
         raise DataError(f"name the label column with {target_option}")
@@ -161,24 +163,19 @@ def _check_same_columns(path, expected, found, target_option=None):
     extra = [name for name in found if name not in expected_set]
     problems = []
     if missing:
-        problems.append(f"missing {listing(missing)}")
+        problems.append(f"missing {listed(missing, repr)}")
     if extra:
         hint = (
             f" (name a label column with {target_option})"
             if target_option is not None and not missing
             else ""
         )
-        problems.append(f"not in the model {listing(extra)}{hint}")
+        problems.append(f"not in the model {listed(extra, repr)}{hint}")
     if problems:
         raise DataError(
             f"{path}: the feature columns differ from the model's: "
             + "; ".join(problems)
         )
-
-
-def listing(names, limit=10):
-    shown = ", ".join(repr(name) for name in names[:limit])
-    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 def _delimiter(f, sep):
@@ -208,7 +205,9 @@ def _read_csv(path, sep=None):
         header = [name.strip() for name in header]
         duplicated = sorted({name for name in header if header.count(name) > 1})
         if duplicated:
-            raise DataError(f"{path}: duplicated column names {listing(duplicated)}")
+            raise DataError(
+                f"{path}: duplicated column names {listed(duplicated, repr)}"
+            )
         rows = []
         try:
             for row in reader:
@@ -274,7 +273,7 @@ def _read_npz(path, target, require_target):
         with np.load(path, allow_pickle=False) as arrays:
             if "X" not in arrays:
                 raise DataError(
-                    f"{path}: no array 'X'; it holds {listing(list(arrays))}"
+                    f"{path}: no array 'X'; it holds {listed(list(arrays), repr)}"
                 )
             X = arrays["X"]
             y = arrays.get("y")
@@ -312,8 +311,9 @@ def _numeric_features(path, names, columns):
             if value is not None and _as_float(np.array([value], dtype=object)) is None
         )
         raise DataError(
-            f"{path}: non-numeric feature columns {listing(bad)} (e.g. {example!r} "
-            f"in {bad[0]!r}); drop them or name the label column with --target"
+            f"{path}: non-numeric feature columns {listed(bad, repr)} (e.g. "
+            f"{example!r} in {bad[0]!r}); drop them or name the label column with "
+            "--target"
         )
     features = np.column_stack(converted)
     _check_finite(path, features, [repr(name) for name in names])

@@ -8,13 +8,11 @@ import scipy.sparse as sp
 
 from ._errors import ArgumentError
 from ._warnings import warn
-from ._wording import counted, in_python, parameter, setting
+from ._wording import counted, in_python, listed, parameter, setting
 
 # The types of pandas' missing values, which pandas need not be installed to
 # recognise: NA (nullable dtypes) and NaT (dates and times).
 _MISSING_TYPE_NAMES = ("NAType", "NaTType")
-# How many items (labels, positions) a message lists.
-_SHOWN = 10
 
 
 def is_constant(X):
@@ -61,14 +59,6 @@ def is_missing(value):
     return isinstance(value, float | np.floating) and bool(np.isnan(value))
 
 
-def _listed(items):
-    """The first ``_SHOWN`` of ``items`` as text, and how many there are in
-    all where that is more."""
-    shown = ", ".join(str(item) for item in items[:_SHOWN])
-    more = len(items) > _SHOWN
-    return shown + (f", ... ({len(items)} in all)" if more else "")
-
-
 def check_labels(labels, name):
     """Refuse class labels that cannot be sorted into classes, naming the
     problem where NumPy's sort would only report a failed comparison
@@ -105,7 +95,7 @@ def check_labels(labels, name):
         where = "positions" if count > 1 else "position"
         raise ArgumentError(
             f"{parameter(name)} holds {counted(count, 'missing label')} (None, NaN "
-            f"or pandas' NA), at {where} {_listed(np.flatnonzero(missing))}: drop "
+            f"or pandas' NA), at {where} {listed(np.flatnonzero(missing))}: drop "
             "them, and their rows, or give them a class."
         )
     strings = [t for t in types if issubclass(t, str | bytes)]
@@ -129,7 +119,7 @@ def warn_if_single_rows(y):
         return
     have = "class has" if len(single) == 1 else "classes have"
     warn(
-        f"{len(single)} {have} a single row: {_listed(single)}. One row says "
+        f"{len(single)} {have} a single row: {listed(single)}. One row says "
         "nothing of how its class spreads, and it cannot be both trained on "
         "and held out; check that y holds classes, not row identifiers.",
         UserWarning,

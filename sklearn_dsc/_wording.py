@@ -1,5 +1,5 @@
-"""Wording shared by messages: counts with their nouns, and the estimator's
-parameters named as the caller names them.
+"""Wording shared by messages: counts with their nouns, lists cut short,
+and the estimator's parameters named as the caller names them.
 
 Messages name a parameter with ``parameter("max_iter")`` and a setting with
 ``setting("init", "random")``: ``max_iter`` and ``init='random'`` in Python.
@@ -17,6 +17,16 @@ def counted(n, noun, plural=None):
     """``"1 epoch"``, ``"3 epochs"``: ``n`` and ``noun``, in the plural
     (``plural``, or ``noun`` with an s) unless ``n`` is 1."""
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def listed(items, show=str, limit=10, total=True):
+    """The first ``limit`` of ``items``, each written by ``show``, and
+    "..." where there are more, with how many there are in all unless
+    ``total`` is false (where the text already says it)."""
+    shown = ", ".join(show(item) for item in items[:limit])
+    if len(items) <= limit:
+        return shown
+    return shown + (f", ... ({len(items)} in all)" if total else ", ...")
 
 
 def plain(value):

@@ -8,11 +8,21 @@ from sklearn_dsc._wording import (
     choice,
     counted,
     in_python,
+    listed,
     named_by,
     parameter,
     setting,
     setting_list,
 )
+
+
+def test_listed_cuts_long_lists_and_says_how_long_they_are():
+    assert listed(["a", "b"]) == "a, b"
+    assert listed(["a", "b"], repr) == "'a', 'b'"
+    assert listed(range(12)) == "0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ... (12 in all)"
+    assert listed("abcd", limit=2) == "a, b, ... (4 in all)"
+    assert listed("abcd", limit=2, total=False) == "a, b, ..."
+    assert listed("abcd", limit=4, total=False) == "a, b, c, d"
 
 
 def test_counted_is_singular_for_one_alone():
