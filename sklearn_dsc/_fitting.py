@@ -305,7 +305,7 @@ def _fit_on_held_out_samples(train_part, held_out, run, previous):
         f"training {_trained_part(result.init)} on {len(codes_train)} rows{after}, "
         f"to be scored on {len(held_out.codes)} held-out samples after every epoch"
     )
-    schedule = Schedule(settings.training.max_iter, held_out.score)
+    schedule = Schedule(settings.training.max_iter, held_out.score, metric=KMEANS_NMI)
     expected = (Outcome.CONVERGED, Outcome.MAX_ITER)
     outcome = _train(result, X_train, codes_train, run, schedule, expected)
     scores = result.history.validation_scores
@@ -313,7 +313,6 @@ def _fit_on_held_out_samples(train_part, held_out, run, previous):
     # running out of epochs matters only where an epoch's weights are kept
     if outcome is Outcome.MAX_ITER and best_epoch:
         warn_outcome(outcome, result.history, settings.training)
-    result.history.validation_metric = KMEANS_NMI
     if settings.training.verbose:
         # epochs counted as verbose counts them, those of earlier fits included
         n_iter = result.history.n_iter
@@ -478,7 +477,12 @@ def _trial(trial, train_part, held_out, run, init):
         _report_training(run, init, n_train, n_held_out, " after every epoch")
         # the nearest-mean NMI chooses the epoch and the anchor weight
         schedule = Schedule(
-            max_iter, held_out.rank, not random, EPOCH_PATIENCE, EPOCH_TOLERANCE
+            max_iter,
+            held_out.rank,
+            not random,
+            EPOCH_PATIENCE,
+            EPOCH_TOLERANCE,
+            NEAREST_MEAN_NMI,
         )
         outcome = _train(trial, *train_part, run, schedule, _ENDED)
         scores = trial.history.validation_scores
@@ -537,7 +541,9 @@ def _train_on(trial, train_part, held_out, run, max_epochs):
         "the head's held-out gain is short of its margin: training on with "
         "the plain tolerance"
     )
-    schedule = Schedule(max_epochs, held_out.rank, True, EPOCH_PATIENCE, TOLERANCE)
+    schedule = Schedule(
+        max_epochs, held_out.rank, True, EPOCH_PATIENCE, TOLERANCE, NEAREST_MEAN_NMI
+    )
     outcome = _train(trial, *train_part, run, schedule, _ENDED)
     # the second run's first score is of the best epoch's weights again
     return kept + trial.history.validation_scores[1:], outcome

@@ -84,13 +84,13 @@ class History:
     # the last one, stops at the latest; None before any (and for chunks)
     last_epoch: int | None = None
 
-    def begin(self, scored, max_epochs):
+    def begin(self, scored, max_epochs, metric=None):
         """Start a training run of at most ``max_epochs``: validation scores
-        anew (a list when ``scored``, else ``None``); returns the epochs
-        trained so far."""
+        anew (a list when ``scored``, else ``None``) of ``metric``; returns
+        the epochs trained so far."""
         self.validation_scores = [] if scored else None
         self.best_validation_score = None
-        self.validation_metric = None  # said by whoever passes the score
+        self.validation_metric = metric if scored else None
         self.last_epoch = self.n_iter + max_epochs
         return self.n_iter
 
@@ -206,7 +206,8 @@ class Schedule:
     ``max_epochs``; with ``score`` (held-out data's score of the module,
     higher is better) patience watches it instead of the training loss and
     the best-scoring weights are kept, the starting ones among them when
-    ``score_start``."""
+    ``score_start``; ``metric`` names what ``score`` measures (the history's
+    ``validation_metric``, and verbose's epoch lines)."""
 
     max_epochs: int
     score: Callable | None = None
@@ -215,6 +216,7 @@ class Schedule:
     # and the improvement that resets them that tol="auto" means
     auto_patience: int = PATIENCE
     auto_tolerance: float = TOLERANCE
+    metric: str | None = None
 
 
 def patience_epochs(settings, schedule):
@@ -252,7 +254,9 @@ def train(module, X, codes, history, run, schedule):
     # a score and the callback read the head's scale after every epoch;
     # otherwise it is set once, for the weights kept
     calibrate_each_epoch = anchored and (score is not None or run.on_epoch is not None)
-    n_iter_at_start = history.begin(score is not None, schedule.max_epochs)
+    n_iter_at_start = history.begin(
+        score is not None, schedule.max_epochs, schedule.metric
+    )
     patience = Patience(
         patience_tolerance(settings, schedule),
         patience_epochs(settings, schedule),
@@ -363,7 +367,8 @@ def print_epoch(settings, history, seconds, left=0.0):
     loss = history.loss_curve[-1]
     line = f"[{settings.name}] epoch {history.n_iter:4d}  loss {loss:.6f}"
     if history.validation_scores:
-        line += f"  validation NMI {history.validation_scores[-1]:.4f}"
+        metric = history.validation_metric or "validation score"
+        line += f"  {metric} {history.validation_scores[-1]:.4f}"
     line += f"  {seconds:.2f}s"
     if left > 0:
         line += f"  (at most {left:.0f}s left)"

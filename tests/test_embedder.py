@@ -448,6 +448,20 @@ def test_an_interrupted_refit_is_said_to_be_so(capsys):
     )
 
 
+def test_verbose_epoch_lines_name_the_held_out_score(capsys):
+    """With ten held-out classes or more every epoch is scored by the
+    nearest-mean NMI, and its lines say so, as ``validation_metric_`` does."""
+    X, y = informative_and_noise(n_classes=34, n_per_class=10)
+    model = fast(hidden_layer_sizes=(8,), max_iter=2, early_stopping=True, verbose=1)
+    model.fit(X, y)
+    assert model.validation_metric_ == "nearest-mean NMI"
+    epochs = re.findall(
+        r"epoch +\d+ +loss [\d.]+ +(.*?) [\d.]+ +[\d.]+s", capsys.readouterr().out
+    )
+    assert epochs  # the trial's epochs, scored
+    assert set(epochs) == {"nearest-mean NMI"}
+
+
 def test_divergence_restores_finite_weights_and_warns(blobs):
     X, y = blobs
     X = X * 1e6
@@ -497,7 +511,7 @@ def test_verbose_prints_one_line_per_epoch(blobs, capsys):
         lines[0],
     )
     assert re.match(
-        r"\[DeepSpectralClusteringEmbedder\] epoch +1 +loss [\d.]+ +validation NMI "
+        r"\[DeepSpectralClusteringEmbedder\] epoch +1 +loss [\d.]+ +k-means NMI "
         r"[\d.]+ +[\d.]+s +\(at most \d+s left\)",
         lines[1],
     )
