@@ -39,7 +39,7 @@ from ._fitting import (
     fit_chunk,
     fit_closed_form,
 )
-from ._networks import ACTIVATIONS
+from ._networks import ACTIVATIONS, hidden_layers
 from ._parameters import (
     check_built_with,
     record_built_with,
@@ -72,6 +72,11 @@ FLOAT32_RANGE = (
 def _is(value, name):
     """``value == name`` for a parameter that may also be a module or a callable."""
     return isinstance(value, str) and value == name
+
+
+def _is_width(value):
+    """Whether ``value`` is a layer's width: a positive integer, not a bool."""
+    return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
 
 
 class DeepSpectralClusteringEmbedder(
@@ -148,8 +153,9 @@ class DeepSpectralClusteringEmbedder(
         as channels last, such as ``(32, 32, 3)``, is warned about. Ignored
         by other networks.
 
-    hidden_layer_sizes : tuple of int, default=(256,)
-        Widths of the hidden layers of ``network="mlp"``; ``()`` makes the
+    hidden_layer_sizes : int or tuple of int, default=(256,)
+        Widths of the hidden layers of ``network="mlp"`` (an int is one
+        layer, as in scikit-learn's ``MLPClassifier``); ``()`` makes the
         embedding a linear map of the inputs (a linear metric).
 
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
@@ -508,7 +514,10 @@ default="auto"
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "network": [StrOptions({"mlp", "conv"}), torch.nn.Module, callable],
         "input_shape": ["array-like", None],
-        "hidden_layer_sizes": ["array-like"],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "normalize_embeddings": ["boolean", StrOptions({"auto"})],
@@ -805,7 +814,8 @@ default="auto"
         if _is(self.shrinkage, LEDOIT_WOLF) and shrinks:
             check_ledoit_wolf_width(X.shape[1])
         if self.solver == "closed_form" and (
-            len(self.hidden_layer_sizes) > 0 or not _is(self.network, "mlp")
+            len(hidden_layers(self.hidden_layer_sizes)) > 0
+            or not _is(self.network, "mlp")
         ):
             raise ValueError(
                 f"{setting('solver', 'closed_form')} learns a linear map: set "
@@ -858,8 +868,8 @@ default="auto"
         return np.searchsorted(self.classes_, y)
 
     def _settings(self):
-        sizes = tuple(self.hidden_layer_sizes)
-        if not all(isinstance(s, Integral) and s >= 1 for s in sizes):
+        sizes = hidden_layers(self.hidden_layer_sizes)
+        if not all(_is_width(s) for s in sizes):
             raise ValueError(
                 f"{parameter('hidden_layer_sizes')} must hold positive integers, got "
                 f"{choice(sizes)}."

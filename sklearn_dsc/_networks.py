@@ -126,6 +126,12 @@ class MLP(torch.nn.Sequential):
         }
 
 
+def hidden_layers(sizes):
+    """``hidden_layer_sizes`` as a tuple: an int is one hidden layer, as
+    scikit-learn's ``MLPClassifier`` reads it."""
+    return (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
+
+
 def build_mlp(
     n_features,
     hidden_layer_sizes,

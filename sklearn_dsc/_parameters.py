@@ -15,6 +15,7 @@ import inspect
 
 import numpy as np
 
+from ._networks import hidden_layers
 from ._selection import EPOCH_SELECTION_CLASSES, holds_nothing_out
 from ._warnings import warn
 from ._wording import parameter, setting, setting_list
@@ -47,8 +48,11 @@ HEAD_PARAMETERS = (
 )
 
 
-def _comparable(value):
-    """A parameter's value as compared between fits (a list as its tuple)."""
+def _comparable(name, value):
+    """Parameter ``name``'s value as compared between fits (a list as its
+    tuple, and one hidden layer's width as its tuple)."""
+    if name == "hidden_layer_sizes":
+        return hidden_layers(value)
     return tuple(value) if isinstance(value, list | tuple) else value
 
 
@@ -73,7 +77,8 @@ def _same_value(value, default):
 def record_built_with(estimator):
     """Remember the parameters that built ``estimator.module_``."""
     estimator._built_with = {
-        name: _comparable(getattr(estimator, name)) for name in ARCHITECTURE_PARAMETERS
+        name: _comparable(name, getattr(estimator, name))
+        for name in ARCHITECTURE_PARAMETERS
     }
 
 
@@ -87,7 +92,7 @@ def check_built_with(estimator, incremental):
     changed = [
         name
         for name, value in built_with.items()
-        if not _same(_comparable(getattr(estimator, name)), value)
+        if not _same(_comparable(name, getattr(estimator, name)), value)
     ]
     if not changed:
         return

@@ -371,6 +371,8 @@ def _params(estimator):
             value = None
         elif name == "device":
             value = str(value)
+        elif name == "hidden_layer_sizes" and isinstance(value, Integral):
+            value = int(value)  # one hidden layer, restored as it was given
         elif name in ("hidden_layer_sizes", "input_shape") and value is not None:
             value = [int(size) for size in value]
         elif isinstance(value, bool | str) or value is None:
@@ -389,7 +391,9 @@ def _restore_params(params):
     if unknown:
         raise ModelFileError(f"unknown parameters {unknown}")
     params = dict(params)
-    params["hidden_layer_sizes"] = tuple(params.get("hidden_layer_sizes", (256,)))
+    sizes = params.get("hidden_layer_sizes", (256,))
+    if not isinstance(sizes, Integral):
+        params["hidden_layer_sizes"] = tuple(sizes)
     if params.get("input_shape") is not None:
         params["input_shape"] = tuple(params["input_shape"])
     # The same validation as fit: a file cannot smuggle in an invalid value.

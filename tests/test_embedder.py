@@ -634,12 +634,38 @@ def test_partial_fit_trains_on_chunks(blobs):
             [0, 1, 0, 1],
             "positive integers",
         ),
+        (
+            {"hidden_layer_sizes": (True,)},
+            np.eye(4, 2),
+            [0, 1, 0, 1],
+            "positive integers",
+        ),
+        (
+            {"hidden_layer_sizes": 0},
+            np.eye(4, 2),
+            [0, 1, 0, 1],
+            "an array-like or an int in the range [1, inf)",
+        ),
         ({}, np.ones((4, 2)), [0.5, 1.5, 0.25, 1.0], "Unknown label type"),
     ],
 )
 def test_bad_input_raises_clear_errors(params, X, y, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         fast(**params).fit(X, y)
+
+
+def test_an_int_is_one_hidden_layer(blobs):
+    """``hidden_layer_sizes=32`` reads as ``(32,)``, as scikit-learn's
+    ``MLPClassifier`` reads it."""
+    X, y = blobs
+    one = fast(hidden_layer_sizes=32, max_iter=2).fit(X, y)
+    assert one.module_.layer_sizes[:2] == [X.shape[1], 32]
+    assert len(one.module_.layer_sizes) == 3
+    assert one.get_params()["hidden_layer_sizes"] == 32
+    same = fast(hidden_layer_sizes=(32,), max_iter=2).fit(X, y)
+    np.testing.assert_array_equal(one.transform(X), same.transform(X))
+    with pytest.raises(ValueError, match=r"set hidden_layer_sizes=\(\)"):
+        fast(hidden_layer_sizes=8, solver="closed_form").fit(X, y)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")

@@ -82,6 +82,9 @@ def test_continuing_takes_the_same_architecture_in_another_form(blobs):
     estimator.set_params(hidden_layer_sizes=(32,), n_components=np.int64(4))
     estimator.fit(X, y)
     assert estimator.n_iter_ == 4
+    estimator.set_params(hidden_layer_sizes=32)  # one layer, as MLPClassifier's
+    estimator.fit(X, y)
+    assert estimator.n_iter_ == 6
     # the closed form refits its map whatever was fitted: nothing to refuse
     linear = DeepSpectralClusteringEmbedder(
         solver="closed_form", hidden_layer_sizes=(), n_components=2, warm_start=True

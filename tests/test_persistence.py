@@ -38,6 +38,7 @@ CONFIGS = {
     },
     "closed-form": {"hidden_layer_sizes": (), "solver": "closed_form"},
     "dropout": {"max_iter": 3, "dropout": 0.25, "hidden_layer_sizes": (16, 8)},
+    "one-layer-as-int": {"max_iter": 3, "init": "random", "hidden_layer_sizes": 16},
     "whitened": {"max_iter": 3, "init": "whitened", "hidden_layer_sizes": (16,)},
     "plda": {"max_iter": 3, "init": "plda", "hidden_layer_sizes": (16,)},
     "normalized": {"max_iter": 3, "init": "random", "normalize_embeddings": True},
