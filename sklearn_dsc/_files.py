@@ -20,6 +20,9 @@ from ._wording import listed
 
 # CSV cells read as missing values.
 MISSING = {"", "na", "nan", "n/a", "null", "none"}
+# CSV cells of a column of truth values (pandas writes True, R writes TRUE),
+# read as 1 and 0 as Parquet's boolean columns are.
+TRUTH_VALUES = {"true": 1.0, "false": 0.0}
 
 
 class DataError(ValueError):
@@ -305,11 +308,7 @@ def _numeric_features(path, names, columns):
             bad.append(name)
         converted.append(values)
     if bad:
-        example = next(
-            value
-            for value in columns[bad[0]]
-            if value is not None and _as_float(np.array([value], dtype=object)) is None
-        )
+        example = next(value for value in columns[bad[0]] if not _is_number(value))
         raise DataError(
             f"{path}: non-numeric feature columns {listed(bad, repr)} (e.g. "
             f"{example!r} in {bad[0]!r}); drop them or name the label column with "
@@ -321,23 +320,38 @@ def _numeric_features(path, names, columns):
 
 
 def _as_float(values):
-    """A float64 column, NaN for missing cells, or ``None`` if not numeric."""
+    """A float64 column, NaN for missing cells, or ``None`` if not numeric
+    (a column of truth values alone is: 1 and 0)."""
     if values.dtype.kind in "biuf":
         return values.astype(np.float64)
-    cleaned = np.array(
-        [
-            "nan"
-            if value is None
-            or (isinstance(value, str) and value.strip().lower() in MISSING)
-            else value
-            for value in values
-        ],
-        dtype=object,
-    )
+    cells = [_cell(value) for value in values]
+    given = [cell for cell in cells if not (isinstance(cell, str) and cell == "nan")]
+    if given and all(isinstance(cell, str) and cell in TRUTH_VALUES for cell in given):
+        cells = [TRUTH_VALUES.get(cell, cell) for cell in cells]
     try:
-        return cleaned.astype(np.float64)
+        return np.array(cells, dtype=object).astype(np.float64)
     except (TypeError, ValueError):
         return None
+
+
+def _is_number(value):
+    """Whether a cell is a number or missing (a truth value is neither)."""
+    try:
+        float(_cell(value))
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _cell(value):
+    """A cell as ``_as_float`` converts it: text stripped and in lower case,
+    ``"nan"`` where missing."""
+    if value is None:
+        return "nan"
+    if isinstance(value, str):
+        text = value.strip().lower()
+        return "nan" if text in MISSING else text
+    return value
 
 
 def _check_finite(path, features, column_names):

@@ -59,6 +59,28 @@ def test_csv_table_with_a_target(tmp_path):
     assert table.target.tolist() == ["x", "y"]
 
 
+def test_csv_truth_values_are_read_as_parquet_reads_them(tmp_path):
+    """A column of truth values alone (pandas writes True, R writes TRUE) is
+    1 and 0, as a boolean Parquet column is; mixed with other values it is
+    not numeric."""
+    path = tmp_path / "data.csv"
+    path.write_text("a,smoker,label\n1,True,x\n2,false,y\n3, TRUE ,x\n")
+    table = read_table(path, target="label")
+    np.testing.assert_array_equal(table.features, [[1, 1], [2, 0], [3, 1]])
+    path.write_text("a,smoker,label\n1,True,x\n2,NA,y\n")
+    with pytest.raises(DataError, match="1 missing or NaN feature cell"):
+        read_table(path, target="label")
+    path.write_text("a,smoker,label\n1,True,x\n2,1,y\n")
+    with pytest.raises(DataError, match="non-numeric feature columns 'smoker'"):
+        read_table(path, target="label")
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    columns = {"a": [1, 2, 3], "smoker": [True, False, True], "label": list("xyx")}
+    pq.write_table(pa.table(columns), tmp_path / "data.parquet")
+    parquet = read_table(tmp_path / "data.parquet", target="label")
+    np.testing.assert_array_equal(parquet.features, [[1, 1], [2, 0], [3, 1]])
+
+
 def test_npz_table(tmp_path):
     path = tmp_path / "data.npz"
     np.savez(path, X=np.eye(3), y=np.array([0, 1, 1]))
