@@ -73,7 +73,12 @@ def _add_demo(commands, debug):
         help="where to write the scatter plot ('' to skip; sklearn_dsc_demo.png)",
     )
     sub.add_argument(
-        "--no-progress", action="store_true", help="do not draw the progress bar"
+        "-q",
+        "--quiet",
+        "--no-progress",
+        dest="quiet",
+        action="store_true",
+        help="no progress bar (as fit's -q)",
     )
     sub.set_defaults(run=_demo)
 
@@ -116,7 +121,7 @@ def _demo(args):
 
     if args.figure:
         check_output(args.figure)
-    demo.run(args.random_state, args.figure, not args.no_progress)
+    demo.run(args.random_state, args.figure, not args.quiet)
     return 0
 
 

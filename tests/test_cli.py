@@ -50,6 +50,17 @@ def test_demo(tmp_path):
         assert f"| {peer}" in result.stdout
     assert (tmp_path / "demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Traceback" not in result.stderr
+    assert "ours, defaults" in result.stderr  # the progress of our fit
+
+
+def test_demo_quiet_is_spelt_as_fits():
+    """``-q`` turns the progress bar off, as it does for ``fit``;
+    ``--no-progress`` still does."""
+    parser = build_parser()
+    assert not parser.parse_args(["demo"]).quiet
+    for flag in ("-q", "--quiet", "--no-progress"):
+        assert parser.parse_args(["demo", flag]).quiet
+    assert parser.parse_args(["fit", "d.csv", "-o", "m.dsc", "-q"]).quiet
 
 
 def test_invalid_option_and_output(digit_files, digit_model, tmp_path):
