@@ -624,6 +624,12 @@ def _class_moments_serve(settings, X, n_classes):
     return not fitted_on_rows(by_mean + tested)
 
 
+# Seconds between two reports of a pass over the held-out class splits (the
+# first split's is always made): a pass of a second, as on the digits, is
+# one line of verbose output, not ten.
+SPLIT_REPORT_SECONDS = 1.0
+
+
 def _choose_anchor(X, codes, n_classes, held_out, run, moments):
     """An ``AnchorChoice``: the settings', or what held-out classes choose
     when they are ``"auto"`` (from ``moments``, the ``ClassMoments`` of ``X``
@@ -632,13 +638,18 @@ def _choose_anchor(X, codes, n_classes, held_out, run, moments):
     if not _anchor_is_chosen(settings):
         return AnchorChoice(settings.init, settings.fixed_shrinkage)
 
-    began = {}  # when each pass over the splits began
+    began, said = {}, {}  # when each pass over the splits began, last said
 
     def on_split(index, n_splits, stage):
+        now = time.perf_counter()
+        began.setdefault(stage, now)
+        # the first split names the pass; the others only every so often
+        if index > 1 and now - said[stage] < SPLIT_REPORT_SECONDS:
+            return
+        said[stage] = now
         # a pass's splits cost alike: those left at the pace of those done
-        began.setdefault(stage, time.perf_counter())
         done = index - 1
-        pace = (time.perf_counter() - began[stage]) / done if done else None
+        pace = (now - began[stage]) / done if done else None
         left = "" if pace is None else f", about {pace * (n_splits - done):.0f}s left"
         run.report(f"{stage}: held-out class split {index} of {n_splits}{left}")
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-from sklearn_dsc import load
+from sklearn_dsc import _fitting, load
 from sklearn_dsc._cli_fit import OptionNames
 from sklearn_dsc._wording import (
     choice,
@@ -125,11 +125,15 @@ def test_fit_parquet(digit_files, tmp_path):
     assert load(tmp_path / "m").classes_.tolist() == list(range(10))
 
 
-def test_fit_says_what_it_does_and_why_no_network_was_trained(digit_files, tmp_path):
+def test_fit_says_what_it_does_and_why_no_network_was_trained(
+    digit_files, tmp_path, monkeypatch
+):
     # ten digits: sets of 3 held-out classes keep 7, enough to choose an anchor
     X, y = load_digits(return_X_y=True)
     np.savez(tmp_path / "ten.npz", X=X / 16.0, y=y)
     ten = [tmp_path / "ten.npz", "--random-state", "0"]
+    # every split said, however fast (a pass of the digits takes about 0.3 s)
+    monkeypatch.setattr(_fitting, "SPLIT_REPORT_SECONDS", 0.0)
     verbose = ok("fit", *ten, "-o", tmp_path / "t.dsc", "-v")
     lines = verbose.stdout.splitlines()
     for stage in ("ranking the anchors", "k-means"):
@@ -142,6 +146,14 @@ def test_fit_says_what_it_does_and_why_no_network_was_trained(digit_files, tmp_p
     assert "fitting: choosing the anchor, k-means: held-out class split 10 of 10" in (
         quiet.stderr
     )
+    # a pass quicker than the interval is one line, its first split's
+    monkeypatch.setattr(_fitting, "SPLIT_REPORT_SECONDS", 3600.0)
+    verbose = ok("fit", *ten, "-o", tmp_path / "t.dsc", "-v")
+    splits = [line for line in verbose.stdout.splitlines() if "class split" in line]
+    assert [split.split("anchor, ")[1] for split in splits] == [
+        "ranking the anchors: held-out class split 1 of 10",
+        "k-means: held-out class split 1 of 10",
+    ]
     # five digits: sets of 2 held-out classes would keep 3: none is scored
     args = [digit_files / "seen.csv", "--target", "digit", "--random-state", "0"]
     verbose = ok("fit", *args, "-o", tmp_path / "a.dsc", "-v")
