@@ -364,15 +364,19 @@ default="auto"
         available. The fitted ``module_`` is always moved back to the CPU.
 
     verbose : int, default=0
-        ``1`` prints one line per epoch (loss, validation score, seconds);
-        ``2`` also prints progress within epochs.
+        ``1`` prints what fitting does between epochs (as ``callback.stage``
+        is told, below), one line per epoch (loss, validation score,
+        seconds) and what was kept and what each stage cost; ``2`` also
+        prints progress within epochs.
 
     callback : callable, default=None
         Called as ``callback(estimator)`` after every epoch, with
         ``loss_curve_`` and ``n_iter_`` up to date; training stops if it
         returns ``True``. A callback with a ``stage`` method is also told,
         as ``callback.stage(text)``, what fitting does between epochs
-        (which held-out split the anchor choice is on, which run trains).
+        (which run trains; which held-out split the anchor choice is on,
+        with the time left: a pass's first split, then at most one a
+        second).
 
     Attributes
     ----------
