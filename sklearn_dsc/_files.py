@@ -198,13 +198,13 @@ def _read_csv(path, sep=None):
         try:
             reader = csv.reader(f, delimiter=_delimiter(f, sep))
         except UnicodeDecodeError as error:
-            raise DataError(f"{path}: not a readable CSV file ({error})") from None
+            raise _unreadable(path, error) from None
         try:
             header = next(reader)
         except StopIteration:
             raise DataError(f"{path}: the file is empty") from None
         except (csv.Error, UnicodeDecodeError) as error:
-            raise DataError(f"{path}: not a readable CSV file ({error})") from None
+            raise _unreadable(path, error) from None
         header = [name.strip() for name in header]
         duplicated = sorted({name for name in header if header.count(name) > 1})
         if duplicated:
@@ -223,11 +223,22 @@ def _read_csv(path, sep=None):
                     )
                 rows.append(row)
         except (csv.Error, UnicodeDecodeError) as error:
-            raise DataError(f"{path}: not a readable CSV file ({error})") from None
+            raise _unreadable(path, error) from None
     if not rows:
         raise DataError(f"{path}: the file has a header but no rows")
     cells = np.array(rows, dtype=object).reshape(len(rows), len(header))
     return header, {name: cells[:, j] for j, name in enumerate(header)}
+
+
+def _unreadable(path, error):
+    """The ``DataError`` for a CSV file that ``csv`` or its decoding refused."""
+    if isinstance(error, UnicodeDecodeError):
+        byte = error.object[error.start : error.start + 1].hex()
+        return DataError(
+            f"{path}: not UTF-8 text (byte 0x{byte} cannot be decoded); save it "
+            "as UTF-8"
+        )
+    return DataError(f"{path}: not a readable CSV file ({error})")
 
 
 def _read_parquet(path):

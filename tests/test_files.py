@@ -81,6 +81,15 @@ def test_csv_truth_values_are_read_as_parquet_reads_them(tmp_path):
     np.testing.assert_array_equal(parquet.features, [[1, 1], [2, 0], [3, 1]])
 
 
+def test_a_csv_file_not_in_utf8_is_named_so(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_bytes("a,label\n1,caf\u00e9\n2,the\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"not UTF-8 text \(byte 0xe9 .*save it as"):
+        read_table(path, target="label")
+    path.write_bytes("a,label\n1,caf\u00e9\n2,the\n".encode("utf-8"))
+    assert read_table(path, target="label").target.tolist() == ["caf\u00e9", "the"]
+
+
 def test_npz_table(tmp_path):
     path = tmp_path / "data.npz"
     np.savez(path, X=np.eye(3), y=np.array([0, 1, 1]))
