@@ -146,6 +146,7 @@ def _estimate(model, embedding, args):
             args.reference_target,
             require_target=True,
             sep=args.sep,
+            decimal=args.decimal,
             target_option="--reference-target",
         )
         reference, labels = model.transform(known.features), known.target

@@ -37,14 +37,21 @@ def model_and_data(sub, labelled=False):
         help="a column of row identifiers, left out of the features and written "
         "first in a CSV output",
     )
-    add_sep(sub)
+    add_csv_options(sub)
 
 
-def add_sep(sub):
+def add_csv_options(sub):
+    """``--sep`` and ``--decimal``: how a CSV file is written."""
     sub.add_argument(
         "--sep",
         metavar="CHAR",
         help="the delimiter of a CSV file (detected among , ; tab and | by default)",
+    )
+    sub.add_argument(
+        "--decimal",
+        choices=(".", ","),
+        default=".",
+        help="the decimal mark of a CSV file's numbers (.)",
     )
 
 
@@ -62,6 +69,7 @@ def embed_data(args, labelled=False):
         args.target,
         id_column=args.id,
         sep=args.sep,
+        decimal=args.decimal,
         require_target=labelled,
     )
     return model, table, model.transform(table.features)

@@ -6,7 +6,7 @@ import time
 import warnings
 
 from ._anchors import LEDOIT_WOLF, shrinkage_text
-from ._cli_data import add_sep
+from ._cli_data import add_csv_options
 from ._clock import describe_seconds
 from ._files import DataError, check_output, read_table
 from ._parameters import StartKept, held_out_data, why_start_kept
@@ -129,7 +129,9 @@ def check_options(params, constraints):
 
 def fit(args):
     check_output(args.output)
-    table = read_table(args.data, args.target, require_target=True, sep=args.sep)
+    table = read_table(
+        args.data, args.target, require_target=True, sep=args.sep, decimal=args.decimal
+    )
     import numpy as np
 
     from ._embedder import DeepSpectralClusteringEmbedder
@@ -299,7 +301,7 @@ def add(commands, debug):
     sub.add_argument(
         "-o", "--output", required=True, metavar="MODEL", help="the model file to write"
     )
-    add_sep(sub)
+    add_csv_options(sub)
     options = sub.add_argument_group("estimator options (defaults: the estimator's)")
     for flag, name, kind, text in ESTIMATOR_OPTIONS:
         options.add_argument(flag, dest=name, type=kind, help=text)

@@ -86,6 +86,7 @@ def read_table(
     feature_names=None,
     id_column=None,
     sep=None,
+    decimal=".",
     target_option="--target",
 ):
     """Read a CSV (``.csv`` or ``.tsv``), Parquet or ``.npz`` file into a ``Table``.
@@ -96,7 +97,8 @@ def read_table(
     Parquet file (they can still be named as ``target`` or ``id_column``).
     With ``feature_names`` (a model's) the feature columns must be exactly
     those, and are returned in that order. A CSV file's delimiter is
-    ``sep``, or detected among ``,;`` tab and ``|``. An ``.npz`` file holds
+    ``sep``, or detected among ``,;`` tab and ``|``; its numbers are written
+    with the decimal mark ``decimal`` (``"."`` or ``","``). An ``.npz`` file holds
     arrays ``X`` (and ``y`` for the labels); its features have no names.
     ``target_option`` is the command-line option that names the label column,
     for the message when ``require_target`` finds none named.
@@ -115,7 +117,7 @@ def read_table(
     suffix = path.suffix.lower()
     index_names = ()
     if suffix in {".csv", ".tsv"}:
-        names, columns = _read_csv(path, sep)
+        names, columns = _read_csv(path, sep, decimal)
     elif suffix in {".parquet", ".pq"}:
         names, columns, index_names = _read_parquet(path)
     elif suffix == ".npz":
@@ -149,7 +151,7 @@ def read_table(
         _check_same_columns(path, feature_names, found, hint)
     if not feature_names:
         raise DataError(f"{path}: no feature columns besides {target!r}")
-    features = _numeric_features(path, feature_names, columns)
+    features = _numeric_features(path, feature_names, columns, decimal)
     labels = None
     if target is not None:
         labels = _labels(path, target, columns[target])
@@ -181,22 +183,29 @@ def _check_same_columns(path, expected, found, target_option=None):
         )
 
 
-def _delimiter(f, sep):
-    """``sep``, or the delimiter that the start of the open file ``f`` uses."""
+def _delimiter(f, sep, decimal):
+    """``sep``, or the delimiter that the start of the open file ``f`` uses
+    (not the decimal mark ``decimal``)."""
     if sep is not None:
+        if sep == decimal:
+            raise DataError(
+                f"--sep {sep} is the decimal mark too (--decimal {decimal}): the "
+                "delimiter must be another character"
+            )
         return sep
     sample = f.read(1 << 16)
     f.seek(0)
+    candidates = ",;\t|".replace(decimal, "")
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        return csv.Sniffer().sniff(sample, delimiters=candidates).delimiter
     except csv.Error:  # one column, or no consistent delimiter: the default
-        return ","
+        return candidates[0]
 
 
-def _read_csv(path, sep=None):
+def _read_csv(path, sep=None, decimal="."):
     with open(path, newline="", encoding="utf-8-sig") as f:
         try:
-            reader = csv.reader(f, delimiter=_delimiter(f, sep))
+            reader = csv.reader(f, delimiter=_delimiter(f, sep, decimal))
         except UnicodeDecodeError as error:
             raise _unreadable(path, error) from None
         try:
@@ -311,31 +320,35 @@ def _read_npz(path, target, require_target):
     return Table(features, None, y if target is not None or require_target else None)
 
 
-def _numeric_features(path, names, columns):
+def _numeric_features(path, names, columns, decimal="."):
     converted, bad = [], []
     for name in names:
-        values = _as_float(columns[name])
+        values = _as_float(columns[name], decimal)
         if values is None:
             bad.append(name)
         converted.append(values)
     if bad:
-        example = next(value for value in columns[bad[0]] if not _is_number(value))
+        example = next(
+            value for value in columns[bad[0]] if not _is_number(value, decimal)
+        )
+        commas = decimal == "." and _is_number(example, ",")
         raise DataError(
             f"{path}: non-numeric feature columns {listed(bad, repr)} (e.g. "
             f"{example!r} in {bad[0]!r}); drop them or name the label column with "
-            "--target"
+            "--target" + ("; --decimal , reads decimal commas" if commas else "")
         )
     features = np.column_stack(converted)
     _check_finite(path, features, [repr(name) for name in names])
     return features
 
 
-def _as_float(values):
+def _as_float(values, decimal="."):
     """A float64 column, NaN for missing cells, or ``None`` if not numeric
-    (a column of truth values alone is: 1 and 0)."""
+    (a column of truth values alone is: 1 and 0); text cells write their
+    decimal mark as ``decimal``."""
     if values.dtype.kind in "biuf":
         return values.astype(np.float64)
-    cells = [_cell(value) for value in values]
+    cells = [_cell(value, decimal) for value in values]
     given = [cell for cell in cells if not (isinstance(cell, str) and cell == "nan")]
     if given and all(isinstance(cell, str) and cell in TRUTH_VALUES for cell in given):
         cells = [TRUTH_VALUES.get(cell, cell) for cell in cells]
@@ -345,23 +358,25 @@ def _as_float(values):
         return None
 
 
-def _is_number(value):
+def _is_number(value, decimal="."):
     """Whether a cell is a number or missing (a truth value is neither)."""
     try:
-        float(_cell(value))
+        float(_cell(value, decimal))
     except (TypeError, ValueError):
         return False
     return True
 
 
-def _cell(value):
-    """A cell as ``_as_float`` converts it: text stripped and in lower case,
-    ``"nan"`` where missing."""
+def _cell(value, decimal="."):
+    """A cell as ``_as_float`` converts it: text stripped, in lower case and
+    with ``decimal`` as ``.``, ``"nan"`` where missing."""
     if value is None:
         return "nan"
     if isinstance(value, str):
         text = value.strip().lower()
-        return "nan" if text in MISSING else text
+        if text in MISSING:
+            return "nan"
+        return text if decimal == "." else text.replace(decimal, ".")
     return value
 
 

@@ -45,6 +45,42 @@ def test_semicolon_files_are_read(digit_files, digit_model, tmp_path):
     )
 
 
+def test_decimal_commas_are_read_with_decimal(digit_files, digit_model, tmp_path):
+    """A file written with decimal commas and semicolons (as spreadsheets
+    write it in much of Europe) scores as the plain file does with
+    ``--decimal ,``; ``fit`` and ``cluster`` (with ``--reference``) take
+    it too."""
+    header, *rows = (digit_files / "unseen.csv").read_text().splitlines()
+    lines = [header.replace(",", ";")]
+    for row in rows:
+        *pixels, digit = row.split(",")
+        lines.append(";".join([*(pixel.replace(".", ",") for pixel in pixels), digit]))
+    commas = tmp_path / "commas.csv"
+    commas.write_text("\n".join(lines) + "\n")
+    target = ["--target", "digit", "--json"]
+    plain = ok("evaluate", digit_model, *unseen(digit_files), "--json")
+    read = ok("evaluate", digit_model, commas, *target, "--decimal", ",")
+    assert json.loads(read.stdout) == json.loads(plain.stdout)
+    fails("evaluate", digit_model, commas, *target, message="--decimal , reads")
+    ok("fit", commas, "--target", "digit", "--decimal", ",", "-o", tmp_path / "m")
+    assert load(tmp_path / "m").n_features_in_ == len(NAMES)
+    ok(  # the option reads every file of the command
+        "cluster",
+        digit_model,
+        commas,
+        "--target",
+        "digit",
+        "--reference",
+        commas,
+        "--reference-target",
+        "digit",
+        "--decimal",
+        ",",
+        "-o",
+        tmp_path / "clusters.csv",
+    )
+
+
 def test_a_directory_given_as_data_is_named(digit_model, tmp_path):
     fails(
         "transform",

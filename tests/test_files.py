@@ -120,6 +120,24 @@ def test_csv_delimiter_is_detected(tmp_path, sep, suffix):
     assert table.feature_names == ["a", "b"]
 
 
+def test_decimal_commas(tmp_path):
+    """``decimal=","`` reads ``1,5`` as 1.5 in a file delimited by another
+    character (detected without the comma among the candidates); without
+    it, the refusal says how to read them."""
+    path = tmp_path / "data.csv"
+    path.write_text("a;label;b\n1,5;x;-2\n3;y;1,25e2\n")
+    table = read_table(path, target="label", decimal=",")
+    np.testing.assert_array_equal(table.features, [[1.5, -2.0], [3.0, 125.0]])
+    assert table.target.tolist() == ["x", "y"]
+    with pytest.raises(DataError, match=r"'1,5' in 'a'.*--decimal , reads decimal"):
+        read_table(path, target="label")
+    with pytest.raises(DataError, match="--sep , is the decimal mark too"):
+        read_table(path, target="label", sep=",", decimal=",")
+    path.write_text("a;label\n1.5.2;x\n")  # not a decimal comma: no hint
+    with pytest.raises(DataError, match=r"'1\.5\.2' in 'a'.*--target$"):
+        read_table(path, target="label")
+
+
 def test_id_column_is_kept_apart_from_the_features(tmp_path):
     path = tmp_path / "data.csv"
     path.write_text("key,a,b\nk1,1,2\nk2,3,4\n")
