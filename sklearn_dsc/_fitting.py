@@ -536,10 +536,15 @@ def _train_on(trial, train_part, held_out, run, max_epochs):
     thousandths each). Returns the scores of every epoch up to the best
     of both runs, and how the second ended."""
     scores = trial.history.validation_scores
-    kept = scores[: int(np.argmax(scores)) + 1]  # the epochs up to the best
+    best = int(np.argmax(scores))  # the start's score is the first
+    kept = scores[: best + 1]  # the epochs up to the best
+    # the best epoch as the verbose lines count epochs (n_iter)
+    epoch = trial.history.n_iter - (len(scores) - 1) + best
+    after = trial.history.n_iter - epoch
     run.report(
-        "the head's held-out gain is short of its margin: training on with "
-        "the plain tolerance"
+        "the head's held-out gain is short of its margin: training on from "
+        f"epoch {epoch}'s weights with the plain tolerance"
+        + (f" (the {counted(after, 'epoch')} after it set aside)" if after else "")
     )
     schedule = Schedule(
         max_epochs, held_out.rank, True, EPOCH_PATIENCE, TOLERANCE, NEAREST_MEAN_NMI

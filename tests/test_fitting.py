@@ -367,6 +367,32 @@ def test_a_head_short_of_its_margin_trains_on_with_the_plain_tolerance(
     assert result.module.head_scale.item() == 0  # the anchor alone
 
 
+def test_training_on_says_from_which_epoch(many_classes):
+    """The second run starts from the first run's best epoch: the stage
+    says which, and how many epochs after it are set aside."""
+    X, codes, train_part, held_codes = many_classes
+    # the start, a best first epoch, then EPOCH_PATIENCE epochs below it;
+    # the second run scores the first epoch's weights again, then two more
+    first = [0.6, 0.61, *[0.605] * EPOCH_PATIENCE]
+    held_out = ScriptedHeldOut(held_codes, [*first, 0.61, 0.62, 0.63], margin=0.05)
+    stages = []
+    fitting = Run(
+        settings(
+            init="pca", max_iter=len(first) + 1, tol="auto", n_iter_no_change="auto"
+        ),
+        torch.device("cpu"),
+        np.random.RandomState(0),
+        on_stage=stages.append,
+    )
+    result = _fit_on_held_out_classes(X, codes, 30, train_part, held_out, fitting)
+    assert (
+        "the head's held-out gain is short of its margin: training on from epoch "
+        f"1's weights with the plain tolerance (the {EPOCH_PATIENCE} epochs after "
+        "it set aside)"
+    ) in stages
+    assert result.history.validation_scores == [0.6, 0.61, 0.62, 0.63]
+
+
 def test_random_init_with_many_held_out_classes_refits_its_best_epoch(
     many_classes,
 ):
