@@ -479,10 +479,10 @@ def _trial(trial, train_part, held_out, run, init):
         schedule = Schedule(
             max_iter,
             held_out.rank,
-            not random,
-            EPOCH_PATIENCE,
-            EPOCH_TOLERANCE,
-            NEAREST_MEAN_NMI,
+            score_start=not random,
+            auto_patience=EPOCH_PATIENCE,
+            auto_tolerance=EPOCH_TOLERANCE,
+            metric=NEAREST_MEAN_NMI,
         )
         outcome = _train(trial, *train_part, run, schedule, _ENDED)
         scores = trial.history.validation_scores
@@ -547,7 +547,11 @@ def _train_on(trial, train_part, held_out, run, max_epochs):
         + (f" (the {counted(after, 'epoch')} after it set aside)" if after else "")
     )
     schedule = Schedule(
-        max_epochs, held_out.rank, True, EPOCH_PATIENCE, TOLERANCE, NEAREST_MEAN_NMI
+        max_epochs,
+        held_out.rank,
+        auto_patience=EPOCH_PATIENCE,
+        auto_tolerance=TOLERANCE,
+        metric=NEAREST_MEAN_NMI,
     )
     outcome = _train(trial, *train_part, run, schedule, _ENDED)
     # the second run's first score is of the best epoch's weights again
