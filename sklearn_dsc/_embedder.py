@@ -39,7 +39,7 @@ from ._fitting import (
     fit_chunk,
     fit_closed_form,
 )
-from ._networks import ACTIVATIONS, hidden_layers
+from ._networks import ACTIVATIONS, hidden_layers, is_width
 from ._parameters import (
     check_built_with,
     record_built_with,
@@ -72,11 +72,6 @@ FLOAT32_RANGE = (
 def _is(value, name):
     """``value == name`` for a parameter that may also be a module or a callable."""
     return isinstance(value, str) and value == name
-
-
-def _is_width(value):
-    """Whether ``value`` is a layer's width: a positive integer, not a bool."""
-    return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
 
 
 class DeepSpectralClusteringEmbedder(
@@ -873,7 +868,7 @@ default="auto"
 
     def _settings(self):
         sizes = hidden_layers(self.hidden_layer_sizes)
-        if not all(_is_width(s) for s in sizes):
+        if not all(is_width(s) for s in sizes):
             raise ValueError(
                 f"{parameter('hidden_layer_sizes')} must hold positive integers, got "
                 f"{choice(sizes)}."

@@ -512,10 +512,13 @@ def build_network(architecture):
         return AnchoredEmbedding(SparseInputLinear(head.n_features, width), head)
 
 
+def is_width(value):
+    """Whether ``value`` is a layer's width: a positive integer, not a bool."""
+    return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
+
+
 def _positive_integers(values):
-    return isinstance(values, list) and all(
-        isinstance(n, Integral) and not isinstance(n, bool) and n >= 1 for n in values
-    )
+    return isinstance(values, list) and all(is_width(n) for n in values)
 
 
 def _conv_from(architecture, activation, dropout, normalize):
