@@ -316,7 +316,7 @@ def _fit_on_held_out_samples(train_part, held_out, run, previous):
     if settings.training.verbose:
         # epochs counted as verbose counts them, those of earlier fits included
         n_iter = result.history.n_iter
-        best = n_iter - (len(scores) - 1) + best_epoch
+        best = result.history.epoch_scored(best_epoch)
         if best_epoch:
             kept = f"the network of epoch {best} kept"
         elif previous is not None:
@@ -538,8 +538,7 @@ def _train_on(trial, train_part, held_out, run, max_epochs):
     scores = trial.history.validation_scores
     best = int(np.argmax(scores))  # the start's score is the first
     kept = scores[: best + 1]  # the epochs up to the best
-    # the best epoch as the verbose lines count epochs (n_iter)
-    epoch = trial.history.n_iter - (len(scores) - 1) + best
+    epoch = trial.history.epoch_scored(best)  # as the verbose lines count
     after = trial.history.n_iter - epoch
     run.report(
         "the head's held-out gain is short of its margin: training on from "

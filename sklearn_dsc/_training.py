@@ -94,6 +94,12 @@ class History:
         self.last_epoch = self.n_iter + max_epochs
         return self.n_iter
 
+    def epoch_scored(self, index):
+        """The epoch, counted as ``n_iter``, whose weights scored
+        ``validation_scores[index]``, for a run that scored its start first
+        (index 0: the epoch it began at)."""
+        return self.n_iter - (len(self.validation_scores) - 1) + index
+
     def record_score(self, score):
         """Append a validation score, keep the best so far; returns it."""
         self.validation_scores.append(score)
