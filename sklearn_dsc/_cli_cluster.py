@@ -5,6 +5,7 @@ import argparse
 
 from ._cli_data import (
     check_matrix_output,
+    csv_format,
     embed_data,
     kmeans,
     model_and_data,
@@ -145,9 +146,8 @@ def _estimate(model, embedding, args):
             args.reference,
             args.reference_target,
             require_target=True,
-            sep=args.sep,
-            decimal=args.decimal,
             target_option="--reference-target",
+            **csv_format(args),
         )
         reference, labels = model.transform(known.features), known.target
     try:

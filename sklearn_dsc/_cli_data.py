@@ -55,6 +55,11 @@ def add_csv_options(sub):
     )
 
 
+def csv_format(args):
+    """What ``add_csv_options`` read, as ``read_table``'s arguments."""
+    return {"sep": args.sep, "decimal": args.decimal}
+
+
 def embed_data(args, labelled=False):
     """The model, DATA's table (its columns in the model's order) and
     embedding; ``labelled``: DATA must hold labels."""
@@ -68,9 +73,8 @@ def embed_data(args, labelled=False):
         args.data,
         args.target,
         id_column=args.id,
-        sep=args.sep,
-        decimal=args.decimal,
         require_target=labelled,
+        **csv_format(args),
     )
     return model, table, model.transform(table.features)
 

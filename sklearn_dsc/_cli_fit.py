@@ -6,7 +6,7 @@ import time
 import warnings
 
 from ._anchors import LEDOIT_WOLF, shrinkage_text
-from ._cli_data import add_csv_options
+from ._cli_data import add_csv_options, csv_format
 from ._clock import describe_seconds
 from ._files import DataError, check_output, read_table
 from ._parameters import StartKept, held_out_data, why_start_kept
@@ -129,9 +129,7 @@ def check_options(params, constraints):
 
 def fit(args):
     check_output(args.output)
-    table = read_table(
-        args.data, args.target, require_target=True, sep=args.sep, decimal=args.decimal
-    )
+    table = read_table(args.data, args.target, require_target=True, **csv_format(args))
     import numpy as np
 
     from ._embedder import DeepSpectralClusteringEmbedder
