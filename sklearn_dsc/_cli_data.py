@@ -51,7 +51,8 @@ def add_csv_options(sub):
         "--decimal",
         choices=(".", ","),
         default=".",
-        help="the decimal mark of a CSV file's numbers (.)",
+        metavar="CHAR",
+        help="the decimal mark of a CSV file's numbers: . (the default) or ,",
     )
 
 
