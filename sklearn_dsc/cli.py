@@ -3,11 +3,14 @@
 Data files are CSV or Parquet with a header (the label column named by
 ``--target``, every other column a feature), or ``.npz`` with arrays ``X`` and
 ``y``. Models are the files of ``sklearn_dsc.save``. Errors print one line
-and exit with status 1 (``--debug`` shows the traceback); outputs are written
+and exit with status 1 (``--debug`` shows the traceback); a closed standard
+output (``| head``) ends a command with status 1 quietly; outputs are written
 atomically.
 """
 
 import argparse
+import io
+import os
 import sys
 import warnings
 
@@ -101,11 +104,34 @@ def main(argv=None):
     except KeyboardInterrupt:
         _say("interrupted; no output was written")
         return 130
+    except BrokenPipeError:
+        # The reader of standard output has gone, as ``| head`` does once it
+        # has its lines: stop as other tools do, without an error, unless
+        # the command also had a file to write.
+        _discard_stdout()
+        if getattr(args, "output", None):
+            _say("stopped: its standard output was closed before it finished")
+        return 1
     except (ValueError, TypeError, OSError, MemoryError) as error:
         if args.debug:
             raise
         _say(f"error: {_one_line(error) or type(error).__name__}")
         return 1
+
+
+def _discard_stdout():
+    """Point standard output at the null device, so that Python's flush at
+    exit does not fail on the closed pipe again (Python's documentation on
+    ``SIGPIPE``)."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, io.UnsupportedOperation, OSError):
+        return  # not a file of the operating system: nothing to flush there
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, descriptor)
+    finally:
+        os.close(null)
 
 
 def _say(text):

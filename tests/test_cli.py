@@ -1,12 +1,16 @@
 """The ``sklearn-dsc`` command line as a whole: help, entry points, the demo,
 and errors every command shares. Each command has its test file too."""
 
+import contextlib
+import io
 import os
+import subprocess
 import sys
 
-from sklearn_dsc.cli import build_parser
+from sklearn_dsc.cli import build_parser, main
 
 from cli_helpers import (
+    FAST,
     fails,
     ok,
     run_installed,
@@ -41,6 +45,42 @@ def test_installed_entry_points(tmp_path):
     assert result.returncode == 1
     assert "Traceback" in result.stderr
     assert "FileNotFoundError" in result.stderr
+
+
+def test_a_closed_pipe_ends_the_command_quietly(digit_model):
+    """``sklearn-dsc info MODEL | head -1``: once the reader has gone, the
+    command stops with status 1 and no error, as other tools do, and
+    Python's flush at exit does not complain either."""
+    script = os.path.join(os.path.dirname(sys.executable), "sklearn-dsc")
+    process = subprocess.Popen(
+        [script, "info", str(digit_model)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdout.close()  # long before the interpreter has started
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1
+    assert stderr == b""
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_pipe_says_so_where_a_file_was_to_be_written(digit_files, tmp_path):
+    """``fit -v | head -1`` ends the fit; the one line on stderr says why
+    the model file is not there."""
+    stderr = io.StringIO()
+    argv = ["fit", str(digit_files / "seen.csv"), "--target", "digit"]
+    argv += ["-o", str(tmp_path / "model.dsc"), "-v", *FAST]
+    closed = contextlib.redirect_stdout(_ClosedPipe())
+    with closed, contextlib.redirect_stderr(stderr):
+        assert main(argv) == 1
+    assert stderr.getvalue().splitlines()[-1] == (
+        "sklearn-dsc: stopped: its standard output was closed before it finished"
+    )
+    assert not (tmp_path / "model.dsc").exists()
 
 
 def test_demo(tmp_path):
