@@ -30,6 +30,8 @@ from ._loss import (
     saved_gradient_rows,
 )
 from ._loss_algebra import (
+    computing_dtype,
+    full_precision,
     gradient_rows,
     power_of_two_scale,
     solve_statistics,
@@ -58,7 +60,9 @@ class _Statistics:
         self.scale = None  # set by the first piece
 
     def add(self, embeddings, codes):
-        """Add a piece of the batch: embeddings and the class row of each."""
+        """Add a piece of the batch: embeddings and the class row of each
+        (half precision is summed from float32)."""
+        embeddings = embeddings.to(computing_dtype(embeddings.dtype))
         amax = embeddings.detach().abs().max().item() if len(embeddings) else 0.0
         if not math.isfinite(amax):
             raise NonFiniteEmbeddingsError("embeddings contains NaN or infinity.")
@@ -227,11 +231,16 @@ def distributed_spectral_clustering_loss(embeddings, labels, *, rtol=None, group
     """
     n_ranks = _world(group)
     labels = check_shapes(embeddings, labels)
-    rtol = resolve_rtol(rtol, embeddings.shape[1], embeddings.dtype)
-    codes, n_rows = _encode_labels(labels, group)
-    return _DistributedLossFunction.apply(
-        embeddings, codes, n_rows, rtol, group, float(n_ranks)
-    )
+    dtype = embeddings.dtype
+    with full_precision(embeddings.device):
+        # half precision is computed in float32; autograd casts the gradient
+        embeddings = embeddings.to(computing_dtype(dtype))
+        rtol = resolve_rtol(rtol, embeddings.shape[1], embeddings.dtype)
+        codes, n_rows = _encode_labels(labels, group)
+        loss = _DistributedLossFunction.apply(
+            embeddings, codes, n_rows, rtol, group, float(n_ranks)
+        )
+    return loss.to(dtype)
 
 
 def spectral_clustering_backward(
@@ -352,12 +361,17 @@ def chunked_backward(embed, labels, chunk_size, rtol=None, group=False, no_sync=
                 device, dtype = embeddings.device, embeddings.dtype
                 codes, n_rows = _encode_labels(labels.to(device), group)
                 statistics = _Statistics(n_rows, embeddings.shape[1], device)
-            statistics.add(embeddings, codes[start:stop])
+            # the model runs under the caller's autocast, the loss does not
+            with full_precision(device):
+                statistics.add(embeddings, codes[start:stop])
     del embeddings
     if group is not False:
         statistics.all_reduce(group)
-    rtol = resolve_rtol(rtol, statistics.gram.shape[0], dtype)
-    loss, b, inv_sqrt_counts = statistics.solve(rtol, dtype)
+    # B in float32 at least, the embeddings' dtype for what is returned
+    computed = computing_dtype(dtype)
+    rtol = resolve_rtol(rtol, statistics.gram.shape[0], computed)
+    with full_precision(device):
+        loss, b, inv_sqrt_counts = statistics.solve(rtol, computed)
 
     # Pass 2: each chunk again with the same random numbers (dropout), and
     # with gradients, back-propagating its rows of the gradient.
@@ -371,16 +385,17 @@ def chunked_backward(embed, labels, chunk_size, rtol=None, group=False, no_sync=
             context = no_sync() if no_sync is not None and not last else None
             with context or contextlib.nullcontext():
                 embeddings = embed(start, stop)
-                scaled = embeddings.detach()
+                scaled = embeddings.detach().to(computed)
                 if statistics.scale != 1.0:
                     scaled = scaled / statistics.scale
-                rows = gradient_rows(
-                    scaled, codes[start:stop], b, inv_sqrt_counts, factor
-                )
-                embeddings.backward(rows)
+                with full_precision(device):
+                    rows = gradient_rows(
+                        scaled, codes[start:stop], b, inv_sqrt_counts, factor
+                    )
+                embeddings.backward(rows.to(embeddings.dtype))
     finally:
         _set_random_state(end_state)
-    return loss.detach()
+    return loss.detach().to(dtype)
 
 
 def _random_state():

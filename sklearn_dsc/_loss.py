@@ -28,8 +28,10 @@ import torch
 from . import _loss_graphs
 from ._loss_algebra import (
     cholesky_inverse,
+    computing_dtype,
     count_rows_by_class,
     eigen_pseudo_inverse,
+    full_precision,
     gradient_rows,
     is_pseudo_inverse,
     power_of_two_scale,
@@ -225,10 +227,12 @@ def saved_gradient_rows(ctx, factor):
     folded into the small matrices.
     """
     embeddings, codes, b, inv_sqrt_counts = ctx.saved_tensors
-    if ctx.scale == 1.0:
-        return gradient_rows(embeddings, codes, b, inv_sqrt_counts, factor)
-    scaled = embeddings / ctx.scale
-    return gradient_rows(scaled, codes, b, inv_sqrt_counts, factor / ctx.scale)
+    # (a backward pass run inside torch.autocast would run it in half)
+    with full_precision(embeddings.device):
+        if ctx.scale == 1.0:
+            return gradient_rows(embeddings, codes, b, inv_sqrt_counts, factor)
+        scaled = embeddings / ctx.scale
+        return gradient_rows(scaled, codes, b, inv_sqrt_counts, factor / ctx.scale)
 
 
 def spectral_clustering_loss(embeddings, labels, *, rtol=None, normalize=False):
@@ -294,6 +298,11 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None, normalize=False):
       columns, duplicated rows) use the pseudo-inverse; all-zero embeddings
       give ``n_classes / 4`` and a zero gradient.
 
+    Embeddings in half precision are computed in float32 (with float32's
+    ``rtol``), and under :class:`torch.autocast` the loss's own products
+    stay in float32 while the network's run in half precision; the loss and
+    gradient come back in the embeddings' dtype.
+
     Embeddings are scaled by a power of two near their largest absolute
     entry before ``F^T F`` is formed, so inputs from ``1e-30`` to ``1e30``
     neither overflow nor underflow.
@@ -328,22 +337,22 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None, normalize=False):
     torch.Size([4, 2])
     """
     labels = check_shapes(embeddings, labels)
-    if embeddings.dtype in (torch.float16, torch.bfloat16):
-        # Half precision cannot hold the Gram matrix accurately: compute in
-        # float32 and let autograd cast the gradient back.
-        return spectral_clustering_loss(
-            embeddings.float(), labels, rtol=rtol, normalize=normalize
-        ).to(embeddings.dtype)
-    if normalize:
-        embeddings = torch.nn.functional.normalize(embeddings, dim=1)
-    rtol = resolve_rtol(rtol, embeddings.shape[1], embeddings.dtype)
-    replayed = _loss_graphs.replay_statistics(embeddings, labels, rtol)
-    if replayed is not None:
-        return _ReplayedLossFunction.apply(embeddings, labels, *replayed)
-    codes, counts, scale, gram_pinv, rank = _summarise(embeddings, labels, rtol)
-    return _SpectralClusteringLossFunction.apply(
-        embeddings, codes, counts, scale, gram_pinv, rank
-    )
+    dtype = embeddings.dtype
+    with full_precision(embeddings.device):
+        # half precision is computed in float32; autograd casts the gradient
+        embeddings = embeddings.to(computing_dtype(dtype))
+        if normalize:
+            embeddings = torch.nn.functional.normalize(embeddings, dim=1)
+        rtol = resolve_rtol(rtol, embeddings.shape[1], embeddings.dtype)
+        replayed = _loss_graphs.replay_statistics(embeddings, labels, rtol)
+        if replayed is not None:
+            loss = _ReplayedLossFunction.apply(embeddings, labels, *replayed)
+        else:
+            codes, counts, scale, gram_pinv, rank = _summarise(embeddings, labels, rtol)
+            loss = _SpectralClusteringLossFunction.apply(
+                embeddings, codes, counts, scale, gram_pinv, rank
+            )
+    return loss.to(dtype)
 
 
 class SpectralClusteringLoss(torch.nn.Module):

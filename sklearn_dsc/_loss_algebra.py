@@ -5,9 +5,41 @@ the batches summed piece by piece (``_large_batch``); see ``_loss`` for the
 formulation. Pure torch.
 """
 
+import contextlib
 import math
 
 import torch
+
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def computing_dtype(dtype):
+    """The dtype the loss computes in for embeddings of ``dtype``: float32
+    for half precision, which cannot hold the Gram matrix accurately."""
+    return torch.float32 if dtype in HALF_DTYPES else dtype
+
+
+def full_precision(device):
+    """A context in which autocast, where it is on for ``device``'s type (a
+    ``torch.device``),
+    leaves the loss's products alone (``contextlib.nullcontext`` otherwise).
+
+    Under ``torch.autocast`` the Gram matrix ``F^T F`` and the other products
+    would run in half precision, which loses the small eigenvalues that set
+    the rank (a batch of 256 rows of 16 dimensions gave the loss 5.0 for
+    5.62) and mixes dtypes that the closed form's algebra then refuses.
+    """
+    device_type = device.type
+    try:
+        enabled = torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 has one query for CUDA and one for the CPU
+        enabled = {
+            "cuda": torch.is_autocast_enabled,
+            "cpu": torch.is_autocast_cpu_enabled,
+        }.get(device_type, lambda: False)()
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type, enabled=False)
 
 
 def safe_exponent(dtype):

@@ -52,6 +52,28 @@ def assert_same_gradients(actual, expected, rtol=1e-8):
         torch.testing.assert_close(a, e, rtol=rtol, atol=rtol * e.abs().max())
 
 
+@pytest.mark.parametrize("autocast", [True, False])
+def test_half_precision_chunks_are_computed_in_float32(autocast):
+    """A bfloat16 model, or a float32 one under the caller's
+    ``torch.autocast``: the loss's sums and gradient rows are computed in
+    float32 (in bfloat16, with its tolerance of the rank, the loss was 5.0
+    for 5.6)."""
+    dtype = torch.float32 if autocast else torch.bfloat16
+    model = mlp(30, dtype=dtype, n_features=32, n_outputs=16)
+    inputs, labels = batch(30, n=256, n_features=32, n_classes=8, dtype=dtype)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        loss = spectral_clustering_backward(model, inputs, labels, chunk_size=64)
+        chunked = gradients(model)
+        with torch.no_grad():
+            embeddings = model(inputs)
+        expected_loss, expected = one_shot(model, inputs, labels)
+    assert embeddings.dtype == loss.dtype == torch.bfloat16
+    reference = spectral_clustering_loss(embeddings.float(), labels)
+    torch.testing.assert_close(loss.float(), reference, rtol=1e-2, atol=0)
+    torch.testing.assert_close(expected_loss.float(), reference, rtol=1e-2, atol=0)
+    assert_same_gradients(chunked, expected, rtol=2e-2)
+
+
 @pytest.mark.parametrize("chunk_size", [1, 7, 64, 599, 600, 5000])
 def test_chunked_gradient_equals_one_shot_float64(chunk_size):
     model = mlp(0)
@@ -245,6 +267,21 @@ def _distributed_worker(rank, world_size, rendezvous, labels_kind, results):
         torch.testing.assert_close(
             local.grad / world_size, embeddings.grad[start:stop], rtol=1e-9, atol=1e-12
         )
+
+        # half precision, and autocast, are computed in float32, as one
+        # process computes them (with bfloat16's own tolerance of the rank,
+        # 16 * 2**-7, the loss was 10.4 for 12.7)
+        generator = torch.Generator().manual_seed(22)
+        spread = torch.logspace(0, -1.5, 16)
+        half = torch.randn(len(labels), 16, generator=generator) * spread
+        half = half.to(torch.bfloat16)
+        expected_loss = spectral_clustering_loss(half.float(), labels)
+        local = half[start:stop]
+        loss = distributed_spectral_clustering_loss(local, local_labels)
+        torch.testing.assert_close(loss.float(), expected_loss, rtol=1e-2, atol=0)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = distributed_spectral_clustering_loss(local, local_labels)
+        torch.testing.assert_close(loss.float(), expected_loss, rtol=1e-2, atol=0)
         results[rank] = "ok"
     finally:
         dist.destroy_process_group()

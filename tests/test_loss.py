@@ -335,6 +335,30 @@ def test_half_precision_is_computed_in_float32(dtype):
     torch.testing.assert_close(grad.float(), expected_grad, rtol=2e-2, atol=1e-2)
 
 
+@pytest.mark.parametrize("backward_inside", [False, True])
+def test_autocast_leaves_the_loss_in_float32(backward_inside):
+    """Mixed precision training: under ``torch.autocast`` the loss's own
+    products stay in float32, as for embeddings given in half precision
+    (autocast ran ``F^T F`` in bfloat16 and mixed dtypes). A backward pass
+    inside the context, which autograd also runs under it, is the same."""
+    embeddings, labels = random_case(17, 256, 16, 8, dtype=torch.float32)
+    embeddings = embeddings.to(torch.bfloat16).requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = spectral_clustering_loss(embeddings, labels)
+        if backward_inside:
+            loss.backward()
+    if not backward_inside:
+        loss.backward()
+    expected, expected_grad = loss_and_grad(
+        spectral_clustering_loss, embeddings.detach().float(), labels
+    )
+    assert loss.dtype == embeddings.grad.dtype == torch.bfloat16
+    torch.testing.assert_close(loss.float(), expected, rtol=1e-2, atol=0)
+    torch.testing.assert_close(
+        embeddings.grad.float(), expected_grad, rtol=2e-2, atol=1e-3
+    )
+
+
 def test_rtol_sets_the_numerical_rank():
     embeddings, labels = random_case(16, 30, 3, 4)
     embeddings[:, 2] *= 1e-4  # singular values ratio about 1e-4
@@ -480,3 +504,26 @@ def test_sparse_label_values_use_the_same_classes():
     expected = spectral_clustering_loss(embeddings, labels)
     spread = labels * 10**15 - 2**62  # far apart: encoded by sorting, not by value
     torch.testing.assert_close(spectral_clustering_loss(embeddings, spread), expected)
+
+
+@CUDA
+@pytest.mark.cuda
+def test_cuda_autocast_leaves_the_loss_in_float32():
+    """Mixed precision on a GPU, past the calls that capture a CUDA graph:
+    the loss of float16 embeddings under ``torch.autocast`` is that of the
+    same embeddings in float32 outside it."""
+    embeddings, labels = random_case(23, 1000, 32, 100, dtype=torch.float32)
+    embeddings, labels = embeddings.cuda().half(), labels.cuda()
+    expected, expected_grad = loss_and_grad(
+        spectral_clustering_loss, embeddings.float(), labels
+    )
+    for _ in range(4):  # eager, then a capture and its replays
+        leaf = embeddings.clone().requires_grad_(True)
+        with torch.autocast("cuda", dtype=torch.float16):
+            loss = spectral_clustering_loss(leaf, labels)
+        loss.backward()
+        assert loss.dtype == leaf.grad.dtype == torch.float16
+        torch.testing.assert_close(loss.float(), expected, rtol=1e-3, atol=0)
+        torch.testing.assert_close(
+            leaf.grad.float(), expected_grad, rtol=2e-2, atol=1e-3
+        )
