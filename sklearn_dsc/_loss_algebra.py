@@ -29,17 +29,24 @@ def full_precision(device):
     the rank (a batch of 256 rows of 16 dimensions gave the loss 5.0 for
     5.62) and mixes dtypes that the closed form's algebra then refuses.
     """
-    device_type = device.type
+    if not autocast_enabled(device.type):
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, enabled=False)
+
+
+def autocast_enabled(device_type):
+    """Whether ``torch.autocast`` is on for ``device_type`` ("cpu", "cuda",
+    ...); False for a type that autocast does not know ("meta")."""
     try:
-        enabled = torch.is_autocast_enabled(device_type)
+        return torch.is_autocast_enabled(device_type)
     except TypeError:  # torch < 2.4 has one query for CUDA and one for the CPU
-        enabled = {
+        query = {
             "cuda": torch.is_autocast_enabled,
             "cpu": torch.is_autocast_cpu_enabled,
-        }.get(device_type, lambda: False)()
-    if not enabled:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type, enabled=False)
+        }.get(device_type)
+        return query is not None and query()
+    except RuntimeError:  # "unknown device type for autocast"
+        return False
 
 
 def safe_exponent(dtype):

@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from sklearn_dsc._loss_algebra import (
+    autocast_enabled,
     cholesky_inverse,
+    full_precision,
     indicator_sums,
     is_pseudo_inverse,
     pseudo_inverse_psd,
@@ -75,3 +77,41 @@ def test_indicator_sums_are_the_class_sums(dtype):
         indicator_sums(whole, codes, 18),
         torch.zeros(18, 7, dtype=dtype).index_add_(0, codes, whole),
     )
+
+
+def _lowered(device):
+    """Whether a product on ``device`` runs below float32 in this context."""
+    ones = torch.ones(2, 2, device=device)
+    return (ones @ ones).dtype != torch.float32
+
+
+def test_full_precision_turns_autocast_off_where_it_is_on():
+    cpu = torch.device("cpu")
+    with full_precision(cpu):
+        assert not _lowered(cpu)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert _lowered(cpu)
+        with full_precision(cpu):
+            assert not _lowered(cpu)
+        assert _lowered(cpu)
+    # a device type that autocast does not know is left as it is
+    meta = torch.ones(2, 2, device="meta")
+    with full_precision(meta.device):
+        assert (meta @ meta).shape == (2, 2)
+
+
+@pytest.mark.filterwarnings("ignore:torch.is_autocast_cpu_enabled:DeprecationWarning")
+@pytest.mark.parametrize("enabled", [False, True])
+def test_autocast_query_of_torch_before_2_4(monkeypatch, enabled):
+    """Before torch 2.4, ``torch.is_autocast_enabled()`` took no device and
+    answered for CUDA; the CPU had a query of its own."""
+    asked = torch.is_autocast_enabled
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
+        # patched inside the context: torch's own autocast asks the new way
+        monkeypatch.setattr(torch, "is_autocast_enabled", lambda: asked("cuda"))
+        try:
+            assert autocast_enabled("cpu") is enabled
+            assert autocast_enabled("cuda") is False
+            assert autocast_enabled("meta") is False
+        finally:
+            monkeypatch.undo()
