@@ -258,6 +258,9 @@ def fit_adam(X, codes, n_classes, run, previous):
     classes to hold any out, ``_fixed_anchor_alone``.
     """
     settings = run.settings
+    # Drawn before the branches: the two that hold nothing out do not use
+    # it, and drawing it there too keeps the weights that a random_state
+    # gives them stable (test_pinned).
     kmeans_seed = int(run.random_state.randint(np.iinfo(np.int32).max))
     max_iter = settings.training.max_iter
     if not settings.early_stopping:
