@@ -25,7 +25,7 @@ from ._closed_form import class_sums
 from ._compat import Interval, StrOptions, validate_params
 from ._errors import ArgumentError
 from ._estimate_methods import METHODS, REFERENCE_METHODS
-from ._validation import check_labels
+from ._validation import check_labels, host_values
 from ._wording import choice, counted, parameter, setting
 
 CRITERION_NAMES = {
@@ -163,10 +163,11 @@ def estimate_n_clusters(
 
     Parameters
     ----------
-    embedding : array-like of shape (n_samples, n_components)
+    embedding : array-like or torch.Tensor of shape (n_samples, n_components)
         Rows to cluster, typically ``DeepSpectralClusteringEmbedder.transform``
-        of new data.
-    reference : array-like of shape (n_reference, n_components), default=None
+        of new data (a tensor is read detached, from any device).
+    reference : array-like or torch.Tensor of shape (n_reference, n_components), \
+            default=None
         Rows of known classes in the same embedding (typically ``transform``
         of the training data), read by the calibrated methods: what a
         cluster adds to the loss about their number of classes tells
@@ -176,7 +177,8 @@ def estimate_n_clusters(
         is drawn to as many rows as the new ones; its classes should be
         about as many, and so about as large, as those expected there:
         where classes overlap, the estimate follows their number.
-    reference_labels : array-like of shape (n_reference,), default=None
+    reference_labels : array-like or torch.Tensor of shape (n_reference,), \
+            default=None
         The classes of ``reference`` (at least two).
     max_clusters : int, default=None
         The largest number considered; ``None`` takes a tenth of the rows
@@ -326,7 +328,7 @@ def _validate(embedding, max_clusters, min_clusters, max_samples, random_state):
     """What ``validate_params`` cannot check: the arguments against the data
     and against each other (``ArgumentError``, which the command line words
     in its options' names)."""
-    X = check_array(embedding, dtype=np.float64, input_name="embedding")
+    X = check_array(host_values(embedding), dtype=np.float64, input_name="embedding")
     n_samples = X.shape[0]
     if n_samples < 2 * min_clusters:
         raise ArgumentError(
@@ -378,7 +380,8 @@ def _validate_reference(X, reference, reference_labels, method, rng):
             f"and {choice('calibrated_loss')} only; {setting('method', method)} "
             "would ignore it."
         )
-    R = check_array(reference, dtype=np.float64, input_name="reference")
+    R = check_array(host_values(reference), dtype=np.float64, input_name="reference")
+    reference_labels = host_values(reference_labels)
     check_labels(reference_labels, "reference_labels")
     labels = column_or_1d(reference_labels)
     check_consistent_length(R, labels)

@@ -1,6 +1,7 @@
 """Checks of the training data beyond scikit-learn's ``validate_data``: each
 names what it found, so that the message points at the problem."""
 
+import sys
 from numbers import Number
 
 import numpy as np
@@ -13,6 +14,20 @@ from ._wording import counted, in_python, listed, parameter, setting
 # The types of pandas' missing values, which pandas need not be installed to
 # recognise: NA (nullable dtypes) and NaT (dates and times).
 _MISSING_TYPE_NAMES = ("NAType", "NaTType")
+
+
+def host_values(values):
+    """A torch tensor's values as a NumPy array: detached, copied to the CPU,
+    half precision as float32 (which NumPy has no bfloat16 for). So the
+    metrics read embeddings straight from a network, with gradients or on a
+    GPU; anything else is returned as it is (torch is not imported)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(values, torch.Tensor):
+        return values
+    values = values.detach().cpu()
+    if values.dtype in (torch.float16, torch.bfloat16):
+        values = values.float()
+    return values.numpy()
 
 
 def is_constant(X):

@@ -18,7 +18,7 @@ from sklearn.metrics import (
 from sklearn.utils import check_array, check_consistent_length
 
 from ._compat import Interval, StrOptions, validate_params
-from ._validation import check_labels
+from ._validation import check_labels, host_values
 from ._warnings import warn
 
 __all__ = [
@@ -31,8 +31,8 @@ __all__ = [
 
 
 def _check_embeddings_and_labels(embeddings, labels):
-    embeddings = check_array(embeddings, dtype=[np.float64, np.float32])
-    labels = np.asarray(labels)
+    embeddings = check_array(host_values(embeddings), dtype=[np.float64, np.float32])
+    labels = np.asarray(host_values(labels))
     check_labels(labels, "labels")
     if labels.ndim != 1:
         raise ValueError(f"labels must be 1-D, got an array of shape {labels.shape}.")
@@ -87,9 +87,9 @@ def kmeans_nmi(embeddings, labels, *, random_state=None, n_init=10):
 
     Parameters
     ----------
-    embeddings : array-like of shape (n_samples, n_features)
-        The points to cluster.
-    labels : array-like of shape (n_samples,)
+    embeddings : array-like or torch.Tensor of shape (n_samples, n_features)
+        The points to cluster (a tensor is read detached, from any device).
+    labels : array-like or torch.Tensor of shape (n_samples,)
         Ground-truth classes, of any hashable type.
     random_state : int, RandomState instance or None, default=None
         Seeds k-means.
@@ -126,9 +126,9 @@ def kmeans_ami(embeddings, labels, *, random_state=None, n_init=10):
 
     Parameters
     ----------
-    embeddings : array-like of shape (n_samples, n_features)
-        The points to cluster.
-    labels : array-like of shape (n_samples,)
+    embeddings : array-like or torch.Tensor of shape (n_samples, n_features)
+        The points to cluster (a tensor is read detached, from any device).
+    labels : array-like or torch.Tensor of shape (n_samples,)
         Ground-truth classes, of any hashable type.
     random_state : int, RandomState instance or None, default=None
         Seeds k-means.
@@ -170,9 +170,9 @@ def recall_at_k(embeddings, labels, k=(1, 2, 4, 8), *, metric="euclidean"):
 
     Parameters
     ----------
-    embeddings : array-like of shape (n_samples, n_features)
-        The points to search.
-    labels : array-like of shape (n_samples,)
+    embeddings : array-like or torch.Tensor of shape (n_samples, n_features)
+        The points to search (a tensor is read detached, from any device).
+    labels : array-like or torch.Tensor of shape (n_samples,)
         Classes, of any hashable type.
     k : int or sequence of int, default=(1, 2, 4, 8)
         The values of K.

@@ -144,3 +144,21 @@ def test_scorers_in_grid_search_and_cross_validate():
     )
     with pytest.raises(ValueError, match="'k' parameter of make_recall_at_k_scorer"):
         make_recall_at_k_scorer(0)
+
+
+def test_tensors_from_a_network_are_scored_as_their_values():
+    """``kmeans_nmi(model(X), y)`` in a training loop: a tensor with
+    gradients, or in half precision, is scored as its values are."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    labels = np.repeat(np.arange(3), 30)
+    embeddings = rng.normal(size=(90, 4)) + 2.0 * labels[:, None]
+    tensor = torch.tensor(embeddings, requires_grad=True)
+    for metric in (kmeans_nmi, kmeans_ami):
+        expected = metric(embeddings, labels, random_state=0)
+        assert metric(tensor, torch.tensor(labels), random_state=0) == expected
+    assert recall_at_k(tensor, labels) == recall_at_k(embeddings, labels)
+    rounded = tensor.detach().to(torch.bfloat16)
+    assert kmeans_nmi(rounded, labels, random_state=0) == kmeans_nmi(
+        rounded.float().numpy(), labels, random_state=0
+    )

@@ -290,3 +290,21 @@ def test_every_method_answers_within_the_numbers_considered(method):
     reference = blobs(6, n_features=20, seed=5)
     estimate = estimate_by(method, X, reference, min_clusters=5, max_clusters=8)
     assert 5 <= estimate.n_clusters <= 8
+
+
+def test_tensors_from_a_network_are_read_as_their_values():
+    """Embeddings straight from a network (with gradients, in bfloat16)
+    give the estimate of their values."""
+    X, _ = blobs(seed=3)
+    reference, labels = blobs(seed=4)
+    expected = estimate_n_clusters(
+        X, reference=reference, reference_labels=labels, random_state=0
+    )
+    tensor = torch.tensor(X, dtype=torch.float32, requires_grad=True)
+    estimate = estimate_n_clusters(
+        tensor,
+        reference=torch.tensor(reference, dtype=torch.bfloat16),
+        reference_labels=torch.tensor(labels),
+        random_state=0,
+    )
+    assert estimate.n_clusters == expected.n_clusters == 4
