@@ -26,20 +26,29 @@ def _sizes(text):
         ) from None
 
 
-def _optional_int(text):
-    return None if text.lower() == "none" else int(text)
+def _word_or(convert, words, expected):
+    """An option's type: one of ``words`` (any case) as it is spelt there,
+    else ``convert(text)``; argparse's error says what was ``expected``,
+    where it would name this function."""
+
+    def parse(text):
+        for word in words:
+            if text.lower() == str(word).lower():
+                return word
+        try:
+            return convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {expected}, got {text!r}"
+            ) from None
+
+    return parse
 
 
-def _auto_or_int(text):
-    return "auto" if text.lower() == "auto" else int(text)
-
-
-def _auto_or_float(text):
-    return "auto" if text.lower() == "auto" else float(text)
-
-
-def _shrinkage(text):
-    return LEDOIT_WOLF if text.lower() == LEDOIT_WOLF else _auto_or_float(text)
+_optional_int = _word_or(int, [None], "an integer or none")
+_auto_or_int = _word_or(int, ["auto"], "auto or an integer")
+_auto_or_float = _word_or(float, ["auto"], "auto or a number")
+_shrinkage = _word_or(float, ["auto", LEDOIT_WOLF], f"auto, {LEDOIT_WOLF} or a number")
 
 
 # Estimator options of ``fit``: (flag, parameter, type, help).
@@ -90,6 +99,32 @@ ESTIMATOR_OPTIONS = [
     ("--random-state", "random_state", _optional_int, "seed (an integer)"),
     ("--device", "device", str, "auto, cpu, cuda or cuda:N"),
 ]
+
+
+# What each option's value is called in --help, where argparse would spell
+# out the parameter (LEARNING_RATE_INIT).
+METAVARS = {
+    "n_components": "N",
+    "network": "NAME",
+    "input_shape": "SHAPE",
+    "hidden_layer_sizes": "WIDTHS",
+    "activation": "NAME",
+    "dropout": "P",
+    "solver": "NAME",
+    "init": "NAME",
+    "shrinkage": "VALUE",
+    "batch_size": "N",
+    "samples_per_class": "N",
+    "learning_rate_init": "RATE",
+    "alpha": "VALUE",
+    "max_iter": "N",
+    "tol": "VALUE",
+    "n_iter_no_change": "N",
+    "validation_fraction": "SHARE",
+    "validation_split": "NAME",
+    "random_state": "SEED",
+    "device": "DEVICE",
+}
 
 
 class OptionNames(CommandLineNames):
@@ -302,7 +337,9 @@ def add(commands, debug):
     add_csv_options(sub)
     options = sub.add_argument_group("estimator options (defaults: the estimator's)")
     for flag, name, kind, text in ESTIMATOR_OPTIONS:
-        options.add_argument(flag, dest=name, type=kind, help=text)
+        options.add_argument(
+            flag, dest=name, type=kind, metavar=METAVARS[name], help=text
+        )
     options.add_argument(
         "--no-early-stopping",
         dest="early_stopping",

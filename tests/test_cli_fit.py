@@ -17,6 +17,7 @@ from sklearn_dsc._wording import (
     setting,
     setting_list,
 )
+from sklearn_dsc.cli import build_parser
 
 from cli_helpers import FAST, NAMES, fails, ok, sklearn_dsc
 from helpers import interrupted_at_call
@@ -304,6 +305,45 @@ def test_fit_names_the_option_of_a_bad_parameter(
     csv = digit_files / "seen.csv"
     fails("fit", csv, "--target", "digit", "-o", model, *option, message=message)
     assert not model.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--n-components", "x", "an integer or none"),
+        ("--random-state", "1.5", "an integer or none"),
+        ("--n-iter-no-change", "x", "auto or an integer"),
+        ("--tol", "q", "auto or a number"),
+        ("--shrinkage", "zz", "auto, ledoit-wolf or a number"),
+    ],
+)
+def test_a_value_an_option_cannot_read_says_what_it_takes(option, value, expected):
+    """argparse words the error after the option's type, which named a
+    function of ours ("invalid _optional_int value")."""
+    result = sklearn_dsc("fit", "d.csv", "-o", "m.dsc", option, value)
+    assert result.returncode == 2  # argparse's usage error
+    assert result.stderr.splitlines()[-1] == (
+        f"sklearn-dsc fit: error: argument {option}: expected {expected}, got {value!r}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "parameter", "expected"),
+    [
+        ("--n-components", "NONE", "n_components", None),
+        ("--random-state", "7", "random_state", 7),
+        ("--n-iter-no-change", "Auto", "n_iter_no_change", "auto"),
+        ("--tol", "1e-3", "tol", 1e-3),
+        ("--shrinkage", "Ledoit-Wolf", "shrinkage", "ledoit-wolf"),
+        ("--shrinkage", "auto", "shrinkage", "auto"),
+        ("--shrinkage", "0.1", "shrinkage", 0.1),
+    ],
+)
+def test_the_options_read_words_in_any_case_and_numbers(
+    option, value, parameter, expected
+):
+    args = build_parser().parse_args(["fit", "d.csv", "-o", "m.dsc", option, value])
+    assert getattr(args, parameter) == expected
 
 
 @pytest.mark.parametrize(
