@@ -60,6 +60,7 @@ def add(commands, debug):
         "--method",
         default="auto",
         choices=ESTIMATE_METHODS,
+        metavar="METHOD",
         help="the criterion: auto (the default: calibrated with --reference, "
         "eigengap without), calibrated, calibrated_loss, eigengap, loss, "
         "silhouette, bic, hdbscan",
@@ -78,7 +79,9 @@ def add(commands, debug):
     sub.add_argument(
         "-o", "--output", required=True, metavar="OUT", help="the .csv or .npy to write"
     )
-    sub.add_argument("--random-state", type=int, default=0, help="k-means seed (0)")
+    sub.add_argument(
+        "--random-state", type=int, default=0, metavar="SEED", help="k-means seed (0)"
+    )
     sub.set_defaults(run=run)
 
 

@@ -25,7 +25,9 @@ def add(commands, debug):
     sub.add_argument(
         "--k", type=int, nargs="+", default=[1, 2, 4, 8], help="Recall@K (1 2 4 8)"
     )
-    sub.add_argument("--random-state", type=int, default=0, help="k-means seed (0)")
+    sub.add_argument(
+        "--random-state", type=int, default=0, metavar="SEED", help="k-means seed (0)"
+    )
     sub.add_argument("--json", action="store_true", help="print JSON")
     sub.set_defaults(run=run)
 

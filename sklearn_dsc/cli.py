@@ -67,7 +67,11 @@ def _add_demo(commands, debug):
         "the learned embedding next to raw pixels.",
     )
     sub.add_argument(
-        "--random-state", type=int, default=0, help="seed of every method (0)"
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="SEED",
+        help="seed of every method (0)",
     )
     sub.add_argument(
         "--figure",

@@ -4,6 +4,7 @@ and errors every command shares. Each command has its test file too."""
 import contextlib
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -26,7 +27,13 @@ def test_help_of_every_subcommand():
     for command in commands:
         assert command in result.stdout
     for command in commands:
-        assert "usage: sklearn-dsc " + command in ok(command, "--help").stdout
+        text = ok(command, "--help").stdout
+        assert "usage: sklearn-dsc " + command in text
+        # each value is named (N, SEED, METHOD), not spelt as its parameter
+        # (RANDOM_STATE) or as argparse's set of choices ({.,,})
+        usage = text.split("\n\n")[0]
+        assert "{" not in usage, usage
+        assert not re.search(r"[A-Z]+_[A-Z]", usage), usage
 
 
 def test_installed_entry_points(tmp_path):
