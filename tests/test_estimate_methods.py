@@ -8,14 +8,24 @@ import pytest
 
 from sklearn_dsc import estimate_n_clusters
 from sklearn_dsc._estimate_methods import METHODS, REFERENCE_METHODS
+from sklearn_dsc.cli import build_parser
 
 from cli_helpers import sklearn_dsc
 
 
 def test_the_command_line_offers_every_method():
-    listed = sklearn_dsc("cluster", "--help").stdout
-    choices = re.search(r"--method \{([^}]*)\}", listed).group(1).split(",")
-    assert choices == ["auto", *METHODS]
+    commands = build_parser()._subparsers._group_actions[0].choices
+    (option,) = [
+        action
+        for action in commands["cluster"]._actions
+        if "--method" in action.option_strings
+    ]
+    assert list(option.choices) == ["auto", *METHODS]
+    # and its help names each of them
+    listed = " ".join(sklearn_dsc("cluster", "--help").stdout.split())
+    described = re.search(r"--method METHOD (.*?) --reference DATA", listed).group(1)
+    for method in option.choices:
+        assert re.search(rf"\b{method}\b", described), (method, described)
 
 
 @pytest.mark.parametrize("method", METHODS)
