@@ -61,7 +61,7 @@ class _Statistics:
 
     def add(self, embeddings, codes):
         """Add a piece of the batch: embeddings and the class row of each
-        (half precision is summed from float32)."""
+        (half precision is summed in float32)."""
         embeddings = embeddings.to(computing_dtype(embeddings.dtype))
         amax = embeddings.detach().abs().max().item() if len(embeddings) else 0.0
         if not math.isfinite(amax):
