@@ -52,9 +52,29 @@ def resolve_rtol(rtol, n_features, dtype):
     """``rtol``, checked, or the default ``n_features * eps`` of ``dtype``."""
     if rtol is None:
         return n_features * torch.finfo(dtype).eps
-    if not (0 <= rtol < 1):
+    return check_rtol(rtol)
+
+
+def check_rtol(rtol):
+    """``rtol`` as a float in [0, 1), or the error that says what it must be."""
+    try:
+        if isinstance(rtol, str | bytes | bool):
+            raise TypeError
+        value = float(rtol)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"rtol must be a number in [0, 1) or None, got {rtol!r}."
+        ) from None
+    if not (0 <= value < 1):  # NaN too
         raise ValueError(f"rtol must be in [0, 1), got {rtol!r}.")
-    return float(rtol)
+    return value
+
+
+def check_normalize(normalize):
+    """``normalize`` must be a truth value: a string such as "no" would
+    otherwise read as true."""
+    if normalize not in (True, False):
+        raise TypeError(f"normalize must be True or False, got {normalize!r}.")
 
 
 def check_shapes(embeddings, labels):
@@ -337,6 +357,7 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None, normalize=False):
     torch.Size([4, 2])
     """
     labels = check_shapes(embeddings, labels)
+    check_normalize(normalize)
     dtype = embeddings.dtype
     with full_precision(embeddings.device):
         # half precision is computed in float32; autograd casts the gradient
@@ -385,6 +406,10 @@ class SpectralClusteringLoss(torch.nn.Module):
 
     def __init__(self, rtol=None, normalize=False):
         super().__init__()
+        # checked here, as torch's modules check theirs, not at the first call
+        if rtol is not None:
+            check_rtol(rtol)
+        check_normalize(normalize)
         self.rtol = rtol
         self.normalize = normalize
 

@@ -1,4 +1,5 @@
 import math
+import re
 
 import numpy as np
 import pytest
@@ -430,11 +431,45 @@ def test_labels_that_make_no_tensor_raise_type_error(labels):
         spectral_clustering_loss(torch.randn(3, 2), labels)
 
 
-@pytest.mark.parametrize("rtol", [-1e-3, 1.0, 2.0])
-def test_bad_rtol(rtol):
-    with pytest.raises(ValueError, match="rtol"):
+@pytest.mark.parametrize(
+    ("rtol", "error", "message"),
+    [
+        (-1e-3, ValueError, r"rtol must be in \[0, 1\), got -0.001"),
+        (1.0, ValueError, r"rtol must be in \[0, 1\), got 1.0"),
+        (2.0, ValueError, r"rtol must be in \[0, 1\)"),
+        (math.nan, ValueError, r"rtol must be in \[0, 1\), got nan"),
+        ("a", TypeError, r"rtol must be a number in \[0, 1\) or None, got 'a'"),
+        ("0.1", TypeError, r"rtol must be a number in \[0, 1\) or None"),
+        (True, TypeError, r"rtol must be a number in \[0, 1\) or None, got True"),
+    ],
+)
+def test_bad_rtol(rtol, error, message):
+    """The function says what rtol must be when called, the module when
+    built, as torch's modules check their arguments."""
+    with pytest.raises(error, match=message):
         spectral_clustering_loss(
             torch.randn(4, 2), torch.tensor([0, 0, 1, 1]), rtol=rtol
+        )
+    with pytest.raises(error, match=message):
+        SpectralClusteringLoss(rtol=rtol)
+
+
+@pytest.mark.parametrize("rtol", [np.float32(1e-3), torch.tensor(1e-3), 0])
+def test_rtol_of_numpy_or_torch_scalars(rtol):
+    embeddings, labels = random_case(24, 20, 3, 4)
+    expected = spectral_clustering_loss(embeddings, labels, rtol=float(rtol))
+    assert SpectralClusteringLoss(rtol=rtol)(embeddings, labels) == expected
+
+
+@pytest.mark.parametrize("normalize", ["yes", "no", None, 0.5])
+def test_normalize_must_be_a_truth_value(normalize):
+    """A string such as "no" would read as true."""
+    message = f"normalize must be True or False, got {normalize!r}"
+    with pytest.raises(TypeError, match=re.escape(message)):
+        SpectralClusteringLoss(normalize=normalize)
+    with pytest.raises(TypeError, match=re.escape(message)):
+        spectral_clustering_loss(
+            torch.randn(4, 2), torch.tensor([0, 0, 1, 1]), normalize=normalize
         )
 
 
