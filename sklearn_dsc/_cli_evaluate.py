@@ -38,12 +38,14 @@ def run(args):
 
     from .metrics import recall_at_k
 
-    _, table, embedding = embed_data(args, labelled=True)
-    labels = table.target
-    n_clusters = args.n_clusters or len(np.unique(labels))
-    clusters = kmeans(embedding, n_clusters, args.random_state)
     if min(args.k) < 1:
         raise DataError(f"--k must be positive, got {args.k}")
+    _, table, embedding = embed_data(args, labelled=True)
+    labels = table.target
+    n_clusters = args.n_clusters
+    if n_clusters is None:  # (0 is refused by kmeans, not read as unset)
+        n_clusters = len(np.unique(labels))
+    clusters = kmeans(embedding, n_clusters, args.random_state)
     results = {
         "n_samples": len(labels),
         "n_classes": len(np.unique(labels)),

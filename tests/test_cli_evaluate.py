@@ -54,3 +54,35 @@ def test_an_npz_file_gives_its_labels_as_to_fit(digit_files, digit_model):
         digit_files / "unseen.csv",
         message="name the label column with --target",
     )
+
+
+def test_a_number_of_clusters_out_of_range_is_refused(digit_files, digit_model):
+    """``--n-clusters 0`` was read as unset, and scored with the labels'
+    number of clusters."""
+    for value in ("0", "-2", "301"):
+        fails(
+            "evaluate",
+            digit_model,
+            *unseen(digit_files),
+            "--n-clusters",
+            value,
+            message=f"--n-clusters must be between 1 and the 300 rows of DATA, "
+            f"got {value}",
+        )
+    scores = json.loads(
+        ok(
+            "evaluate", digit_model, *unseen(digit_files), "--n-clusters", "7", "--json"
+        ).stdout
+    )
+    assert scores["n_clusters"] == 7
+
+
+def test_a_bad_k_is_refused_before_the_data_is_read(digit_files, digit_model):
+    fails(
+        "evaluate",
+        digit_model,
+        digit_files / "missing.csv",
+        "--k",
+        "0",
+        message="--k must be positive, got [0]",
+    )
