@@ -16,6 +16,7 @@ validated like every other input.
 import hashlib
 import io
 import json
+import os
 import warnings
 import zipfile
 from numbers import Integral, Real
@@ -84,10 +85,13 @@ def save(estimator, path):
     >>> np.allclose(load(path).transform(X), model.transform(X))
     True
     """
+    path = _model_path(path, "save")
     if not isinstance(estimator, DeepSpectralClusteringEmbedder):
         raise TypeError(
-            f"save writes a DeepSpectralClusteringEmbedder, not a "
-            f"{type(estimator).__name__}; use pickle or joblib for other objects."
+            "save writes a DeepSpectralClusteringEmbedder, got an object of type "
+            f"{type(estimator).__name__}; write other objects, such as a pipeline "
+            "holding the estimator, with skops.io (which loads them without "
+            "unpickling too), pickle or joblib."
         )
     if not hasattr(estimator, "module_"):
         raise ValueError("save needs a fitted estimator; call fit first.")
@@ -119,6 +123,18 @@ def save(estimator, path):
         z.writestr(METADATA, json.dumps(metadata, indent=1, allow_nan=False))
         for name, data in members.items():
             z.writestr(name, data)
+
+
+def _model_path(path, function):
+    """``path`` as a ``Path``, or the error that says what ``function`` takes
+    (``Path``'s own names neither the function nor the argument)."""
+    try:
+        return Path(os.fsdecode(path))
+    except TypeError:
+        raise TypeError(
+            f"{function} takes the path of a model file (a str or os.PathLike), "
+            f"got an object of type {type(path).__name__}."
+        ) from None
 
 
 def _npy_members(arrays):
@@ -161,7 +177,7 @@ def load(path):
     FileNotFoundError, IsADirectoryError
         When there is no file at ``path``, or a directory.
     """
-    path = Path(path)
+    path = _model_path(path, "load")
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory, not a model file")
     if not path.is_file():

@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import pickle
+import re
 import zipfile
 
 import numpy as np
@@ -112,7 +113,11 @@ def test_save_refuses_what_it_cannot_write(digits, tmp_path):
     X, y = digits
     with pytest.raises(ValueError, match="fitted"):
         save(DeepSpectralClusteringEmbedder(), tmp_path / "model.dsc")
-    with pytest.raises(TypeError, match="pickle or joblib"):
+    with pytest.raises(
+        TypeError,
+        match=r"got an object of type Pipeline; write other objects, such as a "
+        r"pipeline holding the estimator, with skops\.io .* pickle or joblib",
+    ):
         save(make_pipeline(StandardScaler()), tmp_path / "model.dsc")
     model = DeepSpectralClusteringEmbedder(
         hidden_layer_sizes=(),
@@ -433,3 +438,19 @@ def test_a_pipeline_round_trips_through_skops(digits, tmp_path):
     assert untrusted == ["sklearn_dsc._embedder.DeepSpectralClusteringEmbedder"]
     loaded = sio.load(path, trusted=untrusted)
     np.testing.assert_array_equal(loaded.transform(X), pipeline.transform(X))
+
+
+@pytest.mark.parametrize("where", [io.BytesIO(), None, 3])
+def test_save_and_load_take_a_path(digits, where):
+    """A file object, say, got Path's own message, which names neither the
+    function nor the argument."""
+    X, y = digits
+    model = DeepSpectralClusteringEmbedder(max_iter=1, random_state=0).fit(X, y)
+    name = type(where).__name__
+    for function, args in ((save, (model, where)), (load, (where,))):
+        message = (
+            f"{function.__name__} takes the path of a model file (a str or "
+            f"os.PathLike), got an object of type {name}."
+        )
+        with pytest.raises(TypeError, match=re.escape(message)):
+            function(*args)
