@@ -313,10 +313,16 @@ def validation_split(X, codes, n_classes, split, validation_fraction, random_sta
     if split == "classes":
         n_held_out = n_held_out_classes(validation_fraction, n_classes)
         if n_classes - n_held_out < 2:
+            if n_classes < 4:
+                why = f"y has only {n_classes} classes"
+            else:
+                why = (
+                    f"{setting('validation_fraction', validation_fraction)} holds "
+                    f"out {n_held_out} of the {n_classes} classes: lower it"
+                )
             raise ValueError(
                 f"{setting('validation_split', 'classes')} holds out at least 2 "
-                f"whole classes and trains on at least 2; y has only {n_classes} "
-                "classes."
+                f"whole classes and trains on at least 2; {why}."
             )
         held_out = random_state.choice(n_classes, n_held_out, replace=False)
         val = np.isin(codes, held_out)

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import re
 
 import numpy as np
 import pytest
@@ -716,3 +717,26 @@ def test_k_means_compares_only_the_shortlist_of_the_ranked_anchors(monkeypatch):
     assert chosen[:2] in compared
     # the chosen anchor's k-means scores are those reported
     assert chosen.split_scores == compared[chosen[:2]]
+
+
+@pytest.mark.parametrize(
+    ("n_classes", "fraction", "why"),
+    [
+        (3, 0.2, "y has only 3 classes"),
+        (10, 0.99, "validation_fraction=0.99 holds out 10 of the 10 classes: lower it"),
+        (10, 0.9, "validation_fraction=0.9 holds out 9 of the 10 classes: lower it"),
+    ],
+)
+def test_too_few_classes_left_to_train_on_say_why(n_classes, fraction, why):
+    """Ten classes are enough to hold some out; a validation_fraction that
+    leaves fewer than 2 to train on is what to change."""
+    codes = np.repeat(np.arange(n_classes), 5)
+    X = np.zeros((len(codes), 2))
+    message = (
+        "validation_split='classes' holds out at least 2 whole classes and "
+        f"trains on at least 2; {why}."
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _selection.validation_split(
+            X, codes, n_classes, "classes", fraction, np.random.RandomState(0)
+        )
