@@ -31,7 +31,9 @@ __all__ = [
 
 
 def _check_embeddings_and_labels(embeddings, labels):
-    embeddings = check_array(host_values(embeddings), dtype=[np.float64, np.float32])
+    embeddings = check_array(
+        host_values(embeddings), dtype=[np.float64, np.float32], input_name="embeddings"
+    )
     labels = np.asarray(host_values(labels))
     check_labels(labels, "labels")
     if labels.ndim != 1:
@@ -207,7 +209,7 @@ def recall_at_k(embeddings, labels, k=(1, 2, 4, 8), *, metric="euclidean"):
     single = np.isscalar(k)
     ks = [k] if single else list(k)
     # a sequence's values, which validate_params does not look into
-    if not ks or any(int(value) != value or value < 1 for value in ks):
+    if not ks or not all(_is_positive_integer(value) for value in ks):
         raise ValueError(f"k must be positive integers, got {k!r}.")
     _, codes = np.unique(labels, return_inverse=True)
     closer_others = _closer_others(embeddings, codes, metric)
@@ -216,6 +218,17 @@ def recall_at_k(embeddings, labels, k=(1, 2, 4, 8), *, metric="euclidean"):
         raise ValueError("no class has two or more samples: Recall@K is undefined.")
     recalls = {int(value): float(np.mean(closer_others < value)) for value in ks}
     return recalls[int(ks[0])] if single else recalls
+
+
+def _is_positive_integer(value):
+    """Whether ``value`` is a whole number of at least 1 (``3.0`` is; ``"3"``
+    and ``True`` are not)."""
+    if isinstance(value, str | bytes | bool | np.bool_):
+        return False
+    try:
+        return int(value) == value and value >= 1
+    except (TypeError, ValueError, OverflowError):  # None, "a", nan, inf
+        return False
 
 
 def _closer_others(embeddings, codes, metric="euclidean"):

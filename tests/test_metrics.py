@@ -43,6 +43,11 @@ def test_cosine_metric():
     [
         ({"k": 0}, "'k' parameter of recall_at_k must be an int in the range"),
         ({"k": (1, 2.5)}, "positive integers"),
+        # each a message of ours, not int()'s ("invalid literal for int()")
+        ({"k": ["a"]}, r"k must be positive integers, got \['a'\]"),
+        ({"k": [None]}, r"k must be positive integers, got \[None\]"),
+        ({"k": [np.nan]}, r"k must be positive integers, got \[nan\]"),
+        ({"k": [True]}, r"k must be positive integers, got \[True\]"),
         ({"metric": "manhattan"}, "'metric' parameter of recall_at_k must be a str"),
     ],
 )
@@ -162,3 +167,11 @@ def test_tensors_from_a_network_are_scored_as_their_values():
     assert kmeans_nmi(rounded, labels, random_state=0) == kmeans_nmi(
         rounded.float().numpy(), labels, random_state=0
     )
+
+
+@pytest.mark.parametrize("metric", [kmeans_nmi, kmeans_ami, recall_at_k])
+def test_non_finite_embeddings_are_named(metric):
+    points = np.zeros((4, 2))
+    points[1, 0] = np.nan
+    with pytest.raises(ValueError, match="Input embeddings contains NaN"):
+        metric(points, [0, 0, 1, 1])
