@@ -42,13 +42,14 @@ def run(args):
         raise DataError(f"--k must be positive, got {args.k}")
     _, table, embedding = embed_data(args, labelled=True)
     labels = table.target
+    n_classes = len(np.unique(labels))
     n_clusters = args.n_clusters
     if n_clusters is None:  # (0 is refused by kmeans, not read as unset)
-        n_clusters = len(np.unique(labels))
+        n_clusters = n_classes
     clusters = kmeans(embedding, n_clusters, args.random_state)
     results = {
         "n_samples": len(labels),
-        "n_classes": len(np.unique(labels)),
+        "n_classes": n_classes,
         "n_clusters": int(n_clusters),
         "nmi": float(normalized_mutual_info_score(labels, clusters)),
         "ami": float(adjusted_mutual_info_score(labels, clusters)),
