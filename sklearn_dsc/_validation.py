@@ -24,10 +24,10 @@ def host_values(values):
     torch = sys.modules.get("torch")
     if torch is None or not isinstance(values, torch.Tensor):
         return values
+    from ._loss_algebra import computing_dtype  # torch is imported by now
+
     values = values.detach().cpu()
-    if values.dtype in (torch.float16, torch.bfloat16):
-        values = values.float()
-    return values.numpy()
+    return values.to(computing_dtype(values.dtype)).numpy()
 
 
 def is_constant(X):
