@@ -96,8 +96,13 @@ def check_built_with(estimator, incremental):
     ]
     if not changed:
         return
-    was = ", ".join(f"{name}={built_with[name]!r}" for name in changed)
-    now = ", ".join(f"{name}={getattr(estimator, name)!r}" for name in changed)
+    was = [setting(name, built_with[name]) for name in changed]
+    now = [setting(name, getattr(estimator, name)) for name in changed]
+    # two modules of one type read alike, yet the network is another object
+    now = [
+        f"{b} (another object)" if b == a else b for a, b in zip(was, now, strict=True)
+    ]
+    was, now = ", ".join(was), ", ".join(now)
     if incremental:
         how = "fit a clone of the estimator (sklearn.base.clone) to start anew"
     else:

@@ -11,6 +11,7 @@ parses a message afterwards.
 
 import contextlib
 import contextvars
+import inspect
 
 
 def counted(n, noun, plural=None):
@@ -35,6 +36,19 @@ def plain(value):
     return value.item() if type(value).__module__ == "numpy" else value
 
 
+def shown(value):
+    """``value`` as a message writes it: its repr (a NumPy scalar's as
+    ``plain``'s), a function or a class by its name (``two_layers``, not
+    ``<function two_layers at 0x...>``), and an object whose repr runs over
+    several lines, such as a torch module of layers, by its type's name
+    (``Sequential(...)``)."""
+    value = plain(value)
+    if inspect.isfunction(value) or inspect.isclass(value):
+        return value.__qualname__
+    text = repr(value)
+    return f"{type(value).__name__}(...)" if "\n" in text else text
+
+
 class PythonNames:
     """The parameters as Python names them: ``init='random'``."""
 
@@ -44,10 +58,10 @@ class PythonNames:
         return name
 
     def choice(self, value):
-        return repr(plain(value))
+        return shown(value)
 
     def setting(self, name, value):
-        return f"{name}={plain(value)!r}"
+        return f"{name}={shown(value)}"
 
     def in_python(self, text):
         return text

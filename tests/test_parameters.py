@@ -115,6 +115,37 @@ def test_head_parameters_that_an_anchor_alone_ignores_are_named():
         )
 
 
+def layers(n_features, n_components):
+    return torch.nn.Sequential(
+        torch.nn.Linear(n_features, 16),
+        torch.nn.ReLU(),
+        torch.nn.Linear(16, n_components),
+    )
+
+
+@pytest.mark.parametrize(
+    ("network", "named"),
+    [(layers(6, 4), "network=Sequential(...)"), (layers, "network=layers")],
+)
+def test_a_network_of_ones_own_is_named_in_one_line(blobs, network, named):
+    X, y = blobs
+    # with four classes the anchor is kept alone: the network is not used
+    with pytest.warns(UserWarning, match="No trained head was kept") as caught:
+        DeepSpectralClusteringEmbedder(network=network, random_state=0).fit(X, y)
+    (text,) = [str(w.message) for w in caught if "No trained head" in str(w.message)]
+    assert text.endswith(f"does not depend on {named}.")
+    assert "\n" not in text
+    # continuing with another module of the same type says it is another one
+    estimator = continued(network=layers(6, 4)).fit(X, y)
+    estimator.set_params(network=layers(6, 4))
+    with pytest.raises(ValueError, match="continues the fitted network") as raised:
+        estimator.partial_fit(X, y)
+    said = str(raised.value)
+    assert "built with network=Sequential(...); it cannot take " in said
+    assert "network=Sequential(...) (another object)." in said
+    assert "\n" not in said
+
+
 def test_a_head_that_held_out_samples_did_not_keep_is_named_as_such(capsys):
     X, y = load_wine(return_X_y=True)
     X = StandardScaler().fit_transform(X)

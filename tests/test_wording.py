@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from sklearn_dsc._wording import (
     PythonNames,
@@ -43,6 +44,24 @@ def test_settings_are_named_as_python_names_them_by_default():
     assert setting_list([("init", "plda"), ("shrinkage", 0.1)]) == (
         "init='plda', shrinkage=0.1"
     )
+
+
+def two_layers(n_features, n_components):
+    return torch.nn.Sequential(
+        torch.nn.Linear(n_features, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
+    )
+
+
+def test_modules_and_functions_are_named_in_one_line():
+    # a module of layers by its type (its repr runs over one line a layer),
+    # a one-line repr as it is, a function or a class by its name
+    assert setting("network", two_layers(4, 2)) == "network=Sequential(...)"
+    assert setting("network", torch.nn.Linear(4, 2)) == (
+        "network=Linear(in_features=4, out_features=2, bias=True)"
+    )
+    assert setting("network", two_layers) == "network=two_layers"
+    assert setting("network", torch.nn.Linear) == "network=Linear"
+    assert choice(two_layers(4, 2)) == "Sequential(...)"
 
 
 def test_a_caller_names_them_its_own_way_inside_named_by():
