@@ -56,7 +56,7 @@ from ._validation import (
     warn_if_unlabelled_mark,
 )
 from ._warnings import warn
-from ._wording import choice, counted, in_python, parameter, setting
+from ._wording import choice, counted, in_python, parameter, setting, setting_list
 from .metrics import kmeans_nmi_in_place
 
 # Training runs in float32 on inputs rescaled inside the network to unit
@@ -733,13 +733,21 @@ default="auto"
             )
         else:
             why = f"the {self.init_} anchor's dimensions come before the head's"
+        returns = f"a network that returns {self.n_components}"
+        if self.init_ is None:  # the closed form: Adam trains a linear map
+            remedy = f"use {setting_list([('solver', 'adam'), ('init', 'random')])}"
+        elif self.init_ == "random":  # the built-in networks return n_components
+            remedy = f"give {returns}"
+        elif isinstance(self.network, str):
+            remedy = f"use {setting('init', 'random')}"
+        else:  # a network of one's own, which may return another width
+            remedy = f"use {setting('init', 'random')} with {returns}"
         pipeline = in_python(f"PCA({self.n_components}) after this estimator")
         warn(
             f"{setting('n_components', self.n_components)} sets the width of the "
             f"trained head, but the embedding has {counted(width, 'dimension')}: "
-            f"{why}. For exactly {counted(self.n_components, 'dimension')}, use "
-            f"{setting('init', 'random')}"
-            + (f", or put {pipeline} in a pipeline." if pipeline else "."),
+            f"{why}. For exactly {counted(self.n_components, 'dimension')}, "
+            f"{remedy}" + (f", or put {pipeline} in a pipeline." if pipeline else "."),
             UserWarning,
         )
 

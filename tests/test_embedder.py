@@ -1169,22 +1169,35 @@ def test_minus_one_beside_other_classes_is_flagged_as_a_class(blobs):
 
 def test_an_embedding_wider_than_n_components_is_explained(blobs):
     X, y = blobs
+
+    def width_warning(caught):
+        (text,) = [str(w.message) for w in caught if "n_components" in str(w.message)]
+        return text
+
     with pytest.warns(UserWarning, match="n_components=2 .* no trained head was kept"):
         estimator = DeepSpectralClusteringEmbedder(n_components=2).fit(X, y)
     assert estimator.transform(X).shape[1] > 2
     with pytest.warns(UserWarning, match="For exactly 1 dimension, use"):
         DeepSpectralClusteringEmbedder(n_components=1).fit(X, y)
-    with pytest.warns(UserWarning, match="at most one direction per class"):
-        DeepSpectralClusteringEmbedder(
-            n_components=9, hidden_layer_sizes=(), solver="closed_form"
-        ).fit(X, y)
+    # the closed form: Adam trains a linear map as wide as asked
+    for init in ("auto", "random"):
+        with pytest.warns(UserWarning, match="at most one direction per class") as said:
+            DeepSpectralClusteringEmbedder(
+                n_components=9, hidden_layer_sizes=(), solver="closed_form", init=init
+            ).fit(X, y)
+        assert "use solver='adam', init='random', or put PCA(9)" in width_warning(said)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
         estimator = fast(n_components=2).fit(X, y)  # a plain network
     assert estimator.transform(X).shape[1] == 2
-    with pytest.warns(UserWarning, match="network given as network= returns"):
+    # a network of one's own returns its own width, with or without an anchor
+    with pytest.warns(UserWarning, match="network given as network= returns") as said:
         fast(n_components=2, network=torch.nn.Linear(6, 3)).fit(X, y)
+    assert "give a network that returns 2, or put PCA(2)" in width_warning(said)
+    with pytest.warns(UserWarning, match="anchor's dimensions come before") as said:
+        fast(n_components=2, network=torch.nn.Linear(6, 3), init="pca").fit(X, y)
+    assert "use init='random' with a network that returns 2" in width_warning(said)
 
 
 @pytest.fixture(scope="module")
