@@ -59,7 +59,7 @@ from ._closed_form import (
     closed_form_linear_map,
     dense,
 )
-from ._pca import MAX_COVARIANCE_FEATURES, principal_directions
+from ._pca import MAX_COVARIANCE_FEATURES, principal_directions, signed_eigh
 from ._wording import choice, setting
 
 # The PCA and whitened anchors keep at most this many directions of the inputs.
@@ -132,15 +132,6 @@ def _divided(weight, bias, spread):
     return weight, bias
 
 
-def _eigen(matrix):
-    """``linalg.eigh(matrix)``, each eigenvector's largest entry made
-    positive, so that an anchor's columns do not depend on the signs LAPACK
-    happens to give."""
-    values, vectors = linalg.eigh(matrix)
-    largest_entries = vectors[np.argmax(np.abs(vectors), axis=0), range(len(values))]
-    return values, vectors * np.sign(largest_entries)
-
-
 def _any_numeric(shrinkages):
     """Whether any of ``shrinkages`` is a number (not ``None`` or
     ``LEDOIT_WOLF``): those share one within-class covariance."""
@@ -167,9 +158,9 @@ def _whitening(
     shifts the eigenvalues), and one more ``LEDOIT_WOLF``.
     """
     if largest > 0 and _any_numeric(shrinkages):
-        values, vectors = _eigen(within)
+        values, vectors = signed_eigh(within)
     if largest > 0 and LEDOIT_WOLF in shrinkages:
-        lw_values, lw_vectors = _eigen(ledoit_wolf_within)
+        lw_values, lw_vectors = signed_eigh(ledoit_wolf_within)
         lw_values = np.maximum(lw_values, 0) + LEDOIT_WOLF_FLOOR * largest
     for shrinkage, weighted in zip(
         shrinkages, plda or [False] * len(shrinkages), strict=True
@@ -606,8 +597,9 @@ class ClassMoments:
         only the held rows of index ``rows``, if given.
 
         Each embedding equals that of ``anchor_maps`` on the rows kept up to
-        rounding and an orthogonal map of its columns (the signs of
-        eigenvectors), which distances and k-means do not see.
+        rounding, and up to an orthogonal map of its columns within any
+        eigenspace of several equal eigenvalues (directions along which the
+        rows kept do not vary, say), which distances and k-means do not see.
         """
         embedded = self._centred(held if rows is None else rows)
         held_rows = embedded if rows is None else None  # centred on a miss
@@ -624,9 +616,9 @@ class ClassMoments:
         are centred on (the inputs' mean, or the origin for sparse inputs)
         and that point plus each of ``probe_steps``, by
         ``held_out_embeddings``' maths. The maps are ``anchor_maps``' up to
-        rounding and an orthogonal map of their rows, but for the principal
-        directions: exact here, where scikit-learn's PCA may take a
-        randomized SVD.
+        rounding and, as there, an orthogonal map of their rows within
+        eigenspaces of equal eigenvalues, but for the principal directions:
+        exact here, where scikit-learn's PCA may take a randomized SVD.
         """
         if held is None:
             held = np.zeros(len(self.classes), dtype=bool)
@@ -668,7 +660,8 @@ class ClassMoments:
         gram = self.gram - dense(held_rows.T @ held_rows)
         # divide and conquer: a quarter faster than the default driver on
         # 1,024 features, the same decomposition up to rounding
-        kept = (gram, *linalg.eigh(gram - n_kept * np.outer(mean, mean), driver="evd"))
+        scatter = gram - n_kept * np.outer(mean, mean)
+        kept = (gram, *signed_eigh(scatter, driver="evd"))
         for array in kept:
             array.flags.writeable = False
         stored = sum(a.nbytes for entry in self._factorisations.values() for a in entry)

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import linalg
 
-from ._pca import MAX_COVARIANCE_FEATURES, principal_directions
+from ._pca import MAX_COVARIANCE_FEATURES, principal_directions, signed_eigh
 
 # Principal directions within which the closed form of wide sparse inputs is
 # solved.
@@ -145,7 +145,7 @@ def closed_form_from_moments(
     # M = J^T P_X~ J: the centred part plus the constant direction.
     sqrt_share = np.sqrt(counts / n_samples)
     m = xt_j.T @ ridge_map + np.outer(sqrt_share, sqrt_share)
-    mu, v = linalg.eigh((m + m.T) / 2)
+    mu, v = signed_eigh((m + m.T) / 2)  # signs that LAPACK does not choose
     mu, v = mu[::-1], v[:, ::-1]
     if n_components is None:
         n_components = max(1, int(np.sum(mu > 0.5)))

@@ -1,5 +1,6 @@
 """Principal directions of dense or sparse inputs, in memory that follows the
-number of directions kept rather than the square of the number of features.
+number of directions kept rather than the square of the number of features;
+and eigenvectors whose signs do not depend on LAPACK (``signed_eigh``).
 """
 
 import numpy as np
@@ -12,6 +13,17 @@ from sklearn.utils.extmath import svd_flip
 # Sparse inputs with at most this many features use scikit-learn's PCA on
 # their n_features x n_features covariance; wider ones a randomized SVD.
 MAX_COVARIANCE_FEATURES = 4096
+
+
+def signed_eigh(matrix, **options):
+    """``linalg.eigh(matrix, **options)``, each eigenvector's largest entry
+    made positive (as scikit-learn's ``svd_flip`` signs the principal
+    directions of its PCA), so that maps built from them do not depend on the
+    signs that a LAPACK build, or the rounding of the inputs, happens to
+    give."""
+    values, vectors = linalg.eigh(matrix, **options)
+    largest_entries = vectors[np.argmax(np.abs(vectors), axis=0), range(len(values))]
+    return values, vectors * np.sign(largest_entries)
 
 
 def principal_directions(X, n_components, seed):

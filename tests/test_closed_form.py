@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from scipy import linalg
 
 from sklearn_dsc import spectral_clustering_loss
 from sklearn_dsc._closed_form import closed_form_linear_map
@@ -62,8 +63,8 @@ def test_ridge_penalty_and_sparse_input():
     sparse_weight, sparse_bias, _ = closed_form_linear_map(
         sp.csr_matrix(X), y, 5, alpha=0.0, n_components=4
     )
-    np.testing.assert_allclose(np.abs(sparse_weight), np.abs(weight), atol=1e-8)
-    np.testing.assert_allclose(np.abs(sparse_bias), np.abs(bias), atol=1e-8)
+    np.testing.assert_allclose(sparse_weight, weight, atol=1e-8)
+    np.testing.assert_allclose(sparse_bias, bias, atol=1e-8)
     ridge, _, _ = closed_form_linear_map(X, y, 5, alpha=1e6, n_components=4)
     assert np.linalg.norm(ridge) < 1e-3 * np.linalg.norm(weight)
 
@@ -77,3 +78,22 @@ def test_duplicated_and_constant_features_are_handled():
     assert loss(X, y, weight, bias) == pytest.approx(
         loss(X[:, :6], y, reference, reference_bias), abs=1e-8
     )
+
+
+def test_the_map_does_not_depend_on_the_signs_lapack_gives(monkeypatch):
+    # an eigenvector's sign is LAPACK's choice, and other builds, or inputs
+    # that differ by rounding, make the other one: the map's columns follow
+    # their largest entries' signs instead (as scikit-learn's svd_flip)
+    X, y = problem(5)
+    weight, bias, eigenvalues = closed_form_linear_map(X, y, 5, alpha=0.0)
+    eigh = linalg.eigh
+
+    def other_signs(matrix, *args, **kwargs):
+        values, vectors = eigh(matrix, *args, **kwargs)
+        return values, -vectors
+
+    monkeypatch.setattr(linalg, "eigh", other_signs)
+    flipped = closed_form_linear_map(X, y, 5, alpha=0.0)
+    np.testing.assert_allclose(flipped[0], weight, atol=1e-12)
+    np.testing.assert_allclose(flipped[1], bias, atol=1e-12)
+    np.testing.assert_allclose(flipped[2], eigenvalues, atol=1e-12)
