@@ -235,7 +235,7 @@ def distributed_spectral_clustering_loss(embeddings, labels, *, rtol=None, group
     with full_precision(embeddings.device):
         # half precision is computed in float32; autograd casts the gradient
         embeddings = embeddings.to(computing_dtype(dtype))
-        rtol = resolve_rtol(rtol, embeddings.shape[1], embeddings.dtype)
+        rtol = resolve_rtol(rtol, embeddings.shape[1], dtype)
         codes, n_rows = _encode_labels(labels, group)
         loss = _DistributedLossFunction.apply(
             embeddings, codes, n_rows, rtol, group, float(n_ranks)
@@ -369,7 +369,7 @@ def chunked_backward(embed, labels, chunk_size, rtol=None, group=False, no_sync=
         statistics.all_reduce(group)
     # B in float32 at least, the embeddings' dtype for what is returned
     computed = computing_dtype(dtype)
-    rtol = resolve_rtol(rtol, statistics.gram.shape[0], computed)
+    rtol = resolve_rtol(rtol, statistics.gram.shape[0], dtype)
     with full_precision(device):
         loss, b, inv_sqrt_counts = statistics.solve(rtol, computed)
 

@@ -49,9 +49,26 @@ class NonFiniteEmbeddingsError(ValueError):
 
 
 def resolve_rtol(rtol, n_features, dtype):
-    """``rtol``, checked, or the default ``n_features * eps`` of ``dtype``."""
+    """``rtol``, checked, or the default for embeddings of ``dtype``:
+    ``n_features * eps`` of the dtype the loss computes in, the noise of a
+    Gram matrix computed there; for half precision, ``(eps / 2)^2`` of
+    ``dtype`` itself where that is larger.
+
+    Rounding to half precision moves each entry by up to ``eps / 2`` of its
+    size, and so adds to ``F`` a little along every direction, even one in
+    which the rows did not vary: the output of a LayerNorm, whose rows have
+    zero mean, varies along the mean's direction by 1e-3 of the largest
+    singular value once rounded to bfloat16 (a quarter of ``eps / 2``; an
+    eigenvalue of ``F^T F`` of 1e-6 of the largest), which float32's ``4 *
+    eps`` counted as rank in 4 dimensions (loss 0.24 too high). Below ``eps
+    / 2`` of the largest singular value a direction is taken for rounding;
+    above it, directions are kept as float32 keeps them (in 128 dimensions
+    the two tolerances meet). In float16 that bound lies below float32's
+    for 3 dimensions or more.
+    """
     if rtol is None:
-        return n_features * torch.finfo(dtype).eps
+        computed = n_features * torch.finfo(computing_dtype(dtype)).eps
+        return max(computed, (torch.finfo(dtype).eps / 2) ** 2)
     return check_rtol(rtol)
 
 
@@ -286,7 +303,11 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None, normalize=False):
         ``n_components * eps`` of the dtype, which is the noise level of a
         Gram matrix computed in that dtype (in singular values of ``F``: about
         ``4e-3`` relative for float32 and ``1.7e-7`` for float64 at
-        ``n_components=128``).
+        ``n_components=128``). Half precision, computed in float32, also
+        drops the directions whose singular values lie below ``eps / 2`` of
+        the half dtype (relative), about what rounding the embeddings adds
+        along a direction in which they did not vary (in bfloat16,
+        ``2^-8``).
     normalize : bool, default=False
         Divide each row of ``embeddings`` by its Euclidean norm first, so
         that the loss sees only the embeddings' directions (autograd carries
@@ -318,10 +339,11 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None, normalize=False):
       columns, duplicated rows) use the pseudo-inverse; all-zero embeddings
       give ``n_classes / 4`` and a zero gradient.
 
-    Embeddings in half precision are computed in float32 (with float32's
-    ``rtol``), and under :class:`torch.autocast` the loss's own products
-    stay in float32 while the network's run in half precision; the loss and
-    gradient come back in the embeddings' dtype.
+    Embeddings in half precision are computed in float32 (with an ``rtol``
+    that drops what their own rounding adds), and under
+    :class:`torch.autocast` the loss's own products stay in float32 while
+    the network's run in half precision; the loss and gradient come back in
+    the embeddings' dtype.
 
     Embeddings are scaled by a power of two near their largest absolute
     entry before ``F^T F`` is formed, so inputs from ``1e-30`` to ``1e30``
@@ -364,7 +386,7 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None, normalize=False):
         embeddings = embeddings.to(computing_dtype(dtype))
         if normalize:
             embeddings = torch.nn.functional.normalize(embeddings, dim=1)
-        rtol = resolve_rtol(rtol, embeddings.shape[1], embeddings.dtype)
+        rtol = resolve_rtol(rtol, embeddings.shape[1], dtype)
         replayed = _loss_graphs.replay_statistics(embeddings, labels, rtol)
         if replayed is not None:
             loss = _ReplayedLossFunction.apply(embeddings, labels, *replayed)

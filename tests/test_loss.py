@@ -336,6 +336,31 @@ def test_half_precision_is_computed_in_float32(dtype):
     torch.testing.assert_close(grad.float(), expected_grad, rtol=2e-2, atol=1e-2)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("shape", ["rows of zero mean", "spreads over 1.5 decades"])
+def test_half_precision_rank_follows_the_embeddings_rounding(dtype, shape):
+    """Rows of zero mean, as a LayerNorm returns them, do not vary along one
+    direction; rounded to bfloat16 they do, by 1e-3 of the largest singular
+    value, which float32's rtol counted as rank in 4 dimensions. The
+    default rtol of half precision drops what rounding adds, and still keeps
+    directions that are small but real."""
+    generator = torch.Generator().manual_seed(18)
+    width = 4 if shape == "rows of zero mean" else 16
+    labels = torch.arange(300) % 6
+    offsets = torch.randn(6, width, generator=generator)[labels]
+    exact = torch.randn(300, width, generator=generator) + 2 * offsets
+    if shape == "rows of zero mean":
+        exact = exact - exact.mean(dim=1, keepdim=True)
+    else:  # the smallest singular value is 0.014 of the largest
+        exact = exact * torch.logspace(0, -1.5, width)
+    expected, expected_grad = loss_and_grad(spectral_clustering_loss, exact, labels)
+    loss, grad = loss_and_grad(spectral_clustering_loss, exact.to(dtype), labels)
+    torch.testing.assert_close(loss.float(), expected, rtol=1e-2, atol=0)
+    torch.testing.assert_close(
+        grad.float(), expected_grad, rtol=5e-2, atol=2e-2 * expected_grad.abs().max()
+    )
+
+
 @pytest.mark.parametrize("backward_inside", [False, True])
 def test_autocast_leaves_the_loss_in_float32(backward_inside):
     """Mixed precision training: under ``torch.autocast`` the loss's own
