@@ -30,6 +30,7 @@ from ._loss import (
     saved_gradient_rows,
 )
 from ._loss_algebra import (
+    autocast_enabled,
     computing_dtype,
     full_precision,
     gradient_rows,
@@ -365,6 +366,13 @@ def chunked_backward(embed, labels, chunk_size, rtol=None, group=False, no_sync=
             with full_precision(device):
                 statistics.add(embeddings, codes[start:stop])
     del embeddings
+    if autocast_enabled(device.type):
+        # Pass 1 ran under no_grad, and autocast keeps the weights it casts
+        # for the next forward pass; until pytorch/pytorch#112583 was fixed
+        # it kept them without their gradient history, and pass 2 left those
+        # weights without gradients (torch 2.2: every Linear of a network
+        # that ends in a LayerNorm). Pass 2 casts them anew.
+        torch.clear_autocast_cache()
     if group is not False:
         statistics.all_reduce(group)
     # B in float32 at least, the embeddings' dtype for what is returned

@@ -74,6 +74,36 @@ def test_half_precision_chunks_are_computed_in_float32(autocast):
     assert_same_gradients(chunked, expected, rtol=2e-2)
 
 
+def test_a_layer_norm_under_autocast_trains_every_layer():
+    """A network ending in a LayerNorm, chunked under ``torch.autocast``.
+
+    Its rows have zero mean, and rounded to bfloat16 they vary along the
+    mean's direction by rounding alone, which float32's ``rtol`` counted as
+    rank (the loss 1.48 for 1.24, and gradients of that noise). And until
+    pytorch/pytorch#112583 was fixed, autocast kept the weights it cast in
+    the pass without gradients for the pass with them: under torch 2.2
+    neither Linear layer got a gradient."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 16),
+        torch.nn.ReLU(),
+        torch.nn.Linear(16, 4),
+        torch.nn.LayerNorm(4),
+    )
+    inputs, labels = batch(31, n=64, n_classes=4, dtype=torch.float32)
+    expected_loss, expected = one_shot(model, inputs, labels)  # in float32
+    model.zero_grad(set_to_none=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = spectral_clustering_backward(model, inputs, labels, chunk_size=16)
+    assert all(parameter.grad is not None for parameter in model.parameters())
+    torch.testing.assert_close(loss.float(), expected_loss, rtol=1e-2, atol=0)
+    # the LayerNorm's weight has no gradient in float32 (the loss does not
+    # see the rows' scale): compared to the largest of all
+    largest = max(gradient.abs().max() for gradient in expected)
+    for found, wanted in zip(gradients(model), expected, strict=True):
+        torch.testing.assert_close(found, wanted, rtol=2e-2, atol=1e-2 * largest)
+
+
 @pytest.mark.parametrize("chunk_size", [1, 7, 64, 599, 600, 5000])
 def test_chunked_gradient_equals_one_shot_float64(chunk_size):
     model = mlp(0)
