@@ -266,6 +266,10 @@ def test_make_optimizer_is_fused_where_torch_has_the_kernel(monkeypatch):
 def test_fused_and_unfused_steps_agree():
     X = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
     modules = [build_mlp(3, (8,), 2, "relu", seed=0) for _ in range(2)]
+    try:
+        torch.optim.AdamW(modules[0].parameters(), fused=True)
+    except RuntimeError:  # the CPU has fused AdamW from torch 2.4
+        pytest.skip("this torch has no fused AdamW for the CPU")
     for module, fused in zip(modules, [True, False], strict=True):
         optimizer = torch.optim.AdamW(module.parameters(), lr=0.01, fused=fused)
         for _ in range(5):
