@@ -659,9 +659,11 @@ class ClassMoments:
             held_rows = self._centred(held)
         gram = self.gram - dense(held_rows.T @ held_rows)
         # divide and conquer: a quarter faster than the default driver on
-        # 1,024 features, the same decomposition up to rounding
+        # 1,024 features, the same decomposition up to rounding (SciPy 1.10
+        # sizes its workspace wrongly for one feature: the default there)
         scatter = gram - n_kept * np.outer(mean, mean)
-        kept = (gram, *signed_eigh(scatter, driver="evd"))
+        driver = "evd" if len(scatter) > 1 else None
+        kept = (gram, *signed_eigh(scatter, driver=driver))
         for array in kept:
             array.flags.writeable = False
         stored = sum(a.nbytes for entry in self._factorisations.values() for a in entry)

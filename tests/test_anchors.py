@@ -9,7 +9,7 @@ from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import pairwise_distances
 
-from sklearn_dsc import _anchors, _selection
+from sklearn_dsc import DeepSpectralClusteringEmbedder, _anchors, _selection
 from sklearn_dsc._anchors import (
     ANCHORS,
     LEDOIT_WOLF,
@@ -456,3 +456,16 @@ def test_uses_shrinkage_names_the_inits_whose_anchor_shrinks():
     assert uses_shrinkage("whitened")
     assert uses_shrinkage("plda")
     assert not any(map(uses_shrinkage, ("pca", "closed_form", "random")))
+
+
+def test_class_moments_serve_a_single_feature():
+    # a default fit of ten classes in one feature compares its anchors on
+    # class moments; under SciPy 1.10 their eigendecomposition by divide and
+    # conquer failed on the 1 x 1 scatter ("dsyevd:lwork=1")
+    y = np.repeat(np.arange(10), 20)
+    X = (y + np.random.RandomState(0).normal(size=200))[:, None]
+    held = np.isin(y, [0, 1])  # the rows of two classes
+    (embedding,) = ClassMoments(X, y).held_out_embeddings(held, [("plda", 0.01)], 4)
+    assert embedding.shape == (40, 1)
+    estimator = DeepSpectralClusteringEmbedder(random_state=0).fit(X, y)
+    assert estimator.transform(X).shape == (200, 1)
