@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from ._loss_algebra import autocast_enabled
 from ._warnings import warn
 from ._wording import choice, setting
 
@@ -33,24 +34,41 @@ _EXACT_FLOAT32 = {"lock": threading.Lock(), "depth": 0, "saved": None}
 
 @contextlib.contextmanager
 def exact_float32():
-    """Inside the block, float32 convolutions and matrix products round as
-    float32 and convolutions choose deterministic algorithms.
+    """Inside the block, torch computes as the estimator expects, whatever
+    its caller set: float32 convolutions and matrix products round as
+    float32, convolutions choose deterministic algorithms, new tensors and
+    layers are float32, gradients are recorded and autocast is off.
 
     On Ampere and later GPUs torch runs float32 convolutions in TF32 (10
     bits of mantissa) unless told otherwise, and lets cuDNN pick algorithms
     that add in a varying order; the embedding then differs from the CPU's by
-    more than float32 rounding and from one fit to the next. The settings are
-    process-wide: they hold until the last of the blocks open in any thread
-    ends, then torch's own are put back.
+    more than float32 rounding and from one fit to the next. Those settings
+    and the default dtype are process-wide: they hold until the last of the
+    blocks open in any thread ends, then the caller's are put back. Under
+    ``torch.set_default_dtype(torch.float64)`` the networks were built in
+    float64 and training failed on float32 rows ("mat1 and mat2 must have
+    the same dtype").
+
+    Gradients, inference mode and autocast are the calling thread's own:
+    a fit inside ``torch.no_grad()`` or ``torch.inference_mode()`` failed
+    with "element 0 of tensors does not require grad", and one under
+    ``torch.autocast`` trained in bfloat16, whose embeddings NumPy cannot
+    hold ("Got unsupported ScalarType BFloat16").
     """
     state = _EXACT_FLOAT32
     with state["lock"]:
         if state["depth"] == 0:
             state["saved"] = _float32_settings()
-            _set_float32_settings("highest", False, True, False)
+            _set_float32_settings("highest", False, True, False, torch.float32)
         state["depth"] += 1
     try:
-        yield
+        with contextlib.ExitStack() as modes:
+            modes.enter_context(torch.inference_mode(False))
+            modes.enter_context(torch.enable_grad())
+            for device_type in ("cpu", "cuda"):
+                if autocast_enabled(device_type):
+                    modes.enter_context(torch.autocast(device_type, enabled=False))
+            yield
     finally:
         with state["lock"]:
             state["depth"] -= 1
@@ -59,21 +77,24 @@ def exact_float32():
 
 
 def _float32_settings():
-    """``(matmul precision, cuDNN TF32, deterministic, benchmark)`` as they are."""
+    """``(matmul precision, cuDNN TF32, deterministic, benchmark, default
+    dtype)`` as they are."""
     cudnn = torch.backends.cudnn
     return (
         torch.get_float32_matmul_precision(),
         cudnn.allow_tf32,
         cudnn.deterministic,
         cudnn.benchmark,
+        torch.get_default_dtype(),
     )
 
 
-def _set_float32_settings(precision, allow_tf32, deterministic, benchmark):
+def _set_float32_settings(precision, allow_tf32, deterministic, benchmark, dtype):
     torch.set_float32_matmul_precision(precision)
     torch.backends.cudnn.allow_tf32 = allow_tf32
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = benchmark
+    torch.set_default_dtype(dtype)
 
 
 def resolve_device(device, for_inference=False):

@@ -186,7 +186,7 @@ class RecordsSettings(torch.nn.Module):
         return self.linear(inputs)
 
 
-EXACT = ("highest", False, True, False)
+EXACT = ("highest", False, True, False, torch.float32)
 
 
 def test_fit_and_transform_run_in_exact_float32_and_put_settings_back():

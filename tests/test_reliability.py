@@ -1,5 +1,6 @@
 """Faults during training, numerical extremes and concurrent inference."""
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -198,3 +199,42 @@ def test_concurrent_transform_and_predict_match_serial(blobs, dtype):
     ):
         np.testing.assert_array_equal(t_embedding, embedding)
         np.testing.assert_array_equal(t_labels, labels)
+
+
+@contextlib.contextmanager
+def default_dtype(dtype):
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
+
+
+CALLERS_TORCH = {
+    "no_grad": torch.no_grad,
+    "inference_mode": torch.inference_mode,
+    "autocast": lambda: torch.autocast("cpu", dtype=torch.bfloat16),
+    "default float64": lambda: default_dtype(torch.float64),
+}
+
+
+@pytest.mark.parametrize("init", ["random", "closed_form"])
+@pytest.mark.parametrize("context", sorted(CALLERS_TORCH))
+def test_the_callers_torch_modes_do_not_change_a_fit(digits_held_out, init, context):
+    # a fit inside no_grad or inference_mode failed with "element 0 of
+    # tensors does not require grad"; under autocast it trained in bfloat16,
+    # which NumPy cannot hold; with float64 as torch's default dtype, its
+    # float64 layers failed on float32 rows
+    X, y = digits_held_out
+    X, y = X[::4], y[::4]
+    params = {"init": init, "max_iter": 2, "early_stopping": False}
+    expected = model(**params).fit(X, y)
+    with CALLERS_TORCH[context]():
+        estimator = model(**params).fit(X, y)
+        embedding = estimator.transform(X)
+        assert torch.get_default_dtype() == (
+            torch.float64 if context == "default float64" else torch.float32
+        )
+    np.testing.assert_array_equal(embedding, expected.transform(X))
+    np.testing.assert_array_equal(estimator.predict(X), expected.predict(X))
