@@ -37,7 +37,8 @@ def exact_float32():
     """Inside the block, torch computes as the estimator expects, whatever
     its caller set: float32 convolutions and matrix products round as
     float32, convolutions choose deterministic algorithms, new tensors and
-    layers are float32, gradients are recorded and autocast is off.
+    layers are float32 and made on the CPU unless a device is named,
+    gradients are recorded and autocast is off.
 
     On Ampere and later GPUs torch runs float32 convolutions in TF32 (10
     bits of mantissa) unless told otherwise, and lets cuDNN pick algorithms
@@ -49,11 +50,14 @@ def exact_float32():
     float64 and training failed on float32 rows ("mat1 and mat2 must have
     the same dtype").
 
-    Gradients, inference mode and autocast are the calling thread's own:
-    a fit inside ``torch.no_grad()`` or ``torch.inference_mode()`` failed
-    with "element 0 of tensors does not require grad", and one under
-    ``torch.autocast`` trained in bfloat16, whose embeddings NumPy cannot
-    hold ("Got unsupported ScalarType BFloat16").
+    Gradients, inference mode, autocast and the default device are the
+    calling thread's own. A fit inside ``torch.no_grad()`` or
+    ``torch.inference_mode()`` failed with "element 0 of tensors does not
+    require grad"; one under ``torch.autocast`` trained in bfloat16, whose
+    embeddings NumPy cannot hold ("Got unsupported ScalarType BFloat16");
+    one in a ``torch.device("meta")`` block built its layers there ("Cannot
+    copy out of meta tensor"), and a default device of ``"cuda"`` would
+    draw their weights from the GPU's generator.
     """
     state = _EXACT_FLOAT32
     with state["lock"]:
@@ -68,6 +72,12 @@ def exact_float32():
             for device_type in ("cpu", "cuda"):
                 if autocast_enabled(device_type):
                     modes.enter_context(torch.autocast(device_type, enabled=False))
+            if torch.empty(()).device.type != "cpu":
+                # torch.set_default_device or a torch.device block: tensors
+                # made without a device stay on the CPU, as the estimator's
+                # device and random numbers expect. (Only then: the block
+                # passes every torch call through Python.)
+                modes.enter_context(torch.device("cpu"))
             yield
     finally:
         with state["lock"]:

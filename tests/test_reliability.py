@@ -216,6 +216,7 @@ CALLERS_TORCH = {
     "inference_mode": torch.inference_mode,
     "autocast": lambda: torch.autocast("cpu", dtype=torch.bfloat16),
     "default float64": lambda: default_dtype(torch.float64),
+    "default device meta": lambda: torch.device("meta"),
 }
 
 
@@ -225,7 +226,8 @@ def test_the_callers_torch_modes_do_not_change_a_fit(digits_held_out, init, cont
     # a fit inside no_grad or inference_mode failed with "element 0 of
     # tensors does not require grad"; under autocast it trained in bfloat16,
     # which NumPy cannot hold; with float64 as torch's default dtype, its
-    # float64 layers failed on float32 rows
+    # float64 layers failed on float32 rows; in a torch.device("meta")
+    # block its layers were built there, with no values
     X, y = digits_held_out
     X, y = X[::4], y[::4]
     params = {"init": init, "max_iter": 2, "early_stopping": False}
