@@ -262,7 +262,9 @@ def spectral_clustering_backward(
     The two passes must give the same embeddings: each chunk's second
     forward pass replays the random numbers of its first (dropout masks
     match), but layers whose output depends on the other samples of the chunk
-    (batch normalisation in training mode) see chunks, not the batch.
+    (batch normalisation in training mode) see chunks, not the batch. A
+    module's buffers are put back after the first pass, so that running
+    statistics are updated once per chunk, not twice.
 
     Parameters
     ----------
@@ -323,10 +325,20 @@ def spectral_clustering_backward(
         rtol=rtol,
         group=group if distributed else False,
         no_sync=getattr(model, "no_sync", None),
+        buffers=model_buffers(model),
     )
 
 
-def chunked_backward(embed, labels, chunk_size, rtol=None, group=False, no_sync=None):
+def model_buffers(model):
+    """The buffers of ``model`` (a ``torch.nn.Module``; none for another
+    callable), which the first pass of ``chunked_backward`` leaves as they
+    were."""
+    return list(model.buffers()) if isinstance(model, torch.nn.Module) else []
+
+
+def chunked_backward(
+    embed, labels, chunk_size, rtol=None, group=False, no_sync=None, buffers=()
+):
     """The two passes of :func:`spectral_clustering_backward`.
 
     ``embed(start, stop)`` embeds samples ``start:stop`` of the batch of
@@ -334,6 +346,10 @@ def chunked_backward(embed, labels, chunk_size, rtol=None, group=False, no_sync=
     ``False`` for a batch held by this process, else the process group
     (``None`` for the world). ``no_sync`` is a DistributedDataParallel
     model's context manager that defers gradient synchronisation.
+    ``buffers`` (the model's) are put back as they were after the first
+    pass, so that a forward pass that updates them (batch normalisation's
+    running statistics in training mode) does so once per chunk, as one
+    forward pass of the batch would, and not twice.
     """
     n_ranks = 1 if group is False else _world(group)
     n_samples = len(labels)
@@ -347,7 +363,7 @@ def chunked_backward(embed, labels, chunk_size, rtol=None, group=False, no_sync=
 
     # Pass 1: the batch's statistics, keeping each chunk's random state.
     random_states, statistics = [], None
-    with torch.no_grad():
+    with torch.no_grad(), _kept_as_they_are(buffers):
         for start, stop in bounds:
             random_states.append(_random_state())
             embeddings = embed(start, stop)
@@ -404,6 +420,18 @@ def chunked_backward(embed, labels, chunk_size, rtol=None, group=False, no_sync=
     finally:
         _set_random_state(end_state)
     return loss.detach().to(dtype)
+
+
+@contextlib.contextmanager
+def _kept_as_they_are(buffers):
+    """After the block, ``buffers`` (tensors) hold the values they held
+    before it."""
+    saved = [buffer.clone() for buffer in buffers]
+    try:
+        yield
+    finally:
+        for buffer, value in zip(buffers, saved, strict=True):
+            buffer.copy_(value)
 
 
 def _random_state():

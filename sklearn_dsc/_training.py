@@ -22,7 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._data import INFERENCE_BATCH_SIZE, TensorData, inference_batch_size
 from ._fitted_state import map_optimizer_tensors
-from ._large_batch import chunked_backward
+from ._large_batch import chunked_backward, model_buffers
 from ._loss import NonFiniteEmbeddingsError, spectral_clustering_loss
 from ._networks import AnchoredEmbedding, private_seed
 from ._sampling import ClassBalancedSampler
@@ -482,7 +482,10 @@ def _chunked_step(module, data, indices, codes, chunk_size):
     """Back-propagate the loss of batch ``indices``, embedding ``chunk_size`` rows
     at once; returns the loss."""
     return chunked_backward(
-        lambda start, stop: module(data.rows(indices[start:stop])), codes, chunk_size
+        lambda start, stop: module(data.rows(indices[start:stop])),
+        codes,
+        chunk_size,
+        buffers=model_buffers(module),
     )
 
 

@@ -1,5 +1,6 @@
 """Exact gradients of large batches: in chunks, and across processes."""
 
+import copy
 import time
 
 import numpy as np
@@ -72,6 +73,26 @@ def test_half_precision_chunks_are_computed_in_float32(autocast):
     torch.testing.assert_close(loss.float(), reference, rtol=1e-2, atol=0)
     torch.testing.assert_close(expected_loss.float(), reference, rtol=1e-2, atol=0)
     assert_same_gradients(chunked, expected, rtol=2e-2)
+
+
+def test_running_statistics_see_each_chunk_once():
+    """Batch normalisation in training mode updates its running statistics
+    in every forward pass: the first pass's updates are undone, so that each
+    chunk updates them once, as one forward pass of each chunk would (they
+    moved twice as far before)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 16), torch.nn.BatchNorm1d(16), torch.nn.Linear(16, 4)
+    ).double()
+    once = copy.deepcopy(model)
+    inputs, labels = batch(32, n=64)
+    spectral_clustering_backward(model, inputs, labels, chunk_size=16)
+    with torch.no_grad():
+        for start in range(0, 64, 16):
+            once(inputs[start : start + 16])
+    for name, buffer in once.named_buffers():
+        torch.testing.assert_close(model.get_buffer(name), buffer, msg=name)
+    assert int(model[1].num_batches_tracked) == 4
 
 
 def test_a_layer_norm_under_autocast_trains_every_layer():
