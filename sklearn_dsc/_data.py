@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ._loss_algebra import autocast_enabled
+from ._loss_algebra import full_precision
 from ._warnings import warn
 from ._wording import choice, setting
 
@@ -70,8 +70,7 @@ def exact_float32():
             modes.enter_context(torch.inference_mode(False))
             modes.enter_context(torch.enable_grad())
             for device_type in ("cpu", "cuda"):
-                if autocast_enabled(device_type):
-                    modes.enter_context(torch.autocast(device_type, enabled=False))
+                modes.enter_context(full_precision(torch.device(device_type)))
             if torch.empty(()).device.type != "cpu":
                 # torch.set_default_device or a torch.device block: tensors
                 # made without a device stay on the CPU, as the estimator's
