@@ -6,7 +6,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
-OLDEST = .venv-oldest/bin
+OLDEST_VENV ?= .venv-oldest
+OLDEST = $(OLDEST_VENV)/bin
 # The CPU build of torch; set TORCH_SPEC to another requirement for another platform.
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
@@ -31,15 +32,15 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 $(OLDEST)/python:
-	$(PYTHON) -m venv .venv-oldest
+	$(PYTHON) -m venv $(OLDEST_VENV)
 	$(OLDEST)/python -m pip install --quiet --upgrade pip
 
-.venv-oldest/.installed: $(OLDEST)/python pyproject.toml .ci/oldest.txt
+$(OLDEST_VENV)/.installed: $(OLDEST)/python pyproject.toml .ci/oldest.txt
 	$(OLDEST)/python -m pip install --quiet "$(TORCH_SPEC)" -r .ci/oldest.txt
 	$(OLDEST)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-test-oldest: .venv-oldest/.installed
+test-oldest: $(OLDEST_VENV)/.installed
 	$(OLDEST)/python -m pytest $(PYTEST_ARGS)
 
 # The documentation site, with the example gallery executed; warnings are
@@ -55,4 +56,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_loss.py
 
 clean:
-	rm -rf $(VENV) .venv-oldest build *.egg-info .pytest_cache .hypothesis docs/_build docs/generated docs/auto_examples
+	rm -rf $(VENV) $(OLDEST_VENV) build *.egg-info .pytest_cache .hypothesis docs/_build docs/generated docs/auto_examples
