@@ -18,7 +18,7 @@ import numpy as np
 from ._networks import hidden_layers
 from ._selection import EPOCH_SELECTION_CLASSES, holds_nothing_out
 from ._warnings import warn
-from ._wording import parameter, setting, setting_list
+from ._wording import setting, setting_list
 
 # Parameters of the trained network's own shape
 _NETWORK_PARAMETERS = (
@@ -217,13 +217,31 @@ def warn_if_head_parameters_unused(estimator):
         StartKept.TOO_FEW_CLASSES: (
             f"with {setting('init', 'auto')} and {len(estimator.classes_)} classes "
             "none can be held out to show that a head transfers, so none is "
-            f"trained; set {parameter('init')} to train one"
+            "trained"
         ),
         StartKept.NOT_TRAINED: "no head was trained",
     }
+    remedy = ""
+    if why in (StartKept.HEAD_NOT_TRIED, StartKept.TOO_FEW_CLASSES):
+        remedy = f" {untried_head_remedy(estimator)}."
     warn(
         f"No trained head was kept ({texts[why]}): the embedding is the "
         f"{estimator.init_} anchor alone and does not depend on "
-        f"{setting_list(unused)}.",
+        f"{setting_list(unused)}.{remedy}",
         UserWarning,
     )
+
+
+def untried_head_remedy(estimator):
+    """The settings that train what ``init="auto"`` did not try: a head
+    beside the anchor it kept, and a network of one's own alone."""
+    anchor = [("init", estimator.init_)]
+    if estimator.shrinkage_ is not None:
+        anchor.append(("shrinkage", estimator.shrinkage_))
+    said = f"To train a head beside that anchor, set {setting_list(anchor)}"
+    if not isinstance(estimator.network, str):
+        said += (
+            f"; to train {setting('network', estimator.network)} alone, set "
+            f"{setting('init', 'random')}"
+        )
+    return said

@@ -98,18 +98,32 @@ def test_head_parameters_that_an_anchor_alone_ignores_are_named():
     # 4 held-out classes choose the PLDA anchor, beside which no head is
     # trained: the widths of the hidden layers cannot matter
     with pytest.warns(
-        UserWarning, match=r"does not depend on hidden_layer_sizes=\(8,\)"
+        UserWarning,
+        match=r"does not depend on hidden_layer_sizes=\(8,\)\. To train a head "
+        r"beside that anchor, set init='plda', shrinkage=0\.01\.$",
     ):
         estimator = DeepSpectralClusteringEmbedder(
             hidden_layer_sizes=(8,), random_state=0
         ).fit(X, y)
-    assert estimator.init_ == "plda"
+    assert (estimator.init_, estimator.shrinkage_) == ("plda", 0.01)
+    # what the warning says does train one (which held-out classes may reject)
+    followed = DeepSpectralClusteringEmbedder(
+        hidden_layer_sizes=(8,), init="plda", shrinkage=0.01, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        followed.fit(X, y)
+    assert len(followed.validation_scores_) > 1
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         DeepSpectralClusteringEmbedder(random_state=0).fit(X, y)  # the defaults
     # with three classes none is held out, and no head is trained either
     three = y < 3
-    with pytest.warns(UserWarning, match="with init='auto' and 3 classes none can"):
+    with pytest.warns(
+        UserWarning,
+        match="with init='auto' and 3 classes none can .* To train a head beside "
+        "that anchor, set init='plda', shrinkage='ledoit-wolf'.$",
+    ):
         DeepSpectralClusteringEmbedder(hidden_layer_sizes=(8,), random_state=0).fit(
             X[three], y[three]
         )
@@ -133,7 +147,11 @@ def test_a_network_of_ones_own_is_named_in_one_line(blobs, network, named):
     with pytest.warns(UserWarning, match="No trained head was kept") as caught:
         DeepSpectralClusteringEmbedder(network=network, random_state=0).fit(X, y)
     (text,) = [str(w.message) for w in caught if "No trained head" in str(w.message)]
-    assert text.endswith(f"does not depend on {named}.")
+    assert text.endswith(
+        f"does not depend on {named}. To train a head beside that anchor, set "
+        f"init='plda', shrinkage='ledoit-wolf'; to train {named} alone, set "
+        "init='random'."
+    )
     assert "\n" not in text
     # continuing with another module of the same type says it is another one
     estimator = continued(network=layers(6, 4)).fit(X, y)
