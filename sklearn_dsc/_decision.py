@@ -98,6 +98,8 @@ class Choice:
         )
         if self.keep == REFIT:
             kept = f"the trained network kept, {refit}"
+        elif self.keep == TRIAL:
+            kept = "the trained network kept as it is, not refit on every class"
         else:
             # untrained only beside an anchor (init="auto"), never from a random start
             left = (
@@ -114,13 +116,13 @@ def decide(evidence):
 
     With per-epoch scores, a network is refit on every class for the trial's
     best epoch when it is a random start's network, or when its head's
-    evidence ``helps`` (after an interrupt, the trial network as it is);
-    otherwise the start, fitted on every class. With one comparison, a
-    trained network is refit on every class for the trial's epochs when it
-    is a random start's (with a warning if it did not beat its start by
-    ``SELECTION_MARGIN``) or when its head's evidence helps, unless the
-    trial was interrupted; otherwise the start is kept. Running out of
-    epochs is warned about only when a trained network is kept.
+    evidence ``helps``; otherwise the start, fitted on every class. With one
+    comparison, a trained network is refit on every class for the trial's
+    epochs when it is a random start's (with a warning if it did not beat
+    its start by ``SELECTION_MARGIN``) or when its head's evidence helps;
+    otherwise the start is kept. After an interrupt, where a network would
+    be refit, the trial network is kept as it is. Running out of epochs is
+    warned about only when a trained network is kept.
     """
     scores = evidence.scores
     ran_out = evidence.outcome is Outcome.MAX_ITER
@@ -142,13 +144,14 @@ def decide(evidence):
         return Choice(START, evidence)
     untrained = evidence.random and not scores[1] > scores[0] + SELECTION_MARGIN
     wanted = evidence.random or (evidence.head is not None and evidence.head.helps)
-    # after an interrupt, the refit trains nothing: the start
-    if wanted and evidence.outcome is not Outcome.INTERRUPTED:
-        return Choice(
-            REFIT,
-            evidence,
-            refit_epochs=evidence.n_epochs,
-            warn_max_iter=ran_out,
-            warn_untrained_random=untrained,
-        )
-    return Choice(START, evidence, warn_untrained_random=untrained)
+    if not wanted:
+        return Choice(START, evidence, warn_untrained_random=untrained)
+    # after an interrupt, nothing more is trained: the trial network as it is
+    interrupted = evidence.outcome is Outcome.INTERRUPTED
+    return Choice(
+        TRIAL if interrupted else REFIT,
+        evidence,
+        refit_epochs=0 if interrupted else evidence.n_epochs,
+        warn_max_iter=ran_out,
+        warn_untrained_random=untrained,
+    )

@@ -625,8 +625,11 @@ default="auto"
         Notes
         -----
         An interrupt (``KeyboardInterrupt``, Ctrl-C) during training stops it:
-        once an epoch has run, the weights reached are kept and a
-        :class:`~sklearn_dsc.TrainingInterrupted` warning is issued; before
+        once an epoch has run, a :class:`~sklearn_dsc.TrainingInterrupted`
+        warning is issued and the fit ends with the network trained so far
+        (at its best epoch where held-out data score the epochs), not refit
+        on every class; held-out classes that say a head does not help keep
+        the anchor alone, as without the interrupt. Before
         that, or outside the epochs, the interrupt propagates and the
         estimator is left as it was before ``fit``. Any other error leaves it
         as it was, too.

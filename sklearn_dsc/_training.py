@@ -191,7 +191,7 @@ class Outcome(enum.Enum):
     CONVERGED = "converged"  # the criterion stopped improving (patience)
     MAX_ITER = "max_iter"  # every epoch allowed was run
     DIVERGED = "diverged"  # the loss became non-finite; last finite weights kept
-    INTERRUPTED = "interrupted"  # Ctrl-C after an epoch; the weights reached kept
+    INTERRUPTED = "interrupted"  # Ctrl-C after an epoch; training stops there
     STOPPED = "stopped"  # the on_epoch hook (the estimator's callback) said stop
 
 
@@ -329,8 +329,10 @@ def warn_outcome(outcome, history, settings):
         )
     elif outcome is Outcome.INTERRUPTED:
         warn(
-            "Training interrupted by the user; the weights reached after "
-            f"{counted(history.n_iter, 'epoch')} are kept.",
+            "Training interrupted by the user after "
+            f"{counted(history.n_iter, 'epoch')}; the fit ends without training "
+            "further, with the network trained so far wherever it would have "
+            "kept a trained one.",
             TrainingInterrupted,
         )
 

@@ -50,8 +50,16 @@ def test_a_head_without_evidence_leaves_the_anchor_alone(head):
     assert "the anchor alone kept, the trained network left out" in choice.describe()
 
 
-def test_after_an_interrupt_nothing_is_refit():
-    assert decide(one_comparison(HELPS, Outcome.INTERRUPTED)).keep == START
+def test_after_an_interrupt_the_trial_network_is_kept_as_it_is():
+    choice = decide(one_comparison(HELPS, Outcome.INTERRUPTED))
+    assert (choice.keep, choice.refit_epochs) == (TRIAL, 0)
+    assert choice.describe().endswith(
+        "; the trained network kept as it is, not refit on every class"
+    )
+    random = Evidence([0.5, 0.6], False, True, True, None, Outcome.INTERRUPTED, 3)
+    assert decide(random).keep == TRIAL
+    # the held-out classes still decide: a head that does not help is left out
+    assert decide(one_comparison(WITHIN_MARGIN, Outcome.INTERRUPTED)).keep == START
 
 
 def test_a_random_network_is_refit_even_below_the_margin_with_a_warning():

@@ -421,6 +421,27 @@ def test_keyboard_interrupt_keeps_a_usable_model(blobs):
     assert np.isfinite(estimator.transform(X)).all()
 
 
+def test_an_interrupted_trial_keeps_the_network_it_trained(capsys):
+    """Ctrl-C in the trial run that fewer than ten held-out classes score
+    once: the network trained so far is kept, not its random start."""
+    X, y = informative_and_noise(n_classes=8, n_per_class=20)
+
+    def interrupt(estimator):
+        if estimator.n_iter_ == 2:
+            raise KeyboardInterrupt
+
+    model = fast(max_iter=50, early_stopping=True, verbose=1, callback=interrupt)
+    with pytest.warns(UserWarning, match="interrupted by the user after 2 epochs"):
+        model.fit(X, y)
+    assert model.n_validation_classes_ == 2
+    assert model.n_iter_ == 2
+    assert len(model.loss_curve_) == 2
+    assert "; the trained network kept as it is, not refit on every class\n" in (
+        capsys.readouterr().out
+    )
+    assert np.isfinite(model.transform(X)).all()
+
+
 def test_an_interrupted_refit_is_said_to_be_so(capsys):
     """The refit on every class stopped by Ctrl-C: the weights of its epochs
     so far are kept, and the verbose summary says the refit was cut short."""
