@@ -151,15 +151,39 @@ class OptionNames(CommandLineNames):
 def check_options(params, constraints):
     """Each option's value against its parameter's constraints, so that a bad
     one is named as the option ("--max-iter must be an int in the range [1,
-    inf); got 0") rather than as scikit-learn names the parameter."""
+    inf); got 0") rather than as scikit-learn names the parameter. Only what
+    an option can give is listed: not a torch module, a callable or a
+    device object, and choices in a fixed order ("--init must be one of
+    auto, closed_form, ...")."""
     from ._compat import constraint_problem
 
     for flag, name, _, _ in ESTIMATOR_OPTIONS:
         if name not in params:
             continue
-        problem = constraint_problem(constraints[name], params[name])
+        typed = [c for c in constraints[name] if _typed_on_the_command_line(c)]
+        problem = constraint_problem(typed, params[name], _as_options_take_it)
         if problem:
             raise DataError(f"{flag} must be {problem}; got {params[name]!r}")
+
+
+def _typed_on_the_command_line(constraint):
+    """Whether an option can give a value that meets ``constraint``: not a
+    callable, nor an instance of a class other than str, int and float."""
+    if constraint is callable:
+        return False
+    return not isinstance(constraint, type) or constraint in (str, int, float)
+
+
+def _as_options_take_it(constraint):
+    """A scikit-learn constraint in an option's words: its choices sorted
+    and unquoted, ``none`` for ``None``."""
+    from ._compat import StrOptions
+
+    if isinstance(constraint, StrOptions):
+        options = sorted(constraint.options)
+        return options[0] if len(options) == 1 else "one of " + ", ".join(options)
+    text = str(constraint)
+    return "none" if text == "None" else text
 
 
 def fit(args):

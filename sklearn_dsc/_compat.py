@@ -21,10 +21,11 @@ __all__ = [
 ]
 
 
-def constraint_problem(constraints, value):
+def constraint_problem(constraints, value, describe=str):
     """What ``value`` must be, in scikit-learn's words ("an int in the range
-    [1, inf)"), or ``None`` when one of ``constraints`` (a parameter's list
-    in ``_parameter_constraints`` or ``validate_params``) is satisfied.
+    [1, inf)") or as ``describe`` writes each constraint, or ``None`` when one
+    of ``constraints`` (a parameter's list in ``_parameter_constraints`` or
+    ``validate_params``) is satisfied.
 
     For callers that name the parameter their own way, such as the command
     line's options: scikit-learn's own error names it as the function does.
@@ -32,7 +33,9 @@ def constraint_problem(constraints, value):
     constraints = [make_constraint(constraint) for constraint in constraints]
     if any(constraint.is_satisfied_by(value) for constraint in constraints):
         return None
-    shown = [str(constraint) for constraint in constraints if not constraint.hidden]
+    shown = [
+        describe(constraint) for constraint in constraints if not constraint.hidden
+    ]
     if len(shown) == 1:
         return shown[0]
     return f"{', '.join(shown[:-1])} or {shown[-1]}"

@@ -14,7 +14,7 @@ import torch
 
 from ._loss_algebra import full_precision
 from ._warnings import warn
-from ._wording import choice, setting
+from ._wording import choice, in_python, setting
 
 # Rows embedded at once by ``embed``: bounds inference memory whatever n_samples.
 INFERENCE_BATCH_SIZE = 4096
@@ -118,10 +118,13 @@ def resolve_device(device, for_inference=False):
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as error:
+        python_only = in_python("a torch.device")
+        choices = [choice(name) for name in ("auto", "cpu", "cuda", "cuda:N")]
+        if python_only:
+            choices.append(python_only)
         raise ValueError(
             f"{setting('device', device)} is not a valid torch device: use "
-            f"{choice('auto')}, {choice('cpu')}, {choice('cuda')}, "
-            f"{choice('cuda:N')} or a torch.device."
+            f"{', '.join(choices[:-1])} or {choices[-1]}."
         ) from error
     problem = _unavailable(resolved)
     if problem is None:

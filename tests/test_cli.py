@@ -120,7 +120,7 @@ def test_invalid_option_and_output(digit_files, digit_model, tmp_path):
         tmp_path / "m",
         "--activation",
         "swish",
-        message="--activation must be a str among",
+        message="--activation must be one of identity, logistic, relu, tanh; got",
     )
     fails(
         "transform",
