@@ -347,7 +347,11 @@ default="auto"
         ``hidden_layer_sizes``, ``activation``, ``dropout``,
         ``normalize_embeddings``, ``init`` and ``shrinkage``) must keep the
         values it was built with: others raise a ``ValueError`` (as in
-        ``partial_fit``). ``solver="closed_form"`` refits its map anew.
+        ``partial_fit``). With ``early_stopping``, the continued fit trains
+        on the rows not held out, scores the held-out ones (whole classes
+        where the split is by class) after every epoch and keeps the best
+        epoch, its start included; nothing is refit on every class.
+        ``solver="closed_form"`` refits its map anew.
 
     random_state : int, RandomState instance or None, default=None
         Seeds everything random: initial weights, batches, the validation
@@ -404,8 +408,9 @@ default="auto"
     validation_scores_ : list of float or None
         Validation NMI (``validation_metric_``) when ``early_stopping``, else
         ``None`` (and where nothing was held out: ``init="auto"`` with fewer
-        than 4 classes, see ``validation_split``): with held-out samples, of
-        the starting weights then of each epoch; with held-out classes, of
+        than 4 classes, see ``validation_split``): with held-out samples, or
+        when ``warm_start`` continues a fit, of the starting weights then of
+        each epoch; otherwise, with held-out classes, of
         the anchor alone then, when a head was trained, of the anchor with
         the trained head (with 10 held-out classes or more, of each epoch;
         for ``init="random"``, of each epoch only; where ``tol="auto"``

@@ -304,13 +304,22 @@ def _fit_on_held_out_samples(train_part, held_out, run, previous):
         after = f", continued after epoch {previous.history.n_iter}"
     else:  # the earlier fit kept its start: an anchor alone, say
         after = ", continued from the earlier fit's start"
+    # continuing a fit whose split is by class scores whole classes
+    held = "held-out samples"
+    if held_out.whole_classes:
+        classes = counted(held_out.n_classes, "held-out class", "held-out classes")
+        held = f"rows of {classes}"
     run.report(
         f"training {_trained_part(result.init)} on {len(codes_train)} rows{after}, "
-        f"to be scored on {len(held_out.codes)} held-out samples after every epoch"
+        f"to be scored on {len(held_out.codes)} {held} after every epoch"
     )
     schedule = Schedule(settings.training.max_iter, held_out.score, metric=KMEANS_NMI)
     expected = (Outcome.CONVERGED, Outcome.MAX_ITER)
     outcome = _train(result, X_train, codes_train, run, schedule, expected)
+    # what scored this run; no anchors were compared in it
+    whole_classes = held_out.whole_classes
+    result.history.n_validation_classes = held_out.n_classes if whole_classes else None
+    result.history.validation_spread = None
     scores = result.history.validation_scores
     best_epoch = int(np.argmax(scores))  # the first score is the start's
     # running out of epochs matters only where an epoch's weights are kept
@@ -328,8 +337,8 @@ def _fit_on_held_out_samples(train_part, held_out, run, previous):
             kept = f"{start_of(result.init == 'random')} kept"
         print(
             f"[{settings.training.name}] {_describe_start(result)}; held-out "
-            f"samples: {KMEANS_NMI}: start {scores[0]:.4f}, best epoch {best} of "
-            f"{n_iter} {max(scores):.4f}; {kept}",
+            f"{'classes' if whole_classes else 'samples'}: {KMEANS_NMI}: start "
+            f"{scores[0]:.4f}, best epoch {best} of {n_iter} {max(scores):.4f}; {kept}",
             flush=True,
         )
     return result

@@ -794,6 +794,7 @@ class HeldOut:
         self._anchor = self._anchor_columns = self._anchor_to_means = None
         self.device = device
         self.kmeans_seed = kmeans_seed
+        self.whole_classes = whole_classes
         # whether these are EPOCH_SELECTION_CLASSES held-out classes or more
         self.many_classes = whole_classes and self.n_classes >= EPOCH_SELECTION_CLASSES
 

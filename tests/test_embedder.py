@@ -421,6 +421,29 @@ def test_keyboard_interrupt_keeps_a_usable_model(blobs):
     assert np.isfinite(estimator.transform(X)).all()
 
 
+def test_a_continued_fit_names_the_held_out_classes_that_scored_it(capsys):
+    """warm_start after a fit on held-out classes trains on the classes kept
+    and scores those held out after every epoch: the attributes and lines
+    name them as classes, and no spread of an anchor choice is left over."""
+    X, y = informative_and_noise(n_classes=8, n_per_class=20)
+    estimator = DeepSpectralClusteringEmbedder(max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        estimator.fit(X, y)
+    assert estimator.n_validation_classes_ == 2
+    assert estimator.validation_spread_ is not None
+    estimator.set_params(warm_start=True, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert re.search(r"to be scored on \d+ rows of 2 held-out classes after every", out)
+    assert re.search(r"; held-out classes: k-means NMI: start [\d.]+, best epoch", out)
+    assert estimator.n_validation_classes_ == 2
+    assert estimator.validation_spread_ is None
+    # continuing a fit on held-out samples: samples again
+    samples = fast(max_iter=2, early_stopping=True, validation_split="samples")
+    samples.fit(X, y).set_params(warm_start=True).fit(X, y)
+    assert samples.n_validation_classes_ is None
+
+
 def test_an_interrupted_trial_keeps_the_network_it_trained(capsys):
     """Ctrl-C in the trial run that fewer than ten held-out classes score
     once: the network trained so far is kept, not its random start."""
