@@ -50,6 +50,7 @@ from ._validation import (
     check_labels,
     check_numeric_frame,
     check_rows,
+    host_values,
     is_constant,
     warn_if_channels_last,
     warn_if_single_rows,
@@ -778,6 +779,7 @@ default="auto"
             raise
 
     def _validate_training_data(self, X, y, reset, chunk=False):
+        X, y = host_values(X), host_values(y)  # tensors with gradients, on a GPU
         check_rows(X)
         check_numeric_frame(X)
         if y is not None:  # (validate_data says that y is needed)
@@ -990,6 +992,7 @@ default="auto"
         """``transform``'s embedding, always an ndarray (``set_output`` wraps
         ``transform`` alone) that no one else holds."""
         check_is_fitted(self)
+        X = host_values(X)  # a tensor with gradients, on a GPU
         check_rows(X)
         check_numeric_frame(X)
         X = validate_data(
@@ -1050,6 +1053,7 @@ default="auto"
         score : float
             Normalized mutual information, in [0, 1].
         """
+        y = host_values(y)
         check_labels(y, "y")  # before the embedding's work
         # the embedding is ours alone: k-means may centre it in place
         seed = 0 if self.random_state is None else self.random_state

@@ -740,6 +740,32 @@ def test_fit_on_cuda_keeps_module_on_cpu(blobs):
     assert gpu.score(X, y) == pytest.approx(cpu.score(X, y), abs=0.05)
 
 
+def test_tensors_with_gradients_are_read_as_their_values(blobs):
+    """Features straight from a network, computed with gradients: fit,
+    partial_fit, transform, predict and score read them as the arrays."""
+    X, y = blobs
+    rows, labels = torch.tensor(X, requires_grad=True), torch.tensor(y)
+    from_tensors = fast(max_iter=2).fit(rows, labels)
+    from_arrays = fast(max_iter=2).fit(X, y)
+    np.testing.assert_array_equal(
+        from_tensors.transform(rows), from_arrays.transform(X)
+    )
+    np.testing.assert_array_equal(from_tensors.predict(rows), from_arrays.predict(X))
+    assert from_tensors.score(rows, labels) == from_arrays.score(X, y)
+    assert fast().partial_fit(rows, labels).n_iter_ == 1
+    assert rows.grad is None  # nothing flowed back into the caller's graph
+
+
+@CUDA
+@pytest.mark.cuda
+def test_tensors_on_a_gpu_are_read_as_their_values(blobs):
+    X, y = blobs
+    rows, labels = torch.tensor(X, device="cuda"), torch.tensor(y, device="cuda")
+    estimator = fast(max_iter=2, device="cpu").fit(rows, labels)
+    np.testing.assert_array_equal(estimator.transform(rows), estimator.transform(X))
+    assert estimator.score(rows, labels) == estimator.score(X, y)
+
+
 def short_default_fits(device, other_device, **params):
     """A few epochs of the defaults on digits 0-4, on two devices: the
     embeddings of the unseen digits 5-9."""
