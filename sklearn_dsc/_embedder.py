@@ -47,6 +47,7 @@ from ._parameters import (
 )
 from ._training import History, TrainingSettings, restore, snapshot
 from ._validation import (
+    check_finite,
     check_labels,
     check_numeric_frame,
     check_rows,
@@ -790,9 +791,11 @@ default="auto"
             y,
             accept_sparse=["csr", "csc"],
             dtype=[np.float64, np.float32],
+            ensure_all_finite=False,  # check_finite says more
             ensure_min_samples=2,
             reset=reset,
         )
+        check_finite(X, getattr(self, "feature_names_in_", None))
         check_classification_targets(y)
         values = X.data if sp.issparse(X) else X
         largest = float(np.max(np.abs(values))) if values.size else 0.0
@@ -1000,8 +1003,10 @@ default="auto"
             X,
             accept_sparse=["csr", "csc"],
             dtype=[np.float64, np.float32],
+            ensure_all_finite=False,  # check_finite says more
             reset=False,
         )
+        check_finite(X, getattr(self, "feature_names_in_", None))
         if hasattr(X, "tocsr"):
             X = X.tocsr()
         device = resolve_device(self.device, for_inference=True)

@@ -187,6 +187,40 @@ def check_rows(X):
     raise ValueError(message)
 
 
+def check_finite(X, feature_names=None):
+    """Refuse NaN and infinity in ``X`` (an array or sparse matrix, after
+    ``validate_data``), counting them and naming the first by its row and
+    column (by name where ``feature_names`` are known), with what to do:
+    scikit-learn's message suggests estimators that handle missing values."""
+    values = X.data if sp.issparse(X) else X
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    missing = np.isnan(values)
+    cells = missing if missing.any() else ~finite
+    n_cells = int(cells.sum())
+    them, rows = ("it", "that row") if n_cells == 1 else ("them", "those rows")
+    if missing.any():
+        problem = "NaN (missing) value"
+        remedy = (
+            f"impute {them} first (sklearn.impute.SimpleImputer in a pipeline) "
+            f"or drop {rows}"
+        )
+    else:
+        problem, remedy = "infinite value", f"clip {them} or drop {rows}"
+    if sp.issparse(X):
+        coo = X.tocoo()  # its stored values in the order of X.data
+        row = int(np.min(coo.row[cells]))
+        column = int(np.min(coo.col[cells & (coo.row == row)]))
+    else:
+        row, column = (int(i) for i in np.argwhere(cells)[0])
+    name = repr(feature_names[column]) if feature_names is not None else column
+    raise ValueError(
+        f"X contains {counted(n_cells, problem)} (first: row {row}, "
+        f"column {name}): {remedy}."
+    )
+
+
 def _channels_last(shape):
     """Whether ``(a, b, c)`` reads as ``(height, width, channels)``: a last
     entry of 1, 3 or 4 after a first one that is none of them."""

@@ -661,7 +661,7 @@ def test_partial_fit_trains_on_chunks(blobs):
     [
         ({}, np.ones((5, 2)), np.zeros(5), "at least 2 classes"),
         ({}, np.array([[0.0, np.nan], [1.0, 1.0]]), [0, 1], "NaN"),
-        ({}, np.array([[0.0, np.inf], [1.0, 1.0]]), [0, 1], "infinity"),
+        ({}, np.array([[0.0, np.inf], [1.0, 1.0]]), [0, 1], "1 infinite value"),
         ({}, np.ones(4), [0, 1, 0, 1], "2D array"),
         ({}, np.ones((4, 2)), [0, 1, 0], "inconsistent numbers of samples"),
         ({"batch_size": 1}, np.ones((4, 2)), [0, 1, 0, 1], "batch_size"),

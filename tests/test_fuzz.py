@@ -19,6 +19,7 @@ from sklearn_dsc import DeepSpectralClusteringEmbedder, spectral_clustering_loss
 EXPECTED_MESSAGES = (
     "at least 2 classes",
     "NaN",
+    "infinite value",
     "infinity",
     "too large",
     "Found array with",

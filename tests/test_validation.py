@@ -12,6 +12,7 @@ from sklearn_dsc import DeepSpectralClusteringEmbedder, estimate_n_clusters
 from sklearn_dsc._cli_fit import OptionNames
 from sklearn_dsc._errors import ArgumentError
 from sklearn_dsc._validation import (
+    check_finite,
     check_labels,
     check_numeric_frame,
     check_rows,
@@ -22,6 +23,41 @@ from sklearn_dsc._validation import (
 )
 from sklearn_dsc._wording import named_by
 from sklearn_dsc.metrics import kmeans_nmi
+
+
+@pytest.mark.parametrize("layout", [np.asarray, sp.csr_matrix, sp.csc_matrix])
+def test_non_finite_values_are_counted_and_the_first_is_named(layout):
+    X = np.arange(12.0).reshape(4, 3)
+    X[[2, 3], 1] = np.nan
+    X[1, 2] = np.inf
+    # NaN first, as missing values are the likelier cause
+    with pytest.raises(
+        ValueError,
+        match=r"^X contains 2 NaN \(missing\) values \(first: row 2, column 1\): "
+        r"impute them first \(sklearn.impute.SimpleImputer in a pipeline\) or "
+        r"drop those rows\.$",
+    ):
+        check_finite(layout(X))
+    X[[2, 3], 1] = 0.0
+    with pytest.raises(
+        ValueError,
+        match=r"^X contains 1 infinite value \(first: row 1, column 'c'\): clip "
+        r"it or drop that row\.$",
+    ):
+        check_finite(layout(X), np.array(["a", "b", "c"], dtype=object))
+    X[1, 2] = 0.0
+    check_finite(layout(X))
+
+
+def test_the_estimator_names_the_missing_values_of_a_frame():
+    X = pd.DataFrame({"height": [1.0, 2.0, 3.0, 4.0], "age": [1, 2, None, 4]})
+    X["age"] = X["age"].astype("Int64")  # pandas' NA
+    y = [0, 0, 1, 1]
+    with pytest.raises(ValueError, match=r"first: row 2, column 'age'\): impute it"):
+        DeepSpectralClusteringEmbedder().fit(X, y)
+    fitted = DeepSpectralClusteringEmbedder(random_state=0).fit(X.fillna(0), y)
+    with pytest.raises(ValueError, match=r"first: row 2, column 'age'\): impute it"):
+        fitted.transform(X)
 
 
 def test_is_constant_on_dense_and_sparse_rows():
