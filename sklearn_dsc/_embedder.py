@@ -171,7 +171,8 @@ class DeepSpectralClusteringEmbedder(
         held out (``validation_split``), and there, unless they are set,
         ``n_components`` is 16 and ``samples_per_class`` 16: the head is
         trained as metric-learning losses train theirs. Elsewhere it does
-        not normalise. Measured with a plain MLP on glyph and font images
+        not normalise, nor where ``n_components=1`` (a unit row of one
+        dimension is +1 or -1, which ``True`` refuses). Measured with a plain MLP on glyph and font images
         (``benchmarks/mlp_gap.py``): with batches of 16 classes of 16 rows
         and 16 outputs it clustered unseen classes within 0.03 and 0.01 NMI
         of MultiSimilarity, where the loss on raw outputs trailed by 0.13
@@ -857,6 +858,13 @@ default="auto"
         asked_to_normalize = (
             not _is(self.normalize_embeddings, "auto") and self.normalize_embeddings
         )
+        if asked_to_normalize and self.n_components == 1:
+            raise ValueError(
+                f"{setting('normalize_embeddings', True)} with "
+                f"{setting('n_components', 1)} maps every row to +1 or -1, the "
+                f"unit vectors of one dimension: set {parameter('n_components')} "
+                f"to 2 or more, or {setting('normalize_embeddings', False)}."
+            )
         if self.solver == "closed_form" and asked_to_normalize:
             raise ValueError(
                 f"{setting('solver', 'closed_form')} minimises the loss of the map's "

@@ -100,14 +100,20 @@ class Settings:
         """These settings with the head that many held-out classes train
         (``EPOCH_SELECTION_CLASSES`` or more): ``normalize_embeddings="auto"``
         normalises its rows, ``n_components=None`` makes it
-        ``MANY_CLASSES_HEAD_WIDTH`` wide and ``samples_per_class=None`` draws
+        ``MANY_CLASSES_HEAD_WIDTH`` wide (``"auto"`` leaves a head one wide
+        as it is) and ``samples_per_class=None`` draws
         ``MANY_CLASSES_ROWS_PER_CLASS`` rows of each class of a batch; values
         set otherwise are kept."""
         training = self.training
+        width = self.n_components or MANY_CLASSES_HEAD_WIDTH
+        # a unit row of one dimension is +1 or -1: "auto" leaves it as it is
+        auto = isinstance(self.normalize_embeddings, str)
         return dataclasses.replace(
             self,
-            n_components=self.n_components or MANY_CLASSES_HEAD_WIDTH,
-            normalize_embeddings=self.normalize_embeddings in ("auto", True),
+            n_components=width,
+            normalize_embeddings=(width > 1)
+            if auto
+            else bool(self.normalize_embeddings),
             training=dataclasses.replace(
                 training,
                 samples_per_class=training.samples_per_class

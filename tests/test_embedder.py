@@ -231,6 +231,20 @@ def test_normalized_embeddings_need_adam():
         model.fit(X, y)
 
 
+def test_normalized_embeddings_need_two_dimensions():
+    X, y = make_blobs(n_samples=60, centers=3, n_features=4, random_state=0)
+    model = DeepSpectralClusteringEmbedder(
+        init="random", n_components=1, normalize_embeddings=True
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"n_components=1 maps every row to \+1 or -1, .* set n_components to "
+        r"2 or more, or normalize_embeddings=False\.",
+    ):
+        model.fit(X, y)
+    model.set_params(n_components=2, max_iter=2).fit(X, y)
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.5])
 def test_does_not_touch_global_random_state(blobs, dropout):
     X, y = blobs

@@ -97,6 +97,10 @@ def test_the_head_of_many_held_out_classes():
     assert chosen.n_components == 5
     assert chosen.normalize_embeddings is False
     assert chosen.training.samples_per_class == 4
+    # a unit row of one dimension is +1 or -1: "auto" does not normalise it
+    assert settings(n_components=1).many_classes_head().normalize_embeddings is False
+    wide = settings(n_components=2).many_classes_head()
+    assert wide.normalize_embeddings is True
 
 
 def test_auto_normalisation_is_off_elsewhere(problem):
