@@ -172,13 +172,13 @@ class DeepSpectralClusteringEmbedder(
         ``n_components`` is 16 and ``samples_per_class`` 16: the head is
         trained as metric-learning losses train theirs. Elsewhere it does
         not normalise, nor where ``n_components=1`` (a unit row of one
-        dimension is +1 or -1, which ``True`` refuses). Measured with a plain MLP on glyph and font images
-        (``benchmarks/mlp_gap.py``): with batches of 16 classes of 16 rows
-        and 16 outputs it clustered unseen classes within 0.03 and 0.01 NMI
-        of MultiSimilarity, where the loss on raw outputs trailed by 0.13
-        and 0.08; trained from a random start on few classes (5 digits of
-        8x8 pixels, Fashion-MNIST) it did worse than on raw outputs. See the
-        user guide.
+        dimension is +1 or -1, which ``True`` refuses). Measured with a
+        plain MLP on glyph and font images (``benchmarks/mlp_gap.py``):
+        with batches of 16 classes of 16 rows and 16 outputs it clustered
+        unseen classes within 0.03 and 0.01 NMI of MultiSimilarity, where
+        the loss on raw outputs trailed by 0.13 and 0.08; trained from a
+        random start on few classes (5 digits of 8x8 pixels, Fashion-MNIST)
+        it did worse than on raw outputs. See the user guide.
 
     solver : {"adam", "closed_form"}, default="adam"
         ``"adam"`` trains by mini-batch gradient descent with Adam.

@@ -106,14 +106,14 @@ class Settings:
         set otherwise are kept."""
         training = self.training
         width = self.n_components or MANY_CLASSES_HEAD_WIDTH
-        # a unit row of one dimension is +1 or -1: "auto" leaves it as it is
-        auto = isinstance(self.normalize_embeddings, str)
+        normalize = self.normalize_embeddings
+        if isinstance(normalize, str):  # "auto"
+            # a unit row of one dimension is +1 or -1: left as it is
+            normalize = width > 1
         return dataclasses.replace(
             self,
             n_components=width,
-            normalize_embeddings=(width > 1)
-            if auto
-            else bool(self.normalize_embeddings),
+            normalize_embeddings=bool(normalize),
             training=dataclasses.replace(
                 training,
                 samples_per_class=training.samples_per_class
