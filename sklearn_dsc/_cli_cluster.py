@@ -16,7 +16,9 @@ from ._files import DataError, atomic_write, check_output, write_matrix
 from ._wording import CommandLineNames, named_by
 
 # the options of cluster that only estimating K reads
-ESTIMATING = ("max_clusters", "reference", "reference_target", "plot")
+ESTIMATING = ("max_clusters", "reference", "reference_target", "reference_id", "plot")
+# the options that say how to read --reference
+READING_THE_REFERENCE = ("reference_target", "reference_id")
 ESTIMATE_METHODS = ("auto", *METHODS)
 
 
@@ -75,6 +77,11 @@ def add(commands, debug):
     auto.add_argument(
         "--reference-target", metavar="COLUMN", help="--reference's label column"
     )
+    auto.add_argument(
+        "--reference-id",
+        metavar="COLUMN",
+        help="--reference's column of row identifiers, left out of the features",
+    )
     auto.add_argument("--plot", metavar="PNG", help="draw the criterion against K")
     sub.add_argument(
         "-o", "--output", required=True, metavar="OUT", help="the .csv or .npy to write"
@@ -101,6 +108,10 @@ def run(args):
         raise DataError(
             "--max-clusters, --reference and --plot go with --n-clusters auto"
         )
+    if args.reference is None and any(
+        getattr(args, name) is not None for name in READING_THE_REFERENCE
+    ):
+        raise DataError("--reference-target and --reference-id go with --reference")
     if auto and args.method in REFERENCE_METHODS and args.reference is None:
         raise DataError(
             f"--method {args.method} needs --reference: labelled rows of known classes"
@@ -149,7 +160,9 @@ def _estimate(model, embedding, args):
             args.reference,
             args.reference_target,
             require_target=True,
+            id_column=args.reference_id,
             target_option="--reference-target",
+            id_option="--reference-id",
             **csv_format(args),
         )
         reference, labels = model.transform(known.features), known.target

@@ -188,7 +188,13 @@ def _as_options_take_it(constraint):
 
 def fit(args):
     check_output(args.output)
-    table = read_table(args.data, args.target, require_target=True, **csv_format(args))
+    table = read_table(
+        args.data,
+        args.target,
+        require_target=True,
+        id_column=args.id,
+        **csv_format(args),
+    )
     import numpy as np
 
     from ._embedder import DeepSpectralClusteringEmbedder
@@ -357,6 +363,11 @@ def add(commands, debug):
     )
     sub.add_argument(
         "-o", "--output", required=True, metavar="MODEL", help="the model file to write"
+    )
+    sub.add_argument(
+        "--id",
+        metavar="COLUMN",
+        help="a column of row identifiers, left out of the features",
     )
     add_csv_options(sub)
     options = sub.add_argument_group("estimator options (defaults: the estimator's)")

@@ -88,6 +88,7 @@ def read_table(
     sep=None,
     decimal=".",
     target_option="--target",
+    id_option="--id",
 ):
     """Read a CSV (``.csv`` or ``.tsv``), Parquet or ``.npz`` file into a ``Table``.
 
@@ -100,8 +101,9 @@ def read_table(
     ``sep``, or detected among ``,;`` tab and ``|``; its numbers are written
     with the decimal mark ``decimal`` (``"."`` or ``","``). An ``.npz`` file holds
     arrays ``X`` (and ``y`` for the labels); its features have no names.
-    ``target_option`` is the command-line option that names the label column,
-    for the message when ``require_target`` finds none named.
+    ``target_option`` and ``id_option`` are the command-line options that
+    name the label column and the identifiers, for the messages that suggest
+    them.
 
     Raises
     ------
@@ -147,11 +149,16 @@ def read_table(
     if feature_names is None:
         feature_names = found
     else:
-        hint = None if target is not None else target_option
-        _check_same_columns(path, feature_names, found, hint)
+        hints = []
+        if target is None:
+            hints.append(f"a label column with {target_option}")
+        if id_column is None:
+            hints.append(f"row identifiers with {id_option}")
+        _check_same_columns(path, feature_names, found, " or ".join(hints))
     if not feature_names:
         raise DataError(f"{path}: no feature columns besides {target!r}")
-    features = _numeric_features(path, feature_names, columns, decimal)
+    options = (target_option, id_option)
+    features = _numeric_features(path, feature_names, columns, decimal, options)
     labels = None
     if target is not None:
         labels = _labels(path, target, columns[target])
@@ -159,10 +166,10 @@ def read_table(
     return Table(features, feature_names, labels, ids)
 
 
-def _check_same_columns(path, expected, found, target_option=None):
+def _check_same_columns(path, expected, found, hint=""):
     """Refuse feature columns other than the model's ``expected``; where
-    every model column is there, no label column was named, and
-    ``target_option`` names one, say that a column left over may be it."""
+    every model column is there, say that a column left over may be what
+    ``hint`` names ("a label column with --target", say)."""
     expected_set, found_set = set(expected), set(found)
     missing = [name for name in expected if name not in found_set]
     extra = [name for name in found if name not in expected_set]
@@ -170,12 +177,8 @@ def _check_same_columns(path, expected, found, target_option=None):
     if missing:
         problems.append(f"missing {listed(missing, repr)}")
     if extra:
-        hint = (
-            f" (name a label column with {target_option})"
-            if target_option is not None and not missing
-            else ""
-        )
-        problems.append(f"not in the model {listed(extra, repr)}{hint}")
+        named = f" (name {hint})" if hint and not missing else ""
+        problems.append(f"not in the model {listed(extra, repr)}{named}")
     if problems:
         raise DataError(
             f"{path}: the feature columns differ from the model's: "
@@ -320,7 +323,7 @@ def _read_npz(path, target, require_target):
     return Table(features, None, y if target is not None or require_target else None)
 
 
-def _numeric_features(path, names, columns, decimal="."):
+def _numeric_features(path, names, columns, decimal=".", options=("--target", "--id")):
     converted, bad = [], []
     for name in names:
         values = _as_float(columns[name], decimal)
@@ -334,8 +337,9 @@ def _numeric_features(path, names, columns, decimal="."):
         commas = decimal == "." and _is_number(example, ",")
         raise DataError(
             f"{path}: non-numeric feature columns {listed(bad, repr)} (e.g. "
-            f"{example!r} in {bad[0]!r}); drop them or name the label column with "
-            "--target" + ("; --decimal , reads decimal commas" if commas else "")
+            f"{example!r} in {bad[0]!r}); drop them, or name the label column "
+            f"with {options[0]} or a column of row identifiers with "
+            f"{options[1]}" + ("; --decimal , reads decimal commas" if commas else "")
         )
     features = np.column_stack(converted)
     _check_finite(path, features, [repr(name) for name in names])

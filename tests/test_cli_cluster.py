@@ -8,6 +8,7 @@ from cli_helpers import (
     fails,
     ok,
     sklearn_dsc,
+    write_csv,
 )
 
 
@@ -71,6 +72,10 @@ def test_cluster_calibrates_the_estimate_on_reference_classes(
         (
             ["--reference", "DATA/seen.csv"],
             "name the label column with --reference-target",
+        ),
+        (
+            ["--reference-target", "digit"],
+            "--reference-target and --reference-id go with --reference",
         ),
         (
             ["--reference", "DATA/seen.npz", "--method", "bic"],
@@ -170,3 +175,22 @@ def test_cluster_and_transform_carry_an_id_column(digit_files, digit_model, tmp_
         tmp_path / "c.npy",
         message="--id needs a .csv",
     )
+
+
+def test_cluster_leaves_the_references_identifiers_out(
+    digit_files, digit_model, tmp_path
+):
+    rows = [line.split(",") for line in (digit_files / "seen.csv").read_text().split()]
+    header, rows = rows[0], rows[1:]
+    reference = tmp_path / "reference.csv"
+    write_csv(
+        reference, [[f"r{i}", *row] for i, row in enumerate(rows)], ["id", *header]
+    )
+    options = ["--reference", reference, "--reference-target", "digit"]
+    out = tmp_path / "clusters.csv"
+    data = [digit_model, digit_files / "unseen.csv", "--target", "digit", "-o", out]
+    fails(
+        "cluster", *data, *options, message="(name row identifiers with --reference-id)"
+    )
+    ok("cluster", *data, *options, "--reference-id", "id")
+    assert out.exists()

@@ -191,7 +191,7 @@ def test_feature_columns_differ_from_the_model(digit_files, digit_model, tmp_pat
         tmp_path / "z.npy",
         message="not in the model 'digit'",
     )
-    assert "(name a label column with --target)" in message
+    assert "(name a label column with --target or row identifiers with --id)" in message
     # once a label column is named, the columns left over are not one
     write_csv(
         tmp_path / "e.csv",

@@ -19,7 +19,7 @@ from sklearn_dsc._wording import (
 )
 from sklearn_dsc.cli import build_parser
 
-from cli_helpers import FAST, NAMES, fails, ok, sklearn_dsc
+from cli_helpers import FAST, NAMES, fails, ok, sklearn_dsc, write_csv
 from helpers import interrupted_at_call
 
 
@@ -410,3 +410,27 @@ def test_fit_names_its_options_in_warnings_errors_and_its_log(digit_files, tmp_p
     # a remedy that only Python can follow is left out
     result = ok("fit", *args, *FAST[4:], "--n-components", "2")
     assert "For exactly 2 dimensions, use --init random.\n" in result.stderr
+
+
+@pytest.mark.parametrize("ids", [["a7", "b2"], [1007, 1002]], ids=["text", "numbers"])
+def test_fit_leaves_a_column_of_row_identifiers_out(digit_files, tmp_path, ids):
+    """An identifier column, text or numbers, is no feature with --id; text
+    without it is refused with a message that names --id."""
+    X, y = load_digits(return_X_y=True)
+    rows = [[ids[i % 2], *(X[i] / 16), f"d{y[i]}"] for i in range(200)]
+    data = tmp_path / "ided.csv"
+    write_csv(data, rows, ["id", *NAMES, "digit"])
+    model = tmp_path / "m.dsc"
+    ok("fit", data, "--target", "digit", "--id", "id", "-o", model, *FAST)
+    assert list(load(model).feature_names_in_) == NAMES
+    if isinstance(ids[0], str):
+        fails(
+            "fit",
+            data,
+            "--target",
+            "digit",
+            "-o",
+            tmp_path / "n.dsc",
+            message="name the label column with --target or a column of row "
+            "identifiers with --id",
+        )

@@ -134,7 +134,7 @@ def test_decimal_commas(tmp_path):
     with pytest.raises(DataError, match="--sep , is the decimal mark too"):
         read_table(path, target="label", sep=",", decimal=",")
     path.write_text("a;label\n1.5.2;x\n")  # not a decimal comma: no hint
-    with pytest.raises(DataError, match=r"'1\.5\.2' in 'a'.*--target$"):
+    with pytest.raises(DataError, match=r"'1\.5\.2' in 'a'.*with --id$"):
         read_table(path, target="label")
 
 
