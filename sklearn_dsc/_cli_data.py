@@ -31,13 +31,15 @@ def model_and_data(sub, labelled=False):
         help="where to embed: cpu, cuda or cuda:N (the model's own device by "
         "default, or the CPU where it is missing)",
     )
-    sub.add_argument(
-        "--id",
-        metavar="COLUMN",
-        help="a column of row identifiers, left out of the features and written "
-        "first in a CSV output",
-    )
+    add_id_option(sub, "left out of the features and written first in a CSV output")
     add_csv_options(sub)
+
+
+def add_id_option(sub, what_is_done):
+    """``--id``: a column of row identifiers, and ``what_is_done`` with it."""
+    sub.add_argument(
+        "--id", metavar="COLUMN", help=f"a column of row identifiers, {what_is_done}"
+    )
 
 
 def add_csv_options(sub):

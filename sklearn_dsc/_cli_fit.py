@@ -6,7 +6,7 @@ import time
 import warnings
 
 from ._anchors import LEDOIT_WOLF, shrinkage_text
-from ._cli_data import add_csv_options, csv_format
+from ._cli_data import add_csv_options, add_id_option, csv_format
 from ._clock import describe_seconds
 from ._files import DataError, check_output, read_table
 from ._parameters import StartKept, held_out_data, why_start_kept
@@ -364,11 +364,7 @@ def add(commands, debug):
     sub.add_argument(
         "-o", "--output", required=True, metavar="MODEL", help="the model file to write"
     )
-    sub.add_argument(
-        "--id",
-        metavar="COLUMN",
-        help="a column of row identifiers, left out of the features",
-    )
+    add_id_option(sub, "left out of the features")
     add_csv_options(sub)
     options = sub.add_argument_group("estimator options (defaults: the estimator's)")
     for flag, name, kind, text in ESTIMATOR_OPTIONS:

@@ -124,21 +124,16 @@ def read_table(
         names, columns, index_names = _read_parquet(path)
     elif suffix == ".npz":
         if id_column is not None:
-            raise DataError(f"{path}: an .npz file has no named columns for --id")
+            raise DataError(
+                f"{path}: an .npz file has no named columns for {id_option}"
+            )
         return _read_npz(path, target, require_target)
     else:
         raise DataError(
             f"{path}: unknown file type {suffix!r}; use .csv (or .tsv), .parquet "
             "or .npz"
         )
-    for column in (target, id_column):
-        if column is not None and column not in names:
-            close = difflib.get_close_matches(column, names, n=1)
-            guess = f"did you mean {close[0]!r}? " if close else ""
-            raise DataError(
-                f"{path}: no column {column!r}; {guess}the columns are "
-                f"{listed(names, repr)}"
-            )
+    _check_named(path, names, (target, id_column))
     if require_target and target is None:
         raise DataError(f"name the label column with {target_option}")
     found = [
@@ -164,6 +159,19 @@ def read_table(
         labels = _labels(path, target, columns[target])
     ids = None if id_column is None else columns[id_column]
     return Table(features, feature_names, labels, ids)
+
+
+def _check_named(path, names, named):
+    """Refuse a column ``named`` (``None`` where an option was not given)
+    that is not among ``names``, with the closest name there is."""
+    for column in named:
+        if column is not None and column not in names:
+            close = difflib.get_close_matches(column, names, n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            raise DataError(
+                f"{path}: no column {column!r}; {guess}the columns are "
+                f"{listed(names, repr)}"
+            )
 
 
 def _check_same_columns(path, expected, found, hint=""):
