@@ -772,7 +772,7 @@ def test_tensors_with_gradients_are_read_as_their_values(blobs):
 
 @CUDA
 @pytest.mark.cuda
-def test_tensors_on_a_gpu_are_read_as_their_values(blobs):
+def test_tensors_on_cuda_are_read_as_their_values(blobs):
     X, y = blobs
     rows, labels = torch.tensor(X, device="cuda"), torch.tensor(y, device="cuda")
     estimator = fast(max_iter=2, device="cpu").fit(rows, labels)
