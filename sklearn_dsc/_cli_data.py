@@ -68,7 +68,8 @@ def embed_data(args, labelled=False):
     embedding; ``labelled``: DATA must hold labels."""
     from ._persistence import load
 
-    model = load(args.model)
+    # the commands write arrays, whatever container set_output chose
+    model = load(args.model).set_output(transform="default")
     if args.device is not None:
         model.set_params(device=args.device)
     table = read_for(

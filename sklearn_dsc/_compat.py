@@ -17,8 +17,17 @@ __all__ = [
     "StrOptions",
     "_fit_context",
     "constraint_problem",
+    "output_config",
     "validate_params",
 ]
+
+
+def output_config(estimator):
+    """What ``estimator.set_output`` was given, as ``{"transform": "pandas"}``
+    (empty where it was never called): scikit-learn keeps it in a private
+    attribute, which pickles carry and model files record."""
+    config = getattr(estimator, "_sklearn_output_config", None) or {}
+    return {method: value for method, value in config.items() if isinstance(value, str)}
 
 
 def constraint_problem(constraints, value, describe=str):

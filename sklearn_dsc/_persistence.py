@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._compat import output_config
 from ._embedder import DeepSpectralClusteringEmbedder
 from ._files import atomic_write
 from ._fitted_state import (
@@ -42,6 +43,8 @@ FORMAT = "sklearn-dsc-model"
 # alone; format 1 gave the head's columns too, as zeros.
 # 3: the parameters network and input_shape; convolutional networks.
 FORMAT_VERSION = 3
+# What set_output may have been given, as a model file records it
+OUTPUT_CONTAINERS = ("default", "pandas", "polars")
 METADATA = "metadata.json"
 # Bounds that a file's declared contents must respect before anything is read.
 MAX_METADATA_BYTES = 1 << 24
@@ -58,8 +61,8 @@ def save(estimator, path):
 
     The file holds JSON and numeric arrays only, so ``load`` never unpickles.
     It records the package version, the parameters, the feature names, the
-    network and the optimizer's state (``warm_start`` and ``partial_fit``
-    continue from it). A ``callback`` or a ``RandomState`` instance as
+    network, the optimizer's state (``warm_start`` and ``partial_fit``
+    continue from it) and the container that ``set_output`` chose. A ``callback`` or a ``RandomState`` instance as
     ``random_state`` cannot be written: they are saved as ``None``, with a
     warning. The file is written atomically.
 
@@ -119,6 +122,9 @@ def save(estimator, path):
         "optimizer": state.optimizer,
         "arrays": array_meta,
     }
+    output = output_config(estimator)
+    if output:  # set_output's container; readers that predate it ignore it
+        metadata["output"] = output
     with atomic_write(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(METADATA, json.dumps(metadata, indent=1, allow_nan=False))
         for name, data in members.items():
@@ -235,6 +241,7 @@ def _load(path, archive):
         import_state(estimator, state)
     except ValueError as error:
         raise ModelFileError(str(error)) from None
+    _restore_output(estimator, metadata.get("output"))
     if version < 2:
         _drop_zero_head_columns(estimator)
     record_built_with(estimator)  # the saved parameters built the network
@@ -270,6 +277,23 @@ def _read_metadata(path, archive, members):
     if metadata.get("estimator") != DeepSpectralClusteringEmbedder.__name__:
         raise ModelFileError(f"{path}: unknown estimator {metadata.get('estimator')!r}")
     return metadata, version
+
+
+def _restore_output(estimator, output):
+    """``set_output`` as the saved estimator had it (``output``, or ``None``
+    for a file without it)."""
+    if output is None:
+        return
+    if (
+        not isinstance(output, dict)
+        or set(output) - {"transform"}
+        or output.get("transform") not in OUTPUT_CONTAINERS
+    ):
+        raise ModelFileError(
+            f"output {output!r} is not a transform container among "
+            f"{list(OUTPUT_CONTAINERS)}"
+        )
+    estimator.set_output(**output)
 
 
 def _drop_zero_head_columns(estimator):

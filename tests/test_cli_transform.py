@@ -5,7 +5,7 @@ import csv
 import numpy as np
 import pytest
 
-from sklearn_dsc import load
+from sklearn_dsc import load, save
 
 from cli_helpers import (
     NAMES,
@@ -46,3 +46,19 @@ def test_transform_reorders_columns_by_name(digit_files, digit_model, tmp_path):
     np.testing.assert_allclose(
         np.load(tmp_path / "z.npy"), load(digit_model).transform(X), rtol=1e-12
     )
+
+
+@pytest.mark.parametrize("command", ["transform", "cluster", "evaluate"])
+def test_a_model_saved_with_a_frame_output_writes_arrays(
+    digit_files, digit_model, tmp_path, command
+):
+    """set_output(transform="pandas") is kept in the file; the commands still
+    read the embedding as an array."""
+    pytest.importorskip("pandas")
+    framed = tmp_path / "framed.dsc"
+    save(load(digit_model).set_output(transform="pandas"), framed)
+    out = {
+        "transform": ["-o", tmp_path / "z.csv"],
+        "cluster": ["-o", tmp_path / "c.csv"],
+    }
+    ok(command, framed, *unseen(digit_files), *out.get(command, []))

@@ -84,6 +84,21 @@ def test_round_trip_string_classes_and_feature_names(digits, tmp_path):
         loaded.transform(frame.rename(columns={"pixel 0": "other"}))
 
 
+def test_the_output_container_of_set_output_is_kept(digits, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y = digits
+    model = DeepSpectralClusteringEmbedder(max_iter=2, random_state=0)
+    model.set_output(transform="pandas").fit(X, y)
+    save(model, tmp_path / "model.dsc")
+    loaded = load(tmp_path / "model.dsc")
+    pd.testing.assert_frame_equal(loaded.transform(X), model.transform(X))
+    # a model that never called set_output records nothing, and gives arrays
+    save(DeepSpectralClusteringEmbedder(max_iter=2).fit(X, y), tmp_path / "plain.dsc")
+    with zipfile.ZipFile(tmp_path / "plain.dsc") as archive:
+        assert "output" not in json.loads(archive.read("metadata.json"))
+    assert isinstance(load(tmp_path / "plain.dsc").transform(X), np.ndarray)
+
+
 def test_partial_fit_continues_from_the_saved_optimizer_state(digits, tmp_path):
     X, y = digits
     model = DeepSpectralClusteringEmbedder(
@@ -360,6 +375,12 @@ def test_format_2_files_load(digits, model_bytes, tmp_path):
         (
             lambda data: rewrite(data, lambda m: m.update({"metadata.json": b"{"})),
             "not valid JSON",
+        ),
+        (
+            lambda data: rewrite(
+                data, edit_metadata(lambda m: m.update(output={"transform": "xml"}))
+            ),
+            "output {'transform': 'xml'} is not a transform container among",
         ),
         (
             lambda data: rewrite(
