@@ -62,9 +62,10 @@ def save(estimator, path):
     The file holds JSON and numeric arrays only, so ``load`` never unpickles.
     It records the package version, the parameters, the feature names, the
     network, the optimizer's state (``warm_start`` and ``partial_fit``
-    continue from it) and the container that ``set_output`` chose. A ``callback`` or a ``RandomState`` instance as
-    ``random_state`` cannot be written: they are saved as ``None``, with a
-    warning. The file is written atomically.
+    continue from it) and the container that ``set_output`` chose. A
+    ``callback`` or a ``RandomState`` instance as ``random_state`` cannot be
+    written: they are saved as ``None``, with a warning. The file is written
+    atomically.
 
     Parameters
     ----------
