@@ -1,4 +1,5 @@
-"""The oldest releases that CI tests under are those pyproject.toml admits."""
+"""What pyproject.toml declares holds: the oldest releases that CI tests
+under are those it admits, and the license it names ships."""
 
 import re
 from pathlib import Path
@@ -11,9 +12,13 @@ ROOT = Path(__file__).resolve().parents[1]
 NOT_PINNED = {"ruff", "torch"}
 
 
-def lower_bounds():
+def pyproject():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11 and later
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def lower_bounds():
+    project = pyproject()["project"]
     requirements = project["dependencies"] + project["optional-dependencies"]["test"]
     bounds = {}
     for requirement in requirements:
@@ -45,3 +50,16 @@ def test_the_oldest_run_pins_each_lower_bound():
         pinned = pins[name].split(".")
         assert pinned[: len(parts)] == parts, (name, version, pins[name])
         assert all(part == "0" for part in pinned[len(parts) :]), (name, pins[name])
+
+
+def test_the_license_named_ships_and_the_build_reads_it():
+    config = pyproject()
+    project = config["project"]
+    assert project["license"] == "BSD-3-Clause"
+    (name,) = project["license-files"]
+    assert (ROOT / name).read_text().startswith("BSD 3-Clause License\n")
+    # a license expression (PEP 639) needs setuptools 77: older ones refuse it
+    (setuptools,) = config["build-system"]["requires"]
+    match = re.fullmatch(r"setuptools>=(\d+)", setuptools)
+    assert match, setuptools
+    assert int(match.group(1)) >= 77
