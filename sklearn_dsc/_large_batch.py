@@ -296,6 +296,15 @@ def spectral_clustering_backward(
     loss : torch.Tensor
         0-d tensor without gradient: the loss of the whole batch.
 
+    Raises
+    ------
+    RuntimeError
+        Called where gradients are off (``torch.no_grad()``,
+        ``torch.inference_mode()``).
+    ValueError
+        Embeddings that no gradient can flow back from (no parameter, and no
+        input, requires grad), or bad labels or embeddings, named.
+
     Examples
     --------
     >>> import torch
@@ -409,6 +418,7 @@ def chunked_backward(
             context = no_sync() if no_sync is not None and not last else None
             with context or contextlib.nullcontext():
                 embeddings = embed(start, stop)
+                _check_differentiable(embeddings)
                 scaled = embeddings.detach().to(computed)
                 if statistics.scale != 1.0:
                     scaled = scaled / statistics.scale
@@ -420,6 +430,25 @@ def chunked_backward(
     finally:
         _set_random_state(end_state)
     return loss.detach().to(dtype)
+
+
+def _check_differentiable(embeddings):
+    """Refuse a chunk's embeddings that no gradient can flow back from, with
+    the reason, rather than torch's "element 0 of tensors does not require
+    grad" from inside the backward pass."""
+    if embeddings.requires_grad:
+        return
+    if not torch.is_grad_enabled():
+        raise RuntimeError(
+            "spectral_clustering_backward computes gradients, but they are off "
+            "here (torch.no_grad() or torch.inference_mode()): call it where "
+            "they are on."
+        )
+    raise ValueError(
+        "the model's embeddings do not require grad, so no gradient can reach "
+        "anything: give a model with parameters that require grad (or inputs "
+        "that do)."
+    )
 
 
 @contextlib.contextmanager

@@ -269,6 +269,25 @@ def test_bad_labels_and_outputs():
         )
 
 
+def test_nothing_to_differentiate_is_said_so():
+    inputs, labels = batch(14, n=20)
+    model = mlp(0)
+    for context in (torch.no_grad, torch.inference_mode):
+        with (
+            context(),
+            pytest.raises(RuntimeError, match="gradients, but they are off"),
+        ):
+            spectral_clustering_backward(model, inputs, labels, chunk_size=8)
+    assert all(parameter.grad is None for parameter in model.parameters())
+    frozen = mlp(0).requires_grad_(False)
+    with pytest.raises(ValueError, match="embeddings do not require grad"):
+        spectral_clustering_backward(frozen, inputs, labels, chunk_size=8)
+    # inputs that require grad get it, with no parameter at all
+    inputs.requires_grad_(True)
+    spectral_clustering_backward(torch.nn.Identity(), inputs, labels, chunk_size=8)
+    assert inputs.grad is not None
+
+
 def test_distributed_loss_needs_a_process_group():
     embeddings, labels = batch(14, n=20)
     with pytest.raises(RuntimeError, match="init_process_group"):
