@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import is_missing
+from ._validation import first_non_finite, is_missing
 from ._wording import listed
 
 # CSV cells read as missing values.
@@ -393,14 +393,13 @@ def _cell(value, decimal="."):
 
 
 def _check_finite(path, features, column_names):
-    for problem, mask in (("missing or NaN", np.isnan), ("infinite", np.isinf)):
-        bad = mask(features)
-        if bad.any():
-            row, column = np.argwhere(bad)[0]
-            raise DataError(
-                f"{path}: {int(bad.sum())} {problem} feature cells (first: row "
-                f"{row + 1}, column {column_names[column]})"
-            )
+    found = first_non_finite(features)
+    if found is not None:
+        problem = "missing or NaN" if found.missing else "infinite"
+        raise DataError(
+            f"{path}: {found.count} {problem} feature cells (first: row "
+            f"{found.row + 1}, column {column_names[found.column]})"
+        )
 
 
 def _labels(path, name, values):

@@ -2,6 +2,7 @@
 names what it found, so that the message points at the problem."""
 
 import sys
+import typing
 from numbers import Number
 
 import numpy as np
@@ -187,20 +188,47 @@ def check_rows(X):
     raise ValueError(message)
 
 
+class NonFinite(typing.NamedTuple):
+    """The non-finite cells of a matrix that ``first_non_finite`` reports:
+    NaN (``missing``) or, where there is none, infinity; how many, and the
+    first in row order."""
+
+    missing: bool
+    count: int
+    row: int
+    column: int
+
+
+def first_non_finite(X):
+    """``None`` where every value of ``X`` (an array or sparse matrix) is
+    finite, else its ``NonFinite`` cells: NaN before infinity, as missing
+    values are the likelier cause."""
+    values = X.data if sp.issparse(X) else X
+    finite = np.isfinite(values)
+    if finite.all():
+        return None
+    missing = np.isnan(values)
+    has_missing = bool(missing.any())
+    cells = missing if has_missing else ~finite
+    if sp.issparse(X):
+        coo = X.tocoo()  # its stored values in the order of X.data
+        row = int(np.min(coo.row[cells]))
+        column = int(np.min(coo.col[cells & (coo.row == row)]))
+    else:
+        row, column = (int(i) for i in np.argwhere(cells)[0])
+    return NonFinite(has_missing, int(cells.sum()), row, column)
+
+
 def check_finite(X, feature_names=None):
     """Refuse NaN and infinity in ``X`` (an array or sparse matrix, after
     ``validate_data``), counting them and naming the first by its row and
     column (by name where ``feature_names`` are known), with what to do:
     scikit-learn's message suggests estimators that handle missing values."""
-    values = X.data if sp.issparse(X) else X
-    finite = np.isfinite(values)
-    if finite.all():
+    found = first_non_finite(X)
+    if found is None:
         return
-    missing = np.isnan(values)
-    cells = missing if missing.any() else ~finite
-    n_cells = int(cells.sum())
-    them, rows = ("it", "that row") if n_cells == 1 else ("them", "those rows")
-    if missing.any():
+    them, rows = ("it", "that row") if found.count == 1 else ("them", "those rows")
+    if found.missing:
         problem = "NaN (missing) value"
         remedy = (
             f"impute {them} first (sklearn.impute.SimpleImputer in a pipeline) "
@@ -208,15 +236,10 @@ def check_finite(X, feature_names=None):
         )
     else:
         problem, remedy = "infinite value", f"clip {them} or drop {rows}"
-    if sp.issparse(X):
-        coo = X.tocoo()  # its stored values in the order of X.data
-        row = int(np.min(coo.row[cells]))
-        column = int(np.min(coo.col[cells & (coo.row == row)]))
-    else:
-        row, column = (int(i) for i in np.argwhere(cells)[0])
+    column = found.column
     name = repr(feature_names[column]) if feature_names is not None else column
     raise ValueError(
-        f"X contains {counted(n_cells, problem)} (first: row {row}, "
+        f"X contains {counted(found.count, problem)} (first: row {found.row}, "
         f"column {name}): {remedy}."
     )
 
