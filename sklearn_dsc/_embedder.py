@@ -42,6 +42,7 @@ from ._fitting import (
 from ._networks import ACTIVATIONS, hidden_layers, is_width
 from ._parameters import (
     check_built_with,
+    check_callback,
     record_built_with,
     warn_if_head_parameters_unused,
 )
@@ -378,7 +379,8 @@ default="auto"
         as ``callback.stage(text)``, what fitting does between epochs
         (which run trains; which held-out split the anchor choice is on,
         with the time left: a pass's first split, then at most one a
-        second).
+        second). A callback that cannot be called so is refused with a
+        ``TypeError`` before ``fit`` does any work.
 
     Attributes
     ----------
@@ -680,6 +682,7 @@ default="auto"
     def _fit(self, X, y, incremental, classes=None):
         """``fit`` (``incremental=False``) and ``partial_fit``: validate, fit
         with ``_fitting``, store the result."""
+        check_callback(self.callback)
         with self._unchanged_on_error(), exact_float32():
             continues = hasattr(self, "module_") and (incremental or self.warm_start)
             # the closed form refits its map from the data whatever was fitted

@@ -7,7 +7,9 @@ is built (``record_built_with``) and continuing refuses other values
 alone says which of the head's parameters (``HEAD_PARAMETERS``) set by the
 caller had no effect (``warn_if_head_parameters_unused``); why it kept
 its start is read from the fitted estimator in one place
-(``why_start_kept``), which the command line's summary reads too.
+(``why_start_kept``), which the command line's summary reads too. A
+``callback`` that cannot be called as the fit calls it is refused before
+any work (``check_callback``).
 """
 
 import enum
@@ -18,7 +20,7 @@ import numpy as np
 from ._networks import hidden_layers
 from ._selection import EPOCH_SELECTION_CLASSES, holds_nothing_out
 from ._warnings import warn
-from ._wording import setting, setting_list
+from ._wording import setting, setting_list, shown
 
 # Parameters of the trained network's own shape
 _NETWORK_PARAMETERS = (
@@ -245,3 +247,40 @@ def untried_head_remedy(estimator):
             f"{setting('init', 'random')}"
         )
     return said
+
+
+def _refuses(function, *arguments):
+    """Whether ``function``'s signature refuses ``arguments``; ``False``
+    where it has none that Python can read (some builtins)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return False
+    try:
+        signature.bind(*arguments)
+    except TypeError:
+        return True
+    return False
+
+
+def check_callback(callback):
+    """Refuse a ``callback`` that cannot be called as ``callback(estimator)``,
+    or whose ``stage`` method cannot be called as ``stage(text)``. It would
+    fail only when the first epoch ends, after the anchor choice, and never
+    where a fit trains no epoch."""
+    if callback is None:
+        return
+    if _refuses(callback, None):
+        raise TypeError(
+            f"callback={shown(callback)} takes {inspect.signature(callback)}, "
+            "but it is called as callback(estimator) after every epoch (True "
+            "stops training): give a callable of one argument, the estimator, "
+            "which holds n_iter_ and loss_curve_."
+        )
+    stage = getattr(callback, "stage", None)
+    if callable(stage) and _refuses(stage, ""):
+        raise TypeError(
+            f"callback.stage takes {inspect.signature(stage)}, but it is called "
+            "as callback.stage(text) with what fitting does between epochs: "
+            "give it one argument, the text."
+        )

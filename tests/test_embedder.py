@@ -422,6 +422,34 @@ def test_callback_can_stop_training(blobs):
     assert estimator.n_iter_ == 2
 
 
+class StageWithoutText:
+    def __call__(self, estimator):
+        return False
+
+    def stage(self):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("callback", "message"),
+    [
+        (
+            lambda est, epoch, logs: None,
+            r"takes \(est, epoch, logs\).*callback\(estimator\)",
+        ),
+        (StageWithoutText(), r"callback.stage takes \(\).*callback.stage\(text\)"),
+    ],
+)
+def test_a_callback_that_cannot_be_called_is_refused_before_any_work(callback, message):
+    """Two classes train no epoch: the callback would never be called, and a
+    fit that trains would fail only after its first epoch."""
+    X, y = make_blobs(n_samples=60, centers=2, random_state=0)
+    estimator = DeepSpectralClusteringEmbedder(callback=callback)
+    with pytest.raises(TypeError, match=message):
+        estimator.fit(X, y)
+    assert not hasattr(estimator, "module_")
+
+
 def test_keyboard_interrupt_keeps_a_usable_model(blobs):
     X, y = blobs
 
