@@ -678,6 +678,17 @@ def test_pandas_input_keeps_feature_names(blobs):
         estimator.transform(X)
 
 
+def test_partial_fit_says_which_classes_it_does_not_know(blobs):
+    """Labels outside classes= on the first call, and labels a fitted model
+    has not seen, written as they are (a string label is quoted)."""
+    X, y = blobs
+    with pytest.raises(ValueError, match=r"classes 3 that classes= does not list"):
+        fast().partial_fit(X, y, classes=[0, 1, 2])
+    fitted = fast(max_iter=1).fit(X, y.astype(str))
+    with pytest.raises(ValueError, match=r"0, 1, 2, 3 that .* \(classes_: '0', '1'"):
+        fitted.partial_fit(X, y)
+
+
 def test_partial_fit_trains_on_chunks(blobs):
     X, y = blobs
     estimator = fast()
@@ -689,7 +700,7 @@ def test_partial_fit_trains_on_chunks(blobs):
     assert estimator.n_iter_ == 11
     assert not np.allclose(first, estimator.transform(X))
     assert np.isfinite(estimator.class_centroids_).all()
-    with pytest.raises(ValueError, match="not in classes_"):
+    with pytest.raises(ValueError, match=r"classes 9 that the model was not fitted on"):
         estimator.partial_fit(X[:10], np.repeat([0, 9], 5))
     with pytest.raises(ValueError, match="2 classes in y of every partial_fit chunk"):
         estimator.partial_fit(X[:10], np.zeros(10, dtype=int))
