@@ -4,6 +4,7 @@ clusters, and write one cluster number per row."""
 import argparse
 
 from ._cli_data import (
+    OUTPUT_HELP,
     check_matrix_output,
     csv_format,
     embed_data,
@@ -42,8 +43,9 @@ def add(commands, debug):
         parents=[debug],
         help="embed data and cluster it with k-means",
         description="Embed the rows of DATA, cluster them with k-means and write "
-        "one cluster number per row to OUT: a .csv file with the row's --id (or "
-        "its row number in DATA) and its cluster, or an .npy vector in row order.",
+        "one cluster number per row to OUT: a .csv or .parquet file with the "
+        "row's --id (or its row number in DATA) and its cluster, or an .npy "
+        "vector in row order.",
     )
     model_and_data(sub)
     sub.add_argument(
@@ -83,9 +85,7 @@ def add(commands, debug):
         help="--reference's column of row identifiers, left out of the features",
     )
     auto.add_argument("--plot", metavar="PNG", help="draw the criterion against K")
-    sub.add_argument(
-        "-o", "--output", required=True, metavar="OUT", help="the .csv or .npy to write"
-    )
+    sub.add_argument("-o", "--output", required=True, metavar="OUT", help=OUTPUT_HELP)
     sub.add_argument(
         "--random-state", type=int, default=0, metavar="SEED", help="k-means seed (0)"
     )

@@ -2,10 +2,20 @@
 arguments, reading the data in the model's columns, embedding it, checking
 a matrix output and k-means."""
 
-from ._files import DataError, check_output, read_table
+from ._files import (
+    PARQUET_SUFFIXES,
+    DataError,
+    check_output,
+    check_parquet_writable,
+    read_table,
+)
 from ._wording import counted
 
-MATRIX_SUFFIXES = (".csv", ".npy")
+# The outputs of transform and cluster: the tables first, which can hold
+# the row identifiers beside the numbers
+TABLE_SUFFIXES = (".csv", *PARQUET_SUFFIXES)
+MATRIX_SUFFIXES = (*TABLE_SUFFIXES, ".npy")
+OUTPUT_HELP = "the .csv, .parquet or .npy to write"
 
 
 def model_and_data(sub, labelled=False):
@@ -98,8 +108,11 @@ def read_for(model, path, target, **options):
 
 def check_matrix_output(args):
     check_output(args.output, MATRIX_SUFFIXES)
-    if args.id is not None and not str(args.output).lower().endswith(".csv"):
-        raise DataError("--id needs a .csv output (an .npy file holds numbers only)")
+    check_parquet_writable(args.output)
+    if args.id is not None and not str(args.output).lower().endswith(TABLE_SUFFIXES):
+        raise DataError(
+            "--id needs a .csv or .parquet output (an .npy file holds numbers only)"
+        )
 
 
 def kmeans(embedding, n_clusters, random_state):

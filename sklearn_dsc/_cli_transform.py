@@ -1,6 +1,6 @@
 """``sklearn-dsc transform``: embed the rows of a data file."""
 
-from ._cli_data import check_matrix_output, embed_data, model_and_data
+from ._cli_data import OUTPUT_HELP, check_matrix_output, embed_data, model_and_data
 from ._files import write_matrix
 
 
@@ -9,12 +9,12 @@ def add(commands, debug):
         "transform",
         parents=[debug],
         help="embed data with a model",
-        description="Embed the rows of DATA; write them to OUT (.csv or .npy).",
+        description=(
+            "Embed the rows of DATA; write them to OUT (.csv, .parquet or .npy)."
+        ),
     )
     model_and_data(sub)
-    sub.add_argument(
-        "-o", "--output", required=True, metavar="OUT", help="the .csv or .npy to write"
-    )
+    sub.add_argument("-o", "--output", required=True, metavar="OUT", help=OUTPUT_HELP)
     sub.set_defaults(run=run)
 
 

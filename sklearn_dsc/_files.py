@@ -23,6 +23,7 @@ MISSING = {"", "na", "nan", "n/a", "null", "none"}
 # CSV cells of a column of truth values (pandas writes True, R writes TRUE),
 # read as 1 and 0 as Parquet's boolean columns are.
 TRUTH_VALUES = {"true": 1.0, "false": 0.0}
+PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 class DataError(ValueError):
@@ -120,7 +121,7 @@ def read_table(
     index_names = ()
     if suffix in {".csv", ".tsv"}:
         names, columns = _read_csv(path, sep, decimal)
-    elif suffix in {".parquet", ".pq"}:
+    elif suffix in PARQUET_SUFFIXES:
         names, columns, index_names = _read_parquet(path)
     elif suffix == ".npz":
         if id_column is not None:
@@ -437,9 +438,10 @@ def check_output(path, suffixes=None):
     if path.is_dir():
         raise DataError(f"cannot write {path}: it is a directory")
     if suffixes is not None and path.suffix.lower() not in suffixes:
+        *others, last = suffixes
+        listing = f"{', '.join(others)} or {last}" if others else last
         raise DataError(
-            f"{path}: unknown output type {path.suffix.lower()!r}; use "
-            + " or ".join(suffixes)
+            f"{path}: unknown output type {path.suffix.lower()!r}; use {listing}"
         )
     # the outputs are written beside the path and renamed: try it
     try:
@@ -450,17 +452,55 @@ def check_output(path, suffixes=None):
         raise DataError(f"cannot write {path}: {reason}") from None
 
 
+def _pyarrow_for_writing(path):
+    """``pyarrow``, or the error that says writing ``path`` needs it."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise DataError(
+            f"{path}: writing Parquet needs pyarrow (pip install pyarrow)"
+        ) from None
+    return pyarrow
+
+
+def check_parquet_writable(path):
+    """Fail before any work where ``path`` is a Parquet file and pyarrow is
+    missing."""
+    if Path(path).suffix.lower() in PARQUET_SUFFIXES:
+        _pyarrow_for_writing(path)
+
+
+def _write_parquet(path, matrix, column_names, index):
+    """The columns of ``matrix`` (after ``index``'s, where given) as a
+    Parquet file's named columns, atomically."""
+    pyarrow = _pyarrow_for_writing(path)
+    names = [str(name) for name in column_names]
+    arrays = [pyarrow.array(matrix[:, j]) for j in range(matrix.shape[1])]
+    if index is not None:
+        name, values = index
+        names.insert(0, str(name))
+        arrays.insert(0, pyarrow.array(list(values)))
+    table = pyarrow.table(arrays, names=names)
+    with atomic_write(path) as f:
+        pyarrow.parquet.write_table(table, f)
+
+
 def write_matrix(path, matrix, column_names, index=None):
-    """Write a 2-D array to ``.csv`` (with a header) or ``.npy``, atomically.
+    """Write a 2-D array to ``.csv`` (with a header), Parquet or ``.npy``,
+    atomically.
 
     ``index``, a ``(name, values)`` pair, is written as the first column of a
-    CSV file (an ``.npy`` file holds the matrix alone, in row order).
+    CSV or Parquet file (an ``.npy`` file holds the matrix alone, in row
+    order).
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
         with atomic_write(path) as f:
             np.save(f, matrix, allow_pickle=False)
+    elif suffix in PARQUET_SUFFIXES:
+        _write_parquet(path, matrix, column_names, index)
     elif suffix == ".csv":
         rows = matrix.tolist()
         if index is not None:
@@ -472,4 +512,6 @@ def write_matrix(path, matrix, column_names, index=None):
             writer.writerow(column_names)
             writer.writerows(rows)
     else:
-        raise DataError(f"{path}: unknown output type {suffix!r}; use .csv or .npy")
+        raise DataError(
+            f"{path}: unknown output type {suffix!r}; use .csv, .parquet or .npy"
+        )

@@ -166,6 +166,14 @@ def test_cluster_and_transform_carry_an_id_column(digit_files, digit_model, tmp_
     embedded = tmp_path / "embedding.csv"
     ok("transform", *named, "-o", embedded)
     assert embedded.read_text().splitlines()[2].startswith("r1,")
+    pd = pytest.importorskip("pandas")
+    ok("cluster", *named, "--n-clusters", 5, "-o", tmp_path / "clusters.parquet")
+    table = pd.read_parquet(tmp_path / "clusters.parquet")
+    assert list(table.columns) == ["name", "cluster"]
+    assert table["name"].tolist()[:2] == ["r0", "r1"]
+    np.testing.assert_array_equal(
+        table["cluster"], [int(line.split(",")[1]) for line in lines[1:]]
+    )
     fails(
         "cluster",
         *named,
@@ -173,7 +181,7 @@ def test_cluster_and_transform_carry_an_id_column(digit_files, digit_model, tmp_
         5,
         "-o",
         tmp_path / "c.npy",
-        message="--id needs a .csv",
+        message="--id needs a .csv or .parquet output",
     )
 
 

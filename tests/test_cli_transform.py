@@ -16,7 +16,7 @@ from cli_helpers import (
 
 
 @pytest.mark.filterwarnings("ignore:X does not have valid feature names")
-@pytest.mark.parametrize("suffix", [".csv", ".npy"])
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".npy"])
 def test_transform(digit_files, digit_model, tmp_path, suffix):
     out = tmp_path / f"embedding{suffix}"
     ok(
@@ -30,6 +30,10 @@ def test_transform(digit_files, digit_model, tmp_path, suffix):
     X = np.load(digit_files / "unseen.npz")["X"]
     if suffix == ".npy":
         embedding = np.load(out)
+    elif suffix == ".parquet":
+        frame = pytest.importorskip("pandas").read_parquet(out)
+        assert list(frame.columns) == list(fitted.get_feature_names_out())
+        embedding = frame.to_numpy()
     else:
         with open(out) as f:
             header = next(csv.reader(f))

@@ -7,6 +7,7 @@ from sklearn_dsc._files import (
     DataError,
     atomic_write,
     check_output,
+    check_parquet_writable,
     read_table,
     write_matrix,
 )
@@ -98,15 +99,39 @@ def test_npz_table(tmp_path):
     assert table.target.tolist() == [0, 1, 1]
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".npy"])
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".npy"])
 def test_write_matrix_round_trips(tmp_path, suffix):
     matrix = np.array([[0.5, -1.0], [2.0, 3.25]])
     path = tmp_path / f"out{suffix}"
     write_matrix(path, matrix, ["u", "v"])
     if suffix == ".npy":
         np.testing.assert_array_equal(np.load(path), matrix)
+    elif suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+        table = read_table(path)
+        assert table.feature_names == ["u", "v"]
+        np.testing.assert_array_equal(table.features, matrix)
     else:
         assert path.read_text().splitlines() == ["u,v", "0.5,-1.0", "2.0,3.25"]
+
+
+def test_writing_parquet_without_pyarrow_says_what_it_needs(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_pyarrow(name, *args, **kwargs):
+        if name.startswith("pyarrow"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_pyarrow)
+    path = tmp_path / "out.parquet"
+    with pytest.raises(DataError, match=r"writing Parquet needs pyarrow"):
+        check_parquet_writable(path)
+    with pytest.raises(DataError, match=r"writing Parquet needs pyarrow"):
+        write_matrix(path, np.eye(2), ["u", "v"])
+    assert not path.exists()
 
 
 @pytest.mark.parametrize(
