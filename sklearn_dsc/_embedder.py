@@ -49,6 +49,7 @@ from ._parameters import (
 from ._training import History, TrainingSettings, restore, snapshot
 from ._validation import (
     check_finite,
+    check_known_classes,
     check_labels,
     check_numeric_frame,
     check_rows,
@@ -59,15 +60,7 @@ from ._validation import (
     warn_if_unlabelled_mark,
 )
 from ._warnings import warn
-from ._wording import (
-    choice,
-    counted,
-    in_python,
-    listed,
-    parameter,
-    setting,
-    setting_list,
-)
+from ._wording import choice, counted, in_python, parameter, setting, setting_list
 from .metrics import kmeans_nmi_in_place
 
 # Training runs in float32 on inputs rescaled inside the network to unit
@@ -897,27 +890,8 @@ default="auto"
                     "warm_start=True needs the same classes as the previous fit; "
                     f"got {found.tolist()} instead of {self.classes_.tolist()}."
                 )
-        unknown = np.setdiff1d(np.unique(y), self.classes_)
-        if unknown.size:
-            raise ValueError(self._unknown_classes_message(unknown, continues))
+        check_known_classes(y, self.classes_, continues)
         return np.searchsorted(self.classes_, y)
-
-    def _unknown_classes_message(self, unknown, continues):
-        """What to do about labels of ``y`` outside ``classes_``: those the
-        first call's ``classes=`` left out, or those a continued model was
-        not fitted on (a fit's classes are its ``y``'s)."""
-        found = f"y holds classes {listed(unknown.tolist(), repr)}"
-        if not continues:
-            return (
-                f"{found} that classes= does not list: it must list every class "
-                "of the whole data set."
-            )
-        return (
-            f"{found} that the model was not fitted on (classes_: "
-            f"{listed(self.classes_.tolist(), repr)}); it continues on those alone. To "
-            "train on more, list every class with classes= on the first call to "
-            "partial_fit, or fit on data holding every class."
-        )
 
     def _settings(self):
         sizes = hidden_layers(self.hidden_layer_sizes)

@@ -126,6 +126,28 @@ def check_labels(labels, name):
         )
 
 
+def check_known_classes(y, classes, continues):
+    """Refuse labels of ``y`` outside ``classes`` (``classes_``): those that
+    the first ``partial_fit`` call's ``classes=`` left out, or those that a
+    continued model was not fitted on (a fit's classes are its ``y``'s).
+    Labels are quoted as they are, so that ``'1'`` and ``1`` differ."""
+    unknown = np.setdiff1d(np.unique(y), classes)
+    if not unknown.size:
+        return
+    found = f"y holds classes {listed(unknown.tolist(), repr)}"
+    if not continues:
+        raise ValueError(
+            f"{found} that classes= does not list: it must list every class of "
+            "the whole data set."
+        )
+    raise ValueError(
+        f"{found} that the model was not fitted on (classes_: "
+        f"{listed(classes.tolist(), repr)}); it continues on those alone. To "
+        "train on more, list every class with classes= on the first call to "
+        "partial_fit, or fit on data holding every class."
+    )
+
+
 def warn_if_single_rows(y):
     """Name the classes that have one row: nothing in it says how the class
     spreads, and such labels are often identifiers rather than classes."""
