@@ -42,7 +42,7 @@ from ._closed_form import class_sums
 from ._data import embed
 from ._networks import AnchoredEmbedding
 from ._wording import setting
-from .metrics import kmeans_nmi, nearest_neighbour_hits
+from .metrics import held_out_kmeans_nmi, nearest_neighbour_hits
 
 # Shrinkages of the whitened anchor among which held-out classes choose, and
 # the one used without them.
@@ -278,7 +278,7 @@ def held_out_nmi(metric, points, labels, kmeans_seed):
     against ``labels``; k-means is seeded with ``kmeans_seed``."""
     if metric == NEAREST_MEAN_NMI:
         return nearest_mean_nmi(points, labels)
-    return kmeans_nmi(points, labels, random_state=kmeans_seed, n_init=3)
+    return held_out_kmeans_nmi(points, labels, kmeans_seed, n_init=3)
 
 
 def resolved_split(validation_split, n_classes):

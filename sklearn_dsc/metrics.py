@@ -42,9 +42,20 @@ def _check_embeddings_and_labels(embeddings, labels):
     return embeddings, labels
 
 
-def _kmeans_clusters(embeddings, labels, random_state, n_init, copy_x=True):
+def _kmeans_clusters(embeddings, labels, random_state, n_init, copy_x=True, warns=True):
     embeddings, labels = _check_embeddings_and_labels(embeddings, labels)
     n_clusters = len(np.unique(labels))
+    if warns:
+        _warn_if_meaningless(n_clusters, len(labels))
+    kmeans = KMeans(
+        n_clusters=n_clusters, n_init=n_init, random_state=random_state, copy_x=copy_x
+    )
+    return labels, kmeans.fit_predict(embeddings)
+
+
+def _warn_if_meaningless(n_clusters, n_samples):
+    """Warn where k-means with a cluster a class matches the labels whatever
+    the embedding: one class, or one row a class."""
     if n_clusters == 1:
         warn(
             "The labels hold a single class: k-means with one cluster matches it "
@@ -52,10 +63,13 @@ def _kmeans_clusters(embeddings, labels, random_state, n_init, copy_x=True):
             "on samples of two classes or more.",
             UserWarning,
         )
-    kmeans = KMeans(
-        n_clusters=n_clusters, n_init=n_init, random_state=random_state, copy_x=copy_x
-    )
-    return labels, kmeans.fit_predict(embeddings)
+    elif n_clusters == n_samples:
+        warn(
+            "Every class holds a single row: k-means with a cluster a row matches "
+            "them whatever the embedding, so the score is 1 and means nothing. "
+            "Score on classes of two rows or more.",
+            UserWarning,
+        )
 
 
 def kmeans_nmi_in_place(embeddings, labels, random_state, n_init=10):
@@ -67,6 +81,15 @@ def kmeans_nmi_in_place(embeddings, labels, random_state, n_init=10):
     """
     labels, clusters = _kmeans_clusters(
         embeddings, labels, random_state, n_init, copy_x=False
+    )
+    return float(normalized_mutual_info_score(labels, clusters))
+
+
+def held_out_kmeans_nmi(points, labels, random_state, n_init):
+    """``kmeans_nmi`` of the rows that a fit holds out, which warns no one: a
+    fit says itself where classes have a single row. Not exported."""
+    labels, clusters = _kmeans_clusters(
+        points, labels, random_state, n_init, warns=False
     )
     return float(normalized_mutual_info_score(labels, clusters))
 

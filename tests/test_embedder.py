@@ -1250,6 +1250,18 @@ def test_classes_of_a_single_row_are_named(blobs):
         fast(max_iter=1).fit(X, y)
 
 
+def test_a_fit_on_classes_of_one_row_says_so_once():
+    """Held-out classes of one row each score 1 whatever the anchor; the fit
+    says that its classes have a single row, and its own scores add nothing."""
+    X = np.random.RandomState(0).normal(size=(30, 5))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        DeepSpectralClusteringEmbedder(random_state=0).fit(X, np.arange(30))
+    ours = [str(w.message) for w in record if "single row" in str(w.message)]
+    assert len(ours) == 1
+    assert ours[0].startswith("30 classes have a single row")
+
+
 def test_score_without_random_state_is_repeatable():
     rng = np.random.RandomState(0)
     X, y = rng.normal(size=(200, 6)), rng.randint(0, 6, 200)  # no structure

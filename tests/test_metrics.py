@@ -95,10 +95,19 @@ def test_kmeans_scores_bounds_and_perfect_clusters(seed):
 
 
 @pytest.mark.parametrize("score", [kmeans_nmi, kmeans_ami])
-def test_a_score_on_a_single_class_warns_that_it_means_nothing(score):
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (["a"] * 10, "single class"),
+        (list("abcdefghij"), "Every class holds a single row"),
+    ],
+)
+def test_a_score_that_any_embedding_gets_warns_that_it_means_nothing(
+    score, labels, message
+):
     points = np.random.RandomState(0).normal(size=(10, 2))
-    with pytest.warns(UserWarning, match="single class") as record:
-        assert score(points, ["a"] * 10, random_state=0) == 1.0
+    with pytest.warns(UserWarning, match=message) as record:
+        assert score(points, labels, random_state=0) == pytest.approx(1.0)
     assert record[0].filename == __file__
 
 
