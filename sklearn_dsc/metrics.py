@@ -30,9 +30,12 @@ __all__ = [
 ]
 
 
-def _check_embeddings_and_labels(embeddings, labels):
+def _check_embeddings_and_labels(embeddings, labels, accept_sparse=False):
     embeddings = check_array(
-        host_values(embeddings), dtype=[np.float64, np.float32], input_name="embeddings"
+        host_values(embeddings),
+        accept_sparse="csr" if accept_sparse else False,
+        dtype=[np.float64, np.float32],
+        input_name="embeddings",
     )
     labels = np.asarray(host_values(labels))
     check_labels(labels, "labels")
@@ -43,7 +46,9 @@ def _check_embeddings_and_labels(embeddings, labels):
 
 
 def _kmeans_clusters(embeddings, labels, random_state, n_init, copy_x=True, warns=True):
-    embeddings, labels = _check_embeddings_and_labels(embeddings, labels)
+    embeddings, labels = _check_embeddings_and_labels(
+        embeddings, labels, accept_sparse=True
+    )
     n_clusters = len(np.unique(labels))
     if warns:
         _warn_if_meaningless(n_clusters, len(labels))
@@ -96,7 +101,7 @@ def held_out_kmeans_nmi(points, labels, random_state, n_init):
 
 # The constraints of kmeans_nmi's and kmeans_ami's parameters
 _KMEANS_SCORE_CONSTRAINTS = {
-    "embeddings": ["array-like"],
+    "embeddings": ["array-like", "sparse matrix"],
     "labels": ["array-like"],
     "random_state": ["random_state"],
     "n_init": [Interval(Integral, 1, None, closed="left")],
@@ -112,8 +117,9 @@ def kmeans_nmi(embeddings, labels, *, random_state=None, n_init=10):
 
     Parameters
     ----------
-    embeddings : array-like or torch.Tensor of shape (n_samples, n_features)
-        The points to cluster (a tensor is read detached, from any device).
+    embeddings : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The points to cluster: an embedding, or the inputs themselves to
+        compare with. A torch tensor is read detached, from any device.
     labels : array-like or torch.Tensor of shape (n_samples,)
         Ground-truth classes, of any hashable type.
     random_state : int, RandomState instance or None, default=None
@@ -151,8 +157,9 @@ def kmeans_ami(embeddings, labels, *, random_state=None, n_init=10):
 
     Parameters
     ----------
-    embeddings : array-like or torch.Tensor of shape (n_samples, n_features)
-        The points to cluster (a tensor is read detached, from any device).
+    embeddings : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The points to cluster: an embedding, or the inputs themselves to
+        compare with. A torch tensor is read detached, from any device.
     labels : array-like or torch.Tensor of shape (n_samples,)
         Ground-truth classes, of any hashable type.
     random_state : int, RandomState instance or None, default=None

@@ -184,3 +184,17 @@ def test_non_finite_embeddings_are_named(metric):
     points[1, 0] = np.nan
     with pytest.raises(ValueError, match="Input embeddings contains NaN"):
         metric(points, [0, 0, 1, 1])
+
+
+@pytest.mark.parametrize("score", [kmeans_nmi, kmeans_ami])
+def test_kmeans_scores_read_sparse_inputs_as_their_dense_values(score):
+    """The inputs themselves, a baseline to compare an embedding with, are
+    often sparse (bag-of-words, one-hot)."""
+    import scipy.sparse as sp
+
+    X = sp.random(120, 40, density=0.2, random_state=0, format="csr")
+    labels = np.arange(120) % 4
+    X = X + sp.csr_matrix(np.eye(4)[labels] @ np.ones((4, 40)) * labels[:, None])
+    dense = score(X.toarray(), labels, random_state=0)
+    for matrix in (X, X.tocsc(), X.tocoo()):
+        assert score(matrix, labels, random_state=0) == pytest.approx(dense)
