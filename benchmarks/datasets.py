@@ -167,6 +167,14 @@ def dictionary():
     return _split(data["X"].astype(np.float64), data["y"])
 
 
+def dictionary_texts():
+    """The definitions of ``dictionary`` as text, in the same halves of the
+    subjects: ``(train texts, train subjects, test texts, test subjects)``.
+    Not in ``DATASETS``: ``text_features.py`` makes features of them."""
+    data = _load(GCIDE)
+    return _split(data["texts"], data["y"])
+
+
 # The shape of one sample of the image datasets (for network="conv")
 INPUT_SHAPES = {
     "digits": (8, 8),

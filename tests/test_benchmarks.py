@@ -1434,3 +1434,52 @@ def test_scored_rows_chooses_on_fewer_rows_and_puts_the_budget_back(
     table = (tmp_path / "scored_rows.md").read_text()
     assert "| small | " in table
     assert ", 1 of 1 | " in table  # every row chose what every row chose
+
+
+def test_text_features_compares_the_kept_directions_with_the_inputs(
+    tmp_path, monkeypatch
+):
+    """Subjects of words of their own, as TF-IDF: every row of the table,
+    the share of the variance that the directions kept hold, and the
+    estimator's fits."""
+    import text_features
+
+    rng = np.random.default_rng(0)
+
+    def texts(subjects):
+        y = np.repeat(subjects, 12)
+        words = [
+            " ".join([*rng.choice([f"s{s}w{j}" for j in range(6)], 4), "the", "of"])
+            for s in y
+        ]
+        return np.array(words), y
+
+    def dictionary_texts():
+        return (*texts(np.arange(4)), *texts(np.arange(4, 8)))
+
+    def dictionary():
+        X = rng.normal(size=(96, 5)) + np.repeat(np.eye(8, 5) * 4, 12, axis=0)
+        y = np.repeat(np.arange(8), 12)
+        return X[:48], y[:48], X[48:], y[48:]
+
+    monkeypatch.setattr(text_features, "dictionary_texts", dictionary_texts)
+    monkeypatch.setattr(text_features, "dictionary", dictionary)
+    monkeypatch.setattr(text_features, "MAX_ANCHOR_WIDTH", 4)
+    monkeypatch.setattr(text_features, "RESIDUAL_WIDTH", 6)
+    text_features.main(["--seeds", "1", "--widths", "2", "--output", str(tmp_path)])
+    results = json.loads((tmp_path / "text_features.json").read_text())
+    assert results["n_words"] == 26  # the 24 words of the training subjects
+    assert 0 < results["top_directions_share"] < 1
+    assert list(results["tfidf"]) == [
+        "TF-IDF rows themselves",
+        "PCA, 2 directions",
+        "PCA, every direction (26)",
+        "PCA, 4 directions + the rest projected to 6",
+        "defaults",
+        'init="random"',
+    ]
+    assert all(0 <= row["nmi"] <= 1 for row in results["tfidf"].values())
+    assert results["tfidf"]["defaults"]["fit_seconds"] > 0
+    table = (tmp_path / "text_features.md").read_text()
+    assert "TF-IDF features of 26 words, whose top 4 principal" in table
+    assert table.count("\n| sentence embeddings |") == 2
