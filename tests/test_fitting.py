@@ -458,13 +458,13 @@ def test_held_out_classes_choose_and_train_with_one_blas_thread(monkeypatch):
         }
 
     seen = []
-    original = _selection.kmeans_nmi
+    original = _selection.held_out_kmeans_nmi
 
     def recording(*args, **kwargs):
         seen.append(blas_threads())
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(_selection, "kmeans_nmi", recording)
+    monkeypatch.setattr(_selection, "held_out_kmeans_nmi", recording)
     X, y = load_digits(return_X_y=True)
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         assert blas_threads() == {2}
