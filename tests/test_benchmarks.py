@@ -1466,8 +1466,21 @@ def test_text_features_compares_the_kept_directions_with_the_inputs(
     monkeypatch.setattr(text_features, "dictionary", dictionary)
     monkeypatch.setattr(text_features, "MAX_ANCHOR_WIDTH", 4)
     monkeypatch.setattr(text_features, "RESIDUAL_WIDTH", 6)
-    text_features.main(["--seeds", "1", "--widths", "2", "--output", str(tmp_path)])
+    text_features.main(
+        [
+            "--seeds",
+            "1",
+            "--widths",
+            "2",
+            "--dense",
+            "digits",
+            "--output",
+            str(tmp_path),
+        ]
+    )
     results = json.loads((tmp_path / "text_features.json").read_text())
+    # the 64 pixels of the digits: 4 directions hold part of their variance
+    assert 0.5 < results["dense_top_directions_share"]["digits"] < 1
     assert results["n_words"] == 26  # the 24 words of the training subjects
     assert 0 < results["top_directions_share"] < 1
     assert list(results["tfidf"]) == [
@@ -1483,3 +1496,4 @@ def test_text_features_compares_the_kept_directions_with_the_inputs(
     table = (tmp_path / "text_features.md").read_text()
     assert "TF-IDF features of 26 words, whose top 4 principal" in table
     assert table.count("\n| sentence embeddings |") == 2
+    assert "of the benchmark's dense datasets hold: digits " in table
