@@ -77,6 +77,14 @@ def _warn_if_meaningless(n_clusters, n_samples):
         )
 
 
+def _kmeans_nmi(embeddings, labels, random_state, n_init, **options):
+    """The NMI of ``_kmeans_clusters`` (which takes ``options``) and ``labels``."""
+    labels, clusters = _kmeans_clusters(
+        embeddings, labels, random_state, n_init, **options
+    )
+    return float(normalized_mutual_info_score(labels, clusters))
+
+
 def kmeans_nmi_in_place(embeddings, labels, random_state, n_init=10):
     """``kmeans_nmi`` without k-means' centred copy of ``embeddings``.
 
@@ -84,19 +92,13 @@ def kmeans_nmi_in_place(embeddings, labels, random_state, n_init=10):
     only for writeable arrays that no one else holds, such as a fresh
     embedding. Used by the estimator's ``score``; not exported.
     """
-    labels, clusters = _kmeans_clusters(
-        embeddings, labels, random_state, n_init, copy_x=False
-    )
-    return float(normalized_mutual_info_score(labels, clusters))
+    return _kmeans_nmi(embeddings, labels, random_state, n_init, copy_x=False)
 
 
 def held_out_kmeans_nmi(points, labels, random_state, n_init):
     """``kmeans_nmi`` of the rows that a fit holds out, which warns no one: a
     fit says itself where classes have a single row. Not exported."""
-    labels, clusters = _kmeans_clusters(
-        points, labels, random_state, n_init, warns=False
-    )
-    return float(normalized_mutual_info_score(labels, clusters))
+    return _kmeans_nmi(points, labels, random_state, n_init, warns=False)
 
 
 # The constraints of kmeans_nmi's and kmeans_ami's parameters
@@ -144,8 +146,7 @@ def kmeans_nmi(embeddings, labels, *, random_state=None, n_init=10):
     >>> kmeans_nmi(embeddings, ["a", "a", "b", "b"], random_state=0)
     1.0
     """
-    labels, clusters = _kmeans_clusters(embeddings, labels, random_state, n_init)
-    return float(normalized_mutual_info_score(labels, clusters))
+    return _kmeans_nmi(embeddings, labels, random_state, n_init)
 
 
 @validate_params(_KMEANS_SCORE_CONSTRAINTS, prefer_skip_nested_validation=True)
