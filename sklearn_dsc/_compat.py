@@ -12,6 +12,8 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 
+from ._wording import alternatives
+
 __all__ = [
     "Interval",
     "StrOptions",
@@ -42,9 +44,6 @@ def constraint_problem(constraints, value, describe=str):
     constraints = [make_constraint(constraint) for constraint in constraints]
     if any(constraint.is_satisfied_by(value) for constraint in constraints):
         return None
-    shown = [
-        describe(constraint) for constraint in constraints if not constraint.hidden
-    ]
-    if len(shown) == 1:
-        return shown[0]
-    return f"{', '.join(shown[:-1])} or {shown[-1]}"
+    return alternatives(
+        [describe(constraint) for constraint in constraints if not constraint.hidden]
+    )

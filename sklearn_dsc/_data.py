@@ -14,7 +14,7 @@ import torch
 
 from ._loss_algebra import full_precision
 from ._warnings import warn
-from ._wording import choice, in_python, setting
+from ._wording import alternatives, choice, in_python, setting
 
 # Rows embedded at once by ``embed``: bounds inference memory whatever n_samples.
 INFERENCE_BATCH_SIZE = 4096
@@ -124,7 +124,7 @@ def resolve_device(device, for_inference=False):
             choices.append(python_only)
         raise ValueError(
             f"{setting('device', device)} is not a valid torch device: use "
-            f"{', '.join(choices[:-1])} or {choices[-1]}."
+            f"{alternatives(choices)}."
         ) from error
     problem = _unavailable(resolved)
     if problem is None:

@@ -30,6 +30,12 @@ def listed(items, show=str, limit=10, total=True):
     return shown + (f", ... ({len(items)} in all)" if total else ", ...")
 
 
+def alternatives(items):
+    """``items`` as choices: ``"a"``, ``"a or b"``, ``"a, b or c"``."""
+    *others, last = items
+    return f"{', '.join(others)} or {last}" if others else last
+
+
 def plain(value):
     """``value``, a NumPy scalar as the Python number it holds (whose repr
     is ``0.1``, not ``np.float64(0.1)``)."""
