@@ -3,7 +3,8 @@ arguments, reading the data in the model's columns, embedding it, checking
 a matrix output and k-means."""
 
 from ._files import (
-    PARQUET_SUFFIXES,
+    MATRIX_SUFFIXES,
+    TABLE_SUFFIXES,
     DataError,
     check_output,
     check_parquet_writable,
@@ -11,10 +12,6 @@ from ._files import (
 )
 from ._wording import counted
 
-# The outputs of transform and cluster: the tables first, which can hold
-# the row identifiers beside the numbers
-TABLE_SUFFIXES = (".csv", *PARQUET_SUFFIXES)
-MATRIX_SUFFIXES = (*TABLE_SUFFIXES, ".npy")
 OUTPUT_HELP = "the .csv, .parquet or .npy to write"
 
 

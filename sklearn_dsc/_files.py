@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ._validation import first_non_finite, is_missing
-from ._wording import listed
+from ._wording import alternatives, listed
 
 # CSV cells read as missing values.
 MISSING = {"", "na", "nan", "n/a", "null", "none"}
@@ -24,6 +24,10 @@ MISSING = {"", "na", "nan", "n/a", "null", "none"}
 # read as 1 and 0 as Parquet's boolean columns are.
 TRUTH_VALUES = {"true": 1.0, "false": 0.0}
 PARQUET_SUFFIXES = (".parquet", ".pq")
+# What write_matrix writes: the tables first, which can hold the row
+# identifiers beside the numbers
+TABLE_SUFFIXES = (".csv", *PARQUET_SUFFIXES)
+MATRIX_SUFFIXES = (*TABLE_SUFFIXES, ".npy")
 
 
 class DataError(ValueError):
@@ -262,15 +266,23 @@ def _unreadable(path, error):
     return DataError(f"{path}: not a readable CSV file ({error})")
 
 
-def _read_parquet(path):
+def _pyarrow(path, doing):
+    """``pyarrow`` with its Parquet module, or the error that says ``doing``
+    ("reading", "writing") ``path`` needs it."""
     try:
-        import pyarrow.parquet as pq
+        import pyarrow
+        import pyarrow.parquet
     except ImportError:
         raise DataError(
-            f"{path}: reading Parquet needs pyarrow (pip install pyarrow)"
+            f"{path}: {doing} Parquet needs pyarrow (pip install pyarrow)"
         ) from None
+    return pyarrow
+
+
+def _read_parquet(path):
+    pyarrow = _pyarrow(path, "reading")
     try:
-        table = pq.read_table(path)
+        table = pyarrow.parquet.read_table(path)
     except Exception as error:  # pyarrow raises its own error types
         raise DataError(f"{path}: not a readable Parquet file ({error})") from None
     columns = {}
@@ -430,6 +442,13 @@ def _labels(path, name, values):
     return integers
 
 
+def _unknown_output_type(path, suffixes):
+    return DataError(
+        f"{path}: unknown output type {path.suffix.lower()!r}; use "
+        f"{alternatives(suffixes)}"
+    )
+
+
 def check_output(path, suffixes=None):
     """Fail early, before any work, if ``path`` cannot be written as asked."""
     path = Path(path)
@@ -438,11 +457,7 @@ def check_output(path, suffixes=None):
     if path.is_dir():
         raise DataError(f"cannot write {path}: it is a directory")
     if suffixes is not None and path.suffix.lower() not in suffixes:
-        *others, last = suffixes
-        listing = f"{', '.join(others)} or {last}" if others else last
-        raise DataError(
-            f"{path}: unknown output type {path.suffix.lower()!r}; use {listing}"
-        )
+        raise _unknown_output_type(path, suffixes)
     # the outputs are written beside the path and renamed: try it
     try:
         with tempfile.TemporaryFile(dir=path.parent, prefix=f".{path.name}."):
@@ -452,29 +467,17 @@ def check_output(path, suffixes=None):
         raise DataError(f"cannot write {path}: {reason}") from None
 
 
-def _pyarrow_for_writing(path):
-    """``pyarrow``, or the error that says writing ``path`` needs it."""
-    try:
-        import pyarrow
-        import pyarrow.parquet
-    except ImportError:
-        raise DataError(
-            f"{path}: writing Parquet needs pyarrow (pip install pyarrow)"
-        ) from None
-    return pyarrow
-
-
 def check_parquet_writable(path):
     """Fail before any work where ``path`` is a Parquet file and pyarrow is
     missing."""
     if Path(path).suffix.lower() in PARQUET_SUFFIXES:
-        _pyarrow_for_writing(path)
+        _pyarrow(path, "writing")
 
 
 def _write_parquet(path, matrix, column_names, index):
     """The columns of ``matrix`` (after ``index``'s, where given) as a
     Parquet file's named columns, atomically."""
-    pyarrow = _pyarrow_for_writing(path)
+    pyarrow = _pyarrow(path, "writing")
     names = [str(name) for name in column_names]
     arrays = [pyarrow.array(matrix[:, j]) for j in range(matrix.shape[1])]
     if index is not None:
@@ -512,6 +515,4 @@ def write_matrix(path, matrix, column_names, index=None):
             writer.writerow(column_names)
             writer.writerows(rows)
     else:
-        raise DataError(
-            f"{path}: unknown output type {suffix!r}; use .csv, .parquet or .npy"
-        )
+        raise _unknown_output_type(path, MATRIX_SUFFIXES)
