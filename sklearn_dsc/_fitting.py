@@ -311,8 +311,9 @@ def _fit_on_held_out_samples(train_part, held_out, run, previous):
     else:  # the earlier fit kept its start: an anchor alone, say
         after = ", continued from the earlier fit's start"
     # continuing a fit whose split is by class scores whole classes
+    whole_classes = held_out.whole_classes
     held = "held-out samples"
-    if held_out.whole_classes:
+    if whole_classes:
         classes = counted(held_out.n_classes, "held-out class", "held-out classes")
         held = f"rows of {classes}"
     run.report(
@@ -323,7 +324,6 @@ def _fit_on_held_out_samples(train_part, held_out, run, previous):
     expected = (Outcome.CONVERGED, Outcome.MAX_ITER)
     outcome = _train(result, X_train, codes_train, run, schedule, expected)
     # what scored this run; no anchors were compared in it
-    whole_classes = held_out.whole_classes
     result.history.n_validation_classes = held_out.n_classes if whole_classes else None
     result.history.validation_spread = None
     scores = result.history.validation_scores
