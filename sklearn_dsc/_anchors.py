@@ -6,6 +6,9 @@ its mean.
 
 - The PCA anchor keeps the geometry of the inputs (at most ``max_width``
   principal directions): ``whitened_anchors`` with shrinkage ``None``.
+  Where those directions hold less than 95 % of the variance, it and the
+  whitened and PLDA anchors below carry a random projection of the rest
+  beside them (``_residual``).
 - The whitened anchor divides out, within that PCA subspace, the directions
   along which the training classes vary internally: it is the Mahalanobis
   metric of the shrunk within-class covariance ``S_w + shrinkage * s_1 I``,
@@ -60,6 +63,12 @@ from ._closed_form import (
     dense,
 )
 from ._pca import MAX_COVARIANCE_FEATURES, principal_directions, signed_eigh
+from ._residual import (
+    residual_map,
+    rows_residual_map,
+    with_residual,
+    with_residual_embedding,
+)
 from ._wording import choice, setting
 
 # The PCA and whitened anchors keep at most this many directions of the inputs.
@@ -341,9 +350,14 @@ def _shrinkages_and_plda(candidates):
 
 def _input_directions(X, codes, candidates, seed, max_width, directions):
     """The maths of the anchors that keep every principal direction of the
-    inputs: ``whitened_anchors``, one PCA for all of them."""
+    inputs: ``whitened_anchors``, one PCA for all of them, and the
+    projection of the rest where those directions hold too little of the
+    variance (``_residual``)."""
     shrinkages, plda = _shrinkages_and_plda(candidates)
-    return whitened_anchors(X, codes, shrinkages, max_width, seed, directions, plda)
+    directions = directions or principal_directions(X, max_width, seed)
+    maps = whitened_anchors(X, codes, shrinkages, max_width, seed, directions, plda)
+    residual = rows_residual_map(X, *directions)
+    return maps if residual is None else with_residual(maps, residual)
 
 
 def _class_directions(X, codes, candidates, seed, max_width, directions):
@@ -370,11 +384,20 @@ def _input_directions_from_moments(kept, candidates):
     class_means = None
     if any(plda):  # the kept classes' means, centred and projected as the rows are
         class_means = (kept.sums / kept.counts[:, None] - kept.mean) @ kept.components.T
-    for transform in _whitening(
+    transforms = _whitening(
         whitening, kept.largest, shrinkages, kept.width, class_means, plda
-    ):
-        spread = np.sum((transform @ kept.covariance) * transform)
-        yield _at_unit_spread(kept.projected @ transform.T, spread)
+    )
+    embeddings = (
+        _at_unit_spread(kept.projected @ T.T, np.sum((T @ kept.covariance) * T))
+        for T in transforms
+    )
+    kept_variance = float(np.trace(kept.covariance))
+    residual = residual_map(kept.components, kept.mean, kept_variance, kept.total)
+    if residual is None:
+        return embeddings
+    weight, bias, share = residual
+    rest = dense(kept.embedded @ weight.T) + bias
+    return with_residual_embedding(embeddings, rest, share)
 
 
 def _class_directions_from_moments(kept, candidates):
@@ -511,8 +534,9 @@ def anchor_maps(candidates, X, codes, seed, max_width=MAX_ANCHOR_WIDTH):
 class _Kept:
     """What every anchor fitted on the rows kept needs of them, from their
     moments: their scatter about their mean and within their classes, its
-    eigendecomposition and principal directions, and the held-out rows
-    embedded (centred, and projected on those directions)."""
+    eigendecomposition and principal directions, their total variance, and
+    the held-out rows embedded (centred, and projected on those
+    directions)."""
 
     counts: np.ndarray
     sums: np.ndarray
@@ -525,6 +549,7 @@ class _Kept:
     components: np.ndarray
     largest: float
     covariance: np.ndarray
+    total: float
     embedded: object
     projected: np.ndarray
 
@@ -699,6 +724,7 @@ class ClassMoments:
             components=components,
             largest=variances[0] / max(n_kept - 1, 1),  # as PCA's explained variance
             covariance=np.diag(variances / n_kept),  # of the projected kept rows
+            total=float(np.trace(scatter)) / n_kept,
             embedded=embedded,
             projected=dense(embedded @ components.T) - components @ mean,
         )

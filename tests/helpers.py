@@ -83,3 +83,36 @@ def peak_bytes(function, *args):
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def embedded(X, weight, bias):
+    """``X`` (dense or sparse) through the affine map ``(weight, bias)``."""
+    return np.asarray(X @ weight.T) + bias
+
+
+def assert_moments_embed_as_rows(X, y, candidates, max_width, held_outs):
+    """``ClassMoments`` embeds the rows of each set of ``held_outs`` classes
+    by each of ``candidates`` as ``anchor_maps`` fitted on the other rows
+    does: the same distances (up to an orthogonal map of the columns).
+    Returns the weights of ``anchor_maps``."""
+    from sklearn.metrics import pairwise_distances
+
+    from sklearn_dsc._anchors import ClassMoments, anchor_maps
+
+    moments = ClassMoments(X, y)
+    weights = []
+    for held_out in held_outs:
+        held = np.isin(y, held_out)
+        maps = anchor_maps(candidates, X[~held], y[~held], 0, max_width)
+        found = moments.held_out_embeddings(held, candidates, max_width)
+        for (weight, bias), embedding in zip(maps, found, strict=True):
+            expected = embedded(X[held], weight, bias)
+            assert embedding.shape == expected.shape
+            np.testing.assert_allclose(
+                pairwise_distances(embedding),
+                pairwise_distances(expected),
+                rtol=1e-7,
+                atol=1e-9,
+            )
+            weights.append(weight)
+    return weights

@@ -25,14 +25,12 @@ from sklearn_dsc._closed_form import closed_form_linear_map, dense
 from sklearn_dsc._selection import choose_anchor, start_candidates
 
 from helpers import (
+    assert_moments_embed_as_rows,
+    embedded,
     informative_and_noise,
     largest_scatter_eigenvalue,
     within_class_covariance,
 )
-
-
-def embedded(X, weight, bias):
-    return np.asarray(X @ weight.T) + bias
 
 
 @pytest.mark.parametrize("sparse", [False, True])
@@ -288,21 +286,7 @@ def test_class_moments_embed_held_out_rows_as_anchors_fitted_on_the_rest(
         X = sp.csr_matrix(X)
     candidates = [("pca", None), ("whitened", 1.0), ("whitened", 0.01)]
     candidates += [("plda", 0.01), ("closed_form", None)]
-    moments = ClassMoments(X, y)
-    for held_out in ([0, 1], [3, 7, 11]):
-        held = np.isin(y, held_out)
-        maps = anchor_maps(candidates, X[~held], y[~held], 0, max_width)
-        found = moments.held_out_embeddings(held, candidates, max_width)
-        for (weight, bias), embedding in zip(maps, found, strict=True):
-            expected = embedded(X[held], weight, bias)
-            assert embedding.shape == expected.shape
-            # the same up to an orthogonal map of the columns: same distances
-            np.testing.assert_allclose(
-                pairwise_distances(embedding),
-                pairwise_distances(expected),
-                rtol=1e-7,
-                atol=1e-9,
-            )
+    assert_moments_embed_as_rows(X, y, candidates, max_width, ([0, 1], [3, 7, 11]))
 
 
 def test_class_moments_drop_what_the_kept_means_do_not_vary_along():

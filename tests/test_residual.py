@@ -1,0 +1,158 @@
+"""The projection of what the anchors' principal directions leave out."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.metrics import pairwise_distances
+
+from sklearn_dsc import DeepSpectralClusteringEmbedder, _residual
+from sklearn_dsc._anchors import (
+    MAX_ANCHOR_WIDTH,
+    anchor_maps,
+    whitened_anchors,
+)
+from sklearn_dsc._residual import (
+    MAX_RESIDUAL_ENTRIES,
+    RESIDUAL_SHARE,
+    RESIDUAL_WIDTH,
+    residual_projection,
+    residual_width,
+    total_variance,
+)
+from sklearn_dsc.metrics import kmeans_nmi
+
+from helpers import assert_moments_embed_as_rows, embedded, informative_and_noise
+
+CANDIDATES = [("pca", None), ("whitened", 0.01), ("plda", 0.01)]
+
+
+def words(n_classes=12, rows=20, own=10, shared=40, own_rate=0.5, seed=0):
+    """Counts of words (log1p): each class uses ``own`` words of its own
+    (Poisson counts of mean ``own_rate``), every class ``shared`` words alike
+    (of mean 0.2). Classes never seen in training differ only in words that
+    the training rows never use."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(n_classes), rows)
+    X = np.zeros((len(y), n_classes * own + shared))
+    X[:, n_classes * own :] = rng.poisson(0.2, size=(len(y), shared))
+    for c in range(n_classes):
+        X[y == c, c * own : (c + 1) * own] = rng.poisson(own_rate, size=(rows, own))
+    return np.log1p(X), y
+
+
+@pytest.mark.parametrize("n_features", [10, RESIDUAL_WIDTH + 100])
+def test_the_projection_keeps_squared_norms(n_features):
+    """Orthonormal rows times the root of the features over the width: an
+    isometry where the width is the inputs', and the same at every call."""
+    projection = residual_projection(n_features)
+    width = min(n_features, RESIDUAL_WIDTH)
+    assert projection.shape == (width, n_features)
+    np.testing.assert_allclose(
+        projection @ projection.T, np.eye(width) * n_features / width, atol=1e-10
+    )
+    np.testing.assert_array_equal(residual_projection(n_features), projection)
+    # every entry of one size: no feature weighs more than another
+    norms = np.linalg.norm(projection, axis=0)
+    assert norms.max() < 1.5 * norms.mean()
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_total_variance(sparse):
+    X, _ = words()
+    X = 1e3 * X + 5.0 * (not sparse)
+    mean = X.mean(axis=0)
+    found = total_variance(sp.csr_matrix(X) if sparse else X, mean)
+    assert found == pytest.approx(X.var(axis=0).sum(), rel=1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_unseen_classes_of_words_of_their_own_are_kept(sparse):
+    """Eight principal directions of the training rows hold a fraction of
+    their variance and none of the words that only unseen classes use;
+    with the projection of the rest, every anchor clusters the unseen
+    classes as the inputs do."""
+    X, y = words()
+    seen = y < 6
+    X_seen = sp.csr_matrix(X[seen]) if sparse else X[seen]
+    nmi_of_inputs = kmeans_nmi(X[~seen], y[~seen], random_state=0)
+    assert nmi_of_inputs > 0.85
+    maps = anchor_maps(CANDIDATES, X_seen, y[seen], 0, 8)
+    for (name, _), (weight, bias) in zip(CANDIDATES, maps, strict=True):
+        assert weight.shape == (8 + X.shape[1], X.shape[1]), name
+        embedding = embedded(X[~seen], weight, bias)
+        nmi = kmeans_nmi(embedding, y[~seen], random_state=0)
+        assert nmi > nmi_of_inputs - 0.05, name
+
+
+def test_without_the_projection_the_unseen_words_are_lost(monkeypatch):
+    """The premise of the test above: the anchors' directions alone do not
+    tell the unseen classes apart."""
+    monkeypatch.setattr(_residual, "RESIDUAL_SHARE", 0.0)
+    X, y = words()
+    seen = y < 6
+    for weight, bias in anchor_maps(CANDIDATES, X[seen], y[seen], 0, 8):
+        assert weight.shape == (8, X.shape[1])
+        embedding = embedded(X[~seen], weight, bias)
+        assert kmeans_nmi(embedding, y[~seen], random_state=0) < 0.2
+
+
+def test_the_pca_anchor_then_keeps_the_inputs_distances():
+    """Where the projection is as wide as the inputs, the PCA anchor with it
+    is the centred inputs divided by the root of their total variance: at
+    unit spread, every distance kept."""
+    X, y = words()
+    ((weight, bias),) = anchor_maps([("pca", None)], X, y, 0, 8)
+    embedding = embedded(X, weight, bias)
+    scale = np.sqrt(X.var(axis=0).sum())
+    np.testing.assert_allclose(
+        pairwise_distances(embedding), pairwise_distances(X) / scale, atol=1e-10
+    )
+    centred = embedding - embedding.mean(axis=0)
+    assert np.sqrt(np.mean(np.sum(centred**2, axis=1))) == pytest.approx(1.0)
+
+
+def test_directions_holding_the_variance_are_kept_alone():
+    """Where the kept directions hold ``RESIDUAL_SHARE`` of the variance or
+    more, the anchors are those of the directions alone, to the bit."""
+    X, y = informative_and_noise()
+    X[:, 4:] *= 0.05  # the noise holds a few percent of the variance
+    directions = np.linalg.svd(X - X.mean(axis=0), compute_uv=False) ** 2
+    assert directions[:6].sum() >= RESIDUAL_SHARE * directions.sum()
+    shrinkages = [None, 0.01]
+    expected = whitened_anchors(X, y, shrinkages, 6, 0)
+    found = anchor_maps([("pca", None), ("whitened", 0.01)], X, y, 0, 6)
+    for (weight, bias), (found_weight, found_bias) in zip(expected, found, strict=True):
+        np.testing.assert_array_equal(found_weight, weight)
+        np.testing.assert_array_equal(found_bias, bias)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_class_moments_project_the_rest_as_the_rows_do(sparse):
+    """Fitted from class moments, the anchors with the projection of the
+    rest embed the held-out rows as those fitted on the rows kept."""
+    X, y = words()
+    X = sp.csr_matrix(X) if sparse else X
+    weights = assert_moments_embed_as_rows(X, y, CANDIDATES, 8, ([0, 1], [3, 7, 11]))
+    assert all(weight.shape[0] == 8 + X.shape[1] for weight in weights)
+
+
+def test_a_default_fit_keeps_the_words_of_unseen_classes():
+    """400 training rows of 800 words, whose 256 principal directions hold
+    92 % of the variance: the default fit's anchor carries the rest, and the
+    unseen classes, told apart by words of their own, cluster as the inputs
+    do (at 0.03 with the directions alone)."""
+    X, y = words(n_classes=20, rows=40, shared=600, own_rate=2.0)
+    seen = y < 10
+    model = DeepSpectralClusteringEmbedder(max_iter=5, random_state=0)
+    embedding = model.fit(X[seen], y[seen]).transform(X[~seen])
+    assert embedding.shape[1] >= MAX_ANCHOR_WIDTH + RESIDUAL_WIDTH
+    assert kmeans_nmi(embedding, y[~seen], random_state=0) > 0.9
+
+
+def test_the_projection_narrows_on_very_wide_inputs():
+    """At most ``MAX_RESIDUAL_ENTRIES`` entries: 64 rows on hashed features
+    of 2**20 columns, 768 on a vocabulary of 30,000 words."""
+    assert residual_width(10) == 10
+    assert residual_width(30_000) == RESIDUAL_WIDTH
+    assert residual_width(2**20) == MAX_RESIDUAL_ENTRIES // 2**20 == 64
+    assert residual_width(2**27) == 1
