@@ -1,4 +1,5 @@
-"""Bag-of-words features: what keeping 256 principal directions costs.
+"""Bag-of-words features: what keeping 256 principal directions costs, and
+what the projection of the rest gives back.
 
 The PCA, whitened and PLDA anchors keep at most ``MAX_ANCHOR_WIDTH`` (256)
 principal directions of the training classes' inputs. Dense features such
@@ -6,34 +7,40 @@ as pixels or sentence embeddings hold 97 % of their variance or more in
 them (glyphs, fonts, MNIST, Fashion-MNIST and the dictionary's sentence
 embeddings); bag-of-words features spread it over thousands of words, and
 new classes with words of their own differ in the directions left out.
+Where the directions hold less than ``RESIDUAL_SHARE`` (95 %), the anchors
+carry a random projection of the rest (``sklearn_dsc._residual``).
 
 This measures it on the dictionary's definitions (``datasets.dictionary``:
 51 subjects seen, 51 unseen) as TF-IDF features, the vocabulary that of the
 training definitions (words in two of them or more, sublinear term
-frequencies), against the sentence embeddings of the same definitions.
+frequencies), against the sentence embeddings of the same definitions;
+and on generated documents (``generated_words``) whose 40 subjects each
+have words of their own beside words that all share, 20 subjects seen.
 Each row is clustered by k-means, as many clusters as unseen subjects:
-NMI, mean over ``--seeds`` k-means seeds, on the one split of the
-benchmark. Beside the estimator (defaults, and ``init="random"``, whose
-network reads every feature), the inputs themselves, their top principal
-directions of the training rows, and those 256 directions together with a
-Gaussian random projection of the rest to 768 columns (which keeps the
-distances of the inputs, approximately, at a bounded width).
+NMI, mean over ``--seeds`` k-means seeds, on the one split. Beside the
+estimator (defaults, and ``init="random"``, whose network reads every
+feature), the inputs themselves, their top principal directions of the
+training rows, and the PCA anchor; the anchor and the defaults also with
+the directions alone, as they were before the projection of the rest.
 
     python benchmarks/text_features.py
 """
 
 import argparse
+import contextlib
 import time
 
 import numpy as np
+import scipy.sparse as sp
 from datasets import DATASETS, dictionary, dictionary_texts
 from outputs import add_output, write_results
 
-from sklearn_dsc import DeepSpectralClusteringEmbedder
-from sklearn_dsc._anchors import MAX_ANCHOR_WIDTH
+from sklearn_dsc import DeepSpectralClusteringEmbedder, _residual
+from sklearn_dsc._anchors import MAX_ANCHOR_WIDTH, anchor_maps
+from sklearn_dsc._pca import principal_directions
+from sklearn_dsc._residual import total_variance
 from sklearn_dsc.metrics import kmeans_nmi
 
-RESIDUAL_WIDTH = 768
 # The benchmark's datasets of more than 256 features
 DENSE = ["mnist-5k", "fashion-mnist", "glyphs", "fonts", "dictionary"]
 
@@ -53,6 +60,41 @@ def tfidf():
     )
 
 
+def generated_words(n_words, rows_per_class, n_classes=40, own=50, seed=0):
+    """TF-IDF rows of generated documents, ``(X_train, y_train, X_test,
+    y_test)``: the first half of ``n_classes`` subjects for training. Each
+    subject has ``own`` words of its own; a document holds 10 of them
+    (drawn with replacement) and 30 of the other ``n_words`` words, which
+    every subject shares, drawn by Zipf's law."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(n_classes), rows_per_class)
+    n_shared = n_words - n_classes * own
+    zipf = 1.0 / np.arange(1, n_shared + 1)
+    words = [
+        np.concatenate(
+            [
+                n_classes * own + rng.choice(n_shared, 30, p=zipf / zipf.sum()),
+                label * own + rng.integers(own, size=10),
+            ]
+        )
+        for label in y
+    ]
+    counts = sp.csr_matrix(
+        (
+            np.ones(sum(map(len, words))),
+            np.concatenate(words),
+            np.cumsum([0] + [len(w) for w in words]),
+        ),
+        shape=(len(y), n_words),
+    )
+    counts.sum_duplicates()
+    X = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
+    seen = y < n_classes // 2
+    return X[seen], y[seen], X[~seen], y[~seen]
+
+
 def _share(values, width):
     """The share of the squares of singular ``values`` in the top ``width``."""
     variances = values**2
@@ -66,15 +108,13 @@ def top_share(X, width):
     return _share(np.linalg.svd(centred, compute_uv=False), width)
 
 
-def principal_maps(X_train, widths, seed):
+def principal_maps(X_train, widths):
     """``{name: embed}`` of the top principal directions of ``X_train`` at
-    each width, of every direction, and of the top ``MAX_ANCHOR_WIDTH`` with
-    a random projection of the rest; and the share of the variance that
+    each width and of every direction; and the share of the variance that
     the top ``MAX_ANCHOR_WIDTH`` hold."""
     dense = X_train.toarray()
     mean = dense.mean(axis=0)
     _, values, directions = np.linalg.svd(dense - mean, full_matrices=False)
-    share = _share(values, MAX_ANCHOR_WIDTH)
     maps = {}
     for width in widths:
         kept = directions[:width]
@@ -82,21 +122,56 @@ def principal_maps(X_train, widths, seed):
     maps[f"PCA, every direction ({len(directions)})"] = lambda X: (
         (X - mean) @ directions.T
     )
-    top = directions[:MAX_ANCHOR_WIDTH]
-    projection = np.random.default_rng(seed).normal(
-        size=(dense.shape[1], RESIDUAL_WIDTH)
-    ) / np.sqrt(RESIDUAL_WIDTH)
+    return maps, _share(values, MAX_ANCHOR_WIDTH)
 
-    def with_the_rest(X):
-        centred = X - mean
-        kept = centred @ top.T
-        return np.hstack([kept, (centred - kept @ top) @ projection])
 
-    name = (
-        f"PCA, {MAX_ANCHOR_WIDTH} directions + the rest projected to {RESIDUAL_WIDTH}"
-    )
-    maps[name] = with_the_rest
-    return maps, share
+@contextlib.contextmanager
+def directions_alone():
+    """The anchors without the projection of the rest, as before it."""
+    share = _residual.RESIDUAL_SHARE
+    _residual.RESIDUAL_SHARE = 0.0
+    try:
+        yield
+    finally:
+        _residual.RESIDUAL_SHARE = share
+
+
+def anchors_and_fits(X_train, y_train, X_test, y_test, nmi):
+    """The rows of the table that the library computes: the PCA anchor and
+    the estimator's fits, with the projection of the rest and without."""
+    rows = {}
+
+    def pca_anchor(name):
+        ((weight, bias),) = anchor_maps([("pca", None)], X_train, y_train, 0)
+        rows[name] = {"nmi": nmi(np.asarray(X_test @ weight.T) + bias, y_test)}
+
+    def fit(name, **params):
+        start = time.perf_counter()
+        model = DeepSpectralClusteringEmbedder(random_state=0, **params)
+        model.fit(X_train, y_train)
+        rows[name] = {
+            "nmi": nmi(model.transform(X_test), y_test),
+            "kept": f"{model.init_} {model.shrinkage_ or ''}".strip(),
+            "fit_seconds": time.perf_counter() - start,
+        }
+        print(name, rows[name], flush=True)
+
+    with directions_alone():
+        pca_anchor("the PCA anchor, its directions alone")
+    pca_anchor("the PCA anchor")
+    with directions_alone():
+        fit("defaults, the anchors' directions alone")
+    fit("defaults")
+    fit('init="random"', init="random")
+    return rows
+
+
+def sparse_top_share(X, width):
+    """``top_share`` of sparse ``X``, by the library's principal directions."""
+    _, mean, variances = principal_directions(X, width, 0)
+    n_rows = X.shape[0]
+    kept = float(np.sum(variances)) * (n_rows - 1) / n_rows
+    return kept / total_variance(X.astype(np.float64), mean)
 
 
 def main(argv=None):
@@ -116,6 +191,18 @@ def main(argv=None):
         nargs="+",
         help="numbers of principal directions to keep (default: 256 and 1024)",
     )
+    parser.add_argument(
+        "--generated-words",
+        type=int,
+        default=30_000,
+        help="the generated documents' vocabulary (default: 30,000)",
+    )
+    parser.add_argument(
+        "--generated-rows",
+        type=int,
+        default=100,
+        help="generated documents per subject (default: 100)",
+    )
     add_output(parser, "text_features")
     args = parser.parse_args(argv)
 
@@ -132,26 +219,17 @@ def main(argv=None):
     X_train, y_train, X_test, y_test = tfidf()
     print(f"TF-IDF: {X_train.shape[0]} training rows of {X_train.shape[1]} words")
     rows = {"TF-IDF rows themselves": {"nmi": nmi(X_test, y_test)}}
-    widths = args.widths or (MAX_ANCHOR_WIDTH, 1024)
-    maps, share = principal_maps(X_train, widths, seed=0)
+    maps, share = principal_maps(X_train, args.widths or (MAX_ANCHOR_WIDTH, 1024))
     dense_test = X_test.toarray()
     for name, embed in maps.items():
         rows[name] = {"nmi": nmi(embed(dense_test), y_test)}
         print(name, f"{rows[name]['nmi']:.3f}", flush=True)
-    for name, params in {
-        "defaults": {},
-        'init="random"': {"init": "random"},
-    }.items():
-        start = time.perf_counter()
-        model = DeepSpectralClusteringEmbedder(random_state=0, **params)
-        model.fit(X_train, y_train)
-        seconds = time.perf_counter() - start
-        rows[name] = {
-            "nmi": nmi(model.transform(X_test), y_test),
-            "kept": f"{model.init_} {model.shrinkage_ or ''}".strip(),
-            "fit_seconds": seconds,
-        }
-        print(name, rows[name], flush=True)
+    rows |= anchors_and_fits(X_train, y_train, X_test, y_test, nmi)
+    G_train, g_train, G_test, g_test = generated_words(
+        args.generated_words, args.generated_rows
+    )
+    generated = {"the rows themselves": {"nmi": nmi(G_test, g_test)}}
+    generated |= anchors_and_fits(G_train, g_train, G_test, g_test, nmi)
     S_train, s_train, S_test, s_test = dictionary()
     sentences = {"sentence embeddings themselves": {"nmi": nmi(S_test, s_test)}}
     model = DeepSpectralClusteringEmbedder(random_state=0).fit(S_train, s_train)
@@ -167,12 +245,19 @@ def main(argv=None):
         "dense_top_directions_share": dense_shares,
         "n_words": X_train.shape[1],
         "tfidf": rows,
+        "generated": {
+            "n_words": args.generated_words,
+            "n_training_rows": G_train.shape[0],
+            "top_directions_share": sparse_top_share(G_train, MAX_ANCHOR_WIDTH),
+            "rows": generated,
+        },
         "sentence_embeddings": sentences,
     }
     write_results(args.output, "text_features", _table(results, args.seeds), results)
 
 
 def _table(results, seeds):
+    generated = results["generated"]
     lines = [
         "# Bag-of-words features: the directions the anchors keep",
         "",
@@ -180,15 +265,22 @@ def _table(results, seeds):
         "definitions (51 subjects seen, 51 unseen) as TF-IDF features of "
         f"{results['n_words']} words, whose top {MAX_ANCHOR_WIDTH} principal "
         "directions on the training rows hold "
-        f"{results['top_directions_share']:.0%} of the variance; k-means NMI "
-        f"of the unseen subjects, mean of {seeds} k-means seeds. Why and how: "
-        "the script's docstring.",
+        f"{results['top_directions_share']:.0%} of the variance; generated "
+        f"documents of {generated['n_words']} words (20 subjects seen in "
+        f"{generated['n_training_rows']} training rows, 20 unseen), the top "
+        f"{MAX_ANCHOR_WIDTH} holding {generated['top_directions_share']:.0%}. "
+        "The anchors carry a random projection of the rest where the top "
+        f"{MAX_ANCHOR_WIDTH} hold less than {_residual.RESIDUAL_SHARE:.0%}; "
+        'the rows "directions alone" leave it out. k-means NMI of the unseen '
+        f"subjects, mean of {seeds} k-means seeds. Why and how: the script's "
+        "docstring.",
         "",
         "| features | embedding | unseen NMI | kept | fit s |",
         "|---|---|---|---|---|",
     ]
     for group, rows in (
         ("TF-IDF", results["tfidf"]),
+        ("generated", generated["rows"]),
         ("sentence embeddings", results["sentence_embeddings"]),
     ):
         for name, row in rows.items():

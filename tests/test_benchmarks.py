@@ -1,5 +1,6 @@
 """The benchmark scripts run (on small inputs) and report what they claim."""
 
+import functools
 import itertools
 import json
 import sys
@@ -1465,7 +1466,9 @@ def test_text_features_compares_the_kept_directions_with_the_inputs(
     monkeypatch.setattr(text_features, "dictionary_texts", dictionary_texts)
     monkeypatch.setattr(text_features, "dictionary", dictionary)
     monkeypatch.setattr(text_features, "MAX_ANCHOR_WIDTH", 4)
-    monkeypatch.setattr(text_features, "RESIDUAL_WIDTH", 6)
+    # 2 words of their own for each of the 40 subjects, 40 shared
+    generated_words = functools.partial(text_features.generated_words, own=2)
+    monkeypatch.setattr(text_features, "generated_words", generated_words)
     text_features.main(
         [
             "--seeds",
@@ -1474,6 +1477,10 @@ def test_text_features_compares_the_kept_directions_with_the_inputs(
             "2",
             "--dense",
             "digits",
+            "--generated-words",
+            "120",
+            "--generated-rows",
+            "4",
             "--output",
             str(tmp_path),
         ]
@@ -1487,13 +1494,24 @@ def test_text_features_compares_the_kept_directions_with_the_inputs(
         "TF-IDF rows themselves",
         "PCA, 2 directions",
         "PCA, every direction (26)",
-        "PCA, 4 directions + the rest projected to 6",
+        "the PCA anchor, its directions alone",
+        "the PCA anchor",
+        "defaults, the anchors' directions alone",
         "defaults",
         'init="random"',
     ]
     assert all(0 <= row["nmi"] <= 1 for row in results["tfidf"].values())
     assert results["tfidf"]["defaults"]["fit_seconds"] > 0
+    generated = results["generated"]
+    assert generated["n_training_rows"] == 80  # 20 subjects of 4 documents
+    assert 0 < generated["top_directions_share"] < 1
+    assert list(generated["rows"])[:3] == [
+        "the rows themselves",
+        "the PCA anchor, its directions alone",
+        "the PCA anchor",
+    ]
     table = (tmp_path / "text_features.md").read_text()
     assert "TF-IDF features of 26 words, whose top 4 principal" in table
     assert table.count("\n| sentence embeddings |") == 2
+    assert table.count("\n| generated |") == 6
     assert "of the benchmark's dense datasets hold: digits " in table
