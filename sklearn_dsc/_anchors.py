@@ -517,7 +517,9 @@ def anchor_maps(candidates, X, codes, seed, max_width=MAX_ANCHOR_WIDTH):
     shrinkages) share one PCA (``seed``) of at most ``max_width`` directions,
     ``"closed_form"`` is a ridge regression onto the class indicators
     (``closed_form_anchor``); for sparse inputs too wide for a covariance
-    matrix, every anchor is fitted within those principal directions."""
+    matrix, every anchor is fitted within those principal directions. Where
+    the directions hold too little of the variance, the first three carry
+    a random projection of the rest below their rows (``_residual``)."""
     X = X.astype(np.float64, copy=False)
     directions = None
     if sp.issparse(X) and X.shape[1] > MAX_COVARIANCE_FEATURES:
