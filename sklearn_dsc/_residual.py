@@ -24,7 +24,7 @@ fitted on rows. ``random_state`` fixes every other draw, as before.
 import numpy as np
 import scipy.sparse as sp
 
-from ._blocks import row_blocks
+from ._blocks import column_blocks, row_blocks
 
 # Kept directions holding at least this share of the training rows' variance
 # are all the anchors keep. The benchmark's dense datasets hold 97 % (the
@@ -111,8 +111,7 @@ def residual_map(components, mean, kept_variance, total):
     along = weight @ components.T
     # in place, a block of columns at a time: the weight is as large as the
     # projection, which may be hundreds of MiB
-    for start in range(0, weight.shape[1], 8192):
-        block = slice(start, start + 8192)
+    for block in column_blocks(*weight.shape):
         weight[:, block] -= along @ components[:, block]
     weight /= np.sqrt(total)
     return weight, -weight @ mean, kept_variance / total
@@ -134,8 +133,8 @@ def with_residual(maps, residual):
     """Each ``(weight, bias)`` of ``maps`` (a map at unit spread) scaled to
     the root of the share it holds, with the ``residual`` map's rows below."""
     weight, bias, share = residual
+    scale = np.sqrt(share)
     for anchor_weight, anchor_bias in maps:
-        scale = np.sqrt(share)
         yield (
             np.vstack([scale * anchor_weight, weight]),
             np.concatenate([scale * anchor_bias, bias]),
