@@ -38,7 +38,7 @@ from outputs import add_output, write_results
 from sklearn_dsc import DeepSpectralClusteringEmbedder, _residual
 from sklearn_dsc._anchors import MAX_ANCHOR_WIDTH, anchor_maps
 from sklearn_dsc._pca import principal_directions
-from sklearn_dsc._residual import total_variance
+from sklearn_dsc._residual import kept_and_total_variance
 from sklearn_dsc.metrics import kmeans_nmi
 
 # The benchmark's datasets of more than 256 features
@@ -169,9 +169,8 @@ def anchors_and_fits(X_train, y_train, X_test, y_test, nmi):
 def sparse_top_share(X, width):
     """``top_share`` of sparse ``X``, by the library's principal directions."""
     _, mean, variances = principal_directions(X, width, 0)
-    n_rows = X.shape[0]
-    kept = float(np.sum(variances)) * (n_rows - 1) / n_rows
-    return kept / total_variance(X.astype(np.float64), mean)
+    kept, total = kept_and_total_variance(X.astype(np.float64), mean, variances)
+    return kept / total
 
 
 def main(argv=None):

@@ -117,16 +117,23 @@ def residual_map(components, mean, kept_variance, total):
     return weight, -weight @ mean, kept_variance / total
 
 
+def kept_and_total_variance(X, mean, variances):
+    """The variance of the rows of ``X`` (float64) that principal directions
+    of ``variances`` (of one degree of freedom less, as scikit-learn's PCA
+    gives them) hold about ``mean``, and their total variance about it."""
+    n_rows = X.shape[0]
+    kept = float(np.sum(variances)) * max(n_rows - 1, 1) / n_rows
+    return kept, total_variance(X, mean)
+
+
 def rows_residual_map(X, components, mean, variances):
     """``residual_map`` of the rows of ``X`` (float64) and their principal
-    ``components`` about ``mean``, of ``variances`` (of one degree of
-    freedom less, as scikit-learn's PCA gives them); ``None`` without a
-    pass over ``X`` where the components are as many as the features."""
-    n_rows, n_features = X.shape
-    if len(components) >= n_features:
+    ``components`` about ``mean``, of ``variances`` (as
+    ``kept_and_total_variance`` reads them); ``None`` without a pass over
+    ``X`` where the components are as many as the features."""
+    if len(components) >= X.shape[1]:
         return None
-    kept_variance = float(np.sum(variances)) * max(n_rows - 1, 1) / n_rows
-    return residual_map(components, mean, kept_variance, total_variance(X, mean))
+    return residual_map(components, mean, *kept_and_total_variance(X, mean, variances))
 
 
 def with_residual(maps, residual):
