@@ -48,6 +48,7 @@ its mean.
 """
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -65,6 +66,7 @@ from ._closed_form import (
 from ._pca import MAX_COVARIANCE_FEATURES, principal_directions, signed_eigh
 from ._residual import (
     residual_map,
+    rows_residual_embedding,
     rows_residual_map,
     with_residual,
     with_residual_embedding,
@@ -246,16 +248,29 @@ def whitened_anchors(X, codes, shrinkages, max_width, seed, directions=None, pld
     where the flag of ``plda`` (a list, one per shrinkage) is set.
 
     One PCA of ``X`` (at most ``max_width`` directions) and one within-class
-    covariance serve them all. A shrinkage is relative to the largest
-    variance of the inputs; ``None`` gives the PCA anchor, as do all of them
-    where the inputs do not vary.
+    covariance serve them all (``whitened_transforms``). A shrinkage is
+    relative to the largest variance of the inputs; ``None`` gives the PCA
+    anchor, as do all of them where the inputs do not vary.
     """
     X = X.astype(np.float64, copy=False)  # float32 squares overflow from ~1e19
-    components, mean, variances = directions or principal_directions(X, max_width, seed)
+    directions = directions or principal_directions(X, max_width, seed)
+    components, mean, _ = directions
+    transforms = whitened_transforms(X, codes, shrinkages, directions, plda)
+    for transform, spread in transforms:
+        weight = transform @ components
+        yield _divided(weight, -weight @ mean, spread)
+
+
+def whitened_transforms(X, codes, shrinkages, directions, plda=None):
+    """``(transform, spread)`` of the whitened (or PLDA) anchor at each of
+    ``shrinkages``, one at a time: the anchor is ``transform @ components``
+    (a square ``transform``) on the principal ``directions`` ``(components,
+    mean, variances)`` of ``X`` (float64), divided by ``spread``, the root
+    of its embedding's total variance on ``X``."""
+    components, mean, variances = directions
     largest = float(variances[0]) if len(variances) else 0.0
-    # Every anchor is ``T @ components`` for a square ``T``, and embeds X as
-    # ``projected @ T.T``: its spread comes from the covariance of the
-    # projection, with no pass over X per anchor.
+    # Every anchor embeds X as ``projected @ transform.T``: its spread comes
+    # from the covariance of the projection, with no pass over X per anchor.
     projected = np.asarray(X @ components.T) - components @ mean
     projected -= projected.mean(axis=0)
     covariance = projected.T @ projected / len(projected)
@@ -272,9 +287,8 @@ def whitened_anchors(X, codes, shrinkages, max_width, seed, directions=None, pld
     for transform in _whitening(
         within, largest, shrinkages, len(components), class_means, plda, lw_within
     ):
-        weight = transform @ components
         spread = np.sqrt(max(np.sum((transform @ covariance) * transform), 0.0))
-        yield _divided(weight, -weight @ mean, spread)
+        yield transform, spread
 
 
 def check_ledoit_wolf_width(n_features):
@@ -360,12 +374,42 @@ def _input_directions(X, codes, candidates, seed, max_width, directions):
     return maps if residual is None else with_residual(maps, residual)
 
 
+def _input_directions_embedded(X, codes, candidates, seed, max_width, directions, rows):
+    """``rows`` (float64) embedded by ``_input_directions``' anchors fitted
+    on ``X``, without forming their weights: the rows are projected once on
+    the principal directions and the projection of the rest, and each
+    anchor is a square transform of the first."""
+    shrinkages, plda = _shrinkages_and_plda(candidates)
+    directions = directions or principal_directions(X, max_width, seed)
+    components, mean, _ = directions
+    projected = dense(rows @ components.T) - components @ mean
+    transforms = whitened_transforms(X, codes, shrinkages, directions, plda)
+    embeddings = (
+        _at_unit_spread(projected @ transform.T, spread**2)
+        for transform, spread in transforms
+    )
+    residual = rows_residual_embedding(X, rows, projected, *directions)
+    if residual is None:
+        return embeddings
+    return with_residual_embedding(embeddings, *residual)
+
+
 def _class_directions(X, codes, candidates, seed, max_width, directions):
     """The maths of the closed-form anchor (once per candidate), within the
     principal ``directions`` of sparse inputs too wide for a covariance."""
     components = None if directions is None else directions[0]
     for _ in candidates:
         yield closed_form_anchor(X, codes, components)
+
+
+def _embedded_by_weights(
+    maths, X, codes, candidates, seed, max_width, directions, rows
+):
+    """``rows`` embedded by the maps that ``maths`` (an ``Anchor.maths``)
+    fits on ``X``, their weights formed: ``Anchor.maths_embedded`` where an
+    anchor has none of its own."""
+    for weight, bias in maths(X, codes, candidates, seed, max_width, directions):
+        yield dense(rows @ weight.T) + bias
 
 
 def fitted_on_rows(candidates):
@@ -435,7 +479,10 @@ class Anchor:
     moments of the rows kept; anchors with the same maths share one pass.
     ``compared_by_auto``: ``init="auto"`` compares it with the others
     wherever it compares anchors (the PLDA anchor's place:
-    ``_selection.compared_anchors``).
+    ``_selection.compared_anchors``). ``maths_embedded``, if given, embeds
+    other rows by the anchors that ``maths`` fits (``rows=``) without
+    forming their weights, which on wide inputs are far larger than the
+    rows' embeddings; without it, the weights are formed and applied.
     """
 
     keeps_every_direction: bool
@@ -443,6 +490,7 @@ class Anchor:
     maths: Callable
     maths_from_moments: Callable
     compared_by_auto: bool = True
+    maths_embedded: Callable | None = None
 
 
 # The anchors by their names, the values of ``init`` besides "auto" and
@@ -463,18 +511,21 @@ ANCHORS = {
         keeps_every_direction=True,
         shrinks=False,
         maths=_input_directions,
+        maths_embedded=_input_directions_embedded,
         maths_from_moments=_input_directions_from_moments,
     ),
     "whitened": Anchor(
         keeps_every_direction=True,
         shrinks=True,
         maths=_input_directions,
+        maths_embedded=_input_directions_embedded,
         maths_from_moments=_input_directions_from_moments,
     ),
     "plda": Anchor(
         keeps_every_direction=True,
         shrinks=True,
         maths=_input_directions,
+        maths_embedded=_input_directions_embedded,
         maths_from_moments=_input_directions_from_moments,
         compared_by_auto=False,
     ),
@@ -520,12 +571,38 @@ def anchor_maps(candidates, X, codes, seed, max_width=MAX_ANCHOR_WIDTH):
     matrix, every anchor is fitted within those principal directions. Where
     the directions hold too little of the variance, the first three carry
     a random projection of the rest below their rows (``_residual``)."""
+    return _by_anchor(candidates, X, codes, seed, max_width, lambda a: a.maths)
+
+
+def anchor_embeddings(candidates, X, codes, seed, rows, max_width=MAX_ANCHOR_WIDTH):
+    """``rows`` embedded by each anchor that ``anchor_maps`` fits on ``X``
+    (``rows @ weight.T + bias``, up to rounding), one at a time: by the
+    anchor's ``maths_embedded`` where it has one (``ANCHORS``)."""
+    rows = rows.astype(np.float64, copy=False)
+
+    def embedded(anchor):
+        maths = anchor.maths_embedded or functools.partial(
+            _embedded_by_weights, anchor.maths
+        )
+        return functools.partial(maths, rows=rows)
+
+    return _by_anchor(candidates, X, codes, seed, max_width, embedded)
+
+
+def _by_anchor(candidates, X, codes, seed, max_width, maths_of):
+    """What ``maths_of(anchor)`` (a function of ``Anchor.maths``' arguments)
+    yields for each candidate, one at a time, fitted on ``X`` (float64)
+    once for the candidates whose anchors share their maths; for sparse
+    inputs too wide for a covariance matrix, every anchor within the same
+    principal directions."""
     X = X.astype(np.float64, copy=False)
     directions = None
     if sp.issparse(X) and X.shape[1] > MAX_COVARIANCE_FEATURES:
         directions = principal_directions(X, max_width, seed)
     fitted = {
-        maths: maths(X, codes, group, seed, max_width, directions)
+        maths: maths_of(ANCHORS[group[0][0]])(
+            X, codes, group, seed, max_width, directions
+        )
         for maths, group in _by_maths(candidates, lambda a: a.maths).items()
     }
     for init, _ in candidates:

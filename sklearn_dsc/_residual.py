@@ -117,6 +117,22 @@ def residual_map(components, mean, kept_variance, total):
     return weight, -weight @ mean, kept_variance / total
 
 
+def residual_embedding(rows, projected, components, mean, kept_variance, total):
+    """What ``residual_map``'s map, with the same arguments, gives ``rows``
+    (float64), and the share of the variance kept; ``None`` where it gives
+    ``None``. ``projected`` are the rows less ``mean`` on the
+    ``components``, at hand: the map's weight, as wide as the inputs, is
+    never formed, and the rows are read once, by the projection."""
+    if not total > 0 or kept_variance >= RESIDUAL_SHARE * total:
+        return None
+    projection = residual_projection(components.shape[1])
+    along = projection @ components.T
+    rest = np.asarray(rows @ projection.T) - projection @ mean
+    rest -= projected @ along.T
+    rest /= np.sqrt(total)
+    return rest, kept_variance / total
+
+
 def kept_and_total_variance(X, mean, variances):
     """The variance of the rows of ``X`` (float64) that principal directions
     of ``variances`` (of one degree of freedom less, as scikit-learn's PCA
@@ -134,6 +150,16 @@ def rows_residual_map(X, components, mean, variances):
     if len(components) >= X.shape[1]:
         return None
     return residual_map(components, mean, *kept_and_total_variance(X, mean, variances))
+
+
+def rows_residual_embedding(X, rows, projected, components, mean, variances):
+    """``residual_embedding`` of ``rows`` by the map that
+    ``rows_residual_map`` fits on ``X`` (both float64), ``projected`` the
+    rows on its ``components`` as there."""
+    if len(components) >= X.shape[1]:
+        return None
+    kept, total = kept_and_total_variance(X, mean, variances)
+    return residual_embedding(rows, projected, components, mean, kept, total)
 
 
 def with_residual(maps, residual):

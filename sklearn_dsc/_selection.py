@@ -32,7 +32,7 @@ from ._anchors import (
     LEDOIT_WOLF,
     MAX_ANCHOR_WIDTH,
     ClassMoments,
-    anchor_maps,
+    anchor_embeddings,
     compared_by_auto,
     fitted_on_rows,
     spans_the_inputs,
@@ -675,8 +675,8 @@ def anchor_scores(
                 held, candidates, MAX_ANCHOR_WIDTH, subset
             )
         else:
-            maps = anchor_maps(candidates, X[~held], codes[~held], seed)
-            embeddings = (np.asarray(X[rows] @ w.T) + b for w, b in maps)
+            kept = X[~held], codes[~held]
+            embeddings = anchor_embeddings(candidates, *kept, seed, X[rows])
         for candidate, embedding in zip(candidates, embeddings, strict=True):
             scores[candidate].append(criterion(embedding, codes[rows]))
     return scores

@@ -16,6 +16,7 @@ from sklearn_dsc._anchors import (
     MAX_ANCHOR_WIDTH,
     Anchor,
     ClassMoments,
+    anchor_embeddings,
     anchor_maps,
     closed_form_anchor,
     ledoit_wolf_within,
@@ -397,7 +398,8 @@ def _mean_centred_from_moments(kept, candidates):
 
 def test_a_new_anchor_is_one_registry_entry_plus_its_maths(monkeypatch):
     """Registered, an anchor is a candidate of init="auto", is fitted by
-    anchor_maps and from class moments alike, and is compared with the
+    anchor_maps and from class moments alike, embeds rows by its maps
+    without maths of its own for them, and is compared with the
     other anchors that keep every direction on held-out classes."""
     entry = Anchor(
         keeps_every_direction=True,
@@ -412,13 +414,16 @@ def test_a_new_anchor_is_one_registry_entry_plus_its_maths(monkeypatch):
     held = np.isin(y, [0, 1])
     maps = anchor_maps(candidates, X[~held], y[~held], 0)
     found = ClassMoments(X, y).held_out_embeddings(held, candidates, MAX_ANCHOR_WIDTH)
-    for (weight, bias), embedding in zip(maps, found, strict=True):
+    applied = anchor_embeddings(candidates, X[~held], y[~held], 0, X[held])
+    for (weight, bias), embedding, by_rows in zip(maps, found, applied, strict=True):
+        expected = embedded(X[held], weight, bias)
         np.testing.assert_allclose(
             pairwise_distances(embedding),
-            pairwise_distances(embedded(X[held], weight, bias)),
+            pairwise_distances(expected),
             rtol=1e-7,
             atol=1e-9,
         )
+        np.testing.assert_allclose(by_rows, expected, rtol=1e-9, atol=1e-12)
     compared = []
     original = _selection.anchor_scores
 
@@ -431,6 +436,54 @@ def test_a_new_anchor_is_one_registry_entry_plus_its_maths(monkeypatch):
     ranked = compared[0]  # every candidate, ranked before k-means
     assert ("centred", None) in ranked
     assert ranked[-1] == ("closed_form", None)  # the paired tests' candidate
+
+
+EMBEDDED = [
+    ("pca", None),
+    ("whitened", 0.01),
+    ("plda", 0.01),
+    ("closed_form", None),
+]
+
+
+@pytest.mark.parametrize("max_width", [8, MAX_ANCHOR_WIDTH])
+@pytest.mark.parametrize("kind", ["dense", "sparse", "sparse, wide"])
+def test_anchor_embeddings_are_the_maps_applied(kind, max_width, monkeypatch):
+    """Rows embedded without the anchors' weights are those that the maps
+    give them: with the projection of the rest (8 of 60 directions kept,
+    holding little of the variance) and without it; for sparse inputs too
+    wide for a covariance, within the same principal directions."""
+    X, y = informative_and_noise(n_noise=56)
+    candidates = EMBEDDED + [("plda", LEDOIT_WOLF)] * (kind == "dense")
+    if kind != "dense":
+        X = sp.csr_matrix(np.where(np.abs(X) > 1.0, X, 0.0))
+    if kind == "sparse, wide":
+        monkeypatch.setattr(_anchors, "MAX_COVARIANCE_FEATURES", X.shape[1] - 1)
+    seen = y < 8
+    maps = list(anchor_maps(candidates, X[seen], y[seen], 0, max_width))
+    # the projection of the rest where 8 directions are kept
+    assert len(maps[0][0]) == (8 + 60 if max_width == 8 else 60)
+    found = anchor_embeddings(candidates, X[seen], y[seen], 0, X[~seen], max_width)
+    for (weight, bias), embedding in zip(maps, found, strict=True):
+        np.testing.assert_allclose(
+            embedding, embedded(X[~seen], weight, bias), rtol=1e-9, atol=1e-12
+        )
+
+
+def test_anchor_embeddings_form_no_weights_of_the_inputs_width(monkeypatch):
+    """The PCA, whitened and PLDA anchors and the projection of the rest
+    embed rows without a map as wide as the inputs: on inputs of 2**20
+    features each would be hundreds of MiB."""
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a weight as wide as the inputs was formed")
+
+    for name in ("whitened_anchors", "rows_residual_map", "with_residual"):
+        monkeypatch.setattr(_anchors, name, refused)
+    X, y = informative_and_noise(n_noise=56)
+    candidates = EMBEDDED[:3]
+    found = list(anchor_embeddings(candidates, X[y < 8], y[y < 8], 0, X[y >= 8], 8))
+    assert [embedding.shape for embedding in found] == [(200, 8 + 60)] * 3
 
 
 def test_uses_shrinkage_names_the_inits_whose_anchor_shrinks():
