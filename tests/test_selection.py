@@ -719,6 +719,37 @@ def test_k_means_compares_only_the_shortlist_of_the_ranked_anchors(monkeypatch):
     assert chosen.split_scores == compared[chosen[:2]]
 
 
+def test_anchors_fitted_afresh_are_ranked_and_clustered_in_one_pass(monkeypatch):
+    """Where the anchors are fitted on the rows kept rather than from class
+    moments, one pass over the sets gives both the ranking and the k-means
+    scores: each set's anchors are fitted once, and the choice and its
+    scores are those of the two passes from class moments."""
+    X, codes = informative_and_noise(n_classes=12)
+
+    def chosen():
+        passes = recorded_passes(monkeypatch)
+        random_state = np.random.RandomState(0)
+        return choose_anchor(X, codes, 12, "auto", "auto", 4, random_state, 0), passes
+
+    two_passes, (_, (_, compared)) = chosen()
+    monkeypatch.setattr(_selection.ClassMoments, "applies", lambda X: False)
+    fits = []
+    original = _selection.anchor_embeddings
+    monkeypatch.setattr(
+        _selection,
+        "anchor_embeddings",
+        lambda *args: fits.append(args) or original(*args),
+    )
+    one_pass, passes = chosen()
+    ((_, both),) = passes
+    assert len(both) == 12  # every candidate, ranked and clustered
+    assert len(fits) == _selection.ANCHOR_SPLITS  # once a set
+    assert one_pass[:2] == two_passes[:2]
+    np.testing.assert_allclose(one_pass.split_scores, two_passes.split_scores)
+    for candidate, scores in compared.items():
+        np.testing.assert_allclose([k for _, k in both[candidate]], scores)
+
+
 @pytest.mark.parametrize(
     ("n_classes", "fraction", "why"),
     [
