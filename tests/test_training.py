@@ -18,6 +18,7 @@ from sklearn_dsc._training import (
     TrainingSettings,
     make_optimizer,
     make_sampler,
+    snapshot,
     train,
     train_chunk,
     warn_outcome,
@@ -150,6 +151,30 @@ def test_score_keeps_the_best_weights_the_start_included(problem):
     assert history.best_validation_score == 1.0
     for name, value in module.state_dict().items():
         torch.testing.assert_close(value, start[name])
+
+
+def test_snapshots_share_the_frozen_anchor_and_copy_what_trains(problem):
+    """A snapshot copies what training changes (the head, the buffers) and
+    not the anchor, which it leaves alone: on wide inputs the anchor is the
+    largest part of the network, and a run keeps up to four snapshots. The
+    best weights restored are then the start's, the anchor included."""
+    X, codes = problem
+    rng = np.random.default_rng(0)
+    weight, bias = rng.normal(size=(6, 24)), rng.normal(size=6)
+    module = build_anchored(weight, bias, build_mlp(24, (8,), 4, "relu", seed=0))
+    state = snapshot(module)
+    anchor = module.anchor.weight
+    assert state["anchor.weight"].data_ptr() == anchor.data_ptr()
+    for name, value in module.state_dict().items():
+        if not name.startswith("anchor."):
+            assert state[name].data_ptr() != value.data_ptr(), name
+    start = {name: value.clone() for name, value in module.state_dict().items()}
+    scores = iter([1.0, 0.5, 0.7])  # the start scores best
+    _, history = run(module, X, codes, max_epochs=2, score=lambda m: next(scores))
+    assert history.n_iter == 2
+    for name, value in module.state_dict().items():
+        torch.testing.assert_close(value, start[name])
+    assert module.anchor.weight.data_ptr() == anchor.data_ptr()
 
 
 def test_divergence_keeps_finite_weights_with_a_warning(problem, monkeypatch):
