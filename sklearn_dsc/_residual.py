@@ -168,10 +168,11 @@ def with_residual(maps, residual):
     weight, bias, share = residual
     scale = np.sqrt(share)
     for anchor_weight, anchor_bias in maps:
-        yield (
-            np.vstack([scale * anchor_weight, weight]),
-            np.concatenate([scale * anchor_bias, bias]),
-        )
+        # formed in place: the weights are as wide as the inputs
+        stacked = np.empty((len(anchor_weight) + len(weight), weight.shape[1]))
+        np.multiply(anchor_weight, scale, out=stacked[: len(anchor_weight)])
+        stacked[len(anchor_weight) :] = weight
+        yield stacked, np.concatenate([scale * anchor_bias, bias])
 
 
 def with_residual_embedding(embeddings, residual_embedding, share):
