@@ -66,12 +66,13 @@ from ._closed_form import (
 from ._pca import MAX_COVARIANCE_FEATURES, principal_directions, signed_eigh
 from ._residual import (
     residual_map,
+    residual_width,
     rows_residual_embedding,
     rows_residual_map,
     with_residual,
     with_residual_embedding,
 )
-from ._wording import choice, setting
+from ._wording import choice, counted, setting
 
 # The PCA and whitened anchors keep at most this many directions of the inputs.
 MAX_ANCHOR_WIDTH = 256
@@ -536,6 +537,35 @@ ANCHORS = {
         maths_from_moments=_class_directions_from_moments,
     ),
 }
+
+
+def residual_columns(init, width, n_features):
+    """How many of the ``width`` columns of an ``init`` anchor over
+    ``n_features`` inputs are the projection of the rest (``_residual``); 0
+    where it carries none. The PCA, whitened and PLDA anchors keep at most
+    ``min(MAX_ANCHOR_WIDTH, n_features)`` directions, so more columns mean
+    the projection is beside them. (Beyond 2**18 features, whose projection
+    is narrower than 256 columns, an anchor fitted on too few rows to keep
+    256 directions may carry it unseen here.)"""
+    if init not in ANCHORS or ANCHORS[init].maths is not _input_directions:
+        return 0
+    if width <= min(MAX_ANCHOR_WIDTH, n_features):
+        return 0
+    return residual_width(n_features)
+
+
+def residual_text(init, width, n_features):
+    """What ``residual_columns`` finds, as ``verbose`` adds it to the
+    anchor's settings: ``""`` where the anchor carries no projection."""
+    rest = residual_columns(init, width, n_features)
+    if not rest:
+        return ""
+    directions = width - rest
+    leave = "leaves" if directions == 1 else "leave"
+    return (
+        f", beside a random projection ({rest} columns) of what its "
+        f"{counted(directions, 'principal direction')} {leave} out"
+    )
 
 
 def uses_shrinkage(init):

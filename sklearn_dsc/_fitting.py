@@ -21,6 +21,7 @@ from ._anchors import (
     ClassMoments,
     anchor_maps,
     fitted_on_rows,
+    residual_text,
     uses_shrinkage,
 )
 from ._blocks import by_column_blocks
@@ -703,10 +704,18 @@ def _choose_anchor(X, codes, n_classes, held_out, run, moments):
 
 
 def _describe_start(result):
+    """``init`` and ``shrinkage`` of ``result`` (a ``FitResult`` or an
+    ``AnchorChoice``), and the projection of the rest beside its network's
+    anchor where it carries one."""
     pairs = [("init", result.init)]
     if result.shrinkage is not None:
         pairs.append(("shrinkage", result.shrinkage))
-    return setting_list(pairs)
+    anchor = getattr(getattr(result, "module", None), "anchor", None)
+    if anchor is None:
+        return setting_list(pairs)
+    return setting_list(pairs) + residual_text(
+        result.init, anchor.out_features, anchor.in_features
+    )
 
 
 def class_centroids(embeddings, codes, n_classes, previous=None):

@@ -9,6 +9,7 @@ from sklearn_dsc import DeepSpectralClusteringEmbedder, _residual
 from sklearn_dsc._anchors import (
     MAX_ANCHOR_WIDTH,
     anchor_maps,
+    residual_columns,
     whitened_anchors,
 )
 from sklearn_dsc._residual import (
@@ -136,17 +137,41 @@ def test_class_moments_project_the_rest_as_the_rows_do(sparse):
     assert all(weight.shape[0] == 8 + X.shape[1] for weight in weights)
 
 
-def test_a_default_fit_keeps_the_words_of_unseen_classes():
+def test_a_default_fit_keeps_the_words_of_unseen_classes(capsys):
     """400 training rows of 800 words, whose 256 principal directions hold
     92 % of the variance: the default fit's anchor carries the rest, and the
     unseen classes, told apart by words of their own, cluster as the inputs
-    do (at 0.03 with the directions alone)."""
+    do (at 0.03 with the directions alone). ``verbose`` says so."""
     X, y = words(n_classes=20, rows=40, shared=600, own_rate=2.0)
     seen = y < 10
-    model = DeepSpectralClusteringEmbedder(max_iter=5, random_state=0)
+    model = DeepSpectralClusteringEmbedder(max_iter=5, random_state=0, verbose=1)
     embedding = model.fit(X[seen], y[seen]).transform(X[~seen])
     assert embedding.shape[1] >= MAX_ANCHOR_WIDTH + RESIDUAL_WIDTH
     assert kmeans_nmi(embedding, y[~seen], random_state=0) > 0.9
+    said = capsys.readouterr().out
+    assert (
+        f"beside a random projection ({RESIDUAL_WIDTH} columns) of what its "
+        f"{MAX_ANCHOR_WIDTH} principal directions leave out" in said
+    )
+
+
+def test_residual_columns_are_read_from_the_anchors_width(monkeypatch):
+    """The columns of the projection of the rest, from an anchor's width:
+    every feature's where it is as wide as the inputs, none without it,
+    and none for the closed form, whose columns are the classes'."""
+    X, y = words()
+    candidates = [("pca", None), ("plda", 0.01), ("closed_form", None)]
+    widths = [len(weight) for weight, _ in anchor_maps(candidates, X, y, 0, 8)]
+    assert widths == [8 + X.shape[1], 8 + X.shape[1], 12]
+    found = [
+        residual_columns(init, width, X.shape[1])
+        for (init, _), width in zip(candidates, widths, strict=True)
+    ]
+    assert found == [X.shape[1], X.shape[1], 0]
+    assert residual_columns("closed_form", 300, 200) == 0  # 300 classes
+    monkeypatch.setattr(_residual, "RESIDUAL_SHARE", 0.0)
+    ((weight, _),) = anchor_maps([("pca", None)], X, y, 0, 8)
+    assert residual_columns("pca", len(weight), X.shape[1]) == 0
 
 
 def test_the_projection_narrows_on_very_wide_inputs():
