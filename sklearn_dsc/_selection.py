@@ -568,7 +568,7 @@ def choose_anchor(
 
     scores = None
     if len(by_mean) > 1 and len(candidates) > SHORTLIST:  # one: the tests decide
-        if moments is None:  # one pass: fitting the anchors again costs more
+        if moments is None:  # each set's anchors fitted once: ONE_PASS
             both = scores_of(candidates, _and(nearest_mean_nmi, kmeans), ONE_PASS)
             ranking, scores = _unzipped(both)
         else:
