@@ -65,7 +65,7 @@ from ._closed_form import (
 )
 from ._pca import MAX_COVARIANCE_FEATURES, principal_directions, signed_eigh
 from ._residual import (
-    residual_map,
+    residual_embedding,
     residual_width,
     rows_residual_embedding,
     rows_residual_map,
@@ -437,12 +437,17 @@ def _input_directions_from_moments(kept, candidates):
         for T in transforms
     )
     kept_variance = float(np.trace(kept.covariance))
-    residual = residual_map(kept.components, kept.mean, kept_variance, kept.total)
+    residual = residual_embedding(
+        kept.embedded,
+        kept.projected,
+        kept.components,
+        kept.mean,
+        kept_variance,
+        kept.total,
+    )
     if residual is None:
         return embeddings
-    weight, bias, share = residual
-    rest = dense(kept.embedded @ weight.T) + bias
-    return with_residual_embedding(embeddings, rest, share)
+    return with_residual_embedding(embeddings, *residual)
 
 
 def _class_directions_from_moments(kept, candidates):

@@ -95,6 +95,12 @@ def total_variance(X, mean):
     )
 
 
+def _holds_enough(kept_variance, total):
+    """Whether directions holding ``kept_variance`` of the ``total`` are
+    kept alone: at least ``RESIDUAL_SHARE`` of it, or nothing varies."""
+    return not total > 0 or kept_variance >= RESIDUAL_SHARE * total
+
+
 def residual_map(components, mean, kept_variance, total):
     """The projection of the rest as an affine map, ``(weight, bias)``, and
     the share of the variance in the ``components`` kept; ``None`` where they
@@ -105,7 +111,7 @@ def residual_map(components, mean, kept_variance, total):
     row onto what they leave out and divides by the root of ``total``: the
     map's expected spread on the training rows is the root of the share
     they leave."""
-    if not total > 0 or kept_variance >= RESIDUAL_SHARE * total:
+    if _holds_enough(kept_variance, total):
         return None
     weight = residual_projection(components.shape[1])
     along = weight @ components.T
@@ -123,7 +129,7 @@ def residual_embedding(rows, projected, components, mean, kept_variance, total):
     ``None``. ``projected`` are the rows less ``mean`` on the
     ``components``, at hand: the map's weight, as wide as the inputs, is
     never formed, and the rows are read once, by the projection."""
-    if not total > 0 or kept_variance >= RESIDUAL_SHARE * total:
+    if _holds_enough(kept_variance, total):
         return None
     projection = residual_projection(components.shape[1])
     along = projection @ components.T
