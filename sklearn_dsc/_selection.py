@@ -19,6 +19,7 @@ functions that take what they need and return what they chose:
 import dataclasses
 import itertools
 import math
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -821,8 +822,10 @@ class HeldOut:
         self.codes = codes
         classes, self._inverse = np.unique(codes, return_inverse=True)
         self.n_classes = len(classes)
-        # the last anchor met, and the rows' columns in it: an anchor is fixed
-        # while its head trains, and scored again after every epoch
+        # the last anchor met (a weak reference: a trial's anchor, up to 1,024
+        # x n_features, is freed before the kept network's is formed), and
+        # the rows' columns in it: an anchor is fixed while its head trains,
+        # and scored again after every epoch
         self._anchor = self._anchor_columns = self._anchor_to_means = None
         self.device = device
         self.kmeans_seed = kmeans_seed
@@ -875,8 +878,8 @@ class HeldOut:
         in the anchored ``module``, embedded on ``device``; the anchor's are
         embedded once while the anchor stays the same."""
         module = module.to(self.device)
-        if module.anchor is not self._anchor:
-            self._anchor = module.anchor
+        if self._anchor is None or self._anchor() is not module.anchor:
+            self._anchor = weakref.ref(module.anchor)
             self._anchor_columns = embed(module.anchor, self.X, self.device)
             self._anchor_to_means = None
         head = embed(module.head, self.X, self.device)

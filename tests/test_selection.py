@@ -3,6 +3,7 @@
 import dataclasses
 import math
 import re
+import weakref
 
 import numpy as np
 import pytest
@@ -653,6 +654,32 @@ def test_held_out_rows_are_embedded_by_an_anchor_once_and_by_its_head_each_time(
     before = len(anchor_calls)
     assert held_out.rank(other) == pytest.approx(expected(other))
     assert anchor_calls[before] == 1
+
+
+def test_held_out_rows_keep_no_anchor_alive():
+    """The anchor whose columns are kept is freed with its network (a
+    trial's anchor may be 1,024 x n_features), and a new one is embedded."""
+    X, codes = informative_and_noise(n_classes=_selection.EPOCH_SELECTION_CLASSES)
+    held_out = HeldOut(X, codes, torch.device("cpu"), 0, whole_classes=True)
+
+    def anchored(rows):
+        module = build_anchored(
+            np.eye(24)[rows], np.zeros(8), build_mlp(24, (8,), 4, "relu", 0)
+        )
+        module.head_scale.fill_(0.5)
+        return module
+
+    module = anchored(slice(4, 12))
+    held_out.rank(module)
+    anchor = weakref.ref(module.anchor)
+    del module
+    assert anchor() is None
+    # the anchor met next is embedded, even where it takes the freed one's place
+    other = anchored(slice(12, 20))
+    assert held_out.rank(other) == pytest.approx(held_out.rank(anchored(slice(12, 20))))
+    assert held_out.score(other) == pytest.approx(
+        kmeans_nmi(embed(other, X, "cpu"), codes, random_state=0, n_init=3)
+    )
 
 
 @pytest.mark.parametrize("whole_classes", [True, False])
