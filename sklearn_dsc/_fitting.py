@@ -472,7 +472,14 @@ def _choose_try_and_decide(X, codes, n_classes, train_part, held_out, run, momen
     trial = start(*train_part, run, init, shrinkage, anchors=trial_anchors)
     evidence = _trial(trial, train_part, held_out, run, init)
     choice = decide(evidence)
-    result = _apply(choice, trial, X, codes, run, init, shrinkage, refit_anchors)
+    anchor_weight = getattr(trial.module, "anchor_weight", None)
+    if choice.keep != TRIAL:
+        # the trial's anchor (up to 1,024 x n_features) is freed before the
+        # kept network's is formed: only its anchor weight is carried over
+        trial = None
+    result = _apply(
+        choice, trial, anchor_weight, X, codes, run, init, shrinkage, refit_anchors
+    )
     result.history.validation_scores = evidence.scores
     result.history.best_validation_score = max(evidence.scores)
     result.history.validation_metric = evidence.metric
@@ -576,9 +583,11 @@ def _train_on(trial, train_part, held_out, run, max_epochs):
     return kept + trial.history.validation_scores[1:], outcome
 
 
-def _apply(choice, trial, X, codes, run, init, shrinkage, anchors=None):
-    """The network that ``choice`` keeps, with the warnings it calls for
-    (``anchors`` as in ``start``)."""
+def _apply(choice, trial, anchor_weight, X, codes, run, init, shrinkage, anchors=None):
+    """The network that ``choice`` keeps, with the warnings it calls for:
+    the ``trial``, or a fresh start on every class (``anchors`` as in
+    ``start``), which a refit trains and gives the trial's ``anchor_weight``
+    (``None`` where the trial has none)."""
     settings = run.settings
     if choice.warn_untrained_random:
         _warn_untrained_random(choice.evidence.scores)
@@ -592,8 +601,8 @@ def _apply(choice, trial, X, codes, run, init, shrinkage, anchors=None):
             )
             schedule = Schedule(choice.refit_epochs)
             _train(result, X, codes, run, schedule, _ENDED, "refit on every class")
-            if hasattr(trial.module, "anchor_weight"):
-                result.module.anchor_weight.copy_(trial.module.anchor_weight)
+            if anchor_weight is not None:
+                result.module.anchor_weight.copy_(anchor_weight)
     if choice.warn_max_iter:
         warn_outcome(Outcome.MAX_ITER, result.history, settings.training)
     return result

@@ -1,6 +1,7 @@
 """Fitting: starting networks, the fit strategies and class centroids."""
 
 import dataclasses
+import weakref
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import threadpoolctl
 import torch
 from sklearn.datasets import load_digits
 
-from sklearn_dsc import DeepSpectralClusteringEmbedder, _selection
+from sklearn_dsc import DeepSpectralClusteringEmbedder, _fitting, _selection
 from sklearn_dsc._fitting import (
     Run,
     Settings,
@@ -311,6 +312,50 @@ def test_a_head_within_the_margin_leaves_the_anchor_fitted_on_every_class(
     assert result.history.validation_scores == [0.6, 0.61, 0.615, 0.605]
     anchor_alone = start(X, codes, run(), "pca")
     assert result.module.anchor.weight.shape == anchor_alone.module.anchor.weight.shape
+
+
+class WeighingHeldOut(ScriptedHeldOut):
+    """Scripted held-out classes that choose the anchor weight 0.5 and keep
+    a weak reference to the network they chose it for: the trial."""
+
+    def choose_anchor_weight(self, module):
+        super().choose_anchor_weight(module)
+        module.anchor_weight.fill_(0.5)
+        self.trial = weakref.ref(module)
+
+
+@pytest.mark.parametrize(
+    ("script", "refit"),
+    [([0.5, 0.55, 0.6, 0.58], True), ([0.6, 0.5, 0.55, 0.52], False)],
+)
+def test_the_trial_is_freed_before_the_kept_network_is_formed(
+    many_classes, monkeypatch, script, refit
+):
+    """Its anchor may be 1,024 x n_features: the network kept is formed
+    after it is gone, a refit at the anchor weight chosen on it."""
+    X, codes, train_part, held_codes = many_classes
+    held_out = WeighingHeldOut(held_codes, script)
+    formed, trial_alive = [], []
+
+    def recording_start(*args, **kwargs):
+        trial_alive.append(bool(formed) and formed[0]() is not None)
+        result = start(*args, **kwargs)
+        formed.append(weakref.ref(result.module))
+        return result
+
+    monkeypatch.setattr(_fitting, "start", recording_start)
+    result = _fit_on_held_out_classes(
+        X, codes, 30, train_part, held_out, run(init="pca", max_iter=3)
+    )
+    assert trial_alive == [False, False]  # none before the trial; it, before the kept
+    assert formed[0]() is None
+    assert result.module is formed[1]()
+    assert held_out.weight_chosen is refit
+    if refit:
+        assert result.module.anchor_weight.item() == 0.5
+        assert result.history.n_iter == 2
+    else:
+        assert result.module.head_scale.item() == 0
 
 
 @pytest.mark.parametrize(
