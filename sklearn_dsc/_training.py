@@ -132,7 +132,10 @@ def make_optimizer(module, settings, state=None):
         optimizer = torch.optim.AdamW(parameters, **hyperparameters)
     if state is not None:
         fused = optimizer.defaults["fused"]
-        optimizer.load_state_dict(state)
+        # a copy: torch keeps the tensors already of the parameters' device
+        # and dtype, and each step would change the estimator's stored state
+        # in place, which a call that fails must leave as it was
+        optimizer.load_state_dict(map_optimizer_tensors(state, torch.clone))
         for group in optimizer.param_groups:  # set_params takes effect
             group["lr"] = settings.learning_rate
             group["weight_decay"] = settings.weight_decay

@@ -66,6 +66,24 @@ def test_failed_refit_keeps_the_previous_model(blobs, warm_start):
     assert estimator.loss_curve_ == attributes["loss_curve_"]
 
 
+def test_a_failed_partial_fit_leaves_the_optimizer_as_it_was(blobs):
+    """A chunk that fails after its step leaves the optimizer's state as it
+    was: the next chunk gives what it gives without the failure."""
+    X, y = blobs
+
+    def fitted():
+        return model(init="random", early_stopping=False).fit(X, y)
+
+    failed, clean = fitted(), fitted()
+    failed.set_params(callback=raise_at_epoch(failed.n_iter_ + 1))
+    with pytest.raises(Boom):
+        failed.partial_fit(X, y)
+    failed.set_params(callback=None)
+    for estimator in (failed, clean):
+        estimator.partial_fit(X, y)
+    np.testing.assert_array_equal(failed.transform(X), clean.transform(X))
+
+
 def test_interrupt_outside_the_epochs_restores_the_estimator(monkeypatch):
     # 8 classes: sets of held-out classes keep enough to compare anchors
     X, y = make_blobs(n_samples=240, centers=8, n_features=6, random_state=0)
