@@ -590,7 +590,10 @@ class Patience:
 
 
 def optimizer_state_on_cpu(optimizer):
-    """The optimizer's state dict with every tensor copied to the CPU."""
+    """The state dict of an ``optimizer`` that steps no more, with every
+    tensor on the CPU: those there already are its own, not copied (twice
+    the trained weights, which on hashed text features of 2^20 columns are
+    1 GiB a layer of 256 units)."""
     return map_optimizer_tensors(
-        optimizer.state_dict(), lambda value: value.detach().to("cpu", copy=True)
+        optimizer.state_dict(), lambda value: value.detach().to("cpu")
     )

@@ -18,6 +18,7 @@ from sklearn_dsc._training import (
     TrainingSettings,
     make_optimizer,
     make_sampler,
+    optimizer_state_on_cpu,
     snapshot,
     train,
     train_chunk,
@@ -175,6 +176,21 @@ def test_snapshots_share_the_frozen_anchor_and_copy_what_trains(problem):
     for name, value in module.state_dict().items():
         torch.testing.assert_close(value, start[name])
     assert module.anchor.weight.data_ptr() == anchor.data_ptr()
+
+
+def test_the_state_kept_of_an_optimizer_on_the_cpu_is_its_own():
+    """An optimizer that steps no more leaves its state on the CPU as it
+    is (twice the trained weights), not a copy."""
+    module = build_mlp(24, (8,), 4, "relu", seed=0)
+    optimizer = torch.optim.AdamW(module.parameters())
+    module(torch.ones(3, 24)).sum().backward()
+    optimizer.step()
+    kept = optimizer_state_on_cpu(optimizer)
+    for index, values in optimizer.state_dict()["state"].items():
+        assert values.keys() == kept["state"][index].keys()
+        for key, value in values.items():
+            assert kept["state"][index][key].data_ptr() == value.data_ptr(), key
+    assert all(values["step"] == 1 for values in kept["state"].values())
 
 
 def test_divergence_keeps_finite_weights_with_a_warning(problem, monkeypatch):
