@@ -450,6 +450,16 @@ def test_bench_sparse_compares_principal_directions_with_arpack(capsys):
     assert "\n| 300x5000 |" in out
 
 
+def test_bench_sparse_can_measure_the_fit_alone(capsys):
+    import bench_sparse
+
+    bench_sparse.main(["--shapes", "300x5000", "--fit-only"])
+    out = capsys.readouterr().out
+    assert "arpack" not in out
+    assert "| rows x features | default fit | peak growth | one D x D matrix |" in out
+    assert "\n| 300x5000 | " in out
+
+
 def test_bench_fit_time_fits_both_code_bases_side_by_side(capsys):
     import bench_fit_time
 
