@@ -473,13 +473,10 @@ def _choose_try_and_decide(X, codes, n_classes, train_part, held_out, run, momen
     evidence = _trial(trial, train_part, held_out, run, init)
     choice = decide(evidence)
     anchor_weight = getattr(trial.module, "anchor_weight", None)
-    if choice.keep != TRIAL:
-        # the trial's anchor (up to 1,024 x n_features) is freed before the
-        # kept network's is formed: only its anchor weight is carried over
-        trial = None
-    result = _apply(
-        choice, trial, anchor_weight, X, codes, run, init, shrinkage, refit_anchors
-    )
+    # the trial's anchor (up to 1,024 x n_features) is freed before the kept
+    # network's is formed: only its anchor weight is carried over
+    trial = trial if choice.keep == TRIAL else None
+    result = _apply(choice, trial, anchor_weight, X, codes, run, anchor, refit_anchors)
     result.history.validation_scores = evidence.scores
     result.history.best_validation_score = max(evidence.scores)
     result.history.validation_metric = evidence.metric
@@ -583,18 +580,19 @@ def _train_on(trial, train_part, held_out, run, max_epochs):
     return kept + trial.history.validation_scores[1:], outcome
 
 
-def _apply(choice, trial, anchor_weight, X, codes, run, init, shrinkage, anchors=None):
+def _apply(choice, trial, anchor_weight, X, codes, run, anchor, anchors=None):
     """The network that ``choice`` keeps, with the warnings it calls for:
-    the ``trial``, or a fresh start on every class (``anchors`` as in
-    ``start``), which a refit trains and gives the trial's ``anchor_weight``
-    (``None`` where the trial has none)."""
+    the ``trial``, or a fresh start of the ``anchor`` chosen (an
+    ``AnchorChoice``) on every class (``anchors`` as in ``start``), which a
+    refit trains and gives the trial's ``anchor_weight`` (``None`` where the
+    trial has none)."""
     settings = run.settings
     if choice.warn_untrained_random:
         _warn_untrained_random(choice.evidence.scores)
     if choice.keep == TRIAL:
         result = trial
     else:
-        result = start(X, codes, run, init, shrinkage, anchors=anchors)
+        result = start(X, codes, run, anchor.init, anchor.shrinkage, anchors=anchors)
         if choice.keep == REFIT:
             run.report(
                 f"refit on every class for {counted(choice.refit_epochs, 'epoch')}"
