@@ -1,6 +1,7 @@
 """Checks of the training data beyond scikit-learn's ``validate_data``: each
 names what it found, so that the message points at the problem."""
 
+import datetime
 import sys
 import typing
 from numbers import Number
@@ -39,21 +40,38 @@ def is_constant(X):
     return bool(np.all(low == high))
 
 
+# Values of dates, times and durations, in object columns
+_TIMES = (
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    np.datetime64,
+    np.timedelta64,
+)
+
+
 def check_numeric_frame(X):
     """Name a data frame's columns that are not numbers, which NumPy's
     conversion error does not ("could not convert string to float")."""
     columns, dtypes = getattr(X, "columns", None), getattr(X, "dtypes", None)
     if columns is None or dtypes is None:
         return
-    bad, example = [], None
+    bad, example, times = [], None, []
     for name, dtype in zip(columns, dtypes, strict=True):
-        if getattr(dtype, "kind", "O") in "biuf":
+        kind = getattr(dtype, "kind", "O")
+        if kind in "biuf":
+            continue
+        if kind in "mM":  # dates and durations: no category to encode
+            times.append(repr(name))
             continue
         values = np.asarray(X[name], dtype=object)
         for value in values:
             try:
                 float(value)
             except (TypeError, ValueError):
+                if isinstance(value, _TIMES):
+                    times.append(repr(name))
+                    break
                 bad.append(repr(name))
                 example = value if example is None else example
                 break
@@ -65,6 +83,14 @@ def check_numeric_frame(X):
             f"X has non-numeric {columns} {', '.join(bad)} (e.g. {example!r}{where}): "
             f"encode {them} as numbers (for example with OneHotEncoder in a "
             f"ColumnTransformer) or drop {them}."
+        )
+    if times:
+        one = len(times) == 1
+        columns, them = ("column", "it") if one else ("columns", "them")
+        raise ValueError(
+            f"X has date or time {columns} {', '.join(times)}: turn {them} into "
+            f"numbers that carry what matters (a year, a month, a duration in "
+            f"seconds) or drop {them}."
         )
 
 

@@ -1,3 +1,4 @@
+import datetime
 import io
 import pickle
 import re
@@ -1240,6 +1241,25 @@ def test_a_frame_with_a_text_column_is_refused_naming_the_column(blobs):
     estimator = fast(max_iter=1).fit(frame.drop(columns="colour"), y)
     with pytest.raises(ValueError, match="'colour'"):
         estimator.transform(frame)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.date_range("2020-01-01", periods=40, tz="UTC"),
+        pd.to_timedelta(np.arange(40), unit="s"),
+        [datetime.date(2020, 1, 1) + datetime.timedelta(days=i) for i in range(40)],
+    ],
+    ids=["datetime64", "timedelta64", "date objects"],
+)
+def test_a_frame_with_a_date_column_is_told_to_make_numbers_of_it(blobs, column):
+    """Dates are not categories: the message does not suggest one-hot codes."""
+    X, y = blobs
+    frame = pd.DataFrame(X[:40], columns=[f"f{i}" for i in range(6)])
+    frame["when"] = column
+    with pytest.raises(ValueError, match="date or time column 'when'") as raised:
+        fast().fit(frame, y[:40])
+    assert "OneHotEncoder" not in str(raised.value)
 
 
 def test_classes_of_a_single_row_are_named(blobs):
