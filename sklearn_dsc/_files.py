@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._validation import first_non_finite, is_missing
 from ._wording import alternatives, listed
@@ -28,6 +29,8 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 # identifiers beside the numbers
 TABLE_SUFFIXES = (".csv", *PARQUET_SUFFIXES)
 MATRIX_SUFFIXES = (*TABLE_SUFFIXES, ".npy")
+# The arrays of a file that scipy.sparse.save_npz writes
+SPARSE_ARRAYS = {"format", "shape", "data"}
 
 
 class DataError(ValueError):
@@ -105,7 +108,9 @@ def read_table(
     those, and are returned in that order. A CSV file's delimiter is
     ``sep``, or detected among ``,;`` tab and ``|``; its numbers are written
     with the decimal mark ``decimal`` (``"."`` or ``","``). An ``.npz`` file holds
-    arrays ``X`` (and ``y`` for the labels); its features have no names.
+    arrays ``X`` (and ``y`` for the labels), or the sparse matrix that
+    ``scipy.sparse.save_npz`` writes (features without labels, as CSR); its
+    features have no names.
     ``target_option`` and ``id_option`` are the command-line options that
     name the label column and the identifiers, for the messages that suggest
     them.
@@ -318,6 +323,8 @@ def _read_npz(path, target, require_target):
         )
     try:
         with np.load(path, allow_pickle=False) as arrays:
+            if "X" not in arrays and set(arrays) >= SPARSE_ARRAYS:
+                return _read_sparse_npz(path, require_target)
             if "X" not in arrays:
                 raise DataError(
                     f"{path}: no array 'X'; it holds {listed(list(arrays), repr)}"
@@ -403,6 +410,23 @@ def _cell(value, decimal="."):
             return "nan"
         return text if decimal == "." else text.replace(decimal, ".")
     return value
+
+
+def _read_sparse_npz(path, require_target):
+    """The matrix of a file of ``scipy.sparse.save_npz``, as CSR float64: a
+    file without labels."""
+    if require_target:
+        raise DataError(
+            f"{path} holds a SciPy sparse matrix (scipy.sparse.save_npz) and no "
+            "labels: save X, dense, and its labels y with numpy.savez, or use "
+            "the estimator in Python, where it takes sparse matrices"
+        )
+    X = sp.load_npz(path)
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{path}: X must be numeric, its dtype is {X.dtype}")
+    features = X.tocsr().astype(np.float64)
+    _check_finite(path, features, [f"column {j}" for j in range(X.shape[1])])
+    return Table(features, None)
 
 
 def _check_finite(path, features, column_names):

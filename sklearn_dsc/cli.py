@@ -2,10 +2,10 @@
 
 Data files are CSV or Parquet with a header (the label column named by
 ``--target``, every other column a feature), or ``.npz`` with arrays ``X`` and
-``y``. Models are the files of ``sklearn_dsc.save``. Errors print one line
-and exit with status 1 (``--debug`` shows the traceback); a closed standard
-output (``| head``) ends a command with status 1 quietly; outputs are written
-atomically.
+``y`` (or the sparse ``X`` of ``scipy.sparse.save_npz``). Models are the files
+of ``sklearn_dsc.save``. Errors print one line and exit with status 1
+(``--debug`` shows the traceback); a closed standard output (``| head``) ends a
+command with status 1 quietly; outputs are written atomically.
 """
 
 import argparse

@@ -4,6 +4,7 @@ data in the model's columns, and the problems they name."""
 import json
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from sklearn_dsc import load
@@ -217,6 +218,17 @@ def test_feature_columns_differ_from_the_model(digit_files, digit_model, tmp_pat
         message="10 feature columns, the model takes 64",
     )
     assert not (tmp_path / "z.npy").exists()
+
+
+def test_a_sparse_npz_file_embeds_as_its_dense_rows(digit_files, digit_model, tmp_path):
+    X = np.load(digit_files / "unseen.npz")["X"]
+    sp.save_npz(tmp_path / "sparse.npz", sp.csr_matrix(X))
+    for data, out in [(digit_files / "unseen.npz", "dense"), ("sparse.npz", "sparse")]:
+        ok("transform", digit_model, tmp_path / data, "-o", tmp_path / f"{out}.npy")
+    np.testing.assert_allclose(
+        np.load(tmp_path / "sparse.npy"), np.load(tmp_path / "dense.npy"), atol=1e-6
+    )
+    fails("evaluate", digit_model, tmp_path / "sparse.npz", message="and no labels")
 
 
 def test_foreign_and_truncated_model_files(digit_files, digit_model, tmp_path):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from sklearn_dsc._files import (
     DataError,
@@ -97,6 +98,25 @@ def test_npz_table(tmp_path):
     table = read_table(path, target="y")
     np.testing.assert_array_equal(table.features, np.eye(3))
     assert table.target.tolist() == [0, 1, 1]
+
+
+def test_a_sparse_npz_file_is_read_as_features_without_labels(tmp_path):
+    path = tmp_path / "sparse.npz"
+    X = sp.random(5, 7, density=0.3, format="csc", random_state=0, dtype=np.float32)
+    sp.save_npz(path, X)
+    table = read_table(path)
+    assert sp.issparse(table.features)
+    assert table.features.format == "csr"
+    assert table.features.dtype == np.float64
+    np.testing.assert_array_equal(table.features.toarray(), X.toarray())
+    assert table.target is None
+    assert table.feature_names is None
+    with pytest.raises(DataError, match=r"scipy.sparse.save_npz\) and no labels"):
+        read_table(path, require_target=True)
+    X.data[1] = np.nan
+    sp.save_npz(path, X)
+    with pytest.raises(DataError, match="1 missing or NaN feature cells"):
+        read_table(path)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".npy"])
