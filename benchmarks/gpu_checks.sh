@@ -20,7 +20,10 @@
 #      benchmarks/install_data.sh makes);
 #   6. benchmarks/bench_conv_layout.py --device cuda: the conv network's
 #      weights channels first or last (channels last, the default, was
-#      measured on the CPU only);
+#      measured on the CPU only), and benchmarks/bench_sparse_layout.py
+#      --device cuda: sparse rows through the first layer's weight as torch
+#      lays it out or through a contiguous copy of its transpose (the
+#      embedding's choice, measured on the CPU only);
 #   7. on every CPU core of the machine, what was measured on 2 cores only:
 #      benchmarks/bench_inference_batch.py (whether 64 rows a call still
 #      beat 4,096 for the conv network where many threads share a call),
@@ -87,6 +90,7 @@ else
     echo "== bench_devices: skipped, benchmarks/.data/glyphs.npz is missing"
 fi
 step conv_layout "$PYTHON" benchmarks/bench_conv_layout.py --device cuda
+step sparse_layout "$PYTHON" benchmarks/bench_sparse_layout.py --device cuda
 step inference_batch "$PYTHON" benchmarks/bench_inference_batch.py
 if [ -f benchmarks/.data/gcide.npz ] && [ -f benchmarks/.data/glyphs.npz ]; then
     step fit_time_blas "$PYTHON" benchmarks/bench_fit_time.py \

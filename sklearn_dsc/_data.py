@@ -13,6 +13,7 @@ import scipy.sparse as sp
 import torch
 
 from ._loss_algebra import full_precision
+from ._networks import sparse_inference
 from ._warnings import warn
 from ._wording import alternatives, choice, in_python, setting
 
@@ -258,6 +259,12 @@ def inference_batch_size(module, device):
     return INFERENCE_BATCH_SIZE
 
 
+def for_sparse_rows(module, sparse):
+    """``sparse_inference(module)`` where the rows are ``sparse``; nothing
+    for dense rows, which read the weights as torch lays them out."""
+    return sparse_inference(module) if sparse else contextlib.nullcontext()
+
+
 def embed(module, X, device, batch_size=None, dtype=torch.float32):
     """``module(X)`` as an ndarray, computed in batches without gradients.
 
@@ -271,7 +278,7 @@ def embed(module, X, device, batch_size=None, dtype=torch.float32):
     numpy_dtype = torch.empty((), dtype=dtype).numpy().dtype
     n_samples = X.shape[0]
     outputs = None
-    with torch.no_grad():
+    with torch.no_grad(), for_sparse_rows(module, sp.issparse(X)):
         for start in range(0, n_samples, batch_size):
             stop = min(start + batch_size, n_samples)
             if sp.issparse(X):

@@ -20,7 +20,12 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from ._data import INFERENCE_BATCH_SIZE, TensorData, inference_batch_size
+from ._data import (
+    INFERENCE_BATCH_SIZE,
+    TensorData,
+    for_sparse_rows,
+    inference_batch_size,
+)
 from ._fitted_state import map_optimizer_tensors
 from ._large_batch import chunked_backward, model_buffers
 from ._loss import NonFiniteEmbeddingsError, spectral_clustering_loss
@@ -504,7 +509,7 @@ def calibrate_head(module, data, n_rows=INFERENCE_BATCH_SIZE):
         np.linspace(0, len(data) - 1, min(n_rows, len(data)), dtype=int)
     )
     module.head.eval()
-    with torch.no_grad():
+    with torch.no_grad(), for_sparse_rows(module.head, data.sparse):
         outputs = torch.cat(list(_batch_outputs(module.head, data, indices))).double()
         spread = (outputs - outputs.mean(dim=0)).square().sum(dim=1).mean().sqrt()
     module.head_scale.fill_(1.0 / spread.item() if spread > 0 else 0.0)

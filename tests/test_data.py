@@ -70,6 +70,21 @@ def test_embed_in_batches_matches_one_pass(sparse, dtype):
     np.testing.assert_allclose(found, expected, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_embed_reads_sparse_rows_through_a_copy_of_the_weight(sparse):
+    """Sparse rows are embedded through the contiguous copy of ``weight.T``
+    that ``sparse_inference`` makes, dense rows through the weight; no copy
+    outlives the call."""
+    module = sparse_linear(torch.nn.Linear(4, 3))
+    seen = []
+    module.register_forward_hook(lambda m, i, o: seen.append(m._transposed))
+    X = np.abs(np.random.RandomState(0).normal(size=(9, 4)))
+    _data.embed(module, sp.csr_matrix(X) if sparse else X, torch.device("cpu"), 4)
+    assert len(seen) == 3
+    assert all((copy is not None) == sparse for copy in seen)
+    assert module._transposed is None
+
+
 def sparse_linear(linear):
     from sklearn_dsc._networks import SparseInputLinear
 

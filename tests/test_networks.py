@@ -24,6 +24,7 @@ from sklearn_dsc._networks import (
     input_scale,
     input_spread,
     scale_inputs,
+    sparse_inference,
 )
 
 
@@ -217,6 +218,38 @@ def test_sparse_batches_give_the_dense_result():
     X[X < 0] = 0
     torch.testing.assert_close(module(X.to_sparse()), module(X))
     assert isinstance(module, MLP)
+
+
+def test_sparse_inference_reads_a_contiguous_copy_for_the_same_outputs():
+    """Within the block, sparse rows read a copy of ``weight.T`` laid out
+    input-major, without gradients only; outside it, torch's strided view."""
+    module = build_mlp(50, (8,), 3, "relu", seed=0)
+    layer = module[0]
+    X = torch.relu(torch.randn(20, 50)).to_sparse()
+    with torch.no_grad():
+        strided = module(X)
+    assert not layer._transposed_weight().is_contiguous()
+    with sparse_inference(module):
+        with torch.no_grad():
+            copied = module(X)
+            transposed = layer._transposed_weight()
+            assert transposed.is_contiguous()
+            assert torch.equal(transposed, layer.weight.T)
+        # training reads the parameter itself, for its gradient
+        assert layer._transposed_weight().grad_fn is not None
+    assert torch.equal(copied, strided)
+    assert layer._transposed is None  # nothing left to pickle
+
+
+def test_sparse_inference_never_reads_a_stale_copy():
+    module = build_mlp(6, (), 2, "relu", seed=0)
+    layer = module[0]
+    X = torch.eye(6).to_sparse()
+    with sparse_inference(module), torch.no_grad():
+        layer.weight.mul_(2.0)  # as an optimizer step changes it
+        torch.testing.assert_close(module(X), module(X.to_dense()))
+        layer.weight = torch.nn.Parameter(torch.ones(2, 6))  # replaced
+        torch.testing.assert_close(module(X), torch.ones(6, 2) + layer.bias)
 
 
 def test_conv_net_reshapes_rows_into_images():

@@ -4,10 +4,12 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_dsc import _training
+from sklearn_dsc._data import TensorData
 from sklearn_dsc._networks import build_anchored, build_mlp
 from sklearn_dsc._training import (
     History,
@@ -228,6 +230,25 @@ def test_train_chunk_continues_the_optimizer(problem):
     steps = [state["step"] for state in history.optimizer_state["state"].values()]
     assert all(float(step) == 2 * 3 for step in steps)  # 3 batches an epoch
     assert module.head_scale.item() > 0  # the head was calibrated
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_the_head_is_calibrated_through_a_copy_of_its_weight_on_sparse_rows(
+    problem, sparse
+):
+    """As ``embed`` does: the same scale, read faster from sparse rows."""
+    X = problem[0]
+    module = anchored()
+    seen = []
+    module.head[0].register_forward_hook(lambda m, i, o: seen.append(m._transposed))
+    rows = sp.csr_matrix(np.maximum(X, 0)) if sparse else np.maximum(X, 0)
+    _training.calibrate_head(module, TensorData(rows, CPU))
+    assert seen
+    assert all((copy is not None) == sparse for copy in seen)
+    assert module.head[0]._transposed is None
+    scale = module.head_scale.item()
+    _training.calibrate_head(module, TensorData(np.maximum(X, 0), CPU))
+    assert module.head_scale.item() == pytest.approx(scale, rel=1e-6)
 
 
 def test_the_head_is_scaled_where_its_scale_is_read(problem, monkeypatch):

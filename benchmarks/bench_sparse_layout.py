@@ -1,0 +1,177 @@
+"""Sparse rows through the first layer: the weight's two layouts, side by side.
+
+torch keeps a linear layer's ``out x in`` weight output-major, so a sparse
+row times ``weight.T`` reads, for each stored value, a column strided by
+``in_features``. Input-major (``weight.T`` contiguous), it reads a row.
+``SparseInputLinear``, the first layer of the MLP and of the anchor, keeps
+torch's layout for training and reads a contiguous copy of ``weight.T``
+where it embeds sparse rows (``sparse_inference``). This measures both
+choices on an MLP of the default hidden layer (256 wide; 64 outputs), built
+from one seed, alternating the arms in one run:
+
+- a training step as the estimator takes it (forward, the spectral
+  clustering loss, backward and a fused AdamW step, on a batch of 256 rows
+  of 16 classes), the weight output-major or input-major;
+- the embedding of ``--rows`` rows in batches of ``inference_batch_size``
+  rows without gradients, through the strided view or the copy (the copy
+  made within the timing).
+
+on sparse rows of about 100 stored values of 30,000, 100,000 and 2^18
+columns (``--widths``), and on dense rows of 1,024 columns. It prints the
+best of ``--repeats`` for each, the ratios, and the largest difference
+between the two embeddings.
+
+    python benchmarks/bench_sparse_layout.py --threads 2
+    python benchmarks/bench_sparse_layout.py --device cuda
+"""
+
+import argparse
+import contextlib
+import time
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from bench_loss import synchronize
+from threads import run_with_threads
+
+from sklearn_dsc import spectral_clustering_loss
+from sklearn_dsc._data import inference_batch_size, sparse_rows
+from sklearn_dsc._networks import build_mlp, sparse_inference
+
+# Columns of the sparse rows (--widths) and their stored values a row, and
+# the columns of the dense rows
+WIDTHS = (30_000, 100_000, 2**18)
+STORED = 100
+DENSE_WIDTH = 1024
+HIDDEN, OUTPUTS = (256,), 64
+BATCH = 256
+CLASSES = 16
+
+
+def rows(n_rows, n_columns, stored, seed):
+    """``n_rows`` CSR rows of ``stored`` random values each in ``n_columns``
+    columns, or dense rows for ``stored=None`` (float32)."""
+    rng = np.random.RandomState(seed)
+    if stored is None:
+        return rng.rand(n_rows, n_columns).astype(np.float32)
+    columns = rng.randint(n_columns, size=n_rows * stored)
+    starts = np.arange(0, n_rows * stored + 1, stored)
+    values = rng.rand(n_rows * stored).astype(np.float32)
+    matrix = sp.csr_matrix((values, columns, starts), (n_rows, n_columns))
+    matrix.sum_duplicates()
+    return matrix
+
+
+def network(n_columns, input_major, device):
+    """The MLP of ``n_columns`` inputs from seed 0, its first weight laid out
+    input-major or as torch lays it out."""
+    module = build_mlp(n_columns, HIDDEN, OUTPUTS, "relu", seed=0)
+    if input_major:
+        weight = module[0].weight.detach()
+        module[0].weight = torch.nn.Parameter(weight.T.contiguous().T)
+    return module.to(device)
+
+
+def batch_of(X, indices, device):
+    if sp.issparse(X):
+        return sparse_rows(X, indices, device)
+    return torch.from_numpy(X[indices]).to(device)
+
+
+def training_step(module, batch, labels, optimizer):
+    optimizer.zero_grad()
+    spectral_clustering_loss(module(batch), labels).backward()
+    optimizer.step()
+
+
+def embedding(module, X, device, copy):
+    """``module`` on the rows of ``X`` in inference batches, through a copy
+    of the first weight's transpose or its strided view."""
+    size = inference_batch_size(module, device)
+    chunks = np.array_split(np.arange(X.shape[0]), range(size, X.shape[0], size))
+    layout = sparse_inference(module) if copy else contextlib.nullcontext()
+    with torch.no_grad(), layout:
+        return torch.cat([module(batch_of(X, chunk, device)) for chunk in chunks])
+
+
+def timed(function, device):
+    synchronize(device)
+    start = time.perf_counter()
+    result = function()
+    synchronize(device)
+    return time.perf_counter() - start, result
+
+
+def measure(n_columns, stored, device, n_rows, repeats):
+    """Best seconds ``{arm: s}`` of the steps and embeddings, and the largest
+    difference between the two embeddings."""
+    device = torch.device(device)
+    batch = batch_of(rows(BATCH, n_columns, stored, seed=0), np.arange(BATCH), device)
+    labels = (torch.arange(BATCH) % CLASSES).to(device)
+    X = rows(n_rows, n_columns, stored, seed=1)
+    steps = {}
+    for layout in ("output-major", "input-major"):
+        module = network(n_columns, layout == "input-major", device)
+        optimizer = torch.optim.AdamW(module.parameters(), fused=True)
+        training_step(module, batch, labels, optimizer)  # warm-up
+        steps[layout] = (module, optimizer)
+    fixed = network(n_columns, False, device).eval()
+    best = dict.fromkeys([*steps, "strided", "copy"], float("inf"))
+    outputs = {}
+    for _ in range(repeats):
+        for layout, (module, optimizer) in steps.items():
+            seconds, _ = timed(
+                lambda m=module, o=optimizer: training_step(m, batch, labels, o), device
+            )
+            best[layout] = min(best[layout], seconds)
+        for arm in ("strided", "copy"):
+            seconds, outputs[arm] = timed(
+                lambda a=arm: embedding(fixed, X, device, a == "copy"), device
+            )
+            best[arm] = min(best[arm], seconds)
+    difference = float((outputs["copy"] - outputs["strided"]).abs().max())
+    return best, difference
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--widths", type=int, nargs="+", default=WIDTHS, help="sparse rows' columns"
+    )
+    parser.add_argument("--rows", type=int, default=4096, help="rows embedded")
+    parser.add_argument("--repeats", type=int, default=5)
+    run_with_threads(parser, run, argv)
+
+
+def run(args):
+    """Print the table of every input."""
+    print(
+        f"device {args.device}, {torch.get_num_threads()} CPU threads, best of "
+        f"{args.repeats}; a step on {BATCH} rows, the embedding of {args.rows}"
+    )
+    print(
+        "| rows | step, output-major | step, input-major | ratio "
+        "| embedding, strided | embedding, copy | ratio | largest difference |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    inputs = [(width, STORED) for width in args.widths] + [(DENSE_WIDTH, None)]
+    for n_columns, stored in inputs:
+        best, difference = measure(
+            n_columns, stored, args.device, args.rows, args.repeats
+        )
+        kind = "dense" if stored is None else f"sparse, {stored} values"
+        step = best["output-major"], best["input-major"]
+        embed = best["strided"], best["copy"]
+        print(
+            f"| {n_columns} columns, {kind} | {step[0] * 1e3:.1f} ms "
+            f"| {step[1] * 1e3:.1f} ms | {step[1] / step[0]:.2f}x "
+            f"| {embed[0] * 1e3:.1f} ms | {embed[1] * 1e3:.1f} ms "
+            f"| {embed[1] / embed[0]:.2f}x | {difference:.1e} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
