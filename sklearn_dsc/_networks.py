@@ -52,9 +52,10 @@ class SparseInputLinear(torch.nn.Linear):
     def _transposed_weight(self):
         """``weight.T``: the contiguous copy that ``sparse_inference`` made,
         where it is still the weight's and no gradient is asked for, else the
-        strided view."""
-        if self._transposed is not None and not torch.is_grad_enabled():
-            source, version, transposed = self._transposed
+        strided view. (Read once: another thread's block may end meanwhile.)"""
+        copy = self._transposed
+        if copy is not None and not torch.is_grad_enabled():
+            source, version, transposed = copy
             if source is self.weight and source._version == version:
                 return transposed
         return self.weight.T
