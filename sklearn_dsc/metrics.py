@@ -226,7 +226,9 @@ def recall_at_k(embeddings, labels, k=(1, 2, 4, 8), *, metric="euclidean"):
 
     A query whose class has no other member can never score a hit; such
     queries are left out of the mean. If no query has another member of its
-    class, a ``ValueError`` is raised.
+    class, a ``ValueError`` is raised. A value of K larger than the number of
+    samples of other classes that any query has scores every query a hit
+    whatever the embedding: a ``UserWarning`` says so.
 
     Examples
     --------
@@ -247,8 +249,28 @@ def recall_at_k(embeddings, labels, k=(1, 2, 4, 8), *, metric="euclidean"):
     closer_others = closer_others[closer_others >= 0]
     if not len(closer_others):
         raise ValueError("no class has two or more samples: Recall@K is undefined.")
+    _warn_if_sure_hits(ks, codes)
     recalls = {int(value): float(np.mean(closer_others < value)) for value in ks}
     return recalls[int(ks[0])] if single else recalls
+
+
+def _warn_if_sure_hits(ks, codes):
+    """Warn where a value of K scores every query a hit whatever the
+    embedding: K above the number of samples of other classes that any
+    query (of a class of two samples or more) can have."""
+    counts = np.bincount(codes)
+    worst_rank = len(codes) - counts[counts >= 2].min() + 1
+    sure = sorted({int(value) for value in ks if value >= worst_rank})
+    if sure:
+        names = ", ".join(f"Recall@{value}" for value in sure)
+        warn(
+            f"{names} {'is' if len(sure) == 1 else 'are'} 1 whatever the "
+            f"embedding: no query has more than {worst_rank - 1} samples of other "
+            f"classes, so its {sure[0]} nearest neighbours always hold one of its "
+            f"own class, and the score means nothing. Use K below {worst_rank}, "
+            "or more samples.",
+            UserWarning,
+        )
 
 
 def _is_positive_integer(value):

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -30,6 +32,22 @@ def test_single_member_classes_are_left_out():
     assert recall_at_k(points, [0, 0, 1], k=1) == 1.0
     with pytest.raises(ValueError, match="no class has two"):
         recall_at_k(points, [0, 1, 2], k=1)
+
+
+def test_a_k_that_every_query_reaches_is_warned_about():
+    """A query of class 1 has 4 samples of other classes, those of class 0
+    fewer: Recall@5 and beyond are 1 whatever the points. The lone sample
+    of class 2 is no query, but one of the others' other samples."""
+    points = np.random.RandomState(0).normal(size=(6, 2))
+    labels = [0, 0, 0, 1, 1, 2]
+    with pytest.warns(UserWarning, match=r"Recall@5, Recall@9 are 1 whatever") as w:
+        recalls = recall_at_k(points, labels, k=(1, 4, 5, 9))
+    assert "Use K below 5" in str(w[0].message)
+    assert w[0].filename == __file__
+    assert recalls[5] == recalls[9] == 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        recall_at_k(points, labels, k=4)
 
 
 def test_cosine_metric():
