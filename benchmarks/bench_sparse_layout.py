@@ -12,9 +12,11 @@ from one seed, alternating the arms in one run:
 - a training step as the estimator takes it (forward, the spectral
   clustering loss, backward and a fused AdamW step, on a batch of 256 rows
   of 16 classes), the weight output-major or input-major;
-- the embedding of ``--rows`` rows in batches of ``inference_batch_size``
-  rows without gradients, through the strided view or the copy (the copy
-  made within the timing).
+- the embedding of 64, 1,024 and 4,096 rows (``--rows``) in batches of
+  ``inference_batch_size`` rows without gradients, through the strided
+  view or the copy (the copy made within the timing): ``embed`` makes the
+  copy only where the rows hold enough stored values a column
+  (``COPY_STORED_PER_COLUMN``), and these counts show why;
 
 on sparse rows of about 100 stored values of 30,000, 100,000 and 2^18
 columns (``--widths``), and on dense rows of 1,024 columns. It prints the
@@ -44,6 +46,8 @@ from sklearn_dsc._networks import build_mlp, sparse_inference
 WIDTHS = (30_000, 100_000, 2**18)
 STORED = 100
 DENSE_WIDTH = 1024
+# Rows embedded (--rows): the copy costs more than it saves on few
+ROWS = (64, 1024, 4096)
 HIDDEN, OUTPUTS = (256,), 64
 BATCH = 256
 CLASSES = 16
@@ -103,35 +107,42 @@ def timed(function, device):
     return time.perf_counter() - start, result
 
 
-def measure(n_columns, stored, device, n_rows, repeats):
-    """Best seconds ``{arm: s}`` of the steps and embeddings, and the largest
-    difference between the two embeddings."""
+def measure(n_columns, stored, device, row_counts, repeats):
+    """Best seconds ``{layout: s}`` of a training step, and for each count of
+    ``row_counts`` the best seconds of the embedding ``{arm: s}``, the
+    largest difference between the two and the stored values per column."""
     device = torch.device(device)
     batch = batch_of(rows(BATCH, n_columns, stored, seed=0), np.arange(BATCH), device)
     labels = (torch.arange(BATCH) % CLASSES).to(device)
-    X = rows(n_rows, n_columns, stored, seed=1)
     steps = {}
     for layout in ("output-major", "input-major"):
         module = network(n_columns, layout == "input-major", device)
         optimizer = torch.optim.AdamW(module.parameters(), fused=True)
         training_step(module, batch, labels, optimizer)  # warm-up
         steps[layout] = (module, optimizer)
-    fixed = network(n_columns, False, device).eval()
-    best = dict.fromkeys([*steps, "strided", "copy"], float("inf"))
-    outputs = {}
+    best_steps = dict.fromkeys(steps, float("inf"))
     for _ in range(repeats):
         for layout, (module, optimizer) in steps.items():
             seconds, _ = timed(
                 lambda m=module, o=optimizer: training_step(m, batch, labels, o), device
             )
-            best[layout] = min(best[layout], seconds)
-        for arm in ("strided", "copy"):
-            seconds, outputs[arm] = timed(
-                lambda a=arm: embedding(fixed, X, device, a == "copy"), device
-            )
-            best[arm] = min(best[arm], seconds)
-    difference = float((outputs["copy"] - outputs["strided"]).abs().max())
-    return best, difference
+            best_steps[layout] = min(best_steps[layout], seconds)
+    fixed = network(n_columns, False, device).eval()
+    embeddings = {}
+    for n_rows in row_counts:
+        X = rows(n_rows, n_columns, stored, seed=1)
+        best, outputs = dict.fromkeys(("strided", "copy"), float("inf")), {}
+        for _ in range(repeats):
+            for arm in best:
+                seconds, outputs[arm] = timed(
+                    lambda a=arm, X=X: embedding(fixed, X, device, a == "copy"),
+                    device,
+                )
+                best[arm] = min(best[arm], seconds)
+        difference = float((outputs["copy"] - outputs["strided"]).abs().max())
+        per_column = X.nnz / n_columns if sp.issparse(X) else float(n_rows)
+        embeddings[n_rows] = best, difference, per_column
+    return best_steps, embeddings
 
 
 def main(argv=None):
@@ -140,37 +151,41 @@ def main(argv=None):
     parser.add_argument(
         "--widths", type=int, nargs="+", default=WIDTHS, help="sparse rows' columns"
     )
-    parser.add_argument("--rows", type=int, default=4096, help="rows embedded")
+    parser.add_argument(
+        "--rows", type=int, nargs="+", default=ROWS, help="rows embedded, each count"
+    )
     parser.add_argument("--repeats", type=int, default=5)
     run_with_threads(parser, run, argv)
 
 
 def run(args):
-    """Print the table of every input."""
+    """Print the table of every input and count of rows."""
     print(
         f"device {args.device}, {torch.get_num_threads()} CPU threads, best of "
-        f"{args.repeats}; a step on {BATCH} rows, the embedding of {args.rows}"
+        f"{args.repeats}; a step on {BATCH} rows"
     )
     print(
-        "| rows | step, output-major | step, input-major | ratio "
-        "| embedding, strided | embedding, copy | ratio | largest difference |"
+        "| rows | step, output-major | step, input-major | ratio | rows embedded "
+        "| stored values a column | embedding, strided | embedding, copy | ratio "
+        "| largest difference |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     inputs = [(width, STORED) for width in args.widths] + [(DENSE_WIDTH, None)]
     for n_columns, stored in inputs:
-        best, difference = measure(
+        step, embeddings = measure(
             n_columns, stored, args.device, args.rows, args.repeats
         )
         kind = "dense" if stored is None else f"sparse, {stored} values"
-        step = best["output-major"], best["input-major"]
-        embed = best["strided"], best["copy"]
-        print(
-            f"| {n_columns} columns, {kind} | {step[0] * 1e3:.1f} ms "
-            f"| {step[1] * 1e3:.1f} ms | {step[1] / step[0]:.2f}x "
-            f"| {embed[0] * 1e3:.1f} ms | {embed[1] * 1e3:.1f} ms "
-            f"| {embed[1] / embed[0]:.2f}x | {difference:.1e} |",
-            flush=True,
-        )
+        usual, major = step["output-major"], step["input-major"]
+        for n_rows, (best, difference, per_column) in embeddings.items():
+            strided, copy = best["strided"], best["copy"]
+            print(
+                f"| {n_columns} columns, {kind} | {usual * 1e3:.1f} ms "
+                f"| {major * 1e3:.1f} ms | {major / usual:.2f}x | {n_rows} "
+                f"| {per_column:.2f} | {strided * 1e3:.1f} ms | {copy * 1e3:.1f} ms "
+                f"| {copy / strided:.2f}x | {difference:.1e} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

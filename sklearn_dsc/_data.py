@@ -259,10 +259,26 @@ def inference_batch_size(module, device):
     return INFERENCE_BATCH_SIZE
 
 
-def for_sparse_rows(module, sparse):
-    """``sparse_inference(module)`` where the rows are ``sparse``; nothing
-    for dense rows, which read the weights as torch lays them out."""
-    return sparse_inference(module) if sparse else contextlib.nullcontext()
+# The stored values, per column of the inputs, that the rows to embed must
+# hold for sparse_inference's copy of the weights. On 2 CPU cores
+# (benchmarks/bench_sparse_layout.py) the copy took 0.69x, 0.48x and 0.20x
+# the time of the strided product at 0.85, 1.02 and 1.56 of them (30,000,
+# 100,000 and 2^18 columns), but 1.47x to 8.1x at 0.02 to 0.26.
+COPY_STORED_PER_COLUMN = 1.0
+
+
+def for_sparse_rows(module, X, n_rows=None):
+    """``sparse_inference(module)`` to embed ``n_rows`` rows (by default
+    all) of ``X``, where ``X`` is sparse and they hold enough stored values
+    to pay for the copy (``COPY_STORED_PER_COLUMN``); else nothing, and
+    the rows read the weights as torch lays them out."""
+    if not sp.issparse(X):
+        return contextlib.nullcontext()
+    n_rows = X.shape[0] if n_rows is None else n_rows
+    stored = X.nnz * n_rows / max(X.shape[0], 1)
+    if stored < COPY_STORED_PER_COLUMN * X.shape[1]:
+        return contextlib.nullcontext()
+    return sparse_inference(module)
 
 
 def embed(module, X, device, batch_size=None, dtype=torch.float32):
@@ -278,7 +294,7 @@ def embed(module, X, device, batch_size=None, dtype=torch.float32):
     numpy_dtype = torch.empty((), dtype=dtype).numpy().dtype
     n_samples = X.shape[0]
     outputs = None
-    with torch.no_grad(), for_sparse_rows(module, sp.issparse(X)):
+    with torch.no_grad(), for_sparse_rows(module, X):
         for start in range(0, n_samples, batch_size):
             stop = min(start + batch_size, n_samples)
             if sp.issparse(X):

@@ -509,7 +509,7 @@ def calibrate_head(module, data, n_rows=INFERENCE_BATCH_SIZE):
         np.linspace(0, len(data) - 1, min(n_rows, len(data)), dtype=int)
     )
     module.head.eval()
-    with torch.no_grad(), for_sparse_rows(module.head, data.sparse):
+    with torch.no_grad(), for_sparse_rows(module.head, data.X, len(indices)):
         outputs = torch.cat(list(_batch_outputs(module.head, data, indices))).double()
         spread = (outputs - outputs.mean(dim=0)).square().sum(dim=1).mean().sqrt()
     module.head_scale.fill_(1.0 / spread.item() if spread > 0 else 0.0)

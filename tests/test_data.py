@@ -70,19 +70,30 @@ def test_embed_in_batches_matches_one_pass(sparse, dtype):
     np.testing.assert_allclose(found, expected, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("sparse", [False, True])
-def test_embed_reads_sparse_rows_through_a_copy_of_the_weight(sparse):
-    """Sparse rows are embedded through the contiguous copy of ``weight.T``
-    that ``sparse_inference`` makes, dense rows through the weight; no copy
-    outlives the call."""
-    module = sparse_linear(torch.nn.Linear(4, 3))
+@pytest.mark.parametrize(
+    ("rows", "copied"),
+    [
+        (np.abs(np.random.RandomState(0).normal(size=(9, 8))), False),  # dense
+        (sp.csr_matrix(np.abs(np.random.RandomState(0).normal(size=(9, 8)))), True),
+        # 3 stored values in 9 rows of 8 columns: too few to pay for the copy
+        (sp.csr_matrix(np.eye(9, 8) * (np.arange(9) % 3 == 1)[:, None]), False),
+    ],
+    ids=["dense", "sparse", "sparse, nearly empty"],
+)
+def test_embed_reads_sparse_rows_through_a_copy_of_the_weight(rows, copied):
+    """Sparse rows that hold enough stored values are embedded through the
+    contiguous copy of ``weight.T`` that ``sparse_inference`` makes; others
+    through the weight. No copy outlives the call; the outputs are the same."""
+    module = sparse_linear(torch.nn.Linear(8, 3))
     seen = []
     module.register_forward_hook(lambda m, i, o: seen.append(m._transposed))
-    X = np.abs(np.random.RandomState(0).normal(size=(9, 4)))
-    _data.embed(module, sp.csr_matrix(X) if sparse else X, torch.device("cpu"), 4)
+    found = _data.embed(module, rows, torch.device("cpu"), 4)
     assert len(seen) == 3
-    assert all((copy is not None) == sparse for copy in seen)
+    assert all((copy is not None) == copied for copy in seen)
     assert module._transposed is None
+    dense = rows.toarray() if sp.issparse(rows) else rows
+    expected = _data.embed(module, dense, torch.device("cpu"))
+    np.testing.assert_allclose(found, expected, rtol=1e-6, atol=1e-6)
 
 
 def sparse_linear(linear):
