@@ -323,18 +323,25 @@ def _read_npz(path, target, require_target):
         )
     try:
         with np.load(path, allow_pickle=False) as arrays:
-            if "X" not in arrays and set(arrays) >= SPARSE_ARRAYS:
-                return _read_sparse_npz(path, require_target)
-            if "X" not in arrays:
+            sparse = "X" not in arrays and set(arrays) >= SPARSE_ARRAYS
+            if not sparse and "X" not in arrays:
                 raise DataError(
                     f"{path}: no array 'X'; it holds {listed(list(arrays), repr)}"
                 )
-            X = arrays["X"]
-            y = arrays.get("y")
+            X = None if sparse else arrays["X"]
+            y = None if sparse else arrays.get("y")
+        if sparse:  # scipy.sparse.save_npz's file: a matrix, as CSR
+            X = sp.load_npz(path).tocsr()
     except DataError:
         raise
     except Exception as error:
         raise DataError(f"{path}: not a readable .npz file ({error})") from None
+    if require_target and sparse:
+        raise DataError(
+            f"{path} holds a SciPy sparse matrix (scipy.sparse.save_npz) and no "
+            "labels: save X, dense, and its labels y with numpy.savez, or use "
+            "the estimator in Python, where it takes sparse matrices"
+        )
     if require_target and y is None:
         raise DataError(f"{path}: no array 'y' holding the labels")
     if X.ndim != 2:
@@ -410,23 +417,6 @@ def _cell(value, decimal="."):
             return "nan"
         return text if decimal == "." else text.replace(decimal, ".")
     return value
-
-
-def _read_sparse_npz(path, require_target):
-    """The matrix of a file of ``scipy.sparse.save_npz``, as CSR float64: a
-    file without labels."""
-    if require_target:
-        raise DataError(
-            f"{path} holds a SciPy sparse matrix (scipy.sparse.save_npz) and no "
-            "labels: save X, dense, and its labels y with numpy.savez, or use "
-            "the estimator in Python, where it takes sparse matrices"
-        )
-    X = sp.load_npz(path)
-    if X.dtype.kind not in "biuf":
-        raise DataError(f"{path}: X must be numeric, its dtype is {X.dtype}")
-    features = X.tocsr().astype(np.float64)
-    _check_finite(path, features, [f"column {j}" for j in range(X.shape[1])])
-    return Table(features, None)
 
 
 def _check_finite(path, features, column_names):
