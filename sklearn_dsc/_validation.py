@@ -76,22 +76,25 @@ def check_numeric_frame(X):
                 example = value if example is None else example
                 break
     if bad:
-        one = len(bad) == 1
-        columns, them = ("column", "it") if one else ("columns", "them")
-        where = "" if one else f" in {bad[0]}"
+        columns, them = _columns_and_pronoun(bad)
+        where = "" if len(bad) == 1 else f" in {bad[0]}"
         raise ValueError(
             f"X has non-numeric {columns} {', '.join(bad)} (e.g. {example!r}{where}): "
             f"encode {them} as numbers (for example with OneHotEncoder in a "
             f"ColumnTransformer) or drop {them}."
         )
     if times:
-        one = len(times) == 1
-        columns, them = ("column", "it") if one else ("columns", "them")
+        columns, them = _columns_and_pronoun(times)
         raise ValueError(
             f"X has date or time {columns} {', '.join(times)}: turn {them} into "
             f"numbers that carry what matters (a year, a month, a duration in "
             f"seconds) or drop {them}."
         )
+
+
+def _columns_and_pronoun(names):
+    """``("column", "it")`` for one of ``names``, else the plural words."""
+    return ("column", "it") if len(names) == 1 else ("columns", "them")
 
 
 def is_missing(value):
