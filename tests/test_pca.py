@@ -1,7 +1,10 @@
 """Principal directions of dense and sparse inputs."""
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
+import torch
 from sklearn.decomposition import PCA
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, _pca
@@ -54,3 +57,34 @@ def test_a_fit_on_wide_sparse_rows_never_forms_a_feature_square():
     peak = peak_bytes(estimator.fit, X, y)
     assert peak < 100e6  # about seven maps of 120 x n_features at a time
     assert np.isfinite(estimator.transform(X)).all()
+
+
+def test_randomized_pca_does_not_depend_on_the_number_of_threads():
+    X = low_rank_sparse()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = randomized_pca(X, 5, seed=0)
+        torch.set_num_threads(3)
+        three = randomized_pca(X, 5, seed=0)
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(one, three, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_randomized_pca_reads_read_only_inputs_without_a_warning():
+    """joblib hands workers memory-mapped, read-only inputs (here with int64
+    indices, as SciPy keeps them for large matrices)."""
+    X = low_rank_sparse()
+    expected = randomized_pca(X, 5, seed=0)
+    wide = sp.csr_matrix(
+        (X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64)), X.shape
+    )
+    for array in (wide.data, wide.indices, wide.indptr):
+        array.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = randomized_pca(wide, 5, seed=0)
+    for a, b in zip(expected, found, strict=True):
+        np.testing.assert_array_equal(a, b)
