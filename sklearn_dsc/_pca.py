@@ -57,9 +57,9 @@ def randomized_pca(X, n_components, seed, n_oversamples=10, n_iter=4):
     Returns ``(components, mean, variances)`` like ``principal_directions``;
     the signs follow scikit-learn's ``svd_flip`` (on the components).
 
-    Both products are torch's, on CSR copies of ``X`` and of its transpose
-    (``_csr_times``: SciPy's use one thread, and its ``X.T`` is a CSC matrix
-    that scatters its products), and a power iteration centres only the
+    Both products are torch's, on CSR tensors of ``X`` and of a CSR copy of
+    its transpose (``_csr_times``: SciPy's use one thread, and its ``X.T``
+    is a CSC matrix that scatters its products), and a power iteration centres only the
     ``n_samples x width`` product, never an ``n_features x width`` one. On 2
     CPU cores the 256 directions of 10,000 x 100,000 (``bench_sparse.py
     --no-fit``) came in 0.55x to 0.63x the time of SciPy's products with
@@ -104,20 +104,21 @@ def randomized_pca(X, n_components, seed, n_oversamples=10, n_iter=4):
 
 
 def _csr_tensor(X):
-    """A torch CSR tensor holding copies of the arrays of the SciPy CSR
-    matrix ``X`` (which may be read-only: joblib hands workers memory-mapped
-    inputs), its indices as int64. SciPy's indices are valid by
-    construction, so torch's checks of them are skipped, and its note that
-    CSR tensors are in beta is not passed on."""
+    """A torch CSR tensor of the SciPy CSR matrix ``X``, sharing its arrays
+    where they are writable (else copying them: joblib hands workers
+    memory-mapped, read-only inputs, on which torch warns). SciPy's indices
+    are valid by construction, so torch's checks of them are skipped, and
+    its note that CSR tensors are in beta is not passed on."""
+    indptr, indices = X.indptr, X.indices
+    if indptr.dtype != indices.dtype:  # torch takes one index dtype
+        indptr, indices = indptr.astype(np.int64), indices.astype(np.int64)
+    arrays = [
+        torch.from_numpy(array) if array.flags.writeable else torch.tensor(array)
+        for array in (indptr, indices, X.data)
+    ]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
-        return torch.sparse_csr_tensor(
-            torch.tensor(X.indptr, dtype=torch.int64),
-            torch.tensor(X.indices, dtype=torch.int64),
-            torch.tensor(X.data),
-            X.shape,
-            check_invariants=False,
-        )
+        return torch.sparse_csr_tensor(*arrays, X.shape, check_invariants=False)
 
 
 def _csr_times(matrix, dense):

@@ -74,17 +74,26 @@ def test_randomized_pca_does_not_depend_on_the_number_of_threads():
 
 
 def test_randomized_pca_reads_read_only_inputs_without_a_warning():
-    """joblib hands workers memory-mapped, read-only inputs (here with int64
-    indices, as SciPy keeps them for large matrices)."""
+    """joblib hands workers memory-mapped, read-only inputs (here with
+    indices and index pointers of two dtypes, which torch would refuse)."""
     X = low_rank_sparse()
     expected = randomized_pca(X, 5, seed=0)
-    wide = sp.csr_matrix(
-        (X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64)), X.shape
-    )
-    for array in (wide.data, wide.indices, wide.indptr):
+    mixed = X.copy()
+    mixed.indices = mixed.indices.astype(np.int64)
+    assert mixed.indptr.dtype == np.int32
+    for array in (mixed.data, mixed.indices, mixed.indptr):
         array.flags.writeable = False
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        found = randomized_pca(wide, 5, seed=0)
+        found = randomized_pca(mixed, 5, seed=0)
     for a, b in zip(expected, found, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_torch_products_share_the_arrays_of_writable_inputs():
+    """No copy of a large corpus's values and indices is made to multiply it."""
+    X = low_rank_sparse()
+    tensor = _pca._csr_tensor(X)
+    assert tensor.values().data_ptr() == X.data.ctypes.data
+    assert tensor.col_indices().data_ptr() == X.indices.ctypes.data
+    assert tensor.crow_indices().data_ptr() == X.indptr.ctypes.data
