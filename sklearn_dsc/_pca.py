@@ -86,7 +86,14 @@ def randomized_pca(X, n_components, seed, n_oversamples=10, n_iter=4):
 
     width = min(n_components + n_oversamples, n_samples, n_features)
     random_state = check_random_state(seed)
-    Q = centred(random_state.normal(size=(n_features, width)))
+    if n_samples < n_features:
+        # (X - mean) (X - mean).T G spans what (X - mean) times a Gaussian
+        # n_features x width matrix spans, one power iteration further, for
+        # n_samples x width normals: at 2**20 columns the others take
+        # seconds to draw
+        Q = there_and_back(random_state.normal(size=(n_samples, width)))
+    else:
+        Q = centred(random_state.normal(size=(n_features, width)))
     for _ in range(n_iter):  # power iterations, re-orthonormalised
         Q, _ = linalg.qr(Q, mode="economic")
         Q = there_and_back(Q)
