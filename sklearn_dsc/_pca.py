@@ -59,11 +59,11 @@ def randomized_pca(X, n_components, seed, n_oversamples=10, n_iter=4):
 
     Both products are torch's, on CSR tensors of ``X`` and of a CSR copy of
     its transpose (``_csr_times``: SciPy's use one thread, and its ``X.T``
-    is a CSC matrix that scatters its products), and a power iteration centres only the
-    ``n_samples x width`` product, never an ``n_features x width`` one. On 2
-    CPU cores the 256 directions of 10,000 x 100,000 (``bench_sparse.py
-    --no-fit``) came in 0.55x to 0.63x the time of SciPy's products with
-    each ``X.T @ Q`` centred.
+    is a CSC matrix that scatters its products), and a power iteration
+    centres only the ``n_samples x width`` product, never an ``n_features x
+    width`` one. On 2 CPU cores the 256 directions of 10,000 x 100,000
+    (``bench_sparse.py --no-fit``) came in 0.55x to 0.63x the time of
+    SciPy's products with each ``X.T @ Q`` centred.
     """
     X = sp.csr_matrix(X, dtype=np.float64)
     n_samples, n_features = X.shape
