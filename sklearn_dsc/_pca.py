@@ -118,7 +118,8 @@ def _csr_tensor(X):
     its note that CSR tensors are in beta is not passed on."""
     indptr, indices = X.indptr, X.indices
     if indptr.dtype != indices.dtype:  # torch takes one index dtype
-        indptr, indices = indptr.astype(np.int64), indices.astype(np.int64)
+        indptr = indptr.astype(np.int64, copy=False)
+        indices = indices.astype(np.int64, copy=False)
     arrays = [
         torch.from_numpy(array) if array.flags.writeable else torch.tensor(array)
         for array in (indptr, indices, X.data)

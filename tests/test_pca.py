@@ -97,3 +97,6 @@ def test_the_torch_products_share_the_arrays_of_writable_inputs():
     assert tensor.values().data_ptr() == X.data.ctypes.data
     assert tensor.col_indices().data_ptr() == X.indices.ctypes.data
     assert tensor.crow_indices().data_ptr() == X.indptr.ctypes.data
+    mixed = X.copy()  # int64 indices beside int32 index pointers
+    mixed.indices = mixed.indices.astype(np.int64)
+    assert _pca._csr_tensor(mixed).col_indices().data_ptr() == mixed.indices.ctypes.data
