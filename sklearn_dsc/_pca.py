@@ -69,7 +69,7 @@ def randomized_pca(X, n_components, seed, n_oversamples=10, n_iter=4):
     n_samples, n_features = X.shape
     mean = np.asarray(X.mean(axis=0)).ravel()
     rows, columns = _csr_tensor(X), _csr_tensor(X.T.tocsr())
-    row_means = X @ mean  # (X @ mean)[i]: row i's product with the mean
+    row_products = X @ mean  # each row's product with the mean
     mean_square = mean @ mean
 
     def centred(V):  # (X - mean) @ V
@@ -80,7 +80,7 @@ def randomized_pca(X, n_components, seed, n_oversamples=10, n_iter=4):
         sums = Q.sum(axis=0)
         return (
             _csr_times(rows, back)
-            - np.outer(row_means, sums)
+            - np.outer(row_products, sums)
             - (mean @ back - mean_square * sums)
         )
 
