@@ -26,6 +26,7 @@ from ._loss import (
     check_embeddings,
     check_labels,
     check_shapes,
+    differentiable_once,
     resolve_rtol,
     saved_gradient_rows,
 )
@@ -166,7 +167,7 @@ class _DistributedLossFunction(torch.autograd.Function):
         return loss
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @differentiable_once
     def backward(ctx, grad_output):
         rows = saved_gradient_rows(ctx, grad_output * ctx.gradient_scale)
         return rows, None, None, None, None, None

@@ -21,6 +21,7 @@ and ``A = J^T F`` (k x d), in ``O(n d^2 + k d^2 + d^3)`` time and
     grad = -(J B - F B^T B)         (J B)_i = B[y_i] / sqrt(n_{y_i})
 """
 
+import functools
 import math
 
 import torch
@@ -212,6 +213,52 @@ def _summarise(embeddings, labels, rtol):
     return codes, counts, scale, gram_pinv, rank
 
 
+SECOND_DERIVATIVE = (
+    "the spectral clustering loss is differentiable once: its gradient is "
+    "evaluated in closed form, not by autograd, so it cannot be "
+    "differentiated again (a backward pass with create_graph=True, then a "
+    "derivative of the gradient it gave)."
+)
+
+
+class _DifferentiatedOnce(torch.autograd.Function):
+    """The closed-form gradient rows, where autograd keeps a graph of the
+    backward pass: differentiating them raises ``SECOND_DERIVATIVE``."""
+
+    @staticmethod
+    def forward(ctx, rows, embeddings):
+        return rows.clone()
+
+    @staticmethod
+    def backward(ctx, grad_rows):
+        raise RuntimeError(SECOND_DERIVATIVE)
+
+
+def differentiable_once(backward):
+    """A ``backward`` whose first result, the rows of ``dL/dF``, come from the
+    saved embeddings (``ctx.saved_tensors[0]``) in closed form.
+
+    It runs without a graph, as ``torch.autograd.function.once_differentiable``
+    runs it. Where autograd keeps a graph (``create_graph=True``) the rows are
+    tied to the embeddings by ``_DifferentiatedOnce``, so that a second
+    derivative through them raises: ``once_differentiable`` does so only where
+    the incoming gradient itself has a graph, and otherwise the rest of the
+    graph would differentiate the rows as a constant (a gradient penalty on a
+    network's parameters would silently miss the loss's own curvature).
+    """
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grad_outputs):
+        keeps_graph = torch.is_grad_enabled()
+        with torch.no_grad():
+            rows, *others = backward(ctx, *grad_outputs)
+        if keeps_graph and rows is not None:
+            rows = _DifferentiatedOnce.apply(rows, ctx.saved_tensors[0])
+        return (rows, *others)
+
+    return wrapper
+
+
 class _ReplayedLossFunction(torch.autograd.Function):
     """The loss and closed-form backward from statistics a CUDA graph's
     replay computed (``_loss_graphs``), at scale 1 with the labels as class
@@ -225,7 +272,7 @@ class _ReplayedLossFunction(torch.autograd.Function):
         return loss
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @differentiable_once
     def backward(ctx, grad_output):
         # unpacked whichever gradient serves, so that embeddings changed in
         # place since the forward pass raise autograd's error, as eagerly
@@ -249,7 +296,7 @@ class _SpectralClusteringLossFunction(torch.autograd.Function):
         return loss
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @differentiable_once
     def backward(ctx, grad_output):
         rows = saved_gradient_rows(ctx, grad_output)
         return rows, None, None, None, None, None
@@ -348,6 +395,13 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None, normalize=False):
     Embeddings are scaled by a power of two near their largest absolute
     entry before ``F^T F`` is formed, so inputs from ``1e-30`` to ``1e30``
     neither overflow nor underflow.
+
+    The gradient is evaluated in closed form, not by autograd, so the loss
+    is differentiable once: a second derivative through it (a gradient
+    penalty on the gradient that ``torch.autograd.grad(...,
+    create_graph=True)`` gives, the outer step of MAML) raises a
+    ``RuntimeError`` that says so, and the transforms of ``torch.func``
+    (``grad``, ``vmap``) refuse it.
 
     On a GPU a call synchronises with the host once, and the per-class sums
     add rows in a fixed order, so that the loss and its gradient are the

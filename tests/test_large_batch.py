@@ -337,6 +337,14 @@ def _distributed_worker(rank, world_size, rendezvous, labels_kind, results):
         torch.testing.assert_close(
             local.grad / world_size, embeddings.grad[start:stop], rtol=1e-9, atol=1e-12
         )
+        # a second derivative through the loss is refused, as on one process
+        (rows,) = torch.autograd.grad(
+            distributed_spectral_clustering_loss(local, local_labels),
+            local,
+            create_graph=True,
+        )
+        with pytest.raises(RuntimeError, match="differentiable once"):
+            rows.square().sum().backward()
 
         # half precision, and autocast, are computed in float32, as one
         # process computes them (with bfloat16's own tolerance of the rank,

@@ -114,6 +114,40 @@ def test_gradient_flows_to_embeddings_only():
     assert not labels.requires_grad
 
 
+def penalised_network(normalize):
+    """A two-layer network, and the gradient of the loss of its outputs with
+    respect to its parameters, kept as a graph (``create_graph=True``)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)
+    ).double()
+    inputs, labels = random_case(9, 40, 6, 4)
+    loss = spectral_clustering_loss(model(inputs), labels, normalize=normalize)
+    parameters = list(model.parameters())
+    return model, torch.autograd.grad(loss, parameters, create_graph=True)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_a_second_derivative_through_the_loss_is_refused(normalize):
+    """The gradient is a closed form, not a graph: a gradient penalty would
+    otherwise differentiate it as a constant, silently, wherever the rest of
+    the network keeps a graph of its own."""
+    _, gradients = penalised_network(normalize)
+    penalty = sum(gradient.square().sum() for gradient in gradients)
+    with pytest.raises(RuntimeError, match="differentiable once"):
+        penalty.backward()
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_create_graph_leaves_the_first_derivative_as_it_is(normalize):
+    model, kept = penalised_network(normalize)
+    inputs, labels = random_case(9, 40, 6, 4)
+    loss = spectral_clustering_loss(model(inputs), labels, normalize=normalize)
+    plain = torch.autograd.grad(loss, list(model.parameters()))
+    for with_graph, without in zip(kept, plain, strict=True):
+        torch.testing.assert_close(with_graph.detach(), without, rtol=0, atol=0)
+
+
 # ---------------------------------------------------------------- properties
 
 

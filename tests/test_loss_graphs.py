@@ -125,20 +125,38 @@ def test_cpu_batches_are_never_captured():
     assert not _loss_graphs._entries
 
 
+def replayed_loss(embeddings, labels):
+    """The loss of the autograd function that serves a replay, from the
+    statistics the eager path computes, and the embeddings it differentiates."""
+    n_classes, width = int(labels.max()) + 1, embeddings.shape[1]
+    sums = torch.zeros(n_classes, width, dtype=embeddings.dtype)
+    sums.index_add_(0, labels, embeddings)
+    counts = torch.bincount(labels).to(embeddings.dtype)
+    inverse, _, _ = cholesky_inverse(embeddings.T @ embeddings)
+    statistics = solve_with_inverse(sums, counts, inverse, width)
+    replayed = embeddings.clone().requires_grad_(True)
+    return _ReplayedLossFunction.apply(replayed, labels, *statistics), replayed
+
+
 def test_replayed_statistics_give_the_eager_loss_and_gradient():
     """The autograd function that serves a replay: from the same statistics
     as the eager path, the same loss and gradient."""
     embeddings, labels = batch(1, 60, 5, 6, dtype=torch.float64)
-    sums = torch.zeros(6, 5, dtype=torch.float64).index_add_(0, labels, embeddings)
-    counts = torch.bincount(labels).double()
-    inverse, _, _ = cholesky_inverse(embeddings.T @ embeddings)
-    statistics = solve_with_inverse(sums, counts, inverse, 5)
-    replayed = embeddings.clone().requires_grad_(True)
-    loss = _ReplayedLossFunction.apply(replayed, labels, *statistics)
+    loss, replayed = replayed_loss(embeddings, labels)
     loss.backward()
     expected, expected_grad = loss_and_grad(embeddings, labels)
     torch.testing.assert_close(loss.detach(), expected, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(replayed.grad, expected_grad, rtol=1e-10, atol=1e-12)
+
+
+def test_the_replays_function_refuses_a_second_derivative():
+    embeddings, labels = batch(1, 60, 5, 6, dtype=torch.float64)
+    loss, replayed = replayed_loss(embeddings, labels)
+    (rows,) = torch.autograd.grad(loss, replayed, create_graph=True)
+    _, expected_grad = loss_and_grad(embeddings, labels)
+    torch.testing.assert_close(rows.detach(), expected_grad, rtol=1e-10, atol=1e-12)
+    with pytest.raises(RuntimeError, match="differentiable once"):
+        rows.square().sum().backward()
 
 
 # ---------------------------------------------------------------- CUDA
