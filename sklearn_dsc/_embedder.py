@@ -39,7 +39,7 @@ from ._fitting import (
     fit_chunk,
     fit_closed_form,
 )
-from ._networks import ACTIVATIONS, hidden_layers, is_width
+from ._networks import ACTIVATIONS, describable, hidden_layers, is_width
 from ._parameters import (
     check_built_with,
     check_callback,
@@ -1077,7 +1077,7 @@ default="auto"
         and ``skops.io`` can write them. A network of your own is pickled as
         it is."""
         state = dict(super().__getstate__())  # object's may be __dict__ itself
-        if hasattr(state.get("module_"), "architecture"):
+        if describable(state.get("module_")):
             fitted = dataclasses.asdict(export_state(self))
             state = {k: v for k, v in state.items() if k not in FITTED}
             state["_fitted_state"] = fitted

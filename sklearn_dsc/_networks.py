@@ -502,9 +502,18 @@ def scale_inputs(module, scale):
         target.input_scale.fill_(scale)
 
 
+def describable(module):
+    """Whether ``describe`` can describe ``module``: a network this package
+    builds, anchored or not (an anchor beside a network of the user's own is
+    not)."""
+    if isinstance(module, AnchoredEmbedding):
+        return describable(module.head)
+    return hasattr(module, "architecture")
+
+
 def describe(module):
     """``module.architecture()``, for the networks this package builds."""
-    if not hasattr(module, "architecture"):
+    if not describable(module):
         raise TypeError(
             f"a network of type {type(module).__name__} cannot be described in a "
             "model file; save the estimator with pickle or joblib instead."

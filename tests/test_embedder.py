@@ -23,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, spectral_clustering_loss
 from sklearn_dsc._anchors import CLOSED_FORM_SHRINKAGE
+from sklearn_dsc._networks import AnchoredEmbedding
 from sklearn_dsc.metrics import kmeans_nmi
 
 from helpers import (
@@ -1432,6 +1433,21 @@ def test_networks_of_your_own(digit_images, tmp_path):
         torch.equal(a, b) for a, b in zip(before, mine.parameters(), strict=True)
     )
     assert all(module is not mine for module in estimator.module_.modules())
+
+
+@pytest.mark.parametrize("init", ["auto", "whitened"])
+def test_a_network_of_your_own_beside_an_anchor_pickles(digit_images, init):
+    """The anchored network is described in a pickle only where its head is
+    one of ours; a head of your own is pickled as it is, anchor and all."""
+    X, y = digit_images
+    mine = torch.nn.Sequential(torch.nn.Linear(64, 8))
+    estimator = fast(network=mine, init=init, max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # auto: no head kept, which it says
+        estimator.fit(X, y)
+    assert isinstance(estimator.module_, AnchoredEmbedding)
+    again = pickle.loads(pickle.dumps(estimator))
+    np.testing.assert_array_equal(again.transform(X), estimator.transform(X))
 
 
 def test_a_callable_network_is_built_to_check_it_and_for_each_network_trained(

@@ -135,6 +135,12 @@ def test_older_descriptions_without_normalize_rebuild_plain_networks():
 def test_foreign_modules_cannot_be_described():
     with pytest.raises(TypeError, match="pickle"):
         describe(torch.nn.Linear(2, 2))
+    # nor an anchor beside one (the anchored network describes its head)
+    anchored = build_anchored(np.eye(3, 2).T, np.zeros(2), torch.nn.Linear(3, 2))
+    with pytest.raises(TypeError, match="pickle"):
+        describe(anchored)
+    ours = build_anchored(np.eye(3, 2).T, np.zeros(2), build_mlp(3, (3,), 2, "relu", 0))
+    assert describe(ours)["kind"] == "anchored"
 
 
 def test_anchored_embedding_leaves_an_unused_head_out():
