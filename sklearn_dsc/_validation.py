@@ -22,13 +22,25 @@ def host_values(values):
     """A torch tensor's values as a NumPy array: detached, copied to the CPU,
     half precision as float32 (which NumPy has no bfloat16 for). So the
     metrics read embeddings straight from a network, with gradients or on a
-    GPU; anything else is returned as it is (torch is not imported)."""
+    GPU; anything else is returned as it is (torch is not imported). A
+    sparse tensor of rows (any of torch's sparse layouts) comes back as
+    SciPy's CSR matrix, which the estimator reads as sparse; one whose
+    columns are dense (a hybrid tensor) comes back dense."""
     torch = sys.modules.get("torch")
     if torch is None or not isinstance(values, torch.Tensor):
         return values
     from ._loss_algebra import computing_dtype  # torch is imported by now
 
     values = values.detach().cpu()
+    if values.layout != torch.strided:
+        coo = values if values.layout == torch.sparse_coo else values.to_sparse()
+        coo = coo.coalesce()
+        if coo.ndim != 2 or coo.sparse_dim() != 2:
+            values = values.to_dense()
+        else:
+            rows, columns = coo.indices().numpy()
+            data = coo.values().to(computing_dtype(coo.dtype)).numpy()
+            return sp.csr_matrix((data, (rows, columns)), shape=tuple(coo.shape))
     return values.to(computing_dtype(values.dtype)).numpy()
 
 

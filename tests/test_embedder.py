@@ -811,6 +811,34 @@ def test_tensors_with_gradients_are_read_as_their_values(blobs):
     assert rows.grad is None  # nothing flowed back into the caller's graph
 
 
+SPARSE_LAYOUTS = {
+    "coo": torch.Tensor.to_sparse,
+    "csr": torch.Tensor.to_sparse_csr,
+    "csc": torch.Tensor.to_sparse_csc,
+    "hybrid": lambda rows: rows.to_sparse(1),  # a sparse dimension of dense rows
+}
+
+
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
+@pytest.mark.parametrize("layout", SPARSE_LAYOUTS)
+def test_sparse_tensors_are_read_as_their_values(blobs, layout):
+    """torch's sparse layouts as SciPy's CSR matrix of the same rows; a hybrid
+    tensor, whose rows are dense, as the dense array."""
+    X, y = blobs
+    X = np.where(X > 0, X, 0.0)  # half of the values stored
+    as_sparse = SPARSE_LAYOUTS[layout]
+    rows = as_sparse(torch.tensor(X))
+    expected = X if layout == "hybrid" else sp.csr_matrix(X)
+    from_tensors = fast(max_iter=2).fit(rows, torch.tensor(y))
+    from_arrays = fast(max_iter=2).fit(expected, y)
+    np.testing.assert_array_equal(
+        from_tensors.transform(rows), from_arrays.transform(expected)
+    )
+    np.testing.assert_array_equal(
+        from_tensors.predict(rows), from_arrays.predict(expected)
+    )
+
+
 @CUDA
 @pytest.mark.cuda
 def test_tensors_on_cuda_are_read_as_their_values(blobs):
