@@ -8,7 +8,6 @@ and tags. Fitting itself is in ``_fitting`` (which calls ``_selection`` and
 
 import contextlib
 import copy
-import dataclasses
 from numbers import Integral, Real
 
 import numpy as np
@@ -28,7 +27,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._anchors import ANCHORS, LEDOIT_WOLF, check_ledoit_wolf_width, uses_shrinkage
 from ._compat import Interval, StrOptions, _fit_context
 from ._data import embed, exact_float32, resolve_device
-from ._fitted_state import FITTED, FittedState, export_state, import_state
+from ._fitted_state import (
+    BEING_FITTED,
+    FittedState,
+    check_fit_ended,
+    import_state,
+    pickled_state,
+    refuse_unfinished,
+)
 from ._fitting import (
     FitResult,
     Run,
@@ -39,7 +45,7 @@ from ._fitting import (
     fit_chunk,
     fit_closed_form,
 )
-from ._networks import ACTIVATIONS, describable, hidden_layers, is_width
+from ._networks import ACTIVATIONS, hidden_layers, is_width
 from ._parameters import (
     check_built_with,
     check_callback,
@@ -381,7 +387,11 @@ default="auto"
         (which run trains; which held-out split the anchor choice is on,
         with the time left: a pass's first split, then at most one a
         second). A callback that cannot be called so is refused with a
-        ``TypeError`` before ``fit`` does any work.
+        ``TypeError`` before ``fit`` does any work. The estimator it gets is
+        being fitted: ``transform`` and ``score`` read the network trained so
+        far, and a pickle or copy of it keeps that network; ``predict`` and
+        ``save``, which need what ``fit`` computes at its end, refuse it, as
+        continuing such a copy does.
 
     Attributes
     ----------
@@ -684,8 +694,10 @@ default="auto"
         """``fit`` (``incremental=False``) and ``partial_fit``: validate, fit
         with ``_fitting``, store the result."""
         check_callback(self.callback)
-        with self._unchanged_on_error(), exact_float32():
+        with self._fitting() as unfinished, exact_float32():
             continues = hasattr(self, "module_") and (incremental or self.warm_start)
+            if continues and unfinished:
+                refuse_unfinished("partial_fit" if incremental else "warm_start=True")
             # the closed form refits its map from the data whatever was fitted
             rebuilds = not continues or self.solver == "closed_form"
             if not rebuilds:
@@ -767,15 +779,20 @@ default="auto"
         )
 
     @contextlib.contextmanager
-    def _unchanged_on_error(self):
-        """On any exception (an interrupt, a raising callback, running out of
-        memory, bad input), put the estimator back as it was before the call:
-        never half-fitted, never with weights from a failed step."""
+    def _fitting(self):
+        """While ``fit`` or ``partial_fit`` runs, mark the estimator as being
+        fitted (``BEING_FITTED``): a callback sees it so, and a pickle taken
+        there keeps the mark; the context gives whether the estimator came in
+        so marked. On any exception (an interrupt, a raising
+        callback, running out of memory, bad input), put the estimator back
+        as it was before the call: never half-fitted, never with weights from
+        a failed step."""
         previous = dict(self.__dict__)
         module = previous.get("module_")
         weights = snapshot(module) if module is not None else None
+        self.__dict__[BEING_FITTED] = True
         try:
-            yield
+            yield BEING_FITTED in previous  # pickled while being fitted
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(previous)
@@ -783,6 +800,7 @@ default="auto"
                 restore(module, weights)
                 module.to("cpu")
             raise
+        self.__dict__.pop(BEING_FITTED, None)
 
     def _validate_training_data(self, X, y, reset, chunk=False):
         X, y = host_values(X), host_values(y)  # tensors with gradients, on a GPU
@@ -1039,6 +1057,8 @@ default="auto"
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
+        check_is_fitted(self)
+        check_fit_ended(self)
         embeddings = self._embed(X)
         known = ~np.isnan(self.class_centroids_[:, 0])
         nearest = pairwise_distances_argmin(embeddings, self.class_centroids_[known])
@@ -1075,13 +1095,9 @@ default="auto"
         and arrays (``export_state``, as in model files), the network as its
         description and weights. Pickles are then portable across devices,
         and ``skops.io`` can write them. A network of your own is pickled as
-        it is."""
-        state = dict(super().__getstate__())  # object's may be __dict__ itself
-        if describable(state.get("module_")):
-            fitted = dataclasses.asdict(export_state(self))
-            state = {k: v for k, v in state.items() if k not in FITTED}
-            state["_fitted_state"] = fitted
-        return state
+        it is, as is an estimator being fitted (from a callback)."""
+        # object's state may be __dict__ itself
+        return pickled_state(self, dict(super().__getstate__()))
 
     def __setstate__(self, state):
         state = dict(state)

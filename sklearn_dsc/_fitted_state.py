@@ -16,9 +16,10 @@ import dataclasses
 
 import numpy as np
 import torch
+from sklearn.exceptions import NotFittedError
 
 from ._anchors import ANCHORS, LEDOIT_WOLF
-from ._networks import build_network, describe
+from ._networks import build_network, describable, describe
 from ._selection import KMEANS_NMI, NEAREST_MEAN_NMI
 
 
@@ -115,6 +116,55 @@ VALUES = {
 ARRAYS = ("classes_", "class_centroids_")
 # Every fitted attribute: the estimator's state less these is its parameters.
 FITTED = (*VALUES, *ARRAYS, "feature_names_in_", "module_", "_optimizer_state")
+
+
+# The attribute that marks an estimator as being fitted: set while fit or
+# partial_fit runs, when a callback sees the network and history between
+# epochs (beside the centroids and choices of an earlier fit, where it
+# continues one), and kept by a pickle taken there.
+BEING_FITTED = "_being_fitted"
+
+
+def fully_fitted(estimator):
+    """Whether ``estimator`` holds a whole fitted state, every attribute
+    that ``export_state`` reads, and is not being fitted."""
+    if getattr(estimator, BEING_FITTED, False):
+        return False
+    return all(hasattr(estimator, name) for name in (*VALUES, *ARRAYS, "module_"))
+
+
+def check_fit_ended(estimator):
+    """Refuse ``predict`` while ``estimator`` is being fitted: the centroids
+    it reads are computed once training ends (or are an earlier fit's)."""
+    if not fully_fitted(estimator):
+        raise NotFittedError(
+            "predict needs the training classes' centroids, which fit computes "
+            "once training ends, and this estimator is being fitted (called "
+            "from a callback, or pickled there): transform and score read the "
+            "network trained so far."
+        )
+
+
+def refuse_unfinished(how):
+    """Refuse to continue (``how``: ``"partial_fit"`` or ``"warm_start=True"``)
+    an estimator pickled or copied while it was being fitted."""
+    raise ValueError(
+        f"{how} continues a fitted network, and this estimator was pickled or "
+        "copied while being fitted (from a callback), before its fit ended: fit "
+        "it anew, or continue one whose fit returned."
+    )
+
+
+def pickled_state(estimator, state):
+    """``state``, the attributes of ``estimator``, as its ``__getstate__``
+    pickles them: a fitted built-in network as ``export_state``'s values and
+    arrays (portable across devices), under ``"_fitted_state"``; a network
+    of the user's own, or an estimator being fitted, as they are."""
+    if describable(state.get("module_")) and fully_fitted(estimator):
+        fitted = dataclasses.asdict(export_state(estimator))
+        state = {k: v for k, v in state.items() if k not in FITTED}
+        state["_fitted_state"] = fitted
+    return state
 
 
 @dataclasses.dataclass

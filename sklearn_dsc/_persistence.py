@@ -31,6 +31,7 @@ from ._files import atomic_write
 from ._fitted_state import (
     FittedState,
     export_state,
+    fully_fitted,
     import_state,
     non_negative_integer,
 )
@@ -99,6 +100,13 @@ def save(estimator, path):
         )
     if not hasattr(estimator, "module_"):
         raise ValueError("save needs a fitted estimator; call fit first.")
+    if not fully_fitted(estimator):
+        raise ValueError(
+            "save needs a fitted estimator, and this one is being fitted (save "
+            "was called from a callback?): keep the network trained so far with "
+            "torch.save(estimator.module_.state_dict(), path), or pickle the "
+            "estimator, and save it once fit returns."
+        )
     if not isinstance(estimator.network, str):
         raise TypeError(
             "a model with a network of your own (network of type "

@@ -1,3 +1,4 @@
+import copy
 import datetime
 import io
 import pickle
@@ -15,7 +16,7 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits, make_blobs
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.metrics import normalized_mutual_info_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -422,6 +423,65 @@ def test_callback_can_stop_training(blobs):
     X, y = blobs
     estimator = fast(max_iter=50, callback=lambda est: est.n_iter_ >= 2).fit(X, y)
     assert estimator.n_iter_ == 2
+
+
+class Snapshots:
+    """A callback that pickles and copies the estimator after every epoch,
+    beside what its transform gives then (itself pickled as empty)."""
+
+    def __init__(self, X):
+        self.X, self.taken = X, []
+
+    def __call__(self, estimator):
+        copies = (pickle.dumps(estimator), copy.deepcopy(estimator))
+        self.taken.append((copies, estimator.transform(self.X)))
+        return False
+
+    def __getstate__(self):
+        return {}
+
+
+@pytest.mark.parametrize("init", ["random", "whitened"])
+def test_a_callback_may_pickle_the_estimator_being_fitted(blobs, init):
+    """A pickle or copy taken in a callback holds the network trained so far,
+    which transform reads; predict, which needs the centroids that fit
+    computes at its end, and continuing that fit are refused."""
+    X, y = blobs
+    snapshots = Snapshots(X)
+    estimator = fast(init=init, max_iter=3, callback=snapshots).fit(X, y)
+    assert len(snapshots.taken) >= 3
+    for (pickled, copied), embedded in snapshots.taken:
+        for snapshot in (pickle.loads(pickled), copied):
+            np.testing.assert_array_equal(snapshot.transform(X), embedded)
+            with pytest.raises(NotFittedError, match="being fitted"):
+                snapshot.predict(X)
+            with pytest.raises(ValueError, match="copied while being fitted"):
+                snapshot.partial_fit(X, y)
+    refitted = snapshot.set_params(callback=None).fit(X, y)  # fitted anew
+    assert refitted.predict(X).shape == y.shape
+    again = pickle.loads(pickle.dumps(estimator))  # whole once fit returned
+    np.testing.assert_array_equal(again.predict(X), estimator.predict(X))
+
+
+def test_save_and_predict_wait_for_the_fit_to_end(blobs, tmp_path):
+    """Also where a continued fit still holds the earlier fit's centroids."""
+    from sklearn_dsc import save
+
+    X, y = blobs
+    calls = []
+
+    def callback(estimator):
+        with pytest.raises(ValueError, match="being fitted"):
+            save(estimator, tmp_path / "model.dsc")
+        with pytest.raises(NotFittedError, match="being fitted"):
+            estimator.predict(X)
+        calls.append(estimator.n_iter_)
+        return True
+
+    estimator = fast(max_iter=2).fit(X, y)
+    estimator.set_params(warm_start=True, callback=callback).fit(X, y)
+    assert calls == [3]
+    assert not (tmp_path / "model.dsc").exists()
 
 
 class StageWithoutText:
