@@ -823,7 +823,8 @@ class ClassMoments:
             tuple(np.flatnonzero(~kept)), held, n_kept, mean, held_rows
         )
         scatter = gram - n_kept * np.outer(mean, mean)
-        width = min(max_width, int(n_kept), scatter.shape[0])
+        # centred, n rows vary along at most n - 1 directions (principal_directions)
+        width = min(max_width, max(int(n_kept) - 1, 1), scatter.shape[0])
         components = vectors[:, ::-1][:, :width].T
         variances = np.clip(values[::-1][:width], 0, None)
         shared = _Kept(

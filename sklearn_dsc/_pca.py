@@ -32,14 +32,17 @@ def signed_eigh(matrix, **options):
 def principal_directions(X, n_components, seed):
     """``(components, mean, variances)`` of the top principal directions of ``X``.
 
-    ``components`` has ``min(n_components, *X.shape)`` rows. Dense inputs and
+    ``components`` has ``min(n_components, n_samples - 1, n_features)`` rows
+    (at least one): rows centred on their mean vary along at most
+    ``n_samples - 1`` directions, and one more would be a direction along
+    which none varies, of LAPACK's choosing. Dense inputs and
     sparse ones of at most ``MAX_COVARIANCE_FEATURES`` features use
     scikit-learn's ``PCA``. Wider sparse inputs use a randomized SVD (Halko,
     Martinsson and Tropp, 2011) of the implicitly centred matrix, never
     densified: memory ``O((n_samples + n_features) * n_components)`` and
     time ``O(nnz * n_components)`` per pass.
     """
-    n_components = min(n_components, *X.shape)
+    n_components = min(n_components, max(X.shape[0] - 1, 1), X.shape[1])
     if not sp.issparse(X) or X.shape[1] <= MAX_COVARIANCE_FEATURES:
         pca = PCA(
             n_components,
