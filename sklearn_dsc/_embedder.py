@@ -783,10 +783,9 @@ default="auto"
         """While ``fit`` or ``partial_fit`` runs, mark the estimator as being
         fitted (``BEING_FITTED``): a callback sees it so, and a pickle taken
         there keeps the mark; the context gives whether the estimator came in
-        so marked. On any exception (an interrupt, a raising
-        callback, running out of memory, bad input), put the estimator back
-        as it was before the call: never half-fitted, never with weights from
-        a failed step."""
+        so marked. On any exception (an interrupt, a raising callback, running
+        out of memory, bad input), put the estimator back as it was before
+        the call: never half-fitted, never with weights from a failed step."""
         previous = dict(self.__dict__)
         module = previous.get("module_")
         weights = snapshot(module) if module is not None else None
