@@ -6,6 +6,7 @@ import json
 import pickle
 import re
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -257,6 +258,11 @@ def test_format_2_files_load(digits, model_bytes, tmp_path):
     assert loaded.network == "mlp"
     assert loaded.input_shape is None
     assert_same_model(loaded, current, X)
+
+
+def test_the_user_guide_names_the_current_format():
+    guide = Path(__file__).resolve().parents[1] / "docs" / "user_guide.md"
+    assert f"The current format is {FORMAT_VERSION}," in guide.read_text()
 
 
 @pytest.mark.parametrize(
