@@ -209,6 +209,13 @@ def many_rows_a_class():
     return many_classes(n_classes=240, rows_per_class=400, n_features=128)
 
 
+def few_rows_wide():
+    """``many_classes`` with 25 rows of each of 24 classes in 2,048 features
+    (as a CNN's features of a few examples of each class): 12 training
+    classes, 300 rows, fewer than their features."""
+    return many_classes(n_classes=24, rows_per_class=25, n_features=2048)
+
+
 DATASETS = {
     "digits": digits,
     "letters": letters,

@@ -63,7 +63,12 @@ from ._closed_form import (
     closed_form_linear_map,
     dense,
 )
-from ._pca import MAX_COVARIANCE_FEATURES, principal_directions, signed_eigh
+from ._pca import (
+    MAX_COVARIANCE_FEATURES,
+    principal_directions,
+    row_space_eigh,
+    signed_eigh,
+)
 from ._residual import (
     residual_embedding,
     residual_width,
@@ -797,12 +802,18 @@ class ClassMoments:
         if held_rows is None:
             held_rows = self._centred(held)
         gram = self.gram - dense(held_rows.T @ held_rows)
-        # divide and conquer: a quarter faster than the default driver on
-        # 1,024 features, the same decomposition up to rounding (SciPy 1.10
-        # sizes its workspace wrongly for one feature: the default there)
-        scatter = gram - n_kept * np.outer(mean, mean)
-        driver = "evd" if len(scatter) > 1 else None
-        kept = (gram, *signed_eigh(scatter, driver=driver))
+        eigen = None
+        if n_kept < len(gram):  # fewer rows than features: from the rows' Gram
+            eigen = row_space_eigh(dense(self._centred(~held)) - mean)
+        if eigen is not None and len(eigen[0]):  # (empty where no kept row varies)
+            kept = (gram, *eigen)
+        else:
+            # divide and conquer: a quarter faster than the default driver on
+            # 1,024 features, the same decomposition up to rounding (SciPy
+            # 1.10 sizes its workspace wrongly for one feature: the default)
+            scatter = gram - n_kept * np.outer(mean, mean)
+            driver = "evd" if len(scatter) > 1 else None
+            kept = (gram, *signed_eigh(scatter, driver=driver))
         for array in kept:
             array.flags.writeable = False
         stored = sum(a.nbytes for entry in self._factorisations.values() for a in entry)
@@ -823,8 +834,9 @@ class ClassMoments:
             tuple(np.flatnonzero(~kept)), held, n_kept, mean, held_rows
         )
         scatter = gram - n_kept * np.outer(mean, mean)
-        # centred, n rows vary along at most n - 1 directions (principal_directions)
-        width = min(max_width, max(int(n_kept) - 1, 1), scatter.shape[0])
+        # centred, n rows vary along at most n - 1 directions (principal_directions);
+        # fewer where the factorisation left out some that none varies along
+        width = min(max_width, max(int(n_kept) - 1, 1), len(values))
         components = vectors[:, ::-1][:, :width].T
         variances = np.clip(values[::-1][:width], 0, None)
         shared = _Kept(

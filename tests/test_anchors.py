@@ -23,6 +23,7 @@ from sklearn_dsc._anchors import (
     whitened_anchors,
 )
 from sklearn_dsc._closed_form import closed_form_linear_map, dense
+from sklearn_dsc._pca import signed_eigh
 from sklearn_dsc._selection import choose_anchor, start_candidates
 
 from helpers import (
@@ -305,6 +306,24 @@ def test_fewer_rows_than_features_keep_only_directions_the_rows_vary_along():
         assert len(weight) == len(X) - 1
         spread = embedded(X, weight, bias).std(axis=0)
         assert spread.min() > 1e-6 * spread.max()
+
+
+def test_fewer_rows_than_features_are_factorised_through_their_own_gram(
+    monkeypatch,
+):
+    """The kept rows' scatter is factorised as their n x n Gram matrix, never
+    as the features x features one: O(n^2 d), not O(d^3)."""
+    X, y = informative_and_noise(n_classes=12, n_per_class=3, n_noise=60)
+    sizes = []
+
+    def recorded(matrix, **options):
+        sizes.append(len(matrix))
+        return signed_eigh(matrix, **options)
+
+    monkeypatch.setattr(_anchors, "signed_eigh", recorded)
+    list(ClassMoments(X, y).anchor_maps(None, [("pca", None), ("whitened", 0.1)]))
+    assert sizes  # the whitening's, within the principal directions
+    assert max(sizes) < X.shape[1]
 
 
 def test_class_moments_drop_what_the_kept_means_do_not_vary_along():

@@ -23,6 +23,20 @@ def low_rank_sparse(n=600, d=3000, rank=5, seed=0):
     return sp.csr_matrix(sp.csr_matrix(weights) @ basis + 0.1 * noise)
 
 
+def test_row_space_eigh_gives_the_eigenpairs_the_rows_vary_along():
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(12, 40)) * np.linspace(0.1, 3.0, 40)
+    rows -= rows.mean(axis=0)  # centred: 11 directions vary
+    values, vectors = _pca.row_space_eigh(rows)
+    full_values, full_vectors = _pca.signed_eigh(rows.T @ rows)
+    assert len(values) == 11
+    np.testing.assert_allclose(values, full_values[-11:], rtol=1e-10)
+    np.testing.assert_allclose(vectors, full_vectors[:, -11:], atol=1e-10)
+    values, vectors = _pca.row_space_eigh(np.zeros((3, 5)))  # nothing varies
+    assert values.shape == (0,)
+    assert vectors.shape == (5, 0)
+
+
 def test_randomized_pca_finds_the_principal_directions():
     X = low_rank_sparse()
     components, mean, variances = randomized_pca(X, 5, seed=0)
