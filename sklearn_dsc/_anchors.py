@@ -796,7 +796,9 @@ class ClassMoments:
         scatter about their ``mean``: ``(gram, values, vectors)``, kept for
         the next call with the same classes while ``FACTORISATION_BYTES``
         allow (read-only: the calls share them). The held rows are read only
-        when the classes are not already factorised."""
+        when the classes are not already factorised; so are the kept rows,
+        where they are fewer than the features, whose ``n x n`` Gram matrix
+        then gives the eigendecomposition (``row_space_eigh``)."""
         if held_classes in self._factorisations:
             return self._factorisations[held_classes]
         if held_rows is None:
