@@ -68,6 +68,7 @@ from ._pca import (
     principal_directions,
     row_space_eigh,
     signed_eigh,
+    varying_directions,
 )
 from ._residual import (
     residual_embedding,
@@ -807,15 +808,14 @@ class ClassMoments:
         eigen = None
         if n_kept < len(gram):  # fewer rows than features: from the rows' Gram
             eigen = row_space_eigh(dense(self._centred(~held)) - mean)
-        if eigen is not None and len(eigen[0]):  # (empty where no kept row varies)
-            kept = (gram, *eigen)
-        else:
+        if eigen is None or not len(eigen[0]):  # (empty where no kept row varies)
             # divide and conquer: a quarter faster than the default driver on
             # 1,024 features, the same decomposition up to rounding (SciPy
             # 1.10 sizes its workspace wrongly for one feature: the default)
             scatter = gram - n_kept * np.outer(mean, mean)
             driver = "evd" if len(scatter) > 1 else None
-            kept = (gram, *signed_eigh(scatter, driver=driver))
+            eigen = signed_eigh(scatter, driver=driver)
+        kept = (gram, *eigen)
         for array in kept:
             array.flags.writeable = False
         stored = sum(a.nbytes for entry in self._factorisations.values() for a in entry)
@@ -836,9 +836,8 @@ class ClassMoments:
             tuple(np.flatnonzero(~kept)), held, n_kept, mean, held_rows
         )
         scatter = gram - n_kept * np.outer(mean, mean)
-        # centred, n rows vary along at most n - 1 directions (principal_directions);
-        # fewer where the factorisation left out some that none varies along
-        width = min(max_width, max(int(n_kept) - 1, 1), len(values))
+        # fewer where the factorisation left out directions none varies along
+        width = min(max_width, varying_directions(int(n_kept), len(values)))
         components = vectors[:, ::-1][:, :width].T
         variances = np.clip(values[::-1][:width], 0, None)
         shared = _Kept(

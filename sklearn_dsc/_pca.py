@@ -53,6 +53,13 @@ def row_space_eigh(rows):
     return values, _signed(rows.T @ (u / np.sqrt(values)))
 
 
+def varying_directions(n_rows, n_features):
+    """How many directions ``n_rows`` rows of ``n_features`` features,
+    centred on their mean, can vary along: ``n_rows - 1`` at most (at least
+    one, as PCA keeps)."""
+    return min(max(n_rows - 1, 1), n_features)
+
+
 def principal_directions(X, n_components, seed):
     """``(components, mean, variances)`` of the top principal directions of ``X``.
 
@@ -66,7 +73,7 @@ def principal_directions(X, n_components, seed):
     densified: memory ``O((n_samples + n_features) * n_components)`` and
     time ``O(nnz * n_components)`` per pass.
     """
-    n_components = min(n_components, max(X.shape[0] - 1, 1), X.shape[1])
+    n_components = min(n_components, varying_directions(*X.shape))
     if not sp.issparse(X) or X.shape[1] <= MAX_COVARIANCE_FEATURES:
         pca = PCA(
             n_components,
