@@ -28,14 +28,21 @@ import time
 from pathlib import Path
 
 from children import child_result
-from datasets import DATASETS, few_rows_wide, many_classes, many_rows_a_class
+from datasets import (
+    DATASETS,
+    few_rows_wide,
+    many_classes,
+    many_rows_a_class,
+    more_rows_wide,
+)
 
 # the datasets timed: the benchmark's; the glyphs in every font of the
 # glyph file (about 600 rows a character); two generated with many
 # classes: 600 training classes of 8 rows that span their 256 features
 # (``datasets.many_classes``), and 120 of 400 rows in 128 features
 # (``datasets.many_rows_a_class``); and 300 rows of 12 classes in 2,048
-# features, fewer rows than features (``datasets.few_rows_wide``). The
+# features, fewer rows than features (``datasets.few_rows_wide``), and
+# 3,000 rows of 20 classes, more (``datasets.more_rows_wide``). The
 # held-out sets of the second and the fourth hold more rows than the anchor
 # choice scores (``_selection.MAX_SCORED_ROWS``).
 TIMED = {
@@ -44,6 +51,7 @@ TIMED = {
     "many-classes": many_classes,
     "many-rows-a-class": many_rows_a_class,
     "few-rows-wide": few_rows_wide,
+    "more-rows-wide": more_rows_wide,
 }
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -216,6 +216,13 @@ def few_rows_wide():
     return many_classes(n_classes=24, rows_per_class=25, n_features=2048)
 
 
+def more_rows_wide():
+    """``many_classes`` with 150 rows of each of 40 classes in 2,048
+    features (as a CNN's features of many examples of each class): 20
+    training classes, 3,000 rows, more than their features."""
+    return many_classes(n_classes=40, rows_per_class=150, n_features=2048)
+
+
 DATASETS = {
     "digits": digits,
     "letters": letters,

@@ -98,7 +98,7 @@ CLOSED_FORM_SHRINKAGE = 0.01
 # ClassMoments keeps the Gram matrix of the rows kept and the factorisation
 # of their scatter, for each set of held-out classes, while they fit in this
 # many bytes: the anchors are compared on the same sets twice (ranked, then
-# by k-means).
+# by k-means), unless they would not all fit (``ClassMoments.keeps``).
 FACTORISATION_BYTES = 2**28
 # A direction along which the training classes' means do not vary, where
 # they outnumber the directions by one or more, so could have varied along
@@ -735,6 +735,15 @@ class ClassMoments:
     def applies(cls, X):
         """Whether ``X`` is narrow enough for its Gram matrix."""
         return X.shape[1] <= MAX_COVARIANCE_FEATURES
+
+    def keeps(self, n_sets):
+        """Whether the factorisations of ``n_sets`` sets of held-out classes
+        (each a Gram matrix and an eigendecomposition, at most
+        ``n_features x n_features`` each) would all stay kept together, so
+        that a second pass over the sets factorises none of them again."""
+        n_features = len(self.gram)
+        per_set = (2 * n_features + 1) * n_features * self.gram.itemsize
+        return n_sets * per_set <= FACTORISATION_BYTES
 
     def held_out_embeddings(self, held, candidates, max_width, rows=None):
         """The rows ``held`` embedded by each of ``candidates`` (as in

@@ -176,9 +176,12 @@ SPANNED_ANCHOR_SPLITS = 30
 # candidate, which falls short by 0.024.
 SHORTLIST = 3
 # Where the anchors are fitted afresh on the rows kept (inputs too wide for
-# ``ClassMoments``, or anchors fitted on rows alone), one pass over the sets
-# ranks every candidate and clusters it too, rather than fitting the
-# shortlist again for k-means: the same scores, the same choice. A default
+# ``ClassMoments``, or anchors fitted on rows alone), or where the class
+# moments' factorisations of the sets would not all stay kept
+# (``ClassMoments.keeps``: from about 1,300 features on 10 sets), one pass
+# over the sets ranks every candidate and clusters it too, rather than
+# fitting or factorising again for the shortlist's k-means: the same
+# scores, the same choice. A default
 # fit on 2,000 TF-IDF rows of 30,000 words (``benchmarks/text_features.py``'s
 # generated documents: 10 sets, 12 candidates) took 22 and 23 s against 33
 # and 36 s in two passes. On the dictionary's TF-IDF features (4,804 rows of
@@ -528,8 +531,8 @@ def choose_anchor(
     ranked by their mean ``nearest_mean_nmi`` and only those of the
     ``shortlist`` (the ``SHORTLIST`` best, and the best PLDA anchor where
     it is compared beside others) are scored by k-means: in a second pass
-    from class moments, in the same pass where the anchors are fitted
-    afresh on rows (``ONE_PASS``). Among those that
+    from class moments that keep every set's factorisation, else in the
+    same pass (``ONE_PASS``). Among those that
     keep every direction of the inputs (PCA with ``init="auto"``, and the
     whitened anchor, or the PLDA one, at each of its shrinkages), the
     best mean k-means NMI is chosen, PCA on a tie. With ``init="auto"``,
@@ -569,7 +572,7 @@ def choose_anchor(
 
     scores = None
     if len(by_mean) > 1 and len(candidates) > SHORTLIST:  # one: the tests decide
-        if moments is None:  # each set's anchors fitted once: ONE_PASS
+        if moments is None or not moments.keeps(len(held_out_sets)):  # ONE_PASS
             both = scores_of(candidates, _and(nearest_mean_nmi, kmeans), ONE_PASS)
             ranking, scores = _unzipped(both)
         else:

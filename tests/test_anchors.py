@@ -408,6 +408,18 @@ def test_class_moments_factorise_each_set_of_held_out_classes_once(monkeypatch):
     assert len(calls) == 4
 
 
+def test_moments_say_whether_every_set_stays_factorised(monkeypatch):
+    """``keeps(n)``: whether ``n`` sets' Gram matrices and
+    eigendecompositions, each at most ``n_features x n_features``, fit in
+    ``FACTORISATION_BYTES`` together."""
+    X = np.random.RandomState(0).normal(size=(60, 10))
+    moments = ClassMoments(X, np.repeat(np.arange(4), 15))
+    per_set = (2 * 10 + 1) * 10 * 8
+    monkeypatch.setattr(_anchors, "FACTORISATION_BYTES", 3 * per_set)
+    assert moments.keeps(3)
+    assert not moments.keeps(4)
+
+
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # PCA of constants
 def test_anchors_of_constant_inputs_are_finite():
     X = np.ones((20, 3))

@@ -10,7 +10,7 @@ import pytest
 import torch
 from sklearn.metrics import normalized_mutual_info_score
 
-from sklearn_dsc import _selection
+from sklearn_dsc import _anchors, _selection
 from sklearn_dsc._anchors import LEDOIT_WOLF, anchor_maps, compared_by_auto
 from sklearn_dsc._data import embed
 from sklearn_dsc._networks import build_anchored, build_mlp
@@ -775,6 +775,36 @@ def test_anchors_fitted_afresh_are_ranked_and_clustered_in_one_pass(monkeypatch)
     np.testing.assert_allclose(one_pass.split_scores, two_passes.split_scores)
     for candidate, scores in compared.items():
         np.testing.assert_allclose([k for _, k in both[candidate]], scores)
+
+
+def test_sets_the_moments_cannot_all_keep_are_factorised_once(monkeypatch):
+    """Where the class moments could not keep every set's factorisation for
+    a second pass, one pass over the sets ranks every candidate and clusters
+    it too: each set is factorised once, and the choice and its scores are
+    those of the two passes over factorisations kept."""
+    X, codes = informative_and_noise(n_classes=12)
+    factorised = []
+    original = _selection.ClassMoments._kept_moments
+
+    def counting(self, held_classes, *args):
+        if held_classes not in self._factorisations:
+            factorised.append(held_classes)
+        return original(self, held_classes, *args)
+
+    monkeypatch.setattr(_selection.ClassMoments, "_kept_moments", counting)
+
+    def chosen():
+        factorised.clear()
+        random_state = np.random.RandomState(0)
+        return choose_anchor(X, codes, 12, "auto", "auto", 4, random_state, 0)
+
+    two_passes = chosen()
+    assert len(factorised) == len(set(factorised)) == _selection.ANCHOR_SPLITS
+    monkeypatch.setattr(_anchors, "FACTORISATION_BYTES", 0)  # none kept
+    one_pass = chosen()
+    assert len(factorised) == len(set(factorised)) == _selection.ANCHOR_SPLITS
+    assert one_pass[:2] == two_passes[:2]
+    np.testing.assert_allclose(one_pass.split_scores, two_passes.split_scores)
 
 
 @pytest.mark.parametrize(
