@@ -122,26 +122,30 @@ def closed_form_from_moments(
     n_components=None,
     eigh=None,
     shrinkage=None,
+    largest=None,
 ):
     """``closed_form_linear_map`` from the moments of the rows.
 
     ``scatter`` is ``Xc^T Xc`` (the rows about their ``mean``),
     ``class_sums`` the ``n_classes x n_features`` sums of each class's rows
     and ``counts`` their numbers (all positive); ``eigh``, if given, is the
-    ``(eigenvalues, eigenvectors)`` of ``scatter``, to share one
-    factorisation with a PCA; ``shrinkage`` as in ``closed_form_linear_map``.
+    ``(eigenvalues, eigenvectors)`` of ``scatter`` along every direction the
+    rows vary, to share one factorisation with a PCA; ``shrinkage`` as in
+    ``closed_form_linear_map``. ``largest``, if given instead of ``eigh``
+    with a ``shrinkage``, is the largest eigenvalue of ``scatter``, which
+    then needs no eigendecomposition: its ridge, positive, is solved by a
+    Cholesky factorisation.
     Returns ``(weight, bias, eigenvalues)``.
     """
     n_samples = counts.sum()
     # Xc^T J, J being the class indicators scaled by 1/sqrt(count)
     xt_j = (class_sums - np.outer(counts, mean)).T / np.sqrt(counts)
-    eigenvalues, eigenvectors = linalg.eigh(scatter) if eigh is None else eigh
-    largest = eigenvalues.max(initial=0.0)
-    ridge = alpha if shrinkage is None or largest <= 0 else shrinkage * largest
-    shifted = eigenvalues + ridge
-    keep = shifted > max(shifted.max(), 0) * scatter.shape[0] * np.finfo(np.float64).eps
-    inverse = np.where(keep, 1.0 / np.where(keep, shifted, 1.0), 0.0)
-    ridge_map = (eigenvectors * inverse) @ (eigenvectors.T @ xt_j)  # D x k
+    known_ridge = shrinkage is not None and shrinkage > 0 and (largest or 0) > 0
+    if eigh is None and known_ridge:
+        ridged = scatter + shrinkage * largest * np.eye(len(scatter))
+        ridge_map = linalg.cho_solve(linalg.cho_factor(ridged), xt_j)  # D x k
+    else:
+        ridge_map = _ridge_map(scatter, xt_j, alpha, eigh, shrinkage)
     # M = J^T P_X~ J: the centred part plus the constant direction.
     sqrt_share = np.sqrt(counts / n_samples)
     m = xt_j.T @ ridge_map + np.outer(sqrt_share, sqrt_share)
@@ -155,3 +159,17 @@ def closed_form_from_moments(
     # the constant part of P_X~ J v is (1^T J v) / n
     bias = (np.sqrt(counts) @ v) / n_samples - weight @ mean
     return weight, bias, np.clip(mu, 0.0, 1.0)
+
+
+def _ridge_map(scatter, xt_j, alpha, eigh, shrinkage):
+    """``(scatter + ridge I)^+ xt_j`` by the eigendecomposition ``eigh`` of
+    ``scatter`` (computed here where ``None``), the ridge being ``alpha``, or
+    ``shrinkage`` times the largest eigenvalue where given; directions whose
+    eigenvalue plus the ridge is rounding are left out."""
+    eigenvalues, eigenvectors = linalg.eigh(scatter) if eigh is None else eigh
+    largest = eigenvalues.max(initial=0.0)
+    ridge = alpha if shrinkage is None or largest <= 0 else shrinkage * largest
+    shifted = eigenvalues + ridge
+    keep = shifted > max(shifted.max(), 0) * scatter.shape[0] * np.finfo(np.float64).eps
+    inverse = np.where(keep, 1.0 / np.where(keep, shifted, 1.0), 0.0)
+    return (eigenvectors * inverse) @ (eigenvectors.T @ xt_j)

@@ -35,6 +35,15 @@ def _signed(vectors):
     return vectors * np.sign(largest_entries)
 
 
+def top_eigh(matrix, n_top):
+    """The ``n_top`` largest eigenpairs of the symmetric ``matrix``,
+    ascending and signed as ``signed_eigh``'s: LAPACK's MRRR driver finds
+    only them once the matrix is tridiagonal, and forms only their
+    eigenvectors."""
+    n = len(matrix)
+    return signed_eigh(matrix, subset_by_index=[n - n_top, n - 1], driver="evr")
+
+
 def row_space_eigh(rows):
     """The eigenvalues and eigenvectors of ``rows.T @ rows`` along the
     directions that ``rows`` span, from the ``n_rows x n_rows`` matrix

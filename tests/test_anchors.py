@@ -353,12 +353,18 @@ def test_class_moments_drop_what_the_kept_means_do_not_vary_along():
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("held_out", [None, [0, 1], [3, 7, 11]])
 @pytest.mark.parametrize("units", [1e-20, 1e3, 1e20])
-def test_class_moments_fit_the_anchors_of_the_rows_kept(sparse, held_out, units):
+@pytest.mark.parametrize("top_only", [False, True])
+def test_class_moments_fit_the_anchors_of_the_rows_kept(
+    sparse, held_out, units, top_only, monkeypatch
+):
     """``ClassMoments.anchor_maps`` are ``anchor_maps`` fitted on the rows
     kept, up to an orthogonal map of their rows: the same distances between
     any inputs, the held-out rows and the kept ones alike, in any units
     (read with unit steps, features of spread 1e16 gave weights of
-    rounding)."""
+    rounding); also where the moments find only the largest eigenpairs of
+    the kept rows' scatter, as they do for inputs of many features."""
+    if top_only:  # 24 features, at least 4 times the 6 directions kept
+        monkeypatch.setattr(_anchors, "TOP_EIGENPAIRS_RATIO", 4)
     X, y = informative_and_noise()
     small = np.abs(X) < 2.0
     X = units * (X + 5.0)
@@ -370,7 +376,11 @@ def test_class_moments_fit_the_anchors_of_the_rows_kept(sparse, held_out, units)
     held = None if held_out is None else np.isin(y, held_out)
     kept = slice(None) if held is None else ~held
     expected = anchor_maps(candidates, X[kept], y[kept], 0, 6)
-    found = ClassMoments(X, y).anchor_maps(held, candidates, 6)
+    moments = ClassMoments(X, y)
+    found = list(moments.anchor_maps(held, candidates, 6))
+    ((_, values, vectors),) = moments._factorisations.values()
+    assert vectors.shape == (24, 6 if top_only else 24)
+    assert values.shape == (vectors.shape[1],)
     for (weight, bias), (found_weight, found_bias) in zip(expected, found, strict=True):
         assert found_weight.shape == weight.shape
         np.testing.assert_allclose(

@@ -5,7 +5,7 @@ import torch
 from scipy import linalg
 
 from sklearn_dsc import spectral_clustering_loss
-from sklearn_dsc._closed_form import closed_form_linear_map
+from sklearn_dsc._closed_form import closed_form_from_moments, closed_form_linear_map
 
 
 def problem(seed, n=120, n_features=6, n_classes=5):
@@ -97,3 +97,36 @@ def test_the_map_does_not_depend_on_the_signs_lapack_gives(monkeypatch):
     np.testing.assert_allclose(flipped[0], weight, atol=1e-12)
     np.testing.assert_allclose(flipped[1], bias, atol=1e-12)
     np.testing.assert_allclose(flipped[2], eigenvalues, atol=1e-12)
+
+
+@pytest.mark.parametrize("shrinkage", [0.01, 0.5])
+def test_the_ridge_solved_from_the_largest_eigenvalue_alone(shrinkage):
+    """Given the scatter's largest eigenvalue instead of its
+    eigendecomposition, the shrunk ridge is solved by a Cholesky
+    factorisation: the same map, up to rounding, with no eigendecomposition
+    of the scatter."""
+    X, y = problem(6, n=200, n_features=12)
+    counts = np.bincount(y).astype(float)
+    sums = np.vstack([X[y == k].sum(axis=0) for k in range(5)])
+    mean = X.mean(axis=0)
+    scatter = (X - mean).T @ (X - mean)
+    eigen = linalg.eigh(scatter)
+    moments = (scatter, sums, counts, mean)
+    weight, bias, values = closed_form_from_moments(
+        *moments, eigh=eigen, shrinkage=shrinkage
+    )
+
+    eigh = linalg.eigh
+
+    def not_of_the_scatter(matrix, *args, **kwargs):  # M, of 5 classes, is
+        assert len(matrix) == 5, "the scatter was eigendecomposed"
+        return eigh(matrix, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(linalg, "eigh", not_of_the_scatter)
+        solved = closed_form_from_moments(
+            *moments, shrinkage=shrinkage, largest=eigen[0][-1]
+        )
+    np.testing.assert_allclose(solved[0], weight, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(solved[1], bias, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(solved[2], values, atol=1e-12)
