@@ -21,7 +21,9 @@ def model_and_data(sub, labelled=False):
     file's ``y``)."""
     sub.add_argument("model", metavar="MODEL", help="a model file from fit")
     sub.add_argument(
-        "data", metavar="DATA", help="CSV (.csv, .tsv), Parquet or .npz file"
+        "data",
+        metavar="DATA",
+        help="CSV (.csv, .tsv, also as .gz, .bz2 or .xz), Parquet or .npz file",
     )
     sub.add_argument(
         "--target",

@@ -354,7 +354,9 @@ def add(commands, debug):
         "Features are used as they are: scale them first if their units differ.",
     )
     sub.add_argument(
-        "data", metavar="DATA", help="CSV (.csv, .tsv), Parquet or .npz file"
+        "data",
+        metavar="DATA",
+        help="CSV (.csv, .tsv, also as .gz, .bz2 or .xz), Parquet or .npz file",
     )
     sub.add_argument(
         "--target",

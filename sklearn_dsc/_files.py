@@ -4,10 +4,13 @@ Every writer goes through ``atomic_write``: the file appears complete or not at
 all, so an interrupted run never leaves a half-written output.
 """
 
+import bz2
 import contextlib
 import csv
 import difflib
+import gzip
 import json
+import lzma
 import os
 import stat
 import tempfile
@@ -25,6 +28,10 @@ MISSING = {"", "na", "nan", "n/a", "null", "none"}
 # read as 1 and 0 as Parquet's boolean columns are.
 TRUTH_VALUES = {"true": 1.0, "false": 0.0}
 PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".tsv")
+# CSV files compressed as gzip, bzip2 or xz (data.csv.gz) are read through
+# the standard library's openers
+COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 # What write_matrix writes: the tables first, which can hold the row
 # identifiers beside the numbers
 TABLE_SUFFIXES = (".csv", *PARQUET_SUFFIXES)
@@ -98,7 +105,8 @@ def read_table(
     target_option="--target",
     id_option="--id",
 ):
-    """Read a CSV (``.csv`` or ``.tsv``), Parquet or ``.npz`` file into a ``Table``.
+    """Read a CSV (``.csv`` or ``.tsv``, or either compressed as ``.gz``,
+    ``.bz2`` or ``.xz``), Parquet or ``.npz`` file into a ``Table``.
 
     CSV and Parquet files have named columns: ``target`` names the label
     column, ``id_column`` a column of row identifiers, every other column is a
@@ -126,10 +134,12 @@ def read_table(
         raise DataError(f"{path} is a directory, not a data file")
     if not path.is_file():
         raise DataError(f"no such file: {path}")
-    suffix = path.suffix.lower()
+    suffix = _data_suffix(path)
     index_names = ()
-    if suffix in {".csv", ".tsv"}:
+    headerless = ""
+    if suffix.startswith(CSV_SUFFIXES):
         names, columns = _read_csv(path, sep, decimal)
+        headerless = _headerless(names, decimal)
     elif suffix in PARQUET_SUFFIXES:
         names, columns, index_names = _read_parquet(path)
     elif suffix == ".npz":
@@ -140,10 +150,10 @@ def read_table(
         return _read_npz(path, target, require_target)
     else:
         raise DataError(
-            f"{path}: unknown file type {suffix!r}; use .csv (or .tsv), .parquet "
-            "or .npz"
+            f"{path}: unknown file type {suffix!r}; use .csv (or .tsv, either "
+            "maybe compressed as .gz, .bz2 or .xz), .parquet or .npz"
         )
-    _check_named(path, names, (target, id_column))
+    _check_named(path, names, (target, id_column), headerless)
     if require_target and target is None:
         raise DataError(f"name the label column with {target_option}")
     found = [
@@ -171,16 +181,26 @@ def read_table(
     return Table(features, feature_names, labels, ids)
 
 
-def _check_named(path, names, named):
+def _data_suffix(path):
+    """The file type of ``path`` in lower case: its suffix, with the one
+    before it where it is a compression's (``.csv.gz``)."""
+    suffix = path.suffix.lower()
+    if suffix in COMPRESSED:
+        return Path(path.stem).suffix.lower() + suffix
+    return suffix
+
+
+def _check_named(path, names, named, hint=""):
     """Refuse a column ``named`` (``None`` where an option was not given)
-    that is not among ``names``, with the closest name there is."""
+    that is not among ``names``, with the closest name there is, and
+    ``hint``."""
     for column in named:
         if column is not None and column not in names:
             close = difflib.get_close_matches(column, names, n=1)
             guess = f"did you mean {close[0]!r}? " if close else ""
             raise DataError(
                 f"{path}: no column {column!r}; {guess}the columns are "
-                f"{listed(names, repr)}"
+                f"{listed(names, repr)}{hint}"
             )
 
 
@@ -224,22 +244,24 @@ def _delimiter(f, sep, decimal):
 
 
 def _read_csv(path, sep=None, decimal="."):
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    opener = COMPRESSED.get(path.suffix.lower(), open)
+    with opener(path, "rt", newline="", encoding="utf-8-sig") as f:
         try:
             reader = csv.reader(f, delimiter=_delimiter(f, sep, decimal))
-        except UnicodeDecodeError as error:
+        except _UNREADABLE as error:
             raise _unreadable(path, error) from None
         try:
             header = next(reader)
         except StopIteration:
             raise DataError(f"{path}: the file is empty") from None
-        except (csv.Error, UnicodeDecodeError) as error:
+        except (csv.Error, *_UNREADABLE) as error:
             raise _unreadable(path, error) from None
         header = [name.strip() for name in header]
         duplicated = sorted({name for name in header if header.count(name) > 1})
         if duplicated:
             raise DataError(
                 f"{path}: duplicated column names {listed(duplicated, repr)}"
+                + _headerless(header, decimal)
             )
         rows = []
         try:
@@ -252,7 +274,7 @@ def _read_csv(path, sep=None, decimal="."):
                         f"header has {len(header)}"
                     )
                 rows.append(row)
-        except (csv.Error, UnicodeDecodeError) as error:
+        except (csv.Error, *_UNREADABLE) as error:
             raise _unreadable(path, error) from None
     if not rows:
         raise DataError(f"{path}: the file has a header but no rows")
@@ -260,15 +282,34 @@ def _read_csv(path, sep=None, decimal="."):
     return header, {name: cells[:, j] for j, name in enumerate(header)}
 
 
+def _headerless(header, decimal):
+    """What to say of a CSV file's first line ``header`` where it holds
+    numbers alone (a file without a header line), else nothing."""
+    if all(_is_number(name, decimal) for name in header):
+        return (
+            "; the first line holds numbers alone: give the file a first "
+            "line that names the columns"
+        )
+    return ""
+
+
+# What reading a CSV file may raise besides csv.Error: text that is not
+# UTF-8, and compressed data that is corrupt or cut short
+_UNREADABLE = (UnicodeDecodeError, OSError, EOFError, lzma.LZMAError)
+
+
 def _unreadable(path, error):
-    """The ``DataError`` for a CSV file that ``csv`` or its decoding refused."""
+    """The ``DataError`` for a CSV file that ``csv``, its decoding or its
+    decompression refused."""
     if isinstance(error, UnicodeDecodeError):
         byte = error.object[error.start : error.start + 1].hex()
         return DataError(
             f"{path}: not UTF-8 text (byte 0x{byte} cannot be decoded); save it "
             "as UTF-8"
         )
-    return DataError(f"{path}: not a readable CSV file ({error})")
+    if isinstance(error, csv.Error) or path.suffix.lower() not in COMPRESSED:
+        return DataError(f"{path}: not a readable CSV file ({error})")
+    return DataError(f"{path}: cannot be decompressed ({error})")
 
 
 def _pyarrow(path, doing):

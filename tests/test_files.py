@@ -1,5 +1,9 @@
 """Reading feature tables and writing outputs atomically."""
 
+import bz2
+import gzip
+import lzma
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -90,6 +94,59 @@ def test_a_csv_file_not_in_utf8_is_named_so(tmp_path):
         read_table(path, target="label")
     path.write_bytes("a,label\n1,caf\u00e9\n2,the\n".encode("utf-8"))
     assert read_table(path, target="label").target.tolist() == ["caf\u00e9", "the"]
+
+
+@pytest.mark.parametrize(
+    ("suffix", "compress"),
+    [
+        (".csv.gz", gzip.compress),
+        (".CSV.BZ2", bz2.compress),
+        (".tsv.xz", lzma.compress),
+    ],
+)
+def test_compressed_csv_files_are_read(tmp_path, suffix, compress):
+    """A CSV file compressed by gzip, bzip2 or xz reads as the file itself,
+    its delimiter detected as in plain text; corrupt or cut-short data is
+    named so."""
+    text = "a;label;b\n1.5;x;2\n3;y;-4\n"
+    path = tmp_path / f"data{suffix}"
+    path.write_bytes(compress(text.encode()))
+    table = read_table(path, target="label")
+    assert table.feature_names == ["a", "b"]
+    np.testing.assert_array_equal(table.features, [[1.5, 2.0], [3.0, -4.0]])
+    assert table.target.tolist() == ["x", "y"]
+    path.write_bytes(compress(text.encode())[:-12])
+    with pytest.raises(DataError, match=r"data\..*: cannot be decompressed \("):
+        read_table(path, target="label")
+    path.write_bytes(text.encode())  # not compressed at all
+    with pytest.raises(DataError, match="cannot be decompressed"):
+        read_table(path, target="label")
+    other = tmp_path / "data.txt.gz"
+    other.write_bytes(compress(text.encode()))
+    with pytest.raises(DataError, match=r"unknown file type '\.txt\.gz'.*\.gz"):
+        read_table(other, target="label")
+
+
+def test_a_csv_file_without_a_header_line_is_named_so(tmp_path):
+    """Where the first line holds numbers alone, the refusals of its
+    repeated or missing column names say that it looks like data."""
+    path = tmp_path / "data.csv"
+    path.write_text("0,1.5,0,2\n1,2.5,3,4\n")
+    with pytest.raises(
+        DataError,
+        match=r"duplicated column names '0'; the first line holds numbers alone: give",
+    ):
+        read_table(path)
+    path.write_text("0,1.5,2\n1,2.5,3\n")
+    with pytest.raises(
+        DataError,
+        match=r"no column 'label'; .* '2'; the first line holds numbers alone",
+    ):
+        read_table(path, target="label")
+    path.write_text("400,410,label\n0.1,0.2,x\n")  # numbers, named: a header
+    assert read_table(path, target="label").feature_names == ["400", "410"]
+    with pytest.raises(DataError, match=r"no column 'kind'; .*'label'$"):
+        read_table(path, target="kind")
 
 
 def test_npz_table(tmp_path):
