@@ -40,7 +40,7 @@ from ._loss_algebra import (
     solve_with_inverse,
     sum_rows_by_class,
 )
-from ._wording import counted
+from ._wording import unequal_lengths
 
 __all__ = ["SpectralClusteringLoss", "spectral_clustering_loss"]
 
@@ -138,9 +138,7 @@ def check_labels(labels, n_samples, device):
         )
     if labels.shape[0] != n_samples:
         raise ValueError(
-            f"embeddings has {counted(n_samples, 'row')} but labels has "
-            f"{counted(labels.shape[0], 'entry', 'entries')}; they must have the "
-            "same length."
+            unequal_lengths("embeddings", n_samples, "labels", labels.shape[0])
         )
     if labels.is_complex():
         raise ValueError("labels must be integers, got a complex tensor.")

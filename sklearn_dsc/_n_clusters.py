@@ -18,7 +18,7 @@ from scipy.sparse.linalg import eigsh
 from sklearn.cluster import HDBSCAN, KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.neighbors import NearestNeighbors
-from sklearn.utils import check_array, check_consistent_length, check_random_state
+from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import column_or_1d
 
 from ._closed_form import class_sums
@@ -26,7 +26,7 @@ from ._compat import Interval, StrOptions, validate_params
 from ._errors import ArgumentError
 from ._estimate_methods import METHODS, REFERENCE_METHODS
 from ._validation import check_labels, host_values
-from ._wording import choice, counted, parameter, setting
+from ._wording import choice, counted, parameter, setting, unequal_lengths
 
 CRITERION_NAMES = {
     "calibrated": "K-th eigenvalue of the affinity",  # the band beside it
@@ -384,7 +384,10 @@ def _validate_reference(X, reference, reference_labels, method, rng):
     reference_labels = host_values(reference_labels)
     check_labels(reference_labels, "reference_labels")
     labels = column_or_1d(reference_labels)
-    check_consistent_length(R, labels)
+    if len(labels) != len(R):
+        raise ArgumentError(
+            unequal_lengths("reference", len(R), "reference_labels", len(labels))
+        )
     if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
         raise ArgumentError(f"{parameter('reference_labels')} holds infinity.")
     if R.shape[1] != X.shape[1]:

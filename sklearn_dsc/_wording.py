@@ -146,3 +146,14 @@ def setting_list(pairs):
     ``init='whitened', shrinkage=0.1``."""
     names = _names()
     return names.separator.join(names.setting(name, value) for name, value in pairs)
+
+
+def unequal_lengths(rows, n_rows, labels, n_labels):
+    """The refusal of ``n_rows`` rows of the argument ``rows`` beside
+    ``n_labels`` entries of the argument ``labels``, named by
+    ``parameter``."""
+    return (
+        f"{parameter(rows)} has {counted(n_rows, 'row')} but {parameter(labels)} "
+        f"has {counted(n_labels, 'entry', 'entries')}; they must have the same "
+        "length."
+    )

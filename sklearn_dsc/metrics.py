@@ -15,11 +15,12 @@ from sklearn.metrics import (
     normalized_mutual_info_score,
     pairwise_distances_chunked,
 )
-from sklearn.utils import check_array, check_consistent_length
+from sklearn.utils import check_array
 
 from ._compat import Interval, StrOptions, validate_params
 from ._validation import check_labels, host_values
 from ._warnings import warn
+from ._wording import unequal_lengths
 
 __all__ = [
     "kmeans_ami",
@@ -41,7 +42,10 @@ def _check_embeddings_and_labels(embeddings, labels, accept_sparse=False):
     check_labels(labels, "labels")
     if labels.ndim != 1:
         raise ValueError(f"labels must be 1-D, got an array of shape {labels.shape}.")
-    check_consistent_length(embeddings, labels)
+    if len(labels) != embeddings.shape[0]:
+        raise ValueError(
+            unequal_lengths("embeddings", embeddings.shape[0], "labels", len(labels))
+        )
     return embeddings, labels
 
 
@@ -261,16 +265,26 @@ def _warn_if_sure_hits(ks, codes):
     counts = np.bincount(codes)
     worst_rank = len(codes) - counts[counts >= 2].min() + 1
     sure = sorted({int(value) for value in ks if value >= worst_rank})
-    if sure:
-        names = ", ".join(f"Recall@{value}" for value in sure)
-        warn(
-            f"{names} {'is' if len(sure) == 1 else 'are'} 1 whatever the "
-            f"embedding: no query has more than {worst_rank - 1} samples of other "
-            f"classes, so its {sure[0]} nearest neighbours always hold one of its "
-            f"own class, and the score means nothing. Use K below {worst_rank}, "
-            "or more samples.",
-            UserWarning,
+    if not sure:
+        return
+    names = ", ".join(f"Recall@{value}" for value in sure)
+    if worst_rank == 1:  # no sample of another class at all
+        why = (
+            "the labels hold a single class, so every neighbour of a query is "
+            "of its own class"
         )
+        advice = "Score on samples of two classes or more."
+    else:
+        why = (
+            f"no query has more than {worst_rank - 1} samples of other classes, "
+            f"so its {sure[0]} nearest neighbours always hold one of its own class"
+        )
+        advice = f"Use K below {worst_rank}, or more samples."
+    warn(
+        f"{names} {'is' if len(sure) == 1 else 'are'} 1 whatever the embedding: "
+        f"{why}, and the score means nothing. {advice}",
+        UserWarning,
+    )
 
 
 def _is_positive_integer(value):

@@ -50,6 +50,19 @@ def test_a_k_that_every_query_reaches_is_warned_about():
         recall_at_k(points, labels, k=4)
 
 
+def test_recall_of_a_single_class_is_warned_about_as_such():
+    """With one class, every K scores every query a hit: the warning says
+    that the labels hold a single class, not which K would do."""
+    points = np.random.RandomState(0).normal(size=(6, 2))
+    with pytest.warns(UserWarning, match=r"^Recall@1 is 1 whatever") as w:
+        assert recall_at_k(points, [3] * 6, k=1) == 1.0
+    message = str(w[0].message)
+    assert "the labels hold a single class" in message
+    assert "two classes or more" in message
+    assert "below" not in message
+    assert w[0].filename == __file__
+
+
 def test_cosine_metric():
     points = np.array([[1.0, 0.0], [10.0, 0.5], [0.0, 1.0], [0.2, 5.0]])
     assert recall_at_k(points, [0, 0, 1, 1], k=1, metric="cosine") == 1.0
@@ -72,6 +85,12 @@ def test_cosine_metric():
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         recall_at_k(np.zeros((3, 2)), [0, 0, 1], **kwargs)
+
+
+@pytest.mark.parametrize("score", [recall_at_k, kmeans_nmi, kmeans_ami])
+def test_labels_of_another_length_are_named(score):
+    with pytest.raises(ValueError, match="embeddings has 3 rows but labels has 2 "):
+        score(np.zeros((3, 2)), [0, 1])
 
 
 def test_memory_is_blocked(monkeypatch):

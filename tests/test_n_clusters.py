@@ -217,7 +217,10 @@ REFERENCE, CLASSES = blobs(n_clusters=3, n_per_cluster=10, seed=2)
             {"reference": REFERENCE, "reference_labels": np.full(len(CLASSES), np.inf)},
             "reference_labels holds infinity",
         ),
-        ({"reference": REFERENCE, "reference_labels": CLASSES[:5]}, "inconsistent"),
+        (
+            {"reference": REFERENCE, "reference_labels": CLASSES[:5]},
+            f"reference has {len(REFERENCE)} rows but reference_labels has 5 entries",
+        ),
         (
             {"reference": np.full_like(REFERENCE, np.nan), "reference_labels": CLASSES},
             "reference contains NaN",
