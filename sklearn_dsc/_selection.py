@@ -181,13 +181,16 @@ SHORTLIST = 3
 # (``ClassMoments.keeps``: from about 1,300 features on 10 sets), one pass
 # over the sets ranks every candidate and clusters it too, rather than
 # fitting or factorising again for the shortlist's k-means: the same
-# scores, the same choice. A default
-# fit on 2,000 TF-IDF rows of 30,000 words (``benchmarks/text_features.py``'s
-# generated documents: 10 sets, 12 candidates) took 22 and 23 s against 33
-# and 36 s in two passes. On the dictionary's TF-IDF features (4,804 rows of
-# 6,108 words: 5 sets, 7 candidates, and k-means dearer on 15 classes) the
-# k-means runs on the candidates left out of the shortlist cost about what
-# the second fits save: 13.8 and 12.3 s against 12.1 and 11.3 s.
+# scores, the same choice. A default fit on 2,000 TF-IDF rows of 30,000
+# words (``benchmarks/text_features.py``'s generated documents: 10 sets, 12
+# candidates) took 22 and 23 s against 33 and 36 s in two passes. On the
+# dictionary's TF-IDF features (4,804 rows of 6,108 words: 5 sets, 7
+# candidates, and k-means dearer on 15 classes) the k-means runs on the
+# candidates left out of the shortlist cost about what the second fits
+# save: 13.8 and 12.3 s against 12.1 and 11.3 s. On 3,000 rows of 2,048
+# dense features (``benchmarks/datasets.py``'s ``more_rows_wide``: 10 sets,
+# of which 3 stayed kept), 27.3, 26.7 and 28.4 s against 37.9, 37.7 and
+# 37.8 s.
 ONE_PASS = "choosing the anchor, ranking and k-means"
 # Where fewer than EPOCH_SELECTION_CLASSES classes are held out and the
 # classes do not span the inputs, init="auto" compares the PLDA anchor
