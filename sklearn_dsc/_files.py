@@ -28,10 +28,12 @@ MISSING = {"", "na", "nan", "n/a", "null", "none"}
 # read as 1 and 0 as Parquet's boolean columns are.
 TRUTH_VALUES = {"true": 1.0, "false": 0.0}
 PARQUET_SUFFIXES = (".parquet", ".pq")
-CSV_SUFFIXES = (".csv", ".tsv")
 # CSV files compressed as gzip, bzip2 or xz (data.csv.gz) are read through
 # the standard library's openers
 COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+CSV_SUFFIXES = tuple(
+    plain + compressed for plain in (".csv", ".tsv") for compressed in ("", *COMPRESSED)
+)
 # What write_matrix writes: the tables first, which can hold the row
 # identifiers beside the numbers
 TABLE_SUFFIXES = (".csv", *PARQUET_SUFFIXES)
@@ -137,7 +139,7 @@ def read_table(
     suffix = _data_suffix(path)
     index_names = ()
     headerless = ""
-    if suffix.startswith(CSV_SUFFIXES):
+    if suffix in CSV_SUFFIXES:
         names, columns = _read_csv(path, sep, decimal)
         headerless = _headerless(names, decimal)
     elif suffix in PARQUET_SUFFIXES:
@@ -285,7 +287,9 @@ def _read_csv(path, sep=None, decimal="."):
 def _headerless(header, decimal):
     """What to say of a CSV file's first line ``header`` where it holds
     numbers alone (a file without a header line), else nothing."""
-    if all(_is_number(name, decimal) for name in header):
+    if all(
+        name.lower() not in MISSING and _is_number(name, decimal) for name in header
+    ):
         return (
             "; the first line holds numbers alone: give the file a first "
             "line that names the columns"

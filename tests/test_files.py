@@ -125,6 +125,10 @@ def test_compressed_csv_files_are_read(tmp_path, suffix, compress):
     other.write_bytes(compress(text.encode()))
     with pytest.raises(DataError, match=r"unknown file type '\.txt\.gz'.*\.gz"):
         read_table(other, target="label")
+    other = tmp_path / "data.csvx"
+    other.write_text(text)
+    with pytest.raises(DataError, match=r"unknown file type '\.csvx'"):
+        read_table(other, target="label")
 
 
 def test_a_csv_file_without_a_header_line_is_named_so(tmp_path):
@@ -143,6 +147,9 @@ def test_a_csv_file_without_a_header_line_is_named_so(tmp_path):
         match=r"no column 'label'; .* '2'; the first line holds numbers alone",
     ):
         read_table(path, target="label")
+    path.write_text(",,x\n1,2,3\n")  # empty names are no numbers
+    with pytest.raises(DataError, match=r"duplicated column names ''$"):
+        read_table(path)
     path.write_text("400,410,label\n0.1,0.2,x\n")  # numbers, named: a header
     assert read_table(path, target="label").feature_names == ["400", "410"]
     with pytest.raises(DataError, match=r"no column 'kind'; .*'label'$"):
