@@ -34,6 +34,7 @@ from datasets import (
     many_classes,
     many_rows_a_class,
     more_rows_wide,
+    wider_than_moments,
 )
 
 # the datasets timed: the benchmark's; the glyphs in every font of the
@@ -42,7 +43,9 @@ from datasets import (
 # (``datasets.many_classes``), and 120 of 400 rows in 128 features
 # (``datasets.many_rows_a_class``); and 300 rows of 12 classes in 2,048
 # features, fewer rows than features (``datasets.few_rows_wide``), and
-# 3,000 rows of 20 classes, more (``datasets.more_rows_wide``). The
+# 3,000 rows of 20 classes, more (``datasets.more_rows_wide``); and 1,200
+# rows of 12 classes in 5,000 features, too many for class moments
+# (``datasets.wider_than_moments``). The
 # held-out sets of the second and the fourth hold more rows than the anchor
 # choice scores (``_selection.MAX_SCORED_ROWS``).
 TIMED = {
@@ -52,6 +55,7 @@ TIMED = {
     "many-rows-a-class": many_rows_a_class,
     "few-rows-wide": few_rows_wide,
     "more-rows-wide": more_rows_wide,
+    "wider-than-moments": wider_than_moments,
 }
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -223,6 +223,14 @@ def more_rows_wide():
     return many_classes(n_classes=40, rows_per_class=150, n_features=2048)
 
 
+def wider_than_moments():
+    """``many_classes`` with 100 rows of each of 24 classes in 5,000
+    features, wider than ``_pca.MAX_COVARIANCE_FEATURES`` (as a
+    microarray's genes): 12 training classes, 1,200 rows, whose anchors are
+    fitted on rows, not from class moments."""
+    return many_classes(n_classes=24, rows_per_class=100, n_features=5000)
+
+
 DATASETS = {
     "digits": digits,
     "letters": letters,

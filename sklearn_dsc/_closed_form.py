@@ -24,14 +24,21 @@ that fit the classes better count more in Euclidean distances.
 ``MAX_COVARIANCE_FEATURES`` are first projected on their top
 ``WIDE_INPUT_DIRECTIONS`` principal directions (a randomized SVD), and the
 map is solved there: memory then grows with ``n_features`` times that
-number, not with ``n_features`` squared.
+number, not with ``n_features`` squared. Fewer rows than features are
+solved in the span of the rows, where ``Xc^T J`` lies, from the eigenpairs
+of their ``n_samples x n_samples`` Gram matrix (``row_space_eigh``).
 """
 
 import numpy as np
 import scipy.sparse as sp
 from scipy import linalg
 
-from ._pca import MAX_COVARIANCE_FEATURES, principal_directions, signed_eigh
+from ._pca import (
+    MAX_COVARIANCE_FEATURES,
+    principal_directions,
+    row_space_eigh,
+    signed_eigh,
+)
 
 # Principal directions within which the closed form of wide sparse inputs is
 # solved.
@@ -90,6 +97,11 @@ def closed_form_linear_map(
     counts = np.bincount(codes, minlength=n_classes).astype(np.float64)
     sums = class_sums(X, codes, n_classes)
     mean = sums.sum(axis=0) / n_samples
+    if n_samples < X.shape[1]:  # O(n^2 d), and no n_features x n_features array
+        eigh = row_space_eigh(dense(X) - mean)
+        return closed_form_from_moments(
+            None, sums, counts, mean, alpha, n_components, eigh, shrinkage
+        )
     gram = dense(X.T @ X)
     gram -= n_samples * np.outer(mean, mean)  # Xc^T Xc
     return closed_form_from_moments(
@@ -126,9 +138,10 @@ def closed_form_from_moments(
 ):
     """``closed_form_linear_map`` from the moments of the rows.
 
-    ``scatter`` is ``Xc^T Xc`` (the rows about their ``mean``),
-    ``class_sums`` the ``n_classes x n_features`` sums of each class's rows
-    and ``counts`` their numbers (all positive); ``eigh``, if given, is the
+    ``scatter`` is ``Xc^T Xc`` (the rows about their ``mean``; ``None``
+    will do where ``eigh`` is given), ``class_sums`` the
+    ``n_classes x n_features`` sums of each class's rows and ``counts``
+    their numbers (all positive); ``eigh``, if given, is the
     ``(eigenvalues, eigenvectors)`` of ``scatter`` along every direction the
     rows vary, to share one factorisation with a PCA; ``shrinkage`` as in
     ``closed_form_linear_map``. ``largest``, if given instead of ``eigh``
@@ -170,6 +183,7 @@ def _ridge_map(scatter, xt_j, alpha, eigh, shrinkage):
     largest = eigenvalues.max(initial=0.0)
     ridge = alpha if shrinkage is None or largest <= 0 else shrinkage * largest
     shifted = eigenvalues + ridge
-    keep = shifted > max(shifted.max(), 0) * scatter.shape[0] * np.finfo(np.float64).eps
+    n_features = len(eigenvectors)
+    keep = shifted > max(shifted.max(initial=0), 0) * n_features * np.finfo(float).eps
     inverse = np.where(keep, 1.0 / np.where(keep, shifted, 1.0), 0.0)
     return (eigenvectors * inverse) @ (eigenvectors.T @ xt_j)

@@ -3,6 +3,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from scipy import linalg
+from sklearn.metrics import pairwise_distances
 
 from sklearn_dsc import spectral_clustering_loss
 from sklearn_dsc._closed_form import closed_form_from_moments, closed_form_linear_map
@@ -130,3 +131,41 @@ def test_the_ridge_solved_from_the_largest_eigenvalue_alone(shrinkage):
     np.testing.assert_allclose(solved[0], weight, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(solved[1], bias, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(solved[2], values, atol=1e-12)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize(
+    ("alpha", "shrinkage"), [(0.0, None), (3.0, None), (0.0, 0.01)]
+)
+def test_fewer_rows_than_features_are_solved_in_their_span(sparse, alpha, shrinkage):
+    """With fewer rows than features the map is solved from the rows' own
+    Gram matrix, never forming or factorising the features' one: the same
+    eigenvalues, embedding and loss as from the features' scatter (up to a
+    rotation within an eigenspace: without a ridge, 40 rows in 90 features
+    fit any labels, and every eigenvalue is 1)."""
+    X, y = problem(7, n=40, n_features=90)
+    counts = np.bincount(y).astype(float)
+    sums = np.vstack([X[y == k].sum(axis=0) for k in range(5)])
+    mean = X.mean(axis=0)
+    scatter = (X - mean).T @ (X - mean)
+    expected = closed_form_from_moments(
+        scatter, sums, counts, mean, alpha, shrinkage=shrinkage
+    )
+    eigh = linalg.eigh
+
+    def of_the_rows(matrix, *args, **kwargs):
+        assert len(matrix) == 40 or len(matrix) == 5, "a features' matrix"
+        return eigh(matrix, *args, **kwargs)
+
+    inputs = sp.csr_matrix(X) if sparse else X
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(linalg, "eigh", of_the_rows)
+        found = closed_form_linear_map(inputs, y, 5, alpha=alpha, shrinkage=shrinkage)
+    np.testing.assert_allclose(found[2], expected[2], atol=1e-10)
+    assert found[0].shape == expected[0].shape
+    np.testing.assert_allclose(
+        pairwise_distances(X @ found[0].T + found[1]),
+        pairwise_distances(X @ expected[0].T + expected[1]),
+        atol=1e-8,
+    )
+    assert loss(X, y, *found[:2]) == pytest.approx(loss(X, y, *expected[:2]), abs=1e-9)
