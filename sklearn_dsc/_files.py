@@ -131,11 +131,7 @@ def read_table(
         The file is missing or unreadable, the target column is missing, a
         feature column is not numeric, or a cell is missing, NaN or infinite.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{path} is a directory, not a data file")
-    if not path.is_file():
-        raise DataError(f"no such file: {path}")
+    path = _data_file(path)
     suffix = _data_suffix(path)
     index_names = ()
     headerless = ""
@@ -181,6 +177,16 @@ def read_table(
         labels = _labels(path, target, columns[target])
     ids = None if id_column is None else columns[id_column]
     return Table(features, feature_names, labels, ids)
+
+
+def _data_file(path):
+    """``path`` as a ``Path``, refused where it is a directory or missing."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a data file")
+    if not path.is_file():
+        raise DataError(f"no such file: {path}")
+    return path
 
 
 def _data_suffix(path):
