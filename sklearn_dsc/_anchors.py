@@ -412,7 +412,7 @@ def _input_directions_embedded(X, codes, candidates, seed, max_width, directions
 
 def _class_directions(X, codes, candidates, seed, max_width, directions):
     """The maths of the closed-form anchor (once per candidate), within the
-    principal ``directions`` of sparse inputs too wide for a covariance."""
+    principal ``directions`` of inputs too wide for a covariance."""
     components = None if directions is None else directions[0]
     for _ in candidates:
         yield closed_form_anchor(X, codes, components)
@@ -621,8 +621,9 @@ def anchor_maps(candidates, X, codes, seed, max_width=MAX_ANCHOR_WIDTH):
     (``ANCHORS``): ``"pca"``, ``"whitened"`` and ``"plda"`` (with their
     shrinkages) share one PCA (``seed``) of at most ``max_width`` directions,
     ``"closed_form"`` is a ridge regression onto the class indicators
-    (``closed_form_anchor``); for sparse inputs too wide for a covariance
-    matrix, every anchor is fitted within those principal directions. Where
+    (``closed_form_anchor``); for inputs too wide for a covariance matrix
+    (more than ``MAX_COVARIANCE_FEATURES``), every anchor is fitted within
+    those principal directions. Where
     the directions hold too little of the variance, the first three carry
     a random projection of the rest below their rows (``_residual``)."""
     return _by_anchor(candidates, X, codes, seed, max_width, lambda a: a.maths)
@@ -646,12 +647,12 @@ def anchor_embeddings(candidates, X, codes, seed, rows, max_width=MAX_ANCHOR_WID
 def _by_anchor(candidates, X, codes, seed, max_width, maths_of):
     """What ``maths_of(anchor)`` (a function of ``Anchor.maths``' arguments)
     yields for each candidate, one at a time, fitted on ``X`` (float64)
-    once for the candidates whose anchors share their maths; for sparse
-    inputs too wide for a covariance matrix, every anchor within the same
-    principal directions."""
+    once for the candidates whose anchors share their maths; for inputs too
+    wide for a covariance matrix, dense or sparse, every anchor within the
+    same principal directions."""
     X = X.astype(np.float64, copy=False)
     directions = None
-    if sp.issparse(X) and X.shape[1] > MAX_COVARIANCE_FEATURES:
+    if X.shape[1] > MAX_COVARIANCE_FEATURES:
         directions = principal_directions(X, max_width, seed)
     fitted = {
         maths: maths_of(ANCHORS[group[0][0]])(

@@ -505,17 +505,17 @@ EMBEDDED = [
 
 
 @pytest.mark.parametrize("max_width", [8, MAX_ANCHOR_WIDTH])
-@pytest.mark.parametrize("kind", ["dense", "sparse", "sparse, wide"])
+@pytest.mark.parametrize("kind", ["dense", "sparse", "sparse, wide", "dense, wide"])
 def test_anchor_embeddings_are_the_maps_applied(kind, max_width, monkeypatch):
     """Rows embedded without the anchors' weights are those that the maps
     give them: with the projection of the rest (8 of 60 directions kept,
-    holding little of the variance) and without it; for sparse inputs too
-    wide for a covariance, within the same principal directions."""
+    holding little of the variance) and without it; for inputs too wide for
+    a covariance, within the same principal directions."""
     X, y = informative_and_noise(n_noise=56)
     candidates = EMBEDDED + [("plda", LEDOIT_WOLF)] * (kind == "dense")
-    if kind != "dense":
+    if kind.startswith("sparse"):
         X = sp.csr_matrix(np.where(np.abs(X) > 1.0, X, 0.0))
-    if kind == "sparse, wide":
+    if kind.endswith("wide"):
         monkeypatch.setattr(_anchors, "MAX_COVARIANCE_FEATURES", X.shape[1] - 1)
     seen = y < 8
     maps = list(anchor_maps(candidates, X[seen], y[seen], 0, max_width))
@@ -526,6 +526,28 @@ def test_anchor_embeddings_are_the_maps_applied(kind, max_width, monkeypatch):
         np.testing.assert_allclose(
             embedding, embedded(X[~seen], weight, bias), rtol=1e-9, atol=1e-12
         )
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_inputs_too_wide_for_a_covariance_solve_the_closed_form_within_the_pca(
+    sparse, monkeypatch
+):
+    """Past ``MAX_COVARIANCE_FEATURES``, dense inputs as sparse ones: the
+    closed-form anchor is solved within the principal directions that the
+    PCA anchor keeps, and forms no ``n_features x n_features`` matrix."""
+    X, y = informative_and_noise(n_noise=56)
+    if sparse:
+        X = sp.csr_matrix(np.where(np.abs(X) > 1.0, X, 0.0))
+    candidates = [("pca", None), ("closed_form", None)]
+    (pca, _), (closed_form, _) = anchor_maps(candidates, X, y, 0, 8)
+    basis = np.linalg.qr(pca[:8].T)[0]  # the 8 principal directions kept
+    outside = closed_form - (closed_form @ basis) @ basis.T
+    assert np.linalg.norm(outside) > 0.1 * np.linalg.norm(closed_form)
+    monkeypatch.setattr(_anchors, "MAX_COVARIANCE_FEATURES", X.shape[1] - 1)
+    (pca, _), (closed_form, _) = anchor_maps(candidates, X, y, 0, 8)
+    basis = np.linalg.qr(pca[:8].T)[0]
+    outside = closed_form - (closed_form @ basis) @ basis.T
+    assert np.linalg.norm(outside) < 1e-10 * np.linalg.norm(closed_form)
 
 
 def test_anchor_embeddings_form_no_weights_of_the_inputs_width(monkeypatch):
