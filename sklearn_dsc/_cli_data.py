@@ -20,11 +20,7 @@ def model_and_data(sub, labelled=False):
     needs DATA's labels (a CSV or Parquet file's ``--target``, an ``.npz``
     file's ``y``)."""
     sub.add_argument("model", metavar="MODEL", help="a model file from fit")
-    sub.add_argument(
-        "data",
-        metavar="DATA",
-        help="CSV (.csv, .tsv, also as .gz, .bz2 or .xz), Parquet or .npz file",
-    )
+    add_data_argument(sub)
     sub.add_argument(
         "--target",
         metavar="COLUMN",
@@ -42,6 +38,15 @@ def model_and_data(sub, labelled=False):
     )
     add_id_option(sub, "left out of the features and written first in a CSV output")
     add_csv_options(sub)
+
+
+def add_data_argument(sub):
+    """DATA: the file of rows that a command reads."""
+    sub.add_argument(
+        "data",
+        metavar="DATA",
+        help="CSV (.csv, .tsv, also as .gz, .bz2 or .xz), Parquet or .npz file",
+    )
 
 
 def add_id_option(sub, what_is_done):

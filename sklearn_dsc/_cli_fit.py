@@ -6,7 +6,7 @@ import time
 import warnings
 
 from ._anchors import LEDOIT_WOLF, shrinkage_text
-from ._cli_data import add_csv_options, add_id_option, csv_format
+from ._cli_data import add_csv_options, add_data_argument, add_id_option, csv_format
 from ._clock import describe_seconds
 from ._files import DataError, check_output, read_table
 from ._parameters import StartKept, held_out_data, why_start_kept
@@ -353,11 +353,7 @@ def add(commands, debug):
         description="Train a DeepSpectralClusteringEmbedder on DATA and save it. "
         "Features are used as they are: scale them first if their units differ.",
     )
-    sub.add_argument(
-        "data",
-        metavar="DATA",
-        help="CSV (.csv, .tsv, also as .gz, .bz2 or .xz), Parquet or .npz file",
-    )
+    add_data_argument(sub)
     sub.add_argument(
         "--target",
         metavar="COLUMN",

@@ -153,8 +153,13 @@ def closed_form_from_moments(
     n_samples = counts.sum()
     # Xc^T J, J being the class indicators scaled by 1/sqrt(count)
     xt_j = (class_sums - np.outer(counts, mean)).T / np.sqrt(counts)
-    known_ridge = shrinkage is not None and shrinkage > 0 and (largest or 0) > 0
-    if eigh is None and known_ridge:
+    # a positive ridge known without an eigendecomposition
+    by_cholesky = (
+        eigh is None
+        and (shrinkage is not None and shrinkage > 0)
+        and (largest is not None and largest > 0)
+    )
+    if by_cholesky:
         ridged = scatter + shrinkage * largest * np.eye(len(scatter))
         ridge_map = linalg.cho_solve(linalg.cho_factor(ridged), xt_j)  # D x k
     else:
