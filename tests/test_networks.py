@@ -10,7 +10,14 @@ import scipy.sparse as sp
 import torch
 from sklearn.datasets import load_digits
 
-from sklearn_dsc import DeepSpectralClusteringEmbedder, load, save
+from sklearn_dsc import (
+    DeepSpectralClusteringEmbedder,
+    _networks,
+    load,
+    save,
+    spectral_clustering_loss,
+)
+from sklearn_dsc._data import sparse_rows
 from sklearn_dsc._networks import (
     MLP,
     AnchoredEmbedding,
@@ -224,6 +231,72 @@ def test_sparse_batches_give_the_dense_result():
     X[X < 0] = 0
     torch.testing.assert_close(module(X.to_sparse()), module(X))
     assert isinstance(module, MLP)
+
+
+def _sparse_step(module, X, labels):
+    """The outputs of ``module`` on ``X`` and its first weight's gradient."""
+    module.zero_grad()
+    outputs = module(X)
+    spectral_clustering_loss(outputs, labels).backward()
+    return outputs.detach(), module[0].weight.grad.clone()
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+@pytest.mark.parametrize("canonical", [True, False])
+def test_wide_sparse_rows_train_to_torchs_values(monkeypatch, scale, canonical):
+    """From ``SPARSE_PRODUCT_FEATURES`` inputs on, sparse CPU batches train
+    through ``_SparseRowsProduct``: the outputs and the weight's gradient
+    of torch's own product, to the bit for the rows of a canonical CSR matrix
+    (sorted, distinct indices), to float32 rounding for values out of order
+    and a duplicated coordinate; rows without a stored value and columns no
+    row holds included."""
+    width = _networks.SPARSE_PRODUCT_FEATURES
+    module = build_mlp(width, (16,), 4, "relu", seed=0)
+    module[0].input_scale.fill_(scale)
+    rng = np.random.RandomState(0)
+    rows = np.repeat(np.arange(12), 30)
+    rows[:30] = 1  # row 0 holds nothing, row 1 twice as much
+    columns = rng.randint(0, width // 2, rows.size)
+    columns[1] = columns[0]
+    values = rng.rand(rows.size).astype(np.float32)
+    if canonical:
+        matrix = sp.csr_matrix((values, (rows, columns)), (12, width))
+        X = sparse_rows(matrix, np.arange(12), torch.device("cpu"))
+    else:
+        X = torch.sparse_coo_tensor(
+            np.vstack([rows, columns]), values, (12, width), check_invariants=True
+        )
+    labels = torch.arange(12) % 3
+    assert module[0]._trains_on_sparse_rows(X)
+    ours = _sparse_step(module, X, labels)
+    monkeypatch.setattr(_networks, "SPARSE_PRODUCT_FEATURES", width + 1)
+    assert not module[0]._trains_on_sparse_rows(X)
+    torchs = _sparse_step(module, X, labels)
+    for found, expected in zip(ours, torchs, strict=True):
+        if canonical:
+            assert torch.equal(found, expected)
+        else:
+            # summed in another order; the loss's gradient amplifies rounding
+            scale = float(expected.abs().max())
+            torch.testing.assert_close(found, expected, rtol=0, atol=1e-4 * scale)
+    assert torch.equal(ours[1][:, width // 2 :], torch.zeros(16, width - width // 2))
+
+
+def test_sparse_rows_take_torchs_product_where_it_serves():
+    """Narrower layers, no gradient, a frozen weight and inputs that ask for
+    their own gradient keep ``torch.sparse.mm``."""
+    width = _networks.SPARSE_PRODUCT_FEATURES
+    X = torch.eye(3, width).to_sparse()
+    assert not build_mlp(width - 1, (4,), 2, "relu", seed=0)[0]._trains_on_sparse_rows(
+        torch.eye(3, width - 1).to_sparse()
+    )
+    layer = build_mlp(width, (4,), 2, "relu", seed=0)[0]
+    assert layer._trains_on_sparse_rows(X)
+    with torch.no_grad():
+        assert not layer._trains_on_sparse_rows(X)
+    assert not layer._trains_on_sparse_rows(X.clone().requires_grad_())
+    layer.weight.requires_grad_(False)
+    assert not layer._trains_on_sparse_rows(X)
 
 
 def test_sparse_inference_reads_a_contiguous_copy_for_the_same_outputs():
