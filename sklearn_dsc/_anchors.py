@@ -47,6 +47,7 @@ its mean.
   anchor's shrinkage is.
 """
 
+import contextlib
 import dataclasses
 import functools
 from collections.abc import Callable
@@ -55,6 +56,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import linalg
 from sklearn.covariance import ledoit_wolf, oas
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._blocks import by_column_blocks, row_blocks
 from ._closed_form import (
@@ -109,6 +111,19 @@ FACTORISATION_BYTES = 2**28
 # 0.85x the time of the full eigendecomposition at 1,536 features, 0.72x at
 # 2,048 and 0.64x at 3,072; 1.10x at 1,024.
 TOP_EIGENPAIRS_RATIO = 6
+# Where the rows a set keeps are at least the features and these at least
+# this many, ClassMoments factorises the set (its Gram matrix and the
+# eigendecomposition of its scatter) on the BLAS threads that it was built
+# with, though a fit chooses the anchor on one thread
+# (``_fitting._fit_on_held_out_classes``). Those factorisations are the
+# largest products of the choice: at 2,048 features the top eigenpairs take
+# 0.86 s on one thread, 0.54 s on two, and half of the choosing. On 2 cores
+# a default fit of 3,000 rows in 2,048 features took 0.83x to 0.87x the
+# time (benchmarks/bench_fit_time.py --datasets more-rows-wide, 3 seeds),
+# 0.93x in 1,600 features; with fewer rows kept than features, the sets'
+# factorisations are small and OpenBLAS's threads, spinning after each
+# call, took more than they gave (1.2x on few-rows-wide), hence one thread.
+THREADED_FACTORISATION_FEATURES = 1536
 # A direction along which the training classes' means do not vary, where
 # they outnumber the directions by one or more, so could have varied along
 # every one: the PLDA anchor drops it (``_plda_weighted``). Not varying
@@ -741,6 +756,12 @@ class ClassMoments:
             self.center = by_column_blocks(_float64_mean, X)
         self.sums, self.gram = _centred_moments(X, self.center, self.classes, n_classes)
         self._factorisations = {}  # by the classes held out
+        # the BLAS libraries' threads as built (``THREADED_FACTORISATION_FEATURES``)
+        self._blas_threads = {
+            library["prefix"]: library["num_threads"]
+            for library in threadpool_info()
+            if library["user_api"] == "blas"
+        }
 
     def _centred(self, rows):
         X = self.X[rows]
@@ -831,6 +852,26 @@ class ClassMoments:
         key = (held_classes, n_top)
         if key in self._factorisations:
             return self._factorisations[key]
+        with self._blas_threads_for(n_kept):
+            kept = self._factorised(held, n_kept, mean, held_rows, n_top)
+        for array in kept:
+            array.flags.writeable = False
+        stored = sum(a.nbytes for entry in self._factorisations.values() for a in entry)
+        if stored + sum(a.nbytes for a in kept) <= FACTORISATION_BYTES:
+            self._factorisations[key] = kept
+        return kept
+
+    def _blas_threads_for(self, n_kept):
+        """The BLAS threads this was built with, where ``n_kept`` rows kept
+        are at least the features and these at least
+        ``THREADED_FACTORISATION_FEATURES``; else as they are."""
+        n_features = len(self.gram)
+        if not n_kept >= n_features >= THREADED_FACTORISATION_FEATURES:
+            return contextlib.nullcontext()
+        return threadpool_limits(limits=self._blas_threads)
+
+    def _factorised(self, held, n_kept, mean, held_rows, n_top):
+        """``_kept_moments``' ``(gram, values, vectors)``, computed."""
         if held_rows is None:
             held_rows = self._centred(held)
         gram = self.gram - dense(held_rows.T @ held_rows)
@@ -848,13 +889,7 @@ class ClassMoments:
                 # feature: the default)
                 driver = "evd" if len(scatter) > 1 else None
                 eigen = signed_eigh(scatter, driver=driver)
-        kept = (gram, *eigen)
-        for array in kept:
-            array.flags.writeable = False
-        stored = sum(a.nbytes for entry in self._factorisations.values() for a in entry)
-        if stored + sum(a.nbytes for a in kept) <= FACTORISATION_BYTES:
-            self._factorisations[key] = kept
-        return kept
+        return (gram, *eigen)
 
     def _embeddings(self, held, embedded, candidates, max_width, held_rows=None):
         """``embedded`` (centred rows) by each of ``candidates`` fitted on the

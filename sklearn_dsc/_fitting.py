@@ -449,8 +449,8 @@ def _fit_on_held_out_classes(X, codes, n_classes, train_part, held_out, run):
     # default fits of the zero-shot benchmark's datasets took 0.45x
     # (LetterRecognition) to 0.74x (fonts) the time on 2 cores, 0.64x in all
     # (benchmarks/bench_fit_time.py, 3 seeds), with the same anchors, epochs
-    # and unseen-class NMI; on generated data in 2,048 features, where
-    # factorisations dominate, the same time.
+    # and unseen-class NMI. The class moments' factorisations of wide inputs
+    # get the threads back (``_anchors.THREADED_FACTORISATION_FEATURES``).
     with threadpool_limits(limits=1, user_api="blas"):
         return _choose_try_and_decide(
             X, codes, n_classes, train_part, held_out, run, moments

@@ -8,6 +8,7 @@ from sklearn.covariance import oas
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import pairwise_distances
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, _anchors, _selection
 from sklearn_dsc._anchors import (
@@ -416,6 +417,39 @@ def test_class_moments_factorise_each_set_of_held_out_classes_once(monkeypatch):
     for _ in range(2):
         next(moments.held_out_embeddings(held, candidates, 8))
     assert len(calls) == 4
+
+
+def test_moments_factorise_wide_sets_on_the_blas_threads_they_were_built_with(
+    monkeypatch,
+):
+    """Within a fit's limit of one BLAS thread, a set that keeps at least as
+    many rows as features, these at least ``THREADED_FACTORISATION_FEATURES``,
+    is factorised on the threads that ``ClassMoments`` was built with;
+    narrower inputs, and sets of fewer rows than features, keep the limit."""
+    threads = []
+    original = linalg.eigh
+
+    def recording(matrix, *args, **kwargs):
+        blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+        threads.append(max(lib["num_threads"] for lib in blas))
+        return original(matrix, *args, **kwargs)
+
+    monkeypatch.setattr(linalg, "eigh", recording)
+    monkeypatch.setattr(_anchors, "THREADED_FACTORISATION_FEATURES", 10)
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(120, 10)), np.repeat(np.arange(6), 20)
+    few_rows, few_codes = rng.normal(size=(12, 10)), np.repeat(np.arange(6), 2)
+    with threadpool_limits(limits=3, user_api="blas"):
+        built = [
+            (ClassMoments(X, y), y),
+            (ClassMoments(X[:, :9], y), y),
+            (ClassMoments(few_rows, few_codes), few_codes),
+        ]
+    with threadpool_limits(limits=1, user_api="blas"):
+        for moments, codes in built:
+            held = np.isin(codes, [0, 1])
+            next(moments.held_out_embeddings(held, [("pca", None)], 8))
+    assert threads == [3, 1, 1]
 
 
 def test_moments_say_whether_every_set_stays_factorised(monkeypatch):
