@@ -189,6 +189,6 @@ def _ridge_map(scatter, xt_j, alpha, eigh, shrinkage):
     ridge = alpha if shrinkage is None or largest <= 0 else shrinkage * largest
     shifted = eigenvalues + ridge
     n_features = len(eigenvectors)
-    keep = shifted > max(shifted.max(initial=0), 0) * n_features * np.finfo(float).eps
+    keep = shifted > shifted.max(initial=0.0) * n_features * np.finfo(float).eps
     inverse = np.where(keep, 1.0 / np.where(keep, shifted, 1.0), 0.0)
     return (eigenvectors * inverse) @ (eigenvectors.T @ xt_j)
