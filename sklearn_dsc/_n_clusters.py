@@ -26,6 +26,7 @@ from ._compat import Interval, StrOptions, validate_params
 from ._errors import ArgumentError
 from ._estimate_methods import METHODS, REFERENCE_METHODS
 from ._validation import check_labels, host_values
+from ._warnings import warn
 from ._wording import choice, counted, parameter, setting, unequal_lengths
 
 CRITERION_NAMES = {
@@ -47,6 +48,11 @@ LOCAL_FIT_HALF_WIDTH = 3
 LOCAL_SCALE_NEIGHBOR = 7
 # up to this many rows, the eigenvalues come from the dense matrix
 DENSE_EIGENVALUES_ROWS = 3000
+# the methods that count repeated rows once (copies of a row would make
+# clusters of their own): on a graph of the distinct rows, or HDBSCAN's
+DISTINCT_ROW_METHODS = ("calibrated", "eigengap", "hdbscan")
+# HDBSCAN's smallest cluster, in distinct rows
+HDBSCAN_MIN_CLUSTER_SIZE = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,6 +189,12 @@ def estimate_n_clusters(
     max_clusters : int, default=None
         The largest number considered; ``None`` takes a tenth of the rows
         used (at most ``max_samples // 10``, at least ``min_clusters``).
+        Where the rows repeat, it is lowered, with a warning, to what their
+        distinct rows allow: as many as there are for the k-means methods,
+        half as many for ``"eigengap"`` and ``"calibrated"``, a fifth for
+        ``"hdbscan"``, which count repeated rows once (two distinct rows a
+        cluster, five for HDBSCAN; an error where that is fewer than
+        ``min_clusters``).
     min_clusters : int, default=2
         The smallest number considered, at least 2.
     method : {"auto", "calibrated_loss", "calibrated", "eigengap", "loss", \
@@ -302,6 +314,7 @@ def estimate_n_clusters(
     reference = _validate_reference(X, reference, reference_labels, method, rng)
     if method == "auto":
         method = "eigengap" if reference is None else "calibrated"
+    max_clusters = _within_distinct_rows(X, method, min_clusters, max_clusters)
     if method == "calibrated":
         return _calibrated(X, *reference, min_clusters, max_clusters, n_neighbors)
     if method == "calibrated_loss":
@@ -357,6 +370,45 @@ def _validate(embedding, max_clusters, min_clusters, max_samples, random_state):
     if max_clusters is None:
         max_clusters = max(min_clusters, len(X) // 10)
     return X, min(int(max_clusters), len(X) - 1), rng
+
+
+def _within_distinct_rows(X, method, min_clusters, max_clusters):
+    """``max_clusters``, or the most clusters that the distinct rows of ``X``
+    allow ``method``, with a warning, where that is fewer: k-means cannot
+    make more clusters than there are distinct rows, and the methods that
+    count repeated rows once (``DISTINCT_ROW_METHODS``) need two distinct
+    rows a cluster, as every method needs two rows (HDBSCAN: its smallest
+    cluster, ``HDBSCAN_MIN_CLUSTER_SIZE``). ``ArgumentError`` where they
+    allow fewer than ``min_clusters``."""
+    n_distinct = len(np.unique(X, axis=0))
+    if method not in DISTINCT_ROW_METHODS:
+        largest = n_distinct
+        how = "k-means cannot make more clusters than there are distinct rows"
+    else:
+        per_cluster = HDBSCAN_MIN_CLUSTER_SIZE if method == "hdbscan" else 2
+        largest = n_distinct // per_cluster
+        how = (
+            f"{setting('method', method)} counts repeated rows once and needs "
+            f"{per_cluster} distinct rows a cluster"
+        )
+    if largest >= max_clusters:
+        return max_clusters
+    distinct = (
+        f"{parameter('embedding')} has {counted(n_distinct, 'distinct row')} "
+        f"among the {len(X)} used"
+    )
+    if largest < min_clusters:
+        instead = f"; {setting('method', 'silhouette')} clusters the rows as they are"
+        raise ArgumentError(
+            f"{distinct}: {how}, so it cannot consider {min_clusters} clusters"
+            f"{instead if method in DISTINCT_ROW_METHODS else ''}."
+        )
+    warn(
+        f"{distinct}: {how}, so it considers at most {largest} clusters, not "
+        f"{max_clusters}.",
+        UserWarning,
+    )
+    return largest
 
 
 def _validate_reference(X, reference, reference_labels, method, rng):
@@ -624,7 +676,9 @@ def _bic(X, labels, inertia, rng):
 
 def _hdbscan(X, min_clusters, max_clusters):
     X = np.unique(X, axis=0)  # copies of a row would make clusters of their own
-    labels = HDBSCAN(min_cluster_size=5, copy=True).fit_predict(X)
+    labels = HDBSCAN(min_cluster_size=HDBSCAN_MIN_CLUSTER_SIZE, copy=True).fit_predict(
+        X
+    )
     # as the other methods, within the numbers considered: fewer clusters than
     # min_clusters (none where every row is noise) count as min_clusters
     n_clusters = int(np.clip(labels.max() + 1, min_clusters, max_clusters))

@@ -170,9 +170,42 @@ def test_the_local_quadratic_keeps_a_quadratic_and_smooths_noise():
 def test_repeated_rows_give_a_finite_affinity():
     X, _ = blobs(n_clusters=3, n_per_cluster=30)
     X = np.repeat(X, 10, axis=0)  # every row ten times, like integer features
-    estimate = estimate_n_clusters(X, method="eigengap", random_state=0)
+    # the affinity holds the 90 distinct rows: two a cluster, 45 at most
+    with pytest.warns(UserWarning, match="90 distinct rows among the 900 used"):
+        estimate = estimate_n_clusters(X, method="eigengap", random_state=0)
     assert np.isfinite(estimate.criterion).all()
     assert estimate.n_clusters == 3
+    assert estimate.candidates.max() == 45
+
+
+# three points, each the embedding of 50 rows: a collapsed embedding
+COLLAPSED = np.repeat([[0.0, 0.0], [5.0, 5.0], [9.0, 0.0]], 50, axis=0)
+
+
+@pytest.mark.parametrize("method", ["silhouette", "bic", "loss"])
+def test_kmeans_methods_consider_no_more_clusters_than_distinct_rows(method):
+    with pytest.warns(UserWarning, match="at most 3 clusters, not 15"):
+        estimate = estimate_n_clusters(COLLAPSED, method=method, random_state=0)
+    assert estimate.n_clusters == 3
+    assert estimate.candidates.max() == 3
+
+
+@pytest.mark.parametrize("method", ["eigengap", "hdbscan", "auto"])
+def test_methods_on_distinct_rows_refuse_too_few_of_them(method):
+    with pytest.raises(ValueError, match="has 3 distinct rows among the 150 used"):
+        estimate_n_clusters(COLLAPSED, method=method, random_state=0)
+    two = COLLAPSED[:100]
+    with pytest.raises(ValueError, match="method='silhouette' clusters the rows"):
+        estimate_n_clusters(two, method=method, random_state=0)
+
+
+def test_hdbscan_needs_five_distinct_rows_a_cluster():
+    points = np.repeat(np.arange(18.0).reshape(9, 2), 20, axis=0)
+    with pytest.raises(ValueError, match=r"9 distinct rows.*needs 5 distinct rows a"):
+        estimate_n_clusters(points, method="hdbscan", random_state=0)
+    ten = np.repeat(np.arange(20.0).reshape(10, 2), 20, axis=0)
+    with pytest.warns(UserWarning, match="at most 2 clusters, not 20"):
+        estimate_n_clusters(ten, method="hdbscan", random_state=0)
 
 
 REFERENCE, CLASSES = blobs(n_clusters=3, n_per_cluster=10, seed=2)
