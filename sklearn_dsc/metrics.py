@@ -6,10 +6,12 @@ recovers the classes (NMI, AMI) and how often a sample's nearest neighbours
 share its class (Recall@K).
 """
 
+import warnings
 from numbers import Integral
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import (
     adjusted_mutual_info_score,
     normalized_mutual_info_score,
@@ -101,8 +103,16 @@ def kmeans_nmi_in_place(embeddings, labels, random_state, n_init=10):
 
 def held_out_kmeans_nmi(points, labels, random_state, n_init):
     """``kmeans_nmi`` of the rows that a fit holds out, which warns no one: a
-    fit says itself where classes have a single row. Not exported."""
-    return _kmeans_nmi(points, labels, random_state, n_init, warns=False)
+    fit says itself where classes have a single row, and k-means' warning of
+    fewer distinct points than clusters (a network, or inputs, that map rows
+    of several classes to one point) would come again at every set and
+    epoch that a fit scores; that NMI is as low as the points are few. Not
+    exported."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", "Number of distinct clusters", ConvergenceWarning
+        )
+        return _kmeans_nmi(points, labels, random_state, n_init, warns=False)
 
 
 # The constraints of kmeans_nmi's and kmeans_ami's parameters

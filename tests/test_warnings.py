@@ -53,3 +53,18 @@ def test_training_warnings_point_at_the_line_that_fits(fit):
     warning = _convergence_warning(fit)
     assert Path(warning.filename).resolve().parent != PACKAGE
     assert warning.filename == __file__
+
+
+def test_a_fit_keeps_kmeans_warnings_of_its_held_out_sets_to_itself():
+    """Rows of 12 classes that take two values: every held-out set's k-means
+    finds fewer distinct points than classes, at every set and epoch."""
+    y = np.repeat(np.arange(12), 30)
+    X = np.zeros((len(y), 3))
+    X[:, 0] = y % 2
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = DeepSpectralClusteringEmbedder(random_state=0).fit(X, y)
+    assert not [w for w in record if "distinct clusters" in str(w.message)]
+    # the user's own k-means NMI still says so
+    with pytest.warns(ConvergenceWarning, match="Number of distinct clusters"):
+        model.score(X, y)
