@@ -101,11 +101,33 @@ def check_shapes(embeddings, labels):
     return check_labels(labels, embeddings.shape[0], embeddings.device)
 
 
+# torch.func's transforms wrap the tensors they pass (torch 2.0 and later)
+_is_functorch_wrapped = getattr(
+    getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None
+)
+
+
+# torch.compile traces with tensors of its own, and would break its graph at
+# the question (torch 2.3 and later answer is_compiling there)
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+
+
+def _wrapped_by_torch_func(tensor):
+    """Whether ``tensor`` is one that a ``torch.func`` transform (``vmap``,
+    ``grad``, ``jacrev``, ...) passes to the function it transforms; not
+    asked while ``torch.compile`` traces."""
+    if _is_functorch_wrapped is None or (_is_compiling and _is_compiling()):
+        return False
+    return _is_functorch_wrapped(tensor)
+
+
 def check_embeddings(embeddings):
     if not isinstance(embeddings, torch.Tensor):
         raise TypeError(
             f"embeddings must be a torch.Tensor, got {type(embeddings).__name__}."
         )
+    if _wrapped_by_torch_func(embeddings):
+        raise RuntimeError(UNDER_TORCH_FUNC)
     if embeddings.ndim != 2:
         raise ValueError(
             "embeddings must be a 2-D tensor (n_samples, n_components), got a "
@@ -216,6 +238,13 @@ SECOND_DERIVATIVE = (
     "evaluated in closed form, not by autograd, so it cannot be "
     "differentiated again (a backward pass with create_graph=True, then a "
     "derivative of the gradient it gave)."
+)
+UNDER_TORCH_FUNC = (
+    "the spectral clustering loss cannot run under torch.func's transforms "
+    "(vmap, grad, jacrev, ...): its gradient is "
+    "evaluated in closed form by a torch.autograd.Function that reads values "
+    "of the batch on the host. Differentiate it with loss.backward() or "
+    "torch.autograd.grad, one batch at a time."
 )
 
 

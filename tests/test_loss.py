@@ -138,6 +138,26 @@ def test_a_second_derivative_through_the_loss_is_refused(normalize):
         penalty.backward()
 
 
+@pytest.mark.parametrize(
+    ("transform", "shape"),
+    [
+        (torch.func.vmap, (2, 12, 3)),  # two batches of 12 rows
+        (torch.func.grad, (12, 3)),
+        (torch.func.jacrev, (12, 3)),
+    ],
+    ids=["vmap", "grad", "jacrev"],
+)
+def test_torch_func_transforms_are_refused_by_name(transform, shape):
+    """Without the check, vmap failed on a tensor without storage and grad
+    asked for the autograd.Function's setup_context, both from torch."""
+    _, labels = random_case(0, 12, 3, 3)
+    transformed = transform(lambda rows: spectral_clustering_loss(rows, labels))
+    with pytest.raises(
+        RuntimeError, match=r"cannot run under torch\.func's transforms"
+    ):
+        transformed(torch.randn(*shape, dtype=torch.float64))
+
+
 @pytest.mark.parametrize("normalize", [False, True])
 def test_create_graph_leaves_the_first_derivative_as_it_is(normalize):
     model, kept = penalised_network(normalize)
