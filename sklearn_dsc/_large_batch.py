@@ -17,6 +17,7 @@ Both combine. This module is pure torch, like ``_loss``.
 
 import contextlib
 import math
+from collections.abc import Mapping
 
 import torch
 import torch.distributed as dist
@@ -274,9 +275,11 @@ def spectral_clustering_backward(
         (n_chunk_samples, n_components); usually a :class:`torch.nn.Module`.
         A :class:`~torch.nn.parallel.DistributedDataParallel` model
         synchronises its gradients once, after the last chunk.
-    inputs : torch.Tensor or sequence
+    inputs : torch.Tensor, sequence or mapping
         The batch: anything with ``len`` and slicing along the first axis
-        (the chunk ``inputs[start:stop]`` is passed to ``model``).
+        (the chunk ``inputs[start:stop]`` is passed to ``model``), or a
+        mapping of such values with one row a sample each, as a tokenizer
+        returns (``model`` gets a dict of each value's rows of the chunk).
     labels : torch.Tensor of shape (n_samples,)
         Integer class labels.
     chunk_size : int
@@ -321,7 +324,7 @@ def spectral_clustering_backward(
         raise TypeError(f"chunk_size must be an int, got {chunk_size!r}.")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}.")
-    n_samples = len(inputs)
+    n_samples, rows = _rows_of(inputs)
     labels = torch.as_tensor(labels)
     if labels.ndim != 1 or len(labels) != n_samples:
         raise ValueError(
@@ -329,7 +332,7 @@ def spectral_clustering_backward(
             f"{tuple(labels.shape)} for {n_samples} inputs."
         )
     return chunked_backward(
-        lambda start, stop: model(inputs[start:stop]),
+        lambda start, stop: model(rows(start, stop)),
         labels,
         chunk_size,
         rtol=rtol,
@@ -337,6 +340,25 @@ def spectral_clustering_backward(
         no_sync=getattr(model, "no_sync", None),
         buffers=model_buffers(model),
     )
+
+
+def _rows_of(inputs):
+    """``(n_samples, rows)``: the batch's number of samples, and
+    ``rows(start, stop)``, its samples from ``start`` to ``stop``:
+    ``inputs[start:stop]``, or for a mapping (a tokenizer's output) a dict of
+    each value's rows, which must all hold one a sample."""
+    if not isinstance(inputs, Mapping):
+        return len(inputs), lambda start, stop: inputs[start:stop]
+    lengths = {key: len(value) for key, value in inputs.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(
+            "inputs is a mapping, whose values must hold one row a sample each, "
+            f"as many as the labels; their lengths are {lengths}."
+        )
+    (n_samples,) = set(lengths.values())
+    return n_samples, lambda start, stop: {
+        key: value[start:stop] for key, value in inputs.items()
+    }
 
 
 def model_buffers(model):

@@ -269,6 +269,30 @@ def test_bad_labels_and_outputs():
         )
 
 
+def test_a_mapping_of_inputs_is_chunked_value_by_value():
+    """A tokenizer's output: named tensors of one row a sample; the model
+    gets each chunk's rows of every one."""
+    model = mlp(3)
+    inputs, labels = batch(14, n=50)
+    mask = (torch.arange(50) % 3 > 0).to(inputs.dtype)[:, None]
+    named = {"features": inputs, "mask": mask}
+
+    def embed(chunk):
+        return model(chunk["features"] * chunk["mask"])
+
+    expected_loss = spectral_clustering_loss(embed(named), labels)
+    expected_loss.backward()
+    expected = gradients(model)
+    model.zero_grad()
+    loss = spectral_clustering_backward(embed, named, labels, chunk_size=8)
+    torch.testing.assert_close(loss, expected_loss, rtol=1e-10, atol=0)
+    assert_same_gradients(gradients(model), expected)
+    with pytest.raises(ValueError, match=r"their lengths are \{'features': 50, 'm"):
+        spectral_clustering_backward(
+            embed, {**named, "mask": mask[:10]}, labels, chunk_size=8
+        )
+
+
 def test_nothing_to_differentiate_is_said_so():
     inputs, labels = batch(14, n=20)
     model = mlp(0)
