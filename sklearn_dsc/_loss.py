@@ -105,8 +105,6 @@ def check_shapes(embeddings, labels):
 _is_functorch_wrapped = getattr(
     getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None
 )
-
-
 # torch.compile traces with tensors of its own, and would break its graph at
 # the question (torch 2.3 and later answer is_compiling there)
 _is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
@@ -241,10 +239,10 @@ SECOND_DERIVATIVE = (
 )
 UNDER_TORCH_FUNC = (
     "the spectral clustering loss cannot run under torch.func's transforms "
-    "(vmap, grad, jacrev, ...): its gradient is "
-    "evaluated in closed form by a torch.autograd.Function that reads values "
-    "of the batch on the host. Differentiate it with loss.backward() or "
-    "torch.autograd.grad, one batch at a time."
+    "(vmap, grad, jacrev, ...): its gradient is evaluated in closed form by a "
+    "torch.autograd.Function that reads values of the batch on the host. "
+    "Differentiate it with loss.backward() or torch.autograd.grad, one batch "
+    "at a time."
 )
 
 

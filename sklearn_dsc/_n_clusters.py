@@ -381,16 +381,17 @@ def _within_distinct_rows(X, method, min_clusters, max_clusters):
     cluster, ``HDBSCAN_MIN_CLUSTER_SIZE``). ``ArgumentError`` where they
     allow fewer than ``min_clusters``."""
     n_distinct = len(np.unique(X, axis=0))
-    if method not in DISTINCT_ROW_METHODS:
-        largest = n_distinct
-        how = "k-means cannot make more clusters than there are distinct rows"
-    else:
+    counts_once = method in DISTINCT_ROW_METHODS
+    if counts_once:
         per_cluster = HDBSCAN_MIN_CLUSTER_SIZE if method == "hdbscan" else 2
         largest = n_distinct // per_cluster
         how = (
             f"{setting('method', method)} counts repeated rows once and needs "
             f"{per_cluster} distinct rows a cluster"
         )
+    else:
+        largest = n_distinct
+        how = "k-means cannot make more clusters than there are distinct rows"
     if largest >= max_clusters:
         return max_clusters
     distinct = (
@@ -401,7 +402,7 @@ def _within_distinct_rows(X, method, min_clusters, max_clusters):
         instead = f"; {setting('method', 'silhouette')} clusters the rows as they are"
         raise ArgumentError(
             f"{distinct}: {how}, so it cannot consider {min_clusters} clusters"
-            f"{instead if method in DISTINCT_ROW_METHODS else ''}."
+            f"{instead if counts_once else ''}."
         )
     warn(
         f"{distinct}: {how}, so it considers at most {largest} clusters, not "
@@ -676,9 +677,8 @@ def _bic(X, labels, inertia, rng):
 
 def _hdbscan(X, min_clusters, max_clusters):
     X = np.unique(X, axis=0)  # copies of a row would make clusters of their own
-    labels = HDBSCAN(min_cluster_size=HDBSCAN_MIN_CLUSTER_SIZE, copy=True).fit_predict(
-        X
-    )
+    hdbscan = HDBSCAN(min_cluster_size=HDBSCAN_MIN_CLUSTER_SIZE, copy=True)
+    labels = hdbscan.fit_predict(X)
     # as the other methods, within the numbers considered: fewer clusters than
     # min_clusters (none where every row is noise) count as min_clusters
     n_clusters = int(np.clip(labels.max() + 1, min_clusters, max_clusters))
