@@ -171,11 +171,14 @@ def check_known_classes(y, classes, continues):
     """Refuse labels of ``y`` outside ``classes`` (``classes_``): those that
     the first ``partial_fit`` call's ``classes=`` left out, or those that a
     continued model was not fitted on (a fit's classes are its ``y``'s).
-    Labels are quoted as they are, so that ``'1'`` and ``1`` differ."""
-    unknown = np.setdiff1d(np.unique(y), classes)
-    if not unknown.size:
+    Labels are quoted as they are, so that ``'1'`` and ``1`` differ; they
+    are compared as Python values, which tell strings from numbers without
+    NumPy's warning that comparing them elementwise failed (NumPy 1.x)."""
+    known = set(classes.tolist())
+    unknown = [label for label in np.unique(y).tolist() if label not in known]
+    if not unknown:
         return
-    found = f"y holds classes {listed(unknown.tolist(), repr)}"
+    found = f"y holds classes {listed(unknown, repr)}"
     if not continues:
         raise ValueError(
             f"{found} that classes= does not list: it must list every class of "
