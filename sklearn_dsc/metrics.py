@@ -341,6 +341,12 @@ class _EmbeddingScorer:
         self.kwargs = kwargs
 
     def __call__(self, estimator, X, y):
+        if not hasattr(estimator, "transform"):
+            raise TypeError(
+                f"{self!r} scores an embedding, estimator.transform(X), and "
+                f"{type(estimator).__name__} has no transform: give it a "
+                "transformer, or a pipeline that ends in one."
+            )
         return self.score_func(estimator.transform(X), y, **self.kwargs)
 
     def __repr__(self):

@@ -235,3 +235,18 @@ def test_kmeans_scores_read_sparse_inputs_as_their_dense_values(score):
     dense = score(X.toarray(), labels, random_state=0)
     for matrix in (X, X.tocsc(), X.tocoo()):
         assert score(matrix, labels, random_state=0) == pytest.approx(dense)
+
+
+def test_a_scorer_given_an_estimator_without_transform_says_so():
+    from sklearn.datasets import load_iris
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_dsc.metrics import make_kmeans_nmi_scorer, make_recall_at_k_scorer
+
+    X, y = load_iris(return_X_y=True)
+    classifier = make_pipeline(StandardScaler(), KNeighborsClassifier()).fit(X, y)
+    for scorer in (make_kmeans_nmi_scorer(), make_recall_at_k_scorer(1)):
+        with pytest.raises(TypeError, match="Pipeline has no transform: give it a"):
+            scorer(classifier, X, y)
