@@ -43,7 +43,7 @@ def add(commands, debug):
         parents=[debug],
         help="embed data and cluster it with k-means",
         description="Embed the rows of DATA, cluster them with k-means and write "
-        "one cluster number per row to OUT: a .csv or .parquet file with the "
+        "one cluster number per row to OUT: a CSV or Parquet file with the "
         "row's --id (or its row number in DATA) and its cluster, or an .npy "
         "vector in row order.",
     )

@@ -12,7 +12,9 @@ from ._files import (
 )
 from ._wording import counted
 
-OUTPUT_HELP = "the .csv, .parquet or .npy to write"
+OUTPUT_HELP = (
+    "the .csv or .tsv (also compressed as .gz, .bz2 or .xz), .parquet or .npy to write"
+)
 
 
 def model_and_data(sub, labelled=False):
@@ -115,7 +117,7 @@ def check_matrix_output(args):
     check_parquet_writable(args.output)
     if args.id is not None and not str(args.output).lower().endswith(TABLE_SUFFIXES):
         raise DataError(
-            "--id needs a .csv or .parquet output (an .npy file holds numbers only)"
+            "--id needs a CSV or Parquet output (an .npy file holds numbers only)"
         )
 
 

@@ -10,7 +10,7 @@ def add(commands, debug):
         parents=[debug],
         help="embed data with a model",
         description=(
-            "Embed the rows of DATA; write them to OUT (.csv, .parquet or .npy)."
+            "Embed the rows of DATA; write them to OUT (CSV, Parquet or .npy)."
         ),
     )
     model_and_data(sub)

@@ -9,6 +9,7 @@ import contextlib
 import csv
 import difflib
 import gzip
+import io
 import json
 import lzma
 import os
@@ -34,9 +35,10 @@ COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 CSV_SUFFIXES = tuple(
     plain + compressed for plain in (".csv", ".tsv") for compressed in ("", *COMPRESSED)
 )
+COMPRESSED_CSV = " (.csv and .tsv also compressed as .gz, .bz2 or .xz)"
 # What write_matrix writes: the tables first, which can hold the row
-# identifiers beside the numbers
-TABLE_SUFFIXES = (".csv", *PARQUET_SUFFIXES)
+# identifiers beside the numbers (CSV as it is read, compressed or not)
+TABLE_SUFFIXES = (*CSV_SUFFIXES, *PARQUET_SUFFIXES)
 MATRIX_SUFFIXES = (*TABLE_SUFFIXES, ".npy")
 # The arrays of a file that scipy.sparse.save_npz writes
 SPARSE_ARRAYS = {"format", "shape", "data"}
@@ -47,8 +49,9 @@ class DataError(ValueError):
 
 
 @contextlib.contextmanager
-def atomic_write(path, mode="wb"):
-    """Open a temporary file beside ``path``; rename it to ``path`` on success.
+def atomic_write(path):
+    """Open a temporary file beside ``path`` for writing bytes; rename it to
+    ``path`` on success.
 
     The rename is atomic on POSIX and Windows: readers see the old file or
     the whole new one. On an error or an interrupt the temporary file is
@@ -62,9 +65,7 @@ def atomic_write(path, mode="wb"):
     )
     try:
         os.chmod(temporary, _mode_for(path))
-        with os.fdopen(
-            descriptor, mode, **({} if "b" in mode else {"newline": ""})
-        ) as f:
+        with os.fdopen(descriptor, "wb") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -148,8 +149,8 @@ def read_table(
         return _read_npz(path, target, require_target)
     else:
         raise DataError(
-            f"{path}: unknown file type {suffix!r}; use .csv (or .tsv, either "
-            "maybe compressed as .gz, .bz2 or .xz), .parquet or .npz"
+            f"{path}: unknown file type {suffix!r}; use .csv, .tsv, .parquet "
+            f"or .npz{COMPRESSED_CSV}"
         )
     _check_named(path, names, (target, id_column), headerless)
     if require_target and target is None:
@@ -508,9 +509,11 @@ def _labels(path, name, values):
 
 
 def _unknown_output_type(path, suffixes):
+    plain = [suffix for suffix in suffixes if Path(suffix).suffix not in COMPRESSED]
+    compressed = "" if len(plain) == len(suffixes) else COMPRESSED_CSV
     return DataError(
-        f"{path}: unknown output type {path.suffix.lower()!r}; use "
-        f"{alternatives(suffixes)}"
+        f"{path}: unknown output type {_data_suffix(path)!r}; use "
+        f"{alternatives(plain)}{compressed}"
     )
 
 
@@ -521,7 +524,7 @@ def check_output(path, suffixes=None):
         raise DataError(f"cannot write {path}: directory {path.parent} does not exist")
     if path.is_dir():
         raise DataError(f"cannot write {path}: it is a directory")
-    if suffixes is not None and path.suffix.lower() not in suffixes:
+    if suffixes is not None and _data_suffix(path) not in suffixes:
         raise _unknown_output_type(path, suffixes)
     # the outputs are written beside the path and renamed: try it
     try:
@@ -554,30 +557,53 @@ def _write_parquet(path, matrix, column_names, index):
         pyarrow.parquet.write_table(table, f)
 
 
+def _compressing(f, path):
+    """A binary stream into ``f`` that compresses as ``path``'s last suffix
+    says (``.gz``, ``.bz2``, ``.xz``), or ``f`` itself; leaving it ends the
+    compressed data and leaves ``f`` open."""
+    compression = path.suffix.lower()
+    if compression == ".gz":  # its header names the file, not the temporary one
+        return gzip.GzipFile(filename=path.name, mode="wb", fileobj=f)
+    if compression in COMPRESSED:
+        return COMPRESSED[compression](f, "wb")
+    return contextlib.nullcontext(f)
+
+
+def _write_csv(path, header, rows):
+    """``header`` and ``rows`` as a CSV file in UTF-8 (what ``read_table``
+    reads, whatever the locale), delimited by tabs for ``.tsv`` and
+    compressed as a last suffix of ``COMPRESSED`` says, atomically."""
+    delimiter = "\t" if _data_suffix(path).startswith(".tsv") else ","
+    with atomic_write(path) as f, _compressing(f, path) as stream:
+        text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+        writer = csv.writer(text, delimiter=delimiter)
+        writer.writerow(header)
+        writer.writerows(rows)
+        text.detach()  # flushed, and the stream left to the blocks to close
+
+
 def write_matrix(path, matrix, column_names, index=None):
-    """Write a 2-D array to ``.csv`` (with a header), Parquet or ``.npy``,
-    atomically.
+    """Write a 2-D array to CSV (with a header; ``.csv`` or ``.tsv``, also
+    compressed: ``.csv.gz``, ``.csv.bz2``, ``.csv.xz``), Parquet or
+    ``.npy``, atomically.
 
     ``index``, a ``(name, values)`` pair, is written as the first column of a
     CSV or Parquet file (an ``.npy`` file holds the matrix alone, in row
     order).
     """
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix = _data_suffix(path)
     if suffix == ".npy":
         with atomic_write(path) as f:
             np.save(f, matrix, allow_pickle=False)
     elif suffix in PARQUET_SUFFIXES:
         _write_parquet(path, matrix, column_names, index)
-    elif suffix == ".csv":
+    elif suffix in CSV_SUFFIXES:
         rows = matrix.tolist()
         if index is not None:
             name, values = index
             column_names = [name, *column_names]
             rows = [[value, *row] for value, row in zip(values, rows, strict=True)]
-        with atomic_write(path, "w") as f:
-            writer = csv.writer(f)
-            writer.writerow(column_names)
-            writer.writerows(rows)
+        _write_csv(path, column_names, rows)
     else:
         raise _unknown_output_type(path, MATRIX_SUFFIXES)

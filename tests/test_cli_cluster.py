@@ -181,7 +181,7 @@ def test_cluster_and_transform_carry_an_id_column(digit_files, digit_model, tmp_
         5,
         "-o",
         tmp_path / "c.npy",
-        message="--id needs a .csv or .parquet output",
+        message="--id needs a CSV or Parquet output",
     )
 
 

@@ -1,6 +1,7 @@
 """``sklearn-dsc transform``: the embedding, in the model's columns."""
 
 import csv
+import gzip
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from cli_helpers import (
 
 
 @pytest.mark.filterwarnings("ignore:X does not have valid feature names")
-@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".npy"])
+@pytest.mark.parametrize("suffix", [".csv", ".tsv.gz", ".parquet", ".npy"])
 def test_transform(digit_files, digit_model, tmp_path, suffix):
     out = tmp_path / f"embedding{suffix}"
     ok(
@@ -35,10 +36,11 @@ def test_transform(digit_files, digit_model, tmp_path, suffix):
         assert list(frame.columns) == list(fitted.get_feature_names_out())
         embedding = frame.to_numpy()
     else:
-        with open(out) as f:
-            header = next(csv.reader(f))
+        sep = "," if suffix == ".csv" else "\t"
+        with (gzip.open if suffix.endswith(".gz") else open)(out, "rt") as f:
+            header = next(csv.reader(f, delimiter=sep))
         assert header == list(fitted.get_feature_names_out())
-        embedding = np.loadtxt(out, delimiter=",", skiprows=1)
+        embedding = np.loadtxt(out, delimiter=sep, skiprows=1)  # .gz: unzipped
     np.testing.assert_allclose(embedding, fitted.transform(X), rtol=1e-12)
 
 

@@ -3,6 +3,9 @@
 import bz2
 import gzip
 import lzma
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -183,7 +186,7 @@ def test_a_sparse_npz_file_is_read_as_features_without_labels(tmp_path):
         read_table(path)
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".npy"])
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet", ".npy"])
 def test_write_matrix_round_trips(tmp_path, suffix):
     matrix = np.array([[0.5, -1.0], [2.0, 3.25]])
     path = tmp_path / f"out{suffix}"
@@ -196,7 +199,66 @@ def test_write_matrix_round_trips(tmp_path, suffix):
         assert table.feature_names == ["u", "v"]
         np.testing.assert_array_equal(table.features, matrix)
     else:
-        assert path.read_text().splitlines() == ["u,v", "0.5,-1.0", "2.0,3.25"]
+        sep = "," if suffix == ".csv" else "\t"
+        assert path.read_text().splitlines() == [
+            sep.join(line) for line in (["u", "v"], ["0.5", "-1.0"], ["2.0", "3.25"])
+        ]
+
+
+@pytest.mark.parametrize(
+    ("suffix", "decompress"),
+    [
+        (".csv.gz", gzip.decompress),
+        (".TSV.BZ2", bz2.decompress),
+        (".csv.xz", lzma.decompress),
+    ],
+)
+def test_write_matrix_compresses_csv_as_its_name_says(tmp_path, suffix, decompress):
+    """CSV outputs are written in each compression they are read in, and read
+    back as written; gzip's header names the file, not its temporary."""
+    path = tmp_path / f"out{suffix}"
+    write_matrix(path, np.array([[0.5], [2.0]]), ["u"], index=("id", ["a", "b"]))
+    sep = "\t" if suffix.lower().startswith(".tsv") else ","
+    assert decompress(path.read_bytes()).decode().splitlines() == [
+        sep.join(line) for line in (["id", "u"], ["a", "0.5"], ["b", "2.0"])
+    ]
+    assert read_table(path, id_column="id").features.tolist() == [[0.5], [2.0]]
+    if suffix == ".csv.gz":
+        assert b"out.csv\x00" in path.read_bytes()[:32]
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_csv_outputs_are_utf8_whatever_the_locale(tmp_path):
+    """Identifiers are written in UTF-8, which ``read_table`` reads, under an
+    ASCII locale too (Python's own switch to UTF-8 turned off)."""
+    path = tmp_path / "out.csv"
+    code = (
+        "import sys, numpy as np; from sklearn_dsc._files import write_matrix; "
+        "write_matrix(sys.argv[1], np.eye(2), ['u', 'v'], "
+        "index=('city', ['Z\\u00fcrich', '\\u6771\\u4eac']))"
+    )
+    environment = {
+        **os.environ,
+        "LC_ALL": "C",
+        "PYTHONUTF8": "0",
+        "PYTHONCOERCECLOCALE": "0",
+    }
+    subprocess.run([sys.executable, "-c", code, str(path)], env=environment, check=True)
+    assert path.read_bytes().decode("utf-8").splitlines()[1:] == [
+        "Z\u00fcrich,1.0,0.0",
+        "\u6771\u4eac,0.0,1.0",
+    ]
+    table = read_table(path, id_column="city")
+    assert table.ids.tolist() == ["Z\u00fcrich", "\u6771\u4eac"]
+
+
+def test_unknown_output_types_are_named_with_the_known_ones(tmp_path):
+    with pytest.raises(DataError) as refused:
+        write_matrix(tmp_path / "out.json.gz", np.eye(2), ["u", "v"])
+    assert str(refused.value).endswith(
+        "unknown output type '.json.gz'; use .csv, .tsv, .parquet, .pq or .npy "
+        "(.csv and .tsv also compressed as .gz, .bz2 or .xz)"
+    )
 
 
 def test_writing_parquet_without_pyarrow_says_what_it_needs(tmp_path, monkeypatch):
