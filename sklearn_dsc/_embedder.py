@@ -292,6 +292,8 @@ default="auto"
         L2 regularisation: decoupled weight decay (AdamW) for ``"adam"``, the
         ridge penalty on the centred ``X^T X`` for ``"closed_form"``. (The
         closed-form anchor, ``init="closed_form"``, has a ridge of its own.)
+        AdamW multiplies the weights by ``1 - learning_rate_init * alpha`` at
+        every step: ``"adam"`` refuses a product of 1 or more.
 
     max_iter : int, default=100
         Maximum number of epochs. An epoch is ``n_samples / batch_size``
@@ -873,6 +875,17 @@ default="auto"
                 f"{choice('plda')} and {choice('auto')} with "
                 f"{setting('solver', 'adam')}.",
                 UserWarning,
+            )
+        decay = self.learning_rate_init * self.alpha
+        if self.solver == "adam" and decay >= 1:
+            raise ValueError(
+                f"{setting('alpha', self.alpha)} with "
+                f"{setting('learning_rate_init', self.learning_rate_init)}: the "
+                f"decoupled weight decay multiplies the weights by 1 - "
+                f"{self.learning_rate_init:g} * {self.alpha:g} = {1 - decay:.3g} "
+                f"at every step, which zeroes them or flips "
+                f"their sign: keep the product below 1 (the default "
+                f"{parameter('alpha')} is 1e-4)."
             )
         if _is(self.network, "conv") and self.input_shape is not None:
             warn_if_channels_last(self.input_shape, X.shape[1])

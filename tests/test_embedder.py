@@ -248,6 +248,28 @@ def test_normalized_embeddings_need_two_dimensions():
     model.set_params(n_components=2, max_iter=2).fit(X, y)
 
 
+def test_weight_decay_that_flips_the_weights_is_refused():
+    """AdamW multiplies the weights by 1 - learning_rate_init * alpha a step:
+    from a product of 1 on they are zeroed or flip sign (at alpha=1e6 the
+    network's outputs reached 1e42 before the loss overflowed). The ridge
+    of the closed form takes any alpha."""
+    X, y = make_blobs(n_samples=60, centers=3, n_features=4, random_state=0)
+    model = DeepSpectralClusteringEmbedder(init="random", alpha=1e6, max_iter=2)
+    with pytest.raises(
+        ValueError,
+        match=r"alpha=1000000\.0 with learning_rate_init=0\.001: .* by 1 - 0\.001 "
+        r"\* 1e\+06 = -999 at every step, .* keep the product below 1",
+    ):
+        model.fit(X, y)
+    with pytest.raises(ValueError, match=r"= 0 at every step"):
+        model.set_params(alpha=10, learning_rate_init=0.1).fit(X, y)
+    model.set_params(alpha=9, learning_rate_init=0.1).fit(X, y)
+    closed_form = DeepSpectralClusteringEmbedder(
+        hidden_layer_sizes=(), solver="closed_form", alpha=1e6
+    )
+    assert np.isfinite(closed_form.fit(X, y).transform(X)).all()
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.5])
 def test_does_not_touch_global_random_state(blobs, dropout):
     X, y = blobs
@@ -614,7 +636,7 @@ def test_divergence_restores_finite_weights_and_warns(blobs):
     X, y = blobs
     X = X * 1e6
     with pytest.warns(ConvergenceWarning, match="diverged"):
-        estimator = fast(learning_rate_init=1e30, max_iter=50).fit(X, y)
+        estimator = fast(learning_rate_init=1e30, alpha=0, max_iter=50).fit(X, y)
     for parameter in estimator.module_.parameters():
         assert torch.isfinite(parameter).all()
     assert np.isfinite(estimator.transform(X)).all()
