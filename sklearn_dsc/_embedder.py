@@ -24,7 +24,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._anchors import ANCHORS, LEDOIT_WOLF, check_ledoit_wolf_width, uses_shrinkage
+from ._anchors import ANCHORS, LEDOIT_WOLF
 from ._compat import Interval, StrOptions, _fit_context
 from ._data import embed, exact_float32, resolve_device
 from ._fitted_state import (
@@ -49,6 +49,7 @@ from ._networks import ACTIVATIONS, hidden_layers, is_width
 from ._parameters import (
     check_built_with,
     check_callback,
+    check_settings,
     record_built_with,
     warn_if_head_parameters_unused,
 )
@@ -61,7 +62,6 @@ from ._validation import (
     check_rows,
     host_values,
     is_constant,
-    warn_if_channels_last,
     warn_if_single_rows,
     warn_if_unlabelled_mark,
 )
@@ -848,63 +848,8 @@ default="auto"
                 "separate the classes."
             )
         warn_if_unlabelled_mark(classes)
-        self._check_settings_for(X)
+        check_settings(self, X)
         return X, y
-
-    def _check_settings_for(self, X):
-        """The checks of the parameters that the training data ``X`` (or
-        the solver) can rule out, before any work."""
-        shrinks = self.solver == "adam" and uses_shrinkage(self.init)
-        if _is(self.shrinkage, LEDOIT_WOLF) and shrinks:
-            check_ledoit_wolf_width(X.shape[1])
-        if self.solver == "closed_form" and (
-            len(hidden_layers(self.hidden_layer_sizes)) > 0
-            or not _is(self.network, "mlp")
-        ):
-            raise ValueError(
-                f"{setting('solver', 'closed_form')} learns a linear map: set "
-                f"{setting('hidden_layer_sizes', ())} and keep "
-                f"{setting('network', 'mlp')}."
-            )
-        if not shrinks and not _is(self.shrinkage, "auto"):
-            which = "solver" if self.solver != "adam" else "init"
-            warn(
-                f"{setting('shrinkage', self.shrinkage)} is not used: "
-                f"{setting(which, getattr(self, which))} fits no anchor that "
-                f"shrinks. It applies to {setting('init', 'whitened')}, "
-                f"{choice('plda')} and {choice('auto')} with "
-                f"{setting('solver', 'adam')}.",
-                UserWarning,
-            )
-        decay = self.learning_rate_init * self.alpha
-        if self.solver == "adam" and decay >= 1:
-            raise ValueError(
-                f"{setting('alpha', self.alpha)} with "
-                f"{setting('learning_rate_init', self.learning_rate_init)}: the "
-                f"decoupled weight decay multiplies the weights by 1 - "
-                f"{self.learning_rate_init:g} * {self.alpha:g} = {1 - decay:.3g} "
-                f"at every step, which zeroes them or flips "
-                f"their sign: keep the product below 1 (the default "
-                f"{parameter('alpha')} is 1e-4)."
-            )
-        if _is(self.network, "conv") and self.input_shape is not None:
-            warn_if_channels_last(self.input_shape, X.shape[1])
-        asked_to_normalize = (
-            not _is(self.normalize_embeddings, "auto") and self.normalize_embeddings
-        )
-        if asked_to_normalize and self.n_components == 1:
-            raise ValueError(
-                f"{setting('normalize_embeddings', True)} with "
-                f"{setting('n_components', 1)} maps every row to +1 or -1, the "
-                f"unit vectors of one dimension: set {parameter('n_components')} "
-                f"to 2 or more, or {setting('normalize_embeddings', False)}."
-            )
-        if self.solver == "closed_form" and asked_to_normalize:
-            raise ValueError(
-                f"{setting('solver', 'closed_form')} minimises the loss of the map's "
-                f"own rows; {setting('normalize_embeddings', True)} needs "
-                f"{setting('solver', 'adam')}."
-            )
 
     def _encode_classes(self, y, classes, continues, incremental):
         """Set ``classes_`` (unless continuing) and return ``y``'s codes, the

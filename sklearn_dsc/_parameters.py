@@ -9,7 +9,8 @@ caller had no effect (``warn_if_head_parameters_unused``); why it kept
 its start is read from the fitted estimator in one place
 (``why_start_kept``), which the command line's summary reads too. A
 ``callback`` that cannot be called as the fit calls it is refused before
-any work (``check_callback``).
+any work (``check_callback``), as are settings that cannot train as asked
+(``check_settings``).
 """
 
 import enum
@@ -17,10 +18,12 @@ import inspect
 
 import numpy as np
 
+from ._anchors import LEDOIT_WOLF, check_ledoit_wolf_width, uses_shrinkage
 from ._networks import hidden_layers
 from ._selection import EPOCH_SELECTION_CLASSES, holds_nothing_out
+from ._validation import warn_if_channels_last
 from ._warnings import warn
-from ._wording import setting, setting_list, shown
+from ._wording import choice, parameter, setting, setting_list, shown
 
 # Parameters of the trained network's own shape
 _NETWORK_PARAMETERS = (
@@ -283,4 +286,68 @@ def check_callback(callback):
             f"callback.stage takes {inspect.signature(stage)}, but it is called "
             "as callback.stage(text) with what fitting does between epochs: "
             "give it one argument, the text."
+        )
+
+
+def _is_choice(value, name):
+    """``value == name`` for a parameter that may also be a module or a
+    callable."""
+    return isinstance(value, str) and value == name
+
+
+def check_settings(estimator, X):
+    """The checks of ``estimator``'s parameters that the training data
+    ``X`` (or the solver) can rule out, before any work: refusals of
+    settings that cannot train as asked, and warnings of those unused."""
+    shrinks = estimator.solver == "adam" and uses_shrinkage(estimator.init)
+    if _is_choice(estimator.shrinkage, LEDOIT_WOLF) and shrinks:
+        check_ledoit_wolf_width(X.shape[1])
+    if estimator.solver == "closed_form" and (
+        len(hidden_layers(estimator.hidden_layer_sizes)) > 0
+        or not _is_choice(estimator.network, "mlp")
+    ):
+        raise ValueError(
+            f"{setting('solver', 'closed_form')} learns a linear map: set "
+            f"{setting('hidden_layer_sizes', ())} and keep "
+            f"{setting('network', 'mlp')}."
+        )
+    if not shrinks and not _is_choice(estimator.shrinkage, "auto"):
+        which = "solver" if estimator.solver != "adam" else "init"
+        warn(
+            f"{setting('shrinkage', estimator.shrinkage)} is not used: "
+            f"{setting(which, getattr(estimator, which))} fits no anchor that "
+            f"shrinks. It applies to {setting('init', 'whitened')}, "
+            f"{choice('plda')} and {choice('auto')} with "
+            f"{setting('solver', 'adam')}.",
+            UserWarning,
+        )
+    decay = estimator.learning_rate_init * estimator.alpha
+    if estimator.solver == "adam" and decay >= 1:
+        raise ValueError(
+            f"{setting('alpha', estimator.alpha)} with "
+            f"{setting('learning_rate_init', estimator.learning_rate_init)}: the "
+            f"decoupled weight decay multiplies the weights by 1 - "
+            f"{estimator.learning_rate_init:g} * {estimator.alpha:g} = {1 - decay:.3g} "
+            f"at every step, which zeroes them or flips "
+            f"their sign: keep the product below 1 (the default "
+            f"{parameter('alpha')} is 1e-4)."
+        )
+    if _is_choice(estimator.network, "conv") and estimator.input_shape is not None:
+        warn_if_channels_last(estimator.input_shape, X.shape[1])
+    asked_to_normalize = (
+        not _is_choice(estimator.normalize_embeddings, "auto")
+        and estimator.normalize_embeddings
+    )
+    if asked_to_normalize and estimator.n_components == 1:
+        raise ValueError(
+            f"{setting('normalize_embeddings', True)} with "
+            f"{setting('n_components', 1)} maps every row to +1 or -1, the "
+            f"unit vectors of one dimension: set {parameter('n_components')} "
+            f"to 2 or more, or {setting('normalize_embeddings', False)}."
+        )
+    if estimator.solver == "closed_form" and asked_to_normalize:
+        raise ValueError(
+            f"{setting('solver', 'closed_form')} minimises the loss of the map's "
+            f"own rows; {setting('normalize_embeddings', True)} needs "
+            f"{setting('solver', 'adam')}."
         )
