@@ -58,7 +58,10 @@ def add(commands, debug):
     )
     auto = sub.add_argument_group("estimating K (with --n-clusters auto)")
     auto.add_argument(
-        "--max-clusters", type=int, metavar="K", help="the largest K (rows/10, ≤ 300)"
+        "--max-clusters",
+        type=int,
+        metavar="K",
+        help="the largest K (rows/10, at most 300)",
     )
     auto.add_argument(
         "--method",

@@ -9,6 +9,8 @@ command with status 1 quietly; outputs are written atomically.
 """
 
 import argparse
+import codecs
+import contextlib
 import io
 import os
 import sys
@@ -92,6 +94,33 @@ def _add_demo(commands, debug):
 
 def main(argv=None):
     """Run the command line; returns the exit status."""
+    with _escaping_what_the_terminal_cannot_encode():
+        return _main(argv)
+
+
+@contextlib.contextmanager
+def _escaping_what_the_terminal_cannot_encode():
+    """Inside the block, standard output and error write the characters that
+    their encoding lacks as escapes (``Z\\xfcrich``) instead of failing: the
+    labels and column names of the data, under an ASCII locale or a code
+    page such as Windows' cp1252 where output is redirected. UTF-8 streams
+    are left alone; each stream is put back as it was."""
+    changed = []
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or ""
+        if codecs.lookup(encoding or "utf-8").name == "utf-8":
+            continue
+        if getattr(stream, "reconfigure", None) is not None:
+            changed.append((stream, stream.errors))
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        yield
+    finally:
+        for stream, errors in changed:
+            stream.reconfigure(errors=errors)
+
+
+def _main(argv):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -34,6 +34,29 @@ def test_help_of_every_subcommand():
         usage = text.split("\n\n")[0]
         assert "{" not in usage, usage
         assert not re.search(r"[A-Z]+_[A-Z]", usage), usage
+        # a terminal of any encoding prints it (Windows' cp1252 has no \u2264)
+        assert text.isascii(), [c for c in text if not c.isascii()]
+
+
+def test_characters_the_terminal_cannot_encode_are_escaped(tmp_path, monkeypatch):
+    """Labels that standard output's encoding lacks ('Z\u00fcrich' under an
+    ASCII locale) print as escapes rather than end the command in a
+    UnicodeEncodeError; the streams' error handlers are put back after."""
+    import numpy as np
+
+    from sklearn_dsc import DeepSpectralClusteringEmbedder, save
+
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    y = np.repeat(["B\u00e2le", "Gen\u00e8ve", "Z\u00fcrich"], 10)
+    model = tmp_path / "cities.dsc"
+    save(DeepSpectralClusteringEmbedder(random_state=0).fit(X, y), model)
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    assert main(["info", str(model)]) == 0
+    assert stdout.errors == "strict"
+    stdout.flush()
+    text = stdout.buffer.getvalue().decode("ascii")
+    assert "classes (3): B\\xe2le, Gen\\xe8ve, Z\\xfcrich" in text
 
 
 def test_installed_entry_points(tmp_path):
