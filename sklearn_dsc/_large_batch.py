@@ -28,6 +28,7 @@ from ._loss import (
     check_labels,
     check_shapes,
     differentiable_once,
+    label_tensor,
     resolve_rtol,
     saved_gradient_rows,
 )
@@ -325,7 +326,7 @@ def spectral_clustering_backward(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}.")
     n_samples, rows = _rows_of(inputs)
-    labels = torch.as_tensor(labels)
+    labels = label_tensor(labels)
     if labels.ndim != 1 or len(labels) != n_samples:
         raise ValueError(
             f"labels must be a 1-D tensor with one entry per input; got shape "

@@ -141,17 +141,29 @@ def check_embeddings(embeddings):
         raise ValueError("embeddings has 0 columns: the loss needs at least one.")
 
 
+def label_tensor(labels):
+    """``labels`` as a tensor (the tensor itself, where they are one); a
+    ``TypeError`` that says how to encode labels that make none."""
+    if isinstance(labels, torch.Tensor):
+        return labels
+    dtype = getattr(labels, "dtype", None)
+    if getattr(dtype, "isnative", True) is False:  # a NumPy array's
+        # torch reads this machine's byte order alone; arrays of FITS files,
+        # or of .npy files written on another machine, may have the other
+        labels = labels.astype(dtype.newbyteorder("="))
+    try:
+        return torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(
+            "labels must be integer class ids (a tensor, array or list); "
+            f"these make no tensor ({error}). Encode other labels first, "
+            "for example as np.unique(labels, return_inverse=True)[1]."
+        ) from None
+
+
 def check_labels(labels, n_samples, device):
     """``labels`` as an int64 tensor on ``device``, checked against ``n_samples``."""
-    if not isinstance(labels, torch.Tensor):
-        try:
-            labels = torch.as_tensor(labels)
-        except (TypeError, ValueError, RuntimeError) as error:
-            raise TypeError(
-                "labels must be integer class ids (a tensor, array or list); "
-                f"these make no tensor ({error}). Encode other labels first, "
-                "for example as np.unique(labels, return_inverse=True)[1]."
-            ) from None
+    labels = label_tensor(labels)
     if labels.ndim != 1:
         raise ValueError(
             f"labels must be a 1-D tensor, got a tensor of shape {tuple(labels.shape)}."

@@ -424,10 +424,10 @@ def test_labels_of_numpy_type_are_accepted():
     model = mlp(40)
     inputs, labels = batch(41, n=50)
     expected_loss, _ = one_shot(model, inputs, labels)
-    loss = spectral_clustering_backward(
-        model, inputs, np.asarray(labels), chunk_size=16
-    )
-    torch.testing.assert_close(loss, expected_loss, rtol=1e-10, atol=0)
+    codes = np.asarray(labels)
+    for numpy_labels in (codes, codes.astype(codes.dtype.newbyteorder("S"))):
+        loss = spectral_clustering_backward(model, inputs, numpy_labels, chunk_size=16)
+        torch.testing.assert_close(loss, expected_loss, rtol=1e-10, atol=0)
 
 
 # ---------------------------------------------------------------- estimator

@@ -283,6 +283,11 @@ def test_labels_with_gaps_negatives_and_floats_are_remapped():
     torch.testing.assert_close(
         spectral_clustering_loss(embeddings, labels.numpy()), expected
     )
+    # in either byte order: torch reads only this machine's (arrays of FITS
+    # files or of other machines' .npy files may have the other)
+    swapped = labels.numpy().astype(labels.numpy().dtype.newbyteorder("S"))
+    assert not swapped.dtype.isnative
+    torch.testing.assert_close(spectral_clustering_loss(embeddings, swapped), expected)
 
 
 def test_single_class_batch():
