@@ -151,6 +151,10 @@ def label_tensor(labels):
         # torch reads this machine's byte order alone; arrays of FITS files,
         # or of .npy files written on another machine, may have the other
         labels = labels.astype(dtype.newbyteorder("="))
+    elif getattr(getattr(labels, "flags", None), "writeable", True) is False:
+        # a read-only array (memory-mapped, say): torch would share its
+        # memory and warn that it cannot keep it from being written
+        labels = labels.copy()
     try:
         return torch.as_tensor(labels)
     except (TypeError, ValueError, RuntimeError) as error:

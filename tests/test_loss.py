@@ -1,5 +1,6 @@
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -288,6 +289,14 @@ def test_labels_with_gaps_negatives_and_floats_are_remapped():
     swapped = labels.numpy().astype(labels.numpy().dtype.newbyteorder("S"))
     assert not swapped.dtype.isnative
     torch.testing.assert_close(spectral_clustering_loss(embeddings, swapped), expected)
+    # and read-only (memory-mapped, say), without torch's warning that it
+    # cannot keep the array from being written
+    read_only = labels.numpy().copy()
+    read_only.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = spectral_clustering_loss(embeddings, read_only)
+    torch.testing.assert_close(loss, expected)
 
 
 def test_single_class_batch():
