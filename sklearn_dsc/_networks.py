@@ -9,6 +9,7 @@ import contextlib
 import copy
 import itertools
 import math
+import threading
 from numbers import Integral
 
 import numpy as np
@@ -156,16 +157,24 @@ def sparse_inference(module):
             layer._transposed = None
 
 
+# torch's generators are the process's, shared by its threads: the blocks
+# that seed them run one at a time, or fits in threads (joblib's threading
+# backend) would draw from each other's seeds and lose their random_state
+_SEEDED_BLOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def private_seed(seed, device=None):
     """Inside the block, torch draws from generators seeded with ``seed``.
 
     The CPU generator is seeded, and that of ``device`` when it is a CUDA
     device; both are put back as they were afterwards. Unlike
-    ``torch.manual_seed``, no other device's generator is touched.
+    ``torch.manual_seed``, no other device's generator is touched. Such
+    blocks of different threads run one after the other (a block may
+    nest in its own thread's).
     """
     cuda = [device] if device is not None and device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
+    with _SEEDED_BLOCK, torch.random.fork_rng(devices=cuda):
         torch.default_generator.manual_seed(seed)
         for index in cuda:
             with torch.cuda.device(index):

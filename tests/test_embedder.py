@@ -281,6 +281,34 @@ def test_does_not_touch_global_random_state(blobs, dropout):
     np.testing.assert_array_equal(np.random.get_state()[1], expected_numpy)  # noqa: NPY002
 
 
+def test_fits_in_threads_keep_their_random_state():
+    """torch's generators are shared by the process's threads: fits with
+    dropout run side by side in threads (joblib's threading backend) each
+    give what they give alone, their seeded blocks taking turns."""
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype(np.float32)
+
+    def fit(seed):
+        model = DeepSpectralClusteringEmbedder(
+            init="random",
+            hidden_layer_sizes=(64,),
+            dropout=0.3,
+            batch_size=64,
+            max_iter=2,
+            random_state=seed,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return model.fit(X, y).transform(X)
+
+    seeds = range(4)
+    alone = [fit(seed) for seed in seeds]
+    with joblib.parallel_backend("threading", n_jobs=4):
+        together = joblib.Parallel()(joblib.delayed(fit)(seed) for seed in seeds)
+    for one, other in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(other, one)
+
+
 def test_pipeline_with_kmeans_and_grid_search(blobs):
     X, y = blobs
     pipeline = make_pipeline(
