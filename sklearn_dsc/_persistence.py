@@ -341,7 +341,11 @@ def _read_array(archive, members, name, spec):
         and name != ("class_centroids_")
     ):
         raise ModelFileError(f"array {name!r} holds NaN or infinite values")
-    return array
+    # a file written on a machine of the other byte order (torch reads this
+    # machine's alone)
+    return (
+        array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+    )
 
 
 def _prefixed(arrays, prefix):

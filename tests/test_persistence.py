@@ -205,6 +205,34 @@ def replace_array(name, content, declared_dtype=None):
     return edit
 
 
+def test_a_file_of_the_other_byte_order_loads(digits, model_bytes, tmp_path):
+    """Arrays written on a machine of the other byte order (a big-endian
+    one, for most readers) load as this machine's: the same model."""
+    X, _ = digits
+    path = tmp_path / "model.dsc"
+    path.write_bytes(model_bytes)
+    current = load(path)
+
+    def swapped(members):
+        metadata = json.loads(members["metadata.json"])
+        for name, spec in metadata["arrays"].items():
+            array = np.lib.format.read_array(io.BytesIO(members[f"{name}.npy"]))
+            if array.dtype.byteorder in "=<>":  # it has one: not bytes nor bool
+                other = array.dtype.newbyteorder("S")
+                members[f"{name}.npy"] = content = npy(array.astype(other))
+                spec["sha256"] = hashlib.sha256(content).hexdigest()
+                spec["dtype"] = other.str
+        members["metadata.json"] = json.dumps(metadata).encode()
+
+    path.write_bytes(rewrite(model_bytes, swapped))
+    with zipfile.ZipFile(path) as archive:
+        declared = json.loads(archive.read("metadata.json"))["arrays"]
+    assert np.dtype(declared["class_centroids_"]["dtype"]).isnative is False
+    loaded = load(path)
+    assert loaded.class_centroids_.dtype.isnative
+    assert_same_model(loaded, current, X)
+
+
 class _Exploit:
     """Unpickling this creates the file ``path``."""
 
