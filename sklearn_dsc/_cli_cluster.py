@@ -13,7 +13,12 @@ from ._cli_data import (
     read_for,
 )
 from ._estimate_methods import METHODS, REFERENCE_METHODS
-from ._files import DataError, atomic_write, check_output, write_matrix
+from ._files import (
+    DataError,
+    check_figure_output,
+    write_figure,
+    write_matrix,
+)
 from ._wording import CommandLineNames, named_by
 
 # the options of cluster that only estimating K reads
@@ -87,7 +92,11 @@ def add(commands, debug):
         metavar="COLUMN",
         help="--reference's column of row identifiers, left out of the features",
     )
-    auto.add_argument("--plot", metavar="PNG", help="draw the criterion against K")
+    auto.add_argument(
+        "--plot",
+        metavar="FIGURE",
+        help="draw the criterion against K (.png, .svg, .pdf, ...: its suffix says)",
+    )
     sub.add_argument("-o", "--output", required=True, metavar="OUT", help=OUTPUT_HELP)
     sub.add_argument(
         "--random-state", type=int, default=0, metavar="SEED", help="k-means seed (0)"
@@ -129,7 +138,7 @@ def run(args):
             f"only; --method {args.method} would ignore it"
         )
     if args.plot:
-        check_output(args.plot)
+        check_figure_output(args.plot, "--plot")
     model, table, embedding = embed_data(args)
     n_clusters = _estimate(model, embedding, args) if auto else args.n_clusters
     clusters = kmeans(embedding, n_clusters, args.random_state)
@@ -199,12 +208,9 @@ def _estimate(model, embedding, args):
 
 
 def _plot_estimate(estimate, path):
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise DataError("--plot needs matplotlib: pip install matplotlib") from None
+    from matplotlib.figure import Figure  # there: check_figure_output
+
     figure = Figure(figsize=(6, 3.5))
     estimate.plot(figure.subplots())
     figure.tight_layout()
-    with atomic_write(path) as stream:
-        figure.savefig(stream, format="png", dpi=100)
+    write_figure(figure, path)

@@ -535,6 +535,35 @@ def check_output(path, suffixes=None):
         raise DataError(f"cannot write {path}: {reason}") from None
 
 
+def check_figure_output(path, option, needs_matplotlib=True):
+    """Fail before any work where ``path`` cannot take a figure: a file type
+    (its suffix) that matplotlib does not write, or, with
+    ``needs_matplotlib``, no matplotlib to draw it (``option`` names what
+    asked for it)."""
+    check_output(path)
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        if not needs_matplotlib:
+            return
+        raise DataError(f"{option} needs matplotlib: pip install matplotlib") from None
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = Path(path).suffix.lower()
+    if suffix[1:] not in formats:
+        raise DataError(
+            f"{path}: unknown figure type {suffix!r}; use "
+            f"{alternatives(['.' + name for name in sorted(formats)])}"
+        )
+
+
+def write_figure(figure, path, dpi=100):
+    """A matplotlib ``figure`` to ``path`` in the format its suffix names
+    (PNG where it has none), atomically."""
+    path = Path(path)
+    with atomic_write(path) as f:
+        figure.savefig(f, format=path.suffix.lower()[1:] or "png", dpi=dpi)
+
+
 def check_parquet_writable(path):
     """Fail before any work where ``path`` is a Parquet file and pyarrow is
     missing."""

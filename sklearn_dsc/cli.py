@@ -23,7 +23,7 @@ from . import (
     _cli_info,
     _cli_transform,
 )
-from ._files import check_output
+from ._files import check_figure_output
 from ._version import __version__
 
 # torch and scikit-learn are imported by the commands that need them, so that
@@ -78,8 +78,9 @@ def _add_demo(commands, debug):
     sub.add_argument(
         "--figure",
         default="sklearn_dsc_demo.png",
-        metavar="PNG",
-        help="where to write the scatter plot ('' to skip; sklearn_dsc_demo.png)",
+        metavar="FIGURE",
+        help="where to write the scatter plot, as its suffix says (.png, .svg, "
+        ".pdf, ...; '' to skip; sklearn_dsc_demo.png)",
     )
     sub.add_argument(
         "-q",
@@ -178,8 +179,8 @@ def _one_line(message):
 def _demo(args):
     from . import demo
 
-    if args.figure:
-        check_output(args.figure)
+    if args.figure:  # without matplotlib the demo says so and draws nothing
+        check_figure_output(args.figure, "--figure", needs_matplotlib=False)
     demo.run(args.random_state, args.figure, not args.quiet)
     return 0
 

@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NeighborhoodComponentsAnalysis
 
 from ._embedder import DeepSpectralClusteringEmbedder
+from ._files import write_figure
 from ._progress import EpochProgress
 from .metrics import kmeans_ami, kmeans_nmi, recall_at_k
 
@@ -69,7 +70,7 @@ def plot_embeddings(embeddings, labels, path):
     axes[-1].legend(title="digit", markerscale=3)
     figure.suptitle("Digits 5-9, never seen in training: first two principal axes")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    write_figure(figure, path)
 
 
 def run(random_state=0, figure_path="sklearn_dsc_demo.png", show_progress=True):

@@ -121,6 +121,8 @@ def test_demo(tmp_path):
     assert (tmp_path / "demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Traceback" not in result.stderr
     assert "ours, defaults" in result.stderr  # the progress of our fit
+    # a figure type that matplotlib does not write is refused before the demo
+    fails("demo", "--figure", tmp_path / "demo.xyz", message="unknown figure type")
 
 
 def test_demo_quiet_is_spelt_as_fits():

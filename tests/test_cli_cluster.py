@@ -41,6 +41,30 @@ def test_cluster_estimates_the_number_of_clusters_by_default(
     assert "(silhouette, 2 to 8 considered)" in result.stdout
 
 
+def test_cluster_draws_the_figure_type_its_name_says(
+    digit_files, digit_model, tmp_path
+):
+    """--plot writes the format its suffix names; one that matplotlib does
+    not write, or none, is refused before any work."""
+    pytest.importorskip("matplotlib")
+    out, figure = tmp_path / "clusters.npy", tmp_path / "criterion.svg"
+    cluster_unseen(digit_files, digit_model, out, "--plot", figure)
+    assert b"<svg" in figure.read_bytes()[:1000]
+    for name in ("criterion.xyz", "criterion"):
+        suffix = name.partition(".")[2]
+        fails(
+            "cluster",
+            digit_model,
+            digit_files / "unseen.npz",
+            "-o",
+            tmp_path / "other.npy",
+            "--plot",
+            tmp_path / name,
+            message=f"unknown figure type '{'.' * bool(suffix)}{suffix}'; use .",
+        )
+        assert not (tmp_path / "other.npy").exists()
+
+
 def test_cluster_calibrates_the_estimate_on_reference_classes(
     digit_files, digit_model, tmp_path
 ):

@@ -14,9 +14,11 @@ import scipy.sparse as sp
 from sklearn_dsc._files import (
     DataError,
     atomic_write,
+    check_figure_output,
     check_output,
     check_parquet_writable,
     read_table,
+    write_figure,
     write_matrix,
 )
 
@@ -259,6 +261,30 @@ def test_unknown_output_types_are_named_with_the_known_ones(tmp_path):
         "unknown output type '.json.gz'; use .csv, .tsv, .parquet, .pq or .npy "
         "(.csv and .tsv also compressed as .gz, .bz2 or .xz)"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "start"),
+    [("f.png", b"\x89PNG"), ("f.SVG", b"<?xml"), ("f.pdf", b"%PDF"), ("f", b"\x89PNG")],
+)
+def test_write_figure_writes_the_format_its_name_says(tmp_path, name, start):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(1, 1))
+    figure.subplots().plot([0, 1])
+    write_figure(figure, tmp_path / name)
+    assert (tmp_path / name).read_bytes().startswith(start)
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_figure_outputs_are_checked_before_any_work(tmp_path):
+    pytest.importorskip("matplotlib")
+    check_figure_output(tmp_path / "f.svg", "--plot")
+    with pytest.raises(DataError, match=r"unknown figure type '\.csv'; use .*\.png"):
+        check_figure_output(tmp_path / "f.csv", "--plot")
+    with pytest.raises(DataError, match="does not exist"):
+        check_figure_output(tmp_path / "missing" / "f.png", "--plot")
 
 
 def test_writing_parquet_without_pyarrow_says_what_it_needs(tmp_path, monkeypatch):
