@@ -287,6 +287,24 @@ def test_figure_outputs_are_checked_before_any_work(tmp_path):
         check_figure_output(tmp_path / "missing" / "f.png", "--plot")
 
 
+def test_figures_without_matplotlib(tmp_path, monkeypatch):
+    """--plot is refused before any work without matplotlib; the demo's
+    figure, which it then leaves out, is not."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_matplotlib)
+    with pytest.raises(DataError, match=r"--plot needs matplotlib: pip install"):
+        check_figure_output(tmp_path / "k.png", "--plot")
+    check_figure_output(tmp_path / "demo.png", "--figure", needs_matplotlib=False)
+
+
 def test_writing_parquet_without_pyarrow_says_what_it_needs(tmp_path, monkeypatch):
     import builtins
 
