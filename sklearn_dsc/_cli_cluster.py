@@ -10,12 +10,14 @@ from ._cli_data import (
     embed_data,
     kmeans,
     model_and_data,
+    read_by,
     read_for,
 )
 from ._estimate_methods import METHODS, REFERENCE_METHODS
 from ._files import (
     DataError,
     check_figure_output,
+    check_not_read,
     write_figure,
     write_matrix,
 )
@@ -139,6 +141,7 @@ def run(args):
         )
     if args.plot:
         check_figure_output(args.plot, "--plot")
+        check_not_read(args.plot, read_by(args))
     model, table, embedding = embed_data(args)
     n_clusters = _estimate(model, embedding, args) if auto else args.n_clusters
     clusters = kmeans(embedding, n_clusters, args.random_state)

@@ -6,6 +6,7 @@ from ._files import (
     MATRIX_SUFFIXES,
     TABLE_SUFFIXES,
     DataError,
+    check_not_read,
     check_output,
     check_parquet_writable,
     read_table,
@@ -114,11 +115,21 @@ def read_for(model, path, target, **options):
 
 def check_matrix_output(args):
     check_output(args.output, MATRIX_SUFFIXES)
+    check_not_read(args.output, read_by(args))
     check_parquet_writable(args.output)
     if args.id is not None and not str(args.output).lower().endswith(TABLE_SUFFIXES):
         raise DataError(
             "--id needs a CSV or Parquet output (an .npy file holds numbers only)"
         )
+
+
+def read_by(args):
+    """``{what: path}`` of the files that a command of MODEL and DATA reads."""
+    return {
+        "MODEL": args.model,
+        "DATA": args.data,
+        "--reference": getattr(args, "reference", None),
+    }
 
 
 def kmeans(embedding, n_clusters, random_state):

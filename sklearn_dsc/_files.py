@@ -564,6 +564,28 @@ def write_figure(figure, path, dpi=100):
         figure.savefig(f, format=path.suffix.lower()[1:] or "png", dpi=dpi)
 
 
+def check_not_read(path, inputs):
+    """Fail where the output ``path`` is one of the files that the command
+    reads, ``inputs`` (``{what: path or None}``): writing it would replace
+    them, the training data with a model, say."""
+    path = Path(path)
+    for what, given in inputs.items():
+        if given is not None and _same_file(path, Path(given)):
+            raise DataError(
+                f"cannot write {path}: it is {what}, which this command reads; "
+                "name another file"
+            )
+
+
+def _same_file(path, other):
+    """Whether ``path`` and ``other`` both exist and are one file (through
+    links too)."""
+    try:
+        return os.path.samefile(path, other)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
 def check_parquet_writable(path):
     """Fail before any work where ``path`` is a Parquet file and pyarrow is
     missing."""

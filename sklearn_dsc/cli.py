@@ -5,7 +5,8 @@ Data files are CSV or Parquet with a header (the label column named by
 ``y`` (or the sparse ``X`` of ``scipy.sparse.save_npz``). Models are the files
 of ``sklearn_dsc.save``. Errors print one line and exit with status 1
 (``--debug`` shows the traceback); a closed standard output (``| head``) ends a
-command with status 1 quietly; outputs are written atomically.
+command with status 1 quietly; outputs are written atomically, never over a
+file that the command reads.
 """
 
 import argparse

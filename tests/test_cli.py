@@ -200,6 +200,41 @@ def test_an_unwritable_output_is_found_before_any_work(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_output_never_replaces_a_file_the_command_reads(
+    digit_files, digit_model, tmp_path
+):
+    """``fit data.csv -o data.csv`` would replace the training data with a
+    model, and ``transform`` or ``cluster`` their data with its embedding:
+    an output that is one of the inputs, by name or through a link, is
+    refused before any work, and the file is left as it was."""
+    data = tmp_path / "data.csv"
+    data.write_bytes((digit_files / "seen.csv").read_bytes())
+    before = data.read_bytes()
+    link = tmp_path / "link.csv"
+    link.symlink_to(data)
+    unseen_rows = digit_files / "unseen.csv"
+    reference = ["--reference", data, "--reference-target", "digit"]
+    cases = [
+        ("fit", data, "--target", "digit", "-o", data, *FAST),
+        ("fit", link, "--target", "digit", "-o", data, *FAST),
+        ("transform", digit_model, data, "--target", "digit", "-o", data),
+        ("cluster", digit_model, data, "--target", "digit", "-o", link),
+        (
+            "cluster",
+            digit_model,
+            unseen_rows,
+            "--target",
+            "digit",
+            "-o",
+            data,
+            *reference,
+        ),
+    ]
+    for command, *arguments in cases:
+        fails(command, *arguments, message="which this command reads; name another")
+        assert data.read_bytes() == before
+
+
 def test_outputs_honour_the_umask_and_keep_an_existing_mode(
     digit_files, digit_model, tmp_path
 ):
