@@ -146,7 +146,7 @@ def read_table(
             raise DataError(
                 f"{path}: an .npz file has no named columns for {id_option}"
             )
-        return _read_npz(path, target, require_target)
+        return _read_npz(path, target, require_target, target_option)
     else:
         raise DataError(
             f"{path}: unknown file type {suffix!r}; use .csv, .tsv, .parquet "
@@ -367,11 +367,11 @@ def _pandas_index_columns(schema):
     return tuple(name for name in index_columns if isinstance(name, str))
 
 
-def _read_npz(path, target, require_target):
+def _read_npz(path, target, require_target, target_option="--target"):
     if target not in {None, "y"}:
         raise DataError(
-            f"{path}: an .npz file holds arrays X and y; --target must be y, not "
-            f"{target!r}"
+            f"{path}: an .npz file holds arrays X and y; {target_option} must be "
+            f"y, not {target!r}"
         )
     try:
         with np.load(path, allow_pickle=False) as arrays:

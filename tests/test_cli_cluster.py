@@ -106,6 +106,11 @@ def test_cluster_calibrates_the_estimate_on_reference_classes(
             "--reference is read by --method calibrated and calibrated_loss only; "
             "--method bic would",
         ),
+        (
+            ["--reference", "DATA/seen.npz", "--reference-target", "digit"],
+            "an .npz file holds arrays X and y; --reference-target must be y, not "
+            "'digit'",
+        ),
         (["--method", "calibrated"], "--method calibrated needs --reference"),
         (["--max-clusters", 1], "--max-clusters must be an int in the range [2, inf)"),
     ],
