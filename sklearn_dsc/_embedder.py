@@ -50,6 +50,7 @@ from ._parameters import (
     check_built_with,
     check_callback,
     check_settings,
+    is_choice,
     record_built_with,
     warn_if_head_parameters_unused,
 )
@@ -77,11 +78,6 @@ FLOAT32_RANGE = (
     float(np.finfo(np.float32).tiny) * 2**24,
     float(np.finfo(np.float32).max) / 2**24,
 )
-
-
-def _is(value, name):
-    """``value == name`` for a parameter that may also be a module or a callable."""
-    return isinstance(value, str) and value == name
 
 
 class DeepSpectralClusteringEmbedder(
@@ -896,7 +892,7 @@ default="auto"
             activation=self.activation,
             normalize_embeddings=(
                 "auto"
-                if _is(self.normalize_embeddings, "auto")
+                if is_choice(self.normalize_embeddings, "auto")
                 else bool(self.normalize_embeddings)
             ),
             init=self.init,

@@ -289,7 +289,7 @@ def check_callback(callback):
         )
 
 
-def _is_choice(value, name):
+def is_choice(value, name):
     """``value == name`` for a parameter that may also be a module or a
     callable."""
     return isinstance(value, str) and value == name
@@ -300,18 +300,18 @@ def check_settings(estimator, X):
     ``X`` (or the solver) can rule out, before any work: refusals of
     settings that cannot train as asked, and warnings of those unused."""
     shrinks = estimator.solver == "adam" and uses_shrinkage(estimator.init)
-    if _is_choice(estimator.shrinkage, LEDOIT_WOLF) and shrinks:
+    if is_choice(estimator.shrinkage, LEDOIT_WOLF) and shrinks:
         check_ledoit_wolf_width(X.shape[1])
     if estimator.solver == "closed_form" and (
         len(hidden_layers(estimator.hidden_layer_sizes)) > 0
-        or not _is_choice(estimator.network, "mlp")
+        or not is_choice(estimator.network, "mlp")
     ):
         raise ValueError(
             f"{setting('solver', 'closed_form')} learns a linear map: set "
             f"{setting('hidden_layer_sizes', ())} and keep "
             f"{setting('network', 'mlp')}."
         )
-    if not shrinks and not _is_choice(estimator.shrinkage, "auto"):
+    if not shrinks and not is_choice(estimator.shrinkage, "auto"):
         which = "solver" if estimator.solver != "adam" else "init"
         warn(
             f"{setting('shrinkage', estimator.shrinkage)} is not used: "
@@ -332,10 +332,10 @@ def check_settings(estimator, X):
             f"their sign: keep the product below 1 (the default "
             f"{parameter('alpha')} is 1e-4)."
         )
-    if _is_choice(estimator.network, "conv") and estimator.input_shape is not None:
+    if is_choice(estimator.network, "conv") and estimator.input_shape is not None:
         warn_if_channels_last(estimator.input_shape, X.shape[1])
     asked_to_normalize = (
-        not _is_choice(estimator.normalize_embeddings, "auto")
+        not is_choice(estimator.normalize_embeddings, "auto")
         and estimator.normalize_embeddings
     )
     if asked_to_normalize and estimator.n_components == 1:
