@@ -109,8 +109,8 @@ def _escaping_what_the_terminal_cannot_encode():
     are left alone; each stream is put back as it was."""
     changed = []
     for stream in (sys.stdout, sys.stderr):
-        encoding = getattr(stream, "encoding", None) or ""
-        if codecs.lookup(encoding or "utf-8").name == "utf-8":
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        if codecs.lookup(encoding).name == "utf-8":
             continue
         if getattr(stream, "reconfigure", None) is not None:
             changed.append((stream, stream.errors))
