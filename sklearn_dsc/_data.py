@@ -143,6 +143,8 @@ def _unavailable(device):
     """Why ``device`` cannot be used on this machine, or ``None``."""
     if device.type == "cpu":
         return None
+    if device.type == "meta":
+        return "tensors on the 'meta' device hold shapes but no values"
     if device.type == "cuda":
         if not torch.cuda.is_available():
             return "CUDA is not available on this machine"

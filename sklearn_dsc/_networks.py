@@ -517,6 +517,12 @@ def check_network(module, X):
             f"{name} has no parameters to train (none, or none that requires "
             "a gradient); give a network with trainable weights."
         )
+    if any(tensor.is_meta for tensor in (*parameters, *module.buffers())):
+        raise ValueError(
+            f"{name} has tensors on the 'meta' device, which hold shapes but no "
+            "values: create its weights first (network.to_empty(device='cpu'), "
+            "then initialise them, or build it without device='meta')."
+        )
     other = {p.dtype for p in parameters if p.is_floating_point()} - {torch.float32}
     if other:
         raise ValueError(

@@ -35,6 +35,14 @@ def test_a_device_type_torch_lacks_is_named():
         _data.resolve_device("mps")
 
 
+def test_the_meta_device_is_refused():
+    # torch makes tensors there, shapes without values: nothing trains or embeds
+    with pytest.raises(ValueError, match="device='meta' was requested but tensors"):
+        _data.resolve_device("meta")
+    with pytest.warns(UserWarning, match="no values; embedding on the CPU instead"):
+        assert _data.resolve_device("meta", for_inference=True).type == "cpu"
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_tensor_data_serves_the_rows_asked_for(sparse):
     X = np.arange(60, dtype=np.float64).reshape(12, 5)

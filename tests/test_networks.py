@@ -447,6 +447,8 @@ class _Returns(torch.nn.Module):
         (torch.nn.Linear(3, 2).double(), ValueError, "parameters of torch.float64"),
         (torch.nn.Identity(), ValueError, "no parameters to train"),
         (torch.nn.Linear(3, 2).requires_grad_(False), ValueError, "no parameters"),
+        (torch.nn.Linear(3, 2, device="meta"), ValueError, "on the 'meta' device"),
+        (torch.nn.BatchNorm1d(3, device="meta"), ValueError, "on the 'meta' device"),
     ],
 )
 def test_check_network_names_what_does_not_fit(module, error, message):
