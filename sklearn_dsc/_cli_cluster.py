@@ -14,13 +14,8 @@ from ._cli_data import (
     read_for,
 )
 from ._estimate_methods import METHODS, REFERENCE_METHODS
-from ._files import (
-    DataError,
-    check_figure_output,
-    check_not_read,
-    write_figure,
-    write_matrix,
-)
+from ._files import DataError
+from ._outputs import check_figure_output, check_not_read, write_figure, write_matrix
 from ._wording import CommandLineNames, named_by
 
 # the options of cluster that only estimating K reads

@@ -2,15 +2,8 @@
 arguments, reading the data in the model's columns, embedding it, checking
 a matrix output and k-means."""
 
-from ._files import (
-    MATRIX_SUFFIXES,
-    TABLE_SUFFIXES,
-    DataError,
-    check_not_read,
-    check_output,
-    check_parquet_writable,
-    read_table,
-)
+from ._files import MATRIX_SUFFIXES, TABLE_SUFFIXES, DataError, read_table
+from ._outputs import check_not_read, check_output, check_parquet_writable
 from ._wording import counted
 
 OUTPUT_HELP = (

@@ -8,7 +8,8 @@ import warnings
 from ._anchors import LEDOIT_WOLF, shrinkage_text
 from ._cli_data import add_csv_options, add_data_argument, add_id_option, csv_format
 from ._clock import describe_seconds
-from ._files import DataError, check_not_read, check_output, read_table
+from ._files import DataError, read_table
+from ._outputs import check_not_read, check_output
 from ._parameters import StartKept, held_out_data, why_start_kept
 from ._selection import EPOCH_SELECTION_CLASSES, KMEANS_NMI
 from ._wording import CommandLineNames, counted, named_by

@@ -1,7 +1,7 @@
 """``sklearn-dsc transform``: embed the rows of a data file."""
 
 from ._cli_data import OUTPUT_HELP, check_matrix_output, embed_data, model_and_data
-from ._files import write_matrix
+from ._outputs import write_matrix
 
 
 def add(commands, debug):

@@ -27,7 +27,6 @@ import torch
 
 from ._compat import output_config
 from ._embedder import DeepSpectralClusteringEmbedder
-from ._files import atomic_write
 from ._fitted_state import (
     FittedState,
     export_state,
@@ -36,6 +35,7 @@ from ._fitted_state import (
     non_negative_integer,
 )
 from ._networks import AnchoredEmbedding, build_network
+from ._outputs import atomic_write
 from ._parameters import record_built_with
 from ._version import __version__
 

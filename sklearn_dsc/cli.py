@@ -24,7 +24,7 @@ from . import (
     _cli_info,
     _cli_transform,
 )
-from ._files import check_figure_output
+from ._outputs import check_figure_output
 from ._version import __version__
 
 # torch and scikit-learn are imported by the commands that need them, so that

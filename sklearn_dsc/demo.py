@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NeighborhoodComponentsAnalysis
 
 from ._embedder import DeepSpectralClusteringEmbedder
-from ._files import write_figure
+from ._outputs import write_figure
 from ._progress import EpochProgress
 from .metrics import kmeans_ami, kmeans_nmi, recall_at_k
 
