@@ -12,10 +12,17 @@ from ._cli_data import (
     model_and_data,
     read_by,
     read_for,
+    report_stream,
 )
 from ._estimate_methods import METHODS, REFERENCE_METHODS
 from ._files import DataError
-from ._outputs import check_figure_output, check_not_read, write_figure, write_matrix
+from ._outputs import (
+    check_figure_output,
+    check_not_read,
+    output_name,
+    write_figure,
+    write_matrix,
+)
 from ._wording import CommandLineNames, named_by
 
 # the options of cluster that only estimating K reads
@@ -143,7 +150,11 @@ def run(args):
     # the identifiers, or the row numbers of DATA, to join the clusters back on
     index = ("row", range(len(clusters))) if args.id is None else (args.id, table.ids)
     write_matrix(args.output, clusters[:, None], ["cluster"], index)
-    print(f"Wrote {len(clusters)} cluster numbers (K={n_clusters}) to {args.output}")
+    print(
+        f"Wrote {len(clusters)} cluster numbers (K={n_clusters}) to "
+        f"{output_name(args.output)}",
+        file=report_stream(args),
+    )
     return 0
 
 
@@ -188,20 +199,23 @@ def _estimate(model, embedding, args):
             )
     except ArgumentError as error:
         raise DataError(f"cannot estimate the number of clusters: {error}") from None
+    report = report_stream(args)
     print(
         f"Estimated K={estimate.n_clusters} clusters ({estimate.method}, "
-        f"{estimate.candidates.min()} to {estimate.candidates.max()} considered)"
+        f"{estimate.candidates.min()} to {estimate.candidates.max()} considered)",
+        file=report,
     )
     if estimate.method in REFERENCE_METHODS:
         known_classes = len(np.unique(labels))
         print(
             f"Calibrated on {known_classes} reference classes: where classes "
             f"overlap the estimate follows that number, so it holds for new data "
-            f"of about {known_classes} classes."
+            f"of about {known_classes} classes.",
+            file=report,
         )
     if args.plot:
         _plot_estimate(estimate, args.plot)
-        print(f"Drew the criterion against K to {args.plot}")
+        print(f"Drew the criterion against K to {args.plot}", file=report)
     return estimate.n_clusters
 
 

@@ -2,12 +2,15 @@
 arguments, reading the data in the model's columns, embedding it, checking
 a matrix output and k-means."""
 
-from ._files import MATRIX_SUFFIXES, TABLE_SUFFIXES, DataError, read_table
+import sys
+
+from ._files import MATRIX_SUFFIXES, TABLE_SUFFIXES, DataError, is_stream, read_table
 from ._outputs import check_not_read, check_output, check_parquet_writable
 from ._wording import counted
 
 OUTPUT_HELP = (
-    "the .csv or .tsv (also compressed as .gz, .bz2 or .xz), .parquet or .npy to write"
+    "the .csv or .tsv (also compressed as .gz, .bz2 or .xz), .parquet or .npy to "
+    "write, or - for CSV on standard output"
 )
 
 
@@ -41,7 +44,8 @@ def add_data_argument(sub):
     sub.add_argument(
         "data",
         metavar="DATA",
-        help="CSV (.csv, .tsv, also as .gz, .bz2 or .xz), Parquet or .npz file",
+        help="CSV (.csv, .tsv, also as .gz, .bz2 or .xz), Parquet or .npz file, "
+        "or - for CSV on standard input",
     )
 
 
@@ -107,13 +111,27 @@ def read_for(model, path, target, **options):
 
 
 def check_matrix_output(args):
-    check_output(args.output, MATRIX_SUFFIXES)
+    """Fail before any work where ``-o`` cannot be written as asked, or where
+    the inputs cannot be read as given."""
+    if is_stream(args.data) and is_stream(getattr(args, "reference", None)):
+        raise DataError(
+            "DATA and --reference cannot both be - : standard input is one file"
+        )
+    check_output(args.output, MATRIX_SUFFIXES, stream=True)
+    if is_stream(args.output):
+        return  # CSV, which takes --id
     check_not_read(args.output, read_by(args))
     check_parquet_writable(args.output)
     if args.id is not None and not str(args.output).lower().endswith(TABLE_SUFFIXES):
         raise DataError(
             "--id needs a CSV or Parquet output (an .npy file holds numbers only)"
         )
+
+
+def report_stream(args):
+    """Where a command that writes ``-o`` says what it did: standard error
+    where its output goes to standard output, so as not to mix with it."""
+    return sys.stderr if is_stream(args.output) else sys.stdout
 
 
 def read_by(args):

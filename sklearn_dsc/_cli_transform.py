@@ -1,7 +1,13 @@
 """``sklearn-dsc transform``: embed the rows of a data file."""
 
-from ._cli_data import OUTPUT_HELP, check_matrix_output, embed_data, model_and_data
-from ._outputs import write_matrix
+from ._cli_data import (
+    OUTPUT_HELP,
+    check_matrix_output,
+    embed_data,
+    model_and_data,
+    report_stream,
+)
+from ._outputs import output_name, write_matrix
 
 
 def add(commands, debug):
@@ -25,6 +31,7 @@ def run(args):
     write_matrix(args.output, embedding, model.get_feature_names_out(), index)
     print(
         f"Wrote a {embedding.shape[0]} x {embedding.shape[1]} embedding to "
-        f"{args.output}"
+        f"{output_name(args.output)}",
+        file=report_stream(args),
     )
     return 0

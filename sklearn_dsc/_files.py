@@ -1,11 +1,17 @@
-"""Reading feature tables for the command line (``_outputs`` writes its results)."""
+"""Reading feature tables for the command line (``_outputs`` writes its results).
+
+``-`` names standard input, as CSV.
+"""
 
 import bz2
 import csv
 import difflib
 import gzip
+import io
 import json
 import lzma
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +39,19 @@ TABLE_SUFFIXES = (*CSV_SUFFIXES, *PARQUET_SUFFIXES)
 MATRIX_SUFFIXES = (*TABLE_SUFFIXES, ".npy")
 # The arrays of a file that scipy.sparse.save_npz writes
 SPARSE_ARRAYS = {"format", "shape", "data"}
+# DATA, or an output, named so is CSV on standard input or output
+STREAM = "-"
+# how messages name standard input, where they name a file's path
+STANDARD_INPUT = Path("standard input")
 
 
 class DataError(ValueError):
     """A data file cannot be used as asked; the message names the problem."""
+
+
+def is_stream(path):
+    """Whether ``path`` is ``-``: standard input, or output, as CSV."""
+    return path is not None and os.fspath(path) == STREAM
 
 
 class Table:
@@ -84,12 +99,15 @@ def read_table(
         The file is missing or unreadable, the target column is missing, a
         feature column is not numeric, or a cell is missing, NaN or infinite.
     """
-    path = _data_file(path)
-    suffix = data_suffix(path)
+    if is_stream(path):
+        path, suffix, opener = STANDARD_INPUT, ".csv", _open_standard_input
+    else:
+        path = _data_file(path)
+        suffix, opener = data_suffix(path), None
     index_names = ()
     headerless = ""
     if suffix in CSV_SUFFIXES:
-        names, columns = _read_csv(path, sep, decimal)
+        names, columns = _read_csv(path, sep, decimal, opener)
         headerless = _headerless(names, decimal)
     elif suffix in PARQUET_SUFFIXES:
         names, columns, index_names = _read_parquet(path)
@@ -204,8 +222,48 @@ def _delimiter(f, sep, decimal):
         return candidates[0]
 
 
-def _read_csv(path, sep=None, decimal="."):
-    opener = COMPRESSED.get(path.suffix.lower(), open)
+# The first bytes of what standard input may hold besides CSV: compressed
+# CSV, read as the files are, and the binary files that only a name reads
+_COMPRESSED_MAGIC = {b"\x1f\x8b": gzip, b"BZh": bz2, b"\xfd7zXZ\x00": lzma}
+_BINARY_MAGIC = {b"PAR1": "a Parquet file", b"PK\x03\x04": "an .npz file"}
+
+
+def _open_standard_input(path, mode, newline, encoding):
+    """Standard input as the text of a CSV file, decompressed where it is
+    gzip, bzip2 or xz data: read whole, so that the delimiter can be
+    detected on its start and the rows then read from it."""
+    del path, mode  # an opener's arguments; standard input has one mode
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None or sys.stdin.isatty():
+        raise DataError(
+            "DATA is - (CSV on standard input), but standard input is a "
+            "terminal: pipe or redirect the rows into it (< data.csv)"
+        )
+    data = stream.read()
+    for magic, what in _BINARY_MAGIC.items():
+        if data.startswith(magic):
+            raise DataError(
+                f"{STANDARD_INPUT}: holds {what}; - reads CSV alone: give the "
+                "file's name as DATA"
+            )
+    for magic, module in _COMPRESSED_MAGIC.items():
+        if data.startswith(magic):
+            try:
+                data = module.decompress(data)
+            except _UNREADABLE as error:
+                raise DataError(
+                    f"{STANDARD_INPUT}: cannot be decompressed ({error})"
+                ) from None
+            break
+    return io.TextIOWrapper(io.BytesIO(data), encoding, newline=newline)
+
+
+def _read_csv(path, sep=None, decimal=".", opener=None):
+    """The header and the columns (``{name: cells}``) of the CSV file
+    ``path``; ``opener`` opens it as ``open`` would (by default, that of its
+    compression)."""
+    if opener is None:
+        opener = COMPRESSED.get(path.suffix.lower(), open)
     with opener(path, "rt", newline="", encoding="utf-8-sig") as f:
         try:
             reader = csv.reader(f, delimiter=_delimiter(f, sep, decimal))

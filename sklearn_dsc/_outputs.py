@@ -1,7 +1,8 @@
 """Writing the command line's results and model files.
 
 Every file is written through ``atomic_write``: it appears complete or not at
-all, so an interrupted run never leaves a half-written output.
+all, so an interrupted run never leaves a half-written output. ``-o -``
+writes CSV to standard output.
 """
 
 import contextlib
@@ -10,6 +11,7 @@ import gzip
 import io
 import os
 import stat
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from ._files import (
     DataError,
     data_suffix,
     import_pyarrow,
+    is_stream,
 )
 from ._wording import alternatives
 
@@ -67,6 +70,11 @@ def _mode_for(path):
         return 0o666 & ~umask
 
 
+def output_name(path):
+    """How messages name the output ``path``."""
+    return "standard output" if is_stream(path) else path
+
+
 def _unknown_output_type(path, suffixes):
     plain = [suffix for suffix in suffixes if Path(suffix).suffix not in COMPRESSED]
     compressed = "" if len(plain) == len(suffixes) else COMPRESSED_CSV
@@ -76,8 +84,16 @@ def _unknown_output_type(path, suffixes):
     )
 
 
-def check_output(path, suffixes=None):
-    """Fail early, before any work, if ``path`` cannot be written as asked."""
+def check_output(path, suffixes=None, stream=False):
+    """Fail early, before any work, if ``path`` cannot be written as asked;
+    with ``stream``, ``-`` (CSV on standard output) can."""
+    if is_stream(path):
+        if stream:
+            return
+        raise DataError(
+            "- (standard output) takes CSV from transform and cluster alone; "
+            "name a file to write"
+        )
     path = Path(path)
     if not path.parent.is_dir():
         raise DataError(f"cannot write {path}: directory {path.parent} does not exist")
@@ -129,6 +145,8 @@ def check_not_read(path, inputs):
     them, the training data with a model, say."""
     path = Path(path)
     for what, given in inputs.items():
+        if is_stream(given):
+            continue  # a stream, which no file written replaces
         if given is not None and _same_file(path, Path(given)):
             raise DataError(
                 f"cannot write {path}: it is {what}, which this command reads; "
@@ -182,27 +200,51 @@ def _compressing(f, path):
 def _write_csv(path, header, rows):
     """``header`` and ``rows`` as a CSV file in UTF-8 (what ``read_table``
     reads, whatever the locale), delimited by tabs for ``.tsv`` and
-    compressed as a last suffix of ``COMPRESSED`` says, atomically."""
+    compressed as a last suffix of ``COMPRESSED`` says, atomically; or, for
+    ``-``, on standard output."""
+    if is_stream(path):
+        sys.stdout.flush()  # what was printed comes first
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is None:  # a stream of text alone, as a notebook's may be
+            _csv_rows(sys.stdout, ",", header, rows)
+        else:  # UTF-8, whatever the terminal's encoding
+            _csv_into(binary, ",", header, rows)
+            binary.flush()
+        return
     delimiter = "\t" if data_suffix(path).startswith(".tsv") else ","
     with atomic_write(path) as f, _compressing(f, path) as stream:
-        text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
-        writer = csv.writer(text, delimiter=delimiter)
-        writer.writerow(header)
-        writer.writerows(rows)
-        text.detach()  # flushed, and the stream left to the blocks to close
+        _csv_into(stream, delimiter, header, rows)
+
+
+def _csv_into(stream, delimiter, header, rows):
+    """``header`` and ``rows`` as CSV in UTF-8 into the binary ``stream``,
+    left open."""
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    _csv_rows(text, delimiter, header, rows)
+    text.detach()  # flushed, and the stream left to its owner to close
+
+
+def _csv_rows(text, delimiter, header, rows):
+    """``header`` and ``rows`` as CSV into the ``text`` stream."""
+    writer = csv.writer(text, delimiter=delimiter)
+    writer.writerow(header)
+    writer.writerows(rows)
 
 
 def write_matrix(path, matrix, column_names, index=None):
     """Write a 2-D array to CSV (with a header; ``.csv`` or ``.tsv``, also
     compressed: ``.csv.gz``, ``.csv.bz2``, ``.csv.xz``), Parquet or
-    ``.npy``, atomically.
+    ``.npy``, atomically; or, for ``-``, to standard output as CSV.
 
     ``index``, a ``(name, values)`` pair, is written as the first column of a
     CSV or Parquet file (an ``.npy`` file holds the matrix alone, in row
     order).
     """
-    path = Path(path)
-    suffix = data_suffix(path)
+    if is_stream(path):
+        suffix = ".csv"
+    else:
+        path = Path(path)
+        suffix = data_suffix(path)
     if suffix == ".npy":
         with atomic_write(path) as f:
             np.save(f, matrix, allow_pickle=False)

@@ -2,8 +2,9 @@
 
 Data files are CSV or Parquet with a header (the label column named by
 ``--target``, every other column a feature), or ``.npz`` with arrays ``X`` and
-``y`` (or the sparse ``X`` of ``scipy.sparse.save_npz``). Models are the files
-of ``sklearn_dsc.save``. Errors print one line and exit with status 1
+``y`` (or the sparse ``X`` of ``scipy.sparse.save_npz``); ``-`` reads CSV from
+standard input, and ``-o -`` writes it to standard output. Models are the
+files of ``sklearn_dsc.save``. Errors print one line and exit with status 1
 (``--debug`` shows the traceback); a closed standard output (``| head``) ends a
 command with status 1 quietly; outputs are written atomically, never over a
 file that the command reads.
@@ -24,6 +25,7 @@ from . import (
     _cli_info,
     _cli_transform,
 )
+from ._files import is_stream
 from ._outputs import check_figure_output
 from ._version import __version__
 
@@ -144,7 +146,8 @@ def _main(argv):
         # has its lines: stop as other tools do, without an error, unless
         # the command also had a file to write.
         _discard_stdout()
-        if getattr(args, "output", None):
+        output = getattr(args, "output", None)
+        if output and not is_stream(output):
             _say("stopped: its standard output was closed before it finished")
         return 1
     except (ValueError, TypeError, OSError, MemoryError) as error:

@@ -71,6 +71,13 @@ def fails(*args, message):
     return lines[-1]
 
 
+class ClosedPipe(io.StringIO):
+    """Standard output whose reader has gone, as ``| head`` leaves it."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
 def write_csv(path, rows, header):
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)

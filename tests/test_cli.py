@@ -12,6 +12,7 @@ from sklearn_dsc.cli import build_parser, main
 
 from cli_helpers import (
     FAST,
+    ClosedPipe,
     fails,
     ok,
     run_installed,
@@ -93,18 +94,13 @@ def test_a_closed_pipe_ends_the_command_quietly(digit_model):
     assert stderr == b""
 
 
-class _ClosedPipe(io.StringIO):
-    def write(self, text):
-        raise BrokenPipeError(32, "Broken pipe")
-
-
 def test_a_closed_pipe_says_so_where_a_file_was_to_be_written(digit_files, tmp_path):
     """``fit -v | head -1`` ends the fit; the one line on stderr says why
     the model file is not there."""
     stderr = io.StringIO()
     argv = ["fit", str(digit_files / "seen.csv"), "--target", "digit"]
     argv += ["-o", str(tmp_path / "model.dsc"), "-v", *FAST]
-    closed = contextlib.redirect_stdout(_ClosedPipe())
+    closed = contextlib.redirect_stdout(ClosedPipe())
     with closed, contextlib.redirect_stderr(stderr):
         assert main(argv) == 1
     assert stderr.getvalue().splitlines()[-1] == (
