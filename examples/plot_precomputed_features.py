@@ -5,7 +5,8 @@ Clustering precomputed features
 A common use: features computed once by another model (a CNN's penultimate
 layer, a sentence encoder) and saved to disk. Here the "features" are the
 digits passed through a fixed random ReLU layer, saved as a ``.npy`` file and
-memory-mapped back, so training reads them without loading the whole file.
+memory-mapped back, as one would a file larger than memory: indexing it reads
+the rows asked for alone (training then holds them in memory, as float32).
 The estimator learns on the classes 0-5 and the model is saved with
 :func:`sklearn_dsc.save`, a file that loads without unpickling; the loaded
 model clusters the classes 6-9, and the confusion matrix shows which unseen
