@@ -515,4 +515,8 @@ def _labels(path, name, values):
         integers = strings.astype(np.int64)
     except ValueError:
         return strings.astype(object)
+    # integers written as such alone: "01" and "1", or "+1", would otherwise
+    # be one class, and "007" would be named 7
+    if not np.array_equal(integers.astype(str), strings):
+        return strings.astype(object)
     return integers

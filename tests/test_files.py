@@ -23,6 +23,18 @@ def test_csv_table_with_a_target(tmp_path):
     assert table.target.tolist() == ["x", "y"]
 
 
+def test_labels_written_as_integers_alone_are_read_as_integers(tmp_path):
+    """Labels that differ as text stay apart: "01" and "1" are two classes,
+    and "007" keeps its name."""
+    path = tmp_path / "data.csv"
+    path.write_text("a,label\n1,01\n2,1\n3,007\n4,+7\n")
+    assert read_table(path, target="label").target.tolist() == ["01", "1", "007", "+7"]
+    path.write_text("a,label\n1,3\n2,-2\n3, 10\n")
+    target = read_table(path, target="label").target
+    assert target.dtype == np.int64
+    assert target.tolist() == [3, -2, 10]
+
+
 def test_csv_truth_values_are_read_as_parquet_reads_them(tmp_path):
     """A column of truth values alone (pandas writes True, R writes TRUE) is
     1 and 0, as a boolean Parquet column is; mixed with other values it is
