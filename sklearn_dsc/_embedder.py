@@ -125,7 +125,9 @@ class DeepSpectralClusteringEmbedder(
         ``init="pca"``, ``"whitened"`` and ``"plda"``, one per training class
         for ``"closed_form"``; when no trained head is kept the embedding is
         the anchor alone. With ``solver="closed_form"``, ``None`` keeps exactly
-        the directions that lower the loss.
+        the directions that lower the loss. Keep it well below the rows of a
+        batch: outputs that span a batch leave the loss constant there, and
+        ``fit`` warns where they are as wide as a batch.
 
     network : {"mlp", "conv"}, torch.nn.Module or callable, default="mlp"
         The network the loss trains (the head, beside an anchor). ``"mlp"``

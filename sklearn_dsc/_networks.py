@@ -499,6 +499,22 @@ def _built(builder, n_features, n_components):
 PROBE_ROWS = 2
 
 
+def evaluated(module, batch):
+    """``module``'s output for ``batch``, in evaluation mode and without
+    gradients: neither its weights nor its running statistics change, and
+    no random numbers are drawn. Each part's own mode is put back after (a
+    part set to evaluation mode, a frozen backbone's batch norm say, stays
+    so)."""
+    modes = [(part, part.training) for part in module.modules()]
+    module.eval()
+    try:
+        with torch.no_grad():
+            return module(batch)
+    finally:
+        for part, mode in modes:
+            part.training = mode
+
+
 def check_network(module, X):
     """Raise a clear error unless ``module``, a network of the user's, maps
     the first rows of ``X`` (float32, on the device of its parameters) to
@@ -532,21 +548,13 @@ def check_network(module, X):
     rows = X[:PROBE_ROWS]
     rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
     batch = torch.as_tensor(rows, dtype=torch.float32, device=parameters[0].device)
-    # each part's own mode, put back after: a part set to evaluation mode
-    # (a frozen backbone's batch norm, say) stays so
-    modes = [(part, part.training) for part in module.modules()]
-    module.eval()
     try:
-        with torch.no_grad():
-            output = module(batch)
+        output = evaluated(module, batch)
     except Exception as error:
         raise ValueError(
             f"{name} failed on a float32 batch of shape {tuple(batch.shape)}, "
             f"rows of X as training gives them: {type(error).__name__}: {error}"
         ) from error
-    finally:
-        for part, mode in modes:
-            part.training = mode
     if not isinstance(output, torch.Tensor):
         raise TypeError(
             f"{name} returned a {type(output).__name__}; it must return one "

@@ -39,6 +39,12 @@ class ClassBalancedSampler:
     def n_classes(self):
         return len(self._members)
 
+    def largest_batch(self):
+        """The most rows that a batch can hold."""
+        n_chosen = min(self.classes_per_batch, self.n_classes)
+        taken = [min(self.samples_per_class, len(m)) for m in self._members]
+        return sum(sorted(taken, reverse=True)[:n_chosen])
+
     def _take(self, class_code):
         members = self._members[class_code]
         count = min(self.samples_per_class, len(members))

@@ -29,7 +29,7 @@ from ._data import (
 from ._fitted_state import map_optimizer_tensors
 from ._large_batch import chunked_backward, model_buffers
 from ._loss import NonFiniteEmbeddingsError, spectral_clustering_loss
-from ._networks import AnchoredEmbedding, private_seed
+from ._networks import AnchoredEmbedding, evaluated, private_seed
 from ._sampling import ClassBalancedSampler
 from ._warnings import warn
 from ._wording import counted, parameter
@@ -351,7 +351,35 @@ def _prepare(module, X, codes, run, state=None):
     module.to(run.device)
     data = TensorData(X, run.device)
     sampler = make_sampler(codes, run.settings, run.random_state)
+    _warn_if_as_wide_as_a_batch(trained_part(module), data, sampler)
     return data, sampler, make_optimizer(module, run.settings, state)
+
+
+def _warn_if_as_wide_as_a_batch(module, data, sampler):
+    """Warn where ``module``'s outputs are at least as wide as a batch has
+    rows. Outputs that span a batch project onto all of it, where the loss
+    is constant and its gradient zero; near that, the loss is mostly their
+    rank and training moves them little. (On 512 noisy features of 20
+    classes, with batches of 250 rows, outputs 400 wide lowered the loss
+    from 53.7 to 52.8 in 10 epochs; 16 wide, from 3.8 to 1.8.)"""
+    width = evaluated(module, data.rows(np.arange(min(2, len(data))))).shape[1]
+    rows = min(len(data), sampler.largest_batch())
+    if width < rows:
+        return
+    # where a batch holds every row already, only narrower outputs help
+    larger = (
+        ""
+        if rows == len(data)
+        else f", or make batches larger ({parameter('batch_size')})"
+    )
+    warn(
+        f"The trained network's outputs are {width} wide, and a batch holds "
+        f"at most {counted(rows, 'row')}: outputs as wide as a batch can span "
+        "it, and the spectral clustering loss of a batch they span is constant "
+        "(its gradient zero), so training moves them little or not at all. "
+        f"Keep {parameter('n_components')} (or a network's output) well below "
+        f"the rows of a batch{larger}."
+    )
 
 
 def train_chunk(module, X, codes, history, run):

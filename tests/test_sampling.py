@@ -26,6 +26,20 @@ def test_batches_hold_several_classes_with_several_samples(
         assert len(np.unique(batch)) == len(batch)  # no sample twice in a batch
 
 
+@pytest.mark.parametrize(
+    ("samples_per_class", "classes_per_batch"), [(4, 3), (2, 2), (50, 8), (10, 2)]
+)
+def test_largest_batch_is_the_most_rows_a_batch_holds(
+    samples_per_class, classes_per_batch
+):
+    codes = codes_with_sizes([30, 7, 12, 1, 25, 9])
+    sampler = ClassBalancedSampler(
+        codes, samples_per_class, classes_per_batch, np.random.RandomState(0)
+    )
+    sizes = [len(batch) for batch in sampler.batches(200)]
+    assert max(sizes) == sampler.largest_batch()
+
+
 def test_every_sample_of_a_class_comes_before_any_repeats():
     codes = codes_with_sizes([10, 10])
     sampler = ClassBalancedSampler(codes, 3, 2, np.random.RandomState(1))

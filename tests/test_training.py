@@ -354,6 +354,35 @@ def test_sampler_puts_every_class_in_a_batch_when_they_fit():
     assert len(np.unique(codes[batch])) == 2
 
 
+@pytest.mark.parametrize(
+    ("n_components", "rows", "larger"),
+    [
+        (64, "at most 64 rows", "or make batches larger (batch_size)"),
+        (192, "at most 192 rows", ""),
+    ],
+)
+def test_outputs_as_wide_as_a_batch_are_warned_of(problem, n_components, rows, larger):
+    """Outputs that span a batch leave the loss nothing to lower; where every
+    row is in every batch already, only narrower outputs help."""
+    X, codes = problem  # 4 classes of 48 rows; batches of 64 rows
+    module = build_mlp(X.shape[1], (256,), n_components, "relu", seed=0)
+    with pytest.warns(UserWarning, match="outputs are .* wide") as record:
+        _training.train(
+            module,
+            X,
+            codes,
+            History(),
+            context(settings(batch_size=min(n_components, len(X)))),
+            Schedule(1),
+        )
+    (message,) = [str(w.message) for w in record if "wide" in str(w.message)]
+    assert f"outputs are {n_components} wide, and a batch holds {rows}" in message
+    assert message.endswith(
+        f"well below the rows of a batch{', ' * bool(larger)}{larger}."
+    )
+    run(build_mlp(X.shape[1], (256,), 63, "relu", seed=0), X, codes, max_epochs=1)
+
+
 def test_verbose_prints_one_line_per_epoch(problem, capsys):
     X, codes = problem
     module = build_mlp(24, (8,), 4, "relu", seed=0)
