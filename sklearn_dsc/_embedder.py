@@ -119,8 +119,10 @@ class DeepSpectralClusteringEmbedder(
     n_components : int, default=None
         Dimension of the embedding that the loss trains (the head, with an
         anchor). ``None`` uses the number of training classes, the dimension
-        of the span of the class indicators that the loss fits, or 16 where
-        ten classes or more are held out (see ``normalize_embeddings``). The anchor
+        of the span of the class indicators that the loss fits, at most as
+        many as a batch holds classes (128 with the default ``batch_size``,
+        two rows each), or 16 where ten classes or more are held out (see
+        ``normalize_embeddings``). The anchor
         adds its own dimensions: up to 256 principal directions for
         ``init="pca"``, ``"whitened"`` and ``"plda"``, one per training class
         for ``"closed_form"``; when no trained head is kept the embedding is

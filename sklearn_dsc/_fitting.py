@@ -66,6 +66,7 @@ from ._training import (
     Schedule,
     TrainingRun,
     TrainingSettings,
+    batch_shape,
     train,
     train_chunk,
     warn_outcome,
@@ -157,6 +158,16 @@ class Run:
             self.on_stage(text)
 
 
+def head_width(settings, n_classes):
+    """The trained part's width on ``n_classes`` classes: ``n_components``,
+    or by default as many as the classes, the dimension of the span of the
+    class indicators that the loss fits, at most the classes of a batch
+    (``batch_shape``), which keeps the outputs narrower than a batch's rows
+    (two or more of each class)."""
+    _, classes_per_batch = batch_shape(n_classes, settings.training)
+    return settings.n_components or min(n_classes, classes_per_batch)
+
+
 def start(
     X,
     codes,
@@ -184,7 +195,7 @@ def start(
     shrinkage = shrinkage or settings.fixed_shrinkage
     seed = int(run.random_state.randint(np.iinfo(np.int32).max))
     scale = input_scale(X)
-    n_head = settings.n_components or n_classes or len(np.unique(codes))
+    n_head = head_width(settings, n_classes or len(np.unique(codes)))
 
     def trained_part():
         module = build_trained(
@@ -242,9 +253,7 @@ def check_own_network(X, n_classes, settings):
     if isinstance(network, str):
         return
     if not isinstance(network, torch.nn.Module):
-        network = build_trained(
-            network, X.shape[1], settings.n_components or n_classes, 0
-        )
+        network = build_trained(network, X.shape[1], head_width(settings, n_classes), 0)
     check_network(network, X)
 
 

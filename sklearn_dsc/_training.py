@@ -148,16 +148,19 @@ def make_optimizer(module, settings, state=None):
     return optimizer
 
 
-def make_sampler(codes, settings, random_state):
-    """Class-balanced batches: every class in every batch when they fit."""
-    n_classes = len(np.unique(codes))
+def batch_shape(n_classes, settings):
+    """``(samples_per_class, classes_per_batch)`` of the batches of
+    ``n_classes`` classes: every class in every batch when they fit."""
     samples_per_class = settings.samples_per_class or max(
         2, settings.batch_size // n_classes
     )
-    classes_per_batch = max(2, settings.batch_size // samples_per_class)
-    return ClassBalancedSampler(
-        codes, samples_per_class, classes_per_batch, random_state
-    )
+    return samples_per_class, max(2, settings.batch_size // samples_per_class)
+
+
+def make_sampler(codes, settings, random_state):
+    """Class-balanced batches (``batch_shape``)."""
+    shape = batch_shape(len(np.unique(codes)), settings)
+    return ClassBalancedSampler(codes, *shape, random_state)
 
 
 def train_epoch(module, optimizer, data, codes, sampler, run, history):

@@ -1464,6 +1464,21 @@ def test_minus_one_beside_other_classes_is_flagged_as_a_class(blobs):
         fast(max_iter=1).fit(X, np.where(y > 1, 1, -1))
 
 
+def test_the_default_width_keeps_below_a_batch():
+    """150 classes with batches of 256 rows (2 rows of each of 128 classes):
+    one column per class would span a batch, and be warned of."""
+    rng = np.random.RandomState(0)
+    y = np.repeat(np.arange(150), 4)
+    X = rng.normal(size=(150, 8))[y] + 0.1 * rng.normal(size=(600, 8))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "The trained network's outputs are")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = fast(max_iter=1, early_stopping=False).fit(X, y)
+    assert plain.transform(X).shape[1] == 128
+    with pytest.warns(UserWarning, match="outputs are 256 wide, and a batch holds"):
+        fast(max_iter=1, early_stopping=False, n_components=256).fit(X, y)
+
+
 def test_an_embedding_wider_than_n_components_is_explained(blobs):
     X, y = blobs
 

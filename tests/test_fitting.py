@@ -156,6 +156,21 @@ def test_start_width_follows_n_components_or_n_classes(problem):
     assert every.module.layer_sizes[-1] == 6
 
 
+@pytest.mark.parametrize(
+    ("n_classes", "changes", "width"),
+    [
+        (10, {}, 10),  # batches of 64 rows: 6 of each class, every class
+        (40, {}, 32),  # 2 rows of each of 32 classes
+        (40, {"samples_per_class": 8}, 8),
+        (40, {"n_components": 50}, 50),  # as given
+    ],
+)
+def test_the_default_width_is_at_most_the_classes_of_a_batch(n_classes, changes, width):
+    """Outputs as wide as a batch has rows leave the loss nothing to lower;
+    as many as the classes in a batch are what its optimum spans."""
+    assert _fitting.head_width(settings(**changes), n_classes) == width
+
+
 def test_closed_form_history_is_one_pass(problem):
     X, codes = problem
     result = fit_closed_form(X, codes, 6, settings(hidden_layer_sizes=()))
