@@ -425,7 +425,11 @@ def spectral_clustering_loss(embeddings, labels, *, rtol=None, normalize=False):
       which is 0 when ``F`` is rank one with rows all equal;
     - rank-deficient embeddings (more columns than rows, zero or duplicated
       columns, duplicated rows) use the pseudo-inverse; all-zero embeddings
-      give ``n_classes / 4`` and a zero gradient.
+      give ``n_classes / 4`` and a zero gradient;
+    - embeddings that span the batch (rank ``n_samples``, which takes at
+      least as many columns as rows) project onto all of it: the loss is
+      ``(n_samples - n_classes) / 4`` whatever they are, and the gradient
+      zero. Keep the embedding well narrower than the batch.
 
     Embeddings in half precision are computed in float32 (with an ``rtol``
     that drops what their own rounding adds), and under

@@ -370,6 +370,25 @@ def test_all_zero_embeddings(dtype):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("width", [20, 30])
+def test_embeddings_that_span_the_batch(dtype, width):
+    """Rank n: P_F is the identity, so the loss is (n - k) / 4 whatever the
+    embeddings, and nothing moves them."""
+    generator = torch.Generator().manual_seed(0)
+    embeddings = torch.randn(20, width, generator=generator, dtype=dtype)
+    embeddings.requires_grad_(True)
+    labels = torch.arange(20) % 4
+    loss = spectral_clustering_loss(embeddings, labels)
+    loss.backward()
+    assert loss.item() == pytest.approx((20 - 4) / 4, rel=1e-5)
+    # rounding alone, where narrower embeddings get gradients of order 0.1
+    narrower = embeddings.detach()[:, :10].requires_grad_(True)
+    spectral_clustering_loss(narrower, labels).backward()
+    noise = torch.finfo(dtype).eps ** 0.5
+    assert embeddings.grad.abs().max() < noise < 0.01 < narrower.grad.abs().max()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("scale", [1e-30, 1e-12, 1e12, 1e30])
 def test_extreme_scales(dtype, scale):
     embeddings, labels = random_case(13, 40, 5, 6, dtype=dtype)
