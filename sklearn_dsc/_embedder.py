@@ -121,11 +121,11 @@ class DeepSpectralClusteringEmbedder(
         anchor). ``None`` uses the number of training classes, the dimension
         of the span of the class indicators that the loss fits, at most as
         many as a batch holds classes (128 with the default ``batch_size``,
-        two rows each), or 16 where ten classes or more are held out (see
-        ``normalize_embeddings``). The anchor
-        adds its own dimensions: up to 256 principal directions for
-        ``init="pca"``, ``"whitened"`` and ``"plda"``, one per training class
-        for ``"closed_form"``; when no trained head is kept the embedding is
+        which draws two rows of each), or 16 where ten classes or more are
+        held out (see ``normalize_embeddings``). The anchor adds its own
+        dimensions: up to 256 principal directions for ``init="pca"``,
+        ``"whitened"`` and ``"plda"``, one per training class for
+        ``"closed_form"``; when no trained head is kept the embedding is
         the anchor alone. With ``solver="closed_form"``, ``None`` keeps exactly
         the directions that lower the loss. Keep it well below the rows of a
         batch: outputs that span a batch leave the loss constant there, and

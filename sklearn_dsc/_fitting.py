@@ -162,8 +162,9 @@ def head_width(settings, n_classes):
     """The trained part's width on ``n_classes`` classes: ``n_components``,
     or by default as many as the classes, the dimension of the span of the
     class indicators that the loss fits, at most the classes of a batch
-    (``batch_shape``), which keeps the outputs narrower than a batch's rows
-    (two or more of each class)."""
+    (``batch_shape``). A batch draws two rows or more of each of its
+    classes, so the outputs are narrower than its rows unless classes of a
+    single row fill it."""
     _, classes_per_batch = batch_shape(n_classes, settings.training)
     return settings.n_components or min(n_classes, classes_per_batch)
 
