@@ -12,6 +12,7 @@ import json
 import lzma
 import os
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -223,8 +224,9 @@ def _delimiter(f, sep, decimal):
 
 
 # The first bytes of what standard input may hold besides CSV: compressed
-# CSV, read as the files are, and the binary files that only a name reads
-_COMPRESSED_MAGIC = {b"\x1f\x8b": gzip, b"BZh": bz2, b"\xfd7zXZ\x00": lzma}
+# CSV, read through the openers of the files of that suffix, and the binary
+# files that only a name reads
+_COMPRESSED_MAGIC = {b"\x1f\x8b": ".gz", b"BZh": ".bz2", b"\xfd7zXZ\x00": ".xz"}
 _BINARY_MAGIC = {b"PAR1": "a Parquet file", b"PK\x03\x04": "an .npz file"}
 
 
@@ -246,10 +248,11 @@ def _open_standard_input(path, mode, newline, encoding):
                 f"{STANDARD_INPUT}: holds {what}; - reads CSV alone: give the "
                 "file's name as DATA"
             )
-    for magic, module in _COMPRESSED_MAGIC.items():
+    for magic, suffix in _COMPRESSED_MAGIC.items():
         if data.startswith(magic):
             try:
-                data = module.decompress(data)
+                with COMPRESSED[suffix](io.BytesIO(data)) as compressed:
+                    data = compressed.read()
             except _UNREADABLE as error:
                 raise DataError(
                     f"{STANDARD_INPUT}: cannot be decompressed ({error})"
@@ -316,7 +319,7 @@ def _headerless(header, decimal):
 
 # What reading a CSV file may raise besides csv.Error: text that is not
 # UTF-8, and compressed data that is corrupt or cut short
-_UNREADABLE = (UnicodeDecodeError, OSError, EOFError, lzma.LZMAError)
+_UNREADABLE = (UnicodeDecodeError, OSError, EOFError, lzma.LZMAError, zlib.error)
 
 
 def _unreadable(path, error):

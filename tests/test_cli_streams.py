@@ -105,10 +105,16 @@ def test_what_the_streams_cannot_take_is_named(
     fails("cluster", digit_model, *unseen, "--plot", "-", message=only_csv)
     both = "DATA and --reference cannot both be -"
     fails("cluster", digit_model, "-", "-o", "-", "--reference", "-", message=both)
+    compressed = gzip.compress(b"a;label;b\n1.5;x;2\n3;y;-4\n" * 20)
+    middle = len(compressed) // 2
+    flipped = bytes(byte ^ 0xFF for byte in compressed[middle : middle + 8])
+    corrupt_gzip = compressed[:middle] + flipped + compressed[middle + 8 :]
     for data, what in (
         (b"PAR1\0\0", "holds a Parquet file; - reads CSV alone"),
         ((digit_files / "seen.npz").read_bytes(), "holds an .npz file"),
         (gzip.compress(b"a,b\n1,2\n")[:-6], "standard input: cannot be decompressed"),
+        (bz2.compress(b"a,b\n1,2\n")[:-6], "standard input: cannot be decompressed"),
+        (corrupt_gzip, "standard input: cannot be decompressed (Error -3"),
         (b"", "standard input: the file is empty"),
         (b"px0,digit\n1,d0\n1,d1,oops\n", "standard input: line 3 has 3 fields"),
     ):

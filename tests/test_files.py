@@ -88,6 +88,13 @@ def test_compressed_csv_files_are_read(tmp_path, suffix, compress):
     path.write_bytes(compress(text.encode())[:-12])
     with pytest.raises(DataError, match=r"data\..*: cannot be decompressed \("):
         read_table(path, target="label")
+    # corrupt inside, where gzip's inflater raises zlib.error
+    data = compress((text * 20).encode())
+    middle = len(data) // 2
+    flipped = bytes(byte ^ 0xFF for byte in data[middle : middle + 8])
+    path.write_bytes(data[:middle] + flipped + data[middle + 8 :])
+    with pytest.raises(DataError, match=r"data\..*: cannot be decompressed \("):
+        read_table(path, target="label")
     path.write_bytes(text.encode())  # not compressed at all
     with pytest.raises(DataError, match="cannot be decompressed"):
         read_table(path, target="label")
