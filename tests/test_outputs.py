@@ -1,5 +1,6 @@
 """Writing outputs: atomically, in the format their name says, figures too."""
 
+import builtins
 import bz2
 import gzip
 import lzma
@@ -155,35 +156,30 @@ def test_figure_outputs_are_checked_before_any_work(tmp_path):
         check_figure_output(tmp_path / "missing" / "f.png", "--plot")
 
 
-def test_figures_without_matplotlib(tmp_path, monkeypatch):
-    """--plot is refused before any work without matplotlib; the demo's
-    figure, which it then leaves out, is not."""
-    import builtins
-
+def _without(package, monkeypatch):
+    """Imports of ``package`` (and of its modules) fail, as where it is not
+    installed."""
     real_import = builtins.__import__
 
-    def without_matplotlib(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
+    def refused(name, *args, **kwargs):
+        if name.startswith(package):
             raise ImportError(name)
         return real_import(name, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "__import__", without_matplotlib)
+    monkeypatch.setattr(builtins, "__import__", refused)
+
+
+def test_figures_without_matplotlib(tmp_path, monkeypatch):
+    """--plot is refused before any work without matplotlib; the demo's
+    figure, which it then leaves out, is not."""
+    _without("matplotlib", monkeypatch)
     with pytest.raises(DataError, match=r"--plot needs matplotlib: pip install"):
         check_figure_output(tmp_path / "k.png", "--plot")
     check_figure_output(tmp_path / "demo.png", "--figure", needs_matplotlib=False)
 
 
 def test_writing_parquet_without_pyarrow_says_what_it_needs(tmp_path, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def without_pyarrow(name, *args, **kwargs):
-        if name.startswith("pyarrow"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", without_pyarrow)
+    _without("pyarrow", monkeypatch)
     path = tmp_path / "out.parquet"
     with pytest.raises(DataError, match=r"writing Parquet needs pyarrow"):
         check_parquet_writable(path)
