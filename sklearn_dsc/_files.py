@@ -83,6 +83,8 @@ def read_table(
     column, ``id_column`` a column of row identifiers, every other column is a
     feature, except the columns that hold the row index pandas wrote to a
     Parquet file (they can still be named as ``target`` or ``id_column``).
+    A Parquet column of a list a row (as embeddings are often stored) is a
+    feature a value, ``name[0]``, ``name[1]``, ...
     With ``feature_names`` (a model's) the feature columns must be exactly
     those, and are returned in that order. A CSV file's delimiter is
     ``sep``, or detected among ``,;`` tab and ``|``; its numbers are written
@@ -98,7 +100,8 @@ def read_table(
     ------
     DataError
         The file is missing or unreadable, the target column is missing, a
-        feature column is not numeric, or a cell is missing, NaN or infinite.
+        feature column is not numeric, or a cell is missing, NaN or infinite,
+        or a column's lists differ in length.
     """
     if is_stream(path):
         path, suffix, opener = STANDARD_INPUT, ".csv", _open_standard_input
@@ -112,6 +115,8 @@ def read_table(
         headerless = _headerless(names, decimal)
     elif suffix in PARQUET_SUFFIXES:
         names, columns, index_names = _read_parquet(path)
+        kept = ((target_option, target), (id_option, id_column))
+        names, columns = _spread_lists(path, names, columns, kept)
     elif suffix == ".npz":
         if id_column is not None:
             raise DataError(
@@ -358,12 +363,89 @@ def _read_parquet(path):
     columns = {}
     for name in table.column_names:
         column = table.column(name)
+        if _is_list(pyarrow, column.type):
+            columns[name] = _list_values(path, name, column.combine_chunks(), pyarrow)
+            continue
         values = column.to_numpy(zero_copy_only=False)
         if column.null_count:
             values = np.asarray(values, dtype=object)
             values[np.asarray(column.is_null())] = None
         columns[name] = values
     return list(table.column_names), columns, _pandas_index_columns(table.schema)
+
+
+def _is_list(pyarrow, data_type):
+    """Whether a Parquet column of ``data_type`` holds a list a row."""
+    types = pyarrow.types
+    return (
+        types.is_list(data_type)
+        or types.is_large_list(data_type)
+        or types.is_fixed_size_list(data_type)
+    )
+
+
+def _list_values(path, name, lists, pyarrow):
+    """The column ``name`` of a list a row (as embeddings are often stored)
+    as a 2-D array, a row a list: refused where a list is missing, lists
+    differ in length, or they hold lists themselves."""
+    if _is_list(pyarrow, lists.type.value_type):
+        raise DataError(
+            f"{path}: column {name!r} holds lists of lists; store each row's "
+            "values as one flat list, or as columns of their own"
+        )
+    if lists.null_count:
+        row = int(np.argmax(lists.is_null().to_numpy(zero_copy_only=False)))
+        raise DataError(
+            f"{path}: {lists.null_count} missing lists in column {name!r} "
+            f"(first: row {row + 1})"
+        )
+    from pyarrow import compute
+
+    lengths = compute.list_value_length(lists).to_numpy(zero_copy_only=False)
+    size = int(lengths[0]) if len(lengths) else 0
+    if np.any(lengths != size):
+        row = int(np.argmax(lengths != size))
+        raise DataError(
+            f"{path}: column {name!r} holds lists of {lengths.min()} to "
+            f"{lengths.max()} values ({size} in row 1, {lengths[row]} in row "
+            f"{row + 1}): each of its values is a feature, so every row's list "
+            "must be as long"
+        )
+    if size == 0 and len(lists):
+        raise DataError(f"{path}: column {name!r} holds empty lists alone")
+    values = lists.flatten().to_numpy(zero_copy_only=False)
+    return values.reshape(len(lists), size)
+
+
+def _spread_lists(path, names, columns, kept):
+    """``names`` and ``columns`` with each column of lists (a 2-D array)
+    spread into a column a value, ``name[0]``, ``name[1]``, ...; refused
+    where such a column is one of ``kept`` (the label and identifier
+    columns, named by their options), or its values' names are taken."""
+    spread_names, spread = [], {}
+    for name in names:
+        values = columns[name]
+        if values.ndim == 1:
+            spread_names.append(name)
+            spread[name] = values
+            continue
+        for option, column in kept:
+            if name == column:
+                raise DataError(
+                    f"{path}: {option} {name!r} names a column of lists; it "
+                    "must hold one value a row"
+                )
+        for index in range(values.shape[1]):
+            value_name = f"{name}[{index}]"
+            if value_name in columns:
+                raise DataError(
+                    f"{path}: column {name!r} holds lists, whose values are "
+                    f"read as columns {name + '[0]'!r}, {name + '[1]'!r}, ...; "
+                    f"but {value_name!r} is a column already: rename one"
+                )
+            spread_names.append(value_name)
+            spread[value_name] = values[:, index]
+    return spread_names, spread
 
 
 def _pandas_index_columns(schema):

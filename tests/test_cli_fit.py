@@ -126,6 +126,23 @@ def test_fit_parquet(digit_files, tmp_path):
     assert load(tmp_path / "m").classes_.tolist() == list(range(10))
 
 
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_fit_parquet_with_a_column_of_lists(tmp_path):
+    # embeddings as Parquet often stores them: a list of values a row
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:200] / 16, y[:200]
+    table = pa.table({"pixels": list(X), "digit": y})
+    pq.write_table(table, tmp_path / "d.parquet")
+    ok("fit", tmp_path / "d.parquet", "--target", "digit", "-o", tmp_path / "m", *FAST)
+    fitted = load(tmp_path / "m")
+    assert list(fitted.feature_names_in_) == [f"pixels[{j}]" for j in range(64)]
+    data = tmp_path / "d.parquet"
+    ok("transform", tmp_path / "m", data, "--target", "digit", "-o", tmp_path / "z.npy")
+    np.testing.assert_allclose(np.load(tmp_path / "z.npy"), fitted.transform(X))
+
+
 def test_fit_says_what_it_does_and_why_no_network_was_trained(
     digit_files, tmp_path, monkeypatch
 ):

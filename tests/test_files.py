@@ -219,6 +219,63 @@ def test_pandas_row_index_in_parquet_is_not_a_feature(tmp_path):
     assert table.target.tolist() == list("xyxy")
 
 
+def test_a_parquet_column_of_lists_is_a_feature_a_value(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    embedding = [[0.5, 1.0, 1.5], [2.0, 2.5, 3.0], [3.5, 4.0, 4.5], [5.0, 5.5, 6.0]]
+    columns = {"size": [1, 2, 3, 4], "embedding": embedding, "label": list("xyxy")}
+    expected = np.column_stack([columns["size"], embedding])
+    names = ["size", "embedding[0]", "embedding[1]", "embedding[2]"]
+    lists = {
+        "list": pa.list_(pa.float32()),
+        "large list": pa.large_list(pa.float64()),
+        "fixed-size list": pa.list_(pa.float64(), 3),
+    }
+    for kind, list_type in lists.items():
+        table = pa.table(
+            {
+                "size": columns["size"],
+                "embedding": pa.array(embedding, type=list_type),
+                "label": columns["label"],
+            }
+        )
+        pq.write_table(table, tmp_path / "data.parquet", row_group_size=3)
+        read = read_table(tmp_path / "data.parquet", target="label")
+        assert read.feature_names == names, kind
+        np.testing.assert_array_equal(read.features, expected, err_msg=kind)
+        # with a model's feature names, as `sklearn-dsc transform` reads
+        again = read_table(
+            tmp_path / "data.parquet", "label", feature_names=names[::-1]
+        )
+        np.testing.assert_array_equal(again.features, expected[:, ::-1])
+
+    def refused(message, **changed):
+        data = {**columns, **changed}
+        pq.write_table(pa.table(data), tmp_path / "bad.parquet")
+        with pytest.raises(DataError, match=message):
+            read_table(tmp_path / "bad.parquet", target="label")
+
+    refused(
+        r"'embedding' holds lists of 2 to 3 values \(3 in row 1, 2 in row 3\)",
+        embedding=[[0.0, 1.0, 2.0], [1.0, 2.0, 3.0], [1.0, 2.0], [0.0, 0.0, 0.0]],
+    )
+    refused(
+        r"2 missing lists in column 'embedding' \(first: row 2\)",
+        embedding=[[0.0, 1.0], None, [1.0, 2.0], None],
+    )
+    refused(r"'embedding' holds lists of lists", embedding=[[[1.0]]] * 4)
+    refused(r"'embedding' holds empty lists alone", embedding=[[]] * 4)
+    refused(r"--target 'label' names a column of lists", label=[[1], [2], [1], [2]])
+    refused(
+        r"but 'embedding\[0\]' is a column already",
+        **{"embedding[0]": [1.0, 2.0, 3.0, 4.0]},
+    )
+    refused(
+        r"1 missing or NaN feature cells \(first: row 3, column 'embedding\[1\]'\)",
+        embedding=[[0.0, 1.0], [1.0, 2.0], [1.0, None], [0.0, 0.0]],
+    )
+
+
 def test_a_misspelt_column_is_met_with_the_closest_name(tmp_path):
     header = [f"pixel{i}" for i in range(12)] + ["label"]
     (tmp_path / "t.csv").write_text(",".join(header) + "\n" + ",".join(["1"] * 13))
