@@ -68,7 +68,7 @@ def check_numeric_frame(X):
     columns, dtypes = getattr(X, "columns", None), getattr(X, "dtypes", None)
     if columns is None or dtypes is None:
         return
-    bad, example, times = [], None, []
+    bad, example, times, lists = [], None, [], []
     for name, dtype in zip(columns, dtypes, strict=True):
         kind = getattr(dtype, "kind", "O")
         if kind in "biuf":
@@ -83,10 +83,14 @@ def check_numeric_frame(X):
             except (TypeError, ValueError):
                 if isinstance(value, _TIMES):
                     times.append(repr(name))
-                    break
-                bad.append(repr(name))
-                example = value if example is None else example
+                elif isinstance(value, list | tuple | np.ndarray):
+                    lists.append(name)
+                else:
+                    bad.append(repr(name))
+                    example = value if example is None else example
                 break
+    if lists:
+        _refuse_lists(lists)
     if bad:
         columns, them = _columns_and_pronoun(bad)
         where = "" if len(bad) == 1 else f" in {bad[0]}"
@@ -102,6 +106,20 @@ def check_numeric_frame(X):
             f"numbers that carry what matters (a year, a month, a duration in "
             f"seconds) or drop {them}."
         )
+
+
+def _refuse_lists(names):
+    """Refuse a frame's columns ``names`` whose cells are lists or arrays
+    (as embeddings are often stored), saying how to give their values as
+    features: NumPy fails on them with "setting an array element with a
+    sequence"."""
+    columns, them = _columns_and_pronoun(names)
+    them = them if len(names) == 1 else "the first"
+    raise ValueError(
+        f"X has {columns} {listed(names, repr)} whose cells are lists or arrays, "
+        f"but a feature is one number a cell: give each value a column of its "
+        f"own (np.stack(X[{names[0]!r}]) makes a 2-D array of {them})."
+    )
 
 
 def _columns_and_pronoun(names):

@@ -1385,6 +1385,24 @@ def test_a_frame_with_a_text_column_is_refused_naming_the_column(blobs):
         estimator.transform(frame)
 
 
+@pytest.mark.parametrize("cell", [np.asarray, list, tuple])
+def test_a_frame_with_a_column_of_arrays_is_told_how_to_spread_it(blobs, cell):
+    """Embeddings stored an array a cell, as Parquet files often hold them:
+    not a category to encode, and NumPy's message names neither column nor
+    remedy."""
+    X, y = blobs
+    frame = pd.DataFrame({"size": X[:, 0], "embedding": [cell(row) for row in X]})
+    expected = r"column 'embedding' whose cells are lists or arrays.*np\.stack"
+    with pytest.raises(ValueError, match=expected) as raised:
+        fast().fit(frame, y)
+    assert "OneHotEncoder" not in str(raised.value)
+    estimator = fast(max_iter=1).fit(X, y)
+    with pytest.raises(ValueError, match=expected):
+        estimator.transform(frame[["embedding"]])
+    spread = np.column_stack([frame["size"], np.stack(frame["embedding"])])
+    assert fast(max_iter=1).fit(spread, y).n_features_in_ == 7
+
+
 @pytest.mark.parametrize(
     "column",
     [
