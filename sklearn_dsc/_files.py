@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from ._validation import first_non_finite, is_missing
+from ._validation import first_non_finite, is_missing, is_time
 from ._wording import listed
 
 # CSV cells read as missing values.
@@ -506,6 +506,14 @@ def _read_npz(path, target, require_target, target_option="--target"):
 
 
 def _numeric_features(path, names, columns, decimal=".", options=("--target", "--id")):
+    times = [name for name in names if is_time(columns[name])]
+    if times:
+        noun, them = ("column", "it") if len(times) == 1 else ("columns", "them")
+        raise DataError(
+            f"{path}: date or time feature {noun} {listed(times, repr)}: turn "
+            f"{them} into numbers that carry what matters (a year, a month, a "
+            f"duration in seconds), name {them} with {options[1]}, or drop {them}"
+        )
     converted, bad = [], []
     for name in names:
         values = _as_float(columns[name], decimal)

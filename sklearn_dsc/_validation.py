@@ -62,6 +62,16 @@ _TIMES = (
 )
 
 
+def is_time(values):
+    """Whether a column of ``values`` (a 1-D array) holds dates, times or
+    durations: as NumPy's types, or as objects such as ``datetime.date``."""
+    if values.dtype.kind in "mM":
+        return True
+    return values.dtype.kind == "O" and any(
+        isinstance(value, _TIMES) for value in values
+    )
+
+
 def check_numeric_frame(X):
     """Name a data frame's columns that are not numbers, which NumPy's
     conversion error does not ("could not convert string to float")."""

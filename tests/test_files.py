@@ -1,6 +1,7 @@
 """Reading feature tables (CSV, Parquet, .npz) and the problems named."""
 
 import bz2
+import datetime
 import gzip
 import lzma
 
@@ -274,6 +275,25 @@ def test_a_parquet_column_of_lists_is_a_feature_a_value(tmp_path):
         r"1 missing or NaN feature cells \(first: row 3, column 'embedding\[1\]'\)",
         embedding=[[0.0, 1.0], [1.0, 2.0], [1.0, None], [0.0, 0.0]],
     )
+
+
+def test_parquet_dates_and_durations_are_not_taken_as_numbers(tmp_path):
+    # as nanoseconds since 1970 they would outweigh every other feature
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    when = [datetime.datetime(2020, 1, day) for day in (1, 2, 3)]
+    times = {
+        "timestamp": pa.array(when, type=pa.timestamp("ns")),
+        "date": pa.array([moment.date() for moment in when], type=pa.date32()),
+        "duration": pa.array([1, 2, 3], type=pa.duration("s")),
+    }
+    for kind, column in times.items():
+        table = pa.table({"size": [1.0, 2.0, 3.0], "when": column, "label": [0, 1, 0]})
+        pq.write_table(table, tmp_path / "data.parquet")
+        with pytest.raises(DataError, match="date or time feature column 'when': "):
+            read_table(tmp_path / "data.parquet", target="label")
+        read = read_table(tmp_path / "data.parquet", target="label", id_column="when")
+        assert read.feature_names == ["size"], kind
 
 
 def test_a_misspelt_column_is_met_with_the_closest_name(tmp_path):
