@@ -82,7 +82,8 @@ def read_table(
     CSV and Parquet files have named columns: ``target`` names the label
     column, ``id_column`` a column of row identifiers, every other column is a
     feature, except the columns that hold the row index pandas wrote to a
-    Parquet file (they can still be named as ``target`` or ``id_column``).
+    Parquet file, or that pandas and R write as a CSV file's first column,
+    without a name (they can still be named as ``target`` or ``id_column``).
     A Parquet column of a list a row (as embeddings are often stored) is a
     feature a value, ``name[0]``, ``name[1]``, ...
     With ``feature_names`` (a model's) the feature columns must be exactly
@@ -113,6 +114,8 @@ def read_table(
     if suffix in CSV_SUFFIXES:
         names, columns = _read_csv(path, sep, decimal, opener)
         headerless = _headerless(names, decimal)
+        if names and names[0] == "":  # the row index of pandas' to_csv, R's names
+            index_names = ("",)
     elif suffix in PARQUET_SUFFIXES:
         names, columns, index_names = _read_parquet(path)
         kept = ((target_option, target), (id_option, id_column))

@@ -296,6 +296,25 @@ def test_parquet_dates_and_durations_are_not_taken_as_numbers(tmp_path):
         assert read.feature_names == ["size"], kind
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        ",a,b,label\n0,1.5,2.5,x\n1,3.5,4.5,y\n",  # pandas' to_csv
+        '"","a","b","label"\n"1",1.5,2.5,"x"\n"2",3.5,4.5,"y"\n',  # R's write.csv
+    ],
+    ids=["pandas", "R"],
+)
+def test_a_csv_row_index_without_a_name_is_not_a_feature(tmp_path, text):
+    path = tmp_path / "indexed.csv"
+    path.write_text(text)
+    table = read_table(path, target="label")
+    assert table.feature_names == ["a", "b"]
+    np.testing.assert_array_equal(table.features, [[1.5, 2.5], [3.5, 4.5]])
+    read_table(path, target="label", feature_names=["b", "a"])  # as a model reads
+    row_names = [line.split(",")[0].strip('"') for line in text.splitlines()[1:]]
+    assert read_table(path, target="label", id_column="").ids.tolist() == row_names
+
+
 def test_a_misspelt_column_is_met_with_the_closest_name(tmp_path):
     header = [f"pixel{i}" for i in range(12)] + ["label"]
     (tmp_path / "t.csv").write_text(",".join(header) + "\n" + ",".join(["1"] * 13))
