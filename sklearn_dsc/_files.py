@@ -524,19 +524,39 @@ def _numeric_features(path, names, columns, decimal=".", options=("--target", "-
             bad.append(name)
         converted.append(values)
     if bad:
-        example = next(
-            value for value in columns[bad[0]] if not _is_number(value, decimal)
-        )
-        commas = decimal == "." and _is_number(example, ",")
-        raise DataError(
-            f"{path}: non-numeric feature columns {listed(bad, repr)} (e.g. "
-            f"{example!r} in {bad[0]!r}); drop them, or name the label column "
-            f"with {options[0]} or a column of row identifiers with "
-            f"{options[1]}" + ("; --decimal , reads decimal commas" if commas else "")
-        )
+        _refuse_non_numeric(path, bad, columns, decimal, options)
     features = np.column_stack(converted)
     _check_finite(path, features, [repr(name) for name in names])
     return features
+
+
+def _refuse_non_numeric(path, bad, columns, decimal, options):
+    """Refuse the feature columns ``bad``, with a cell of the first that is
+    not a number (cut short), and what may make them features: the decimal
+    mark, or Parquet for lists written as text (``[0.1, 0.2]``, as pandas'
+    ``to_csv`` writes a column of arrays, rounded and cut short there)."""
+    example = next(value for value in columns[bad[0]] if not _is_number(value, decimal))
+    text = " ".join(str(example).split())
+    if len(text) > _EXAMPLE_LENGTH:
+        text = text[: _EXAMPLE_LENGTH - 3] + "..."
+    hint = ""
+    if decimal == "." and _is_number(example, ","):
+        hint = "; --decimal , reads decimal commas"
+    elif text.startswith(("[", "(")) and str(example).rstrip().endswith(("]", ")")):
+        hint = (
+            f"; {bad[0]!r} holds lists written as text: save the data as Parquet, "
+            "whose columns of lists are read as a feature a value, or write a "
+            "column a value"
+        )
+    raise DataError(
+        f"{path}: non-numeric feature columns {listed(bad, repr)} (e.g. "
+        f"{text!r} in {bad[0]!r}); drop them, or name the label column with "
+        f"{options[0]} or a column of row identifiers with {options[1]}{hint}"
+    )
+
+
+# The longest cell that a message quotes whole
+_EXAMPLE_LENGTH = 40
 
 
 def _as_float(values, decimal="."):

@@ -315,6 +315,17 @@ def test_a_csv_row_index_without_a_name_is_not_a_feature(tmp_path, text):
     assert read_table(path, target="label", id_column="").ids.tolist() == row_names
 
 
+def test_lists_written_into_csv_cells_are_named_so(tmp_path):
+    # pandas' to_csv writes a column of arrays as their rounded text
+    cell = '"[' + " ".join(["-0.15854451"] * 16) + ']"'
+    (tmp_path / "lists.csv").write_text(f"label,embedding\n0,{cell}\n1,{cell}\n")
+    with pytest.raises(DataError) as error:
+        read_table(tmp_path / "lists.csv", target="label")
+    message = str(error.value)
+    assert "(e.g. '[-0.15854451 -0.15854451 -0.15854451 ...' in " in message
+    assert "'embedding' holds lists written as text: save the data as " in message
+
+
 def test_a_misspelt_column_is_met_with_the_closest_name(tmp_path):
     header = [f"pixel{i}" for i in range(12)] + ["label"]
     (tmp_path / "t.csv").write_text(",".join(header) + "\n" + ",".join(["1"] * 13))
