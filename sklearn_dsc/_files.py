@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._validation import first_non_finite, is_missing, is_time
-from ._wording import listed
+from ._wording import cut_short, listed
 
 # CSV cells read as missing values.
 MISSING = {"", "na", "nan", "n/a", "null", "none"}
@@ -536,9 +536,7 @@ def _refuse_non_numeric(path, bad, columns, decimal, options):
     mark, or Parquet for lists written as text (``[0.1, 0.2]``, as pandas'
     ``to_csv`` writes a column of arrays, rounded and cut short there)."""
     example = next(value for value in columns[bad[0]] if not _is_number(value, decimal))
-    text = " ".join(str(example).split())
-    if len(text) > _EXAMPLE_LENGTH:
-        text = text[: _EXAMPLE_LENGTH - 3] + "..."
+    text = cut_short(example)
     hint = ""
     if decimal == "." and _is_number(example, ","):
         hint = "; --decimal , reads decimal commas"
@@ -553,10 +551,6 @@ def _refuse_non_numeric(path, bad, columns, decimal, options):
         f"{text!r} in {bad[0]!r}); drop them, or name the label column with "
         f"{options[0]} or a column of row identifiers with {options[1]}{hint}"
     )
-
-
-# The longest cell that a message quotes whole
-_EXAMPLE_LENGTH = 40
 
 
 def _as_float(values, decimal="."):

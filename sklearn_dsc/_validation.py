@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from ._errors import ArgumentError
 from ._warnings import warn
-from ._wording import counted, in_python, listed, parameter, setting
+from ._wording import counted, cut_short, in_python, listed, parameter, setting
 
 # The types of pandas' missing values, which pandas need not be installed to
 # recognise: NA (nullable dtypes) and NaT (dates and times).
@@ -105,7 +105,8 @@ def check_numeric_frame(X):
         columns, them = _columns_and_pronoun(bad)
         where = "" if len(bad) == 1 else f" in {bad[0]}"
         raise ValueError(
-            f"X has non-numeric {columns} {', '.join(bad)} (e.g. {example!r}{where}): "
+            f"X has non-numeric {columns} {', '.join(bad)} (e.g. "
+            f"{cut_short(example)!r}{where}): "
             f"encode {them} as numbers (for example with OneHotEncoder in a "
             f"ColumnTransformer) or drop {them}."
         )

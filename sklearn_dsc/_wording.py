@@ -55,6 +55,14 @@ def shown(value):
     return f"{type(value).__name__}(...)" if "\n" in text else text
 
 
+def cut_short(value, length=40):
+    """``value``'s text on one line, cut to ``length`` characters with "..."
+    where longer: a data cell as a message quotes it (a document, an array
+    written out)."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= length else text[: length - 3] + "..."
+
+
 class PythonNames:
     """The parameters as Python names them: ``init='random'``."""
 

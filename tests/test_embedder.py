@@ -1383,6 +1383,12 @@ def test_a_frame_with_a_text_column_is_refused_naming_the_column(blobs):
     estimator = fast(max_iter=1).fit(frame.drop(columns="colour"), y)
     with pytest.raises(ValueError, match="'colour'"):
         estimator.transform(frame)
+    # a document is quoted cut short
+    frame["colour"] = "a long description of the colour " * 100
+    with pytest.raises(
+        ValueError, match=r"\(e\.g\. 'a long description of the colour a lo\.\.\.'\)"
+    ):
+        fast().fit(frame, y)
 
 
 @pytest.mark.parametrize("cell", [np.asarray, list, tuple])

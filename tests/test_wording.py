@@ -8,6 +8,7 @@ from sklearn_dsc._wording import (
     PythonNames,
     choice,
     counted,
+    cut_short,
     in_python,
     listed,
     named_by,
@@ -79,3 +80,12 @@ def test_a_caller_names_them_its_own_way_inside_named_by():
     with pytest.raises(KeyError), named_by(Upper()):
         raise KeyError
     assert parameter("max_iter") == "max_iter"
+
+
+def test_a_quoted_cell_is_one_line_cut_short():
+    assert cut_short("red") == "red"
+    assert cut_short(1.5) == "1.5"
+    assert cut_short("x" * 40) == "x" * 40
+    assert cut_short("x" * 41) == "x" * 37 + "..."
+    assert cut_short("[1.0 2.0\n 3.0]") == "[1.0 2.0 3.0]"
+    assert cut_short(np.arange(100), length=12) == "[ 0 1 2 3..."
