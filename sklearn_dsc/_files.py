@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from ._validation import first_non_finite, is_missing, is_time
+from ._validation import as_rows, first_non_finite, is_missing, is_time
 from ._wording import cut_short, listed
 
 # CSV cells read as missing values.
@@ -420,6 +420,24 @@ def _list_values(path, name, lists, pyarrow):
     return values.reshape(len(lists), size)
 
 
+def _not_rows(path, shape):
+    """The refusal of an ``.npz`` file's ``X`` of ``shape``, not 2-D, with
+    how to save it one sample a row, and the options that read images."""
+    message = f"{path}: X must be 2-D, one sample a row; it has shape {shape}"
+    if len(shape) < 3:
+        return message
+    rows, image = as_rows(shape)
+    message += f": save {rows} as X"
+    if image is None:
+        return message
+    if len(image) == 3 and image != shape[1:]:
+        message += " (channels first)"
+    return message + (
+        f"; a model fitted with --network conv --input-shape "
+        f"{','.join(map(str, image))} reads such rows as images"
+    )
+
+
 def _spread_lists(path, names, columns, kept):
     """``names`` and ``columns`` with each column of lists (a 2-D array)
     spread into a column a value, ``name[0]``, ``name[1]``, ...; refused
@@ -495,7 +513,7 @@ def _read_npz(path, target, require_target, target_option="--target"):
     if require_target and y is None:
         raise DataError(f"{path}: no array 'y' holding the labels")
     if X.ndim != 2:
-        raise DataError(f"{path}: X must be 2-D, it has shape {X.shape}")
+        raise DataError(_not_rows(path, X.shape))
     if X.dtype.kind not in "biuf":
         raise DataError(f"{path}: X must be numeric, its dtype is {X.dtype}")
     features = X.astype(np.float64)

@@ -267,20 +267,33 @@ def check_rows(X):
         return
     shape = tuple(int(n) for n in X.shape)
     message = f"X has shape {shape}, but the estimator takes 2-D X, one sample a row."
-    sample, rows = shape[1:], "X.reshape(len(X), -1)"
-    if len(sample) in (2, 3):
-        if len(sample) == 3 and _channels_last(sample):
-            height, width, channels = sample
-            sample = (height, width) if channels == 1 else (channels, height, width)
-            if channels > 1:
-                rows = "X.transpose(0, 3, 1, 2).reshape(len(X), -1) (channels first)"
+    rows, image = as_rows(shape)
+    if image is not None:
+        if len(image) == 3 and image != shape[1:]:
+            rows += " (channels first)"
         message += (
             f" For images, pass {rows} with {setting('network', 'conv')} and "
-            f"{setting('input_shape', sample)}."
+            f"{setting('input_shape', image)}."
         )
     else:
         message += f" Pass {rows} to give each sample's values as a row."
     raise ValueError(message)
+
+
+def as_rows(shape):
+    """How to give an array ``X`` of ``shape`` (more than two dimensions) one
+    sample a row: the NumPy code that makes the rows, and where the samples
+    are images (of 2 or 3 dimensions), the ``input_shape`` of one, channels
+    first, that ``network="conv"`` reads them with (else ``None``)."""
+    sample, rows = shape[1:], "X.reshape(len(X), -1)"
+    if len(sample) not in (2, 3):
+        return rows, None
+    if len(sample) == 3 and _channels_last(sample):
+        height, width, channels = sample
+        sample = (height, width) if channels == 1 else (channels, height, width)
+        if channels > 1:
+            rows = "X.transpose(0, 3, 1, 2).reshape(len(X), -1)"
+    return rows, sample
 
 
 class NonFinite(typing.NamedTuple):

@@ -142,6 +142,34 @@ def test_npz_table(tmp_path):
     assert table.target.tolist() == [0, 1, 1]
 
 
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [
+        ((6,), r"it has shape \(6,\)$"),
+        (
+            (6, 8, 8),
+            r"save X\.reshape\(len\(X\), -1\) as X; a model fitted with "
+            r"--network conv --input-shape 8,8 reads such rows as images$",
+        ),
+        (
+            (6, 8, 8, 3),
+            r"save X\.transpose\(0, 3, 1, 2\)\.reshape\(len\(X\), -1\) as X "
+            r"\(channels first\); .* --input-shape 3,8,8 reads",
+        ),
+        ((6, 2, 2, 2, 2), r"save X\.reshape\(len\(X\), -1\) as X$"),
+    ],
+)
+def test_an_npz_file_of_images_is_told_how_to_save_them_as_rows(
+    tmp_path, shape, expected
+):
+    path = tmp_path / "images.npz"
+    np.savez(path, X=np.zeros(shape), y=np.arange(6))
+    with pytest.raises(
+        DataError, match="X must be 2-D, one sample a row; .*" + expected
+    ):
+        read_table(path, target="y")
+
+
 def test_a_sparse_npz_file_is_read_as_features_without_labels(tmp_path):
     path = tmp_path / "sparse.npz"
     X = sp.random(5, 7, density=0.3, format="csc", random_state=0, dtype=np.float32)
