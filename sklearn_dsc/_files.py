@@ -427,11 +427,9 @@ def _not_rows(path, shape):
     if len(shape) < 3:
         return message
     rows, image = as_rows(shape)
-    message += f": save {rows} as X"
+    message += f": save X as {rows}"
     if image is None:
         return message
-    if len(image) == 3 and image != shape[1:]:
-        message += " (channels first)"
     return message + (
         f"; a model fitted with --network conv --input-shape "
         f"{','.join(map(str, image))} reads such rows as images"

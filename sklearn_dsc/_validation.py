@@ -269,8 +269,6 @@ def check_rows(X):
     message = f"X has shape {shape}, but the estimator takes 2-D X, one sample a row."
     rows, image = as_rows(shape)
     if image is not None:
-        if len(image) == 3 and image != shape[1:]:
-            rows += " (channels first)"
         message += (
             f" For images, pass {rows} with {setting('network', 'conv')} and "
             f"{setting('input_shape', image)}."
@@ -292,7 +290,7 @@ def as_rows(shape):
         height, width, channels = sample
         sample = (height, width) if channels == 1 else (channels, height, width)
         if channels > 1:
-            rows = "X.transpose(0, 3, 1, 2).reshape(len(X), -1)"
+            rows = "X.transpose(0, 3, 1, 2).reshape(len(X), -1) (channels first)"
     return rows, sample
 
 

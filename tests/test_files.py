@@ -148,15 +148,15 @@ def test_npz_table(tmp_path):
         ((6,), r"it has shape \(6,\)$"),
         (
             (6, 8, 8),
-            r"save X\.reshape\(len\(X\), -1\) as X; a model fitted with "
+            r"save X as X\.reshape\(len\(X\), -1\); a model fitted with "
             r"--network conv --input-shape 8,8 reads such rows as images$",
         ),
         (
             (6, 8, 8, 3),
-            r"save X\.transpose\(0, 3, 1, 2\)\.reshape\(len\(X\), -1\) as X "
+            r"save X as X\.transpose\(0, 3, 1, 2\)\.reshape\(len\(X\), -1\) "
             r"\(channels first\); .* --input-shape 3,8,8 reads",
         ),
-        ((6, 2, 2, 2, 2), r"save X\.reshape\(len\(X\), -1\) as X$"),
+        ((6, 2, 2, 2, 2), r"save X as X\.reshape\(len\(X\), -1\)$"),
     ],
 )
 def test_an_npz_file_of_images_is_told_how_to_save_them_as_rows(
