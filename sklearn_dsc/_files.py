@@ -134,6 +134,7 @@ def read_table(
     _check_named(path, names, (target, id_column), headerless)
     if require_target and target is None:
         raise DataError(f"name the label column with {target_option}")
+    options = (target_option, id_option)
     found = [
         name
         for name in names
@@ -142,15 +143,9 @@ def read_table(
     if feature_names is None:
         feature_names = found
     else:
-        hints = []
-        if target is None:
-            hints.append(f"a label column with {target_option}")
-        if id_column is None:
-            hints.append(f"row identifiers with {id_option}")
-        _check_same_columns(path, feature_names, found, " or ".join(hints))
+        _check_same_columns(path, feature_names, found, (target, id_column), options)
     if not feature_names:
         raise DataError(f"{path}: no feature columns besides {target!r}")
-    options = (target_option, id_option)
     features = _numeric_features(path, feature_names, columns, decimal, options)
     labels = None
     if target is not None:
@@ -192,10 +187,19 @@ def _check_named(path, names, named, hint=""):
             )
 
 
-def _check_same_columns(path, expected, found, hint=""):
+def _check_same_columns(path, expected, found, named, options):
     """Refuse feature columns other than the model's ``expected``; where
-    every model column is there, say that a column left over may be what
-    ``hint`` names ("a label column with --target", say)."""
+    every model column is there, say that a column left over may be the
+    label column or the row identifiers, where ``named`` (``(target,
+    id_column)``) leaves them unnamed, with the ``options`` that name them."""
+    hints = [
+        f"{what} with {option}"
+        for what, option, column in zip(
+            ("a label column", "row identifiers"), options, named, strict=True
+        )
+        if column is None
+    ]
+    hint = " or ".join(hints)
     expected_set, found_set = set(expected), set(found)
     missing = [name for name in expected if name not in found_set]
     extra = [name for name in found if name not in expected_set]
