@@ -9,7 +9,7 @@ from ._anchors import LEDOIT_WOLF, shrinkage_text
 from ._cli_data import add_csv_options, add_data_argument, add_id_option, csv_format
 from ._clock import describe_seconds
 from ._files import DataError, read_table
-from ._outputs import check_not_read, check_output
+from ._outputs import check_model_output, check_not_read
 from ._parameters import StartKept, held_out_data, why_start_kept
 from ._selection import EPOCH_SELECTION_CLASSES, KMEANS_NMI
 from ._wording import CommandLineNames, counted, named_by
@@ -188,8 +188,8 @@ def _as_options_take_it(constraint):
 
 
 def fit(args):
-    check_output(args.output)
     check_not_read(args.output, {"DATA": args.data})
+    check_model_output(args.output)
     table = read_table(
         args.data,
         args.target,

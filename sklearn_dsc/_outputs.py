@@ -110,6 +110,23 @@ def check_output(path, suffixes=None, stream=False):
         raise DataError(f"cannot write {path}: {reason}") from None
 
 
+def check_model_output(path):
+    """``check_output`` for a model file, refused where ``path`` names a
+    data file (``model.csv``): a model file so named would be taken for the
+    embedding that ``transform`` writes, and read as data by nothing."""
+    check_output(path)
+    suffix = data_suffix(Path(path))
+    if suffix not in (*MATRIX_SUFFIXES, ".npz"):
+        return
+    message = (
+        f"cannot write {path}: fit writes a model file, and {suffix} names a data "
+        "file; name the model otherwise (model.dsc)"
+    )
+    if suffix in MATRIX_SUFFIXES:
+        message += f", and write its embedding with transform -o {Path(path).name}"
+    raise DataError(message)
+
+
 def check_figure_output(path, option, needs_matplotlib=True):
     """Fail before any work where ``path`` cannot take a figure: a file type
     (its suffix) that matplotlib does not write, or, with

@@ -143,6 +143,25 @@ def test_fit_parquet_with_a_column_of_lists(tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "z.npy"), fitted.transform(X))
 
 
+@pytest.mark.parametrize(
+    ("name", "transform"),
+    [
+        ("model.csv", True),
+        ("Model.Parquet", True),
+        ("m.tsv.gz", True),
+        ("m.npz", False),
+    ],
+)
+def test_fit_refuses_to_name_its_model_as_data(digit_files, tmp_path, name, transform):
+    # a model file named model.csv would pass for the embedding transform writes
+    message = fails(
+        "fit", digit_files / "seen.npz", "-o", tmp_path / name, message="model.dsc"
+    )
+    assert "fit writes a model file" in message
+    assert (f"transform -o {name}" in message) == transform
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_fit_says_what_it_does_and_why_no_network_was_trained(
     digit_files, tmp_path, monkeypatch
 ):
