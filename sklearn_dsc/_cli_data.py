@@ -3,8 +3,16 @@ arguments, reading the data in the model's columns, embedding it, checking
 a matrix output and k-means."""
 
 import sys
+from pathlib import Path
 
-from ._files import MATRIX_SUFFIXES, TABLE_SUFFIXES, DataError, is_stream, read_table
+from ._files import (
+    MATRIX_SUFFIXES,
+    TABLE_SUFFIXES,
+    DataError,
+    data_suffix,
+    is_stream,
+    read_table,
+)
 from ._outputs import check_not_read, check_output, check_parquet_writable
 from ._wording import counted
 
@@ -77,13 +85,24 @@ def csv_format(args):
     return {"sep": args.sep, "decimal": args.decimal}
 
 
+def load_model(path, remedy="give the model file first, then the data"):
+    """The model file ``path``; where it is none but is named as a data file
+    (arguments given in the wrong order, say), the error says ``remedy``."""
+    from ._persistence import ModelFileError, load
+
+    try:
+        return load(path)
+    except ModelFileError as error:
+        if is_stream(path) or data_suffix(Path(path)) not in (*TABLE_SUFFIXES, ".npz"):
+            raise
+        raise ModelFileError(f"{error}; it is named as a data file: {remedy}") from None
+
+
 def embed_data(args, labelled=False):
     """The model, DATA's table (its columns in the model's order) and
     embedding; ``labelled``: DATA must hold labels."""
-    from ._persistence import load
-
     # the commands write arrays, whatever container set_output chose
-    model = load(args.model).set_output(transform="default")
+    model = load_model(args.model).set_output(transform="default")
     if args.device is not None:
         model.set_params(device=args.device)
     table = read_for(

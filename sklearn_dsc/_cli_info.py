@@ -1,5 +1,6 @@
 """``sklearn-dsc info``: what a model file holds."""
 
+from ._cli_data import load_model
 from ._cli_fit import OptionNames, anchor, why_untrained
 from ._wording import counted, listed, named_by, setting_list
 
@@ -17,9 +18,8 @@ def add(commands, debug):
 
 def run(args):
     from ._embedder import DeepSpectralClusteringEmbedder
-    from ._persistence import load
 
-    model = load(args.model)
+    model = load_model(args.model, "info describes a model file, as fit writes one")
     names = getattr(model, "feature_names_in_", None)
     shown = "unnamed" if names is None else listed(names, limit=8, total=False)
     print(f"DeepSpectralClusteringEmbedder, {model.n_features_in_} features ({shown})")

@@ -231,6 +231,25 @@ def test_a_sparse_npz_file_embeds_as_its_dense_rows(digit_files, digit_model, tm
     fails("evaluate", digit_model, tmp_path / "sparse.npz", message="and no labels")
 
 
+def test_data_given_as_the_model_says_the_model_comes_first(
+    digit_files, digit_model, tmp_path
+):
+    seen, out = digit_files / "seen.csv", ["-o", tmp_path / "out.csv"]
+    for command, *rest in (("transform", *out), ("cluster", *out), ("evaluate",)):
+        message = fails(
+            command, seen, digit_model, *rest, message="not a sklearn_dsc model file"
+        )
+        assert message.endswith(
+            "it is named as a data file: give the model file first, then the data"
+        )
+    message = fails("info", seen, message="not a sklearn_dsc model file")
+    assert message.endswith("info describes a model file, as fit writes one")
+    # a file that is not named as data is not told that it is
+    (tmp_path / "notes.txt").write_text("hello")
+    message = fails("info", tmp_path / "notes.txt", message="not a sklearn_dsc model")
+    assert "data file" not in message
+
+
 def test_foreign_and_truncated_model_files(digit_files, digit_model, tmp_path):
     (tmp_path / "foreign.dsc").write_text("hello")
     fails("info", tmp_path / "foreign.dsc", message="not a sklearn_dsc model file")
