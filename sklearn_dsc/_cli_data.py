@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ._files import (
+    DATA_SUFFIXES,
     MATRIX_SUFFIXES,
     TABLE_SUFFIXES,
     DataError,
@@ -93,7 +94,7 @@ def load_model(path, remedy="give the model file first, then the data"):
     try:
         return load(path)
     except ModelFileError as error:
-        if is_stream(path) or data_suffix(Path(path)) not in (*TABLE_SUFFIXES, ".npz"):
+        if is_stream(path) or data_suffix(Path(path)) not in DATA_SUFFIXES:
             raise
         raise ModelFileError(f"{error}; it is named as a data file: {remedy}") from None
 

@@ -38,6 +38,8 @@ COMPRESSED_CSV = " (.csv and .tsv also compressed as .gz, .bz2 or .xz)"
 # identifiers beside the numbers (CSV as it is read, compressed or not)
 TABLE_SUFFIXES = (*CSV_SUFFIXES, *PARQUET_SUFFIXES)
 MATRIX_SUFFIXES = (*TABLE_SUFFIXES, ".npy")
+# Every name of data, read or written: what a model file is not named
+DATA_SUFFIXES = (*MATRIX_SUFFIXES, ".npz")
 # The arrays of a file that scipy.sparse.save_npz writes
 SPARSE_ARRAYS = {"format", "shape", "data"}
 # DATA, or an output, named so is CSV on standard input or output

@@ -21,6 +21,7 @@ from ._files import (
     COMPRESSED,
     COMPRESSED_CSV,
     CSV_SUFFIXES,
+    DATA_SUFFIXES,
     MATRIX_SUFFIXES,
     PARQUET_SUFFIXES,
     DataError,
@@ -116,7 +117,7 @@ def check_model_output(path):
     embedding that ``transform`` writes, and read as data by nothing."""
     check_output(path)
     suffix = data_suffix(Path(path))
-    if suffix not in (*MATRIX_SUFFIXES, ".npz"):
+    if suffix not in DATA_SUFFIXES:
         return
     message = (
         f"cannot write {path}: fit writes a model file, and {suffix} names a data "
