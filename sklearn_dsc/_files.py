@@ -376,7 +376,8 @@ def _read_parquet(path):
             columns[name] = _list_values(path, name, column.combine_chunks(), pyarrow)
             continue
         values = column.to_numpy(zero_copy_only=False)
-        if column.null_count:
+        # missing dates and durations stay NaT, so that they stay dates
+        if column.null_count and not pyarrow.types.is_temporal(column.type):
             values = np.asarray(values, dtype=object)
             values[np.asarray(column.is_null())] = None
         columns[name] = values

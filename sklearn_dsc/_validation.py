@@ -63,13 +63,16 @@ _TIMES = (
 
 
 def is_time(values):
-    """Whether a column of ``values`` (a 1-D array) holds dates, times or
-    durations: as NumPy's types, or as objects such as ``datetime.date``."""
+    """Whether a column of ``values`` (a 1-D array of one type, missing
+    values aside, as a file's typed column is) holds dates, times or
+    durations: as NumPy's types, or as objects such as ``datetime.time``.
+    Only the first value that is not missing is asked."""
     if values.dtype.kind in "mM":
         return True
-    return values.dtype.kind == "O" and any(
-        isinstance(value, _TIMES) for value in values
-    )
+    if values.dtype.kind != "O":
+        return False
+    first = next((value for value in values if not is_missing(value)), None)
+    return isinstance(first, _TIMES)
 
 
 def check_numeric_frame(X):

@@ -313,7 +313,12 @@ def test_parquet_dates_and_durations_are_not_taken_as_numbers(tmp_path):
     times = {
         "timestamp": pa.array(when, type=pa.timestamp("ns")),
         "date": pa.array([moment.date() for moment in when], type=pa.date32()),
+        "time": pa.array([moment.time() for moment in when], type=pa.time64("us")),
         "duration": pa.array([1, 2, 3], type=pa.duration("s")),
+        # a missing value once turned nanoseconds into integers
+        "timestamp, one missing": pa.array([None, *when[1:]], type=pa.timestamp("ns")),
+        "time, one missing": pa.array([None, *[m.time() for m in when[1:]]]),
+        "duration, one missing": pa.array([1, None, 3], type=pa.duration("s")),
     }
     for kind, column in times.items():
         table = pa.table({"size": [1.0, 2.0, 3.0], "when": column, "label": [0, 1, 0]})
