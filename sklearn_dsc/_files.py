@@ -582,6 +582,11 @@ def _as_float(values, decimal="."):
     decimal mark as ``decimal``."""
     if values.dtype.kind in "biuf":
         return values.astype(np.float64)
+    if decimal == ".":
+        try:  # numbers alone, as most columns hold: converted without a loop
+            return values.astype(np.float64)
+        except (TypeError, ValueError):
+            pass  # missing cells, truth values, text: each cell as it is
     cells = [_cell(value, decimal) for value in values]
     given = [cell for cell in cells if not (isinstance(cell, str) and cell == "nan")]
     if given and all(isinstance(cell, str) and cell in TRUTH_VALUES for cell in given):
