@@ -116,6 +116,8 @@ def read_table(
     if suffix in CSV_SUFFIXES:
         names, columns = _read_csv(path, sep, decimal, opener)
         headerless = _headerless(names, decimal)
+        if names and names[-1] == "" and not any(map(str.strip, columns[""])):
+            names = names[:-1]  # a delimiter that ends every line, as some write
         if names and names[0] == "":  # the row index of pandas' to_csv, R's names
             index_names = ("",)
     elif suffix in PARQUET_SUFFIXES:

@@ -359,6 +359,21 @@ def test_lists_written_into_csv_cells_are_named_so(tmp_path):
     assert "'embedding' holds lists written as text: save the data as " in message
 
 
+def test_a_delimiter_that_ends_every_line_makes_no_column(tmp_path):
+    path = tmp_path / "trailing.csv"
+    path.write_text("a,b,label,\n1.5,2.5,x,\n3.5,4.5,y,\n")
+    table = read_table(path, target="label")
+    assert table.feature_names == ["a", "b"]
+    np.testing.assert_array_equal(table.features, [[1.5, 2.5], [3.5, 4.5]])
+    # a last column without a name that holds values is still a feature
+    path.write_text("a,b,label,\n1.5,2.5,x,7\n3.5,4.5,y,8\n")
+    assert read_table(path, target="label").feature_names == ["a", "b", ""]
+    # a named column without values is still missing them
+    path.write_text("a,b,label,c\n1.5,2.5,x,\n3.5,4.5,y,\n")
+    with pytest.raises(DataError, match="2 missing or NaN feature cells"):
+        read_table(path, target="label")
+
+
 def test_a_misspelt_column_is_met_with_the_closest_name(tmp_path):
     header = [f"pixel{i}" for i in range(12)] + ["label"]
     (tmp_path / "t.csv").write_text(",".join(header) + "\n" + ",".join(["1"] * 13))
