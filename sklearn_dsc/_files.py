@@ -111,15 +111,10 @@ def read_table(
     else:
         path = _data_file(path)
         suffix, opener = data_suffix(path), None
-    index_names = ()
     headerless = ""
     if suffix in CSV_SUFFIXES:
-        names, columns = _read_csv(path, sep, decimal, opener)
+        names, columns, index_names = _csv_columns(path, sep, decimal, opener)
         headerless = _headerless(names, decimal)
-        if names and names[-1] == "" and not any(map(str.strip, columns[""])):
-            names = names[:-1]  # a delimiter that ends every line, as some write
-        if names and names[0] == "":  # the row index of pandas' to_csv, R's names
-            index_names = ("",)
     elif suffix in PARQUET_SUFFIXES:
         names, columns, index_names = _read_parquet(path)
         kept = ((target_option, target), (id_option, id_column))
@@ -318,6 +313,17 @@ def _read_csv(path, sep=None, decimal=".", opener=None):
         raise DataError(f"{path}: the file has a header but no rows")
     cells = np.array(rows, dtype=object).reshape(len(rows), len(header))
     return header, {name: cells[:, j] for j, name in enumerate(header)}
+
+
+def _csv_columns(path, sep, decimal, opener):
+    """What ``_read_csv`` reads, less the column that a delimiter ending
+    every line makes (no name, no value), and the names of the columns that
+    hold a row index: a first column without a name, as pandas' ``to_csv``
+    writes its index and R's ``write.csv`` its row names."""
+    names, columns = _read_csv(path, sep, decimal, opener)
+    if names[-1] == "" and not any(map(str.strip, columns[""])):
+        names = names[:-1]
+    return names, columns, ("",) if names and names[0] == "" else ()
 
 
 def _headerless(header, decimal):
