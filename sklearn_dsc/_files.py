@@ -18,8 +18,14 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from ._validation import as_rows, first_non_finite, is_missing, is_time
-from ._wording import cut_short, listed
+from ._validation import (
+    as_rows,
+    first_non_finite,
+    is_missing,
+    is_time,
+    times_as_numbers,
+)
+from ._wording import columns_and_pronoun, cut_short, listed
 
 # CSV cells read as missing values.
 MISSING = {"", "na", "nan", "n/a", "null", "none"}
@@ -542,11 +548,10 @@ def _read_npz(path, target, require_target, target_option="--target"):
 def _numeric_features(path, names, columns, decimal=".", options=("--target", "--id")):
     times = [name for name in names if is_time(columns[name])]
     if times:
-        noun, them = ("column", "it") if len(times) == 1 else ("columns", "them")
+        noun, them = columns_and_pronoun(times)
         raise DataError(
-            f"{path}: date or time feature {noun} {listed(times, repr)}: turn "
-            f"{them} into numbers that carry what matters (a year, a month, a "
-            f"duration in seconds), name {them} with {options[1]}, or drop {them}"
+            f"{path}: date or time feature {noun} {listed(times, repr)}: "
+            f"{times_as_numbers(them)}, name {them} with {options[1]}, or drop {them}"
         )
     converted, bad = [], []
     for name in names:

@@ -11,7 +11,15 @@ import scipy.sparse as sp
 
 from ._errors import ArgumentError
 from ._warnings import warn
-from ._wording import counted, cut_short, in_python, listed, parameter, setting
+from ._wording import (
+    columns_and_pronoun,
+    counted,
+    cut_short,
+    in_python,
+    listed,
+    parameter,
+    setting,
+)
 
 # The types of pandas' missing values, which pandas need not be installed to
 # recognise: NA (nullable dtypes) and NaT (dates and times).
@@ -75,6 +83,14 @@ def is_time(values):
     return isinstance(first, _TIMES)
 
 
+def times_as_numbers(them):
+    """What to do with date or time columns, ``them``, to make features."""
+    return (
+        f"turn {them} into numbers that carry what matters (a year, a month, a "
+        "duration in seconds)"
+    )
+
+
 def check_numeric_frame(X):
     """Name a data frame's columns that are not numbers, which NumPy's
     conversion error does not ("could not convert string to float")."""
@@ -105,7 +121,7 @@ def check_numeric_frame(X):
     if lists:
         _refuse_lists(lists)
     if bad:
-        columns, them = _columns_and_pronoun(bad)
+        columns, them = columns_and_pronoun(bad)
         where = "" if len(bad) == 1 else f" in {bad[0]}"
         raise ValueError(
             f"X has non-numeric {columns} {', '.join(bad)} (e.g. "
@@ -114,11 +130,10 @@ def check_numeric_frame(X):
             f"ColumnTransformer) or drop {them}."
         )
     if times:
-        columns, them = _columns_and_pronoun(times)
+        columns, them = columns_and_pronoun(times)
         raise ValueError(
-            f"X has date or time {columns} {', '.join(times)}: turn {them} into "
-            f"numbers that carry what matters (a year, a month, a duration in "
-            f"seconds) or drop {them}."
+            f"X has date or time {columns} {', '.join(times)}: "
+            f"{times_as_numbers(them)} or drop {them}."
         )
 
 
@@ -127,18 +142,13 @@ def _refuse_lists(names):
     (as embeddings are often stored), saying how to give their values as
     features: NumPy fails on them with "setting an array element with a
     sequence"."""
-    columns, them = _columns_and_pronoun(names)
+    columns, them = columns_and_pronoun(names)
     them = them if len(names) == 1 else "the first"
     raise ValueError(
         f"X has {columns} {listed(names, repr)} whose cells are lists or arrays, "
         f"but a feature is one number a cell: give each value a column of its "
         f"own (np.stack(X[{names[0]!r}]) makes a 2-D array of {them})."
     )
-
-
-def _columns_and_pronoun(names):
-    """``("column", "it")`` for one of ``names``, else the plural words."""
-    return ("column", "it") if len(names) == 1 else ("columns", "them")
 
 
 def is_missing(value):

@@ -55,6 +55,11 @@ def shown(value):
     return f"{type(value).__name__}(...)" if "\n" in text else text
 
 
+def columns_and_pronoun(names):
+    """``("column", "it")`` for one of ``names``, else the plural words."""
+    return ("column", "it") if len(names) == 1 else ("columns", "them")
+
+
 def cut_short(value, length=40):
     """``value``'s text on one line, cut to ``length`` characters with "..."
     where longer: a data cell as a message quotes it (a document, an array
