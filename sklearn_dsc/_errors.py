@@ -1,4 +1,5 @@
-"""Errors about arguments, named as the caller names them."""
+"""Errors that name the problem: in arguments, as the caller names them, and
+in data files."""
 
 
 class ArgumentError(ValueError):
@@ -10,3 +11,7 @@ class ArgumentError(ValueError):
     command line: ``--max-clusters``). A caller catches this class to say
     which of its steps the arguments failed.
     """
+
+
+class DataError(ValueError):
+    """A data file cannot be used as asked; the message names the problem."""

@@ -26,9 +26,9 @@ from ._files import (
     PARQUET_SUFFIXES,
     DataError,
     data_suffix,
-    import_pyarrow,
     is_stream,
 )
+from ._parquet import import_pyarrow
 from ._wording import alternatives
 
 
