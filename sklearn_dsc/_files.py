@@ -538,7 +538,7 @@ def _labels(path, name, values):
     strings = np.array([str(value).strip() for value in values])
     try:
         integers = strings.astype(np.int64)
-    except ValueError:
+    except (ValueError, OverflowError):  # text, or integers past int64's range
         return strings.astype(object)
     # integers written as such alone: "01" and "1", or "+1", would otherwise
     # be one class, and "007" would be named 7

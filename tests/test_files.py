@@ -33,6 +33,12 @@ def test_labels_written_as_integers_alone_are_read_as_integers(tmp_path):
     target = read_table(path, target="label").target
     assert target.dtype == np.int64
     assert target.tolist() == [3, -2, 10]
+    # integers too large for int64 (20-digit codes) are kept as written
+    path.write_text("a,label\n1,9223372036854775808\n2,12345678901234567890\n")
+    assert read_table(path, target="label").target.tolist() == [
+        "9223372036854775808",
+        "12345678901234567890",
+    ]
 
 
 def test_csv_truth_values_are_read_as_parquet_reads_them(tmp_path):
