@@ -4,6 +4,7 @@
 """
 
 import bz2
+import collections
 import csv
 import difflib
 import gzip
@@ -292,7 +293,8 @@ def _read_csv(path, sep=None, decimal=".", opener=None):
         except (csv.Error, *_UNREADABLE) as error:
             raise _unreadable(path, error) from None
         header = [name.strip() for name in header]
-        duplicated = sorted({name for name in header if header.count(name) > 1})
+        counts = collections.Counter(header)
+        duplicated = sorted(name for name, count in counts.items() if count > 1)
         if duplicated:
             raise DataError(
                 f"{path}: duplicated column names {listed(duplicated, repr)}"
