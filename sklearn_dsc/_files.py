@@ -12,6 +12,7 @@ import io
 import lzma
 import os
 import sys
+import warnings
 import zlib
 from pathlib import Path
 
@@ -117,7 +118,8 @@ def read_table(
         suffix, opener = data_suffix(path), None
     headerless = ""
     if suffix in CSV_SUFFIXES:
-        names, columns, index_names = _csv_columns(path, sep, decimal, opener)
+        text = (target, id_column)
+        names, columns, index_names = _csv_columns(path, sep, decimal, opener, text)
         headerless = _headerless(names, decimal)
     elif suffix in PARQUET_SUFFIXES:
         kept = ((target_option, target), (id_option, id_column))
@@ -275,15 +277,18 @@ def _open_standard_input(path, mode, newline, encoding):
     return io.TextIOWrapper(io.BytesIO(data), encoding, newline=newline)
 
 
-def _read_csv(path, sep=None, decimal=".", opener=None):
+def _read_csv(path, sep=None, decimal=".", opener=None, text=()):
     """The header and the columns (``{name: cells}``) of the CSV file
     ``path``; ``opener`` opens it as ``open`` would (by default, that of its
-    compression)."""
+    compression). The columns named in ``text`` (labels, identifiers) hold
+    their cells as written; the others hold them so too, or as float64
+    where ``_at_once`` reads every cell of them as a number."""
     if opener is None:
         opener = COMPRESSED.get(path.suffix.lower(), open)
     with opener(path, "rt", newline="", encoding="utf-8-sig") as f:
         try:
-            reader = csv.reader(f, delimiter=_delimiter(f, sep, decimal))
+            delimiter = _delimiter(f, sep, decimal)
+            reader = csv.reader(f, delimiter=delimiter)
         except _UNREADABLE as error:
             raise _unreadable(path, error) from None
         try:
@@ -300,6 +305,12 @@ def _read_csv(path, sep=None, decimal=".", opener=None):
                 f"{path}: duplicated column names {listed(duplicated, repr)}"
                 + _headerless(header, decimal)
             )
+        if decimal == "." and reader.line_num == 1:
+            columns = _at_once(f, delimiter, header, text)
+            if columns is not None:
+                return header, columns
+            reader = csv.reader(f, delimiter=delimiter)  # f is back at its start
+            next(reader)
         rows = []
         try:
             for row in reader:
@@ -319,12 +330,46 @@ def _read_csv(path, sep=None, decimal=".", opener=None):
     return header, {name: cells[:, j] for j, name in enumerate(header)}
 
 
-def _csv_columns(path, sep, decimal, opener):
+def _at_once(f, delimiter, header, text):
+    """The columns of the open CSV file ``f`` below its header line
+    ``header``, read by NumPy's parser in one pass: float64, but those named
+    in ``text`` or without a name, which hold their cells as written (as
+    ``csv`` reads them). ``None``, with ``f`` back at its start, where a cell
+    of a float64 column is not a number as ``float`` writes one (a missing
+    value, a truth value, text), a line has more or fewer fields than the
+    header, or no line holds any: ``_read_csv`` then reads every cell on its
+    own, as it says why."""
+    fields = [
+        (f"c{j}", object if name in text or name == "" else np.float64)
+        for j, name in enumerate(header)
+    ]
+    f.seek(0)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "loadtxt: input contained no data")
+        try:
+            table = np.loadtxt(
+                f,
+                dtype=fields,
+                delimiter=delimiter,
+                comments=None,
+                skiprows=1,
+                quotechar='"',
+                ndmin=1,
+            )
+        except (ValueError, TypeError, *_UNREADABLE):
+            table = None
+    if table is None or not len(table):
+        f.seek(0)
+        return None
+    return {name: table[f"c{j}"] for j, name in enumerate(header)}
+
+
+def _csv_columns(path, sep, decimal, opener, text=()):
     """What ``_read_csv`` reads, less the column that a delimiter ending
     every line makes (no name, no value), and the names of the columns that
     hold a row index: a first column without a name, as pandas' ``to_csv``
     writes its index and R's ``write.csv`` its row names."""
-    names, columns = _read_csv(path, sep, decimal, opener)
+    names, columns = _read_csv(path, sep, decimal, opener, text)
     if names[-1] == "" and not any(map(str.strip, columns[""])):
         names = names[:-1]
     return names, columns, ("",) if names and names[0] == "" else ()

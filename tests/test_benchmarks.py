@@ -48,6 +48,16 @@ def test_bench_gather_times_each_gather_and_checks_the_bits(capsys):
     assert [row.split("|")[1:3] for row in rows] == [[" 64 ", " 8 "], [" 200 ", " 25 "]]
 
 
+def test_bench_read_csv_times_each_reader_of_the_same_numbers(capsys):
+    pytest.importorskip("pandas")
+    import bench_read_csv
+
+    bench_read_csv.main(["--rows", "30", "80", "--features", "3", "--repeat", "1"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if " ms |" in line]
+    assert [row.split("|")[1:3] for row in rows] == [[" 30 ", " 3 "], [" 80 ", " 3 "]]
+    assert all(row.endswith("| True |") for row in rows)
+
+
 def test_bench_conv_layout_times_both_formats_of_the_same_weights(capsys):
     import bench_conv_layout
 

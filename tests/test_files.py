@@ -7,7 +7,10 @@ import lzma
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from sklearn_dsc import _files
 from sklearn_dsc._files import DataError, read_table
 
 
@@ -286,3 +289,115 @@ def test_a_misspelt_column_is_met_with_the_closest_name(tmp_path):
     with pytest.raises(DataError) as error:
         read_table(tmp_path / "t.csv", target="colour")
     assert "did you mean" not in str(error.value)
+
+
+# CSV texts that NumPy's parser reads in one pass, or leaves to the reader
+# that takes every cell on its own (missing and truth values, ragged lines),
+# and the column of identifiers named
+CSV_TEXTS = {
+    "numbers": ("a,b,label\n1,2.5,x\n-3e2,.5,y\n", None),
+    "quoted and padded": ('a,b,label\n"1", 2.5 ,"x, or y"\n\t3,4 ,"say ""z"""\n', None),
+    "line endings": ("a,b,label\r\n1,2,x\r\n\r\n3,4,y\r\n", None),
+    "old line endings": ("a,b,label\r1,2,x\r3,4,y\r", None),
+    "a line break in a label": ('a,b,label\n1,2,"x\ny"\n3,4,z\n', None),
+    "labels as written": ("a,b,label\n1,2,01\n3,4, 1\n5,6,007\n", None),
+    "identifiers as written": ("a,b,label\n01,2,1\n 3 ,4,2\n", "a"),
+    "special numbers": ("a,b,label\n1,nan,x\n3,inf,y\n", None),
+    "missing cells": ("a,b,label\n1,NA,x\n3,,y\n", None),
+    "truth values": ("a,b,label\n1,True,x\n3,FALSE,y\n", None),
+    "underscores": ("a,b,label\n1_000,2,x\n3,4,y\n", None),
+    "a field too many": ("a,b,label\n1,2,x\n3,4,Smith, John\n", None),
+    "a field too few": ("a,b,label\n1,2,x\n3,4\n", None),
+    "no rows": ("a,b,label\n", None),
+    "row index": (',a,b,label\n0,1,2,x\n"1",3,4,y\n', None),
+    "row names": (',a,b,label\nMazda,1,2,x\n"Fiat 128",3,4,y\n', None),
+    "row names named": (',a,b,label\nMazda,1,2,x\n"Fiat 128",3,4,y\n', ""),
+    "trailing delimiter": ("a,b,label,\n1,2,x,\n3,4,y,\n", None),
+    "a last column without a name": ("a,b,label,\n1,2,x,5\n3,4,y,6\n", None),
+    "a byte order mark": ("\ufeffa,b,label\n1,2,x\n3,4,y\n", None),
+    "a line break in the header": ('a,"b\nc",label\n1,2,x\n3,4,y\n', None),
+}
+
+
+def _cell_by_cell_alone(f, *args):
+    f.seek(0)  # as _at_once leaves a file it does not read
+
+
+def _read_or_refused(path, **options):
+    try:
+        table = read_table(path, **options)
+    except DataError as error:
+        return str(error)
+    return table
+
+
+@pytest.mark.parametrize(("text", "ids"), CSV_TEXTS.values(), ids=CSV_TEXTS.keys())
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_csv_columns_read_at_once_are_read_as_cell_by_cell(
+    tmp_path, monkeypatch, text, ids, suffix
+):
+    """NumPy's parser, which reads a file's numbers in one pass, gives what
+    reading every cell on its own gives: the same numbers, labels and
+    identifiers as written, or the same refusal."""
+    path = tmp_path / f"data{suffix}"
+    opener = gzip.open if suffix.endswith(".gz") else open
+    with opener(path, "wt", newline="", encoding="utf-8") as f:
+        f.write(text)
+    options = {"target": "label", "id_column": ids}
+    at_once = _read_or_refused(path, **options)
+    monkeypatch.setattr(_files, "_at_once", _cell_by_cell_alone)
+    cell_by_cell = _read_or_refused(path, **options)
+    if isinstance(cell_by_cell, str):
+        assert at_once == cell_by_cell
+        return
+    assert at_once.feature_names == cell_by_cell.feature_names
+    np.testing.assert_array_equal(at_once.features, cell_by_cell.features)
+    assert at_once.features.dtype == np.float64
+    assert at_once.target.tolist() == cell_by_cell.target.tolist()
+    assert at_once.target.dtype == cell_by_cell.target.dtype
+    if ids is not None:
+        assert at_once.ids.tolist() == cell_by_cell.ids.tolist()
+        assert at_once.ids.dtype == cell_by_cell.ids.dtype
+
+
+# Cells of numbers, written as they may be, and of what may break them
+CELLS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-(10**20), 10**20).map(str),
+    st.text(alphabet='1.e-+ ",\n\raNA_\t', max_size=6),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.lists(CELLS, min_size=3, max_size=3), max_size=4))
+def test_any_csv_text_is_read_at_once_as_cell_by_cell(tmp_path_factory, rows):
+    """Whatever the cells, quoted or broken by delimiters, quotes and line
+    breaks, both readers give the same table or the same refusal."""
+    path = tmp_path_factory.mktemp("csv") / "data.csv"
+    lines = ["a,b,label", *(",".join(row) for row in rows)]
+    path.write_text("\n".join(lines) + "\n", newline="")
+    at_once = _read_or_refused(path, target="label")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(_files, "_at_once", _cell_by_cell_alone)
+        cell_by_cell = _read_or_refused(path, target="label")
+    if isinstance(cell_by_cell, str) or isinstance(at_once, str):
+        assert at_once == cell_by_cell
+        return
+    np.testing.assert_array_equal(at_once.features, cell_by_cell.features)
+    assert at_once.target.tolist() == cell_by_cell.target.tolist()
+
+
+def test_a_csv_file_of_numbers_is_read_in_one_pass(tmp_path):
+    """The columns of numbers, and the label column as written, come from
+    NumPy's parser; a column with a missing cell leaves the file to the
+    reader of every cell."""
+    path = tmp_path / "data.csv"
+    path.write_text('a,b,label\n1,2.5,"01"\n3,4,x\n')
+    with open(path, newline="") as f:
+        columns = _files._at_once(f, ",", ["a", "b", "label"], ("label",))
+    assert columns["a"].dtype == np.float64
+    assert columns["label"].tolist() == ["01", "x"]
+    path.write_text("a,b,label\n1,NA,01\n3,4,x\n")
+    with open(path, newline="") as f:
+        assert _files._at_once(f, ",", ["a", "b", "label"], ("label",)) is None
+        assert f.readline() == "a,b,label\n"  # back at the start
