@@ -4,15 +4,18 @@ import os
 import sys
 import warnings
 
+import joblib
 import sklearn
 
 PACKAGE = os.path.dirname(os.path.abspath(__file__))
 # scikit-learn's wrappers stand between the caller and this package's code:
 # ``_fit_context`` around ``fit``, ``set_output`` around ``transform``, and
-# meta-estimators such as ``Pipeline``.
-INTERNAL = (
-    PACKAGE + os.sep,
-    os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep,
+# meta-estimators such as ``Pipeline``; and joblib's, through which they call
+# it: ``Parallel`` in ``cross_val_score`` and ``GridSearchCV``, ``Memory``
+# around a ``Pipeline``'s steps before its last.
+INTERNAL = tuple(
+    os.path.dirname(os.path.abspath(path)) + os.sep
+    for path in (__file__, sklearn.__file__, joblib.__file__)
 )
 
 
@@ -21,8 +24,8 @@ def _internal(filename):
 
 
 def warn(message, category=UserWarning):
-    """``warnings.warn``, attributed to the first caller outside this package
-    and scikit-learn."""
+    """``warnings.warn``, attributed to the first caller outside this package,
+    scikit-learn and joblib."""
     frame, level = sys._getframe(1), 2
     while frame is not None and _internal(frame.f_code.co_filename):
         frame, level = frame.f_back, level + 1
