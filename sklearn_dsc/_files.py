@@ -338,7 +338,7 @@ def _at_once(f, delimiter, header, text):
     of a float64 column is not a number as ``float`` writes one (a missing
     value, a truth value, text), a line has more or fewer fields than the
     header, or no line holds any: ``_read_csv`` then reads every cell on its
-    own, as it says why."""
+    own, and says which is wrong where one is."""
     fields = [
         (f"c{j}", object if name in text or name == "" else np.float64)
         for j, name in enumerate(header)
