@@ -28,7 +28,7 @@ from ._validation import (
     is_time,
     times_as_numbers,
 )
-from ._wording import columns_and_pronoun, cut_short, listed
+from ._wording import columns_and_pronoun, counted, cut_short, listed
 
 # CSV cells read as missing values.
 MISSING = {"", "na", "nan", "n/a", "null", "none"}
@@ -318,8 +318,8 @@ def _read_csv(path, sep=None, decimal=".", opener=None, text=()):
                     continue
                 if len(row) != len(header):
                     raise DataError(
-                        f"{path}: line {reader.line_num} has {len(row)} fields, the "
-                        f"header has {len(header)}"
+                        f"{path}: line {reader.line_num} has "
+                        f"{counted(len(row), 'field')}, the header has {len(header)}"
                     )
                 rows.append(row)
         except (csv.Error, *_UNREADABLE) as error:
@@ -558,7 +558,7 @@ def _check_finite(path, features, column_names):
     if found is not None:
         problem = "missing or NaN" if found.missing else "infinite"
         raise DataError(
-            f"{path}: {found.count} {problem} feature cells (first: row "
+            f"{path}: {counted(found.count, f'{problem} feature cell')} (first: row "
             f"{found.row + 1}, column {column_names[found.column]})"
         )
 

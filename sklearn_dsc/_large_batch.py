@@ -41,6 +41,7 @@ from ._loss_algebra import (
     solve_statistics,
     sum_rows_by_class,
 )
+from ._wording import counted
 
 __all__ = ["distributed_spectral_clustering_loss", "spectral_clustering_backward"]
 
@@ -403,8 +404,8 @@ def chunked_backward(
             check_embeddings(embeddings)
             if len(embeddings) != stop - start:
                 raise ValueError(
-                    f"the model returned {len(embeddings)} rows for a chunk of "
-                    f"{stop - start} inputs; it must embed each input."
+                    f"the model returned {counted(len(embeddings), 'row')} for a "
+                    f"chunk of {stop - start} inputs; it must embed each input."
                 )
             if statistics is None:
                 # on the embeddings' device: collectives of nccl need CUDA

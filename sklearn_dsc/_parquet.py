@@ -6,6 +6,7 @@ import json
 import numpy as np
 
 from ._errors import DataError
+from ._wording import counted
 
 
 def read_parquet(path, kept):
@@ -75,7 +76,7 @@ def _list_values(path, name, lists, pyarrow):
     if lists.null_count:
         row = int(np.argmax(lists.is_null().to_numpy(zero_copy_only=False)))
         raise DataError(
-            f"{path}: {lists.null_count} missing lists in column {name!r} "
+            f"{path}: {counted(lists.null_count, 'missing list')} in column {name!r} "
             f"(first: row {row + 1})"
         )
     from pyarrow import compute

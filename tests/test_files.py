@@ -19,6 +19,12 @@ def test_csv_table_with_a_target(tmp_path):
     path.write_text("a,label,b\n1,x,2\n3,y,NA\n")
     with pytest.raises(DataError, match="missing"):
         read_table(path, target="label")
+    path.write_text("a,label,b\n1,x,2\n3,y\n")
+    with pytest.raises(DataError, match="line 3 has 2 fields, the header has 3"):
+        read_table(path, target="label")
+    path.write_text("a,label,b\n1,x,2\n3\n")
+    with pytest.raises(DataError, match="line 3 has 1 field, the header has 3"):
+        read_table(path, target="label")
     path.write_text("a,label,b\n1,x,2\n3,y,4.5\n")
     table = read_table(path, target="label")
     assert table.feature_names == ["a", "b"]
@@ -53,7 +59,7 @@ def test_csv_truth_values_are_read_as_parquet_reads_them(tmp_path):
     table = read_table(path, target="label")
     np.testing.assert_array_equal(table.features, [[1, 1], [2, 0], [3, 1]])
     path.write_text("a,smoker,label\n1,True,x\n2,NA,y\n")
-    with pytest.raises(DataError, match="1 missing or NaN feature cell"):
+    with pytest.raises(DataError, match=r"1 missing or NaN feature cell \(first"):
         read_table(path, target="label")
     path.write_text("a,smoker,label\n1,True,x\n2,1,y\n")
     with pytest.raises(DataError, match="non-numeric feature columns 'smoker'"):
@@ -193,7 +199,7 @@ def test_a_sparse_npz_file_is_read_as_features_without_labels(tmp_path):
         read_table(path, require_target=True)
     X.data[1] = np.nan
     sp.save_npz(path, X)
-    with pytest.raises(DataError, match="1 missing or NaN feature cells"):
+    with pytest.raises(DataError, match=r"1 missing or NaN feature cell \(first"):
         read_table(path)
 
 

@@ -263,7 +263,7 @@ def test_bad_labels_and_outputs():
         spectral_clustering_backward(
             lambda x: mlp(0)(x).sum(1), inputs, labels, chunk_size=8
         )
-    with pytest.raises(ValueError, match="returned 1 rows for a chunk of 8"):
+    with pytest.raises(ValueError, match="returned 1 row for a chunk of 8"):
         spectral_clustering_backward(
             lambda x: mlp(0)(x)[:1], inputs, labels, chunk_size=8
         )

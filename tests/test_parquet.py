@@ -72,6 +72,10 @@ def test_a_parquet_column_of_lists_is_a_feature_a_value(tmp_path):
         r"2 missing lists in column 'embedding' \(first: row 2\)",
         embedding=[[0.0, 1.0], None, [1.0, 2.0], None],
     )
+    refused(
+        r"1 missing list in column 'embedding' \(first: row 4\)",
+        embedding=[[0.0, 1.0], [0.0, 1.0], [1.0, 2.0], None],
+    )
     refused(r"'embedding' holds lists of lists", embedding=[[[1.0]]] * 4)
     refused(r"'embedding' holds empty lists alone", embedding=[[]] * 4)
     refused(r"--target 'label' names a column of lists", label=[[1], [2], [1], [2]])
@@ -80,7 +84,7 @@ def test_a_parquet_column_of_lists_is_a_feature_a_value(tmp_path):
         **{"embedding[0]": [1.0, 2.0, 3.0, 4.0]},
     )
     refused(
-        r"1 missing or NaN feature cells \(first: row 3, column 'embedding\[1\]'\)",
+        r"1 missing or NaN feature cell \(first: row 3, column 'embedding\[1\]'\)",
         embedding=[[0.0, 1.0], [1.0, 2.0], [1.0, None], [0.0, 0.0]],
     )
 
