@@ -1,4 +1,5 @@
-"""Reading feature tables for the command line (``_outputs`` writes its results).
+"""Reading feature tables for the command line: CSV and ``.npz`` files here,
+Parquet's columns in ``_parquet`` (``_outputs`` writes the results).
 
 ``-`` names standard input, as CSV.
 """
