@@ -165,12 +165,24 @@ def label_tensor(labels):
         ) from None
 
 
+def _as_class_ids(shape, n_samples):
+    """How labels of ``shape``, a row a sample, become class ids: a column
+    is flattened, one-hot rows (or scores) give the index of their largest
+    entry."""
+    if len(shape) != 2 or shape[0] != n_samples:
+        return ""
+    if shape[1] == 1:
+        return ": labels.view(-1) flattens a column"
+    return ": for one-hot labels, labels.argmax(dim=1) gives the class ids"
+
+
 def check_labels(labels, n_samples, device):
     """``labels`` as an int64 tensor on ``device``, checked against ``n_samples``."""
     labels = label_tensor(labels)
     if labels.ndim != 1:
         raise ValueError(
-            f"labels must be a 1-D tensor, got a tensor of shape {tuple(labels.shape)}."
+            "labels must be a 1-D tensor of class ids, got a tensor of shape "
+            f"{tuple(labels.shape)}{_as_class_ids(labels.shape, n_samples)}."
         )
     if labels.shape[0] != n_samples:
         raise ValueError(
