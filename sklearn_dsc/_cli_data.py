@@ -28,7 +28,7 @@ def model_and_data(sub, labelled=False):
     needs DATA's labels (a CSV or Parquet file's ``--target``, an ``.npz``
     file's ``y``)."""
     sub.add_argument("model", metavar="MODEL", help="a model file from fit")
-    add_data_argument(sub)
+    add_data_argument(sub, labelled)
     sub.add_argument(
         "--target",
         metavar="COLUMN",
@@ -48,13 +48,15 @@ def model_and_data(sub, labelled=False):
     add_csv_options(sub)
 
 
-def add_data_argument(sub):
-    """DATA: the file of rows that a command reads."""
+def add_data_argument(sub, labelled=True):
+    """DATA: the file of rows that a command reads (with their labels where
+    ``labelled``; else also an ``.npy`` file, which holds features alone)."""
+    files = "Parquet or .npz" if labelled else "Parquet, .npz or .npy"
     sub.add_argument(
         "data",
         metavar="DATA",
-        help="CSV (.csv, .tsv, also as .gz, .bz2 or .xz), Parquet or .npz file, "
-        "or - for CSV on standard input",
+        help=f"CSV (.csv, .tsv, also as .gz, .bz2 or .xz), {files} file, or - for "
+        "CSV on standard input",
     )
 
 

@@ -125,16 +125,18 @@ def read_table(
     elif suffix in PARQUET_SUFFIXES:
         kept = ((target_option, target), (id_option, id_column))
         names, columns, index_names = read_parquet(path, kept)
-    elif suffix == ".npz":
+    elif suffix in (".npz", ".npy"):
         if id_column is not None:
             raise DataError(
-                f"{path}: an .npz file has no named columns for {id_option}"
+                f"{path}: an {suffix} file has no named columns for {id_option}"
             )
+        if suffix == ".npy":
+            return _read_npy(path, target, require_target, target_option)
         return _read_npz(path, target, require_target, target_option)
     else:
         raise DataError(
-            f"{path}: unknown file type {suffix!r}; use .csv, .tsv, .parquet "
-            f"or .npz{COMPRESSED_CSV}"
+            f"{path}: unknown file type {suffix!r}; use .csv, .tsv, .parquet, "
+            f".npz or .npy{COMPRESSED_CSV}"
         )
     _check_named(path, names, (target, id_column), headerless)
     if require_target and target is None:
@@ -244,7 +246,12 @@ def _delimiter(f, sep, decimal):
 # CSV, read through the openers of the files of that suffix, and the binary
 # files that only a name reads
 _COMPRESSED_MAGIC = {b"\x1f\x8b": ".gz", b"BZh": ".bz2", b"\xfd7zXZ\x00": ".xz"}
-_BINARY_MAGIC = {b"PAR1": "a Parquet file", b"PK\x03\x04": "an .npz file"}
+NPY_MAGIC, NPZ_MAGIC = b"\x93NUMPY", b"PK\x03\x04"  # what numpy.save, savez write
+_BINARY_MAGIC = {
+    b"PAR1": "a Parquet file",
+    NPZ_MAGIC: "an .npz file",
+    NPY_MAGIC: "an .npy file",
+}
 
 
 def _open_standard_input(path, mode, newline, encoding):
@@ -408,14 +415,15 @@ def _unreadable(path, error):
     return DataError(f"{path}: cannot be decompressed ({error})")
 
 
-def _not_rows(path, shape):
-    """The refusal of an ``.npz`` file's ``X`` of ``shape``, not 2-D, with
-    how to save it one sample a row, and the options that read images."""
-    message = f"{path}: X must be 2-D, one sample a row; it has shape {shape}"
+def _not_rows(path, shape, name="X"):
+    """The refusal of an ``.npz`` file's ``X`` (or an ``.npy`` file's array,
+    ``name``) of ``shape``, not 2-D, with how to save it one sample a row,
+    and the options that read images."""
+    message = f"{path}: {name} must be 2-D, one sample a row; it has shape {shape}"
     if len(shape) < 3:
         return message
     rows, image = as_rows(shape)
-    message += f": save X as {rows}"
+    message += f": save {'X' if name == 'X' else name + ' X'} as {rows}"
     if image is None:
         return message
     return message + (
@@ -453,18 +461,72 @@ def _read_npz(path, target, require_target, target_option="--target"):
         )
     if require_target and y is None:
         raise DataError(f"{path}: no array 'y' holding the labels")
-    if X.ndim != 2:
-        raise DataError(_not_rows(path, X.shape))
-    if X.dtype.kind not in "biuf":
-        raise DataError(f"{path}: X must be numeric, its dtype is {X.dtype}")
-    features = X.astype(np.float64)
-    _check_finite(path, features, [f"column {j}" for j in range(X.shape[1])])
+    features = _array_features(path, X)
     if y is not None and y.shape != (X.shape[0],):
         raise DataError(
             f"{path}: y must have one label per row of X ({X.shape[0]}), it has "
             f"shape {y.shape}"
         )
     return Table(features, None, y if target is not None or require_target else None)
+
+
+def _read_npy(path, target, require_target, target_option="--target"):
+    """The features of an ``.npy`` file, one array (as ``numpy.save`` writes
+    embeddings, and ``transform`` its output): refused where labels are
+    asked for, which such a file cannot hold, or where its header says that
+    the array cannot be features."""
+    if target is not None or require_target:
+        what = f"no labels for {target_option}" if target is not None else "no labels"
+        raise DataError(
+            f"{path}: an .npy file holds one array, the features, and {what}: "
+            f"save both with numpy.savez('{path.stem}.npz', X=X, y=y)"
+        )
+    shape, dtype = _npy_header(path)
+    if len(shape) != 2:
+        raise DataError(_not_rows(path, shape, "the array"))
+    if dtype.kind not in "biuf":
+        raise DataError(f"{path}: the array must be numeric, its dtype is {dtype}")
+    try:  # mapped: converting to float64 is then the one copy in memory
+        X = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception as error:
+        raise DataError(f"{path}: not a readable .npy file ({error})") from None
+    return Table(_array_features(path, X, "the array"), None)
+
+
+def _npy_header(path):
+    """The shape and dtype that the ``.npy`` file ``path`` says it holds,
+    read before its data."""
+    from numpy.lib import format as npy
+
+    with open(path, "rb") as f:
+        if f.read(len(NPZ_MAGIC)) == NPZ_MAGIC:
+            raise DataError(
+                f"{path}: an .npz file (several arrays) named .npy: name it .npz"
+            )
+        f.seek(0)
+        try:
+            version = npy.read_magic(f)
+            read = npy.read_array_header_1_0 if version == (1, 0) else None
+            shape, _, dtype = (read or npy.read_array_header_2_0)(f)
+        except (ValueError, OSError) as error:
+            # np.load would take such a file for a pickle
+            raise DataError(
+                f"{path}: not an .npy file as numpy.save writes one ({error})"
+            ) from None
+    return shape, dtype
+
+
+def _array_features(path, X, name="X"):
+    """The array ``X`` of an ``.npz`` or ``.npy`` file (``name``, as messages
+    call it) as float64 features, refused where it is not 2-D, numeric and
+    finite."""
+    if X.ndim != 2:
+        raise DataError(_not_rows(path, X.shape, name))
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{path}: {name} must be numeric, its dtype is {X.dtype}")
+    features = X.astype(np.float64)
+    _check_finite(path, features, [f"column {j}" for j in range(X.shape[1])])
+    return features
 
 
 def _numeric_features(path, names, columns, decimal=".", options=("--target", "--id")):

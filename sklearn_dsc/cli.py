@@ -1,13 +1,14 @@
 """The ``sklearn-dsc`` command line: demo, fit, transform, cluster, evaluate, info.
 
 Data files are CSV or Parquet with a header (the label column named by
-``--target``, every other column a feature), or ``.npz`` with arrays ``X`` and
-``y`` (or the sparse ``X`` of ``scipy.sparse.save_npz``); ``-`` reads CSV from
-standard input, and ``-o -`` writes it to standard output. Models are the
-files of ``sklearn_dsc.save``. Errors print one line and exit with status 1
-(``--debug`` shows the traceback); a closed standard output (``| head``) ends a
-command with status 1 quietly; outputs are written atomically, never over a
-file that the command reads.
+``--target``, every other column a feature), ``.npz`` with arrays ``X`` and
+``y`` (or the sparse ``X`` of ``scipy.sparse.save_npz``), or ``.npy`` of
+features alone (``numpy.save``) for ``transform`` and ``cluster``; ``-``
+reads CSV from standard input, and ``-o -`` writes it to standard output.
+Models are the files of ``sklearn_dsc.save``. Errors print one line and exit
+with status 1 (``--debug`` shows the traceback); a closed standard output
+(``| head``) ends a command with status 1 quietly; outputs are written
+atomically, never over a file that the command reads.
 """
 
 import argparse

@@ -112,6 +112,7 @@ def test_what_the_streams_cannot_take_is_named(
     for data, what in (
         (b"PAR1\0\0", "holds a Parquet file; - reads CSV alone"),
         ((digit_files / "seen.npz").read_bytes(), "holds an .npz file"),
+        (b"\x93NUMPY\x01\x00", "holds an .npy file"),
         (gzip.compress(b"a,b\n1,2\n")[:-6], "standard input: cannot be decompressed"),
         (bz2.compress(b"a,b\n1,2\n")[:-6], "standard input: cannot be decompressed"),
         (corrupt_gzip, "standard input: cannot be decompressed (Error -3"),

@@ -10,6 +10,7 @@ from sklearn_dsc import load, save
 
 from cli_helpers import (
     NAMES,
+    fails,
     ok,
     unseen,
     write_csv,
@@ -42,6 +43,32 @@ def test_transform(digit_files, digit_model, tmp_path, suffix):
         assert header == list(fitted.get_feature_names_out())
         embedding = np.loadtxt(out, delimiter=sep, skiprows=1)  # .gz: unzipped
     np.testing.assert_allclose(embedding, fitted.transform(X), rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+@pytest.mark.parametrize("command", ["transform", "cluster"])
+def test_an_npy_file_of_features_is_read_as_data(
+    digit_files, digit_model, tmp_path, command
+):
+    """An array saved with numpy.save (embeddings, or transform's own .npy
+    output) is DATA for the commands that need no labels."""
+    X = np.load(digit_files / "unseen.npz")["X"]
+    np.save(tmp_path / "unseen.npy", X.astype(np.float32))
+    options = ["--n-clusters", "5"] if command == "cluster" else []
+    out = tmp_path / "out.npy"
+    ok(command, digit_model, tmp_path / "unseen.npy", "-o", out, *options)
+    expected = load(digit_model).transform(X.astype(np.float32).astype(np.float64))
+    if command == "transform":
+        np.testing.assert_allclose(np.load(out), expected, rtol=1e-12)
+    else:
+        assert np.load(out).shape == (len(X), 1)  # one cluster number a row
+    fails(
+        "evaluate",
+        digit_model,
+        tmp_path / "unseen.npy",
+        message="an .npy file holds one array, the features, and no labels: "
+        "save both with numpy.savez('unseen.npz', X=X, y=y)",
+    )
 
 
 @pytest.mark.filterwarnings("ignore:X does not have valid feature names")

@@ -184,6 +184,59 @@ def test_an_npz_file_of_images_is_told_how_to_save_them_as_rows(
         read_table(path, target="y")
 
 
+def test_an_npy_file_is_read_as_features_without_labels(tmp_path):
+    path = tmp_path / "emb.npy"
+    X = np.arange(12, dtype=np.float32).reshape(4, 3) / 7
+    np.save(path, X)
+    table = read_table(path)
+    assert table.features.dtype == np.float64
+    np.testing.assert_array_equal(table.features, X)
+    assert table.target is None
+    assert table.feature_names is None
+    no_labels = r"emb\.npy: an \.npy file holds one array, the features, and no"
+    with pytest.raises(DataError, match=no_labels + r" labels for --target: save"):
+        read_table(path, target="label")
+    with pytest.raises(DataError, match=no_labels + r" labels: save both with "):
+        read_table(path, require_target=True)
+    with pytest.raises(DataError, match=r"an \.npy file has no named columns for --id"):
+        read_table(path, id_column="key")
+    X[2, 1] = np.nan
+    np.save(path, X)
+    with pytest.raises(DataError, match=r"1 missing or NaN feature cell \(first: row"):
+        read_table(path)
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (
+            np.zeros((6, 8, 8, 3)),
+            r"the array must be 2-D, one sample a row; it has shape \(6, 8, 8, 3\): "
+            r"save the array X as X\.transpose\(0, 3, 1, 2\)",
+        ),
+        (np.array([["a", "b"]]), r"the array must be numeric, its dtype is <U1"),
+        (np.array([[{}, {}]], dtype=object), r"the array must be numeric, its dtype"),
+    ],
+)
+def test_an_npy_file_that_cannot_be_features_is_refused_by_its_header(
+    tmp_path, array, message
+):
+    np.save(tmp_path / "x.npy", array, allow_pickle=True)
+    with pytest.raises(DataError, match=message):
+        read_table(tmp_path / "x.npy")
+
+
+def test_a_file_named_npy_that_is_not_one_is_named_so(tmp_path):
+    np.savez(tmp_path / "x.npz", X=np.eye(2))
+    (tmp_path / "x.npy").write_bytes((tmp_path / "x.npz").read_bytes())
+    with pytest.raises(DataError, match=r"an \.npz file \(several arrays\) named"):
+        read_table(tmp_path / "x.npy")
+    # np.load would take other bytes for a pickle, and say to unpickle them
+    (tmp_path / "x.npy").write_bytes(b"1,2\n3,4\n")
+    with pytest.raises(DataError, match=r"not an \.npy file as numpy\.save writes"):
+        read_table(tmp_path / "x.npy")
+
+
 def test_a_sparse_npz_file_is_read_as_features_without_labels(tmp_path):
     path = tmp_path / "sparse.npz"
     X = sp.random(5, 7, density=0.3, format="csc", random_state=0, dtype=np.float32)
