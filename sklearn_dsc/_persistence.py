@@ -65,15 +65,17 @@ def save(estimator, path):
     network, the optimizer's state (``warm_start`` and ``partial_fit``
     continue from it) and the container that ``set_output`` chose. A
     ``callback`` or a ``RandomState`` instance as ``random_state`` cannot be
-    written: they are saved as ``None``, with a warning. The file is written
-    atomically.
+    written: they are saved as ``None``, with a warning. A file named by
+    ``path`` is written atomically.
 
     Parameters
     ----------
     estimator : DeepSpectralClusteringEmbedder
         A fitted estimator.
-    path : str or path-like
-        Where to write; an existing file is replaced.
+    path : str, path-like or binary file object
+        Where to write; an existing file is replaced. A file object (opened
+        with ``"wb"``, or an ``io.BytesIO``) is written from where it stands,
+        and left open.
 
     Examples
     --------
@@ -90,7 +92,7 @@ def save(estimator, path):
     >>> np.allclose(load(path).transform(X), model.transform(X))
     True
     """
-    path = _model_path(path, "save")
+    path = _model_file(path, "save")
     if not isinstance(estimator, DeepSpectralClusteringEmbedder):
         raise TypeError(
             "save writes a DeepSpectralClusteringEmbedder, got an object of type "
@@ -134,21 +136,42 @@ def save(estimator, path):
     output = output_config(estimator)
     if output:  # set_output's container; readers that predate it ignore it
         metadata["output"] = output
-    with atomic_write(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(METADATA, json.dumps(metadata, indent=1, allow_nan=False))
+    metadata = json.dumps(metadata, indent=1, allow_nan=False)
+    if not isinstance(path, Path):
+        _write_members(path, metadata, members)
+        return
+    with atomic_write(path) as f:
+        _write_members(f, metadata, members)
+
+
+def _write_members(f, metadata, members):
+    """The model file's zip archive, its ``metadata`` (JSON) first, into the
+    binary file object ``f``."""
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(METADATA, metadata)
         for name, data in members.items():
-            z.writestr(name, data)
+            archive.writestr(name, data)
 
 
-def _model_path(path, function):
-    """``path`` as a ``Path``, or the error that says what ``function`` takes
-    (``Path``'s own names neither the function nor the argument)."""
+def _model_file(path, function):
+    """``path`` as a ``Path``, or a binary file object as it is (one that
+    ``function``, ``"save"`` or ``"load"``, can write or read); else the
+    error that says what ``function`` takes (``Path``'s own names neither
+    the function nor the argument)."""
+    if hasattr(path, "write" if function == "save" else "read"):
+        if isinstance(path, io.TextIOBase):
+            mode = "wb" if function == "save" else "rb"
+            raise TypeError(
+                f"{function} takes a binary file object, got one of text: open "
+                f"the file with {mode!r}."
+            )
+        return path
     try:
         return Path(os.fsdecode(path))
     except TypeError:
         raise TypeError(
-            f"{function} takes the path of a model file (a str or os.PathLike), "
-            f"got an object of type {type(path).__name__}."
+            f"{function} takes the path of a model file (a str or os.PathLike) "
+            f"or a binary file object, got an object of type {type(path).__name__}."
         ) from None
 
 
@@ -176,8 +199,9 @@ def load(path):
 
     Parameters
     ----------
-    path : str or path-like
-        A file written by ``save``.
+    path : str, path-like or binary file object
+        A file written by ``save``, or a file object (opened with ``"rb"``,
+        or an ``io.BytesIO``) that holds one, read from where it stands.
 
     Returns
     -------
@@ -192,26 +216,22 @@ def load(path):
     FileNotFoundError, IsADirectoryError
         When there is no file at ``path``, or a directory.
     """
-    path = _model_path(path, "load")
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory, not a model file")
-    if not path.is_file():
-        raise FileNotFoundError(f"no such model file: {path}")
+    source, name = _model_source(path)
     try:
-        with zipfile.ZipFile(path) as archive:
-            return _load(path, archive)
+        with zipfile.ZipFile(source) as archive:
+            return _load(name, archive)
     except ModelFileError as error:
-        if str(path) in str(error):
+        if str(name) in str(error):
             raise
-        raise ModelFileError(f"{path}: {error}") from None
+        raise ModelFileError(f"{name}: {error}") from None
     except zipfile.BadZipFile as error:
         raise ModelFileError(
-            f"{path} is not a sklearn_dsc model file, or it is truncated or "
+            f"{name} is not a sklearn_dsc model file, or it is truncated or "
             f"corrupted ({error})"
         ) from None
     except KeyError as error:
         raise ModelFileError(
-            f"{path} is a damaged model file: missing entry {error}"
+            f"{name} is a damaged model file: missing entry {error}"
         ) from None
     except (
         AttributeError,
@@ -221,7 +241,25 @@ def load(path):
         TypeError,
         ValueError,
     ) as error:
-        raise ModelFileError(f"{path} is a damaged model file: {error}") from None
+        raise ModelFileError(f"{name} is a damaged model file: {error}") from None
+
+
+def _model_source(path):
+    """What ``load`` reads ``path`` from, and how its messages name it: the
+    file's ``Path`` (refused where there is none, or a directory), or a
+    binary file object, named by its ``name`` where it has one (read whole
+    where it cannot seek: a zip archive is read from its end)."""
+    source = _model_file(path, "load")
+    if not isinstance(source, Path):
+        name = getattr(source, "name", None) or f"the {type(source).__name__}"
+        if not (hasattr(source, "seekable") and source.seekable()):
+            source = io.BytesIO(source.read())
+        return source, name
+    if source.is_dir():
+        raise IsADirectoryError(f"{source} is a directory, not a model file")
+    if not source.is_file():
+        raise FileNotFoundError(f"no such model file: {source}")
+    return source, source
 
 
 def _load(path, archive):

@@ -495,17 +495,69 @@ def test_a_pipeline_round_trips_through_skops(digits, tmp_path):
     np.testing.assert_array_equal(loaded.transform(X), pipeline.transform(X))
 
 
-@pytest.mark.parametrize("where", [io.BytesIO(), None, 3])
-def test_save_and_load_take_a_path(digits, where):
-    """A file object, say, got Path's own message, which names neither the
-    function nor the argument."""
+@pytest.mark.parametrize("where", [None, 3, [b"model"]])
+def test_save_and_load_take_a_path_or_a_file_object(digits, where):
+    """Anything else got Path's own message, which names neither the function
+    nor the argument."""
     X, y = digits
     model = DeepSpectralClusteringEmbedder(max_iter=1, random_state=0).fit(X, y)
     name = type(where).__name__
     for function, args in ((save, (model, where)), (load, (where,))):
         message = (
             f"{function.__name__} takes the path of a model file (a str or "
-            f"os.PathLike), got an object of type {name}."
+            f"os.PathLike) or a binary file object, got an object of type {name}."
         )
         with pytest.raises(TypeError, match=re.escape(message)):
             function(*args)
+
+
+class _Stream(io.RawIOBase):
+    """A binary stream that reads forward only, as a socket or a pipe does."""
+
+    def __init__(self, data):
+        self._data = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        return self._data.readinto(buffer)
+
+
+def test_a_model_is_written_to_and_read_from_binary_file_objects(digits, tmp_path):
+    """Bytes in memory, an open file, a stream that cannot seek: the same
+    model, and the file object left open; a text file object is refused."""
+    X, y = digits
+    model = DeepSpectralClusteringEmbedder(max_iter=2, random_state=0).fit(X, y)
+    buffer = io.BytesIO()
+    save(model, buffer)
+    assert not buffer.closed
+    buffer.seek(0)
+    assert_same_model(model, load(buffer), X)
+    assert_same_model(model, load(_Stream(buffer.getvalue())), X)
+    with open(tmp_path / "model.dsc", "wb") as f:
+        f.write(b"header")  # written from where the file object stands
+        save(model, f)
+    with open(tmp_path / "model.dsc", "rb") as f:
+        f.seek(len(b"header"))
+        assert_same_model(model, load(f), X)
+        assert not f.closed
+    for function, args, mode in ((save, (model,), "w"), (load, (), "r")):
+        with (
+            open(tmp_path / "model.dsc", mode) as f,
+            pytest.raises(
+                TypeError, match=f"got one of text: open the file with '{mode}b'"
+            ),
+        ):
+            function(*args, f)
+    with pytest.raises(ModelFileError, match="the BytesIO is not a sklearn_dsc model"):
+        load(io.BytesIO(b"not a model"))
+    with open(tmp_path / "other.bin", "wb") as f:
+        f.write(b"not a model")
+    with (
+        open(tmp_path / "other.bin", "rb") as f,
+        pytest.raises(
+            ModelFileError, match=r"other\.bin is not a sklearn_dsc model file"
+        ),
+    ):
+        load(f)
