@@ -251,7 +251,9 @@ def _model_source(path):
     where it cannot seek: a zip archive is read from its end)."""
     source = _model_file(path, "load")
     if not isinstance(source, Path):
-        name = getattr(source, "name", None) or f"the {type(source).__name__}"
+        name = getattr(source, "name", None)  # a descriptor's is a number
+        if not isinstance(name, str | os.PathLike) or not name:
+            name = f"the {type(source).__name__}"
         if not (hasattr(source, "seekable") and source.seekable()):
             source = io.BytesIO(source.read())
         return source, name

@@ -3,6 +3,7 @@
 import hashlib
 import io
 import json
+import os
 import pickle
 import re
 import zipfile
@@ -552,6 +553,17 @@ def test_a_model_is_written_to_and_read_from_binary_file_objects(digits, tmp_pat
             function(*args, f)
     with pytest.raises(ModelFileError, match="the BytesIO is not a sklearn_dsc model"):
         load(io.BytesIO(b"not a model"))
+    # a file object of a descriptor is named by its type, not its number
+    read, write = os.pipe()
+    os.write(write, b"not a model")
+    os.close(write)
+    with (
+        os.fdopen(read, "rb") as f,
+        pytest.raises(
+            ModelFileError, match=r"^the BufferedReader is not a sklearn_dsc model"
+        ),
+    ):
+        load(f)
     with open(tmp_path / "other.bin", "wb") as f:
         f.write(b"not a model")
     with (
