@@ -77,6 +77,17 @@ def save(estimator, path):
         with ``"wb"``, or an ``io.BytesIO``) is written from where it stands,
         and left open.
 
+    Raises
+    ------
+    TypeError
+        When ``estimator`` is not a ``DeepSpectralClusteringEmbedder``, its
+        network is one of your own, or ``path`` is neither a path nor a
+        binary file object.
+    ValueError
+        When ``estimator`` is not fitted.
+    FileNotFoundError, IsADirectoryError
+        When the folder of ``path`` does not exist, or ``path`` is one.
+
     Examples
     --------
     >>> import numpy as np
@@ -116,6 +127,11 @@ def save(estimator, path):
             "file, which rebuilds only the built-in networks; save it with pickle "
             "or joblib instead."
         )
+    if isinstance(path, Path):  # as load says it, not as the command line's
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a directory, not a model file")
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"cannot write {path}: no folder {path.parent}")
     state = export_state(estimator)
     arrays = dict(state.arrays)
     arrays["classes_"] = _plain_array(estimator.classes_, "classes_")

@@ -458,11 +458,18 @@ def test_loading_never_unpickles(model_bytes, tmp_path):
     assert not marker.exists()
 
 
-def test_missing_file(tmp_path):
+def test_missing_file(digits, tmp_path):
     with pytest.raises(FileNotFoundError, match="no such model file"):
         load("/nonexistent/model.dsc")
     with pytest.raises(IsADirectoryError, match="is a directory, not a model file"):
         load(tmp_path)
+    # save says so in the same errors, as open would
+    X, y = digits
+    model = DeepSpectralClusteringEmbedder(max_iter=1, random_state=0).fit(X, y)
+    with pytest.raises(IsADirectoryError, match="is a directory, not a model file"):
+        save(model, tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"model\.dsc: no folder .*nowhere"):
+        save(model, tmp_path / "nowhere" / "model.dsc")
 
 
 def test_pickles_hold_no_torch_objects(digits):
