@@ -33,17 +33,20 @@ from ._wording import alternatives
 
 
 @contextlib.contextmanager
-def atomic_write(path):
+def atomic_write(path, checked=True):
     """Open a temporary file beside ``path`` for writing bytes; rename it to
     ``path`` on success.
 
     The rename is atomic on POSIX and Windows: readers see the old file or
     the whole new one. On an error or an interrupt the temporary file is
     removed and ``path`` is left as it was. The file gets the permissions of
-    the file it replaces, or those the umask gives a new file.
+    the file it replaces, or those the umask gives a new file. Where
+    ``checked``, ``check_output`` first says, as a ``DataError``, why
+    ``path`` cannot be written; else the ``OSError`` of writing it does.
     """
     path = Path(path)
-    check_output(path)
+    if checked:
+        check_output(path)
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".part"
     )

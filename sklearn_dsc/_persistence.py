@@ -85,8 +85,10 @@ def save(estimator, path):
         binary file object.
     ValueError
         When ``estimator`` is not fitted.
-    FileNotFoundError, IsADirectoryError
-        When the folder of ``path`` does not exist, or ``path`` is one.
+    OSError
+        When ``path`` cannot be written: ``FileNotFoundError`` where its
+        folder does not exist, ``IsADirectoryError`` where it is a folder,
+        ``PermissionError`` where its folder cannot be written to.
 
     Examples
     --------
@@ -156,7 +158,7 @@ def save(estimator, path):
     if not isinstance(path, Path):
         _write_members(path, metadata, members)
         return
-    with atomic_write(path) as f:
+    with atomic_write(path, checked=False) as f:  # OSError, as open raises
         _write_members(f, metadata, members)
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import re
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -470,6 +471,23 @@ def test_missing_file(digits, tmp_path):
         save(model, tmp_path)
     with pytest.raises(FileNotFoundError, match=r"model\.dsc: no folder .*nowhere"):
         save(model, tmp_path / "nowhere" / "model.dsc")
+
+
+def test_save_raises_the_os_error_of_a_folder_it_cannot_write(
+    digits, tmp_path, monkeypatch
+):
+    """Not the command line's DataError: a PermissionError, as open raises."""
+    X, y = digits
+    model = DeepSpectralClusteringEmbedder(max_iter=1, random_state=0).fit(X, y)
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    with pytest.raises(PermissionError, match="Permission denied"):
+        save(model, tmp_path / "model.dsc")
+    assert not list(tmp_path.iterdir())
 
 
 def test_pickles_hold_no_torch_objects(digits):
