@@ -506,8 +506,10 @@ def _npy_header(path):
         f.seek(0)
         try:
             version = npy.read_magic(f)
-            read = npy.read_array_header_1_0 if version == (1, 0) else None
-            shape, _, dtype = (read or npy.read_array_header_2_0)(f)
+            if version == (1, 0):
+                shape, _, dtype = npy.read_array_header_1_0(f)
+            else:  # 2.0 and 3.0 (field names in UTF-8) share its layout
+                shape, _, dtype = npy.read_array_header_2_0(f)
         except (ValueError, OSError) as error:
             # np.load would take such a file for a pickle
             raise DataError(

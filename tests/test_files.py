@@ -226,6 +226,15 @@ def test_an_npy_file_that_cannot_be_features_is_refused_by_its_header(
         read_table(tmp_path / "x.npy")
 
 
+@pytest.mark.parametrize("version", [(1, 0), (2, 0), (3, 0)])
+def test_every_version_of_the_npy_format_is_read(tmp_path, version):
+    """numpy.save writes 2.0 where the header outgrows 1.0's (thousands of
+    structured fields), and 3.0 where field names need UTF-8."""
+    with open(tmp_path / "x.npy", "wb") as f:
+        np.lib.format.write_array(f, np.eye(3, 2), version=version)
+    np.testing.assert_array_equal(read_table(tmp_path / "x.npy").features, np.eye(3, 2))
+
+
 def test_a_file_named_npy_that_is_not_one_is_named_so(tmp_path):
     np.savez(tmp_path / "x.npz", X=np.eye(2))
     (tmp_path / "x.npy").write_bytes((tmp_path / "x.npz").read_bytes())
