@@ -461,6 +461,7 @@ def _read_npz(path, target, require_target, target_option="--target"):
         )
     if require_target and y is None:
         raise DataError(f"{path}: no array 'y' holding the labels")
+    _check_array(path, X.shape, X.dtype)
     features = _array_features(path, X)
     if y is not None and y.shape != (X.shape[0],):
         raise DataError(
@@ -481,16 +482,12 @@ def _read_npy(path, target, require_target, target_option="--target"):
             f"{path}: an .npy file holds one array, the features, and {what}: "
             f"save both with numpy.savez('{path.stem}.npz', X=X, y=y)"
         )
-    shape, dtype = _npy_header(path)
-    if len(shape) != 2:
-        raise DataError(_not_rows(path, shape, "the array"))
-    if dtype.kind not in "biuf":
-        raise DataError(f"{path}: the array must be numeric, its dtype is {dtype}")
+    _check_array(path, *_npy_header(path), "the array")  # before reading the data
     try:  # mapped: converting to float64 is then the one copy in memory
         X = np.load(path, mmap_mode="r", allow_pickle=False)
     except Exception as error:
         raise DataError(f"{path}: not a readable .npy file ({error})") from None
-    return Table(_array_features(path, X, "the array"), None)
+    return Table(_array_features(path, X), None)
 
 
 def _npy_header(path):
@@ -518,14 +515,18 @@ def _npy_header(path):
     return shape, dtype
 
 
-def _array_features(path, X, name="X"):
-    """The array ``X`` of an ``.npz`` or ``.npy`` file (``name``, as messages
-    call it) as float64 features, refused where it is not 2-D, numeric and
-    finite."""
-    if X.ndim != 2:
-        raise DataError(_not_rows(path, X.shape, name))
-    if X.dtype.kind not in "biuf":
-        raise DataError(f"{path}: {name} must be numeric, its dtype is {X.dtype}")
+def _check_array(path, shape, dtype, name="X"):
+    """Refuse an ``.npz`` or ``.npy`` file's array (``name``, as messages
+    call it) of ``shape`` and ``dtype`` where it is not 2-D and numeric."""
+    if len(shape) != 2:
+        raise DataError(_not_rows(path, shape, name))
+    if dtype.kind not in "biuf":
+        raise DataError(f"{path}: {name} must be numeric, its dtype is {dtype}")
+
+
+def _array_features(path, X):
+    """The 2-D numeric array ``X`` of an ``.npz`` or ``.npy`` file as
+    float64 features, refused where a cell is not finite."""
     features = X.astype(np.float64)
     _check_finite(path, features, [f"column {j}" for j in range(X.shape[1])])
     return features
