@@ -580,8 +580,8 @@ def _as_float(values, decimal="."):
     """A float64 column, NaN for missing cells, or ``None`` if not numeric
     (a column of truth values alone is: 1 and 0); text cells write their
     decimal mark as ``decimal``."""
-    if values.dtype.kind in "biuf":
-        return values.astype(np.float64)
+    if values.dtype.kind in "biuf":  # np.column_stack makes the one copy
+        return values.astype(np.float64, copy=False)
     if decimal == ".":
         try:  # numbers alone, as most columns hold: converted without a loop
             return values.astype(np.float64)
