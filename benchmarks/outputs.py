@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from sklearn_dsc._anchors import shrinkage_text
+from sklearn_dsc._wording import shrinkage_text
 
 # The folder of the benchmark pages of the docs.
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"

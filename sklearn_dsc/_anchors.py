@@ -81,7 +81,7 @@ from ._residual import (
     with_residual,
     with_residual_embedding,
 )
-from ._wording import choice, counted, setting
+from ._wording import LEDOIT_WOLF, choice, counted, setting
 
 # The PCA and whitened anchors keep at most this many directions of the inputs.
 MAX_ANCHOR_WIDTH = 256
@@ -150,14 +150,9 @@ NULL_MEANS_RTOL = 1e-10
 # others. Its whitening adds LEDOIT_WOLF_FLOOR of the largest variance,
 # above rounding, so that a feature constant within every class (its
 # variance zero) stays finite.
-LEDOIT_WOLF = "ledoit-wolf"
+# (LEDOIT_WOLF, the word, is in ``_wording``, so that the command line names
+# it without importing this module.)
 LEDOIT_WOLF_FLOOR = 1e-12
-
-
-def shrinkage_text(shrinkage):
-    """A shrinkage as the progress messages and tables write it: ``"0.01"``,
-    ``"ledoit-wolf"``."""
-    return shrinkage if isinstance(shrinkage, str) else f"{shrinkage:g}"
 
 
 def _unit_spread(X, weight, bias):

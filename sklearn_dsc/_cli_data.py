@@ -10,6 +10,7 @@ from ._files import (
     MATRIX_SUFFIXES,
     TABLE_SUFFIXES,
     DataError,
+    check_data_file,
     data_suffix,
     is_stream,
     read_table,
@@ -104,6 +105,7 @@ def load_model(path, remedy="give the model file first, then the data"):
 def embed_data(args, labelled=False):
     """The model, DATA's table (its columns in the model's order) and
     embedding; ``labelled``: DATA must hold labels."""
+    check_data_file(args.data)  # at once: loading the model imports torch
     # the commands write arrays, whatever container set_output chose
     model = load_model(args.model).set_output(transform="default")
     if args.device is not None:

@@ -33,14 +33,15 @@ def add(commands, debug):
 
 
 def run(args):
+    if min(args.k) < 1:
+        raise DataError(f"--k must be positive, got {args.k}")
+    _, table, embedding = embed_data(args, labelled=True)
+    # after the data is read: an error in it answers before these load
     import numpy as np
     from sklearn.metrics import adjusted_mutual_info_score, normalized_mutual_info_score
 
     from .metrics import recall_at_k
 
-    if min(args.k) < 1:
-        raise DataError(f"--k must be positive, got {args.k}")
-    _, table, embedding = embed_data(args, labelled=True)
     labels = table.target
     n_classes = len(np.unique(labels))
     n_clusters = args.n_clusters

@@ -5,14 +5,20 @@ import argparse
 import time
 import warnings
 
-from ._anchors import LEDOIT_WOLF, shrinkage_text
 from ._cli_data import add_csv_options, add_data_argument, add_id_option, csv_format
 from ._clock import describe_seconds
 from ._files import DataError, read_table
 from ._outputs import check_model_output, check_not_read
-from ._parameters import StartKept, held_out_data, why_start_kept
-from ._selection import EPOCH_SELECTION_CLASSES, KMEANS_NMI
-from ._wording import CommandLineNames, counted, named_by
+from ._wording import (
+    LEDOIT_WOLF,
+    CommandLineNames,
+    counted,
+    named_by,
+    shrinkage_text,
+)
+
+# The estimator's modules (torch, scikit-learn) are imported where a command
+# runs, not here: see cli.py.
 
 
 def _sizes(text):
@@ -257,6 +263,8 @@ def fit(args):
 def metric(model):
     """What the model's validation scores measure (k-means NMI in files
     written before it was saved)."""
+    from ._selection import KMEANS_NMI
+
     return getattr(model, "validation_metric_", None) or KMEANS_NMI
 
 
@@ -286,6 +294,8 @@ def validation_summary(model):
 def held_out_description(model):
     """What the validation scores were measured on, and how much they move
     with the classes held out."""
+    from ._parameters import held_out_data
+
     n_classes = getattr(model, "n_validation_classes_", None)
     if n_classes is None:
         return f"on {held_out_data(model)}"
@@ -301,6 +311,9 @@ def held_out_description(model):
 def why_untrained(model):
     """Why a fitted model kept no trained network (``why_start_kept``), or
     ``None`` if it kept one."""
+    from ._parameters import StartKept, held_out_data, why_start_kept
+    from ._selection import EPOCH_SELECTION_CLASSES
+
     why = why_start_kept(model)
     if why is None:
         return None

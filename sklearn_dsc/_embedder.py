@@ -24,7 +24,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._anchors import ANCHORS, LEDOIT_WOLF
+from ._anchors import ANCHORS
 from ._compat import Interval, StrOptions, _fit_context
 from ._data import embed, exact_float32, resolve_device
 from ._fitted_state import (
@@ -67,7 +67,15 @@ from ._validation import (
     warn_if_unlabelled_mark,
 )
 from ._warnings import warn
-from ._wording import choice, counted, in_python, parameter, setting, setting_list
+from ._wording import (
+    LEDOIT_WOLF,
+    choice,
+    counted,
+    in_python,
+    parameter,
+    setting,
+    setting_list,
+)
 from .metrics import kmeans_nmi_in_place
 
 # Training runs in float32 on inputs rescaled inside the network to unit

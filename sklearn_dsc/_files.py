@@ -161,6 +161,13 @@ def read_table(
     return Table(features, feature_names, labels, ids)
 
 
+def check_data_file(path):
+    """Refuse ``path`` where it is a directory or missing (``-``, standard
+    input, passes), before a command does work that it would wait for."""
+    if not is_stream(path):
+        _data_file(path)
+
+
 def _data_file(path):
     """``path`` as a ``Path``, refused where it is a directory or missing."""
     path = Path(path)

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from sklearn.exceptions import NotFittedError
 
-from ._anchors import ANCHORS, LEDOIT_WOLF
+from ._anchors import ANCHORS
 from ._networks import build_network, describable, describe
 from ._selection import KMEANS_NMI, NEAREST_MEAN_NMI
+from ._wording import LEDOIT_WOLF
 
 
 def map_optimizer_tensors(state, function, kind=torch.Tensor):

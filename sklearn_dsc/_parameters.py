@@ -18,12 +18,12 @@ import inspect
 
 import numpy as np
 
-from ._anchors import LEDOIT_WOLF, check_ledoit_wolf_width, uses_shrinkage
+from ._anchors import check_ledoit_wolf_width, uses_shrinkage
 from ._networks import hidden_layers
 from ._selection import EPOCH_SELECTION_CLASSES, holds_nothing_out
 from ._validation import warn_if_channels_last
 from ._warnings import warn
-from ._wording import choice, parameter, setting, setting_list, shown
+from ._wording import LEDOIT_WOLF, choice, parameter, setting, setting_list, shown
 
 # Parameters of the trained network's own shape
 _NETWORK_PARAMETERS = (

@@ -30,7 +30,6 @@ from sklearn.model_selection import StratifiedShuffleSplit
 
 from ._anchors import (
     ANCHORS,
-    LEDOIT_WOLF,
     MAX_ANCHOR_WIDTH,
     ClassMoments,
     anchor_embeddings,
@@ -42,7 +41,7 @@ from ._clock import StageClock
 from ._closed_form import class_sums
 from ._data import embed
 from ._networks import AnchoredEmbedding
-from ._wording import setting
+from ._wording import LEDOIT_WOLF, setting
 from .metrics import held_out_kmeans_nmi, nearest_neighbour_hits
 
 # Shrinkages of the whitened anchor among which held-out classes choose, and

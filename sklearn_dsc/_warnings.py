@@ -1,11 +1,9 @@
 """Warnings attributed to the caller's code, not to library internals."""
 
+import importlib.util
 import os
 import sys
 import warnings
-
-import joblib
-import sklearn
 
 PACKAGE = os.path.dirname(os.path.abspath(__file__))
 # scikit-learn's wrappers stand between the caller and this package's code:
@@ -13,9 +11,15 @@ PACKAGE = os.path.dirname(os.path.abspath(__file__))
 # meta-estimators such as ``Pipeline``; and joblib's, through which they call
 # it: ``Parallel`` in ``cross_val_score`` and ``GridSearchCV``, ``Memory``
 # around a ``Pipeline``'s steps before its last.
+# Their folders are found without importing them (``find_spec``), so that
+# the command line's --help imports neither.
 INTERNAL = tuple(
     os.path.dirname(os.path.abspath(path)) + os.sep
-    for path in (__file__, sklearn.__file__, joblib.__file__)
+    for path in (
+        __file__,
+        importlib.util.find_spec("sklearn").origin,
+        importlib.util.find_spec("joblib").origin,
+    )
 )
 
 

@@ -13,6 +13,17 @@ import contextlib
 import contextvars
 import inspect
 
+# The shrinkage that asks for Ledoit-Wolf's within-class covariance
+# (``_anchors.ledoit_wolf_within``), as ``shrinkage`` and ``--shrinkage``
+# take it.
+LEDOIT_WOLF = "ledoit-wolf"
+
+
+def shrinkage_text(shrinkage):
+    """A shrinkage as the progress messages and tables write it: ``"0.01"``,
+    ``"ledoit-wolf"``."""
+    return shrinkage if isinstance(shrinkage, str) else f"{shrinkage:g}"
+
 
 def counted(n, noun, plural=None):
     """``"1 epoch"``, ``"3 epochs"``: ``n`` and ``noun``, in the plural

@@ -13,7 +13,6 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from sklearn_dsc import DeepSpectralClusteringEmbedder, _anchors, _selection
 from sklearn_dsc._anchors import (
     ANCHORS,
-    LEDOIT_WOLF,
     MAX_ANCHOR_WIDTH,
     Anchor,
     ClassMoments,
@@ -26,6 +25,7 @@ from sklearn_dsc._anchors import (
 from sklearn_dsc._closed_form import closed_form_linear_map, dense
 from sklearn_dsc._pca import signed_eigh
 from sklearn_dsc._selection import choose_anchor, start_candidates
+from sklearn_dsc._wording import LEDOIT_WOLF
 
 from helpers import (
     assert_moments_embed_as_rows,

@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from sklearn_dsc.cli import build_parser, main
 
 from cli_helpers import (
@@ -256,3 +258,44 @@ def test_outputs_honour_the_umask_and_keep_an_existing_mode(
         assert out.stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(previous)
+
+
+# What the command line imports before it exits, in a fresh interpreter.
+IMPORTED_BY = """
+import sys
+
+import pytest
+from sklearn_dsc import cli
+try:
+    cli.main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = ("sklearn", "torch")
+print("imported:", *sorted(name for name in heavy if name in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--help"],
+        ["fit", "--help"],
+        ["fit", "missing.csv", "--target", "y", "-o", "model.dsc"],
+        ["transform", "model.dsc", "missing.csv", "-o", "out.csv"],
+        ["cluster", "model.dsc", "missing.csv", "-o", "out.csv"],
+        ["evaluate", "model.dsc", "missing.csv", "--target", "y"],
+    ],
+)
+def test_help_and_a_missing_data_file_answer_without_torch(arguments, tmp_path):
+    # torch and scikit-learn take seconds to import: the commands import them
+    # where they run, so that --help and a mistyped file name answer at once
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTED_BY, *arguments],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    assert result.stdout.splitlines()[-1] == "imported:"
+    if "--help" not in arguments:
+        assert "no such file: missing.csv" in result.stderr

@@ -11,7 +11,7 @@ import torch
 from sklearn.metrics import normalized_mutual_info_score
 
 from sklearn_dsc import _anchors, _selection
-from sklearn_dsc._anchors import LEDOIT_WOLF, anchor_maps, compared_by_auto
+from sklearn_dsc._anchors import anchor_maps, compared_by_auto
 from sklearn_dsc._data import embed
 from sklearn_dsc._networks import build_anchored, build_mlp
 from sklearn_dsc._selection import (
@@ -32,6 +32,7 @@ from sklearn_dsc._selection import (
     start_candidates,
     validation_split,
 )
+from sklearn_dsc._wording import LEDOIT_WOLF
 from sklearn_dsc.metrics import kmeans_nmi
 
 from helpers import informative_and_noise
