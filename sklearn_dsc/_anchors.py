@@ -7,8 +7,8 @@ its mean.
 - The PCA anchor keeps the geometry of the inputs (at most ``max_width``
   principal directions): ``whitened_anchors`` with shrinkage ``None``.
   Where those directions hold less than 95 % of the variance, it and the
-  whitened and PLDA anchors below carry a random projection of the rest
-  beside them (``_residual``).
+  whitened and PLDA anchors below carry the rest of the inputs, or a random
+  projection of it, beside them (``_residual``).
 - The whitened anchor divides out, within that PCA subspace, the directions
   along which the training classes vary internally: it is the Mahalanobis
   metric of the shrunk within-class covariance ``S_w + shrinkage * s_1 I``,
@@ -575,17 +575,19 @@ ANCHORS = {
 
 def residual_columns(init, width, n_features):
     """How many of the ``width`` columns of an ``init`` anchor over
-    ``n_features`` inputs are the projection of the rest (``_residual``); 0
-    where it carries none. The PCA, whitened and PLDA anchors keep at most
+    ``n_features`` inputs carry the rest (``_residual``); 0 where none do.
+    The PCA, whitened and PLDA anchors keep at most
     ``min(MAX_ANCHOR_WIDTH, n_features)`` directions, so more columns mean
-    the projection is beside them. (Beyond 2**18 features, whose projection
-    is narrower than 256 columns, an anchor fitted on too few rows to keep
-    256 directions may carry it unseen here.)"""
+    the rest is beside them: itself where the anchor is as wide as the
+    inputs (``rest_basis``), else its projection. (Beyond 2**18 features,
+    whose projection is narrower than 256 columns, an anchor fitted on too
+    few rows to keep 256 directions may carry it unseen here.)"""
     if init not in ANCHORS or ANCHORS[init].maths is not _input_directions:
         return 0
-    if width <= min(MAX_ANCHOR_WIDTH, n_features):
+    directions = min(MAX_ANCHOR_WIDTH, n_features)
+    if width <= directions:
         return 0
-    return residual_width(n_features)
+    return width - directions if width == n_features else residual_width(n_features)
 
 
 def residual_text(init, width, n_features):
@@ -596,10 +598,12 @@ def residual_text(init, width, n_features):
         return ""
     directions = width - rest
     leave = "leaves" if directions == 1 else "leave"
-    return (
-        f", beside a random projection ({rest} columns) of what its "
-        f"{counted(directions, 'principal direction')} {leave} out"
+    what = (
+        f"the rest of the inputs ({rest} columns) that its"
+        if width == n_features
+        else f"a random projection ({rest} columns) of what its"
     )
+    return f", beside {what} {counted(directions, 'principal direction')} {leave} out"
 
 
 def uses_shrinkage(init):

@@ -7,12 +7,16 @@ their variance or more in them; bag-of-words features spread it over
 thousands of words, and new classes with words of their own differ along
 the directions left out (``benchmarks/text_features.py``). Where the kept
 directions hold less than ``RESIDUAL_SHARE`` of the variance, each of these
-anchors gains a random projection of the rest (``residual_projection``): at
-most ``RESIDUAL_WIDTH`` columns, which keep the distances of the rest
-approximately (Johnson and Lindenstrauss) at a bounded width. The two parts
-keep the shares of the spread that they have in the inputs: the anchor's
-own columns ``sqrt(share)`` of its unit spread, the projection of the rest
-``sqrt(1 - share)``, so that the PCA anchor keeps the inputs' distances.
+anchors gains the rest: itself, in an orthonormal basis of what the
+directions leave out (``rest_basis``), where it spans at most as many
+dimensions as the projection has columns, so that the embedding is no
+wider than the inputs; else a random projection of it
+(``residual_projection``): at most ``RESIDUAL_WIDTH`` columns, which keep
+the distances of the rest approximately (Johnson and Lindenstrauss) at a
+bounded width. The two parts keep the shares of the spread that they have
+in the inputs: the anchor's own columns ``sqrt(share)`` of its unit
+spread, the rest ``sqrt(1 - share)``, so that the PCA anchor keeps the
+inputs' distances (exactly with the rest itself).
 
 The projection is fixed (``RESIDUAL_SEED``) rather than drawn from the
 estimator's ``random_state``: the held-out classes that choose an anchor
@@ -23,6 +27,7 @@ fitted on rows. ``random_state`` fixes every other draw, as before.
 
 import numpy as np
 import scipy.sparse as sp
+from scipy import linalg
 
 from ._blocks import column_blocks, row_blocks
 
@@ -101,18 +106,37 @@ def _holds_enough(kept_variance, total):
     return not total > 0 or kept_variance >= RESIDUAL_SHARE * total
 
 
+def rest_basis(components):
+    """Orthonormal columns that span what ``components`` (orthonormal rows)
+    leave out of the inputs, where that has no more dimensions than the
+    projection has columns: the rest itself, every distance kept, in no more
+    columns than it needs (the anchor is then as wide as the inputs);
+    ``None`` where the projection is narrower. The complement in a
+    Householder QR factorisation of ``components``' transpose, of at most
+    ``RESIDUAL_WIDTH`` more features than components."""
+    n_kept, n_features = components.shape
+    if n_features - n_kept > residual_width(n_features):
+        return None
+    return linalg.qr(components.T, mode="full")[0][:, n_kept:]
+
+
 def residual_map(components, mean, kept_variance, total):
-    """The projection of the rest as an affine map, ``(weight, bias)``, and
-    the share of the variance in the ``components`` kept; ``None`` where they
-    keep at least ``RESIDUAL_SHARE`` of the ``total`` variance.
+    """The rest (``rest_basis``), or its projection, as an affine map,
+    ``(weight, bias)``, and the share of the variance in the ``components``
+    kept; ``None`` where they keep at least ``RESIDUAL_SHARE`` of the
+    ``total`` variance.
 
     ``components`` are orthonormal rows, centred on ``mean``, and hold
-    ``kept_variance`` of the rows' variance about it. The weight projects a
-    row onto what they leave out and divides by the root of ``total``: the
-    map's expected spread on the training rows is the root of the share
-    they leave."""
+    ``kept_variance`` of the rows' variance about it. The weight takes a
+    row onto what they leave out (in ``rest_basis``, or projected) and
+    divides by the root of ``total``: the map's expected spread on the
+    training rows is the root of the share they leave."""
     if _holds_enough(kept_variance, total):
         return None
+    basis = rest_basis(components)
+    if basis is not None:
+        weight = basis.T / np.sqrt(total)
+        return weight, -weight @ mean, kept_variance / total
     weight = residual_projection(components.shape[1])
     along = weight @ components.T
     # in place, a block of columns at a time: the weight is as large as the
@@ -128,9 +152,14 @@ def residual_embedding(rows, projected, components, mean, kept_variance, total):
     (float64), and the share of the variance kept; ``None`` where it gives
     ``None``. ``projected`` are the rows less ``mean`` on the
     ``components``, at hand: the map's weight, as wide as the inputs, is
-    never formed, and the rows are read once, by the projection."""
+    never formed (but the rest's basis, of at most ``RESIDUAL_WIDTH`` more
+    inputs than components), and the rows are read once."""
     if _holds_enough(kept_variance, total):
         return None
+    basis = rest_basis(components)
+    if basis is not None:
+        rest = np.asarray(rows @ basis) - mean @ basis
+        return rest / np.sqrt(total), kept_variance / total
     projection = residual_projection(components.shape[1])
     along = projection @ components.T
     rest = np.asarray(rows @ projection.T) - projection @ mean

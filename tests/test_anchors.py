@@ -10,7 +10,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import pairwise_distances
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from sklearn_dsc import DeepSpectralClusteringEmbedder, _anchors, _selection
+from sklearn_dsc import DeepSpectralClusteringEmbedder, _anchors, _residual, _selection
 from sklearn_dsc._anchors import (
     ANCHORS,
     MAX_ANCHOR_WIDTH,
@@ -538,13 +538,19 @@ EMBEDDED = [
 ]
 
 
+@pytest.mark.parametrize("projected", [False, True])
 @pytest.mark.parametrize("max_width", [8, MAX_ANCHOR_WIDTH])
 @pytest.mark.parametrize("kind", ["dense", "sparse", "sparse, wide", "dense, wide"])
-def test_anchor_embeddings_are_the_maps_applied(kind, max_width, monkeypatch):
+def test_anchor_embeddings_are_the_maps_applied(
+    kind, max_width, projected, monkeypatch
+):
     """Rows embedded without the anchors' weights are those that the maps
-    give them: with the projection of the rest (8 of 60 directions kept,
-    holding little of the variance) and without it; for inputs too wide for
-    a covariance, within the same principal directions."""
+    give them: with the rest (8 of 60 directions kept, holding little of the
+    variance), itself or, where the projection is narrower, its projection,
+    and without it; for inputs too wide for a covariance, within the same
+    principal directions."""
+    if projected:
+        monkeypatch.setattr(_residual, "RESIDUAL_WIDTH", 40)
     X, y = informative_and_noise(n_noise=56)
     candidates = EMBEDDED + [("plda", LEDOIT_WOLF)] * (kind == "dense")
     if kind.startswith("sparse"):
@@ -553,8 +559,8 @@ def test_anchor_embeddings_are_the_maps_applied(kind, max_width, monkeypatch):
         monkeypatch.setattr(_anchors, "MAX_COVARIANCE_FEATURES", X.shape[1] - 1)
     seen = y < 8
     maps = list(anchor_maps(candidates, X[seen], y[seen], 0, max_width))
-    # the projection of the rest where 8 directions are kept
-    assert len(maps[0][0]) == (8 + 60 if max_width == 8 else 60)
+    # the rest beside them where 8 directions are kept
+    assert len(maps[0][0]) == (8 + (40 if projected else 52) if max_width == 8 else 60)
     found = anchor_embeddings(candidates, X[seen], y[seen], 0, X[~seen], max_width)
     for (weight, bias), embedding in zip(maps, found, strict=True):
         np.testing.assert_allclose(
@@ -584,10 +590,14 @@ def test_inputs_too_wide_for_a_covariance_solve_the_closed_form_within_the_pca(
     assert np.linalg.norm(outside) < 1e-10 * np.linalg.norm(closed_form)
 
 
-def test_anchor_embeddings_form_no_weights_of_the_inputs_width(monkeypatch):
+@pytest.mark.parametrize("projected", [False, True])
+def test_anchor_embeddings_form_no_weights_of_the_inputs_width(projected, monkeypatch):
     """The PCA, whitened and PLDA anchors and the projection of the rest
     embed rows without a map as wide as the inputs: on inputs of 2**20
-    features each would be hundreds of MiB."""
+    features each would be hundreds of MiB. (The rest itself, of at most
+    ``RESIDUAL_WIDTH + MAX_ANCHOR_WIDTH`` inputs, has a basis as wide.)"""
+    if projected:
+        monkeypatch.setattr(_residual, "RESIDUAL_WIDTH", 40)
 
     def refused(*args, **kwargs):
         raise AssertionError("a weight as wide as the inputs was formed")
@@ -597,7 +607,8 @@ def test_anchor_embeddings_form_no_weights_of_the_inputs_width(monkeypatch):
     X, y = informative_and_noise(n_noise=56)
     candidates = EMBEDDED[:3]
     found = list(anchor_embeddings(candidates, X[y < 8], y[y < 8], 0, X[y >= 8], 8))
-    assert [embedding.shape for embedding in found] == [(200, 8 + 60)] * 3
+    width = 8 + (40 if projected else 52)
+    assert [embedding.shape for embedding in found] == [(200, width)] * 3
 
 
 def test_uses_shrinkage_names_the_inits_whose_anchor_shrinks():

@@ -66,12 +66,31 @@ def test_total_variance(sparse):
     assert found == pytest.approx(X.var(axis=0).sum(), rel=1e-10)
 
 
+# How the anchors below carry the rest of the 160 features of ``words()``
+# beside their 8 directions: itself (152 columns, no more than the
+# projection's width), or a projection where that is narrower (140 columns).
+RESTS = {"itself": None, "projected": 140}
+
+
+def rest_columns(rest, n_features, n_directions=8):
+    """The columns that carry the rest, as ``RESTS`` names it; where it is
+    ``"projected"``, the projection is that narrow (``RESIDUAL_WIDTH``)."""
+    return n_features - n_directions if rest == "itself" else RESTS[rest]
+
+
+@pytest.fixture(params=list(RESTS))
+def rest(request, monkeypatch):
+    if RESTS[request.param] is not None:
+        monkeypatch.setattr(_residual, "RESIDUAL_WIDTH", RESTS[request.param])
+    return request.param
+
+
 @pytest.mark.parametrize("sparse", [False, True])
-def test_unseen_classes_of_words_of_their_own_are_kept(sparse):
+def test_unseen_classes_of_words_of_their_own_are_kept(sparse, rest):
     """Eight principal directions of the training rows hold a fraction of
     their variance and none of the words that only unseen classes use;
-    with the projection of the rest, every anchor clusters the unseen
-    classes as the inputs do."""
+    with the rest of the inputs, or its projection, every anchor clusters
+    the unseen classes as the inputs do."""
     X, y = words()
     seen = y < 6
     X_seen = sp.csr_matrix(X[seen]) if sparse else X[seen]
@@ -79,10 +98,14 @@ def test_unseen_classes_of_words_of_their_own_are_kept(sparse):
     assert nmi_of_inputs > 0.85
     maps = anchor_maps(CANDIDATES, X_seen, y[seen], 0, 8)
     for (name, _), (weight, bias) in zip(CANDIDATES, maps, strict=True):
-        assert weight.shape == (8 + X.shape[1], X.shape[1]), name
+        width = 8 + rest_columns(rest, X.shape[1])
+        assert weight.shape == (width, X.shape[1]), name
         embedding = embedded(X[~seen], weight, bias)
         nmi = kmeans_nmi(embedding, y[~seen], random_state=0)
-        assert nmi > nmi_of_inputs - 0.05, name
+        if rest == "itself":
+            assert nmi > nmi_of_inputs - 0.05, name
+        else:  # roughly, narrower than the rest: the directions alone give < 0.2
+            assert nmi > 0.6, name
 
 
 def test_without_the_projection_the_unseen_words_are_lost(monkeypatch):
@@ -98,11 +121,12 @@ def test_without_the_projection_the_unseen_words_are_lost(monkeypatch):
 
 
 def test_the_pca_anchor_then_keeps_the_inputs_distances():
-    """Where the projection is as wide as the inputs, the PCA anchor with it
-    is the centred inputs divided by the root of their total variance: at
-    unit spread, every distance kept."""
+    """With the rest itself (``rest_basis``), the PCA anchor is the centred
+    inputs, rotated, divided by the root of their total variance: at unit
+    spread, every distance kept, in as many columns as the inputs."""
     X, y = words()
     ((weight, bias),) = anchor_maps([("pca", None)], X, y, 0, 8)
+    assert weight.shape == (X.shape[1], X.shape[1])
     embedding = embedded(X, weight, bias)
     scale = np.sqrt(X.var(axis=0).sum())
     np.testing.assert_allclose(
@@ -128,49 +152,66 @@ def test_directions_holding_the_variance_are_kept_alone():
 
 
 @pytest.mark.parametrize("sparse", [False, True])
-def test_class_moments_project_the_rest_as_the_rows_do(sparse):
-    """Fitted from class moments, the anchors with the projection of the
-    rest embed the held-out rows as those fitted on the rows kept."""
+def test_class_moments_project_the_rest_as_the_rows_do(sparse, rest):
+    """Fitted from class moments, the anchors with the rest, or its
+    projection, embed the held-out rows as those fitted on the rows kept."""
     X, y = words()
     X = sp.csr_matrix(X) if sparse else X
     weights = assert_moments_embed_as_rows(X, y, CANDIDATES, 8, ([0, 1], [3, 7, 11]))
-    assert all(weight.shape[0] == 8 + X.shape[1] for weight in weights)
+    width = 8 + rest_columns(rest, X.shape[1])
+    assert all(weight.shape[0] == width for weight in weights)
 
 
-def test_a_default_fit_keeps_the_words_of_unseen_classes(capsys):
+@pytest.mark.parametrize("projected", [False, True])
+def test_a_default_fit_keeps_the_words_of_unseen_classes(
+    projected, capsys, monkeypatch
+):
     """400 training rows of 800 words, whose 256 principal directions hold
-    92 % of the variance: the default fit's anchor carries the rest, and the
-    unseen classes, told apart by words of their own, cluster as the inputs
-    do (at 0.03 with the directions alone). ``verbose`` says so."""
+    92 % of the variance: the default fit's anchor carries the rest (544
+    columns, an embedding as wide as the inputs), or with a projection of
+    256 columns its projection, and the unseen classes, told apart by words
+    of their own, cluster as the inputs do (at 0.03 with the directions
+    alone). ``verbose`` says so."""
+    if projected:
+        monkeypatch.setattr(_residual, "RESIDUAL_WIDTH", 256)
     X, y = words(n_classes=20, rows=40, shared=600, own_rate=2.0)
     seen = y < 10
     model = DeepSpectralClusteringEmbedder(max_iter=5, random_state=0, verbose=1)
     embedding = model.fit(X[seen], y[seen]).transform(X[~seen])
-    assert embedding.shape[1] >= MAX_ANCHOR_WIDTH + RESIDUAL_WIDTH
+    rest = 256 if projected else X.shape[1] - MAX_ANCHOR_WIDTH
+    assert embedding.shape[1] >= MAX_ANCHOR_WIDTH + rest
     assert kmeans_nmi(embedding, y[~seen], random_state=0) > 0.9
     said = capsys.readouterr().out
-    assert (
-        f"beside a random projection ({RESIDUAL_WIDTH} columns) of what its "
-        f"{MAX_ANCHOR_WIDTH} principal directions leave out" in said
+    what = (
+        f"a random projection ({rest} columns) of what its"
+        if projected
+        else f"the rest of the inputs ({rest} columns) that its"
     )
+    assert f"beside {what} {MAX_ANCHOR_WIDTH} principal directions leave out" in said
 
 
-def test_residual_columns_are_read_from_the_anchors_width(monkeypatch):
-    """The columns of the projection of the rest, from an anchor's width:
-    every feature's where it is as wide as the inputs, none without it,
-    and none for the closed form, whose columns are the classes'."""
-    X, y = words()
+@pytest.mark.parametrize("projected", [False, True])
+def test_residual_columns_are_read_from_the_anchors_width(projected, monkeypatch):
+    """The columns that carry the rest, from an anchor's width: beyond the
+    ``MAX_ANCHOR_WIDTH`` directions, the rest itself where the anchor is as
+    wide as the inputs, else the projection's; none without them, and none
+    for the closed form, whose columns are the classes'."""
+    if projected:
+        monkeypatch.setattr(_residual, "RESIDUAL_WIDTH", 100)
+    X, y = words(n_classes=20, rows=40, shared=600, own_rate=2.0)  # 800 words
+    rest = 100 if projected else X.shape[1] - MAX_ANCHOR_WIDTH
     candidates = [("pca", None), ("plda", 0.01), ("closed_form", None)]
-    widths = [len(weight) for weight, _ in anchor_maps(candidates, X, y, 0, 8)]
-    assert widths == [8 + X.shape[1], 8 + X.shape[1], 12]
+    maps = anchor_maps(candidates, X, y, 0, MAX_ANCHOR_WIDTH)
+    widths = [len(weight) for weight, _ in maps]
+    assert widths == [MAX_ANCHOR_WIDTH + rest, MAX_ANCHOR_WIDTH + rest, 20]
     found = [
         residual_columns(init, width, X.shape[1])
         for (init, _), width in zip(candidates, widths, strict=True)
     ]
-    assert found == [X.shape[1], X.shape[1], 0]
+    assert found == [rest, rest, 0]
     assert residual_columns("closed_form", 300, 200) == 0  # 300 classes
     monkeypatch.setattr(_residual, "RESIDUAL_SHARE", 0.0)
-    ((weight, _),) = anchor_maps([("pca", None)], X, y, 0, 8)
+    ((weight, _),) = anchor_maps([("pca", None)], X, y, 0, MAX_ANCHOR_WIDTH)
     assert residual_columns("pca", len(weight), X.shape[1]) == 0
 
 
