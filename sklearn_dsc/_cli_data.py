@@ -11,6 +11,7 @@ from ._files import (
     TABLE_SUFFIXES,
     DataError,
     check_data_file,
+    check_model_file,
     data_suffix,
     is_stream,
     read_table,
@@ -92,6 +93,8 @@ def csv_format(args):
 def load_model(path, remedy="give the model file first, then the data"):
     """The model file ``path``; where it is none but is named as a data file
     (arguments given in the wrong order, say), the error says ``remedy``."""
+    if not is_stream(path):
+        check_model_file(Path(path))  # at once: loading imports torch
     from ._persistence import ModelFileError, load
 
     try:

@@ -17,9 +17,9 @@ def add(commands, debug):
 
 
 def run(args):
-    from ._embedder import DeepSpectralClusteringEmbedder
-
     model = load_model(args.model, "info describes a model file, as fit writes one")
+    from ._embedder import DeepSpectralClusteringEmbedder  # loaded with the model
+
     names = getattr(model, "feature_names_in_", None)
     shown = "unnamed" if names is None else listed(names, limit=8, total=False)
     print(f"DeepSpectralClusteringEmbedder, {model.n_features_in_} features ({shown})")

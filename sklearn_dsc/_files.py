@@ -161,6 +161,16 @@ def read_table(
     return Table(features, feature_names, labels, ids)
 
 
+def check_model_file(path):
+    """Refuse the model file ``path`` (a ``Path``) where it is a directory
+    or missing, with the ``OSError`` that says so: ``load`` does, and the
+    command line before loading imports torch."""
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory, not a model file")
+    if not path.is_file():
+        raise FileNotFoundError(f"no such model file: {path}")
+
+
 def check_data_file(path):
     """Refuse ``path`` where it is a directory or missing (``-``, standard
     input, passes), before a command does work that it would wait for."""

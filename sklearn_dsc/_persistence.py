@@ -27,6 +27,7 @@ import torch
 
 from ._compat import output_config
 from ._embedder import DeepSpectralClusteringEmbedder
+from ._files import check_model_file
 from ._fitted_state import (
     FittedState,
     export_state,
@@ -275,10 +276,7 @@ def _model_source(path):
         if not (hasattr(source, "seekable") and source.seekable()):
             source = io.BytesIO(source.read())
         return source, name
-    if source.is_dir():
-        raise IsADirectoryError(f"{source} is a directory, not a model file")
-    if not source.is_file():
-        raise FileNotFoundError(f"no such model file: {source}")
+    check_model_file(source)
     return source, source
 
 

@@ -284,11 +284,15 @@ print("imported:", *sorted(name for name in heavy if name in sys.modules))
         ["transform", "model.dsc", "missing.csv", "-o", "out.csv"],
         ["cluster", "model.dsc", "missing.csv", "-o", "out.csv"],
         ["evaluate", "model.dsc", "missing.csv", "--target", "y"],
+        ["transform", "missing.dsc", "data.csv", "-o", "out.csv"],
+        ["info", "missing.dsc"],
     ],
 )
-def test_help_and_a_missing_data_file_answer_without_torch(arguments, tmp_path):
+def test_help_and_a_missing_file_answer_without_torch(arguments, tmp_path):
     # torch and scikit-learn take seconds to import: the commands import them
     # where they run, so that --help and a mistyped file name answer at once
+    (tmp_path / "model.dsc").write_bytes(b"not read")
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
     result = subprocess.run(
         [sys.executable, "-c", IMPORTED_BY, *arguments],
         capture_output=True,
@@ -298,4 +302,5 @@ def test_help_and_a_missing_data_file_answer_without_torch(arguments, tmp_path):
     )
     assert result.stdout.splitlines()[-1] == "imported:"
     if "--help" not in arguments:
-        assert "no such file: missing.csv" in result.stderr
+        missing = next(name for name in arguments if name.startswith("missing"))
+        assert f": {missing}\n" in result.stderr
