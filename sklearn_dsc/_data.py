@@ -13,7 +13,7 @@ import scipy.sparse as sp
 import torch
 
 from ._loss_algebra import full_precision
-from ._networks import sparse_inference
+from ._networks import keeps_its_inputs, sparse_inference
 from ._warnings import warn
 from ._wording import alternatives, choice, in_python, setting
 
@@ -294,6 +294,9 @@ def embed(module, X, device, batch_size=None, dtype=torch.float32):
         batch_size = inference_batch_size(module, device)
     module.eval()
     numpy_dtype = torch.empty((), dtype=dtype).numpy().dtype
+    # the rows themselves, where they are as the network takes them and it
+    # writes to none; else a copy
+    shared = torch.device(device).type == "cpu" and keeps_its_inputs(module)
     n_samples = X.shape[0]
     outputs = None
     with torch.no_grad(), for_sparse_rows(module, X):
@@ -302,9 +305,11 @@ def embed(module, X, device, batch_size=None, dtype=torch.float32):
             if sp.issparse(X):
                 batch = sparse_rows(X, np.arange(start, stop), device, dtype)
             else:
-                batch = torch.tensor(
-                    np.asarray(X[start:stop], dtype=numpy_dtype), device=device
-                )
+                rows = np.ascontiguousarray(X[start:stop], dtype=numpy_dtype)
+                if shared and rows.flags.writeable:  # torch warns on read-only
+                    batch = torch.from_numpy(rows)
+                else:
+                    batch = torch.tensor(rows, device=device)
             result = module(batch).cpu().numpy()
             if outputs is None:
                 outputs = np.empty((n_samples, result.shape[1]), dtype=numpy_dtype)

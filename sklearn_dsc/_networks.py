@@ -75,6 +75,20 @@ class _SparseRowsProduct(torch.autograd.Function):
         return None, grad_weight
 
 
+def is_one(factor):
+    """Whether the 0-d tensor ``factor`` is 1, where reading it costs no
+    synchronisation: on the CPU (on a GPU, ``False``)."""
+    return factor.device.type == "cpu" and factor.item() == 1.0
+
+
+def scaled(inputs, factor):
+    """``inputs * factor`` (a 0-d tensor), without the pass over the inputs
+    where ``factor`` is 1 (``is_one``): the anchor's inputs are never
+    scaled, and a batch of 256 features a row is as large as its anchor's
+    output."""
+    return inputs if is_one(factor) else inputs * factor
+
+
 class SparseInputLinear(torch.nn.Linear):
     """A linear layer that also accepts a sparse COO input batch.
 
@@ -94,7 +108,7 @@ class SparseInputLinear(torch.nn.Linear):
         self._transposed = None  # see sparse_inference
 
     def forward(self, inputs):
-        inputs = inputs * self.input_scale
+        inputs = scaled(inputs, self.input_scale)
         if not inputs.is_sparse:
             return super().forward(inputs)
         if self._trains_on_sparse_rows(inputs):
@@ -336,7 +350,7 @@ class ConvNet(torch.nn.Module):
     def forward(self, inputs):
         if inputs.is_sparse:
             inputs = inputs.to_dense()
-        images = (inputs * self.input_scale).reshape(-1, *self.input_shape)
+        images = scaled(inputs, self.input_scale).reshape(-1, *self.input_shape)
         features = self.features(images).flatten(start_dim=1)
         return self.unit_rows(self.output(self.drop(features)))
 
@@ -392,11 +406,11 @@ class AnchoredEmbedding(torch.nn.Module):
 
     def forward(self, inputs):
         if not self.head_scale:
-            return self.anchor_weight * self.anchor(inputs)
+            return scaled(self.anchor(inputs), self.anchor_weight)
         head = self.head_scale * self.head(inputs)
         if not self.anchor_weight:  # the head alone was chosen
             return head
-        return torch.cat([self.anchor_weight * self.anchor(inputs), head], dim=1)
+        return torch.cat([scaled(self.anchor(inputs), self.anchor_weight), head], dim=1)
 
 
 def build_anchored(weight, bias, head):
@@ -587,6 +601,15 @@ def scale_inputs(module, scale):
         target[0].input_scale.fill_(scale)
     elif isinstance(target, ConvNet):
         target.input_scale.fill_(scale)
+
+
+def keeps_its_inputs(module):
+    """Whether ``module`` is a network of this package, none of whose layers
+    writes to its inputs, so that ``_data.embed`` may pass it the caller's
+    rows without a copy (a network of the user's own may write to them)."""
+    if isinstance(module, AnchoredEmbedding):
+        return keeps_its_inputs(module.anchor) and keeps_its_inputs(module.head)
+    return isinstance(module, SparseInputLinear | MLP | ConvNet)
 
 
 def describable(module):

@@ -58,6 +58,16 @@ def test_bench_read_csv_times_each_reader_of_the_same_numbers(capsys):
     assert all(row.endswith("| True |") for row in rows)
 
 
+def test_bench_transform_times_transform_beside_the_same_product(capsys):
+    import bench_transform
+
+    bench_transform.main(["--rows", "50", "--features", "6", "--repeats", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.startswith("| 50 |")]
+    assert [row.split("|")[1:3] for row in rows] == [[" 50 ", " 6 "]]
+    assert float(rows[0].strip("|").split("|")[-1]) < 1e-5  # the same map
+
+
 def test_bench_conv_layout_times_both_formats_of_the_same_weights(capsys):
     import bench_conv_layout
 

@@ -1,6 +1,7 @@
 """Torch data: devices, rows served to training, staging, batched inference."""
 
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -102,6 +103,39 @@ def test_embed_reads_sparse_rows_through_a_copy_of_the_weight(rows, copied):
     dense = rows.toarray() if sp.issparse(rows) else rows
     expected = _data.embed(module, dense, torch.device("cpu"))
     np.testing.assert_allclose(found, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_embed_passes_the_rows_themselves_to_the_package_networks_alone():
+    """Rows as a network of this package takes them (float32, writeable)
+    reach it without a copy: none of its layers writes to its inputs. A
+    network of the user's own, which may, gets a copy, as do read-only rows
+    (memory-mapped), which torch would warn about."""
+    X = np.random.RandomState(0).normal(size=(10, 4)).astype(np.float32)
+    ours, seen = sparse_linear(torch.nn.Linear(4, 3)), []
+    ours.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0]))
+    expected = _data.embed(ours, X.copy(), torch.device("cpu"), batch_size=5)
+    assert len(seen) == 2
+    seen.clear()
+    found = _data.embed(ours, X, torch.device("cpu"), batch_size=5)
+    assert all(np.shares_memory(batch.numpy(), X) for batch in seen)
+    np.testing.assert_array_equal(found, expected)
+
+    class WritesToItsInputs(torch.nn.Module):
+        def forward(self, inputs):
+            return inputs.mul_(2.0)[:, :3]
+
+    before = X.copy()
+    found = _data.embed(WritesToItsInputs(), X, torch.device("cpu"), batch_size=5)
+    np.testing.assert_array_equal(X, before)
+    np.testing.assert_array_equal(found, 2 * X[:, :3])
+
+    read_only, seen[:] = X.copy(), []
+    read_only.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = _data.embed(ours, read_only, torch.device("cpu"), batch_size=5)
+    assert not any(np.shares_memory(batch.numpy(), read_only) for batch in seen)
+    np.testing.assert_array_equal(found, expected)
 
 
 def sparse_linear(linear):

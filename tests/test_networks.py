@@ -31,6 +31,7 @@ from sklearn_dsc._networks import (
     input_scale,
     input_spread,
     scale_inputs,
+    scaled,
     sparse_inference,
 )
 
@@ -483,3 +484,15 @@ def test_scale_inputs_reaches_the_first_layer():
     scale_inputs(anchored, 3.0)
     assert anchored.head[0].input_scale.item() == 3.0
     assert anchored.anchor.input_scale.item() == 1.0
+
+
+def test_a_factor_of_one_is_no_pass_over_the_inputs():
+    """The anchor's inputs are never scaled, nor its output weighed where
+    its weight is 1: no copy of a batch is made for either."""
+    inputs = torch.randn(3, 2)
+    assert scaled(inputs, torch.tensor(1.0)) is inputs
+    torch.testing.assert_close(scaled(inputs, torch.tensor(2.0)), 2 * inputs)
+    anchored = build_anchored(np.eye(2), np.zeros(2), build_mlp(2, (), 2, "relu", 0))
+    outputs = []
+    anchored.anchor.register_forward_hook(lambda m, i, output: outputs.append(output))
+    assert anchored(inputs) is outputs[0]
