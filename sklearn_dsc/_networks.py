@@ -82,10 +82,10 @@ def is_one(factor):
 
 
 def scaled(inputs, factor):
-    """``inputs * factor`` (a 0-d tensor), without the pass over the inputs
-    where ``factor`` is 1 (``is_one``): the anchor's inputs are never
-    scaled, and a batch of 256 features a row is as large as its anchor's
-    output."""
+    """``inputs * factor`` (a 0-d tensor); ``inputs`` themselves where
+    ``factor`` is 1 (``is_one``), as the anchor's input scale always is and
+    its weight mostly is, rather than a copy of the batch made for
+    nothing."""
     return inputs if is_one(factor) else inputs * factor
 
 
