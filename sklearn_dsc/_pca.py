@@ -7,7 +7,6 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from scipy import linalg
 from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
@@ -159,6 +158,8 @@ def _csr_tensor(X):
     memory-mapped, read-only inputs, on which torch warns). SciPy's indices
     are valid by construction, so torch's checks of them are skipped, and
     its note that CSR tensors are in beta is not passed on."""
+    import torch  # here: estimate_n_clusters, which uses this module, needs none
+
     indptr, indices = X.indptr, X.indices
     if indptr.dtype != indices.dtype:  # torch takes one index dtype
         indptr = indptr.astype(np.int64, copy=False)
@@ -177,4 +178,6 @@ def _csr_times(matrix, dense):
     ``dense`` an ndarray of the same dtype. The product uses torch's
     threads, and does not depend on how many there are
     (``tests/test_pca.py``)."""
+    import torch
+
     return (matrix @ torch.from_numpy(np.ascontiguousarray(dense))).numpy()

@@ -1,5 +1,8 @@
 """Estimating the number of clusters of an embedding."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -344,3 +347,19 @@ def test_tensors_from_a_network_are_read_as_their_values():
         random_state=0,
     )
     assert estimate.n_clusters == expected.n_clusters == 4
+
+
+def test_estimating_on_arrays_imports_no_torch():
+    """``estimate_n_clusters`` of NumPy arrays needs no torch, which takes a
+    second to import: a user of other embeddings waits for none."""
+    script = (
+        "import sys, numpy as np\n"
+        "from sklearn_dsc import estimate_n_clusters\n"
+        "X = np.random.default_rng(0).normal(size=(60, 3))\n"
+        "estimate_n_clusters(X, random_state=0)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
