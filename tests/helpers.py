@@ -1,9 +1,23 @@
-"""Data shared by several test modules."""
+"""Data and helpers shared by several test modules."""
 
+import subprocess
+import sys
 import tracemalloc
 import warnings
 
 import numpy as np
+
+
+def run_fresh(script, *arguments, cwd=None):
+    """``script`` run with ``arguments`` in a fresh interpreter (this one's),
+    which must succeed: its ``CompletedProcess``, output as text."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=cwd,
+    )
 
 
 def informative_and_noise(n_classes=12, n_per_class=50, seed=0, n_noise=20):

@@ -20,6 +20,7 @@ from cli_helpers import (
     run_installed,
     unseen,
 )
+from helpers import run_fresh
 
 
 def test_help_of_every_subcommand():
@@ -293,13 +294,7 @@ def test_help_and_a_missing_file_answer_without_torch(arguments, tmp_path):
     # where they run, so that --help and a mistyped file name answer at once
     (tmp_path / "model.dsc").write_bytes(b"not read")
     (tmp_path / "data.csv").write_text("a,b\n1,2\n")
-    result = subprocess.run(
-        [sys.executable, "-c", IMPORTED_BY, *arguments],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=True,
-    )
+    result = run_fresh(IMPORTED_BY, *arguments, cwd=tmp_path)
     assert result.stdout.splitlines()[-1] == "imported:"
     if "--help" not in arguments:
         missing = next(name for name in arguments if name.startswith("missing"))

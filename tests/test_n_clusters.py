@@ -1,8 +1,5 @@
 """Estimating the number of clusters of an embedding."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -17,6 +14,8 @@ from sklearn_dsc._n_clusters import (
     local_quadratic,
     spectral_loss,
 )
+
+from helpers import run_fresh
 
 
 def blobs(n_clusters=4, n_per_cluster=40, n_features=6, seed=0, spread=12.0):
@@ -359,7 +358,4 @@ def test_estimating_on_arrays_imports_no_torch():
         "estimate_n_clusters(X, random_state=0)\n"
         "print('torch' in sys.modules)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "False"
+    assert run_fresh(script).stdout.strip() == "False"

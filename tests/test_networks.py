@@ -1,8 +1,6 @@
 """The networks: building, describing, rebuilding, input scale."""
 
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -34,6 +32,8 @@ from sklearn_dsc._networks import (
     scaled,
     sparse_inference,
 )
+
+from helpers import run_fresh
 
 
 def test_mlp_layers_follow_the_sizes():
@@ -192,19 +192,11 @@ def test_building_an_anchor_imports_no_symbolic_maths():
         "build_anchored(np.eye(3), np.zeros(3), build_mlp(3, (), 2, 'relu', 0))\n"
         "print(before, 'sympy' in sys.modules)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
-    before, after = result.stdout.split()
+    before, after = run_fresh(script).stdout.split()
     if before == "True":
         pytest.skip("this torch imports sympy when it is imported")
-    meta = subprocess.run(
-        [sys.executable, "-c", META_LAYER_IMPORTS_SYMPY],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    if meta.stdout.strip() == "True":  # torch 2.2's meta kernels import it
+    # torch 2.2's meta kernels import it
+    if run_fresh(META_LAYER_IMPORTS_SYMPY).stdout.strip() == "True":
         pytest.skip("this torch imports sympy to build a layer on the meta device")
     assert after == "False"
 
