@@ -161,13 +161,17 @@ def read_table(
     return Table(features, feature_names, labels, ids)
 
 
-def check_model_file(path):
-    """Refuse the model file ``path`` (a ``Path``) where it is a directory
-    or missing, with the ``OSError`` that says so: ``load`` does, and the
-    command line before loading imports torch."""
+def check_model_file(path, writing=False):
+    """Refuse the model file ``path`` (a ``Path``) where it is a directory,
+    or missing (``writing``: where its folder is), with the ``OSError`` that
+    says so: ``save`` and ``load`` do, and the command line before loading
+    imports torch."""
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory, not a model file")
-    if not path.is_file():
+    if writing:
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"cannot write {path}: no folder {path.parent}")
+    elif not path.is_file():
         raise FileNotFoundError(f"no such model file: {path}")
 
 

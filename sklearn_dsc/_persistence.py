@@ -131,10 +131,7 @@ def save(estimator, path):
             "or joblib instead."
         )
     if isinstance(path, Path):  # as load says it, not as the command line's
-        if path.is_dir():
-            raise IsADirectoryError(f"{path} is a directory, not a model file")
-        if not path.parent.is_dir():
-            raise FileNotFoundError(f"cannot write {path}: no folder {path.parent}")
+        check_model_file(path, writing=True)
     state = export_state(estimator)
     arrays = dict(state.arrays)
     arrays["classes_"] = _plain_array(estimator.classes_, "classes_")
