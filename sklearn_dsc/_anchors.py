@@ -6,9 +6,10 @@ its mean.
 
 - The PCA anchor keeps the geometry of the inputs (at most ``max_width``
   principal directions): ``whitened_anchors`` with shrinkage ``None``.
-  Where those directions hold less than 95 % of the variance, it and the
-  whitened and PLDA anchors below carry the rest of the inputs, or a random
-  projection of it, beside them (``_residual``).
+  Where those directions hold less than 95 % of the variance, or are all
+  that fewer rows than features vary along, it and the whitened and PLDA
+  anchors below carry the rest of the inputs, or a random projection of
+  it, beside them (``_residual``).
 - The whitened anchor divides out, within that PCA subspace, the directions
   along which the training classes vary internally: it is the Mahalanobis
   metric of the shrunk within-class covariance ``S_w + shrinkage * s_1 I``,
@@ -467,6 +468,7 @@ def _input_directions_from_moments(kept, candidates):
         kept.projected,
         kept.components,
         kept.mean,
+        kept.n_rows,
         kept_variance,
         kept.total,
     )
@@ -573,27 +575,29 @@ ANCHORS = {
 }
 
 
-def residual_columns(init, width, n_features):
+def residual_columns(init, width, n_features, n_rows=None):
     """How many of the ``width`` columns of an ``init`` anchor over
-    ``n_features`` inputs carry the rest (``_residual``); 0 where none do.
-    The PCA, whitened and PLDA anchors keep at most
-    ``min(MAX_ANCHOR_WIDTH, n_features)`` directions, so more columns mean
+    ``n_features`` inputs, fitted on ``n_rows`` rows (many, where not
+    given), carry the rest (``_residual``); 0 where none do. The PCA,
+    whitened and PLDA anchors keep at most ``MAX_ANCHOR_WIDTH`` principal
+    directions, and no more than the rows vary along, so more columns mean
     the rest is beside them: itself where the anchor is as wide as the
     inputs (``rest_basis``), else its projection. (Beyond 2**18 features,
     whose projection is narrower than 256 columns, an anchor fitted on too
     few rows to keep 256 directions may carry it unseen here.)"""
     if init not in ANCHORS or ANCHORS[init].maths is not _input_directions:
         return 0
-    directions = min(MAX_ANCHOR_WIDTH, n_features)
+    n_rows = n_features + 1 if n_rows is None else n_rows
+    directions = min(MAX_ANCHOR_WIDTH, varying_directions(n_rows, n_features))
     if width <= directions:
         return 0
     return width - directions if width == n_features else residual_width(n_features)
 
 
-def residual_text(init, width, n_features):
+def residual_text(init, width, n_features, n_rows=None):
     """What ``residual_columns`` finds, as ``verbose`` adds it to the
     anchor's settings: ``""`` where the anchor carries no projection."""
-    rest = residual_columns(init, width, n_features)
+    rest = residual_columns(init, width, n_features, n_rows)
     if not rest:
         return ""
     directions = width - rest

@@ -126,12 +126,15 @@ class Settings:
 
 @dataclasses.dataclass
 class FitResult:
-    """A fitted network, the anchor it starts from, and its training history."""
+    """A fitted network, the anchor it starts from, its training history,
+    and the number of rows that anchor was fitted on (``None`` where
+    unknown)."""
 
     module: torch.nn.Module
     init: str | None
     shrinkage: float | None
     history: History
+    anchor_rows: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,7 +226,7 @@ def start(
             maps = list(anchors(candidates))
     modules = [build_anchored(weight, bias, trained_part()) for weight, bias in maps]
     best = best_start(modules, score)
-    return FitResult(modules[best], *candidates[best], History())
+    return FitResult(modules[best], *candidates[best], History(), X.shape[0])
 
 
 def fit_closed_form(X, codes, n_classes, settings):
@@ -730,9 +733,9 @@ def _describe_start(result):
     anchor = getattr(getattr(result, "module", None), "anchor", None)
     if anchor is None:
         return setting_list(pairs)
-    return setting_list(pairs) + residual_text(
-        result.init, anchor.out_features, anchor.in_features
-    )
+    # the anchor's weight is its width x the number of features
+    rest = residual_text(result.init, *anchor.weight.shape, result.anchor_rows)
+    return setting_list(pairs) + rest
 
 
 def class_centroids(embeddings, codes, n_classes, previous=None):

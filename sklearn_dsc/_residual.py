@@ -6,8 +6,10 @@ training rows. Dense features (pixels, sentence embeddings) hold 97 % of
 their variance or more in them; bag-of-words features spread it over
 thousands of words, and new classes with words of their own differ along
 the directions left out (``benchmarks/text_features.py``). Where the kept
-directions hold less than ``RESIDUAL_SHARE`` of the variance, each of these
-anchors gains the rest: itself, in an orthonormal basis of what the
+directions hold less than ``RESIDUAL_SHARE`` of the variance, or are as
+many as fewer training rows than features vary along (which they then hold
+all of, whatever the inputs: ``_holds_enough``), each of these anchors
+gains the rest: itself, in an orthonormal basis of what the
 directions leave out (``rest_basis``), where it spans at most as many
 dimensions as the projection has columns, so that the embedding is no
 wider than the inputs; else a random projection of it
@@ -16,7 +18,9 @@ the distances of the rest approximately (Johnson and Lindenstrauss) at a
 bounded width. The two parts keep the shares of the spread that they have
 in the inputs: the anchor's own columns ``sqrt(share)`` of its unit
 spread, the rest ``sqrt(1 - share)``, so that the PCA anchor keeps the
-inputs' distances (exactly with the rest itself).
+inputs' distances (exactly with the rest itself). Where the training rows
+vary along the directions alone, the rest is 0 on them, and new rows keep
+what lies outside the directions at the scale of the inputs.
 
 The projection is fixed (``RESIDUAL_SEED``) rather than drawn from the
 estimator's ``random_state``: the held-out classes that choose an anchor
@@ -100,10 +104,21 @@ def total_variance(X, mean):
     )
 
 
-def _holds_enough(kept_variance, total):
-    """Whether directions holding ``kept_variance`` of the ``total`` are
-    kept alone: at least ``RESIDUAL_SHARE`` of it, or nothing varies."""
-    return not total > 0 or kept_variance >= RESIDUAL_SHARE * total
+def _holds_enough(components, n_rows, kept_variance, total):
+    """Whether the principal ``components`` of ``n_rows`` training rows,
+    holding ``kept_variance`` of their ``total``, are kept alone: where
+    nothing varies, or they hold at least ``RESIDUAL_SHARE`` of it; but not
+    where they are fewer than the features and as many as the rows, centred,
+    vary along (``n_rows - 1``). Those rows then hold all of their variance
+    in them whatever the inputs, and say nothing of what new rows hold
+    outside them: classes whose words the training rows never use differ
+    there alone."""
+    if not total > 0:
+        return True
+    n_components, n_features = components.shape
+    if n_rows - 1 <= n_components < n_features:
+        return False
+    return kept_variance >= RESIDUAL_SHARE * total
 
 
 def rest_basis(components):
@@ -120,18 +135,17 @@ def rest_basis(components):
     return linalg.qr(components.T, mode="full")[0][:, n_kept:]
 
 
-def residual_map(components, mean, kept_variance, total):
+def residual_map(components, mean, n_rows, kept_variance, total):
     """The rest (``rest_basis``), or its projection, as an affine map,
     ``(weight, bias)``, and the share of the variance in the ``components``
-    kept; ``None`` where they keep at least ``RESIDUAL_SHARE`` of the
-    ``total`` variance.
+    kept; ``None`` where they are kept alone (``_holds_enough``).
 
     ``components`` are orthonormal rows, centred on ``mean``, and hold
-    ``kept_variance`` of the rows' variance about it. The weight takes a
-    row onto what they leave out (in ``rest_basis``, or projected) and
-    divides by the root of ``total``: the map's expected spread on the
-    training rows is the root of the share they leave."""
-    if _holds_enough(kept_variance, total):
+    ``kept_variance`` of the variance of ``n_rows`` rows about it. The
+    weight takes a row onto what they leave out (in ``rest_basis``, or
+    projected) and divides by the root of ``total``: the map's expected
+    spread on the training rows is the root of the share they leave."""
+    if _holds_enough(components, n_rows, kept_variance, total):
         return None
     basis = rest_basis(components)
     if basis is not None:
@@ -147,14 +161,14 @@ def residual_map(components, mean, kept_variance, total):
     return weight, -weight @ mean, kept_variance / total
 
 
-def residual_embedding(rows, projected, components, mean, kept_variance, total):
+def residual_embedding(rows, projected, components, mean, n_rows, kept_variance, total):
     """What ``residual_map``'s map, with the same arguments, gives ``rows``
     (float64), and the share of the variance kept; ``None`` where it gives
     ``None``. ``projected`` are the rows less ``mean`` on the
     ``components``, at hand: the map's weight, as wide as the inputs, is
     never formed (but the rest's basis, of at most ``RESIDUAL_WIDTH`` more
     inputs than components), and the rows are read once."""
-    if _holds_enough(kept_variance, total):
+    if _holds_enough(components, n_rows, kept_variance, total):
         return None
     basis = rest_basis(components)
     if basis is not None:
@@ -184,7 +198,8 @@ def rows_residual_map(X, components, mean, variances):
     ``X`` where the components are as many as the features."""
     if len(components) >= X.shape[1]:
         return None
-    return residual_map(components, mean, *kept_and_total_variance(X, mean, variances))
+    kept, total = kept_and_total_variance(X, mean, variances)
+    return residual_map(components, mean, X.shape[0], kept, total)
 
 
 def rows_residual_embedding(X, rows, projected, components, mean, variances):
@@ -194,7 +209,9 @@ def rows_residual_embedding(X, rows, projected, components, mean, variances):
     if len(components) >= X.shape[1]:
         return None
     kept, total = kept_and_total_variance(X, mean, variances)
-    return residual_embedding(rows, projected, components, mean, kept, total)
+    return residual_embedding(
+        rows, projected, components, mean, X.shape[0], kept, total
+    )
 
 
 def with_residual(maps, residual):

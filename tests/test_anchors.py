@@ -292,21 +292,25 @@ def test_class_moments_embed_held_out_rows_as_anchors_fitted_on_the_rest(
     assert_moments_embed_as_rows(X, y, candidates, max_width, ([0, 1], [3, 7, 11]))
 
 
-def test_fewer_rows_than_features_keep_only_directions_the_rows_vary_along():
+def test_fewer_rows_than_features_keep_the_directions_the_rows_vary_along():
     """n rows centred on their mean vary along n - 1 directions at most: a
     principal direction beyond them is one of a space along which no row
     varies, of LAPACK's choosing, and the moments and the rows chose
-    differently."""
+    differently. Those n - 1 directions are kept, and beside them the rest
+    of the inputs (``_residual``), along which the training rows do not
+    vary at all."""
     X, y = informative_and_noise(n_classes=12, n_per_class=3, n_noise=60)
     candidates = [("pca", None), ("whitened", 0.1), ("plda", 0.01)]
     weights = assert_moments_embed_as_rows(
         X, y, candidates, MAX_ANCHOR_WIDTH, ([0, 1], [3, 7, 11])
     )
-    assert {len(weight) for weight in weights} == {29, 26}  # 30 and 27 rows kept
+    assert {len(weight) for weight in weights} == {X.shape[1]}
+    directions = len(X) - 1
     for weight, bias in anchor_maps(candidates, X, y, 0):
-        assert len(weight) == len(X) - 1
+        assert len(weight) == X.shape[1]
         spread = embedded(X, weight, bias).std(axis=0)
-        assert spread.min() > 1e-6 * spread.max()
+        assert spread[:directions].min() > 1e-6 * spread.max()
+        assert spread[directions:].max() < 1e-9 * spread.max()
 
 
 def test_fewer_rows_than_features_are_factorised_through_their_own_gram(

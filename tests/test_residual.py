@@ -190,6 +190,35 @@ def test_a_default_fit_keeps_the_words_of_unseen_classes(
     assert f"beside {what} {MAX_ANCHOR_WIDTH} principal directions leave out" in said
 
 
+def test_fewer_rows_than_directions_keep_the_words_of_unseen_classes(capsys):
+    """100 training rows of 800 words vary along 99 directions, which hold
+    all of their variance whatever the inputs: the unseen classes, told
+    apart by words that no training row uses, vary outside them alone. The
+    anchor carries the rest of the inputs beside those directions, and the
+    unseen classes cluster as the inputs do (at 0.18 without it); verbose
+    counts the directions the rows allow."""
+    X, y = words(n_classes=20, rows=10, shared=600, own_rate=2.0)
+    seen = y < 10
+    model = DeepSpectralClusteringEmbedder(max_iter=5, random_state=0, verbose=1)
+    embedding = model.fit(X[seen], y[seen]).transform(X[~seen])
+    assert embedding.shape[1] == X.shape[1]
+    nmi_of_inputs = kmeans_nmi(X[~seen], y[~seen], random_state=0)
+    assert kmeans_nmi(embedding, y[~seen], random_state=0) > nmi_of_inputs - 0.02
+    said = capsys.readouterr().out
+    assert "beside the rest of the inputs (701 columns) that its 99 principal" in said
+
+
+def test_directions_as_many_as_the_features_leave_no_rest():
+    """20 rows vary along 19 directions: of 38 words, the rest of the
+    inputs is carried beside them; of 10 words, the 10 directions are all
+    of the inputs, and nothing is left to carry."""
+    X, y = words(n_classes=4, rows=5, own=2, shared=30)  # 20 rows, 38 words
+    ((weight, _),) = anchor_maps([("pca", None)], X, y, 0)
+    assert weight.shape == (X.shape[1], X.shape[1])
+    ((weight, _),) = anchor_maps([("pca", None)], X[:, :10], y, 0)
+    assert weight.shape == (10, 10)
+
+
 @pytest.mark.parametrize("projected", [False, True])
 def test_residual_columns_are_read_from_the_anchors_width(projected, monkeypatch):
     """The columns that carry the rest, from an anchor's width: beyond the
@@ -210,6 +239,9 @@ def test_residual_columns_are_read_from_the_anchors_width(projected, monkeypatch
     ]
     assert found == [rest, rest, 0]
     assert residual_columns("closed_form", 300, 200) == 0  # 300 classes
+    # an anchor of 800 inputs fitted on 100 rows: 99 directions and the rest
+    assert residual_columns("pca", 800, 800, n_rows=100) == 701
+    assert residual_columns("pca", 99, 800, n_rows=100) == 0
     monkeypatch.setattr(_residual, "RESIDUAL_SHARE", 0.0)
     ((weight, _),) = anchor_maps([("pca", None)], X, y, 0, MAX_ANCHOR_WIDTH)
     assert residual_columns("pca", len(weight), X.shape[1]) == 0
