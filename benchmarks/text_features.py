@@ -23,6 +23,12 @@ feature), the inputs themselves, their top principal directions of the
 training rows, and the PCA anchor; the anchor and the defaults also with
 the directions alone, as they were before the projection of the rest.
 
+The same generated documents, ``--few-rows`` of each subject for training
+(100 rows), show the rest carried where the training rows are fewer than
+the directions could be: their 99 directions hold all of their variance,
+whatever the inputs, and the anchors carry the rest of the inputs beside
+them (``_residual._holds_enough``); the rows "directions alone" as before.
+
     python benchmarks/text_features.py
 """
 
@@ -127,13 +133,14 @@ def principal_maps(X_train, widths):
 
 @contextlib.contextmanager
 def directions_alone():
-    """The anchors without the projection of the rest, as before it."""
-    share = _residual.RESIDUAL_SHARE
-    _residual.RESIDUAL_SHARE = 0.0
+    """The anchors without the rest of the inputs, as before they carried
+    it: their directions are kept alone whatever they hold."""
+    holds_enough = _residual._holds_enough
+    _residual._holds_enough = lambda *arguments: True
     try:
         yield
     finally:
-        _residual.RESIDUAL_SHARE = share
+        _residual._holds_enough = holds_enough
 
 
 def anchors_and_fits(X_train, y_train, X_test, y_test, nmi):
@@ -203,6 +210,13 @@ def main(argv=None):
         default=100,
         help="generated documents per subject (default: 100)",
     )
+    parser.add_argument(
+        "--few-rows",
+        type=int,
+        default=5,
+        help="generated documents per subject in the case of few training "
+        "rows (default: 5)",
+    )
     add_output(parser, "text_features")
     args = parser.parse_args(argv)
 
@@ -230,6 +244,11 @@ def main(argv=None):
     )
     generated = {"the rows themselves": {"nmi": nmi(G_test, g_test)}}
     generated |= anchors_and_fits(G_train, g_train, G_test, g_test, nmi)
+    F_train, f_train, F_test, f_test = generated_words(
+        args.generated_words, args.few_rows
+    )
+    few = {"the rows themselves": {"nmi": nmi(F_test, f_test)}}
+    few |= anchors_and_fits(F_train, f_train, F_test, f_test, nmi)
     S_train, s_train, S_test, s_test = dictionary()
     sentences = {"sentence embeddings themselves": {"nmi": nmi(S_test, s_test)}}
     model = DeepSpectralClusteringEmbedder(random_state=0).fit(S_train, s_train)
@@ -251,13 +270,14 @@ def main(argv=None):
             "top_directions_share": sparse_top_share(G_train, MAX_ANCHOR_WIDTH),
             "rows": generated,
         },
+        "few_rows": {"n_training_rows": F_train.shape[0], "rows": few},
         "sentence_embeddings": sentences,
     }
     write_results(args.output, "text_features", _table(results, args.seeds), results)
 
 
 def _table(results, seeds):
-    generated = results["generated"]
+    generated, few = results["generated"], results["few_rows"]
     lines = [
         "# Bag-of-words features: the directions the anchors keep",
         "",
@@ -271,7 +291,10 @@ def _table(results, seeds):
         f"{MAX_ANCHOR_WIDTH} holding {generated['top_directions_share']:.0%}. "
         "The anchors carry a random projection of the rest where the top "
         f"{MAX_ANCHOR_WIDTH} hold less than {_residual.RESIDUAL_SHARE:.0%}; "
-        'the rows "directions alone" leave it out. k-means NMI of the unseen '
+        'the rows "directions alone" leave it out. *generated, few rows*: the '
+        f"same documents, {few['n_training_rows']} training rows, whose "
+        f"{few['n_training_rows'] - 1} directions hold all of their variance: "
+        "the anchors carry the rest there too. k-means NMI of the unseen "
         f"subjects, mean of {seeds} k-means seeds. Why and how: the script's "
         "docstring.",
         "",
@@ -281,6 +304,7 @@ def _table(results, seeds):
     for group, rows in (
         ("TF-IDF", results["tfidf"]),
         ("generated", generated["rows"]),
+        ("generated, few rows", few["rows"]),
         ("sentence embeddings", results["sentence_embeddings"]),
     ):
         for name, row in rows.items():

@@ -45,6 +45,10 @@ from ._blocks import column_blocks, row_blocks
 # 32 or 96 directions of dense data, which hold 43 % to 93 % of it (MNIST-5k,
 # glyphs, the sentence embeddings), the projection changed these three
 # anchors' unseen NMI by -0.004 to +0.081, +0.022 on average (18 cases).
+# Directions that fewer training rows than features vary along hold all of
+# their variance whatever the inputs, and the rest is carried there at any
+# share (``_holds_enough``): on text_features.py's generated documents, 100
+# training rows, the defaults' unseen NMI 0.430 -> 0.610 (the inputs 0.830).
 RESIDUAL_SHARE = 0.95
 # The projection's width, at most the number of features, and at most
 # ``MAX_RESIDUAL_ENTRIES`` over it: the projection is dense, so that on

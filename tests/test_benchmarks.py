@@ -1529,6 +1529,8 @@ def test_text_features_compares_the_kept_directions_with_the_inputs(
             "120",
             "--generated-rows",
             "4",
+            "--few-rows",
+            "2",
             "--output",
             str(tmp_path),
         ]
@@ -1558,8 +1560,13 @@ def test_text_features_compares_the_kept_directions_with_the_inputs(
         "the PCA anchor, its directions alone",
         "the PCA anchor",
     ]
+    few = results["few_rows"]
+    assert few["n_training_rows"] == 40  # 20 subjects of 2 documents
+    assert list(few["rows"]) == list(generated["rows"])
     table = (tmp_path / "text_features.md").read_text()
     assert "TF-IDF features of 26 words, whose top 4 principal" in table
     assert table.count("\n| sentence embeddings |") == 2
     assert table.count("\n| generated |") == 6
+    assert table.count("\n| generated, few rows |") == 6
+    assert "*generated, few rows*: the same documents, 40 training rows" in table
     assert "of the benchmark's dense datasets hold: digits " in table
