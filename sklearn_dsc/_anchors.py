@@ -6,8 +6,8 @@ its mean.
 
 - The PCA anchor keeps the geometry of the inputs (at most ``max_width``
   principal directions): ``whitened_anchors`` with shrinkage ``None``.
-  Where those directions hold less than 95 % of the variance, or are all
-  that fewer rows than features vary along, it and the whitened and PLDA
+  Where those directions hold less than 95 % of the variance, or the rows
+  are too few for that share to tell, it and the whitened and PLDA
   anchors below carry the rest of the inputs, or a random projection of
   it, beside them (``_residual``).
 - The whitened anchor divides out, within that PCA subspace, the directions

@@ -16,6 +16,7 @@ from sklearn_dsc._residual import (
     MAX_RESIDUAL_ENTRIES,
     RESIDUAL_SHARE,
     RESIDUAL_WIDTH,
+    SHARE_ROWS_PER_DIRECTION,
     residual_projection,
     residual_width,
     total_variance,
@@ -151,6 +152,30 @@ def test_directions_holding_the_variance_are_kept_alone():
         np.testing.assert_array_equal(found_bias, bias)
 
 
+def test_few_rows_for_their_directions_carry_the_rest_at_any_share():
+    """Six directions of 600 rows that hold ``RESIDUAL_SHARE`` or more are
+    kept alone (above); of 18 rows, fewer than ``SHARE_ROWS_PER_DIRECTION``
+    a direction, what they hold of those rows tells little of new rows,
+    and the rest is carried at any share: the PCA anchor then keeps every
+    distance, in as many columns as the inputs."""
+    X, y = informative_and_noise(n_per_class=50)
+    X[:, 4:] *= 0.05
+    ((weight, _),) = anchor_maps([("pca", None)], X, y, 0, 6)
+    assert weight.shape == (6, X.shape[1])
+    few = np.concatenate([np.flatnonzero(y == label)[:2] for label in range(9)])
+    assert len(few) < SHARE_ROWS_PER_DIRECTION * 6
+    directions = np.linalg.svd(X[few] - X[few].mean(axis=0), compute_uv=False)
+    assert (directions[:6] ** 2).sum() >= RESIDUAL_SHARE * (directions**2).sum()
+    ((weight, bias),) = anchor_maps([("pca", None)], X[few], y[few], 0, 6)
+    assert weight.shape == (X.shape[1], X.shape[1])
+    scale = np.sqrt(X[few].var(axis=0).sum())
+    np.testing.assert_allclose(
+        pairwise_distances(embedded(X, weight, bias)),
+        pairwise_distances(X) / scale,
+        atol=1e-10,
+    )
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_class_moments_project_the_rest_as_the_rows_do(sparse, rest):
     """Fitted from class moments, the anchors with the rest, or its
@@ -166,8 +191,9 @@ def test_class_moments_project_the_rest_as_the_rows_do(sparse, rest):
 def test_a_default_fit_keeps_the_words_of_unseen_classes(
     projected, capsys, monkeypatch
 ):
-    """400 training rows of 800 words, whose 256 principal directions hold
-    92 % of the variance: the default fit's anchor carries the rest (544
+    """400 training rows of 800 words, too few for 256 principal directions
+    (which hold 92 % of their variance) to tell what new rows hold outside
+    them: the default fit's anchor carries the rest (544
     columns, an embedding as wide as the inputs), or with a projection of
     256 columns its projection, and the unseen classes, told apart by words
     of their own, cluster as the inputs do (at 0.03 with the directions
@@ -243,6 +269,7 @@ def test_residual_columns_are_read_from_the_anchors_width(projected, monkeypatch
     assert residual_columns("pca", 800, 800, n_rows=100) == 701
     assert residual_columns("pca", 99, 800, n_rows=100) == 0
     monkeypatch.setattr(_residual, "RESIDUAL_SHARE", 0.0)
+    monkeypatch.setattr(_residual, "SHARE_ROWS_PER_DIRECTION", 0)
     ((weight, _),) = anchor_maps([("pca", None)], X, y, 0, MAX_ANCHOR_WIDTH)
     assert residual_columns("pca", len(weight), X.shape[1]) == 0
 
