@@ -6,10 +6,10 @@ its mean.
 
 - The PCA anchor keeps the geometry of the inputs (at most ``max_width``
   principal directions): ``whitened_anchors`` with shrinkage ``None``.
-  Where those directions hold less than 95 % of the variance, or the rows
-  are too few for that share to tell, it and the whitened and PLDA
-  anchors below carry the rest of the inputs, or a random projection of
-  it, beside them (``_residual``).
+  Where those directions hold less than 95 % of the variance (counted
+  over the degrees of freedom they leave the rows), it and the whitened
+  and PLDA anchors below carry the rest of the inputs, or a random
+  projection of it, beside them (``_residual``).
 - The whitened anchor divides out, within that PCA subspace, the directions
   along which the training classes vary internally: it is the Mahalanobis
   metric of the shrunk within-class covariance ``S_w + shrinkage * s_1 I``,

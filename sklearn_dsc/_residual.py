@@ -6,10 +6,9 @@ training rows. Dense features (pixels, sentence embeddings) hold 97 % of
 their variance or more in them; bag-of-words features spread it over
 thousands of words, and new classes with words of their own differ along
 the directions left out (``benchmarks/text_features.py``). Where the kept
-directions hold less than ``RESIDUAL_SHARE`` of the variance, or the
-training rows are too few for that share to tell what new rows hold
-outside them (``SHARE_ROWS_PER_DIRECTION``), each of these anchors gains
-the rest: itself, in an orthonormal basis of what the
+directions hold less than ``RESIDUAL_SHARE`` of new rows' variance, as
+far as the training rows tell it (``left_share``), each of these anchors
+gains the rest: itself, in an orthonormal basis of what the
 directions leave out (``rest_basis``), where it spans at most as many
 dimensions as the projection has columns, so that the embedding is no
 wider than the inputs; else a random projection of it
@@ -45,21 +44,21 @@ from ._blocks import column_blocks, row_blocks
 # 32 or 96 directions of dense data, which hold 43 % to 93 % of it (MNIST-5k,
 # glyphs, the sentence embeddings), the projection changed these three
 # anchors' unseen NMI by -0.004 to +0.081, +0.022 on average (18 cases).
+# That share is that of the training rows' own variance, and it overstates
+# what the directions hold of new rows' where the rows are few for so many
+# directions: n rows vary along n - 1 directions at most, which hold all of
+# their variance whatever the inputs. Of normal rows whose variances fall
+# as 1/i over 800 features (84.3 % in the top 256 directions), 256
+# directions of 300, 512, 1,024 and 4,096 rows held 98.8 %, 94.4 %, 90.0 %
+# and 85.9 % of the rows' own; counted over the degrees of freedom the
+# directions leave (``left_share``), 91.5 %, 88.8 %, 86.7 % and 84.9 %.
+# Falling as 1/i**1.5 (97.9 %): 99.8 % and 98.7 % of 300 rows, 98.6 % and
+# 98.1 % of 1,024. The share so counted decides (``_holds_enough``). On
+# text_features.py's generated documents with 100 training rows (99
+# directions), the defaults' unseen NMI rises from 0.430 to 0.610 (the
+# inputs 0.830); on 800 word counts of 20 subjects (tests/test_residual.py's
+# ``words``), 10 seen, of 26 to 33 rows each, from about 0.08 to 1.0.
 RESIDUAL_SHARE = 0.95
-# The share that the principal directions hold of the training rows'
-# variance is theirs, and it overstates what they hold of new rows' where
-# the rows are few for as many directions: n rows vary along n - 1
-# directions at most, which hold all of their variance whatever the inputs,
-# and 256 directions of 300 to 500 rows whose features hold 84 % of their
-# variance in them (normal rows, variances falling as 1/i over 800
-# features) held 99 % to 94 % of those rows' own, of 2,048 rows still 87 %.
-# With fewer rows than this many times the directions, the rest is carried
-# at any share (``_holds_enough``). On text_features.py's generated
-# documents with 100 training rows (99 directions), the defaults' unseen
-# NMI rises from 0.430 to 0.610 (the inputs 0.830); on 800 word counts of
-# 20 subjects (tests/test_residual.py's ``words``), 10 seen, of 26 to 33
-# rows each, from about 0.08 to 1.0.
-SHARE_ROWS_PER_DIRECTION = 4
 # The projection's width, at most the number of features, and at most
 # ``MAX_RESIDUAL_ENTRIES`` over it: the projection is dense, so that on
 # hashed features of 2**20 columns it keeps 64 rows (512 MiB) rather than
@@ -121,16 +120,29 @@ def total_variance(X, mean):
 def _holds_enough(components, n_rows, kept_variance, total):
     """Whether the principal ``components`` of ``n_rows`` training rows,
     holding ``kept_variance`` of their ``total``, are kept alone: where
-    nothing varies, or they hold at least ``RESIDUAL_SHARE`` of it; but not
-    where they are fewer than the features and the rows fewer than
-    ``SHARE_ROWS_PER_DIRECTION`` times as many as they, whose share then
-    says little of new rows'."""
+    nothing varies, or they hold ``RESIDUAL_SHARE`` or more of new rows'
+    variance, as far as the training rows tell it (``left_share``)."""
     if not total > 0:
         return True
     n_components, n_features = components.shape
-    if n_components < n_features and n_rows < SHARE_ROWS_PER_DIRECTION * n_components:
-        return False
-    return kept_variance >= RESIDUAL_SHARE * total
+    if n_components >= n_features:
+        return True
+    left = left_share(1 - kept_variance / total, n_rows, n_components)
+    return left <= 1 - RESIDUAL_SHARE
+
+
+def left_share(share, n_rows, n_components):
+    """The share of new rows' variance that ``n_components`` principal
+    directions of ``n_rows`` rows leave out, from ``share``, that which
+    they leave of those rows' own: ``share`` times ``(n_rows - 1) /
+    (n_rows - 1 - n_components)``, as a regression's residual variance is
+    counted over the degrees of freedom its fit leaves. The rows, centred,
+    vary along ``n_rows - 1`` directions, and each direction fitted to them
+    takes up one of those: the rows' own share understates the rest by
+    that much, and where no degree is left (as many directions as the rows
+    vary along) they say nothing of it: 1."""
+    free = n_rows - 1 - n_components
+    return 1.0 if free <= 0 else min(1.0, share * (n_rows - 1) / free)
 
 
 def rest_basis(components):

@@ -16,7 +16,7 @@ from sklearn_dsc._residual import (
     MAX_RESIDUAL_ENTRIES,
     RESIDUAL_SHARE,
     RESIDUAL_WIDTH,
-    SHARE_ROWS_PER_DIRECTION,
+    left_share,
     residual_projection,
     residual_width,
     total_variance,
@@ -152,28 +152,39 @@ def test_directions_holding_the_variance_are_kept_alone():
         np.testing.assert_array_equal(found_bias, bias)
 
 
-def test_few_rows_for_their_directions_carry_the_rest_at_any_share():
-    """Six directions of 600 rows that hold ``RESIDUAL_SHARE`` or more are
-    kept alone (above); of 18 rows, fewer than ``SHARE_ROWS_PER_DIRECTION``
-    a direction, what they hold of those rows tells little of new rows,
-    and the rest is carried at any share: the PCA anchor then keeps every
-    distance, in as many columns as the inputs."""
-    X, y = informative_and_noise(n_per_class=50)
-    X[:, 4:] *= 0.05
-    ((weight, _),) = anchor_maps([("pca", None)], X, y, 0, 6)
-    assert weight.shape == (6, X.shape[1])
-    few = np.concatenate([np.flatnonzero(y == label)[:2] for label in range(9)])
-    assert len(few) < SHARE_ROWS_PER_DIRECTION * 6
-    directions = np.linalg.svd(X[few] - X[few].mean(axis=0), compute_uv=False)
-    assert (directions[:6] ** 2).sum() >= RESIDUAL_SHARE * (directions**2).sum()
-    ((weight, bias),) = anchor_maps([("pca", None)], X[few], y[few], 0, 6)
+def test_the_share_left_is_counted_over_the_degrees_of_freedom_left():
+    """k directions of n rows leave a share of those rows' variance over
+    n - 1 - k of their n - 1 degrees of freedom: the share of new rows'
+    they leave is counted as a regression's residual variance, and is all
+    of it where no degree is left."""
+    assert left_share(0.02, 1001, 0) == pytest.approx(0.02)
+    assert left_share(0.02, 1001, 500) == pytest.approx(0.04)
+    assert left_share(0.02, 301, 256) == pytest.approx(0.02 * 300 / 44)
+    assert left_share(0.3, 301, 256) == 1.0  # at most all of it
+    assert left_share(0.0, 257, 256) == 1.0  # as many as the rows vary along
+    assert left_share(0.0, 100, 256) == 1.0
+
+
+def test_the_share_of_few_rows_is_counted_over_the_degrees_of_freedom_left():
+    """300 rows of 800 word counts: their 256 principal directions hold
+    97.2 % of the rows' own variance, and 80.8 % counted over the 43
+    degrees of freedom they leave; the rest is carried, an anchor as wide
+    as the inputs that keeps every distance. 24 rows of 24 features that
+    vary along 4 (the other 20 at a twentieth of the scale): 12 directions
+    hold 99.8 % of the rows' own, 99.6 % so counted, and are kept alone."""
+    X, y = words(n_classes=20, rows=15, shared=600, own_rate=2.0)
+    ((weight, bias),) = anchor_maps([("pca", None)], X, y, 0)
     assert weight.shape == (X.shape[1], X.shape[1])
-    scale = np.sqrt(X[few].var(axis=0).sum())
+    scale = np.sqrt(X.var(axis=0).sum())
     np.testing.assert_allclose(
         pairwise_distances(embedded(X, weight, bias)),
         pairwise_distances(X) / scale,
         atol=1e-10,
     )
+    X, y = informative_and_noise(n_per_class=2)
+    X[:, 4:] *= 0.05
+    ((weight, _),) = anchor_maps([("pca", None)], X, y, 0, 12)
+    assert weight.shape == (12, X.shape[1])
 
 
 @pytest.mark.parametrize("sparse", [False, True])
@@ -269,7 +280,6 @@ def test_residual_columns_are_read_from_the_anchors_width(projected, monkeypatch
     assert residual_columns("pca", 800, 800, n_rows=100) == 701
     assert residual_columns("pca", 99, 800, n_rows=100) == 0
     monkeypatch.setattr(_residual, "RESIDUAL_SHARE", 0.0)
-    monkeypatch.setattr(_residual, "SHARE_ROWS_PER_DIRECTION", 0)
     ((weight, _),) = anchor_maps([("pca", None)], X, y, 0, MAX_ANCHOR_WIDTH)
     assert residual_columns("pca", len(weight), X.shape[1]) == 0
 
