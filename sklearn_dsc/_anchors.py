@@ -584,7 +584,8 @@ def residual_columns(init, width, n_features, n_rows=None):
     the rest is beside them: itself where the anchor is as wide as the
     inputs (``rest_basis``), else its projection. (Beyond 2**18 features,
     whose projection is narrower than 256 columns, an anchor fitted on too
-    few rows to keep 256 directions may carry it unseen here.)"""
+    few rows to keep 256 directions may carry it unseen here where
+    ``n_rows`` is not given.)"""
     if init not in ANCHORS or ANCHORS[init].maths is not _input_directions:
         return 0
     n_rows = n_features + 1 if n_rows is None else n_rows
