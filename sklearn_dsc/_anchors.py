@@ -588,8 +588,8 @@ def residual_columns(init, width, n_features, n_rows=None):
     ``n_rows`` is not given.)"""
     if init not in ANCHORS or ANCHORS[init].maths is not _input_directions:
         return 0
-    n_rows = n_features + 1 if n_rows is None else n_rows
-    directions = min(MAX_ANCHOR_WIDTH, varying_directions(n_rows, n_features))
+    varying = n_features if n_rows is None else varying_directions(n_rows, n_features)
+    directions = min(MAX_ANCHOR_WIDTH, varying)
     if width <= directions:
         return 0
     return width - directions if width == n_features else residual_width(n_features)
