@@ -1570,3 +1570,61 @@ def test_text_features_compares_the_kept_directions_with_the_inputs(
     assert table.count("\n| generated, few rows |") == 6
     assert "*generated, few rows*: the same documents, 40 training rows" in table
     assert "of the benchmark's dense datasets hold: digits " in table
+
+
+def test_few_rows_fits_the_defaults_both_ways_on_few_rows_a_class(
+    tmp_path, monkeypatch
+):
+    """Each number of rows a class, drawn per seed, fitted with the held-out
+    nearest mean leaving the row out and counting it; the library's own
+    scoring restored after."""
+    import few_rows
+
+    from sklearn_dsc import _selection
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(24), 8)
+    X = rng.normal(size=(len(y), 6)) + 3 * rng.normal(size=(24, 6))[y]
+    train = y < 12
+    split = X[train], y[train], X[~train], y[~train]
+    monkeypatch.setitem(few_rows.DATASETS, "blobs", lambda: split)
+    saved = _selection._to_class_means, _selection._nearest_nmi
+    arguments = ["--datasets", "blobs", "--rows", "2", "0", "--seeds", "1"]
+    few_rows.main([*arguments, "--output", str(tmp_path)])
+    assert (_selection._to_class_means, _selection._nearest_nmi) == saved
+    results = json.loads((tmp_path / "few_rows.json").read_text())["blobs"]
+    assert 0 < results["inputs"] <= 1
+    assert {rows: run["n_rows"] for rows, run in results["rows"].items()} == {
+        "2": 24,
+        "0": 96,
+    }
+    for run in results["rows"].values():
+        for way in (few_rows.LEFT_OUT, few_rows.COUNTED):
+            assert len(run[way]) == 1
+            assert all(0 <= fit["nmi"] <= 1 and fit["dims"] > 0 for fit in run[way])
+    table = (tmp_path / "few_rows.md").read_text()
+    assert "| blobs | 2 (24) |" in table
+    assert "| blobs | every row (96) |" in table
+    assert "Over the 2 rows: the difference is" in table
+    # the tables of the run again, from its JSON alone
+    (tmp_path / "few_rows.md").unlink()
+    rerun = ["--results", str(tmp_path / "few_rows.json"), "--output", str(tmp_path)]
+    few_rows.main(rerun)
+    assert (tmp_path / "few_rows.md").read_text() == table
+
+
+def test_few_rows_counting_the_row_in_its_mean_sees_two_rows_apart():
+    """Counted in its own class's mean, a row of a class of two is nearest
+    that mean whatever the rows: noise looks perfectly apart."""
+    import few_rows
+
+    from sklearn_dsc._selection import nearest_mean_nmi
+
+    points = np.random.default_rng(0).normal(size=(60, 32))
+    codes = np.repeat(np.arange(30), 2)
+    assert nearest_mean_nmi(points, codes) < 0.9
+    with few_rows.row_in_its_mean():
+        assert nearest_mean_nmi(points, codes) == 1
+    assert nearest_mean_nmi(points, codes) < 0.9
+    drawn = few_rows.drawn_rows(np.repeat([0, 1, 2], [5, 1, 3]), 2, seed=0)
+    assert sorted(np.repeat([0, 1, 2], [5, 1, 3])[drawn]) == [0, 0, 1, 2, 2]

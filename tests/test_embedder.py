@@ -621,8 +621,9 @@ def test_an_interrupted_trial_keeps_the_network_it_trained(capsys):
 
 def test_an_interrupted_refit_is_said_to_be_so(capsys):
     """The refit on every class stopped by Ctrl-C: the weights of its epochs
-    so far are kept, and the verbose summary says the refit was cut short."""
-    X, y = informative_and_noise(n_classes=34, n_per_class=10)
+    so far are kept, and the verbose summary says the refit was cut short
+    (here the trial's best epoch is its fifth)."""
+    X, y = informative_and_noise(n_classes=34, n_per_class=15)
     epochs = []
 
     def interrupt_the_refit(estimator):

@@ -708,18 +708,71 @@ def test_many_held_out_classes_may_choose_the_head_alone(whole_classes):
         assert score < head_alone
 
 
+def _nearest_mean_without_the_row(points, codes):
+    """Each row's nearest class mean, its own class's mean taken without it,
+    by brute force; ``None`` for a row alone in its class."""
+    classes, nearest = np.unique(codes), []
+    for i, row in enumerate(points):
+        others = np.arange(len(codes)) != i
+        if not np.any(codes[others] == codes[i]):
+            nearest.append(None)
+            continue
+        distances = [
+            np.sum((row - points[others & (codes == label)].mean(axis=0)) ** 2)
+            if np.any(others & (codes == label))
+            else np.inf
+            for label in classes
+        ]
+        nearest.append(classes[np.argmin(distances)])
+    return nearest
+
+
 def test_nearest_mean_nmi_assigns_rows_to_the_closest_class_mean():
     rng = np.random.RandomState(0)
     codes = np.repeat([3, 7, 9], 20)  # labels need not be 0..k-1
     means = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]])
     points = means[np.searchsorted([3, 7, 9], codes)] + rng.normal(size=(60, 2))
-    centres = np.array([points[codes == c].mean(axis=0) for c in (3, 7, 9)])
-    distances = np.linalg.norm(points[:, None, :] - centres[None], axis=2)
-    expected = normalized_mutual_info_score(codes, distances.argmin(axis=1))
+    nearest = _nearest_mean_without_the_row(points, codes)
+    expected = normalized_mutual_info_score(codes, nearest)
     assert nearest_mean_nmi(points, codes) == pytest.approx(expected)
     assert 0 < nearest_mean_nmi(points, codes) < 1  # overlapping classes
     assert nearest_mean_nmi(10 * points, codes) == pytest.approx(expected)
     assert nearest_mean_nmi(means[np.searchsorted([3, 7, 9], codes)], codes) == 1
+
+
+def test_nearest_mean_nmi_takes_each_row_out_of_its_class_mean():
+    """With few rows a class, a row's own class mean is pulled towards it:
+    counted with the row, classes of pure noise look apart (every row is
+    nearest its own class's mean, NMI 1); without it, they do not."""
+    rng = np.random.RandomState(0)
+    codes = np.repeat(np.arange(40), 2)
+    points = rng.normal(size=(80, 64))
+    centres = np.array([points[codes == c].mean(axis=0) for c in range(40)])
+    with_the_row = np.linalg.norm(points[:, None] - centres[None], axis=2).argmin(1)
+    assert normalized_mutual_info_score(codes, with_the_row) == 1
+    expected = normalized_mutual_info_score(
+        codes, _nearest_mean_without_the_row(points, codes)
+    )
+    assert nearest_mean_nmi(points, codes) == pytest.approx(expected)
+    assert nearest_mean_nmi(points, codes) < 0.9
+    # classes apart still score 1
+    assert nearest_mean_nmi(points + 100 * rng.normal(size=(40, 64))[codes], codes) == 1
+
+
+def test_nearest_mean_nmi_scores_no_row_alone_in_its_class():
+    """A row alone in its class leaves no mean to be near: it is not scored,
+    and its class's mean still draws the other rows."""
+    rng = np.random.RandomState(1)
+    codes = np.array([0, 0, 0, 1, 1, 1, 2])
+    points = rng.normal(size=(7, 3))
+    points[6] = points[0]  # the lone row sits on a row of class 0
+    nearest = _nearest_mean_without_the_row(points, codes)
+    scored = [i for i in range(7) if nearest[i] is not None]
+    assert scored == list(range(6))
+    assert nearest[0] == 2  # drawn to the lone row's mean
+    expected = normalized_mutual_info_score(codes[scored], [nearest[i] for i in scored])
+    assert nearest_mean_nmi(points, codes) == pytest.approx(expected)
+    assert nearest_mean_nmi(points[[0, 3]], [0, 1]) == 0.0  # no row to score
 
 
 def test_k_means_compares_only_the_shortlist_of_the_ranked_anchors(monkeypatch):
