@@ -294,10 +294,9 @@ EPOCH_TOLERANCE = 0.005
 # (benchmarks/few_rows.py, 3 seeds), the unseen glyphs gave 0.639 against
 # 0.550 with the row counted in, the unseen fonts 0.487 against 0.333: the
 # closed form kept (on one seed of glyphs, a trained head) where a wide
-# whitened anchor was kept alone. With 2
-# rows a class, where every anchor scored alike with the row counted in and
-# k-means on the held-out rows chose alone, 0.524 against 0.546 and 0.281
-# against 0.326.
+# whitened anchor was kept alone. With 2 rows a class, where every anchor
+# scored alike with the row counted in and k-means on the held-out rows
+# chose alone, 0.524 against 0.546 and 0.281 against 0.326.
 KMEANS_NMI = "k-means NMI"
 NEAREST_MEAN_NMI = "nearest-mean NMI"
 
