@@ -35,7 +35,6 @@ from outputs import add_output, add_results, earlier_results, name_of, write_res
 from sklearn.metrics import normalized_mutual_info_score
 
 from sklearn_dsc import DeepSpectralClusteringEmbedder, _selection
-from sklearn_dsc._closed_form import class_sums
 from sklearn_dsc.metrics import kmeans_nmi
 
 # the benchmark's datasets of 10 held-out classes or more a fit, which
@@ -45,12 +44,10 @@ LEFT_OUT = "the row left out (the defaults)"
 COUNTED = "the row counted in its mean"
 
 
-def _to_class_means_counting_the_row(points, inverse):
-    """``_selection._to_class_means`` with each row counted in its own
-    class's mean."""
-    counts = np.bincount(inverse)
-    means = class_sums(points, inverse, len(counts)) / counts[:, None]
-    return (means**2).sum(axis=1) - 2 * points @ means.T
+def _own_mean_with_the_row(distances, points, inverse, counts):
+    """``_selection._own_mean_without_the_row`` undone: ``distances`` to
+    the class means as they are, each row counted in its own."""
+    return distances
 
 
 def _nmi_of_every_row(distances, inverse):
@@ -62,13 +59,13 @@ def _nmi_of_every_row(distances, inverse):
 def row_in_its_mean():
     """The held-out nearest mean with each row counted in its own class's
     mean (every row scored), instead of left out of it."""
-    saved = _selection._to_class_means, _selection._nearest_nmi
-    _selection._to_class_means = _to_class_means_counting_the_row
+    saved = _selection._own_mean_without_the_row, _selection._nearest_nmi
+    _selection._own_mean_without_the_row = _own_mean_with_the_row
     _selection._nearest_nmi = _nmi_of_every_row
     try:
         yield
     finally:
-        _selection._to_class_means, _selection._nearest_nmi = saved
+        _selection._own_mean_without_the_row, _selection._nearest_nmi = saved
 
 
 def drawn_rows(y, per_class, seed):

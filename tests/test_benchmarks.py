@@ -1588,10 +1588,10 @@ def test_few_rows_fits_the_defaults_both_ways_on_few_rows_a_class(
     train = y < 12
     split = X[train], y[train], X[~train], y[~train]
     monkeypatch.setitem(few_rows.DATASETS, "blobs", lambda: split)
-    saved = _selection._to_class_means, _selection._nearest_nmi
+    saved = _selection._own_mean_without_the_row, _selection._nearest_nmi
     arguments = ["--datasets", "blobs", "--rows", "2", "0", "--seeds", "1"]
     few_rows.main([*arguments, "--output", str(tmp_path)])
-    assert (_selection._to_class_means, _selection._nearest_nmi) == saved
+    assert (_selection._own_mean_without_the_row, _selection._nearest_nmi) == saved
     results = json.loads((tmp_path / "few_rows.json").read_text())["blobs"]
     assert 0 < results["inputs"] <= 1
     assert {rows: run["n_rows"] for rows, run in results["rows"].items()} == {
